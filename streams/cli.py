@@ -1,0 +1,30 @@
+"""The ``tierflow`` command: one typer app, each command group in its own module under
+``streams/commands`` (heavy imports stay inside the commands so ``--help`` is quick)."""
+
+from __future__ import annotations
+
+import typer
+
+from streams.commands.db import db_app
+from streams.commands.rules import rules_app
+from streams.commands.simulate import simulate
+from streams.commands.stack import stack_app
+from streams.commands.topics import publish, topics_app
+
+app = typer.Typer(
+    name="tierflow",
+    help="Multi-agency incident coordination: Kafka in, response tiers out, ClickHouse view.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(stack_app, name="stack")
+app.add_typer(topics_app, name="topics")
+app.add_typer(db_app, name="db")
+app.add_typer(rules_app, name="rules")
+app.command("publish")(publish)
+app.command("simulate")(simulate)
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

@@ -1,0 +1,5 @@
+"""`tierflow simulate` (placeholder, being built)."""
+
+
+def simulate() -> None:
+    """Generate a scenario."""

@@ -1,0 +1,29 @@
+"""Pseudonymisation at ingestion: national ids become keyed HMACs, names are dropped.
+
+Applied by the shells right after decoding, before anything reaches the core, a table
+or an output topic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from topics.models import CaseEvent
+
+
+def pseudonym(national_id: str, key: bytes) -> str:
+    """A stable, keyed pseudonym of ``national_id`` (HMAC-SHA256, hex, prefixed ``p:``)."""
+    digest = hmac.new(key, national_id.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"p:{digest[:32]}"
+
+
+def pseudonymise_case(event: CaseEvent, key: bytes) -> CaseEvent:
+    """The case with ``national_id`` replaced by its pseudonym and ``name`` removed,
+    including any unknown extra fields named ``name``/``national_id``."""
+    if event.national_id is None and event.name is None:
+        return event
+    update: dict[str, str | None] = {"name": None}
+    if event.national_id is not None and not event.national_id.startswith("p:"):
+        update["national_id"] = pseudonym(event.national_id, key)
+    return event.model_copy(update=update)

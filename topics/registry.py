@@ -1,0 +1,69 @@
+"""The topic registry: the only place topic names, partition counts and keys live.
+
+Names are ``<prefix>.<stem>.v1``; the prefix is a setting so that a review or a drill can
+run in its own namespace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from topics.models import (
+    Alert,
+    CaseEvent,
+    Escalation,
+    IncidentEvent,
+    Rejection,
+    StockEvent,
+    Task,
+    Tick,
+    TransferEvent,
+)
+
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic: its stem (name without prefix), partitions, what keys it, how long it
+    is kept, and the model of its values."""
+
+    stem: str
+    partitions: int
+    key: str
+    retention_ms: int
+    model: type[BaseModel]
+    role: str  # "input", "output" or "internal"
+
+    def name(self, prefix: str = "tierflow") -> str:
+        return f"{prefix}.{self.stem}.v1"
+
+
+# Inputs keep 30 days: an after-action review replays them.
+INCIDENTS = TopicSpec("incidents", 6, "jurisdiction", 30 * DAY_MS, IncidentEvent, "input")
+CASES = TopicSpec("cases", 6, "jurisdiction", 30 * DAY_MS, CaseEvent, "input")
+TRANSFERS = TopicSpec("transfers", 6, "jurisdiction", 30 * DAY_MS, TransferEvent, "input")
+STOCK = TopicSpec("stock", 6, "jurisdiction", 30 * DAY_MS, StockEvent, "input")
+ESCALATIONS = TopicSpec("escalations", 6, "jurisdiction", 90 * DAY_MS, Escalation, "output")
+TASKS = TopicSpec("tasks", 6, "jurisdiction", 90 * DAY_MS, Task, "output")
+ALERTS = TopicSpec("alerts", 6, "jurisdiction", 90 * DAY_MS, Alert, "output")
+DLQ = TopicSpec("dlq", 1, "source topic", 90 * DAY_MS, Rejection, "output")
+# Clock ticks written by the live shell's timer, one per partition, replayed as they are.
+TICKS = TopicSpec("ticks", 6, "jurisdiction", 30 * DAY_MS, Tick, "internal")
+
+INPUT_TOPICS: tuple[TopicSpec, ...] = (INCIDENTS, CASES, TRANSFERS, STOCK)
+ALL_TOPICS: tuple[TopicSpec, ...] = (*INPUT_TOPICS, ESCALATIONS, TASKS, ALERTS, DLQ, TICKS)
+
+TOPIC_FOR_KIND: dict[str, TopicSpec] = {
+    "incident": INCIDENTS,
+    "case": CASES,
+    "transfer": TRANSFERS,
+    "stock": STOCK,
+}
+
+
+def jurisdiction_of(region: str, digits: int = 4) -> str:
+    """The partition key of a region code: its first ``digits`` digits (4 = city)."""
+    return region[:digits]
