@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     # Kafka
     kafka_bootstrap: str = "127.0.0.1:19092"
     topic_prefix: str = "tierflow"
+    replication_factor: int = 1
     # ClickHouse (HTTP, clickhouse-connect)
     clickhouse_url: str = "http://127.0.0.1:18123"
     clickhouse_user: str = "tierflow"

@@ -1,9 +1,95 @@
-"""`tierflow topics` and `tierflow publish` (placeholder, being built)."""
+"""`tierflow topics create` and `tierflow publish FILE.jsonl`."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-topics_app = typer.Typer(help="topics", no_args_is_help=True)
+from topics.errors import TierflowError
+from topics.settings import load_settings
+
+topics_app = typer.Typer(help="Kafka topics from the registry.", no_args_is_help=True)
+console = Console()
+errors = Console(stderr=True)
 
 
-def publish() -> None:
-    """Publish a JSONL file."""
+@topics_app.command("create")
+def create() -> None:
+    """Create every topic of the registry that does not exist yet (idempotent)."""
+    from streams.ops.kafka import create_topics
+
+    settings = load_settings()
+    try:
+        outcomes = asyncio.run(create_topics(settings))
+    except TierflowError as exc:
+        errors.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    table = Table("topic", "partitions", "state")
+    for outcome in outcomes:
+        table.add_row(
+            outcome.name, str(outcome.partitions), "created" if outcome.created else "exists"
+        )
+    console.print(table)
+
+
+def _read_lines(source: str) -> list[bytes]:
+    if source == "-":
+        return sys.stdin.buffer.read().splitlines()
+    path = Path(source)
+    try:
+        return path.read_bytes().splitlines()
+    except OSError as exc:
+        errors.print(f"[red]error:[/red] cannot read {source}: {exc.strerror}")
+        raise typer.Exit(2) from exc
+
+
+def publish(
+    source: Annotated[str, typer.Argument(help="JSONL file, one event per line; - for stdin")],
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="publish the valid lines, report the rest")
+    ] = False,
+    rate: Annotated[
+        float | None, typer.Option(help="records per second (default: as fast as possible)")
+    ] = None,
+) -> None:
+    """Validate every line, then publish them keyed by jurisdiction (acks=all, idempotent).
+
+    On any invalid line prints FILE:LINE: field: reason for each and publishes nothing,
+    unless --skip-invalid."""
+    from streams.ops.publisher import plan_lines, publish_records
+
+    settings = load_settings()
+    name = "<stdin>" if source == "-" else source
+    records, bad = plan_lines(_read_lines(source), settings.jurisdiction_digits)
+    for line_error in bad:
+        errors.print(line_error.render(name), markup=False, highlight=False)
+    if bad and not skip_invalid:
+        errors.print(
+            f"[red]{len(bad)} invalid line(s); nothing published[/red] "
+            "(fix them, or pass --skip-invalid)"
+        )
+        raise typer.Exit(1)
+    columns = (
+        TextColumn("publishing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
+    )
+    with Progress(*columns, console=errors, transient=True) as progress:
+        task = progress.add_task("publish", total=len(records))
+        try:
+            counts = publish_records(
+                records, settings, rate=rate, on_sent=lambda n: progress.advance(task, n)
+            )
+        except TierflowError as exc:
+            errors.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from exc
+    table = Table("topic", "records")
+    for topic, count in sorted(counts.items()):
+        table.add_row(topic, str(count))
+    table.add_row("skipped (invalid)", str(len(bad)))
+    console.print(table)

@@ -1,0 +1,97 @@
+"""Kafka plumbing shared by the CLI commands: topic creation and a keyed, idempotent
+producer. Thin: it knows topic names only through ``topics.registry``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+
+from topics.errors import TierflowError
+from topics.registry import ALL_TOPICS, TopicSpec
+from topics.settings import Settings
+
+log = logging.getLogger("tierflow.kafka")
+
+
+class KafkaUnavailable(TierflowError):
+    """The broker did not answer."""
+
+
+@dataclass(frozen=True)
+class TopicOutcome:
+    name: str
+    partitions: int
+    created: bool
+
+
+@asynccontextmanager
+async def admin_client(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        await admin.start()
+    except KafkaConnectionError as exc:
+        raise KafkaUnavailable(
+            f"Kafka at {settings.kafka_bootstrap} did not answer: {exc} "
+            "(is the stack up? `tierflow stack up`)"
+        ) from exc
+    try:
+        yield admin
+    finally:
+        await admin.close()
+
+
+async def create_topics(
+    settings: Settings, specs: Iterable[TopicSpec] = ALL_TOPICS
+) -> list[TopicOutcome]:
+    """Create every registry topic that does not exist yet (idempotent)."""
+    wanted = list(specs)
+    outcomes = []
+    async with admin_client(settings) as admin:
+        existing = set(await admin.list_topics())
+        for spec in wanted:
+            name = spec.name(settings.topic_prefix)
+            if name in existing:
+                outcomes.append(TopicOutcome(name, spec.partitions, created=False))
+                continue
+            topic = NewTopic(
+                name,
+                num_partitions=spec.partitions,
+                replication_factor=settings.replication_factor,
+                topic_configs={"retention.ms": str(spec.retention_ms)},
+            )
+            try:
+                await admin.create_topics([topic])
+                outcomes.append(TopicOutcome(name, spec.partitions, created=True))
+            except TopicAlreadyExistsError:  # created concurrently by another worker
+                outcomes.append(TopicOutcome(name, spec.partitions, created=False))
+    return outcomes
+
+
+@asynccontextmanager
+async def idempotent_producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
+    """A producer with acks=all and idempotence: a retried send is written once."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=512 * 1024,
+    )
+    try:
+        await producer.start()
+    except KafkaConnectionError as exc:
+        raise KafkaUnavailable(
+            f"Kafka at {settings.kafka_bootstrap} did not answer: {exc} "
+            "(is the stack up? `tierflow stack up`)"
+        ) from exc
+    try:
+        yield producer
+    finally:
+        await producer.stop()
+
