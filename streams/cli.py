@@ -28,3 +28,7 @@ app.command("simulate")(simulate)
 def main() -> None:
     """Console entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

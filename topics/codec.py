@@ -59,15 +59,16 @@ def _reason(error: Any, field: str) -> str:
     if kind == "missing":
         return f"missing required field: {field}"
     if kind in _TIMESTAMP_ERRORS:
-        return f"bad timestamp in {field}: {given!r} (RFC 3339 with an offset, e.g. 2026-03-01T08:00:00+08:00)"
+        return (
+            f"bad timestamp in {field}: {given!r} "
+            "(RFC 3339 with an offset, e.g. 2026-03-01T08:00:00+08:00)"
+        )
     if field == "region" or field.endswith(".region"):
         return f"bad region code {given!r} (6-digit GB/T 2260 code, e.g. 510104)"
     return f"wrong value for {field}: {error['msg']} (got {given!r})"
 
 
-def rejection_from(
-    error: ValidationError, raw: bytes, drop_tag: bool = True
-) -> Rejection:
+def rejection_from(error: ValidationError, raw: bytes, drop_tag: bool = True) -> Rejection:
     """The first validation error of ``raw`` as a Rejection (further errors in the text)."""
     errors = error.errors(include_url=False)
     first = errors[0]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     kafka_controller_port: int = 19093
     clickhouse_http_port: int = 18123
     clickhouse_tcp_port: int = 19000
+    # Where `stack up` keeps the Kafka jars fetched from Maven Central (git-ignored).
+    kafka_cache: Path = Field(default=Path(".cache/kafka"))
     # Partitioning: 4 digits of the region code = city (default), 6 = county.
     jurisdiction_digits: int = Field(default=4, ge=2, le=6)
     # Privacy: key of the HMAC that pseudonymises national ids.
@@ -42,6 +44,16 @@ class Settings(BaseSettings):
     # Worker
     metrics_port: int = 9108
     rulebook_path: Path | None = None
+
+    @model_validator(mode="after")
+    def _addresses_follow_stack_ports(self) -> Settings:
+        # Moving the local stack's ports (TIERFLOW_KAFKA_PORT …) must move every client
+        # with it, unless the address itself was set (a remote Kafka or ClickHouse).
+        if "kafka_bootstrap" not in self.model_fields_set:
+            self.kafka_bootstrap = f"127.0.0.1:{self.kafka_port}"
+        if "clickhouse_url" not in self.model_fields_set:
+            self.clickhouse_url = f"http://127.0.0.1:{self.clickhouse_http_port}"
+        return self
 
 
 def load_settings() -> Settings:

@@ -76,9 +76,7 @@ def publish(
             "(fix them, or pass --skip-invalid)"
         )
         raise typer.Exit(1)
-    columns = (
-        TextColumn("publishing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
-    )
+    columns = (TextColumn("publishing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=errors, transient=True) as progress:
         task = progress.add_task("publish", total=len(records))
         try:

@@ -28,12 +28,10 @@ def serve(conf_dir: Path, data_dir: Path) -> int:
     os.chdir(conf_dir)
     import chdb._chdb  # heavy; only this process loads the engine
 
-    try:
-        chdb._chdb.query(SERVE_SQL, "TSV", path=str(data_dir))
-    except Exception as exc:  # the engine reports a killed query as an error
-        if "cancel" in str(exc).lower() or "QUERY_WAS_CANCELLED" in str(exc):
-            return 0
-        print(f"chserver: {exc}", file=sys.stderr)
+    # Errors come back in the result (the engine also prints them on stderr).
+    result = chdb._chdb.query(SERVE_SQL, "TSV", path=str(data_dir))
+    if result.has_error() and "QUERY_WAS_CANCELLED" not in result.error_message():
+        print(f"chserver: {result.error_message()}", file=sys.stderr)
         return 1
     return 0
 

@@ -94,4 +94,3 @@ async def idempotent_producer(settings: Settings) -> AsyncIterator[AIOKafkaProdu
         yield producer
     finally:
         await producer.stop()
-

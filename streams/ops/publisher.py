@@ -80,9 +80,7 @@ def _tick_records(tick: Tick, raw: bytes) -> list[OutgoingRecord]:
     return [OutgoingRecord(TICKS.stem, raw, None, p) for p in range(TICKS.partitions)]
 
 
-def plan_lines(
-    lines: Iterable[bytes], digits: int
-) -> tuple[list[OutgoingRecord], list[LineError]]:
+def plan_lines(lines: Iterable[bytes], digits: int) -> tuple[list[OutgoingRecord], list[LineError]]:
     """Validate every non-blank line (1-based numbering); returns what to send and what is
     wrong. Nothing is sent here."""
     records: list[OutgoingRecord] = []

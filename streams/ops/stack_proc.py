@@ -1,0 +1,170 @@
+"""Processes of the local stack: start detached, recognise our own, stop, check ports.
+
+A daemon is ours when its pidfile names a live process whose command line contains the
+daemon's marker (a path inside the stack home), so a recycled pid or someone else's
+server on the same port is never mistaken for ours and never signalled.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from topics.errors import TierflowError
+
+
+class StackError(TierflowError):
+    """The local stack could not be started, stopped or inspected; the message is one line
+    an operator can act on."""
+
+
+@dataclass(frozen=True)
+class Daemon:
+    """One long-running process of the stack."""
+
+    name: str
+    pidfile: Path
+    log: Path
+    marker: str  # a substring of the command line that only our process has
+    ports: tuple[int, ...]
+
+
+def running_pid(daemon: Daemon) -> int | None:
+    """The pid of ``daemon`` if its pidfile names a live process that is really ours."""
+    try:
+        pid = int(daemon.pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        cmdline = " ".join(proc.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+    return pid if daemon.marker in cmdline else None
+
+
+def spawn(daemon: Daemon, argv: list[str], cwd: Path) -> int:
+    """Start ``argv`` detached (own session, stdin closed, output appended to the daemon's
+    log), record its pid in the pidfile and return it."""
+    daemon.log.parent.mkdir(parents=True, exist_ok=True)
+    with daemon.log.open("ab") as log:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C in the caller's terminal must not reach it
+        )
+    daemon.pidfile.write_text(f"{proc.pid}\n")
+    return proc.pid
+
+
+def is_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live (non-zombie) process."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def wait_exit(pid: int, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for ``pid`` to end (reaping it if it is our child);
+    True when it is gone."""
+    try:
+        psutil.Process(pid).wait(timeout)
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.TimeoutExpired:
+        return False
+    return True
+
+
+def terminate(pid: int, grace: float) -> None:
+    """SIGTERM ``pid``, then SIGKILL if it is still alive after ``grace`` seconds."""
+    try:
+        proc = psutil.Process(pid)
+        proc.terminate()
+    except psutil.NoSuchProcess:
+        return
+    if not wait_exit(pid, grace):
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            return
+        wait_exit(pid, 10)
+
+
+def port_in_use(port: int) -> bool:
+    """Whether something listens on (or otherwise holds) loopback ``port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # Like the servers we start, ignore TIME_WAIT leftovers of a previous run.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return True
+            raise
+    return False
+
+
+def port_holder(port: int) -> str:
+    """Who holds ``port``, as ``pid N (name)`` when the OS tells us, for error messages."""
+    try:
+        conns = psutil.net_connections(kind="inet")
+    except psutil.AccessDenied:
+        return "another process"
+    for conn in conns:
+        if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
+            if conn.pid is None:
+                return "another process"
+            try:
+                return f"pid {conn.pid} ({psutil.Process(conn.pid).name()})"
+            except psutil.NoSuchProcess:
+                return f"pid {conn.pid}"
+    return "another process"
+
+
+def wait_ports_free(ports: tuple[int, ...], timeout: float) -> list[int]:
+    """Wait up to ``timeout`` seconds for ``ports`` to be free; returns those still held."""
+    deadline = time.monotonic() + timeout
+    while True:
+        held = [port for port in ports if port_in_use(port)]
+        if not held or time.monotonic() >= deadline:
+            return held
+        time.sleep(0.1)
+
+
+def log_tail(daemon: Daemon, lines: int = 5) -> str:
+    """The last ``lines`` lines of the daemon's log, joined with `` | `` for a one-line
+    error message."""
+    try:
+        text = daemon.log.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    tail = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
+    return " | ".join(tail) or "(empty log)"
+
+
+def wait_ready(daemon: Daemon, pid: int, ready: Callable[[], bool], timeout: float) -> None:
+    """Poll ``ready()`` until it is true; StackError (with the log's tail) after ``timeout``
+    seconds or as soon as ``pid`` has died."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if not is_alive(pid):
+            raise StackError(f"{daemon.name} exited while starting: {log_tail(daemon)}")
+        if time.monotonic() >= deadline:
+            raise StackError(
+                f"{daemon.name} (pid {pid}) not ready after {timeout:.0f} s; see {daemon.log}"
+            )
+        time.sleep(0.2)

@@ -1,0 +1,76 @@
+"""Plain-client helpers for integration tests: run the CLI, read topics back."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from topics.settings import Settings
+
+TIERFLOW = [sys.executable, "-m", "streams.cli"]
+
+
+def run_cli(
+    args: list[str], settings: Settings, *, stdin: bytes | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run ``tierflow ARGS`` in a subprocess with the test's settings in its environment."""
+    env = {**os.environ, **settings_env(settings), "COLUMNS": "200"}
+    proc = subprocess.run(
+        [*TIERFLOW, *args],
+        input=stdin.decode() if stdin is not None else None,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=300,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"tierflow {args} exited {proc.returncode}:\n{proc.stderr}")
+    return proc
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    return {
+        "TIERFLOW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "TIERFLOW_TOPIC_PREFIX": settings.topic_prefix,
+        "TIERFLOW_CLICKHOUSE_URL": settings.clickhouse_url,
+        "TIERFLOW_CLICKHOUSE_DATABASE": settings.clickhouse_database,
+    }
+
+
+async def _read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes, int]]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions is None:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        out: list[tuple[bytes | None, bytes, int]] = []
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        while remaining:
+            batch = await consumer.getmany(timeout_ms=2000)
+            for tp, records in batch.items():
+                out.extend((r.key, r.value, tp.partition) for r in records)
+                if records and records[-1].offset + 1 >= ends[tp]:
+                    remaining.discard(tp)
+        return out
+    finally:
+        await consumer.stop()
+
+
+def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes, int]]:
+    """Every record of ``topic`` as (key, value, partition), read with a plain consumer."""
+    return asyncio.run(_read_all(bootstrap, topic))

@@ -1,0 +1,134 @@
+"""Getting events in, on the real broker: topics, publish, kcat interop."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.integration.kafka_helpers import read_topic, run_cli
+from topics.codec import decode
+from topics.models import Rejection
+from topics.registry import ALL_TOPICS, INPUT_TOPICS, TICKS
+from topics.settings import Settings
+
+
+@pytest.fixture
+def isolated(stack: Settings, unique_name) -> Settings:  # type: ignore[no-untyped-def]
+    """The stack's settings with a topic prefix of this test's own."""
+    return stack.model_copy(update={"topic_prefix": unique_name("tf")})
+
+
+def test_topics_create_is_idempotent(isolated: Settings) -> None:
+    first = run_cli(["topics", "create"], isolated).stdout
+    second = run_cli(["topics", "create"], isolated).stdout
+    for spec in ALL_TOPICS:
+        name = spec.name(isolated.topic_prefix)
+        assert name in first and name in second
+    assert first.count("created") == len(ALL_TOPICS)
+    assert "created" not in second and second.count("exists") == len(ALL_TOPICS)
+
+
+def test_published_scenario_reads_back_byte_identical(isolated: Settings, tmp_path: Path) -> None:
+    run_cli(["topics", "create"], isolated)
+    scenario = tmp_path / "cholera.jsonl"
+    run_cli(
+        [
+            "simulate",
+            "--scenario",
+            "cholera",
+            "--seed",
+            "1",
+            "--as-fast-as-possible",
+            "--out",
+            str(scenario),
+        ],
+        isolated,
+    )
+    lines = [line for line in scenario.read_bytes().splitlines() if line.strip()]
+
+    # Without --skip-invalid nothing is published and every bad line is named.
+    refused = run_cli(["publish", str(scenario)], isolated, check=False)
+    assert refused.returncode == 1
+    bad_lines = [ln for ln in refused.stderr.splitlines() if ln.startswith(f"{scenario}:")]
+    assert bad_lines, refused.stderr
+    assert all(
+        read_topic(isolated.kafka_bootstrap, s.name(isolated.topic_prefix)) == []
+        for s in INPUT_TOPICS
+    )
+
+    run_cli(["publish", str(scenario), "--skip-invalid"], isolated)
+
+    # The expected records, worked out from the raw lines independently of the publisher.
+    expected: Counter[tuple[str, bytes | None, bytes]] = Counter()
+    for line in lines:
+        try:
+            parsed = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(parsed, dict):
+            continue
+        if parsed.get("kind") == "tick":
+            for _ in range(TICKS.partitions):
+                expected[(TICKS.stem, None, line)] += 1
+        elif not isinstance(decode(line), Rejection):
+            expected[(parsed["kind"], parsed["region"][:4].encode(), line)] += 1
+    stem_of_kind = {
+        "incident": "incidents",
+        "case": "cases",
+        "transfer": "transfers",
+        "stock": "stock",
+        "ticks": "ticks",
+    }
+    got: Counter[tuple[str, bytes | None, bytes]] = Counter()
+    for spec in (*INPUT_TOPICS, TICKS):
+        kind = next(k for k, stem in stem_of_kind.items() if stem == spec.stem)
+        for key, value, _ in read_topic(isolated.kafka_bootstrap, spec.name(isolated.topic_prefix)):
+            got[(kind, key, value)] += 1
+    assert got == expected
+    valid_lines = sum(
+        count // (TICKS.partitions if stem == TICKS.stem else 1)
+        for (stem, _, _), count in expected.items()
+    )
+    assert len(bad_lines) + valid_lines == len(lines)
+
+
+@pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat is installed by .ci/run")
+def test_records_produced_by_kcat_decode(isolated: Settings, tmp_path: Path) -> None:
+    run_cli(["topics", "create"], isolated)
+    topic = f"{isolated.topic_prefix}.stock.v1"
+    values = [
+        orjson.dumps(
+            {
+                "event_id": f"kcat-{i}",
+                "kind": "stock",
+                "source": {"agency_id": "depot-1", "agency_type": "emergency"},
+                "occurred_at": f"2026-03-0{i + 1}T08:00:00+08:00",
+                "reported_at": f"2026-03-0{i + 1}T08:30:00+08:00",
+                "region": "510104",
+                "site_id": "depot-1",
+                "site_type": "depot",
+                "item": "ppe.n95",
+                "unit": "each",
+                "on_hand": 1000 - 100 * i,
+            }
+        )
+        for i in range(5)
+    ]
+    payload = b"\n".join(b"5101\t" + v for v in values) + b"\n"
+    subprocess.run(
+        ["kcat", "-P", "-b", isolated.kafka_bootstrap, "-t", topic, "-K", "\t"],
+        input=payload,
+        check=True,
+        timeout=60,
+    )
+    records = read_topic(isolated.kafka_bootstrap, topic)
+    assert sorted(v for _, v, _ in records) == sorted(values)
+    decoded = [decode(v) for _, v, _ in records]
+    assert not [d for d in decoded if isinstance(d, Rejection)]
+    assert sorted(d.event_id for d in decoded) == [f"kcat-{i}" for i in range(5)]  # type: ignore[attr-defined]
+    assert {k for k, _, _ in records} == {b"5101"}
