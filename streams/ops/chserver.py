@@ -9,6 +9,7 @@ process, so this process never queries anything itself.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -26,10 +27,10 @@ def serve(conf_dir: Path, data_dir: Path) -> int:
     """Serve ``data_dir`` with the ``config.xml`` in ``conf_dir`` until the serving query
     is killed; returns the process exit code (0 when stopped by ``KILL QUERY``)."""
     os.chdir(conf_dir)
-    import chdb._chdb  # heavy; only this process loads the engine
-
+    # Imported only now: importing chdb opens a session configured from the cwd.
+    engine = importlib.import_module("chdb._chdb")
     # Errors come back in the result (the engine also prints them on stderr).
-    result = chdb._chdb.query(SERVE_SQL, "TSV", path=str(data_dir))
+    result = engine.query(SERVE_SQL, "TSV", path=str(data_dir))
     if result.has_error() and "QUERY_WAS_CANCELLED" not in result.error_message():
         print(f"chserver: {result.error_message()}", file=sys.stderr)
         return 1

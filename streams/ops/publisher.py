@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 import orjson
 
@@ -27,12 +28,16 @@ _SEND_WINDOW = 5_000  # unacknowledged sends in flight before we wait for the ol
 
 @dataclass(frozen=True)
 class OutgoingRecord:
-    """One record to send: topic stem (registry), value bytes, key, optional partition."""
+    """One record to send: topic stem (registry), value bytes, key, optional partition and
+    record timestamp. Events carry their ``occurred_at`` as the record timestamp, so that
+    Kafka's time index is an event-time index and a replay can find a time range with
+    ``offsets_for_times``."""
 
     topic_stem: str
     value: bytes
     key: bytes | None = None
     partition: int | None = None
+    timestamp_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -71,13 +76,19 @@ def route_line(raw: bytes, digits: int) -> list[OutgoingRecord] | Rejection:
     kind: str = event.kind  # type: ignore[attr-defined]
     region: str = event.region  # type: ignore[attr-defined]
     key = jurisdiction_of(region, digits).encode()
-    return [OutgoingRecord(TOPIC_FOR_KIND[kind].stem, raw, key)]
+    at = _epoch_ms(event.occurred_at)  # type: ignore[attr-defined]
+    return [OutgoingRecord(TOPIC_FOR_KIND[kind].stem, raw, key, timestamp_ms=at)]
+
+
+def _epoch_ms(instant: datetime) -> int:
+    return int(instant.timestamp() * 1000)
 
 
 def _tick_records(tick: Tick, raw: bytes) -> list[OutgoingRecord]:
+    at = _epoch_ms(tick.tick_at)
     if tick.jurisdiction is not None:
-        return [OutgoingRecord(TICKS.stem, raw, tick.jurisdiction.encode())]
-    return [OutgoingRecord(TICKS.stem, raw, None, p) for p in range(TICKS.partitions)]
+        return [OutgoingRecord(TICKS.stem, raw, tick.jurisdiction.encode(), timestamp_ms=at)]
+    return [OutgoingRecord(TICKS.stem, raw, None, p, at) for p in range(TICKS.partitions)]
 
 
 def plan_lines(lines: Iterable[bytes], digits: int) -> tuple[list[OutgoingRecord], list[LineError]]:
@@ -131,7 +142,11 @@ async def publish_records_async(
             await pacer.wait()
             topic = f"{settings.topic_prefix}.{record.topic_stem}.v1"
             future = await producer.send(
-                topic, record.value, key=record.key, partition=record.partition
+                topic,
+                record.value,
+                key=record.key,
+                partition=record.partition,
+                timestamp_ms=record.timestamp_ms,
             )
             pending.append(future)
             counts[topic] += 1

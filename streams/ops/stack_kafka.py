@@ -16,6 +16,9 @@ import subprocess
 import uuid
 from pathlib import Path
 
+from aiokafka import AIOKafkaClient
+from aiokafka.errors import KafkaError
+
 from streams.ops.stack_proc import StackError
 from topics.settings import Settings
 
@@ -136,9 +139,6 @@ def answers_metadata(port: int, timeout: float = 5.0) -> bool:
 
 
 async def _metadata(bootstrap: str, timeout: float) -> bool:
-    from aiokafka import AIOKafkaClient
-    from aiokafka.errors import KafkaError
-
     client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
     try:
         await asyncio.wait_for(client.bootstrap(), timeout)

@@ -72,7 +72,7 @@ def spawn(daemon: Daemon, argv: list[str], cwd: Path) -> int:
 def is_alive(pid: int) -> bool:
     """Whether ``pid`` is a live (non-zombie) process."""
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
 
