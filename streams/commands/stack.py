@@ -33,8 +33,10 @@ def _run(action: Callable[[Settings], _T]) -> _T:
 
 def _print(status: StackStatus) -> None:
     table = Table(title=f"stack home {status.home}")
-    for column in ("component", "state", "pid", "ports", "data dir", "log"):
-        table.add_column(column)
+    for column in ("component", "state", "pid", "ports"):
+        table.add_column(column, no_wrap=True)
+    for column in ("data dir", "log"):
+        table.add_column(column, overflow="fold")  # paths are copied: never truncate
     for c in status.components:
         state = ("started" if c.started else "running") if c.running else "stopped"
         table.add_row(

@@ -71,7 +71,9 @@ async def plan_ranges(
     if not partitions:
         return []
     ends = await consumer.end_offsets(partitions)
-    starts = await consumer.offsets_for_times({tp: max(0, from_ms - lateness_ms) for tp in partitions})
+    starts = await consumer.offsets_for_times(
+        {tp: max(0, from_ms - lateness_ms) for tp in partitions}
+    )
     stops = await consumer.offsets_for_times({tp: to_ms + lateness_ms for tp in partitions})
     ranges = []
     for tp in partitions:
@@ -100,9 +102,7 @@ async def read_ranges(
         batch: list[ConsumerRecord[bytes, bytes]] = []
         for tp, records in fetched.items():
             end = todo[tp].end
-            batch.extend(
-                r for r in records if r.offset < end and from_ms <= r.timestamp < to_ms
-            )
+            batch.extend(r for r in records if r.offset < end and from_ms <= r.timestamp < to_ms)
         for tp in list(todo):
             # Position, not the last record, decides: control records leave offset gaps.
             if await consumer.position(tp) >= todo[tp].end:

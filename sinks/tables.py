@@ -1,0 +1,127 @@
+"""The command view's tables as data: which model lands where, the replacing key (the
+table's ORDER BY) and how the row version is made. The DDL lives in the SQL migrations;
+``tests/integration/test_migrate.py`` checks that they agree with this registry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from sinks.columns import RowMapper, VersionRule, columns_of
+from sinks.errors import SinkError
+from topics.models import (
+    Alert,
+    CaseEvent,
+    Escalation,
+    IncidentState,
+    Rejection,
+    StockLevel,
+    Task,
+    TransferEvent,
+)
+
+# Fields every input event carries that say nothing once it sits in its own table.
+_WIRE_ONLY = frozenset({"kind", "schema_version"})
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One table: the model its rows come from, its replacing key (ORDER BY, in order)
+    and its version rule. Rows with equal key collapse to the highest version under
+    ``FINAL``."""
+
+    name: str
+    model: type[BaseModel]
+    key: tuple[str, ...]
+    version: VersionRule = field(default_factory=VersionRule)
+    exclude: frozenset[str] = frozenset()
+    mapper: RowMapper = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        mapper = RowMapper(columns_of(self.model, self.exclude), self.version)
+        missing = set(self.key) - set(mapper.column_names)
+        if missing:
+            raise SinkError(f"{self.name}: key columns {sorted(missing)} are not columns")
+        object.__setattr__(self, "mapper", mapper)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return self.mapper.column_names
+
+    def rows(self, models: Iterable[BaseModel]) -> list[tuple[Any, ...]]:
+        """Row tuples for ``models`` (each must be an instance of ``self.model``)."""
+        row = self.mapper.row
+        return [row(m) for m in models]
+
+
+TASK_STATE_RANK = {"open": 0, "overdue": 1, "acked": 2}
+TRANSFER_STATE_RANK = {
+    "requested": 0,
+    "dispatched": 1,
+    "en_route": 2,
+    "arrived": 3,
+    "cancelled": 3,
+}
+# Outputs re-emitted after a crash carry a later decided_at: keep the first decision.
+_FIRST_DECISION = VersionRule(time_field="decided_at", prefer="earliest")
+
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in (
+        TableSpec(
+            "incidents",
+            IncidentState,
+            key=("status", "jurisdiction", "incident_id"),
+            version=VersionRule(from_field="version"),
+            exclude=frozenset({"version"}),
+        ),
+        TableSpec(
+            "tier_timeline",
+            Escalation,
+            key=("status", "effective_at", "decision_id"),
+            version=_FIRST_DECISION,
+        ),
+        TableSpec(
+            "tasks",
+            Task,
+            key=("status", "issued_at", "task_id"),
+            version=VersionRule(
+                rank_field="state",
+                ranks=TASK_STATE_RANK,
+                time_field="decided_at",
+                prefer="earliest",
+            ),
+        ),
+        TableSpec("alerts", Alert, key=("status", "at", "alert_id"), version=_FIRST_DECISION),
+        TableSpec(
+            "cases",
+            CaseEvent,
+            key=("status", "occurred_at", "event_id"),
+            exclude=_WIRE_ONLY | {"name"},
+        ),
+        TableSpec(
+            "transfers",
+            TransferEvent,
+            key=("status", "transfer_id"),
+            version=VersionRule(
+                rank_field="transfer_status",
+                ranks=TRANSFER_STATE_RANK,
+                time_field="occurred_at",
+            ),
+            exclude=_WIRE_ONLY,
+        ),
+        TableSpec("stock_levels", StockLevel, key=("status", "at", "site_id", "item")),
+        TableSpec("rejected_events", Rejection, key=("topic", "partition", "offset")),
+    )
+}
+
+
+def table(name: str) -> TableSpec:
+    """The spec of table ``name``; SinkError naming the known tables otherwise."""
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise SinkError(f"unknown table {name!r} (known: {', '.join(TABLES)})") from None

@@ -1,0 +1,98 @@
+"""Where the live shell's records go: topic names for a prefix, the partition of a
+jurisdiction, and the namespace (live view or exercise) of a status.
+
+The internal topics below are the live shell's own (DESIGN.md section 2 leaves them to
+it); everything agencies publish or read is in :mod:`topics.registry`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from aiokafka.partitioner import murmur2
+
+from topics.models import Envelope, IncidentState, StockLevel, Status
+from topics.registry import (
+    ALERTS,
+    CASES,
+    DAY_MS,
+    DLQ,
+    ESCALATIONS,
+    INPUT_TOPICS,
+    TASKS,
+    TICKS,
+    TRANSFERS,
+    TopicSpec,
+)
+
+PARTITIONS = TICKS.partitions
+if any(spec.partitions != PARTITIONS for spec in INPUT_TOPICS):  # pragma: no cover
+    raise RuntimeError("input topics and ticks must be co-partitioned (same partition count)")
+
+# Records whose producer keyed them by something other than their jurisdiction are
+# forwarded here once, keyed by jurisdiction; the decide stage reads it beside the inputs.
+REKEYED = TopicSpec("rekeyed", PARTITIONS, "jurisdiction", 7 * DAY_MS, Envelope, "internal")
+# Current incident pictures and stock snapshots: read only by the landing stage.
+INCIDENT_STATES = TopicSpec(
+    "incident-states", PARTITIONS, "jurisdiction", 30 * DAY_MS, IncidentState, "internal"
+)
+STOCK_LEVELS = TopicSpec(
+    "stock-levels", PARTITIONS, "jurisdiction", 30 * DAY_MS, StockLevel, "internal"
+)
+LIVE_TOPICS: tuple[TopicSpec, ...] = (REKEYED, INCIDENT_STATES, STOCK_LEVELS)
+
+Namespace = Literal["live", "exercise"]
+
+
+def namespace_of(status: Status) -> Namespace:
+    """``Actual`` goes to the live view; ``Exercise`` and ``Test`` never do."""
+    return "live" if status == "Actual" else "exercise"
+
+
+def exercise_database(database: str) -> str:
+    """The database drills and tests land in, beside the live one."""
+    return f"{database}_exercise"
+
+
+def partition_for(jurisdiction: str, partitions: int = PARTITIONS) -> int:
+    """The partition Kafka's default partitioner (murmur2, as the Java client and aiokafka)
+    gives a record keyed by ``jurisdiction``; the decide stage and the state changelog
+    rely on it being the same everywhere."""
+    return (murmur2(jurisdiction.encode("utf-8")) & 0x7FFFFFFF) % partitions
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """Full topic names under one prefix."""
+
+    prefix: str
+
+    def of(self, spec: TopicSpec) -> str:
+        return spec.name(self.prefix)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return tuple(spec.name(self.prefix) for spec in INPUT_TOPICS)
+
+    @property
+    def decide_sources(self) -> tuple[str, ...]:
+        """What the decide stage reads: inputs, ticks and re-keyed records (co-partitioned)."""
+        return (*self.inputs, self.of(TICKS), self.of(REKEYED))
+
+    @property
+    def landing_sources(self) -> tuple[str, ...]:
+        """What the landing stage reads: every output plus the inputs landed as they are."""
+        return tuple(
+            spec.name(self.prefix)
+            for spec in (
+                ESCALATIONS,
+                TASKS,
+                ALERTS,
+                INCIDENT_STATES,
+                STOCK_LEVELS,
+                DLQ,
+                CASES,
+                TRANSFERS,
+            )
+        )

@@ -1,0 +1,99 @@
+"""Compare two tier timelines: what a review run decided against a reference run.
+
+A tier change is matched across runs by (incident, tier reached, occurrence): the first
+time an incident reached Tier II in one run is compared with the first time it reached
+Tier II in the other, the second with the second, and so on. The comparison says whether
+the review reached it earlier, later, at the same instant, or not at all ("missing"),
+or reached a tier the reference never did ("extra").
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+Verdict = Literal["same", "earlier", "later", "missing", "extra"]
+
+
+@dataclass(frozen=True)
+class TierChange:
+    """One row of a tier timeline as landed (``tier`` None: stood down)."""
+
+    incident_id: str
+    effective_at: datetime
+    tier: str | None
+    rule_ids: tuple[str, ...]
+    decided_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TierChangeDiff:
+    incident_id: str
+    tier: str | None
+    occurrence: int  # 1 for the first time this tier was reached, 2 for the second …
+    verdict: Verdict
+    review: TierChange | None
+    reference: TierChange | None
+
+    @property
+    def shift(self) -> timedelta | None:
+        """review − reference effective time (negative: the review decided earlier)."""
+        if self.review is None or self.reference is None:
+            return None
+        return self.review.effective_at - self.reference.effective_at
+
+
+def _numbered(changes: Iterable[TierChange]) -> dict[tuple[str, str | None, int], TierChange]:
+    seen: dict[tuple[str, str | None], int] = defaultdict(int)
+    out = {}
+    for change in sorted(changes, key=lambda c: (c.incident_id, c.effective_at)):
+        seen[(change.incident_id, change.tier)] += 1
+        out[(change.incident_id, change.tier, seen[(change.incident_id, change.tier)])] = change
+    return out
+
+
+def _verdict(review: TierChange | None, reference: TierChange | None) -> Verdict:
+    if review is None:
+        return "missing"
+    if reference is None:
+        return "extra"
+    if review.effective_at < reference.effective_at:
+        return "earlier"
+    if review.effective_at > reference.effective_at:
+        return "later"
+    return "same"
+
+
+def diff_timelines(
+    review: Iterable[TierChange], reference: Iterable[TierChange]
+) -> list[TierChangeDiff]:
+    """Every tier change of either run with its verdict, ordered by incident then time."""
+    ours, theirs = _numbered(review), _numbered(reference)
+    diffs = [
+        TierChangeDiff(
+            key[0],
+            key[1],
+            key[2],
+            _verdict(ours.get(key), theirs.get(key)),
+            ours.get(key),
+            theirs.get(key),
+        )
+        for key in ours.keys() | theirs.keys()
+    ]
+
+    def at(d: TierChangeDiff) -> datetime:
+        change = d.reference or d.review
+        assert change is not None
+        return change.effective_at
+
+    return sorted(diffs, key=lambda d: (d.incident_id, at(d), str(d.tier)))
+
+
+def decision_latency(change: TierChange) -> timedelta | None:
+    """How long after the condition held the live run decided (``decided_at − effective_at``)."""
+    if change.decided_at is None:
+        return None
+    return change.decided_at - change.effective_at
