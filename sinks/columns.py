@@ -81,6 +81,8 @@ class VersionRule:
         """The version of one model instance (a non-negative int below 2**63)."""
         if self.from_field is not None:
             return int(getattr(model, self.from_field))
+        if self.rank_field is None and self.time_field is None:
+            return 0
         rank = self.ranks[getattr(model, self.rank_field)] if self.rank_field else 0
         ms = _epoch_ms(getattr(model, self.time_field)) if self.time_field else 0
         if self.prefer == "earliest" and ms:
@@ -90,12 +92,12 @@ class VersionRule:
 
 @dataclass(frozen=True)
 class Column:
-    """One column: its name, ClickHouse type, and how its value comes from the model's
-    top-level attribute ``source`` (``convert`` None: as it is)."""
+    """One column: its name, ClickHouse type, and how its value comes from the model: the
+    attribute at dotted ``path``, then ``convert`` (None: as it is)."""
 
     name: str
     ch_type: str
-    source: str
+    path: str
     convert: Callable[[Any], Any] | None = None
 
 
@@ -158,11 +160,9 @@ def _then(first: Callable[[Any], Any] | None, second: Callable[[Any], Any] | Non
     return lambda value: second(first(value))
 
 
-def _nested_getter(attr: str, optional: bool) -> Callable[[Any], Any]:
-    get = attrgetter(attr)
-    if optional:
-        return lambda parent: None if parent is None else get(parent)
-    return get
+def _nested_getter(path: str) -> Callable[[Any], Any]:
+    get = attrgetter(path)
+    return lambda parent: None if parent is None else get(parent)
 
 
 def columns_of(model: type[BaseModel], exclude: Iterable[str] = ()) -> tuple[Column, ...]:
@@ -175,11 +175,12 @@ def columns_of(model: type[BaseModel], exclude: Iterable[str] = ()) -> tuple[Col
         annotation, optional = _unwrap(info.annotation)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             for child in columns_of(annotation):
-                getter = _nested_getter(child.source, optional)
-                ch_type = _nullable(child.ch_type) if optional else child.ch_type
-                out.append(
-                    Column(f"{name}_{child.name}", ch_type, name, _then(getter, child.convert))
-                )
+                column = f"{name}_{child.name}"
+                if optional:  # a None parent gives None children
+                    convert = _then(_nested_getter(child.path), child.convert)
+                    out.append(Column(column, _nullable(child.ch_type), name, convert))
+                else:
+                    out.append(Column(column, child.ch_type, f"{name}.{child.path}", child.convert))
             continue
         ch_type, convert = _base_type(name, annotation)
         if name in PSEUDONYMISED_COLUMNS:
@@ -198,16 +199,16 @@ class RowMapper:
     columns: tuple[Column, ...]
     version: VersionRule
     _get: Callable[[Any], tuple[Any, ...]] = field(init=False, repr=False)
-    _plan: tuple[tuple[int, Callable[[Any], Any] | None], ...] = field(init=False, repr=False)
+    _converts: tuple[tuple[int, Callable[[Any], Any]], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        sources = list(dict.fromkeys(c.source for c in self.columns))
-        getter = attrgetter(*sources)
-        # attrgetter of one name returns the value itself, not a 1-tuple.
-        get = getter if len(sources) > 1 else (lambda m: (getter(m),))
+        # One C-level attrgetter for all columns, Python only where a value is converted:
+        # this runs once per landed row.
+        getter = attrgetter(*(c.path for c in self.columns))
+        get = getter if len(self.columns) > 1 else (lambda m: (getter(m),))
         object.__setattr__(self, "_get", get)
-        plan = tuple((sources.index(c.source), c.convert) for c in self.columns)
-        object.__setattr__(self, "_plan", plan)
+        converts = tuple((i, c.convert) for i, c in enumerate(self.columns) if c.convert)
+        object.__setattr__(self, "_converts", converts)
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -219,8 +220,8 @@ class RowMapper:
 
     def row(self, model: BaseModel) -> tuple[Any, ...]:
         """One model as a row tuple; raises PrivacyViolation for a raw national id."""
-        values = self._get(model)
-        return (
-            *[values[i] if convert is None else convert(values[i]) for i, convert in self._plan],
-            self.version.of(model),
-        )
+        values = list(self._get(model))
+        for i, convert in self._converts:
+            values[i] = convert(values[i])
+        values.append(self.version.of(model))
+        return tuple(values)

@@ -1,5 +1,47 @@
-"""`tierflow db` commands (placeholder, being built)."""
+"""`tierflow db migrate`: create a database and bring its tables up to date."""
+
+from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
-db_app = typer.Typer(help="db", no_args_is_help=True)
+from topics.settings import load_settings
+
+db_app = typer.Typer(help="The ClickHouse schema of the command view.", no_args_is_help=True)
+
+
+@db_app.command("migrate")
+def migrate_command(
+    database: Annotated[
+        str | None,
+        typer.Option("--database", help="Database to migrate (default: the settings' one)."),
+    ] = None,
+) -> None:
+    """Create the database if needed and apply the migrations it has not seen; running it
+    again changes nothing. A review gets its own database: `--database review_0301`."""
+    # Imported here so `tierflow --help` does not load clickhouse-connect.
+    from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
+
+    from sinks.client import connect
+    from sinks.errors import SinkError
+    from sinks.migrate import migrate
+
+    settings = load_settings()
+    name = database or settings.clickhouse_database
+    try:
+        applied = migrate(connect(settings, ""), name)
+    except OperationalError:
+        typer.echo(
+            f"tierflow db migrate: cannot reach ClickHouse at {settings.clickhouse_url}"
+            " (is the stack up? `tierflow stack up`)",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    except (SinkError, ClickHouseError) as exc:
+        typer.echo(f"tierflow db migrate: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if not applied:
+        typer.echo(f"{name}: up to date")
+    for migration in applied:
+        typer.echo(f"{name}: applied {migration.version:04d}_{migration.name}")

@@ -32,11 +32,10 @@ def _run(action: Callable[[Settings], _T]) -> _T:
 
 
 def _print(status: StackStatus) -> None:
-    table = Table(title=f"stack home {status.home}")
+    table = Table(title=f"stack home {status.home}", caption="logs: <stack home>/<component>.log")
     for column in ("component", "state", "pid", "ports"):
         table.add_column(column, no_wrap=True)
-    for column in ("data dir", "log"):
-        table.add_column(column, overflow="fold")  # paths are copied: never truncate
+    table.add_column("data dir", overflow="fold")  # paths get copied: never truncate them
     for c in status.components:
         state = ("started" if c.started else "running") if c.running else "stopped"
         table.add_row(
@@ -45,7 +44,6 @@ def _print(status: StackStatus) -> None:
             str(c.pid or "-"),
             ", ".join(map(str, c.ports)),
             str(c.data_dir),
-            str(c.log),
         )
     Console().print(table)
 

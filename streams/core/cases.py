@@ -1,0 +1,243 @@
+"""Cases and incident reports into tracks; case → incident correlation; early warning.
+
+Correlation: every case of a disease in the jurisdiction belongs to the track of that
+disease (``d:<disease>``); the rules count "N in one city" over it. The track is named by
+the ``incident_id`` of the earliest event (occurred_at, then event_id) that carries one —
+an agency's incident report or a case that names its incident — and, until an agency
+names it, by a deterministic warning id (uuid5 of status, jurisdiction and disease).
+Incident reports without a disease form their own track (``i:<incident_id>``).
+
+Counting: a case counts once per ``case_id``. Its current classification, disease,
+severity and outcome are those of its latest event (occurred_at, then event_id); it counts
+as confirmed while that classification is not ``discarded`` and some event classified it
+``confirmed``; its confirmation time is the earliest such event. Its *signal* for early
+warning is its earliest non-discarded event (a warning, once opened, is history).
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_left, insort
+from typing import Any
+
+from streams.core.compiled import Compiled, Trigger
+from streams.core.state import NO_TIME, CaseRecord, Namespace, Report, Track, Work
+from topics.models import CaseEvent, IncidentEvent
+
+CONFIRMED = "confirmed"
+DISCARDED = "discarded"
+
+
+def disease_key(disease: str) -> str:
+    return "d:" + disease
+
+
+def _join_event(track: Track, t: int, eid: str, ev: CaseEvent | IncidentEvent) -> None:
+    """Joins every event of a track makes: time span, place, and the naming candidate."""
+    if t < track.opened_at:
+        track.opened_at = t
+    if t > track.updated_at:
+        track.updated_at = t
+    key = (t, eid)
+    if track.latest is None or key > track.latest[:2]:
+        loc = ev.location
+        track.latest = (t, eid, ev.region, loc.lat if loc else None, loc.lon if loc else None)
+    if ev.incident_id is not None:
+        cand = (t, eid, ev.incident_id)
+        if track.name_key is None or cand < track.name_key:
+            track.name_key = cand
+
+
+def apply_case(work: Work, ns: Namespace, ev: CaseEvent, t: int, comp: Compiled) -> dict[str, int]:
+    """Fold one case event in; returns the tracks whose timeline must be recomputed, each
+    with the earliest event time that changed."""
+    eid = ev.event_id
+    cls = ev.classification
+    old = ns.cases.get(ev.case_id)
+    key = (t, eid)
+    latest = (ev.disease, cls, ev.severity, ev.outcome, ev.region)
+    signal = (ev.disease, ev.facility_id, ev.setting, ev.triage is not None)
+    if old is None:
+        new: CaseRecord = (t if cls == CONFIRMED else None, key, latest,
+                           key if cls != DISCARDED else None, signal)
+    else:
+        conf, lkey, lat, skey, sig = old
+        if cls == CONFIRMED and (conf is None or t < conf):
+            conf = t
+        if key > lkey:
+            lkey, lat = key, latest
+        if cls != DISCARDED and (skey is None or key < skey):
+            skey, sig = key, signal
+        new = (conf, lkey, lat, skey, sig)
+    track = work.track(ns, disease_key(ev.disease), ev.disease)
+    _join_event(track, t, eid, ev)
+    if new == old:
+        return {}
+    ns.cases[ev.case_id] = new
+    touched: dict[str, int] = {}
+    old_c, new_c = _confirmed(old), _confirmed(new)
+    if old_c != new_c:
+        if old_c is not None:
+            _remove_confirmed(work.track(ns, disease_key(old_c[0]), old_c[0]), old_c)
+            touched[disease_key(old_c[0])] = old_c[1]
+        if new_c is not None:
+            _add_confirmed(work.track(ns, disease_key(new_c[0]), new_c[0]), new_c)
+            k = disease_key(new_c[0])
+            touched[k] = min(touched.get(k, new_c[1]), new_c[1])
+    old_s, new_s = _signal(old), _signal(new)
+    if old_s != new_s:
+        if old_s is not None:
+            _signal_out(work, ns, old_s, comp)
+        if new_s is not None:
+            _signal_in(work.track(ns, disease_key(new_s[0]), new_s[0]), new_s, comp)
+    old_v, new_v = _severity(old), _severity(new)
+    if old_v != new_v:
+        for sign, sev in ((-1, old_v), (1, new_v)):
+            if sev is not None:
+                counters = work.track(ns, disease_key(sev[0]), sev[0]).counters
+                counters["dead"] += sign * sev[1]
+                counters["critical"] += sign * sev[2]
+    return touched
+
+
+def _confirmed(rec: CaseRecord | None) -> tuple[str, int, str] | None:
+    if rec is None or rec[0] is None or rec[2][1] == DISCARDED:
+        return None
+    return (rec[2][0], rec[0], rec[2][4])
+
+
+def _signal(rec: CaseRecord | None) -> tuple[Any, ...] | None:
+    if rec is None or rec[3] is None:
+        return None
+    return (rec[4][0], rec[3][0], *rec[4][1:])
+
+
+def _severity(rec: CaseRecord | None) -> tuple[str, int, int] | None:
+    if rec is None or rec[2][1] == DISCARDED:
+        return None
+    disease, _, severity, outcome, _ = rec[2]
+    return (disease, int(outcome == "died"), int(severity == "critical" and outcome == "none"))
+
+
+def _add_confirmed(track: Track, conf: tuple[str, int, str]) -> None:
+    _, t, county = conf
+    times = track.times
+    if not times or t >= times[-1]:
+        times.append(t)
+    else:
+        insort(times, t)
+    lst = track.by_county.get(county)
+    if lst is None:
+        track.by_county[county] = [t]
+    elif t >= lst[-1]:
+        lst.append(t)
+    else:
+        insort(lst, t)
+
+
+def _remove_confirmed(track: Track, conf: tuple[str, int, str]) -> None:
+    _, t, county = conf
+    del track.times[bisect_left(track.times, t)]
+    lst = track.by_county[county]
+    del lst[bisect_left(lst, t)]
+    if not lst:
+        del track.by_county[county]
+
+
+def _matches(trig: Trigger, sig: tuple[Any, ...]) -> bool:
+    _, _, _, setting, triaged = sig
+    if trig.settings is not None and setting not in trig.settings:
+        return False
+    return triaged or not trig.triaged
+
+
+def _signal_in(track: Track, sig: tuple[Any, ...], comp: Compiled) -> None:
+    disease, t, facility = sig[0], sig[1], sig[2]
+    for trig in comp.triggers_for(disease):
+        if not _matches(trig, sig):
+            continue
+        tid = trig.trigger_id
+        if trig.distinct:
+            firsts = track.facility_first.setdefault(tid, {})
+            if t < firsts.get(facility, -NO_TIME):
+                firsts[facility] = t
+                _distinct_warning(track, trig)
+            continue
+        times = track.signals.setdefault(tid, [])
+        insort(times, t)
+        at = track.warning_at.get(tid)
+        if at is not None and t >= at:
+            continue  # a later signal cannot open the warning earlier
+        i = bisect_left(times, t)
+        k, window = trig.min, trig.window
+        for j in range(max(i, k - 1), min(i + k, len(times))):
+            if window is None or times[j] - times[j - k + 1] < window:
+                if at is None or times[j] < at:
+                    at = times[j]
+                break
+        if at is not None:
+            track.warning_at[tid] = at
+
+
+def _distinct_warning(track: Track, trig: Trigger) -> None:
+    firsts = track.facility_first.get(trig.trigger_id, {})
+    if len(firsts) >= trig.min:
+        track.warning_at[trig.trigger_id] = heapq.nsmallest(trig.min, firsts.values())[-1]
+    else:
+        track.warning_at.pop(trig.trigger_id, None)
+
+
+def _signal_out(work: Work, ns: Namespace, sig: tuple[Any, ...], comp: Compiled) -> None:
+    """A case's first signal moved (an earlier event arrived late): take the old one out
+    and recompute the affected warnings from the case records (rare path)."""
+    disease, t, facility = sig[0], sig[1], sig[2]
+    track = work.track(ns, disease_key(disease), disease)
+    for trig in comp.triggers_for(disease):
+        if not _matches(trig, sig):
+            continue
+        tid = trig.trigger_id
+        if trig.distinct:
+            firsts = track.facility_first[tid]
+            if firsts.get(facility) == t:
+                rest = [s[1] for rec in ns.cases.values()
+                        if (s := _signal(rec)) is not None and s[0] == disease
+                        and s[2] == facility and s[1] != t and _matches(trig, s)]
+                if rest:
+                    firsts[facility] = min(rest)
+                else:
+                    del firsts[facility]
+            _distinct_warning(track, trig)
+            continue
+        times = track.signals[tid]
+        del times[bisect_left(times, t)]
+        track.warning_at.pop(tid, None)
+        k, window = trig.min, trig.window
+        for j in range(k - 1, len(times)):
+            if window is None or times[j] - times[j - k + 1] < window:
+                track.warning_at[tid] = times[j]
+                break
+
+
+def apply_report(work: Work, ns: Namespace, ev: IncidentEvent, t: int) -> dict[str, int]:
+    """Fold one incident report in (not an Ack); returns ``{track: from_time}``."""
+    key = disease_key(ev.disease) if ev.disease else "i:" + ev.incident_id
+    track = work.track(ns, key, ev.disease or None)
+    _join_event(track, t, ev.event_id, ev)
+    times = track.report_t
+    i = bisect_left(times, t)
+    while i < len(times) and times[i] == t and track.reports[i][1] < ev.event_id:
+        i += 1
+    if i < len(times) and times[i] == t and track.reports[i][1] == ev.event_id:
+        return {}  # seen
+    cas = ev.casualties
+    closed = ev.phase == "closed" or ev.msg_type == "Cancel"
+    report: Report = (t, ev.event_id, ev.category, cas.total if cas else 0,
+                      cas.dead if cas else 0, cas.critical if cas else 0, closed, ev.phase,
+                      ev.headline)
+    track.reports.insert(i, report)
+    times.insert(i, t)
+    category = track.reports[-1][2]
+    if category != track.category:
+        track.category = category  # other rules apply: recompute the whole timeline
+        return {key: NO_TIME}
+    return {key: t}

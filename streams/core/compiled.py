@@ -1,0 +1,143 @@
+"""A rulebook turned into plain tuples for the hot path (built once, cached on the rulebook)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import NamedTuple
+
+from streams.core.eventtime import HOUR, days_to_us
+from streams.core.rulebook import TIER_RANK, Condition, Rule, Rulebook
+
+STAND_DOWN = 0  # plan key "stand_down" and the rank of "no tier"
+
+
+class Cond(NamedTuple):
+    metric: str
+    threshold: float
+    window: int | None  # microseconds; None = whole incident
+    county: bool
+    label: str  # evidence key, e.g. "confirmed.city.7d"
+
+
+class CRule(NamedTuple):
+    rank: int
+    rule_id: str
+    conds: tuple[Cond, ...]
+
+
+class Trigger(NamedTuple):
+    trigger_id: str
+    min: int
+    settings: frozenset[str] | None
+    triaged: bool
+    distinct: bool
+    window: int | None
+
+
+class PlanItem(NamedTuple):
+    agency: str
+    action: str
+    due: int  # microseconds after the tier change
+
+
+@dataclass
+class Compiled:
+    """What the core reads per event, precomputed from a :class:`Rulebook`."""
+
+    version: str
+    reporting_limit: int
+    quiet: dict[str, int]
+    plan: dict[int, tuple[PlanItem, ...]]
+    stock_patterns: tuple[str, ...]
+    stock_levels: tuple[tuple[float, str], ...]  # (days, level), most severe first
+    burn_window: int
+    _rules: tuple[Rule, ...]
+    _triggers: dict[str, tuple[Trigger, ...]]
+    _by_track: dict[tuple[str | None, str], tuple[CRule, ...]] = field(default_factory=dict)
+    _stock_item: dict[str, bool] = field(default_factory=dict)
+
+    def rules_for(self, disease: str | None, category: str) -> tuple[CRule, ...]:
+        """The rules that apply to an incident of this disease (None: no disease) and
+        category, most severe tier first."""
+        key = (disease, category)
+        found = self._by_track.get(key)
+        if found is None:
+            found = tuple(
+                sorted(
+                    (self._compile(rule, disease) for rule in self._rules
+                     if _applies(rule, disease, category)),
+                    key=lambda r: (-r.rank, r.rule_id),
+                )
+            )
+            self._by_track[key] = found
+        return found
+
+    def triggers_for(self, disease: str) -> tuple[Trigger, ...]:
+        return self._triggers.get(disease, ())
+
+    def watches_stock(self, item: str) -> bool:
+        hit = self._stock_item.get(item)
+        if hit is None:
+            hit = any(fnmatchcase(item, pattern) for pattern in self.stock_patterns)
+            self._stock_item[item] = hit
+        return hit
+
+    def _compile(self, rule: Rule, disease: str | None) -> CRule:
+        conds = tuple(self._cond(c, disease) for c in (rule, *rule.also))
+        return CRule(TIER_RANK[rule.tier], rule.id, conds)
+
+    def _cond(self, cond: Condition, disease: str | None) -> Cond:
+        window: int | None
+        if cond.window == "incubation":
+            window = self.quiet[disease] if disease is not None else None
+            name = "incubation"
+        elif cond.window is None:
+            window, name = None, "all"
+        else:
+            window, name = days_to_us(cond.window), f"{cond.window:g}d"
+        county = cond.scope == "county"
+        label = cond.metric if cond.metric not in ("confirmed", "counties") else (
+            f"{cond.metric}.{cond.scope}.{name}")
+        return Cond(cond.metric, cond.threshold, window, county, label)
+
+
+def _applies(rule: Rule, disease: str | None, category: str) -> bool:
+    if rule.diseases is not None and disease not in rule.diseases:
+        return False
+    return rule.categories is None or category in rule.categories
+
+
+def compile_rulebook(book: Rulebook) -> Compiled:
+    """The compiled form of ``book``, built on first use and kept on the (frozen) rulebook."""
+    cached = book._compiled
+    if isinstance(cached, Compiled):
+        return cached
+    triggers: dict[str, list[Trigger]] = {code: [] for code in book.diseases}
+    for w in book.warnings:
+        trig = Trigger(
+            w.id, w.min, frozenset(w.settings) if w.settings is not None else None,
+            w.triaged, w.distinct is not None,
+            days_to_us(w.window_days) if w.window_days is not None else None,
+        )
+        for code in w.diseases if w.diseases is not None else tuple(book.diseases):
+            triggers[code].append(trig)
+    plan_rank = {"stand_down": STAND_DOWN, **TIER_RANK}
+    compiled = Compiled(
+        version=book.version,
+        reporting_limit=round(book.reporting_limit_hours * HOUR),
+        quiet={code: days_to_us(d.max_incubation_days) for code, d in book.diseases.items()},
+        plan={
+            plan_rank[key]: tuple(PlanItem(t.agency, t.action, round(t.due_hours * HOUR))
+                                  for t in tasks)
+            for key, tasks in book.plan.items()
+        },
+        stock_patterns=book.stock.items,
+        stock_levels=((book.stock.red_days, "red"), (book.stock.orange_days, "orange"),
+                      (book.stock.yellow_days, "yellow")),
+        burn_window=days_to_us(book.stock.burn_window_days),
+        _rules=book.rules,
+        _triggers={code: tuple(found) for code, found in triggers.items()},
+    )
+    book._compiled = compiled
+    return compiled

@@ -1,0 +1,246 @@
+"""``step``/``step_many``/``fold``: the one entry point both shells use.
+
+Time comes only from events (``occurred_at``) and ticks (``tick_at``). The *watermark* of a
+namespace is the latest time seen there (its events' times and every tick); de-escalations,
+overdue tasks and delayed transfers fire when it passes their instant. Output ids are
+uuid5 of content; ``decided_at`` is left for the shell.
+
+``step_many(state, events)`` gives the same state and the same outputs as calling ``step``
+once per event, except that IncidentState snapshots are coalesced: one per incident
+touched by the batch (its latest), since the command view keeps only the newest version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
+
+from streams.core.cases import apply_case, apply_report, disease_key
+from streams.core.compiled import Compiled, compile_rulebook
+from streams.core.eventtime import NEVER, from_us, to_us
+from streams.core.ids import content_id
+from streams.core.logistics import apply_stock, apply_transfer, delayed
+from streams.core.plan import (
+    TIER_BY_RANK,
+    apply_ack,
+    incident_id,
+    incident_state,
+    overdue,
+    reissue,
+    timeline_changed,
+    visible,
+    warning_alert,
+)
+from streams.core.rulebook import Rulebook
+from streams.core.state import CoreState, Namespace, Work, initial_state
+from streams.core.tiers import Timeline
+from topics.models import (
+    Alert,
+    CaseEvent,
+    Escalation,
+    IncidentEvent,
+    IncidentState,
+    StockEvent,
+    StockLevel,
+    Task,
+    Tick,
+    Tier,
+    TransferEvent,
+)
+
+InputEvent = IncidentEvent | CaseEvent | TransferEvent | StockEvent
+Output = Escalation | Task | Alert | IncidentState | StockLevel
+
+
+class TimelineEntry(NamedTuple):
+    """One tier change of one incident: ``tier`` None means stood down."""
+
+    incident_id: str
+    effective_at: Any  # datetime (aware, UTC)
+    tier: Tier | None
+    rule_ids: tuple[str, ...]
+    evidence: dict[str, float]
+
+
+class _Batch:
+    __slots__ = ("comp", "out", "touched", "work")
+
+    def __init__(self, state: CoreState, comp: Compiled) -> None:
+        self.work = Work(state)
+        self.comp = comp
+        self.out: list[Any] = []
+        self.touched: dict[tuple[str, str], None] = {}  # (status, track key), first-touch order
+
+    @property
+    def jurisdiction(self) -> str:
+        return self.work.state.jurisdiction
+
+    def event(self, ev: InputEvent) -> None:
+        ns = self.work.namespace(ev.status)
+        t = to_us(ev.occurred_at)
+        if t > ns.event_wm:
+            ns.event_wm = t
+        if isinstance(ev, CaseEvent):
+            self._track_event(ns, disease_key(ev.disease), ev, t)
+        elif isinstance(ev, IncidentEvent):
+            if ev.msg_type == "Ack" and ev.ack_task_id is not None:
+                apply_ack(ns, self.jurisdiction, ev.ack_task_id, t, self.out)
+            else:
+                key = disease_key(ev.disease) if ev.disease else "i:" + ev.incident_id
+                self._track_event(ns, key, ev, t)
+        elif isinstance(ev, StockEvent):
+            apply_stock(self.work, ns, self.jurisdiction, ev, t, self.comp, self.out)
+        else:
+            apply_transfer(ns, self.jurisdiction, ev, t, self.out)
+        late = to_us(ev.reported_at) - t
+        if late > self.comp.reporting_limit:
+            self._reporting_late(ns, ev, late)
+        self._advance(ns)
+
+    def tick(self, tick: Tick) -> None:
+        state = self.work.state
+        at = to_us(tick.tick_at)
+        if at > state.tick_wm:
+            state.tick_wm = at
+        for status, ns in list(state.namespaces.items()):
+            if max(ns.event_wm, state.tick_wm) >= ns.next_due:
+                self._advance(self.work.namespace(status))
+
+    def _track_event(self, ns: Namespace, key: str, ev: CaseEvent | IncidentEvent,
+                     t: int) -> None:
+        before = ns.tracks.get(key)
+        old_inc = incident_id(ns.status, self.jurisdiction, before) if before else None
+        if isinstance(ev, CaseEvent):
+            changed = apply_case(self.work, ns, ev, t, self.comp)
+        else:
+            changed = apply_report(self.work, ns, ev, t)
+        track = ns.tracks[key]
+        self.touched[(ns.status, key)] = None
+        if old_inc is not None and old_inc != incident_id(ns.status, self.jurisdiction, track):
+            reissue(ns, self.jurisdiction, track, old_inc, self.comp, self.out)
+        for changed_key, t0 in changed.items():
+            self._recompute(ns, changed_key, t0)
+        warning_alert(ns, self.jurisdiction, track, self.out)
+
+    def _timeline(self, ns: Namespace, key: str) -> Timeline:
+        track = self.work.track(ns, key, None)
+        rules = self.comp.rules_for(track.disease, track.category)
+        quiet = self.comp.quiet.get(track.disease, 0) if track.disease else 0
+        watermark = max(ns.event_wm, self.work.state.tick_wm)
+        return Timeline(track, rules, quiet, watermark)
+
+    def _recompute(self, ns: Namespace, key: str, t0: int) -> None:
+        line = self._timeline(ns, key)
+        line.recompute_from(t0)
+        self._timeline_done(ns, line)
+
+    def _timeline_done(self, ns: Namespace, line: Timeline) -> None:
+        track = line.track
+        self.touched[(ns.status, track.key)] = None
+        if line.added or line.dropped:
+            timeline_changed(ns, self.jurisdiction, track, line.added, line.dropped,
+                             self.comp, self.out)
+        if track.pending < ns.next_due:
+            ns.next_due = track.pending
+
+    def _advance(self, ns: Namespace) -> None:
+        """Fire what the watermark has reached: de-escalations, overdue tasks, delays."""
+        watermark = max(ns.event_wm, self.work.state.tick_wm)
+        if watermark < ns.next_due:
+            return
+        for key, track in list(ns.tracks.items()):
+            if track.pending <= watermark:
+                line = self._timeline(ns, key)
+                line.advance()
+                self._timeline_done(ns, line)
+        overdue(ns, self.jurisdiction, watermark, self.out)
+        delayed(ns, self.jurisdiction, watermark, self.out)
+        pending = [t.pending for t in ns.tracks.values()]
+        heads = [h[0][0] for h in (ns.due_heap, ns.eta_heap) if h]
+        ns.next_due = min(pending + heads, default=NEVER)
+
+    def _reporting_late(self, ns: Namespace, ev: InputEvent, late: int) -> None:
+        alert_id = content_id("reporting_late", ns.status, ev.event_id)
+        if alert_id in ns.alerted:
+            return
+        ns.alerted.add(alert_id)
+        hours = late / 3_600_000_000
+        self.out.append(Alert(
+            alert_id=alert_id, alert_kind="reporting_late", level="blue",
+            jurisdiction=self.jurisdiction, status=ev.status, subject_id=ev.event_id,
+            incident_id=ev.incident_id, at=ev.reported_at,
+            message=f"{ev.source.agency_id} reported {ev.kind} {hours:.1f} h after it occurred",
+            details={"agency_id": ev.source.agency_id, "kind": ev.kind, "late_hours": hours,
+                     "occurred_at": ev.occurred_at.isoformat()},
+        ))
+
+    def finish(self) -> tuple[CoreState, list[Output]]:
+        state = self.work.state
+        for status, key in self.touched:
+            ns = state.namespaces[status]
+            track = ns.tracks[key]
+            if visible(track):
+                self.out.append(incident_state(ns, state.jurisdiction, track, self.comp))
+        return state, self.out
+
+
+def step_many(state: CoreState, events: Sequence[InputEvent | Tick], rulebook: Rulebook,
+              ) -> tuple[CoreState, list[Output]]:
+    """Fold a batch of decoded events and ticks of ONE jurisdiction into ``state``.
+
+    Returns the new state (``state`` itself is left untouched) and the outputs, in the
+    order they were decided. Idempotent per event_id, order-insensitive in its final state
+    and tier timeline, and incremental: per-event cost does not grow with incident size."""
+    batch = _Batch(state, compile_rulebook(rulebook))
+    for ev in events:
+        if isinstance(ev, Tick):
+            batch.tick(ev)
+        else:
+            batch.event(ev)
+    return batch.finish()
+
+
+def step(state: CoreState, event: InputEvent | Tick, rulebook: Rulebook,
+         ) -> tuple[CoreState, list[Output]]:
+    """Fold one event or tick into ``state``: ``step_many(state, [event], rulebook)``."""
+    return step_many(state, (event,), rulebook)
+
+
+def fold(events: Iterable[InputEvent | Tick], rulebook: Rulebook,
+         jurisdiction_digits: int = 4) -> tuple[dict[str, CoreState], list[Output]]:
+    """Fold a whole stream from empty states, grouped by jurisdiction (the first
+    ``jurisdiction_digits`` of ``region``). Ticks with a jurisdiction go to it; ticks
+    without one go to every jurisdiction of the stream, in stream order."""
+    stream = list(events)
+    groups: dict[str, list[InputEvent | Tick]] = {}
+    for ev in stream:
+        if isinstance(ev, Tick):
+            if ev.jurisdiction is not None:
+                groups.setdefault(ev.jurisdiction, [])
+        else:
+            groups.setdefault(ev.region[:jurisdiction_digits], [])
+    for ev in stream:
+        if isinstance(ev, Tick):
+            for juris in (groups if ev.jurisdiction is None else (ev.jurisdiction,)):
+                groups[juris].append(ev)
+        else:
+            groups[ev.region[:jurisdiction_digits]].append(ev)
+    states: dict[str, CoreState] = {}
+    outputs: list[Output] = []
+    for juris in sorted(groups):
+        states[juris], out = step_many(initial_state(juris), groups[juris], rulebook)
+        outputs.extend(out)
+    return states, outputs
+
+
+def tier_timeline(state: CoreState, status: str = "Actual") -> tuple[TimelineEntry, ...]:
+    """Every tier change of every incident of ``status``, sorted by (effective_at, incident)."""
+    ns = state.namespaces.get(status)
+    if ns is None:
+        return ()
+    entries = [
+        TimelineEntry(incident_id(status, state.jurisdiction, track), from_us(t),
+                      TIER_BY_RANK[rank], ids, evidence)
+        for track in ns.tracks.values() for t, rank, ids, evidence in track.timeline
+    ]
+    return tuple(sorted(entries, key=lambda e: (e.effective_at, e.incident_id)))

@@ -1,0 +1,260 @@
+"""The rulebook: response tiers, the disease table, tier rules, early-warning triggers, the
+response plan and alert thresholds, as data (DESIGN.md section 4).
+
+A rulebook is YAML validated by pydantic. Nothing in it is evaluated as code: a rule is a
+metric, a threshold (``>=``), a window and a scope, optionally AND-ed with further
+conditions. Tier bands ("cholera 10–29 a week → III") are written as one rule per tier
+with its lower bound; the highest tier whose rule holds wins.
+
+:func:`parse_rulebook` turns YAML text into a :class:`Rulebook` or raises
+:class:`RulebookError` listing every problem with its path (``rules[3].threshold``) and
+line, so ``tierflow rules check`` can print them all at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+from topics.errors import TierflowError
+from topics.models import AgencyType, IncidentCategory, Tier
+
+TIER_ORDER: tuple[Tier, ...] = ("IV", "III", "II", "I")
+TIER_RANK: dict[Tier, int] = {tier: rank for rank, tier in enumerate(TIER_ORDER, start=1)}
+
+CaseMetric = Literal["confirmed", "counties"]
+ReportMetric = Literal["casualties", "dead", "critical", "dead_or_critical", "declared"]
+Metric = Literal[CaseMetric, ReportMetric]
+CASE_METRICS: frozenset[str] = frozenset({"confirmed", "counties"})
+PositiveDays = Annotated[float, Field(gt=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class TierName(_Strict):
+    tier: Tier
+    name: str
+    color: Literal["red", "orange", "yellow", "blue"]
+
+
+class Disease(_Strict):
+    """One row of the disease table; ``max_incubation_days`` is both the window of
+    "within one incubation period" rules and the quiet period before de-escalation."""
+
+    name: str = ""
+    disease_class: Literal["A", "B", "C", "new"] = Field(alias="class")
+    managed_as_a: bool = False
+    max_incubation_days: PositiveDays
+
+
+class Condition(_Strict):
+    """``metric >= threshold``. Case metrics count confirmed cases (by confirmation time)
+    in the window ``(t - window, t]``; ``window: incubation`` is the disease's maximum
+    incubation period, a number is days, null is the whole incident. Report metrics read
+    the latest incident report (by occurred_at) at or before ``t`` and take no window."""
+
+    metric: Metric
+    threshold: Annotated[float, Field(gt=0)]
+    window: Literal["incubation"] | PositiveDays | None = None
+    scope: Literal["city", "county"] = "city"
+
+
+class Rule(Condition):
+    id: Annotated[str, Field(min_length=1)]
+    tier: Tier
+    diseases: tuple[str, ...] | None = None
+    categories: tuple[IncidentCategory, ...] | None = None
+    also: tuple[Condition, ...] = Field(default=(), alias="and")
+    source: str = ""  # the plan and clause the threshold comes from
+
+
+class WarningTrigger(_Strict):
+    """Multi-point early warning: ``min`` matching signals (first reports of cases, any
+    classification but discarded) open a warning incident before any agency declares one.
+    ``distinct: facility`` counts distinct reporting facilities instead of cases."""
+
+    id: Annotated[str, Field(min_length=1)]
+    min: Annotated[int, Field(ge=1)]
+    diseases: tuple[str, ...] | None = None  # None: every disease in the table
+    settings: tuple[str, ...] | None = None
+    triaged: bool = False  # only cases that carry a START triage (120 dispatch)
+    distinct: Literal["facility"] | None = None
+    window_days: PositiveDays | None = None
+    source: str = ""
+
+
+class PlanTask(_Strict):
+    agency: AgencyType
+    action: Annotated[str, Field(min_length=1)]
+    due_hours: Annotated[float, Field(gt=0)]
+
+
+class StockThresholds(_Strict):
+    """Days of cover below which an item raises ``stock_low`` at that level."""
+
+    items: tuple[str, ...] = ("ppe.*",)  # fnmatch patterns
+    yellow_days: PositiveDays = 30.0
+    orange_days: PositiveDays = 14.0
+    red_days: PositiveDays = 7.0
+    burn_window_days: PositiveDays = 7.0
+
+
+class RollupRule(_Strict):
+    """Provincial roll-up: the disease has a tier in at least ``min_cities`` cities."""
+
+    id: Annotated[str, Field(min_length=1)]
+    tier: Tier
+    diseases: tuple[str, ...]
+    min_cities: Annotated[int, Field(ge=2)]
+    source: str = ""
+
+
+PlanKey = Literal["I", "II", "III", "IV", "stand_down"]
+
+
+class Rulebook(_Strict):
+    """A validated rulebook. ``version`` lands on every decision made with it."""
+
+    version: Annotated[str, Field(min_length=1)]
+    name: str = ""
+    tiers: tuple[TierName, ...]
+    reporting_limit_hours: PositiveDays = 2.0
+    diseases: dict[str, Disease]
+    rules: tuple[Rule, ...]
+    warnings: tuple[WarningTrigger, ...] = ()
+    plan: dict[PlanKey, tuple[PlanTask, ...]] = Field(default_factory=dict)
+    stock: StockThresholds = StockThresholds()
+    rollup: tuple[RollupRule, ...] = ()
+    _compiled: Any = PrivateAttr(default=None)
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line is not None else ""
+        return f"{where}{self.path}: {self.message}" if self.path else where + self.message
+
+
+class RulebookError(TierflowError):
+    """A rulebook that does not validate; ``problems`` lists every error with its path."""
+
+    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+        self.source = source
+        self.problems = tuple(problems)
+        lines = [f"{source}:{p.line or 1}: {p.path + ': ' if p.path else ''}{p.message}"
+                 for p in self.problems]
+        super().__init__("\n".join(lines))
+
+
+def format_path(loc: Sequence[int | str]) -> str:
+    """``('rules', 3, 'threshold')`` → ``rules[3].threshold``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def parse_rulebook(text: str, source: str = "<rulebook>") -> Rulebook:
+    """Validate YAML text as a rulebook; raise :class:`RulebookError` with every problem."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise RulebookError(source, [Problem("", f"not valid YAML: {exc}", line)]) from exc
+    if not isinstance(data, dict):
+        raise RulebookError(source, [Problem("", "a rulebook is a YAML mapping", 1)])
+    try:
+        book = Rulebook.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            Problem(format_path(err["loc"]), err["msg"], _line_of(node, err["loc"]))
+            for err in exc.errors(include_url=False)
+        ]
+        raise RulebookError(source, problems) from exc
+    problems = [
+        Problem(format_path(loc), message, _line_of(node, loc))
+        for loc, message in _cross_checks(book)
+    ]
+    if problems:
+        raise RulebookError(source, problems)
+    return book
+
+
+def _cross_checks(book: Rulebook) -> list[tuple[tuple[int | str, ...], str]]:
+    """What a schema cannot say: references, uniqueness, combinations, orderings."""
+    found: list[tuple[tuple[int | str, ...], str]] = []
+    if sorted(t.tier for t in book.tiers) != sorted(TIER_ORDER):
+        found.append((("tiers",), "must name each of the tiers I, II, III, IV exactly once"))
+    seen: set[str] = set()
+    for i, rule in enumerate(book.rules):
+        where: tuple[int | str, ...] = ("rules", i)
+        if rule.id in seen:
+            found.append(((*where, "id"), f"duplicate rule id {rule.id!r}"))
+        seen.add(rule.id)
+        if rule.diseases is None and rule.categories is None:
+            found.append((where, "needs `diseases` or `categories` to say what it applies to"))
+        found += _unknown_diseases(book, (*where, "diseases"), rule.diseases)
+        for j, cond in enumerate((rule, *rule.also)):
+            at = where if j == 0 else (*where, "and", j - 1)
+            if cond.metric in CASE_METRICS and rule.diseases is None:
+                found.append(((*at, "metric"), f"{cond.metric} counts cases: list `diseases`"))
+            if cond.metric not in CASE_METRICS and cond.window is not None:
+                found.append(((*at, "window"), f"{cond.metric} is read from the latest "
+                              "incident report and takes no window"))
+            if cond.metric not in CASE_METRICS and cond.scope != "city":
+                found.append(((*at, "scope"), f"{cond.metric} is per incident: scope city"))
+            if cond.metric == "counties" and cond.scope != "city":
+                found.append(((*at, "scope"), "counties are counted over the city"))
+    for i, trigger in enumerate(book.warnings):
+        found += _unknown_diseases(book, ("warnings", i, "diseases"), trigger.diseases)
+        if trigger.distinct is not None and trigger.window_days is not None:
+            found.append((("warnings", i, "window_days"),
+                          "distinct facilities are counted over the whole incident"))
+    for i, roll in enumerate(book.rollup):
+        found += _unknown_diseases(book, ("rollup", i, "diseases"), roll.diseases)
+    stock = book.stock
+    if not stock.red_days < stock.orange_days < stock.yellow_days:
+        found.append((("stock",), "need red_days < orange_days < yellow_days"))
+    return found
+
+
+def _unknown_diseases(
+    book: Rulebook, where: tuple[int | str, ...], codes: tuple[str, ...] | None
+) -> list[tuple[tuple[int | str, ...], str]]:
+    return [
+        ((*where, k), f"unknown disease {code!r} (not in the disease table)")
+        for k, code in enumerate(codes or ())
+        if code not in book.diseases
+    ]
+
+
+def _line_of(node: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
+    """1-based line of the deepest YAML node on ``loc`` (the line an editor should open)."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in loc:
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if k.value == str(part)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            child = node.value[part] if 0 <= part < len(node.value) else None
+        if child is None:
+            break
+        node, line = child, child.start_mark.line + 1
+    return line

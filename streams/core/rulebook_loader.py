@@ -1,0 +1,29 @@
+"""Reading a rulebook file: configuration a shell loads once at start.
+
+This is the only module under ``streams/core`` that touches the file system; the step
+path never calls it (the purity check allows exactly this module to read files).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from streams.core.rulebook import Problem, Rulebook, RulebookError, parse_rulebook
+
+DEFAULT_RULEBOOK = "rulebooks/default.yaml"
+
+
+def load_rulebook(path: str | Path) -> Rulebook:
+    """Read and validate the rulebook at ``path``; :class:`RulebookError` says what is wrong."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulebookError(str(path), [Problem("", f"cannot read: {exc}")]) from exc
+    return parse_rulebook(text, str(path))
+
+
+def default_rulebook() -> Rulebook:
+    """The national default rulebook shipped with tierflow (``streams/rulebooks/default.yaml``)."""
+    text = resources.files("streams").joinpath(DEFAULT_RULEBOOK).read_text(encoding="utf-8")
+    return parse_rulebook(text, DEFAULT_RULEBOOK)

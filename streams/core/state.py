@@ -1,0 +1,213 @@
+"""The state of one jurisdiction, and copy-on-write for a batch of steps.
+
+Layout (all plain lists, dicts and tuples so the hot path stays cheap):
+
+* ``CoreState`` — one jurisdiction: the tick watermark and one :class:`Namespace` per CAP
+  status (``Actual``, ``Exercise``, ``Test``), so drills never touch live state.
+* ``Namespace`` — cases, incident tracks, stock series, transfers, tasks and acks, plus a
+  *ledger* of what has already been emitted (alert ids, the IncidentState sequence number,
+  due-time heaps). Everything outside the ledger is a join of the events seen (min, max,
+  set union), hence the same for any order and unchanged by a repeated event; the ledger
+  only stops the shell from being told the same thing twice.
+* ``Track`` — what the tier is decided on: all cases of one disease in the jurisdiction
+  (``d:<disease>``), or one incident without a disease (``i:<incident_id>``).
+
+States handed out are never mutated again. A batch (:class:`Work`) copies each container
+the first time it touches it, so the cost of a batch is its events plus one copy of what
+it touched, whatever the history behind it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+NO_TIME = -(1 << 62)
+
+# Case record: (confirmed_at | None, latest_key, latest, signal_key | None, signal)
+#   latest = (disease, classification, severity, outcome, county)
+#   signal = (disease, facility_id, setting, triaged)
+CaseRecord = tuple[Any, ...]
+# Timeline entry: (effective_at, rank, rule_ids, evidence)
+Entry = tuple[int, int, tuple[str, ...], dict[str, float]]
+# Incident report: (t, event_id, category, total, dead, critical, closed, phase, headline)
+Report = tuple[int, str, str, int, int, int, bool, str, str]
+
+
+class Track:
+    """The cases and reports one tier timeline is decided on."""
+
+    __slots__ = (
+        "by_county", "category", "counters", "disease", "facility_first", "key", "latest",
+        "name_key", "opened_at", "pending", "report_t", "reports", "signals", "timeline",
+        "times", "updated_at", "warning_at",
+    )
+
+    def __init__(self, key: str, disease: str | None) -> None:
+        self.key = key
+        self.disease = disease
+        self.category = "infectious_disease" if disease is not None else "other"
+        self.name_key: tuple[int, str, str] | None = None  # earliest (t, event_id, incident_id)
+        self.times: list[int] = []  # confirmation times, sorted
+        self.by_county: dict[str, list[int]] = {}
+        self.reports: list[Report] = []
+        self.report_t: list[int] = []
+        self.signals: dict[str, list[int]] = {}  # trigger id -> sorted signal times
+        self.facility_first: dict[str, dict[str, int]] = {}  # trigger id -> facility -> t
+        self.warning_at: dict[str, int] = {}
+        self.timeline: list[Entry] = []
+        self.pending = NO_TIME  # a time to look at de-escalation again (a hint, not state)
+        self.opened_at = -NO_TIME
+        self.updated_at = NO_TIME
+        self.latest: tuple[int, str, str, float | None, float | None] | None = None
+        self.counters: dict[str, int] = {"dead": 0, "critical": 0}
+
+    def clone(self) -> Track:
+        new = Track.__new__(Track)
+        new.key, new.disease, new.category = self.key, self.disease, self.category
+        new.name_key, new.pending = self.name_key, self.pending
+        new.opened_at, new.updated_at, new.latest = self.opened_at, self.updated_at, self.latest
+        new.times = self.times.copy()
+        new.by_county = {c: ts.copy() for c, ts in self.by_county.items()}
+        new.reports = self.reports.copy()
+        new.report_t = self.report_t.copy()
+        new.signals = {k: ts.copy() for k, ts in self.signals.items()}
+        new.facility_first = {k: d.copy() for k, d in self.facility_first.items()}
+        new.warning_at = self.warning_at.copy()
+        new.timeline = self.timeline.copy()
+        new.counters = self.counters.copy()
+        return new
+
+    @property
+    def tier_rank(self) -> int:
+        return self.timeline[-1][1] if self.timeline else 0
+
+    @property
+    def declared(self) -> bool:
+        return bool(self.reports)
+
+
+class Series:
+    """Snapshots of one (site, item), sorted by (occurred_at, event_id), with the
+    cumulative consumption ``prev_on_hand + received - on_hand`` up to each one."""
+
+    __slots__ = ("cons", "eids", "meta", "on_hand", "received", "times")
+
+    def __init__(self) -> None:
+        self.times: list[int] = []
+        self.eids: list[str] = []
+        self.on_hand: list[float] = []
+        self.received: list[float] = []
+        self.cons: list[float] = []
+        self.meta: tuple[str, str, float | None] = ("other", "each", None)  # type, unit, baseline
+
+    def clone(self) -> Series:
+        new = Series.__new__(Series)
+        new.times, new.eids = self.times.copy(), self.eids.copy()
+        new.on_hand, new.received = self.on_hand.copy(), self.received.copy()
+        new.cons, new.meta = self.cons.copy(), self.meta
+        return new
+
+
+class Namespace:
+    """Everything of one CAP status in one jurisdiction."""
+
+    __slots__ = (
+        "acks", "alerted", "beds", "cases", "due_heap", "eta_heap", "event_wm", "next_due",
+        "seq", "status", "stock", "stock_level", "tasks", "tracks", "transfers",
+    )
+
+    def __init__(self, status: str) -> None:
+        self.status = status
+        self.event_wm = NO_TIME
+        self.tracks: dict[str, Track] = {}
+        self.cases: dict[str, CaseRecord] = {}
+        self.stock: dict[tuple[str, str], Series] = {}
+        self.beds: dict[str, tuple[str, ...]] = {}  # bed item -> sites reporting it, sorted
+        self.transfers: dict[str, tuple[Any, ...]] = {}
+        self.tasks: dict[str, tuple[Any, ...]] = {}
+        self.acks: dict[str, int] = {}
+        # ledger: what was already emitted, and when to look again
+        self.seq = 0
+        self.alerted: set[str] = set()
+        self.stock_level: dict[tuple[str, str], str] = {}
+        self.due_heap: list[tuple[int, str]] = []  # (due_at, task_id)
+        self.eta_heap: list[tuple[int, str]] = []  # (eta, transfer_id)
+        self.next_due = -NO_TIME
+
+    def clone(self) -> Namespace:
+        new = Namespace.__new__(Namespace)
+        new.status, new.event_wm, new.seq, new.next_due = (
+            self.status, self.event_wm, self.seq, self.next_due)
+        new.tracks, new.cases, new.stock = self.tracks.copy(), self.cases.copy(), self.stock.copy()
+        new.beds, new.transfers = self.beds.copy(), self.transfers.copy()
+        new.tasks, new.acks = self.tasks.copy(), self.acks.copy()
+        new.alerted, new.stock_level = self.alerted.copy(), self.stock_level.copy()
+        new.due_heap, new.eta_heap = self.due_heap.copy(), self.eta_heap.copy()
+        return new
+
+
+class CoreState:
+    """The state of ONE jurisdiction. Treat as immutable: ``step`` returns a new one."""
+
+    __slots__ = ("jurisdiction", "namespaces", "tick_wm")
+
+    def __init__(self, jurisdiction: str) -> None:
+        self.jurisdiction = jurisdiction
+        self.tick_wm = NO_TIME
+        self.namespaces: dict[str, Namespace] = {}
+
+    def __repr__(self) -> str:
+        sizes = {s: len(ns.cases) for s, ns in sorted(self.namespaces.items())}
+        return f"CoreState({self.jurisdiction!r}, cases={sizes})"
+
+
+def initial_state(jurisdiction: str) -> CoreState:
+    """The empty state of a jurisdiction (a city: the first 4 digits of a region code)."""
+    return CoreState(jurisdiction)
+
+
+class Work:
+    """Copy-on-write over one batch: the first touch of a container copies it."""
+
+    __slots__ = ("fresh", "state")
+
+    def __init__(self, state: CoreState) -> None:
+        new = CoreState(state.jurisdiction)
+        new.tick_wm = state.tick_wm
+        new.namespaces = state.namespaces.copy()
+        self.state = new
+        self.fresh: set[int] = set()
+
+    def namespace(self, status: str) -> Namespace:
+        spaces = self.state.namespaces
+        ns = spaces.get(status)
+        if ns is None:
+            ns = spaces[status] = Namespace(status)
+        elif id(ns) in self.fresh:
+            return ns
+        else:
+            ns = spaces[status] = ns.clone()
+        self.fresh.add(id(ns))
+        return ns
+
+    def track(self, ns: Namespace, key: str, disease: str | None) -> Track:
+        track = ns.tracks.get(key)
+        if track is None:
+            track = ns.tracks[key] = Track(key, disease)
+        elif id(track) in self.fresh:
+            return track
+        else:
+            track = ns.tracks[key] = track.clone()
+        self.fresh.add(id(track))
+        return track
+
+    def series(self, ns: Namespace, key: tuple[str, str]) -> Series:
+        series = ns.stock.get(key)
+        if series is None:
+            series = ns.stock[key] = Series()
+        elif id(series) in self.fresh:
+            return series
+        else:
+            series = ns.stock[key] = series.clone()
+        self.fresh.add(id(series))
+        return series

@@ -1,0 +1,215 @@
+"""The tier timeline of one track, computed from event time, never from arrival.
+
+Definitions (the contract the shells and the rulebook rely on):
+
+* ``R(t)``: the highest tier among the rules that hold at ``t``, evaluated on the cases
+  and reports with time ``<= t``. It can only rise at a *point* (a confirmation time or a
+  report time); between points windows only lose cases, so it never rises.
+* Escalation is immediate: at a point where ``R(t)`` exceeds the current tier, the tier
+  becomes ``R(t)`` effective at ``t``.
+* De-escalation needs the quiet period ``Q`` (the disease's max incubation, 0 for
+  incidents without a disease): with ``L`` the last confirmation time, the tier drops to
+  ``R(d)`` at ``d = max(L + Q, the instant every rule of the current tier stops
+  holding)`` — and only once the watermark (latest event or tick time seen) reaches
+  ``d``; a new case at or before ``d`` cancels it. An agency's ``closed`` report (or a
+  CAP ``Cancel``) stands the incident down at once, until a later confirmed case.
+* A change at time ``t`` (a late case, a removal, a report) drops the entries at or after
+  ``t`` and recomputes forward from ``t`` only.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+
+from streams.core.compiled import Cond, CRule
+from streams.core.eventtime import DAY, NEVER
+from streams.core.state import NO_TIME, Entry, Track
+
+
+def _report_at(track: Track, t: int) -> int:
+    """Index of the latest report at or before ``t`` (-1: none)."""
+    return bisect_right(track.report_t, t) - 1
+
+
+def _window_count(times: list[int], t: int, window: int | None) -> int:
+    hi = bisect_right(times, t)
+    return hi if window is None else hi - bisect_right(times, t - window)
+
+
+def metric_value(track: Track, cond: Cond, t: int) -> float:
+    """The value of ``cond``'s metric for ``track`` at event time ``t``."""
+    metric = cond.metric
+    if metric == "confirmed":
+        if not cond.county:
+            return _window_count(track.times, t, cond.window)
+        return max((_window_count(ts, t, cond.window) for ts in track.by_county.values()),
+                   default=0)
+    if metric == "counties":
+        lo = NO_TIME if cond.window is None else t - cond.window
+        return sum(1 for ts in track.by_county.values()
+                   if (i := bisect_right(ts, t)) and ts[i - 1] > lo)
+    i = _report_at(track, t)
+    if i < 0:
+        return 0
+    _, _, _, total, dead, critical, _, _, _ = track.reports[i]
+    if metric == "casualties":
+        return total
+    if metric == "dead":
+        return dead
+    if metric == "critical":
+        return critical
+    if metric == "dead_or_critical":
+        return dead + critical
+    return 1  # declared
+
+
+def _stop_time(track: Track, cond: Cond, t: int) -> int:
+    """With no new points after ``t``: the first instant >= t at which ``cond`` fails."""
+    need = int(-(-cond.threshold // 1))  # thresholds on counts: ceil
+    if cond.metric == "confirmed":
+        lists = track.by_county.values() if cond.county else (track.times,)
+        stop = t
+        for ts in lists:
+            hi = bisect_right(ts, t)
+            if _window_count(ts, t, cond.window) >= need:
+                if cond.window is None:
+                    return NEVER
+                stop = max(stop, ts[hi - need] + cond.window)
+        return stop
+    if cond.metric == "counties":
+        lo = NO_TIME if cond.window is None else t - cond.window
+        lasts = sorted((ts[i - 1] for ts in track.by_county.values()
+                        if (i := bisect_right(ts, t)) and ts[i - 1] > lo), reverse=True)
+        if len(lasts) < need:
+            return t
+        return NEVER if cond.window is None else lasts[need - 1] + cond.window
+    return NEVER if metric_value(track, cond, t) >= cond.threshold else t
+
+
+def _closed(track: Track, t: int) -> bool:
+    """An agency closed the incident at or before ``t`` and no case was confirmed since."""
+    i = _report_at(track, t)
+    if i < 0 or not track.reports[i][6]:
+        return False
+    return bisect_right(track.times, t) == bisect_right(track.times, track.reports[i][0])
+
+
+def _holds(track: Track, rule: CRule, t: int) -> bool:
+    return all(metric_value(track, c, t) >= c.threshold for c in rule.conds)
+
+
+def tier_at(track: Track, rules: tuple[CRule, ...], t: int) -> tuple[int, tuple[str, ...]]:
+    """``R(t)`` and the ids of the rules of that tier that hold (rules sorted by tier)."""
+    if _closed(track, t):
+        return 0, ()
+    best, ids = 0, []
+    for rule in rules:
+        if rule.rank < best:
+            break
+        if _holds(track, rule, t):
+            best = rule.rank
+            ids.append(rule.rule_id)
+    return best, tuple(sorted(ids))
+
+
+def _evidence(track: Track, rules: tuple[CRule, ...], t: int, rank: int) -> dict[str, float]:
+    """Metric values at ``t`` of the rules of tier ``rank`` (all rules when standing down)."""
+    out: dict[str, float] = {}
+    for rule in rules:
+        if rank == 0 or rule.rank == rank:
+            for cond in rule.conds:
+                out[cond.label] = float(metric_value(track, cond, t))
+    return out
+
+
+class Timeline:
+    """Recomputes a track's timeline; ``added`` and ``dropped`` report the difference."""
+
+    __slots__ = ("added", "dropped", "quiet", "rules", "track", "watermark")
+
+    def __init__(self, track: Track, rules: tuple[CRule, ...], quiet: int, watermark: int):
+        self.track, self.rules, self.quiet, self.watermark = track, rules, quiet, watermark
+        self.added: list[Entry] = []
+        self.dropped: list[Entry] = []
+
+    def recompute_from(self, t0: int) -> None:
+        """Drop entries at or after ``t0`` and recompute from ``t0`` to the watermark."""
+        track = self.track
+        line = track.timeline
+        cut = bisect_left(line, (t0,))
+        if cut < len(line):
+            self.dropped.extend(line[cut:])
+            del line[cut:]
+        lo = t0
+        for point in self._points(t0):
+            self._settle(lo, point)
+            self._at_point(point)
+            lo = point
+        self._settle(lo, NEVER)
+        old, new = self.dropped, self.added
+        self.added = [e for e in new if e not in old]
+        self.dropped = [e for e in old if e not in new]
+
+    def advance(self) -> None:
+        """The watermark moved past ``track.pending``: settle from there."""
+        line = self.track.timeline
+        self._settle(max(self.track.pending, line[-1][0] if line else NO_TIME), NEVER)
+
+    def _points(self, t0: int) -> list[int]:
+        track = self.track
+        pts = set(track.times[bisect_left(track.times, t0):])
+        pts.update(track.report_t[bisect_left(track.report_t, t0):])
+        return sorted(pts)
+
+    def _append(self, t: int, rank: int, ids: tuple[str, ...], evidence: dict[str, float]) -> None:
+        entry: Entry = (t, rank, ids, evidence)
+        self.track.timeline.append(entry)
+        self.added.append(entry)
+
+    def _last_case(self, t: int) -> int | None:
+        i = bisect_right(self.track.times, t)
+        return self.track.times[i - 1] if i else None
+
+    def _at_point(self, t: int) -> None:
+        track = self.track
+        current = track.tier_rank
+        rank, ids = tier_at(track, self.rules, t)
+        if rank > current:
+            self._append(t, rank, ids, _evidence(track, self.rules, t, rank))
+        elif rank < current:
+            last = self._last_case(t)
+            if _closed(track, t) or last is None or t - last >= self.quiet:
+                self._append(t, rank, ids, self._stand_down_evidence(t, rank, last))
+
+    def _stand_down_evidence(self, t: int, rank: int, last: int | None) -> dict[str, float]:
+        evidence = _evidence(self.track, self.rules, t, rank)
+        if last is not None:
+            evidence["quiet_days"] = (t - last) / DAY
+        return evidence
+
+    def _settle(self, lo: int, hi: int) -> None:
+        """De-escalations with effective time in ``[lo, hi)`` and at most the watermark;
+        no point lies strictly between ``lo`` and ``hi``."""
+        track = self.track
+        track.pending = NEVER
+        while (current := track.tier_rank) > 0:
+            last = self._last_case(lo)
+            due = lo if last is None else max(lo, last + self.quiet)
+            if due >= hi:
+                return
+            if due > self.watermark:
+                track.pending = due  # look again when time gets there
+                return
+            # a rule stops with its first condition; the tier drops once all have stopped
+            due = max([due] + [
+                min(_stop_time(track, c, due) for c in rule.conds)
+                for rule in self.rules if rule.rank >= current and _holds(track, rule, due)
+            ])
+            if due >= hi:
+                return
+            if due > self.watermark:
+                track.pending = due
+                return
+            rank, ids = tier_at(track, self.rules, due)
+            self._append(due, rank, ids, self._stand_down_evidence(due, rank, last))
+            lo = due

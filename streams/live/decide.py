@@ -1,0 +1,251 @@
+"""The decide stage without Faust: a batch of raw records in, records to send out.
+
+For each record of a batch (inputs, ticks, re-keyed): decode it (a bad one becomes a
+Rejection for the DLQ, never an exception), pseudonymise cases, find its jurisdiction and
+check that it sits on that jurisdiction's partition — if not (the producer keyed it by
+something else) forward it once, keyed by jurisdiction, to the re-keyed topic and go on.
+Then, per (namespace, jurisdiction), run ``streams.core.step_many`` over the batch's events
+and the partition's ticks, store the new state, and stamp ``decided_at`` on the outputs.
+
+State lives in a :class:`StateStore` (the Faust tables, or a dict in tests); decoded states
+are cached between batches and the cache is dropped on every rebalance.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from streams.core import CoreState, decode_state, encode_state, initial_state, step_many
+from streams.live import metrics
+from streams.live.ticks import TickClock
+from streams.live.topology import (
+    INCIDENT_STATES,
+    PARTITIONS,
+    REKEYED,
+    STOCK_LEVELS,
+    Namespace,
+    TopicNames,
+    namespace_of,
+    partition_for,
+)
+from topics.codec import b64, decode, decode_tick, encode
+from topics.models import (
+    Alert,
+    CaseEvent,
+    Escalation,
+    IncidentState,
+    Rejection,
+    StockLevel,
+    Task,
+    Tick,
+)
+from topics.privacy import pseudonymise_case
+from topics.registry import ALERTS, DLQ, ESCALATIONS, TASKS, TICKS, jurisdiction_of
+
+StateKey = tuple[Namespace, str]
+_STAMPED = (Escalation, Task, Alert)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One consumed Kafka record, as the decide stage needs it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One record to produce (``partition`` None: by key)."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    partition: int | None = None
+
+
+class StateStore(Protocol):
+    """Encoded core state per namespace and jurisdiction (changelog-backed in the worker)."""
+
+    def get(self, namespace: Namespace, jurisdiction: str) -> bytes | None: ...
+
+    def put(self, namespace: Namespace, jurisdiction: str, blob: bytes) -> None: ...
+
+    def jurisdictions(self, namespace: Namespace) -> Iterable[str]: ...
+
+
+@dataclass
+class _Batch:
+    """What one batch gathers before the core runs."""
+
+    events: dict[StateKey, list[Any]] = field(default_factory=dict)
+    ticks: dict[int, list[Tick]] = field(default_factory=dict)
+    out: list[Outgoing] = field(default_factory=list)
+    consumed: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
+    rejected: Counter[tuple[str, str]] = field(default_factory=Counter)
+    newest: dict[str, datetime] = field(default_factory=dict)
+
+
+class Decider:
+    """Runs the core over batches of records; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        prefix: str,
+        digits: int,
+        pseudonym_key: bytes,
+        rulebook: Any,
+        store: StateStore,
+        clock: TickClock,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.names = TopicNames(prefix)
+        self.digits = digits
+        self.pseudonym_key = pseudonym_key
+        self.rulebook = rulebook
+        self.store = store
+        self.clock = clock
+        self.now = now
+        self._ticks_topic = self.names.of(TICKS)
+        self._rekeyed_topic = self.names.of(REKEYED)
+        self._dlq_topic = self.names.of(DLQ)
+        self._output_topic: dict[type[BaseModel], str] = {
+            Escalation: self.names.of(ESCALATIONS),
+            Task: self.names.of(TASKS),
+            Alert: self.names.of(ALERTS),
+            IncidentState: self.names.of(INCIDENT_STATES),
+            StockLevel: self.names.of(STOCK_LEVELS),
+        }
+        self._states: dict[StateKey, CoreState] = {}
+        self._by_partition: dict[int, set[StateKey]] | None = None
+
+    def forget(self) -> None:
+        """Drop cached states (after a rebalance the store is the truth again)."""
+        self._states.clear()
+        self._by_partition = None
+
+    def process(self, records: Sequence[Record]) -> list[Outgoing]:
+        """Everything one batch causes: DLQ records, forwards, outputs (states are put in
+        the store as a side effect). Never raises on bad input."""
+        now = self.now()
+        batch = _Batch()
+        for record in records:
+            if record.topic == self._ticks_topic:
+                self._take_tick(record, batch, now)
+            else:
+                self._take_event(record, batch, now)
+        for partition, ticks in batch.ticks.items():
+            for key in self._keys_of_partition(partition):
+                batch.events.setdefault(key, []).extend(ticks)
+        for key, events in batch.events.items():
+            self._decide(key, events, batch.out, now)
+        metrics.count_consumed(batch.consumed)
+        metrics.count_rejected(batch.rejected)
+        for topic, newest in batch.newest.items():
+            metrics.EVENT_TIME_LAG.labels(topic).set((now - newest).total_seconds())
+        return batch.out
+
+    # --- decoding -------------------------------------------------------------------
+
+    def _reject(self, rejection: Rejection, record: Record, batch: _Batch, now: datetime) -> None:
+        located = rejection.model_copy(
+            update={
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "key_b64": None if record.key is None else b64(record.key),
+                "rejected_at": now,
+            }
+        )
+        batch.out.append(Outgoing(self._dlq_topic, record.topic.encode(), encode(located)))
+        batch.rejected[(record.topic, metrics.reason_class(rejection))] += 1
+
+    def _take_tick(self, record: Record, batch: _Batch, now: datetime) -> None:
+        tick = decode_tick(record.value)
+        if isinstance(tick, Rejection):
+            self._reject(tick, record, batch, now)
+        elif tick.jurisdiction is None:
+            batch.ticks.setdefault(record.partition, []).append(tick)
+        else:
+            for namespace in ("live", "exercise"):
+                batch.events.setdefault((namespace, tick.jurisdiction), []).append(tick)
+
+    def _take_event(self, record: Record, batch: _Batch, now: datetime) -> None:
+        event: Any = decode(record.value)
+        if isinstance(event, Rejection):
+            self._reject(event, record, batch, now)
+            return
+        if isinstance(event, CaseEvent):
+            event = pseudonymise_case(event, self.pseudonym_key)
+        jurisdiction = jurisdiction_of(event.region, self.digits)
+        if record.topic != self._rekeyed_topic:  # first sight of this record
+            source = event.source
+            batch.consumed[(record.topic, event.kind, source.agency_type, source.agency_id)] += 1
+            if event.status == "Actual":
+                self.clock.observe(event.occurred_at)
+                newest = batch.newest.get(record.topic)
+                if newest is None or event.occurred_at > newest:
+                    batch.newest[record.topic] = event.occurred_at
+        target = partition_for(jurisdiction)
+        if target != record.partition:
+            batch.out.append(
+                Outgoing(self._rekeyed_topic, jurisdiction.encode(), encode(event), target)
+            )
+            return
+        batch.events.setdefault((namespace_of(event.status), jurisdiction), []).append(event)
+
+    # --- state and outputs ----------------------------------------------------------
+
+    def _keys_of_partition(self, partition: int) -> set[StateKey]:
+        if self._by_partition is None:
+            self._by_partition = {p: set() for p in range(PARTITIONS)}
+            for namespace in ("live", "exercise"):
+                for jurisdiction in self.store.jurisdictions(namespace):
+                    key = (namespace, jurisdiction)
+                    self._by_partition[partition_for(jurisdiction)].add(key)
+            for key in self._states:
+                self._by_partition[partition_for(key[1])].add(key)
+        return self._by_partition[partition]
+
+    def _state(self, key: StateKey) -> CoreState:
+        state = self._states.get(key)
+        if state is None:
+            blob = self.store.get(*key)
+            state = initial_state(key[1]) if blob is None else decode_state(blob)
+            self._keys_of_partition(partition_for(key[1])).add(key)
+        return state
+
+    def _decide(self, key: StateKey, events: list[Any], out: list[Outgoing], now: datetime) -> None:
+        state = self._state(key)
+        new_state, outputs = step_many(state, events, self.rulebook)
+        self._states[key] = new_state
+        if new_state is not state:
+            self.store.put(*key, encode_state(new_state))
+        jurisdiction = key[1].encode()
+        latest_picture: dict[str, IncidentState] = {}
+        for output in outputs:
+            if isinstance(output, IncidentState):
+                # Only the newest picture of an incident matters (the table keeps the
+                # highest version): one per batch, not one per event.
+                seen = latest_picture.get(output.incident_id)
+                if seen is None or output.version > seen.version:
+                    latest_picture[output.incident_id] = output
+                continue
+            if isinstance(output, _STAMPED):
+                output = output.model_copy(update={"decided_at": now})
+                if isinstance(output, Escalation):
+                    metrics.ESCALATIONS.labels(output.tier or "none", key[0]).inc()
+            topic = self._output_topic[type(output)]
+            out.append(Outgoing(topic, jurisdiction, encode(output)))
+        topic = self._output_topic[IncidentState]
+        out.extend(Outgoing(topic, jurisdiction, encode(p)) for p in latest_picture.values())

@@ -1,0 +1,116 @@
+"""The worker's Prometheus metrics (served on ``settings.metrics_port``).
+
+Counters are incremented once per batch and label set, never per record. Consumer lag and
+the age of the last commit are per consumer group and partition: a consumer that stalls
+silently shows as lag > 0 with a commit age that keeps growing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter as Tally
+from collections.abc import Iterable
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from topics.models import Rejection
+
+RECORDS_CONSUMED = Counter(
+    "tierflow_records_consumed",
+    "Input records decoded by the decide stage",
+    ["topic", "kind", "agency_type", "agency"],
+)
+RECORDS_REJECTED = Counter(
+    "tierflow_records_rejected",
+    "Input records sent to the DLQ, by reason class",
+    ["topic", "reason"],
+)
+ESCALATIONS = Counter(
+    "tierflow_escalations",
+    "Tier changes decided (tier 'none' = stood down)",
+    ["tier", "namespace"],
+)
+OUTPUTS = Counter("tierflow_outputs", "Records the decide stage emitted", ["topic"])
+SINK_BATCH_ROWS = Histogram(
+    "tierflow_sink_batch_rows",
+    "Rows per ClickHouse batch",
+    ["table"],
+    buckets=(1, 10, 50, 100, 500, 1_000, 5_000, 10_000, 50_000, 100_000),
+)
+SINK_BATCH_SECONDS = Histogram(
+    "tierflow_sink_batch_seconds",
+    "Time to make one landing batch durable (write + flush)",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+SINK_RETRIES = Counter(
+    "tierflow_sink_retries", "Landing batches retried because ClickHouse refused", ["error"]
+)
+SINK_PAUSED = Gauge("tierflow_sink_paused", "1 while landing is paused on a ClickHouse outage")
+EVENT_TIME_LAG = Gauge(
+    "tierflow_event_time_lag_seconds",
+    "Processing time minus the newest occurred_at in the last batch, per input topic",
+    ["topic"],
+)
+DECIDE_BATCH_SECONDS = Histogram(
+    "tierflow_decide_batch_seconds",
+    "Time the decide stage spent on one batch (decode, core, encode)",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+CONSUMER_LAG = Gauge(
+    "tierflow_consumer_lag_records",
+    "High watermark minus committed offset",
+    ["group", "topic", "partition"],
+)
+COMMIT_AGE = Gauge(
+    "tierflow_last_commit_age_seconds",
+    "Seconds since the group last committed this partition",
+    ["group", "topic", "partition"],
+)
+
+
+def reason_class(rejection: Rejection) -> str:
+    """A bounded label for a rejection: its reason up to the first value it quotes
+    (``missing required field``, ``bad region code``, ``not JSON`` …)."""
+    text = rejection.reason
+    for stop in (":", "(", "'", '"'):
+        cut = text.find(stop)
+        if cut > 0:
+            text = text[:cut]
+    return text.strip()
+
+
+def count_consumed(tally: Tally[tuple[str, str, str, str]]) -> None:
+    for labels, n in tally.items():
+        RECORDS_CONSUMED.labels(*labels).inc(n)
+
+
+def count_rejected(tally: Tally[tuple[str, str]]) -> None:
+    for labels, n in tally.items():
+        RECORDS_REJECTED.labels(*labels).inc(n)
+
+
+class CommitTracker:
+    """When one consumer group last committed each partition; :meth:`refresh` turns that
+    and the consumer's own offsets into the lag and commit-age gauges."""
+
+    def __init__(self, group: str) -> None:
+        self.group = group
+        self._at: dict[tuple[str, int], float] = {}
+        self._started = time.monotonic()
+
+    def committed(self, partitions: Iterable[tuple[str, int]]) -> None:
+        now = time.monotonic()
+        for tp in partitions:
+            self._at[tp] = now
+
+    def refresh(
+        self, offsets: Iterable[tuple[tuple[str, int], int | None, int | None]]
+    ) -> None:
+        """Set the gauges from ``((topic, partition), high watermark, committed offset)``
+        for the partitions the group holds now (None: not known yet)."""
+        now = time.monotonic()
+        for (topic, partition), highwater, committed in offsets:
+            labels = (self.group, topic, str(partition))
+            if highwater is not None:
+                CONSUMER_LAG.labels(*labels).set(max(highwater - (committed or 0), 0))
+            COMMIT_AGE.labels(*labels).set(now - self._at.get((topic, partition), self._started))

@@ -1,0 +1,49 @@
+"""Deterministic multi-agency scenarios, each with a truth file (``tierflow simulate``).
+
+``generate(name, seed)`` returns the records of a scenario in publish order and the
+truth about them: counts per topic, duplicates, late and malformed records, the intended
+tier timeline and alerts. Same parameters, same bytes; randomness only through one
+``random.Random`` seeded by scenario and seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+from streams.simulate import cholera, road_mci, supply_squeeze
+from streams.simulate.errors import SimulateError
+from streams.simulate.script import Params, Scenario, SimRecord
+
+# A fixed default start keeps files reproducible: Monday 2 March 2026, 08:00 Beijing time.
+DEFAULT_START = datetime(2026, 3, 2, 8, 0, tzinfo=timezone(timedelta(hours=8)))
+
+SCENARIOS: dict[str, Callable[[Params], Scenario]] = {
+    "cholera": cholera.build,
+    "road-mci": road_mci.build,
+    "supply-squeeze": supply_squeeze.build,
+}
+STATUSES = ("Actual", "Exercise")
+
+__all__ = ["DEFAULT_START", "SCENARIOS", "Scenario", "SimRecord", "SimulateError", "generate"]
+
+
+def generate(
+    name: str,
+    seed: int,
+    *,
+    start: datetime = DEFAULT_START,
+    status: str = "Actual",
+    scale: int = 1,
+) -> Scenario:
+    """The scenario ``name`` for ``seed``; raises :class:`SimulateError` on an unknown
+    name, a naive ``start``, an unknown ``status`` or a ``scale`` below 1."""
+    if name not in SCENARIOS:
+        raise SimulateError(f"unknown scenario {name!r} (one of {', '.join(SCENARIOS)})")
+    if start.utcoffset() is None:
+        raise SimulateError(f"start {start.isoformat()} has no UTC offset")
+    if status not in STATUSES:
+        raise SimulateError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+    if scale < 1:
+        raise SimulateError(f"scale {scale} is below 1")
+    return SCENARIOS[name](Params(name, seed, start, status, scale))

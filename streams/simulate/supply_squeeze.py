@@ -1,0 +1,146 @@
+"""``supply-squeeze``: N95 respirators and gowns run down in Chengdu as use keeps rising.
+
+Three hospitals and the municipal reserve depot report stock every morning at 08:00; use
+grows a few percent a day, the depot ships a top-up to two hospitals, and days of cover
+fall through the alert levels (yellow < 30 days, orange < 14, red < 7; the plan's target
+is 30 days at full load). There is no incident, so no tier: the intent is the stock
+alerts, worked out from the snapshots by the definition below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from streams.simulate.places import (
+    CHENGDU,
+    EMERGENCY_MGMT,
+    Agency,
+    County,
+    hospital,
+    hospital_id,
+)
+from streams.simulate.script import FaultPlan, Params, Scenario, Script, rfc3339
+
+DAYS = 21  # snapshots on days 0..20, every day at the scenario's start time
+STOCK_LEVELS = ((7.0, "red"), (14.0, "orange"), (30.0, "yellow"))  # days of cover below
+_LEVEL_RANK = {None: 0, "yellow": 1, "orange": 2, "red": 3}
+NOISE = (0.94, 1.06)  # day-to-day variation of use
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One item at one site: stock at day 0, use on day 1, daily growth of use."""
+
+    item: str
+    on_hand: int
+    use: float
+    growth: float
+
+
+@dataclass(frozen=True)
+class _Site:
+    site_id: str
+    site_type: str
+    agency: Agency
+    county: County
+    lines: tuple[_Line, ...]
+
+
+_HOSPITALS = (
+    (CHENGDU[3], (_Line("ppe.n95", 36000, 900, 1.14), _Line("ppe.gown", 20000, 520, 1.12))),
+    (CHENGDU[1], (_Line("ppe.n95", 24000, 600, 1.13), _Line("ppe.gown", 15000, 380, 1.11))),
+    (CHENGDU[0], (_Line("ppe.n95", 9000, 240, 1.12), _Line("ppe.gown", 7000, 160, 1.10))),
+)
+DEPOT = _Site(
+    "DEPOT-5101",
+    "depot",
+    EMERGENCY_MGMT,
+    CHENGDU[2],
+    (_Line("ppe.n95", 120000, 2500, 1.06), _Line("ppe.gown", 90000, 1800, 1.05)),
+)
+# (day, hospital site, item, quantity) shipped from the depot, received that morning.
+SHIPMENTS = (
+    (8, 0, "ppe.n95", 8000),
+    (11, 1, "ppe.n95", 5000),
+    (11, 1, "ppe.gown", 3000),
+    (14, 0, "ppe.gown", 4000),
+)
+
+
+def stock_level(days_of_cover: float) -> str | None:
+    return next((level for limit, level in STOCK_LEVELS if days_of_cover < limit), None)
+
+
+def _sites(scale: int) -> list[_Site]:
+    """The depot and 3 x scale hospitals (--scale adds hospitals numbered 02, 03 …)."""
+    sites = [
+        _Site(hospital_id(county.code, n), "hospital", hospital(county.code, n), county, lines)
+        for n in range(1, scale + 1)
+        for county, lines in _HOSPITALS
+    ]
+    return [*sites, DEPOT]
+
+
+def build(params: Params) -> Scenario:
+    script = Script(params, "ppe", report_delay=timedelta(minutes=10))
+    script.semantics = {
+        "burn_rate": "per day, from successive snapshots by occurred_at: "
+        "(previous on_hand + received - on_hand) / days between them",
+        "days_of_cover": "on_hand / burn_rate (undefined when burn_rate <= 0)",
+        "stock_low": "yellow < 30 days, orange < 14, red < 7; listed: the first snapshot "
+        "at which each (site, item) reaches a higher level than before",
+    }
+    receipts = {
+        (day, _sites(params.scale)[site].site_id, item): qty for day, site, item, qty in SHIPMENTS
+    }
+    for site in _sites(params.scale):
+        for line in site.lines:
+            _run_down(script, site, line, receipts)
+    return script.finish(FaultPlan())
+
+
+def _run_down(
+    script: Script, site: _Site, line: _Line, receipts: dict[tuple[int, str, str], int]
+) -> None:
+    """Daily snapshots of one item at one site, and the alerts its cover should raise."""
+    on_hand, use, level = line.on_hand, line.use, None
+    previous: tuple[datetime, int] | None = None
+    for day in range(DAYS):
+        at = script.at(timedelta(days=day))
+        received = receipts.get((day, site.site_id, line.item), 0)
+        if day:
+            used = round(use * script.rng.uniform(*NOISE))
+            on_hand = max(0, on_hand + received - used)
+            use *= line.growth
+        extra: dict[str, Any] = {"received": received} if received else {}
+        script.event(
+            "stock",
+            agency=site.agency,
+            occurred_at=at,
+            county=site.county,
+            site_id=site.site_id,
+            site_type=site.site_type,
+            item=line.item,
+            unit="each",
+            on_hand=on_hand,
+            baseline=line.on_hand,
+            **extra,
+        )
+        if previous is not None:
+            since, before = previous
+            burn = (before + received - on_hand) / ((at - since) / timedelta(days=1))
+            now = stock_level(on_hand / burn) if burn > 0 else None
+            if _LEVEL_RANK[now] > _LEVEL_RANK[level]:
+                script.intend_alert(
+                    "stock_low",
+                    site.site_id,
+                    jurisdiction=site.county.city,
+                    item=line.item,
+                    level=now,
+                    at=rfc3339(at),
+                    days_of_cover=round(on_hand / burn, 2),
+                )
+                level = now
+        previous = (at, on_hand)

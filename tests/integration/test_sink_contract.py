@@ -1,0 +1,345 @@
+"""One contract, two sinks: the ClickHouse writer on the real server (a database per test,
+reached through a gate that can play an outage) and its in-memory twin must behave alike."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from sinks.clickhouse import ClickHouseSink
+from sinks.client import connect, fetch_rows
+from sinks.errors import SinkBackpressure
+from sinks.memory import InMemorySink, MemoryStore
+from sinks.migrate import migrate
+from sinks.writer import RetryPolicy, Sink, SinkPolicy, dedup_token
+from topics.models import CaseEvent, Escalation, IncidentState, Task, TransferEvent
+from topics.privacy import pseudonymise_case
+from topics.settings import Settings
+
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+FAST_RETRY = RetryPolicy(first_delay_s=0.05, max_delay_s=0.2, budget_s=1.0)
+
+
+@pytest.fixture(scope="session")
+def stack(settings: Settings) -> Settings:
+    """TEMPORARY override of tests/integration/conftest.py's `stack`: the shared dev stack
+    was not started by `tierflow stack up`, so stack_up refuses its ports; use it as is."""
+    return settings
+
+
+class Gate:
+    """A TCP forwarder to the ClickHouse server that can be closed (its port then refuses
+    connections and open ones are cut) and opened again: an outage without touching the
+    shared server."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self._listener: socket.socket | None = None
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def open(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() below
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            for sock in self._open:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                sock.close()
+            self._open.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            with self._lock:
+                self._open += [client, upstream]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+
+@dataclass
+class Harness:
+    """What the contract needs from a sink: make one (a restarted worker makes another on
+    the same store), read a table as the command view would, and play an outage."""
+
+    make: Callable[..., Sink]
+    read: Callable[..., list[dict[str, Any]]]
+    down: Callable[[], None]
+    up: Callable[[], None]
+
+
+@pytest.fixture
+def clickhouse(
+    stack: Settings, ch_admin: Client, unique_name: Callable[..., str]
+) -> Iterator[Harness]:
+    database = unique_name("sink")
+    migrate(ch_admin, database)
+    url = urlsplit(stack.clickhouse_url)
+    gate = Gate((url.hostname or "127.0.0.1", url.port or 8123))
+    gate.open()
+    gated = stack.model_copy(update={"clickhouse_url": f"http://127.0.0.1:{gate.port}"})
+    reader = connect(stack, database)
+
+    def make(policy: SinkPolicy | None = None, **hooks: Any) -> Sink:
+        return ClickHouseSink(gated, database, policy, **hooks)
+
+    def read(table: str, final: bool = True) -> list[dict[str, Any]]:
+        return fetch_rows(reader, table, final=final)
+
+    yield Harness(make, read, gate.close, gate.open)
+    gate.close()
+    ch_admin.command(f"DROP DATABASE IF EXISTS {database}")
+
+
+@pytest.fixture
+def memory() -> Harness:
+    store = MemoryStore()
+
+    def make(policy: SinkPolicy | None = None, **hooks: Any) -> Sink:
+        return InMemorySink(policy, store=store, **hooks)
+
+    def read(table: str, final: bool = True) -> list[dict[str, Any]]:
+        return InMemorySink(store=store).rows(table, final=final)
+
+    def set_reachable(value: bool) -> Callable[[], None]:
+        return lambda: setattr(store, "reachable", value)
+
+    return Harness(make, read, set_reachable(False), set_reachable(True))
+
+
+@pytest.fixture(params=["clickhouse", "memory"])
+def harness(request: pytest.FixtureRequest) -> Harness:
+    return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
+
+
+# --- rows -----------------------------------------------------------------------------
+
+
+def cases(first: int, count: int) -> list[CaseEvent]:
+    return [
+        pseudonymise_case(
+            CaseEvent.model_validate(
+                {
+                    "kind": "case",
+                    "event_id": f"cdc-{n:06d}",
+                    "source": {"agency_id": "cdc-5101", "agency_type": "health"},
+                    "occurred_at": (T0 + timedelta(minutes=n)).isoformat(),
+                    "reported_at": (T0 + timedelta(minutes=n + 30)).isoformat(),
+                    "region": "510104",
+                    "case_id": f"c{n}",
+                    "patient_ref": f"h1-{n}",
+                    "national_id": f"51010419900101{n:04d}",
+                    "name": f"Patient {n}",
+                    "disease": "cholera",
+                    "classification": "confirmed",
+                    "facility_id": "h1",
+                }
+            ),
+            b"contract-key",
+        )
+        for n in range(first, first + count)
+    ]
+
+
+def case_token(first: int, count: int) -> str:
+    return dedup_token("cases", "tierflow.cases.v1", 2, first, first + count - 1)
+
+
+def incident(version: int, headline: str) -> IncidentState:
+    return IncidentState(
+        incident_id="inc-1",
+        jurisdiction="5101",
+        category="infectious_disease",
+        disease="cholera",
+        headline=headline,
+        tier="III" if version > 1 else "IV",
+        opened_at=T0,
+        updated_at=T0 + timedelta(hours=version),
+        metrics={"confirmed": float(10 * version)},
+        rulebook_version="2026.1",
+        version=version,
+    )
+
+
+def task(state: str, decided_minute: int) -> Task:
+    return Task(
+        task_id="task-1",
+        incident_id="inc-1",
+        jurisdiction="5101",
+        tier="III",
+        agency_type="emergency",
+        action="convene joint command",
+        issued_at=T0,
+        due_at=T0 + timedelta(hours=1),
+        state=state,  # type: ignore[arg-type]
+        acked_at=T0 + timedelta(minutes=40) if state == "acked" else None,
+        decided_at=T0 + timedelta(minutes=decided_minute),
+    )
+
+
+def transfer(state: str, minute: int) -> TransferEvent:
+    return TransferEvent.model_validate(
+        {
+            "kind": "transfer",
+            "event_id": f"tr-{state}-{minute}",
+            "source": {"agency_id": "120-5101", "agency_type": "health"},
+            "occurred_at": (T0 + timedelta(minutes=minute)).isoformat(),
+            "reported_at": (T0 + timedelta(minutes=minute)).isoformat(),
+            "region": "510104",
+            "transfer_id": "tr-1",
+            "patient_ref": "h1-7",
+            "from_facility": "h1",
+            "to_facility": "h2",
+            "required_bed": "icu",
+            "transfer_status": state,
+        }
+    )
+
+
+def event_ids(rows: list[dict[str, Any]]) -> list[str]:
+    return [row["event_id"] for row in rows]
+
+
+# --- the contract ---------------------------------------------------------------------
+
+
+def test_a_resent_batch_lands_once(harness: Harness) -> None:
+    first = harness.make()
+    first.write("cases", cases(0, 5), case_token(0, 5))
+    first.flush()
+    # A restarted worker re-reads the same offsets and re-sends the same batch.
+    restarted = harness.make()
+    restarted.write("cases", cases(0, 5), case_token(0, 5))
+    restarted.write("cases", cases(5, 2), case_token(5, 2))
+    restarted.flush()
+    expected = [f"cdc-{n:06d}" for n in range(7)]
+    assert event_ids(harness.read("cases", final=False)) == expected
+
+
+def test_rows_read_back_as_written_without_personal_data(harness: Harness) -> None:
+    sink = harness.make()
+    [case] = cases(3, 1)
+    decision = Escalation(
+        decision_id="d-1",
+        incident_id="inc-1",
+        jurisdiction="5101",
+        tier="III",
+        previous_tier=None,
+        effective_at=T0,
+        rule_ids=("cholera.week.10", "cholera.spread"),
+        evidence={"confirmed_7d": 12.0},
+        rulebook_version="2026.1",
+        decided_at=T0 + timedelta(seconds=2),
+    )
+    sink.write("cases", [case], case_token(3, 1))
+    sink.write("tier_timeline", [decision], "tl:0-0")
+    sink.flush()
+    [row] = harness.read("cases")
+    assert "name" not in row
+    assert row["national_id"].startswith("p:") and "5101041990" not in row["national_id"]
+    assert row["occurred_at"] == T0 + timedelta(minutes=3)
+    assert row["source_agency_id"] == "cdc-5101" and row["status"] == "Actual"
+    [step] = harness.read("tier_timeline")
+    assert list(step["rule_ids"]) == ["cholera.week.10", "cholera.spread"]
+    assert step["evidence"] == {"confirmed_7d": 12.0}
+    assert step["decided_at"] == T0 + timedelta(seconds=2)
+
+
+def test_same_key_collapses_to_the_highest_version_under_final(harness: Harness) -> None:
+    sink = harness.make()
+    sink.write("incidents", [incident(1, "first reports")], "inc:a")
+    sink.flush()
+    sink.write("incidents", [incident(2, "spreading")], "inc:b")
+    sink.flush()
+    sink.write("incidents", [incident(2, "spreading")], "inc:c")  # re-emitted, new token
+    sink.flush()
+    sink.write("incidents", [incident(1, "first reports")], "inc:d")  # late and stale
+    sink.flush()
+    assert len(harness.read("incidents", final=False)) == 4
+    [current] = harness.read("incidents")
+    assert (current["version"], current["headline"], current["tier"]) == (2, "spreading", "III")
+
+
+def test_task_and_transfer_states_only_move_forward(harness: Harness) -> None:
+    sink = harness.make()
+    for n, row in enumerate([task("open", 0), task("acked", 41), task("overdue", 61)]):
+        sink.write("tasks", [row], f"task:{n}")
+        sink.flush()
+    for n, row in enumerate([transfer("dispatched", 5), transfer("arrived", 30),
+                             transfer("en_route", 35)]):  # fmt: skip
+        sink.write("transfers", [row], f"transfer:{n}")
+        sink.flush()
+    [current_task] = harness.read("tasks")
+    assert current_task["state"] == "acked"
+    [current_transfer] = harness.read("transfers")
+    assert current_transfer["transfer_status"] == "arrived"
+
+
+def test_outage_backs_off_then_backpressure_and_nothing_is_lost(harness: Harness) -> None:
+    landed: list[int] = []
+    sink = harness.make(
+        SinkPolicy(batch_rows=100, max_delay_s=60, max_buffered_rows=1000, retry=FAST_RETRY),
+        on_batch=lambda table, rows, seconds: landed.append(rows),
+    )
+    sink.write("cases", cases(0, 20), case_token(0, 20))
+    sink.flush()
+    harness.down()
+    sink.write("cases", cases(20, 30), case_token(20, 30))
+    began = time.monotonic()
+    with pytest.raises(SinkBackpressure):
+        sink.flush()
+    # Waits of 0.05, 0.1, 0.2, 0.2 … until the next would pass the 1 s budget.
+    assert time.monotonic() - began >= 0.7
+    assert sink.buffered_rows == 30 and landed == [20]
+    harness.up()
+    sink.flush()
+    assert landed == [20, 30] and sink.buffered_rows == 0
+    assert event_ids(harness.read("cases", final=False)) == [f"cdc-{n:06d}" for n in range(50)]
+
+
+def test_a_full_buffer_refuses_writes_until_the_store_is_back(harness: Harness) -> None:
+    sink = harness.make(
+        SinkPolicy(batch_rows=100, max_delay_s=60, max_buffered_rows=100, retry=FAST_RETRY)
+    )
+    harness.down()
+    sink.write("cases", cases(0, 60), case_token(0, 60))
+    with pytest.raises(SinkBackpressure):
+        sink.write("cases", cases(60, 60), case_token(60, 60))
+    assert sink.buffered_rows == 60  # the refused 60 are still the caller's
+    harness.up()
+    sink.write("cases", cases(60, 60), case_token(60, 60))  # the caller sends them again
+    sink.flush()
+    assert event_ids(harness.read("cases", final=False)) == [f"cdc-{n:06d}" for n in range(120)]

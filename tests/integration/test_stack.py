@@ -1,0 +1,198 @@
+"""`tierflow stack up|down|status` on a private stack (own ports, own home), so the stack
+the other tests share is never disturbed. Facts are checked from outside: psutil for
+processes and listening ports, a real Kafka round trip, a real ClickHouse query."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import clickhouse_connect
+import psutil
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from typer.testing import CliRunner
+
+from streams.cli import app
+from streams.ops.stack import stack_down, stack_status, stack_up
+from streams.ops.stack_proc import wait_exit
+from topics.settings import Settings
+
+
+def _free_ports(count: int) -> list[int]:
+    socks = [socket.socket() for _ in range(count)]
+    for sock in socks:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in socks]
+    for sock in socks:
+        sock.close()
+    return ports
+
+
+def _private_settings(home: Path, shared: Settings) -> Settings:
+    kafka, ctrl, http, tcp = _free_ports(4)
+    return Settings(
+        stack_home=home,
+        kafka_cache=shared.kafka_cache.resolve(),  # reuse the jars, not the stack
+        kafka_port=kafka,
+        kafka_controller_port=ctrl,
+        clickhouse_http_port=http,
+        clickhouse_tcp_port=tcp,
+        kafka_bootstrap=f"127.0.0.1:{kafka}",
+        clickhouse_url=f"http://127.0.0.1:{http}",
+    )
+
+
+def _env(s: Settings) -> dict[str, str]:
+    return {
+        "TIERFLOW_STACK_HOME": str(s.stack_home),
+        "TIERFLOW_KAFKA_CACHE": str(s.kafka_cache),
+        "TIERFLOW_KAFKA_PORT": str(s.kafka_port),
+        "TIERFLOW_KAFKA_CONTROLLER_PORT": str(s.kafka_controller_port),
+        "TIERFLOW_CLICKHOUSE_HTTP_PORT": str(s.clickhouse_http_port),
+        "TIERFLOW_CLICKHOUSE_TCP_PORT": str(s.clickhouse_tcp_port),
+        "TIERFLOW_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
+        "TIERFLOW_CLICKHOUSE_URL": s.clickhouse_url,
+    }
+
+
+def _ports(s: Settings) -> set[int]:
+    return {s.kafka_port, s.kafka_controller_port, s.clickhouse_http_port, s.clickhouse_tcp_port}
+
+
+def _listening(ports: set[int]) -> set[int]:
+    return {
+        c.laddr.port
+        for c in psutil.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN and c.laddr.port in ports
+    }
+
+
+def _processes_of(home: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if str(home) in cmdline and proc.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(proc)
+    return found
+
+
+@pytest.fixture(scope="module")
+def private(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Iterator[Settings]:
+    s = _private_settings(tmp_path_factory.mktemp("stack").resolve(), settings)
+    yield s
+    stack_down(s)  # whatever a failing test left behind
+
+
+def _client(s: Settings) -> clickhouse_connect.driver.client.Client:
+    return clickhouse_connect.get_client(
+        host="127.0.0.1",
+        port=s.clickhouse_http_port,
+        username=s.clickhouse_user,
+        password=s.clickhouse_password.get_secret_value(),
+    )
+
+
+async def _kafka_round_trip(bootstrap: str, topic: str) -> bytes:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"ping")
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        record = await asyncio.wait_for(consumer.getone(), 30)
+    finally:
+        await consumer.stop()
+    return bytes(record.value)
+
+
+def test_up_twice_starts_once_and_both_servers_answer(private: Settings) -> None:
+    first = stack_up(private)
+    assert [c.started for c in first.components] == [True, True]
+    pids = {c.name: c.pid for c in first.components}
+    assert all(pids.values())
+
+    second = stack_up(private)
+    assert [c.started for c in second.components] == [False, False]
+    assert {c.name: c.pid for c in second.components} == pids
+    assert len(_processes_of(private.stack_home)) == 2  # nothing new was spawned
+    assert _listening(_ports(private)) == _ports(private)
+
+    assert asyncio.run(_kafka_round_trip(private.kafka_bootstrap, "stack_probe")) == b"ping"
+    client = _client(private)
+    assert client.command("SELECT currentUser()") == private.clickhouse_user
+    client.close()
+
+
+def test_status_reports_pids_ports_and_data_dirs(private: Settings) -> None:
+    status = stack_status(private)
+    assert status.running
+    kafka, clickhouse = status.component("kafka"), status.component("clickhouse")
+    assert kafka.ports == (private.kafka_port, private.kafka_controller_port)
+    assert clickhouse.ports == (private.clickhouse_http_port, private.clickhouse_tcp_port)
+    assert (kafka.data_dir / "meta.properties").is_file()  # storage was formatted there
+    assert clickhouse.data_dir.is_dir()
+
+    result = CliRunner().invoke(app, ["stack", "status"], env=_env(private))
+    assert result.exit_code == 0, result.output
+    assert str(kafka.pid) in result.stdout and str(clickhouse.pid) in result.stdout
+    assert str(private.clickhouse_http_port) in result.stdout
+
+
+def test_killed_server_is_restarted_on_its_data(private: Settings) -> None:
+    stack_up(private)
+    client = _client(private)
+    client.command("CREATE TABLE default.kept (n UInt8) ENGINE = MergeTree ORDER BY n")
+    client.command("INSERT INTO default.kept VALUES (7)")
+    client.close()
+    old = stack_status(private).component("clickhouse").pid
+    assert old is not None
+    os.kill(old, signal.SIGKILL)
+    assert wait_exit(old, 10)
+
+    assert stack_status(private).component("clickhouse").pid is None  # stale pidfile seen
+    status = stack_up(private)
+    assert status.component("clickhouse").started
+    assert not status.component("kafka").started
+    client = _client(private)
+    assert client.command("SELECT sum(n) FROM default.kept") == 7
+    client.close()
+
+
+def test_port_held_by_another_process_is_a_one_line_error(
+    private: Settings, tmp_path: Path
+) -> None:
+    other = _private_settings(tmp_path / "other", private)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", other.clickhouse_http_port))
+        holder.listen()
+        result = CliRunner().invoke(app, ["stack", "up"], env=_env(other))
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert f"port {other.clickhouse_http_port}" in lines[0]
+    assert f"pid {os.getpid()}" in lines[0]  # names the holder
+    # Checked before anything starts: Kafka's ports were free, yet nothing was launched.
+    assert not _processes_of(other.stack_home)
+    assert not _listening(_ports(other))
+
+
+def test_down_leaves_no_process_and_no_listening_port(private: Settings) -> None:
+    pids = [c.pid for c in stack_up(private).components]
+
+    result = CliRunner().invoke(app, ["stack", "down"], env=_env(private))
+    assert result.exit_code == 0, result.output
+
+    assert not any(pid is not None and psutil.pid_exists(pid) for pid in pids)
+    assert not _processes_of(private.stack_home)
+    assert not _listening(_ports(private))
+    assert not list(private.stack_home.glob("*.pid"))
+    assert not stack_status(private).running
+    stack_down(private)  # a second down is a no-op
