@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typer
 
+from streams.commands.board import board
 from streams.commands.db import db_app
 from streams.commands.rules import rules_app
 from streams.commands.simulate import simulate
@@ -23,6 +24,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(rules_app, name="rules")
 app.command("publish")(publish)
 app.command("simulate")(simulate)
+app.command("board")(board)
 
 
 def main() -> None:

@@ -1,0 +1,57 @@
+"""The pure, deterministic core (DESIGN.md section 3): cases, incidents, transfers and
+stock in; tier decisions, tasks, alerts, incident states and stock levels out.
+
+No I/O, no clock, no randomness, no logging: time comes from events and ticks, ids are
+uuid5 of content. Both shells (live Faust agents, offline replay) call the same
+``step``/``step_many``; see ``streams/core/engine.py`` for the contract and
+``streams/rulebooks/default.yaml`` for the rules.
+"""
+
+from streams.core.engine import (
+    InputEvent,
+    Output,
+    TimelineEntry,
+    fold,
+    step,
+    step_many,
+    tier_timeline,
+)
+from streams.core.persist import StateDecodeError, decode_state, encode_state, state_fingerprint
+from streams.core.rollup import (
+    RollupState,
+    decode_rollup,
+    encode_rollup,
+    initial_rollup,
+    rollup_step,
+    rollup_timeline,
+)
+from streams.core.rulebook import Rulebook, RulebookError, parse_rulebook
+from streams.core.rulebook_loader import default_rulebook, load_rulebook
+from streams.core.state import CoreState, initial_state
+
+__all__ = [
+    "CoreState",
+    "InputEvent",
+    "Output",
+    "RollupState",
+    "Rulebook",
+    "RulebookError",
+    "StateDecodeError",
+    "TimelineEntry",
+    "decode_rollup",
+    "decode_state",
+    "default_rulebook",
+    "encode_rollup",
+    "encode_state",
+    "fold",
+    "initial_rollup",
+    "initial_state",
+    "load_rulebook",
+    "parse_rulebook",
+    "rollup_step",
+    "rollup_timeline",
+    "state_fingerprint",
+    "step",
+    "step_many",
+    "tier_timeline",
+]

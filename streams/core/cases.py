@@ -34,10 +34,8 @@ def disease_key(disease: str) -> str:
 
 def _join_event(track: Track, t: int, eid: str, ev: CaseEvent | IncidentEvent) -> None:
     """Joins every event of a track makes: time span, place, and the naming candidate."""
-    if t < track.opened_at:
-        track.opened_at = t
-    if t > track.updated_at:
-        track.updated_at = t
+    track.opened_at = min(track.opened_at, t)
+    track.updated_at = max(track.updated_at, t)
     key = (t, eid)
     if track.latest is None or key > track.latest[:2]:
         loc = ev.location

@@ -78,8 +78,7 @@ class _Batch:
     def event(self, ev: InputEvent) -> None:
         ns = self.work.namespace(ev.status)
         t = to_us(ev.occurred_at)
-        if t > ns.event_wm:
-            ns.event_wm = t
+        ns.event_wm = max(ns.event_wm, t)
         if isinstance(ev, CaseEvent):
             self._track_event(ns, disease_key(ev.disease), ev, t)
         elif isinstance(ev, IncidentEvent):
@@ -100,8 +99,7 @@ class _Batch:
     def tick(self, tick: Tick) -> None:
         state = self.work.state
         at = to_us(tick.tick_at)
-        if at > state.tick_wm:
-            state.tick_wm = at
+        state.tick_wm = max(state.tick_wm, at)
         for status, ns in list(state.namespaces.items()):
             if max(ns.event_wm, state.tick_wm) >= ns.next_due:
                 self._advance(self.work.namespace(status))
@@ -140,8 +138,7 @@ class _Batch:
         if line.added or line.dropped:
             timeline_changed(ns, self.jurisdiction, track, line.added, line.dropped,
                              self.comp, self.out)
-        if track.pending < ns.next_due:
-            ns.next_due = track.pending
+        ns.next_due = min(ns.next_due, track.pending)
 
     def _advance(self, ns: Namespace) -> None:
         """Fire what the watermark has reached: de-escalations, overdue tasks, delays."""

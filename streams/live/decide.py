@@ -4,10 +4,12 @@ For each record of a batch (inputs, ticks, re-keyed): decode it (a bad one becom
 Rejection for the DLQ, never an exception), pseudonymise cases, find its jurisdiction and
 check that it sits on that jurisdiction's partition — if not (the producer keyed it by
 something else) forward it once, keyed by jurisdiction, to the re-keyed topic and go on.
-Then, per (namespace, jurisdiction), run ``streams.core.step_many`` over the batch's events
-and the partition's ticks, store the new state, and stamp ``decided_at`` on the outputs.
+Then, per jurisdiction, run ``streams.core.step_many`` over the batch's events and the
+partition's ticks, store the new state, and stamp ``decided_at`` on the outputs. The core
+keeps Exercise/Test apart from Actual inside a jurisdiction's state (one namespace per CAP
+status); outputs carry the status and the landing stage routes them by it.
 
-State lives in a :class:`StateStore` (the Faust tables, or a dict in tests); decoded states
+State lives in a :class:`StateStore` (the Faust table, or a dict in tests); decoded states
 are cached between batches and the cache is dropped on every rebalance.
 """
 
@@ -29,9 +31,7 @@ from streams.live.topology import (
     PARTITIONS,
     REKEYED,
     STOCK_LEVELS,
-    Namespace,
     TopicNames,
-    namespace_of,
     partition_for,
 )
 from topics.codec import b64, decode, decode_tick, encode
@@ -48,7 +48,6 @@ from topics.models import (
 from topics.privacy import pseudonymise_case
 from topics.registry import ALERTS, DLQ, ESCALATIONS, TASKS, TICKS, jurisdiction_of
 
-StateKey = tuple[Namespace, str]
 _STAMPED = (Escalation, Task, Alert)
 
 
@@ -74,20 +73,20 @@ class Outgoing:
 
 
 class StateStore(Protocol):
-    """Encoded core state per namespace and jurisdiction (changelog-backed in the worker)."""
+    """Encoded core state per jurisdiction (changelog-backed in the worker)."""
 
-    def get(self, namespace: Namespace, jurisdiction: str) -> bytes | None: ...
+    def get(self, jurisdiction: str) -> bytes | None: ...
 
-    def put(self, namespace: Namespace, jurisdiction: str, blob: bytes) -> None: ...
+    def put(self, jurisdiction: str, blob: bytes) -> None: ...
 
-    def jurisdictions(self, namespace: Namespace) -> Iterable[str]: ...
+    def jurisdictions(self) -> Iterable[str]: ...
 
 
 @dataclass
 class _Batch:
     """What one batch gathers before the core runs."""
 
-    events: dict[StateKey, list[Any]] = field(default_factory=dict)
+    events: dict[str, list[Any]] = field(default_factory=dict)
     ticks: dict[int, list[Tick]] = field(default_factory=dict)
     out: list[Outgoing] = field(default_factory=list)
     consumed: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
@@ -126,8 +125,8 @@ class Decider:
             IncidentState: self.names.of(INCIDENT_STATES),
             StockLevel: self.names.of(STOCK_LEVELS),
         }
-        self._states: dict[StateKey, CoreState] = {}
-        self._by_partition: dict[int, set[StateKey]] | None = None
+        self._states: dict[str, CoreState] = {}
+        self._by_partition: dict[int, set[str]] | None = None
 
     def forget(self) -> None:
         """Drop cached states (after a rebalance the store is the truth again)."""
@@ -145,10 +144,11 @@ class Decider:
             else:
                 self._take_event(record, batch, now)
         for partition, ticks in batch.ticks.items():
-            for key in self._keys_of_partition(partition):
-                batch.events.setdefault(key, []).extend(ticks)
-        for key, events in batch.events.items():
-            self._decide(key, events, batch.out, now)
+            for jurisdiction in self._jurisdictions_of(partition):
+                batch.events.setdefault(jurisdiction, []).extend(ticks)
+        for jurisdiction, events in batch.events.items():
+            self._decide(jurisdiction, events, batch.out, now)
+        metrics.count_outputs(o.topic for o in batch.out)
         metrics.count_consumed(batch.consumed)
         metrics.count_rejected(batch.rejected)
         for topic, newest in batch.newest.items():
@@ -177,8 +177,7 @@ class Decider:
         elif tick.jurisdiction is None:
             batch.ticks.setdefault(record.partition, []).append(tick)
         else:
-            for namespace in ("live", "exercise"):
-                batch.events.setdefault((namespace, tick.jurisdiction), []).append(tick)
+            batch.events.setdefault(tick.jurisdiction, []).append(tick)
 
     def _take_event(self, record: Record, batch: _Batch, now: datetime) -> None:
         event: Any = decode(record.value)
@@ -202,50 +201,39 @@ class Decider:
                 Outgoing(self._rekeyed_topic, jurisdiction.encode(), encode(event), target)
             )
             return
-        batch.events.setdefault((namespace_of(event.status), jurisdiction), []).append(event)
+        batch.events.setdefault(jurisdiction, []).append(event)
 
     # --- state and outputs ----------------------------------------------------------
 
-    def _keys_of_partition(self, partition: int) -> set[StateKey]:
+    def _jurisdictions_of(self, partition: int) -> set[str]:
+        """The jurisdictions with state on ``partition`` (a tick without a jurisdiction
+        goes to each of them)."""
         if self._by_partition is None:
             self._by_partition = {p: set() for p in range(PARTITIONS)}
-            for namespace in ("live", "exercise"):
-                for jurisdiction in self.store.jurisdictions(namespace):
-                    key = (namespace, jurisdiction)
-                    self._by_partition[partition_for(jurisdiction)].add(key)
-            for key in self._states:
-                self._by_partition[partition_for(key[1])].add(key)
+            for jurisdiction in (*self.store.jurisdictions(), *self._states):
+                self._by_partition[partition_for(jurisdiction)].add(jurisdiction)
         return self._by_partition[partition]
 
-    def _state(self, key: StateKey) -> CoreState:
-        state = self._states.get(key)
+    def _state(self, jurisdiction: str) -> CoreState:
+        state = self._states.get(jurisdiction)
         if state is None:
-            blob = self.store.get(*key)
-            state = initial_state(key[1]) if blob is None else decode_state(blob)
-            self._keys_of_partition(partition_for(key[1])).add(key)
+            blob = self.store.get(jurisdiction)
+            state = initial_state(jurisdiction) if blob is None else decode_state(blob)
+            self._jurisdictions_of(partition_for(jurisdiction)).add(jurisdiction)
         return state
 
-    def _decide(self, key: StateKey, events: list[Any], out: list[Outgoing], now: datetime) -> None:
-        state = self._state(key)
+    def _decide(
+        self, jurisdiction: str, events: list[Any], out: list[Outgoing], now: datetime
+    ) -> None:
+        state = self._state(jurisdiction)
         new_state, outputs = step_many(state, events, self.rulebook)
-        self._states[key] = new_state
+        self._states[jurisdiction] = new_state
         if new_state is not state:
-            self.store.put(*key, encode_state(new_state))
-        jurisdiction = key[1].encode()
-        latest_picture: dict[str, IncidentState] = {}
+            self.store.put(jurisdiction, encode_state(new_state))
+        key = jurisdiction.encode()
         for output in outputs:
-            if isinstance(output, IncidentState):
-                # Only the newest picture of an incident matters (the table keeps the
-                # highest version): one per batch, not one per event.
-                seen = latest_picture.get(output.incident_id)
-                if seen is None or output.version > seen.version:
-                    latest_picture[output.incident_id] = output
-                continue
             if isinstance(output, _STAMPED):
                 output = output.model_copy(update={"decided_at": now})
                 if isinstance(output, Escalation):
-                    metrics.ESCALATIONS.labels(output.tier or "none", key[0]).inc()
-            topic = self._output_topic[type(output)]
-            out.append(Outgoing(topic, jurisdiction, encode(output)))
-        topic = self._output_topic[IncidentState]
-        out.extend(Outgoing(topic, jurisdiction, encode(p)) for p in latest_picture.values())
+                    metrics.ESCALATIONS.labels(output.tier or "none", output.status).inc()
+            out.append(Outgoing(self._output_topic[type(output)], key, encode(output)))

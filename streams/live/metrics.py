@@ -27,8 +27,8 @@ RECORDS_REJECTED = Counter(
 )
 ESCALATIONS = Counter(
     "tierflow_escalations",
-    "Tier changes decided (tier 'none' = stood down)",
-    ["tier", "namespace"],
+    "Tier changes decided (tier 'none' = stood down), by CAP status",
+    ["tier", "status"],
 )
 OUTPUTS = Counter("tierflow_outputs", "Records the decide stage emitted", ["topic"])
 SINK_BATCH_ROWS = Histogram(
@@ -39,7 +39,8 @@ SINK_BATCH_ROWS = Histogram(
 )
 SINK_BATCH_SECONDS = Histogram(
     "tierflow_sink_batch_seconds",
-    "Time to make one landing batch durable (write + flush)",
+    "Time of one ClickHouse insert",
+    ["table"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 SINK_RETRIES = Counter(
@@ -84,24 +85,30 @@ def count_consumed(tally: Tally[tuple[str, str, str, str]]) -> None:
         RECORDS_CONSUMED.labels(*labels).inc(n)
 
 
+def count_outputs(topics: Iterable[str]) -> None:
+    for topic, n in Tally(topics).items():
+        OUTPUTS.labels(topic).inc(n)
+
+
+def observe_sink_batch(table: str, rows: int, seconds: float) -> None:
+    """The sink's per-insert observer."""
+    SINK_BATCH_ROWS.labels(table).observe(rows)
+    SINK_BATCH_SECONDS.labels(table).observe(seconds)
+
+
 def count_rejected(tally: Tally[tuple[str, str]]) -> None:
     for labels, n in tally.items():
         RECORDS_REJECTED.labels(*labels).inc(n)
 
 
 class CommitTracker:
-    """When one consumer group last committed each partition; :meth:`refresh` turns that
-    and the consumer's own offsets into the lag and commit-age gauges."""
+    """Lag and commit age of one consumer group's partitions. A commit is noticed as a
+    change of the committed offset between two refreshes (a few seconds apart)."""
 
     def __init__(self, group: str) -> None:
         self.group = group
-        self._at: dict[tuple[str, int], float] = {}
+        self._seen: dict[tuple[str, int], tuple[int | None, float]] = {}
         self._started = time.monotonic()
-
-    def committed(self, partitions: Iterable[tuple[str, int]]) -> None:
-        now = time.monotonic()
-        for tp in partitions:
-            self._at[tp] = now
 
     def refresh(
         self, offsets: Iterable[tuple[tuple[str, int], int | None, int | None]]
@@ -109,8 +116,12 @@ class CommitTracker:
         """Set the gauges from ``((topic, partition), high watermark, committed offset)``
         for the partitions the group holds now (None: not known yet)."""
         now = time.monotonic()
-        for (topic, partition), highwater, committed in offsets:
-            labels = (self.group, topic, str(partition))
+        for tp, highwater, committed in offsets:
+            labels = (self.group, tp[0], str(tp[1]))
+            last, at = self._seen.get(tp, (None, self._started))
+            if committed is not None and committed != last:
+                at = now
+            self._seen[tp] = (committed, at)
             if highwater is not None:
                 CONSUMER_LAG.labels(*labels).set(max(highwater - (committed or 0), 0))
-            COMMIT_AGE.labels(*labels).set(now - self._at.get((topic, partition), self._started))
+            COMMIT_AGE.labels(*labels).set(now - at)

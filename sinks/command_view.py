@@ -1,0 +1,99 @@
+"""The command view's read side: what the room asks ClickHouse, as plain rows.
+
+Used by ``tierflow board`` and by the demo; every query reads ``FINAL`` (the latest
+version of each row) and only ``status = 'Actual'`` rows, so drills never show up here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+TIER_ORDER = "multiIf(tier = 'I', 1, tier = 'II', 2, tier = 'III', 3, tier = 'IV', 4, 5)"
+
+ACTIVE_INCIDENTS = f"""
+SELECT incident_id, jurisdiction, category, disease, tier, warning, phase, updated_at,
+       headline
+FROM incidents FINAL
+WHERE status = 'Actual' AND phase != 'closed' AND (tier IS NOT NULL OR warning)
+ORDER BY {TIER_ORDER}, updated_at DESC
+LIMIT 50
+"""
+
+TIMELINE = """
+SELECT incident_id, effective_at, previous_tier, tier, rule_ids, decided_at
+FROM tier_timeline FINAL
+WHERE status = 'Actual'
+ORDER BY incident_id, effective_at
+"""
+
+OVERDUE_TASKS = """
+SELECT agency_type, incident_id, tier, action, due_at
+FROM tasks FINAL
+WHERE status = 'Actual' AND state = 'overdue'
+ORDER BY due_at
+LIMIT 30
+"""
+
+TRANSFERS_IN_FLIGHT = """
+SELECT transfer_id, triage, from_facility, to_facility, required_bed, transfer_status, eta
+FROM transfers FINAL
+WHERE status = 'Actual' AND transfer_status IN ('requested', 'dispatched', 'en_route')
+ORDER BY eta NULLS LAST, transfer_id
+LIMIT 30
+"""
+
+REDIRECTS = """
+SELECT subject_id, at, message
+FROM alerts FINAL
+WHERE status = 'Actual' AND alert_kind = 'capacity_redirect'
+ORDER BY at DESC
+LIMIT 20
+"""
+
+DAYS_OF_COVER = """
+SELECT site_id, item, argMax(on_hand, at) AS latest_on_hand,
+       argMax(days_of_cover, at) AS latest_days_of_cover, max(at) AS latest_at
+FROM stock_levels FINAL
+WHERE status = 'Actual' AND item NOT LIKE 'bed.%'
+GROUP BY site_id, item
+ORDER BY latest_days_of_cover ASC NULLS LAST
+LIMIT 30
+"""
+
+DLQ_COUNT = "SELECT count() FROM rejected_events FINAL"
+
+
+@dataclass(frozen=True)
+class Board:
+    """One snapshot of the command view."""
+
+    incidents: list[dict[str, Any]]
+    timeline: dict[str, list[dict[str, Any]]]
+    overdue_tasks: list[dict[str, Any]]
+    transfers: list[dict[str, Any]]
+    redirects: list[dict[str, Any]]
+    stock: list[dict[str, Any]]
+    dlq_count: int
+
+
+def _rows(client: Client, sql: str) -> list[dict[str, Any]]:
+    return list(client.query(sql).named_results())
+
+
+def read_board(client: Client) -> Board:
+    """Read the command view from the client's database."""
+    timeline: dict[str, list[dict[str, Any]]] = {}
+    for row in _rows(client, TIMELINE):
+        timeline.setdefault(row["incident_id"], []).append(row)
+    return Board(
+        incidents=_rows(client, ACTIVE_INCIDENTS),
+        timeline=timeline,
+        overdue_tasks=_rows(client, OVERDUE_TASKS),
+        transfers=_rows(client, TRANSFERS_IN_FLIGHT),
+        redirects=_rows(client, REDIRECTS),
+        stock=_rows(client, DAYS_OF_COVER),
+        dlq_count=int(client.query(DLQ_COUNT).result_rows[0][0]),
+    )

@@ -1,0 +1,141 @@
+"""`tierflow board [--watch]`: the command view in a terminal, read from ClickHouse."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from topics.settings import load_settings
+
+if TYPE_CHECKING:
+    from sinks.command_view import Board
+
+TIER_STYLE = {
+    "I": "bold white on red",
+    "II": "bold black on dark_orange",
+    "III": "bold black on yellow",
+    "IV": "bold white on blue",
+}
+TIER_NAME = {"I": "I 特别重大", "II": "II 重大", "III": "III 较大", "IV": "IV 一般"}
+console = Console()
+
+
+def _tier(tier: str | None, warning: bool = False) -> Text:
+    if tier is None:
+        return Text("warning" if warning else "-", style="bold magenta" if warning else "")
+    return Text(f" {TIER_NAME.get(tier, tier)} ", style=TIER_STYLE.get(tier, ""))
+
+
+def _at(value: datetime | None) -> str:
+    return value.strftime("%m-%d %H:%M") if value else "-"
+
+
+def _cover(days: Any) -> Text:
+    if days is None:
+        return Text("-")
+    style = (
+        "red" if days < 7 else "dark_orange" if days < 14 else "yellow" if days < 30 else "green"
+    )
+    return Text(f"{days:.1f} d", style=style)
+
+
+def render(board: Board, database: str) -> Group:
+    """The board as rich renderables (no I/O)."""
+    incidents = Table(
+        "tier",
+        "incident",
+        "jurisdiction",
+        "category",
+        "disease",
+        "phase",
+        "timeline (event time)",
+        title="Active incidents by tier",
+        expand=True,
+    )
+    for row in board.incidents:
+        steps = " → ".join(
+            f"{c['tier'] or 'stood down'} {_at(c['effective_at'])}"
+            for c in board.timeline.get(row["incident_id"], [])
+        )
+        incidents.add_row(
+            _tier(row["tier"], row["warning"]),
+            row["incident_id"],
+            row["jurisdiction"],
+            row["category"],
+            row["disease"] or "-",
+            row["phase"],
+            steps or "-",
+        )
+    overdue = Table("agency", "incident", "tier", "action", "due", title="Overdue tasks")
+    for row in board.overdue_tasks:
+        overdue.add_row(
+            row["agency_type"], row["incident_id"], row["tier"], row["action"], _at(row["due_at"])
+        )
+    transfers = Table(
+        "transfer", "triage", "from → to", "bed", "state", "eta", title="Transfers in flight"
+    )
+    for row in board.transfers:
+        transfers.add_row(
+            row["transfer_id"],
+            row["triage"] or "-",
+            f"{row['from_facility']} → {row['to_facility']}",
+            row["required_bed"],
+            row["transfer_status"],
+            _at(row["eta"]),
+        )
+    redirects = Table("transfer", "at", "redirect", title="Capacity redirects")
+    for row in board.redirects:
+        redirects.add_row(row["subject_id"], _at(row["at"]), row["message"])
+    stock = Table(
+        "site",
+        "item",
+        "on hand",
+        "days of cover",
+        "as of",
+        title="Stock days of cover (target 30 d)",
+    )
+    for row in board.stock:
+        stock.add_row(
+            row["site_id"],
+            row["item"],
+            f"{row['latest_on_hand']:.0f}",
+            _cover(row["latest_days_of_cover"]),
+            _at(row["latest_at"]),
+        )
+    footer = Text(f"database {database} · rejected records (DLQ): {board.dlq_count}")
+    return Group(Panel(incidents), overdue, transfers, redirects, stock, footer)
+
+
+def board(
+    watch: Annotated[bool, typer.Option("--watch", help="refresh every --every seconds")] = False,
+    every: Annotated[float, typer.Option(help="refresh period for --watch")] = 5.0,
+    database: Annotated[str | None, typer.Option(help="default: the live database")] = None,
+) -> None:
+    """The joint command view: incidents by tier, overdue tasks, transfers, stock, DLQ."""
+    from rich.live import Live
+
+    from sinks.client import connect
+    from sinks.command_view import read_board
+
+    settings = load_settings()
+    name = database or settings.clickhouse_database
+    try:
+        client = connect(settings, name, reader=True)
+        snapshot = render(read_board(client), name)
+    except Exception as exc:  # the server or the database may be missing: say so plainly
+        Console(stderr=True).print(f"[red]error:[/red] cannot read the command view: {exc}")
+        raise typer.Exit(1) from exc
+    if not watch:
+        console.print(snapshot)
+        return
+    with Live(snapshot, console=console, screen=False, refresh_per_second=1) as live:
+        while True:
+            time.sleep(every)
+            live.update(render(read_board(client), name))

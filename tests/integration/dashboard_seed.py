@@ -1,0 +1,372 @@
+"""A small landed scenario for the command-view dashboard tests, built from the wire and
+output models and landed through the sinks writer.
+
+Two jurisdictions: Chengdu (5101: a cholera incident escalating IV → III → II, a warning
+opened by the multi-point trigger, a measles incident closed after standing down) and
+Chongqing (5001: a food-poisoning incident at tier IV). Around them sit rows every panel
+must leave out: a drill (status Exercise), rows outside the time window (before
+``WINDOW_START`` or after ``WINDOW_END``), superseded versions of the same key. The
+expected panel contents are written out by hand in ``test_dashboards.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+from sinks.clickhouse import ClickHouseSink
+from topics.models import (
+    Alert,
+    CaseEvent,
+    Escalation,
+    IncidentState,
+    Source,
+    StockLevel,
+    Task,
+    TransferEvent,
+)
+from topics.settings import Settings
+
+WINDOW_START = datetime(2026, 3, 1, tzinfo=UTC)
+WINDOW_END = datetime(2026, 3, 8, tzinfo=UTC)
+RULEBOOK = "test-1"
+
+
+def at(day: int, hour: int = 0, minute: int = 0, month: int = 3) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=UTC)
+
+
+def _incident(
+    incident_id: str, version: int, updated_at: datetime, **fields: Any
+) -> IncidentState:
+    base: dict[str, Any] = {
+        "jurisdiction": "5101",
+        "category": "infectious_disease",
+        "phase": "confirmed",
+        "opened_at": updated_at,
+        "rulebook_version": RULEBOOK,
+    }
+    return IncidentState(
+        incident_id=incident_id, version=version, updated_at=updated_at, **{**base, **fields}
+    )
+
+
+CHOLERA = {"disease": "cholera", "region": "510104", "lat": 30.66, "lon": 104.07}
+
+
+def incidents() -> list[IncidentState]:
+    opened = {"opened_at": at(2, 9)}
+    return [
+        # A: cholera in Chengdu, three versions; the view keeps version 3 (tier II).
+        _incident("inc-cholera-5101", 1, at(2, 9), tier="IV", **CHOLERA, **opened),
+        _incident("inc-cholera-5101", 2, at(3, 10), tier="III", **CHOLERA, **opened),
+        _incident("inc-cholera-5101", 3, at(5, 12), tier="II", **CHOLERA, **opened),
+        # B: food poisoning in Chongqing, tier IV, no disease code.
+        _incident(
+            "inc-food-5001",
+            1,
+            at(3, 13),
+            jurisdiction="5001",
+            category="food_poisoning",
+            phase="reported",
+            tier="IV",
+            region="500103",
+            lat=29.56,
+            lon=106.55,
+            opened_at=at(3, 12),
+        ),
+        # C: a warning from the multi-point trigger: no tier yet, no location.
+        _incident(
+            "inc-warning-5101",
+            1,
+            at(6, 6),
+            category="unknown_cluster",
+            phase="reported",
+            warning=True,
+            region="510105",
+        ),
+        # D: measles, tier IV, then stood down and closed: not active.
+        _incident("inc-measles-5101", 1, at(1, 2), tier="IV", disease="measles", lat=30.6, lon=104.0),
+        _incident(
+            "inc-measles-5101",
+            2,
+            at(6),
+            tier=None,
+            phase="closed",
+            disease="measles",
+            lat=30.6,
+            lon=104.0,
+            opened_at=at(1, 2),
+        ),
+        # E: a drill at tier I: never in the live view.
+        _incident("inc-drill-5101", 1, at(4), status="Exercise", tier="I", **CHOLERA),
+        # F: opened after the window ends.
+        _incident("inc-later-5101", 1, at(9), tier="III", **CHOLERA),
+    ]
+
+
+def _decision(
+    decision_id: str,
+    incident_id: str,
+    tier: Any,
+    previous: Any,
+    effective_at: datetime,
+    *,
+    jurisdiction: str = "5101",
+    status: Any = "Actual",
+    decided_after: timedelta = timedelta(seconds=2),
+) -> Escalation:
+    return Escalation(
+        decision_id=decision_id,
+        incident_id=incident_id,
+        jurisdiction=jurisdiction,
+        status=status,
+        tier=tier,
+        previous_tier=previous,
+        effective_at=effective_at,
+        rule_ids=("r1",),
+        evidence={"confirmed": 1.0},
+        rulebook_version=RULEBOOK,
+        decided_at=effective_at + decided_after,
+    )
+
+
+def escalations() -> list[Escalation]:
+    return [
+        _decision("d-a1", "inc-cholera-5101", "IV", None, at(2, 9)),
+        _decision("d-a2", "inc-cholera-5101", "III", "IV", at(3, 10)),
+        _decision("d-a3", "inc-cholera-5101", "II", "III", at(5, 12)),
+        # d-a3 again, re-emitted after a restart: the same row once the key collapses.
+        _decision("d-a3", "inc-cholera-5101", "II", "III", at(5, 12), decided_after=timedelta(hours=1)),
+        _decision("d-b1", "inc-food-5001", "IV", None, at(3, 13), jurisdiction="5001"),
+        _decision("d-d1", "inc-measles-5101", "IV", None, at(1, 2)),
+        _decision("d-d2", "inc-measles-5101", None, "IV", at(6)),
+        _decision("d-e1", "inc-drill-5101", "I", None, at(4), status="Exercise"),
+        _decision("d-f1", "inc-later-5101", "III", None, at(9)),
+    ]
+
+
+def _task(
+    task_id: str, agency: Any, action: str, issued: datetime, due: datetime, state: Any, **kw: Any
+) -> Task:
+    fields: dict[str, Any] = {
+        "incident_id": "inc-cholera-5101",
+        "jurisdiction": "5101",
+        "tier": "II",
+        "decided_at": issued,
+    }
+    fields.update(kw)
+    return Task(
+        task_id=task_id,
+        agency_type=agency,
+        action=action,
+        issued_at=issued,
+        due_at=due,
+        state=state,
+        **fields,
+    )
+
+
+def tasks() -> list[Task]:
+    issued = at(5, 12)
+    return [
+        _task("t-a-em", "emergency", "convene_joint_command", issued, at(5, 13), "open"),
+        _task(
+            "t-a-em", "emergency", "convene_joint_command", issued, at(5, 13), "acked",
+            acked_at=at(5, 12, 40), decided_at=at(5, 12, 40),
+        ),
+        _task("t-a-health", "health", "designate_hospitals", issued, at(5, 18), "open"),
+        _task(
+            "t-a-health", "health", "designate_hospitals", issued, at(5, 18), "overdue",
+            decided_at=at(5, 18),
+        ),
+        # Past due but the core has not marked it yet: the view counts it overdue.
+        _task("t-a-ps", "public_security", "secure_perimeter", issued, at(5, 14), "open"),
+        # Due after the window ends: not overdue yet.
+        _task("t-a-tr", "transport", "open_green_corridor", issued, at(9), "open"),
+        _task(
+            "t-b-health", "health", "trace_food_source", at(3, 13), at(3, 20), "overdue",
+            incident_id="inc-food-5001", jurisdiction="5001", tier="IV",
+        ),
+        _task(
+            "t-e", "health", "designate_hospitals", at(4), at(4, 1), "overdue",
+            incident_id="inc-drill-5101", tier="I", status="Exercise",
+        ),
+        _task("t-old", "health", "designate_hospitals", at(20, month=2), at(21, month=2), "overdue"),
+    ]
+
+
+HOSPITAL = Source(agency_id="hosp-a", agency_type="health")
+DISPATCH_120 = Source(agency_id="120-5001", agency_type="emergency")
+
+
+def _case(
+    event_id: str,
+    case_id: str,
+    region: str,
+    classification: Any,
+    occurred: datetime,
+    reported_after: timedelta,
+    **kw: Any,
+) -> CaseEvent:
+    fields: dict[str, Any] = {"disease": "cholera", "source": HOSPITAL, "facility_id": "hosp-a"}
+    fields.update(kw)
+    return CaseEvent(
+        kind="case",
+        event_id=event_id,
+        case_id=case_id,
+        patient_ref=f"p-{case_id}",
+        region=region,
+        classification=classification,
+        occurred_at=occurred,
+        reported_at=occurred + reported_after,
+        **fields,
+    )
+
+
+def cases() -> list[CaseEvent]:
+    m = timedelta(minutes=1)
+    return [
+        _case("e-c1-1", "c1", "510104", "suspected", at(2, 10), 30 * m),
+        _case("e-c1-2", "c1", "510104", "confirmed", at(3, 9), 20 * m),
+        _case("e-c1-3", "c1", "510104", "confirmed", at(6, 9), 30 * m, outcome="recovered"),
+        _case("e-c2", "c2", "510104", "confirmed", at(3, 15), 45 * m),
+        _case("e-c3", "c3", "510105", "confirmed", at(4, 8), 180 * m),  # 3 h: late
+        _case("e-c4", "c4", "510105", "probable", at(4, 9), 10 * m),
+        # 20:00 UTC is 04:00 the next day in Asia/Shanghai.
+        _case("e-c5", "c5", "510105", "confirmed", at(4, 20), 30 * m),
+        _case("e-c6", "c6", "510104", "confirmed", at(3, 12), 10 * m, status="Exercise"),
+        _case(
+            "e-c7", "c7", "500103", "confirmed", at(3, 14), 300 * m,  # 5 h: late
+            disease="norovirus", source=DISPATCH_120, facility_id="hosp-c",
+        ),
+        _case("e-c8", "c8", "510104", "confirmed", at(27, 10, month=2), 10 * m),
+    ]
+
+
+def _transfer(
+    event_id: str, transfer_id: str, region: str, state: Any, occurred: datetime, **kw: Any
+) -> TransferEvent:
+    fields: dict[str, Any] = {
+        "source": HOSPITAL,
+        "from_facility": "hosp-a",
+        "to_facility": "hosp-b",
+        "required_bed": "icu",
+        "triage": "immediate",
+        "transport_unit": "amb-7",
+    }
+    fields.update(kw)
+    return TransferEvent(
+        kind="transfer",
+        event_id=event_id,
+        transfer_id=transfer_id,
+        patient_ref=f"p-{transfer_id}",
+        region=region,
+        transfer_status=state,
+        occurred_at=occurred,
+        reported_at=occurred + timedelta(minutes=1),
+        **fields,
+    )
+
+
+def transfers() -> list[TransferEvent]:
+    return [
+        _transfer("e-tr1-1", "tr1", "510104", "requested", at(5, 10)),
+        _transfer("e-tr1-2", "tr1", "510104", "dispatched", at(5, 10, 10)),
+        _transfer("e-tr1-3", "tr1", "510104", "en_route", at(5, 10, 20), eta=at(5, 11)),
+        _transfer("e-tr2-1", "tr2", "510105", "requested", at(5, 11)),
+        _transfer("e-tr2-2", "tr2", "510105", "arrived", at(5, 12)),
+        _transfer(
+            "e-tr3-1", "tr3", "500103", "requested", at(6, 8),
+            from_facility="hosp-c", to_facility="hosp-d", required_bed="general",
+        ),
+        _transfer("e-tr4-1", "tr4", "510104", "en_route", at(5, 9), status="Exercise"),
+        _transfer("e-tr5-1", "tr5", "510104", "requested", at(9)),
+    ]
+
+
+def _alert(
+    alert_id: str, kind: Any, level: Any, subject: str, when: datetime, **kw: Any
+) -> Alert:
+    fields: dict[str, Any] = {"jurisdiction": "5101", "message": f"{kind} {subject}"}
+    fields.update(kw)
+    return Alert(
+        alert_id=alert_id, alert_kind=kind, level=level, subject_id=subject, at=when,
+        decided_at=when, **fields,
+    )
+
+
+def alerts() -> list[Alert]:
+    return [
+        _alert(
+            "al-redirect-1", "capacity_redirect", "orange", "tr1", at(5, 10, 5),
+            incident_id="inc-cholera-5101",
+            message="hosp-b has no free icu bed: redirect to hosp-c",
+            details={"to_facility": "hosp-b", "suggested_facility": "hosp-c"},
+        ),
+        _alert(
+            "al-redirect-x", "capacity_redirect", "orange", "tr4", at(5, 9, 5),
+            incident_id="inc-drill-5101", status="Exercise",
+        ),
+        _alert("al-late-c3", "reporting_late", "yellow", "e-c3", at(4, 11)),
+        _alert("al-late-c7", "reporting_late", "yellow", "e-c7", at(3, 19), jurisdiction="5001"),
+        _alert("al-stock", "stock_low", "orange", "depot-1/ppe.n95", at(6, 8)),
+        _alert(
+            "al-warning", "warning_opened", "yellow", "inc-warning-5101", at(6, 6),
+            incident_id="inc-warning-5101",
+        ),
+        _alert("al-old", "task_overdue", "orange", "t-old", at(21, month=2)),
+    ]
+
+
+def _stock(site: str, item: str, when: datetime, on_hand: float, **kw: Any) -> StockLevel:
+    fields: dict[str, Any] = {"site_type": "hospital", "jurisdiction": "5101", "unit": "each"}
+    fields.update(kw)
+    return StockLevel(site_id=site, item=item, at=when, on_hand=on_hand, **fields)
+
+
+def stock_levels() -> list[StockLevel]:
+    depot = {"site_type": "depot"}
+    return [
+        _stock("hosp-a", "bed.icu", at(5, 8), 4, baseline=20),
+        _stock("hosp-a", "bed.icu", at(6, 8), 2, baseline=20),
+        _stock("hosp-b", "bed.icu", at(6, 8), 7, baseline=10),
+        _stock("hosp-c", "bed.icu", at(6, 9), 0, baseline=8, jurisdiction="5001"),
+        _stock("hosp-a", "bed.icu", at(7), 99, baseline=99, status="Exercise"),
+        _stock("hosp-a", "bed.icu", at(9), 15, baseline=20),
+        _stock("depot-1", "ppe.n95", at(5, 8), 10_000, **depot),
+        _stock(
+            "depot-1", "ppe.n95", at(6, 8), 9_000, burn_rate_per_day=1_000, days_of_cover=9.0,
+            **depot,
+        ),
+        _stock(
+            "depot-2", "ppe.n95", at(6, 8), 3_000, burn_rate_per_day=100, days_of_cover=30.0,
+            jurisdiction="5001", **depot,
+        ),
+        _stock(
+            "depot-1", "ppe.gown", at(6, 8), 4_000, burn_rate_per_day=50, days_of_cover=80.0,
+            **depot,
+        ),
+    ]
+
+
+SCENARIO: dict[str, Sequence[BaseModel]] = {
+    "incidents": incidents(),
+    "tier_timeline": escalations(),
+    "tasks": tasks(),
+    "alerts": alerts(),
+    "cases": cases(),
+    "transfers": transfers(),
+    "stock_levels": stock_levels(),
+}
+
+
+def land_scenario(settings: Settings, database: str) -> None:
+    """Write the scenario into ``database`` (already migrated) through the sinks writer."""
+    sink = ClickHouseSink(settings, database)
+    for table, models in SCENARIO.items():
+        sink.write(table, models, f"dashboard-seed:{table}")
+    sink.flush()
