@@ -212,7 +212,7 @@ _MACRO = re.compile(r"\$__(\w+)")
 
 
 def apply_macros(sql: str, window: QueryWindow) -> str:
-    """Expand the backend's time macros."""
+    """Expand the backend's time macros (a macro inside another's arguments first)."""
     out: list[str] = []
     pos = 0
     for match in _MACRO.finditer(sql):
@@ -225,6 +225,7 @@ def apply_macros(sql: str, window: QueryWindow) -> str:
             args, pos = _macro_args(sql, pos)
             if pos < 0:
                 raise GrafanaSqlError(f"unbalanced parentheses after $__{match.group(1)}")
+            args = [apply_macros(arg, window) for arg in args]  # innermost first
         out.append(_expand_macro(match.group(1), args, window))
     out.append(sql[pos:])
     return "".join(out)
@@ -278,7 +279,9 @@ def sql_targets(uid: str = CLICKHOUSE_UID) -> list[SqlTarget]:
             if variable.get("type") == "query" and _uid(variable.get("datasource"), None) == uid:
                 query = variable["query"]
                 sql = query["rawSql"] if isinstance(query, Mapping) else query
-                found.append(SqlTarget(file, f"variable {variable['name']}", "variable", "", sql, 1))
+                found.append(
+                    SqlTarget(file, f"variable {variable['name']}", "variable", "", sql, 1)
+                )
         for panel in panels(dashboard):
             for target in panel.get("targets", []):
                 if _uid(target.get("datasource"), panel.get("datasource")) == uid:

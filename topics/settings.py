@@ -7,6 +7,7 @@ package everything else may import. Secrets are ``SecretStr`` so they never prin
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,7 +44,15 @@ class Settings(BaseSettings):
     pseudonym_key: SecretStr = SecretStr("change-me-in-production")
     # Worker
     metrics_port: int = 9108
+    metrics_host: str = "127.0.0.1"  # 0.0.0.0 where Prometheus scrapes from elsewhere
     rulebook_path: Path | None = None
+    # Clock ticks the worker writes into the log: "wall" = wall clock; "event" = the
+    # highest Actual occurred_at seen (capped at the wall clock), for scenario replays.
+    tick_clock: Literal["wall", "event"] = "wall"
+    tick_interval_s: float = Field(default=5.0, gt=0)
+    # Decide-stage batches: at most this many records, or what arrived within the wait.
+    worker_batch_max: int = Field(default=5_000, ge=1)
+    worker_batch_wait_s: float = Field(default=0.1, gt=0)
 
     @model_validator(mode="after")
     def _addresses_follow_stack_ports(self) -> Settings:

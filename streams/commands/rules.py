@@ -1,5 +1,70 @@
-"""`tierflow rules` commands (placeholder, being built)."""
+"""`tierflow rules check FILE…`: validate rulebooks, print every error or a summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
-rules_app = typer.Typer(help="rules", no_args_is_help=True)
+rules_app = typer.Typer(help="Validate and inspect rulebooks.", no_args_is_help=True)
+
+
+@rules_app.command("check")
+def check(
+    files: Annotated[list[Path], typer.Argument(help="rulebook YAML files to validate")],
+) -> None:
+    """Validate each rulebook: print ``FILE:LINE: path: reason`` for every error and exit 1,
+    or print a summary of its tiers, diseases and rules."""
+    from rich.console import Console
+
+    from streams.core.rulebook import RulebookError
+    from streams.core.rulebook_loader import load_rulebook
+
+    out, err = Console(), Console(stderr=True)
+    failed = False
+    for path in files:
+        try:
+            book = load_rulebook(path)
+        except RulebookError as exc:
+            failed = True
+            for line in str(exc).splitlines():
+                err.print(line, markup=False, highlight=False)
+            continue
+        _summary(out, str(path), book)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _summary(out: object, path: str, book: object) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from streams.core.rulebook import Rulebook
+
+    assert isinstance(out, Console) and isinstance(book, Rulebook)
+    out.print(f"[bold]{path}[/bold]: rulebook {book.name or '(unnamed)'} version {book.version} OK")
+    tiers = Table("tier", "name", "color", "rules", "plan tasks", title="tiers")
+    for t in book.tiers:
+        tiers.add_row(t.tier, t.name, t.color, str(sum(r.tier == t.tier for r in book.rules)),
+                      str(len(book.plan.get(t.tier, ()))))
+    out.print(tiers)
+    diseases = Table("code", "name", "class", "max incubation (d)", title="diseases")
+    for code, d in book.diseases.items():
+        cls = d.disease_class + (" (managed as A)" if d.managed_as_a else "")
+        diseases.add_row(code, d.name, cls, f"{d.max_incubation_days:g}")
+    out.print(diseases)
+    rules = Table("id", "tier", "applies to", "condition", title="rules")
+    for r in book.rules:
+        applies = ", ".join(r.diseases or r.categories or ())
+        conds = " and ".join(
+            f"{c.metric} >= {c.threshold:g}" + (f" in {c.window}" if c.window else "")
+            + (" per county" if c.scope == "county" else "")
+            for c in (r, *r.also)
+        )
+        rules.add_row(r.id, r.tier, applies, conds)
+    out.print(rules)
+    out.print(f"warnings: {len(book.warnings)}, roll-up rules: {len(book.rollup)}, "
+              f"reporting limit: {book.reporting_limit_hours:g} h, stock alerts below "
+              f"{book.stock.yellow_days:g}/{book.stock.orange_days:g}/{book.stock.red_days:g} "
+              "days of cover")

@@ -67,19 +67,24 @@ def apply_case(work: Work, ns: Namespace, ev: CaseEvent, t: int, comp: Compiled)
         if cls != DISCARDED and (skey is None or key < skey):
             skey, sig = key, signal
         new = (conf, lkey, lat, skey, sig)
-    track = work.track(ns, disease_key(ev.disease), ev.disease)
-    _join_event(track, t, eid, ev)
+    home_key = disease_key(ev.disease)
+    home = work.track(ns, home_key, ev.disease)
+    _join_event(home, t, eid, ev)
     if new == old:
         return {}
     ns.cases[ev.case_id] = new
+
+    def track_of(disease: str) -> Track:
+        return home if disease == ev.disease else work.track(ns, disease_key(disease), disease)
+
     touched: dict[str, int] = {}
     old_c, new_c = _confirmed(old), _confirmed(new)
     if old_c != new_c:
         if old_c is not None:
-            _remove_confirmed(work.track(ns, disease_key(old_c[0]), old_c[0]), old_c)
+            _remove_confirmed(track_of(old_c[0]), old_c)
             touched[disease_key(old_c[0])] = old_c[1]
         if new_c is not None:
-            _add_confirmed(work.track(ns, disease_key(new_c[0]), new_c[0]), new_c)
+            _add_confirmed(track_of(new_c[0]), new_c)
             k = disease_key(new_c[0])
             touched[k] = min(touched.get(k, new_c[1]), new_c[1])
     old_s, new_s = _signal(old), _signal(new)
@@ -87,12 +92,12 @@ def apply_case(work: Work, ns: Namespace, ev: CaseEvent, t: int, comp: Compiled)
         if old_s is not None:
             _signal_out(work, ns, old_s, comp)
         if new_s is not None:
-            _signal_in(work.track(ns, disease_key(new_s[0]), new_s[0]), new_s, comp)
+            _signal_in(track_of(new_s[0]), new_s, comp)
     old_v, new_v = _severity(old), _severity(new)
     if old_v != new_v:
         for sign, sev in ((-1, old_v), (1, new_v)):
-            if sev is not None:
-                counters = work.track(ns, disease_key(sev[0]), sev[0]).counters
+            if sev is not None and (sev[1] or sev[2]):
+                counters = track_of(sev[0]).counters
                 counters["dead"] += sign * sev[1]
                 counters["critical"] += sign * sev[2]
     return touched

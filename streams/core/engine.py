@@ -25,6 +25,7 @@ from streams.core.plan import (
     apply_ack,
     incident_id,
     incident_state,
+    name_of,
     overdue,
     reissue,
     timeline_changed,
@@ -107,15 +108,17 @@ class _Batch:
     def _track_event(self, ns: Namespace, key: str, ev: CaseEvent | IncidentEvent,
                      t: int) -> None:
         before = ns.tracks.get(key)
-        old_inc = incident_id(ns.status, self.jurisdiction, before) if before else None
+        name_before = before.name_key if before is not None else None
         if isinstance(ev, CaseEvent):
             changed = apply_case(self.work, ns, ev, t, self.comp)
         else:
             changed = apply_report(self.work, ns, ev, t)
         track = ns.tracks[key]
         self.touched[(ns.status, key)] = None
-        if old_inc is not None and old_inc != incident_id(ns.status, self.jurisdiction, track):
-            reissue(ns, self.jurisdiction, track, old_inc, self.comp, self.out)
+        if before is not None and name_before is not track.name_key:
+            old_inc = name_of(ns.status, self.jurisdiction, key, name_before)
+            if old_inc != incident_id(ns.status, self.jurisdiction, track):
+                reissue(ns, self.jurisdiction, track, old_inc, self.comp, self.out)
         for changed_key, t0 in changed.items():
             self._recompute(ns, changed_key, t0)
         warning_alert(ns, self.jurisdiction, track, self.out)

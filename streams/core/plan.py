@@ -11,6 +11,7 @@ Tasks follow the timeline: an entry retracted by a late event takes its tasks wi
 from __future__ import annotations
 
 import heapq
+from functools import lru_cache
 from typing import Any
 
 from streams.core.compiled import STAND_DOWN, Compiled
@@ -25,9 +26,18 @@ TIER_BY_RANK: dict[int, Tier | None] = {0: None, **dict(enumerate(TIER_ORDER, st
 
 def incident_id(status: str, jurisdiction: str, track: Track) -> str:
     """The track's incident id: the earliest id an event gave it, else the warning id."""
-    if track.name_key is not None:
-        return track.name_key[2]
-    return content_id("warning", status, jurisdiction, track.key)
+    return name_of(status, jurisdiction, track.key, track.name_key)
+
+
+def name_of(status: str, jurisdiction: str, key: str, name_key: tuple[int, str, str] | None,
+            ) -> str:
+    """The incident id a track of ``key`` has with naming candidate ``name_key``."""
+    return name_key[2] if name_key is not None else _warning_id(status, jurisdiction, key)
+
+
+@lru_cache(maxsize=65536)
+def _warning_id(status: str, jurisdiction: str, key: str) -> str:
+    return content_id("warning", status, jurisdiction, key)
 
 
 def _previous_rank(track: Track, entry: Entry) -> int:
@@ -143,7 +153,7 @@ def warning_alert(ns: Namespace, jurisdiction: str, track: Track, out: list[Any]
     at = min(track.warning_at.values())
     if track.reports and track.report_t[0] <= at:
         return
-    alert_id = content_id("warning_opened", ns.status, jurisdiction, track.key)
+    alert_id = _warning_alert_id(ns.status, jurisdiction, track.key)
     if alert_id in ns.alerted:
         return
     ns.alerted.add(alert_id)
@@ -156,6 +166,11 @@ def warning_alert(ns: Namespace, jurisdiction: str, track: Track, out: list[Any]
         message=f"early warning for {track.disease}: {', '.join(triggers)}",
         details={"triggers": triggers, "disease": track.disease},
     ))
+
+
+@lru_cache(maxsize=65536)
+def _warning_alert_id(status: str, jurisdiction: str, key: str) -> str:
+    return content_id("warning_opened", status, jurisdiction, key)
 
 
 def visible(track: Track) -> bool:

@@ -100,23 +100,31 @@ def _holds(track: Track, rule: CRule, t: int) -> bool:
 
 def tier_at(track: Track, rules: tuple[CRule, ...], t: int) -> tuple[int, tuple[str, ...]]:
     """``R(t)`` and the ids of the rules of that tier that hold (rules sorted by tier)."""
-    if _closed(track, t):
+    if track.reports and _closed(track, t):
         return 0, ()
     best, ids = 0, []
+    values: dict[str, float] = {}  # rules of one disease share metrics: evaluate each once
     for rule in rules:
         if rule.rank < best:
             break
-        if _holds(track, rule, t):
+        for cond in rule.conds:
+            value = values.get(cond.label)
+            if value is None:
+                value = values[cond.label] = metric_value(track, cond, t)
+            if value < cond.threshold:
+                break
+        else:
             best = rule.rank
             ids.append(rule.rule_id)
-    return best, tuple(sorted(ids))
+    return best, tuple(sorted(ids)) if len(ids) > 1 else tuple(ids)
 
 
-def _evidence(track: Track, rules: tuple[CRule, ...], t: int, rank: int) -> dict[str, float]:
-    """Metric values at ``t`` of the rules of tier ``rank`` (all rules when standing down)."""
+def _evidence(track: Track, rules: tuple[CRule, ...], t: int,
+              rule_ids: tuple[str, ...]) -> dict[str, float]:
+    """Metric values at ``t`` of the rules that hold (of every rule when none does)."""
     out: dict[str, float] = {}
     for rule in rules:
-        if rank == 0 or rule.rank == rank:
+        if not rule_ids or rule.rule_id in rule_ids:
             for cond in rule.conds:
                 out[cond.label] = float(metric_value(track, cond, t))
     return out
@@ -157,8 +165,12 @@ class Timeline:
 
     def _points(self, t0: int) -> list[int]:
         track = self.track
-        pts = set(track.times[bisect_left(track.times, t0):])
-        pts.update(track.report_t[bisect_left(track.report_t, t0):])
+        times, report_t = track.times, track.report_t
+        if (not times or times[-1] <= t0) and (not report_t or report_t[-1] <= t0):
+            # the common case: the change is the newest point
+            return [t0] if (times and times[-1] == t0) or (report_t and report_t[-1] == t0) else []
+        pts = set(times[bisect_left(times, t0):])
+        pts.update(report_t[bisect_left(report_t, t0):])
         return sorted(pts)
 
     def _append(self, t: int, rank: int, ids: tuple[str, ...], evidence: dict[str, float]) -> None:
@@ -175,14 +187,14 @@ class Timeline:
         current = track.tier_rank
         rank, ids = tier_at(track, self.rules, t)
         if rank > current:
-            self._append(t, rank, ids, _evidence(track, self.rules, t, rank))
+            self._append(t, rank, ids, _evidence(track, self.rules, t, ids))
         elif rank < current:
             last = self._last_case(t)
             if _closed(track, t) or last is None or t - last >= self.quiet:
-                self._append(t, rank, ids, self._stand_down_evidence(t, rank, last))
+                self._append(t, rank, ids, self._stand_down_evidence(t, ids, last))
 
-    def _stand_down_evidence(self, t: int, rank: int, last: int | None) -> dict[str, float]:
-        evidence = _evidence(self.track, self.rules, t, rank)
+    def _stand_down_evidence(self, t: int, ids: tuple[str, ...], last: int | None) -> dict[str, float]:
+        evidence = _evidence(self.track, self.rules, t, ids)
         if last is not None:
             evidence["quiet_days"] = (t - last) / DAY
         return evidence
@@ -211,5 +223,5 @@ class Timeline:
                 track.pending = due
                 return
             rank, ids = tier_at(track, self.rules, due)
-            self._append(due, rank, ids, self._stand_down_evidence(due, rank, last))
+            self._append(due, rank, ids, self._stand_down_evidence(due, ids, last))
             lo = due

@@ -1,0 +1,60 @@
+"""The live shell: a Faust worker around the pure core (``tierflow worker``).
+
+Data path (``<p>`` is ``settings.topic_prefix``; every topic has the registry's 6
+partitions unless noted, and partition ``i`` of every topic goes to the same worker —
+Faust's assignor co-partitions topics of equal partition count)::
+
+  <p>.{incidents,cases,transfers,stock}.v1 ─┐
+  <p>.ticks.v1 (timer) ─────────────────────┼─► decide agent (Faust, take_events)
+  <p>.rekeyed.v1 (internal) ────────────────┘     │  state: Faust table "state"
+                                                  │  (changelog <p>.decide-state-changelog)
+      ┌───────────────────────────────────────────┘
+      ├─► <p>.{escalations,tasks,alerts}.v1, <p>.dlq.v1 (1 partition)
+      └─► <p>.{incident-states,stock-levels}.v1 (internal)
+              + <p>.{cases,transfers}.v1 ─► landing (aiokafka group <p>.landing)
+                                              └─► ClickHouse <db> / <db>_exercise
+
+Decisions:
+
+- **Decode in batches.** The decide agent takes up to ``worker_batch_max`` records (or
+  what came within ``worker_batch_wait_s``) with ``stream.take_events`` and decodes each
+  with ``topics.codec.decode``. A bad record becomes a ``Rejection`` (original bytes,
+  topic, partition, offset, key, reason) on the DLQ topic; the landing stage puts it in
+  ``rejected_events``. Nothing about input can raise out of the agent.
+- **Re-keying.** State is per jurisdiction (``region[:jurisdiction_digits]``), and a
+  jurisdiction's state lives on partition ``murmur2(jurisdiction) % 6`` — where Kafka's
+  default partitioner puts records keyed by jurisdiction, as ``tierflow publish`` does.
+  A record found on any other partition (a producer keyed it by something else) is
+  forwarded once, pseudonymised and keyed by jurisdiction, to ``<p>.rekeyed.v1``, which
+  the same agent reads; correctly keyed records pay no extra hop. The core is order-
+  insensitive and idempotent, so the interleaving of direct and forwarded records does
+  not change any decision.
+- **State.** One Faust table of encoded ``CoreState`` (``streams.core.encode_state``)
+  keyed by jurisdiction, ``use_partitioner=True`` so it can be written from a batch; its
+  changelog partition is then the jurisdiction's partition, the one the worker owns.
+  Written once per jurisdiction per batch; decoded states are cached between batches and
+  the cache is dropped on every rebalance. A restarted worker recovers the table from the
+  changelog before the agent runs. Faust flushes the producer (changelog, outputs) before
+  it commits input offsets, and the agent awaits its sends before a batch is acked:
+  at-least-once, made exactly-once in effect by the core's event-id idempotence.
+- **Ticks.** A timer writes one ``Tick`` per owned partition of ``<p>.ticks.v1``
+  (jurisdiction None: every jurisdiction of that partition) every ``tick_interval_s``;
+  the decide agent reads them back like events, so a replay sees the same time.
+  ``tick_clock``: ``wall`` (production) or ``event`` (the highest Actual ``occurred_at``
+  seen, capped at the wall clock; for scenarios dated in the past) — see
+  :mod:`streams.live.ticks`.
+- **Outputs.** Escalations, tasks and alerts go to their topics with ``decided_at`` (the
+  only wall-clock time in a decision); incident states and stock levels to internal
+  topics for landing. Keys are the jurisdiction.
+- **Landing** (:mod:`streams.live.landing`): a plain aiokafka consumer group in the
+  same process, batches of ``getmany``, one sink write per table and partition with a
+  dedup token from the offset range, flush, then commit. ClickHouse down: partitions
+  paused, retries with backoff, memory bounded by one batch, no loss.
+- **Exercise namespace.** The core keeps ``Exercise``/``Test`` apart inside a state; their
+  outputs carry the status, and landing writes every row whose status is not ``Actual``
+  to the database ``<clickhouse_database>_exercise`` (same schema, migrated by the worker),
+  never to the live one. Cases and transfers are routed the same way.
+- **Privacy.** Cases are pseudonymised right after decoding, in both stages, before the
+  core, a forward, a table or an output.
+- **Metrics** (:mod:`streams.live.metrics`) on ``metrics_host:metrics_port``.
+"""

@@ -51,6 +51,13 @@ from topics.registry import ALERTS, DLQ, ESCALATIONS, TASKS, TICKS, jurisdiction
 _STAMPED = (Escalation, Task, Alert)
 
 
+def _output_json(model: BaseModel) -> bytes:
+    """An output's JSON with its nulls: ``codec.encode`` leaves None out, and Escalation's
+    ``tier``/``previous_tier`` are required-but-nullable, so such a record would not decode
+    back into its own model."""
+    return model.__pydantic_serializer__.to_json(model)
+
+
 @dataclass(frozen=True)
 class Record:
     """One consumed Kafka record, as the decide stage needs it."""
@@ -202,6 +209,8 @@ class Decider:
             )
             return
         batch.events.setdefault(jurisdiction, []).append(event)
+        # Known before the batch's ticks are handed out: a new jurisdiction gets them too.
+        self._jurisdictions_of(target).add(jurisdiction)
 
     # --- state and outputs ----------------------------------------------------------
 
@@ -232,8 +241,11 @@ class Decider:
             self.store.put(jurisdiction, encode_state(new_state))
         key = jurisdiction.encode()
         for output in outputs:
-            if isinstance(output, _STAMPED):
-                output = output.model_copy(update={"decided_at": now})
-                if isinstance(output, Escalation):
-                    metrics.ESCALATIONS.labels(output.tier or "none", output.status).inc()
-            out.append(Outgoing(self._output_topic[type(output)], key, encode(output)))
+            if isinstance(output, Escalation):
+                metrics.ESCALATIONS.labels(output.tier or "none", output.status).inc()
+            stamped = (
+                output.model_copy(update={"decided_at": now})
+                if isinstance(output, _STAMPED)
+                else output
+            )
+            out.append(Outgoing(self._output_topic[type(output)], key, _output_json(stamped)))

@@ -15,6 +15,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from topics.models import Rejection
 
+LAG_REFRESH_S = 2.0  # how often the lag and commit-age gauges are recomputed
+
 RECORDS_CONSUMED = Counter(
     "tierflow_records_consumed",
     "Input records decoded by the decide stage",

@@ -12,7 +12,7 @@ from typing import Literal
 
 from aiokafka.partitioner import murmur2
 
-from topics.models import Envelope, IncidentState, StockLevel, Status
+from topics.models import Envelope, IncidentState, Status, StockLevel
 from topics.registry import (
     ALERTS,
     CASES,
@@ -59,7 +59,8 @@ def partition_for(jurisdiction: str, partitions: int = PARTITIONS) -> int:
     """The partition Kafka's default partitioner (murmur2, as the Java client and aiokafka)
     gives a record keyed by ``jurisdiction``; the decide stage and the state changelog
     rely on it being the same everywhere."""
-    return (murmur2(jurisdiction.encode("utf-8")) & 0x7FFFFFFF) % partitions
+    hashed: int = murmur2(jurisdiction.encode("utf-8"))
+    return (hashed & 0x7FFFFFFF) % partitions
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ async def admin_client(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]
     try:
         await admin.start()
     except KafkaConnectionError as exc:
+        await admin.close()
         raise KafkaUnavailable(
             f"Kafka at {settings.kafka_bootstrap} did not answer: {exc} "
             "(is the stack up? `tierflow stack up`)"
@@ -86,6 +87,7 @@ async def idempotent_producer(settings: Settings) -> AsyncIterator[AIOKafkaProdu
     try:
         await producer.start()
     except KafkaConnectionError as exc:
+        await producer.stop()  # release what start() opened before it failed
         raise KafkaUnavailable(
             f"Kafka at {settings.kafka_bootstrap} did not answer: {exc} "
             "(is the stack up? `tierflow stack up`)"

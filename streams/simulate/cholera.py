@@ -4,10 +4,12 @@
 Cases are reported suspected by the hospitals and confirmed by the lab hours later (some
 straight as confirmed); a few suspects are discarded. No agency declares the incident:
 the first suspects come from two hospitals, which is the multi-point early warning that
-opens it. Intended tiers (cholera, per city, rolling 7 days): IV at the 1st confirmation,
-III at the 10th, II at the 30th; Zigong is Tier II from its first confirmed case because
-the outbreak then spans two cities; each city stands down one incubation period (5 days)
-after its last confirmed case.
+opens it. Intended tiers (cholera, per city, rolling 7 days): Chengdu IV at the 1st
+confirmation, III at the 10th, II at the 30th; Zigong IV at its first; the province
+(roll-up, jurisdiction 51) Tier II while both cities have a tier. A city stands down
+once one incubation period (5 days) has passed since its last confirmed case and the
+rules of its tier have stopped holding, to the tier that still holds, and so on: Chengdu
+goes II -> IV 5 days after its last case and stands down 7 days after it.
 """
 
 from __future__ import annotations
@@ -62,11 +64,13 @@ def build(params: Params) -> Scenario:
     script.semantics = {
         "count": "a case counts once per case_id from its first confirmed event; "
         "discarded removes it",
-        "tier": "per city, confirmed in (t-7d, t]: 1-9 IV, 10-29 III, >=30 II; "
-        "confirmed cases in >=2 cities within 7 days: II for each",
+        "tier": "per city, confirmed in (t-7d, t]: 1-9 IV, 10-29 III, >=30 II",
+        "province": "jurisdiction 51: II while >= 2 cities have a cholera tier, from the "
+        "instant the second city gets one to the instant one of them stands down",
         "effective_at": "occurred_at of the confirmation that makes the rule hold",
-        "stand_down": "tier None at the city's last confirmation + 5 d (cholera's maximum "
-        "incubation period), once a tick at or after it is seen",
+        "stand_down": "at d = max(last confirmation + 5 d (cholera's maximum incubation), "
+        "the instant every rule of the current tier or above stops holding), to the tier "
+        "that holds at d; seen once a tick at or after d arrives",
         "incident_id": "null: the core opens the incident from the multi-point warning; "
         "match steps by jurisdiction",
     }

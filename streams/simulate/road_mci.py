@@ -102,6 +102,8 @@ def build(params: Params) -> Scenario:
     script.semantics = {
         "tier": "mass casualty from the latest casualty figures by occurred_at: "
         "I >=100; II 50-99 with >5 dead or critical; III 30-49 with >3; IV 10-29 with >1",
+        "casualties": "an incident update without `casualties` (the green-corridor notice) "
+        "leaves the figures as they were",
         "effective_at": "occurred_at of the update whose figures make the rule hold",
         "capacity_redirect": "destination with 0 free beds of the required type -> the "
         "facility of the jurisdiction with the most free beds of that type",
@@ -297,6 +299,8 @@ def _transfer(
         occurred_at=arrived_at,
         county=destination.county,
         msg_type="Update",
+        # Reported on time: a late arrival report would rightly look like a delay.
+        steady=True,
         transfer_status="arrived",
         **moving,
     )

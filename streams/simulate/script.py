@@ -14,6 +14,7 @@ import hashlib
 import random
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -57,7 +58,7 @@ class Params:
     status: str = "Actual"
     scale: int = 1
 
-    @property
+    @cached_property
     def tag(self) -> str:
         """A short run tag in every id, so runs with different params never share ids."""
         text = f"{self.scenario}|{self.seed}|{rfc3339(self.start)}|{self.status}|{self.scale}"

@@ -27,6 +27,7 @@ DAYS = 21  # snapshots on days 0..20, every day at the scenario's start time
 STOCK_LEVELS = ((7.0, "red"), (14.0, "orange"), (30.0, "yellow"))  # days of cover below
 _LEVEL_RANK = {None: 0, "yellow": 1, "orange": 2, "red": 3}
 NOISE = (0.94, 1.06)  # day-to-day variation of use
+BURN_WINDOW = timedelta(days=7)  # the default rulebook's stock.burn_window_days
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,9 @@ def _sites(scale: int) -> list[_Site]:
 def build(params: Params) -> Scenario:
     script = Script(params, "ppe", report_delay=timedelta(minutes=10))
     script.semantics = {
-        "burn_rate": "per day, from successive snapshots by occurred_at: "
-        "(previous on_hand + received - on_hand) / days between them",
+        "burn_rate": "consumption (previous on_hand + received - on_hand, summed over "
+        "successive snapshots by occurred_at) since the latest snapshot at least 7 days "
+        "older (else the first), per day between the two",
         "days_of_cover": "on_hand / burn_rate (undefined when burn_rate <= 0)",
         "stock_low": "yellow < 30 days, orange < 14, red < 7; listed: the first snapshot "
         "at which each (site, item) reaches a higher level than before",
@@ -106,20 +108,28 @@ def _run_down(
 ) -> None:
     """Daily snapshots of one item at one site, and the alerts its cover should raise."""
     on_hand, use, level = line.on_hand, line.use, None
-    previous: tuple[datetime, int] | None = None
+    history: list[tuple[datetime, float]] = []  # (at, consumption since the first snapshot)
     for day in range(DAYS):
         at = script.at(timedelta(days=day))
         received = receipts.get((day, site.site_id, line.item), 0)
+        consumed = 0.0
         if day:
-            used = round(use * script.rng.uniform(*NOISE))
-            on_hand = max(0, on_hand + received - used)
+            before = on_hand
+            on_hand = max(0, on_hand + received - round(use * script.rng.uniform(*NOISE)))
             use *= line.growth
+            consumed = history[-1][1] + before + received - on_hand
+        history.append((at, consumed))
+        cover = days_of_cover(history, on_hand)
+        now = stock_level(cover) if cover is not None else None
+        crossing = _LEVEL_RANK[now] > _LEVEL_RANK[level]
         extra: dict[str, Any] = {"received": received} if received else {}
         script.event(
             "stock",
             agency=site.agency,
             occurred_at=at,
             county=site.county,
+            # The alert is decided on the newest snapshot: the crossing one arrives in order.
+            steady=crossing,
             site_id=site.site_id,
             site_type=site.site_type,
             item=line.item,
@@ -128,19 +138,30 @@ def _run_down(
             baseline=line.on_hand,
             **extra,
         )
-        if previous is not None:
-            since, before = previous
-            burn = (before + received - on_hand) / ((at - since) / timedelta(days=1))
-            now = stock_level(on_hand / burn) if burn > 0 else None
-            if _LEVEL_RANK[now] > _LEVEL_RANK[level]:
-                script.intend_alert(
-                    "stock_low",
-                    site.site_id,
-                    jurisdiction=site.county.city,
-                    item=line.item,
-                    level=now,
-                    at=rfc3339(at),
-                    days_of_cover=round(on_hand / burn, 2),
-                )
-                level = now
-        previous = (at, on_hand)
+        if crossing:
+            script.intend_alert(
+                "stock_low",
+                f"{site.site_id}/{line.item}",
+                jurisdiction=site.county.city,
+                site_id=site.site_id,
+                item=line.item,
+                level=now,
+                at=rfc3339(at),
+                days_of_cover=round(cover or 0.0, 2),
+            )
+            level = now
+
+
+def days_of_cover(history: list[tuple[datetime, float]], on_hand: float) -> float | None:
+    """``on_hand`` over the burn rate at the newest snapshot of ``history``: the
+    consumption since the latest snapshot at least 7 days older (else the first one), per
+    day between the two; None while the burn is not positive."""
+    at, consumed = history[-1]
+    base_at, base_consumed = history[0]
+    for then, total in history[:-1]:
+        if then <= at - BURN_WINDOW:
+            base_at, base_consumed = then, total
+    if base_at == at:
+        return None
+    burn = (consumed - base_consumed) / ((at - base_at) / timedelta(days=1))
+    return on_hand / burn if burn > 0 else None

@@ -39,9 +39,7 @@ def at(day: int, hour: int = 0, minute: int = 0, month: int = 3) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=UTC)
 
 
-def _incident(
-    incident_id: str, version: int, updated_at: datetime, **fields: Any
-) -> IncidentState:
+def _incident(incident_id: str, version: int, updated_at: datetime, **fields: Any) -> IncidentState:
     base: dict[str, Any] = {
         "jurisdiction": "5101",
         "category": "infectious_disease",
@@ -89,7 +87,9 @@ def incidents() -> list[IncidentState]:
             region="510105",
         ),
         # D: measles, tier IV, then stood down and closed: not active.
-        _incident("inc-measles-5101", 1, at(1, 2), tier="IV", disease="measles", lat=30.6, lon=104.0),
+        _incident(
+            "inc-measles-5101", 1, at(1, 2), tier="IV", disease="measles", lat=30.6, lon=104.0
+        ),
         _incident(
             "inc-measles-5101",
             2,
@@ -140,7 +140,9 @@ def escalations() -> list[Escalation]:
         _decision("d-a2", "inc-cholera-5101", "III", "IV", at(3, 10)),
         _decision("d-a3", "inc-cholera-5101", "II", "III", at(5, 12)),
         # d-a3 again, re-emitted after a restart: the same row once the key collapses.
-        _decision("d-a3", "inc-cholera-5101", "II", "III", at(5, 12), decided_after=timedelta(hours=1)),
+        _decision(
+            "d-a3", "inc-cholera-5101", "II", "III", at(5, 12), decided_after=timedelta(hours=1)
+        ),
         _decision("d-b1", "inc-food-5001", "IV", None, at(3, 13), jurisdiction="5001"),
         _decision("d-d1", "inc-measles-5101", "IV", None, at(1, 2)),
         _decision("d-d2", "inc-measles-5101", None, "IV", at(6)),
@@ -149,11 +151,18 @@ def escalations() -> list[Escalation]:
     ]
 
 
-def _task(
-    task_id: str, agency: Any, action: str, issued: datetime, due: datetime, state: Any, **kw: Any
+def _task(  # noqa: PLR0917 - positional, so the task table below reads as rows
+    task_id: str,
+    agency: Any,
+    action: str,
+    incident_id: str,
+    issued: datetime,
+    due: datetime,
+    **kw: Any,
 ) -> Task:
     fields: dict[str, Any] = {
-        "incident_id": "inc-cholera-5101",
+        "incident_id": incident_id,
+        "state": "open",
         "jurisdiction": "5101",
         "tier": "II",
         "decided_at": issued,
@@ -165,38 +174,41 @@ def _task(
         action=action,
         issued_at=issued,
         due_at=due,
-        state=state,
         **fields,
     )
 
 
 def tasks() -> list[Task]:
     issued = at(5, 12)
+    cholera = ("inc-cholera-5101", issued)
     return [
-        _task("t-a-em", "emergency", "convene_joint_command", issued, at(5, 13), "open"),
+        _task("t-a-em", "emergency", "convene_joint_command", *cholera, at(5, 13)),
         _task(
-            "t-a-em", "emergency", "convene_joint_command", issued, at(5, 13), "acked",
-            acked_at=at(5, 12, 40), decided_at=at(5, 12, 40),
+            "t-a-em", "emergency", "convene_joint_command", *cholera, at(5, 13),
+            state="acked", acked_at=at(5, 12, 40), decided_at=at(5, 12, 40),
         ),
-        _task("t-a-health", "health", "designate_hospitals", issued, at(5, 18), "open"),
+        _task("t-a-health", "health", "designate_hospitals", *cholera, at(5, 18)),
         _task(
-            "t-a-health", "health", "designate_hospitals", issued, at(5, 18), "overdue",
-            decided_at=at(5, 18),
+            "t-a-health", "health", "designate_hospitals", *cholera, at(5, 18),
+            state="overdue", decided_at=at(5, 18),
         ),
         # Past due but the core has not marked it yet: the view counts it overdue.
-        _task("t-a-ps", "public_security", "secure_perimeter", issued, at(5, 14), "open"),
+        _task("t-a-ps", "public_security", "secure_perimeter", *cholera, at(5, 14)),
         # Due after the window ends: not overdue yet.
-        _task("t-a-tr", "transport", "open_green_corridor", issued, at(9), "open"),
+        _task("t-a-tr", "transport", "open_green_corridor", *cholera, at(9)),
         _task(
-            "t-b-health", "health", "trace_food_source", at(3, 13), at(3, 20), "overdue",
-            incident_id="inc-food-5001", jurisdiction="5001", tier="IV",
+            "t-b-health", "health", "trace_food_source", "inc-food-5001", at(3, 13), at(3, 20),
+            state="overdue", jurisdiction="5001", tier="IV",
         ),
         _task(
-            "t-e", "health", "designate_hospitals", at(4), at(4, 1), "overdue",
-            incident_id="inc-drill-5101", tier="I", status="Exercise",
+            "t-e", "health", "designate_hospitals", "inc-drill-5101", at(4), at(4, 1),
+            state="overdue", tier="I", status="Exercise",
         ),
-        _task("t-old", "health", "designate_hospitals", at(20, month=2), at(21, month=2), "overdue"),
-    ]
+        _task(
+            "t-old", "health", "designate_hospitals", "inc-cholera-5101", at(20, month=2),
+            at(21, month=2), state="overdue",
+        ),
+    ]  # fmt: skip
 
 
 HOSPITAL = Source(agency_id="hosp-a", agency_type="health")
@@ -209,6 +221,7 @@ def _case(
     region: str,
     classification: Any,
     occurred: datetime,
+    *,
     reported_after: timedelta,
     **kw: Any,
 ) -> CaseEvent:
@@ -230,21 +243,29 @@ def _case(
 def cases() -> list[CaseEvent]:
     m = timedelta(minutes=1)
     return [
-        _case("e-c1-1", "c1", "510104", "suspected", at(2, 10), 30 * m),
-        _case("e-c1-2", "c1", "510104", "confirmed", at(3, 9), 20 * m),
-        _case("e-c1-3", "c1", "510104", "confirmed", at(6, 9), 30 * m, outcome="recovered"),
-        _case("e-c2", "c2", "510104", "confirmed", at(3, 15), 45 * m),
-        _case("e-c3", "c3", "510105", "confirmed", at(4, 8), 180 * m),  # 3 h: late
-        _case("e-c4", "c4", "510105", "probable", at(4, 9), 10 * m),
-        # 20:00 UTC is 04:00 the next day in Asia/Shanghai.
-        _case("e-c5", "c5", "510105", "confirmed", at(4, 20), 30 * m),
-        _case("e-c6", "c6", "510104", "confirmed", at(3, 12), 10 * m, status="Exercise"),
+        _case("e-c1-1", "c1", "510104", "suspected", at(2, 10), reported_after=30 * m),
+        _case("e-c1-2", "c1", "510104", "confirmed", at(3, 9), reported_after=20 * m),
         _case(
-            "e-c7", "c7", "500103", "confirmed", at(3, 14), 300 * m,  # 5 h: late
+            "e-c1-3", "c1", "510104", "confirmed", at(6, 9), reported_after=30 * m,
+            outcome="recovered",
+        ),
+        _case("e-c2", "c2", "510104", "confirmed", at(3, 15), reported_after=45 * m),
+        _case("e-c3", "c3", "510105", "confirmed", at(4, 8), reported_after=180 * m),  # late
+        _case("e-c4", "c4", "510105", "probable", at(4, 9), reported_after=10 * m),
+        # 20:00 UTC is 04:00 the next day in Asia/Shanghai.
+        _case("e-c5", "c5", "510105", "confirmed", at(4, 20), reported_after=30 * m),
+        _case(
+            "e-c6", "c6", "510104", "confirmed", at(3, 12), reported_after=10 * m,
+            status="Exercise",
+        ),
+        _case(
+            "e-c7", "c7", "500103", "confirmed", at(3, 14), reported_after=300 * m,  # late
             disease="norovirus", source=DISPATCH_120, facility_id="hosp-c",
         ),
-        _case("e-c8", "c8", "510104", "confirmed", at(27, 10, month=2), 10 * m),
-    ]
+        _case(
+            "e-c8", "c8", "510104", "confirmed", at(27, 10, month=2), reported_after=10 * m
+        ),
+    ]  # fmt: skip
 
 
 def _transfer(
@@ -280,42 +301,64 @@ def transfers() -> list[TransferEvent]:
         _transfer("e-tr2-1", "tr2", "510105", "requested", at(5, 11)),
         _transfer("e-tr2-2", "tr2", "510105", "arrived", at(5, 12)),
         _transfer(
-            "e-tr3-1", "tr3", "500103", "requested", at(6, 8),
-            from_facility="hosp-c", to_facility="hosp-d", required_bed="general",
+            "e-tr3-1",
+            "tr3",
+            "500103",
+            "requested",
+            at(6, 8),
+            from_facility="hosp-c",
+            to_facility="hosp-d",
+            required_bed="general",
         ),
         _transfer("e-tr4-1", "tr4", "510104", "en_route", at(5, 9), status="Exercise"),
         _transfer("e-tr5-1", "tr5", "510104", "requested", at(9)),
     ]
 
 
-def _alert(
-    alert_id: str, kind: Any, level: Any, subject: str, when: datetime, **kw: Any
-) -> Alert:
+def _alert(alert_id: str, kind: Any, level: Any, subject: str, when: datetime, **kw: Any) -> Alert:
     fields: dict[str, Any] = {"jurisdiction": "5101", "message": f"{kind} {subject}"}
     fields.update(kw)
     return Alert(
-        alert_id=alert_id, alert_kind=kind, level=level, subject_id=subject, at=when,
-        decided_at=when, **fields,
+        alert_id=alert_id,
+        alert_kind=kind,
+        level=level,
+        subject_id=subject,
+        at=when,
+        decided_at=when,
+        **fields,
     )
 
 
 def alerts() -> list[Alert]:
     return [
         _alert(
-            "al-redirect-1", "capacity_redirect", "orange", "tr1", at(5, 10, 5),
+            "al-redirect-1",
+            "capacity_redirect",
+            "orange",
+            "tr1",
+            at(5, 10, 5),
             incident_id="inc-cholera-5101",
             message="hosp-b has no free icu bed: redirect to hosp-c",
             details={"to_facility": "hosp-b", "suggested_facility": "hosp-c"},
         ),
         _alert(
-            "al-redirect-x", "capacity_redirect", "orange", "tr4", at(5, 9, 5),
-            incident_id="inc-drill-5101", status="Exercise",
+            "al-redirect-x",
+            "capacity_redirect",
+            "orange",
+            "tr4",
+            at(5, 9, 5),
+            incident_id="inc-drill-5101",
+            status="Exercise",
         ),
         _alert("al-late-c3", "reporting_late", "yellow", "e-c3", at(4, 11)),
         _alert("al-late-c7", "reporting_late", "yellow", "e-c7", at(3, 19), jurisdiction="5001"),
         _alert("al-stock", "stock_low", "orange", "depot-1/ppe.n95", at(6, 8)),
         _alert(
-            "al-warning", "warning_opened", "yellow", "inc-warning-5101", at(6, 6),
+            "al-warning",
+            "warning_opened",
+            "yellow",
+            "inc-warning-5101",
+            at(6, 6),
             incident_id="inc-warning-5101",
         ),
         _alert("al-old", "task_overdue", "orange", "t-old", at(21, month=2)),
@@ -339,15 +382,31 @@ def stock_levels() -> list[StockLevel]:
         _stock("hosp-a", "bed.icu", at(9), 15, baseline=20),
         _stock("depot-1", "ppe.n95", at(5, 8), 10_000, **depot),
         _stock(
-            "depot-1", "ppe.n95", at(6, 8), 9_000, burn_rate_per_day=1_000, days_of_cover=9.0,
+            "depot-1",
+            "ppe.n95",
+            at(6, 8),
+            9_000,
+            burn_rate_per_day=1_000,
+            days_of_cover=9.0,
             **depot,
         ),
         _stock(
-            "depot-2", "ppe.n95", at(6, 8), 3_000, burn_rate_per_day=100, days_of_cover=30.0,
-            jurisdiction="5001", **depot,
+            "depot-2",
+            "ppe.n95",
+            at(6, 8),
+            3_000,
+            burn_rate_per_day=100,
+            days_of_cover=30.0,
+            jurisdiction="5001",
+            **depot,
         ),
         _stock(
-            "depot-1", "ppe.gown", at(6, 8), 4_000, burn_rate_per_day=50, days_of_cover=80.0,
+            "depot-1",
+            "ppe.gown",
+            at(6, 8),
+            4_000,
+            burn_rate_per_day=50,
+            days_of_cover=80.0,
             **depot,
         ),
     ]

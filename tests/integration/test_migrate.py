@@ -30,13 +30,6 @@ EXPECTED_LAYOUT = {
 }
 
 
-@pytest.fixture(scope="session")
-def stack(settings: Settings) -> Settings:
-    """TEMPORARY override of tests/integration/conftest.py's `stack`: the shared dev stack
-    was not started by `tierflow stack up`, so stack_up refuses its ports; use it as is."""
-    return settings
-
-
 @pytest.fixture
 def databases(ch_admin: Client, unique_name: Callable[..., str]) -> Iterator[Callable[[], str]]:
     """Fresh database names, dropped after the test."""
@@ -80,8 +73,7 @@ def test_migrate_twice_then_on_a_second_database(
     assert _ledger(ch_admin, first) == shipped
     assert (
         ch_admin.query(
-            f"SELECT name, metadata_modification_time FROM system.tables"
-            f" WHERE database = '{first}'"
+            f"SELECT name, metadata_modification_time FROM system.tables WHERE database = '{first}'"
         ).result_rows
         == tables_after_one
     )

@@ -3,6 +3,7 @@ reached through a gate that can play an outage) and its in-memory twin must beha
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -27,13 +28,6 @@ from topics.settings import Settings
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 FAST_RETRY = RetryPolicy(first_delay_s=0.05, max_delay_s=0.2, budget_s=1.0)
-
-
-@pytest.fixture(scope="session")
-def stack(settings: Settings) -> Settings:
-    """TEMPORARY override of tests/integration/conftest.py's `stack`: the shared dev stack
-    was not started by `tierflow stack up`, so stack_up refuses its ports; use it as is."""
-    return settings
 
 
 class Gate:
@@ -61,10 +55,8 @@ class Gate:
             self._listener = None
         with self._lock:
             for sock in self._open:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 sock.close()
             self._open.clear()
 
@@ -204,7 +196,7 @@ def task(state: str, decided_minute: int) -> Task:
         action="convene joint command",
         issued_at=T0,
         due_at=T0 + timedelta(hours=1),
-        state=state,  # type: ignore[arg-type]
+        state=state,
         acked_at=T0 + timedelta(minutes=40) if state == "acked" else None,
         decided_at=T0 + timedelta(minutes=decided_minute),
     )
@@ -249,10 +241,8 @@ def test_a_resent_batch_lands_once(harness: Harness) -> None:
     assert event_ids(harness.read("cases", final=False)) == expected
 
 
-def test_rows_read_back_as_written_without_personal_data(harness: Harness) -> None:
-    sink = harness.make()
-    [case] = cases(3, 1)
-    decision = Escalation(
+def decision(decided_second: int) -> Escalation:
+    return Escalation(
         decision_id="d-1",
         incident_id="inc-1",
         jurisdiction="5101",
@@ -262,10 +252,32 @@ def test_rows_read_back_as_written_without_personal_data(harness: Harness) -> No
         rule_ids=("cholera.week.10", "cholera.spread"),
         evidence={"confirmed_7d": 12.0},
         rulebook_version="2026.1",
-        decided_at=T0 + timedelta(seconds=2),
+        decided_at=T0 + timedelta(seconds=decided_second),
     )
+
+
+def test_the_token_not_the_content_decides_what_is_a_resend(harness: Harness) -> None:
+    # Re-processing the same offsets decides again: same rows, a later decided_at.
+    token = dedup_token("tier_timeline", "tierflow.escalations.v1", 1, 40, 40)
+    for decided in (2, 9):  # the second time from a restarted worker
+        sink = harness.make()
+        sink.write("tier_timeline", [decision(decided)], token)
+        sink.flush()
+    [only] = harness.read("tier_timeline", final=False)
+    assert only["decided_at"] == T0 + timedelta(seconds=2)
+    # The same content under another token is another batch: it lands (FINAL collapses it).
+    other = harness.make()
+    other.write("tier_timeline", [decision(2)], f"{token}#other")
+    other.flush()
+    assert len(harness.read("tier_timeline", final=False)) == 2
+    assert len(harness.read("tier_timeline")) == 1
+
+
+def test_rows_read_back_as_written_without_personal_data(harness: Harness) -> None:
+    sink = harness.make()
+    [case] = cases(3, 1)
     sink.write("cases", [case], case_token(3, 1))
-    sink.write("tier_timeline", [decision], "tl:0-0")
+    sink.write("tier_timeline", [decision(2)], "tl:0-0")
     sink.flush()
     [row] = harness.read("cases")
     assert "name" not in row
@@ -298,9 +310,9 @@ def test_task_and_transfer_states_only_move_forward(harness: Harness) -> None:
     for n, row in enumerate([task("open", 0), task("acked", 41), task("overdue", 61)]):
         sink.write("tasks", [row], f"task:{n}")
         sink.flush()
-    for n, row in enumerate([transfer("dispatched", 5), transfer("arrived", 30),
-                             transfer("en_route", 35)]):  # fmt: skip
-        sink.write("transfers", [row], f"transfer:{n}")
+    moves = [transfer("dispatched", 5), transfer("arrived", 30), transfer("en_route", 35)]
+    for n, move in enumerate(moves):
+        sink.write("transfers", [move], f"transfer:{n}")
         sink.flush()
     [current_task] = harness.read("tasks")
     assert current_task["state"] == "acked"

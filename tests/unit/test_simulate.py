@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from streams.cli import app
@@ -60,9 +62,23 @@ def test_same_seed_same_bytes_other_seed_other_bytes(name: str) -> None:
     ]
 
 
+@settings(max_examples=15, deadline=None)
+@given(name=st.sampled_from(NAMES), seed=st.integers(0, 2**63))
+def test_any_seed_gives_a_reproducible_well_formed_scenario(name: str, seed: int) -> None:
+    scenario = generate(name, seed)
+    assert scenario.jsonl() == generate(name, seed).jsonl()
+    truth = scenario.truth
+    bad = {m["line"] for m in truth["malformed"]}
+    parsed = _parsed(scenario.jsonl().splitlines())
+    assert {n for n, got in enumerate(parsed, start=1) if isinstance(got, Rejection)} == bad
+    assert len(truth["late_event_ids"]) >= 3 and len(truth["duplicate_event_ids"]) >= 3
+    assert len(truth["reporting_late_event_ids"]) >= 2
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("name", NAMES)
-def test_every_line_is_valid_or_rejected_as_intended(name: str) -> None:
-    lines, truth = _lines(name)
+def test_every_line_is_valid_or_rejected_as_intended(name: str, seed: int) -> None:
+    lines, truth = _lines(name, seed)
     malformed = {m["line"]: m["error"] for m in truth["malformed"]}
     assert set(Counter(malformed.values())) == set(REASON_OF_CLASS)  # every class present
     for number, (line, got) in enumerate(zip(lines, _parsed(lines), strict=True), start=1):
@@ -101,9 +117,10 @@ def test_truth_counts_match_the_file(name: str) -> None:
     assert len(duplicated) >= 3
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("name", NAMES)
-def test_late_and_late_reported_events_are_what_the_truth_says(name: str) -> None:
-    lines, truth = _lines(name)
+def test_late_and_late_reported_events_are_what_the_truth_says(name: str, seed: int) -> None:
+    lines, truth = _lines(name, seed)
     events = [e for e in _parsed(lines) if not isinstance(e, (Rejection, Tick))]
     first_seen: dict[str, int] = {}
     for n, event in enumerate(events):
@@ -239,7 +256,7 @@ def test_road_mci_redirect_and_delay_follow_the_file() -> None:
 def test_supply_squeeze_falls_below_seven_days_of_cover() -> None:
     _, truth = _lines("supply-squeeze")
     alerts = [a for a in truth["alerts"] if a["kind"] == "stock_low"]
-    red = {(a["subject_id"], a["item"]) for a in alerts if a["level"] == "red"}
+    red = {(a["site_id"], a["item"]) for a in alerts if a["level"] == "red"}
     assert ("H-510107-01", "ppe.n95") in red and ("H-510107-01", "ppe.gown") in red
     for a in alerts:
         limit = {"yellow": 30, "orange": 14, "red": 7}[a["level"]]

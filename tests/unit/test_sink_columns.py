@@ -157,7 +157,7 @@ def _task(state: str, decided_minute: int) -> Task:
         action="designate hospitals",
         issued_at=datetime(2026, 3, 1, 8, tzinfo=UTC),
         due_at=datetime(2026, 3, 1, 9, tzinfo=UTC),
-        state=state,  # type: ignore[arg-type]
+        state=state,
         decided_at=datetime(2026, 3, 1, 8, decided_minute, tzinfo=UTC),
     )
 

@@ -104,9 +104,7 @@ def test_rows_wait_for_a_full_batch(sink: Sink, store: SpyStore) -> None:
     assert landed(store) == list(range(12))
 
 
-def test_a_quiet_table_lands_after_max_delay(
-    sink: Sink, store: SpyStore, fake: FakeTime
-) -> None:
+def test_a_quiet_table_lands_after_max_delay(sink: Sink, store: SpyStore, fake: FakeTime) -> None:
     sink.write("rejected_events", rejections(0, 3), token(0, 3))
     fake.now += 4.9
     sink.flush_due()
@@ -151,9 +149,7 @@ def test_backoff_doubles_up_to_the_cap_then_backpressure(
     assert sink.buffered_rows == 0
 
 
-def test_full_buffer_refuses_the_write_and_keeps_what_it_has(
-    sink: Sink, store: SpyStore
-) -> None:
+def test_full_buffer_refuses_the_write_and_keeps_what_it_has(sink: Sink, store: SpyStore) -> None:
     store.reachable = False
     for first in (0, 8, 16):
         sink.write("rejected_events", rejections(first, 8), token(first, 8))
@@ -200,4 +196,3 @@ def test_a_write_larger_than_the_buffer_is_an_error(sink: Sink) -> None:
     with pytest.raises(SinkError, match="exceeds the buffer"):
         sink.write("rejected_events", rejections(0, 26), token(0, 26))
     assert sink.buffered_rows == 0
-

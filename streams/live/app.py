@@ -1,0 +1,203 @@
+"""The Faust app of a worker: the decide agent, its state table, the tick timer, the lag
+timer and the landing task (see :mod:`streams.live` for the design)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from sinks.clickhouse import ClickHouseSink
+from sinks.client import connect
+from sinks.errors import SinkError
+from sinks.migrate import migrate
+from sinks.writer import RetryPolicy, Sink, SinkPolicy
+from streams.live import metrics
+from streams.live.decide import Decider, Record
+from streams.live.landing import Landing
+from streams.live.ticks import TickClock, ticks_for
+from streams.live.topology import PARTITIONS, Namespace, TopicNames, exercise_database
+from topics.codec import encode
+from topics.registry import TICKS
+from topics.settings import Settings
+
+log = logging.getLogger("tierflow.live")
+
+# Core states can outgrow Kafka's default 1 MB record limit on a long incident.
+MAX_STATE_BYTES = 32 << 20
+
+
+class TableStore:
+    """:class:`streams.live.decide.StateStore` over a Faust table of bytes keyed by the
+    jurisdiction's bytes. ``use_partitioner`` sends each key's changelog record to
+    murmur2(key) — the partition the decide stage reads that jurisdiction from, which is
+    what lets a Faust table be written from ``take_events`` (DESIGN.md section 7)."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def get(self, jurisdiction: str) -> bytes | None:
+        blob = self.table.get(jurisdiction.encode())
+        return blob if isinstance(blob, bytes) else None
+
+    def put(self, jurisdiction: str, blob: bytes) -> None:
+        self.table[jurisdiction.encode()] = blob
+
+    def jurisdictions(self) -> Iterator[str]:
+        return (key.decode() for key in self.table)
+
+
+def make_sinks(settings: Settings) -> dict[Namespace, Sink]:
+    """One ClickHouse sink per namespace; a short retry budget so the landing loop gets
+    control back often enough to pause partitions and keep its group membership."""
+    policy = SinkPolicy(retry=RetryPolicy(budget_s=5.0))
+    database = settings.clickhouse_database
+    return {
+        "live": ClickHouseSink(settings, database, policy, on_batch=metrics.observe_sink_batch),
+        "exercise": ClickHouseSink(
+            settings, exercise_database(database), policy, on_batch=metrics.observe_sink_batch
+        ),
+    }
+
+
+def migrate_databases(settings: Settings) -> None:
+    """Bring the live and the exercise database up to date (idempotent)."""
+    admin = connect(settings, "")
+    try:
+        live = settings.clickhouse_database
+        for database in (live, exercise_database(live)):
+            migrate(admin, database)
+    finally:
+        admin.close()
+
+
+def build_app(settings: Settings, rulebook: Any) -> Any:
+    """A configured Faust app; run it with :func:`streams.live.runner.run_worker`."""
+    names = TopicNames(settings.topic_prefix)
+    datadir = settings.stack_home / "worker" / settings.topic_prefix
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        f"{settings.topic_prefix}.decide",
+        broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
+        store="memory://",
+        autodiscover=False,
+        web_enabled=False,
+        datadir=str(datadir),
+        topic_partitions=PARTITIONS,
+        topic_replication_factor=settings.replication_factor,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+        producer_acks=-1,
+        producer_linger_ms=5,
+        producer_max_request_size=MAX_STATE_BYTES,
+        stream_recovery_delay=0.2,
+        # The memory store keeps a standby copy in RAM per replica; recovery from the
+        # changelog is the fallback instead.
+        table_standby_replicas=0,
+    )
+    source = app.topic(
+        *names.decide_sources,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    table = app.Table(
+        "state",
+        key_type=bytes,
+        value_type=bytes,
+        partitions=PARTITIONS,
+        use_partitioner=True,
+        extra_topic_configs={"max.message.bytes": str(MAX_STATE_BYTES)},
+    )
+    clock = TickClock(settings.tick_clock)
+    decider = Decider(
+        prefix=settings.topic_prefix,
+        digits=settings.jurisdiction_digits,
+        pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
+        rulebook=rulebook,
+        store=TableStore(table),
+        clock=clock,
+    )
+    ticks_topic = names.of(TICKS)
+
+    async def decide(stream: Any) -> None:
+        async for events in stream.take_events(
+            settings.worker_batch_max, within=settings.worker_batch_wait_s
+        ):
+            started = asyncio.get_running_loop().time()
+            records = [
+                Record(m.topic, m.partition, m.offset, m.key, m.value)
+                for m in (event.message for event in events)
+            ]
+            outgoing = decider.process(records)
+            sends = [
+                await app.producer.send(o.topic, o.key, o.value, o.partition, None, None)
+                for o in outgoing
+            ]
+            # Durable in Kafka before take_events acks the batch (at-least-once).
+            await asyncio.gather(*sends)
+            metrics.DECIDE_BATCH_SECONDS.observe(asyncio.get_running_loop().time() - started)
+
+    def on_rebalance(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        decider.forget()
+
+    async def write_ticks() -> None:
+        at = clock.next_tick(datetime.now(UTC))
+        if at is None:
+            return
+        mine = [tp.partition for tp in app.consumer.assignment() if tp.topic == ticks_topic]
+        sends = [
+            await app.producer.send(ticks_topic, None, encode(tick), partition, None, None)
+            for partition, tick in ticks_for(at, mine)
+        ]
+        await asyncio.gather(*sends)
+
+    decide_lag = metrics.CommitTracker(f"{settings.topic_prefix}.decide")
+
+    async def refresh_lag() -> None:
+        consumer = app.consumer
+        # Faust keeps the committed offsets it seeks to and commits; no public accessor.
+        committed = getattr(consumer, "_committed_offset", {})
+        decide_lag.refresh(
+            ((tp.topic, tp.partition), consumer.highwater(tp), committed.get(tp))
+            for tp in consumer.assignment()
+        )
+
+    landing = Landing(
+        bootstrap=settings.kafka_bootstrap,
+        prefix=settings.topic_prefix,
+        sinks=make_sinks(settings),
+        pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
+    )
+
+    async def land() -> None:
+        await _migrate_until_done(settings)
+        await landing.run(names.landing_sources)
+
+    # Registered by call, not decorator syntax: faust's decorators are untyped.
+    app.agent(source)(decide)
+    app.on_partitions_revoked.connect(on_rebalance)
+    app.on_partitions_assigned.connect(on_rebalance)
+    app.timer(interval=settings.tick_interval_s)(write_ticks)
+    app.timer(interval=metrics.LAG_REFRESH_S)(refresh_lag)
+    app.task(land)
+    return app
+
+
+async def _migrate_until_done(settings: Settings) -> None:
+    delay = 1.0
+    while True:
+        try:
+            await asyncio.to_thread(migrate_databases, settings)
+            return
+        except (SinkError, ClickHouseError) as exc:  # server down at start: keep trying
+            log.warning("cannot migrate %s yet, retry in %.0fs: %s",
+                        settings.clickhouse_database, delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)

@@ -1,0 +1,238 @@
+"""The landing stage: output topics (and the case/transfer inputs) into ClickHouse.
+
+It is a plain aiokafka consumer group (``<prefix>.landing``) run inside the worker beside
+the Faust decide stage, so that a ClickHouse outage stalls only landing (Kafka keeps the
+backlog) and so that records are handled a batch at a time without Faust's per-record
+stream overhead. Per ``getmany`` batch:
+
+1. every record becomes a model (an output topic's model; cases are decoded again and
+   pseudonymised, a record that does not decode is skipped here — the decide stage has
+   already put it in the DLQ);
+2. models go to the sink of their namespace — ``Actual`` to the live database,
+   ``Exercise``/``Test`` to ``<database>_exercise`` — one write per (table, partition)
+   with ``dedup_token(table, topic, partition, first offset, last offset)``;
+3. both sinks are flushed (durable on return) and only then are the offsets committed.
+
+When ClickHouse refuses (SinkBackpressure after the sink's own retry budget, or a
+SinkError such as a missing table), every assigned partition is paused and the batch is
+retried with exponential backoff while ``getmany`` keeps the group membership alive;
+memory stays at one batch. Rows re-sent after a crash carry deterministic ids and versions
+(ReplacingMergeTree), so landing twice is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from pydantic import BaseModel, ValidationError
+
+from sinks.errors import SinkError
+from sinks.writer import Sink, dedup_token
+from streams.live import metrics
+from streams.live.topology import INCIDENT_STATES, STOCK_LEVELS, Namespace, namespace_of
+from topics.codec import decode
+from topics.models import (
+    Alert,
+    CaseEvent,
+    Escalation,
+    IncidentState,
+    Rejection,
+    Status,
+    StockLevel,
+    Task,
+    TransferEvent,
+)
+from topics.privacy import pseudonymise_case
+from topics.registry import ALERTS, CASES, DLQ, ESCALATIONS, TASKS, TRANSFERS, TopicSpec
+
+log = logging.getLogger("tierflow.live.landing")
+
+Decoder = Callable[[bytes], BaseModel | None]
+Batch = dict[TopicPartition, list[ConsumerRecord[Any, Any]]]
+
+
+def _output(model: type[BaseModel]) -> Decoder:
+    return model.model_validate_json
+
+
+@dataclass(frozen=True)
+class Write:
+    """One sink write: where, which rows, under which deduplication token."""
+
+    namespace: Namespace
+    table: str
+    rows: list[BaseModel]
+    token: str
+
+
+class Landing:
+    """Consumes ``topics`` of ``prefix`` and lands them through one sink per namespace."""
+
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        prefix: str,
+        sinks: dict[Namespace, Sink],
+        pseudonym_key: bytes,
+        batch_records: int = 20_000,
+        poll_ms: int = 200,
+        tracker: metrics.CommitTracker | None = None,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.group = f"{prefix}.landing"
+        self.sinks = sinks
+        self.batch_records = batch_records
+        self.poll_ms = poll_ms
+        self.tracker = tracker or metrics.CommitTracker(self.group)
+        self._committed: dict[TopicPartition, int | None] = {}
+        self._lag_at = 0.0
+        key = pseudonym_key
+
+        def case(raw: bytes) -> BaseModel | None:
+            event = decode(raw)
+            return pseudonymise_case(event, key) if isinstance(event, CaseEvent) else None
+
+        def transfer(raw: bytes) -> BaseModel | None:
+            event = decode(raw)
+            return event if isinstance(event, TransferEvent) else None
+
+        routes: list[tuple[TopicSpec, str, Decoder]] = [
+            (ESCALATIONS, "tier_timeline", _output(Escalation)),
+            (TASKS, "tasks", _output(Task)),
+            (ALERTS, "alerts", _output(Alert)),
+            (INCIDENT_STATES, "incidents", _output(IncidentState)),
+            (STOCK_LEVELS, "stock_levels", _output(StockLevel)),
+            (DLQ, "rejected_events", _output(Rejection)),
+            (CASES, "cases", case),
+            (TRANSFERS, "transfers", transfer),
+        ]
+        self.routes = {spec.name(prefix): (table, dec) for spec, table, dec in routes}
+
+    # --- turning records into writes (no I/O) ------------------------------------------
+
+    def plan(self, batch: Batch) -> list[Write]:
+        """The sink writes one ``getmany`` batch becomes."""
+        writes: list[Write] = []
+        for tp, records in sorted(batch.items()):
+            if not records:
+                continue
+            table, decoder = self.routes[tp.topic]
+            first, last = records[0].offset, records[-1].offset
+            token = dedup_token(table, tp.topic, tp.partition, first, last)
+            by_namespace: dict[Namespace, list[BaseModel]] = {}
+            for record in records:
+                model = self._decoded(decoder, record)
+                if model is not None:
+                    status: Status = getattr(model, "status", "Actual")
+                    by_namespace.setdefault(namespace_of(status), []).append(model)
+            writes.extend(
+                Write(namespace, table, rows, token) for namespace, rows in by_namespace.items()
+            )
+        return writes
+
+    @staticmethod
+    def _decoded(decoder: Decoder, record: ConsumerRecord[Any, Any]) -> BaseModel | None:
+        value = record.value
+        if not isinstance(value, bytes):
+            return None
+        try:
+            return decoder(value)
+        except ValidationError as exc:
+            # Our own output topics: a record that does not decode means a foreign writer.
+            log.error("skipping undecodable %s[%d]@%d: %s", record.topic, record.partition,
+                      record.offset, exc.errors(include_url=False)[0]["msg"])
+            metrics.RECORDS_REJECTED.labels(record.topic, "undecodable output").inc()
+            return None
+
+    def land(self, writes: Sequence[Write]) -> None:
+        """Write and flush (blocking; durable on return). A write whose token is still
+        buffered from a failed attempt is ignored by the sink, so retrying is safe."""
+        for write in writes:
+            self.sinks[write.namespace].write(write.table, write.rows, write.token)
+        for sink in self.sinks.values():
+            sink.flush()
+
+    # --- the consumer loop ---------------------------------------------------------------
+
+    async def run(self, topics: Sequence[str]) -> None:
+        """Consume and land until cancelled."""
+        consumer = AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=4 << 20,
+        )
+        await consumer.start()
+        try:
+            while True:
+                batch = await consumer.getmany(
+                    timeout_ms=self.poll_ms, max_records=self.batch_records
+                )
+                if batch:
+                    writes = self.plan(batch)
+                    await self._land_until_durable(consumer, writes)
+                    await self._commit(consumer, batch)
+                await self._refresh_lag(consumer)
+        finally:
+            await consumer.stop()
+
+    async def _land_until_durable(self, consumer: AIOKafkaConsumer, writes: list[Write]) -> None:
+        delay = 0.5
+        paused = False
+        while True:
+            try:
+                await asyncio.to_thread(self.land, writes)
+                break
+            except SinkError as exc:
+                metrics.SINK_RETRIES.labels(type(exc).__name__).inc()
+                log.warning("landing paused, retry in %.1fs: %s", delay, exc)
+                if not paused:
+                    metrics.SINK_PAUSED.set(1)
+                    paused = True
+                await self._hold(consumer, delay)
+                delay = min(delay * 2, 30.0)
+        if paused:
+            consumer.resume(*consumer.assignment())
+            metrics.SINK_PAUSED.set(0)
+            log.warning("landing resumed")
+
+    async def _hold(self, consumer: AIOKafkaConsumer, seconds: float) -> None:
+        """Wait ``seconds`` with every partition paused, polling so the group keeps us;
+        anything a rebalance lets through is sought back, never held in memory."""
+        consumer.pause(*consumer.assignment())
+        extra = await consumer.getmany(timeout_ms=int(seconds * 1000))
+        for tp, records in extra.items():
+            if records:
+                consumer.seek(tp, records[0].offset)
+        await self._refresh_lag(consumer)
+
+    async def _commit(self, consumer: AIOKafkaConsumer, batch: Batch) -> None:
+        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
+        try:
+            await consumer.commit(offsets)
+            self._committed.update(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # Rebalanced meanwhile: the new owner lands these records again (idempotent).
+            log.warning("commit after landing failed, records will be landed again: %s", exc)
+
+    async def _refresh_lag(self, consumer: AIOKafkaConsumer) -> None:
+        now = time.monotonic()
+        if now - self._lag_at < metrics.LAG_REFRESH_S:
+            return
+        self._lag_at = now
+        rows = []
+        for tp in consumer.assignment():
+            if tp not in self._committed:  # once per partition; later commits are ours
+                self._committed[tp] = await consumer.committed(tp)
+            rows.append(((tp.topic, tp.partition), consumer.highwater(tp), self._committed[tp]))
+        self.tracker.refresh(rows)

@@ -1,0 +1,52 @@
+"""Start a worker: topics, metrics endpoint, the Faust app, until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import faust
+from prometheus_client import start_http_server
+
+from streams.core import default_rulebook, load_rulebook
+from streams.live.app import build_app
+from streams.live.topology import LIVE_TOPICS
+from streams.ops.kafka import create_topics
+from topics.registry import ALL_TOPICS
+from topics.settings import Settings
+
+log = logging.getLogger("tierflow")
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Log tierflow's own loggers to stderr; other libraries' loggers are left alone
+    (Python's last-resort handler still shows their warnings)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
+def run_worker(settings: Settings) -> None:
+    """Run one worker in this process until it is told to stop. Creates the registry's
+    and the live shell's topics first (idempotent); the landing task migrates the live and
+    exercise databases once ClickHouse answers."""
+    configure_logging()
+    rulebook = (
+        load_rulebook(settings.rulebook_path) if settings.rulebook_path else default_rulebook()
+    )
+    asyncio.run(create_topics(settings, (*ALL_TOPICS, *LIVE_TOPICS)))
+    start_http_server(settings.metrics_port, addr=settings.metrics_host)
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    app = build_app(settings, rulebook)
+    log.info(
+        "worker: prefix %s, database %s, ticks %s every %gs, metrics on %s:%d",
+        settings.topic_prefix, settings.clickhouse_database, settings.tick_clock,
+        settings.tick_interval_s, settings.metrics_host, settings.metrics_port,
+    )
+    worker = faust.Worker(
+        app, quiet=True, override_logging=False, redirect_stdouts=False
+    )
+    worker.execute_from_commandline()

@@ -1,0 +1,256 @@
+"""Helpers for the live-worker tests: a scenario published raw, a worker subprocess,
+waiting until everything has landed, and the offline answer from ``streams.core.fold``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from clickhouse_connect.driver.client import Client
+
+from streams.live.topology import LIVE_TOPICS, partition_for
+from streams.ops.kafka import create_topics
+from topics.codec import decode, decode_tick
+from topics.models import CaseEvent, Rejection, Tick
+from topics.privacy import pseudonymise_case
+from topics.registry import ALL_TOPICS, TICKS, TOPIC_FOR_KIND, jurisdiction_of
+from topics.settings import Settings
+
+from .kafka_helpers import read_topic, settings_env
+
+ROOT = Path(__file__).resolve().parents[2]
+TABLES = (
+    "incidents", "tier_timeline", "tasks", "alerts", "cases", "transfers", "stock_levels",
+    "rejected_events",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def simulate(scenario: str, seed: int, out: Path, *extra: str) -> tuple[list[bytes], dict[str, Any]]:
+    """Lines and truth of a simulated scenario (``tierflow simulate --out``)."""
+    subprocess.run(
+        [sys.executable, "-m", "streams.cli", "simulate", "--scenario", scenario,
+         "--seed", str(seed), "--out", str(out), *extra],
+        check=True, capture_output=True, cwd=ROOT, timeout=120,
+    )
+    truth = json.loads(out.with_suffix(".truth.json").read_text())
+    return out.read_bytes().splitlines(), truth
+
+
+@dataclass(frozen=True)
+class Published:
+    events: list[Any]  # decoded, pseudonymised valid input events (duplicates included)
+    ticks: list[Tick]
+    malformed: int
+
+
+def topic_of(raw: bytes, prefix: str) -> str:
+    """The input topic a raw line belongs to, even when it does not decode."""
+    try:
+        kind = json.loads(raw).get("kind")
+    except (ValueError, AttributeError):
+        kind = None
+    spec = TOPIC_FOR_KIND.get(kind) if isinstance(kind, str) else None
+    return (spec or TOPIC_FOR_KIND["case"]).name(prefix)
+
+
+async def _publish(settings: Settings, lines: list[bytes], wrong_keys: int) -> Published:
+    prefix, key = settings.topic_prefix, settings.pseudonym_key.get_secret_value().encode()
+    events: list[Any] = []
+    ticks: list[Tick] = []
+    malformed = 0
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for raw in lines:
+            if b'"kind":"tick"' in raw:
+                tick = decode_tick(raw)
+                assert isinstance(tick, Tick)
+                ticks.append(tick)
+                for p in range(TICKS.partitions):
+                    await producer.send_and_wait(TICKS.name(prefix), raw, partition=p)
+                continue
+            event = decode(raw)
+            topic = topic_of(raw, prefix)
+            if isinstance(event, Rejection):
+                malformed += 1
+                await producer.send_and_wait(topic, raw, key=b"whatever")
+                continue
+            events.append(pseudonymise_case(event, key) if isinstance(event, CaseEvent) else event)
+            jurisdiction = jurisdiction_of(event.region, settings.jurisdiction_digits)  # type: ignore[attr-defined]
+            if wrong_keys > 0:  # a producer that keys by something else: the worker re-keys
+                wrong_keys -= 1
+                target = (partition_for(jurisdiction) + 1) % TICKS.partitions
+                await producer.send_and_wait(topic, raw, key=b"agency-key", partition=target)
+            else:
+                await producer.send_and_wait(topic, raw, key=jurisdiction.encode())
+    finally:
+        await producer.stop()
+    return Published(events, ticks, malformed)
+
+
+def prepare(settings: Settings) -> None:
+    asyncio.run(create_topics(settings, (*ALL_TOPICS, *LIVE_TOPICS)))
+
+
+def publish(settings: Settings, lines: list[bytes], wrong_keys: int = 0) -> Published:
+    """Send every line as it is (malformed ones too) to its topic."""
+    return asyncio.run(_publish(settings, lines, wrong_keys))
+
+
+def live_settings(settings: Settings, name: str, **extra: Any) -> Settings:
+    return settings.model_copy(
+        update={"topic_prefix": name, "clickhouse_database": name, "metrics_port": free_port(),
+                "tick_clock": "event", "tick_interval_s": 0.5, **extra}
+    )
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        **settings_env(settings),
+        "TIERFLOW_METRICS_PORT": str(settings.metrics_port),
+        "TIERFLOW_TICK_CLOCK": settings.tick_clock,
+        "TIERFLOW_TICK_INTERVAL_S": str(settings.tick_interval_s),
+        "TIERFLOW_STACK_HOME": str(ROOT / "var" / "test-workers"),
+        "TIERFLOW_PSEUDONYM_KEY": settings.pseudonym_key.get_secret_value(),
+    }
+
+
+def start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+    """``python -m streams.live`` (what ``tierflow worker`` runs) as a subprocess."""
+    handle = log.open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "streams.live"], env=worker_env(settings), cwd=ROOT,
+        stdout=handle, stderr=subprocess.STDOUT,
+    )
+
+
+def stop_worker(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@contextmanager
+def running_worker(settings: Settings, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    proc = start_worker(settings, log)
+    try:
+        yield proc
+    finally:
+        stop_worker(proc)
+
+
+def scrape(port: int) -> dict[str, float]:
+    """``name{labels}`` → value of the worker's metrics endpoint."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out
+
+
+def counts(ch: Client, database: str) -> dict[str, int]:
+    return {
+        t: int(ch.query(f"SELECT count() FROM {database}.{t} FINAL").result_rows[0][0])
+        for t in TABLES
+    }
+
+
+def wait_landed(
+    ch: Client, database: str, *, rejected: int, proc: subprocess.Popen[bytes], timeout: float = 90
+) -> dict[str, int]:
+    """Wait until ``rejected`` rows are in rejected_events and no table has changed for
+    4 s; returns the counts."""
+    deadline = time.monotonic() + timeout
+    last: dict[str, int] | None = None
+    stable_since = time.monotonic()
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "worker exited"
+        try:
+            now = counts(ch, database)
+        except Exception:  # tables not migrated yet
+            time.sleep(0.5)
+            continue
+        if now != last:
+            last, stable_since = now, time.monotonic()
+        elif now["rejected_events"] >= rejected and now["tier_timeline"] > 0 and (
+            time.monotonic() - stable_since > 4
+        ):
+            return now
+        time.sleep(0.5)
+    raise AssertionError(f"not landed within {timeout}s: {last}")
+
+
+def worker_ticks(settings: Settings) -> list[Tick]:
+    """Every tick in the ticks topic (the scenario's and the worker's timer's)."""
+    out = []
+    for _key, value, _partition in read_topic(settings.kafka_bootstrap, TICKS.name(settings.topic_prefix)):
+        tick = decode_tick(value)
+        assert isinstance(tick, Tick)
+        out.append(tick)
+    return out
+
+
+def rows(ch: Client, database: str, table: str, columns: str, where: str = "1") -> list[tuple[Any, ...]]:
+    sql = f"SELECT {columns} FROM {database}.{table} FINAL WHERE {where} ORDER BY {columns}"
+    return [tuple(r) for r in ch.query(sql).result_rows]
+
+
+def assert_no_personal_data(ch: Client, settings: Settings, lines: list[bytes]) -> None:
+    """No raw national id or name of the published lines in any table of the live and
+    exercise databases, nor in any output or internal topic."""
+    secrets: set[str] = set()
+    for raw in lines:
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            secrets.update(
+                str(record[f]) for f in ("national_id", "name") if isinstance(record.get(f), str)
+            )
+    if not secrets:
+        return
+    database = settings.clickhouse_database
+    for db in (database, f"{database}_exercise"):
+        for table in TABLES:
+            text = "\n".join(
+                "\t".join(map(str, r))
+                for r in ch.query(f"SELECT * FROM {db}.{table}").result_rows
+            )
+            leaked = [s for s in secrets if s in text]
+            assert not leaked, f"{db}.{table} holds raw personal data: {leaked[:3]}"
+    prefix = settings.topic_prefix
+    outputs = [spec.name(prefix) for spec in (*ALL_TOPICS, *LIVE_TOPICS) if spec.role != "input"]
+    for topic in outputs:
+        text = b"\n".join(value for _, value, _ in read_topic(settings.kafka_bootstrap, topic))
+        leaked = [s for s in secrets if s.encode() in text]
+        # The DLQ keeps the original bytes of records it rejected, by design: a person
+        # must be able to act on them. Valid records never reach it.
+        assert not leaked or topic.endswith(".dlq.v1"), f"{topic} holds raw personal data"

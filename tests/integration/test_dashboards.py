@@ -1,0 +1,514 @@
+"""Every ClickHouse query of the provisioned dashboards, expanded the way Grafana and the
+ClickHouse plugin expand it, runs as the read-only ``grafana`` user on the real server
+against a landed scenario (``dashboard_seed``) and returns the columns and rows its panel
+expects. The expected contents are worked out by hand from the scenario's story.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from sinks.client import connect
+from tests.grafana_sql import (
+    ALL,
+    QueryWindow,
+    SqlTarget,
+    VariableValue,
+    expand,
+    load_dashboards,
+    panels,
+    sql_targets,
+)
+from tests.integration.dashboard_seed import WINDOW_END, WINDOW_START, land_scenario
+from tests.integration.kafka_helpers import run_cli
+from topics.settings import Settings
+
+# Grafana's interval for a 7-day range on a wide panel is minutes; one day keeps the
+# expected buckets readable and exercises the same macro.
+WINDOW = QueryWindow(WINDOW_START, WINDOW_END, timedelta(days=1))
+TARGETS = sql_targets()
+
+
+def utc(day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(2026, 3, day, hour, minute, tzinfo=UTC)
+
+
+SHANGHAI_DAY = timedelta(hours=8)  # a day in Asia/Shanghai starts at 16:00 UTC the day before
+
+# title -> (columns, rows) with every variable at "All" over WINDOW.
+EXPECTED: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {
+    "variable jurisdiction": (("jurisdiction",), [("5001",), ("5101",)]),
+    "variable disease": (("disease",), [("cholera",), ("measles",), ("norovirus",)]),
+    "Active incidents by tier (I 特别重大 · II 重大 · III 较大 · IV 一般)": (
+        ("tier_I", "tier_II", "tier_III", "tier_IV", "no_tier"),
+        [(0, 1, 0, 1, 1)],
+    ),
+    "Incident map": (
+        ("incident_id", "lat", "lon", "tier", "tier_level", "category", "disease", "headline"),
+        [
+            ("inc-cholera-5101", 30.66, 104.07, "II", 3, "infectious_disease", "cholera", ""),
+            ("inc-food-5001", 29.56, 106.55, "IV", 1, "food_poisoning", None, ""),
+        ],
+    ),
+    "Active incidents": (
+        (
+            "tier",
+            "incident_id",
+            "jurisdiction",
+            "region",
+            "category",
+            "disease",
+            "phase",
+            "warning",
+            "headline",
+            "opened_at",
+            "updated_at",
+        ),
+        [
+            (
+                "II",
+                "inc-cholera-5101",
+                "5101",
+                "510104",
+                "infectious_disease",
+                "cholera",
+                "confirmed",
+                False,
+                "",
+                utc(2, 9),
+                utc(5, 12),
+            ),
+            (
+                "IV",
+                "inc-food-5001",
+                "5001",
+                "500103",
+                "food_poisoning",
+                None,
+                "reported",
+                False,
+                "",
+                utc(3, 12),
+                utc(3, 13),
+            ),
+            (
+                None,
+                "inc-warning-5101",
+                "5101",
+                "510105",
+                "unknown_cluster",
+                None,
+                "reported",
+                True,
+                "",
+                utc(6, 6),
+                utc(6, 6),
+            ),
+        ],
+    ),
+    "Tier timeline (I 特别重大 · II 重大 · III 较大 · IV 一般)": (
+        ("time", "incident_id", "tier_level"),
+        [
+            (utc(1, 2), "inc-measles-5101", 1),
+            (utc(2, 9), "inc-cholera-5101", 1),
+            (utc(3, 10), "inc-cholera-5101", 2),
+            (utc(3, 13), "inc-food-5001", 1),
+            (utc(5, 12), "inc-cholera-5101", 3),
+            (utc(6), "inc-measles-5101", 0),
+        ],
+    ),
+    "Confirmed cases per day per county": (
+        ("time", "county", "confirmed"),
+        [
+            (utc(3) - SHANGHAI_DAY, "500103", 1),
+            (utc(3) - SHANGHAI_DAY, "510104", 2),
+            (utc(4) - SHANGHAI_DAY, "510105", 1),
+            (utc(5) - SHANGHAI_DAY, "510105", 1),
+        ],
+    ),
+    "Overdue tasks by agency": (
+        ("agency", "overdue_tasks"),
+        [("health", 2), ("public_security", 1)],
+    ),
+    "Overdue tasks": (
+        (
+            "task_id",
+            "incident_id",
+            "jurisdiction",
+            "tier",
+            "agency_type",
+            "action",
+            "issued_at",
+            "due_at",
+            "overdue_minutes",
+        ),
+        [
+            (
+                "t-b-health",
+                "inc-food-5001",
+                "5001",
+                "IV",
+                "health",
+                "trace_food_source",
+                utc(3, 13),
+                utc(3, 20),
+                (4 * 24 + 4) * 60,
+            ),
+            (
+                "t-a-ps",
+                "inc-cholera-5101",
+                "5101",
+                "II",
+                "public_security",
+                "secure_perimeter",
+                utc(5, 12),
+                utc(5, 14),
+                (2 * 24 + 10) * 60,
+            ),
+            (
+                "t-a-health",
+                "inc-cholera-5101",
+                "5101",
+                "II",
+                "health",
+                "designate_hospitals",
+                utc(5, 12),
+                utc(5, 18),
+                (2 * 24 + 6) * 60,
+            ),
+        ],
+    ),
+    "Transfers in flight": (
+        (
+            "transfer_id",
+            "transfer_status",
+            "triage",
+            "required_bed",
+            "from_facility",
+            "to_facility",
+            "transport_unit",
+            "since",
+            "eta",
+            "delayed",
+        ),
+        [
+            (
+                "tr1",
+                "en_route",
+                "immediate",
+                "icu",
+                "hosp-a",
+                "hosp-b",
+                "amb-7",
+                utc(5, 10, 20),
+                utc(5, 11),
+                1,
+            ),
+            (
+                "tr3",
+                "requested",
+                "immediate",
+                "general",
+                "hosp-c",
+                "hosp-d",
+                "amb-7",
+                utc(6, 8),
+                None,
+                0,
+            ),
+        ],
+    ),
+    "Capacity redirects": (
+        ("at", "jurisdiction", "transfer_id", "level", "message", "details"),
+        [
+            (
+                utc(5, 10, 5),
+                "5101",
+                "tr1",
+                "orange",
+                "hosp-b has no free icu bed: redirect to hosp-c",
+                '{"to_facility":"hosp-b","suggested_facility":"hosp-c"}',
+            ),
+        ],
+    ),
+    "Free ICU beds by hospital": (
+        ("hospital", "free_icu_beds", "icu_beds"),
+        [("hosp-c", 0.0, 8.0), ("hosp-a", 2.0, 20.0), ("hosp-b", 7.0, 10.0)],
+    ),
+    "Stock days of cover by item (target 30 days)": (
+        ("item", "days_of_cover", "worst_site_days", "target_days"),
+        # n95: (9000 + 3000) on hand / (1000 + 100) a day over both depots.
+        [("ppe.n95", 10.9, 9.0, 30), ("ppe.gown", 80.0, 80.0, 30)],
+    ),
+    "Reporting timeliness: case reports within 2 h": (
+        ("time", "agency", "on_time_pct"),
+        [
+            (utc(2), "health", 100.0),
+            (utc(3), "emergency", 0.0),
+            (utc(3), "health", 100.0),
+            (utc(4), "health", 66.7),  # c3 reported 3 h late, c4 and c5 on time
+            (utc(6), "health", 100.0),
+        ],
+    ),
+    "Late reports by jurisdiction (all kinds)": (
+        ("jurisdiction", "late_reports"),
+        [("5001", 1), ("5101", 1)],
+    ),
+    "Alerts": (
+        ("at", "level", "alert_kind", "jurisdiction", "subject_id", "incident_id", "message"),
+        [
+            (
+                utc(6, 8),
+                "orange",
+                "stock_low",
+                "5101",
+                "depot-1/ppe.n95",
+                None,
+                "stock_low depot-1/ppe.n95",
+            ),
+            (
+                utc(6, 6),
+                "yellow",
+                "warning_opened",
+                "5101",
+                "inc-warning-5101",
+                "inc-warning-5101",
+                "warning_opened inc-warning-5101",
+            ),
+            (
+                utc(5, 10, 5),
+                "orange",
+                "capacity_redirect",
+                "5101",
+                "tr1",
+                "inc-cholera-5101",
+                "hosp-b has no free icu bed: redirect to hosp-c",
+            ),
+            (utc(4, 11), "yellow", "reporting_late", "5101", "e-c3", None, "reporting_late e-c3"),
+            (utc(3, 19), "yellow", "reporting_late", "5001", "e-c7", None, "reporting_late e-c7"),
+        ],
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def board_db(stack: Settings, ch_admin: Client) -> Iterator[str]:
+    """A database migrated by `tierflow db migrate` and holding the landed scenario.
+    Module-scoped (the ~20 panel checks share it), so it names itself the way the
+    ``unique_name`` fixture does."""
+    name = f"board_{uuid.uuid4().hex[:12]}"
+    run_cli(["db", "migrate", "--database", name], stack)
+    try:
+        land_scenario(stack, name)
+        yield name
+    finally:
+        ch_admin.command(f"DROP DATABASE IF EXISTS {name}")
+
+
+@pytest.fixture(scope="module")
+def reader(stack: Settings) -> Iterator[Client]:
+    """The read-only user Grafana's datasource is provisioned with."""
+    client = connect(stack, "", reader=True)
+    yield client
+    client.close()
+
+
+def _normal(value: Any) -> Any:
+    if isinstance(value, datetime):
+        # Naive values come from DateTime64(3, 'UTC') columns.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def run_panel(
+    reader: Client, target: SqlTarget, database: str, **selected: VariableValue
+) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+    variables: dict[str, VariableValue] = {
+        "database": database,
+        "jurisdiction": ALL,
+        "disease": ALL,
+        "tier": ALL,
+        **selected,
+    }
+    result = reader.query(expand(target.raw_sql, WINDOW, variables))
+    rows = [tuple(_normal(v) for v in row) for row in result.result_rows]
+    return tuple(result.column_names), rows
+
+
+def target(title: str) -> SqlTarget:
+    return next(t for t in TARGETS if t.title == title)
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=[t.title for t in TARGETS])
+def test_panel_query_returns_the_landed_scenario(
+    reader: Client, board_db: str, target: SqlTarget
+) -> None:
+    if target.title == "variable database":
+        columns, rows = run_panel(reader, target, board_db)
+        assert columns == ("database",)
+        assert (board_db,) in rows
+        return
+    assert target.title in EXPECTED, f"panel {target.title!r} has no expected result here"
+    expected_columns, expected_rows = EXPECTED[target.title]
+    columns, rows = run_panel(reader, target, board_db)
+    assert columns == expected_columns
+    assert rows == [tuple(_normal(v) for v in row) for row in expected_rows]
+
+
+# (panel, variable selection, expected rows): each selection removes rows by hand.
+FILTERED = [
+    (
+        "Active incidents by tier (I 特别重大 · II 重大 · III 较大 · IV 一般)",
+        {"jurisdiction": ["5101"]},
+        [(0, 1, 0, 0, 1)],
+    ),
+    (
+        "Active incidents by tier (I 特别重大 · II 重大 · III 较大 · IV 一般)",
+        {"disease": ["cholera"]},
+        [(0, 1, 0, 0, 0)],
+    ),
+    (
+        "Active incidents by tier (I 特别重大 · II 重大 · III 较大 · IV 一般)",
+        {"tier": ["IV", "I"]},
+        [(0, 0, 0, 1, 0)],
+    ),
+    (
+        "Tier timeline (I 特别重大 · II 重大 · III 较大 · IV 一般)",
+        {"tier": ["IV"]},
+        [(utc(3, 13), "inc-food-5001", 1)],
+    ),
+    (
+        "Tier timeline (I 特别重大 · II 重大 · III 较大 · IV 一般)",
+        {"disease": ["cholera"], "jurisdiction": ["5101", "5001"]},
+        [
+            (utc(2, 9), "inc-cholera-5101", 1),
+            (utc(3, 10), "inc-cholera-5101", 2),
+            (utc(5, 12), "inc-cholera-5101", 3),
+        ],
+    ),
+    (
+        "Confirmed cases per day per county",
+        {"jurisdiction": ["5101"], "disease": ["cholera"]},
+        [
+            (utc(3) - SHANGHAI_DAY, "510104", 2),
+            (utc(4) - SHANGHAI_DAY, "510105", 1),
+            (utc(5) - SHANGHAI_DAY, "510105", 1),
+        ],
+    ),
+    (
+        "Confirmed cases per day per county",
+        {"disease": ["norovirus"]},
+        [(utc(3) - SHANGHAI_DAY, "500103", 1)],
+    ),
+    (
+        "Overdue tasks by agency",
+        {"jurisdiction": ["5101"]},
+        [("health", 1), ("public_security", 1)],
+    ),
+    ("Overdue tasks by agency", {"tier": ["IV"]}, [("health", 1)]),
+    (
+        "Transfers in flight",
+        {"jurisdiction": ["5001"]},
+        [
+            (
+                "tr3",
+                "requested",
+                "immediate",
+                "general",
+                "hosp-c",
+                "hosp-d",
+                "amb-7",
+                utc(6, 8),
+                None,
+                0,
+            ),
+        ],
+    ),
+    (
+        "Free ICU beds by hospital",
+        {"jurisdiction": ["5101"]},
+        [
+            ("hosp-a", 2.0, 20.0),
+            ("hosp-b", 7.0, 10.0),
+        ],
+    ),
+    (
+        "Stock days of cover by item (target 30 days)",
+        {"jurisdiction": ["5101"]},
+        [("ppe.n95", 9.0, 9.0, 30), ("ppe.gown", 80.0, 80.0, 30)],
+    ),
+    (
+        "Alerts",
+        {"disease": ["cholera"]},
+        [
+            (
+                utc(5, 10, 5),
+                "orange",
+                "capacity_redirect",
+                "5101",
+                "tr1",
+                "inc-cholera-5101",
+                "hosp-b has no free icu bed: redirect to hosp-c",
+            )
+        ],
+    ),
+    # A value with a quote is escaped, not spliced: no match, and no SQL error.
+    ("Overdue tasks by agency", {"jurisdiction": ["51'01"]}, []),
+]
+
+
+@pytest.mark.parametrize(
+    ("title", "selected", "expected"),
+    FILTERED,
+    ids=[f"{t}-{sorted(s.items())}" for t, s, _ in FILTERED],
+)
+def test_variables_narrow_the_panel(
+    reader: Client,
+    board_db: str,
+    title: str,
+    selected: Mapping[str, VariableValue],
+    expected: list[tuple[Any, ...]],
+) -> None:
+    _, rows = run_panel(reader, target(title), board_db, **selected)
+    assert rows == [tuple(_normal(v) for v in row) for row in expected]
+
+
+def _fields_named(panel: Mapping[str, Any]) -> set[str]:
+    """Result fields a panel's display options name (they break silently in Grafana)."""
+    text = str(panel.get("fieldConfig", {})) + str(panel.get("options", {}))
+    names = set(re.findall(r"\$\{__data\.fields\.(\w+)\}", text))
+    names |= set(re.findall(r"'fields': '/\^(\w+)\$/'", text))
+    for override in panel.get("fieldConfig", {}).get("overrides", []):
+        if override["matcher"]["id"] == "byName":
+            names.add(override["matcher"]["options"])
+    for layer in panel.get("options", {}).get("layers", []):
+        location = layer.get("location", {})
+        names |= {location[k] for k in ("latitude", "longitude") if k in location}
+        style = layer.get("config", {}).get("style", {})
+        names |= {v["field"] for v in style.values() if isinstance(v, dict) and v.get("field")}
+    return names
+
+
+def test_panel_options_name_only_columns_their_query_returns() -> None:
+    for dashboard in load_dashboards().values():
+        for panel in panels(dashboard):
+            if panel["title"] not in EXPECTED:
+                continue
+            columns = set(EXPECTED[panel["title"]][0])
+            assert _fields_named(panel) <= columns, panel["title"]
+
+
+def test_the_reader_cannot_write(reader: Client, board_db: str) -> None:
+    with pytest.raises(Exception, match=r"readonly|READONLY"):
+        reader.command(f"TRUNCATE TABLE {board_db}.incidents")

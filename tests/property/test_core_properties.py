@@ -1,0 +1,189 @@
+"""DESIGN.md section 3 invariants as Hypothesis properties, over generated streams of one
+city with duplicates, late events, ticks and drills: determinism, idempotence,
+order-insensitivity, split-resume and Exercise isolation."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from streams.core import (
+    decode_state,
+    default_rulebook,
+    encode_state,
+    initial_state,
+    state_fingerprint,
+    step,
+    step_many,
+    tier_timeline,
+)
+from topics.models import (
+    CaseEvent,
+    IncidentEvent,
+    IncidentState,
+    StockEvent,
+    Tick,
+    TransferEvent,
+)
+
+RULES = default_rulebook()
+T0 = datetime(2026, 3, 1, tzinfo=timezone(timedelta(hours=8)))
+SOURCE = {"agency_id": "a1", "agency_type": "health"}
+hours = st.integers(0, 24 * 12)
+regions = st.sampled_from(["510104", "510105", "510106"])
+statuses = st.sampled_from(["Actual", "Actual", "Actual", "Exercise"])
+
+cases = st.fixed_dictionaries({
+    "kind": st.just("case"),
+    "case_id": st.sampled_from([f"c{i}" for i in range(12)]),
+    "patient_ref": st.just("p"),
+    "disease": st.sampled_from(["cholera", "plague_pneumonic", "measles"]),
+    "classification": st.sampled_from(["suspected", "confirmed", "confirmed", "discarded"]),
+    "severity": st.sampled_from(["mild", "critical"]),
+    "outcome": st.sampled_from(["none", "died"]),
+    "facility_id": st.sampled_from(["H1", "H2", "H3"]),
+    "setting": st.sampled_from([None, "school"]),
+    "incident_id": st.sampled_from([None, None, "INC-A", "INC-B"]),
+})
+incidents = st.fixed_dictionaries({
+    "kind": st.just("incident"),
+    "incident_id": st.sampled_from(["INC-A", "INC-B", "MC-1"]),
+    "category": st.sampled_from(["mass_casualty", "food_poisoning", "infectious_disease"]),
+    "disease": st.sampled_from([None, None, "cholera"]),
+    "phase": st.sampled_from(["reported", "confirmed", "closed"]),
+    "casualties": st.fixed_dictionaries({"total": st.integers(0, 120),
+                                         "dead": st.integers(0, 12),
+                                         "critical": st.integers(0, 12)}),
+})
+stocks = st.fixed_dictionaries({
+    "kind": st.just("stock"),
+    "site_id": st.sampled_from(["H1", "H2"]),
+    "site_type": st.just("hospital"),
+    "item": st.sampled_from(["ppe.gown", "bed.icu"]),
+    "on_hand": st.integers(0, 300).map(float),
+    "received": st.sampled_from([None, 50.0]),
+})
+transfers = st.fixed_dictionaries({
+    "kind": st.just("transfer"),
+    "transfer_id": st.sampled_from(["T1", "T2"]),
+    "patient_ref": st.just("p"),
+    "from_facility": st.just("F"),
+    "to_facility": st.sampled_from(["H1", "H2"]),
+    "required_bed": st.just("icu"),
+    "transfer_status": st.sampled_from(["requested", "en_route", "arrived", "cancelled"]),
+    "eta_h": st.sampled_from([None, 1, 30]),
+})
+payloads = st.one_of(cases, cases, cases, incidents, stocks, transfers,
+                     st.fixed_dictionaries({"kind": st.just("tick")}))
+
+
+def _build(i: int, payload: dict[str, Any], hour: int, region: str, status: str,
+           late_h: int) -> Any:
+    at = T0 + timedelta(hours=hour)
+    if payload["kind"] == "tick":
+        return Tick(event_id=f"tick{i}", tick_at=at)
+    fields = dict(payload)
+    eta_h = fields.pop("eta_h", None)
+    if eta_h is not None:
+        fields["eta"] = at + timedelta(hours=eta_h)
+    model = {"case": CaseEvent, "incident": IncidentEvent, "stock": StockEvent,
+             "transfer": TransferEvent}[fields["kind"]]
+    return model.model_validate({
+        **fields, "event_id": f"e{i}", "source": SOURCE, "occurred_at": at,
+        "reported_at": at + timedelta(hours=late_h), "region": region, "status": status,
+    })
+
+
+streams = st.lists(
+    st.tuples(payloads, hours, regions, statuses, st.sampled_from([0, 0, 3])), max_size=45,
+).map(lambda rows: [_build(i, *row) for i, row in enumerate(rows)])
+
+FAST = settings(max_examples=60, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def run(events: list[Any]) -> tuple[Any, list[Any]]:
+    return step_many(initial_state("5101"), events, RULES)
+
+
+def facts(state: Any) -> tuple[bytes, Any, Any]:
+    return state_fingerprint(state), tier_timeline(state), tier_timeline(state, "Exercise")
+
+
+@FAST
+@given(streams)
+def test_deterministic(events: list[Any]) -> None:
+    (s1, o1), (s2, o2) = run(events), run(events)
+    assert encode_state(s1) == encode_state(s2)
+    assert [o.model_dump() for o in o1] == [o.model_dump() for o in o2]
+
+
+@FAST
+@given(streams, st.data())
+def test_idempotent_under_repeats(events: list[Any], data: st.DataObject) -> None:
+    repeats = data.draw(st.lists(st.sampled_from(events), max_size=10)) if events else []
+    mixed = list(events)
+    for ev in repeats:
+        mixed.insert(data.draw(st.integers(0, len(mixed))), ev)
+    assert facts(run(mixed)[0]) == facts(run(events)[0])
+
+
+@FAST
+@given(streams, st.randoms(use_true_random=False))
+def test_order_insensitive(events: list[Any], rnd: Any) -> None:
+    shuffled = list(events)
+    rnd.shuffle(shuffled)
+    assert facts(run(shuffled)[0]) == facts(run(events)[0])
+
+
+@FAST
+@given(streams, st.data())
+def test_split_resume_through_bytes(events: list[Any], data: st.DataObject) -> None:
+    cut = data.draw(st.integers(0, len(events)))
+    first, _ = run(events[:cut])
+    resumed, _ = step_many(decode_state(encode_state(first)), events[cut:], RULES)
+    whole, _ = run(events)
+    assert facts(resumed) == facts(whole)
+
+
+@FAST
+@given(streams)
+def test_step_many_equals_repeated_step(events: list[Any]) -> None:
+    state, outputs = initial_state("5101"), []
+    for ev in events:
+        state, out = step(state, ev, RULES)
+        outputs += out
+    batched, batch_out = run(events)
+    assert facts(state) == facts(batched)
+
+    def decisions(out: list[Any]) -> list[Any]:  # IncidentState is coalesced per batch
+        return [o.model_dump() for o in out if not isinstance(o, IncidentState)]
+
+    assert decisions(outputs) == decisions(batch_out)
+
+
+@FAST
+@given(streams)
+def test_exercise_never_touches_actual(events: list[Any]) -> None:
+    actual_only = [e for e in events if isinstance(e, Tick) or e.status == "Actual"]
+    mixed_state, mixed_out = run(events)
+    real_state, real_out = run(actual_only)
+    assert tier_timeline(mixed_state) == tier_timeline(real_state)
+    mixed_ns = mixed_state.namespaces.get("Actual")
+    real_ns = real_state.namespaces.get("Actual")
+    if real_ns is None:
+        assert mixed_ns is None or not mixed_ns.cases
+        return
+    assert mixed_ns is not None
+    assert encode_state(_only_actual(mixed_state)) == encode_state(_only_actual(real_state))
+    assert ([o.model_dump() for o in mixed_out if o.status == "Actual"]
+            == [o.model_dump() for o in real_out if o.status == "Actual"])
+
+
+def _only_actual(state: Any) -> Any:
+    copy = decode_state(encode_state(state))
+    copy.namespaces = {k: v for k, v in copy.namespaces.items() if k == "Actual"}
+    return copy

@@ -1,0 +1,140 @@
+"""The simulate scenarios produce the tier timelines their scripts intend.
+
+The core folds each scenario's valid lines (duplicates, late events and ticks included)
+with the default rulebook; its tier timeline, the provincial roll-up and its alerts must
+match the truth file, which the scenario worked out from its own constants without the
+core. Steps are compared by tier and effective_at (rule ids are the rulebook's business).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+import pytest
+
+from streams.simulate import generate
+from topics.codec import decode, decode_tick
+from topics.models import Alert, IncidentState, Rejection, Tick
+
+core = pytest.importorskip("streams.core", reason="the core is not there yet")
+if not all(hasattr(core, name) for name in ("fold", "default_rulebook", "tier_timeline")):
+    pytest.skip(
+        "streams.core has no fold/default_rulebook/tier_timeline yet", allow_module_level=True
+    )
+
+SCENARIOS = ("cholera", "road-mci", "supply-squeeze")
+SEEDS = (1, 2)
+Step = tuple[str | None, datetime]
+
+
+def _valid_records(lines: list[bytes]) -> list[Any]:
+    out = []
+    for line in lines:
+        try:
+            is_tick = orjson.loads(line).get("kind") == "tick"
+        except (orjson.JSONDecodeError, AttributeError):
+            continue
+        got = decode_tick(line) if is_tick else decode(line)
+        if not isinstance(got, Rejection):
+            out.append(got)
+    return out
+
+
+def _folded(
+    name: str, seed: int
+) -> tuple[dict[str, Any], dict[str, list[Step]], dict[str, list[Step]], list[Alert]]:
+    """(truth, core steps by incident, core steps by jurisdiction, Actual alerts)."""
+    scenario = generate(name, seed)
+    rulebook = core.default_rulebook()
+    records = _valid_records(scenario.jsonl().splitlines())
+    states, outputs = core.fold(records, rulebook)
+    by_incident: dict[str, list[Step]] = {}
+    by_place: dict[str, list[Step]] = {}
+    for jurisdiction, state in states.items():
+        for entry in core.tier_timeline(state):
+            step = (entry.tier, entry.effective_at)
+            by_incident.setdefault(entry.incident_id, []).append(step)
+            by_place.setdefault(jurisdiction, []).append(step)
+    # The provincial stage folds the cities' incident states as the live shell sees them:
+    # each record stepped in publish order (``fold`` coalesces them per batch).
+    provinces: dict[str, Any] = {}
+    for snapshot in _incident_states_in_order(records, rulebook):
+        province = snapshot.jurisdiction[:2]
+        state = provinces.get(province) or core.initial_rollup(province)
+        provinces[province], _ = core.rollup_step(state, snapshot, rulebook)
+    for province, state in provinces.items():
+        for status, _, at, tier in core.rollup_timeline(state):
+            if status == "Actual":
+                by_place.setdefault(province, []).append((tier, at))
+    alerts = [o for o in outputs if isinstance(o, Alert) and o.status == "Actual"]
+    return scenario.truth, by_incident, by_place, alerts
+
+
+def _incident_states_in_order(records: list[Any], rulebook: Any) -> list[IncidentState]:
+    cities = {r.region[:4] for r in records if not isinstance(r, Tick)}
+    states = {city: core.initial_state(city) for city in cities}
+    snapshots: list[IncidentState] = []
+    for record in records:
+        targets = sorted(cities) if isinstance(record, Tick) else [record.region[:4]]
+        for city in targets:
+            states[city], out = core.step(states[city], record, rulebook)
+            snapshots += [o for o in out if isinstance(o, IncidentState) and o.status == "Actual"]
+    return snapshots
+
+
+def _intended(truth: dict[str, Any]) -> tuple[dict[str, list[Step]], dict[str, list[Step]]]:
+    by_incident: dict[str, list[Step]] = {}
+    by_place: dict[str, list[Step]] = {}
+    for s in truth["timeline"]:
+        step = (s["tier"], datetime.fromisoformat(s["effective_at"]))
+        if s["incident_id"] is not None:
+            by_incident.setdefault(s["incident_id"], []).append(step)
+        else:  # opened by the core itself: one incident per jurisdiction
+            by_place.setdefault(s["jurisdiction"], []).append(step)
+    return by_incident, by_place
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_core_follows_the_intended_tier_timeline(name: str, seed: int) -> None:
+    truth, got_incident, got_place, _ = _folded(name, seed)
+    want_incident, want_place = _intended(truth)
+    for incident, steps in want_incident.items():
+        assert got_incident.get(incident) == steps, incident
+    for place, steps in want_place.items():
+        assert sorted(got_place.get(place, []), key=lambda s: s[1]) == steps, place
+    # Nothing tiered that the script did not mean to tier.
+    named = set(want_incident)
+    places = set(want_place)
+    assert {i for i in got_incident if i in named} == named
+    assert {p for p in got_place if got_place[p]} <= places | {
+        s["jurisdiction"] for s in truth["timeline"]
+    }
+
+
+def _matches(alert: Alert, intent: dict[str, Any]) -> bool:
+    if alert.alert_kind != intent["kind"] or alert.jurisdiction != intent["jurisdiction"]:
+        return False
+    if intent["subject_id"] is not None and alert.subject_id != intent["subject_id"]:
+        return False
+    if "level" in intent and alert.level != intent["level"]:
+        return False
+    if "at" in intent and intent["kind"] == "stock_low":
+        return alert.at == datetime.fromisoformat(intent["at"])
+    if "suggested" in intent:
+        return alert.details.get("suggested_facility") == intent["suggested"]
+    return True
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_core_raises_the_intended_alerts(name: str, seed: int) -> None:
+    truth, _, _, alerts = _folded(name, seed)
+    missing = [a for a in truth["alerts"] if not any(_matches(al, a) for al in alerts)]
+    assert missing == []
+    # Redirects, delays and late reports are exactly the intended ones.
+    for kind in ("capacity_redirect", "transfer_delayed", "reporting_late"):
+        got = {a.subject_id for a in alerts if a.alert_kind == kind}
+        assert got == {a["subject_id"] for a in truth["alerts"] if a["kind"] == kind}, kind
