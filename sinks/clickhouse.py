@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
 
 from sinks.client import connect
 from sinks.errors import SinkError, SinkUnavailable
 from sinks.tables import TableSpec
-from sinks.writer import BatchObserver, Row, Sink, SinkPolicy
+from sinks.writer import BatchObserver, Columns, Sink, SinkPolicy
 from topics.settings import Settings
 
 # Server errors that go away by themselves: overload, timeouts, a node restarting.
@@ -43,13 +41,14 @@ class ClickHouseStore:
         self._client: Client | None = None
         self._types: dict[str, list[str]] = {}
 
-    def insert(self, spec: TableSpec, rows: Sequence[Row], token: str) -> None:
-        """Insert ``rows`` synchronously with ``token`` as insert_deduplication_token."""
+    def insert(self, spec: TableSpec, columns: Columns, token: str) -> None:
+        """Insert ``columns`` synchronously with ``token`` as insert_deduplication_token."""
         try:
             client = self._connected()
             client.insert(
                 spec.name,
-                rows,
+                columns,
+                column_oriented=True,
                 column_names=list(spec.column_names),
                 column_type_names=self._column_types(client, spec),
                 settings={**INSERT_SETTINGS, "insert_deduplication_token": token},

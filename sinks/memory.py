@@ -11,7 +11,7 @@ from typing import Any
 
 from sinks.errors import SinkUnavailable
 from sinks.tables import TableSpec, table
-from sinks.writer import BatchObserver, Row, Sink, SinkPolicy
+from sinks.writer import BatchObserver, Columns, Sink, SinkPolicy
 
 DEDUP_WINDOW = 1000  # the tables' non_replicated_deduplication_window
 
@@ -26,18 +26,18 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.reachable = True
-        self._rows: dict[str, list[Row]] = defaultdict(list)
+        self._rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         self._recent: dict[str, deque[str]] = defaultdict(lambda: deque(maxlen=DEDUP_WINDOW))
 
-    def insert(self, spec: TableSpec, rows: Sequence[Row], token: str) -> None:
-        """Keep ``rows`` unless ``token`` is among the table's recent tokens."""
+    def insert(self, spec: TableSpec, columns: Columns, token: str) -> None:
+        """Keep the rows unless ``token`` is among the table's recent tokens."""
         if not self.reachable:
             raise SinkUnavailable("in-memory store is set unreachable")
         recent = self._recent[spec.name]
         if token in recent:
             return
         recent.append(token)
-        self._rows[spec.name].extend(rows)
+        self._rows[spec.name].extend(zip(*columns, strict=True))
 
     def fetch(self, spec: TableSpec, *, final: bool = True) -> list[dict[str, Any]]:
         """The table's rows as dicts ordered by key; ``final``: one row per key, the one
@@ -47,7 +47,7 @@ class MemoryStore:
         version_at = len(names) - 1
         rows = self._rows[spec.name]
         if final:
-            kept: dict[tuple[Any, ...], Row] = {}
+            kept: dict[tuple[Any, ...], tuple[Any, ...]] = {}
             for row in rows:
                 key = tuple(row[i] for i in key_at)
                 if key not in kept or row[version_at] >= kept[key][version_at]:

@@ -4,7 +4,7 @@ table's ORDER BY) and how the row version is made. The DDL lives in the SQL migr
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,10 +51,13 @@ class TableSpec:
     def column_names(self) -> tuple[str, ...]:
         return self.mapper.column_names
 
-    def rows(self, models: Iterable[BaseModel]) -> list[tuple[Any, ...]]:
-        """Row tuples for ``models`` (each must be an instance of ``self.model``)."""
-        row = self.mapper.row
-        return [row(m) for m in models]
+    def columns(self, models: Sequence[BaseModel]) -> list[list[Any]]:
+        """``models`` (instances of ``self.model``) as one list per column."""
+        return self.mapper.columnar(models)
+
+    def rows(self, models: Sequence[BaseModel]) -> list[tuple[Any, ...]]:
+        """``models`` as row tuples in column order."""
+        return list(zip(*self.columns(models), strict=True))
 
 
 TASK_STATE_RANK = {"open": 0, "overdue": 1, "acked": 2}

@@ -38,7 +38,7 @@ from sinks.tables import TableSpec, table
 
 log = logging.getLogger("tierflow.sinks")
 
-Row = tuple[Any, ...]
+Columns = Sequence[Sequence[Any]]  # one sequence per column, in the table's column order
 BatchObserver = Callable[[str, int, float], None]
 
 
@@ -51,10 +51,10 @@ def dedup_token(table: str, topic: str, partition: int, first_offset: int, last_
 
 
 class Store(Protocol):
-    """Where batches land. ``insert`` is all-or-nothing and idempotent per token; it raises
-    SinkUnavailable when a retry may succeed, SinkError when it will not."""
+    """Where batches land, column-oriented. ``insert`` is all-or-nothing and idempotent
+    per token; it raises SinkUnavailable when a retry may succeed, SinkError otherwise."""
 
-    def insert(self, spec: TableSpec, rows: Sequence[Row], token: str) -> None: ...
+    def insert(self, spec: TableSpec, columns: Columns, token: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,8 @@ class SinkPolicy:
 @dataclass(frozen=True)
 class _Batch:
     spec: TableSpec
-    rows: list[Row]
+    columns: Columns
+    rows: int
     token: str
     since: float
 
@@ -125,15 +126,16 @@ class Sink:
         spec = table(table_name)
         if not rows or (spec.name, dedup_token) in self._tokens:
             return
-        mapped = spec.rows(rows)
+        count = len(rows)
         limit = self.policy.max_buffered_rows
-        if len(mapped) > limit:
-            raise SinkError(f"a write of {len(mapped)} rows exceeds the buffer of {limit}")
-        if self._buffered + len(mapped) > limit:
+        if count > limit:
+            raise SinkError(f"a write of {count} rows exceeds the buffer of {limit}")
+        columns = spec.columns(rows)
+        if self._buffered + count > limit:
             self.flush()
-        self._pending[spec.name].append(_Batch(spec, mapped, dedup_token, self._clock()))
+        self._pending[spec.name].append(_Batch(spec, columns, count, dedup_token, self._clock()))
         self._tokens.add((spec.name, dedup_token))
-        self._buffered += len(mapped)
+        self._buffered += count
         self.flush_due()
 
     def flush_due(self) -> None:
@@ -141,7 +143,7 @@ class Sink:
         backoff; never waits. A timer should call this so a quiet table still lands."""
         now = self._clock()
         for name, batches in list(self._pending.items()):
-            size = sum(len(b.rows) for b in batches)
+            size = sum(b.rows for b in batches)
             if size >= self.policy.batch_rows or now - batches[0].since >= self.policy.max_delay_s:
                 self._queued.extend(self._pending.pop(name))
         if self._queued and now >= self._retry_at:
@@ -178,13 +180,13 @@ class Sink:
             batch = self._queued[0]
             started = self._clock()
             try:
-                self.store.insert(batch.spec, batch.rows, batch.token)
+                self.store.insert(batch.spec, batch.columns, batch.token)
             except SinkUnavailable:
                 self._failures += 1
                 raise
             self._failures = 0
             self._queued.popleft()
             self._tokens.discard((batch.spec.name, batch.token))
-            self._buffered -= len(batch.rows)
+            self._buffered -= batch.rows
             if self._on_batch is not None:
-                self._on_batch(batch.spec.name, len(batch.rows), self._clock() - started)
+                self._on_batch(batch.spec.name, batch.rows, self._clock() - started)

@@ -21,7 +21,7 @@ def check(
     from streams.core.rulebook import RulebookError
     from streams.core.rulebook_loader import load_rulebook
 
-    out, err = Console(), Console(stderr=True)
+    out = Console()
     failed = False
     for path in files:
         try:
@@ -29,7 +29,7 @@ def check(
         except RulebookError as exc:
             failed = True
             for line in str(exc).splitlines():
-                err.print(line, markup=False, highlight=False)
+                typer.echo(line, err=True)  # plain: one error per line, never wrapped
             continue
         _summary(out, str(path), book)
     if failed:

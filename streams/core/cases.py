@@ -209,10 +209,14 @@ def _signal_out(work: Work, ns: Namespace, sig: tuple[Any, ...], comp: Compiled)
                     firsts[facility] = min(rest)
                 else:
                     del firsts[facility]
+            if not firsts:
+                del track.facility_first[tid]
             _distinct_warning(track, trig)
             continue
         times = track.signals[tid]
         del times[bisect_left(times, t)]
+        if not times:
+            del track.signals[tid]
         track.warning_at.pop(tid, None)
         k, window = trig.min, trig.window
         for j in range(k - 1, len(times)):

@@ -238,9 +238,9 @@ def tier_timeline(state: CoreState, status: str = "Actual") -> tuple[TimelineEnt
     ns = state.namespaces.get(status)
     if ns is None:
         return ()
-    entries = [
-        TimelineEntry(incident_id(status, state.jurisdiction, track), from_us(t),
-                      TIER_BY_RANK[rank], ids, evidence)
-        for track in ns.tracks.values() for t, rank, ids, evidence in track.timeline
-    ]
-    return tuple(sorted(entries, key=lambda e: (e.effective_at, e.incident_id)))
+    rows = sorted(
+        (t, incident_id(status, state.jurisdiction, track), key, rank, ids, evidence)
+        for key, track in ns.tracks.items() for t, rank, ids, evidence in track.timeline
+    )  # (time, incident, track) is unique: later fields never need comparing
+    return tuple(TimelineEntry(inc, from_us(t), TIER_BY_RANK[rank], ids, evidence)
+                 for t, inc, _, rank, ids, evidence in rows)

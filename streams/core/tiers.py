@@ -148,15 +148,25 @@ class Timeline:
         if cut < len(line):
             self.dropped.extend(line[cut:])
             del line[cut:]
+        # de-escalations due before t0 that the watermark had not reached yet
+        times, report_t = track.times, track.report_t
+        i, j = bisect_left(times, t0), bisect_left(report_t, t0)
+        lo = max(times[i - 1] if i else NO_TIME, report_t[j - 1] if j else NO_TIME,
+                 line[-1][0] if line else NO_TIME)
+        if lo > NO_TIME:
+            self._settle(lo, t0)
         lo = t0
         for point in self._points(t0):
             self._settle(lo, point)
             self._at_point(point)
             lo = point
         self._settle(lo, NEVER)
-        old, new = self.dropped, self.added
-        self.added = [e for e in new if e not in old]
-        self.dropped = [e for e in old if e not in new]
+        # an entry counts as unchanged only if the tier it leaves is unchanged too
+        before = line[cut - 1][1] if cut else 0
+        old = list(zip([before] + [e[1] for e in self.dropped], self.dropped, strict=False))
+        new = list(zip([before] + [e[1] for e in self.added], self.added, strict=False))
+        self.added = [e for prev_e in new if prev_e not in old for e in prev_e[1:]]
+        self.dropped = [e for prev_e in old if prev_e not in new for e in prev_e[1:]]
 
     def advance(self) -> None:
         """The watermark moved past ``track.pending``: settle from there."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from sinks.errors import SinkBackpressure, SinkError
 from sinks.memory import MemoryStore
 from sinks.tables import TABLES, TableSpec
-from sinks.writer import RetryPolicy, Row, Sink, SinkPolicy, dedup_token
+from sinks.writer import Columns, RetryPolicy, Sink, SinkPolicy, dedup_token
 from topics.models import Rejection
 
 
@@ -35,11 +34,11 @@ class SpyStore(MemoryStore):
         self.attempts: list[tuple[str, int, str]] = []
         self.broken: SinkError | None = None
 
-    def insert(self, spec: TableSpec, rows: Sequence[Row], token: str) -> None:
-        self.attempts.append((spec.name, len(rows), token))
+    def insert(self, spec: TableSpec, columns: Columns, token: str) -> None:
+        self.attempts.append((spec.name, len(columns[0]), token))
         if self.broken is not None:
             raise self.broken
-        super().insert(spec, rows, token)
+        super().insert(spec, columns, token)
 
 
 def rejections(first: int, count: int) -> list[Rejection]:

@@ -1,0 +1,148 @@
+"""Core throughput: fold >= 1 M simulated, already-decoded events through ``step_many`` and
+print events/s, then the per-event cost of new cases on incidents of 10, 1 000 and
+100 000 cases, side by side, to show it does not grow with incident size.
+
+    .venv/bin/python bench/core.py [--events 1000000] [--batch 1000]
+
+Events are built with ``model_construct`` outside the timed region (the shells hand the
+core decoded models); only ``step_many`` is timed. Single thread, one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from streams.core import default_rulebook, initial_state, step_many
+from topics.models import (
+    CaseEvent,
+    Casualties,
+    IncidentEvent,
+    Source,
+    StockEvent,
+    Tick,
+    TransferEvent,
+)
+
+T0 = datetime(2026, 3, 1, tzinfo=timezone(timedelta(hours=8)))
+HEALTH = Source.model_construct(agency_id="cdc", agency_type="health")
+EMERGENCY = Source.model_construct(agency_id="em", agency_type="emergency")
+DISEASES = ("cholera", "measles", "infectious_diarrhoea", "hepatitis_a")
+CITIES = [f"51{c:02d}" for c in range(1, 9)]
+
+
+def _case(n: int, city: str, at: datetime, disease: str, cls: str, facility: str) -> Any:
+    return CaseEvent.model_construct(
+        event_id=f"c{n}", kind="case", schema_version=1, msg_type="Alert", status="Actual",
+        source=HEALTH, occurred_at=at, reported_at=at, region=f"{city}0{n % 5}",
+        location=None, incident_id=None, case_id=f"{city}-case-{n // 3}", patient_ref="p",
+        disease=disease, classification=cls, severity="mild", outcome="none",
+        facility_id=facility, setting=None, triage=None)
+
+
+def _mixed(n: int, city: str, at: datetime) -> Any:
+    """One event of the mixed stream: 75 % cases, 10 % stock, 8 % transfers, 7 % reports."""
+    kind = n % 100
+    if kind < 75:
+        cls = ("suspected", "confirmed", "confirmed")[n % 3]  # ~3 events per case_id
+        return _case(n, city, at, DISEASES[(n // 7) % 4], cls, f"H{n % 6}")
+    if kind < 85:
+        item = ("ppe.n95", "bed.icu", "ppe.gown", "bed.isolation")[n % 4]
+        return StockEvent.model_construct(
+            event_id=f"s{n}", kind="stock", schema_version=1, msg_type="Update",
+            status="Actual", source=HEALTH, occurred_at=at, reported_at=at,
+            region=f"{city}01", location=None, incident_id=None, site_id=f"H{n % 6}",
+            site_type="hospital", item=item, unit="each", on_hand=float(5000 - n % 4000),
+            baseline=None, received=None)
+    if kind < 93:
+        state = ("requested", "dispatched", "en_route", "arrived")[n % 4]
+        return TransferEvent.model_construct(
+            event_id=f"t{n}", kind="transfer", schema_version=1, msg_type="Update",
+            status="Actual", source=HEALTH, occurred_at=at, reported_at=at,
+            region=f"{city}01", location=None, incident_id=None, transfer_id=f"T{n // 4}",
+            case_id=None, patient_ref="p", triage=None, from_facility="F",
+            to_facility=f"H{n % 6}", required_bed="icu", transport_unit=None,
+            transfer_status=state, eta=at + timedelta(minutes=30))
+    return IncidentEvent.model_construct(
+        event_id=f"i{n}", kind="incident", schema_version=1, msg_type="Update",
+        status="Actual", source=EMERGENCY, occurred_at=at, reported_at=at,
+        region=f"{city}01", location=None, incident_id=f"MC-{city}-{n // 5000}",
+        category="mass_casualty", disease=None, headline="", severity="Unknown",
+        urgency="Unknown", certainty="Unknown", phase="reported",
+        casualties=Casualties.model_construct(total=n % 120, dead=n % 3, critical=n % 7),
+        ack_task_id=None)
+
+
+def _batches(total: int, batch: int) -> Iterator[tuple[str, list[Any]]]:
+    """Batches of one city each, cities in turn, events 20 s apart per city, a tick per
+    city every 500 events (the live shell's timer)."""
+    per_city = total // len(CITIES)
+    for start in range(0, per_city, batch):
+        for city in CITIES:
+            events: list[Any] = []
+            for n in range(start, min(start + batch, per_city)):
+                at = T0 + timedelta(seconds=20 * n)
+                events.append(_mixed(n, city, at))
+                if n % 500 == 499:
+                    events.append(Tick.model_construct(
+                        kind="tick", event_id=f"tick-{city}-{n}", tick_at=at, jurisdiction=city))
+            yield city, events
+
+
+def mixed_stream(total: int, batch: int) -> tuple[int, float, int]:
+    rules = default_rulebook()
+    states = {city: initial_state(city) for city in CITIES}
+    events = outputs = 0
+    elapsed = 0.0
+    for city, chunk in _batches(total, batch):
+        began = time.perf_counter()
+        states[city], out = step_many(states[city], chunk, rules)
+        elapsed += time.perf_counter() - began
+        events += len(chunk)
+        outputs += len(out)
+    return events, elapsed, outputs
+
+
+def incident_of(size: int, batch: int, measured: int) -> float:
+    """Microseconds per event for new confirmed cases of an incident already ``size`` big."""
+    rules = default_rulebook()
+    state = initial_state("5101")
+    seconds = 86_400 * 6 / max(size, 1)  # the whole incident within 6 days: one window
+    history = [_case(3 * k + 1, "5101", T0 + timedelta(seconds=seconds * k), "cholera",
+                     "confirmed", f"H{k % 6}") for k in range(size)]
+    for i in range(0, len(history), 10_000):
+        state, _ = step_many(state, history[i:i + 10_000], rules)
+    end = T0 + timedelta(days=6)
+    fresh = [_case(3 * (size + k) + 1, "5101", end + timedelta(seconds=k), "cholera",
+                   "confirmed", f"H{k % 6}") for k in range(measured)]
+    began = time.perf_counter()
+    for i in range(0, measured, batch):
+        state, _ = step_many(state, fresh[i:i + batch], rules)
+    return (time.perf_counter() - began) / measured * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--measured", type=int, default=5000)
+    args = parser.parse_args()
+    gc.collect()
+    events, elapsed, outputs = mixed_stream(args.events, args.batch)
+    print(f"mixed stream: {events:,} events (8 cities, 75% cases, ticks), batch {args.batch}: "
+          f"{elapsed:.2f} s, {events / elapsed:,.0f} events/s, {outputs:,} outputs")
+    sizes = (10, 1_000, 100_000)
+    costs = [incident_of(size, args.batch, args.measured) for size in sizes]
+    print("per-event cost of a new confirmed case, by incident size (batch "
+          f"{args.batch}, {args.measured} events each):")
+    print("  " + "  ".join(f"{size:>9,} cases" for size in sizes))
+    print("  " + "  ".join(f"{cost:>10.2f} µs" for cost in costs))
+    print(f"  ratio 100 000 / 10 cases: {costs[2] / costs[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
