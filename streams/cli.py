@@ -11,6 +11,7 @@ from streams.commands.rules import rules_app
 from streams.commands.simulate import simulate
 from streams.commands.stack import stack_app
 from streams.commands.topics import publish, topics_app
+from streams.commands.worker import worker
 
 app = typer.Typer(
     name="tierflow",
@@ -25,6 +26,7 @@ app.add_typer(rules_app, name="rules")
 app.command("publish")(publish)
 app.command("simulate")(simulate)
 app.command("board")(board)
+app.command("worker")(worker)
 
 
 def main() -> None:

@@ -42,6 +42,29 @@ def utc(day: int, hour: int = 0, minute: int = 0) -> datetime:
 
 SHANGHAI_DAY = timedelta(hours=8)  # a day in Asia/Shanghai starts at 16:00 UTC the day before
 
+# Rows that more than one expectation below contains.
+TR3_IN_FLIGHT = (
+    "tr3",
+    "requested",
+    "immediate",
+    "general",
+    "hosp-c",
+    "hosp-d",
+    "amb-7",
+    utc(6, 8),
+    None,
+    0,
+)
+REDIRECT_ALERT = (
+    utc(5, 10, 5),
+    "orange",
+    "capacity_redirect",
+    "5101",
+    "tr1",
+    "inc-cholera-5101",
+    "hosp-b has no free icu bed: redirect to hosp-c",
+)
+
 # title -> (columns, rows) with every variable at "All" over WINDOW.
 EXPECTED: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {
     "variable jurisdiction": (("jurisdiction",), [("5001",), ("5101",)]),
@@ -211,18 +234,7 @@ EXPECTED: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {
                 utc(5, 11),
                 1,
             ),
-            (
-                "tr3",
-                "requested",
-                "immediate",
-                "general",
-                "hosp-c",
-                "hosp-d",
-                "amb-7",
-                utc(6, 8),
-                None,
-                0,
-            ),
+            TR3_IN_FLIGHT,
         ],
     ),
     "Capacity redirects": (
@@ -282,15 +294,7 @@ EXPECTED: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {
                 "inc-warning-5101",
                 "warning_opened inc-warning-5101",
             ),
-            (
-                utc(5, 10, 5),
-                "orange",
-                "capacity_redirect",
-                "5101",
-                "tr1",
-                "inc-cholera-5101",
-                "hosp-b has no free icu bed: redirect to hosp-c",
-            ),
+            REDIRECT_ALERT,
             (utc(4, 11), "yellow", "reporting_late", "5101", "e-c3", None, "reporting_late e-c3"),
             (utc(3, 19), "yellow", "reporting_late", "5001", "e-c7", None, "reporting_late e-c7"),
         ],
@@ -421,18 +425,7 @@ FILTERED = [
         "Transfers in flight",
         {"jurisdiction": ["5001"]},
         [
-            (
-                "tr3",
-                "requested",
-                "immediate",
-                "general",
-                "hosp-c",
-                "hosp-d",
-                "amb-7",
-                utc(6, 8),
-                None,
-                0,
-            ),
+            TR3_IN_FLIGHT,
         ],
     ),
     (
@@ -451,17 +444,7 @@ FILTERED = [
     (
         "Alerts",
         {"disease": ["cholera"]},
-        [
-            (
-                utc(5, 10, 5),
-                "orange",
-                "capacity_redirect",
-                "5101",
-                "tr1",
-                "inc-cholera-5101",
-                "hosp-b has no free icu bed: redirect to hosp-c",
-            )
-        ],
+        [REDIRECT_ALERT],
     ),
     # A value with a quote is escaped, not spliced: no match, and no SQL error.
     ("Overdue tasks by agency", {"jurisdiction": ["51'01"]}, []),
