@@ -191,8 +191,8 @@ class Escalation(_Output):
     incident_id: str
     jurisdiction: str
     status: Status = "Actual"
-    tier: Tier | None
-    previous_tier: Tier | None
+    tier: Tier | None = None
+    previous_tier: Tier | None = None
     effective_at: AwareDatetime
     rule_ids: tuple[str, ...]
     evidence: dict[str, float]

@@ -57,7 +57,7 @@ def apply_case(work: Work, ns: Namespace, ev: CaseEvent, t: int, comp: Compiled)
     signal = (ev.disease, ev.facility_id, ev.setting, ev.triage is not None)
     if old is None:
         new: CaseRecord = (t if cls == CONFIRMED else None, key, latest,
-                           key if cls != DISCARDED else None, signal)
+                           *((key, signal) if cls != DISCARDED else (None, None)))
     else:
         conf, lkey, lat, skey, sig = old
         if cls == CONFIRMED and (conf is None or t < conf):
@@ -202,9 +202,10 @@ def _signal_out(work: Work, ns: Namespace, sig: tuple[Any, ...], comp: Compiled)
         if trig.distinct:
             firsts = track.facility_first[tid]
             if firsts.get(facility) == t:
+                # ns.cases already holds the moved record: what is left is the rest
                 rest = [s[1] for rec in ns.cases.values()
                         if (s := _signal(rec)) is not None and s[0] == disease
-                        and s[2] == facility and s[1] != t and _matches(trig, s)]
+                        and s[2] == facility and _matches(trig, s)]
                 if rest:
                     firsts[facility] = min(rest)
                 else:

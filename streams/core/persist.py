@@ -126,7 +126,7 @@ def _namespace_in(semantic: list[Any], ledger: list[Any]) -> Namespace:
     ns.event_wm = event_wm
     ns.tracks = {row[0]: _track_in(row) for row in tracks}
     ns.cases = {
-        cid: (conf, tuple(lkey), tuple(latest), _tuple(skey), tuple(sig))
+        cid: (conf, tuple(lkey), tuple(latest), _tuple(skey), _tuple(sig))
         for cid, (conf, lkey, latest, skey, sig) in cases
     }
     ns.stock = dict(_series_in(row) for row in stock)
@@ -135,7 +135,7 @@ def _namespace_in(semantic: list[Any], ledger: list[Any]) -> Namespace:
         tid: (tuple(_tuple(k) for k in reached), tuple(lkey), tuple(latest))
         for tid, (reached, lkey, latest) in transfers
     }
-    ns.tasks = {tid: tuple(task) for tid, task in tasks}
+    ns.tasks = {tid: (tuple(task[0]), *task[1:]) for tid, task in tasks}
     ns.acks = dict(acks)
     ns.seq, ns.alerted, ns.next_due = seq, set(alerted), next_due
     ns.stock_level = {(k[0], k[1]): v for k, v in stock_level}

@@ -60,8 +60,7 @@ def timeline_changed(
     """Emit the escalations and tasks of new entries; retract the tasks of dropped ones."""
     inc = incident_id(ns.status, jurisdiction, track)
     for entry in dropped:
-        for task_id, _ in _task_ids(inc, entry, comp):
-            ns.tasks.pop(task_id, None)
+        _retract(ns, track.key, inc, entry, comp)
     for entry in added:
         t, rank, rule_ids, evidence = entry
         prev = _previous_rank(track, entry)
@@ -77,7 +76,11 @@ def timeline_changed(
             continue
         for task_id, item in _task_ids(inc, entry, comp):
             due = t + item.due
-            ns.tasks[task_id] = (track.key, t, rank, item.agency, item.action, due, task_tier)
+            known = ns.tasks.get(task_id)
+            owners = tuple(sorted({track.key, *(known[0] if known else ())}))
+            ns.tasks[task_id] = (owners, t, rank, item.agency, item.action, due, task_tier)
+            if known is not None:
+                continue
             heapq.heappush(ns.due_heap, (due, task_id))
             ns.next_due = min(ns.next_due, due)
             out.append(_task(ns, jurisdiction, inc, task_id))
@@ -87,9 +90,22 @@ def reissue(ns: Namespace, jurisdiction: str, track: Track, old_inc: str, comp: 
             out: list[Any]) -> None:
     """The track got its agency's incident id: re-issue its timeline and tasks under it."""
     for entry in track.timeline:
-        for task_id, _ in _task_ids(old_inc, entry, comp):
-            ns.tasks.pop(task_id, None)
+        _retract(ns, track.key, old_inc, entry, comp)
     timeline_changed(ns, jurisdiction, track, list(track.timeline), [], comp, out)
+
+
+def _retract(ns: Namespace, key: str, inc: str, entry: Entry, comp: Compiled) -> None:
+    """Take the track's claim off the entry's tasks (two tracks an agency gave the same
+    incident id may issue the very same task: it lives while either claims it)."""
+    for task_id, _ in _task_ids(inc, entry, comp):
+        known = ns.tasks.get(task_id)
+        if known is None or key not in known[0]:
+            continue
+        owners = tuple(k for k in known[0] if k != key)
+        if owners:
+            ns.tasks[task_id] = (owners, *known[1:])
+        else:
+            del ns.tasks[task_id]
 
 
 def _task(ns: Namespace, jurisdiction: str, inc: str, task_id: str,
@@ -115,7 +131,7 @@ def apply_ack(ns: Namespace, jurisdiction: str, task_id: str, t: int, out: list[
     ns.acks[task_id] = t
     task = ns.tasks.get(task_id)
     if task is not None:
-        track = ns.tracks[task[0]]
+        track = ns.tracks[task[0][0]]
         out.append(_task(ns, jurisdiction, incident_id(ns.status, jurisdiction, track), task_id))
 
 
@@ -134,7 +150,7 @@ def overdue(ns: Namespace, jurisdiction: str, watermark: int, out: list[Any]) ->
         if alert_id in ns.alerted:
             continue
         ns.alerted.add(alert_id)
-        track = ns.tracks[task[0]]
+        track = ns.tracks[task[0][0]]
         inc = incident_id(ns.status, jurisdiction, track)
         out.append(_task(ns, jurisdiction, inc, task_id, "overdue"))
         out.append(Alert(

@@ -51,13 +51,6 @@ from topics.registry import ALERTS, DLQ, ESCALATIONS, TASKS, TICKS, jurisdiction
 _STAMPED = (Escalation, Task, Alert)
 
 
-def _output_json(model: BaseModel) -> bytes:
-    """An output's JSON with its nulls: ``codec.encode`` leaves None out, and Escalation's
-    ``tier``/``previous_tier`` are required-but-nullable, so such a record would not decode
-    back into its own model."""
-    return model.__pydantic_serializer__.to_json(model)
-
-
 @dataclass(frozen=True)
 class Record:
     """One consumed Kafka record, as the decide stage needs it."""
@@ -248,4 +241,4 @@ class Decider:
                 if isinstance(output, _STAMPED)
                 else output
             )
-            out.append(Outgoing(self._output_topic[type(output)], key, _output_json(stamped)))
+            out.append(Outgoing(self._output_topic[type(output)], key, encode(stamped)))

@@ -44,7 +44,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def simulate(scenario: str, seed: int, out: Path, *extra: str) -> tuple[list[bytes], dict[str, Any]]:
+def simulate(
+    scenario: str, seed: int, out: Path, *extra: str
+) -> tuple[list[bytes], dict[str, Any]]:
     """Lines and truth of a simulated scenario (``tierflow simulate --out``)."""
     subprocess.run(
         [sys.executable, "-m", "streams.cli", "simulate", "--scenario", scenario,
@@ -210,14 +212,17 @@ def wait_landed(
 def worker_ticks(settings: Settings) -> list[Tick]:
     """Every tick in the ticks topic (the scenario's and the worker's timer's)."""
     out = []
-    for _key, value, _partition in read_topic(settings.kafka_bootstrap, TICKS.name(settings.topic_prefix)):
+    topic = TICKS.name(settings.topic_prefix)
+    for _key, value, _partition in read_topic(settings.kafka_bootstrap, topic):
         tick = decode_tick(value)
         assert isinstance(tick, Tick)
         out.append(tick)
     return out
 
 
-def rows(ch: Client, database: str, table: str, columns: str, where: str = "1") -> list[tuple[Any, ...]]:
+def rows(
+    ch: Client, database: str, table: str, columns: str, where: str = "1"
+) -> list[tuple[Any, ...]]:
     sql = f"SELECT {columns} FROM {database}.{table} FINAL WHERE {where} ORDER BY {columns}"
     return [tuple(r) for r in ch.query(sql).result_rows]
 
