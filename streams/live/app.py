@@ -12,16 +12,14 @@ from typing import Any
 import faust
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from sinks.clickhouse import ClickHouseSink
-from sinks.client import connect
 from sinks.errors import SinkError
-from sinks.migrate import migrate
-from sinks.writer import RetryPolicy, Sink, SinkPolicy
+from sinks.namespaces import migrate_namespaces, namespace_sinks
+from sinks.writer import RetryPolicy, SinkPolicy
 from streams.live import metrics
 from streams.live.decide import Decider, Record
 from streams.live.landing import Landing
 from streams.live.ticks import TickClock, ticks_for
-from streams.live.topology import PARTITIONS, Namespace, TopicNames, exercise_database
+from streams.live.topology import PARTITIONS, TopicNames
 from topics.codec import encode
 from topics.registry import TICKS
 from topics.settings import Settings
@@ -50,30 +48,6 @@ class TableStore:
 
     def jurisdictions(self) -> Iterator[str]:
         return (key.decode() for key in self.table)
-
-
-def make_sinks(settings: Settings) -> dict[Namespace, Sink]:
-    """One ClickHouse sink per namespace; a short retry budget so the landing loop gets
-    control back often enough to pause partitions and keep its group membership."""
-    policy = SinkPolicy(retry=RetryPolicy(budget_s=5.0))
-    database = settings.clickhouse_database
-    return {
-        "live": ClickHouseSink(settings, database, policy, on_batch=metrics.observe_sink_batch),
-        "exercise": ClickHouseSink(
-            settings, exercise_database(database), policy, on_batch=metrics.observe_sink_batch
-        ),
-    }
-
-
-def migrate_databases(settings: Settings) -> None:
-    """Bring the live and the exercise database up to date (idempotent)."""
-    admin = connect(settings, "")
-    try:
-        live = settings.clickhouse_database
-        for database in (live, exercise_database(live)):
-            migrate(admin, database)
-    finally:
-        admin.close()
 
 
 def build_app(settings: Settings, rulebook: Any) -> Any:
@@ -172,7 +146,14 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
     landing = Landing(
         bootstrap=settings.kafka_bootstrap,
         prefix=settings.topic_prefix,
-        sinks=make_sinks(settings),
+        sinks=namespace_sinks(
+            settings,
+            settings.clickhouse_database,
+            # A short retry budget gives the landing loop control back often enough to
+            # pause partitions and keep its group membership.
+            SinkPolicy(retry=RetryPolicy(budget_s=5.0)),
+            on_batch=metrics.observe_sink_batch,
+        ),
         pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
     )
 
@@ -194,10 +175,14 @@ async def _migrate_until_done(settings: Settings) -> None:
     delay = 1.0
     while True:
         try:
-            await asyncio.to_thread(migrate_databases, settings)
+            await asyncio.to_thread(migrate_namespaces, settings, settings.clickhouse_database)
             return
         except (SinkError, ClickHouseError) as exc:  # server down at start: keep trying
-            log.warning("cannot migrate %s yet, retry in %.0fs: %s",
-                        settings.clickhouse_database, delay, exc)
+            log.warning(
+                "cannot migrate %s yet, retry in %.0fs: %s",
+                settings.clickhouse_database,
+                delay,
+                exc,
+            )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)

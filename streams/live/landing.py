@@ -34,9 +34,10 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import BaseModel, ValidationError
 
 from sinks.errors import SinkError
+from sinks.namespaces import Namespace, namespace_of
 from sinks.writer import Sink, dedup_token
 from streams.live import metrics
-from streams.live.topology import INCIDENT_STATES, STOCK_LEVELS, Namespace, namespace_of
+from streams.live.topology import INCIDENT_STATES, STOCK_LEVELS
 from topics.codec import decode
 from topics.models import (
     Alert,
@@ -147,8 +148,13 @@ class Landing:
             return decoder(value)
         except ValidationError as exc:
             # Our own output topics: a record that does not decode means a foreign writer.
-            log.error("skipping undecodable %s[%d]@%d: %s", record.topic, record.partition,
-                      record.offset, exc.errors(include_url=False)[0]["msg"])
+            log.error(
+                "skipping undecodable %s[%d]@%d: %s",
+                record.topic,
+                record.partition,
+                record.offset,
+                exc.errors(include_url=False)[0]["msg"],
+            )
             metrics.RECORDS_REJECTED.labels(record.topic, "undecodable output").inc()
             return None
 

@@ -112,9 +112,7 @@ class CommitTracker:
         self._seen: dict[tuple[str, int], tuple[int | None, float]] = {}
         self._started = time.monotonic()
 
-    def refresh(
-        self, offsets: Iterable[tuple[tuple[str, int], int | None, int | None]]
-    ) -> None:
+    def refresh(self, offsets: Iterable[tuple[tuple[str, int], int | None, int | None]]) -> None:
         """Set the gauges from ``((topic, partition), high watermark, committed offset)``
         for the partitions the group holds now (None: not known yet)."""
         now = time.monotonic()

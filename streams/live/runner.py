@@ -43,10 +43,12 @@ def run_worker(settings: Settings) -> None:
     app = build_app(settings, rulebook)
     log.info(
         "worker: prefix %s, database %s, ticks %s every %gs, metrics on %s:%d",
-        settings.topic_prefix, settings.clickhouse_database, settings.tick_clock,
-        settings.tick_interval_s, settings.metrics_host, settings.metrics_port,
+        settings.topic_prefix,
+        settings.clickhouse_database,
+        settings.tick_clock,
+        settings.tick_interval_s,
+        settings.metrics_host,
+        settings.metrics_port,
     )
-    worker = faust.Worker(
-        app, quiet=True, override_logging=False, redirect_stdouts=False
-    )
+    worker = faust.Worker(app, quiet=True, override_logging=False, redirect_stdouts=False)
     worker.execute_from_commandline()

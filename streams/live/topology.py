@@ -1,5 +1,5 @@
-"""Where the live shell's records go: topic names for a prefix, the partition of a
-jurisdiction, and the namespace (live view or exercise) of a status.
+"""Where the live shell's records go: topic names for a prefix and the partition of a
+jurisdiction.
 
 The internal topics below are the live shell's own (DESIGN.md section 2 leaves them to
 it); everything agencies publish or read is in :mod:`topics.registry`.
@@ -8,11 +8,10 @@ it); everything agencies publish or read is in :mod:`topics.registry`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from aiokafka.partitioner import murmur2
 
-from topics.models import Envelope, IncidentState, Status, StockLevel
+from topics.models import Envelope, IncidentState, StockLevel
 from topics.registry import (
     ALERTS,
     CASES,
@@ -41,18 +40,6 @@ STOCK_LEVELS = TopicSpec(
     "stock-levels", PARTITIONS, "jurisdiction", 30 * DAY_MS, StockLevel, "internal"
 )
 LIVE_TOPICS: tuple[TopicSpec, ...] = (REKEYED, INCIDENT_STATES, STOCK_LEVELS)
-
-Namespace = Literal["live", "exercise"]
-
-
-def namespace_of(status: Status) -> Namespace:
-    """``Actual`` goes to the live view; ``Exercise`` and ``Test`` never do."""
-    return "live" if status == "Actual" else "exercise"
-
-
-def exercise_database(database: str) -> str:
-    """The database drills and tests land in, beside the live one."""
-    return f"{database}_exercise"
 
 
 def partition_for(jurisdiction: str, partitions: int = PARTITIONS) -> int:
