@@ -97,3 +97,16 @@ def read_board(client: Client) -> Board:
         stock=_rows(client, DAYS_OF_COVER),
         dlq_count=int(client.query(DLQ_COUNT).result_rows[0][0]),
     )
+
+
+TIER_CHANGES = """
+SELECT incident_id, effective_at, tier, rule_ids, decided_at
+FROM tier_timeline FINAL
+WHERE status = 'Actual'
+ORDER BY incident_id, effective_at
+"""
+
+
+def read_tier_changes(client: Client) -> list[dict[str, Any]]:
+    """Every Actual tier change of the client's database, by incident then time."""
+    return _rows(client, TIER_CHANGES)

@@ -7,6 +7,7 @@ import typer
 
 from streams.commands.board import board
 from streams.commands.db import db_app
+from streams.commands.replay import replay, review_app
 from streams.commands.rules import rules_app
 from streams.commands.simulate import simulate
 from streams.commands.stack import stack_app
@@ -27,6 +28,8 @@ app.command("publish")(publish)
 app.command("simulate")(simulate)
 app.command("board")(board)
 app.command("worker")(worker)
+app.command("replay")(replay)
+app.add_typer(review_app, name="review")
 
 
 def main() -> None:

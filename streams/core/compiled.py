@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from fnmatch import fnmatchcase
 from typing import NamedTuple
 
@@ -47,6 +48,7 @@ class Compiled:
 
     version: str
     reporting_limit: int
+    reporting_late_after: timedelta  # the same limit, to compare datetimes directly
     quiet: dict[str, int]
     plan: dict[int, tuple[PlanItem, ...]]
     stock_patterns: tuple[str, ...]
@@ -126,6 +128,7 @@ def compile_rulebook(book: Rulebook) -> Compiled:
     compiled = Compiled(
         version=book.version,
         reporting_limit=round(book.reporting_limit_hours * HOUR),
+        reporting_late_after=timedelta(hours=book.reporting_limit_hours),
         quiet={code: days_to_us(d.max_incubation_days) for code, d in book.diseases.items()},
         plan={
             plan_rank[key]: tuple(PlanItem(t.agency, t.action, round(t.due_hours * HOUR))

@@ -92,9 +92,8 @@ class _Batch:
             apply_stock(self.work, ns, self.jurisdiction, ev, t, self.comp, self.out)
         else:
             apply_transfer(ns, self.jurisdiction, ev, t, self.out)
-        late = to_us(ev.reported_at) - t
-        if late > self.comp.reporting_limit:
-            self._reporting_late(ns, ev, late)
+        if ev.reported_at - ev.occurred_at > self.comp.reporting_late_after:
+            self._reporting_late(ns, ev, to_us(ev.reported_at) - t)
         self._advance(ns)
 
     def tick(self, tick: Tick) -> None:
@@ -121,7 +120,8 @@ class _Batch:
                 reissue(ns, self.jurisdiction, track, old_inc, self.comp, self.out)
         for changed_key, t0 in changed.items():
             self._recompute(ns, changed_key, t0)
-        warning_alert(ns, self.jurisdiction, track, self.out)
+        if track.warning_at:
+            warning_alert(ns, self.jurisdiction, track, self.out)
 
     def _timeline(self, ns: Namespace, key: str) -> Timeline:
         track = self.work.track(ns, key, None)
@@ -132,7 +132,8 @@ class _Batch:
 
     def _recompute(self, ns: Namespace, key: str, t0: int) -> None:
         line = self._timeline(ns, key)
-        line.recompute_from(t0)
+        if not line.newest_case(t0):
+            line.recompute_from(t0)
         self._timeline_done(ns, line)
 
     def _timeline_done(self, ns: Namespace, line: Timeline) -> None:

@@ -164,15 +164,14 @@ def overdue(ns: Namespace, jurisdiction: str, watermark: int, out: list[Any]) ->
 
 def warning_alert(ns: Namespace, jurisdiction: str, track: Track, out: list[Any]) -> None:
     """``warning_opened`` once, when early-warning signals precede any agency's report."""
-    if not track.warning_at:
+    marker = "warned:" + track.key  # cheap ledger check before computing the alert id
+    if marker in ns.alerted:
         return
     at = min(track.warning_at.values())
     if track.reports and track.report_t[0] <= at:
         return
     alert_id = _warning_alert_id(ns.status, jurisdiction, track.key)
-    if alert_id in ns.alerted:
-        return
-    ns.alerted.add(alert_id)
+    ns.alerted.add(marker)
     triggers = sorted(k for k, v in track.warning_at.items() if v == at)
     out.append(Alert(
         alert_id=alert_id, alert_kind="warning_opened", level="yellow",

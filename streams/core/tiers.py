@@ -168,6 +168,29 @@ class Timeline:
         self.added = [e for prev_e in new if prev_e not in old for e in prev_e[1:]]
         self.dropped = [e for prev_e in old if prev_e not in new for e in prev_e[1:]]
 
+    def newest_case(self, t0: int) -> bool:
+        """Fast path for the common event: a confirmation at ``t0`` that is the newest
+        point, after every entry, with no de-escalation due before it. Returns False
+        (having changed nothing) when the general :meth:`recompute_from` is needed."""
+        track = self.track
+        line, times = track.timeline, track.times
+        if (not times or times[-1] != t0 or (line and line[-1][0] >= t0)
+                or (track.report_t and track.report_t[-1] >= t0) or track.pending <= t0
+                or (len(times) > 1 and times[-2] == t0)):
+            return False
+        current = line[-1][1] if line else 0
+        rank, ids = tier_at(track, self.rules, t0)
+        if rank < current:
+            return False
+        if rank > current:
+            self._append(t0, rank, ids, _evidence(track, self.rules, t0, ids))
+        if rank:
+            due = t0 + self.quiet
+            track.pending = due if due > self.watermark else min(track.pending, due)
+            if due <= self.watermark:
+                self._settle(t0, NEVER)
+        return True
+
     def advance(self) -> None:
         """The watermark moved past ``track.pending``: settle from there."""
         line = self.track.timeline
