@@ -35,13 +35,29 @@ DISEASES = ("cholera", "measles", "infectious_diarrhoea", "hepatitis_a")
 CITIES = [f"51{c:02d}" for c in range(1, 9)]
 
 
-def _case(n: int, city: str, at: datetime, disease: str, cls: str, facility: str) -> Any:
+def _case(n: int, city: str, at: datetime, disease: str, *, cls: str, facility: str) -> Any:
     return CaseEvent.model_construct(
-        event_id=f"c{n}", kind="case", schema_version=1, msg_type="Alert", status="Actual",
-        source=HEALTH, occurred_at=at, reported_at=at, region=f"{city}0{n % 5}",
-        location=None, incident_id=None, case_id=f"{city}-case-{n // 3}", patient_ref="p",
-        disease=disease, classification=cls, severity="mild", outcome="none",
-        facility_id=facility, setting=None, triage=None)
+        event_id=f"c{n}",
+        kind="case",
+        schema_version=1,
+        msg_type="Alert",
+        status="Actual",
+        source=HEALTH,
+        occurred_at=at,
+        reported_at=at,
+        region=f"{city}0{n % 5}",
+        location=None,
+        incident_id=None,
+        case_id=f"{city}-case-{n // 3}",
+        patient_ref="p",
+        disease=disease,
+        classification=cls,
+        severity="mild",
+        outcome="none",
+        facility_id=facility,
+        setting=None,
+        triage=None,
+    )
 
 
 def _mixed(n: int, city: str, at: datetime) -> Any:
@@ -49,32 +65,76 @@ def _mixed(n: int, city: str, at: datetime) -> Any:
     kind = n % 100
     if kind < 75:
         cls = ("suspected", "confirmed", "confirmed")[n % 3]  # ~3 events per case_id
-        return _case(n, city, at, DISEASES[(n // 7) % 4], cls, f"H{n % 6}")
+        return _case(n, city, at, DISEASES[(n // 7) % 4], cls=cls, facility=f"H{n % 6}")
     if kind < 85:
         item = ("ppe.n95", "bed.icu", "ppe.gown", "bed.isolation")[n % 4]
         return StockEvent.model_construct(
-            event_id=f"s{n}", kind="stock", schema_version=1, msg_type="Update",
-            status="Actual", source=HEALTH, occurred_at=at, reported_at=at,
-            region=f"{city}01", location=None, incident_id=None, site_id=f"H{n % 6}",
-            site_type="hospital", item=item, unit="each", on_hand=float(5000 - n % 4000),
-            baseline=None, received=None)
+            event_id=f"s{n}",
+            kind="stock",
+            schema_version=1,
+            msg_type="Update",
+            status="Actual",
+            source=HEALTH,
+            occurred_at=at,
+            reported_at=at,
+            region=f"{city}01",
+            location=None,
+            incident_id=None,
+            site_id=f"H{n % 6}",
+            site_type="hospital",
+            item=item,
+            unit="each",
+            on_hand=float(5000 - n % 4000),
+            baseline=None,
+            received=None,
+        )
     if kind < 93:
         state = ("requested", "dispatched", "en_route", "arrived")[n % 4]
         return TransferEvent.model_construct(
-            event_id=f"t{n}", kind="transfer", schema_version=1, msg_type="Update",
-            status="Actual", source=HEALTH, occurred_at=at, reported_at=at,
-            region=f"{city}01", location=None, incident_id=None, transfer_id=f"T{n // 4}",
-            case_id=None, patient_ref="p", triage=None, from_facility="F",
-            to_facility=f"H{n % 6}", required_bed="icu", transport_unit=None,
-            transfer_status=state, eta=at + timedelta(minutes=30))
+            event_id=f"t{n}",
+            kind="transfer",
+            schema_version=1,
+            msg_type="Update",
+            status="Actual",
+            source=HEALTH,
+            occurred_at=at,
+            reported_at=at,
+            region=f"{city}01",
+            location=None,
+            incident_id=None,
+            transfer_id=f"T{n // 4}",
+            case_id=None,
+            patient_ref="p",
+            triage=None,
+            from_facility="F",
+            to_facility=f"H{n % 6}",
+            required_bed="icu",
+            transport_unit=None,
+            transfer_status=state,
+            eta=at + timedelta(minutes=30),
+        )
     return IncidentEvent.model_construct(
-        event_id=f"i{n}", kind="incident", schema_version=1, msg_type="Update",
-        status="Actual", source=EMERGENCY, occurred_at=at, reported_at=at,
-        region=f"{city}01", location=None, incident_id=f"MC-{city}-{n // 5000}",
-        category="mass_casualty", disease=None, headline="", severity="Unknown",
-        urgency="Unknown", certainty="Unknown", phase="reported",
+        event_id=f"i{n}",
+        kind="incident",
+        schema_version=1,
+        msg_type="Update",
+        status="Actual",
+        source=EMERGENCY,
+        occurred_at=at,
+        reported_at=at,
+        region=f"{city}01",
+        location=None,
+        incident_id=f"MC-{city}-{n // 5000}",
+        category="mass_casualty",
+        disease=None,
+        headline="",
+        severity="Unknown",
+        urgency="Unknown",
+        certainty="Unknown",
+        phase="reported",
         casualties=Casualties.model_construct(total=n % 120, dead=n % 3, critical=n % 7),
-        ack_task_id=None)
+        ack_task_id=None,
+    )
 
 
 def _batches(total: int, batch: int) -> Iterator[tuple[str, list[Any]]]:
@@ -88,8 +148,11 @@ def _batches(total: int, batch: int) -> Iterator[tuple[str, list[Any]]]:
                 at = T0 + timedelta(seconds=20 * n)
                 events.append(_mixed(n, city, at))
                 if n % 500 == 499:
-                    events.append(Tick.model_construct(
-                        kind="tick", event_id=f"tick-{city}-{n}", tick_at=at, jurisdiction=city))
+                    events.append(
+                        Tick.model_construct(
+                            kind="tick", event_id=f"tick-{city}-{n}", tick_at=at, jurisdiction=city
+                        )
+                    )
             yield city, events
 
 
@@ -112,16 +175,34 @@ def incident_of(size: int, batch: int, measured: int) -> float:
     rules = default_rulebook()
     state = initial_state("5101")
     seconds = 86_400 * 6 / max(size, 1)  # the whole incident within 6 days: one window
-    history = [_case(3 * k + 1, "5101", T0 + timedelta(seconds=seconds * k), "cholera",
-                     "confirmed", f"H{k % 6}") for k in range(size)]
+    history = [
+        _case(
+            3 * k + 1,
+            "5101",
+            T0 + timedelta(seconds=seconds * k),
+            "cholera",
+            cls="confirmed",
+            facility=f"H{k % 6}",
+        )
+        for k in range(size)
+    ]
     for i in range(0, len(history), 10_000):
-        state, _ = step_many(state, history[i:i + 10_000], rules)
+        state, _ = step_many(state, history[i : i + 10_000], rules)
     end = T0 + timedelta(days=6)
-    fresh = [_case(3 * (size + k) + 1, "5101", end + timedelta(seconds=k), "cholera",
-                   "confirmed", f"H{k % 6}") for k in range(measured)]
+    fresh = [
+        _case(
+            3 * (size + k) + 1,
+            "5101",
+            end + timedelta(seconds=k),
+            "cholera",
+            cls="confirmed",
+            facility=f"H{k % 6}",
+        )
+        for k in range(measured)
+    ]
     began = time.perf_counter()
     for i in range(0, measured, batch):
-        state, _ = step_many(state, fresh[i:i + batch], rules)
+        state, _ = step_many(state, fresh[i : i + batch], rules)
     return (time.perf_counter() - began) / measured * 1e6
 
 
@@ -133,12 +214,16 @@ def main() -> None:
     args = parser.parse_args()
     gc.collect()
     events, elapsed, outputs = mixed_stream(args.events, args.batch)
-    print(f"mixed stream: {events:,} events (8 cities, 75% cases, ticks), batch {args.batch}: "
-          f"{elapsed:.2f} s, {events / elapsed:,.0f} events/s, {outputs:,} outputs")
+    print(
+        f"mixed stream: {events:,} events (8 cities, 75% cases, ticks), batch {args.batch}: "
+        f"{elapsed:.2f} s, {events / elapsed:,.0f} events/s, {outputs:,} outputs"
+    )
     sizes = (10, 1_000, 100_000)
     costs = [incident_of(size, args.batch, args.measured) for size in sizes]
-    print("per-event cost of a new confirmed case, by incident size (batch "
-          f"{args.batch}, {args.measured} events each):")
+    print(
+        "per-event cost of a new confirmed case, by incident size (batch "
+        f"{args.batch}, {args.measured} events each):"
+    )
     print("  " + "  ".join(f"{size:>9,} cases" for size in sizes))
     print("  " + "  ".join(f"{cost:>10.2f} µs" for cost in costs))
     print(f"  ratio 100 000 / 10 cases: {costs[2] / costs[0]:.2f}")

@@ -7,6 +7,7 @@ import typer
 
 from streams.commands.board import board
 from streams.commands.db import db_app
+from streams.commands.demo import demo
 from streams.commands.replay import replay, review_app
 from streams.commands.rules import rules_app
 from streams.commands.simulate import simulate
@@ -27,6 +28,7 @@ app.add_typer(rules_app, name="rules")
 app.command("publish")(publish)
 app.command("simulate")(simulate)
 app.command("board")(board)
+app.command("demo")(demo)
 app.command("worker")(worker)
 app.command("replay")(replay)
 app.add_typer(review_app, name="review")

@@ -46,8 +46,13 @@ def _summary(out: object, path: str, book: object) -> None:
     out.print(f"[bold]{path}[/bold]: rulebook {book.name or '(unnamed)'} version {book.version} OK")
     tiers = Table("tier", "name", "color", "rules", "plan tasks", title="tiers")
     for t in book.tiers:
-        tiers.add_row(t.tier, t.name, t.color, str(sum(r.tier == t.tier for r in book.rules)),
-                      str(len(book.plan.get(t.tier, ()))))
+        tiers.add_row(
+            t.tier,
+            t.name,
+            t.color,
+            str(sum(r.tier == t.tier for r in book.rules)),
+            str(len(book.plan.get(t.tier, ()))),
+        )
     out.print(tiers)
     diseases = Table("code", "name", "class", "max incubation (d)", title="diseases")
     for code, d in book.diseases.items():
@@ -58,13 +63,16 @@ def _summary(out: object, path: str, book: object) -> None:
     for r in book.rules:
         applies = ", ".join(r.diseases or r.categories or ())
         conds = " and ".join(
-            f"{c.metric} >= {c.threshold:g}" + (f" in {c.window}" if c.window else "")
+            f"{c.metric} >= {c.threshold:g}"
+            + (f" in {c.window}" if c.window else "")
             + (" per county" if c.scope == "county" else "")
             for c in (r, *r.also)
         )
         rules.add_row(r.id, r.tier, applies, conds)
     out.print(rules)
-    out.print(f"warnings: {len(book.warnings)}, roll-up rules: {len(book.rollup)}, "
-              f"reporting limit: {book.reporting_limit_hours:g} h, stock alerts below "
-              f"{book.stock.yellow_days:g}/{book.stock.orange_days:g}/{book.stock.red_days:g} "
-              "days of cover")
+    out.print(
+        f"warnings: {len(book.warnings)}, roll-up rules: {len(book.rollup)}, "
+        f"reporting limit: {book.reporting_limit_hours:g} h, stock alerts below "
+        f"{book.stock.yellow_days:g}/{book.stock.orange_days:g}/{book.stock.red_days:g} "
+        "days of cover"
+    )

@@ -3,10 +3,9 @@ straight into Kafka."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -14,10 +13,6 @@ from rich.table import Table
 
 from topics.errors import TierflowError
 from topics.settings import load_settings
-
-if TYPE_CHECKING:
-    from streams.ops.publisher import OutgoingRecord
-    from streams.simulate import SimRecord
 
 console = Console()
 errors = Console(stderr=True)
@@ -41,20 +36,6 @@ def _parse_start(text: str | None) -> datetime | None:
 def truth_path(out: Path) -> Path:
     """``c.jsonl`` -> ``c.truth.json`` (the sidecar truth file)."""
     return out.with_suffix(".truth.json")
-
-
-def _outgoing(records: Sequence[SimRecord], digits: int) -> Iterator[OutgoingRecord]:
-    """Valid lines routed exactly as `tierflow publish` routes them; malformed ones to the
-    topic their scenario meant them for, so the live DLQ sees them."""
-    from streams.ops.publisher import OutgoingRecord, route_line
-    from topics.models import Rejection
-
-    for record in records:
-        routed = route_line(record.value, digits)
-        if isinstance(routed, Rejection):
-            yield OutgoingRecord(record.topic_stem, record.value, record.key)
-        else:
-            yield from routed
 
 
 def _summary(truth: dict[str, Any]) -> Table:
@@ -117,10 +98,11 @@ def simulate(
         console.print(f"{truth['lines']} lines -> {out}, truth -> {truth_path(out)}")
         return
     from streams.ops.publisher import publish_records
+    from streams.simulate import outgoing_records
 
     settings = load_settings()
     pace = None if as_fast_as_possible else (rate or DEFAULT_RATE)
-    records = _outgoing(generated.records, settings.jurisdiction_digits)
+    records = outgoing_records(generated.records, settings.jurisdiction_digits)
     try:
         counts = publish_records(records, settings, rate=pace)
     except TierflowError as exc:

@@ -56,8 +56,12 @@ def apply_case(work: Work, ns: Namespace, ev: CaseEvent, t: int, comp: Compiled)
     latest = (ev.disease, cls, ev.severity, ev.outcome, ev.region)
     signal = (ev.disease, ev.facility_id, ev.setting, ev.triage is not None)
     if old is None:
-        new: CaseRecord = (t if cls == CONFIRMED else None, key, latest,
-                           *((key, signal) if cls != DISCARDED else (None, None)))
+        new: CaseRecord = (
+            t if cls == CONFIRMED else None,
+            key,
+            latest,
+            *((key, signal) if cls != DISCARDED else (None, None)),
+        )
     else:
         conf, lkey, lat, skey, sig = old
         if cls == CONFIRMED and (conf is None or t < conf):
@@ -203,9 +207,14 @@ def _signal_out(work: Work, ns: Namespace, sig: tuple[Any, ...], comp: Compiled)
             firsts = track.facility_first[tid]
             if firsts.get(facility) == t:
                 # ns.cases already holds the moved record: what is left is the rest
-                rest = [s[1] for rec in ns.cases.values()
-                        if (s := _signal(rec)) is not None and s[0] == disease
-                        and s[2] == facility and _matches(trig, s)]
+                rest = [
+                    s[1]
+                    for rec in ns.cases.values()
+                    if (s := _signal(rec)) is not None
+                    and s[0] == disease
+                    and s[2] == facility
+                    and _matches(trig, s)
+                ]
                 if rest:
                     firsts[facility] = min(rest)
                 else:
@@ -239,9 +248,17 @@ def apply_report(work: Work, ns: Namespace, ev: IncidentEvent, t: int) -> dict[s
         return {}  # seen
     cas = ev.casualties
     closed = ev.phase == "closed" or ev.msg_type == "Cancel"
-    report: Report = (t, ev.event_id, ev.category, cas.total if cas else 0,
-                      cas.dead if cas else 0, cas.critical if cas else 0, closed, ev.phase,
-                      ev.headline)
+    report: Report = (
+        t,
+        ev.event_id,
+        ev.category,
+        cas.total if cas else 0,
+        cas.dead if cas else 0,
+        cas.critical if cas else 0,
+        closed,
+        ev.phase,
+        ev.headline,
+    )
     track.reports.insert(i, report)
     times.insert(i, t)
     category = track.reports[-1][2]

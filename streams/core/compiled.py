@@ -67,8 +67,11 @@ class Compiled:
         if found is None:
             found = tuple(
                 sorted(
-                    (self._compile(rule, disease) for rule in self._rules
-                     if _applies(rule, disease, category)),
+                    (
+                        self._compile(rule, disease)
+                        for rule in self._rules
+                        if _applies(rule, disease, category)
+                    ),
                     key=lambda r: (-r.rank, r.rule_id),
                 )
             )
@@ -99,8 +102,11 @@ class Compiled:
         else:
             window, name = days_to_us(cond.window), f"{cond.window:g}d"
         county = cond.scope == "county"
-        label = cond.metric if cond.metric not in ("confirmed", "counties") else (
-            f"{cond.metric}.{cond.scope}.{name}")
+        label = (
+            cond.metric
+            if cond.metric not in ("confirmed", "counties")
+            else (f"{cond.metric}.{cond.scope}.{name}")
+        )
         return Cond(cond.metric, cond.threshold, window, county, label)
 
 
@@ -118,26 +124,34 @@ def compile_rulebook(book: Rulebook) -> Compiled:
     triggers: dict[str, list[Trigger]] = {code: [] for code in book.diseases}
     for w in book.warnings:
         trig = Trigger(
-            w.id, w.min, frozenset(w.settings) if w.settings is not None else None,
-            w.triaged, w.distinct is not None,
+            w.id,
+            w.min,
+            frozenset(w.settings) if w.settings is not None else None,
+            w.triaged,
+            w.distinct is not None,
             days_to_us(w.window_days) if w.window_days is not None else None,
         )
         for code in w.diseases if w.diseases is not None else tuple(book.diseases):
             triggers[code].append(trig)
-    plan_rank = {"stand_down": STAND_DOWN, **TIER_RANK}
+    plan_rank: dict[str, int] = {"stand_down": STAND_DOWN}
+    plan_rank.update((str(tier), rank) for tier, rank in TIER_RANK.items())
     compiled = Compiled(
         version=book.version,
         reporting_limit=round(book.reporting_limit_hours * HOUR),
         reporting_late_after=timedelta(hours=book.reporting_limit_hours),
         quiet={code: days_to_us(d.max_incubation_days) for code, d in book.diseases.items()},
         plan={
-            plan_rank[key]: tuple(PlanItem(t.agency, t.action, round(t.due_hours * HOUR))
-                                  for t in tasks)
+            plan_rank[key]: tuple(
+                PlanItem(t.agency, t.action, round(t.due_hours * HOUR)) for t in tasks
+            )
             for key, tasks in book.plan.items()
         },
         stock_patterns=book.stock.items,
-        stock_levels=((book.stock.red_days, "red"), (book.stock.orange_days, "orange"),
-                      (book.stock.yellow_days, "yellow")),
+        stock_levels=(
+            (book.stock.red_days, "red"),
+            (book.stock.orange_days, "orange"),
+            (book.stock.yellow_days, "yellow"),
+        ),
         burn_window=days_to_us(book.stock.burn_window_days),
         _rules=book.rules,
         _triggers={code: tuple(found) for code, found in triggers.items()},

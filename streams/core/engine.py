@@ -41,6 +41,7 @@ from topics.models import (
     Escalation,
     IncidentEvent,
     IncidentState,
+    Status,
     StockEvent,
     StockLevel,
     Task,
@@ -70,7 +71,7 @@ class _Batch:
         self.work = Work(state)
         self.comp = comp
         self.out: list[Any] = []
-        self.touched: dict[tuple[str, str], None] = {}  # (status, track key), first-touch order
+        self.touched: dict[tuple[Status, str], None] = {}  # (status, track key), first-touch order
 
     @property
     def jurisdiction(self) -> str:
@@ -89,7 +90,7 @@ class _Batch:
                 key = disease_key(ev.disease) if ev.disease else "i:" + ev.incident_id
                 self._track_event(ns, key, ev, t)
         elif isinstance(ev, StockEvent):
-            apply_stock(self.work, ns, self.jurisdiction, ev, t, self.comp, self.out)
+            apply_stock(self.work, ns, self.jurisdiction, ev, t, comp=self.comp, out=self.out)
         else:
             apply_transfer(ns, self.jurisdiction, ev, t, self.out)
         if ev.reported_at - ev.occurred_at > self.comp.reporting_late_after:
@@ -104,8 +105,7 @@ class _Batch:
             if max(ns.event_wm, state.tick_wm) >= ns.next_due:
                 self._advance(self.work.namespace(status))
 
-    def _track_event(self, ns: Namespace, key: str, ev: CaseEvent | IncidentEvent,
-                     t: int) -> None:
+    def _track_event(self, ns: Namespace, key: str, ev: CaseEvent | IncidentEvent, t: int) -> None:
         before = ns.tracks.get(key)
         name_before = before.name_key if before is not None else None
         if isinstance(ev, CaseEvent):
@@ -117,7 +117,7 @@ class _Batch:
         if before is not None and name_before is not track.name_key:
             old_inc = name_of(ns.status, self.jurisdiction, key, name_before)
             if old_inc != incident_id(ns.status, self.jurisdiction, track):
-                reissue(ns, self.jurisdiction, track, old_inc, self.comp, self.out)
+                reissue(ns, self.jurisdiction, track, old_inc, comp=self.comp, out=self.out)
         for changed_key, t0 in changed.items():
             self._recompute(ns, changed_key, t0)
         if track.warning_at:
@@ -140,8 +140,15 @@ class _Batch:
         track = line.track
         self.touched[(ns.status, track.key)] = None
         if line.added or line.dropped:
-            timeline_changed(ns, self.jurisdiction, track, line.added, line.dropped,
-                             self.comp, self.out)
+            timeline_changed(
+                ns,
+                self.jurisdiction,
+                track,
+                line.added,
+                dropped=line.dropped,
+                comp=self.comp,
+                out=self.out,
+            )
         ns.next_due = min(ns.next_due, track.pending)
 
     def _advance(self, ns: Namespace) -> None:
@@ -166,14 +173,25 @@ class _Batch:
             return
         ns.alerted.add(alert_id)
         hours = late / 3_600_000_000
-        self.out.append(Alert(
-            alert_id=alert_id, alert_kind="reporting_late", level="blue",
-            jurisdiction=self.jurisdiction, status=ev.status, subject_id=ev.event_id,
-            incident_id=ev.incident_id, at=ev.reported_at,
-            message=f"{ev.source.agency_id} reported {ev.kind} {hours:.1f} h after it occurred",
-            details={"agency_id": ev.source.agency_id, "kind": ev.kind, "late_hours": hours,
-                     "occurred_at": ev.occurred_at.isoformat()},
-        ))
+        self.out.append(
+            Alert(
+                alert_id=alert_id,
+                alert_kind="reporting_late",
+                level="blue",
+                jurisdiction=self.jurisdiction,
+                status=ev.status,
+                subject_id=ev.event_id,
+                incident_id=ev.incident_id,
+                at=ev.reported_at,
+                message=f"{ev.source.agency_id} reported {ev.kind} {hours:.1f} h after it occurred",
+                details={
+                    "agency_id": ev.source.agency_id,
+                    "kind": ev.kind,
+                    "late_hours": hours,
+                    "occurred_at": ev.occurred_at.isoformat(),
+                },
+            )
+        )
 
     def finish(self) -> tuple[CoreState, list[Output]]:
         state = self.work.state
@@ -185,8 +203,11 @@ class _Batch:
         return state, self.out
 
 
-def step_many(state: CoreState, events: Sequence[InputEvent | Tick], rulebook: Rulebook,
-              ) -> tuple[CoreState, list[Output]]:
+def step_many(
+    state: CoreState,
+    events: Sequence[InputEvent | Tick],
+    rulebook: Rulebook,
+) -> tuple[CoreState, list[Output]]:
     """Fold a batch of decoded events and ticks of ONE jurisdiction into ``state``.
 
     Returns the new state (``state`` itself is left untouched) and the outputs, in the
@@ -201,14 +222,18 @@ def step_many(state: CoreState, events: Sequence[InputEvent | Tick], rulebook: R
     return batch.finish()
 
 
-def step(state: CoreState, event: InputEvent | Tick, rulebook: Rulebook,
-         ) -> tuple[CoreState, list[Output]]:
+def step(
+    state: CoreState,
+    event: InputEvent | Tick,
+    rulebook: Rulebook,
+) -> tuple[CoreState, list[Output]]:
     """Fold one event or tick into ``state``: ``step_many(state, [event], rulebook)``."""
     return step_many(state, (event,), rulebook)
 
 
-def fold(events: Iterable[InputEvent | Tick], rulebook: Rulebook,
-         jurisdiction_digits: int = 4) -> tuple[dict[str, CoreState], list[Output]]:
+def fold(
+    events: Iterable[InputEvent | Tick], rulebook: Rulebook, jurisdiction_digits: int = 4
+) -> tuple[dict[str, CoreState], list[Output]]:
     """Fold a whole stream from empty states, grouped by jurisdiction (the first
     ``jurisdiction_digits`` of ``region``). Ticks with a jurisdiction go to it; ticks
     without one go to every jurisdiction of the stream, in stream order."""
@@ -222,7 +247,7 @@ def fold(events: Iterable[InputEvent | Tick], rulebook: Rulebook,
             groups.setdefault(ev.region[:jurisdiction_digits], [])
     for ev in stream:
         if isinstance(ev, Tick):
-            for juris in (groups if ev.jurisdiction is None else (ev.jurisdiction,)):
+            for juris in groups if ev.jurisdiction is None else (ev.jurisdiction,):
                 groups[juris].append(ev)
         else:
             groups[ev.region[:jurisdiction_digits]].append(ev)
@@ -234,14 +259,17 @@ def fold(events: Iterable[InputEvent | Tick], rulebook: Rulebook,
     return states, outputs
 
 
-def tier_timeline(state: CoreState, status: str = "Actual") -> tuple[TimelineEntry, ...]:
+def tier_timeline(state: CoreState, status: Status = "Actual") -> tuple[TimelineEntry, ...]:
     """Every tier change of every incident of ``status``, sorted by (effective_at, incident)."""
     ns = state.namespaces.get(status)
     if ns is None:
         return ()
     rows = sorted(
         (t, incident_id(status, state.jurisdiction, track), key, rank, ids, evidence)
-        for key, track in ns.tracks.items() for t, rank, ids, evidence in track.timeline
+        for key, track in ns.tracks.items()
+        for t, rank, ids, evidence in track.timeline
     )  # (time, incident, track) is unique: later fields never need comparing
-    return tuple(TimelineEntry(inc, from_us(t), TIER_BY_RANK[rank], ids, evidence)
-                 for t, inc, _, rank, ids, evidence in rows)
+    return tuple(
+        TimelineEntry(inc, from_us(t), TIER_BY_RANK[rank], ids, evidence)
+        for t, inc, _, rank, ids, evidence in rows
+    )

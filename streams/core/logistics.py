@@ -22,7 +22,7 @@ the suggestion is the facility in the jurisdiction with the most free beds of th
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_left, bisect_right
 from typing import Any
 
 from streams.core.compiled import Compiled
@@ -36,8 +36,16 @@ _STATE_INDEX = {s: i for i, s in enumerate(TRANSFER_STATES)}
 ARRIVED, CANCELLED = 3, 4
 
 
-def apply_stock(work: Work, ns: Namespace, jurisdiction: str, ev: StockEvent, t: int,
-                comp: Compiled, out: list[Any]) -> None:
+def apply_stock(
+    work: Work,
+    ns: Namespace,
+    jurisdiction: str,
+    ev: StockEvent,
+    t: int,
+    *,
+    comp: Compiled,
+    out: list[Any],
+) -> None:
     """Fold one stock snapshot in and emit its StockLevel (and a stock alert)."""
     key = (ev.site_id, ev.item)
     found = ns.stock.get(key)
@@ -51,8 +59,9 @@ def apply_stock(work: Work, ns: Namespace, jurisdiction: str, ev: StockEvent, t:
     series.received.insert(i, ev.received or 0.0)
     series.cons.insert(i, 0.0)
     for j in range(max(i, 1), len(series.times)):
-        series.cons[j] = (series.cons[j - 1] + series.on_hand[j - 1] + series.received[j]
-                          - series.on_hand[j])
+        series.cons[j] = (
+            series.cons[j - 1] + series.on_hand[j - 1] + series.received[j] - series.on_hand[j]
+        )
     newest = i == len(series.times) - 1
     if newest:
         series.meta = (ev.site_type, ev.unit, ev.baseline)
@@ -60,13 +69,23 @@ def apply_stock(work: Work, ns: Namespace, jurisdiction: str, ev: StockEvent, t:
         ns.beds[ev.item] = tuple(sorted((*ns.beds.get(ev.item, ()), ev.site_id)))
     burn = burn_rate(series, i, comp.burn_window)
     cover = ev.on_hand / burn if burn is not None and burn > 0 else None
-    out.append(StockLevel.model_construct(
-        site_id=ev.site_id, site_type=ev.site_type, jurisdiction=jurisdiction,
-        status=ns.status, item=ev.item, unit=ev.unit, at=ev.occurred_at, on_hand=ev.on_hand,
-        baseline=ev.baseline, burn_rate_per_day=burn, days_of_cover=cover,
-    ))
+    out.append(
+        StockLevel.model_construct(
+            site_id=ev.site_id,
+            site_type=ev.site_type,
+            jurisdiction=jurisdiction,
+            status=ns.status,
+            item=ev.item,
+            unit=ev.unit,
+            at=ev.occurred_at,
+            on_hand=ev.on_hand,
+            baseline=ev.baseline,
+            burn_rate_per_day=burn,
+            days_of_cover=cover,
+        )
+    )
     if newest and comp.watches_stock(ev.item):
-        _stock_alert(ns, jurisdiction, ev, t, cover, comp, out)
+        _stock_alert(ns, jurisdiction, ev, t, cover=cover, comp=comp, out=out)
 
 
 def _position(series: Series, t: int, eid: str) -> tuple[int, bool]:
@@ -90,8 +109,16 @@ def burn_rate(series: Series, i: int, window: int) -> float | None:
     return (series.cons[i] - series.cons[first - 1]) * DAY / elapsed
 
 
-def _stock_alert(ns: Namespace, jurisdiction: str, ev: StockEvent, t: int,
-                 cover: float | None, comp: Compiled, out: list[Any]) -> None:
+def _stock_alert(
+    ns: Namespace,
+    jurisdiction: str,
+    ev: StockEvent,
+    t: int,
+    *,
+    cover: float | None,
+    comp: Compiled,
+    out: list[Any],
+) -> None:
     level = None
     if cover is not None:
         level = next((name for days, name in comp.stock_levels if cover < days), None)
@@ -102,15 +129,24 @@ def _stock_alert(ns: Namespace, jurisdiction: str, ev: StockEvent, t: int,
         del ns.stock_level[key]
         return
     ns.stock_level[key] = level
-    out.append(Alert(
-        alert_id=content_id("stock_low", ns.status, ev.site_id, ev.item, level, t),
-        alert_kind="stock_low", level=level,  # type: ignore[arg-type]
-        jurisdiction=jurisdiction, status=ns.status,  # type: ignore[arg-type]
-        subject_id=f"{ev.site_id}/{ev.item}", at=ev.occurred_at,
-        message=f"{ev.item} at {ev.site_id}: {cover:.1f} days of cover",
-        details={"site_id": ev.site_id, "item": ev.item, "days_of_cover": cover,
-                 "on_hand": ev.on_hand},
-    ))
+    out.append(
+        Alert(
+            alert_id=content_id("stock_low", ns.status, ev.site_id, ev.item, level, t),
+            alert_kind="stock_low",
+            level=level,
+            jurisdiction=jurisdiction,
+            status=ns.status,
+            subject_id=f"{ev.site_id}/{ev.item}",
+            at=ev.occurred_at,
+            message=f"{ev.item} at {ev.site_id}: {cover:.1f} days of cover",
+            details={
+                "site_id": ev.site_id,
+                "item": ev.item,
+                "days_of_cover": cover,
+                "on_hand": ev.on_hand,
+            },
+        )
+    )
 
 
 def _latest_on_hand(ns: Namespace, site: str, item: str) -> float | None:
@@ -128,8 +164,9 @@ def best_facility(ns: Namespace, item: str, exclude: str) -> tuple[str, float] |
     return best
 
 
-def apply_transfer(ns: Namespace, jurisdiction: str, ev: TransferEvent, t: int,
-                   out: list[Any]) -> None:
+def apply_transfer(
+    ns: Namespace, jurisdiction: str, ev: TransferEvent, t: int, out: list[Any]
+) -> None:
     """Fold one transfer report in; may raise ``capacity_redirect``."""
     key = (t, ev.event_id)
     state = _STATE_INDEX[ev.transfer_status]
@@ -153,7 +190,7 @@ def apply_transfer(ns: Namespace, jurisdiction: str, ev: TransferEvent, t: int,
         heapq.heappush(ns.eta_heap, (latest[3], ev.transfer_id))
         ns.next_due = min(ns.next_due, latest[3])
     if current_state(new) < ARRIVED:
-        _redirect(ns, jurisdiction, ev.transfer_id, latest, ev, out)
+        _redirect(ns, jurisdiction, latest, ev, out)
 
 
 def current_state(rec: tuple[Any, ...]) -> int:
@@ -164,8 +201,10 @@ def current_state(rec: tuple[Any, ...]) -> int:
     return max(s for s in range(ARRIVED) if reached[s] is not None)
 
 
-def _redirect(ns: Namespace, jurisdiction: str, transfer_id: str, latest: tuple[Any, ...],
-              ev: TransferEvent, out: list[Any]) -> None:
+def _redirect(
+    ns: Namespace, jurisdiction: str, latest: tuple[Any, ...], ev: TransferEvent, out: list[Any]
+) -> None:
+    transfer_id = ev.transfer_id
     dest, bed = latest[1], latest[2]
     item = "bed." + bed
     if _latest_on_hand(ns, dest, item) != 0:
@@ -175,16 +214,28 @@ def _redirect(ns: Namespace, jurisdiction: str, transfer_id: str, latest: tuple[
         return
     ns.alerted.add(alert_id)
     best = best_facility(ns, item, dest)
-    suggestion = f"redirect to {best[0]} ({best[1]:g} free)" if best else "no free bed in the jurisdiction"
-    out.append(Alert(
-        alert_id=alert_id, alert_kind="capacity_redirect", level="orange",
-        jurisdiction=jurisdiction, status=ns.status,  # type: ignore[arg-type]
-        subject_id=transfer_id, incident_id=ev.incident_id, at=ev.occurred_at,
-        message=f"{dest} has no free {bed} bed: {suggestion}",
-        details={"to_facility": dest, "required_bed": bed,
-                 "suggested_facility": best[0] if best else None,
-                 "suggested_free": best[1] if best else None},
-    ))
+    suggestion = (
+        f"redirect to {best[0]} ({best[1]:g} free)" if best else "no free bed in the jurisdiction"
+    )
+    out.append(
+        Alert(
+            alert_id=alert_id,
+            alert_kind="capacity_redirect",
+            level="orange",
+            jurisdiction=jurisdiction,
+            status=ns.status,
+            subject_id=transfer_id,
+            incident_id=ev.incident_id,
+            at=ev.occurred_at,
+            message=f"{dest} has no free {bed} bed: {suggestion}",
+            details={
+                "to_facility": dest,
+                "required_bed": bed,
+                "suggested_facility": best[0] if best else None,
+                "suggested_free": best[1] if best else None,
+            },
+        )
+    )
 
 
 def delayed(ns: Namespace, jurisdiction: str, watermark: int, out: list[Any]) -> None:
@@ -202,15 +253,20 @@ def delayed(ns: Namespace, jurisdiction: str, watermark: int, out: list[Any]) ->
         if alert_id in ns.alerted:
             continue
         ns.alerted.add(alert_id)
-        out.append(Alert(
-            alert_id=alert_id, alert_kind="transfer_delayed", level="yellow",
-            jurisdiction=jurisdiction, status=ns.status,  # type: ignore[arg-type]
-            subject_id=transfer_id, at=from_us(eta),
-            message=f"transfer {transfer_id} to {rec[2][1]} not arrived by its eta",
-            details={"to_facility": rec[2][1], "eta": from_us(eta).isoformat(),
-                     "state": TRANSFER_STATES[current_state(rec)]},
-        ))
-
-
-__all__ = ["TRANSFER_STATES", "apply_stock", "apply_transfer", "best_facility", "burn_rate",
-           "delayed", "insort"]
+        out.append(
+            Alert(
+                alert_id=alert_id,
+                alert_kind="transfer_delayed",
+                level="yellow",
+                jurisdiction=jurisdiction,
+                status=ns.status,
+                subject_id=transfer_id,
+                at=from_us(eta),
+                message=f"transfer {transfer_id} to {rec[2][1]} not arrived by its eta",
+                details={
+                    "to_facility": rec[2][1],
+                    "eta": from_us(eta).isoformat(),
+                    "state": TRANSFER_STATES[current_state(rec)],
+                },
+            )
+        )

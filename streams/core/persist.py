@@ -29,24 +29,48 @@ def _tuple(value: Any) -> Any:
 
 def _track_out(track: Track) -> list[Any]:
     return [
-        track.key, track.disease, track.category, track.name_key, track.times,
-        sorted(track.by_county.items()), track.reports,
+        track.key,
+        track.disease,
+        track.category,
+        track.name_key,
+        track.times,
+        sorted(track.by_county.items()),
+        track.reports,
         sorted(track.signals.items()),
         sorted((k, sorted(v.items())) for k, v in track.facility_first.items()),
-        sorted(track.warning_at.items()), track.timeline,
-        track.opened_at, track.updated_at, track.latest, sorted(track.counters.items()),
+        sorted(track.warning_at.items()),
+        track.timeline,
+        track.opened_at,
+        track.updated_at,
+        track.latest,
+        sorted(track.counters.items()),
     ]
 
 
 def _track_in(row: list[Any]) -> Track:
-    (key, disease, category, name_key, times, by_county, reports, signals, firsts,
-     warning_at, timeline, opened, updated, latest, counters) = row
+    (
+        key,
+        disease,
+        category,
+        name_key,
+        times,
+        by_county,
+        reports,
+        signals,
+        firsts,
+        warning_at,
+        timeline,
+        opened,
+        updated,
+        latest,
+        counters,
+    ) = row
     track = Track(key, disease)
     track.category = category
     track.name_key = _tuple(name_key)
     track.times = times
     track.by_county = dict(by_county)
-    track.reports = [tuple(r) for r in reports]  # type: ignore[misc]
+    track.reports = [tuple(r) for r in reports]
     track.report_t = [r[0] for r in reports]
     track.signals = dict(signals)
     track.facility_first = {k: dict(v) for k, v in firsts}
@@ -73,19 +97,26 @@ def _series_in(row: list[Any]) -> tuple[tuple[str, str], Series]:
 
 def _semantic(ns: Namespace) -> list[Any]:
     return [
-        ns.status, ns.event_wm,
+        ns.status,
+        ns.event_wm,
         [_track_out(ns.tracks[k]) for k in sorted(ns.tracks)],
         sorted(ns.cases.items()),
         [_series_out(k, ns.stock[k]) for k in sorted(ns.stock)],
-        sorted(ns.beds.items()), sorted(ns.transfers.items()), sorted(ns.tasks.items()),
+        sorted(ns.beds.items()),
+        sorted(ns.transfers.items()),
+        sorted(ns.tasks.items()),
         sorted(ns.acks.items()),
     ]
 
 
 def _ledger(ns: Namespace) -> list[Any]:
     return [
-        ns.seq, sorted(ns.alerted), sorted([list(k), v] for k, v in ns.stock_level.items()),
-        sorted(ns.due_heap), sorted(ns.eta_heap), ns.next_due,
+        ns.seq,
+        sorted(ns.alerted),
+        sorted([list(k), v] for k, v in ns.stock_level.items()),
+        sorted(ns.due_heap),
+        sorted(ns.eta_heap),
+        ns.next_due,
         sorted((k, t.pending) for k, t in ns.tracks.items()),
     ]
 
@@ -139,8 +170,8 @@ def _namespace_in(semantic: list[Any], ledger: list[Any]) -> Namespace:
     ns.acks = dict(acks)
     ns.seq, ns.alerted, ns.next_due = seq, set(alerted), next_due
     ns.stock_level = {(k[0], k[1]): v for k, v in stock_level}
-    ns.due_heap = [tuple(h) for h in due_heap]  # type: ignore[misc]
-    ns.eta_heap = [tuple(h) for h in eta_heap]  # type: ignore[misc]
+    ns.due_heap = [tuple(h) for h in due_heap]
+    ns.eta_heap = [tuple(h) for h in eta_heap]
     for key, hint in pending:
         ns.tracks[key].pending = hint
     return ns

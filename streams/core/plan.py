@@ -14,7 +14,7 @@ import heapq
 from functools import lru_cache
 from typing import Any
 
-from streams.core.compiled import STAND_DOWN, Compiled
+from streams.core.compiled import Compiled
 from streams.core.eventtime import SECOND, from_us
 from streams.core.ids import content_id
 from streams.core.rulebook import TIER_ORDER
@@ -29,8 +29,12 @@ def incident_id(status: str, jurisdiction: str, track: Track) -> str:
     return name_of(status, jurisdiction, track.key, track.name_key)
 
 
-def name_of(status: str, jurisdiction: str, key: str, name_key: tuple[int, str, str] | None,
-            ) -> str:
+def name_of(
+    status: str,
+    jurisdiction: str,
+    key: str,
+    name_key: tuple[int, str, str] | None,
+) -> str:
     """The incident id a track of ``key`` has with naming candidate ``name_key``."""
     return name_key[2] if name_key is not None else _warning_id(status, jurisdiction, key)
 
@@ -49,13 +53,21 @@ def _previous_rank(track: Track, entry: Entry) -> int:
 def _task_ids(inc: str, entry: Entry, comp: Compiled) -> list[tuple[str, Any]]:
     t, rank = entry[0], entry[1]
     label = TIER_BY_RANK[rank] or "stand_down"
-    return [(content_id("task", inc, label, item.agency, item.action, t), item)
-            for item in comp.plan.get(rank, ())]
+    return [
+        (content_id("task", inc, label, item.agency, item.action, t), item)
+        for item in comp.plan.get(rank, ())
+    ]
 
 
 def timeline_changed(
-    ns: Namespace, jurisdiction: str, track: Track, added: list[Entry],
-    dropped: list[Entry], comp: Compiled, out: list[Any],
+    ns: Namespace,
+    jurisdiction: str,
+    track: Track,
+    added: list[Entry],
+    *,
+    dropped: list[Entry],
+    comp: Compiled,
+    out: list[Any],
 ) -> None:
     """Emit the escalations and tasks of new entries; retract the tasks of dropped ones."""
     inc = incident_id(ns.status, jurisdiction, track)
@@ -65,12 +77,20 @@ def timeline_changed(
         t, rank, rule_ids, evidence = entry
         prev = _previous_rank(track, entry)
         tier, previous = TIER_BY_RANK[rank], TIER_BY_RANK[prev]
-        out.append(Escalation(
-            decision_id=content_id("decision", ns.status, inc, tier, t, *rule_ids),
-            incident_id=inc, jurisdiction=jurisdiction, status=ns.status,  # type: ignore[arg-type]
-            tier=tier, previous_tier=previous, effective_at=from_us(t), rule_ids=rule_ids,
-            evidence=evidence, rulebook_version=comp.version,
-        ))
+        out.append(
+            Escalation(
+                decision_id=content_id("decision", ns.status, inc, tier, t, *rule_ids),
+                incident_id=inc,
+                jurisdiction=jurisdiction,
+                status=ns.status,
+                tier=tier,
+                previous_tier=previous,
+                effective_at=from_us(t),
+                rule_ids=rule_ids,
+                evidence=evidence,
+                rulebook_version=comp.version,
+            )
+        )
         task_tier = tier or previous
         if task_tier is None:
             continue
@@ -86,12 +106,13 @@ def timeline_changed(
             out.append(_task(ns, jurisdiction, inc, task_id))
 
 
-def reissue(ns: Namespace, jurisdiction: str, track: Track, old_inc: str, comp: Compiled,
-            out: list[Any]) -> None:
+def reissue(
+    ns: Namespace, jurisdiction: str, track: Track, old_inc: str, *, comp: Compiled, out: list[Any]
+) -> None:
     """The track got its agency's incident id: re-issue its timeline and tasks under it."""
     for entry in track.timeline:
         _retract(ns, track.key, old_inc, entry, comp)
-    timeline_changed(ns, jurisdiction, track, list(track.timeline), [], comp, out)
+    timeline_changed(ns, jurisdiction, track, list(track.timeline), dropped=[], comp=comp, out=out)
 
 
 def _retract(ns: Namespace, key: str, inc: str, entry: Entry, comp: Compiled) -> None:
@@ -108,17 +129,24 @@ def _retract(ns: Namespace, key: str, inc: str, entry: Entry, comp: Compiled) ->
             del ns.tasks[task_id]
 
 
-def _task(ns: Namespace, jurisdiction: str, inc: str, task_id: str,
-          state: str | None = None) -> Task:
+def _task(
+    ns: Namespace, jurisdiction: str, inc: str, task_id: str, state: str | None = None
+) -> Task:
     _, t, _, agency, action, due, tier = ns.tasks[task_id]
     acked = ns.acks.get(task_id)
     if state is None:
         state = "acked" if acked is not None else "open"
     return Task(
-        task_id=task_id, incident_id=inc, jurisdiction=jurisdiction,
-        status=ns.status,  # type: ignore[arg-type]
-        tier=tier, agency_type=agency, action=action, issued_at=from_us(t),
-        due_at=from_us(due), state=state,  # type: ignore[arg-type]
+        task_id=task_id,
+        incident_id=inc,
+        jurisdiction=jurisdiction,
+        status=ns.status,
+        tier=tier,
+        agency_type=agency,
+        action=action,
+        issued_at=from_us(t),
+        due_at=from_us(due),
+        state=state,
         acked_at=from_us(acked) if acked is not None else None,
     )
 
@@ -153,13 +181,20 @@ def overdue(ns: Namespace, jurisdiction: str, watermark: int, out: list[Any]) ->
         track = ns.tracks[task[0][0]]
         inc = incident_id(ns.status, jurisdiction, track)
         out.append(_task(ns, jurisdiction, inc, task_id, "overdue"))
-        out.append(Alert(
-            alert_id=alert_id, alert_kind="task_overdue", level="orange",
-            jurisdiction=jurisdiction, status=ns.status,  # type: ignore[arg-type]
-            subject_id=task_id, incident_id=inc, at=from_us(due),
-            message=f"{task[3]} has not acknowledged '{task[4]}' (due {from_us(due).isoformat()})",
-            details={"agency_type": task[3], "action": task[4], "tier": task[6]},
-        ))
+        out.append(
+            Alert(
+                alert_id=alert_id,
+                alert_kind="task_overdue",
+                level="orange",
+                jurisdiction=jurisdiction,
+                status=ns.status,
+                subject_id=task_id,
+                incident_id=inc,
+                at=from_us(due),
+                message=f"{task[3]} has not acknowledged '{task[4]}' by its due time",
+                details={"agency_type": task[3], "action": task[4], "tier": task[6]},
+            )
+        )
 
 
 def warning_alert(ns: Namespace, jurisdiction: str, track: Track, out: list[Any]) -> None:
@@ -173,14 +208,20 @@ def warning_alert(ns: Namespace, jurisdiction: str, track: Track, out: list[Any]
     alert_id = _warning_alert_id(ns.status, jurisdiction, track.key)
     ns.alerted.add(marker)
     triggers = sorted(k for k, v in track.warning_at.items() if v == at)
-    out.append(Alert(
-        alert_id=alert_id, alert_kind="warning_opened", level="yellow",
-        jurisdiction=jurisdiction, status=ns.status,  # type: ignore[arg-type]
-        subject_id=incident_id(ns.status, jurisdiction, track),
-        incident_id=incident_id(ns.status, jurisdiction, track), at=from_us(at),
-        message=f"early warning for {track.disease}: {', '.join(triggers)}",
-        details={"triggers": triggers, "disease": track.disease},
-    ))
+    out.append(
+        Alert(
+            alert_id=alert_id,
+            alert_kind="warning_opened",
+            level="yellow",
+            jurisdiction=jurisdiction,
+            status=ns.status,
+            subject_id=incident_id(ns.status, jurisdiction, track),
+            incident_id=incident_id(ns.status, jurisdiction, track),
+            at=from_us(at),
+            message=f"early warning for {track.disease}: {', '.join(triggers)}",
+            details={"triggers": triggers, "disease": track.disease},
+        )
+    )
 
 
 @lru_cache(maxsize=65536)
@@ -215,15 +256,21 @@ def incident_state(ns: Namespace, jurisdiction: str, track: Track, comp: Compile
     latest = track.latest
     updated = max(track.updated_at, track.timeline[-1][0] if track.timeline else track.updated_at)
     return IncidentState.model_construct(
-        incident_id=incident_id(ns.status, jurisdiction, track), jurisdiction=jurisdiction,
-        status=ns.status, category=track.category, disease=track.disease,
-        headline=report[8] if report else "", phase=report[7] if report else "reported",
-        warning=not track.reports and bool(track.warning_at), tier=TIER_BY_RANK[rank],
-        opened_at=from_us(track.opened_at), updated_at=from_us(updated), metrics=metrics,
-        region=latest[2] if latest else None, lat=latest[3] if latest else None,
-        lon=latest[4] if latest else None, rulebook_version=comp.version, version=ns.seq,
+        incident_id=incident_id(ns.status, jurisdiction, track),
+        jurisdiction=jurisdiction,
+        status=ns.status,
+        category=track.category,
+        disease=track.disease,
+        headline=report[8] if report else "",
+        phase=report[7] if report else "reported",
+        warning=not track.reports and bool(track.warning_at),
+        tier=TIER_BY_RANK[rank],
+        opened_at=from_us(track.opened_at),
+        updated_at=from_us(updated),
+        metrics=metrics,
+        region=latest[2] if latest else None,
+        lat=latest[3] if latest else None,
+        lon=latest[4] if latest else None,
+        rulebook_version=comp.version,
+        version=ns.seq,
     )
-
-
-__all__ = ["STAND_DOWN", "TIER_BY_RANK", "apply_ack", "incident_id", "incident_state",
-           "overdue", "reissue", "timeline_changed", "visible", "warning_alert"]

@@ -45,8 +45,11 @@ def _key(status: str, disease: str) -> str:
     return f"{status}|{disease}"
 
 
-def rollup_step(state: RollupState, incident_state: IncidentState, rulebook: Rulebook,
-                ) -> tuple[RollupState, list[Escalation | IncidentState]]:
+def rollup_step(
+    state: RollupState,
+    incident_state: IncidentState,
+    rulebook: Rulebook,
+) -> tuple[RollupState, list[Escalation | IncidentState]]:
     """Fold one city IncidentState into the province; returns the new state and outputs."""
     s = incident_state
     rules = [r for r in rulebook.rollup if s.disease in r.diseases]
@@ -61,7 +64,8 @@ def rollup_step(state: RollupState, incident_state: IncidentState, rulebook: Rul
     active_since = round(since * SECOND) if s.tier is not None and since is not None else None
     cities[s.jurisdiction] = [s.version, active_since]
     starts = sorted(v[1] for v in cities.values() if v[1] is not None)
-    rank, ids, effective = 0, [], to_us(s.updated_at)
+    rank, effective = 0, to_us(s.updated_at)
+    ids: list[str] = []
     for rule in rules:
         r = TIER_RANK[rule.tier]
         if len(starts) >= rule.min_cities and r >= rank:
@@ -78,36 +82,56 @@ def rollup_step(state: RollupState, incident_state: IncidentState, rulebook: Rul
         at = effective if rank > current else max(to_us(s.updated_at), line[-1][0])
         line.append([at, rank, sorted(ids)])
         inc = content_id("rollup", s.status, state.province, s.disease)
-        outputs.append(Escalation(
-            decision_id=content_id("decision", s.status, inc, _TIERS[rank], at, *sorted(ids)),
-            incident_id=inc, jurisdiction=state.province, status=s.status,
-            tier=_TIERS[rank], previous_tier=_TIERS[current], effective_at=from_us(at),
-            rule_ids=tuple(sorted(ids)), evidence={"cities": float(len(starts))},
-            rulebook_version=rulebook.version,
-        ))
+        outputs.append(
+            Escalation(
+                decision_id=content_id("decision", s.status, inc, _TIERS[rank], at, *sorted(ids)),
+                incident_id=inc,
+                jurisdiction=state.province,
+                status=s.status,
+                tier=_TIERS[rank],
+                previous_tier=_TIERS[current],
+                effective_at=from_us(at),
+                rule_ids=tuple(sorted(ids)),
+                evidence={"cities": float(len(starts))},
+                rulebook_version=rulebook.version,
+            )
+        )
         seq += 1
-        outputs.append(IncidentState(
-            incident_id=inc, jurisdiction=state.province, status=s.status,
-            category="infectious_disease", disease=s.disease,
-            headline=f"{s.disease} in {len(starts)} cities of province {state.province}",
-            tier=_TIERS[rank], opened_at=from_us(line[0][0]), updated_at=from_us(at),
-            metrics={"cities": float(len(starts))}, rulebook_version=rulebook.version,
-            version=seq,
-        ))
+        outputs.append(
+            IncidentState(
+                incident_id=inc,
+                jurisdiction=state.province,
+                status=s.status,
+                category="infectious_disease",
+                disease=s.disease,
+                headline=f"{s.disease} in {len(starts)} cities of province {state.province}",
+                tier=_TIERS[rank],
+                opened_at=from_us(line[0][0]),
+                updated_at=from_us(at),
+                metrics={"cities": float(len(starts))},
+                rulebook_version=rulebook.version,
+                version=seq,
+            )
+        )
     new = RollupState(
-        state.province, {**state.cities, key: cities}, {**state.timeline, key: line}, seq)
+        state.province, {**state.cities, key: cities}, {**state.timeline, key: line}, seq
+    )
     return new, outputs
 
 
 def rollup_timeline(state: RollupState) -> list[tuple[str, str, datetime, Tier | None]]:
     """``(status, disease, effective_at, tier)`` of every provincial tier change."""
-    return [(k.split("|")[0], k.split("|")[1], from_us(at), _TIERS[rank])
-            for k in sorted(state.timeline) for at, rank, _ in state.timeline[k]]
+    return [
+        (k.split("|")[0], k.split("|")[1], from_us(at), _TIERS[rank])
+        for k in sorted(state.timeline)
+        for at, rank, _ in state.timeline[k]
+    ]
 
 
 def encode_rollup(state: RollupState) -> bytes:
-    return orjson.dumps([state.province, state.cities, state.timeline, state.seq],
-                        option=orjson.OPT_SORT_KEYS)
+    return orjson.dumps(
+        [state.province, state.cities, state.timeline, state.seq], option=orjson.OPT_SORT_KEYS
+    )
 
 
 def decode_rollup(data: bytes) -> RollupState:

@@ -151,8 +151,10 @@ class RulebookError(TierflowError):
     def __init__(self, source: str, problems: Sequence[Problem]) -> None:
         self.source = source
         self.problems = tuple(problems)
-        lines = [f"{source}:{p.line or 1}: {p.path + ': ' if p.path else ''}{p.message}"
-                 for p in self.problems]
+        lines = [
+            f"{source}:{p.line or 1}: {p.path + ': ' if p.path else ''}{p.message}"
+            for p in self.problems
+        ]
         super().__init__("\n".join(lines))
 
 
@@ -214,8 +216,13 @@ def _cross_checks(book: Rulebook) -> list[tuple[tuple[int | str, ...], str]]:
             if cond.metric in CASE_METRICS and rule.diseases is None:
                 found.append(((*at, "metric"), f"{cond.metric} counts cases: list `diseases`"))
             if cond.metric not in CASE_METRICS and cond.window is not None:
-                found.append(((*at, "window"), f"{cond.metric} is read from the latest "
-                              "incident report and takes no window"))
+                found.append(
+                    (
+                        (*at, "window"),
+                        f"{cond.metric} is read from the latest "
+                        "incident report and takes no window",
+                    )
+                )
             if cond.metric not in CASE_METRICS and cond.scope != "city":
                 found.append(((*at, "scope"), f"{cond.metric} is per incident: scope city"))
             if cond.metric == "counties" and cond.scope != "city":
@@ -223,8 +230,12 @@ def _cross_checks(book: Rulebook) -> list[tuple[tuple[int | str, ...], str]]:
     for i, trigger in enumerate(book.warnings):
         found += _unknown_diseases(book, ("warnings", i, "diseases"), trigger.diseases)
         if trigger.distinct is not None and trigger.window_days is not None:
-            found.append((("warnings", i, "window_days"),
-                          "distinct facilities are counted over the whole incident"))
+            found.append(
+                (
+                    ("warnings", i, "window_days"),
+                    "distinct facilities are counted over the whole incident",
+                )
+            )
     for i, roll in enumerate(book.rollup):
         found += _unknown_diseases(book, ("rollup", i, "diseases"), roll.diseases)
     stock = book.stock

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from topics.models import IncidentCategory, IncidentPhase, Status
+
 NO_TIME = -(1 << 62)
 
 # Case record: (confirmed_at | None, latest_key, latest, signal_key | None, signal)
@@ -30,22 +32,36 @@ CaseRecord = tuple[Any, ...]
 # Timeline entry: (effective_at, rank, rule_ids, evidence)
 Entry = tuple[int, int, tuple[str, ...], dict[str, float]]
 # Incident report: (t, event_id, category, total, dead, critical, closed, phase, headline)
-Report = tuple[int, str, str, int, int, int, bool, str, str]
+Report = tuple[int, str, IncidentCategory, int, int, int, bool, IncidentPhase, str]
 
 
 class Track:
     """The cases and reports one tier timeline is decided on."""
 
     __slots__ = (
-        "by_county", "category", "counters", "disease", "facility_first", "key", "latest",
-        "name_key", "opened_at", "pending", "report_t", "reports", "signals", "timeline",
-        "times", "updated_at", "warning_at",
+        "by_county",
+        "category",
+        "counters",
+        "disease",
+        "facility_first",
+        "key",
+        "latest",
+        "name_key",
+        "opened_at",
+        "pending",
+        "report_t",
+        "reports",
+        "signals",
+        "timeline",
+        "times",
+        "updated_at",
+        "warning_at",
     )
 
     def __init__(self, key: str, disease: str | None) -> None:
         self.key = key
         self.disease = disease
-        self.category = "infectious_disease" if disease is not None else "other"
+        self.category: IncidentCategory = "infectious_disease" if disease is not None else "other"
         self.name_key: tuple[int, str, str] | None = None  # earliest (t, event_id, incident_id)
         self.times: list[int] = []  # confirmation times, sorted
         self.by_county: dict[str, list[int]] = {}
@@ -112,12 +128,25 @@ class Namespace:
     """Everything of one CAP status in one jurisdiction."""
 
     __slots__ = (
-        "acks", "alerted", "beds", "cases", "due_heap", "eta_heap", "event_wm", "next_due",
-        "seq", "status", "stock", "stock_level", "tasks", "tracks", "transfers",
+        "acks",
+        "alerted",
+        "beds",
+        "cases",
+        "due_heap",
+        "eta_heap",
+        "event_wm",
+        "next_due",
+        "seq",
+        "status",
+        "stock",
+        "stock_level",
+        "tasks",
+        "tracks",
+        "transfers",
     )
 
-    def __init__(self, status: str) -> None:
-        self.status = status
+    def __init__(self, status: Status) -> None:
+        self.status: Status = status
         self.event_wm = NO_TIME
         self.tracks: dict[str, Track] = {}
         self.cases: dict[str, CaseRecord] = {}
@@ -137,7 +166,11 @@ class Namespace:
     def clone(self) -> Namespace:
         new = Namespace.__new__(Namespace)
         new.status, new.event_wm, new.seq, new.next_due = (
-            self.status, self.event_wm, self.seq, self.next_due)
+            self.status,
+            self.event_wm,
+            self.seq,
+            self.next_due,
+        )
         new.tracks, new.cases, new.stock = self.tracks.copy(), self.cases.copy(), self.stock.copy()
         new.beds, new.transfers = self.beds.copy(), self.transfers.copy()
         new.tasks, new.acks = self.tasks.copy(), self.acks.copy()
@@ -154,7 +187,7 @@ class CoreState:
     def __init__(self, jurisdiction: str) -> None:
         self.jurisdiction = jurisdiction
         self.tick_wm = NO_TIME
-        self.namespaces: dict[str, Namespace] = {}
+        self.namespaces: dict[Status, Namespace] = {}
 
     def __repr__(self) -> str:
         sizes = {s: len(ns.cases) for s, ns in sorted(self.namespaces.items())}
@@ -178,7 +211,7 @@ class Work:
         self.state = new
         self.fresh: set[int] = set()
 
-    def namespace(self, status: str) -> Namespace:
+    def namespace(self, status: Status) -> Namespace:
         spaces = self.state.namespaces
         ns = spaces.get(status)
         if ns is None:

@@ -42,12 +42,14 @@ def metric_value(track: Track, cond: Cond, t: int) -> float:
     if metric == "confirmed":
         if not cond.county:
             return _window_count(track.times, t, cond.window)
-        return max((_window_count(ts, t, cond.window) for ts in track.by_county.values()),
-                   default=0)
+        return max(
+            (_window_count(ts, t, cond.window) for ts in track.by_county.values()), default=0
+        )
     if metric == "counties":
         lo = NO_TIME if cond.window is None else t - cond.window
-        return sum(1 for ts in track.by_county.values()
-                   if (i := bisect_right(ts, t)) and ts[i - 1] > lo)
+        return sum(
+            1 for ts in track.by_county.values() if (i := bisect_right(ts, t)) and ts[i - 1] > lo
+        )
     i = _report_at(track, t)
     if i < 0:
         return 0
@@ -78,8 +80,14 @@ def _stop_time(track: Track, cond: Cond, t: int) -> int:
         return stop
     if cond.metric == "counties":
         lo = NO_TIME if cond.window is None else t - cond.window
-        lasts = sorted((ts[i - 1] for ts in track.by_county.values()
-                        if (i := bisect_right(ts, t)) and ts[i - 1] > lo), reverse=True)
+        lasts = sorted(
+            (
+                ts[i - 1]
+                for ts in track.by_county.values()
+                if (i := bisect_right(ts, t)) and ts[i - 1] > lo
+            ),
+            reverse=True,
+        )
         if len(lasts) < need:
             return t
         return NEVER if cond.window is None else lasts[need - 1] + cond.window
@@ -119,8 +127,9 @@ def tier_at(track: Track, rules: tuple[CRule, ...], t: int) -> tuple[int, tuple[
     return best, tuple(sorted(ids)) if len(ids) > 1 else tuple(ids)
 
 
-def _evidence(track: Track, rules: tuple[CRule, ...], t: int,
-              rule_ids: tuple[str, ...]) -> dict[str, float]:
+def _evidence(
+    track: Track, rules: tuple[CRule, ...], t: int, rule_ids: tuple[str, ...]
+) -> dict[str, float]:
     """Metric values at ``t`` of the rules that hold (of every rule when none does)."""
     out: dict[str, float] = {}
     for rule in rules:
@@ -151,8 +160,11 @@ class Timeline:
         # de-escalations due before t0 that the watermark had not reached yet
         times, report_t = track.times, track.report_t
         i, j = bisect_left(times, t0), bisect_left(report_t, t0)
-        lo = max(times[i - 1] if i else NO_TIME, report_t[j - 1] if j else NO_TIME,
-                 line[-1][0] if line else NO_TIME)
+        lo = max(
+            times[i - 1] if i else NO_TIME,
+            report_t[j - 1] if j else NO_TIME,
+            line[-1][0] if line else NO_TIME,
+        )
         if lo > NO_TIME:
             self._settle(lo, t0)
         lo = t0
@@ -174,9 +186,14 @@ class Timeline:
         (having changed nothing) when the general :meth:`recompute_from` is needed."""
         track = self.track
         line, times = track.timeline, track.times
-        if (not times or times[-1] != t0 or (line and line[-1][0] >= t0)
-                or (track.report_t and track.report_t[-1] >= t0) or track.pending <= t0
-                or (len(times) > 1 and times[-2] == t0)):
+        if (
+            not times
+            or times[-1] != t0
+            or (line and line[-1][0] >= t0)
+            or (track.report_t and track.report_t[-1] >= t0)
+            or track.pending <= t0
+            or (len(times) > 1 and times[-2] == t0)
+        ):
             return False
         current = line[-1][1] if line else 0
         rank, ids = tier_at(track, self.rules, t0)
@@ -202,8 +219,8 @@ class Timeline:
         if (not times or times[-1] <= t0) and (not report_t or report_t[-1] <= t0):
             # the common case: the change is the newest point
             return [t0] if (times and times[-1] == t0) or (report_t and report_t[-1] == t0) else []
-        pts = set(times[bisect_left(times, t0):])
-        pts.update(report_t[bisect_left(report_t, t0):])
+        pts = set(times[bisect_left(times, t0) :])
+        pts.update(report_t[bisect_left(report_t, t0) :])
         return sorted(pts)
 
     def _append(self, t: int, rank: int, ids: tuple[str, ...], evidence: dict[str, float]) -> None:
@@ -226,7 +243,12 @@ class Timeline:
             if _closed(track, t) or last is None or t - last >= self.quiet:
                 self._append(t, rank, ids, self._stand_down_evidence(t, ids, last))
 
-    def _stand_down_evidence(self, t: int, ids: tuple[str, ...], last: int | None) -> dict[str, float]:
+    def _stand_down_evidence(
+        self,
+        t: int,
+        ids: tuple[str, ...],
+        last: int | None,
+    ) -> dict[str, float]:
         evidence = _evidence(self.track, self.rules, t, ids)
         if last is not None:
             evidence["quiet_days"] = (t - last) / DAY
@@ -246,10 +268,14 @@ class Timeline:
                 track.pending = due  # look again when time gets there
                 return
             # a rule stops with its first condition; the tier drops once all have stopped
-            due = max([due] + [
-                min(_stop_time(track, c, due) for c in rule.conds)
-                for rule in self.rules if rule.rank >= current and _holds(track, rule, due)
-            ])
+            due = max(
+                [due]
+                + [
+                    min(_stop_time(track, c, due) for c in rule.conds)
+                    for rule in self.rules
+                    if rule.rank >= current and _holds(track, rule, due)
+                ]
+            )
             if due >= hi:
                 return
             if due > self.watermark:

@@ -8,12 +8,14 @@ tier timeline and alerts. Same parameters, same bytes; randomness only through o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 
+from streams.ops.publisher import OutgoingRecord, route_line
 from streams.simulate import cholera, road_mci, supply_squeeze
 from streams.simulate.errors import SimulateError
 from streams.simulate.script import Params, Scenario, SimRecord
+from topics.models import Rejection
 
 # A fixed default start keeps files reproducible: Monday 2 March 2026, 08:00 Beijing time.
 DEFAULT_START = datetime(2026, 3, 2, 8, 0, tzinfo=timezone(timedelta(hours=8)))
@@ -25,7 +27,15 @@ SCENARIOS: dict[str, Callable[[Params], Scenario]] = {
 }
 STATUSES = ("Actual", "Exercise")
 
-__all__ = ["DEFAULT_START", "SCENARIOS", "Scenario", "SimRecord", "SimulateError", "generate"]
+__all__ = [
+    "DEFAULT_START",
+    "SCENARIOS",
+    "Scenario",
+    "SimRecord",
+    "SimulateError",
+    "generate",
+    "outgoing_records",
+]
 
 
 def generate(
@@ -47,3 +57,14 @@ def generate(
     if scale < 1:
         raise SimulateError(f"scale {scale} is below 1")
     return SCENARIOS[name](Params(name, seed, start, status, scale))
+
+
+def outgoing_records(records: Sequence[SimRecord], digits: int) -> Iterator[OutgoingRecord]:
+    """Valid lines routed exactly as `tierflow publish` routes them; malformed ones to the
+    topic their scenario meant them for, so the live DLQ sees them."""
+    for record in records:
+        routed = route_line(record.value, digits)
+        if isinstance(routed, Rejection):
+            yield OutgoingRecord(record.topic_stem, record.value, record.key)
+        else:
+            yield from routed

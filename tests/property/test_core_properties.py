@@ -36,52 +36,71 @@ hours = st.integers(0, 24 * 12)
 regions = st.sampled_from(["510104", "510105", "510106"])
 statuses = st.sampled_from(["Actual", "Actual", "Actual", "Exercise"])
 
-cases = st.fixed_dictionaries({
-    "kind": st.just("case"),
-    "case_id": st.sampled_from([f"c{i}" for i in range(12)]),
-    "patient_ref": st.just("p"),
-    "disease": st.sampled_from(["cholera", "plague_pneumonic", "measles"]),
-    "classification": st.sampled_from(["suspected", "confirmed", "confirmed", "discarded"]),
-    "severity": st.sampled_from(["mild", "critical"]),
-    "outcome": st.sampled_from(["none", "died"]),
-    "facility_id": st.sampled_from(["H1", "H2", "H3"]),
-    "setting": st.sampled_from([None, "school"]),
-    "incident_id": st.sampled_from([None, None, "INC-A", "INC-B"]),
-})
-incidents = st.fixed_dictionaries({
-    "kind": st.just("incident"),
-    "incident_id": st.sampled_from(["INC-A", "INC-B", "MC-1"]),
-    "category": st.sampled_from(["mass_casualty", "food_poisoning", "infectious_disease"]),
-    "disease": st.sampled_from([None, None, "cholera"]),
-    "phase": st.sampled_from(["reported", "confirmed", "closed"]),
-    "casualties": st.fixed_dictionaries({"total": st.integers(0, 120),
-                                         "dead": st.integers(0, 12),
-                                         "critical": st.integers(0, 12)}),
-})
-stocks = st.fixed_dictionaries({
-    "kind": st.just("stock"),
-    "site_id": st.sampled_from(["H1", "H2"]),
-    "site_type": st.just("hospital"),
-    "item": st.sampled_from(["ppe.gown", "bed.icu"]),
-    "on_hand": st.integers(0, 300).map(float),
-    "received": st.sampled_from([None, 50.0]),
-})
-transfers = st.fixed_dictionaries({
-    "kind": st.just("transfer"),
-    "transfer_id": st.sampled_from(["T1", "T2"]),
-    "patient_ref": st.just("p"),
-    "from_facility": st.just("F"),
-    "to_facility": st.sampled_from(["H1", "H2"]),
-    "required_bed": st.just("icu"),
-    "transfer_status": st.sampled_from(["requested", "en_route", "arrived", "cancelled"]),
-    "eta_h": st.sampled_from([None, 1, 30]),
-})
-payloads = st.one_of(cases, cases, cases, incidents, stocks, transfers,
-                     st.fixed_dictionaries({"kind": st.just("tick")}))
+cases = st.fixed_dictionaries(
+    {
+        "kind": st.just("case"),
+        "case_id": st.sampled_from([f"c{i}" for i in range(12)]),
+        "patient_ref": st.just("p"),
+        "disease": st.sampled_from(["cholera", "plague_pneumonic", "measles"]),
+        "classification": st.sampled_from(["suspected", "confirmed", "confirmed", "discarded"]),
+        "severity": st.sampled_from(["mild", "critical"]),
+        "outcome": st.sampled_from(["none", "died"]),
+        "facility_id": st.sampled_from(["H1", "H2", "H3"]),
+        "setting": st.sampled_from([None, "school"]),
+        "incident_id": st.sampled_from([None, None, "INC-A", "INC-B"]),
+    }
+)
+incidents = st.fixed_dictionaries(
+    {
+        "kind": st.just("incident"),
+        "incident_id": st.sampled_from(["INC-A", "INC-B", "MC-1"]),
+        "category": st.sampled_from(["mass_casualty", "food_poisoning", "infectious_disease"]),
+        "disease": st.sampled_from([None, None, "cholera"]),
+        "phase": st.sampled_from(["reported", "confirmed", "closed"]),
+        "casualties": st.fixed_dictionaries(
+            {
+                "total": st.integers(0, 120),
+                "dead": st.integers(0, 12),
+                "critical": st.integers(0, 12),
+            }
+        ),
+    }
+)
+stocks = st.fixed_dictionaries(
+    {
+        "kind": st.just("stock"),
+        "site_id": st.sampled_from(["H1", "H2"]),
+        "site_type": st.just("hospital"),
+        "item": st.sampled_from(["ppe.gown", "bed.icu"]),
+        "on_hand": st.integers(0, 300).map(float),
+        "received": st.sampled_from([None, 50.0]),
+    }
+)
+transfers = st.fixed_dictionaries(
+    {
+        "kind": st.just("transfer"),
+        "transfer_id": st.sampled_from(["T1", "T2"]),
+        "patient_ref": st.just("p"),
+        "from_facility": st.just("F"),
+        "to_facility": st.sampled_from(["H1", "H2"]),
+        "required_bed": st.just("icu"),
+        "transfer_status": st.sampled_from(["requested", "en_route", "arrived", "cancelled"]),
+        "eta_h": st.sampled_from([None, 1, 30]),
+    }
+)
+payloads = st.one_of(
+    cases,
+    cases,
+    cases,
+    incidents,
+    stocks,
+    transfers,
+    st.fixed_dictionaries({"kind": st.just("tick")}),
+)
 
 
-def _build(i: int, payload: dict[str, Any], hour: int, region: str, status: str,
-           late_h: int) -> Any:
+def _build(i: int, row: tuple[dict[str, Any], int, str, str, int]) -> Any:
+    payload, hour, region, status, late_h = row
     at = T0 + timedelta(hours=hour)
     if payload["kind"] == "tick":
         return Tick(event_id=f"tick{i}", tick_at=at)
@@ -89,20 +108,35 @@ def _build(i: int, payload: dict[str, Any], hour: int, region: str, status: str,
     eta_h = fields.pop("eta_h", None)
     if eta_h is not None:
         fields["eta"] = at + timedelta(hours=eta_h)
-    model = {"case": CaseEvent, "incident": IncidentEvent, "stock": StockEvent,
-             "transfer": TransferEvent}[fields["kind"]]
-    return model.model_validate({
-        **fields, "event_id": f"e{i}", "source": SOURCE, "occurred_at": at,
-        "reported_at": at + timedelta(hours=late_h), "region": region, "status": status,
-    })
+    model = {
+        "case": CaseEvent,
+        "incident": IncidentEvent,
+        "stock": StockEvent,
+        "transfer": TransferEvent,
+    }[fields["kind"]]
+    return model.model_validate(
+        {
+            **fields,
+            "event_id": f"e{i}",
+            "source": SOURCE,
+            "occurred_at": at,
+            "reported_at": at + timedelta(hours=late_h),
+            "region": region,
+            "status": status,
+        }
+    )
 
 
 streams = st.lists(
-    st.tuples(payloads, hours, regions, statuses, st.sampled_from([0, 0, 3])), max_size=45,
-).map(lambda rows: [_build(i, *row) for i, row in enumerate(rows)])
+    st.tuples(payloads, hours, regions, statuses, st.sampled_from([0, 0, 3])),
+    max_size=45,
+).map(lambda rows: [_build(i, row) for i, row in enumerate(rows)])
 
-FAST = settings(max_examples=60, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FAST = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def run(events: list[Any]) -> tuple[Any, list[Any]]:
@@ -179,8 +213,9 @@ def test_exercise_never_touches_actual(events: list[Any]) -> None:
         return
     assert mixed_ns is not None
     assert encode_state(_only_actual(mixed_state)) == encode_state(_only_actual(real_state))
-    assert ([o.model_dump() for o in mixed_out if o.status == "Actual"]
-            == [o.model_dump() for o in real_out if o.status == "Actual"])
+    assert [o.model_dump() for o in mixed_out if o.status == "Actual"] == [
+        o.model_dump() for o in real_out if o.status == "Actual"
+    ]
 
 
 def _only_actual(state: Any) -> Any:

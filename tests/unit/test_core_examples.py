@@ -41,38 +41,105 @@ HEALTH = {"agency_id": "cdc-510104", "agency_type": "health"}
 EMERGENCY = {"agency_id": "em-5101", "agency_type": "emergency"}
 
 
-def case(n: int, at: datetime, disease: str = "cholera", cls: str = "confirmed",
-         facility: str = "H1", region: str = "510104", status: str = "Actual",
-         **extra: Any) -> CaseEvent:
+def case(
+    n: int,
+    at: datetime,
+    *,
+    disease: str = "cholera",
+    cls: str = "confirmed",
+    facility: str = "H1",
+    region: str = "510104",
+    status: str = "Actual",
+    **extra: Any,
+) -> CaseEvent:
     return CaseEvent(
-        event_id=extra.pop("event_id", f"case-{disease}-{n}-{cls}-{status}"), kind="case",
-        status=status, source=HEALTH, occurred_at=at, reported_at=extra.pop("reported_at", at),
-        region=region, case_id=f"{disease}-{n}", patient_ref=f"p{n}", disease=disease,
-        classification=cls, facility_id=facility, **extra,
+        event_id=extra.pop("event_id", f"case-{disease}-{n}-{cls}-{status}"),
+        kind="case",
+        status=status,
+        source=HEALTH,
+        occurred_at=at,
+        reported_at=extra.pop("reported_at", at),
+        region=region,
+        case_id=f"{disease}-{n}",
+        patient_ref=f"p{n}",
+        disease=disease,
+        classification=cls,
+        facility_id=facility,
+        **extra,
     )
 
 
-def incident(event_id: str, at: datetime, incident_id: str = "INC-1", **extra: Any,
-             ) -> IncidentEvent:
-    fields: dict[str, Any] = {"category": "mass_casualty", "region": "510104",
-                              "source": EMERGENCY, **extra}
-    return IncidentEvent(event_id=event_id, kind="incident", occurred_at=at, reported_at=at,
-                         incident_id=incident_id, **fields)
+def incident(
+    event_id: str,
+    at: datetime,
+    incident_id: str = "INC-1",
+    **extra: Any,
+) -> IncidentEvent:
+    fields: dict[str, Any] = {
+        "category": "mass_casualty",
+        "region": "510104",
+        "source": EMERGENCY,
+        **extra,
+    }
+    return IncidentEvent(
+        event_id=event_id,
+        kind="incident",
+        occurred_at=at,
+        reported_at=at,
+        incident_id=incident_id,
+        **fields,
+    )
 
 
-def stock(event_id: str, at: datetime, site: str, item: str, on_hand: float,
-          received: float | None = None, region: str = "510104") -> StockEvent:
-    return StockEvent(event_id=event_id, kind="stock", source=HEALTH, occurred_at=at,
-                      reported_at=at, region=region, site_id=site, site_type="hospital",
-                      item=item, on_hand=on_hand, received=received)
+def stock(
+    event_id: str,
+    at: datetime,
+    site: str,
+    item: str,
+    on_hand: float,
+    *,
+    received: float | None = None,
+    region: str = "510104",
+) -> StockEvent:
+    return StockEvent(
+        event_id=event_id,
+        kind="stock",
+        source=HEALTH,
+        occurred_at=at,
+        reported_at=at,
+        region=region,
+        site_id=site,
+        site_type="hospital",
+        item=item,
+        on_hand=on_hand,
+        received=received,
+    )
 
 
-def transfer(event_id: str, at: datetime, state: str, to: str = "H-A", bed: str = "icu",
-             eta: datetime | None = None) -> TransferEvent:
-    return TransferEvent(event_id=event_id, kind="transfer", source=HEALTH, occurred_at=at,
-                         reported_at=at, region="510104", transfer_id="TR-1",
-                         patient_ref="p1", from_facility="H-field", to_facility=to,
-                         required_bed=bed, transfer_status=state, eta=eta)  # type: ignore[arg-type]
+def transfer(
+    event_id: str,
+    at: datetime,
+    state: str,
+    *,
+    to: str = "H-A",
+    bed: str = "icu",
+    eta: datetime | None = None,
+) -> TransferEvent:
+    return TransferEvent(
+        event_id=event_id,
+        kind="transfer",
+        source=HEALTH,
+        occurred_at=at,
+        reported_at=at,
+        region="510104",
+        transfer_id="TR-1",
+        patient_ref="p1",
+        from_facility="H-field",
+        to_facility=to,
+        required_bed=bed,
+        transfer_status=state,
+        eta=eta,
+    )  # type: ignore[arg-type]
 
 
 def tick(at: datetime, n: int = 0) -> Tick:
@@ -106,8 +173,9 @@ def test_thirty_cases_spread_over_more_than_a_week_stay_tier_three() -> None:
 
 
 def test_road_accident_with_52_casualties_and_6_critical_is_tier_two() -> None:
-    report = incident("r1", T0, category="mass_casualty",
-                      casualties={"total": 52, "dead": 0, "critical": 6})
+    report = incident(
+        "r1", T0, category="mass_casualty", casualties={"total": 52, "dead": 0, "critical": 6}
+    )
     state, outputs = step(initial_state("5101"), report, RULES)
     (entry,) = tier_timeline(state)
     assert (entry.incident_id, entry.tier, entry.effective_at) == ("INC-1", "II", T0)
@@ -116,7 +184,11 @@ def test_road_accident_with_52_casualties_and_6_critical_is_tier_two() -> None:
     # II's plan: four agencies, the joint command due within 1 h
     tasks = of(Task, outputs)
     assert sorted(t.agency_type for t in tasks) == [
-        "emergency", "health", "public_security", "transport"]
+        "emergency",
+        "health",
+        "public_security",
+        "transport",
+    ]
     command = next(t for t in tasks if t.agency_type == "emergency")
     assert command.due_at == T0 + timedelta(hours=1)
     assert of(IncidentState, outputs)[-1].tier == "II"
@@ -134,9 +206,13 @@ def test_mass_casualty_bands(total: int, dead: int, critical: int, tier: str | N
 
 
 def test_no_free_icu_bed_redirects_to_the_facility_with_most_free_icu_beds() -> None:
-    beds = [stock("s1", T0, "H-A", "bed.icu", 0), stock("s2", T0, "H-B", "bed.icu", 3),
-            stock("s3", T0, "H-C", "bed.icu", 7), stock("s4", T0, "H-D", "bed.icu", 7),
-            stock("s5", T0, "H-E", "bed.general", 40)]
+    beds = [
+        stock("s1", T0, "H-A", "bed.icu", 0),
+        stock("s2", T0, "H-B", "bed.icu", 3),
+        stock("s3", T0, "H-C", "bed.icu", 7),
+        stock("s4", T0, "H-D", "bed.icu", 7),
+        stock("s5", T0, "H-E", "bed.general", 40),
+    ]
     state, _ = step_many(initial_state("5101"), beds, RULES)
     state, outputs = step(state, transfer("t1", T0 + timedelta(minutes=5), "requested"), RULES)
     (alert,) = of(Alert, outputs)
@@ -151,7 +227,10 @@ def test_no_free_icu_bed_redirects_to_the_facility_with_most_free_icu_beds() -> 
 def test_ppe_at_five_days_of_cover_raises_the_red_stock_alert() -> None:
     # 1200 gowns, a day later 1000 with nothing received: burn 200/day, cover 1000/200 = 5 d
     day1 = T0 + timedelta(days=1)
-    snapshots = [stock("p1", T0, "H-A", "ppe.gown", 1200), stock("p2", day1, "H-A", "ppe.gown", 1000)]
+    snapshots = [
+        stock("p1", T0, "H-A", "ppe.gown", 1200),
+        stock("p2", day1, "H-A", "ppe.gown", 1000),
+    ]
     _, outputs = step_many(initial_state("5101"), snapshots, RULES)
     levels = of(StockLevel, outputs)
     assert levels[0].burn_rate_per_day is None
@@ -163,8 +242,10 @@ def test_ppe_at_five_days_of_cover_raises_the_red_stock_alert() -> None:
 
 def test_burn_rate_counts_receipts() -> None:
     # 1000 → (received 500) 1300 in 2 days: consumption 1000 + 500 - 1300 = 200, 100/day
-    snapshots = [stock("p1", T0, "H-A", "ppe.n95", 1000),
-                 stock("p2", T0 + timedelta(days=2), "H-A", "ppe.n95", 1300, received=500)]
+    snapshots = [
+        stock("p1", T0, "H-A", "ppe.n95", 1000),
+        stock("p2", T0 + timedelta(days=2), "H-A", "ppe.n95", 1300, received=500),
+    ]
     _, outputs = step_many(initial_state("5101"), snapshots, RULES)
     last = of(StockLevel, outputs)[-1]
     assert last.burn_rate_per_day == pytest.approx(100.0)
@@ -203,7 +284,9 @@ def test_a_late_case_inside_the_quiet_period_cancels_the_deescalation() -> None:
     # the stand-down at last + 3 d is retracted: a case came within the quiet period; the
     # window (late - 3 d, late] holds 3 cases (III) but the tier only drops 3 d after it
     assert [(e.tier, e.effective_at) for e in tier_timeline(state)] == [
-        ("III", cases[0].occurred_at), ("II", cases[4].occurred_at)]
+        ("III", cases[0].occurred_at),
+        ("II", cases[4].occurred_at),
+    ]
     state, _ = step(state, tick(late.occurred_at + timedelta(days=3)), RULES)
     assert tier_timeline(state)[-1][1:3] == (late.occurred_at + timedelta(days=3), None)
 
@@ -212,8 +295,9 @@ def test_tasks_are_acked_and_unacked_ones_go_overdue() -> None:
     report = incident("r1", T0, casualties={"total": 52, "critical": 6})
     state, outputs = step(initial_state("5101"), report, RULES)
     tasks = {t.agency_type: t for t in of(Task, outputs)}
-    ack = incident("ack1", T0 + timedelta(minutes=30), msg_type="Ack",
-                   ack_task_id=tasks["emergency"].task_id)
+    ack = incident(
+        "ack1", T0 + timedelta(minutes=30), msg_type="Ack", ack_task_id=tasks["emergency"].task_id
+    )
     state, outputs = step(state, ack, RULES)
     (acked,) = of(Task, outputs)
     assert (acked.state, acked.acked_at) == ("acked", T0 + timedelta(minutes=30))
@@ -245,16 +329,20 @@ def test_transfer_delayed_once_its_eta_passes_before_arrival() -> None:
 
 def test_transfer_arrived_on_time_is_not_delayed() -> None:
     eta = T0 + timedelta(minutes=40)
-    events = [transfer("t1", T0, "en_route", eta=eta),
-              transfer("t2", eta - timedelta(minutes=1), "arrived"),
-              tick(eta + timedelta(hours=1))]
+    events = [
+        transfer("t1", T0, "en_route", eta=eta),
+        transfer("t2", eta - timedelta(minutes=1), "arrived"),
+        tick(eta + timedelta(hours=1)),
+    ]
     _, outputs = step_many(initial_state("5101"), events, RULES)
     assert of(Alert, outputs) == []
 
 
 def test_measles_from_two_facilities_opens_a_warning_incident_before_any_declaration() -> None:
-    events = [case(1, T0, disease="measles", facility="H1"),
-              case(2, T0 + timedelta(hours=3), disease="measles", facility="H2")]
+    events = [
+        case(1, T0, disease="measles", facility="H1"),
+        case(2, T0 + timedelta(hours=3), disease="measles", facility="H2"),
+    ]
     state, outputs = step_many(initial_state("5101"), events, RULES)
     (alert,) = of(Alert, outputs)
     assert (alert.alert_kind, alert.at) == ("warning_opened", events[1].occurred_at)
@@ -265,19 +353,27 @@ def test_measles_from_two_facilities_opens_a_warning_incident_before_any_declara
     again = step_many(initial_state("5101"), list(reversed(events)), RULES)[1]
     assert of(IncidentState, again)[0].incident_id == warning_id
     # an agency declares it: the incident takes the agency's id, warning off
-    declared = incident("d1", T0 + timedelta(hours=5), incident_id="MEASLES-1",
-                        category="infectious_disease", disease="measles")
+    declared = incident(
+        "d1",
+        T0 + timedelta(hours=5),
+        incident_id="MEASLES-1",
+        category="infectious_disease",
+        disease="measles",
+    )
     _, outputs = step(state, declared, RULES)
     (inc,) = of(IncidentState, outputs)
     assert (inc.incident_id, inc.warning) == ("MEASLES-1", False)
 
 
 def test_cases_without_incident_id_join_the_declared_incident_of_their_disease() -> None:
-    declared = incident("d1", T0, incident_id="CHOLERA-7", category="infectious_disease",
-                        disease="cholera")
-    state, _ = step_many(initial_state("5101"),
-                         [declared, *[case(k, T0 + timedelta(hours=k)) for k in range(10)]],
-                         RULES)
+    declared = incident(
+        "d1", T0, incident_id="CHOLERA-7", category="infectious_disease", disease="cholera"
+    )
+    state, _ = step_many(
+        initial_state("5101"),
+        [declared, *[case(k, T0 + timedelta(hours=k)) for k in range(10)]],
+        RULES,
+    )
     assert {e.incident_id for e in tier_timeline(state)} == {"CHOLERA-7"}
     assert [e.tier for e in tier_timeline(state)] == ["IV", "III"]
 
@@ -313,8 +409,9 @@ def test_state_survives_encode_and_decode() -> None:
 
 
 def test_step_leaves_the_input_state_untouched() -> None:
-    state, _ = step_many(initial_state("5101"), [case(k, T0 + timedelta(hours=k))
-                                                 for k in range(5)], RULES)
+    state, _ = step_many(
+        initial_state("5101"), [case(k, T0 + timedelta(hours=k)) for k in range(5)], RULES
+    )
     before = encode_state(state)
     step_many(state, [case(k, T0 + timedelta(hours=k)) for k in range(5, 40)], RULES)
     assert encode_state(state) == before

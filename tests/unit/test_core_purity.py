@@ -13,14 +13,50 @@ import pytest
 
 CORE = Path(__file__).resolve().parents[2] / "streams" / "core"
 BANNED_MODULES = {
-    "faust", "aiokafka", "clickhouse_connect", "chdb", "prometheus_client", "os", "sys",
-    "io", "socket", "subprocess", "asyncio", "logging", "random", "secrets", "time",
-    "threading", "multiprocessing", "requests", "urllib", "http", "shutil", "tempfile",
-    "sinks", "streams.live", "streams.replay", "streams.cli", "streams.commands",
+    "faust",
+    "aiokafka",
+    "clickhouse_connect",
+    "chdb",
+    "prometheus_client",
+    "os",
+    "sys",
+    "io",
+    "socket",
+    "subprocess",
+    "asyncio",
+    "logging",
+    "random",
+    "secrets",
+    "time",
+    "threading",
+    "multiprocessing",
+    "requests",
+    "urllib",
+    "http",
+    "shutil",
+    "tempfile",
+    "sinks",
+    "streams.live",
+    "streams.replay",
+    "streams.cli",
+    "streams.commands",
 }
 BANNED_CALLS = {
-    "now", "utcnow", "today", "time", "monotonic", "perf_counter", "uuid1", "uuid4",
-    "random", "randint", "urandom", "open", "print", "input", "getLogger",
+    "now",
+    "utcnow",
+    "today",
+    "time",
+    "monotonic",
+    "perf_counter",
+    "uuid1",
+    "uuid4",
+    "random",
+    "randint",
+    "urandom",
+    "open",
+    "print",
+    "input",
+    "getLogger",
 }
 FILE_READER = "rulebook_loader.py"  # reads the rulebook YAML once, at start, for the shell
 
@@ -62,7 +98,14 @@ def test_core_module_is_pure(path: Path) -> None:
 
 def test_the_scan_catches_what_it_bans(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
-    bad.write_text("import random\nfrom datetime import datetime\nimport faust.tables\n"
-                   "x = datetime.now()\nimport uuid\ny = uuid.uuid4()\nopen('f')\n")
+    bad.write_text(
+        "import random\nfrom datetime import datetime\nimport faust.tables\n"
+        "x = datetime.now()\nimport uuid\ny = uuid.uuid4()\nopen('f')\n"
+    )
     assert [v.split(": ", 1)[1] for v in _violations(bad)] == [
-        "imports random", "imports faust.tables", "calls now()", "calls uuid4()", "calls open()"]
+        "imports random",
+        "imports faust.tables",
+        "calls now()",
+        "calls uuid4()",
+        "calls open()",
+    ]

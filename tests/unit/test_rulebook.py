@@ -39,8 +39,7 @@ def test_default_rulebook_carries_the_national_thresholds() -> None:
     assert rules["pneumonic-county-II"].scope == "county"
     assert rules["pneumonic-county-II"].window == "incubation"
     mc2 = rules["mass-casualty-II"]
-    assert (mc2.threshold, mc2.also[0].metric, mc2.also[0].threshold) == (
-        50, "dead_or_critical", 6)
+    assert (mc2.threshold, mc2.also[0].metric, mc2.also[0].threshold) == (50, "dead_or_critical", 6)
     assert rules["mass-casualty-I"].threshold == 100
     assert book.diseases["cholera"].max_incubation_days == 5
     assert book.diseases["plague_pneumonic"].max_incubation_days == 3
@@ -57,16 +56,21 @@ def test_default_rulebook_comments_cite_the_plans() -> None:
 
 
 def test_errors_name_path_and_line() -> None:
-    text = _rule("  - {id: r1, tier: V, categories: [mass_casualty], metric: casualties, "
-                 "threshold: 1}\n"
-                 "  - {id: r2, tier: II, categories: [mass_casualty], metric: casualties, "
-                 "threshold: -3}\n")
+    text = _rule(
+        "  - {id: r1, tier: V, categories: [mass_casualty], metric: casualties, "
+        "threshold: 1}\n"
+        "  - {id: r2, tier: II, categories: [mass_casualty], metric: casualties, "
+        "threshold: -3}\n"
+    )
     with pytest.raises(RulebookError) as caught:
         parse_rulebook(text, "book.yaml")
     problems = [(p.path, p.line) for p in caught.value.problems]
     assert problems == [("rules[1].tier", 11), ("rules[2].threshold", 12)]
-    assert str(caught.value).splitlines()[1].startswith(
-        "book.yaml:12: rules[2].threshold: Input should be greater than 0")
+    assert (
+        str(caught.value)
+        .splitlines()[1]
+        .startswith("book.yaml:12: rules[2].threshold: Input should be greater than 0")
+    )
     assert isinstance(caught.value, TierflowError)
 
 
@@ -80,7 +84,11 @@ def test_cross_checks_references_and_combinations() -> None:
     with pytest.raises(RulebookError) as caught:
         parse_rulebook(text)
     assert [p.path for p in caught.value.problems] == [
-        "rules[1].id", "rules[1].diseases[0]", "rules[2].window", "rules[3].metric"]
+        "rules[1].id",
+        "rules[1].diseases[0]",
+        "rules[2].window",
+        "rules[3].metric",
+    ]
     assert "unknown disease 'cholerra'" in caught.value.problems[1].message
 
 
@@ -98,10 +106,14 @@ def test_stock_thresholds_must_be_ordered() -> None:
 
 def test_cli_check_prints_every_error_and_exits_non_zero(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text(_rule(
-        "  - {id: r1, tier: V, categories: [mass_casualty], metric: casualties, threshold: 1}\n"
-        "  - {id: r2, tier: II, categories: [mass_casualty], metric: casualties, threshold: 0}\n"
-    ), encoding="utf-8")
+    bad.write_text(
+        _rule(
+            "  - {id: r1, tier: V, categories: [mass_casualty], metric: casualties, threshold: 1}\n"
+            "  - {id: r2, tier: II, categories: [mass_casualty], metric: casualties, "
+            "threshold: 0}\n"
+        ),
+        encoding="utf-8",
+    )
     result = CliRunner().invoke(app, ["rules", "check", str(bad)])
     assert result.exit_code == 1
     assert f"{bad}:11: rules[1].tier:" in result.output

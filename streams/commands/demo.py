@@ -1,0 +1,41 @@
+"""`tierflow demo`: the local stack, a worker and all three scenarios, then the board."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from topics.errors import TierflowError
+from topics.settings import load_settings
+
+console = Console()
+
+
+def demo(
+    stop: Annotated[bool, typer.Option("--stop", help="stop the demo worker")] = False,
+) -> None:
+    """Stack up, migrate, create topics, start a worker, publish the cholera, road-mci and
+    supply-squeeze scenarios, wait until they have landed, and show the command board.
+    The worker and the stack keep running: `tierflow board --watch` to watch,
+    `tierflow demo --stop` and `tierflow stack down` to stop."""
+    from streams.commands.board import board
+    from streams.ops.demo import run_demo, stop_worker
+
+    settings = load_settings()
+    if stop:
+        pid = stop_worker(settings)
+        console.print(f"demo worker {pid} stopped" if pid else "no demo worker was running")
+        return
+    try:
+        pid = run_demo(settings, lambda line: console.print(f"[green]✓[/green] {line}"))
+    except TierflowError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    board()
+    console.print(
+        f"\nThe worker (pid {pid}) and the stack keep running. Watch: "
+        "[bold]tierflow board --watch[/bold]. Stop: [bold]tierflow demo --stop[/bold] "
+        "then [bold]tierflow stack down[/bold] (or make stack-down)."
+    )
