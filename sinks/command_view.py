@@ -110,3 +110,75 @@ ORDER BY incident_id, effective_at
 def read_tier_changes(client: Client) -> list[dict[str, Any]]:
     """Every Actual tier change of the client's database, by incident then time."""
     return _rows(client, TIER_CHANGES)
+
+
+# --- after-action review (``tierflow review report``): the whole record, not a snapshot --
+
+REVIEW_INCIDENTS = """
+SELECT incident_id, jurisdiction, category, disease, headline, phase, warning, tier,
+       opened_at, updated_at, rulebook_version
+FROM incidents FINAL
+WHERE status = 'Actual'
+ORDER BY opened_at, incident_id
+"""
+
+REVIEW_TIMELINE = """
+SELECT incident_id, effective_at, previous_tier, tier, rule_ids, evidence, decided_at,
+       rulebook_version
+FROM tier_timeline FINAL
+WHERE status = 'Actual'
+ORDER BY incident_id, effective_at, decision_id
+"""
+
+REVIEW_TASKS = """
+SELECT task_id, incident_id, tier, agency_type, action, issued_at, due_at, state, acked_at
+FROM tasks FINAL
+WHERE status = 'Actual'
+ORDER BY incident_id, issued_at, agency_type, task_id
+"""
+
+REVIEW_TRANSFERS = """
+SELECT transfer_id, incident_id, triage, from_facility, to_facility, required_bed,
+       transfer_status, occurred_at, eta
+FROM transfers FINAL
+WHERE status = 'Actual'
+ORDER BY occurred_at, transfer_id
+"""
+
+REVIEW_LOGISTICS_ALERTS = """
+SELECT alert_kind, level, subject_id, incident_id, at, message
+FROM alerts FINAL
+WHERE status = 'Actual' AND alert_kind IN ('capacity_redirect', 'transfer_delayed')
+ORDER BY at, alert_id
+"""
+
+REVIEW_DAYS_OF_COVER = """
+SELECT site_id, item, at, on_hand, days_of_cover
+FROM stock_levels FINAL
+WHERE status = 'Actual' AND days_of_cover IS NOT NULL
+ORDER BY site_id, item, at
+"""
+
+
+@dataclass(frozen=True)
+class ReviewRecord:
+    """Everything an after-action report shows of one database (Actual rows only)."""
+
+    incidents: list[dict[str, Any]]
+    timeline: list[dict[str, Any]]
+    tasks: list[dict[str, Any]]
+    transfers: list[dict[str, Any]]
+    logistics_alerts: list[dict[str, Any]]
+    days_of_cover: list[dict[str, Any]]
+
+
+def read_review_record(client: Client) -> ReviewRecord:
+    """Read the after-action record of the client's database (a review's or the live one)."""
+    return ReviewRecord(
+        incidents=_rows(client, REVIEW_INCIDENTS),
+        timeline=_rows(client, REVIEW_TIMELINE),
+        tasks=_rows(client, REVIEW_TASKS),
+        transfers=_rows(client, REVIEW_TRANSFERS),
+        logistics_alerts=_rows(client, REVIEW_LOGISTICS_ALERTS),
+        days_of_cover=_rows(client, REVIEW_DAYS_OF_COVER),
+    )

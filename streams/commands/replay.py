@@ -105,7 +105,12 @@ def diff(
     decision latency (decided_at - effective_at)."""
     from sinks.client import connect
     from sinks.command_view import read_tier_changes
-    from streams.replay.diff import TierChange, decision_latency, diff_timelines
+    from streams.replay.diff import (
+        TierChange,
+        decision_latency,
+        diff_timelines,
+        format_shift,
+    )
     from streams.replay.runner import review_database
 
     settings = load_settings()
@@ -146,11 +151,11 @@ def diff(
             d.incident_id,
             d.tier or "stood down",
             d.verdict,
-            _signed(d.shift),
+            format_shift(d.shift),
             _at(d.review),
             _at(d.reference),
             f"{_rules(d.review)} / {_rules(d.reference)}",
-            _signed(latency) if latency is not None else "-",
+            format_shift(latency),
         )
     console.print(table)
     moved = sum(1 for d in result if d.verdict != "same")
@@ -166,10 +171,63 @@ def _rules(change: object) -> str:
     return ",".join(getattr(change, "rule_ids", ())) or "-"
 
 
-def _signed(delta: timedelta | None) -> str:
-    if delta is None:
-        return "-"
-    seconds = int(delta.total_seconds())
-    sign = "-" if seconds < 0 else "+"
-    hours, rest = divmod(abs(seconds), 3600)
-    return f"{sign}{hours}h{rest // 60:02d}m{rest % 60:02d}s"
+@review_app.command("report")
+def report(
+    name: Annotated[str, typer.Argument(help="the review to report on")],
+    out: Annotated[Path, typer.Option(help="HTML file to write")] = Path("aar.html"),
+    against: Annotated[
+        str, typer.Option(help="diff against 'live' or another review's name")
+    ] = "live",
+    no_diff: Annotated[bool, typer.Option("--no-diff", help="leave the diff out")] = False,
+    rules: Annotated[
+        Path | None, typer.Option(help="rulebook for tier names, colours, stock target")
+    ] = None,
+    utc_offset: Annotated[float, typer.Option(help="show times at this UTC offset (h)")] = 8,
+) -> None:
+    """Write the after-action report of review NAME: one self-contained HTML file (inline
+    CSS and SVG, opens offline) with each incident's tier timeline, evidence, tasks and
+    their acks, transfers and redirects, days of cover, and the diff against --against."""
+    from datetime import timezone
+
+    from sinks.client import connect
+    from streams.core import default_rulebook, load_rulebook
+    from streams.replay.report import read_report
+    from streams.replay.report_html import render_report
+    from streams.replay.runner import review_database
+
+    settings = load_settings()
+    try:
+        rulebook = load_rulebook(rules) if rules else default_rulebook()
+        database = review_database(name)
+        reference = None
+        if not no_diff:
+            ref_db = settings.clickhouse_database if against == "live" else review_database(against)
+            if _database_exists(connect(settings, "", reader=True), ref_db):
+                reference = (against, ref_db)
+            else:
+                errors.print(f"[yellow]no database {ref_db}:[/yellow] the diff is left out")
+        if not _database_exists(connect(settings, "", reader=True), database):
+            raise TierflowError(f"no review {name!r} (database {database} does not exist)")
+        tz = timezone(timedelta(hours=utc_offset))
+        html = render_report(
+            read_report(settings, name, database, rulebook=rulebook, tz=tz, reference=reference)
+        )
+    except TierflowError as exc:
+        errors.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    out.write_text(html, encoding="utf-8")
+    console.print(f"report of {database} -> {out} ({len(html):,} bytes)")
+
+
+def _database_exists(client: object, database: str) -> bool:
+    from clickhouse_connect.driver.client import Client
+
+    assert isinstance(client, Client)
+    try:
+        rows = client.query(
+            "SELECT count() FROM system.databases WHERE name = {d:String}",
+            parameters={"d": database},
+        ).result_rows
+    finally:
+        client.close()
+    return bool(rows[0][0])

@@ -19,6 +19,7 @@ from streams.core.eventtime import SECOND, from_us
 from streams.core.ids import content_id
 from streams.core.rulebook import TIER_ORDER
 from streams.core.state import Entry, Namespace, Track
+from streams.core.tiers import casualties
 from topics.models import Alert, Escalation, IncidentState, Task, Tier
 
 TIER_BY_RANK: dict[int, Tier | None] = {0: None, **dict(enumerate(TIER_ORDER, start=1))}
@@ -243,8 +244,9 @@ def incident_state(ns: Namespace, jurisdiction: str, track: Track, comp: Compile
         "cases_dead": float(track.counters["dead"]),
         "cases_critical": float(track.counters["critical"]),
     }
-    if track.reports:
-        _, _, _, total, dead, critical, _, _, _ = track.reports[-1]
+    figures = casualties(track, len(track.reports) - 1)
+    if figures is not None:
+        total, dead, critical = figures
         metrics.update(casualties=float(total), dead=float(dead), critical=float(critical))
     since = next((e[0] for e in reversed(track.timeline) if e[1] == 0), None)
     starts = [e[0] for e in track.timeline if e[1] > 0 and (since is None or e[0] > since)]

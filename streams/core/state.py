@@ -31,8 +31,11 @@ NO_TIME = -(1 << 62)
 CaseRecord = tuple[Any, ...]
 # Timeline entry: (effective_at, rank, rule_ids, evidence)
 Entry = tuple[int, int, tuple[str, ...], dict[str, float]]
-# Incident report: (t, event_id, category, total, dead, critical, closed, phase, headline)
-Report = tuple[int, str, IncidentCategory, int, int, int, bool, IncidentPhase, str]
+# Incident report: (t, event_id, category, total, dead, critical, closed, phase, headline);
+# the casualty figures are None when the report carries none (they stay as they were)
+Report = tuple[
+    int, str, IncidentCategory, int | None, int | None, int | None, bool, IncidentPhase, str
+]
 
 
 class Track:

@@ -51,18 +51,29 @@ def metric_value(track: Track, cond: Cond, t: int) -> float:
             1 for ts in track.by_county.values() if (i := bisect_right(ts, t)) and ts[i - 1] > lo
         )
     i = _report_at(track, t)
-    if i < 0:
+    if metric == "declared":
+        return 1 if i >= 0 else 0
+    figures = casualties(track, i)
+    if figures is None:
         return 0
-    _, _, _, total, dead, critical, _, _, _ = track.reports[i]
+    total, dead, critical = figures
     if metric == "casualties":
         return total
     if metric == "dead":
         return dead
     if metric == "critical":
         return critical
-    if metric == "dead_or_critical":
-        return dead + critical
-    return 1  # declared
+    return dead + critical  # dead_or_critical
+
+
+def casualties(track: Track, i: int) -> tuple[int, int, int] | None:
+    """The figures of the latest report at or before index ``i`` that carries any."""
+    while i >= 0:
+        _, _, _, total, dead, critical, _, _, _ = track.reports[i]
+        if total is not None and dead is not None and critical is not None:
+            return total, dead, critical
+        i -= 1
+    return None
 
 
 def _stop_time(track: Track, cond: Cond, t: int) -> int:

@@ -236,9 +236,19 @@ class Landing:
         if now - self._lag_at < metrics.LAG_REFRESH_S:
             return
         self._lag_at = now
+        assigned = list(consumer.assignment())
+        if not assigned:
+            return
+        # Asked of the broker: a paused partition fetches nothing, so the consumer's own
+        # high watermark would hide the backlog an outage builds up.
+        try:
+            ends = await consumer.end_offsets(assigned)
+        except KafkaError as exc:
+            log.warning("cannot read end offsets for the lag gauges: %s", exc)
+            return
         rows = []
-        for tp in consumer.assignment():
+        for tp in assigned:
             if tp not in self._committed:  # once per partition; later commits are ours
                 self._committed[tp] = await consumer.committed(tp)
-            rows.append(((tp.topic, tp.partition), consumer.highwater(tp), self._committed[tp]))
+            rows.append(((tp.topic, tp.partition), ends.get(tp), self._committed[tp]))
         self.tracker.refresh(rows)

@@ -97,3 +97,13 @@ def decision_latency(change: TierChange) -> timedelta | None:
     if change.decided_at is None:
         return None
     return change.decided_at - change.effective_at
+
+
+def format_shift(delta: timedelta | None) -> str:
+    """A signed duration as ``+3h05m00s`` / ``-0h20m00s`` (``-`` when there is none)."""
+    if delta is None:
+        return "-"
+    seconds = int(delta.total_seconds())
+    sign = "-" if seconds < 0 else "+"
+    hours, rest = divmod(abs(seconds), 3600)
+    return f"{sign}{hours}h{rest // 60:02d}m{rest % 60:02d}s"

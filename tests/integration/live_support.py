@@ -15,18 +15,30 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
 
-from streams.live.topology import LIVE_TOPICS, partition_for
+from streams.live.topology import INCIDENT_STATES, LIVE_TOPICS, STOCK_LEVELS, partition_for
 from streams.ops.kafka import create_topics
 from topics.codec import decode, decode_tick
 from topics.models import CaseEvent, Rejection, Tick
 from topics.privacy import pseudonymise_case
-from topics.registry import ALL_TOPICS, TICKS, TOPIC_FOR_KIND, jurisdiction_of
+from topics.registry import (
+    ALERTS,
+    ALL_TOPICS,
+    CASES,
+    DLQ,
+    ESCALATIONS,
+    TASKS,
+    TICKS,
+    TOPIC_FOR_KIND,
+    TRANSFERS,
+    jurisdiction_of,
+)
 from topics.settings import Settings
 
 from .kafka_helpers import read_topic, settings_env
@@ -107,6 +119,36 @@ async def _publish(settings: Settings, lines: list[bytes], wrong_keys: int) -> P
     finally:
         await producer.stop()
     return Published(events, ticks, malformed)
+
+
+async def _publish_copies(settings: Settings, lines: list[bytes], count: int) -> None:
+    keyed = []
+    for raw in lines:
+        event = decode(raw)
+        if isinstance(event, CaseEvent):
+            keyed.append((raw, jurisdiction_of(event.region, settings.jurisdiction_digits)))
+    topic = TOPIC_FOR_KIND["case"].name(settings.topic_prefix)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=20,
+        max_batch_size=1 << 20,
+    )
+    await producer.start()
+    try:
+        for start in range(0, count, 5_000):
+            sends = []
+            for n in range(start, min(start + 5_000, count)):
+                raw, jurisdiction = keyed[n % len(keyed)]
+                sends.append(await producer.send(topic, raw, key=jurisdiction.encode()))
+            await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
+
+
+def publish_copies(settings: Settings, lines: list[bytes], count: int) -> None:
+    """``count`` more records cycling through the valid case lines of ``lines``, keyed by
+    jurisdiction: event ids the core has seen (no new decisions, no new state), but every
+    one of them is a record the landing stage must land."""
+    asyncio.run(_publish_copies(settings, lines, count))
 
 
 def prepare(settings: Settings) -> None:
@@ -259,3 +301,46 @@ def assert_no_personal_data(ch: Client, settings: Settings, lines: list[bytes]) 
         # The DLQ keeps the original bytes of records it rejected, by design: a person
         # must be able to act on them. Valid records never reach it.
         assert not leaked or topic.endswith(".dlq.v1"), f"{topic} holds raw personal data"
+
+
+def _landed_keys(ch: Client, database: str, table: str, columns: str) -> set[tuple[Any, ...]]:
+    keys: set[tuple[Any, ...]] = set()
+    for db in (database, f"{database}_exercise"):
+        keys.update(tuple(r) for r in ch.query(f"SELECT {columns} FROM {db}.{table}").result_rows)
+    return keys
+
+
+def _ms(stamp: str) -> int:
+    return round(datetime.fromisoformat(stamp).timestamp() * 1000)
+
+
+def assert_log_landed(ch: Client, settings: Settings) -> None:
+    """Every record of every topic the landing stage reads is a row: read the topics back
+    with a plain consumer and look each record's key up in its table (live or exercise
+    database). Independent of the landing code: raw JSON fields against SQL columns."""
+    prefix, db = settings.topic_prefix, settings.clickhouse_database
+
+    def from_topic(spec: Any, fields: tuple[str, ...]) -> set[tuple[Any, ...]]:
+        out = set()
+        for _key, value, _partition in read_topic(settings.kafka_bootstrap, spec.name(prefix)):
+            if spec.role == "input" and isinstance(decode(value), Rejection):
+                continue  # malformed input: in the DLQ, checked below
+            record = json.loads(value)
+            out.add(tuple(_ms(record[f]) if f == "at" else record[f] for f in fields))
+        return out
+
+    checks = [
+        (ESCALATIONS, ("decision_id",), "tier_timeline", "decision_id"),
+        (TASKS, ("task_id",), "tasks", "task_id"),
+        (ALERTS, ("alert_id",), "alerts", "alert_id"),
+        (INCIDENT_STATES, ("incident_id",), "incidents", "incident_id"),
+        (STOCK_LEVELS, ("site_id", "item", "at"), "stock_levels",
+         "site_id, item, toUnixTimestamp64Milli(at)"),
+        (CASES, ("event_id",), "cases", "event_id"),
+        (TRANSFERS, ("transfer_id",), "transfers", "transfer_id"),
+        (DLQ, ("topic", "partition", "offset"), "rejected_events", "topic, partition, offset"),
+    ]
+    for spec, fields, table, columns in checks:
+        logged = from_topic(spec, fields)
+        missing = logged - _landed_keys(ch, db, table, columns)
+        assert not missing, f"{len(missing)} of {len(logged)} {spec.name(prefix)} not in {table}"

@@ -432,3 +432,10 @@ def test_fold_groups_by_city_and_rollup_sees_spread_to_two_cities() -> None:
     assert (spread.tier, spread.effective_at) == ("II", T0 + timedelta(hours=20))
     assert spread.rule_ids == ("cholera-cities-II",)
     assert [row[3] for row in rollup_timeline(province)] == ["II"]
+
+
+def test_a_report_without_casualties_keeps_the_figures() -> None:
+    figures = incident("r1", T0, casualties={"total": 52, "critical": 6})
+    notice = incident("r2", T0 + timedelta(minutes=30), headline="green corridor open")
+    state, _ = step_many(initial_state("5101"), [notice, figures], RULES)
+    assert [(e.tier, e.effective_at) for e in tier_timeline(state)] == [("II", T0)]

@@ -1,0 +1,275 @@
+"""Rendering of the after-action report (:class:`streams.replay.report.ReviewReport`) as
+one HTML document: inline CSS and SVG, no scripts, nothing fetched when it is opened."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta, tzinfo
+from html import escape
+
+from streams.replay.diff import decision_latency, format_shift
+from streams.replay.report import (
+    ChangeRow,
+    DiffSection,
+    IncidentSection,
+    LogisticsAlert,
+    ReviewReport,
+    TaskRow,
+    TransferRow,
+)
+from streams.replay.report_charts import Step, cover_curve_svg, paint, tier_timeline_svg, time_range
+
+CSS = """
+body{font-family:"Noto Sans CJK SC","Microsoft YaHei",system-ui,sans-serif;margin:24px;
+color:#222;max-width:1100px}
+h1{font-size:22px}h2{font-size:18px;border-bottom:2px solid #ddd;padding-bottom:4px;
+margin-top:32px}h3{font-size:15px;margin-bottom:4px}
+table{border-collapse:collapse;margin:6px 0 14px;font-size:12px}
+th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}
+th{background:#f3f3f3}.tier{display:inline-block;padding:0 6px;border-radius:3px;color:#fff}
+.late{color:#b30000;font-weight:bold}.ok{color:#1a7f37}.muted{color:#777}
+.legend span{margin-right:14px}.cover{margin:4px 8px 8px 0}.grid{display:flex;flex-wrap:wrap}
+"""
+
+
+def _esc(value: object) -> str:
+    return escape(str(value)) if value is not None else "-"
+
+
+class _Html:
+    """Formatting helpers bound to the report's time zone and tier colours."""
+
+    def __init__(self, report: ReviewReport) -> None:
+        self.tz = report.tz
+        self.lanes = {lane.tier: lane for lane in report.lanes}
+
+    def at(self, value: datetime | None) -> str:
+        return value.astimezone(self.tz).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+    def tier(self, tier: str | None) -> str:
+        lane = self.lanes.get(tier or "")
+        if lane is None:
+            return '<span class="muted">stood down</span>' if tier is None else _esc(tier)
+        colour = paint(lane.color)
+        text = "#222" if lane.color == "yellow" else "#fff"
+        return (
+            f'<span class="tier" style="background:{colour};color:{text}">{_esc(lane.label)}</span>'
+        )
+
+
+def _table(head: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A table of already-escaped cells."""
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    heads = "".join(f"<th>{escape(h)}</th>" for h in head)
+    return f"<table><tr>{heads}</tr>{body}</table>"
+
+
+def _evidence(change: ChangeRow) -> str:
+    return ", ".join(f"{_esc(k)} = {v:g}" for k, v in sorted(change.evidence.items())) or "-"
+
+
+def _ack(task: TaskRow, h: _Html) -> str:
+    if task.acked_at is None:
+        if task.state == "overdue":
+            return f'<span class="late">not acked, overdue since {h.at(task.due_at)}</span>'
+        return '<span class="muted">not acked, not yet due</span>'
+    late = task.late_by
+    if late is None:
+        return f'<span class="ok">acked {h.at(task.acked_at)}, in time</span>'
+    return f'<span class="late">acked {h.at(task.acked_at)}, {format_shift(late)} late</span>'
+
+
+def _incident_html(section: IncidentSection, report: ReviewReport, h: _Html) -> str:
+    instants = [c.effective_at for c in (*section.changes, *(section.reference_changes or []))]
+    instants += [t.due_at for t in section.tasks] + [
+        t.acked_at for t in section.tasks if t.acked_at
+    ]
+    title = section.headline or section.incident_id
+    out = [
+        f"<h2>{_esc(title)}</h2>",
+        f'<p class="muted">incident {_esc(section.incident_id)} · jurisdiction '
+        f"{_esc(section.jurisdiction)} · {_esc(section.category)} {_esc(section.disease or '')}"
+        "</p>",
+    ]
+    if instants:
+        start, end = time_range(instants)
+        steps = [Step(c.effective_at, c.tier) for c in section.changes]
+        ref = section.reference_changes
+        reference_steps = [Step(c.effective_at, c.tier) for c in ref] if ref else None
+        out.append(
+            tier_timeline_svg(
+                steps,
+                report.lanes,
+                start,
+                end,
+                tz=report.tz,
+                reference=reference_steps,
+                title=f"tier timeline of {title}",
+            )
+        )
+        if reference_steps is not None and report.diff:
+            out.append(
+                f'<p class="muted">bars: review {_esc(report.name)}; dashed line: '
+                f"{_esc(report.diff.against)}</p>"
+            )
+    out.append("<h3>Tier changes and their evidence</h3>")
+    out.append(
+        _table(
+            ("effective at", "from", "to", "rules", "evidence"),
+            (
+                (
+                    h.at(c.effective_at),
+                    h.tier(c.previous_tier),
+                    h.tier(c.tier),
+                    _esc(", ".join(c.rule_ids) or "-"),
+                    _evidence(c),
+                )
+                for c in section.changes
+            ),
+        )
+        if section.changes
+        else '<p class="muted">no tier change in this review</p>'
+    )
+    if section.tasks:
+        out.append("<h3>Tasks</h3>")
+        out.append(
+            _table(
+                ("tier", "agency", "action", "issued", "due", "acknowledgement"),
+                (
+                    (
+                        h.tier(t.tier),
+                        _esc(t.agency_type),
+                        _esc(t.action),
+                        h.at(t.issued_at),
+                        h.at(t.due_at),
+                        _ack(t, h),
+                    )
+                    for t in section.tasks
+                ),
+            )
+        )
+    out.append(_logistics_html(section.transfers, section.alerts, h))
+    return "".join(out)
+
+
+def _logistics_html(
+    transfers: Sequence[TransferRow], alerts: Sequence[LogisticsAlert], h: _Html
+) -> str:
+    out = []
+    if transfers:
+        out.append("<h3>Transfers</h3>")
+        out.append(
+            _table(
+                ("transfer", "triage", "from", "to", "bed", "last state", "at", "eta"),
+                (
+                    (
+                        _esc(t.transfer_id),
+                        _esc(t.triage),
+                        _esc(t.from_facility),
+                        _esc(t.to_facility),
+                        _esc(t.required_bed),
+                        _esc(t.status),
+                        h.at(t.occurred_at),
+                        h.at(t.eta),
+                    )
+                    for t in transfers
+                ),
+            )
+        )
+    if alerts:
+        out.append("<h3>Redirects and delays</h3>")
+        out.append(
+            _table(
+                ("at", "kind", "level", "subject", "message"),
+                (
+                    (h.at(a.at), _esc(a.kind), _esc(a.level), _esc(a.subject_id), _esc(a.message))
+                    for a in alerts
+                ),
+            )
+        )
+    return "".join(out)
+
+
+def _stock_html(report: ReviewReport) -> str:
+    if not report.stock:
+        return '<p class="muted">no stock with a days-of-cover figure</p>'
+    charts = [
+        f"<div><h3>{_esc(s.site_id)} · {_esc(s.item)}</h3>"
+        + cover_curve_svg(
+            s.points, report.target_days, report.tz, f"days of cover, {s.site_id} {s.item}"
+        )
+        + "</div>"
+        for s in report.stock
+    ]
+    return f'<div class="grid">{"".join(charts)}</div>'
+
+
+def _diff_html(diff: DiffSection, report: ReviewReport, h: _Html) -> str:
+    moved = sum(1 for d in diff.rows if d.verdict != "same")
+    head = [
+        "incident",
+        "tier",
+        "verdict",
+        "shift",
+        f"review {report.name}",
+        diff.against,
+        f"rules (review / {diff.against})",
+    ]
+    if diff.latency_of_reference:
+        head.append("live decision latency")
+    rows = []
+    for d in diff.rows:
+        row = [
+            _esc(d.incident_id),
+            h.tier(d.tier),
+            _esc(d.verdict),
+            _esc(format_shift(d.shift)),
+            h.at(d.review.effective_at if d.review else None),
+            h.at(d.reference.effective_at if d.reference else None),
+            _esc(
+                f"{','.join(d.review.rule_ids) if d.review else '-'} / "
+                f"{','.join(d.reference.rule_ids) if d.reference else '-'}"
+            ),
+        ]
+        if diff.latency_of_reference:
+            latency = decision_latency(d.reference) if d.reference else None
+            row.append(_esc(format_shift(latency)))
+        rows.append(row)
+    summary = f"<p>{len(diff.rows)} tier changes, {moved} differ</p>"
+    return summary + _table(head, rows)
+
+
+def render_report(report: ReviewReport) -> str:
+    """The report as one HTML document: inline CSS and SVG only (opens offline)."""
+    h = _Html(report)
+    legend = "".join(f"<span>{h.tier(lane.tier)}</span>" for lane in report.lanes)
+    versions = ", ".join(report.rulebook_versions) or "-"
+    parts = [
+        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">',
+        f"<title>After-action review {_esc(report.name)}</title><style>{CSS}</style>",
+        "</head><body>",
+        f"<h1>After-action review {_esc(report.name)}</h1>",
+        f'<p class="muted">database {_esc(report.database)} · rulebook {_esc(versions)} · '
+        f"times in UTC{_utc_offset(report.tz)}</p>",
+        f'<p class="legend">{legend}</p>',
+    ]
+    if not report.incidents:
+        parts.append('<p class="muted">no incident in this review</p>')
+    parts.extend(_incident_html(s, report, h) for s in report.incidents)
+    if report.unlinked_transfers or report.unlinked_alerts:
+        parts.append("<h2>Transfers and redirects outside any incident</h2>")
+        parts.append(_logistics_html(report.unlinked_transfers, report.unlinked_alerts, h))
+    parts.append(f"<h2>Stock: days of cover against the {report.target_days:g}-day target</h2>")
+    parts.append(_stock_html(report))
+    if report.diff is not None:
+        parts.append(f"<h2>Diff against {_esc(report.diff.against)}</h2>")
+        parts.append(_diff_html(report.diff, report, h))
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def _utc_offset(tz: tzinfo) -> str:
+    offset = datetime(2026, 1, 1, tzinfo=tz).utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"

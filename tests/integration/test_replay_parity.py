@@ -1,0 +1,135 @@
+"""A replay of the event-time range a live worker processed decides exactly what the live
+run decided (processing-time fields aside), and leaves the live run untouched: no row
+added to its databases, no committed offset of its consumer groups moved."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from topics.settings import Settings
+
+from .kafka_helpers import run_cli
+from .live_support import live_settings, prepare, running_worker, simulate
+from .replay_support import (
+    all_counts,
+    consumer_groups,
+    decisions,
+    publish_scenario,
+    wait_settled,
+)
+
+SCENARIOS = ("cholera", "road-mci", "supply-squeeze")
+
+
+@dataclass(frozen=True)
+class LiveRun:
+    settings: Settings
+    start: datetime
+    end: datetime
+
+
+@pytest.fixture(scope="module")
+def live_runs(
+    stack: Settings, ch_admin: Client, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[str], LiveRun]]:
+    """Per scenario, once per module: publish it, run a worker until everything landed,
+    stop the worker."""
+    done: dict[str, LiveRun] = {}
+
+    def run(scenario: str) -> LiveRun:
+        if scenario not in done:
+            tmp = tmp_path_factory.mktemp(scenario)
+            settings = live_settings(stack, f"live_{uuid.uuid4().hex[:12]}")
+            lines, _truth = simulate(scenario, 3, tmp / "scenario.jsonl")
+            prepare(settings)
+            start, end = publish_scenario(settings, lines)
+            with running_worker(settings, tmp / "worker.log") as proc:
+                wait_settled(
+                    ch_admin,
+                    settings.clickhouse_database,
+                    proc,
+                    lambda c: c["tier_timeline"] + c["alerts"] > 0 and c["rejected_events"] == 0,
+                )
+            done[scenario] = LiveRun(settings, start, end)
+        return done[scenario]
+
+    yield run
+
+
+def _replay(run: LiveRun, name: str) -> None:
+    run_cli(
+        ["replay", "--name", name, "--from", run.start.isoformat(), "--to", run.end.isoformat()],
+        run.settings,
+    )
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_replay_decides_what_the_live_run_decided(
+    scenario: str,
+    live_runs: Callable[[str], LiveRun],
+    ch_admin: Client,
+    unique_name: Callable[..., str],
+) -> None:
+    run = live_runs(scenario)
+    name = unique_name("p")
+    _replay(run, name)
+    live, review = run.settings.clickhouse_database, f"review_{name}"
+    for table in ("tier_timeline", "tasks", "alerts", "incidents", "stock_levels", "transfers"):
+        ours, theirs = decisions(ch_admin, review, table), decisions(ch_admin, live, table)
+        assert ours == theirs, (
+            f"{scenario}: {table} differs: only in the review {sorted(set(ours) - set(theirs))}"
+            f"; only live {sorted(set(theirs) - set(ours))}"
+        )
+    assert decisions(ch_admin, live, "tasks"), "the scenario issued no task: nothing compared"
+
+
+def test_replay_leaves_the_live_run_untouched(
+    live_runs: Callable[[str], LiveRun], ch_admin: Client, unique_name: Callable[..., str]
+) -> None:
+    run = live_runs("cholera")
+    database = run.settings.clickhouse_database
+    rows_before = all_counts(ch_admin, database)
+    groups_before = consumer_groups(run.settings)
+    assert {f"{run.settings.topic_prefix}.decide", f"{run.settings.topic_prefix}.landing"} <= set(
+        groups_before
+    ), groups_before
+    assert all(groups_before.values()), "a live group has no committed offset: nothing compared"
+
+    _replay(run, unique_name("iso"))
+
+    assert all_counts(ch_admin, database) == rows_before
+    assert consumer_groups(run.settings) == groups_before  # and no group of its own
+
+
+def test_replay_of_a_range_with_nothing_in_it(
+    live_runs: Callable[[str], LiveRun],
+    ch_admin: Client,
+    unique_name: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    run = live_runs("cholera")
+    name = unique_name("empty")
+    before = run.start.replace(year=run.start.year - 1)
+    proc = run_cli(
+        [
+            "replay",
+            "--name",
+            name,
+            "--from",
+            before.isoformat(),
+            "--to",
+            run.start.isoformat(),
+            "--lateness-h",
+            "0",
+        ],
+        run.settings,
+    )
+    assert "0 records" in proc.stdout
+    assert decisions(ch_admin, f"review_{name}", "tier_timeline") == []
