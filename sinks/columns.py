@@ -73,7 +73,7 @@ class VersionRule:
 
     from_field: str | None = None
     rank_field: str | None = None
-    ranks: Mapping[str, int] = field(default_factory=dict)
+    ranks: Mapping[Any, int] = field(default_factory=dict)
     time_field: str | None = None
     prefer: Literal["latest", "earliest"] = "latest"
 

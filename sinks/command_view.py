@@ -25,7 +25,7 @@ LIMIT 50
 TIMELINE = """
 SELECT incident_id, effective_at, previous_tier, tier, rule_ids, decided_at
 FROM tier_timeline FINAL
-WHERE status = 'Actual'
+WHERE status = 'Actual' AND NOT retracted
 ORDER BY incident_id, effective_at
 """
 
@@ -48,7 +48,7 @@ LIMIT 30
 REDIRECTS = """
 SELECT subject_id, at, message
 FROM alerts FINAL
-WHERE status = 'Actual' AND alert_kind = 'capacity_redirect'
+WHERE status = 'Actual' AND alert_kind = 'capacity_redirect' AND NOT retracted
 ORDER BY at DESC
 LIMIT 20
 """
@@ -102,7 +102,7 @@ def read_board(client: Client) -> Board:
 TIER_CHANGES = """
 SELECT incident_id, effective_at, tier, rule_ids, decided_at
 FROM tier_timeline FINAL
-WHERE status = 'Actual'
+WHERE status = 'Actual' AND NOT retracted
 ORDER BY incident_id, effective_at
 """
 

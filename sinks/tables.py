@@ -60,7 +60,7 @@ class TableSpec:
         return list(zip(*self.columns(models), strict=True))
 
 
-TASK_STATE_RANK = {"open": 0, "overdue": 1, "acked": 2}
+TASK_STATE_RANK = {"open": 0, "overdue": 1, "acked": 2, "retracted": 3}
 TRANSFER_STATE_RANK = {
     "requested": 0,
     "dispatched": 1,
@@ -68,8 +68,11 @@ TRANSFER_STATE_RANK = {
     "arrived": 3,
     "cancelled": 3,
 }
-# Outputs re-emitted after a crash carry a later decided_at: keep the first decision.
-_FIRST_DECISION = VersionRule(time_field="decided_at", prefer="earliest")
+# Outputs re-emitted after a crash carry a later decided_at: keep the first decision; a
+# retraction (a late event made the decision wrong) replaces it whenever it arrives.
+_FIRST_DECISION = VersionRule(
+    rank_field="retracted", ranks={False: 0, True: 1}, time_field="decided_at", prefer="earliest"
+)
 
 TABLES: dict[str, TableSpec] = {
     spec.name: spec

@@ -198,6 +198,9 @@ class Escalation(_Output):
     evidence: dict[str, float]
     rulebook_version: str
     decided_at: AwareDatetime | None = None
+    # True on a re-emission of a change that a late event has made wrong (the recomputed
+    # change is emitted beside it); the command view shows only rows not retracted.
+    retracted: bool = False
 
 
 class Task(_Output):
@@ -212,7 +215,8 @@ class Task(_Output):
     action: str
     issued_at: AwareDatetime
     due_at: AwareDatetime
-    state: Literal["open", "acked", "overdue"] = "open"
+    # retracted: the tier change that issued it was retracted by a late event.
+    state: Literal["open", "acked", "overdue", "retracted"] = "open"
     acked_at: AwareDatetime | None = None
     decided_at: AwareDatetime | None = None
 
@@ -242,6 +246,7 @@ class Alert(_Output):
     message: str
     details: dict[str, Any] = Field(default_factory=dict)
     decided_at: AwareDatetime | None = None
+    retracted: bool = False  # as Escalation.retracted
 
 
 class Rejection(_Output):

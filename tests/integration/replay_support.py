@@ -52,6 +52,7 @@ def wait_settled(
     database: str,
     proc: subprocess.Popen[bytes],
     ready: Callable[[dict[str, int]], bool],
+    *,
     timeout: float = 60,
     quiet: float = 4,
 ) -> dict[str, int]:
