@@ -126,14 +126,14 @@ REVIEW_TIMELINE = """
 SELECT incident_id, effective_at, previous_tier, tier, rule_ids, evidence, decided_at,
        rulebook_version
 FROM tier_timeline FINAL
-WHERE status = 'Actual'
+WHERE status = 'Actual' AND NOT retracted
 ORDER BY incident_id, effective_at, decision_id
 """
 
 REVIEW_TASKS = """
 SELECT task_id, incident_id, tier, agency_type, action, issued_at, due_at, state, acked_at
 FROM tasks FINAL
-WHERE status = 'Actual'
+WHERE status = 'Actual' AND state != 'retracted'
 ORDER BY incident_id, issued_at, agency_type, task_id
 """
 
@@ -149,6 +149,7 @@ REVIEW_LOGISTICS_ALERTS = """
 SELECT alert_kind, level, subject_id, incident_id, at, message
 FROM alerts FINAL
 WHERE status = 'Actual' AND alert_kind IN ('capacity_redirect', 'transfer_delayed')
+  AND NOT retracted
 ORDER BY at, alert_id
 """
 
@@ -162,7 +163,8 @@ ORDER BY site_id, item, at
 
 @dataclass(frozen=True)
 class ReviewRecord:
-    """Everything an after-action report shows of one database (Actual rows only)."""
+    """Everything an after-action report shows of one database (Actual rows, retracted
+    decisions left out)."""
 
     incidents: list[dict[str, Any]]
     timeline: list[dict[str, Any]]

@@ -41,17 +41,22 @@ class TopicSpec:
         return f"{prefix}.{self.stem}.v1"
 
 
-# Inputs keep 30 days: an after-action review replays them.
-INCIDENTS = TopicSpec("incidents", 6, "jurisdiction", 30 * DAY_MS, IncidentEvent, "input")
-CASES = TopicSpec("cases", 6, "jurisdiction", 30 * DAY_MS, CaseEvent, "input")
-TRANSFERS = TopicSpec("transfers", 6, "jurisdiction", 30 * DAY_MS, TransferEvent, "input")
-STOCK = TopicSpec("stock", 6, "jurisdiction", 30 * DAY_MS, StockEvent, "input")
+# Inputs are the record an after-action review replays, and their Kafka timestamps are
+# event times (the publisher stamps occurred_at), so time-based retention would count from
+# when things happened, not from when they were published: a late report or a drill dated
+# in the past would be deleted as soon as its segment rolled. They are kept without a time
+# limit (KEEP); operators archive or prune them by size.
+KEEP = -1
+INCIDENTS = TopicSpec("incidents", 6, "jurisdiction", KEEP, IncidentEvent, "input")
+CASES = TopicSpec("cases", 6, "jurisdiction", KEEP, CaseEvent, "input")
+TRANSFERS = TopicSpec("transfers", 6, "jurisdiction", KEEP, TransferEvent, "input")
+STOCK = TopicSpec("stock", 6, "jurisdiction", KEEP, StockEvent, "input")
 ESCALATIONS = TopicSpec("escalations", 6, "jurisdiction", 90 * DAY_MS, Escalation, "output")
 TASKS = TopicSpec("tasks", 6, "jurisdiction", 90 * DAY_MS, Task, "output")
 ALERTS = TopicSpec("alerts", 6, "jurisdiction", 90 * DAY_MS, Alert, "output")
 DLQ = TopicSpec("dlq", 1, "source topic", 90 * DAY_MS, Rejection, "output")
 # Clock ticks written by the live shell's timer, one per partition, replayed as they are.
-TICKS = TopicSpec("ticks", 6, "jurisdiction", 30 * DAY_MS, Tick, "internal")
+TICKS = TopicSpec("ticks", 6, "jurisdiction", KEEP, Tick, "internal")
 
 INPUT_TOPICS: tuple[TopicSpec, ...] = (INCIDENTS, CASES, TRANSFERS, STOCK)
 ALL_TOPICS: tuple[TopicSpec, ...] = (*INPUT_TOPICS, ESCALATIONS, TASKS, ALERTS, DLQ, TICKS)

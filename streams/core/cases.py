@@ -17,6 +17,7 @@ warning is its earliest non-discarded event (a warning, once opened, is history)
 from __future__ import annotations
 
 import heapq
+from array import array
 from bisect import bisect_left, insort
 from typing import Any
 
@@ -46,36 +47,33 @@ def _join_event(track: Track, t: int, eid: str, ev: CaseEvent | IncidentEvent) -
             track.name_key = cand
 
 
-def apply_case(work: Work, ns: Namespace, ev: CaseEvent, t: int, comp: Compiled) -> dict[str, int]:
+def apply_case(
+    work: Work, ns: Namespace, ev: CaseEvent, t: int, comp: Compiled
+) -> tuple[dict[str, int], set[str]]:
     """Fold one case event in; returns the tracks whose timeline must be recomputed, each
-    with the earliest event time that changed."""
+    with the earliest event time that changed, and every track the case changed (its
+    signals, counters or cases: what its incident state and warning show)."""
     eid = ev.event_id
     cls = ev.classification
     old = ns.cases.get(ev.case_id)
     key = (t, eid)
     latest = (ev.disease, cls, ev.severity, ev.outcome, ev.region)
     signal = (ev.disease, ev.facility_id, ev.setting, ev.triage is not None)
-    if old is None:
-        new: CaseRecord = (
-            t if cls == CONFIRMED else None,
-            key,
-            latest,
-            *((key, signal) if cls != DISCARDED else (None, None)),
-        )
-    else:
-        conf, lkey, lat, skey, sig = old
-        if cls == CONFIRMED and (conf is None or t < conf):
-            conf = t
-        if key > lkey:
-            lkey, lat = key, latest
-        if cls != DISCARDED and (skey is None or key < skey):
-            skey, sig = key, signal
-        new = (conf, lkey, lat, skey, sig)
     home_key = disease_key(ev.disease)
     home = work.track(ns, home_key, ev.disease)
     _join_event(home, t, eid, ev)
+    if old is None:
+        return _first_event(ns, home, ev, (key, latest, signal), comp)
+    conf, lkey, lat, skey, sig = old
+    if cls == CONFIRMED and (conf is None or t < conf):
+        conf = t
+    if key > lkey:
+        lkey, lat = key, latest
+    if cls != DISCARDED and (skey is None or key < skey):
+        skey, sig = key, signal
+    new: CaseRecord = (conf, lkey, lat, skey, sig)
     if new == old:
-        return {}
+        return {}, set()
     ns.cases[ev.case_id] = new
 
     def track_of(disease: str) -> Track:
@@ -91,12 +89,15 @@ def apply_case(work: Work, ns: Namespace, ev: CaseEvent, t: int, comp: Compiled)
             _add_confirmed(track_of(new_c[0]), new_c)
             k = disease_key(new_c[0])
             touched[k] = min(touched.get(k, new_c[1]), new_c[1])
+    others = set(touched)
     old_s, new_s = _signal(old), _signal(new)
     if old_s != new_s:
         if old_s is not None:
             _signal_out(work, ns, old_s, comp)
+            others.add(disease_key(old_s[0]))
         if new_s is not None:
             _signal_in(track_of(new_s[0]), new_s, comp)
+            others.add(disease_key(new_s[0]))
     old_v, new_v = _severity(old), _severity(new)
     if old_v != new_v:
         for sign, sev in ((-1, old_v), (1, new_v)):
@@ -104,7 +105,35 @@ def apply_case(work: Work, ns: Namespace, ev: CaseEvent, t: int, comp: Compiled)
                 counters = track_of(sev[0]).counters
                 counters["dead"] += sign * sev[1]
                 counters["critical"] += sign * sev[2]
-    return touched
+                others.add(disease_key(sev[0]))
+    others.discard(home_key)
+    return touched, others
+
+
+def _first_event(
+    ns: Namespace,
+    home: Track,
+    ev: CaseEvent,
+    parts: tuple[tuple[int, str], CaseRecord, CaseRecord],
+    comp: Compiled,
+) -> tuple[dict[str, int], set[str]]:
+    """The lean path of :func:`apply_case` for the first event of a case (the common one):
+    nothing to take back, everything lands on the case's own track."""
+    key, latest, signal = parts
+    cls, t = ev.classification, key[0]
+    if cls == DISCARDED:
+        ns.cases[ev.case_id] = (None, key, latest, None, None)
+        return {}, set()
+    ns.cases[ev.case_id] = (t if cls == CONFIRMED else None, key, latest, key, signal)
+    _signal_in(home, (ev.disease, t, *signal[1:]), comp)
+    if ev.outcome == "died":
+        home.counters["dead"] += 1
+    elif ev.severity == "critical" and ev.outcome == "none":
+        home.counters["critical"] += 1
+    if cls != CONFIRMED:
+        return {}, set()
+    _add_confirmed(home, (ev.disease, t, ev.region))
+    return {home.key: t}, set()
 
 
 def _confirmed(rec: CaseRecord | None) -> tuple[str, int, str] | None:
@@ -135,7 +164,7 @@ def _add_confirmed(track: Track, conf: tuple[str, int, str]) -> None:
         insort(times, t)
     lst = track.by_county.get(county)
     if lst is None:
-        track.by_county[county] = [t]
+        track.by_county[county] = array("q", (t,))
     elif t >= lst[-1]:
         lst.append(t)
     else:
@@ -170,7 +199,7 @@ def _signal_in(track: Track, sig: tuple[Any, ...], comp: Compiled) -> None:
                 firsts[facility] = t
                 _distinct_warning(track, trig)
             continue
-        times = track.signals.setdefault(tid, [])
+        times = track.signals.setdefault(tid, array("q"))
         insort(times, t)
         at = track.warning_at.get(tid)
         if at is not None and t >= at:
@@ -182,16 +211,19 @@ def _signal_in(track: Track, sig: tuple[Any, ...], comp: Compiled) -> None:
                 if at is None or times[j] < at:
                     at = times[j]
                 break
-        if at is not None:
+        if at is not None and at != track.warning_at.get(tid):
             track.warning_at[tid] = at
+            track.warn_dirty = True
 
 
 def _distinct_warning(track: Track, trig: Trigger) -> None:
     firsts = track.facility_first.get(trig.trigger_id, {})
+    before = track.warning_at.get(trig.trigger_id)
     if len(firsts) >= trig.min:
         track.warning_at[trig.trigger_id] = heapq.nsmallest(trig.min, firsts.values())[-1]
     else:
         track.warning_at.pop(trig.trigger_id, None)
+    track.warn_dirty |= before != track.warning_at.get(trig.trigger_id)
 
 
 def _signal_out(work: Work, ns: Namespace, sig: tuple[Any, ...], comp: Compiled) -> None:
@@ -228,6 +260,7 @@ def _signal_out(work: Work, ns: Namespace, sig: tuple[Any, ...], comp: Compiled)
         if not times:
             del track.signals[tid]
         track.warning_at.pop(tid, None)
+        track.warn_dirty = True
         k, window = trig.min, trig.window
         for j in range(k - 1, len(times)):
             if window is None or times[j] - times[j - k + 1] < window:
@@ -260,6 +293,7 @@ def apply_report(work: Work, ns: Namespace, ev: IncidentEvent, t: int) -> dict[s
         ev.headline,
     )
     track.reports.insert(i, report)
+    track.warn_dirty = True  # a report before the warning takes it back
     times.insert(i, t)
     category = track.reports[-1][2]
     if category != track.category:

@@ -8,6 +8,12 @@ uuid5 of content; ``decided_at`` is left for the shell.
 ``step_many(state, events)`` gives the same state and the same outputs as calling ``step``
 once per event, except that IncidentState snapshots are coalesced: one per incident
 touched by the batch (its latest), since the command view keeps only the newest version.
+
+Every Escalation, Task and Alert is a function of the events (event time), not of their
+arrival: when a late event changes one already emitted, the core emits the recomputed
+output and a copy of the old one with ``retracted=True`` (tasks: ``state="retracted"``),
+same id. Taking, per id, the last copy emitted and leaving out retractions gives the same
+set for any order and batching of the same events (``tests/property``).
 """
 
 from __future__ import annotations
@@ -15,11 +21,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
+from streams.core.alerts import alert
 from streams.core.cases import apply_case, apply_report, disease_key
 from streams.core.compiled import Compiled, compile_rulebook
 from streams.core.eventtime import NEVER, from_us, to_us
 from streams.core.ids import content_id
-from streams.core.logistics import apply_stock, apply_transfer, delayed
 from streams.core.plan import (
     TIER_BY_RANK,
     apply_ack,
@@ -34,7 +40,9 @@ from streams.core.plan import (
 )
 from streams.core.rulebook import Rulebook
 from streams.core.state import CoreState, Namespace, Work, initial_state
+from streams.core.stock import apply_stock
 from streams.core.tiers import Timeline
+from streams.core.transfers import apply_transfer, beds_changed, delayed
 from topics.models import (
     Alert,
     CaseEvent,
@@ -85,14 +93,27 @@ class _Batch:
             self._track_event(ns, disease_key(ev.disease), ev, t)
         elif isinstance(ev, IncidentEvent):
             if ev.msg_type == "Ack" and ev.ack_task_id is not None:
-                apply_ack(ns, self.jurisdiction, ev.ack_task_id, t, self.out)
+                apply_ack(
+                    ns,
+                    self.jurisdiction,
+                    ev.ack_task_id,
+                    t,
+                    watermark=self._watermark(ns),
+                    out=self.out,
+                )
             else:
                 key = disease_key(ev.disease) if ev.disease else "i:" + ev.incident_id
                 self._track_event(ns, key, ev, t)
         elif isinstance(ev, StockEvent):
-            apply_stock(self.work, ns, self.jurisdiction, ev, t, comp=self.comp, out=self.out)
+            fresh = apply_stock(
+                self.work, ns, self.jurisdiction, ev, t, comp=self.comp, out=self.out
+            )
+            if fresh and ev.item.startswith("bed."):
+                beds_changed(ns, self.jurisdiction, ev.site_id, ev.item, t, out=self.out)
         else:
-            apply_transfer(ns, self.jurisdiction, ev, t, self.out)
+            apply_transfer(
+                ns, self.jurisdiction, ev, t, watermark=self._watermark(ns), out=self.out
+            )
         if ev.reported_at - ev.occurred_at > self.comp.reporting_late_after:
             self._reporting_late(ns, ev, to_us(ev.reported_at) - t)
         self._advance(ns)
@@ -108,27 +129,42 @@ class _Batch:
     def _track_event(self, ns: Namespace, key: str, ev: CaseEvent | IncidentEvent, t: int) -> None:
         before = ns.tracks.get(key)
         name_before = before.name_key if before is not None else None
+        others: set[str] = set()
         if isinstance(ev, CaseEvent):
-            changed = apply_case(self.work, ns, ev, t, self.comp)
+            changed, others = apply_case(self.work, ns, ev, t, self.comp)
         else:
             changed = apply_report(self.work, ns, ev, t)
         track = ns.tracks[key]
         self.touched[(ns.status, key)] = None
         if before is not None and name_before is not track.name_key:
+            track.warn_dirty = True
             old_inc = name_of(ns.status, self.jurisdiction, key, name_before)
             if old_inc != incident_id(ns.status, self.jurisdiction, track):
-                reissue(ns, self.jurisdiction, track, old_inc, comp=self.comp, out=self.out)
+                reissue(
+                    ns,
+                    self.jurisdiction,
+                    track,
+                    old_inc,
+                    comp=self.comp,
+                    watermark=self._watermark(ns),
+                    out=self.out,
+                )
         for changed_key, t0 in changed.items():
             self._recompute(ns, changed_key, t0)
-        if track.warning_at:
-            warning_alert(ns, self.jurisdiction, track, self.out)
+        for changed_track in (track, *(ns.tracks[k] for k in others)):
+            self.touched[(ns.status, changed_track.key)] = None
+            if changed_track.warn_dirty:
+                changed_track.warn_dirty = False
+                warning_alert(ns, self.jurisdiction, changed_track, self.out)
+
+    def _watermark(self, ns: Namespace) -> int:
+        return max(ns.event_wm, self.work.state.tick_wm)
 
     def _timeline(self, ns: Namespace, key: str) -> Timeline:
         track = self.work.track(ns, key, None)
         rules = self.comp.rules_for(track.disease, track.category)
         quiet = self.comp.quiet.get(track.disease, 0) if track.disease else 0
-        watermark = max(ns.event_wm, self.work.state.tick_wm)
-        return Timeline(track, rules, quiet, watermark)
+        return Timeline(track, rules, quiet, self._watermark(ns))
 
     def _recompute(self, ns: Namespace, key: str, t0: int) -> None:
         line = self._timeline(ns, key)
@@ -147,13 +183,14 @@ class _Batch:
                 line.added,
                 dropped=line.dropped,
                 comp=self.comp,
+                watermark=line.watermark,
                 out=self.out,
             )
         ns.next_due = min(ns.next_due, track.pending)
 
     def _advance(self, ns: Namespace) -> None:
         """Fire what the watermark has reached: de-escalations, overdue tasks, delays."""
-        watermark = max(ns.event_wm, self.work.state.tick_wm)
+        watermark = self._watermark(ns)
         if watermark < ns.next_due:
             return
         for key, track in list(ns.tracks.items()):
@@ -174,15 +211,13 @@ class _Batch:
         ns.alerted.add(alert_id)
         hours = late / 3_600_000_000
         self.out.append(
-            Alert(
-                alert_id=alert_id,
-                alert_kind="reporting_late",
-                level="blue",
-                jurisdiction=self.jurisdiction,
-                status=ev.status,
-                subject_id=ev.event_id,
-                incident_id=ev.incident_id,
-                at=ev.reported_at,
+            alert(
+                ns,
+                self.jurisdiction,
+                "reporting_late",
+                "blue",
+                about=(ev.event_id,),
+                at=to_us(ev.reported_at),
                 message=f"{ev.source.agency_id} reported {ev.kind} {hours:.1f} h after it occurred",
                 details={
                     "agency_id": ev.source.agency_id,
@@ -190,6 +225,8 @@ class _Batch:
                     "late_hours": hours,
                     "occurred_at": ev.occurred_at.isoformat(),
                 },
+                subject=ev.event_id,
+                incident=ev.incident_id,
             )
         )
 

@@ -9,11 +9,13 @@ arrival order by nature. Order-insensitivity and idempotence are stated on it.
 
 from __future__ import annotations
 
+from array import array
 from typing import Any
 
 import orjson
 
 from streams.core.state import CoreState, Namespace, Series, Track
+from streams.core.transfers import index_ask
 from topics.errors import TierflowError
 
 FORMAT = 1
@@ -27,16 +29,20 @@ def _tuple(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
+def _deep_tuple(value: Any) -> Any:
+    return tuple(_deep_tuple(v) for v in value) if isinstance(value, list) else value
+
+
 def _track_out(track: Track) -> list[Any]:
     return [
         track.key,
         track.disease,
         track.category,
         track.name_key,
-        track.times,
-        sorted(track.by_county.items()),
+        track.times.tolist(),
+        sorted((county, ts.tolist()) for county, ts in track.by_county.items()),
         track.reports,
-        sorted(track.signals.items()),
+        sorted((trigger, ts.tolist()) for trigger, ts in track.signals.items()),
         sorted((k, sorted(v.items())) for k, v in track.facility_first.items()),
         sorted(track.warning_at.items()),
         track.timeline,
@@ -68,11 +74,11 @@ def _track_in(row: list[Any]) -> Track:
     track = Track(key, disease)
     track.category = category
     track.name_key = _tuple(name_key)
-    track.times = times
-    track.by_county = dict(by_county)
+    track.times = array("q", times)
+    track.by_county = {county: array("q", ts) for county, ts in by_county}
     track.reports = [tuple(r) for r in reports]
     track.report_t = [r[0] for r in reports]
-    track.signals = dict(signals)
+    track.signals = {trigger: array("q", ts) for trigger, ts in signals}
     track.facility_first = {k: dict(v) for k, v in firsts}
     track.warning_at = dict(warning_at)
     track.timeline = [(t, rank, tuple(ids), evidence) for t, rank, ids, evidence in timeline]
@@ -82,13 +88,14 @@ def _track_in(row: list[Any]) -> Track:
 
 
 def _series_out(key: tuple[str, str], s: Series) -> list[Any]:
-    return [list(key), s.times, s.eids, s.on_hand, s.received, s.meta]
+    return [list(key), s.times, s.eids, s.on_hand, s.received, s.meta, s.burn, s.cover]
 
 
 def _series_in(row: list[Any]) -> tuple[tuple[str, str], Series]:
-    key, times, eids, on_hand, received, meta = row
+    key, times, eids, on_hand, received, meta, burn, cover = row
     s = Series()
-    s.times, s.eids, s.on_hand, s.received, s.meta = times, eids, on_hand, received, tuple(meta)
+    s.times, s.eids, s.on_hand, s.received = times, eids, on_hand, received
+    s.meta, s.burn, s.cover = [tuple(m) for m in meta], burn, cover
     s.cons = [0.0] * len(times)
     for j in range(1, len(times)):
         s.cons[j] = s.cons[j - 1] + on_hand[j - 1] + received[j] - on_hand[j]
@@ -113,7 +120,7 @@ def _ledger(ns: Namespace) -> list[Any]:
     return [
         ns.seq,
         sorted(ns.alerted),
-        sorted([list(k), v] for k, v in ns.stock_level.items()),
+        sorted(ns.shown.items()),
         sorted(ns.due_heap),
         sorted(ns.eta_heap),
         ns.next_due,
@@ -152,7 +159,7 @@ def decode_state(data: bytes) -> CoreState:
 
 def _namespace_in(semantic: list[Any], ledger: list[Any]) -> Namespace:
     status, event_wm, tracks, cases, stock, beds, transfers, tasks, acks = semantic
-    seq, alerted, stock_level, due_heap, eta_heap, next_due, pending = ledger
+    seq, alerted, shown, due_heap, eta_heap, next_due, pending = ledger
     ns = Namespace(status)
     ns.event_wm = event_wm
     ns.tracks = {row[0]: _track_in(row) for row in tracks}
@@ -163,13 +170,16 @@ def _namespace_in(semantic: list[Any], ledger: list[Any]) -> Namespace:
     ns.stock = dict(_series_in(row) for row in stock)
     ns.beds = {item: tuple(sites) for item, sites in beds}
     ns.transfers = {
-        tid: (tuple(_tuple(k) for k in reached), tuple(lkey), tuple(latest))
-        for tid, (reached, lkey, latest) in transfers
+        tid: (tuple(_tuple(k) for k in reached), tuple(lkey), tuple(latest), _deep_tuple(asks))
+        for tid, (reached, lkey, latest, asks) in transfers
     }
+    for tid, rec in ns.transfers.items():
+        for t, _, _, item, _ in rec[3]:
+            index_ask(ns, item, t, tid)
     ns.tasks = {tid: (tuple(task[0]), *task[1:]) for tid, task in tasks}
     ns.acks = dict(acks)
     ns.seq, ns.alerted, ns.next_due = seq, set(alerted), next_due
-    ns.stock_level = {(k[0], k[1]): v for k, v in stock_level}
+    ns.shown = {k: _deep_tuple(v) for k, v in shown}
     ns.due_heap = [tuple(h) for h in due_heap]
     ns.eta_heap = [tuple(h) for h in eta_heap]
     for key, hint in pending:

@@ -1,11 +1,17 @@
 """The response plan and what the command view is told about incidents.
 
-Tasks: every tier change (an entry of the timeline) issues the plan's tasks of the new
-tier (``stand_down`` when the tier is dropped) to each agency; ``task_id`` is the uuid5 of
-incident, tier, agency, action and effective time, so a replay issues the same ids. An
-agency acks with an incident event (``msg_type: Ack``, ``ack_task_id``); a task whose due
-time the watermark passes with no ack at or before it raises ``task_overdue`` once.
-Tasks follow the timeline: an entry retracted by a late event takes its tasks with it.
+Escalations: one per timeline entry, ``decision_id`` the uuid5 of its whole content
+(incident, tier, effective time, rules, the tier it leaves, evidence). An entry a late
+event drops or changes is re-emitted with ``retracted=True`` beside the recomputed one.
+
+Tasks: every tier change issues the plan's tasks of the new tier (``stand_down`` when
+the tier is dropped) to each agency; ``task_id`` is the uuid5 of incident, tier change,
+agency, action and effective time, so a replay issues the same ids. A task's state is a
+function of the events: ``acked`` once an agency acked it (incident event, ``msg_type:
+Ack``, ``ack_task_id``), else ``overdue`` once the watermark passed its due time, else
+``open``; ``task_overdue`` is raised when the due time passed with no ack at or before
+it. Tasks follow the timeline: an entry a late event drops takes its tasks (state
+``retracted``) and their overdue alerts (``retracted``) with it.
 """
 
 from __future__ import annotations
@@ -14,12 +20,13 @@ import heapq
 from functools import lru_cache
 from typing import Any
 
-from streams.core.compiled import Compiled
+from streams.core.alerts import alert, retracted, show
+from streams.core.compiled import Compiled, PlanItem
 from streams.core.eventtime import SECOND, from_us
 from streams.core.ids import content_id
 from streams.core.rulebook import TIER_ORDER
-from streams.core.state import Entry, Namespace, Track
-from streams.core.tiers import casualties
+from streams.core.state import Namespace, Track
+from streams.core.tiers import Pair, casualties
 from topics.models import Alert, Escalation, IncidentState, Task, Tier
 
 TIER_BY_RANK: dict[int, Tier | None] = {0: None, **dict(enumerate(TIER_ORDER, start=1))}
@@ -45,17 +52,54 @@ def _warning_id(status: str, jurisdiction: str, key: str) -> str:
     return content_id("warning", status, jurisdiction, key)
 
 
-def _previous_rank(track: Track, entry: Entry) -> int:
-    line = track.timeline
-    i = line.index(entry) if entry in line else len(line)
-    return line[i - 1][1] if i > 0 else 0
+def pairs(track: Track) -> list[Pair]:
+    """The track's timeline as (rank before, entry): what its escalations say."""
+    ranks = [0] + [e[1] for e in track.timeline]
+    return list(zip(ranks, track.timeline, strict=False))
 
 
-def _task_ids(inc: str, entry: Entry, comp: Compiled) -> list[tuple[str, Any]]:
-    t, rank = entry[0], entry[1]
-    label = TIER_BY_RANK[rank] or "stand_down"
+def _escalation(
+    ns: Namespace,
+    jurisdiction: str,
+    track: Track,
+    inc: str,
+    pair: Pair,
+    *,
+    comp: Compiled,
+    gone: bool,
+) -> Escalation:
+    prev, (t, rank, rule_ids, evidence) = pair
+    tier, previous = TIER_BY_RANK[rank], TIER_BY_RANK[prev]
+    shown = ";".join(f"{k}={v!r}" for k, v in sorted(evidence.items()))
+    # the track key too: two tracks an agency gave one incident id decide apart
+    parts = (ns.status, inc, track.key, tier, t, previous, shown, *rule_ids)
+    return Escalation(
+        decision_id=content_id("decision", *parts),
+        incident_id=inc,
+        jurisdiction=jurisdiction,
+        status=ns.status,
+        tier=tier,
+        previous_tier=previous,
+        effective_at=from_us(t),
+        rule_ids=rule_ids,
+        evidence=evidence,
+        rulebook_version=comp.version,
+        retracted=gone,
+    )
+
+
+def _task_specs(
+    status: str, inc: str, pair: Pair, comp: Compiled
+) -> list[tuple[str, PlanItem, Tier]]:
+    """(task_id, plan item, task tier) of the tasks a tier change issues."""
+    prev, (t, rank, _, _) = pair
+    tier, previous = TIER_BY_RANK[rank], TIER_BY_RANK[prev]
+    task_tier = tier or previous
+    if task_tier is None:
+        return []
+    label = tier or f"stand_down:{previous}"
     return [
-        (content_id("task", inc, label, item.agency, item.action, t), item)
+        (content_id("task", status, inc, label, item.agency, item.action, t), item, task_tier)
         for item in comp.plan.get(rank, ())
     ]
 
@@ -64,79 +108,80 @@ def timeline_changed(
     ns: Namespace,
     jurisdiction: str,
     track: Track,
-    added: list[Entry],
+    added: list[Pair],
     *,
-    dropped: list[Entry],
+    dropped: list[Pair],
     comp: Compiled,
+    watermark: int,
     out: list[Any],
 ) -> None:
-    """Emit the escalations and tasks of new entries; retract the tasks of dropped ones."""
+    """Retract the escalations and tasks of dropped entries, emit those of added ones."""
     inc = incident_id(ns.status, jurisdiction, track)
-    for entry in dropped:
-        _retract(ns, track.key, inc, entry, comp)
-    for entry in added:
-        t, rank, rule_ids, evidence = entry
-        prev = _previous_rank(track, entry)
-        tier, previous = TIER_BY_RANK[rank], TIER_BY_RANK[prev]
-        out.append(
-            Escalation(
-                decision_id=content_id("decision", ns.status, inc, tier, t, *rule_ids),
-                incident_id=inc,
-                jurisdiction=jurisdiction,
-                status=ns.status,
-                tier=tier,
-                previous_tier=previous,
-                effective_at=from_us(t),
-                rule_ids=rule_ids,
-                evidence=evidence,
-                rulebook_version=comp.version,
-            )
-        )
-        task_tier = tier or previous
-        if task_tier is None:
-            continue
-        for task_id, item in _task_ids(inc, entry, comp):
-            due = t + item.due
+    kept = {spec[0] for pair in added for spec in _task_specs(ns.status, inc, pair, comp)}
+    for pair in dropped:
+        out.append(_escalation(ns, jurisdiction, track, inc, pair, comp=comp, gone=True))
+        for task_id, _, _ in _task_specs(ns.status, inc, pair, comp):
+            if task_id not in kept:
+                _unclaim(ns, jurisdiction, track.key, task_id, out)
+    for pair in added:
+        out.append(_escalation(ns, jurisdiction, track, inc, pair, comp=comp, gone=False))
+        t = pair[1][0]
+        for task_id, item, task_tier in _task_specs(ns.status, inc, pair, comp):
             known = ns.tasks.get(task_id)
             owners = tuple(sorted({track.key, *(known[0] if known else ())}))
-            ns.tasks[task_id] = (owners, t, rank, item.agency, item.action, due, task_tier)
-            if known is not None:
-                continue
-            heapq.heappush(ns.due_heap, (due, task_id))
-            ns.next_due = min(ns.next_due, due)
-            out.append(_task(ns, jurisdiction, inc, task_id))
+            due = t + item.due
+            ns.tasks[task_id] = (owners, t, item.agency, item.action, due, task_tier, inc)
+            if known is None:
+                heapq.heappush(ns.due_heap, (due, task_id))
+                ns.next_due = min(ns.next_due, due)
+                _show_task(ns, jurisdiction, task_id, watermark, out)
 
 
 def reissue(
-    ns: Namespace, jurisdiction: str, track: Track, old_inc: str, *, comp: Compiled, out: list[Any]
+    ns: Namespace,
+    jurisdiction: str,
+    track: Track,
+    old_inc: str,
+    *,
+    comp: Compiled,
+    watermark: int,
+    out: list[Any],
 ) -> None:
-    """The track got its agency's incident id: re-issue its timeline and tasks under it."""
-    for entry in track.timeline:
-        _retract(ns, track.key, old_inc, entry, comp)
-    timeline_changed(ns, jurisdiction, track, list(track.timeline), dropped=[], comp=comp, out=out)
+    """The track got its agency's incident id: retract its escalations and tasks under the
+    old id and re-issue them under the new one."""
+    line = pairs(track)
+    for pair in line:
+        out.append(_escalation(ns, jurisdiction, track, old_inc, pair, comp=comp, gone=True))
+        for task_id, _, _ in _task_specs(ns.status, old_inc, pair, comp):
+            _unclaim(ns, jurisdiction, track.key, task_id, out)
+    timeline_changed(
+        ns, jurisdiction, track, line, dropped=[], comp=comp, watermark=watermark, out=out
+    )
 
 
-def _retract(ns: Namespace, key: str, inc: str, entry: Entry, comp: Compiled) -> None:
-    """Take the track's claim off the entry's tasks (two tracks an agency gave the same
-    incident id may issue the very same task: it lives while either claims it)."""
-    for task_id, _ in _task_ids(inc, entry, comp):
-        known = ns.tasks.get(task_id)
-        if known is None or key not in known[0]:
-            continue
-        owners = tuple(k for k in known[0] if k != key)
-        if owners:
-            ns.tasks[task_id] = (owners, *known[1:])
-        else:
-            del ns.tasks[task_id]
+def _unclaim(ns: Namespace, jurisdiction: str, key: str, task_id: str, out: list[Any]) -> None:
+    """Take the track's claim off a task (two tracks an agency gave the same incident id
+    may issue the very same task: it lives while either claims it); retract it when
+    no claim is left."""
+    known = ns.tasks.get(task_id)
+    if known is None or key not in known[0]:
+        return
+    owners = tuple(k for k in known[0] if k != key)
+    if owners:
+        ns.tasks[task_id] = (owners, *known[1:])
+        return
+    shown = ns.shown.pop("t:" + task_id, None)
+    if shown is not None:
+        out.append(_task(ns, jurisdiction, task_id, "retracted", shown[1]))
+    alert_id = _overdue_id(ns.status, task_id)
+    if alert_id in ns.alerted:
+        ns.alerted.discard(alert_id)
+        out.append(retracted(_overdue_alert(ns, jurisdiction, task_id)))
+    del ns.tasks[task_id]
 
 
-def _task(
-    ns: Namespace, jurisdiction: str, inc: str, task_id: str, state: str | None = None
-) -> Task:
-    _, t, _, agency, action, due, tier = ns.tasks[task_id]
-    acked = ns.acks.get(task_id)
-    if state is None:
-        state = "acked" if acked is not None else "open"
+def _task(ns: Namespace, jurisdiction: str, task_id: str, state: str, acked: int | None) -> Task:
+    _, t, agency, action, due, tier, inc = ns.tasks[task_id]
     return Task(
         task_id=task_id,
         incident_id=inc,
@@ -152,16 +197,36 @@ def _task(
     )
 
 
-def apply_ack(ns: Namespace, jurisdiction: str, task_id: str, t: int, out: list[Any]) -> None:
+def _show_task(
+    ns: Namespace, jurisdiction: str, task_id: str, watermark: int, out: list[Any]
+) -> None:
+    """Emit the task if its state (acked / overdue / open) differs from the last shown."""
+    acked = ns.acks.get(task_id)
+    due = ns.tasks[task_id][4]
+    state = "acked" if acked is not None else "overdue" if due < watermark else "open"
+    key = "t:" + task_id
+    if ns.shown.get(key) == (state, acked):
+        return
+    ns.shown[key] = (state, acked)
+    out.append(_task(ns, jurisdiction, task_id, state, acked))
+
+
+def apply_ack(
+    ns: Namespace, jurisdiction: str, task_id: str, t: int, *, watermark: int, out: list[Any]
+) -> None:
     """An agency acknowledged ``task_id`` at ``t`` (kept even before the task exists)."""
     before = ns.acks.get(task_id)
     if before is not None and before <= t:
         return
     ns.acks[task_id] = t
     task = ns.tasks.get(task_id)
-    if task is not None:
-        track = ns.tracks[task[0][0]]
-        out.append(_task(ns, jurisdiction, incident_id(ns.status, jurisdiction, track), task_id))
+    if task is None:
+        return
+    _show_task(ns, jurisdiction, task_id, watermark, out)
+    alert_id = _overdue_id(ns.status, task_id)
+    if t <= task[4] and alert_id in ns.alerted:  # acked in time after all
+        ns.alerted.discard(alert_id)
+        out.append(retracted(_overdue_alert(ns, jurisdiction, task_id)))
 
 
 def overdue(ns: Namespace, jurisdiction: str, watermark: int, out: list[Any]) -> None:
@@ -169,65 +234,70 @@ def overdue(ns: Namespace, jurisdiction: str, watermark: int, out: list[Any]) ->
     heap = ns.due_heap
     while heap and heap[0][0] < watermark:
         due, task_id = heapq.heappop(heap)
-        task = ns.tasks.get(task_id)
-        if task is None or task[5] != due:
+        if task_id not in ns.tasks:
             continue  # retracted
+        _show_task(ns, jurisdiction, task_id, watermark, out)
         acked = ns.acks.get(task_id)
         if acked is not None and acked <= due:
             continue
-        alert_id = content_id("task_overdue", ns.status, task_id)
+        alert_id = _overdue_id(ns.status, task_id)
         if alert_id in ns.alerted:
             continue
         ns.alerted.add(alert_id)
-        track = ns.tracks[task[0][0]]
-        inc = incident_id(ns.status, jurisdiction, track)
-        out.append(_task(ns, jurisdiction, inc, task_id, "overdue"))
-        out.append(
-            Alert(
-                alert_id=alert_id,
-                alert_kind="task_overdue",
-                level="orange",
-                jurisdiction=jurisdiction,
-                status=ns.status,
-                subject_id=task_id,
-                incident_id=inc,
-                at=from_us(due),
-                message=f"{task[3]} has not acknowledged '{task[4]}' by its due time",
-                details={"agency_type": task[3], "action": task[4], "tier": task[6]},
-            )
-        )
+        out.append(_overdue_alert(ns, jurisdiction, task_id))
 
 
-def warning_alert(ns: Namespace, jurisdiction: str, track: Track, out: list[Any]) -> None:
-    """``warning_opened`` once, when early-warning signals precede any agency's report."""
-    marker = "warned:" + track.key  # cheap ledger check before computing the alert id
-    if marker in ns.alerted:
-        return
-    at = min(track.warning_at.values())
-    if track.reports and track.report_t[0] <= at:
-        return
-    alert_id = _warning_alert_id(ns.status, jurisdiction, track.key)
-    ns.alerted.add(marker)
-    triggers = sorted(k for k, v in track.warning_at.items() if v == at)
-    out.append(
-        Alert(
-            alert_id=alert_id,
-            alert_kind="warning_opened",
-            level="yellow",
-            jurisdiction=jurisdiction,
-            status=ns.status,
-            subject_id=incident_id(ns.status, jurisdiction, track),
-            incident_id=incident_id(ns.status, jurisdiction, track),
-            at=from_us(at),
-            message=f"early warning for {track.disease}: {', '.join(triggers)}",
-            details={"triggers": triggers, "disease": track.disease},
-        )
+def _overdue_id(status: str, task_id: str) -> str:
+    return content_id("task_overdue", status, task_id)
+
+
+def _overdue_alert(ns: Namespace, jurisdiction: str, task_id: str) -> Alert:
+    _, _, agency, action, due, tier, inc = ns.tasks[task_id]
+    return alert(
+        ns,
+        jurisdiction,
+        "task_overdue",
+        "orange",
+        about=(task_id,),
+        at=due,
+        message=f"{agency} has not acknowledged '{action}' by its due time",
+        details={"agency_type": agency, "action": action, "tier": tier},
+        subject=task_id,
+        incident=inc,
     )
 
 
-@lru_cache(maxsize=65536)
-def _warning_alert_id(status: str, jurisdiction: str, key: str) -> str:
-    return content_id("warning_opened", status, jurisdiction, key)
+def warning_alert(ns: Namespace, jurisdiction: str, track: Track, out: list[Any]) -> None:
+    """``warning_opened`` when early-warning signals precede every agency's report: at the
+    earliest instant a trigger held, naming the triggers that held then."""
+    subject = "w:" + track.key
+    wanted: tuple[tuple[Any, ...], ...] = ()
+    if track.warning_at:
+        at = min(track.warning_at.values())
+        if not (track.reports and track.report_t[0] <= at):
+            triggers = tuple(sorted(k for k, v in track.warning_at.items() if v == at))
+            inc = incident_id(ns.status, jurisdiction, track)
+            wanted = ((at, triggers, inc, track.disease),)
+    elif subject not in ns.shown:
+        return
+
+    def build(params: tuple[Any, ...], gone: bool) -> Alert:
+        at, triggers, inc, disease = params
+        return alert(
+            ns,
+            jurisdiction,
+            "warning_opened",
+            "yellow",
+            about=(jurisdiction, inc, disease, at, *triggers),
+            at=at,
+            message=f"early warning for {disease}: {', '.join(triggers)}",
+            details={"triggers": list(triggers), "disease": disease},
+            subject=inc,
+            incident=inc,
+            gone=gone,
+        )
+
+    show(ns, subject, wanted, build, out)
 
 
 def visible(track: Track) -> bool:
@@ -257,7 +327,7 @@ def incident_state(ns: Namespace, jurisdiction: str, track: Track, comp: Compile
     report = track.reports[-1] if track.reports else None
     latest = track.latest
     updated = max(track.updated_at, track.timeline[-1][0] if track.timeline else track.updated_at)
-    return IncidentState.model_construct(
+    return IncidentState(
         incident_id=incident_id(ns.status, jurisdiction, track),
         jurisdiction=jurisdiction,
         status=ns.status,

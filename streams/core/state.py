@@ -5,10 +5,10 @@ Layout (all plain lists, dicts and tuples so the hot path stays cheap):
 * ``CoreState`` — one jurisdiction: the tick watermark and one :class:`Namespace` per CAP
   status (``Actual``, ``Exercise``, ``Test``), so drills never touch live state.
 * ``Namespace`` — cases, incident tracks, stock series, transfers, tasks and acks, plus a
-  *ledger* of what has already been emitted (alert ids, the IncidentState sequence number,
-  due-time heaps). Everything outside the ledger is a join of the events seen (min, max,
-  set union), hence the same for any order and unchanged by a repeated event; the ledger
-  only stops the shell from being told the same thing twice.
+  *ledger* of what has already been emitted (alert ids, what each subject's alerts and
+  tasks last said, the IncidentState sequence number, due-time heaps). Everything outside
+  the ledger is a join of the events seen (min, max, set union), hence the same for any
+  order and unchanged by a repeated event; the ledger only tells what to emit or retract.
 * ``Track`` — what the tier is decided on: all cases of one disease in the jurisdiction
   (``d:<disease>``), or one incident without a disease (``i:<incident_id>``).
 
@@ -19,9 +19,10 @@ it touched, whatever the history behind it.
 
 from __future__ import annotations
 
+from array import array
 from typing import Any
 
-from topics.models import IncidentCategory, IncidentPhase, Status
+from topics.models import IncidentCategory, IncidentPhase, SiteType, Status
 
 NO_TIME = -(1 << 62)
 
@@ -58,6 +59,7 @@ class Track:
         "timeline",
         "times",
         "updated_at",
+        "warn_dirty",
         "warning_at",
     )
 
@@ -66,11 +68,12 @@ class Track:
         self.disease = disease
         self.category: IncidentCategory = "infectious_disease" if disease is not None else "other"
         self.name_key: tuple[int, str, str] | None = None  # earliest (t, event_id, incident_id)
-        self.times: list[int] = []  # confirmation times, sorted
-        self.by_county: dict[str, list[int]] = {}
+        # sorted int64 arrays: a batch copies them once (a memcpy, however long they are)
+        self.times: array[int] = array("q")  # confirmation times
+        self.by_county: dict[str, array[int]] = {}
         self.reports: list[Report] = []
         self.report_t: list[int] = []
-        self.signals: dict[str, list[int]] = {}  # trigger id -> sorted signal times
+        self.signals: dict[str, array[int]] = {}  # trigger id -> signal times
         self.facility_first: dict[str, dict[str, int]] = {}  # trigger id -> facility -> t
         self.warning_at: dict[str, int] = {}
         self.timeline: list[Entry] = []
@@ -79,21 +82,23 @@ class Track:
         self.updated_at = NO_TIME
         self.latest: tuple[int, str, str, float | None, float | None] | None = None
         self.counters: dict[str, int] = {"dead": 0, "critical": 0}
+        self.warn_dirty = False  # warning_at or the reports changed in this event
 
     def clone(self) -> Track:
         new = Track.__new__(Track)
         new.key, new.disease, new.category = self.key, self.disease, self.category
         new.name_key, new.pending = self.name_key, self.pending
         new.opened_at, new.updated_at, new.latest = self.opened_at, self.updated_at, self.latest
-        new.times = self.times.copy()
-        new.by_county = {c: ts.copy() for c, ts in self.by_county.items()}
+        new.times = self.times[:]
+        new.by_county = {c: ts[:] for c, ts in self.by_county.items()}
         new.reports = self.reports.copy()
         new.report_t = self.report_t.copy()
-        new.signals = {k: ts.copy() for k, ts in self.signals.items()}
+        new.signals = {k: ts[:] for k, ts in self.signals.items()}
         new.facility_first = {k: d.copy() for k, d in self.facility_first.items()}
         new.warning_at = self.warning_at.copy()
         new.timeline = self.timeline.copy()
         new.counters = self.counters.copy()
+        new.warn_dirty = False
         return new
 
     @property
@@ -107,23 +112,27 @@ class Track:
 
 class Series:
     """Snapshots of one (site, item), sorted by (occurred_at, event_id), with the
-    cumulative consumption ``prev_on_hand + received - on_hand`` up to each one."""
+    cumulative consumption ``prev_on_hand + received - on_hand`` up to each one, and what
+    each snapshot derives: burn rate per day and days of cover (both None: unknown)."""
 
-    __slots__ = ("cons", "eids", "meta", "on_hand", "received", "times")
+    __slots__ = ("burn", "cons", "cover", "eids", "meta", "on_hand", "received", "times")
 
     def __init__(self) -> None:
         self.times: list[int] = []
         self.eids: list[str] = []
         self.on_hand: list[float] = []
         self.received: list[float] = []
+        self.meta: list[tuple[SiteType, str, float | None]] = []  # site type, unit, baseline
         self.cons: list[float] = []
-        self.meta: tuple[str, str, float | None] = ("other", "each", None)  # type, unit, baseline
+        self.burn: list[float | None] = []
+        self.cover: list[float | None] = []
 
     def clone(self) -> Series:
         new = Series.__new__(Series)
         new.times, new.eids = self.times.copy(), self.eids.copy()
         new.on_hand, new.received = self.on_hand.copy(), self.received.copy()
-        new.cons, new.meta = self.cons.copy(), self.meta
+        new.meta, new.cons = self.meta.copy(), self.cons.copy()
+        new.burn, new.cover = self.burn.copy(), self.cover.copy()
         return new
 
 
@@ -133,6 +142,8 @@ class Namespace:
     __slots__ = (
         "acks",
         "alerted",
+        "ask_last",
+        "asks",
         "beds",
         "cases",
         "due_heap",
@@ -140,9 +151,9 @@ class Namespace:
         "event_wm",
         "next_due",
         "seq",
+        "shown",
         "status",
         "stock",
-        "stock_level",
         "tasks",
         "tracks",
         "transfers",
@@ -158,10 +169,13 @@ class Namespace:
         self.transfers: dict[str, tuple[Any, ...]] = {}
         self.tasks: dict[str, tuple[Any, ...]] = {}
         self.acks: dict[str, int] = {}
+        # index of transfer requests by (bed item, hour): derived from ``transfers``
+        self.asks: dict[tuple[str, int], tuple[tuple[int, str], ...]] = {}
+        self.ask_last: dict[str, int] = {}  # bed item -> time of its latest request
         # ledger: what was already emitted, and when to look again
         self.seq = 0
-        self.alerted: set[str] = set()
-        self.stock_level: dict[tuple[str, str], str] = {}
+        self.alerted: set[str] = set()  # alerts whose content their id determines
+        self.shown: dict[str, Any] = {}  # subject -> what its last emitted outputs said
         self.due_heap: list[tuple[int, str]] = []  # (due_at, task_id)
         self.eta_heap: list[tuple[int, str]] = []  # (eta, transfer_id)
         self.next_due = -NO_TIME
@@ -177,7 +191,8 @@ class Namespace:
         new.tracks, new.cases, new.stock = self.tracks.copy(), self.cases.copy(), self.stock.copy()
         new.beds, new.transfers = self.beds.copy(), self.transfers.copy()
         new.tasks, new.acks = self.tasks.copy(), self.acks.copy()
-        new.alerted, new.stock_level = self.alerted.copy(), self.stock_level.copy()
+        new.asks, new.ask_last = self.asks.copy(), self.ask_last.copy()
+        new.alerted, new.shown = self.alerted.copy(), self.shown.copy()
         new.due_heap, new.eta_heap = self.due_heap.copy(), self.eta_heap.copy()
         return new
 

@@ -20,10 +20,13 @@ Definitions (the contract the shells and the rulebook rely on):
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 
 from streams.core.compiled import Cond, CRule
 from streams.core.eventtime import DAY, NEVER
 from streams.core.state import NO_TIME, Entry, Track
+
+Pair = tuple[int, Entry]  # (the rank the entry leaves, the entry): what an escalation says
 
 
 def _report_at(track: Track, t: int) -> int:
@@ -31,7 +34,7 @@ def _report_at(track: Track, t: int) -> int:
     return bisect_right(track.report_t, t) - 1
 
 
-def _window_count(times: list[int], t: int, window: int | None) -> int:
+def _window_count(times: Sequence[int], t: int, window: int | None) -> int:
     hi = bisect_right(times, t)
     return hi if window is None else hi - bisect_right(times, t - window)
 
@@ -151,23 +154,25 @@ def _evidence(
 
 
 class Timeline:
-    """Recomputes a track's timeline; ``added`` and ``dropped`` report the difference."""
+    """Recomputes a track's timeline; ``added`` and ``dropped`` report the difference as
+    (rank before, entry) pairs: an entry counts as unchanged only if the tier it leaves
+    is unchanged too."""
 
     __slots__ = ("added", "dropped", "quiet", "rules", "track", "watermark")
 
     def __init__(self, track: Track, rules: tuple[CRule, ...], quiet: int, watermark: int):
         self.track, self.rules, self.quiet, self.watermark = track, rules, quiet, watermark
-        self.added: list[Entry] = []
-        self.dropped: list[Entry] = []
+        self.added: list[Pair] = []
+        self.dropped: list[Pair] = []
 
     def recompute_from(self, t0: int) -> None:
         """Drop entries at or after ``t0`` and recompute from ``t0`` to the watermark."""
         track = self.track
         line = track.timeline
         cut = bisect_left(line, (t0,))
-        if cut < len(line):
-            self.dropped.extend(line[cut:])
-            del line[cut:]
+        before = line[cut - 1][1] if cut else 0
+        old = list(zip([before] + [e[1] for e in line[cut:]], line[cut:], strict=False))
+        del line[cut:]
         # de-escalations due before t0 that the watermark had not reached yet
         times, report_t = track.times, track.report_t
         i, j = bisect_left(times, t0), bisect_left(report_t, t0)
@@ -184,12 +189,9 @@ class Timeline:
             self._at_point(point)
             lo = point
         self._settle(lo, NEVER)
-        # an entry counts as unchanged only if the tier it leaves is unchanged too
-        before = line[cut - 1][1] if cut else 0
-        old = list(zip([before] + [e[1] for e in self.dropped], self.dropped, strict=False))
-        new = list(zip([before] + [e[1] for e in self.added], self.added, strict=False))
-        self.added = [e for prev_e in new if prev_e not in old for e in prev_e[1:]]
-        self.dropped = [e for prev_e in old if prev_e not in new for e in prev_e[1:]]
+        new = self.added
+        self.added = [pair for pair in new if pair not in old]
+        self.dropped = [pair for pair in old if pair not in new]
 
     def newest_case(self, t0: int) -> bool:
         """Fast path for the common event: a confirmation at ``t0`` that is the newest
@@ -236,8 +238,8 @@ class Timeline:
 
     def _append(self, t: int, rank: int, ids: tuple[str, ...], evidence: dict[str, float]) -> None:
         entry: Entry = (t, rank, ids, evidence)
+        self.added.append((self.track.tier_rank, entry))
         self.track.timeline.append(entry)
-        self.added.append(entry)
 
     def _last_case(self, t: int) -> int | None:
         i = bisect_right(self.track.times, t)

@@ -32,11 +32,18 @@ Decisions:
 - **State.** One Faust table of encoded ``CoreState`` (``streams.core.encode_state``)
   keyed by jurisdiction, ``use_partitioner=True`` so it can be written from a batch; its
   changelog partition is then the jurisdiction's partition, the one the worker owns.
-  Written once per jurisdiction per batch; decoded states are cached between batches and
-  the cache is dropped on every rebalance. A restarted worker recovers the table from the
-  changelog before the agent runs. Faust flushes the producer (changelog, outputs) before
-  it commits input offsets, and the agent awaits its sends before a batch is acked:
-  at-least-once, made exactly-once in effect by the core's event-id idempotence.
+  Decoded states are cached between batches (the cache is dropped on every rebalance).
+  Encoding is O(state), so a changed state is put in the table once per *commit*, not
+  per batch: a Faust sensor's ``on_commit_initiated`` (called synchronously right before
+  Faust picks the acked offsets to commit) puts every changed state, and Faust flushes
+  the producer (changelog, outputs) before it commits. Every committed offset is thus
+  covered by a changelog record; a restarted worker recovers the table from the
+  changelog before the agent runs and decides again what was folded but not committed.
+  The agent awaits its output sends before a batch is acked: at-least-once, made
+  exactly-once in effect by the core's event-id idempotence.
+- **Fail-stop.** Input never raises (see above); anything else that raises in the decide
+  or landing stage is a bug: the worker logs it and exits 70 at once. Faust would ack and
+  commit the failed batch and leave the agent dead without a word.
 - **Ticks.** A timer writes one ``Tick`` per owned partition of ``<p>.ticks.v1``
   (jurisdiction None: every jurisdiction of that partition) every ``tick_interval_s``;
   the decide agent reads them back like events, so a replay sees the same time.
@@ -49,7 +56,8 @@ Decisions:
 - **Landing** (:mod:`streams.live.landing`): a plain aiokafka consumer group in the
   same process, batches of ``getmany``, one sink write per table and partition with a
   dedup token from the offset range, flush, then commit. ClickHouse down: partitions
-  paused, retries with backoff, memory bounded by one batch, no loss.
+  paused, retries with backoff (at most 5 s apart), memory bounded by one batch, no loss;
+  the lag gauges read end offsets from the broker, so the backlog shows while paused.
 - **Exercise namespace.** The core keeps ``Exercise``/``Test`` apart inside a state; their
   outputs carry the status, and landing writes every row whose status is not ``Actual``
   to the database ``<clickhouse_database>_exercise`` (same schema, migrated by the worker),

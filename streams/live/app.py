@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 from clickhouse_connect.driver.exceptions import ClickHouseError
@@ -25,6 +27,8 @@ from topics.registry import TICKS
 from topics.settings import Settings
 
 log = logging.getLogger("tierflow.live")
+
+EXIT_STAGE_FAILED = 70  # EX_SOFTWARE: a stage raised; the supervisor restarts the worker
 
 # Core states can outgrow Kafka's default 1 MB record limit on a long incident.
 MAX_STATE_BYTES = 32 << 20
@@ -50,30 +54,30 @@ class TableStore:
         return (key.decode() for key in self.table)
 
 
+class StatesBeforeCommit(faust.Sensor):
+    """Puts the decide stage's changed states in the table when Faust is about to commit.
+
+    Faust calls ``on_commit_initiated`` synchronously right before it picks the offsets to
+    commit from the acked ones, and flushes the producer (the table's changelog records
+    with it) before it commits them. Every acked record has been folded into a cached
+    state, so every committed offset is covered by a changelog record; records folded but
+    not committed yet are decided again after a crash (the core is idempotent)."""
+
+    def __init__(self, decider: Decider) -> None:
+        super().__init__()
+        self.decider = decider
+
+    def on_commit_initiated(self, consumer: Any) -> Any:
+        started = time.perf_counter()
+        if self.decider.flush_states():
+            metrics.STATE_FLUSH_SECONDS.observe(time.perf_counter() - started)
+        return super().on_commit_initiated(consumer)
+
+
 def build_app(settings: Settings, rulebook: Any) -> Any:
     """A configured Faust app; run it with :func:`streams.live.runner.run_worker`."""
     names = TopicNames(settings.topic_prefix)
-    datadir = settings.stack_home / "worker" / settings.topic_prefix
-    datadir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
-        f"{settings.topic_prefix}.decide",
-        broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
-        store="memory://",
-        autodiscover=False,
-        web_enabled=False,
-        datadir=str(datadir),
-        topic_partitions=PARTITIONS,
-        topic_replication_factor=settings.replication_factor,
-        consumer_auto_offset_reset="earliest",
-        broker_commit_interval=1.0,
-        producer_acks=-1,
-        producer_linger_ms=5,
-        producer_max_request_size=MAX_STATE_BYTES,
-        stream_recovery_delay=0.2,
-        # The memory store keeps a standby copy in RAM per replica; recovery from the
-        # changelog is the fallback instead.
-        table_standby_replicas=0,
-    )
+    app = _faust_app(settings)
     source = app.topic(
         *names.decide_sources,
         key_type=bytes,
@@ -97,6 +101,7 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
         rulebook=rulebook,
         store=TableStore(table),
         clock=clock,
+        deferred_puts=True,
     )
     ticks_topic = names.of(TICKS)
 
@@ -109,16 +114,24 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
                 Record(m.topic, m.partition, m.offset, m.key, m.value)
                 for m in (event.message for event in events)
             ]
-            outgoing = decider.process(records)
-            sends = [
-                await app.producer.send(o.topic, o.key, o.value, o.partition, None, None)
-                for o in outgoing
-            ]
-            # Durable in Kafka before take_events acks the batch (at-least-once).
-            await asyncio.gather(*sends)
+            try:
+                outgoing = decider.process(records)
+                sends = [
+                    await app.producer.send(o.topic, o.key, o.value, o.partition, None, None)
+                    for o in outgoing
+                ]
+                # Durable in Kafka before take_events acks the batch (at-least-once).
+                await asyncio.gather(*sends)
+            except Exception:
+                _stop_hard("decide", len(records))
             metrics.DECIDE_BATCH_SECONDS.observe(asyncio.get_running_loop().time() - started)
+            metrics.DECIDE_BATCH_RECORDS.observe(len(records))
 
-    def on_rebalance(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+    def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        decider.flush_states()  # still ours: the commit on revocation may cover them
+        decider.forget()
+
+    def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         decider.forget()
 
     async def write_ticks() -> None:
@@ -158,16 +171,67 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
     )
 
     async def land() -> None:
-        await _migrate_until_done(settings)
-        await landing.run(names.landing_sources)
+        try:
+            await _migrate_until_done(settings)
+            await landing.run(names.landing_sources)
+        except Exception:
+            _stop_hard("landing", 0)
 
     # Registered by call, not decorator syntax: faust's decorators are untyped.
     app.agent(source)(decide)
-    app.on_partitions_revoked.connect(on_rebalance)
-    app.on_partitions_assigned.connect(on_rebalance)
+    app.on_partitions_revoked.connect(on_revoked)
+    app.on_partitions_assigned.connect(on_assigned)
+    app.sensors.add(StatesBeforeCommit(decider))
     app.timer(interval=settings.tick_interval_s)(write_ticks)
     app.timer(interval=metrics.LAG_REFRESH_S)(refresh_lag)
     app.task(land)
+    return app
+
+
+def _stop_hard(stage: str, records: int) -> NoReturn:
+    """Log the exception being handled and end the process at once (exit 70).
+
+    Decoding never raises on input, so an exception here is a bug or a broken dependency.
+    Faust acks a ``take_events`` batch even when its consumer raises (the ack is in the
+    generator's ``finally``), commits what is acked, and leaves a crashed agent dead without
+    a word: the batch would be lost and the worker would stall silently. Exiting before the
+    ack leaves the batch uncommitted, so a restarted worker decides it again (at-least-once;
+    the core is idempotent); a graceful stop would commit it."""
+    log.critical(
+        "%s stage failed (batch of %d records); exiting so that nothing is committed past it",
+        stage,
+        records,
+        exc_info=True,
+    )
+    os._exit(EXIT_STAGE_FAILED)
+
+
+def _faust_app(settings: Settings) -> Any:
+    datadir = settings.stack_home / "worker" / settings.topic_prefix
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        f"{settings.topic_prefix}.decide",
+        broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
+        store="memory://",
+        autodiscover=False,
+        web_enabled=False,
+        datadir=str(datadir),
+        topic_partitions=PARTITIONS,
+        topic_replication_factor=settings.replication_factor,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+        producer_acks=-1,
+        producer_linger_ms=5,
+        producer_max_request_size=MAX_STATE_BYTES,
+        stream_recovery_delay=0.2,
+        # A worker that died without leaving the group holds its partitions until the
+        # session times out (Faust's default: 60 s), so a restart waits that long. 10 s is
+        # well above one decide batch, which holds the event loop (and so the heartbeats).
+        broker_session_timeout=10.0,
+        # The memory store keeps a standby copy in RAM per replica; recovery from the
+        # changelog is the fallback instead.
+        table_standby_replicas=0,
+    )
     return app
 
 

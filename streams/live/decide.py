@@ -10,7 +10,9 @@ keeps Exercise/Test apart from Actual inside a jurisdiction's state (one namespa
 status); outputs carry the status and the landing stage routes them by it.
 
 State lives in a :class:`StateStore` (the Faust table, or a dict in tests); decoded states
-are cached between batches and the cache is dropped on every rebalance.
+are cached between batches and the cache is dropped on every rebalance. A changed state is
+put in the store after each batch, or, with ``deferred_puts``, only on
+:meth:`Decider.flush_states` (the live worker: right before offsets are committed).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from topics.models import (
     Task,
     Tick,
 )
-from topics.privacy import pseudonymise_case
+from topics.privacy import pseudonymise_case, redact_raw
 from topics.registry import ALERTS, DLQ, ESCALATIONS, TASKS, TICKS, jurisdiction_of
 
 _STAMPED = (Escalation, Task, Alert)
@@ -107,6 +109,7 @@ class Decider:
         store: StateStore,
         clock: TickClock,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        deferred_puts: bool = False,
     ) -> None:
         self.names = TopicNames(prefix)
         self.digits = digits
@@ -125,17 +128,33 @@ class Decider:
             IncidentState: self.names.of(INCIDENT_STATES),
             StockLevel: self.names.of(STOCK_LEVELS),
         }
+        self.deferred_puts = deferred_puts
         self._states: dict[str, CoreState] = {}
+        self._dirty: set[str] = set()  # changed since last put (deferred_puts only)
         self._by_partition: dict[int, set[str]] | None = None
 
     def forget(self) -> None:
-        """Drop cached states (after a rebalance the store is the truth again)."""
+        """Drop cached states, changed ones too (after a rebalance the store is the truth
+        again; records behind a change not yet put must not have been committed)."""
         self._states.clear()
+        self._dirty.clear()
         self._by_partition = None
 
+    def flush_states(self) -> int:
+        """Put every state changed since the last call in the store; returns how many.
+        With ``deferred_puts`` this is the only place states are encoded: the live worker
+        calls it right before input offsets are committed, so a state is encoded once per
+        commit instead of once per batch (encoding is O(state), the batch is not)."""
+        for jurisdiction in self._dirty:
+            self.store.put(jurisdiction, encode_state(self._states[jurisdiction]))
+        flushed = len(self._dirty)
+        self._dirty.clear()
+        return flushed
+
     def process(self, records: Sequence[Record]) -> list[Outgoing]:
-        """Everything one batch causes: DLQ records, forwards, outputs (states are put in
-        the store as a side effect). Never raises on bad input."""
+        """Everything one batch causes: DLQ records, forwards, outputs (changed states are
+        put in the store as a side effect, or marked for :meth:`flush_states`). Never
+        raises on bad input."""
         now = self.now()
         batch = _Batch()
         for record in records:
@@ -160,6 +179,8 @@ class Decider:
     def _reject(self, rejection: Rejection, record: Record, batch: _Batch, now: datetime) -> None:
         located = rejection.model_copy(
             update={
+                # The bytes stay repairable, but never carry a raw national id or name.
+                "value_b64": b64(redact_raw(record.value, self.pseudonym_key)),
                 "topic": record.topic,
                 "partition": record.partition,
                 "offset": record.offset,
@@ -231,7 +252,10 @@ class Decider:
         new_state, outputs = step_many(state, events, self.rulebook)
         self._states[jurisdiction] = new_state
         if new_state is not state:
-            self.store.put(jurisdiction, encode_state(new_state))
+            if self.deferred_puts:
+                self._dirty.add(jurisdiction)
+            else:
+                self.store.put(jurisdiction, encode_state(new_state))
         key = jurisdiction.encode()
         for output in outputs:
             if isinstance(output, Escalation):

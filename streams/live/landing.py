@@ -55,6 +55,10 @@ from topics.registry import ALERTS, CASES, DLQ, ESCALATIONS, TASKS, TRANSFERS, T
 
 log = logging.getLogger("tierflow.live.landing")
 
+# Longest wait between two landing attempts while ClickHouse refuses: one attempt costs a
+# refused connection, and a short cap lands the backlog soon after ClickHouse is back.
+MAX_HOLD_S = 5.0
+
 Decoder = Callable[[bytes], BaseModel | None]
 Batch = dict[TopicPartition, list[ConsumerRecord[Any, Any]]]
 
@@ -206,7 +210,7 @@ class Landing:
                     metrics.SINK_PAUSED.set(1)
                     paused = True
                 await self._hold(consumer, delay)
-                delay = min(delay * 2, 30.0)
+                delay = min(delay * 2, MAX_HOLD_S)
         if paused:
             consumer.resume(*consumer.assignment())
             metrics.SINK_PAUSED.set(0)

@@ -59,6 +59,16 @@ DECIDE_BATCH_SECONDS = Histogram(
     "Time the decide stage spent on one batch (decode, core, encode)",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+STATE_FLUSH_SECONDS = Histogram(
+    "tierflow_state_flush_seconds",
+    "Time to encode the changed jurisdiction states into the state table before a commit",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+DECIDE_BATCH_RECORDS = Histogram(
+    "tierflow_decide_batch_records",
+    "Records per decide batch (small batches under load: per-batch costs dominate)",
+    buckets=(1, 10, 100, 500, 1_000, 2_500, 5_000, 10_000, 20_000, 50_000),
+)
 CONSUMER_LAG = Gauge(
     "tierflow_consumer_lag_records",
     "High watermark minus committed offset",

@@ -43,8 +43,10 @@ from streams.live.landing import Landing, Write
 from streams.live.ticks import TickClock
 from streams.live.topology import REKEYED, TopicNames, partition_for
 from streams.ops.publisher import route_line
+from topics.codec import b64
 from topics.errors import TierflowError
 from topics.models import Rejection
+from topics.privacy import redact_raw
 from topics.registry import CASES, TICKS, TRANSFERS
 from topics.settings import Settings
 
@@ -144,7 +146,7 @@ class Review:
         self.database = review_database(name)
         self.jurisdiction = jurisdiction
         self.names = TopicNames(settings.topic_prefix)
-        key = settings.pseudonym_key.get_secret_value().encode()
+        key = self._key = settings.pseudonym_key.get_secret_value().encode()
         self.store = DictStore(states)
         started = datetime.now(UTC)  # decided_at of a review: when it was run
         self.decider = Decider(
@@ -197,7 +199,12 @@ class Review:
     def land_rejections(self, rejections: Sequence[Rejection]) -> None:
         """Land lines of a file that were not events (they never reach a topic)."""
         if rejections:
-            rows = list(rejections)
+            rows = [  # repairable bytes, but never a raw national id or name
+                r.model_copy(
+                    update={"value_b64": b64(redact_raw(base64.b64decode(r.value_b64), self._key))}
+                )
+                for r in rejections
+            ]
             self.sinks["live"].write("rejected_events", rows, _token("rejected_events", rows))
             self.sinks["live"].flush()
 

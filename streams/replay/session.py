@@ -17,6 +17,7 @@ from streams.live.decide import Record
 from streams.live.topology import TopicNames
 from streams.replay.kafka_range import PartitionRange, plan_ranges, range_consumer, read_ranges
 from streams.replay.runner import CheckpointFile, Review, file_records, review_database
+from topics.registry import TICKS
 from topics.settings import Settings
 
 Progress = Callable[[int, int], None]  # (records done in this step, total records)
@@ -124,7 +125,11 @@ async def replay_kafka(
     lateness_ms = int(request.lateness.total_seconds() * 1000)
     try:
         async with range_consumer(settings) as consumer:
-            ranges = await plan_ranges(consumer, names.decide_sources, from_ms, to_ms, lateness_ms)
+            # Not the re-keyed topic: the Review forwards mis-keyed records itself.
+            sources = (*names.inputs, names.of(TICKS))
+            ranges = await plan_ranges(
+                consumer, sources, from_ms, to_ms, lateness_ms, ticks=names.of(TICKS)
+            )
             ranges = [_resume(r, run.checkpoint.positions) for r in ranges]
             total = sum(r.size for r in ranges)
             async for batch in read_ranges(consumer, ranges, from_ms, to_ms):

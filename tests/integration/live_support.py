@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -22,6 +23,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
 
+from streams.core import decode_state, state_fingerprint
 from streams.live.topology import INCIDENT_STATES, LIVE_TOPICS, STOCK_LEVELS, partition_for
 from streams.ops.kafka import create_topics
 from topics.codec import decode, decode_tick
@@ -45,7 +47,13 @@ from .kafka_helpers import read_topic, settings_env
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = (
-    "incidents", "tier_timeline", "tasks", "alerts", "cases", "transfers", "stock_levels",
+    "incidents",
+    "tier_timeline",
+    "tasks",
+    "alerts",
+    "cases",
+    "transfers",
+    "stock_levels",
     "rejected_events",
 )
 
@@ -61,9 +69,23 @@ def simulate(
 ) -> tuple[list[bytes], dict[str, Any]]:
     """Lines and truth of a simulated scenario (``tierflow simulate --out``)."""
     subprocess.run(
-        [sys.executable, "-m", "streams.cli", "simulate", "--scenario", scenario,
-         "--seed", str(seed), "--out", str(out), *extra],
-        check=True, capture_output=True, cwd=ROOT, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "simulate",
+            "--scenario",
+            scenario,
+            "--seed",
+            str(seed),
+            "--out",
+            str(out),
+            *extra,
+        ],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+        timeout=120,
     )
     truth = json.loads(out.with_suffix(".truth.json").read_text())
     return out.read_bytes().splitlines(), truth
@@ -129,7 +151,9 @@ async def _publish_copies(settings: Settings, lines: list[bytes], count: int) ->
             keyed.append((raw, jurisdiction_of(event.region, settings.jurisdiction_digits)))
     topic = TOPIC_FOR_KIND["case"].name(settings.topic_prefix)
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=20,
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        linger_ms=20,
         max_batch_size=1 << 20,
     )
     await producer.start()
@@ -162,8 +186,14 @@ def publish(settings: Settings, lines: list[bytes], wrong_keys: int = 0) -> Publ
 
 def live_settings(settings: Settings, name: str, **extra: Any) -> Settings:
     return settings.model_copy(
-        update={"topic_prefix": name, "clickhouse_database": name, "metrics_port": free_port(),
-                "tick_clock": "event", "tick_interval_s": 0.5, **extra}
+        update={
+            "topic_prefix": name,
+            "clickhouse_database": name,
+            "metrics_port": free_port(),
+            "tick_clock": "event",
+            "tick_interval_s": 0.5,
+            **extra,
+        }
     )
 
 
@@ -183,8 +213,11 @@ def start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
     """``python -m streams.live`` (what ``tierflow worker`` runs) as a subprocess."""
     handle = log.open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "streams.live"], env=worker_env(settings), cwd=ROOT,
-        stdout=handle, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "streams.live"],
+        env=worker_env(settings),
+        cwd=ROOT,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -219,6 +252,19 @@ def scrape(port: int) -> dict[str, float]:
     return out
 
 
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def labelled(metrics: dict[str, float], name: str) -> list[tuple[dict[str, str], float]]:
+    """The samples of one metric of a :func:`scrape` as (labels, value)."""
+    out = []
+    for key, value in metrics.items():
+        metric, _, labels = key.partition("{")
+        if metric == name:
+            out.append((dict(_LABEL.findall(labels)), value))
+    return out
+
+
 def counts(ch: Client, database: str) -> dict[str, int]:
     return {
         t: int(ch.query(f"SELECT count() FROM {database}.{t} FINAL").result_rows[0][0])
@@ -243,8 +289,10 @@ def wait_landed(
             continue
         if now != last:
             last, stable_since = now, time.monotonic()
-        elif now["rejected_events"] >= rejected and now["tier_timeline"] > 0 and (
-            time.monotonic() - stable_since > 4
+        elif (
+            now["rejected_events"] >= rejected
+            and now["tier_timeline"] > 0
+            and (time.monotonic() - stable_since > 4)
         ):
             return now
         time.sleep(0.5)
@@ -288,16 +336,15 @@ def assert_no_personal_data(ch: Client, settings: Settings, lines: list[bytes]) 
     for db in (database, f"{database}_exercise"):
         for table in TABLES:
             text = "\n".join(
-                "\t".join(map(str, r))
-                for r in ch.query(f"SELECT * FROM {db}.{table}").result_rows
+                "\t".join(map(str, r)) for r in ch.query(f"SELECT * FROM {db}.{table}").result_rows
             )
             leaked = [s for s in secrets if s in text]
             assert not leaked, f"{db}.{table} holds raw personal data: {leaked[:3]}"
     prefix = settings.topic_prefix
     outputs = [spec.name(prefix) for spec in (*ALL_TOPICS, *LIVE_TOPICS) if spec.role != "input"]
     for topic in outputs:
-        text = b"\n".join(value for _, value, _ in read_topic(settings.kafka_bootstrap, topic))
-        leaked = [s for s in secrets if s.encode() in text]
+        blob = b"\n".join(value for _, value, _ in read_topic(settings.kafka_bootstrap, topic))
+        leaked = [s for s in secrets if s.encode() in blob]
         # The DLQ keeps the original bytes of records it rejected, by design: a person
         # must be able to act on them. Valid records never reach it.
         assert not leaked or topic.endswith(".dlq.v1"), f"{topic} holds raw personal data"
@@ -334,8 +381,12 @@ def assert_log_landed(ch: Client, settings: Settings) -> None:
         (TASKS, ("task_id",), "tasks", "task_id"),
         (ALERTS, ("alert_id",), "alerts", "alert_id"),
         (INCIDENT_STATES, ("incident_id",), "incidents", "incident_id"),
-        (STOCK_LEVELS, ("site_id", "item", "at"), "stock_levels",
-         "site_id, item, toUnixTimestamp64Milli(at)"),
+        (
+            STOCK_LEVELS,
+            ("site_id", "item", "at"),
+            "stock_levels",
+            "site_id, item, toUnixTimestamp64Milli(at)",
+        ),
         (CASES, ("event_id",), "cases", "event_id"),
         (TRANSFERS, ("transfer_id",), "transfers", "transfer_id"),
         (DLQ, ("topic", "partition", "offset"), "rejected_events", "topic, partition, offset"),
@@ -344,3 +395,14 @@ def assert_log_landed(ch: Client, settings: Settings) -> None:
         logged = from_topic(spec, fields)
         missing = logged - _landed_keys(ch, db, table, columns)
         assert not missing, f"{len(missing)} of {len(logged)} {spec.name(prefix)} not in {table}"
+
+
+def state_fingerprints(settings: Settings) -> dict[str, bytes]:
+    """The latest state per jurisdiction in the worker's state changelog, as
+    ``streams.core.state_fingerprint`` (what the events determine, whatever their order)."""
+    topic = f"{settings.topic_prefix}.decide-state-changelog"
+    latest: dict[str, bytes] = {}
+    for key, value, _partition in read_topic(settings.kafka_bootstrap, topic):
+        assert key is not None
+        latest[key.decode()] = value
+    return {j: state_fingerprint(decode_state(blob)) for j, blob in latest.items()}

@@ -20,7 +20,13 @@ from topics.settings import Settings
 
 from .live_support import TABLES, counts
 
-# What a run decided, processing time aside (decided_at, and versions made from it).
+# What a run decided, processing time aside (decided_at, and versions made from it), and
+# which of its rows stand (a late event retracts a decision: the command view hides it).
+STANDING = {
+    "tier_timeline": "NOT retracted",
+    "alerts": "NOT retracted",
+    "tasks": "state != 'retracted'",
+}
 DECISIONS = {
     "tier_timeline": "decision_id, incident_id, jurisdiction, tier, previous_tier, effective_at,"
     " rule_ids, toString(evidence), rulebook_version",
@@ -75,10 +81,14 @@ def wait_settled(
     raise AssertionError(f"{database} did not settle within {timeout}s: {last}")
 
 
-def decisions(ch: Client, database: str, table: str) -> list[tuple[Any, ...]]:
-    """Every Actual row of ``table`` (FINAL), processing-time fields left out, sorted."""
-    columns = DECISIONS[table]
-    sql = f"SELECT {columns} FROM {database}.{table} FINAL WHERE status = 'Actual'"
+def decisions(ch: Client, database: str, table: str, where: str = "1") -> list[tuple[Any, ...]]:
+    """Every standing Actual row of ``table`` (FINAL) matching ``where``, processing-time
+    fields left out, sorted."""
+    columns, standing = DECISIONS[table], STANDING.get(table, "1")
+    sql = (
+        f"SELECT {columns} FROM {database}.{table} FINAL"
+        f" WHERE status = 'Actual' AND {standing} AND {where}"
+    )
     return sorted((tuple(r) for r in ch.query(sql).result_rows), key=repr)
 
 
@@ -120,3 +130,10 @@ def write_rulebook(path: Path, source: Path, rule_id: str, threshold: int) -> Pa
     lines[at] = f"{head}threshold: {threshold}{tail[tail.index(',') :]}"
     path.write_text("".join(lines), encoding="utf-8")
     return path
+
+
+def drop_databases(ch: Client, *databases: str) -> None:
+    """Drop each database and its exercise twin (test clean-up)."""
+    for database in databases:
+        for db in (database, f"{database}_exercise"):
+            ch.command(f"DROP DATABASE IF EXISTS {db}")

@@ -22,7 +22,9 @@ def at(hours: float) -> datetime:
     return T0 + timedelta(hours=hours)
 
 
-def change(incident: str, hours: float, tier: str | None, previous: str | None, **evidence: float):
+def change(
+    incident: str, hours: float, tier: str | None, previous: str | None, **evidence: float
+) -> dict[str, Any]:
     return {
         "incident_id": incident,
         "effective_at": at(hours),

@@ -1,0 +1,359 @@
+"""End to end: a live worker (``python -m streams.live``, Faust decide + aiokafka landing
+into ClickHouse) against raw aiokafka consumption of the same records, in one run.
+
+    .venv/bin/python -m bench.e2e [--events 1000000] [--rate 5000] [--latency-s 30]
+
+1. **Throughput.** ``--events`` mixed events (bench/core.py's generator: 75 % cases,
+   10 % stock, 8 % transfers, 7 % incident reports over 8 cities), encoded before the
+   clock starts, published as fast as one producer can while the worker runs. Measured
+   from the first publish to the moment both consumer groups have committed everything:
+   the decide group every input record, the landing group every record of the topics it
+   lands (committed only after the rows are durable in ClickHouse). Then, worker
+   stopped, one plain aiokafka consumer reads the same input records (bench/raw_consume.py);
+   the ratio of the two rates is printed.
+2. **Decision latency at a fixed offered rate.** A fresh worker and topics; ``--rate``
+   events/s for ``--latency-s`` seconds, every 20th a *probe*: a case reported 3 h after it
+   occurred, which the core answers with a ``reporting_late`` alert whose ``subject_id``
+   is the probe's event id. The scenario's ``reported_at`` lies in the past, so the figure
+   is ``decided_at`` of that alert (the worker's wall clock when the decide batch holding
+   the probe began) minus the wall clock just before the probe was handed to the producer;
+   also the alert record's Kafka timestamp (when the worker produced it) minus the same.
+
+Needs the local stack (``tierflow stack up``). Works under a throw-away topic prefix and
+database per phase; ``--keep`` leaves them (dropped otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from bench.core import CITIES, T0, _mixed
+from bench.raw_consume import RawRate, raw_consume
+from sinks.client import connect
+from sinks.namespaces import namespace_databases
+from streams.live.topology import LIVE_TOPICS, TopicNames
+from streams.ops.kafka import create_topics
+from topics.codec import encode
+from topics.registry import ALERTS, ALL_TOPICS, TOPIC_FOR_KIND
+from topics.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+PROBE_EVERY = 20
+PROBE_DELAY = timedelta(hours=3)  # over the 2 h reporting limit: one reporting_late alert
+
+
+@dataclass(frozen=True)
+class Keyed:
+    key: bytes
+    value: bytes
+    topic: str
+    event_id: str | None = None  # set on probes
+
+
+def mixed(prefix: str, count: int, probes: bool = False) -> list[Keyed]:
+    """``count`` encoded events, cities interleaved, 20 s of event time apart per city."""
+    topic = {kind: spec.name(prefix) for kind, spec in TOPIC_FOR_KIND.items()}
+    out = []
+    for n in range(count):
+        city = CITIES[n % len(CITIES)]
+        k = n // len(CITIES)
+        event = _mixed(k, city, T0 + timedelta(seconds=20 * k))
+        event = event.model_copy(update={"event_id": f"{event.event_id}-{city}"})
+        probe = probes and n % PROBE_EVERY == 0
+        if probe:
+            event = event.model_copy(
+                update={"event_id": f"probe-{n}", "reported_at": event.occurred_at + PROBE_DELAY}
+            )
+        out.append(
+            Keyed(
+                city.encode(), encode(event), topic[event.kind], event.event_id if probe else None
+            )
+        )
+    return out
+
+
+# --- the worker --------------------------------------------------------------------------
+
+
+@dataclass
+class Worker:
+    settings: Settings
+    proc: subprocess.Popen[bytes]
+
+    @classmethod
+    def start(cls, settings: Settings, log: Path) -> Worker:
+        env = {
+            **os.environ,
+            "TIERFLOW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+            "TIERFLOW_CLICKHOUSE_URL": settings.clickhouse_url,
+            "TIERFLOW_TOPIC_PREFIX": settings.topic_prefix,
+            "TIERFLOW_CLICKHOUSE_DATABASE": settings.clickhouse_database,
+            "TIERFLOW_METRICS_PORT": str(settings.metrics_port),
+            "TIERFLOW_TICK_CLOCK": "event",
+            "TIERFLOW_STACK_HOME": str(ROOT / "var" / "bench-workers"),
+        }
+        handle = log.open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.live"], env=env, cwd=ROOT, stdout=handle,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        return cls(settings, proc)
+
+    def ready(self, timeout: float = 90) -> None:
+        """Both stages have their partitions (their lag gauges exist)."""
+        prefix = self.settings.topic_prefix
+        wanted = (f'group="{prefix}.decide"', f'group="{prefix}.landing"')
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"worker exited {self.proc.returncode}")
+            try:
+                url = f"http://127.0.0.1:{self.settings.metrics_port}/metrics"
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    text = response.read().decode()
+                if all(w in text for w in wanted):
+                    return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise SystemExit("worker not ready")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+# --- Kafka ------------------------------------------------------------------------------
+
+
+async def publish(
+    bootstrap: str, records: list[Keyed], rate: float | None = None
+) -> tuple[float, dict[str, float]]:
+    """Send ``records`` (paced at ``rate``/s in 10 ms slices, or as fast as possible);
+    returns the wall time of the first send and each probe's wall time at send."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=1 << 20
+    )
+    await producer.start()
+    sent_at: dict[str, float] = {}
+    try:
+        first = time.time()
+        began = time.monotonic()
+        chunk = max(int(rate / 100), 1) if rate else 5_000
+        for start in range(0, len(records), chunk):
+            if rate:
+                due = began + start / rate
+                await asyncio.sleep(max(due - time.monotonic(), 0))
+            sends = []
+            for r in records[start : start + chunk]:
+                if r.event_id is not None:
+                    sent_at[r.event_id] = time.time()
+                sends.append(await producer.send(r.topic, r.value, key=r.key))
+            if not rate:
+                await asyncio.gather(*sends)
+        await producer.flush()
+        return first, sent_at
+    finally:
+        await producer.stop()
+
+
+async def _lag(admin: AIOKafkaAdminClient, ends: Any, group: str, topics: set[str]) -> int:
+    committed = await admin.list_consumer_group_offsets(group)
+    lag = 0
+    for tp, end in ends.items():
+        if tp.topic in topics:
+            done = committed.get(tp)
+            lag += end - (done.offset if done is not None and done.offset >= 0 else 0)
+    return lag
+
+
+async def wait_drained(settings: Settings, timeout: float) -> tuple[float, float]:
+    """Poll until the decide group has committed every input record and then the landing
+    group every record of its topics; returns the wall times each was first seen so."""
+    names = TopicNames(settings.topic_prefix)
+    prefix = settings.topic_prefix
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    probe = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    await probe.start()
+    try:
+        await probe._client.force_metadata_update()
+        everything = {*names.inputs, *names.landing_sources}
+        tps = [
+            TopicPartition(t, p)
+            for t in sorted(everything)
+            for p in sorted(probe.partitions_for_topic(t) or ())
+        ]
+        deadline = time.monotonic() + timeout
+        last = 0.0
+        decided: float | None = None
+        while time.monotonic() < deadline:
+            ends = await probe.end_offsets(tps)
+            decide = await _lag(admin, ends, f"{prefix}.decide", set(names.inputs))
+            landing = await _lag(admin, ends, f"{prefix}.landing", set(names.landing_sources))
+            if decide == 0 and decided is None:
+                decided = time.time()
+            if decided is not None and landing == 0:
+                return decided, time.time()
+            if time.monotonic() - last > 15:
+                print(f"    … lag: decide {decide:,}, landing {landing:,}", flush=True)
+                last = time.monotonic()
+            await asyncio.sleep(0.25)
+        raise SystemExit(f"not drained within {timeout:.0f}s")
+    finally:
+        await probe.stop()
+        await admin.close()
+
+
+async def alerts_of(settings: Settings) -> Iterator[tuple[dict[str, Any], int]]:
+    """(alert, Kafka timestamp ms) of every record of the alerts topic."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        topic = ALERTS.name(settings.topic_prefix)
+        await consumer._client.force_metadata_update()
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        out: list[tuple[dict[str, Any], int]] = []
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+            for got in (await consumer.getmany(timeout_ms=1000)).values():
+                out.extend((orjson.loads(r.value), r.timestamp) for r in got)
+        return iter(out)
+    finally:
+        await consumer.stop()
+
+
+# --- the phases -------------------------------------------------------------------------
+
+
+def fresh(base: Settings, tag: str) -> Settings:
+    name = f"bench_{tag}_{uuid.uuid4().hex[:8]}"
+    port = 19_600 + os.getpid() % 300
+    settings = base.model_copy(
+        update={"topic_prefix": name, "clickhouse_database": name, "metrics_port": port}
+    )
+    asyncio.run(create_topics(settings, (*ALL_TOPICS, *LIVE_TOPICS)))
+    return settings
+
+
+def drop(settings: Settings) -> None:
+    admin = connect(settings, "")
+    try:
+        for db in namespace_databases(settings.clickhouse_database).values():
+            admin.command(f"DROP DATABASE IF EXISTS {db}")
+    finally:
+        admin.close()
+
+
+def throughput(base: Settings, events: int, log: Path, keep: bool) -> None:
+    settings = fresh(base, "tput")
+    print(f"throughput: encoding {events:,} mixed events …", flush=True)
+    records = mixed(settings.topic_prefix, events)
+    worker = Worker.start(settings, log)
+    try:
+        worker.ready()
+        print("  worker ready; publishing as fast as possible", flush=True)
+        first, _ = asyncio.run(publish(settings.kafka_bootstrap, records))
+        published = time.time()
+        print(f"  published in {published - first:.1f} s ({events / (published - first):,.0f}/s)")
+        decided, done = asyncio.run(wait_drained(settings, timeout=3600))
+    finally:
+        worker.stop()
+    e2e = events / (done - first)
+    raw: RawRate = asyncio.run(
+        raw_consume(settings.kafka_bootstrap, TopicNames(settings.topic_prefix).inputs)
+    )
+    print(
+        f"  decide stage done (every input committed): {decided - first:.1f} s"
+        f" = {events / (decided - first):,.0f} events/s"
+    )
+    print(
+        f"  end to end (first publish → every record decided and landed): {done - first:.1f} s"
+        f" = {e2e:,.0f} events/s"
+    )
+    print(
+        f"  raw aiokafka consumption of the same {raw.records:,} records: {raw.seconds:.2f} s"
+        f" = {raw.per_second:,.0f} records/s"
+    )
+    print(f"  ratio end to end / raw: {e2e / raw.per_second:.3f}  (target >= 0.5)")
+    if not keep:
+        drop(settings)
+
+
+def latency(base: Settings, rate: float, seconds: float, log: Path, keep: bool) -> None:
+    settings = fresh(base, "lat")
+    count = int(rate * seconds)
+    records = mixed(settings.topic_prefix, count, probes=True)
+    worker = Worker.start(settings, log)
+    try:
+        worker.ready()
+        print(f"latency: {count:,} events offered at {rate:,.0f}/s, every {PROBE_EVERY}th a probe")
+        first, sent_at = asyncio.run(publish(settings.kafka_bootstrap, records, rate))
+        offered = count / (time.time() - first)
+        asyncio.run(wait_drained(settings, timeout=600))
+    finally:
+        worker.stop()
+    decided, emitted = [], []
+    for alert, timestamp_ms in asyncio.run(alerts_of(settings)):
+        at = sent_at.get(alert["subject_id"])
+        if alert["alert_kind"] == "reporting_late" and at is not None:
+            decided.append(datetime.fromisoformat(alert["decided_at"]).timestamp() - at)
+            emitted.append(timestamp_ms / 1000 - at)
+    print(f"  achieved offered rate {offered:,.0f}/s; {len(decided):,} of {len(sent_at):,} probes")
+    for label, values in (("decided_at", decided), ("alert produced", emitted)):
+        q = statistics.quantiles(values, n=100)
+        print(
+            f"  {label} − publish wall time: p50 {q[49] * 1000:,.0f} ms, "
+            f"p99 {q[98] * 1000:,.0f} ms, max {max(values) * 1000:,.0f} ms"
+        )
+    if not keep:
+        drop(settings)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--rate", type=float, default=5_000)
+    parser.add_argument("--latency-s", type=float, default=30)
+    parser.add_argument("--skip", choices=["throughput", "latency"])
+    parser.add_argument("--keep", action="store_true", help="keep topics' databases")
+    args = parser.parse_args()
+    base = load_settings()
+    log = ROOT / "var" / "bench-e2e-worker.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    print(f"worker log: {log}")
+    if args.skip != "throughput":
+        throughput(base, args.events, log, args.keep)
+    if args.skip != "latency":
+        latency(base, args.rate, args.latency_s, log, args.keep)
+
+
+if __name__ == "__main__":
+    main()

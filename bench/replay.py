@@ -1,0 +1,133 @@
+"""Replay throughput: ``replay_kafka`` (read the event-time range, decide with the core,
+land in ``review_NAME``) beside raw aiokafka consumption of the same records, in one run.
+
+    .venv/bin/python -m bench.replay [--events 1000000] [--profile]
+
+The events (bench/core.py's mixed stream: cases, stock, transfers, incident reports over 8
+cities, stamped with their event time as ``tierflow publish`` does) are published once
+into the topic prefix ``bench_replay_<events>_v2``; a later run with the same ``--events``
+reuses them. The replayed range is all of them, and so is what the raw reader reads.
+``--profile`` runs the replay under cProfile and prints what dominates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from bench.core import CITIES, _mixed
+from bench.raw_consume import raw_consume
+from sinks.client import connect
+from sinks.namespaces import namespace_databases
+from streams.core import default_rulebook
+from streams.live.topology import LIVE_TOPICS, TopicNames
+from streams.ops.kafka import create_topics
+from streams.ops.publisher import OutgoingRecord, publish_records
+from streams.replay.session import ReviewRequest, ReviewSummary, replay_kafka
+from topics.codec import encode
+from topics.registry import ALL_TOPICS, TOPIC_FOR_KIND
+from topics.settings import Settings, load_settings
+
+SPACING = timedelta(seconds=2)  # event time between consecutive events of one city
+# Event times end about now: records are stamped with them, and topic retention counts from
+# the record timestamp, so a months-old range would be deleted as soon as segments roll.
+EVERYTHING = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+
+
+async def _published(settings: Settings) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        tps = [
+            TopicPartition(t, p)
+            for t in TopicNames(settings.topic_prefix).inputs
+            for p in consumer.partitions_for_topic(t) or ()
+        ]
+        return sum((await consumer.end_offsets(tps)).values()) if tps else 0
+    finally:
+        await consumer.stop()
+
+
+def _records(events: int) -> list[OutgoingRecord]:
+    out = []
+    start = datetime.now(UTC).replace(microsecond=0) - SPACING * (events // len(CITIES) + 1)
+    for n in range(events):
+        city = CITIES[n % len(CITIES)]
+        at = start + SPACING * (n // len(CITIES))
+        event = _mixed(n, city, at)
+        out.append(
+            OutgoingRecord(
+                TOPIC_FOR_KIND[event.kind].stem,
+                encode(event),
+                city.encode(),
+                timestamp_ms=int(at.timestamp() * 1000),
+            )
+        )
+    return out
+
+
+def ensure_published(settings: Settings, events: int) -> None:
+    """Publish ``events`` into the settings' prefix unless it already holds them."""
+    held = asyncio.run(_published(settings))
+    if held >= events:
+        print(f"reusing {held:,} records under prefix {settings.topic_prefix}")
+        return
+    if held:
+        raise SystemExit(f"prefix {settings.topic_prefix} holds {held:,} records, not {events:,}")
+    asyncio.run(create_topics(settings, (*ALL_TOPICS, *LIVE_TOPICS)))
+    began = time.perf_counter()
+    publish_records(_records(events), settings)
+    print(f"published {events:,} events in {time.perf_counter() - began:.0f} s")
+
+
+def replay(settings: Settings, events: int, profile: bool) -> ReviewSummary:
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    request = ReviewRequest(name, default_rulebook(), None, *EVERYTHING, lateness=timedelta(0))
+    profiler = cProfile.Profile() if profile else None
+    try:
+        if profiler:
+            profiler.enable()
+        summary = asyncio.run(replay_kafka(settings, request))
+    finally:
+        if profiler:
+            profiler.disable()
+        admin = connect(settings, "")
+        for db in namespace_databases(f"review_{name}").values():
+            admin.command(f"DROP DATABASE IF EXISTS {db}")
+        admin.close()
+    if profiler:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(r"streams|sinks|topics", 25)
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--profile", action="store_true", help="cProfile the replay")
+    args = parser.parse_args()
+    settings = load_settings()
+    settings = settings.model_copy(update={"topic_prefix": f"bench_replay_{args.events}_v2"})
+    ensure_published(settings, args.events)
+    names = TopicNames(settings.topic_prefix)
+    raw = asyncio.run(raw_consume(settings.kafka_bootstrap, names.inputs))
+    print(
+        f"raw aiokafka : {raw.records:,} records in {raw.seconds:.1f} s = {raw.per_second:,.0f}/s"
+    )
+    summary = replay(settings, args.events, args.profile)
+    print(
+        f"replay_kafka : {summary.records:,} records in {summary.seconds:.1f} s = "
+        f"{summary.rate:,.0f}/s (decide + land in ClickHouse)"
+    )
+    print(f"ratio replay / raw: {summary.rate / raw.per_second:.3f} (target >= 0.8)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Stock and beds: burn rate, days of cover, ``stock_low``.
+
+Each (site_id, item) keeps its snapshots in event-time order. Between successive
+snapshots the consumption is ``prev_on_hand + received - on_hand``; the burn rate at a
+snapshot is the consumption of the snapshots in the trailing window (rulebook
+``stock.burn_window_days``) over the time they span, per day; ``days_of_cover = on_hand /
+burn_rate_per_day`` (None when the burn is not positive). Every snapshot yields a
+StockLevel; a late snapshot re-emits those of the later snapshots whose burn it changed.
+
+``stock_low`` (watched items only) is raised at every snapshot whose level (yellow /
+orange / red by days of cover) differs from the level of the snapshot before it in event
+time, so the alerts of a series depend on its snapshots, not on their arrival; a late
+snapshot that changes them retracts the old ones. ``bed.*`` items at hospitals are free
+beds (EDXL-HAVE AvailableCount); :func:`on_hand_at` reads them as of an instant.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from typing import Any
+
+from streams.core.alerts import alert, show
+from streams.core.compiled import Compiled
+from streams.core.eventtime import DAY, NEVER, from_us
+from streams.core.state import Namespace, Series, Work
+from topics.models import Alert, StockEvent, StockLevel
+
+
+def apply_stock(
+    work: Work,
+    ns: Namespace,
+    jurisdiction: str,
+    ev: StockEvent,
+    t: int,
+    *,
+    comp: Compiled,
+    out: list[Any],
+) -> bool:
+    """Fold one snapshot in; emit its StockLevel, those it changed, and the stock alerts.
+    Returns False for a snapshot already seen."""
+    key = (ev.site_id, ev.item)
+    found = ns.stock.get(key)
+    if found is not None and _position(found, t, ev.event_id)[1]:
+        return False
+    series = work.series(ns, key)
+    i, _ = _position(series, t, ev.event_id)
+    series.times.insert(i, t)
+    series.eids.insert(i, ev.event_id)
+    series.on_hand.insert(i, ev.on_hand)
+    series.received.insert(i, ev.received or 0.0)
+    series.meta.insert(i, (ev.site_type, ev.unit, ev.baseline))
+    series.cons.insert(i, 0.0)
+    series.burn.insert(i, None)
+    series.cover.insert(i, None)
+    times, cons, on_hand = series.times, series.cons, series.on_hand
+    for j in range(max(i, 1), len(times)):
+        cons[j] = cons[j - 1] + on_hand[j - 1] + series.received[j] - on_hand[j]
+    if ev.item.startswith("bed.") and ev.site_id not in ns.beds.get(ev.item, ()):
+        ns.beds[ev.item] = tuple(sorted((*ns.beds.get(ev.item, ()), ev.site_id)))
+    # the snapshots whose trailing window now starts at or before the new one
+    end = len(times) if i + 1 == len(times) else bisect_left(times, times[i + 1] + comp.burn_window)
+    end = max(end, i + 1)
+    for j in range(i, end):
+        burn = burn_rate(series, j, comp.burn_window)
+        cover = on_hand[j] / burn if burn is not None and burn > 0 else None
+        if j == i or (burn, cover) != (series.burn[j], series.cover[j]):
+            series.burn[j], series.cover[j] = burn, cover
+            out.append(_level(ns, jurisdiction, key, series, j))
+    if comp.watches_stock(ev.item):
+        for j in range(i, min(end + 1, len(times))):
+            _stock_alert(ns, jurisdiction, key, series, j, comp=comp, out=out)
+    return True
+
+
+def _level(
+    ns: Namespace, jurisdiction: str, key: tuple[str, str], series: Series, j: int
+) -> StockLevel:
+    site_type, unit, baseline = series.meta[j]
+    return StockLevel(
+        site_id=key[0],
+        site_type=site_type,
+        jurisdiction=jurisdiction,
+        status=ns.status,
+        item=key[1],
+        unit=unit,
+        at=from_us(series.times[j]),
+        on_hand=series.on_hand[j],
+        baseline=baseline,
+        burn_rate_per_day=series.burn[j],
+        days_of_cover=series.cover[j],
+    )
+
+
+def _position(series: Series, t: int, eid: str) -> tuple[int, bool]:
+    """Where (t, eid) goes in the series, and whether it is already there."""
+    times, eids = series.times, series.eids
+    i = bisect_left(times, t)
+    while i < len(times) and times[i] == t and eids[i] < eid:
+        i += 1
+    return i, i < len(times) and times[i] == t and eids[i] == eid
+
+
+def burn_rate(series: Series, i: int, window: int) -> float | None:
+    """Consumption per day at snapshot ``i`` over the trailing window (None: no history)."""
+    times = series.times
+    first = max(bisect_right(times, times[i] - window), 1)
+    if first > i:
+        return None
+    elapsed = times[i] - times[first - 1]
+    if elapsed <= 0:
+        return None
+    return (series.cons[i] - series.cons[first - 1]) * DAY / elapsed
+
+
+def _level_name(cover: float | None, comp: Compiled) -> str | None:
+    if cover is None:
+        return None
+    return next((name for days, name in comp.stock_levels if cover < days), None)
+
+
+def _stock_alert(
+    ns: Namespace,
+    jurisdiction: str,
+    key: tuple[str, str],
+    series: Series,
+    j: int,
+    *,
+    comp: Compiled,
+    out: list[Any],
+) -> None:
+    """Snapshot ``j``'s alert: its level, when that differs from the level before it."""
+    cover = series.cover[j]
+    level = _level_name(cover, comp)
+    wanted: tuple[tuple[Any, ...], ...] = ()
+    if level is not None and (j == 0 or level != _level_name(series.cover[j - 1], comp)):
+        wanted = ((series.times[j], series.eids[j], level, cover, series.on_hand[j]),)
+    site, item = key
+
+    def build(params: tuple[Any, ...], gone: bool) -> Alert:
+        t, eid, level, cover, on_hand = params
+        return alert(
+            ns,
+            jurisdiction,
+            "stock_low",
+            level,
+            about=(site, item, t, eid, level, cover, on_hand),
+            at=t,
+            message=f"{item} at {site}: {cover:.1f} days of cover",
+            details={"site_id": site, "item": item, "days_of_cover": cover, "on_hand": on_hand},
+            subject=f"{site}/{item}",
+            gone=gone,
+        )
+
+    show(ns, f"s:{site}/{item}/{series.times[j]}/{series.eids[j]}", wanted, build, out)
+
+
+def on_hand_at(ns: Namespace, site: str, item: str, t: int) -> float | None:
+    """The site's ``item`` on hand in its latest snapshot at or before ``t`` (None: none)."""
+    series = ns.stock.get((site, item))
+    if series is None:
+        return None
+    i = bisect_right(series.times, t)
+    return series.on_hand[i - 1] if i else None
+
+
+def next_snapshot(ns: Namespace, site: str, item: str, t: int) -> int:
+    """The time of the site's first ``item`` snapshot after ``t`` (NEVER: none)."""
+    times = ns.stock[(site, item)].times
+    i = bisect_right(times, t)
+    return times[i] if i < len(times) else NEVER
+
+
+def best_facility(ns: Namespace, item: str, exclude: str, t: int) -> tuple[str, float] | None:
+    """As of ``t``: the site with the most free ``item`` (ties: smallest id), other than
+    ``exclude``."""
+    best: tuple[str, float] | None = None
+    for site in ns.beds.get(item, ()):
+        free = on_hand_at(ns, site, item, t)
+        if site != exclude and free is not None and free > 0 and (best is None or free > best[1]):
+            best = (site, free)
+    return best

@@ -1,0 +1,214 @@
+"""Patient transfers: the state machine, ``transfer_delayed`` and ``capacity_redirect``.
+
+requested → dispatched → en_route → arrived | cancelled. The state is the furthest one
+reported; the first terminal report (by event time) wins. Skipped steps are accepted (a
+missing report is not an error) and reports that go backwards are kept but do not move
+the state back — order-insensitive, and nothing is lost.
+
+Both alerts are functions of the events, whatever order they arrive in:
+
+* ``capacity_redirect``: a non-terminal report at ``t`` (no arrival or cancellation at or
+  before it) sending the patient to facility F with required bed B, where F's latest
+  ``bed.B`` snapshot with occurred_at <= t has 0 on hand. One alert per (transfer, F, B),
+  at the earliest such report; the suggestion is the facility of the jurisdiction with the
+  most free B beds as of that instant (ties: smallest id). A bed snapshot that arrives
+  late re-evaluates the requests it can change (those from its time to the site's next
+  snapshot).
+* ``transfer_delayed``: the eta of the latest report has passed (watermark) with no
+  arrival at or before it and no cancellation.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_left, insort
+from typing import Any
+
+from streams.core.alerts import alert, show
+from streams.core.eventtime import HOUR, from_us, to_us
+from streams.core.state import Namespace
+from streams.core.stock import best_facility, next_snapshot, on_hand_at
+from topics.models import Alert, TransferEvent
+
+TRANSFER_STATES = ("requested", "dispatched", "en_route", "arrived", "cancelled")
+_STATE_INDEX = {s: i for i, s in enumerate(TRANSFER_STATES)}
+ARRIVED, CANCELLED = 3, 4
+
+# Transfer record: (reached, latest_key, latest, asks)
+#   reached: per state, the earliest (t, event_id) that reported it, or None
+#   latest: (from_facility, to_facility, required_bed, eta, case_id) of the latest report
+#   asks: the non-terminal reports, sorted: (t, event_id, to_facility, bed item, incident_id)
+Transfer = tuple[Any, ...]
+
+
+def apply_transfer(
+    ns: Namespace, jurisdiction: str, ev: TransferEvent, t: int, *, watermark: int, out: list[Any]
+) -> None:
+    """Fold one transfer report in; may raise or retract its alerts."""
+    transfer_id = ev.transfer_id
+    key = (t, ev.event_id)
+    state = _STATE_INDEX[ev.transfer_status]
+    eta = to_us(ev.eta) if ev.eta is not None else None
+    fields = (ev.from_facility, ev.to_facility, ev.required_bed, eta, ev.case_id)
+    old = ns.transfers.get(transfer_id)
+    asks: tuple[tuple[Any, ...], ...]
+    if old is None:
+        reached: list[Any] = [None] * len(TRANSFER_STATES)
+        latest_key, latest, asks = key, fields, ()
+    else:
+        reached, latest_key, latest, asks = list(old[0]), old[1], old[2], old[3]
+        if key > latest_key:
+            latest_key, latest = key, fields
+    if reached[state] is None or key < reached[state]:
+        reached[state] = key
+    if state < ARRIVED:
+        ask = (t, ev.event_id, ev.to_facility, "bed." + ev.required_bed, ev.incident_id)
+        if ask not in asks:
+            asks = tuple(sorted((*asks, ask)))
+            index_ask(ns, ask[3], t, transfer_id)
+    new = (tuple(reached), latest_key, latest, asks)
+    if new == old:
+        return
+    ns.transfers[transfer_id] = new
+    if latest[3] is not None and (old is None or old[2][3] != latest[3]):
+        heapq.heappush(ns.eta_heap, (latest[3], transfer_id))
+        ns.next_due = min(ns.next_due, latest[3])
+    _redirects(ns, jurisdiction, transfer_id, new, out)
+    _delay(ns, jurisdiction, transfer_id, new, watermark=watermark, out=out)
+
+
+def index_ask(ns: Namespace, item: str, t: int, transfer_id: str) -> None:
+    """Index a request by (bed item, hour) so a late bed snapshot finds what it changes."""
+    bucket = (item, t // HOUR)
+    found = ns.asks.get(bucket, ())
+    if (t, transfer_id) not in found:
+        entries = list(found)
+        insort(entries, (t, transfer_id))
+        ns.asks[bucket] = tuple(entries)
+    ns.ask_last[item] = max(ns.ask_last.get(item, t), t)
+
+
+def beds_changed(
+    ns: Namespace, jurisdiction: str, site: str, item: str, t: int, *, out: list[Any]
+) -> None:
+    """A ``bed.*`` snapshot of ``site`` at ``t`` arrived: re-evaluate the redirects of the
+    requests for that bed type between ``t`` and the site's next snapshot."""
+    last = ns.ask_last.get(item)
+    if last is None or last < t:
+        return  # the common case: no request since
+    until = next_snapshot(ns, site, item, t)
+    seen: set[str] = set()
+    for h in range(t // HOUR, min(last, until) // HOUR + 1):
+        entries = ns.asks.get((item, h), ())
+        for at, transfer_id in entries[bisect_left(entries, (t,)) :]:
+            if at >= until:
+                break
+            if transfer_id not in seen:
+                seen.add(transfer_id)
+                _redirects(ns, jurisdiction, transfer_id, ns.transfers[transfer_id], out)
+
+
+def _terminal(reached: tuple[Any, ...]) -> tuple[int, str] | None:
+    ends = [k for k in (reached[ARRIVED], reached[CANCELLED]) if k is not None]
+    return min(ends) if ends else None
+
+
+def _redirects(
+    ns: Namespace, jurisdiction: str, transfer_id: str, rec: Transfer, out: list[Any]
+) -> None:
+    reached, _, _, asks = rec
+    end = _terminal(reached)
+    wanted: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for t, eid, dest, item, inc in asks:
+        if end is not None and end <= (t, eid):
+            break
+        if (dest, item) not in wanted and on_hand_at(ns, dest, item, t) == 0:
+            wanted[(dest, item)] = (dest, item, t, inc, best_facility(ns, item, dest, t))
+    if not wanted and "r:" + transfer_id not in ns.shown:
+        return
+
+    def build(params: tuple[Any, ...], gone: bool) -> Alert:
+        dest, item, t, inc, best = params
+        bed = item.removeprefix("bed.")
+        suggestion = (
+            f"redirect to {best[0]} ({best[1]:g} free)"
+            if best
+            else "no free bed in the jurisdiction"
+        )
+        return alert(
+            ns,
+            jurisdiction,
+            "capacity_redirect",
+            "orange",
+            about=(transfer_id, dest, item, t, inc, best),
+            at=t,
+            message=f"{dest} has no free {bed} bed: {suggestion}",
+            details={
+                "to_facility": dest,
+                "required_bed": bed,
+                "suggested_facility": best[0] if best else None,
+                "suggested_free": best[1] if best else None,
+            },
+            subject=transfer_id,
+            incident=inc,
+            gone=gone,
+        )
+
+    show(ns, "r:" + transfer_id, tuple(wanted[k] for k in sorted(wanted)), build, out)
+
+
+def _state_at(reached: tuple[Any, ...], t: int) -> str:
+    """The furthest non-terminal state reported at or before ``t``."""
+    found = [s for s in range(ARRIVED) if reached[s] is not None and reached[s][0] <= t]
+    return TRANSFER_STATES[max(found)] if found else "requested"
+
+
+def _delay(
+    ns: Namespace,
+    jurisdiction: str,
+    transfer_id: str,
+    rec: Transfer,
+    *,
+    watermark: int,
+    out: list[Any],
+) -> None:
+    reached, _, latest, _ = rec
+    eta = latest[3]
+    wanted: tuple[tuple[Any, ...], ...] = ()
+    arrived = reached[ARRIVED]
+    if (
+        eta is not None
+        and eta < watermark
+        and reached[CANCELLED] is None
+        and not (arrived is not None and arrived[0] <= eta)
+    ):
+        wanted = ((eta, latest[1], _state_at(reached, eta)),)
+    elif "d:" + transfer_id not in ns.shown:
+        return
+
+    def build(params: tuple[Any, ...], gone: bool) -> Alert:
+        eta, dest, state = params
+        return alert(
+            ns,
+            jurisdiction,
+            "transfer_delayed",
+            "yellow",
+            about=(transfer_id, eta, dest, state),
+            at=eta,
+            message=f"transfer {transfer_id} to {dest} not arrived by its eta",
+            details={"to_facility": dest, "eta": from_us(eta).isoformat(), "state": state},
+            subject=transfer_id,
+            gone=gone,
+        )
+
+    show(ns, "d:" + transfer_id, wanted, build, out)
+
+
+def delayed(ns: Namespace, jurisdiction: str, watermark: int, out: list[Any]) -> None:
+    """The watermark moved: ``transfer_delayed`` for transfers whose eta it passed."""
+    heap = ns.eta_heap
+    while heap and heap[0][0] < watermark:
+        eta, transfer_id = heapq.heappop(heap)
+        rec = ns.transfers[transfer_id]
+        if rec[2][3] == eta:
+            _delay(ns, jurisdiction, transfer_id, rec, watermark=watermark, out=out)

@@ -1,0 +1,84 @@
+"""Fail-stop: a decide stage that raises (a bug, not bad input) must not lose the batch.
+Faust would ack and commit it and leave the agent dead without a word; the worker instead
+logs the traceback and exits 70 before anything is committed, and a restarted worker
+decides and lands everything."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient
+from clickhouse_connect.driver.client import Client
+
+from topics.settings import Settings
+
+from .live_support import (
+    ROOT,
+    assert_log_landed,
+    live_settings,
+    prepare,
+    publish,
+    running_worker,
+    simulate,
+    wait_landed,
+    worker_env,
+)
+
+# The worker with a decide stage whose first batch raises.
+FAULTY_WORKER = """
+import streams.live.decide as decide
+real = decide.Decider.process
+calls = []
+def process(self, records):
+    calls.append(len(records))
+    if len(calls) == 1:
+        raise RuntimeError("injected: a bug in the decide stage")
+    return real(self, records)
+decide.Decider.process = process
+from streams.live.runner import run_worker
+from topics.settings import load_settings
+run_worker(load_settings())
+"""
+
+
+async def _committed(settings: Settings, group: str) -> dict[str, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {f"{tp.topic}[{tp.partition}]": meta.offset for tp, meta in offsets.items()}
+
+
+def test_a_failing_decide_stage_exits_before_committing_and_loses_nothing(
+    stack: Settings, ch_admin: Client, unique_name: Callable[..., str], tmp_path: Path
+) -> None:
+    settings = live_settings(stack, unique_name("failstop"))
+    lines, _truth = simulate("cholera", 3, tmp_path / "cholera.jsonl")
+    prepare(settings)
+    sent = publish(settings, lines)
+
+    log = tmp_path / "faulty.log"
+    with log.open("wb") as out:
+        faulty = subprocess.run(
+            [sys.executable, "-c", FAULTY_WORKER], env=worker_env(settings), cwd=ROOT,
+            stdout=out, stderr=subprocess.STDOUT, timeout=60, check=False,
+        )  # fmt: skip
+    text = log.read_text()
+    assert faulty.returncode == 70, text[-2000:]
+    assert "decide stage failed" in text and "injected: a bug" in text
+    committed = asyncio.run(_committed(settings, f"{settings.topic_prefix}.decide"))
+    assert not any(offset > 0 for offset in committed.values()), committed
+
+    with running_worker(settings, tmp_path / "worker.log") as proc:
+        landed = wait_landed(
+            ch_admin, settings.clickhouse_database, rejected=sent.malformed, proc=proc
+        )
+    assert_log_landed(ch_admin, settings)
+    assert landed["cases"] == len({e.event_id for e in sent.events if e.kind == "case"})
+    assert landed["tier_timeline"] > 0

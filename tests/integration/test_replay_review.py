@@ -1,0 +1,195 @@
+"""What-if reviews, the after-action report in a real browser, and resuming an interrupted
+replay."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from streams.core import default_rulebook
+from streams.replay.session import ReviewRequest, replay_kafka
+from topics.settings import Settings
+
+from .kafka_helpers import run_cli
+from .live_support import ROOT, prepare, simulate
+from .png_pixels import longest_run
+from .replay_support import (
+    DECISIONS,
+    decisions,
+    drop_databases,
+    publish_scenario,
+    write_rulebook,
+)
+
+CITY = "5101"
+
+
+def nth_confirmation(lines: list[bytes], truth: dict[str, Any], n: int) -> datetime:
+    """By hand, from the scenario file: the first instant at which ``n`` cholera cases of
+    the city were confirmed within the 7 days up to it (a case counts once, from its first
+    confirmed report; malformed lines, listed in the truth file, are not events)."""
+    malformed = {m["line"] for m in truth["malformed"]}
+    confirmed: dict[str, datetime] = {}
+    for number, raw in enumerate(lines, start=1):
+        if number in malformed:
+            continue
+        record = json.loads(raw)
+        if (
+            record.get("kind") == "case"
+            and record["disease"] == "cholera"
+            and record["region"].startswith(CITY)
+            and record["classification"] == "confirmed"
+        ):
+            at = datetime.fromisoformat(record["occurred_at"])
+            confirmed[record["case_id"]] = min(at, confirmed.get(record["case_id"], at))
+    for t in sorted(confirmed.values()):
+        if sum(1 for a in confirmed.values() if t - timedelta(days=7) < a <= t) >= n:
+            return t
+    raise AssertionError(f"never {n} confirmed within a week")
+
+
+def hms(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    sign, seconds = ("-", -seconds) if seconds < 0 else ("+", seconds)
+    return f"{sign}{seconds // 3600}h{seconds % 3600 // 60:02d}m{seconds % 60:02d}s"
+
+
+WhatIf = tuple[str, str, list[bytes], dict[str, Any], Settings]
+
+
+@pytest.fixture
+def what_if(
+    stack: Settings, ch_admin: Client, unique_name: Callable[..., str], tmp_path: Path
+) -> Iterator[WhatIf]:
+    """The cholera scenario replayed from its file twice: with the shipped rulebook
+    (``base``) and with cholera Tier II at 20 confirmed a week (``what-if``)."""
+    lines, truth = simulate("cholera", 1, tmp_path / "cholera.jsonl")
+    rules = write_rulebook(
+        tmp_path / "what-if.yaml", ROOT / "streams/rulebooks/default.yaml", "cholera-week-II", 20
+    )
+    base, alt = unique_name("base"), unique_name("whatif")
+    settings = stack.model_copy(update={"topic_prefix": unique_name()})
+    source = str(tmp_path / "cholera.jsonl")
+    run_cli(["replay", "--name", base, "--from-file", source], settings)
+    run_cli(["replay", "--name", alt, "--from-file", source, "--rules", str(rules)], settings)
+    yield base, alt, lines, truth, settings
+    drop_databases(ch_admin, f"review_{base}", f"review_{alt}")
+
+
+def test_a_lower_threshold_escalates_earlier_by_the_hand_computed_time(
+    what_if: WhatIf, ch_admin: Client
+) -> None:
+    base, alt, lines, truth, settings = what_if
+    at_30 = nth_confirmation(lines, truth, 30)
+    at_20 = nth_confirmation(lines, truth, 20)
+    # The hand count agrees with the simulator's own truth for the shipped threshold.
+    intended = [
+        datetime.fromisoformat(s["effective_at"])
+        for s in truth["timeline"]
+        if s["jurisdiction"] == CITY and s["tier"] == "II"
+    ]
+    assert intended[0] == at_30
+
+    second = "tier = 'II' AND jurisdiction = '5101'"
+    first_ii = {
+        db: min(
+            row[5] for row in decisions(ch_admin, f"review_{db}", "tier_timeline", second)
+        ).replace(tzinfo=UTC)  # the admin client reads UTC without a zone
+        for db in (base, alt)
+    }
+    assert first_ii == {base: at_30, alt: at_20}
+
+    diff = run_cli(["review", "diff", alt, "--against", base], settings).stdout
+    (row,) = [line for line in diff.splitlines() if " II " in line and "cholera-week-II" in line]
+    assert "earlier" in row and hms(at_20 - at_30) in row, diff
+    assert at_20 < at_30
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.skip("chromium is not installed (Debian package `chromium`)")
+
+
+def test_the_report_opens_offline_in_chromium_and_shows_the_timeline(
+    what_if: WhatIf, tmp_path: Path
+) -> None:
+    _base, alt, _lines, _truth, settings = what_if
+    out = tmp_path / "aar.html"
+    run_cli(["review", "report", alt, "--against", _base, "--out", str(out)], settings)
+    html = out.read_text(encoding="utf-8")
+    assert 'class="timeline"' in html and "II 重大" in html and "earlier" in html
+    shot = tmp_path / "aar.png"
+    subprocess.run(
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--proxy-server=127.0.0.1:9",
+            "--window-size=1000,900",
+            f"--screenshot={shot}",
+            out.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    png = shot.read_bytes()
+    # The chart's bar: Tier II (orange) held for over a week of the ~18 days the chart
+    # spans (about 760 px); the tier badges of the legend and tables are under 60 px wide.
+    assert longest_run(png, "#f28e2b") > 250
+
+
+def test_an_interrupted_replay_resumes_to_the_same_review(
+    stack: Settings, ch_admin: Client, unique_name: Callable[..., str], tmp_path: Path
+) -> None:
+    settings = stack.model_copy(update={"topic_prefix": unique_name(), "stack_home": tmp_path})
+    lines, _ = simulate("cholera", 2, tmp_path / "big.jsonl", "--scale", "20")
+    prepare(settings)
+    start, end = publish_scenario(settings, lines)
+    rulebook = default_rulebook()
+    whole, cut = unique_name("whole"), unique_name("cut")
+    seen: list[int] = []
+
+    def interrupt(done: int, total: int) -> None:
+        seen.append(total)
+        raise KeyboardInterrupt
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            asyncio.run(
+                replay_kafka(settings, ReviewRequest(cut, rulebook, None, start, end), interrupt)
+            )
+        checkpoint = json.loads((tmp_path / "reviews" / f"{cut}.checkpoint.json").read_bytes())
+        assert 0 < checkpoint["events"] < seen[0], "interrupted after everything: nothing tested"
+        resumed = asyncio.run(
+            replay_kafka(settings, ReviewRequest(cut, rulebook, None, start, end))
+        )
+        assert resumed.resumed
+        asyncio.run(replay_kafka(settings, ReviewRequest(whole, rulebook, None, start, end)))
+        for table in DECISIONS:
+            ours = decisions(ch_admin, f"review_{cut}", table)
+            assert ours == decisions(ch_admin, f"review_{whole}", table), table
+        assert decisions(ch_admin, f"review_{whole}", "tier_timeline")
+        assert not (tmp_path / "reviews" / f"{cut}.checkpoint.json").exists()
+    finally:
+        drop_databases(ch_admin, f"review_{whole}", f"review_{cut}")

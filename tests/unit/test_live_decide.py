@@ -1,0 +1,294 @@
+"""The live decide stage without Kafka: :class:`streams.live.decide.Decider` over a dict
+store, fed hand-made records. Expectations are worked out by hand from the wire contract
+and the default rulebook (mass casualty: IV at >=10 casualties with >=2 dead or critical)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+from prometheus_client import REGISTRY
+
+from streams.core import decode_state, default_rulebook
+from streams.live.decide import Decider, Outgoing, Record
+from streams.live.ticks import TickClock
+from streams.live.topology import partition_for
+from topics.models import Rejection
+from topics.privacy import pseudonym
+
+P = "unit"
+KEY = b"unit-pseudonym-key"
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+NATIONAL_ID = "510104199001011234"
+NAME = "Zhang San"
+# Cities by the partition their state lives on (murmur2 of the city code, 6 partitions).
+SAME_A, SAME_B = "5101", "1108"  # both on partition 4
+OTHER = "1101"  # partition 5
+
+
+class DictStore:
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+        self.puts: list[str] = []
+
+    def get(self, jurisdiction: str) -> bytes | None:
+        return self.blobs.get(jurisdiction)
+
+    def put(self, jurisdiction: str, blob: bytes) -> None:
+        self.blobs[jurisdiction] = blob
+        self.puts.append(jurisdiction)
+
+    def jurisdictions(self) -> Iterable[str]:
+        return list(self.blobs)
+
+
+def decider(store: DictStore, mode: str = "event") -> Decider:
+    return Decider(
+        prefix=P,
+        digits=4,
+        pseudonym_key=KEY,
+        rulebook=default_rulebook(),
+        store=store,
+        clock=TickClock(mode),  # type: ignore[arg-type]
+        now=lambda: NOW,
+    )
+
+
+def raw(body: dict[str, Any]) -> bytes:
+    return orjson.dumps(body)
+
+
+def envelope(kind: str, event_id: str, city: str, minute: int, agency: str) -> dict[str, Any]:
+    at = (T0 + timedelta(minutes=minute)).isoformat()
+    return {
+        "kind": kind,
+        "event_id": event_id,
+        "source": {"agency_id": agency, "agency_type": "health"},
+        "occurred_at": at,
+        "reported_at": at,
+        "region": f"{city}04",
+    }
+
+
+def crash(event_id: str, city: str = SAME_A, total: int = 12, dead: int = 2) -> bytes:
+    return raw(
+        {
+            **envelope("incident", event_id, city, 0, "120-dispatch"),
+            "incident_id": f"INC-{city}",
+            "category": "mass_casualty",
+            "casualties": {"total": total, "dead": dead, "critical": 0},
+        }
+    )
+
+
+def case(event_id: str, city: str = SAME_A) -> bytes:
+    return raw(
+        {
+            **envelope("case", event_id, city, 5, "cdc-510104"),
+            "case_id": f"c-{event_id}",
+            "patient_ref": f"h1-{event_id}",
+            "national_id": NATIONAL_ID,
+            "name": NAME,
+            "disease": "cholera",
+            "classification": "suspected",
+            "facility_id": "h1",
+        }
+    )
+
+
+def tick(minute: int) -> bytes:
+    at = (T0 + timedelta(minutes=minute)).isoformat()
+    return raw({"kind": "tick", "event_id": f"tick-{minute}", "tick_at": at})
+
+
+def rec(
+    topic: str, value: bytes, partition: int, offset: int = 0, key: bytes | None = None
+) -> Record:
+    return Record(f"{P}.{topic}.v1", partition, offset, key, value)
+
+
+def on(topic: str, outgoing: list[Outgoing]) -> list[Outgoing]:
+    return [o for o in outgoing if o.topic == f"{P}.{topic}.v1"]
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_a_bad_record_goes_to_the_dlq_with_where_it_came_from_and_why() -> None:
+    store = DictStore()
+    before = sample("tierflow_records_rejected_total", topic=f"{P}.cases.v1", reason="not JSON")
+    bad = b'{"kind": "case", "event_id": "x'
+    out = decider(store).process([rec("cases", bad, partition=3, offset=41, key=b"k1")])
+
+    [dead] = out
+    assert dead.topic == f"{P}.dlq.v1"
+    assert dead.key == f"{P}.cases.v1".encode()
+    rejection = Rejection.model_validate_json(dead.value)
+    assert rejection.reason.startswith("not JSON")
+    assert (rejection.topic, rejection.partition, rejection.offset) == (f"{P}.cases.v1", 3, 41)
+    assert rejection.key_b64 == base64.b64encode(b"k1").decode()
+    assert base64.b64decode(rejection.value_b64) == bad
+    assert rejection.rejected_at == NOW
+    assert store.puts == []
+    after = sample("tierflow_records_rejected_total", topic=f"{P}.cases.v1", reason="not JSON")
+    assert after == before + 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"", b"\xff\xfe", b"[]", b"null", b'{"kind": "tick"}', raw({"kind": "case"})],
+)
+def test_no_input_raises(value: bytes) -> None:
+    out = decider(DictStore()).process(
+        [rec("cases", value, 0), rec("ticks", value, 1), rec("rekeyed", value, 2)]
+    )
+    assert [o.topic for o in out] == [f"{P}.dlq.v1"] * 3
+
+
+def test_a_wrongly_keyed_record_is_forwarded_once_keyed_by_jurisdiction() -> None:
+    store = DictStore()
+    d = decider(store)
+    target = partition_for(SAME_A)
+    assert target == 4
+    labels = {
+        "topic": f"{P}.incidents.v1",
+        "kind": "incident",
+        "agency_type": "health",
+        "agency": "120-dispatch",
+    }
+    before = sample("tierflow_records_consumed_total", **labels)
+
+    out = d.process([rec("incidents", crash("e1"), partition=1, key=b"agency-key")])
+    [forward] = out
+    assert forward == Outgoing(f"{P}.rekeyed.v1", b"5101", forward.value, 4)
+    assert orjson.loads(forward.value)["event_id"] == "e1"
+    assert store.puts == []  # not decided on the wrong partition
+
+    # Read back from the re-keyed topic on the right partition: decided, counted once.
+    decided = d.process([Record(forward.topic, 4, 0, forward.key, forward.value)])
+    assert store.puts == ["5101"]
+    [escalation] = on("escalations", decided)
+    assert escalation.key == b"5101"
+    assert orjson.loads(escalation.value)["tier"] == "IV"
+    assert orjson.loads(escalation.value)["decided_at"] == "2026-03-02T12:00:00Z"
+    assert sample("tierflow_records_consumed_total", **labels) == before + 1
+
+
+def test_a_record_on_its_partition_is_decided_without_a_hop() -> None:
+    store = DictStore()
+    out = decider(store).process([rec("incidents", crash("e1"), partition=4)])
+    assert not on("rekeyed", out)
+    assert store.puts == ["5101"]
+    assert len(on("escalations", out)) == 1
+    assert on("tasks", out)  # the tier's response plan
+    assert all(o.key == b"5101" for o in out)
+
+
+def test_national_id_and_name_never_leave_the_decide_stage() -> None:
+    store = DictStore()
+    d = decider(store)
+    # One case on the wrong partition (forwarded), one on the right one (decided).
+    out = d.process([rec("cases", case("c1"), partition=0), rec("cases", case("c2"), partition=4)])
+    [forward] = on("rekeyed", out)
+    out += d.process([Record(forward.topic, 4, 0, forward.key, forward.value)])
+    assert out and store.blobs["5101"]
+    for blob in (*(o.value for o in out), *store.blobs.values()):
+        assert NATIONAL_ID.encode() not in blob and NAME.encode() not in blob
+    assert orjson.loads(forward.value)["national_id"] == pseudonym(NATIONAL_ID, KEY)
+    assert "name" not in orjson.loads(forward.value) or orjson.loads(forward.value)["name"] is None
+
+
+def tick_watermark(store: DictStore, jurisdiction: str) -> datetime | None:
+    """The latest tick time the jurisdiction's state has seen (the core keeps µs)."""
+    micros = decode_state(store.blobs[jurisdiction]).tick_wm
+    return datetime.fromtimestamp(micros / 1e6, UTC) if micros > 0 else None
+
+
+def test_a_partition_tick_reaches_every_jurisdiction_of_that_partition_only() -> None:
+    store = DictStore()
+    d = decider(store)
+    d.process(
+        [
+            rec("incidents", crash("a", SAME_A), partition=4),
+            rec("incidents", crash("o", OTHER), partition=5),
+        ]
+    )
+    before_other = tick_watermark(store, OTHER)
+    # In the same batch as a first event of a new city on partition 4: it gets the tick too.
+    d.process([rec("ticks", tick(90), 4), rec("incidents", crash("b", SAME_B), 4)])
+    at = T0 + timedelta(minutes=90)
+    assert tick_watermark(store, SAME_A) == at
+    assert tick_watermark(store, SAME_B) == at
+    assert tick_watermark(store, OTHER) == before_other != at
+
+
+def test_a_tick_also_reaches_jurisdictions_only_the_store_knows() -> None:
+    # A restarted worker: states in the store, nothing cached yet.
+    store = DictStore()
+    decider(store).process([rec("incidents", crash("a", SAME_A), partition=4)])
+    fresh = decider(store)
+    fresh.process([rec("ticks", tick(120), 4)])
+    assert tick_watermark(store, SAME_A) == T0 + timedelta(minutes=120)
+
+
+def test_an_unacked_task_goes_overdue_on_the_partition_tick() -> None:
+    store = DictStore()
+    d = decider(store)
+    issued = d.process([rec("incidents", crash("a", SAME_A), partition=4)])
+    open_tasks = [orjson.loads(o.value) for o in on("tasks", issued)]
+    assert open_tasks and {t["state"] for t in open_tasks} == {"open"}
+    last_due = max(datetime.fromisoformat(t["due_at"]) for t in open_tasks)
+    later = int((last_due - T0).total_seconds() // 60) + 1
+    assert d.process([rec("ticks", tick(later), 5)]) == []  # another partition's tick
+    overdue = [
+        orjson.loads(o.value) for o in on("tasks", d.process([rec("ticks", tick(later), 4)]))
+    ]
+    assert {t["task_id"] for t in overdue} == {t["task_id"] for t in open_tasks}
+    assert {t["state"] for t in overdue} == {"overdue"}
+
+
+def test_the_event_clock_follows_actual_event_time_only() -> None:
+    store = DictStore()
+    d = decider(store)
+    drill = orjson.loads(crash("x", SAME_A))
+    drill["status"] = "Exercise"
+    drill["occurred_at"] = (T0 + timedelta(hours=3)).isoformat()
+    d.process([rec("incidents", raw(drill), partition=4)])
+    assert d.clock.next_tick(NOW) is None  # a drill does not move the clock
+    d.process([rec("incidents", crash("a", SAME_A), partition=4)])
+    assert d.clock.next_tick(NOW) == T0
+
+
+def test_deferred_puts_wait_for_flush_and_put_each_changed_state_once() -> None:
+    store = DictStore()
+    d = Decider(
+        prefix=P,
+        digits=4,
+        pseudonym_key=KEY,
+        rulebook=default_rulebook(),
+        store=store,
+        clock=TickClock("event"),
+        now=lambda: NOW,
+        deferred_puts=True,
+    )
+    d.process([rec("incidents", crash("a", SAME_A), partition=4)])
+    d.process([rec("incidents", crash("b", SAME_A, total=31, dead=5), partition=4)])
+    d.process([rec("incidents", crash("o", OTHER), partition=5)])
+    assert store.puts == []  # nothing encoded per batch
+    assert d.flush_states() == 2
+    assert sorted(store.puts) == [OTHER, SAME_A]
+    assert d.flush_states() == 0  # nothing changed since
+    # The flushed state is the whole story: a worker restarted from the store goes on.
+    again = decider(store)
+    out = again.process([rec("incidents", crash("b", SAME_A, total=31, dead=5), partition=4)])
+    assert on("escalations", out) == []  # a duplicate: already decided before the flush
+    # A rebalance drops changes not flushed (their records were not committed either).
+    d.process([rec("incidents", crash("c", SAME_B), partition=4)])
+    d.forget()
+    assert d.flush_states() == 0

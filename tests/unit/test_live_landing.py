@@ -1,0 +1,199 @@
+"""The landing stage's plan (:meth:`streams.live.landing.Landing.plan`): which table and
+which namespace each record lands in, under which deduplication token. No I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiokafka import ConsumerRecord, TopicPartition
+
+from streams.live.landing import Landing
+from topics.models import CaseEvent, Escalation, Rejection, StockLevel, Task
+from topics.privacy import pseudonym
+
+P = "unit"
+KEY = b"unit-pseudonym-key"
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+def landing() -> Landing:
+    return Landing(bootstrap="unused:9092", prefix=P, sinks={}, pseudonym_key=KEY)
+
+
+def record(topic: str, partition: int, offset: int, value: bytes) -> ConsumerRecord[Any, Any]:
+    return ConsumerRecord(f"{P}.{topic}.v1", partition, offset, 0, 0, None, value, None, 0, 0, ())
+
+
+def batch(*records: ConsumerRecord[Any, Any]) -> dict[TopicPartition, list[Any]]:
+    out: dict[TopicPartition, list[Any]] = {}
+    for r in records:
+        out.setdefault(TopicPartition(r.topic, r.partition), []).append(r)
+    return out
+
+
+def escalation(decision_id: str, status: str = "Actual") -> bytes:
+    return orjson.dumps(
+        {
+            "decision_id": decision_id,
+            "incident_id": "INC-1",
+            "jurisdiction": "5101",
+            "status": status,
+            "tier": "IV",
+            "effective_at": T0.isoformat(),
+            "rule_ids": ["mass-casualty-IV"],
+            "evidence": {"casualties": 12.0},
+            "rulebook_version": "2026.1",
+        }
+    )
+
+
+def case(event_id: str, status: str = "Actual") -> bytes:
+    return orjson.dumps(
+        {
+            "kind": "case",
+            "event_id": event_id,
+            "status": status,
+            "source": {"agency_id": "cdc-510104", "agency_type": "health"},
+            "occurred_at": T0.isoformat(),
+            "reported_at": T0.isoformat(),
+            "region": "510104",
+            "case_id": f"c-{event_id}",
+            "patient_ref": "h1-1",
+            "national_id": "510104199001011234",
+            "name": "Zhang San",
+            "disease": "cholera",
+            "classification": "confirmed",
+            "facility_id": "h1",
+        }
+    )
+
+
+def test_each_output_topic_lands_in_its_table_with_a_token_from_its_offsets() -> None:
+    task = {
+        "task_id": "t1",
+        "incident_id": "INC-1",
+        "jurisdiction": "5101",
+        "tier": "IV",
+        "agency_type": "emergency",
+        "action": "convene joint command",
+        "issued_at": T0.isoformat(),
+        "due_at": T0.isoformat(),
+    }
+    stock = {
+        "site_id": "h1",
+        "site_type": "hospital",
+        "jurisdiction": "5101",
+        "item": "n95",
+        "unit": "pcs",
+        "at": T0.isoformat(),
+        "on_hand": 300.0,
+    }
+    rejection = {"reason": "not JSON", "value_b64": "eA==", "topic": f"{P}.cases.v1"}
+    writes = landing().plan(
+        batch(
+            record("escalations", 2, 10, escalation("d1")),
+            record("escalations", 2, 12, escalation("d2")),  # a gap: compacted or skipped
+            record("tasks", 0, 7, orjson.dumps(task)),
+            record("stock-levels", 5, 0, orjson.dumps(stock)),
+            record("dlq", 0, 3, orjson.dumps(rejection)),
+        )
+    )
+    planned = {(w.namespace, w.table, w.token): w.rows for w in writes}
+    assert set(planned) == {
+        ("live", "tier_timeline", f"tier_timeline:{P}.escalations.v1:2:10-12"),
+        ("live", "tasks", f"tasks:{P}.tasks.v1:0:7-7"),
+        ("live", "stock_levels", f"stock_levels:{P}.stock-levels.v1:5:0-0"),
+        ("live", "rejected_events", f"rejected_events:{P}.dlq.v1:0:3-3"),
+    }
+    timeline = planned["live", "tier_timeline", f"tier_timeline:{P}.escalations.v1:2:10-12"]
+    assert [type(r) for r in timeline] == [Escalation, Escalation]
+    assert [r.decision_id for r in timeline] == ["d1", "d2"]  # type: ignore[attr-defined]
+    assert all(
+        isinstance(rows[0], model)
+        for (_, table, _), rows in planned.items()
+        for t, model in (
+            ("tasks", Task),
+            ("stock_levels", StockLevel),
+            ("rejected_events", Rejection),
+        )
+        if table == t
+    )
+
+
+def test_one_write_per_table_and_partition() -> None:
+    writes = landing().plan(
+        batch(
+            record("escalations", 0, 4, escalation("a")),
+            record("escalations", 3, 4, escalation("b")),
+        )
+    )
+    assert sorted(w.token for w in writes) == [
+        f"tier_timeline:{P}.escalations.v1:0:4-4",
+        f"tier_timeline:{P}.escalations.v1:3:4-4",
+    ]
+
+
+def test_drills_land_in_the_exercise_namespace_never_in_the_live_one() -> None:
+    writes = landing().plan(
+        batch(
+            record("escalations", 1, 0, escalation("real")),
+            record("escalations", 1, 1, escalation("drill", "Exercise")),
+            record("escalations", 1, 2, escalation("test", "Test")),
+            record("cases", 1, 0, case("c-drill", "Exercise")),
+        )
+    )
+    by_namespace = {
+        (w.namespace, w.table): [getattr(r, "decision_id", None) or r.event_id for r in w.rows]  # type: ignore[attr-defined]
+        for w in writes
+    }
+    assert by_namespace == {
+        ("live", "tier_timeline"): ["real"],
+        ("exercise", "tier_timeline"): ["drill", "test"],
+        ("exercise", "cases"): ["c-drill"],
+    }
+    # Both halves of one record range keep the range's token: each namespace is its own
+    # database, and a re-sent range must be recognised in both.
+    assert {w.token for w in writes if w.table == "tier_timeline"} == {
+        f"tier_timeline:{P}.escalations.v1:1:0-2"
+    }
+
+
+def test_inputs_land_pseudonymised_and_undecodable_records_are_skipped() -> None:
+    transfer = {
+        "kind": "transfer",
+        "event_id": "tr-1",
+        "source": {"agency_id": "120-5101", "agency_type": "health"},
+        "occurred_at": T0.isoformat(),
+        "reported_at": T0.isoformat(),
+        "region": "510104",
+        "transfer_id": "T-1",
+        "patient_ref": "h1-1",
+        "from_facility": "h1",
+        "to_facility": "h2",
+        "required_bed": "icu",
+        "transfer_status": "requested",
+    }
+    writes = landing().plan(
+        batch(
+            record("cases", 4, 20, case("e1")),
+            record("cases", 4, 21, b"not json"),  # the decide stage dead-letters it
+            record("cases", 4, 22, case("e2")),
+            record("transfers", 4, 0, orjson.dumps(transfer)),
+            record("tasks", 4, 0, b'{"task_id": "only"}'),  # a foreign writer's record
+        )
+    )
+    [cases] = [w for w in writes if w.table == "cases"]
+    assert cases.token == f"cases:{P}.cases.v1:4:20-22"
+    assert [type(r) for r in cases.rows] == [CaseEvent, CaseEvent]
+    for row in cases.rows:
+        assert row.national_id == pseudonym("510104199001011234", KEY)  # type: ignore[attr-defined]
+        assert row.name is None  # type: ignore[attr-defined]
+    [transfers] = [w for w in writes if w.table == "transfers"]
+    assert [r.transfer_id for r in transfers.rows] == ["T-1"]  # type: ignore[attr-defined]
+    assert not [w for w in writes if w.table == "tasks"]
+
+
+def test_an_empty_batch_plans_nothing() -> None:
+    assert landing().plan({TopicPartition(f"{P}.tasks.v1", 0): []}) == []
