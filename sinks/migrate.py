@@ -15,6 +15,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from sinks.client import check_identifier
+from sinks.cluster import on_cluster
 from sinks.errors import MigrationError
 
 log = logging.getLogger("tierflow.sinks")
@@ -79,15 +80,23 @@ def applied_checksums(client: Client, database: str) -> dict[int, str]:
     return {int(version): str(checksum) for version, checksum in rows}
 
 
-def migrate(admin: Client, database: str) -> list[Migration]:
+def ddl(statement: str, cluster: str | None) -> str:
+    """A migration statement as it runs: unchanged on one server, rewritten with
+    ``ON CLUSTER`` and Replicated engines for a cluster (:mod:`sinks.cluster`)."""
+    return statement if cluster is None else on_cluster(statement, cluster)
+
+
+def migrate(admin: Client, database: str, cluster: str | None = None) -> list[Migration]:
     """Create ``database`` if needed and apply the migrations it has not recorded yet, in
     order; returns the ones applied now (empty when it was up to date). ``admin`` must be
     allowed to create databases and tables; its own current database does not matter.
-    MigrationError when an applied migration's file has changed or a statement fails."""
+    ``cluster``: run every statement ON CLUSTER with Replicated engines. MigrationError
+    when an applied migration's file has changed or a statement fails."""
     check_identifier(database, "database name")
     try:
-        admin.command(f"CREATE DATABASE IF NOT EXISTS {database}")
-        admin.command(LEDGER_DDL.replace("schema_migrations", f"{database}.schema_migrations"))
+        admin.command(ddl(f"CREATE DATABASE IF NOT EXISTS {database}", cluster))
+        ledger = LEDGER_DDL.replace("schema_migrations", f"{database}.schema_migrations")
+        admin.command(ddl(ledger, cluster))
         done = applied_checksums(admin, database)
     except ClickHouseError as exc:
         raise MigrationError(f"cannot prepare database {database}: {exc}") from exc
@@ -104,7 +113,7 @@ def migrate(admin: Client, database: str) -> list[Migration]:
         for statement in migration.statements():
             try:
                 # The statements name tables unqualified: run them inside `database`.
-                admin.command(statement, settings={"database": database})
+                admin.command(ddl(statement, cluster), settings={"database": database})
             except ClickHouseError as exc:
                 raise MigrationError(f"{label} failed on {database}: {exc}") from exc
         admin.insert(

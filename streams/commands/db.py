@@ -17,6 +17,16 @@ def migrate_command(
         str | None,
         typer.Option("--database", help="Database to migrate (default: the settings' one)."),
     ] = None,
+    on_cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--on-cluster",
+            help="Run the DDL ON CLUSTER NAME with Replicated engines (a ClickHouse cluster).",
+        ),
+    ] = None,
+    print_sql: Annotated[
+        bool, typer.Option("--print-sql", help="Print the DDL that would run; change nothing.")
+    ] = False,
 ) -> None:
     """Create the database if needed and apply the migrations it has not seen; running it
     again changes nothing. A review gets its own database: `--database review_0301`."""
@@ -25,12 +35,18 @@ def migrate_command(
 
     from sinks.client import connect
     from sinks.errors import SinkError
-    from sinks.migrate import migrate
+    from sinks.migrate import ddl, load_migrations, migrate
 
     settings = load_settings()
     name = database or settings.clickhouse_database
+    if print_sql:
+        for migration in load_migrations():
+            typer.echo(f"-- {migration.version:04d}_{migration.name} (database {name})")
+            for statement in migration.statements():
+                typer.echo(ddl(statement, on_cluster) + ";\n")
+        return
     try:
-        applied = migrate(connect(settings, ""), name)
+        applied = migrate(connect(settings, ""), name, on_cluster)
     except OperationalError:
         typer.echo(
             f"tierflow db migrate: cannot reach ClickHouse at {settings.clickhouse_url}"
