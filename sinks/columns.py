@@ -4,7 +4,8 @@ Rules (applied to a model's declared fields, in order; unknown extra fields neve
 
 - ``Literal[...]`` and the code-like string fields in :data:`CODE_FIELDS` →
   ``LowCardinality(String)``; other ``str`` → ``String``;
-- ``int`` → ``Int64``, ``float`` → ``Float64``, ``bool`` → ``Bool``;
+- ``int`` → ``Int64`` (``UInt32`` for the counters in :data:`UINT32_FIELDS`),
+  ``float`` → ``Float64``, ``bool`` → ``Bool``;
 - aware datetimes → ``DateTime64(3, 'UTC')``;
 - ``dict[str, float]`` → ``Map(String, Float64)``; any other dict → JSON text in ``String``;
 - ``tuple[str, ...]`` → ``Array(String)``;
@@ -51,6 +52,8 @@ CODE_FIELDS = frozenset(
         "field",
     }
 )
+# Small non-negative counters: stored UInt32.
+UINT32_FIELDS = frozenset({"revision"})
 FORBIDDEN_COLUMNS = frozenset({"name"})  # personal names are dropped at ingestion
 PSEUDONYMISED_COLUMNS = frozenset({"national_id"})
 VERSION_COLUMN = "version"
@@ -67,9 +70,10 @@ def _epoch_ms(value: datetime | None) -> int:
 class VersionRule:
     """How a row's ``ReplacingMergeTree`` version is made, so the row a query keeps under
     ``FINAL`` is the right one. ``from_field``: the model's own version number. Otherwise a
-    state rank (``rank_field`` looked up in ``ranks``: later states win), then time
-    (``time_field``; ``prefer`` "latest" keeps the newest, "earliest" the first one, e.g.
-    the first decision of a re-processed output). No rule: 0, the last insert wins."""
+    rank (``rank_field``: looked up in ``ranks`` (later states win), or, with no ``ranks``,
+    the field's own non-negative int such as a revision), then time (``time_field``;
+    ``prefer`` "latest" keeps the newest, "earliest" the first one, e.g. the first decision
+    of a re-processed output). No rule: 0, the last insert wins."""
 
     from_field: str | None = None
     rank_field: str | None = None
@@ -83,7 +87,10 @@ class VersionRule:
             return int(getattr(model, self.from_field))
         if self.rank_field is None and self.time_field is None:
             return 0
-        rank = self.ranks[getattr(model, self.rank_field)] if self.rank_field else 0
+        rank = 0
+        if self.rank_field is not None:
+            value = getattr(model, self.rank_field)
+            rank = self.ranks[value] if self.ranks else int(value)
         ms = _epoch_ms(getattr(model, self.time_field)) if self.time_field else 0
         if self.prefer == "earliest" and ms:
             ms = _RANK_STEP - 1 - ms
@@ -133,6 +140,8 @@ def _base_type(name: str, annotation: Any) -> tuple[str, Callable[[Any], Any] | 
         return "String", _json_text
     if origin is tuple and get_args(annotation) == (str, ...):
         return "Array(String)", None
+    if annotation is int and name in UINT32_FIELDS:
+        return "UInt32", None
     simple = {str: "String", bool: "Bool", int: "Int64", float: "Float64"}
     if annotation in simple:
         return simple[annotation], None

@@ -118,7 +118,7 @@ REVIEW_INCIDENTS = """
 SELECT incident_id, jurisdiction, category, disease, headline, phase, warning, tier,
        opened_at, updated_at, rulebook_version
 FROM incidents FINAL
-WHERE status = 'Actual'
+WHERE status = 'Actual' AND merged_into IS NULL
 ORDER BY opened_at, incident_id
 """
 

@@ -60,7 +60,6 @@ class TableSpec:
         return list(zip(*self.columns(models), strict=True))
 
 
-TASK_STATE_RANK = {"open": 0, "overdue": 1, "acked": 2, "retracted": 3}
 TRANSFER_STATE_RANK = {
     "requested": 0,
     "dispatched": 1,
@@ -68,10 +67,12 @@ TRANSFER_STATE_RANK = {
     "arrived": 3,
     "cancelled": 3,
 }
-# Outputs re-emitted after a crash carry a later decided_at: keep the first decision; a
-# retraction (a late event made the decision wrong) replaces it whenever it arrives.
-_FIRST_DECISION = VersionRule(
-    rank_field="retracted", ranks={False: 0, True: 1}, time_field="decided_at", prefer="earliest"
+# The core's contract is "the last copy per id wins", and it numbers the copies of an id
+# (``revision``): a retraction, a reinstatement or a task's new state has a higher revision
+# and replaces the row whenever it arrives. An output re-emitted after a crash repeats its
+# revision with a later decided_at: keep the first decision (and its latency).
+_LAST_REVISION_FIRST_DECISION = VersionRule(
+    rank_field="revision", time_field="decided_at", prefer="earliest"
 )
 
 TABLES: dict[str, TableSpec] = {
@@ -88,20 +89,20 @@ TABLES: dict[str, TableSpec] = {
             "tier_timeline",
             Escalation,
             key=("status", "effective_at", "decision_id"),
-            version=_FIRST_DECISION,
+            version=_LAST_REVISION_FIRST_DECISION,
         ),
         TableSpec(
             "tasks",
             Task,
             key=("status", "issued_at", "task_id"),
-            version=VersionRule(
-                rank_field="state",
-                ranks=TASK_STATE_RANK,
-                time_field="decided_at",
-                prefer="earliest",
-            ),
+            version=_LAST_REVISION_FIRST_DECISION,
         ),
-        TableSpec("alerts", Alert, key=("status", "at", "alert_id"), version=_FIRST_DECISION),
+        TableSpec(
+            "alerts",
+            Alert,
+            key=("status", "at", "alert_id"),
+            version=_LAST_REVISION_FIRST_DECISION,
+        ),
         TableSpec(
             "cases",
             CaseEvent,

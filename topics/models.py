@@ -201,6 +201,9 @@ class Escalation(_Output):
     # True on a re-emission of a change that a late event has made wrong (the recomputed
     # change is emitted beside it); the command view shows only rows not retracted.
     retracted: bool = False
+    # How many copies of this id the core emitted before this one: a retraction or a
+    # reinstatement outranks what it replaces; a re-processed output repeats its revision.
+    revision: NonNegativeInt = 0
 
 
 class Task(_Output):
@@ -219,6 +222,7 @@ class Task(_Output):
     state: Literal["open", "acked", "overdue", "retracted"] = "open"
     acked_at: AwareDatetime | None = None
     decided_at: AwareDatetime | None = None
+    revision: NonNegativeInt = 0  # as Escalation.revision
 
 
 AlertKind = Literal[
@@ -247,6 +251,7 @@ class Alert(_Output):
     details: dict[str, Any] = Field(default_factory=dict)
     decided_at: AwareDatetime | None = None
     retracted: bool = False  # as Escalation.retracted
+    revision: NonNegativeInt = 0  # as Escalation.revision
 
 
 class Rejection(_Output):
@@ -283,6 +288,9 @@ class IncidentState(_Output):
     lat: float | None = None
     lon: float | None = None
     rulebook_version: str
+    # Set on the last copy of an incident taken over by another id (a warning an agency's
+    # incident absorbed): that copy is ``closed`` and names the incident it became.
+    merged_into: str | None = None
     version: int  # increases with every change; ReplacingMergeTree keeps the highest
 
 

@@ -8,17 +8,23 @@ uuid5 of content; ``decided_at`` is left for the shell.
 ``step_many(state, events)`` gives the same state and the same outputs as calling ``step``
 once per event, except that IncidentState snapshots are coalesced: one per incident
 touched by the batch (its latest), since the command view keeps only the newest version.
+An incident taken over by another id (a warning an agency's incident absorbed) gets one
+last snapshot, ``closed`` with ``merged_into`` naming its successor.
 
 Every Escalation, Task and Alert is a function of the events (event time), not of their
 arrival: when a late event changes one already emitted, the core emits the recomputed
 output and a copy of the old one with ``retracted=True`` (tasks: ``state="retracted"``),
 same id. Taking, per id, the last copy emitted and leaving out retractions gives the same
-set for any order and batching of the same events (``tests/property``).
+set for any order and batching of the same events (``tests/property``). Each copy carries
+its ``revision``: how many copies of its id were emitted before it (counted in the state,
+so re-processing from a saved state repeats the same revisions); the last copy of an id
+is the one with the highest revision, which is how the sinks keep it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from streams.core.alerts import alert
@@ -31,6 +37,7 @@ from streams.core.plan import (
     apply_ack,
     incident_id,
     incident_state,
+    merged_state,
     name_of,
     overdue,
     reissue,
@@ -60,6 +67,13 @@ from topics.models import (
 
 InputEvent = IncidentEvent | CaseEvent | TransferEvent | StockEvent
 Output = Escalation | Task | Alert | IncidentState | StockLevel
+
+# The outputs whose copies are numbered (``revision``), and their ids.
+_REVISED_ID: dict[type, Callable[[Any], str]] = {
+    Escalation: attrgetter("decision_id"),
+    Task: attrgetter("task_id"),
+    Alert: attrgetter("alert_id"),
+}
 
 
 class TimelineEntry(NamedTuple):
@@ -149,6 +163,9 @@ class _Batch:
                     watermark=self._watermark(ns),
                     out=self.out,
                 )
+                merged = merged_state(ns, self.jurisdiction, track, old_inc, self.comp)
+                if merged is not None:
+                    self.out.append(merged)
         for changed_key, t0 in changed.items():
             self._recompute(ns, changed_key, t0)
         for changed_track in (track, *(ns.tracks[k] for k in others)):
@@ -230,7 +247,21 @@ class _Batch:
             )
         )
 
+    def _revise(self) -> None:
+        """Number the copies of each Escalation / Task / Alert id in emission order."""
+        for i, out in enumerate(self.out):
+            get_id = _REVISED_ID.get(type(out))
+            if get_id is None:
+                continue
+            emitted = self.work.namespace(out.status).emitted
+            output_id = get_id(out)
+            revision = emitted.get(output_id, 0)
+            emitted[output_id] = revision + 1
+            if revision:
+                self.out[i] = out.model_copy(update={"revision": revision})
+
     def finish(self) -> tuple[CoreState, list[Output]]:
+        self._revise()
         state = self.work.state
         for status, key in self.touched:
             ns = state.namespaces[status]

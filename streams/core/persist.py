@@ -18,7 +18,9 @@ from streams.core.state import CoreState, Namespace, Series, Track
 from streams.core.transfers import index_ask
 from topics.errors import TierflowError
 
-FORMAT = 1
+FORMAT = 2
+# Format 1 had no count of emitted copies: its outputs count as never emitted.
+_READABLE = frozenset({1, FORMAT})
 
 
 class StateDecodeError(TierflowError):
@@ -125,6 +127,7 @@ def _ledger(ns: Namespace) -> list[Any]:
         sorted(ns.eta_heap),
         ns.next_due,
         sorted((k, t.pending) for k, t in ns.tracks.items()),
+        sorted(ns.emitted.items()),
     ]
 
 
@@ -145,7 +148,7 @@ def decode_state(data: bytes) -> CoreState:
     """The state ``encode_state`` wrote; :class:`StateDecodeError` for anything else."""
     try:
         fmt, jurisdiction, tick_wm, spaces = orjson.loads(data)
-        if fmt != FORMAT:
+        if fmt not in _READABLE:
             raise StateDecodeError(f"state format {fmt!r}, expected {FORMAT}")
         state = CoreState(jurisdiction)
         state.tick_wm = tick_wm
@@ -159,7 +162,7 @@ def decode_state(data: bytes) -> CoreState:
 
 def _namespace_in(semantic: list[Any], ledger: list[Any]) -> Namespace:
     status, event_wm, tracks, cases, stock, beds, transfers, tasks, acks = semantic
-    seq, alerted, shown, due_heap, eta_heap, next_due, pending = ledger
+    seq, alerted, shown, due_heap, eta_heap, next_due, pending, *emitted = ledger
     ns = Namespace(status)
     ns.event_wm = event_wm
     ns.tracks = {row[0]: _track_in(row) for row in tracks}
@@ -180,6 +183,7 @@ def _namespace_in(semantic: list[Any], ledger: list[Any]) -> Namespace:
     ns.acks = dict(acks)
     ns.seq, ns.alerted, ns.next_due = seq, set(alerted), next_due
     ns.shown = {k: _deep_tuple(v) for k, v in shown}
+    ns.emitted = dict(emitted[0]) if emitted else {}
     ns.due_heap = [tuple(h) for h in due_heap]
     ns.eta_heap = [tuple(h) for h in eta_heap]
     for key, hint in pending:

@@ -305,6 +305,26 @@ def visible(track: Track) -> bool:
     return bool(track.reports or track.warning_at or track.timeline)
 
 
+def merged_state(
+    ns: Namespace, jurisdiction: str, track: Track, old_inc: str, comp: Compiled
+) -> IncidentState | None:
+    """The last snapshot of incident ``old_inc``, which the track's incident took over:
+    ``closed``, ``merged_into`` its successor, with a new version so it replaces the old
+    row. None while another track still goes by ``old_inc`` (an agency's id two tracks
+    share)."""
+    if any(
+        other is not track
+        and visible(other)
+        and incident_id(ns.status, jurisdiction, other) == old_inc
+        for other in ns.tracks.values()
+    ):
+        return None
+    now = incident_state(ns, jurisdiction, track, comp)
+    return now.model_copy(
+        update={"incident_id": old_inc, "phase": "closed", "merged_into": now.incident_id}
+    )
+
+
 def incident_state(ns: Namespace, jurisdiction: str, track: Track, comp: Compiled) -> IncidentState:
     """The current picture of the track's incident (``version`` from the namespace ledger)."""
     ns.seq += 1

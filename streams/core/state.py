@@ -6,7 +6,8 @@ Layout (all plain lists, dicts and tuples so the hot path stays cheap):
   status (``Actual``, ``Exercise``, ``Test``), so drills never touch live state.
 * ``Namespace`` — cases, incident tracks, stock series, transfers, tasks and acks, plus a
   *ledger* of what has already been emitted (alert ids, what each subject's alerts and
-  tasks last said, the IncidentState sequence number, due-time heaps). Everything outside
+  tasks last said, how many copies of each output id went out, the IncidentState
+  sequence number, due-time heaps). Everything outside
   the ledger is a join of the events seen (min, max, set union), hence the same for any
   order and unchanged by a repeated event; the ledger only tells what to emit or retract.
 * ``Track`` — what the tier is decided on: all cases of one disease in the jurisdiction
@@ -147,6 +148,7 @@ class Namespace:
         "beds",
         "cases",
         "due_heap",
+        "emitted",
         "eta_heap",
         "event_wm",
         "next_due",
@@ -176,6 +178,7 @@ class Namespace:
         self.seq = 0
         self.alerted: set[str] = set()  # alerts whose content their id determines
         self.shown: dict[str, Any] = {}  # subject -> what its last emitted outputs said
+        self.emitted: dict[str, int] = {}  # output id -> copies emitted (the next revision)
         self.due_heap: list[tuple[int, str]] = []  # (due_at, task_id)
         self.eta_heap: list[tuple[int, str]] = []  # (eta, transfer_id)
         self.next_due = -NO_TIME
@@ -193,6 +196,7 @@ class Namespace:
         new.tasks, new.acks = self.tasks.copy(), self.acks.copy()
         new.asks, new.ask_last = self.asks.copy(), self.ask_last.copy()
         new.alerted, new.shown = self.alerted.copy(), self.shown.copy()
+        new.emitted = self.emitted.copy()
         new.due_heap, new.eta_heap = self.due_heap.copy(), self.eta_heap.copy()
         return new
 

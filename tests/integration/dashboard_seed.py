@@ -5,7 +5,9 @@ Two jurisdictions: Chengdu (5101: a cholera incident escalating IV → III → I
 opened by the multi-point trigger, a measles incident closed after standing down) and
 Chongqing (5001: a food-poisoning incident at tier IV). Around them sit rows every panel
 must leave out: a drill (status Exercise), rows outside the time window (before
-``WINDOW_START`` or after ``WINDOW_END``), superseded versions of the same key. The
+``WINDOW_START`` or after ``WINDOW_END``), superseded versions of the same key, retracted
+decisions, tasks and alerts (some reinstated by a later revision, which shows again), a
+warning incident merged into another (closed). The
 expected panel contents are written out by hand in ``test_dashboards.py``.
 """
 
@@ -101,6 +103,26 @@ def incidents() -> list[IncidentState]:
             lon=104.0,
             opened_at=at(1, 2),
         ),
+        # G: a warning an agency's incident (A) took over: closed, merged into A.
+        _incident(
+            "inc-warning-old-5101",
+            1,
+            at(2, 8),
+            category="infectious_disease",
+            phase="reported",
+            warning=True,
+            **CHOLERA,
+        ),
+        _incident(
+            "inc-warning-old-5101",
+            2,
+            at(2, 9),
+            category="infectious_disease",
+            phase="closed",
+            merged_into="inc-cholera-5101",
+            opened_at=at(2, 8),
+            **CHOLERA,
+        ),
         # E: a drill at tier I: never in the live view.
         _incident("inc-drill-5101", 1, at(4), status="Exercise", tier="I", **CHOLERA),
         # F: opened after the window ends.
@@ -118,6 +140,8 @@ def _decision(
     jurisdiction: str = "5101",
     status: Any = "Actual",
     decided_after: timedelta = timedelta(seconds=2),
+    retracted: bool = False,
+    revision: int = 0,
 ) -> Escalation:
     return Escalation(
         decision_id=decision_id,
@@ -131,6 +155,8 @@ def _decision(
         evidence={"confirmed": 1.0},
         rulebook_version=RULEBOOK,
         decided_at=effective_at + decided_after,
+        retracted=retracted,
+        revision=revision,
     )
 
 
@@ -138,6 +164,12 @@ def escalations() -> list[Escalation]:
     return [
         _decision("d-a1", "inc-cholera-5101", "IV", None, at(2, 9)),
         _decision("d-a2", "inc-cholera-5101", "III", "IV", at(3, 10)),
+        # d-a2 retracted by a late event, then reinstated by another: shown.
+        _decision("d-a2", "inc-cholera-5101", "III", "IV", at(3, 10), retracted=True, revision=1),
+        _decision("d-a2", "inc-cholera-5101", "III", "IV", at(3, 10), revision=2),
+        # d-a9 retracted for good: never shown.
+        _decision("d-a9", "inc-cholera-5101", "I", "III", at(4, 6)),
+        _decision("d-a9", "inc-cholera-5101", "I", "III", at(4, 6), retracted=True, revision=1),
         _decision("d-a3", "inc-cholera-5101", "II", "III", at(5, 12)),
         # d-a3 again, re-emitted after a restart: the same row once the key collapses.
         _decision(
@@ -185,15 +217,29 @@ def tasks() -> list[Task]:
         _task("t-a-em", "emergency", "convene_joint_command", *cholera, at(5, 13)),
         _task(
             "t-a-em", "emergency", "convene_joint_command", *cholera, at(5, 13),
-            state="acked", acked_at=at(5, 12, 40), decided_at=at(5, 12, 40),
+            state="acked", acked_at=at(5, 12, 40), decided_at=at(5, 12, 40), revision=1,
         ),
         _task("t-a-health", "health", "designate_hospitals", *cholera, at(5, 18)),
         _task(
             "t-a-health", "health", "designate_hospitals", *cholera, at(5, 18),
-            state="overdue", decided_at=at(5, 18),
+            state="overdue", decided_at=at(5, 18), revision=1,
         ),
-        # Past due but the core has not marked it yet: the view counts it overdue.
+        # Past due but the core has not marked it yet: the view counts it overdue. It was
+        # retracted and reinstated on the way.
         _task("t-a-ps", "public_security", "secure_perimeter", *cholera, at(5, 14)),
+        _task(
+            "t-a-ps", "public_security", "secure_perimeter", *cholera, at(5, 14),
+            state="retracted", revision=1,
+        ),
+        _task(
+            "t-a-ps", "public_security", "secure_perimeter", *cholera, at(5, 14), revision=2
+        ),
+        # Overdue, then retracted for good: not counted.
+        _task("t-a-gone", "health", "trace_contacts", *cholera, at(5, 13), state="overdue"),
+        _task(
+            "t-a-gone", "health", "trace_contacts", *cholera, at(5, 13),
+            state="retracted", revision=1,
+        ),
         # Due after the window ends: not overdue yet.
         _task("t-a-tr", "transport", "open_green_corridor", *cholera, at(9)),
         _task(
@@ -351,6 +397,15 @@ def alerts() -> list[Alert]:
             status="Exercise",
         ),
         _alert("al-late-c3", "reporting_late", "yellow", "e-c3", at(4, 11)),
+        # al-late-c3 retracted, then reinstated: shown. al-gone retracted for good.
+        _alert(
+            "al-late-c3", "reporting_late", "yellow", "e-c3", at(4, 11), retracted=True, revision=1
+        ),
+        _alert("al-late-c3", "reporting_late", "yellow", "e-c3", at(4, 11), revision=2),
+        _alert("al-gone", "reporting_late", "yellow", "e-c4", at(4, 12)),
+        _alert(
+            "al-gone", "reporting_late", "yellow", "e-c4", at(4, 12), retracted=True, revision=1
+        ),
         _alert("al-late-c7", "reporting_late", "yellow", "e-c7", at(3, 19), jurisdiction="5001"),
         _alert("al-stock", "stock_low", "orange", "depot-1/ppe.n95", at(6, 8)),
         _alert(

@@ -133,7 +133,7 @@ def incident(version: int, headline: str) -> IncidentState:
     )
 
 
-def task(state: str, decided_minute: int) -> Task:
+def task(state: str, decided_minute: int, revision: int = 0) -> Task:
     return Task(
         task_id="task-1",
         incident_id="inc-1",
@@ -146,6 +146,7 @@ def task(state: str, decided_minute: int) -> Task:
         state=state,
         acked_at=T0 + timedelta(minutes=40) if state == "acked" else None,
         decided_at=T0 + timedelta(minutes=decided_minute),
+        revision=revision,
     )
 
 
@@ -188,7 +189,7 @@ def test_a_resent_batch_lands_once(harness: Harness) -> None:
     assert event_ids(harness.read("cases", final=False)) == expected
 
 
-def decision(decided_second: int) -> Escalation:
+def decision(decided_second: int, revision: int = 0, *, retracted: bool = False) -> Escalation:
     return Escalation(
         decision_id="d-1",
         incident_id="inc-1",
@@ -200,6 +201,8 @@ def decision(decided_second: int) -> Escalation:
         evidence={"confirmed_7d": 12.0},
         rulebook_version="2026.1",
         decided_at=T0 + timedelta(seconds=decided_second),
+        retracted=retracted,
+        revision=revision,
     )
 
 
@@ -218,6 +221,26 @@ def test_the_token_not_the_content_decides_what_is_a_resend(harness: Harness) ->
     other.flush()
     assert len(harness.read("tier_timeline", final=False)) == 2
     assert len(harness.read("tier_timeline")) == 1
+
+
+def test_a_decision_retracted_then_reinstated_is_shown(harness: Harness) -> None:
+    # Case c1 confirmed (the decision), discarded (retracted), confirmed again (reinstated):
+    # the core numbers the three copies 0, 1, 2. They land out of order, the retraction
+    # last, the reinstatement twice (re-processed after a crash, decided later).
+    landing = [
+        (decision(2, 2), "tl:reinstated"),
+        (decision(1, 0), "tl:first"),
+        (decision(9, 2), "tl:reinstated-again"),
+        (decision(1, 1, retracted=True), "tl:retracted"),
+    ]
+    for row, token in landing:
+        sink = harness.make()
+        sink.write("tier_timeline", [row], token)
+        sink.flush()
+    assert len(harness.read("tier_timeline", final=False)) == 4
+    [shown] = harness.read("tier_timeline")
+    assert (shown["retracted"], shown["revision"]) == (False, 2)
+    assert shown["decided_at"] == T0 + timedelta(seconds=2)  # the first decision of it
 
 
 def test_rows_read_back_as_written_without_personal_data(harness: Harness) -> None:
@@ -252,17 +275,36 @@ def test_same_key_collapses_to_the_highest_version_under_final(harness: Harness)
     assert (current["version"], current["headline"], current["tier"]) == (2, "spreading", "III")
 
 
-def test_task_and_transfer_states_only_move_forward(harness: Harness) -> None:
+def test_the_last_revision_of_a_task_wins_whatever_the_landing_order(harness: Harness) -> None:
+    # The core's copies of one task: open, overdue, retracted (a late event dropped its
+    # tier change), open again (another one restored it). They land out of order, and
+    # the overdue copy twice (re-processed after a crash, decided later).
+    copies = [
+        task("open", 0, revision=0),
+        task("overdue", 61, revision=1),
+        task("retracted", 70, revision=2),
+        task("open", 75, revision=3),
+    ]
+    landing = [copies[3], copies[1], copies[0], copies[2], task("overdue", 90, revision=1)]
     sink = harness.make()
-    for n, row in enumerate([task("open", 0), task("acked", 41), task("overdue", 61)]):
+    for n, row in enumerate(landing):
         sink.write("tasks", [row], f"task:{n}")
         sink.flush()
+    [current] = harness.read("tasks")
+    assert (current["state"], current["revision"]) == ("open", 3)
+    assert current["decided_at"] == T0 + timedelta(minutes=75)
+    # A stale copy landing again (a re-sent retraction) changes nothing.
+    sink.write("tasks", [copies[2]], "task:retracted-again")
+    sink.flush()
+    assert harness.read("tasks")[0]["state"] == "open"
+
+
+def test_transfer_states_only_move_forward(harness: Harness) -> None:
+    sink = harness.make()
     moves = [transfer("dispatched", 5), transfer("arrived", 30), transfer("en_route", 35)]
     for n, move in enumerate(moves):
         sink.write("transfers", [move], f"transfer:{n}")
         sink.flush()
-    [current_task] = harness.read("tasks")
-    assert current_task["state"] == "acked"
     [current_transfer] = harness.read("transfers")
     assert current_transfer["transfer_status"] == "arrived"
 

@@ -371,8 +371,15 @@ def test_measles_from_two_facilities_opens_a_warning_incident_before_any_declara
         disease="measles",
     )
     _, outputs = step(state, declared, RULES)
-    (inc,) = of(IncidentState, outputs)
-    assert (inc.incident_id, inc.warning) == ("MEASLES-1", False)
+    merged, inc = of(IncidentState, outputs)
+    assert (inc.incident_id, inc.warning, inc.merged_into) == ("MEASLES-1", False, None)
+    # the warning's row is closed, naming its successor, with a higher version than before
+    assert (merged.incident_id, merged.phase, merged.merged_into) == (
+        warning_id,
+        "closed",
+        "MEASLES-1",
+    )
+    assert of(IncidentState, again)[0].version < merged.version < inc.version
 
 
 def test_cases_without_incident_id_join_the_declared_incident_of_their_disease() -> None:
@@ -458,6 +465,37 @@ def _dumps(outputs: list[Any]) -> list[dict[str, Any]]:
     return [o.model_dump() for o in outputs]
 
 
+def test_a_decision_retracted_then_reinstated_numbers_its_copies() -> None:
+    # c1 confirmed, discarded an hour later, confirmed again: IV at T0, gone, back.
+    confirmed = case(1, T0, event_id="c1-a")
+    discarded = case(1, T0 + timedelta(hours=1), cls="discarded", event_id="c1-b")
+    again = case(1, T0 + timedelta(hours=2), event_id="c1-c")
+    state, first = step(initial_state("5101"), confirmed, RULES)
+    state, second = step(decode_state(encode_state(state)), discarded, RULES)  # resumed
+    before_third = encode_state(state)
+    _, third = step(decode_state(before_third), again, RULES)
+    copies = [(e.decision_id, e.tier, e.retracted, e.revision) for e in of(Escalation, first)]
+    [(decision_id, tier, _, _)] = copies
+    assert tier == "IV"
+    for out in (second, third):
+        copies += [(e.decision_id, e.tier, e.retracted, e.revision) for e in of(Escalation, out)]
+    assert copies == [
+        (decision_id, "IV", False, 0),
+        (decision_id, "IV", True, 1),
+        (decision_id, "IV", False, 2),
+    ]
+    task_copies = [(t.state, t.revision) for out in (first, second, third) for t in of(Task, out)]
+    issued = len(of(Task, first))
+    assert issued > 0
+    assert (
+        task_copies == [("open", 0)] * issued + [("retracted", 1)] * issued + [("open", 2)] * issued
+    )
+    # A worker that crashed after deciding the third event decides it again from the state
+    # saved before it: the same copies, the same revisions.
+    _, redone = step(decode_state(before_third), again, RULES)
+    assert _dumps(redone) == _dumps(third)
+
+
 def test_redirect_is_the_same_when_the_bed_count_arrives_after_the_request() -> None:
     beds = [stock("s1", T0, "H-A", "bed.icu", 0), stock("s3", T0, "H-C", "bed.icu", 7)]
     request = transfer("t1", T0 + timedelta(minutes=5), "requested")
@@ -480,7 +518,7 @@ def test_a_later_snapshot_before_the_request_with_free_beds_retracts_the_redirec
     # H-A reported 2 free ICU beds at T0 + 1 min, before the request: no redirect then
     _, outputs = step(state, stock("s2", T0 + timedelta(minutes=1), "H-A", "bed.icu", 2), RULES)
     (gone,) = of(Alert, outputs)
-    assert gone.model_dump() == {**alert.model_dump(), "retracted": True}
+    assert gone.model_dump() == {**alert.model_dump(), "retracted": True, "revision": 1}
 
 
 def test_the_suggestion_is_the_facility_with_most_free_beds_as_of_the_request() -> None:
@@ -515,7 +553,9 @@ def test_a_late_case_that_moves_tier_two_earlier_retracts_the_old_decision_and_t
     state, outputs = step(state, late, RULES)
     assert [(e.tier, e.effective_at) for e in tier_timeline(state)][-1] == ("II", late.occurred_at)
     retracted = [e for e in of(Escalation, outputs) if e.retracted]
-    assert [e.model_dump() for e in retracted] == [{**old.model_dump(), "retracted": True}]
+    assert [e.model_dump() for e in retracted] == [
+        {**old.model_dump(), "retracted": True, "revision": 1}
+    ]
     (new,) = [e for e in of(Escalation, outputs) if not e.retracted]
     assert (new.tier, new.previous_tier, new.effective_at) == ("II", "III", late.occurred_at)
     gone = {t.task_id: t.state for t in of(Task, outputs) if t.state == "retracted"}
@@ -541,7 +581,9 @@ def test_an_agency_report_older_than_the_warning_retracts_the_warning() -> None:
         disease="measles",
     )
     _, outputs = step(state, declared, RULES)
-    assert _dumps(of(Alert, outputs)) == [{**warning.model_dump(), "retracted": True}]
+    assert _dumps(of(Alert, outputs)) == [
+        {**warning.model_dump(), "retracted": True, "revision": 1}
+    ]
     _, direct = step_many(initial_state("5101"), [declared, *events], RULES)
     assert of(Alert, direct) == []
 
@@ -556,7 +598,9 @@ def test_a_late_arrival_within_the_eta_retracts_transfer_delayed() -> None:
     (delayed,) = of(Alert, outputs)
     assert (delayed.alert_kind, delayed.at) == ("transfer_delayed", eta)
     _, outputs = step(state, transfer("t2", eta - timedelta(minutes=1), "arrived"), RULES)
-    assert _dumps(of(Alert, outputs)) == [{**delayed.model_dump(), "retracted": True}]
+    assert _dumps(of(Alert, outputs)) == [
+        {**delayed.model_dump(), "retracted": True, "revision": 1}
+    ]
 
 
 def test_a_late_ack_within_the_due_time_retracts_task_overdue() -> None:
@@ -569,7 +613,9 @@ def test_a_late_ack_within_the_due_time_retracts_task_overdue() -> None:
     ack = incident("ack1", T0 + timedelta(minutes=50), msg_type="Ack", ack_task_id=command.task_id)
     _, outputs = step(state, ack, RULES)
     assert [(t.task_id, t.state) for t in of(Task, outputs)] == [(command.task_id, "acked")]
-    assert _dumps(of(Alert, outputs)) == [{**overdue.model_dump(), "retracted": True}]
+    assert _dumps(of(Alert, outputs)) == [
+        {**overdue.model_dump(), "retracted": True, "revision": 1}
+    ]
 
 
 def test_a_late_snapshot_moves_the_stock_alert_to_when_the_level_was_reached() -> None:

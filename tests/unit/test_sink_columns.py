@@ -147,7 +147,7 @@ def test_any_pseudonymised_case_maps_without_personal_data(raw: dict[str, Any]) 
     assert values["source_agency_type"] == raw["source"]["agency_type"]
 
 
-def _task(state: str, decided_minute: int) -> Task:
+def _task(state: str, decided_minute: int, revision: int = 0) -> Task:
     return Task(
         task_id="t1",
         incident_id="i1",
@@ -159,6 +159,7 @@ def _task(state: str, decided_minute: int) -> Task:
         due_at=datetime(2026, 3, 1, 9, tzinfo=UTC),
         state=state,
         decided_at=datetime(2026, 3, 1, 8, decided_minute, tzinfo=UTC),
+        revision=revision,
     )
 
 
@@ -166,11 +167,26 @@ def _version(name: str, model: BaseModel) -> int:
     return int(table(name).rows([model])[0][-1])
 
 
-def test_task_versions_grow_with_state_and_keep_the_first_decision() -> None:
-    assert _version("tasks", _task("open", 50)) < _version("tasks", _task("overdue", 1))
-    assert _version("tasks", _task("overdue", 59)) < _version("tasks", _task("acked", 0))
-    # The same state decided twice (a re-processed output): the earlier one wins.
-    assert _version("tasks", _task("acked", 5)) > _version("tasks", _task("acked", 7))
+def test_task_versions_grow_with_revision_and_keep_the_first_decision() -> None:
+    # A later copy wins whatever its state and decision time: a task can go back to open.
+    assert _version("tasks", _task("open", 50)) < _version("tasks", _task("overdue", 1, 1))
+    assert _version("tasks", _task("retracted", 1, 2)) < _version("tasks", _task("open", 0, 3))
+    # The same copy decided twice (a re-processed output): the earlier one wins.
+    assert _version("tasks", _task("acked", 5, 1)) > _version("tasks", _task("acked", 7, 1))
+    assert _version("tasks", _task("acked", 59, 4)) == 4 * 2**44 + 2**44 - 1 - (
+        int(datetime(2026, 3, 1, 8, 59, tzinfo=UTC).timestamp()) * 1000
+    )
+
+
+def _types(name: str) -> dict[str, str]:
+    mapper = TABLES[name].mapper
+    return dict(zip(mapper.column_names, mapper.column_types, strict=True))
+
+
+def test_revisions_are_small_unsigned_counters() -> None:
+    for name in ("tier_timeline", "tasks", "alerts"):
+        assert _types(name)["revision"] == "UInt32", name
+    assert _types("incidents")["merged_into"] == "Nullable(String)"
 
 
 def _transfer(state: str, minute: int) -> TransferEvent:
