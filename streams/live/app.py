@@ -29,6 +29,9 @@ from topics.settings import Settings
 log = logging.getLogger("tierflow.live")
 
 EXIT_STAGE_FAILED = 70  # EX_SOFTWARE: a stage raised; the supervisor restarts the worker
+EXIT_STALLED = 75  # EX_TEMPFAIL: the decide stage stopped committing with records waiting
+# As Faust's own stream_processing_timeout: far above one batch and one state flush.
+STALL_EXIT_S = 300.0
 
 # Core states can outgrow Kafka's default 1 MB record limit on a long incident.
 MAX_STATE_BYTES = 32 << 20
@@ -155,6 +158,7 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
             ((tp.topic, tp.partition), consumer.highwater(tp), committed.get(tp))
             for tp in consumer.assignment()
         )
+        _exit_if_stalled(decide_lag, names.decide_sources)
 
     landing = Landing(
         bootstrap=settings.kafka_bootstrap,
@@ -233,6 +237,20 @@ def _faust_app(settings: Settings) -> Any:
         table_standby_replicas=0,
     )
     return app
+
+
+def _exit_if_stalled(tracker: metrics.CommitTracker, topics: tuple[str, ...]) -> None:
+    """Exit 75 when the decide stage has records waiting and has not committed for
+    STALL_EXIT_S: Faust consumers are known to stop fetching or processing without an
+    error, and a restarted worker resumes from the committed offsets (nothing is lost)."""
+    stuck = tracker.stalled(topics, STALL_EXIT_S)
+    if stuck:
+        log.critical(
+            "decide stage stalled: no commit for %.0fs with records waiting on %s; exiting",
+            STALL_EXIT_S,
+            stuck,
+        )
+        os._exit(EXIT_STALLED)
 
 
 async def _migrate_until_done(settings: Settings) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter as Tally
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -117,21 +117,34 @@ class CommitTracker:
     """Lag and commit age of one consumer group's partitions. A commit is noticed as a
     change of the committed offset between two refreshes (a few seconds apart)."""
 
-    def __init__(self, group: str) -> None:
+    def __init__(self, group: str, clock: Callable[[], float] = time.monotonic) -> None:
         self.group = group
-        self._seen: dict[tuple[str, int], tuple[int | None, float]] = {}
-        self._started = time.monotonic()
+        self.clock = clock
+        # (topic, partition) → (committed offset, when it last changed, lag)
+        self._seen: dict[tuple[str, int], tuple[int | None, float, int]] = {}
+        self._started = clock()
 
     def refresh(self, offsets: Iterable[tuple[tuple[str, int], int | None, int | None]]) -> None:
         """Set the gauges from ``((topic, partition), high watermark, committed offset)``
         for the partitions the group holds now (None: not known yet)."""
-        now = time.monotonic()
+        now = self.clock()
         for tp, highwater, committed in offsets:
             labels = (self.group, tp[0], str(tp[1]))
-            last, at = self._seen.get(tp, (None, self._started))
+            last, at, lag = self._seen.get(tp, (None, self._started, 0))
             if committed is not None and committed != last:
                 at = now
-            self._seen[tp] = (committed, at)
             if highwater is not None:
-                CONSUMER_LAG.labels(*labels).set(max(highwater - (committed or 0), 0))
+                lag = max(highwater - (committed or 0), 0)
+                CONSUMER_LAG.labels(*labels).set(lag)
+            self._seen[tp] = (committed, at, lag)
             COMMIT_AGE.labels(*labels).set(now - at)
+
+    def stalled(self, topics: Collection[str], older_than: float) -> list[tuple[str, int]]:
+        """Partitions of ``topics`` with records waiting whose committed offset has not
+        moved for ``older_than`` seconds: a consumer that stopped without a word."""
+        now = self.clock()
+        return sorted(
+            tp
+            for tp, (_, at, lag) in self._seen.items()
+            if tp[0] in topics and lag > 0 and now - at > older_than
+        )
