@@ -33,7 +33,9 @@ _TIMESTAMP_ERRORS = frozenset(
 )
 
 
-def _path(loc: Sequence[int | str], drop_tag: bool) -> str:
+def error_path(loc: Sequence[int | str], drop_tag: bool = False) -> str:
+    """A validation error's location as a path: ``('rules', 3, 'threshold')`` →
+    ``rules[3].threshold``; ``drop_tag`` leaves out a leading union tag (``case``)."""
     parts = list(loc[1:] if drop_tag and loc and loc[0] in KINDS else loc)
     out = ""
     for part in parts:
@@ -72,8 +74,8 @@ def rejection_from(error: ValidationError, raw: bytes, drop_tag: bool = True) ->
     """The first validation error of ``raw`` as a Rejection (further errors in the text)."""
     errors = error.errors(include_url=False)
     first = errors[0]
-    field = _path(first["loc"], drop_tag)
-    missing = [_path(e["loc"], drop_tag) for e in errors if e["type"] == "missing"]
+    field = error_path(first["loc"], drop_tag)
+    missing = [error_path(e["loc"], drop_tag) for e in errors if e["type"] == "missing"]
     if len(missing) == len(errors) > 1:
         return Rejection(
             reason="missing required fields: " + ", ".join(missing),

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
+from topics.codec import error_path
 from topics.errors import TierflowError
 from topics.models import AgencyType, IncidentCategory, Tier
 
@@ -158,17 +159,6 @@ class RulebookError(TierflowError):
         super().__init__("\n".join(lines))
 
 
-def format_path(loc: Sequence[int | str]) -> str:
-    """``('rules', 3, 'threshold')`` → ``rules[3].threshold``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
 def parse_rulebook(text: str, source: str = "<rulebook>") -> Rulebook:
     """Validate YAML text as a rulebook; raise :class:`RulebookError` with every problem."""
     try:
@@ -184,12 +174,12 @@ def parse_rulebook(text: str, source: str = "<rulebook>") -> Rulebook:
         book = Rulebook.model_validate(data)
     except ValidationError as exc:
         problems = [
-            Problem(format_path(err["loc"]), err["msg"], _line_of(node, err["loc"]))
+            Problem(error_path(err["loc"]), err["msg"], _line_of(node, err["loc"]))
             for err in exc.errors(include_url=False)
         ]
         raise RulebookError(source, problems) from exc
     problems = [
-        Problem(format_path(loc), message, _line_of(node, loc))
+        Problem(error_path(loc), message, _line_of(node, loc))
         for loc, message in _cross_checks(book)
     ]
     if problems:
