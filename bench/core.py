@@ -2,13 +2,14 @@
 print events/s, then the per-event cost of new cases on incidents of 10, 1 000 and
 100 000 cases, side by side, to show it does not grow with incident size.
 
-    .venv/bin/python bench/core.py [--events 1000000] [--batch 1000] [--no-gc]
+    .venv/bin/python bench/core.py [--events 1000000] [--batch 1000] [--gc default|tuned|off]
 
 Events are built with ``model_construct`` outside the timed region (the shells hand the
 core decoded models); only ``step_many`` is timed. Single thread, one process. Figures are
 wall time and, beside it, this process's CPU time (steadier on a shared machine); the
-per-size costs are the best of three runs. ``--no-gc`` disables Python's cyclic garbage
-collector, to show how much of the cost is the collector traversing a large state.
+per-size costs are the best of three runs. ``--gc off`` disables Python's cyclic garbage
+collector, to show how much of the cost is the collector traversing a large state;
+``--gc tuned`` applies what the shells do (``streams.ops.runtime.tune_gc_for_core_state``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from streams.core import default_rulebook, initial_state, step_many
+from streams.ops.runtime import tune_gc_for_core_state
 from topics.models import (
     CaseEvent,
     Casualties,
@@ -224,15 +226,22 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--measured", type=int, default=5000)
-    parser.add_argument("--no-gc", action="store_true", help="disable the cyclic collector")
+    parser.add_argument(
+        "--gc",
+        choices=("default", "tuned", "off"),
+        default="default",
+        help="cyclic collector: CPython's default, as the shells tune it, or off",
+    )
     args = parser.parse_args()
     gc.collect()
-    if args.no_gc:
+    if args.gc == "off":
         gc.disable()
+    elif args.gc == "tuned":
+        tune_gc_for_core_state()
     events, elapsed, cpu, outputs = mixed_stream(args.events, args.batch)
     print(
         f"mixed stream: {events:,} events (8 cities, 75% cases, ticks), batch {args.batch}"
-        f"{', gc off' if args.no_gc else ''}: {elapsed:.2f} s wall, "
+        f", gc {args.gc}: {elapsed:.2f} s wall, "
         f"{events / elapsed:,.0f} events/s; {cpu:.2f} s CPU, {events / cpu:,.0f} events/s; "
         f"{outputs:,} outputs"
     )

@@ -30,6 +30,7 @@ from streams.core import default_rulebook
 from streams.live.topology import LIVE_TOPICS, TopicNames
 from streams.ops.kafka import create_topics
 from streams.ops.publisher import OutgoingRecord, publish_records
+from streams.ops.runtime import tune_gc_for_core_state
 from streams.replay.session import ReviewRequest, ReviewSummary, replay_kafka
 from topics.codec import encode
 from topics.registry import ALL_TOPICS, TOPIC_FOR_KIND
@@ -113,6 +114,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--profile", action="store_true", help="cProfile the replay")
     args = parser.parse_args()
+    tune_gc_for_core_state()  # as `tierflow replay` does
     settings = load_settings()
     settings = settings.model_copy(update={"topic_prefix": f"bench_replay_{args.events}_v2"})
     ensure_published(settings, args.events)

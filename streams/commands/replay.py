@@ -47,8 +47,10 @@ def replay(
     the review database review_NAME; never touches the live database or consumer group.
     Ctrl-C leaves a consistent review; the same command again resumes it."""
     from streams.core import default_rulebook, load_rulebook
+    from streams.ops.runtime import tune_gc_for_core_state
     from streams.replay.session import ReviewRequest, replay_file, replay_kafka
 
+    tune_gc_for_core_state()
     start, end = _instant(from_at, "--from"), _instant(to_at, "--to")
     if from_file is None and (start is None or end is None):
         raise typer.BadParameter("give --from and --to, or --from-file")

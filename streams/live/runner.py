@@ -13,6 +13,7 @@ from streams.core import default_rulebook, load_rulebook
 from streams.live.app import build_app
 from streams.live.topology import LIVE_TOPICS
 from streams.ops.kafka import create_topics
+from streams.ops.runtime import tune_gc_for_core_state
 from topics.registry import ALL_TOPICS
 from topics.settings import Settings
 
@@ -34,6 +35,7 @@ def run_worker(settings: Settings) -> None:
     and the live shell's topics first (idempotent); the landing task migrates the live and
     exercise databases once ClickHouse answers."""
     configure_logging()
+    tune_gc_for_core_state()
     rulebook = (
         load_rulebook(settings.rulebook_path) if settings.rulebook_path else default_rulebook()
     )
