@@ -17,7 +17,12 @@ ACTIVE_INCIDENTS = f"""
 SELECT incident_id, jurisdiction, category, disease, tier, warning, phase, updated_at,
        headline
 FROM incidents FINAL
-WHERE status = 'Actual' AND phase != 'closed' AND (tier IS NOT NULL OR warning)
+WHERE status = 'Actual' AND phase != 'closed'
+  AND (tier IS NOT NULL
+       -- a warning the multi-point trigger opened, until it escalates or stands down
+       OR (warning AND incident_id NOT IN (
+           SELECT incident_id FROM tier_timeline FINAL
+           WHERE status = 'Actual' AND NOT retracted)))
 ORDER BY {TIER_ORDER}, updated_at DESC
 LIMIT 50
 """

@@ -81,3 +81,17 @@ def test_panel_runs_on_the_landed_scenarios(
     result = reader.query(expand(target.raw_sql, WINDOW, variables))  # raises on bad SQL
     if target.title in MUST_SHOW:
         assert result.result_rows, f"{target.title}: empty on the landed scenarios"
+
+
+def test_board_shows_the_scenarios(stack: Settings, landed: str) -> None:
+    """`tierflow board` on the same database: road-mci's accident at Tier II with its
+    escalation path (52 casualties, 6 critical: Tier II by the mass-casualty plan), the
+    redirect away from the full ICU, supply-squeeze's depot below 7 days of cover, and
+    the malformed lines the scenarios' truth files list (7 each) in the DLQ count."""
+    board = run_cli(["board", "--database", landed], stack).stdout
+    mci = next(line for line in board.splitlines() if "INC-MCI" in line)
+    assert "II 重大" in mci and "→ II" in mci
+    assert "redirect to" in board
+    depot = [line for line in board.splitlines() if "DEPOT-5101" in line and "ppe.n95" in line]
+    assert depot and float(depot[0].split(" d ")[0].split()[-1]) < 7
+    assert board.rstrip().endswith("rejected records (DLQ): 21")
