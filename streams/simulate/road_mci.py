@@ -113,32 +113,24 @@ def build(params: Params) -> Scenario:
     incident_id = f"INC-MCI-{params.tag}"
     _incident_reports(script, crash, incident_id)
     for each in HOSPITALS:
-        script.event(
-            "stock",
-            agency=hospital(each.county.code),
-            county=each.county,
-            occurred_at=crash + timedelta(minutes=20),
-            site_id=each.facility_id,
-            site_type="hospital",
-            item="bed.icu",
-            unit="bed",
-            on_hand=each.icu_free,
-            baseline=each.icu_total,
-            steady=True,
+        beds = (
+            ("bed.icu", 20, each.icu_free, each.icu_total),
+            ("bed.general", 21, each.general_free, each.general_total),
         )
-        script.event(
-            "stock",
-            agency=hospital(each.county.code),
-            county=each.county,
-            occurred_at=crash + timedelta(minutes=21),
-            site_id=each.facility_id,
-            site_type="hospital",
-            item="bed.general",
-            unit="bed",
-            on_hand=each.general_free,
-            baseline=each.general_total,
-            steady=True,
-        )
+        for item, minutes, free, total in beds:
+            script.event(
+                "stock",
+                agency=hospital(each.county.code),
+                county=each.county,
+                occurred_at=crash + timedelta(minutes=minutes),
+                site_id=each.facility_id,
+                site_type="hospital",
+                item=item,
+                unit="bed",
+                on_hand=free,
+                baseline=total,
+                steady=True,
+            )
     patients = [(d, "icu", "immediate") for d in CRITICAL_TO]
     patients += [(d, "general", "delayed") for d in DELAYED_TO]
     for n, (destination, bed, triage) in enumerate(patients):
