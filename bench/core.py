@@ -2,7 +2,8 @@
 print events/s, then the per-event cost of new cases on incidents of 10, 1 000 and
 100 000 cases, side by side, to show it does not grow with incident size.
 
-    .venv/bin/python bench/core.py [--events 1000000] [--batch 1000] [--gc default|tuned|off]
+    .venv/bin/python bench/core.py [--events 1000000] [--batch 1000]
+        [--gc tuned|default|off] [--flapping]
 
 Events are built with ``model_construct`` outside the timed region (the shells hand the
 core decoded models); only ``step_many`` is timed. Single thread, one process. Figures are
@@ -38,6 +39,7 @@ HEALTH = Source.model_construct(agency_id="cdc", agency_type="health")
 EMERGENCY = Source.model_construct(agency_id="em", agency_type="emergency")
 DISEASES = ("cholera", "measles", "infectious_diarrhoea", "hepatitis_a")
 CITIES = [f"51{c:02d}" for c in range(1, 9)]
+INCIDENT_SPAN = 5000  # events of a city during one mass-casualty incident
 
 
 def _envelope(event_id: str, kind: str, at: datetime, region: str, **fields: Any) -> Any:
@@ -65,7 +67,7 @@ def _case(n: int, city: str, at: datetime, disease: str, *, cls: str, facility: 
             f"c{n}",
             "case",
             at,
-            f"{city}0{n % 5}",
+            f"{city}0{n // 3 % 5}",  # the county of the case: all its events share it
             msg_type="Alert",
             case_id=f"{city}-case-{n // 3}",
             patient_ref="p",
@@ -80,8 +82,10 @@ def _case(n: int, city: str, at: datetime, disease: str, *, cls: str, facility: 
     )
 
 
-def _mixed(n: int, city: str, at: datetime) -> Any:
-    """One event of the mixed stream: 75 % cases, 10 % stock, 8 % transfers, 7 % reports."""
+def _mixed(n: int, city: str, at: datetime, *, flapping: bool = False) -> Any:
+    """One event of the mixed stream: 75 % cases, 10 % stock, 8 % transfers, 7 % reports.
+    A case has ~3 events (suspected, confirmed, confirmed again); in 2 of 7 cases a later
+    event names another disease (a diagnosis revised: the case moves between tracks)."""
     kind = n % 100
     if kind < 75:
         cls = ("suspected", "confirmed", "confirmed")[n % 3]  # ~3 events per case_id
@@ -131,7 +135,7 @@ def _mixed(n: int, city: str, at: datetime) -> Any:
             at,
             region,
             source=EMERGENCY,
-            incident_id=f"MC-{city}-{n // 5000}",
+            incident_id=f"MC-{city}-{n // INCIDENT_SPAN}",
             category="mass_casualty",
             disease=None,
             headline="",
@@ -140,12 +144,25 @@ def _mixed(n: int, city: str, at: datetime) -> Any:
             certainty="Unknown",
             phase="reported",
             ack_task_id=None,
-            casualties=Casualties.model_construct(total=n % 120, dead=n % 3, critical=n % 7),
+            casualties=_casualties(n % INCIDENT_SPAN, flapping),
         )
     )
 
 
-def _batches(total: int, batch: int) -> Iterator[tuple[str, list[Any]]]:
+def _casualties(into: int, flapping: bool) -> Any:
+    """Figures of a situation report ``into`` events after its incident began. Counts of
+    victims found, dead and critical only grow over an incident's reports (as they do in
+    a real mass-casualty incident), so the tier climbs IV → I a few times per incident;
+    ``--flapping`` sends figures that jump at every report instead (a tier change, its
+    tasks and retractions per report: the output path's worst case)."""
+    if flapping:
+        return Casualties.model_construct(total=into % 120, dead=into % 3, critical=into % 7)
+    return Casualties.model_construct(
+        total=min(10 + into // 40, 130), dead=into // 1000, critical=into // 500
+    )
+
+
+def _batches(total: int, batch: int, flapping: bool) -> Iterator[tuple[str, list[Any]]]:
     """Batches of one city each, cities in turn, events 20 s apart per city, a tick per
     city every 500 events (the live shell's timer)."""
     per_city = total // len(CITIES)
@@ -154,7 +171,7 @@ def _batches(total: int, batch: int) -> Iterator[tuple[str, list[Any]]]:
             events: list[Any] = []
             for n in range(start, min(start + batch, per_city)):
                 at = T0 + timedelta(seconds=20 * n)
-                events.append(_mixed(n, city, at))
+                events.append(_mixed(n, city, at, flapping=flapping))
                 if n % 500 == 499:
                     events.append(
                         Tick.model_construct(
@@ -164,13 +181,13 @@ def _batches(total: int, batch: int) -> Iterator[tuple[str, list[Any]]]:
             yield city, events
 
 
-def mixed_stream(total: int, batch: int) -> tuple[int, float, float, int]:
+def mixed_stream(total: int, batch: int, flapping: bool) -> tuple[int, float, float, int]:
     """(events, wall seconds, CPU seconds, outputs) of folding the mixed stream."""
     rules = default_rulebook()
     states = {city: initial_state(city) for city in CITIES}
     events = outputs = 0
     elapsed = cpu = 0.0
-    for city, chunk in _batches(total, batch):
+    for city, chunk in _batches(total, batch, flapping):
         began, began_cpu = time.perf_counter(), time.process_time()
         states[city], out = step_many(states[city], chunk, rules)
         elapsed += time.perf_counter() - began
@@ -229,8 +246,13 @@ def main() -> None:
     parser.add_argument(
         "--gc",
         choices=("default", "tuned", "off"),
-        default="default",
-        help="cyclic collector: CPython's default, as the shells tune it, or off",
+        default="tuned",
+        help="cyclic collector: as the shells tune it (default), CPython's default, or off",
+    )
+    parser.add_argument(
+        "--flapping",
+        action="store_true",
+        help="casualty figures that jump at every report: a tier change per report",
     )
     args = parser.parse_args()
     gc.collect()
@@ -238,10 +260,10 @@ def main() -> None:
         gc.disable()
     elif args.gc == "tuned":
         tune_gc_for_core_state()
-    events, elapsed, cpu, outputs = mixed_stream(args.events, args.batch)
+    events, elapsed, cpu, outputs = mixed_stream(args.events, args.batch, args.flapping)
     print(
         f"mixed stream: {events:,} events (8 cities, 75% cases, ticks), batch {args.batch}"
-        f", gc {args.gc}: {elapsed:.2f} s wall, "
+        f", gc {args.gc}{', flapping tiers' if args.flapping else ''}: {elapsed:.2f} s wall, "
         f"{events / elapsed:,.0f} events/s; {cpu:.2f} s CPU, {events / cpu:,.0f} events/s; "
         f"{outputs:,} outputs"
     )

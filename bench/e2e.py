@@ -1,4 +1,4 @@
-"""End to end: a live worker (``python -m streams.live``, Faust decide + aiokafka landing
+"""End to end: a live worker (``python -m streams.live``: intake, Faust decide agent, landing
 into ClickHouse) against raw aiokafka consumption of the same records, in one run.
 
     .venv/bin/python -m bench.e2e [--events 1000000] [--rate 5000] [--latency-s 30]
@@ -120,7 +120,7 @@ class Worker:
     def ready(self, timeout: float = 90) -> None:
         """Both stages have their partitions (their lag gauges exist)."""
         prefix = self.settings.topic_prefix
-        wanted = (f'group="{prefix}.decide"', f'group="{prefix}.landing"')
+        wanted = (f'group="{prefix}.decide-intake"', f'group="{prefix}.landing"')
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -223,7 +223,7 @@ async def wait_drained(settings: Settings, timeout: float) -> Drained:
         decide = -1
         while time.monotonic() < deadline:
             ends = await probe.end_offsets(tps)
-            decide = await _lag(admin, ends, f"{prefix}.decide", set(names.inputs))
+            decide = await _lag(admin, ends, f"{prefix}.decide-intake", set(names.inputs))
             landing = await _lag(admin, ends, f"{prefix}.landing", set(names.landing_sources))
             if decide == 0 and decided is None:
                 decided = time.time()

@@ -15,8 +15,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
+from streams.live.intake import batch_consumer
 from topics.settings import load_settings
 
 
@@ -35,13 +36,7 @@ async def raw_consume(bootstrap: str, topics: Sequence[str], batch: int = 20_000
     """Read every record of ``topics`` (all partitions, offsets 0 → end as of the start)
     with one consumer and ``getmany``; timed from the first fetch to the last record. The
     values are touched (their length summed) so nothing is left lazily unread."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=4 << 20,
-        fetch_max_bytes=64 << 20,
-    )
+    consumer = batch_consumer(bootstrap, None)
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()  # topics created since start

@@ -5,9 +5,11 @@ land in ``review_NAME``) beside raw aiokafka consumption of the same records, in
 
 The events (bench/core.py's mixed stream: cases, stock, transfers, incident reports over 8
 cities, stamped with their event time as ``tierflow publish`` does) are published once
-into the topic prefix ``bench_replay_<events>_v2``; a later run with the same ``--events``
-reuses them. The replayed range is all of them, and so is what the raw reader reads.
-``--profile`` runs the replay under cProfile and prints what dominates.
+into the topic prefix ``bench_replay_<events>_v2`` (or ``--prefix``); a later run with the
+same ``--events`` and prefix reuses them. The replayed range is all of them, and so is
+what the raw reader reads.
+``--profile`` runs the replay under cProfile and prints what dominates; ``--batches`` prints
+the time of every landed batch (flat when the replay is linear).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import asyncio
 import cProfile
 import pstats
+import resource
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -31,7 +34,7 @@ from streams.live.topology import LIVE_TOPICS, TopicNames
 from streams.ops.kafka import create_topics
 from streams.ops.publisher import OutgoingRecord, publish_records
 from streams.ops.runtime import tune_gc_for_core_state
-from streams.replay.session import ReviewRequest, ReviewSummary, replay_kafka
+from streams.replay.session import Progress, ReviewRequest, ReviewSummary, replay_kafka
 from topics.codec import encode
 from topics.registry import ALL_TOPICS, TOPIC_FOR_KIND
 from topics.settings import Settings, load_settings
@@ -89,14 +92,37 @@ def ensure_published(settings: Settings, events: int) -> None:
     print(f"published {events:,} events in {time.perf_counter() - began:.0f} s")
 
 
-def replay(settings: Settings, events: int, profile: bool) -> ReviewSummary:
+def _batch_printer() -> Progress:
+    """Prints the time of each landed batch: a replay whose batches slow down as the
+    states grow is super-linear."""
+    last = time.perf_counter()
+    done = 0
+
+    def batch(records: int, total: int) -> None:
+        nonlocal last, done
+        now = time.perf_counter()
+        done += records
+        print(f"  batch of {records:,} in {now - last:.1f} s ({done:,}/{total:,})", flush=True)
+        last = now
+
+    return batch
+
+
+def replay(
+    settings: Settings, events: int, profile: bool, batches: bool = False
+) -> tuple[ReviewSummary, float]:
+    """The review's summary and the CPU seconds this process spent on it (the wall time is
+    shared with whatever else the machine runs; ClickHouse's own work is not counted)."""
     name = f"bench_{uuid.uuid4().hex[:8]}"
     request = ReviewRequest(name, default_rulebook(), None, *EVERYTHING, lateness=timedelta(0))
     profiler = cProfile.Profile() if profile else None
     try:
         if profiler:
             profiler.enable()
-        summary = asyncio.run(replay_kafka(settings, request))
+        cpu = time.process_time()
+        progress = _batch_printer() if batches else None
+        summary = asyncio.run(replay_kafka(settings, request, progress))
+        cpu = time.process_time() - cpu
     finally:
         if profiler:
             profiler.disable()
@@ -106,27 +132,33 @@ def replay(settings: Settings, events: int, profile: bool) -> ReviewSummary:
         admin.close()
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(r"streams|sinks|topics", 25)
-    return summary
+    return summary, cpu
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--profile", action="store_true", help="cProfile the replay")
+    parser.add_argument("--batches", action="store_true", help="print each batch's time")
+    parser.add_argument(
+        "--prefix", help="topic prefix of the bench events (default bench_replay_<events>_v2)"
+    )
     args = parser.parse_args()
     tune_gc_for_core_state()  # as `tierflow replay` does
     settings = load_settings()
-    settings = settings.model_copy(update={"topic_prefix": f"bench_replay_{args.events}_v2"})
+    prefix = args.prefix or f"bench_replay_{args.events}_v2"
+    settings = settings.model_copy(update={"topic_prefix": prefix})
     ensure_published(settings, args.events)
     names = TopicNames(settings.topic_prefix)
     raw = asyncio.run(raw_consume(settings.kafka_bootstrap, names.inputs))
     print(
         f"raw aiokafka : {raw.records:,} records in {raw.seconds:.1f} s = {raw.per_second:,.0f}/s"
     )
-    summary = replay(settings, args.events, args.profile)
+    summary, cpu = replay(settings, args.events, args.profile, args.batches)
     print(
         f"replay_kafka : {summary.records:,} records in {summary.seconds:.1f} s = "
-        f"{summary.rate:,.0f}/s (decide + land in ClickHouse)"
+        f"{summary.rate:,.0f}/s (decide + land in ClickHouse; {cpu:.1f} s CPU in this process, "
+        f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB)"
     )
     print(f"ratio replay / raw: {summary.rate / raw.per_second:.3f} (target >= 0.8)")
 

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # Decide-stage batches: at most this many records, or what arrived within the wait.
     worker_batch_max: int = Field(default=5_000, ge=1)
     worker_batch_wait_s: float = Field(default=0.1, gt=0)
+    # How often the decide stage puts its changed states in the changelog and commits:
+    # encoding a state is O(state), so not after every batch.
+    worker_commit_interval_s: float = Field(default=2.0, ge=0)
 
     @model_validator(mode="after")
     def _addresses_follow_stack_ports(self) -> Settings:

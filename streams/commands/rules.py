@@ -64,7 +64,9 @@ def _summary(out: object, path: str, book: object) -> None:
         applies = ", ".join(r.diseases or r.categories or ())
         conds = " and ".join(
             f"{c.metric} >= {c.threshold:g}"
-            + (f" in {c.window}" if c.window else "")
+            + (f" (at >= {c.ratio:g}x baseline)" if c.ratio is not None else "")
+            + (f" in {c.window:g} d" if isinstance(c.window, float) else "")
+            + (" in one incubation period" if c.window == "incubation" else "")
             + (" per county" if c.scope == "county" else "")
             for c in (r, *r.also)
         )
@@ -72,6 +74,7 @@ def _summary(out: object, path: str, book: object) -> None:
     out.print(rules)
     out.print(
         f"warnings: {len(book.warnings)}, roll-up rules: {len(book.rollup)}, "
+        f"baselines for {len(book.baselines)} diseases, "
         f"reporting limit: {book.reporting_limit_hours:g} h, stock alerts below "
         f"{book.stock.yellow_days:g}/{book.stock.orange_days:g}/{book.stock.red_days:g} "
         "days of cover"

@@ -18,6 +18,7 @@ from streams.core.engine import (
 )
 from streams.core.persist import StateDecodeError, decode_state, encode_state, state_fingerprint
 from streams.core.rollup import (
+    NATION,
     RollupState,
     decode_rollup,
     encode_rollup,
@@ -30,6 +31,7 @@ from streams.core.rulebook_loader import default_rulebook, load_rulebook
 from streams.core.state import CoreState, initial_state
 
 __all__ = [
+    "NATION",
     "CoreState",
     "InputEvent",
     "Output",

@@ -22,7 +22,16 @@ from bisect import bisect_left, insort
 from typing import Any
 
 from streams.core.compiled import Compiled, Trigger
-from streams.core.state import NO_TIME, CaseRecord, Namespace, Report, Track, Work
+from streams.core.state import (
+    NO_TIME,
+    CaseRecord,
+    Namespace,
+    Report,
+    Track,
+    Work,
+    all_cases,
+    edited_cases,
+)
 from topics.models import CaseEvent, IncidentEvent
 
 CONFIRMED = "confirmed"
@@ -35,14 +44,17 @@ def disease_key(disease: str) -> str:
 
 def _join_event(track: Track, t: int, eid: str, ev: CaseEvent | IncidentEvent) -> None:
     """Joins every event of a track makes: time span, place, and the naming candidate."""
-    track.opened_at = min(track.opened_at, t)
-    track.updated_at = max(track.updated_at, t)
-    key = (t, eid)
-    if track.latest is None or key > track.latest[:2]:
+    if t < track.opened_at:
+        track.opened_at = t
+    if t > track.updated_at:
+        track.updated_at = t
+    latest = track.latest
+    if latest is None or t > latest[0] or (t == latest[0] and eid > latest[1]):
         loc = ev.location
         track.latest = (t, eid, ev.region, loc.lat if loc else None, loc.lon if loc else None)
-    if ev.incident_id is not None:
-        cand = (t, eid, ev.incident_id)
+    inc = ev.incident_id
+    if inc is not None:
+        cand = (t, eid, inc)
         if track.name_key is None or cand < track.name_key:
             track.name_key = cand
 
@@ -55,12 +67,13 @@ def apply_case(
     signals, counters or cases: what its incident state and warning show)."""
     eid = ev.event_id
     cls = ev.classification
+    disease = ev.disease
     old = ns.cases.get(ev.case_id)
     key = (t, eid)
-    latest = (ev.disease, cls, ev.severity, ev.outcome, ev.region)
-    signal = (ev.disease, ev.facility_id, ev.setting, ev.triage is not None)
-    home_key = disease_key(ev.disease)
-    home = work.track(ns, home_key, ev.disease)
+    latest = (disease, cls, ev.severity, ev.outcome, ev.region)
+    signal = (disease, ev.facility_id, ev.setting, ev.triage is not None)
+    home_key = "d:" + disease
+    home = work.track(ns, home_key, disease)
     _join_event(home, t, eid, ev)
     if old is None:
         return _first_event(ns, home, ev, (key, latest, signal), comp)
@@ -73,11 +86,51 @@ def apply_case(
         skey, sig = key, signal
     new: CaseRecord = (conf, lkey, lat, skey, sig)
     if new == old:
-        return {}, set()
-    ns.cases[ev.case_id] = new
+        return _UNCHANGED
+    edited_cases(ns)[ev.case_id] = new
+    if new[3] == old[3] and new[2][0] == disease == old[2][0]:
+        # the common update: the case stays on its own track and its signal is unchanged
+        return _same_track_update(home, old, new)
+    return _moved(work, ns, home, old, new, comp=comp)
+
+
+# what apply_case returns for an event that changes nothing (never mutated by callers)
+_UNCHANGED: tuple[dict[str, int], set[str]] = ({}, set())
+
+
+def _same_track_update(
+    home: Track, old: CaseRecord, new: CaseRecord
+) -> tuple[dict[str, int], set[str]]:
+    """:func:`_moved` for an update whose old and new disease are the home track's and
+    whose signal did not move: only the confirmation and the counters can change."""
+    touched: dict[str, int] = {}
+    if old[0] != new[0] or old[2][1] != new[2][1] or old[2][4] != new[2][4]:
+        # confirmation time, classification or county moved: what _confirmed says may
+        old_c, new_c = _confirmed(old), _confirmed(new)
+        if old_c is not None and old_c != new_c:
+            _remove_confirmed(home, old_c)
+            touched[home.key] = old_c[1]
+        if new_c is not None and old_c != new_c:
+            _add_confirmed(home, new_c)
+            touched[home.key] = min(touched.get(home.key, new_c[1]), new_c[1])
+    if old[2][1:4] != new[2][1:4]:  # classification, severity or outcome: the counters
+        old_v, new_v = _severity(old), _severity(new)
+        counters = home.counters
+        for sign, sev in ((-1, old_v), (1, new_v)):
+            if sev is not None:
+                counters["dead"] += sign * sev[1]
+                counters["critical"] += sign * sev[2]
+    return touched, set()
+
+
+def _moved(
+    work: Work, ns: Namespace, home: Track, old: CaseRecord, new: CaseRecord, *, comp: Compiled
+) -> tuple[dict[str, int], set[str]]:
+    """Move what a case contributes (confirmation, signal, counters) from what ``old``
+    says to what ``new`` says, across tracks when its disease changed."""
 
     def track_of(disease: str) -> Track:
-        return home if disease == ev.disease else work.track(ns, disease_key(disease), disease)
+        return home if disease == home.disease else work.track(ns, disease_key(disease), disease)
 
     touched: dict[str, int] = {}
     old_c, new_c = _confirmed(old), _confirmed(new)
@@ -106,7 +159,7 @@ def apply_case(
                 counters["dead"] += sign * sev[1]
                 counters["critical"] += sign * sev[2]
                 others.add(disease_key(sev[0]))
-    others.discard(home_key)
+    others.discard(home.key)
     return touched, others
 
 
@@ -122,9 +175,9 @@ def _first_event(
     key, latest, signal = parts
     cls, t = ev.classification, key[0]
     if cls == DISCARDED:
-        ns.cases[ev.case_id] = (None, key, latest, None, None)
+        edited_cases(ns)[ev.case_id] = (None, key, latest, None, None)
         return {}, set()
-    ns.cases[ev.case_id] = (t if cls == CONFIRMED else None, key, latest, key, signal)
+    edited_cases(ns)[ev.case_id] = (t if cls == CONFIRMED else None, key, latest, key, signal)
     _signal_in(home, (ev.disease, t, *signal[1:]), comp)
     if ev.outcome == "died":
         home.counters["dead"] += 1
@@ -241,7 +294,7 @@ def _signal_out(work: Work, ns: Namespace, sig: tuple[Any, ...], comp: Compiled)
                 # ns.cases already holds the moved record: what is left is the rest
                 rest = [
                     s[1]
-                    for rec in ns.cases.values()
+                    for rec in all_cases(ns).values()
                     if (s := _signal(rec)) is not None
                     and s[0] == disease
                     and s[2] == facility

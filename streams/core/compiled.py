@@ -8,7 +8,7 @@ from fnmatch import fnmatchcase
 from typing import NamedTuple
 
 from streams.core.eventtime import HOUR, days_to_us
-from streams.core.rulebook import TIER_RANK, Condition, Rule, Rulebook
+from streams.core.rulebook import BASELINE_METRICS, TIER_RANK, Condition, Rule, Rulebook
 
 STAND_DOWN = 0  # plan key "stand_down" and the rank of "no tier"
 
@@ -19,6 +19,8 @@ class Cond(NamedTuple):
     window: int | None  # microseconds; None = whole incident
     county: bool
     label: str  # evidence key, e.g. "confirmed.city.7d"
+    ratio: float | None = None  # baseline_counties: a county counts at count/baseline >= ratio
+    baselines: dict[str, float] | None = None  # county -> weekly average (baseline metrics)
 
 
 class CRule(NamedTuple):
@@ -56,21 +58,23 @@ class Compiled:
     burn_window: int
     _rules: tuple[Rule, ...]
     _triggers: dict[str, tuple[Trigger, ...]]
+    _baselines: dict[str, dict[str, float]]
     _by_track: dict[tuple[str | None, str], tuple[CRule, ...]] = field(default_factory=dict)
     _stock_item: dict[str, bool] = field(default_factory=dict)
 
     def rules_for(self, disease: str | None, category: str) -> tuple[CRule, ...]:
         """The rules that apply to an incident of this disease (None: no disease) and
-        category, most severe tier first."""
+        category and can hold, most severe tier first."""
         key = (disease, category)
         found = self._by_track.get(key)
         if found is None:
             found = tuple(
                 sorted(
                     (
-                        self._compile(rule, disease)
+                        compiled
                         for rule in self._rules
                         if _applies(rule, disease, category)
+                        and _can_hold(compiled := self._compile(rule, disease))
                     ),
                     key=lambda r: (-r.rank, r.rule_id),
                 )
@@ -107,7 +111,20 @@ class Compiled:
             if cond.metric not in ("confirmed", "counties")
             else (f"{cond.metric}.{cond.scope}.{name}")
         )
-        return Cond(cond.metric, cond.threshold, window, county, label)
+        if cond.metric not in BASELINE_METRICS:
+            return Cond(cond.metric, cond.threshold, window, county, label)
+        if cond.ratio is not None:
+            label = f"{label}.x{cond.ratio:g}"
+        baselines = self._baselines.get(disease, {}) if disease is not None else {}
+        return Cond(
+            cond.metric, cond.threshold, window, county, f"{label}.{name}", cond.ratio, baselines
+        )
+
+
+def _can_hold(rule: CRule) -> bool:
+    """False for a baseline rule of a disease with no baseline figure: no county counts,
+    so the rule never holds; leaving it out spares every evaluation of it."""
+    return all(c.baselines is None or c.baselines for c in rule.conds)
 
 
 def _applies(rule: Rule, disease: str | None, category: str) -> bool:
@@ -155,6 +172,7 @@ def compile_rulebook(book: Rulebook) -> Compiled:
         burn_window=days_to_us(book.stock.burn_window_days),
         _rules=book.rules,
         _triggers={code: tuple(found) for code, found in triggers.items()},
+        _baselines=book.baselines,
     )
     book._compiled = compiled
     return compiled

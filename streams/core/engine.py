@@ -46,9 +46,9 @@ from streams.core.plan import (
     warning_alert,
 )
 from streams.core.rulebook import Rulebook
-from streams.core.state import CoreState, Namespace, Work, initial_state
+from streams.core.state import CoreState, Namespace, Track, Work, initial_state
 from streams.core.stock import apply_stock
-from streams.core.tiers import Timeline
+from streams.core.tiers import Timeline, same_tier_newest_case
 from streams.core.transfers import apply_transfer, beds_changed, delayed
 from topics.models import (
     Alert,
@@ -87,24 +87,25 @@ class TimelineEntry(NamedTuple):
 
 
 class _Batch:
-    __slots__ = ("comp", "out", "touched", "work")
+    __slots__ = ("comp", "jurisdiction", "out", "spaces", "touched", "work")
 
     def __init__(self, state: CoreState, comp: Compiled) -> None:
         self.work = Work(state)
+        self.jurisdiction = state.jurisdiction
         self.comp = comp
         self.out: list[Any] = []
         self.touched: dict[tuple[Status, str], None] = {}  # (status, track key), first-touch order
-
-    @property
-    def jurisdiction(self) -> str:
-        return self.work.state.jurisdiction
+        self.spaces: dict[Status, Namespace] = {}  # the namespaces this batch already copied
 
     def event(self, ev: InputEvent) -> None:
-        ns = self.work.namespace(ev.status)
+        ns = self.spaces.get(ev.status)
+        if ns is None:
+            ns = self.spaces[ev.status] = self.work.namespace(ev.status)
         t = to_us(ev.occurred_at)
-        ns.event_wm = max(ns.event_wm, t)
+        if t > ns.event_wm:
+            ns.event_wm = t
         if isinstance(ev, CaseEvent):
-            self._track_event(ns, disease_key(ev.disease), ev, t)
+            self._track_event(ns, "d:" + ev.disease, ev, t)  # disease_key, inlined
         elif isinstance(ev, IncidentEvent):
             if ev.msg_type == "Ack" and ev.ack_task_id is not None:
                 apply_ack(
@@ -130,7 +131,8 @@ class _Batch:
             )
         if ev.reported_at - ev.occurred_at > self.comp.reporting_late_after:
             self._reporting_late(ns, ev, to_us(ev.reported_at) - t)
-        self._advance(ns)
+        if ns.event_wm >= ns.next_due or self.work.state.tick_wm >= ns.next_due:
+            self._advance(ns)
 
     def tick(self, tick: Tick) -> None:
         state = self.work.state
@@ -168,11 +170,16 @@ class _Batch:
                     self.out.append(merged)
         for changed_key, t0 in changed.items():
             self._recompute(ns, changed_key, t0)
-        for changed_track in (track, *(ns.tracks[k] for k in others)):
-            self.touched[(ns.status, changed_track.key)] = None
-            if changed_track.warn_dirty:
-                changed_track.warn_dirty = False
-                warning_alert(ns, self.jurisdiction, changed_track, self.out)
+        if track.warn_dirty:
+            self._warn(ns, track)
+        for other in others:
+            self.touched[(ns.status, other)] = None
+            if ns.tracks[other].warn_dirty:
+                self._warn(ns, ns.tracks[other])
+
+    def _warn(self, ns: Namespace, track: Track) -> None:
+        track.warn_dirty = False
+        warning_alert(ns, self.jurisdiction, track, self.out)
 
     def _watermark(self, ns: Namespace) -> int:
         return max(ns.event_wm, self.work.state.tick_wm)
@@ -184,7 +191,17 @@ class _Batch:
         return Timeline(track, rules, quiet, self._watermark(ns))
 
     def _recompute(self, ns: Namespace, key: str, t0: int) -> None:
-        line = self._timeline(ns, key)
+        track = ns.tracks[key]  # the event's own tracks: this batch has copied them already
+        rules = self.comp.rules_for(track.disease, track.category)
+        quiet = self.comp.quiet.get(track.disease, 0) if track.disease else 0
+        tick_wm = self.work.state.tick_wm
+        watermark = ns.event_wm if ns.event_wm > tick_wm else tick_wm
+        if same_tier_newest_case(track, rules, quiet, watermark, t0):
+            # the common event: nothing to emit, only the next instant to look again
+            if track.pending < ns.next_due:
+                ns.next_due = track.pending
+            return
+        line = Timeline(track, rules, quiet, watermark)
         if not line.newest_case(t0):
             line.recompute_from(t0)
         self._timeline_done(ns, line)
@@ -262,7 +279,7 @@ class _Batch:
 
     def finish(self) -> tuple[CoreState, list[Output]]:
         self._revise()
-        state = self.work.state
+        state = self.work.seal()
         for status, key in self.touched:
             ns = state.namespaces[status]
             track = ns.tracks[key]

@@ -19,7 +19,8 @@ NEVER = 1 << 62  # later than any event; "this condition never stops holding by 
 
 def to_us(instant: datetime) -> int:
     """Microseconds since the epoch of an aware datetime (exact)."""
-    return (instant - EPOCH) // MICROSECOND
+    span = instant - EPOCH  # the fields of a timedelta are cheaper than dividing it
+    return (span.days * 86_400 + span.seconds) * SECOND + span.microseconds
 
 
 def from_us(us: int) -> datetime:

@@ -13,8 +13,9 @@ from array import array
 from typing import Any
 
 import orjson
+from immutables import Map
 
-from streams.core.state import CoreState, Namespace, Series, Track
+from streams.core.state import CoreState, Namespace, Series, Track, all_cases
 from streams.core.transfers import index_ask
 from topics.errors import TierflowError
 
@@ -109,7 +110,7 @@ def _semantic(ns: Namespace) -> list[Any]:
         ns.status,
         ns.event_wm,
         [_track_out(ns.tracks[k]) for k in sorted(ns.tracks)],
-        sorted(ns.cases.items()),
+        sorted(all_cases(ns).items()),
         [_series_out(k, ns.stock[k]) for k in sorted(ns.stock)],
         sorted(ns.beds.items()),
         sorted(ns.transfers.items()),
@@ -166,10 +167,10 @@ def _namespace_in(semantic: list[Any], ledger: list[Any]) -> Namespace:
     ns = Namespace(status)
     ns.event_wm = event_wm
     ns.tracks = {row[0]: _track_in(row) for row in tracks}
-    ns.cases = {
-        cid: (conf, tuple(lkey), tuple(latest), _tuple(skey), _tuple(sig))
+    ns.cases = Map(
+        (cid, (conf, tuple(lkey), tuple(latest), _tuple(skey), _tuple(sig)))
         for cid, (conf, lkey, latest, skey, sig) in cases
-    }
+    )
     ns.stock = dict(_series_in(row) for row in stock)
     ns.beds = {item: tuple(sites) for item, sites in beds}
     ns.transfers = {

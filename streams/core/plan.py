@@ -88,10 +88,11 @@ def _escalation(
     )
 
 
-def _task_specs(
+def task_specs(
     status: str, inc: str, pair: Pair, comp: Compiled
 ) -> list[tuple[str, PlanItem, Tier]]:
-    """(task_id, plan item, task tier) of the tasks a tier change issues."""
+    """(task_id, plan item, task tier) of the tasks a tier change issues (the city stage's
+    and the roll-up stages' alike)."""
     prev, (t, rank, _, _) = pair
     tier, previous = TIER_BY_RANK[rank], TIER_BY_RANK[prev]
     task_tier = tier or previous
@@ -117,16 +118,16 @@ def timeline_changed(
 ) -> None:
     """Retract the escalations and tasks of dropped entries, emit those of added ones."""
     inc = incident_id(ns.status, jurisdiction, track)
-    kept = {spec[0] for pair in added for spec in _task_specs(ns.status, inc, pair, comp)}
+    kept = {spec[0] for pair in added for spec in task_specs(ns.status, inc, pair, comp)}
     for pair in dropped:
         out.append(_escalation(ns, jurisdiction, track, inc, pair, comp=comp, gone=True))
-        for task_id, _, _ in _task_specs(ns.status, inc, pair, comp):
+        for task_id, _, _ in task_specs(ns.status, inc, pair, comp):
             if task_id not in kept:
                 _unclaim(ns, jurisdiction, track.key, task_id, out)
     for pair in added:
         out.append(_escalation(ns, jurisdiction, track, inc, pair, comp=comp, gone=False))
         t = pair[1][0]
-        for task_id, item, task_tier in _task_specs(ns.status, inc, pair, comp):
+        for task_id, item, task_tier in task_specs(ns.status, inc, pair, comp):
             known = ns.tasks.get(task_id)
             owners = tuple(sorted({track.key, *(known[0] if known else ())}))
             due = t + item.due
@@ -152,7 +153,7 @@ def reissue(
     line = pairs(track)
     for pair in line:
         out.append(_escalation(ns, jurisdiction, track, old_inc, pair, comp=comp, gone=True))
-        for task_id, _, _ in _task_specs(ns.status, old_inc, pair, comp):
+        for task_id, _, _ in task_specs(ns.status, old_inc, pair, comp):
             _unclaim(ns, jurisdiction, track.key, task_id, out)
     timeline_changed(
         ns, jurisdiction, track, line, dropped=[], comp=comp, watermark=watermark, out=out

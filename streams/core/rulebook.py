@@ -27,10 +27,13 @@ from topics.models import AgencyType, IncidentCategory, Tier
 TIER_ORDER: tuple[Tier, ...] = ("IV", "III", "II", "I")
 TIER_RANK: dict[Tier, int] = {tier: rank for rank, tier in enumerate(TIER_ORDER, start=1)}
 
-CaseMetric = Literal["confirmed", "counties"]
+CaseMetric = Literal["confirmed", "counties", "baseline_ratio", "baseline_counties"]
 ReportMetric = Literal["casualties", "dead", "critical", "dead_or_critical", "declared"]
 Metric = Literal[CaseMetric, ReportMetric]
-CASE_METRICS: frozenset[str] = frozenset({"confirmed", "counties"})
+CASE_METRICS: frozenset[str] = frozenset(
+    {"confirmed", "counties", "baseline_ratio", "baseline_counties"}
+)
+BASELINE_METRICS: frozenset[str] = frozenset({"baseline_ratio", "baseline_counties"})
 PositiveDays = Annotated[float, Field(gt=0)]
 
 
@@ -58,12 +61,18 @@ class Condition(_Strict):
     """``metric >= threshold``. Case metrics count confirmed cases (by confirmation time)
     in the window ``(t - window, t]``; ``window: incubation`` is the disease's maximum
     incubation period, a number is days, null is the whole incident. Report metrics read
-    the latest incident report (by occurred_at) at or before ``t`` and take no window."""
+    the latest incident report (by occurred_at) at or before ``t`` and take no window.
+
+    Baseline metrics compare each county's count in the window with the county's
+    ``baselines`` figure for the disease: ``baseline_ratio`` is the highest count/baseline
+    among the counties, ``baseline_counties`` the number of counties whose count/baseline
+    is at least ``ratio``. Counties without a figure do not count."""
 
     metric: Metric
     threshold: Annotated[float, Field(gt=0)]
     window: Literal["incubation"] | PositiveDays | None = None
     scope: Literal["city", "county"] = "city"
+    ratio: Annotated[float, Field(gt=0)] | None = None  # baseline_counties only
 
 
 class Rule(Condition):
@@ -107,13 +116,30 @@ class StockThresholds(_Strict):
 
 
 class RollupRule(_Strict):
-    """Provincial roll-up: the disease has a tier in at least ``min_cities`` cities."""
+    """A rule over several jurisdictions, decided by a roll-up stage: the disease has a
+    tier in at least ``min_cities`` cities of one province (the provincial stage), or in
+    some city of at least ``min_provinces`` provinces (the national stage). Exactly one
+    of the two is given."""
 
     id: Annotated[str, Field(min_length=1)]
     tier: Tier
     diseases: tuple[str, ...]
-    min_cities: Annotated[int, Field(ge=2)]
+    min_cities: Annotated[int, Field(ge=2)] | None = None
+    min_provinces: Annotated[int, Field(ge=2)] | None = None
     source: str = ""
+
+    @property
+    def level(self) -> RollupLevel:
+        """The stage that decides the rule."""
+        return "province" if self.min_cities is not None else "nation"
+
+    @property
+    def min_units(self) -> int:
+        """How many cities (provincial stage) or provinces (national stage) it needs."""
+        return self.min_cities or self.min_provinces or 0
+
+
+RollupLevel = Literal["province", "nation"]
 
 
 PlanKey = Literal["I", "II", "III", "IV", "stand_down"]
@@ -132,6 +158,8 @@ class Rulebook(_Strict):
     plan: dict[PlanKey, tuple[PlanTask, ...]] = Field(default_factory=dict)
     stock: StockThresholds = StockThresholds()
     rollup: tuple[RollupRule, ...] = ()
+    # disease -> county (6-digit code) -> 5-year average of confirmed cases per week
+    baselines: dict[str, dict[str, Annotated[float, Field(gt=0)]]] = Field(default_factory=dict)
     _compiled: Any = PrivateAttr(default=None)
 
 
@@ -217,6 +245,7 @@ def _cross_checks(book: Rulebook) -> list[tuple[tuple[int | str, ...], str]]:
                 found.append(((*at, "scope"), f"{cond.metric} is per incident: scope city"))
             if cond.metric == "counties" and cond.scope != "city":
                 found.append(((*at, "scope"), "counties are counted over the city"))
+            found += _baseline_checks(cond, at)
     for i, trigger in enumerate(book.warnings):
         found += _unknown_diseases(book, ("warnings", i, "diseases"), trigger.diseases)
         if trigger.distinct is not None and trigger.window_days is not None:
@@ -226,11 +255,31 @@ def _cross_checks(book: Rulebook) -> list[tuple[tuple[int | str, ...], str]]:
                     "distinct facilities are counted over the whole incident",
                 )
             )
+    for code in book.baselines:
+        if code not in book.diseases:
+            found.append((("baselines", code), f"unknown disease {code!r} (not in the table)"))
     for i, roll in enumerate(book.rollup):
         found += _unknown_diseases(book, ("rollup", i, "diseases"), roll.diseases)
+        if (roll.min_cities is None) == (roll.min_provinces is None):
+            found.append((("rollup", i), "needs exactly one of `min_cities`, `min_provinces`"))
     stock = book.stock
     if not stock.red_days < stock.orange_days < stock.yellow_days:
         found.append((("stock",), "need red_days < orange_days < yellow_days"))
+    return found
+
+
+def _baseline_checks(
+    cond: Condition, at: tuple[int | str, ...]
+) -> list[tuple[tuple[int | str, ...], str]]:
+    found: list[tuple[tuple[int | str, ...], str]] = []
+    if (cond.metric == "baseline_counties") != (cond.ratio is not None):
+        found.append(((*at, "ratio"), "`ratio` goes with metric baseline_counties, and only"))
+    if cond.metric not in BASELINE_METRICS:
+        return found
+    if not isinstance(cond.window, float | int):
+        found.append(((*at, "window"), f"{cond.metric} compares a week's count: window in days"))
+    if cond.scope != "county":
+        found.append(((*at, "scope"), f"{cond.metric} compares counties: scope county"))
     return found
 
 

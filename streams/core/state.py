@@ -21,7 +21,9 @@ it touched, whatever the history behind it.
 from __future__ import annotations
 
 from array import array
-from typing import Any
+from typing import Any, cast
+
+from immutables import Map, MapMutation
 
 from topics.models import IncidentCategory, IncidentPhase, SiteType, Status
 
@@ -31,6 +33,10 @@ NO_TIME = -(1 << 62)
 #   latest = (disease, classification, severity, outcome, county)
 #   signal = (disease, facility_id, setting, triaged)
 CaseRecord = tuple[Any, ...]
+# The case records of a namespace: a persistent map (HAMT), so a batch edits it in place of
+# copying it: a batch's cost does not grow with the number of cases behind it. Frozen
+# states hold a Map; the namespace a batch works on holds a MapMutation of it.
+Cases = Map[str, CaseRecord] | MapMutation[str, CaseRecord]
 # Timeline entry: (effective_at, rank, rule_ids, evidence)
 Entry = tuple[int, int, tuple[str, ...], dict[str, float]]
 # Incident report: (t, event_id, category, total, dead, critical, closed, phase, headline);
@@ -165,7 +171,7 @@ class Namespace:
         self.status: Status = status
         self.event_wm = NO_TIME
         self.tracks: dict[str, Track] = {}
-        self.cases: dict[str, CaseRecord] = {}
+        self.cases: Cases = Map()
         self.stock: dict[tuple[str, str], Series] = {}
         self.beds: dict[str, tuple[str, ...]] = {}  # bed item -> sites reporting it, sorted
         self.transfers: dict[str, tuple[Any, ...]] = {}
@@ -191,7 +197,8 @@ class Namespace:
             self.seq,
             self.next_due,
         )
-        new.tracks, new.cases, new.stock = self.tracks.copy(), self.cases.copy(), self.stock.copy()
+        new.tracks, new.stock = self.tracks.copy(), self.stock.copy()
+        new.cases = cast(Map[str, CaseRecord], self.cases).mutate()
         new.beds, new.transfers = self.beds.copy(), self.transfers.copy()
         new.tasks, new.acks = self.tasks.copy(), self.acks.copy()
         new.asks, new.ask_last = self.asks.copy(), self.ask_last.copy()
@@ -238,12 +245,20 @@ class Work:
         ns = spaces.get(status)
         if ns is None:
             ns = spaces[status] = Namespace(status)
+            ns.cases = cast(Map[str, CaseRecord], ns.cases).mutate()
         elif id(ns) in self.fresh:
             return ns
         else:
             ns = spaces[status] = ns.clone()
         self.fresh.add(id(ns))
         return ns
+
+    def seal(self) -> CoreState:
+        """The batch's state, frozen: its case maps finished (the batch is over)."""
+        for ns in self.state.namespaces.values():
+            if not isinstance(ns.cases, Map):
+                ns.cases = ns.cases.finish()
+        return self.state
 
     def track(self, ns: Namespace, key: str, disease: str | None) -> Track:
         track = ns.tracks.get(key)
@@ -266,3 +281,18 @@ class Work:
             series = ns.stock[key] = series.clone()
         self.fresh.add(id(series))
         return series
+
+
+def edited_cases(ns: Namespace) -> MapMutation[str, CaseRecord]:
+    """The case map of a namespace a batch is working on (see :class:`Work`)."""
+    return cast(MapMutation[str, CaseRecord], ns.cases)
+
+
+def all_cases(ns: Namespace) -> Map[str, CaseRecord]:
+    """Every case record of ``ns``, as a Map (a rare, whole-namespace read)."""
+    cases = ns.cases
+    if isinstance(cases, Map):
+        return cases
+    frozen = cases.finish()  # a MapMutation cannot be iterated: freeze it, edit a copy
+    ns.cases = frozen.mutate()
+    return frozen

@@ -135,6 +135,9 @@ def _stock_alert(
     if level is not None and (j == 0 or level != _level_name(series.cover[j - 1], comp)):
         wanted = ((series.times[j], series.eids[j], level, cover, series.on_hand[j]),)
     site, item = key
+    subject = f"s:{site}/{item}/{series.times[j]}/{series.eids[j]}"
+    if not wanted and subject not in ns.shown:
+        return  # the common snapshot: no alert, none to take back
 
     def build(params: tuple[Any, ...], gone: bool) -> Alert:
         t, eid, level, cover, on_hand = params
@@ -151,7 +154,7 @@ def _stock_alert(
             gone=gone,
         )
 
-    show(ns, f"s:{site}/{item}/{series.times[j]}/{series.eids[j]}", wanted, build, out)
+    show(ns, subject, wanted, build, out)
 
 
 def on_hand_at(ns: Namespace, site: str, item: str, t: int) -> float | None:

@@ -20,7 +20,8 @@ Definitions (the contract the shells and the rulebook rely on):
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from math import ceil
 
 from streams.core.compiled import Cond, CRule
 from streams.core.eventtime import DAY, NEVER
@@ -53,6 +54,18 @@ def metric_value(track: Track, cond: Cond, t: int) -> float:
         return sum(
             1 for ts in track.by_county.values() if (i := bisect_right(ts, t)) and ts[i - 1] > lo
         )
+    if metric == "baseline_ratio":
+        return max(
+            (_window_count(ts, t, cond.window) / base for ts, base in _with_baseline(track, cond)),
+            default=0,
+        )
+    if metric == "baseline_counties":
+        ratio = cond.ratio or 0.0
+        return sum(
+            1
+            for ts, base in _with_baseline(track, cond)
+            if _window_count(ts, t, cond.window) >= ratio * base
+        )
     i = _report_at(track, t)
     if metric == "declared":
         return 1 if i >= 0 else 0
@@ -67,6 +80,24 @@ def metric_value(track: Track, cond: Cond, t: int) -> float:
     if metric == "critical":
         return critical
     return dead + critical  # dead_or_critical
+
+
+def _with_baseline(track: Track, cond: Cond) -> Iterator[tuple[Sequence[int], float]]:
+    """(confirmation times, weekly baseline) of each of the track's counties that has one."""
+    baselines = cond.baselines or {}
+    for county, ts in track.by_county.items():
+        base = baselines.get(county)
+        if base is not None:
+            yield ts, base
+
+
+def _drops_below(ts: Sequence[int], t: int, need: int, window: int | None) -> int | None:
+    """With no new points after ``t``: when the count in the window ending at the instant
+    falls below ``need`` (None: it is below already; NEVER: it never falls)."""
+    hi = bisect_right(ts, t)
+    if _window_count(ts, t, window) < need:
+        return None
+    return NEVER if window is None else ts[hi - need] + window
 
 
 def casualties(track: Track, i: int) -> tuple[int, int, int] | None:
@@ -105,6 +136,23 @@ def _stop_time(track: Track, cond: Cond, t: int) -> int:
         if len(lasts) < need:
             return t
         return NEVER if cond.window is None else lasts[need - 1] + cond.window
+    if cond.metric == "baseline_ratio":
+        drops = [
+            _drops_below(ts, t, max(ceil(cond.threshold * base), 1), cond.window)
+            for ts, base in _with_baseline(track, cond)
+        ]
+        return max((d for d in drops if d is not None), default=t)
+    if cond.metric == "baseline_counties":
+        ends = sorted(
+            (
+                d
+                for ts, base in _with_baseline(track, cond)
+                if (d := _drops_below(ts, t, max(ceil((cond.ratio or 0) * base), 1), cond.window))
+                is not None
+            ),
+            reverse=True,
+        )
+        return ends[need - 1] if len(ends) >= need else t
     return NEVER if metric_value(track, cond, t) >= cond.threshold else t
 
 
@@ -153,6 +201,41 @@ def _evidence(
     return out
 
 
+def _newest_point(track: Track, t0: int) -> bool:
+    """A confirmation at ``t0`` is the track's newest point, alone at its instant, after
+    every entry, with no de-escalation due before it."""
+    line, times = track.timeline, track.times
+    return not (
+        not times
+        or times[-1] != t0
+        or (line and line[-1][0] >= t0)
+        or (track.report_t and track.report_t[-1] >= t0)
+        or track.pending <= t0
+        or (len(times) > 1 and times[-2] == t0)
+    )
+
+
+def same_tier_newest_case(
+    track: Track, rules: tuple[CRule, ...], quiet: int, watermark: int, t0: int
+) -> bool:
+    """The most common event, without building a :class:`Timeline`: a confirmation at
+    ``t0`` that is the newest point and leaves the tier as it is. Then only the time to
+    look at de-escalation again moves; returns True. Returns False, having changed
+    nothing, when the timeline must be worked out (:meth:`Timeline.newest_case`)."""
+    if not _newest_point(track, t0):
+        return False
+    line = track.timeline
+    current = line[-1][1] if line else 0
+    if tier_at(track, rules, t0)[0] != current:
+        return False
+    if current:
+        due = t0 + quiet
+        if due <= watermark:
+            return False  # a de-escalation may be due already: settle it
+        track.pending = due
+    return True
+
+
 class Timeline:
     """Recomputes a track's timeline; ``added`` and ``dropped`` report the difference as
     (rank before, entry) pairs: an entry counts as unchanged only if the tier it leaves
@@ -181,7 +264,10 @@ class Timeline:
             report_t[j - 1] if j else NO_TIME,
             line[-1][0] if line else NO_TIME,
         )
-        if lo > NO_TIME:
+        # Every de-escalation before the newest point is settled (points never pass the
+        # watermark) and ``pending`` is a lower bound of the next one: none can be due
+        # before t0 unless pending is.
+        if lo > NO_TIME and track.pending < t0:
             self._settle(lo, t0)
         lo = t0
         for point in self._points(t0):
@@ -198,16 +284,9 @@ class Timeline:
         point, after every entry, with no de-escalation due before it. Returns False
         (having changed nothing) when the general :meth:`recompute_from` is needed."""
         track = self.track
-        line, times = track.timeline, track.times
-        if (
-            not times
-            or times[-1] != t0
-            or (line and line[-1][0] >= t0)
-            or (track.report_t and track.report_t[-1] >= t0)
-            or track.pending <= t0
-            or (len(times) > 1 and times[-2] == t0)
-        ):
+        if not _newest_point(track, t0):
             return False
+        line = track.timeline
         current = line[-1][1] if line else 0
         rank, ids = tier_at(track, self.rules, t0)
         if rank < current:

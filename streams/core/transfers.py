@@ -109,8 +109,11 @@ def beds_changed(
 
 
 def _terminal(reached: tuple[Any, ...]) -> tuple[int, str] | None:
-    ends = [k for k in (reached[ARRIVED], reached[CANCELLED]) if k is not None]
-    return min(ends) if ends else None
+    arrived: tuple[int, str] | None = reached[ARRIVED]
+    cancelled: tuple[int, str] | None = reached[CANCELLED]
+    if arrived is None or cancelled is None:
+        return arrived if cancelled is None else cancelled
+    return min(arrived, cancelled)
 
 
 def _redirects(

@@ -7,7 +7,8 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -19,6 +20,7 @@ from sinks.namespaces import migrate_namespaces, namespace_sinks
 from sinks.writer import RetryPolicy, SinkPolicy
 from streams.live import metrics
 from streams.live.decide import Decider, Record
+from streams.live.intake import Intake
 from streams.live.landing import Landing
 from streams.live.ticks import TickClock, ticks_for
 from streams.live.topology import PARTITIONS, TopicNames
@@ -41,7 +43,7 @@ class TableStore:
     """:class:`streams.live.decide.StateStore` over a Faust table of bytes keyed by the
     jurisdiction's bytes. ``use_partitioner`` sends each key's changelog record to
     murmur2(key) — the partition the decide stage reads that jurisdiction from, which is
-    what lets a Faust table be written from ``take_events`` (DESIGN.md section 7)."""
+    what lets a Faust table be written outside a stream event (DESIGN.md section 7)."""
 
     def __init__(self, table: Any) -> None:
         self.table = table
@@ -57,37 +59,98 @@ class TableStore:
         return (key.decode() for key in self.table)
 
 
-class StatesBeforeCommit(faust.Sensor):
-    """Puts the decide stage's changed states in the table when Faust is about to commit.
-
-    Faust calls ``on_commit_initiated`` synchronously right before it picks the offsets to
-    commit from the acked ones, and flushes the producer (the table's changelog records
-    with it) before it commits them. Every acked record has been folded into a cached
-    state, so every committed offset is covered by a changelog record; records folded but
-    not committed yet are decided again after a crash (the core is idempotent)."""
-
-    def __init__(self, decider: Decider) -> None:
-        super().__init__()
-        self.decider = decider
-
-    def on_commit_initiated(self, consumer: Any) -> Any:
-        started = time.perf_counter()
-        if self.decider.flush_states():
-            metrics.STATE_FLUSH_SECONDS.observe(time.perf_counter() - started)
-        return super().on_commit_initiated(consumer)
-
-
 def build_app(settings: Settings, rulebook: Any) -> Any:
     """A configured Faust app; run it with :func:`streams.live.runner.run_worker`."""
     names = TopicNames(settings.topic_prefix)
     app = _faust_app(settings)
-    source = app.topic(
-        *names.decide_sources,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
+    ticks_topic = names.of(TICKS)
+    # Faust's group holds the ticks topic: its assignment (co-partitioned with the table)
+    # says which partitions this worker decides; the intake reads them (streams.live.intake)
+    partition_holder = app.topic(
+        ticks_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
+    batches = app.channel()  # in memory: one event per intake batch
+    clock = TickClock(settings.tick_clock)
+    decider = _decider(app, settings, rulebook, clock)
+    intake = Intake(
+        bootstrap=settings.kafka_bootstrap,
+        group=f"{settings.topic_prefix}.decide-intake",
+        topics=names.decide_sources,
+        batch_max=settings.worker_batch_max,
+        wait_s=settings.worker_batch_wait_s,
+        commit_interval_s=settings.worker_commit_interval_s,
+    )
+    decide_lag = metrics.CommitTracker(intake.group)
+
+    async def hold_partitions(stream: Any) -> None:
+        async for _ in stream:  # the intake reads ticks, in order with the inputs
+            pass
+
+    async def decide(stream: Any) -> None:
+        async for batch in stream:
+            await _decide_batch(app, decider, batch.records)
+            batch.done.set_result(None)
+
+    async def hand_over(records: list[Record]) -> None:
+        batch = _Handover(records, asyncio.get_running_loop().create_future())
+        await batches.put(batch)
+        await batch.done
+
+    async def states_in_changelog() -> None:
+        started = time.perf_counter()
+        if decider.flush_states():
+            metrics.STATE_FLUSH_SECONDS.observe(time.perf_counter() - started)
+        await app.producer.flush()
+
+    async def read_inputs() -> None:
+        try:
+            await intake.run(hand_over, states_in_changelog)
+        except Exception:
+            _stop_hard("intake", 0)
+
+    def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        intake.revoke()
+        decider.forget()  # what it folded since the last commit is decided again
+
+    def on_recovered(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        decider.forget()
+        intake.assign(tp.partition for tp in app.consumer.assignment() if tp.topic == ticks_topic)
+
+    async def refresh_lag() -> None:
+        decide_lag.refresh(intake.lag_offsets())
+        _exit_if_stalled(decide_lag, names.decide_sources)
+
+    # Registered by call, not decorator syntax: faust's decorators are untyped.
+    app.agent(partition_holder)(hold_partitions)
+    app.agent(batches)(decide)
+    app.on_partitions_revoked.connect(on_revoked)
+    app.on_rebalance_complete.connect(on_recovered)
+    app.timer(interval=settings.tick_interval_s)(_tick_writer(app, clock, ticks_topic))
+    app.timer(interval=metrics.LAG_REFRESH_S)(refresh_lag)
+    app.task(read_inputs)
+    app.task(_landing_stage(settings, names))
+    return app
+
+
+async def _decide_batch(app: Any, decider: Decider, records: list[Record]) -> None:
+    """Decide one batch and wait until its outputs are durable in Kafka (before the
+    intake commits it: at-least-once); any exception stops the worker (exit 70)."""
+    started = asyncio.get_running_loop().time()
+    try:
+        outgoing = decider.process(records)
+        sends = [
+            await app.producer.send(o.topic, o.key, o.value, o.partition, None, None)
+            for o in outgoing
+        ]
+        await asyncio.gather(*sends)
+    except Exception:
+        _stop_hard("decide", len(records))
+    metrics.DECIDE_BATCH_SECONDS.observe(asyncio.get_running_loop().time() - started)
+    metrics.DECIDE_BATCH_RECORDS.observe(len(records))
+
+
+def _decider(app: Any, settings: Settings, rulebook: Any, clock: TickClock) -> Decider:
+    """The decide stage's logic over the worker's state table (changelog-backed)."""
     table = app.Table(
         "state",
         key_type=bytes,
@@ -96,8 +159,7 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
         use_partitioner=True,
         extra_topic_configs={"max.message.bytes": str(MAX_STATE_BYTES)},
     )
-    clock = TickClock(settings.tick_clock)
-    decider = Decider(
+    return Decider(
         prefix=settings.topic_prefix,
         digits=settings.jurisdiction_digits,
         pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
@@ -106,36 +168,10 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
         clock=clock,
         deferred_puts=True,
     )
-    ticks_topic = names.of(TICKS)
 
-    async def decide(stream: Any) -> None:
-        async for events in stream.take_events(
-            settings.worker_batch_max, within=settings.worker_batch_wait_s
-        ):
-            started = asyncio.get_running_loop().time()
-            records = [
-                Record(m.topic, m.partition, m.offset, m.key, m.value)
-                for m in (event.message for event in events)
-            ]
-            try:
-                outgoing = decider.process(records)
-                sends = [
-                    await app.producer.send(o.topic, o.key, o.value, o.partition, None, None)
-                    for o in outgoing
-                ]
-                # Durable in Kafka before take_events acks the batch (at-least-once).
-                await asyncio.gather(*sends)
-            except Exception:
-                _stop_hard("decide", len(records))
-            metrics.DECIDE_BATCH_SECONDS.observe(asyncio.get_running_loop().time() - started)
-            metrics.DECIDE_BATCH_RECORDS.observe(len(records))
 
-    def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        decider.flush_states()  # still ours: the commit on revocation may cover them
-        decider.forget()
-
-    def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        decider.forget()
+def _tick_writer(app: Any, clock: TickClock, ticks_topic: str) -> Callable[[], Awaitable[None]]:
+    """The timer that writes a tick to each ticks partition this worker holds."""
 
     async def write_ticks() -> None:
         at = clock.next_tick(datetime.now(UTC))
@@ -148,18 +184,11 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
         ]
         await asyncio.gather(*sends)
 
-    decide_lag = metrics.CommitTracker(f"{settings.topic_prefix}.decide")
+    return write_ticks
 
-    async def refresh_lag() -> None:
-        consumer = app.consumer
-        # Faust keeps the committed offsets it seeks to and commits; no public accessor.
-        committed = getattr(consumer, "_committed_offset", {})
-        decide_lag.refresh(
-            ((tp.topic, tp.partition), consumer.highwater(tp), committed.get(tp))
-            for tp in consumer.assignment()
-        )
-        _exit_if_stalled(decide_lag, names.decide_sources)
 
+def _landing_stage(settings: Settings, names: TopicNames) -> Callable[[], Awaitable[None]]:
+    """The landing task: migrate, then land every output and input topic for good."""
     landing = Landing(
         bootstrap=settings.kafka_bootstrap,
         prefix=settings.topic_prefix,
@@ -181,26 +210,24 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
         except Exception:
             _stop_hard("landing", 0)
 
-    # Registered by call, not decorator syntax: faust's decorators are untyped.
-    app.agent(source)(decide)
-    app.on_partitions_revoked.connect(on_revoked)
-    app.on_partitions_assigned.connect(on_assigned)
-    app.sensors.add(StatesBeforeCommit(decider))
-    app.timer(interval=settings.tick_interval_s)(write_ticks)
-    app.timer(interval=metrics.LAG_REFRESH_S)(refresh_lag)
-    app.task(land)
-    return app
+    return land
+
+
+@dataclass(frozen=True)
+class _Handover:
+    """One intake batch on its way through the decide agent; ``done`` when decided."""
+
+    records: list[Record]
+    done: asyncio.Future[None]
 
 
 def _stop_hard(stage: str, records: int) -> NoReturn:
     """Log the exception being handled and end the process at once (exit 70).
 
     Decoding never raises on input, so an exception here is a bug or a broken dependency.
-    Faust acks a ``take_events`` batch even when its consumer raises (the ack is in the
-    generator's ``finally``), commits what is acked, and leaves a crashed agent dead without
-    a word: the batch would be lost and the worker would stall silently. Exiting before the
-    ack leaves the batch uncommitted, so a restarted worker decides it again (at-least-once;
-    the core is idempotent); a graceful stop would commit it."""
+    A Faust agent that raises is left dead without a word and the intake would wait for
+    it forever. Exiting before the intake commits the batch means a restarted worker
+    decides it again (at-least-once; the core is idempotent)."""
     log.critical(
         "%s stage failed (batch of %d records); exiting so that nothing is committed past it",
         stage,

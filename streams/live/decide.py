@@ -1,4 +1,4 @@
-"""The decide stage without Faust: a batch of raw records in, records to send out.
+"""The decide stage without Faust: a batch of raw records in, what it decided out.
 
 For each record of a batch (inputs, ticks, re-keyed): decode it (a bad one becomes a
 Rejection for the DLQ, never an exception), pseudonymise cases, find its jurisdiction and
@@ -9,16 +9,27 @@ partition's ticks, store the new state, and stamp ``decided_at`` on the outputs.
 keeps Exercise/Test apart from Actual inside a jurisdiction's state (one namespace per CAP
 status); outputs carry the status and the landing stage routes them by it.
 
+Two views of one batch: :meth:`Decider.decide` returns the decided models (what each
+output record will hold, with its topic, key and partition) and the decoded inputs;
+:meth:`Decider.process` is the same decisions encoded as records to produce (the live
+worker). The replay shell lands the models directly, so nothing it decides is encoded
+only to be decoded again by the landing.
+
 State lives in a :class:`StateStore` (the Faust table, or a dict in tests); decoded states
 are cached between batches and the cache is dropped on every rebalance. A changed state is
 put in the store after each batch, or, with ``deferred_puts``, only on
-:meth:`Decider.flush_states` (the live worker: right before offsets are committed).
+:meth:`Decider.flush_states` (the live worker: right before offsets are committed). With no
+store at all (``store=None``: the replay) states live only in memory: the caller seeds them
+(``states``), reads them back (:attr:`Decider.states`) and persists them as it sees fit.
+States are never changed in place (``step_many`` returns a new one), so a copy of
+:attr:`Decider.states` is a snapshot that later batches do not alter.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -51,6 +62,8 @@ from topics.privacy import pseudonymise_case, redact_raw
 from topics.registry import ALERTS, DLQ, ESCALATIONS, TASKS, TICKS, jurisdiction_of
 
 _STAMPED = (Escalation, Task, Alert)
+# murmur2 in Python, asked once per record: remembered per jurisdiction (a few hundred).
+_partition_of = functools.cache(partition_for)
 
 
 @dataclass(frozen=True)
@@ -74,6 +87,29 @@ class Outgoing:
     partition: int | None = None
 
 
+@dataclass(frozen=True)
+class Emitted:
+    """One decided record before encoding: ``model`` is what its value will hold."""
+
+    topic: str
+    key: bytes | None
+    model: BaseModel
+    partition: int | None = None
+
+    def encoded(self) -> Outgoing:
+        return Outgoing(self.topic, self.key, encode(self.model), self.partition)
+
+
+@dataclass(frozen=True)
+class Decided:
+    """What one batch caused: ``out`` (DLQ records, forwards, outputs, in order) and
+    ``inputs``: each input event seen for the first time (not a forward read back), as
+    decoded and pseudonymised, with the topic it was read from."""
+
+    out: list[Emitted]
+    inputs: list[tuple[str, BaseModel]]
+
+
 class StateStore(Protocol):
     """Encoded core state per jurisdiction (changelog-backed in the worker)."""
 
@@ -90,7 +126,8 @@ class _Batch:
 
     events: dict[str, list[Any]] = field(default_factory=dict)
     ticks: dict[int, list[Tick]] = field(default_factory=dict)
-    out: list[Outgoing] = field(default_factory=list)
+    out: list[Emitted] = field(default_factory=list)
+    inputs: list[tuple[str, BaseModel]] = field(default_factory=list)
     consumed: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
     rejected: Counter[tuple[str, str]] = field(default_factory=Counter)
     newest: dict[str, datetime] = field(default_factory=dict)
@@ -106,10 +143,11 @@ class Decider:
         digits: int,
         pseudonym_key: bytes,
         rulebook: Any,
-        store: StateStore,
+        store: StateStore | None,
         clock: TickClock,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         deferred_puts: bool = False,
+        states: Mapping[str, CoreState] | None = None,
     ) -> None:
         self.names = TopicNames(prefix)
         self.digits = digits
@@ -129,9 +167,14 @@ class Decider:
             StockLevel: self.names.of(STOCK_LEVELS),
         }
         self.deferred_puts = deferred_puts
-        self._states: dict[str, CoreState] = {}
+        self._states: dict[str, CoreState] = dict(states or {})
         self._dirty: set[str] = set()  # changed since last put (deferred_puts only)
         self._by_partition: dict[int, set[str]] | None = None
+
+    @property
+    def states(self) -> Mapping[str, CoreState]:
+        """The decoded state of every jurisdiction decided or loaded so far (read-only)."""
+        return self._states
 
     def forget(self) -> None:
         """Drop cached states, changed ones too (after a rebalance the store is the truth
@@ -145,6 +188,8 @@ class Decider:
         With ``deferred_puts`` this is the only place states are encoded: the live worker
         calls it right before input offsets are committed, so a state is encoded once per
         commit instead of once per batch (encoding is O(state), the batch is not)."""
+        if self.store is None:
+            return 0
         for jurisdiction in self._dirty:
             self.store.put(jurisdiction, encode_state(self._states[jurisdiction]))
         flushed = len(self._dirty)
@@ -152,9 +197,13 @@ class Decider:
         return flushed
 
     def process(self, records: Sequence[Record]) -> list[Outgoing]:
-        """Everything one batch causes: DLQ records, forwards, outputs (changed states are
-        put in the store as a side effect, or marked for :meth:`flush_states`). Never
-        raises on bad input."""
+        """Everything one batch causes, as records to produce: :meth:`decide`, encoded."""
+        return [emitted.encoded() for emitted in self.decide(records).out]
+
+    def decide(self, records: Sequence[Record]) -> Decided:
+        """Everything one batch causes: DLQ records, forwards, outputs as models, and the
+        decoded inputs (changed states are put in the store as a side effect, or marked
+        for :meth:`flush_states`). Never raises on bad input."""
         now = self.now()
         batch = _Batch()
         for record in records:
@@ -171,8 +220,9 @@ class Decider:
         metrics.count_consumed(batch.consumed)
         metrics.count_rejected(batch.rejected)
         for topic, newest in batch.newest.items():
+            self.clock.observe(newest)  # the batch's newest Actual event time per topic
             metrics.EVENT_TIME_LAG.labels(topic).set((now - newest).total_seconds())
-        return batch.out
+        return Decided(batch.out, batch.inputs)
 
     # --- decoding -------------------------------------------------------------------
 
@@ -188,7 +238,7 @@ class Decider:
                 "rejected_at": now,
             }
         )
-        batch.out.append(Outgoing(self._dlq_topic, record.topic.encode(), encode(located)))
+        batch.out.append(Emitted(self._dlq_topic, record.topic.encode(), located))
         batch.rejected[(record.topic, metrics.reason_class(rejection))] += 1
 
     def _take_tick(self, record: Record, batch: _Batch, now: datetime) -> None:
@@ -209,18 +259,16 @@ class Decider:
             event = pseudonymise_case(event, self.pseudonym_key)
         jurisdiction = jurisdiction_of(event.region, self.digits)
         if record.topic != self._rekeyed_topic:  # first sight of this record
+            batch.inputs.append((record.topic, event))
             source = event.source
             batch.consumed[(record.topic, event.kind, source.agency_type, source.agency_id)] += 1
             if event.status == "Actual":
-                self.clock.observe(event.occurred_at)
                 newest = batch.newest.get(record.topic)
                 if newest is None or event.occurred_at > newest:
                     batch.newest[record.topic] = event.occurred_at
-        target = partition_for(jurisdiction)
+        target = _partition_of(jurisdiction)
         if target != record.partition:
-            batch.out.append(
-                Outgoing(self._rekeyed_topic, jurisdiction.encode(), encode(event), target)
-            )
+            batch.out.append(Emitted(self._rekeyed_topic, jurisdiction.encode(), event, target))
             return
         batch.events.setdefault(jurisdiction, []).append(event)
         # Known before the batch's ticks are handed out: a new jurisdiction gets them too.
@@ -233,25 +281,26 @@ class Decider:
         goes to each of them)."""
         if self._by_partition is None:
             self._by_partition = {p: set() for p in range(PARTITIONS)}
-            for jurisdiction in (*self.store.jurisdictions(), *self._states):
-                self._by_partition[partition_for(jurisdiction)].add(jurisdiction)
+            stored = self.store.jurisdictions() if self.store is not None else ()
+            for jurisdiction in (*stored, *self._states):
+                self._by_partition[_partition_of(jurisdiction)].add(jurisdiction)
         return self._by_partition[partition]
 
     def _state(self, jurisdiction: str) -> CoreState:
         state = self._states.get(jurisdiction)
         if state is None:
-            blob = self.store.get(jurisdiction)
+            blob = self.store.get(jurisdiction) if self.store is not None else None
             state = initial_state(jurisdiction) if blob is None else decode_state(blob)
-            self._jurisdictions_of(partition_for(jurisdiction)).add(jurisdiction)
+            self._jurisdictions_of(_partition_of(jurisdiction)).add(jurisdiction)
         return state
 
     def _decide(
-        self, jurisdiction: str, events: list[Any], out: list[Outgoing], now: datetime
+        self, jurisdiction: str, events: list[Any], out: list[Emitted], now: datetime
     ) -> None:
         state = self._state(jurisdiction)
         new_state, outputs = step_many(state, events, self.rulebook)
         self._states[jurisdiction] = new_state
-        if new_state is not state:
+        if new_state is not state and self.store is not None:
             if self.deferred_puts:
                 self._dirty.add(jurisdiction)
             else:
@@ -265,4 +314,4 @@ class Decider:
                 if isinstance(output, _STAMPED)
                 else output
             )
-            out.append(Outgoing(self._output_topic[type(output)], key, encode(stamped)))
+            out.append(Emitted(self._output_topic[type(output)], key, stamped))

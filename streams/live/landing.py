@@ -18,6 +18,11 @@ SinkError such as a missing table), every assigned partition is paused and the b
 retried with exponential backoff while ``getmany`` keeps the group membership alive;
 memory stays at one batch. Rows re-sent after a crash carry deterministic ids and versions
 (ReplacingMergeTree), so landing twice is harmless.
+
+The routing (which topic lands in which table, which models a table takes, which
+namespace a row belongs to) is shared with the replay shell: :meth:`Landing.plan` turns
+records into writes, :meth:`Landing.writes` turns models that never were records (a
+review's decisions, handed over by the decide stage) into the same writes.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,8 +68,18 @@ Decoder = Callable[[bytes], BaseModel | None]
 Batch = dict[TopicPartition, list[ConsumerRecord[Any, Any]]]
 
 
-def _output(model: type[BaseModel]) -> Decoder:
-    return model.model_validate_json
+@dataclass(frozen=True)
+class Route:
+    """Where a topic's records land: ``table``, which holds ``model`` rows, and how a
+    record's bytes become one (None: not a row of the table)."""
+
+    table: str
+    model: type[BaseModel]
+    decoder: Decoder
+
+
+def _output(table: str, model: type[BaseModel]) -> Route:
+    return Route(table, model, model.model_validate_json)
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,16 @@ class Write:
     table: str
     rows: list[BaseModel]
     token: str
+
+
+def _by_namespace(table: str, models: Iterable[BaseModel], token: str) -> list[Write]:
+    """One write per namespace the models' statuses fall in, all under ``token`` (each
+    namespace is its own database: a re-sent range must be recognised in both)."""
+    split: dict[Namespace, list[BaseModel]] = {}
+    for model in models:
+        status: Status = getattr(model, "status", "Actual")
+        split.setdefault(namespace_of(status), []).append(model)
+    return [Write(namespace, table, rows, token) for namespace, rows in split.items()]
 
 
 class Landing:
@@ -109,17 +134,17 @@ class Landing:
             event = decode(raw)
             return event if isinstance(event, TransferEvent) else None
 
-        routes: list[tuple[TopicSpec, str, Decoder]] = [
-            (ESCALATIONS, "tier_timeline", _output(Escalation)),
-            (TASKS, "tasks", _output(Task)),
-            (ALERTS, "alerts", _output(Alert)),
-            (INCIDENT_STATES, "incidents", _output(IncidentState)),
-            (STOCK_LEVELS, "stock_levels", _output(StockLevel)),
-            (DLQ, "rejected_events", _output(Rejection)),
-            (CASES, "cases", case),
-            (TRANSFERS, "transfers", transfer),
+        routes: list[tuple[TopicSpec, Route]] = [
+            (ESCALATIONS, _output("tier_timeline", Escalation)),
+            (TASKS, _output("tasks", Task)),
+            (ALERTS, _output("alerts", Alert)),
+            (INCIDENT_STATES, _output("incidents", IncidentState)),
+            (STOCK_LEVELS, _output("stock_levels", StockLevel)),
+            (DLQ, _output("rejected_events", Rejection)),
+            (CASES, Route("cases", CaseEvent, case)),
+            (TRANSFERS, Route("transfers", TransferEvent, transfer)),
         ]
-        self.routes = {spec.name(prefix): (table, dec) for spec, table, dec in routes}
+        self.routes = {spec.name(prefix): route for spec, route in routes}
 
     # --- turning records into writes (no I/O) ------------------------------------------
 
@@ -129,19 +154,22 @@ class Landing:
         for tp, records in sorted(batch.items()):
             if not records:
                 continue
-            table, decoder = self.routes[tp.topic]
+            route = self.routes[tp.topic]
             first, last = records[0].offset, records[-1].offset
-            token = dedup_token(table, tp.topic, tp.partition, first, last)
-            by_namespace: dict[Namespace, list[BaseModel]] = {}
-            for record in records:
-                model = self._decoded(decoder, record)
-                if model is not None:
-                    status: Status = getattr(model, "status", "Actual")
-                    by_namespace.setdefault(namespace_of(status), []).append(model)
-            writes.extend(
-                Write(namespace, table, rows, token) for namespace, rows in by_namespace.items()
-            )
+            token = dedup_token(route.table, tp.topic, tp.partition, first, last)
+            decoded = (self._decoded(route.decoder, record) for record in records)
+            writes.extend(_by_namespace(route.table, (m for m in decoded if m is not None), token))
         return writes
+
+    def writes(self, topic: str, models: Sequence[BaseModel], token: str) -> list[Write]:
+        """The writes of models that would have been the records of ``topic`` (decoded,
+        cases pseudonymised), under ``token``; models the topic's table does not hold (an
+        incident event on the cases topic) are left out, as :meth:`plan` leaves them."""
+        route = self.routes.get(topic)
+        if route is None:
+            return []
+        kept = [m for m in models if isinstance(m, route.model)]
+        return _by_namespace(route.table, kept, token)
 
     @staticmethod
     def _decoded(decoder: Decoder, record: ConsumerRecord[Any, Any]) -> BaseModel | None:

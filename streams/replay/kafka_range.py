@@ -104,9 +104,10 @@ async def read_ranges(
     ranges: list[PartitionRange],
     from_ms: int,
     to_ms: int,
-    max_records: int = 20_000,
+    max_records: int = 100_000,
 ) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
-    """Batches of the records inside the ranges whose event time is in ``[from_ms, to_ms)``."""
+    """Batches of the records inside the ranges whose event time is in ``[from_ms, to_ms)``;
+    fetches are gathered until a batch holds ``max_records`` (the last one may hold less)."""
     todo = {TopicPartition(r.topic, r.partition): r for r in ranges if r.size > 0}
     stamped = {tp for tp, r in todo.items() if r.stamped}
     if not todo:
@@ -114,9 +115,11 @@ async def read_ranges(
     consumer.assign(list(todo))
     for tp, part in todo.items():
         consumer.seek(tp, part.start)
+    batch: list[ConsumerRecord[bytes, bytes]] = []
     while todo:
-        fetched = await consumer.getmany(*todo, timeout_ms=1000, max_records=max_records)
-        batch: list[ConsumerRecord[bytes, bytes]] = []
+        fetched = await consumer.getmany(
+            *todo, timeout_ms=1000, max_records=max(1, max_records - len(batch))
+        )
         for tp, records in fetched.items():
             end = todo[tp].end
             if tp in stamped:
@@ -132,8 +135,9 @@ async def read_ranges(
             if await consumer.position(tp) >= todo[tp].end:
                 todo.pop(tp)
                 consumer.pause(tp)
-        if batch:
+        if batch and (len(batch) >= max_records or not todo):
             yield batch
+            batch = []
 
 
 def _tick_ms(record: ConsumerRecord[bytes, bytes]) -> int:

@@ -1,11 +1,36 @@
 """One review run from start to end: plan the source, resume from a checkpoint, feed the
-:class:`~streams.replay.runner.Review` batch by batch, checkpoint, finish."""
+:class:`~streams.replay.runner.Review` batch by batch, checkpoint, finish.
+
+Batches are large (``batch_records``, default :data:`BATCH_RECORDS`): fetches from Kafka
+are gathered until one is full, because per-batch costs (one insert per table, the core's
+copy-on-write of each touched state) are then paid rarely.
+
+After every landed batch the run notes its consistent point: the positions after the
+batch and the states it left (a dict of references: states are never changed in place,
+so later batches cannot alter it). The point is saved as a checkpoint
+(:mod:`streams.replay.checkpoint`, which encodes only the states changed since its last
+save) when interrupted — Ctrl-C anywhere, even in the middle of a batch, saves the point
+of the last landed batch — and otherwise at most every :data:`CHECKPOINT_EVERY_S`, spaced
+further when saving is slow, so that checkpoints cost at most about
+1/:data:`CHECKPOINT_COST_SHARE` of the run. A hard kill resumes from the last save:
+batches after it are decided and landed again, which the rows' deterministic ids and
+versions make harmless. A complete review deletes its checkpoint.
+
+The cyclic garbage collector is off while a batch is decided and landed, and after the
+batch it collects once and then freezes what survived (:func:`gc.freeze`): the states the
+batch left are long-lived and hold no reference cycles (``tune_gc_for_core_state``), so
+collections that re-scan them — more often the larger the batch, and longer the larger
+the states — are pure cost. Per batch the collector then looks at that batch's survivors
+only; reference counting frees everything acyclic as before.
+"""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,14 +40,16 @@ import orjson
 from streams.core import Rulebook
 from streams.live.decide import Record
 from streams.live.topology import TopicNames
+from streams.replay.checkpoint import CheckpointFile
 from streams.replay.kafka_range import PartitionRange, plan_ranges, range_consumer, read_ranges
-from streams.replay.runner import CheckpointFile, Review, file_records, review_database
+from streams.replay.runner import Review, file_records, review_database
 from topics.registry import TICKS
 from topics.settings import Settings
 
 Progress = Callable[[int, int], None]  # (records done in this step, total records)
-CHECKPOINT_EVERY_S = 5.0
-FILE_BATCH = 20_000
+BATCH_RECORDS = 100_000
+CHECKPOINT_EVERY_S = 30.0
+CHECKPOINT_COST_SHARE = 20  # wait at least this many times as long as the last save took
 
 
 @dataclass(frozen=True)
@@ -70,7 +97,7 @@ class ReviewSummary:
 
 
 class _Run:
-    """A review in progress: the Review, its checkpoint, and the last consistent point
+    """A review in progress: the Review, its checkpoint file, and the last consistent point
     (positions and states after the last fully landed batch)."""
 
     def __init__(self, settings: Settings, request: ReviewRequest) -> None:
@@ -86,21 +113,28 @@ class _Run:
             states=self.checkpoint.states,
         )
         self.started = self.saved_at = time.monotonic()
+        self.save_every = CHECKPOINT_EVERY_S
 
     def landed(self, records: list[Record], positions: dict[str, int]) -> None:
         """Process one batch; its rows are durable and the checkpoint may move past it."""
-        events = self.review.process(records)
+        with _collector_paused():
+            events = self.review.process(records)
         ckpt = self.checkpoint
         # Copies: a batch interrupted half-way must not leak into the consistent point.
         ckpt.positions = {**ckpt.positions, **positions}
-        ckpt.states = dict(self.review.store.blobs)
+        ckpt.states = dict(self.review.states)
         ckpt.events += events
-        if time.monotonic() - self.saved_at > CHECKPOINT_EVERY_S:
-            self.file.save(ckpt)
-            self.saved_at = time.monotonic()
+        if time.monotonic() - self.saved_at > self.save_every:
+            self._save()
+
+    def _save(self) -> None:
+        began = time.monotonic()
+        self.file.save(self.checkpoint)
+        self.saved_at = time.monotonic()
+        self.save_every = max(CHECKPOINT_EVERY_S, CHECKPOINT_COST_SHARE * (self.saved_at - began))
 
     def interrupted(self) -> None:
-        self.file.save(self.checkpoint)
+        self._save()
 
     def finish(self) -> ReviewSummary:
         self.file.done()
@@ -108,12 +142,31 @@ class _Run:
         return ReviewSummary(self.review.database, self.checkpoint.events, seconds, self.resumed)
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic collection inside; afterwards one collection of what is not frozen yet,
+    then freeze the survivors (see the module docstring)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+        gc.collect()
+        gc.freeze()
+
+
 def _ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
 
 
 async def replay_kafka(
-    settings: Settings, request: ReviewRequest, progress: Progress | None = None
+    settings: Settings,
+    request: ReviewRequest,
+    progress: Progress | None = None,
+    *,
+    batch_records: int = BATCH_RECORDS,
 ) -> ReviewSummary:
     """Replay ``[from_at, to_at)`` of the input topics (and the ticks the live run wrote)
     into the review database; resumes a checkpoint of the same request. Interrupted, it
@@ -132,7 +185,7 @@ async def replay_kafka(
             )
             ranges = [_resume(r, run.checkpoint.positions) for r in ranges]
             total = sum(r.size for r in ranges)
-            async for batch in read_ranges(consumer, ranges, from_ms, to_ms):
+            async for batch in read_ranges(consumer, ranges, from_ms, to_ms, batch_records):
                 records = [Record(r.topic, r.partition, r.offset, r.key, r.value) for r in batch]
                 run.landed(records, {f"{r.topic}:{r.partition}": r.offset + 1 for r in batch})
                 if progress:
@@ -151,7 +204,11 @@ def _resume(part: PartitionRange, positions: dict[str, int]) -> PartitionRange:
 
 
 def replay_file(
-    settings: Settings, request: ReviewRequest, progress: Progress | None = None
+    settings: Settings,
+    request: ReviewRequest,
+    progress: Progress | None = None,
+    *,
+    batch_records: int = BATCH_RECORDS,
 ) -> ReviewSummary:
     """Replay a JSONL file (a drill, or an export) into the review database, as if its
     lines had been published; resumes a checkpoint of the same request."""
@@ -163,8 +220,8 @@ def replay_file(
     try:
         if not done:
             run.review.land_rejections(rejected)
-        for start in range(done, len(records), FILE_BATCH):
-            batch = records[start : start + FILE_BATCH]
+        for start in range(done, len(records), batch_records):
+            batch = records[start : start + batch_records]
             run.landed(batch, {"file": start + len(batch)})
             if progress:
                 progress(len(batch), len(records))

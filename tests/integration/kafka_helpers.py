@@ -74,3 +74,30 @@ async def _read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, byte
 def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes, int]]:
     """Every record of ``topic`` as (key, value, partition), read with a plain consumer."""
     return asyncio.run(_read_all(bootstrap, topic))
+
+
+async def _behind(bootstrap: str, group: str, topics: tuple[str, ...]) -> dict[str, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        tps = [
+            TopicPartition(t, p)
+            for t in topics
+            for p in sorted(consumer.partitions_for_topic(t) or ())
+        ]
+        ends = await consumer.end_offsets(tps)
+        behind: dict[str, int] = {}
+        for tp in tps:
+            committed = await consumer.committed(tp) or 0
+            if committed < ends[tp]:
+                behind[f"{tp.topic}[{tp.partition}]"] = ends[tp] - committed
+        return behind
+    finally:
+        await consumer.stop()
+
+
+def uncommitted(bootstrap: str, group: str, topics: tuple[str, ...]) -> dict[str, int]:
+    """Records of ``topics`` that ``group`` has not committed yet, per partition that has
+    any (empty: the group has committed everything there is)."""
+    return asyncio.run(_behind(bootstrap, group, topics))

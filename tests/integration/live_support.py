@@ -24,7 +24,13 @@ from aiokafka import AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
 
 from streams.core import decode_state, state_fingerprint
-from streams.live.topology import INCIDENT_STATES, LIVE_TOPICS, STOCK_LEVELS, partition_for
+from streams.live.topology import (
+    INCIDENT_STATES,
+    LIVE_TOPICS,
+    STOCK_LEVELS,
+    TopicNames,
+    partition_for,
+)
 from streams.ops.kafka import create_topics
 from topics.codec import decode, decode_tick
 from topics.models import CaseEvent, Rejection, Tick
@@ -43,7 +49,7 @@ from topics.registry import (
 )
 from topics.settings import Settings
 
-from .kafka_helpers import read_topic, settings_env
+from .kafka_helpers import read_topic, settings_env, uncommitted
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = (
@@ -297,6 +303,22 @@ def wait_landed(
             return now
         time.sleep(0.5)
     raise AssertionError(f"not landed within {timeout}s: {last}")
+
+
+def wait_decided(
+    settings: Settings, proc: subprocess.Popen[bytes], timeout: float = 90
+) -> None:
+    """Wait until the worker's decide intake has committed every record of its sources,
+    so the states in its changelog are final (what has landed can be final earlier: a
+    restarted worker lands again, idempotently, what a killed one had landed)."""
+    names = TopicNames(settings.topic_prefix)
+    group = f"{settings.topic_prefix}.decide-intake"
+    deadline = time.monotonic() + timeout
+    while (behind := uncommitted(settings.kafka_bootstrap, group, names.decide_sources)):
+        assert proc.poll() is None, "worker exited"
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not all decided within {timeout}s: {behind}")
+        time.sleep(0.5)
 
 
 def worker_ticks(settings: Settings) -> list[Tick]:

@@ -72,7 +72,7 @@ def test_a_failing_decide_stage_exits_before_committing_and_loses_nothing(
     text = log.read_text()
     assert faulty.returncode == 70, text[-2000:]
     assert "decide stage failed" in text and "injected: a bug" in text
-    committed = asyncio.run(_committed(settings, f"{settings.topic_prefix}.decide"))
+    committed = asyncio.run(_committed(settings, f"{settings.topic_prefix}.decide-intake"))
     assert not any(offset > 0 for offset in committed.values()), committed
 
     with running_worker(settings, tmp_path / "worker.log") as proc:

@@ -95,7 +95,7 @@ def test_clickhouse_outage_pauses_landing_bounded_and_loses_nothing(
         stack, unique_name("outage"), clickhouse_url=f"http://127.0.0.1:{gate.port}"
     )
     db, landing = settings.clickhouse_database, f'group="{settings.topic_prefix}.landing"'
-    decide = f'group="{settings.topic_prefix}.decide"'
+    decide = f'group="{settings.topic_prefix}.decide-intake"'
     lines, _truth = simulate("cholera", 5, tmp_path / "cholera.jsonl")
     half = len(lines) // 2
     prepare(settings)

@@ -176,9 +176,9 @@ def test_an_interrupted_replay_resumes_to_the_same_review(
 
     try:
         with pytest.raises(KeyboardInterrupt):
-            asyncio.run(
-                replay_kafka(settings, ReviewRequest(cut, rulebook, None, start, end), interrupt)
-            )
+            # Small batches: the interruption must come before the end of the range.
+            request = ReviewRequest(cut, rulebook, None, start, end)
+            asyncio.run(replay_kafka(settings, request, interrupt, batch_records=500))
         checkpoint = json.loads((tmp_path / "reviews" / f"{cut}.checkpoint.json").read_bytes())
         assert 0 < checkpoint["events"] < seen[0], "interrupted after everything: nothing tested"
         resumed = asyncio.run(

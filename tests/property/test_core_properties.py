@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import os
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -15,9 +16,9 @@ from hypothesis import strategies as st
 
 from streams.core import (
     decode_state,
-    default_rulebook,
     encode_state,
     initial_state,
+    parse_rulebook,
     state_fingerprint,
     step,
     step_many,
@@ -35,7 +36,13 @@ from topics.models import (
     TransferEvent,
 )
 
-RULES = default_rulebook()
+# The default rulebook with measles baselines low enough for the generated streams to
+# cross them, so the baseline rules are held to the same invariants as the others.
+RULES = parse_rulebook(
+    (Path(__file__).resolve().parents[2] / "streams" / "rulebooks" / "default.yaml")
+    .read_text(encoding="utf-8")
+    .replace("baselines: {}", 'baselines: {measles: {"510104": 0.5, "510105": 1.0}}')
+)
 T0 = datetime(2026, 3, 1, tzinfo=timezone(timedelta(hours=8)))
 SOURCE = {"agency_id": "a1", "agency_type": "health"}
 hours = st.integers(0, 24 * 12)

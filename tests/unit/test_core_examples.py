@@ -4,18 +4,21 @@ the default rulebook's thresholds (DESIGN.md section 4), not by re-running the c
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from streams.core import (
+    NATION,
     decode_state,
     default_rulebook,
     encode_state,
     fold,
     initial_rollup,
     initial_state,
+    parse_rulebook,
     rollup_step,
     rollup_timeline,
     step,
@@ -449,6 +452,84 @@ def test_fold_groups_by_city_and_rollup_sees_spread_to_two_cities() -> None:
     assert (spread.tier, spread.effective_at) == ("II", T0 + timedelta(hours=20))
     assert spread.rule_ids == ("cholera-cities-II",)
     assert [row[3] for row in rollup_timeline(province)] == ["II"]
+
+
+def test_national_rollup_declares_tier_I_when_pneumonic_plague_reaches_a_second_province() -> None:
+    # One confirmed pneumonic plague case is Tier III in its county (pneumonic-county-III):
+    # Chengdu (Sichuan, 51) at T0, Kunming (Yunnan, 53) at T0 + 5 h. The national stage
+    # counts provinces: two from T0 + 5 h, so Tier I (pneumonic-provinces-I) then.
+    chengdu = case(1, T0, disease="plague_pneumonic")
+    kunming = case(2, T0 + timedelta(hours=5), disease="plague_pneumonic", region="530102")
+    _, outputs = fold([chengdu, kunming], RULES)
+    nation, provinces = initial_rollup(NATION), {"51": initial_rollup("51")}
+    decided: list[Any] = []
+    for snapshot in of(IncidentState, outputs):
+        nation, out = rollup_step(nation, snapshot, RULES)
+        decided += out
+        area = snapshot.jurisdiction[:2]
+        provinces[area], out = rollup_step(
+            provinces.get(area, initial_rollup(area)), snapshot, RULES
+        )
+        assert out == [], "no provincial rule for pneumonic plague: one city per province"
+    (spread,) = of(Escalation, decided)
+    inc = str(uuid.uuid5(TIERFLOW_NS, "rollup|Actual|nation|plague_pneumonic"))
+    at = T0 + timedelta(hours=5)
+    assert (spread.incident_id, spread.jurisdiction) == (inc, "nation")
+    assert (spread.tier, spread.previous_tier, spread.effective_at) == ("I", None, at)
+    assert spread.rule_ids == ("pneumonic-provinces-I",)
+    assert spread.evidence == {"provinces": 2.0}
+    assert [row[2:] for row in rollup_timeline(nation)] == [(at, "I")]
+    # the plan's Tier I tasks, ids as the city stage derives them
+    at_us = (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    tasks = of(Task, decided)
+    assert len(tasks) == len(RULES.plan["I"]) > 0
+    assert {(t.agency_type, t.action) for t in tasks} == {
+        (item.agency, item.action) for item in RULES.plan["I"]
+    }
+    for task in tasks:
+        name = f"task|Actual|{inc}|I|{task.agency_type}|{task.action}|{at_us}"
+        assert task.task_id == str(uuid.uuid5(TIERFLOW_NS, name))
+        assert (task.jurisdiction, task.tier, task.issued_at) == ("nation", "I", at)
+
+
+WITH_BASELINES = parse_rulebook(
+    (Path(__file__).resolve().parents[2] / "streams/rulebooks/default.yaml")
+    .read_text(encoding="utf-8")
+    .replace("baselines: {}", 'baselines: {measles: {"510104": 1.5, "510105": 2.0}}')
+)
+
+
+def test_baseline_rules_compare_each_county_with_its_weekly_average() -> None:
+    # Measles has no count rule of its own: only the 5-year averages decide. 510104: 1.5 a
+    # week, 510105: 2.0, 510106: none configured (five cases there never count).
+    # III (count/average >= 1 in one county): 510104's 2nd case, T0 + 1 d (2 / 1.5).
+    # II (>= 2 counties at twice the average within 7 days): 510104 needs 3 cases (T0 + 2 d),
+    # 510105 needs 4 (T0 + 2 d + 4 h) -> II at T0 + 2 d + 4 h. Quiet period 21 d after
+    # the last case (T0 + 2 d + 4 h), by when every count is 0: stood down at T0 + 23 d + 4 h.
+    h, d = timedelta(hours=1), timedelta(days=1)
+    events = [
+        *(case(k, T0 + k * h, disease="measles", region="510106") for k in range(5)),
+        *(case(10 + k, T0 + k * d, disease="measles", region="510104") for k in range(3)),
+        *(
+            case(20 + k, T0 + 2 * d + (k + 1) * h, disease="measles", region="510105")
+            for k in range(4)
+        ),
+        tick(T0 + 30 * d),
+    ]
+    state, _ = step_many(initial_state("5101"), events, WITH_BASELINES)
+    line = tier_timeline(state)
+    assert [(e.tier, e.effective_at) for e in line] == [
+        ("III", T0 + d),
+        ("II", T0 + 2 * d + 4 * h),
+        (None, T0 + 23 * d + 4 * h),
+    ]
+    assert line[0].rule_ids == ("bc-baseline-county-III",)
+    assert line[0].evidence == {"baseline_ratio.7d": 2 / 1.5}
+    assert line[1].rule_ids == ("bc-baseline-counties-II",)
+    assert line[1].evidence["baseline_counties.x2.7d"] == 2.0
+    # without figures the same events decide nothing
+    bare, _ = step_many(initial_state("5101"), events, RULES)
+    assert tier_timeline(bare) == ()
 
 
 def test_a_report_without_casualties_keeps_the_figures() -> None:

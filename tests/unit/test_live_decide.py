@@ -5,7 +5,7 @@ and the default rulebook (mass casualty: IV at >=10 casualties with >=2 dead or 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +13,7 @@ import orjson
 import pytest
 from prometheus_client import REGISTRY
 
-from streams.core import decode_state, default_rulebook
+from streams.core import CoreState, decode_state, default_rulebook
 from streams.live.decide import Decider, Outgoing, Record
 from streams.live.ticks import TickClock
 from streams.live.topology import partition_for
@@ -47,7 +47,9 @@ class DictStore:
         return list(self.blobs)
 
 
-def decider(store: DictStore, mode: str = "event") -> Decider:
+def decider(
+    store: DictStore | None, mode: str = "event", states: Mapping[str, CoreState] | None = None
+) -> Decider:
     return Decider(
         prefix=P,
         digits=4,
@@ -56,6 +58,7 @@ def decider(store: DictStore, mode: str = "event") -> Decider:
         store=store,
         clock=TickClock(mode),  # type: ignore[arg-type]
         now=lambda: NOW,
+        states=states,
     )
 
 
@@ -292,3 +295,36 @@ def test_deferred_puts_wait_for_flush_and_put_each_changed_state_once() -> None:
     d.process([rec("incidents", crash("c", SAME_B), partition=4)])
     d.forget()
     assert d.flush_states() == 0
+
+
+def test_decide_is_process_before_encoding_and_lists_the_first_sight_inputs() -> None:
+    batch = [
+        rec("cases", case("c1"), partition=0),  # forwarded: on the wrong partition
+        rec("cases", case("c2"), partition=4),
+        rec("incidents", crash("a", SAME_A), partition=4),
+        rec("cases", b"not json", partition=4),
+    ]
+    encoded = decider(DictStore()).process(batch)
+    decided = decider(DictStore()).decide(batch)
+    assert [e.encoded() for e in decided.out] == encoded
+    assert [(t, e.event_id) for t, e in decided.inputs] == [  # type: ignore[attr-defined]
+        (f"{P}.cases.v1", "c1"),
+        (f"{P}.cases.v1", "c2"),
+        (f"{P}.incidents.v1", "a"),
+    ]
+    assert all(getattr(e, "national_id", None) != NATIONAL_ID for _, e in decided.inputs)
+    # A forward read back is not a first sight: its input was listed when it arrived.
+    [forward] = on("rekeyed", encoded)
+    again = decider(DictStore()).decide([Record(forward.topic, 4, 0, forward.key, forward.value)])
+    assert again.inputs == []
+
+
+def test_without_a_store_states_stay_decoded_and_seed_a_later_decider() -> None:
+    d = decider(None)
+    d.process([rec("incidents", crash("a", SAME_A), partition=4)])
+    assert d.flush_states() == 0 and list(d.states) == [SAME_A]
+    again = decider(None, states=d.states)
+    # The seeded state knows the incident: the same report again decides nothing new.
+    out = again.process([rec("incidents", crash("a", SAME_A), partition=4)])
+    assert on("escalations", out) == []
+    assert on("escalations", d.process([rec("incidents", crash("b", OTHER), partition=5)]))

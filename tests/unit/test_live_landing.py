@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from aiokafka import ConsumerRecord, TopicPartition
+from pydantic import BaseModel
 
 from streams.live.landing import Landing
 from topics.models import CaseEvent, Escalation, Rejection, StockLevel, Task
@@ -197,3 +198,39 @@ def test_inputs_land_pseudonymised_and_undecodable_records_are_skipped() -> None
 
 def test_an_empty_batch_plans_nothing() -> None:
     assert landing().plan({TopicPartition(f"{P}.tasks.v1", 0): []}) == []
+
+
+def test_models_land_as_their_records_would_under_the_given_token() -> None:
+    # The replay hands over models: the same tables, namespaces and rows as the records.
+    values = {
+        "escalations": [escalation("real"), escalation("drill", "Exercise")],
+        "cases": [case("e1"), case("e2", "Test")],
+    }
+    records = [
+        record(topic, 0, offset, value)
+        for topic, vs in values.items()
+        for offset, value in enumerate(vs)
+    ]
+    from_records = {(w.namespace, w.table): w.rows for w in landing().plan(batch(*records))}
+    models: dict[str, list[BaseModel]] = {
+        "escalations": [Escalation.model_validate_json(v) for v in values["escalations"]],
+        "cases": [
+            CaseEvent.model_validate_json(v).model_copy(
+                update={"national_id": pseudonym("510104199001011234", KEY), "name": None}
+            )
+            for v in values["cases"]
+        ],
+    }
+    writes = [
+        w for topic, ms in models.items() for w in landing().writes(f"{P}.{topic}.v1", ms, "tok")
+    ]
+    assert {w.token for w in writes} == {"tok"}
+    assert {(w.namespace, w.table): w.rows for w in writes} == from_records
+    assert set(from_records) == {
+        ("live", "tier_timeline"),
+        ("exercise", "tier_timeline"),
+        ("live", "cases"),
+        ("exercise", "cases"),
+    }
+    # A model the topic's table does not hold is left out, as an undecodable record is.
+    assert landing().writes(f"{P}.cases.v1", models["escalations"], "tok") == []

@@ -92,6 +92,40 @@ def test_cross_checks_references_and_combinations() -> None:
     assert "unknown disease 'cholerra'" in caught.value.problems[1].message
 
 
+def test_baseline_conditions_are_checked() -> None:
+    text = _rule(
+        "  - {id: b1, tier: III, diseases: [cholera], metric: baseline_ratio, window: 7,"
+        " threshold: 1}\n"
+        "  - {id: b2, tier: II, diseases: [cholera], metric: baseline_counties, scope: county,"
+        " window: 7, threshold: 2}\n"
+        "  - {id: b3, tier: II, diseases: [cholera], metric: confirmed, window: 7, threshold: 1,"
+        " ratio: 2}\n"
+        "  - {id: b4, tier: II, diseases: [cholera], metric: baseline_ratio, scope: county,"
+        " threshold: 2}\n"
+    )
+    with pytest.raises(RulebookError) as caught:
+        parse_rulebook(text)
+    assert [p.path for p in caught.value.problems] == [
+        "rules[1].scope",
+        "rules[2].ratio",
+        "rules[3].ratio",
+        "rules[4].window",
+    ]
+
+
+def test_a_rollup_rule_names_exactly_one_level() -> None:
+    text = MINIMAL + (
+        "rollup:\n"
+        "  - {id: u1, tier: II, diseases: [cholera], min_cities: 2, min_provinces: 2}\n"
+        "  - {id: u2, tier: II, diseases: [cholera]}\n"
+        "  - {id: u3, tier: I, diseases: [cholera], min_provinces: 2}\n"
+    )
+    with pytest.raises(RulebookError) as caught:
+        parse_rulebook(text)
+    assert [p.path for p in caught.value.problems] == ["rollup[0]", "rollup[1]"]
+    assert "exactly one of `min_cities`, `min_provinces`" in caught.value.problems[0].message
+
+
 def test_yaml_syntax_error_has_a_line() -> None:
     with pytest.raises(RulebookError) as caught:
         parse_rulebook("version: 1\nrules: [\n", "x.yaml")

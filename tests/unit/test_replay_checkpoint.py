@@ -1,0 +1,103 @@
+"""The review checkpoint on disk (:mod:`streams.replay.checkpoint`): it round-trips, a save
+encodes only the states that changed, a crash between files and manifest leaves the last
+checkpoint readable, and another review's checkpoint is not resumed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+from streams.core import CoreState, default_rulebook, encode_state, initial_state, step_many
+from streams.replay.checkpoint import Checkpoint, CheckpointFile
+from topics.models import IncidentEvent
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+RULES = default_rulebook()
+
+
+def crash(city: str, n: int) -> IncidentEvent:
+    at = T0 + timedelta(minutes=n)
+    return IncidentEvent.model_validate(
+        {
+            "kind": "incident",
+            "event_id": f"{city}-{n}",
+            "source": {"agency_id": "120-dispatch", "agency_type": "emergency"},
+            "occurred_at": at,
+            "reported_at": at,
+            "region": f"{city}04",
+            "incident_id": f"INC-{city}",
+            "category": "mass_casualty",
+            "casualties": {"total": 12 + n, "dead": 2, "critical": 0},
+        }
+    )
+
+
+def grown(state: CoreState, n: int) -> CoreState:
+    new, _ = step_many(state, [crash(state.jurisdiction, n)], RULES)
+    return new
+
+
+def files(tmp: Path) -> set[str]:
+    return {p.name for p in (tmp / "r.states").iterdir()}
+
+
+def test_a_save_round_trips_and_encodes_only_changed_states(tmp_path: Path) -> None:
+    path = tmp_path / "r.checkpoint.json"
+    a, b = grown(initial_state("5101"), 0), grown(initial_state("1101"), 0)
+    disk = CheckpointFile(path, "id-1")
+    assert disk.save(Checkpoint("id-1", {"t:0": 5}, {"5101": a, "1101": b}, 7)) == 2
+    a2 = grown(a, 1)
+    assert disk.save(Checkpoint("id-1", {"t:0": 9}, {"5101": a2, "1101": b}, 11)) == 1
+    assert disk.save(Checkpoint("id-1", {"t:0": 9}, {"5101": a2, "1101": b}, 11)) == 0
+    assert len(files(tmp_path)) == 2  # the superseded state file is gone
+
+    loaded = CheckpointFile(path, "id-1").load()
+    assert (loaded.positions, loaded.events) == ({"t:0": 9}, 11)
+    assert {j: encode_state(s) for j, s in loaded.states.items()} == {
+        "5101": encode_state(a2),
+        "1101": encode_state(b),
+    }
+    assert encode_state(a2) != encode_state(a)  # the save did not keep the stale one
+
+
+def test_a_resumed_file_does_not_encode_what_it_loaded_again(tmp_path: Path) -> None:
+    path = tmp_path / "r.checkpoint.json"
+    a = grown(initial_state("5101"), 0)
+    CheckpointFile(path, "id-1").save(Checkpoint("id-1", {}, {"5101": a}))
+    again = CheckpointFile(path, "id-1")
+    loaded = again.load()
+    assert again.save(loaded) == 0
+    assert again.save(Checkpoint("id-1", {}, {**loaded.states, "5102": a})) == 1
+
+
+def test_a_crash_before_the_manifest_leaves_the_previous_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "r.checkpoint.json"
+    a = grown(initial_state("5101"), 0)
+    CheckpointFile(path, "id-1").save(Checkpoint("id-1", {"t:0": 5}, {"5101": a}, 3))
+    before = path.read_bytes()
+    # What a save killed after writing its state files (and before the manifest) leaves.
+    (tmp_path / "r.states" / "2-0.state").write_bytes(b"half written")
+
+    loaded = CheckpointFile(path, "id-1").load()
+    assert path.read_bytes() == before
+    assert (loaded.positions, loaded.events) == ({"t:0": 5}, 3)
+    assert encode_state(loaded.states["5101"]) == encode_state(a)
+
+
+def test_another_reviews_or_an_older_formats_checkpoint_is_not_resumed(tmp_path: Path) -> None:
+    path = tmp_path / "r.checkpoint.json"
+    a = grown(initial_state("5101"), 0)
+    CheckpointFile(path, "id-1").save(Checkpoint("id-1", {"t:0": 5}, {"5101": a}, 3))
+    assert CheckpointFile(path, "id-2").load() == Checkpoint("id-2")
+    path.write_bytes(orjson.dumps({"identity": "id-1", "positions": {"t:0": 5}, "states": {}}))
+    assert CheckpointFile(path, "id-1").load() == Checkpoint("id-1")
+
+
+def test_done_removes_the_manifest_and_the_states(tmp_path: Path) -> None:
+    path = tmp_path / "r.checkpoint.json"
+    disk = CheckpointFile(path, "id-1")
+    disk.save(Checkpoint("id-1", {}, {"5101": grown(initial_state("5101"), 0)}))
+    disk.done()
+    assert list(tmp_path.iterdir()) == []
