@@ -305,16 +305,14 @@ def wait_landed(
     raise AssertionError(f"not landed within {timeout}s: {last}")
 
 
-def wait_decided(
-    settings: Settings, proc: subprocess.Popen[bytes], timeout: float = 90
-) -> None:
+def wait_decided(settings: Settings, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
     """Wait until the worker's decide intake has committed every record of its sources,
     so the states in its changelog are final (what has landed can be final earlier: a
     restarted worker lands again, idempotently, what a killed one had landed)."""
     names = TopicNames(settings.topic_prefix)
     group = f"{settings.topic_prefix}.decide-intake"
     deadline = time.monotonic() + timeout
-    while (behind := uncommitted(settings.kafka_bootstrap, group, names.decide_sources)):
+    while behind := uncommitted(settings.kafka_bootstrap, group, names.decide_sources):
         assert proc.poll() is None, "worker exited"
         if time.monotonic() > deadline:
             raise AssertionError(f"not all decided within {timeout}s: {behind}")
