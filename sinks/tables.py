@@ -83,7 +83,7 @@ TABLES: dict[str, TableSpec] = {
             IncidentState,
             key=("status", "jurisdiction", "incident_id"),
             version=VersionRule(from_field="version"),
-            exclude=frozenset({"version"}),
+            exclude=frozenset({"version", "tier_periods"}),  # tier_timeline holds them
         ),
         TableSpec(
             "tier_timeline",

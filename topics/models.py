@@ -291,6 +291,9 @@ class IncidentState(_Output):
     # Set on the last copy of an incident taken over by another id (a warning an agency's
     # incident absorbed): that copy is ``closed`` and names the incident it became.
     merged_into: str | None = None
+    # When it had a tier: (since, until), ``until`` None while it still has one. What the
+    # roll-up stages fold ("in >= 2 cities"), so the latest picture carries the whole story.
+    tier_periods: tuple[tuple[AwareDatetime, AwareDatetime | None], ...] = ()
     version: int  # increases with every change; ReplacingMergeTree keeps the highest
 
 

@@ -23,6 +23,7 @@ from streams.core.rollup import (
     decode_rollup,
     encode_rollup,
     initial_rollup,
+    rollup_areas,
     rollup_step,
     rollup_timeline,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "initial_state",
     "load_rulebook",
     "parse_rulebook",
+    "rollup_areas",
     "rollup_step",
     "rollup_timeline",
     "state_fingerprint",

@@ -17,6 +17,7 @@ it. Tasks follow the timeline: an entry a late event drops takes its tasks (stat
 from __future__ import annotations
 
 import heapq
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -365,5 +366,23 @@ def incident_state(ns: Namespace, jurisdiction: str, track: Track, comp: Compile
         lat=latest[3] if latest else None,
         lon=latest[4] if latest else None,
         rulebook_version=comp.version,
+        tier_periods=tier_periods(track.timeline),
         version=ns.seq,
     )
+
+
+def tier_periods(timeline: Any) -> tuple[tuple[datetime, datetime | None], ...]:
+    """(since, until) of each stretch of ``timeline`` (entries ``(at, rank, ...)``) with
+    a tier; ``until`` None for one still open."""
+    periods: list[tuple[datetime, datetime | None]] = []
+    since: int | None = None
+    for entry in timeline:
+        at, rank = entry[0], entry[1]
+        if rank and since is None:
+            since = at
+        elif not rank and since is not None:
+            periods.append((from_us(since), from_us(at)))
+            since = None
+    if since is not None:
+        periods.append((from_us(since), None))
+    return tuple(periods)

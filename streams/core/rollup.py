@@ -1,23 +1,29 @@
 """The roll-up stages: rules that span jurisdictions ("cholera spread to >= 2 cities",
 "pneumonic plague in >= 2 provinces").
 
-Both fold the IncidentState snapshots the city stage emits (the newest ``version`` per
-city and disease wins, so repeats and stale snapshots change nothing):
+Both fold the IncidentState snapshots the city stage emits. Per incident only the newest
+``version`` counts (repeats and stale snapshots change nothing), and a snapshot carries the
+incident's whole story as ``tier_periods`` (when it had a tier), so an area's timeline is
+a function of the latest snapshot of each incident, whatever order and batching they came
+in (``tests/property/test_rollup_properties.py``):
 
 * the **provincial** stage (area: a province, the first 2 digits of a city's code) counts
-  cities — a city counts for a disease while its incident of that disease has a tier,
-  since its ``tier_since`` — and decides the rules with ``min_cities``;
-* the **national** stage (area :data:`NATION`) counts provinces — a province counts
-  while any of its cities has a tier for the disease, since the earliest ``tier_since``
-  among them — and decides the rules with ``min_provinces``.
+  cities — a city counts for a disease while any of its incidents of that disease has a
+  tier — and decides the rules with ``min_cities``;
+* the **national** stage (area :data:`NATION`) counts provinces — a province counts while
+  any of its cities does — and decides the rules with ``min_provinces``.
 
-A rule holds when at least N units count, effective at the N-th earliest start among
-them. The roll-up incident (uuid5 of status, area and disease) escalates at once and
-stands down, without a further quiet period (each city already had its own), at the
-``updated_at`` of the snapshot that made the rule stop holding. Every tier change issues
-the rulebook plan's tasks of the new tier (``stand_down`` when it is dropped) to each
-agency, with ids derived as the city stage derives them; acks and ``task_overdue`` are
-followed by the city stage only.
+The area's tier at instant t is the highest tier whose rules hold for the units counting
+at t: it escalates when the N-th unit starts to count and stands down when fewer than N
+count (each city already had its own quiet period). A merged incident (``merged_into``)
+counts no more: its successor carries its periods.
+
+Outputs follow the city stage's contract (``streams.core.engine``): the roll-up incident
+(uuid5 of status, area and disease) gets an Escalation per timeline entry and the rulebook
+plan's tasks of each tier change (``stand_down`` when the tier is dropped), task ids
+derived as the city stage derives them; an entry a later snapshot drops is re-emitted
+retracted (its tasks ``retracted``), and every copy carries its ``revision``. Acks and
+``task_overdue`` are followed by the city stage only.
 """
 
 from __future__ import annotations
@@ -29,32 +35,36 @@ from typing import Any
 import orjson
 
 from streams.core.compiled import compile_rulebook
-from streams.core.eventtime import SECOND, from_us, to_us
+from streams.core.eventtime import from_us, to_us
 from streams.core.ids import content_id
-from streams.core.plan import task_specs
+from streams.core.plan import task_specs, tier_periods
 from streams.core.rulebook import TIER_RANK, RollupLevel, RollupRule, Rulebook
 from streams.core.state import Entry
-from topics.models import Escalation, IncidentState, Task, Tier
+from streams.core.tiers import Pair
+from topics.models import Escalation, IncidentState, Status, Task, Tier
 
 NATION = "nation"  # the area of the national stage
 _TIERS: dict[int, Tier | None] = {0: None, **{rank: tier for tier, rank in TIER_RANK.items()}}
 Output = Escalation | IncidentState | Task
+Line = list[list[Any]]  # [[at_us, rank, rule_ids, units]]
 
 
 @dataclass(frozen=True)
 class RollupState:
-    """One area: a province (2 digits) or :data:`NATION`. ``cities``: (status, disease)
-    -> city -> (version, tier_since | None); ``timeline``: (status, disease) ->
-    [(effective_at_us, rank, rule_ids)]."""
+    """One area: a province (2 digits) or :data:`NATION`. ``incidents``: (status, disease)
+    -> incident id -> [version, city, [[since_us, until_us | None]]]; ``timeline``:
+    (status, disease) -> [[at_us, rank, rule_ids, units]]; ``revisions``: output id ->
+    copies emitted so far; ``seq``: versions of the area's own snapshots."""
 
-    province: str
-    cities: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
-    timeline: dict[str, list[list[Any]]] = field(default_factory=dict)
+    area: str
+    incidents: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    timeline: dict[str, Line] = field(default_factory=dict)
+    revisions: dict[str, int] = field(default_factory=dict)
     seq: int = 0
 
     @property
     def level(self) -> RollupLevel:
-        return "nation" if self.province == NATION else "province"
+        return "nation" if self.area == NATION else "province"
 
 
 def initial_rollup(area: str) -> RollupState:
@@ -63,34 +73,18 @@ def initial_rollup(area: str) -> RollupState:
     return RollupState(area)
 
 
+def rollup_areas(snapshot: IncidentState, rulebook: Rulebook) -> list[str]:
+    """The areas whose stages fold ``snapshot``: its province and/or the nation, where a
+    roll-up rule names its disease; none for a snapshot that is not a city's."""
+    if snapshot.disease is None or len(snapshot.jurisdiction) < 4:
+        return []
+    levels = {r.level for r in rulebook.rollup if snapshot.disease in r.diseases}
+    areas = [snapshot.jurisdiction[:2]] if "province" in levels else []
+    return [*areas, NATION] if "nation" in levels else areas
+
+
 def _key(status: str, disease: str) -> str:
     return f"{status}|{disease}"
-
-
-def _unit_starts(state: RollupState, cities: dict[str, list[Any]]) -> list[int]:
-    """When each unit (a city, or a province at the national stage) began to count."""
-    if state.level == "province":
-        return sorted(v[1] for v in cities.values() if v[1] is not None)
-    provinces: dict[str, int] = {}
-    for city, (_, since) in cities.items():
-        if since is not None:
-            provinces[city[:2]] = min(provinces.get(city[:2], since), since)
-    return sorted(provinces.values())
-
-
-def _decide(rules: list[RollupRule], starts: list[int], updated: int) -> tuple[int, int, list[str]]:
-    """(rank, effective time, rule ids) of the highest tier whose rules hold."""
-    rank, effective = 0, updated
-    ids: list[str] = []
-    for rule in rules:
-        r = TIER_RANK[rule.tier]
-        if len(starts) >= rule.min_units and r >= rank:
-            at = starts[rule.min_units - 1]
-            if r > rank:
-                rank, ids, effective = r, [], at
-            ids.append(rule.id)
-            effective = min(effective, at)
-    return rank, effective, ids
 
 
 def rollup_step(
@@ -98,107 +92,215 @@ def rollup_step(
     incident_state: IncidentState,
     rulebook: Rulebook,
 ) -> tuple[RollupState, list[Output]]:
-    """Fold one city IncidentState into the area; returns the new state and outputs
-    (snapshots of other roll-up incidents are not folded: they change nothing)."""
+    """Fold one city IncidentState into the area; returns the new state (the same object
+    when nothing changed) and the outputs."""
     s = incident_state
     rules = [r for r in rulebook.rollup if s.disease in r.diseases and r.level == state.level]
     if s.disease is None or not rules or len(s.jurisdiction) < 4:
         return state, []
     key = _key(s.status, s.disease)
-    cities = dict(state.cities.get(key, {}))
-    known = cities.get(s.jurisdiction)
+    known = state.incidents.get(key, {}).get(s.incident_id)
     if known is not None and known[0] >= s.version:
         return state, []
-    since = s.metrics.get("tier_since")
-    active_since = round(since * SECOND) if s.tier is not None and since is not None else None
-    cities[s.jurisdiction] = [s.version, active_since]
-    starts = _unit_starts(state, cities)
-    rank, effective, ids = _decide(rules, starts, to_us(s.updated_at))
-    line = list(state.timeline.get(key, []))
-    current = line[-1][1] if line else 0
+    periods = [] if s.merged_into else [[to_us(a), _us(b)] for a, b in s.tier_periods]
+    incidents = {
+        **state.incidents.get(key, {}),
+        s.incident_id: [s.version, s.jurisdiction, periods],
+    }
+    before = state.timeline.get(key, [])
+    line = _area_line(state.level, rules, incidents.values())
+    opened = (line or before)[0][0] if line or before else None
+    revisions = dict(state.revisions)
     outputs: list[Output] = []
     seq = state.seq
-    if rank != current:
-        at = effective if rank > current else max(to_us(s.updated_at), line[-1][0])
-        line.append([at, rank, sorted(ids)])
+    if line != before:
+        inc = content_id("rollup", s.status, state.area, s.disease)
+        outputs = _changes(
+            state.area, s.status, inc, (before, line), rulebook=rulebook, revisions=revisions
+        )
         seq += 1
-        outputs += _tier_change(state, s, (current, at, rank, sorted(ids)), len(starts), rulebook)
-        outputs.append(_snapshot(state, s, line, len(starts), rulebook=rulebook, seq=seq))
+        outputs.append(_snapshot(state, s, inc, (opened, line), rulebook=rulebook, seq=seq))
     new = RollupState(
-        state.province, {**state.cities, key: cities}, {**state.timeline, key: line}, seq
+        state.area,
+        {**state.incidents, key: incidents},
+        {**state.timeline, key: line},
+        revisions,
+        seq,
     )
     return new, outputs
 
 
-def _units(state: RollupState) -> str:
-    return "provinces" if state.level == "nation" else "cities"
+def _us(at: datetime | None) -> int | None:
+    return None if at is None else to_us(at)
 
 
-def _tier_change(
-    state: RollupState,
-    s: IncidentState,
-    change: tuple[int, int, int, list[str]],
-    units: int,
-    rulebook: Rulebook,
-) -> list[Output]:
-    """The escalation of a roll-up tier change and the tasks it issues."""
-    current, at, rank, ids = change
-    inc = content_id("rollup", s.status, state.province, s.disease)
-    escalation = Escalation(
-        decision_id=content_id("decision", s.status, inc, _TIERS[rank], at, *ids),
-        incident_id=inc,
-        jurisdiction=state.province,
-        status=s.status,
-        tier=_TIERS[rank],
-        previous_tier=_TIERS[current],
-        effective_at=from_us(at),
-        rule_ids=tuple(ids),
-        evidence={_units(state): float(units)},
-        rulebook_version=rulebook.version,
-    )
-    entry: Entry = (at, rank, tuple(ids), {})
-    tasks: list[Output] = [
-        Task(
-            task_id=task_id,
-            incident_id=inc,
-            jurisdiction=state.province,
-            status=s.status,
-            tier=task_tier,
-            agency_type=item.agency,
-            action=item.action,
-            issued_at=from_us(at),
-            due_at=from_us(at + item.due),
-        )
-        for task_id, item, task_tier in task_specs(
-            s.status, inc, (current, entry), compile_rulebook(rulebook)
-        )
+def _area_line(level: RollupLevel, rules: list[RollupRule], incidents: Any) -> Line:
+    """The area's timeline from its incidents' periods: at every instant a unit starts or
+    stops counting, the highest tier whose rules hold for the units counting then."""
+    by_unit: dict[str, list[tuple[int, int | None]]] = {}
+    for _, city, periods in incidents:
+        unit = city[:2] if level == "nation" else city
+        by_unit.setdefault(unit, []).extend((a, b) for a, b in periods)
+    deltas: dict[int, int] = {}
+    for periods in by_unit.values():
+        for since, until in _union(periods):
+            deltas[since] = deltas.get(since, 0) + 1
+            if until is not None:
+                deltas[until] = deltas.get(until, 0) - 1
+    line: Line = []
+    units = 0
+    current: tuple[int, list[str]] = (0, [])
+    for at in sorted(deltas):
+        units += deltas[at]
+        decided = _decide(rules, units)
+        if decided != current:
+            line.append([at, decided[0], decided[1], units])
+            current = decided
+    return line
+
+
+def _union(periods: list[tuple[int, int | None]]) -> list[tuple[int, int | None]]:
+    """Overlapping or touching periods of one unit merged (it counts once)."""
+    merged: list[tuple[int, int | None]] = []
+    for since, until in sorted(periods, key=lambda p: p[0]):
+        if merged and (merged[-1][1] is None or since <= merged[-1][1]):
+            last_since, last_until = merged[-1]
+            ends = None if until is None or last_until is None else max(until, last_until)
+            merged[-1] = (last_since, ends)
+        else:
+            merged.append((since, until))
+    return merged
+
+
+def _decide(rules: list[RollupRule], units: int) -> tuple[int, list[str]]:
+    """(rank, sorted rule ids) of the highest tier whose rules hold for ``units``."""
+    rank, ids = 0, list[str]()
+    for rule in rules:
+        r = TIER_RANK[rule.tier]
+        if units >= rule.min_units and r >= rank:
+            if r > rank:
+                rank, ids = r, []
+            ids.append(rule.id)
+    return rank, sorted(ids)
+
+
+def _units_name(area: str) -> str:
+    return "provinces" if area == NATION else "cities"
+
+
+def _pairs(area: str, line: Line) -> list[Pair]:
+    """The line as (rank before, entry) pairs, as the city stage's escalations say."""
+    ranks = [0] + [row[1] for row in line]
+    return [
+        (prev, (at, rank, tuple(ids), {_units_name(area): float(units)}))
+        for prev, (at, rank, ids, units) in zip(ranks, line, strict=False)
     ]
-    return [escalation, *tasks]
+
+
+def _changes(
+    area: str,
+    status: Status,
+    inc: str,
+    lines: tuple[Line, Line],
+    *,
+    rulebook: Rulebook,
+    revisions: dict[str, int],
+) -> list[Output]:
+    """Retractions of what the old line said and the new one does not, then what the new
+    line says and the old one did not (escalations and tasks), each with its revision."""
+    before, after = (
+        {said.id: said for said in _said(area, status, inc, _pairs(area, line), rulebook)}
+        for line in lines
+    )
+    out: list[Output] = []
+    for said, other, gone in ((before, after, True), (after, before, False)):
+        for oid, made in said.items():
+            if oid not in other:
+                out.append(made.build(gone, revisions.get(oid, 0)))
+                revisions[oid] = revisions.get(oid, 0) + 1
+    return out
+
+
+@dataclass(frozen=True)
+class _Said:
+    """One escalation or task a line says, buildable as issued or retracted."""
+
+    id: str
+    model: Escalation | Task
+
+    def build(self, gone: bool, revision: int) -> Output:
+        if isinstance(self.model, Escalation):
+            return self.model.model_copy(update={"retracted": gone, "revision": revision})
+        state = "retracted" if gone else "open"
+        return self.model.model_copy(update={"state": state, "revision": revision})
+
+
+def _said(
+    area: str, status: Status, inc: str, pairs: list[Pair], rulebook: Rulebook
+) -> list[_Said]:
+    comp = compile_rulebook(rulebook)
+    said: list[_Said] = []
+    for pair in pairs:
+        prev, (at, rank, ids, evidence) = pair
+        tier, previous = _TIERS[rank], _TIERS[prev]
+        shown = ";".join(f"{k}={v!r}" for k, v in sorted(evidence.items()))
+        decision = content_id("decision", status, inc, tier, at, previous, shown, *ids)
+        escalation = Escalation(
+            decision_id=decision,
+            incident_id=inc,
+            jurisdiction=area,
+            status=status,
+            tier=tier,
+            previous_tier=previous,
+            effective_at=from_us(at),
+            rule_ids=ids,
+            evidence=evidence,
+            rulebook_version=rulebook.version,
+        )
+        said.append(_Said(decision, escalation))
+        for task_id, item, task_tier in task_specs(status, inc, pair, comp):
+            task = Task(
+                task_id=task_id,
+                incident_id=inc,
+                jurisdiction=area,
+                status=status,
+                tier=task_tier,
+                agency_type=item.agency,
+                action=item.action,
+                issued_at=from_us(at),
+                due_at=from_us(at + item.due),
+            )
+            said.append(_Said(task_id, task))
+    return said
 
 
 def _snapshot(
     state: RollupState,
     s: IncidentState,
-    line: list[list[Any]],
-    units: int,
+    inc: str,
+    story: tuple[int | None, Line],
     *,
     rulebook: Rulebook,
     seq: int,
 ) -> IncidentState:
-    at, rank, _ = line[-1]
-    where = "the country" if state.level == "nation" else f"province {state.province}"
+    opened, line = story
+    name = _units_name(state.area)
+    where = "the country" if state.area == NATION else f"province {state.area}"
+    units = line[-1][3] if line else 0
+    entries: list[Entry] = [(row[0], row[1], (), {}) for row in line]
     return IncidentState(
-        incident_id=content_id("rollup", s.status, state.province, s.disease),
-        jurisdiction=state.province,
+        incident_id=inc,
+        jurisdiction=state.area,
         status=s.status,
         category="infectious_disease",
         disease=s.disease,
-        headline=f"{s.disease} in {units} {_units(state)} of {where}",
-        tier=_TIERS[rank],
-        opened_at=from_us(line[0][0]),
-        updated_at=from_us(at),
-        metrics={_units(state): float(units)},
+        headline=f"{s.disease} in {units} {name} of {where}",
+        tier=_TIERS[line[-1][1]] if line else None,
+        opened_at=s.updated_at if opened is None else from_us(opened),
+        updated_at=from_us(line[-1][0]) if line else s.updated_at,
+        metrics={name: float(units)},
         rulebook_version=rulebook.version,
+        tier_periods=tier_periods(entries),
         version=seq,
     )
 
@@ -206,18 +308,19 @@ def _snapshot(
 def rollup_timeline(state: RollupState) -> list[tuple[str, str, datetime, Tier | None]]:
     """``(status, disease, effective_at, tier)`` of every roll-up tier change."""
     return [
-        (k.split("|")[0], k.split("|")[1], from_us(at), _TIERS[rank])
+        (k.split("|")[0], k.split("|")[1], from_us(row[0]), _TIERS[row[1]])
         for k in sorted(state.timeline)
-        for at, rank, _ in state.timeline[k]
+        for row in state.timeline[k]
     ]
 
 
 def encode_rollup(state: RollupState) -> bytes:
     return orjson.dumps(
-        [state.province, state.cities, state.timeline, state.seq], option=orjson.OPT_SORT_KEYS
+        [state.area, state.incidents, state.timeline, state.revisions, state.seq],
+        option=orjson.OPT_SORT_KEYS,
     )
 
 
 def decode_rollup(data: bytes) -> RollupState:
-    province, cities, timeline, seq = orjson.loads(data)
-    return RollupState(province, cities, timeline, seq)
+    area, incidents, timeline, revisions, seq = orjson.loads(data)
+    return RollupState(area, incidents, timeline, revisions, seq)

@@ -12,9 +12,11 @@ Faust's assignor co-partitions topics of equal partition count)::
                                                   │  (changelog <p>.decide-state-changelog)
       ┌───────────────────────────────────────────┘
       ├─► <p>.{escalations,tasks,alerts}.v1, <p>.dlq.v1 (1 partition)
-      └─► <p>.{incident-states,stock-levels}.v1 (internal)
-              + <p>.{cases,transfers}.v1 ─► landing (aiokafka group <p>.landing)
-                                              └─► ClickHouse <db> / <db>_exercise
+      ├─► <p>.{incident-states,stock-levels}.v1 (internal)
+      │       + <p>.{cases,transfers}.v1 ─► landing (aiokafka group <p>.landing)
+      │                                       └─► ClickHouse <db> / <db>_exercise
+      └─► <p>.rollup-feed.v1 (internal, 1 partition) ─► roll-up agent (Faust take)
+              state: Faust table "rollup" ─► <p>.{escalations,tasks,incident-states}.v1
 
 Decisions:
 
@@ -61,6 +63,16 @@ Decisions:
 - **Outputs.** Escalations, tasks and alerts go to their topics with ``decided_at`` (the
   only wall-clock time in a decision); incident states and stock levels to internal
   topics for landing. Keys are the jurisdiction.
+- **Roll-up stages** (:mod:`streams.live.rollup_stage`, DESIGN.md section 3): every city
+  snapshot of a disease some roll-up rule names also goes to ``<p>.rollup-feed.v1``, keyed
+  by incident. It has one partition because the national stage needs every city, and it
+  is small (one snapshot per incident touched by a decided batch). A Faust agent folds
+  it in batches (``take``, acked only after the batch's outputs are durable) into
+  per-area states (a province, ``nation``) in a one-partition table, and emits the
+  roll-up incident's escalations, tasks and snapshots, keyed by area, to the same output
+  topics as the city stage. A snapshot carries its incident's ``tier_periods``, so the
+  area's timeline depends only on the latest snapshot per incident: batching, restarts
+  and repeats do not move it.
 - **Landing** (:mod:`streams.live.landing`): a plain aiokafka consumer group in the
   same process, batches of ``getmany``, one sink write per table and partition with a
   dedup token from the offset range, flush, then commit. ClickHouse down: partitions

@@ -1,5 +1,6 @@
-"""The Faust app of a worker: the decide agent, its state table, the tick timer, the lag
-timer and the landing task (see :mod:`streams.live` for the design)."""
+"""The Faust app of a worker: the decide agent, its state table, the roll-up agent and its
+table, the tick timer, the lag timer and the landing task (see :mod:`streams.live` for the
+design)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,14 @@ from sinks.errors import SinkError
 from sinks.namespaces import migrate_namespaces, namespace_sinks
 from sinks.writer import RetryPolicy, SinkPolicy
 from streams.live import metrics
-from streams.live.decide import Decider, Record
+from streams.live.decide import Decider, Outgoing, Record
 from streams.live.intake import Intake
 from streams.live.landing import Landing
+from streams.live.rollup_stage import RollupStage
 from streams.live.ticks import TickClock, ticks_for
-from streams.live.topology import PARTITIONS, TopicNames
+from streams.live.topology import PARTITIONS, ROLLUP_FEED, TopicNames
 from topics.codec import encode
+from topics.models import IncidentState
 from topics.registry import TICKS
 from topics.settings import Settings
 
@@ -37,6 +40,9 @@ STALL_EXIT_S = 300.0
 
 # Core states can outgrow Kafka's default 1 MB record limit on a long incident.
 MAX_STATE_BYTES = 32 << 20
+# The roll-up feed is small (city snapshots): Faust's own batches are fast enough.
+ROLLUP_BATCH_MAX = 1000
+ROLLUP_BATCH_WAIT_S = 0.2
 
 
 class TableStore:
@@ -111,6 +117,7 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
     def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         intake.revoke()
         decider.forget()  # what it folded since the last commit is decided again
+        rollup.forget()
 
     def on_recovered(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         decider.forget()
@@ -119,6 +126,8 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
     async def refresh_lag() -> None:
         decide_lag.refresh(intake.lag_offsets())
         _exit_if_stalled(decide_lag, names.decide_sources)
+
+    rollup = _rollup_stage(app, settings, rulebook, names)
 
     # Registered by call, not decorator syntax: faust's decorators are untyped.
     app.agent(partition_holder)(hold_partitions)
@@ -137,16 +146,56 @@ async def _decide_batch(app: Any, decider: Decider, records: list[Record]) -> No
     intake commits it: at-least-once); any exception stops the worker (exit 70)."""
     started = asyncio.get_running_loop().time()
     try:
-        outgoing = decider.process(records)
-        sends = [
-            await app.producer.send(o.topic, o.key, o.value, o.partition, None, None)
-            for o in outgoing
-        ]
-        await asyncio.gather(*sends)
+        await _produce(app, decider.process(records))
     except Exception:
         _stop_hard("decide", len(records))
     metrics.DECIDE_BATCH_SECONDS.observe(asyncio.get_running_loop().time() - started)
     metrics.DECIDE_BATCH_RECORDS.observe(len(records))
+
+
+async def _produce(app: Any, outgoing: list[Outgoing]) -> None:
+    """Send every record and wait until all are acknowledged (durable)."""
+    sends = [
+        await app.producer.send(o.topic, o.key, o.value, o.partition, None, None) for o in outgoing
+    ]
+    await asyncio.gather(*sends)
+
+
+def _rollup_stage(app: Any, settings: Settings, rulebook: Any, names: TopicNames) -> RollupStage:
+    """The roll-up agent over the one-partition feed, its states in a one-partition table
+    beside it; returns the stage (its cache is dropped on a rebalance)."""
+    table = app.Table(
+        "rollup",
+        key_type=bytes,
+        value_type=bytes,
+        partitions=ROLLUP_FEED.partitions,
+        use_partitioner=True,
+    )
+    stage = RollupStage(
+        prefix=settings.topic_prefix,
+        rulebook=rulebook,
+        now=lambda: datetime.now(UTC),
+        store=TableStore(table),
+    )
+    feed = app.topic(
+        names.of(ROLLUP_FEED),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
+    async def roll_up(stream: Any) -> None:
+        # take() acks a batch only once this body has finished with it
+        async for values in stream.take(ROLLUP_BATCH_MAX, within=ROLLUP_BATCH_WAIT_S):
+            try:
+                snapshots = [IncidentState.model_validate_json(v) for v in values]
+                await _produce(app, [o.encoded() for o in stage.decide(snapshots)])
+            except Exception:
+                _stop_hard("roll-up", len(values))
+
+    app.agent(feed)(roll_up)
+    return stage
 
 
 def _decider(app: Any, settings: Settings, rulebook: Any, clock: TickClock) -> Decider:

@@ -5,7 +5,8 @@ Rejection for the DLQ, never an exception), pseudonymise cases, find its jurisdi
 check that it sits on that jurisdiction's partition — if not (the producer keyed it by
 something else) forward it once, keyed by jurisdiction, to the re-keyed topic and go on.
 Then, per jurisdiction, run ``streams.core.step_many`` over the batch's events and the
-partition's ticks, store the new state, and stamp ``decided_at`` on the outputs. The core
+partition's ticks, store the new state, and stamp ``decided_at`` on the outputs (a city
+snapshot a roll-up rule may count goes to the roll-up feed too). The core
 keeps Exercise/Test apart from Actual inside a jurisdiction's state (one namespace per CAP
 status); outputs carry the status and the landing stage routes them by it.
 
@@ -36,13 +37,21 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from streams.core import CoreState, decode_state, encode_state, initial_state, step_many
+from streams.core import (
+    CoreState,
+    decode_state,
+    encode_state,
+    initial_state,
+    rollup_areas,
+    step_many,
+)
 from streams.live import metrics
 from streams.live.ticks import TickClock
 from streams.live.topology import (
     INCIDENT_STATES,
     PARTITIONS,
     REKEYED,
+    ROLLUP_FEED,
     STOCK_LEVELS,
     TopicNames,
     partition_for,
@@ -159,6 +168,7 @@ class Decider:
         self._ticks_topic = self.names.of(TICKS)
         self._rekeyed_topic = self.names.of(REKEYED)
         self._dlq_topic = self.names.of(DLQ)
+        self.rollup_feed = self.names.of(ROLLUP_FEED)
         self._output_topic: dict[type[BaseModel], str] = {
             Escalation: self.names.of(ESCALATIONS),
             Task: self.names.of(TASKS),
@@ -315,3 +325,6 @@ class Decider:
                 else output
             )
             out.append(Emitted(self._output_topic[type(output)], key, stamped))
+            if isinstance(output, IncidentState) and rollup_areas(output, self.rulebook):
+                feed_key = output.incident_id.encode()
+                out.append(Emitted(self.rollup_feed, feed_key, output, partition=0))

@@ -39,7 +39,11 @@ INCIDENT_STATES = TopicSpec(
 STOCK_LEVELS = TopicSpec(
     "stock-levels", PARTITIONS, "jurisdiction", 30 * DAY_MS, StockLevel, "internal"
 )
-LIVE_TOPICS: tuple[TopicSpec, ...] = (REKEYED, INCIDENT_STATES, STOCK_LEVELS)
+# City incident pictures the roll-up stages fold (streams.live.rollup_stage), keyed by
+# incident. One partition: the national stage needs every city, and these are few (one
+# per incident of a roll-up disease per decided batch).
+ROLLUP_FEED = TopicSpec("rollup-feed", 1, "incident", 30 * DAY_MS, IncidentState, "internal")
+LIVE_TOPICS: tuple[TopicSpec, ...] = (REKEYED, INCIDENT_STATES, STOCK_LEVELS, ROLLUP_FEED)
 
 
 def partition_for(jurisdiction: str, partitions: int = PARTITIONS) -> int:

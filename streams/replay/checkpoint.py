@@ -2,7 +2,8 @@
 incrementally.
 
 A checkpoint is a manifest, ``reviews/<NAME>.checkpoint.json`` (identity, next position
-per source, events done, and the state file of each jurisdiction), beside a directory
+per source, events done, the roll-up states inline — they are small — and the state file
+of each jurisdiction), beside a directory
 ``reviews/<NAME>.states/`` of encoded core states, one file per jurisdiction and save.
 
 Encoding a state is O(state) — a city's state of a large replay runs to megabytes — so a
@@ -24,22 +25,33 @@ from pathlib import Path
 
 import orjson
 
-from streams.core import CoreState, StateDecodeError, decode_state, encode_state
+from streams.core import (
+    CoreState,
+    RollupState,
+    StateDecodeError,
+    decode_rollup,
+    decode_state,
+    encode_rollup,
+    encode_state,
+)
 
 log = logging.getLogger("tierflow.replay")
 
-FORMAT = 2  # 1: states inlined in the manifest as base64 (read as "no checkpoint")
+# 1: states inlined in the manifest as base64; 2: no roll-up states (read as "none")
+FORMAT = 3
 
 
 @dataclass
 class Checkpoint:
     """Where a review stopped: next offset per ``topic:partition`` (``file``: next record
-    of a file), the input events done, and the state of every jurisdiction."""
+    of a file), the input events done, the state of every jurisdiction and the roll-up
+    state of every area."""
 
     identity: str
     positions: dict[str, int] = field(default_factory=dict)
     states: dict[str, CoreState] = field(default_factory=dict)
     events: int = 0
+    rollups: dict[str, RollupState] = field(default_factory=dict)
 
 
 class CheckpointFile:
@@ -73,7 +85,8 @@ class CheckpointFile:
             jurisdiction: (states[jurisdiction], name)
             for jurisdiction, name in manifest["states"].items()
         }
-        return Checkpoint(self.identity, manifest["positions"], states, manifest["events"])
+        rollups = {area: decode_rollup(blob.encode()) for area, blob in manifest["rollups"].items()}
+        return Checkpoint(self.identity, manifest["positions"], states, manifest["events"], rollups)
 
     def save(self, checkpoint: Checkpoint) -> int:
         """Make ``checkpoint`` the one on disk; returns how many states it encoded."""
@@ -99,6 +112,7 @@ class CheckpointFile:
             "positions": checkpoint.positions,
             "events": checkpoint.events,
             "states": files,
+            "rollups": {a: encode_rollup(r).decode() for a, r in checkpoint.rollups.items()},
         }
         tmp = self.path.with_suffix(".tmp")
         tmp.write_bytes(orjson.dumps(manifest))

@@ -10,6 +10,8 @@ back, as the live worker would read it.
 
 What a review does differently, for speed (the decisions and rows are the same):
 
+- The roll-up stages run right after the decide stage, on the city snapshots the live
+  worker would have put on its roll-up feed (:mod:`streams.live.rollup_stage`).
 - States stay decoded in memory (the decider has no state store); they are encoded only
   for a checkpoint (:mod:`streams.replay.checkpoint`), and then only those that changed.
 - Decisions reach the landing as models (:meth:`Decider.decide`): nothing is encoded to
@@ -45,15 +47,16 @@ from pydantic import BaseModel
 from sinks.client import check_identifier
 from sinks.namespaces import Namespace, migrate_namespaces, namespace_sinks
 from sinks.writer import Sink, SinkPolicy
-from streams.core import CoreState, Rulebook
+from streams.core import CoreState, RollupState, Rulebook
 from streams.live.decide import Decider, Emitted, Record
 from streams.live.landing import Landing, Write
+from streams.live.rollup_stage import RollupStage
 from streams.live.ticks import TickClock
 from streams.live.topology import REKEYED, TopicNames, partition_for
 from streams.ops.publisher import route_line
 from topics.codec import b64
 from topics.errors import TierflowError
-from topics.models import Rejection
+from topics.models import IncidentState, Rejection
 from topics.privacy import redact_raw
 from topics.registry import CASES, TICKS, TRANSFERS
 from topics.settings import Settings
@@ -87,6 +90,7 @@ class Review:
         *,
         jurisdiction: str | None = None,
         states: Mapping[str, CoreState] | None = None,
+        rollups: Mapping[str, RollupState] | None = None,
         sinks: dict[Namespace, Sink] | None = None,
     ) -> None:
         self.database = review_database(name)
@@ -106,6 +110,9 @@ class Review:
             now=lambda: started,
             states=states,
         )
+        self.rollup = RollupStage(
+            prefix=settings.topic_prefix, rulebook=rulebook, now=lambda: started, states=rollups
+        )
         self.landing = Landing(
             bootstrap=settings.kafka_bootstrap,
             prefix=settings.topic_prefix,
@@ -124,6 +131,11 @@ class Review:
     def states(self) -> Mapping[str, CoreState]:
         return self.decider.states
 
+    @property
+    def rollups(self) -> Mapping[str, RollupState]:
+        """The roll-up state of every area (a snapshot when copied, as :attr:`states`)."""
+        return self.rollup.states
+
     def process(self, records: Sequence[Record]) -> int:
         """Decide and land one batch; returns how many input records it held. Durable on
         return (the sinks are flushed)."""
@@ -134,6 +146,11 @@ class Review:
         if forwards:  # what the live worker would read back from the re-keyed topic
             out = [o for o in out if o.topic != self._rekeyed]
             out += self.decider.decide([_as_record(o) for o in forwards]).out
+        # what the live worker's roll-up agent would read from the roll-up feed
+        feed = self.decider.rollup_feed
+        snapshots = [o.model for o in out if o.topic == feed]
+        out = [o for o in out if o.topic != feed]
+        out += self.rollup.decide(s for s in snapshots if isinstance(s, IncidentState))
         by_topic: dict[str, list[BaseModel]] = {}
         for emitted in out:
             by_topic.setdefault(emitted.topic, []).append(emitted.model)

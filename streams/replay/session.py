@@ -111,6 +111,7 @@ class _Run:
             request.rulebook,
             jurisdiction=request.jurisdiction,
             states=self.checkpoint.states,
+            rollups=self.checkpoint.rollups,
         )
         self.started = self.saved_at = time.monotonic()
         self.save_every = CHECKPOINT_EVERY_S
@@ -123,6 +124,7 @@ class _Run:
         # Copies: a batch interrupted half-way must not leak into the consistent point.
         ckpt.positions = {**ckpt.positions, **positions}
         ckpt.states = dict(self.review.states)
+        ckpt.rollups = dict(self.review.rollups)
         ckpt.events += events
         if time.monotonic() - self.saved_at > self.save_every:
             self._save()

@@ -23,7 +23,14 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
 
-from streams.core import decode_state, state_fingerprint
+from streams.core import (
+    Rulebook,
+    decode_state,
+    initial_rollup,
+    rollup_areas,
+    rollup_step,
+    state_fingerprint,
+)
 from streams.live.topology import (
     INCIDENT_STATES,
     LIVE_TOPICS,
@@ -33,7 +40,7 @@ from streams.live.topology import (
 )
 from streams.ops.kafka import create_topics
 from topics.codec import decode, decode_tick
-from topics.models import CaseEvent, Rejection, Tick
+from topics.models import CaseEvent, IncidentState, Rejection, Tick
 from topics.privacy import pseudonymise_case
 from topics.registry import (
     ALERTS,
@@ -317,6 +324,19 @@ def wait_decided(settings: Settings, proc: subprocess.Popen[bytes], timeout: flo
         if time.monotonic() > deadline:
             raise AssertionError(f"not all decided within {timeout}s: {behind}")
         time.sleep(0.5)
+
+
+def with_rollups(outputs: list[Any], rulebook: Rulebook) -> list[Any]:
+    """``outputs`` (of ``streams.core.fold``) followed by what the roll-up stages decide
+    from its city snapshots, folded in order: the offline answer of the whole pipeline."""
+    areas: dict[str, Any] = {}
+    rolled: list[Any] = []
+    for snapshot in [o for o in outputs if isinstance(o, IncidentState)]:
+        for area in rollup_areas(snapshot, rulebook):
+            state = areas.get(area) or initial_rollup(area)
+            areas[area], out = rollup_step(state, snapshot, rulebook)
+            rolled += out
+    return [*outputs, *rolled]
 
 
 def worker_ticks(settings: Settings) -> list[Tick]:

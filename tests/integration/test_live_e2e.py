@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from streams.core import default_rulebook, fold, tier_timeline
-from topics.models import Alert, IncidentState, Task
+from topics.models import Alert, Escalation, IncidentState, Task
 from topics.registry import TOPIC_FOR_KIND
 from topics.settings import Settings
 
@@ -33,6 +34,7 @@ from .live_support import (
     simulate,
     topic_of,
     wait_landed,
+    with_rollups,
     worker_ticks,
 )
 
@@ -47,8 +49,6 @@ _REASON = {
     "unknown_kind": "unknown kind",
     "wrong_type": "wrong value for",
 }
-# A task's state only moves forward; the landed row is the furthest one (sinks/tables.py).
-_TASK_RANK = {"open": 0, "overdue": 1, "acked": 2, "retracted": 3}
 
 
 @pytest.mark.parametrize("scenario", ["road-mci", "cholera"])
@@ -71,9 +71,21 @@ def test_scenario_lands_as_the_core_decides_offline(
         landed = wait_landed(ch_admin, db, rejected=sent.malformed, proc=proc)
         metrics = scrape(settings.metrics_port)
 
-    # Offline: the same events (duplicates included) and every tick the log holds.
-    states, outputs = fold([*sent.events, *worker_ticks(settings)], default_rulebook())
-    assert_decisions_equal_offline(ch_admin, db, states, outputs)
+    # Offline: the same events (duplicates included) and every tick the log holds, then
+    # the roll-up stages over the city snapshots.
+    rulebook = default_rulebook()
+    states, outputs = fold([*sent.events, *worker_ticks(settings)], rulebook)
+    assert_decisions_equal_offline(ch_admin, db, states, with_rollups(outputs, rulebook))
+    # The roll-up stages' tier changes (cholera: spread to a second city of province 51)
+    # are the ones the scenario script intends.
+    intended = sorted(
+        (s["jurisdiction"], s["tier"] or "", datetime.fromisoformat(s["effective_at"]).timestamp())
+        for s in truth["timeline"]
+        if len(s["jurisdiction"]) < 4
+    )
+    areas = "status = 'Actual' AND NOT retracted AND length(jurisdiction) < 4"
+    landed_areas = rows(ch_admin, db, "tier_timeline", "jurisdiction, tier, effective_at", areas)
+    assert sorted((j, t or "", at.timestamp()) for j, t, at in landed_areas) == intended
 
     # Malformed records: in the DLQ table with a reason, where they came from.
     rejected = rows(ch_admin, db, "rejected_events", "topic, reason")
@@ -143,11 +155,18 @@ def assert_decisions_equal_offline(
     earlier decision wrong, which the core then retracts (landed with retracted = true,
     tasks 'retracted'); retracted rows are history, not the answer, so they are left out
     on both sides."""
-    offline_timeline = sorted(
+    standing = _last_copies(outputs)
+    city_timeline = [
         (e.incident_id, e.effective_at.timestamp(), e.tier or "", tuple(e.rule_ids))
         for state in states.values()
         for e in tier_timeline(state)
-    )
+    ]
+    rollup_timeline = [  # a roll-up incident's jurisdiction is its area: "51", "nation"
+        (e.incident_id, e.effective_at.timestamp(), e.tier or "", tuple(e.rule_ids))
+        for e in standing.values()
+        if isinstance(e, Escalation) and len(e.jurisdiction) < 4 and not e.retracted
+    ]
+    offline_timeline = sorted(city_timeline + rollup_timeline)
     live_timeline = sorted(
         (inc, at.timestamp(), tier or "", tuple(ids))
         for inc, at, tier, ids in rows(
@@ -165,14 +184,13 @@ def assert_decisions_equal_offline(
     offline_tiers = {out.incident_id: out.tier for out in outputs if isinstance(out, IncidentState)}
     assert live_tiers == offline_tiers
 
-    offline_tasks: dict[str, str] = {}
-    for out in outputs:
-        if isinstance(out, Task):
-            seen = offline_tasks.get(out.task_id)
-            if seen is None or _TASK_RANK[out.state] > _TASK_RANK[seen]:
-                offline_tasks[out.task_id] = out.state
+    offline_tasks = {
+        t.task_id: t.state
+        for t in standing.values()
+        if isinstance(t, Task) and t.state != "retracted"
+    }
     live_tasks = dict(rows(ch, db, "tasks", "task_id, state", "state != 'retracted'"))
-    assert live_tasks == {t: s for t, s in offline_tasks.items() if s != "retracted"}
+    assert live_tasks == offline_tasks
 
     retracted = {a.alert_id for a in outputs if isinstance(a, Alert) and a.retracted}
     offline_alerts = {
@@ -182,3 +200,15 @@ def assert_decisions_equal_offline(
     }
     live_alerts = set(rows(ch, db, "alerts", "alert_kind, subject_id", "NOT retracted"))
     assert live_alerts == offline_alerts
+
+
+def _last_copies(outputs: list[Any]) -> dict[str, Escalation | Task]:
+    """Per escalation or task id the copy with the highest revision: the one a sink keeps
+    (sinks/tables.py), whatever order the copies landed in."""
+    last: dict[str, Escalation | Task] = {}
+    for out in outputs:
+        if isinstance(out, Escalation | Task):
+            oid = out.decision_id if isinstance(out, Escalation) else out.task_id
+            if oid not in last or out.revision > last[oid].revision:
+                last[oid] = out
+    return last

@@ -9,9 +9,18 @@ from pathlib import Path
 
 import orjson
 
-from streams.core import CoreState, default_rulebook, encode_state, initial_state, step_many
+from streams.core import (
+    CoreState,
+    default_rulebook,
+    encode_rollup,
+    encode_state,
+    initial_rollup,
+    initial_state,
+    rollup_step,
+    step_many,
+)
 from streams.replay.checkpoint import Checkpoint, CheckpointFile
-from topics.models import IncidentEvent
+from topics.models import IncidentEvent, IncidentState
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 RULES = default_rulebook()
@@ -101,3 +110,26 @@ def test_done_removes_the_manifest_and_the_states(tmp_path: Path) -> None:
     disk.save(Checkpoint("id-1", {}, {"5101": grown(initial_state("5101"), 0)}))
     disk.done()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_roll_up_states_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "r.checkpoint.json"
+    chengdu = IncidentState(
+        incident_id="INC-1",
+        jurisdiction="5101",
+        category="infectious_disease",
+        disease="cholera",
+        tier="IV",
+        opened_at=T0,
+        updated_at=T0,
+        rulebook_version=RULES.version,
+        tier_periods=((T0, None),),
+        version=3,
+    )
+    province, _ = rollup_step(initial_rollup("51"), chengdu, RULES)
+    CheckpointFile(path, "id-1").save(Checkpoint("id-1", {"t:0": 1}, {}, 1, {"51": province}))
+    loaded = CheckpointFile(path, "id-1").load()
+    assert {a: encode_rollup(r) for a, r in loaded.rollups.items()} == {
+        "51": encode_rollup(province)
+    }
+    assert loaded.rollups["51"].incidents["Actual|cholera"]["INC-1"][0] == 3
