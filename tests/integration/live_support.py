@@ -30,6 +30,7 @@ from streams.core import (
     rollup_areas,
     rollup_step,
     state_fingerprint,
+    tier_timeline,
 )
 from streams.live.topology import (
     INCIDENT_STATES,
@@ -40,7 +41,7 @@ from streams.live.topology import (
 )
 from streams.ops.kafka import create_topics
 from topics.codec import decode, decode_tick
-from topics.models import CaseEvent, IncidentState, Rejection, Tick
+from topics.models import Alert, CaseEvent, Escalation, IncidentState, Rejection, Task, Tick
 from topics.privacy import pseudonymise_case
 from topics.registry import (
     ALERTS,
@@ -446,3 +447,93 @@ def state_fingerprints(settings: Settings) -> dict[str, bytes]:
         assert key is not None
         latest[key.decode()] = value
     return {j: state_fingerprint(decode_state(blob)) for j, blob in latest.items()}
+
+
+def assert_decisions_equal_offline(
+    ch: Client, db: str, states: dict[str, Any], outputs: list[Any]
+) -> None:
+    """What landed and still stands equals what ``streams.core.fold`` decides offline over
+    the same records. The live run decided in batches: a late event may have made an
+    earlier decision wrong, which the core then retracts (landed with retracted = true,
+    tasks 'retracted'); retracted rows are history, not the answer, so they are left out
+    on both sides."""
+    standing = _last_copies(outputs)
+    city_timeline = [
+        (e.incident_id, e.effective_at.timestamp(), e.tier or "", tuple(e.rule_ids))
+        for state in states.values()
+        for e in tier_timeline(state)
+    ]
+    rollup_timeline = [  # a roll-up incident's jurisdiction is its area: "51", "nation"
+        (e.incident_id, e.effective_at.timestamp(), e.tier or "", tuple(e.rule_ids))
+        for e in standing.values()
+        if isinstance(e, Escalation) and len(e.jurisdiction) < 4 and not e.retracted
+    ]
+    offline_timeline = sorted(city_timeline + rollup_timeline)
+    live_timeline = sorted(
+        (inc, at.timestamp(), tier or "", tuple(ids))
+        for inc, at, tier, ids in rows(
+            ch,
+            db,
+            "tier_timeline",
+            "incident_id, effective_at, tier, rule_ids",
+            "status = 'Actual' AND NOT retracted",
+        )
+    )
+    assert offline_timeline, "the scenario decided no tier: nothing compared"
+    assert live_timeline == offline_timeline, _difference(live_timeline, offline_timeline)
+
+    live_tiers = dict(rows(ch, db, "incidents", "incident_id, tier", "status = 'Actual'"))
+    offline_tiers = {out.incident_id: out.tier for out in outputs if isinstance(out, IncidentState)}
+    assert live_tiers == offline_tiers, _difference(
+        list(live_tiers.items()), list(offline_tiers.items())
+    )
+
+    offline_tasks = {
+        t.task_id: t.state
+        for t in standing.values()
+        if isinstance(t, Task) and t.state != "retracted"
+    }
+    live_tasks = dict(rows(ch, db, "tasks", "task_id, state", "state != 'retracted'"))
+    assert live_tasks == offline_tasks, _difference(
+        list(live_tasks.items()), list(offline_tasks.items())
+    )
+
+    retracted = {a.alert_id for a in outputs if isinstance(a, Alert) and a.retracted}
+    offline_alerts = {
+        (a.alert_kind, a.subject_id)
+        for a in outputs
+        if isinstance(a, Alert) and a.alert_id not in retracted
+    }
+    live_alerts = set(rows(ch, db, "alerts", "alert_kind, subject_id", "NOT retracted"))
+    assert live_alerts == offline_alerts, _difference(list(live_alerts), list(offline_alerts))
+
+
+def _difference(live: list[Any], offline: list[Any]) -> str:
+    """What only one side has (helpers' asserts are not rewritten by pytest)."""
+    only_live, only_offline = sorted(set(live) - set(offline)), sorted(set(offline) - set(live))
+    return f"live only: {only_live}; offline only: {only_offline}"
+
+
+def _last_copies(outputs: list[Any]) -> dict[str, Escalation | Task]:
+    """Per escalation or task id the copy with the highest revision: the one a sink keeps
+    (sinks/tables.py), whatever order the copies landed in."""
+    last: dict[str, Escalation | Task] = {}
+    for out in outputs:
+        if isinstance(out, Escalation | Task):
+            oid = out.decision_id if isinstance(out, Escalation) else out.task_id
+            if oid not in last or out.revision > last[oid].revision:
+                last[oid] = out
+    return last
+
+
+def assert_areas_as_intended(ch: Client, db: str, truth: dict[str, Any]) -> None:
+    """The roll-up stages' standing tier changes (areas: a province, ``nation``) are the
+    ones the scenario script intends (cholera: spread to a second city of province 51)."""
+    intended = sorted(
+        (s["jurisdiction"], s["tier"] or "", datetime.fromisoformat(s["effective_at"]).timestamp())
+        for s in truth["timeline"]
+        if len(s["jurisdiction"]) < 4
+    )
+    areas = "status = 'Actual' AND NOT retracted AND length(jurisdiction) < 4"
+    landed = rows(ch, db, "tier_timeline", "jurisdiction, tier, effective_at", areas)
+    assert sorted((j, t or "", at.timestamp()) for j, t, at in landed) == intended

@@ -81,8 +81,8 @@ def test_sigkill_mid_scenario_then_restart_lands_the_same(
     prepare(calm)
     sent = publish(calm, lines)
     with running_worker(calm, tmp_path / "calm.log") as proc:
+        wait_decided(calm, proc)  # then what it decided lands
         wait_landed(ch_admin, calm.clickhouse_database, rejected=sent.malformed, proc=proc)
-        wait_decided(calm, proc)
     expected = _landed(ch_admin, calm.clickhouse_database)
 
     # Same records, one worker killed while it works through them. Ticks come only from
@@ -98,8 +98,8 @@ def test_sigkill_mid_scenario_then_restart_lands_the_same(
     time.sleep(1.5)
     stop_worker(first, signal.SIGKILL)
     with running_worker(crash, tmp_path / "crash.log") as proc:
+        wait_decided(crash, proc)  # then what it decided lands
         wait_landed(ch_admin, crash.clickhouse_database, rejected=sent.malformed, proc=proc)
-        wait_decided(crash, proc)
     assert _landed(ch_admin, crash.clickhouse_database) == expected
     assert _doubles(ch_admin, crash.clickhouse_database) == 0
     # The state the restarted worker recovered and went on from is the whole story: its

@@ -8,21 +8,21 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from streams.core import default_rulebook, fold, tier_timeline
-from topics.models import Alert, Escalation, IncidentState, Task
+from streams.core import default_rulebook, fold
 from topics.registry import TOPIC_FOR_KIND
 from topics.settings import Settings
 
 from .kafka_helpers import read_topic
 from .live_support import (
     Published,
+    assert_areas_as_intended,
+    assert_decisions_equal_offline,
     assert_no_personal_data,
     labelled,
     live_settings,
@@ -76,16 +76,7 @@ def test_scenario_lands_as_the_core_decides_offline(
     rulebook = default_rulebook()
     states, outputs = fold([*sent.events, *worker_ticks(settings)], rulebook)
     assert_decisions_equal_offline(ch_admin, db, states, with_rollups(outputs, rulebook))
-    # The roll-up stages' tier changes (cholera: spread to a second city of province 51)
-    # are the ones the scenario script intends.
-    intended = sorted(
-        (s["jurisdiction"], s["tier"] or "", datetime.fromisoformat(s["effective_at"]).timestamp())
-        for s in truth["timeline"]
-        if len(s["jurisdiction"]) < 4
-    )
-    areas = "status = 'Actual' AND NOT retracted AND length(jurisdiction) < 4"
-    landed_areas = rows(ch_admin, db, "tier_timeline", "jurisdiction, tier, effective_at", areas)
-    assert sorted((j, t or "", at.timestamp()) for j, t, at in landed_areas) == intended
+    assert_areas_as_intended(ch_admin, db, truth)
 
     # Malformed records: in the DLQ table with a reason, where they came from.
     rejected = rows(ch_admin, db, "rejected_events", "topic, reason")
@@ -145,70 +136,3 @@ def assert_metrics_count_what_was_sent(
         if m["status"] == "Actual"
     }
     assert escalated == emitted
-
-
-def assert_decisions_equal_offline(
-    ch: Client, db: str, states: dict[str, Any], outputs: list[Any]
-) -> None:
-    """What landed and still stands equals what ``streams.core.fold`` decides offline over
-    the same records. The live run decided in batches: a late event may have made an
-    earlier decision wrong, which the core then retracts (landed with retracted = true,
-    tasks 'retracted'); retracted rows are history, not the answer, so they are left out
-    on both sides."""
-    standing = _last_copies(outputs)
-    city_timeline = [
-        (e.incident_id, e.effective_at.timestamp(), e.tier or "", tuple(e.rule_ids))
-        for state in states.values()
-        for e in tier_timeline(state)
-    ]
-    rollup_timeline = [  # a roll-up incident's jurisdiction is its area: "51", "nation"
-        (e.incident_id, e.effective_at.timestamp(), e.tier or "", tuple(e.rule_ids))
-        for e in standing.values()
-        if isinstance(e, Escalation) and len(e.jurisdiction) < 4 and not e.retracted
-    ]
-    offline_timeline = sorted(city_timeline + rollup_timeline)
-    live_timeline = sorted(
-        (inc, at.timestamp(), tier or "", tuple(ids))
-        for inc, at, tier, ids in rows(
-            ch,
-            db,
-            "tier_timeline",
-            "incident_id, effective_at, tier, rule_ids",
-            "status = 'Actual' AND NOT retracted",
-        )
-    )
-    assert offline_timeline, "the scenario decided no tier: nothing compared"
-    assert live_timeline == offline_timeline
-
-    live_tiers = dict(rows(ch, db, "incidents", "incident_id, tier", "status = 'Actual'"))
-    offline_tiers = {out.incident_id: out.tier for out in outputs if isinstance(out, IncidentState)}
-    assert live_tiers == offline_tiers
-
-    offline_tasks = {
-        t.task_id: t.state
-        for t in standing.values()
-        if isinstance(t, Task) and t.state != "retracted"
-    }
-    live_tasks = dict(rows(ch, db, "tasks", "task_id, state", "state != 'retracted'"))
-    assert live_tasks == offline_tasks
-
-    retracted = {a.alert_id for a in outputs if isinstance(a, Alert) and a.retracted}
-    offline_alerts = {
-        (a.alert_kind, a.subject_id)
-        for a in outputs
-        if isinstance(a, Alert) and a.alert_id not in retracted
-    }
-    live_alerts = set(rows(ch, db, "alerts", "alert_kind, subject_id", "NOT retracted"))
-    assert live_alerts == offline_alerts
-
-
-def _last_copies(outputs: list[Any]) -> dict[str, Escalation | Task]:
-    """Per escalation or task id the copy with the highest revision: the one a sink keeps
-    (sinks/tables.py), whatever order the copies landed in."""
-    last: dict[str, Escalation | Task] = {}
-    for out in outputs:
-        if isinstance(out, Escalation | Task):
-            oid = out.decision_id if isinstance(out, Escalation) else out.task_id
-            if oid not in last or out.revision > last[oid].revision:
-                last[oid] = out
-    return last
