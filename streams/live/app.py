@@ -75,32 +75,15 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
     partition_holder = app.topic(
         ticks_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
-    batches = app.channel()  # in memory: one event per intake batch
     clock = TickClock(settings.tick_clock)
     decider = _decider(app, settings, rulebook, clock)
-    intake = Intake(
-        bootstrap=settings.kafka_bootstrap,
-        group=f"{settings.topic_prefix}.decide-intake",
-        topics=names.decide_sources,
-        batch_max=settings.worker_batch_max,
-        wait_s=settings.worker_batch_wait_s,
-        commit_interval_s=settings.worker_commit_interval_s,
-    )
+    intake = _intake(settings, names)
     decide_lag = metrics.CommitTracker(intake.group)
+    hand_over = _decide_agent(app, decider, intake)
 
     async def hold_partitions(stream: Any) -> None:
         async for _ in stream:  # the intake reads ticks, in order with the inputs
             pass
-
-    async def decide(stream: Any) -> None:
-        async for batch in stream:
-            await _decide_batch(app, decider, batch.records)
-            batch.done.set_result(None)
-
-    async def hand_over(records: list[Record]) -> None:
-        batch = _Handover(records, asyncio.get_running_loop().create_future())
-        await batches.put(batch)
-        await batch.done
 
     async def states_in_changelog() -> None:
         started = time.perf_counter()
@@ -131,7 +114,6 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
 
     # Registered by call, not decorator syntax: faust's decorators are untyped.
     app.agent(partition_holder)(hold_partitions)
-    app.agent(batches)(decide)
     app.on_partitions_revoked.connect(on_revoked)
     app.on_rebalance_complete.connect(on_recovered)
     app.timer(interval=settings.tick_interval_s)(_tick_writer(app, clock, ticks_topic))
@@ -139,6 +121,42 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
     app.task(read_inputs)
     app.task(_landing_stage(settings, names))
     return app
+
+
+def _decide_agent(
+    app: Any, decider: Decider, intake: Intake
+) -> Callable[[list[Record]], Awaitable[None]]:
+    """The decide agent on an in-memory channel; returns how the intake hands it a batch
+    (returning once the batch is decided and its outputs are durable)."""
+    batches = app.channel()  # one event per intake batch
+
+    async def decide(stream: Any) -> None:
+        async for batch in stream:
+            # a batch from before a rebalance: its partitions may be another worker's now
+            if batch.generation == intake.generation:
+                await _decide_batch(app, decider, batch.records)
+            if not batch.done.done():  # (the intake stops waiting on a revoke)
+                batch.done.set_result(None)
+
+    async def hand_over(records: list[Record]) -> None:
+        loop = asyncio.get_running_loop()
+        batch = _Handover(records, intake.generation, loop.create_future())
+        await batches.put(batch)
+        await batch.done
+
+    app.agent(batches)(decide)
+    return hand_over
+
+
+def _intake(settings: Settings, names: TopicNames) -> Intake:
+    return Intake(
+        bootstrap=settings.kafka_bootstrap,
+        group=f"{settings.topic_prefix}.decide-intake",
+        topics=names.decide_sources,
+        batch_max=settings.worker_batch_max,
+        wait_s=settings.worker_batch_wait_s,
+        commit_interval_s=settings.worker_commit_interval_s,
+    )
 
 
 async def _decide_batch(app: Any, decider: Decider, records: list[Record]) -> None:
@@ -264,9 +282,11 @@ def _landing_stage(settings: Settings, names: TopicNames) -> Callable[[], Awaita
 
 @dataclass(frozen=True)
 class _Handover:
-    """One intake batch on its way through the decide agent; ``done`` when decided."""
+    """One intake batch on its way through the decide agent (handed over in the intake's
+    ``generation``); ``done`` when decided."""
 
     records: list[Record]
+    generation: int
     done: asyncio.Future[None]
 
 

@@ -19,8 +19,9 @@ what the last commit took apart (encoding a state is O(state): not after every b
 and only after the agent has decided the batches, their outputs are durable in
 Kafka and the states they changed are in the table's changelog (``before_commit``): every
 committed offset is covered by a changelog record. A rebalance during a batch drops its work
-uncommitted (:meth:`Intake.revoke`); the next assignment reads again from the committed
-offsets, and the core's event-id idempotence makes the repeat harmless.
+uncommitted (:meth:`Intake.revoke`) and stops waiting for it (Faust may have cleared it
+from the channel); the next assignment reads again from the committed offsets, and the
+core's event-id idempotence makes the repeat harmless.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ log = logging.getLogger("tierflow.live.intake")
 COMMIT_COST_FACTOR = 10.0
 # ... but never further apart than this (the stall watchdog waits 300 s for a commit).
 MAX_COMMIT_SPACING_S = 60.0
+# How often a wait for the decide agent looks whether the partitions were revoked.
+REVOKE_POLL_S = 0.5
 
 
 class Intake:
@@ -121,7 +124,8 @@ class Intake:
                     for m in batch
                 ]
                 if records:
-                    await decide(records)
+                    if not await self._unless_revoked(decide(records), generation):
+                        continue  # revoked while it waited: the next assignment reads again
                     decided.update(
                         (tp, batch[-1].offset + 1) for tp, batch in fetched.items() if batch
                     )
@@ -143,6 +147,26 @@ class Intake:
                 )
         finally:
             await consumer.stop()
+
+    @property
+    def generation(self) -> int:
+        """Moves on every revoke and assign: a batch handed over in an older generation is
+        not to be decided (:meth:`run`)."""
+        return self._generation
+
+    async def _unless_revoked(self, work: Awaitable[None], generation: int) -> bool:
+        """Run ``work`` (a batch handed to the decide agent) to its end, unless the
+        partitions are revoked first: then stop waiting and return False. Faust clears
+        its channels' queues on a rebalance, so a batch still queued would never be done;
+        the agent skips a batch of an older :attr:`generation` if it gets to it."""
+        task = asyncio.ensure_future(work)
+        while not task.done():
+            await asyncio.wait({task}, timeout=REVOKE_POLL_S)
+            if generation != self._generation:
+                task.cancel()
+                return False
+        task.result()  # its exception, if any
+        return True
 
 
 def batch_consumer(bootstrap: str, group: str | None) -> AIOKafkaConsumer:
