@@ -25,7 +25,7 @@ from streams.live.intake import Intake
 from streams.live.landing import Landing
 from streams.live.rollup_stage import RollupStage
 from streams.live.ticks import TickClock, ticks_for
-from streams.live.topology import PARTITIONS, ROLLUP_FEED, TopicNames
+from streams.live.topology import DECIDE_JOURNAL, PARTITIONS, ROLLUP_FEED, TopicNames
 from topics.codec import encode
 from topics.models import IncidentState
 from topics.registry import TICKS
@@ -77,7 +77,7 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
     )
     clock = TickClock(settings.tick_clock)
     decider = _decider(app, settings, rulebook, clock)
-    intake = _intake(settings, names)
+    intake = _intake(app, settings, names)
     decide_lag = metrics.CommitTracker(intake.group)
     hand_over = _decide_agent(app, decider, intake)
 
@@ -148,7 +148,16 @@ def _decide_agent(
     return hand_over
 
 
-def _intake(settings: Settings, names: TopicNames) -> Intake:
+def _intake(app: Any, settings: Settings, names: TopicNames) -> Intake:
+    journal_topic = names.of(DECIDE_JOURNAL)
+
+    async def write_journal(entries: dict[int, bytes]) -> dict[int, int]:
+        sends = {
+            partition: await app.producer.send(journal_topic, None, entry, partition, None, None)
+            for partition, entry in entries.items()
+        }
+        return {partition: (await sent).offset for partition, sent in sends.items()}
+
     return Intake(
         bootstrap=settings.kafka_bootstrap,
         group=f"{settings.topic_prefix}.decide-intake",
@@ -156,6 +165,8 @@ def _intake(settings: Settings, names: TopicNames) -> Intake:
         batch_max=settings.worker_batch_max,
         wait_s=settings.worker_batch_wait_s,
         commit_interval_s=settings.worker_commit_interval_s,
+        journal_topic=journal_topic,
+        write_journal=write_journal,
     )
 
 
@@ -209,6 +220,7 @@ def _rollup_stage(app: Any, settings: Settings, rulebook: Any, names: TopicNames
             try:
                 snapshots = [IncidentState.model_validate_json(v) for v in values]
                 await _produce(app, [o.encoded() for o in stage.decide(snapshots)])
+                stage.flush_states()
             except Exception:
                 _stop_hard("roll-up", len(values))
 

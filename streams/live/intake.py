@@ -33,7 +33,9 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from streams.live import journal
 from streams.live.decide import Record
+from streams.live.journal import in_order
 
 log = logging.getLogger("tierflow.live.intake")
 
@@ -57,9 +59,13 @@ class Intake:
         batch_max: int,
         wait_s: float,
         commit_interval_s: float,
+        journal_topic: str,
+        write_journal: Callable[[dict[int, bytes]], Awaitable[dict[int, int]]],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.group = group
+        self.journal_topic = journal_topic
+        self.write_journal = write_journal  # entries by partition -> their offsets, durable
         self.topics = tuple(topics)
         self.batch_max = batch_max
         self.wait_ms = max(int(wait_s * 1000), 1)
@@ -91,14 +97,16 @@ class Intake:
         if consumer is None:
             return
         for tp in consumer.assignment():
-            yield (tp.topic, tp.partition), consumer.highwater(tp), self._committed.get(tp)
+            if tp.topic != self.journal_topic:  # read only on a takeover
+                yield (tp.topic, tp.partition), consumer.highwater(tp), self._committed.get(tp)
 
     async def run(
         self,
         decide: Callable[[list[Record]], Awaitable[None]],
         before_commit: Callable[[], Awaitable[None]],
     ) -> None:
-        """Read, ``decide`` each batch, ``before_commit``, commit; forever."""
+        """Read, journal and ``decide`` each batch, ``before_commit``, commit; forever. A
+        fresh assignment first decides again the journaled batches after the commit."""
         consumer = self._consumer = batch_consumer(self.bootstrap, self.group)
         await consumer.start()
         try:
@@ -111,24 +119,19 @@ class Intake:
                 if partitions is None:
                     continue
                 if reading != (generation, partitions):
-                    # a fresh assignment starts every partition from its committed offset
-                    consumer.assign([TopicPartition(t, p) for t in self.topics for p in partitions])
-                    self._committed = await _committed_offsets(consumer)
                     reading, decided = (generation, partitions), {}
+                    if not await self._redo(consumer, partitions, decide, decided, generation):
+                        continue
                 fetched = await consumer.getmany(
                     timeout_ms=self.wait_ms, max_records=self.batch_max
                 )
-                records = [
+                records = in_order(
                     Record(m.topic, m.partition, m.offset, m.key, m.value)
                     for batch in fetched.values()
                     for m in batch
-                ]
-                if records:
-                    if not await self._unless_revoked(decide(records), generation):
-                        continue  # revoked while it waited: the next assignment reads again
-                    decided.update(
-                        (tp, batch[-1].offset + 1) for tp, batch in fetched.items() if batch
-                    )
+                )
+                if records and not await self._decided(records, decide, decided, generation):
+                    continue  # revoked meanwhile: the next assignment decides it again
                 due = self.clock() - last_commit >= spacing
                 if not decided or not due or generation != self._generation:
                     continue  # (rebalanced meanwhile: the decider forgot; nothing to commit)
@@ -147,6 +150,60 @@ class Intake:
                 )
         finally:
             await consumer.stop()
+
+    async def _decided(
+        self,
+        records: list[Record],
+        decide: Callable[[list[Record]], Awaitable[None]],
+        decided: dict[TopicPartition, int],
+        generation: int,
+        journaled: dict[int, int] | None = None,
+    ) -> bool:
+        """Journal the batch (unless it is a redo of ``journaled`` entries: partition ->
+        journal offset), decide it, and note both in ``decided``; False if revoked first."""
+        if journaled is None:
+            journaled = await self.write_journal(journal.entries(records))
+        if not await self._unless_revoked(decide(records), generation):
+            return False
+        for r in records:
+            decided[TopicPartition(r.topic, r.partition)] = r.offset + 1
+        for partition, offset in journaled.items():
+            decided[TopicPartition(self.journal_topic, partition)] = offset + 1
+        return True
+
+    async def _redo(
+        self,
+        consumer: AIOKafkaConsumer,
+        partitions: frozenset[int],
+        decide: Callable[[list[Record]], Awaitable[None]],
+        decided: dict[TopicPartition, int],
+        generation: int,
+    ) -> bool:
+        """Take the assignment: read the journal after the committed offsets, decide those
+        batches again, each partition's part exactly as journaled, and leave the consumer
+        at the offsets after them (or the committed ones); False if revoked first."""
+        inputs = [TopicPartition(t, p) for t in self.topics for p in sorted(partitions)]
+        books = [TopicPartition(self.journal_topic, p) for p in sorted(partitions)]
+        consumer.assign([*inputs, *books])
+        self._committed = await _committed_offsets(consumer)
+        consumer.pause(*inputs)
+        unfinished = await _journal_entries(consumer, books, self._committed)
+        consumer.pause(*books)
+        consumer.resume(*inputs)
+        for book, offset, entry in unfinished:
+            records = await _read_ranges(consumer, book.partition, journal.ranges(entry))
+            journaled = {book.partition: offset}
+            if not await self._decided(records, decide, decided, generation, journaled):
+                return False
+        for tp in inputs:  # the normal reading goes on after what was decided
+            position = decided.get(tp, self._committed.get(tp))
+            if position is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, position)
+        if unfinished:
+            log.info("decide intake: decided %d journaled batches again", len(unfinished))
+        return True
 
     @property
     def generation(self) -> int:
@@ -181,6 +238,53 @@ def batch_consumer(bootstrap: str, group: str | None) -> AIOKafkaConsumer:
         max_partition_fetch_bytes=4 << 20,
         fetch_max_bytes=64 << 20,
     )
+
+
+async def _journal_entries(
+    consumer: AIOKafkaConsumer, books: list[TopicPartition], committed: dict[TopicPartition, int]
+) -> list[tuple[TopicPartition, int, bytes]]:
+    """(journal partition, offset, entry) of every entry after the committed journal
+    offsets, in order per partition."""
+    ends = await consumer.end_offsets(books)
+    found: list[tuple[TopicPartition, int, bytes]] = []
+    for book in books:
+        start = committed.get(book)
+        if start is None:
+            await consumer.seek_to_beginning(book)
+        else:
+            consumer.seek(book, start)
+        if ends[book] <= (start or 0):
+            continue
+        while True:
+            fetched = await consumer.getmany(book, timeout_ms=1000)
+            messages = fetched.get(book, [])
+            found += [(book, m.offset, m.value) for m in messages if m.value is not None]
+            if messages and messages[-1].offset + 1 >= ends[book]:
+                break
+    return found
+
+
+async def _read_ranges(
+    consumer: AIOKafkaConsumer, partition: int, ranges: list[journal.Range]
+) -> list[Record]:
+    """The records of ``ranges`` of one partition number, in decide order."""
+    wanted = {TopicPartition(topic, partition): (first, end) for topic, first, end in ranges}
+    for tp, (first, _) in wanted.items():
+        consumer.seek(tp, first)
+    records: list[Record] = []
+    pending = set(wanted)
+    while pending:
+        fetched = await consumer.getmany(*pending, timeout_ms=1000)
+        for tp, messages in fetched.items():
+            first, end = wanted[tp]
+            records += [
+                Record(m.topic, m.partition, m.offset, m.key, m.value)
+                for m in messages
+                if first <= m.offset < end
+            ]
+            if messages and messages[-1].offset + 1 >= end:
+                pending.discard(tp)
+    return journal.in_order(records)
 
 
 async def _committed_offsets(consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:

@@ -32,8 +32,8 @@ from topics.registry import ESCALATIONS, TASKS
 
 class RollupStage:
     """Folds city snapshots into the roll-up states of their areas (a province, the
-    nation). With a ``store`` each changed state is put there after each call; without,
-    states live only in :attr:`states` (seeded by ``states``)."""
+    nation). With a ``store`` changed states are put there by :meth:`flush_states`;
+    without, states live only in :attr:`states` (seeded by ``states``)."""
 
     def __init__(
         self,
@@ -48,6 +48,7 @@ class RollupStage:
         self.now = now
         self.store = store
         self._states: dict[str, RollupState] = dict(states or {})
+        self._dirty: set[str] = set()
         names = TopicNames(prefix)
         self._topic = {
             Escalation: names.of(ESCALATIONS),
@@ -63,6 +64,7 @@ class RollupStage:
     def forget(self) -> None:
         """Drop cached states (after a rebalance the store is the truth again)."""
         self._states.clear()
+        self._dirty.clear()
 
     def decide(self, snapshots: Iterable[IncidentState]) -> list[Emitted]:
         """Fold ``snapshots`` in; the roll-up decisions as records to produce or land,
@@ -87,10 +89,18 @@ class RollupStage:
                         else output.model_copy(update={"decided_at": now})
                     )
                     out.append(Emitted(self._topic[type(output)], area.encode(), stamped))
-        if self.store is not None:
-            for area in sorted(changed):
-                self.store.put(area, encode_rollup(self._states[area]))
+        self._dirty |= changed
         return out
+
+    def flush_states(self) -> None:
+        """Put every state changed since the last call in the store. The live agent calls
+        it once a batch's outputs are durable: a state never runs ahead of what went out,
+        so a batch decided again (its feed offsets were not committed) emits its outputs
+        again, the same ones, or, when its states were put, nothing new."""
+        if self.store is not None:
+            for area in sorted(self._dirty):
+                self.store.put(area, encode_rollup(self._states[area]))
+        self._dirty.clear()
 
     def _state(self, area: str) -> RollupState:
         state = self._states.get(area)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiokafka.partitioner import murmur2
+from pydantic import RootModel
 
 from topics.models import Envelope, IncidentState, StockLevel
 from topics.registry import (
@@ -43,7 +44,24 @@ STOCK_LEVELS = TopicSpec(
 # incident. One partition: the national stage needs every city, and these are few (one
 # per incident of a roll-up disease per decided batch).
 ROLLUP_FEED = TopicSpec("rollup-feed", 1, "incident", 30 * DAY_MS, IncidentState, "internal")
-LIVE_TOPICS: tuple[TopicSpec, ...] = (REKEYED, INCIDENT_STATES, STOCK_LEVELS, ROLLUP_FEED)
+
+
+# Which records each decided batch held, per partition (streams.live.journal): a redo
+# decides the same batches. Read only when a worker takes partitions over.
+class JournalEntry(RootModel[list[tuple[str, int, int]]]):
+    """One batch's ranges of one partition: ``[[topic, first, end], ...]``."""
+
+
+DECIDE_JOURNAL = TopicSpec(
+    "decide-journal", PARTITIONS, "partition", 7 * DAY_MS, JournalEntry, "internal"
+)
+LIVE_TOPICS: tuple[TopicSpec, ...] = (
+    REKEYED,
+    INCIDENT_STATES,
+    STOCK_LEVELS,
+    ROLLUP_FEED,
+    DECIDE_JOURNAL,
+)
 
 
 def partition_for(jurisdiction: str, partitions: int = PARTITIONS) -> int:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from topics.settings import Settings
 
@@ -101,3 +102,14 @@ def uncommitted(bootstrap: str, group: str, topics: tuple[str, ...]) -> dict[str
     """Records of ``topics`` that ``group`` has not committed yet, per partition that has
     any (empty: the group has committed everything there is)."""
     return asyncio.run(_behind(bootstrap, group, topics))
+
+
+async def committed_offsets(bootstrap: str, group: str) -> dict[str, int]:
+    """``topic[partition]`` -> offset committed by ``group`` (as the broker has it)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {f"{tp.topic}[{tp.partition}]": meta.offset for tp, meta in offsets.items()}

@@ -11,11 +11,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient
 from clickhouse_connect.driver.client import Client
 
 from topics.settings import Settings
 
+from .kafka_helpers import committed_offsets
 from .live_support import (
     ROOT,
     assert_log_landed,
@@ -45,16 +45,6 @@ run_worker(load_settings())
 """
 
 
-async def _committed(settings: Settings, group: str) -> dict[str, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return {f"{tp.topic}[{tp.partition}]": meta.offset for tp, meta in offsets.items()}
-
-
 def test_a_failing_decide_stage_exits_before_committing_and_loses_nothing(
     stack: Settings, ch_admin: Client, unique_name: Callable[..., str], tmp_path: Path
 ) -> None:
@@ -72,7 +62,8 @@ def test_a_failing_decide_stage_exits_before_committing_and_loses_nothing(
     text = log.read_text()
     assert faulty.returncode == 70, text[-2000:]
     assert "decide stage failed" in text and "injected: a bug" in text
-    committed = asyncio.run(_committed(settings, f"{settings.topic_prefix}.decide-intake"))
+    group = f"{settings.topic_prefix}.decide-intake"
+    committed = asyncio.run(committed_offsets(settings.kafka_bootstrap, group))
     assert not any(offset > 0 for offset in committed.values()), committed
 
     with running_worker(settings, tmp_path / "worker.log") as proc:

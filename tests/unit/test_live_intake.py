@@ -1,8 +1,8 @@
 """The decide intake's loop (:class:`streams.live.intake.Intake`) with a stand-in consumer:
 a batch the decide agent never finishes (Faust cleared it from its channel in a
-rebalance) must not hang the intake, nothing of it is committed, and the next assignment
-reads it again from the committed offset. The real consumer is exercised by the live
-integration tests."""
+rebalance) must not hang the intake and nothing of it is committed; batches journaled
+after the commit are decided again in the same ranges before anything new. The real
+consumer is exercised by the live integration tests (test_live_redo among them)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from streams.live.decide import Record
 from streams.live.intake import Intake
 
 TP = TopicPartition("t", 0)
+BOOK = TopicPartition("j", 0)  # the journal
 
 
 @dataclass(frozen=True)
@@ -31,14 +32,15 @@ class _Message:
 
 
 class _Consumer:
-    """Three records on partition 0 of topic ``t``; commits are recorded."""
+    """Three records on partition 0 of topic ``t``, the journal ``j``; commits recorded."""
 
     def __init__(self) -> None:
-        self.log = [_Message("t", 0, n, None, b"{}") for n in range(3)]
+        self.logs = {TP: [_Message("t", 0, n, None, b"{}") for n in range(3)], BOOK: []}
         self.committed_offsets: dict[TopicPartition, int] = {}
         self.commits: list[dict[TopicPartition, int]] = []
         self._assigned: list[TopicPartition] = []
-        self._position = 0
+        self._paused: set[TopicPartition] = set()
+        self._position: dict[TopicPartition, int] = {}
 
     async def start(self) -> None:
         pass
@@ -47,26 +49,75 @@ class _Consumer:
         pass
 
     def assign(self, tps: list[TopicPartition]) -> None:
-        self._assigned = list(tps)
-        self._position = self.committed_offsets.get(TP, 0)
+        self._assigned, self._paused = list(tps), set()
+        self._position = {tp: self.committed_offsets.get(tp, 0) for tp in tps}
 
     def assignment(self) -> set[TopicPartition]:
         return set(self._assigned)
 
+    def pause(self, *tps: TopicPartition) -> None:
+        self._paused |= set(tps)
+
+    def resume(self, *tps: TopicPartition) -> None:
+        self._paused -= set(tps)
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self._position[tp] = offset
+
+    async def seek_to_beginning(self, tp: TopicPartition) -> None:
+        self._position[tp] = 0
+
+    async def end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        return {tp: len(self.logs[tp]) for tp in tps}
+
     async def committed(self, tp: TopicPartition) -> int | None:
         return self.committed_offsets.get(tp)
 
-    async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, Any]:
-        batch = self.log[self._position : self._position + max_records]
-        if not batch:
+    async def getmany(
+        self, *tps: TopicPartition, timeout_ms: int, max_records: int | None = None
+    ) -> dict[TopicPartition, Any]:
+        out = {}
+        for tp in tps or [tp for tp in self._assigned if tp not in self._paused]:
+            batch = self.logs[tp][self._position[tp] :][:max_records]
+            if batch:
+                out[tp] = batch
+                self._position[tp] += len(batch)
+        if not out:
             await asyncio.sleep(timeout_ms / 1000)
-            return {}
-        self._position += len(batch)
-        return {TP: batch}
+        return out
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self.committed_offsets.update(offsets)
         self.commits.append(dict(offsets))
+
+    async def write_journal(self, entries: dict[int, bytes]) -> dict[int, int]:
+        offsets = {}
+        for partition, entry in entries.items():
+            book = self.logs[TopicPartition("j", partition)]
+            offsets[partition] = len(book)
+            book.append(_Message("j", partition, len(book), None, entry))
+        return offsets
+
+
+def _intake(consumer: _Consumer, monkeypatch: pytest.MonkeyPatch) -> Intake:
+    monkeypatch.setattr(intake_module, "batch_consumer", lambda *_: consumer)
+    monkeypatch.setattr(intake_module, "REVOKE_POLL_S", 0.01)
+    ticks = itertools.count(step=100)  # every commit is due
+    return Intake(
+        bootstrap="unused",
+        group="g",
+        topics=["t"],
+        batch_max=10,
+        wait_s=0.01,
+        commit_interval_s=0,
+        journal_topic="j",
+        write_journal=consumer.write_journal,
+        clock=lambda: float(next(ticks)),
+    )
+
+
+async def _nothing() -> None:
+    pass
 
 
 async def _until(condition: Any) -> None:
@@ -77,13 +128,10 @@ async def _until(condition: Any) -> None:
     raise AssertionError("condition not met within 5 s")
 
 
-def test_a_batch_cleared_by_a_rebalance_does_not_hang_the_intake_and_is_read_again(
+def test_a_batch_cleared_by_a_rebalance_does_not_hang_the_intake_and_is_decided_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     consumer = _Consumer()
-    monkeypatch.setattr(intake_module, "batch_consumer", lambda *_: consumer)
-    monkeypatch.setattr(intake_module, "REVOKE_POLL_S", 0.01)
-    ticks = itertools.count(step=100)  # every commit is due
     decided: list[list[Record]] = []
 
     async def decide(records: list[Record]) -> None:
@@ -91,20 +139,9 @@ def test_a_batch_cleared_by_a_rebalance_does_not_hang_the_intake_and_is_read_aga
         if len(decided) == 1:
             await asyncio.Event().wait()  # never done: Faust dropped it from its channel
 
-    async def before_commit() -> None:
-        pass
-
     async def scenario() -> None:
-        intake = Intake(
-            bootstrap="unused",
-            group="g",
-            topics=["t"],
-            batch_max=10,
-            wait_s=0.01,
-            commit_interval_s=0,
-            clock=lambda: float(next(ticks)),
-        )
-        running = asyncio.ensure_future(intake.run(decide, before_commit))
+        intake = _intake(consumer, monkeypatch)
+        running = asyncio.ensure_future(intake.run(decide, _nothing))
         intake.assign([0])
         await _until(lambda: len(decided) == 1)
         intake.revoke()
@@ -113,7 +150,32 @@ def test_a_batch_cleared_by_a_rebalance_does_not_hang_the_intake_and_is_read_aga
         intake.assign([0])
         await _until(lambda: consumer.commits)
         running.cancel()
+        # journaled before the agent got it: decided again from the journal, same records
         assert [[r.offset for r in batch] for batch in decided] == [[0, 1, 2], [0, 1, 2]]
-        assert consumer.commits == [{TP: 3}]
+        assert consumer.commits == [{TP: 3, BOOK: 1}]
+
+    asyncio.run(scenario())
+
+
+def test_batches_journaled_after_the_commit_are_decided_again_in_the_same_ranges(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer = _Consumer()
+    # a worker decided offsets 0-1 as one batch and died before committing anything
+    consumer.logs[BOOK].append(_Message("j", 0, 0, None, b'[["t",0,2]]'))
+    decided: list[list[int]] = []
+
+    async def decide(records: list[Record]) -> None:
+        decided.append([r.offset for r in records])
+
+    async def scenario() -> None:
+        intake = _intake(consumer, monkeypatch)
+        running = asyncio.ensure_future(intake.run(decide, _nothing))
+        intake.assign([0])
+        await _until(lambda: consumer.commits)
+        running.cancel()
+        assert decided == [[0, 1], [2]]  # the journaled batch, then the new one
+        assert consumer.commits == [{TP: 3, BOOK: 2}]
+        assert consumer.logs[BOOK][1].value == b'[["t",2,3]]'
 
     asyncio.run(scenario())
