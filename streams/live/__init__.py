@@ -49,8 +49,9 @@ Decisions:
   and only then commits the batch's offsets. Every committed offset is thus covered by
   a changelog record; a restarted worker recovers the table from the changelog before
   the intake reads and decides again what was folded but not committed: at-least-once,
-  made exactly-once in effect by the core's event-id idempotence. A rebalance during a
-  batch commits nothing of it.
+  made exactly-once in effect by the core's event-id idempotence and the decide journal
+  (:mod:`streams.live.journal`: what was decided again is decided in the same batches,
+  so it emits the same outputs). A rebalance during a batch commits nothing of it.
 - **Fail-stop.** Input never raises (see above); anything else that raises in the decide
   or landing stage is a bug: the worker logs it and exits 70 at once, before the batch is
   committed (a crashed Faust agent would otherwise sit dead without a word).
