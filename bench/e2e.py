@@ -1,7 +1,7 @@
 """End to end: a live worker (``python -m streams.live``: intake, Faust decide agent, landing
 into ClickHouse) against raw aiokafka consumption of the same records, in one run.
 
-    .venv/bin/python -m bench.e2e [--events 1000000] [--rate 5000] [--latency-s 30]
+    .venv/bin/python -m bench.e2e [--events 1000000] [--rate 5000] [--latency-s 30] [--split]
 
 1. **Throughput.** ``--events`` mixed events (bench/core.py's generator: 75 % cases,
    10 % stock, 8 % transfers, 7 % incident reports over 8 cities), encoded before the
@@ -18,6 +18,9 @@ into ClickHouse) against raw aiokafka consumption of the same records, in one ru
    is ``decided_at`` of that alert (the worker's wall clock when the decide batch holding
    the probe began) minus the wall clock just before the probe was handed to the producer;
    also the alert record's Kafka timestamp (when the worker produced it) minus the same.
+
+``--split`` runs the worker as two processes, one deciding and one landing
+(``TIERFLOW_WORKER_STAGES``), so that the landing has the second core.
 
 Needs the local stack (``tierflow stack up``). Works under a throw-away topic prefix and
 database per phase; ``--keep`` leaves them (dropped otherwise).
@@ -95,46 +98,41 @@ def mixed(prefix: str, count: int, probes: bool = False) -> list[Keyed]:
 
 @dataclass
 class Worker:
+    """One worker process (``stages``: all, decide or land) and its metrics port."""
+
     settings: Settings
     proc: subprocess.Popen[bytes]
+    port: int
 
     @classmethod
-    def start(cls, settings: Settings, log: Path) -> Worker:
+    def start(cls, settings: Settings, log: Path, stages: str, port: int) -> Worker:
         env = {
             **os.environ,
             "TIERFLOW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
             "TIERFLOW_CLICKHOUSE_URL": settings.clickhouse_url,
             "TIERFLOW_TOPIC_PREFIX": settings.topic_prefix,
             "TIERFLOW_CLICKHOUSE_DATABASE": settings.clickhouse_database,
-            "TIERFLOW_METRICS_PORT": str(settings.metrics_port),
+            "TIERFLOW_METRICS_PORT": str(port),
             "TIERFLOW_TICK_CLOCK": "event",
             "TIERFLOW_STACK_HOME": str(ROOT / "var" / "bench-workers"),
+            "TIERFLOW_WORKER_STAGES": stages,
         }
         handle = log.open("ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "streams.live"], env=env, cwd=ROOT, stdout=handle,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
-        return cls(settings, proc)
+        return cls(settings, proc, port)
 
-    def ready(self, timeout: float = 90) -> None:
-        """Both stages have their partitions (their lag gauges exist)."""
-        prefix = self.settings.topic_prefix
-        wanted = (f'group="{prefix}.decide-intake"', f'group="{prefix}.landing"')
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"worker exited {self.proc.returncode}")
-            try:
-                url = f"http://127.0.0.1:{self.settings.metrics_port}/metrics"
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    text = response.read().decode()
-                if all(w in text for w in wanted):
-                    return
-            except OSError:
-                pass
-            time.sleep(0.5)
-        raise SystemExit("worker not ready")
+    def metrics(self) -> str:
+        if self.proc.poll() is not None:
+            raise SystemExit(f"worker exited {self.proc.returncode}")
+        try:
+            url = f"http://127.0.0.1:{self.port}/metrics"
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return str(response.read().decode())
+        except OSError:
+            return ""
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -144,6 +142,40 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+@dataclass
+class Workers:
+    """One worker deciding and landing, or (``split``) one deciding and one landing."""
+
+    members: list[Worker]
+
+    @classmethod
+    def start(cls, settings: Settings, log: Path, split: bool) -> Workers:
+        if not split:
+            return cls([Worker.start(settings, log, "all", settings.metrics_port)])
+        return cls(
+            [
+                Worker.start(settings, log, "decide", settings.metrics_port),
+                Worker.start(settings, log, "land", settings.metrics_port + 1),
+            ]
+        )
+
+    def ready(self, timeout: float = 90) -> None:
+        """Both stages have their partitions (their lag gauges exist)."""
+        prefix = self.members[0].settings.topic_prefix
+        wanted = (f'group="{prefix}.decide-intake"', f'group="{prefix}.landing"')
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = "".join(worker.metrics() for worker in self.members)
+            if all(w in text for w in wanted):
+                return
+            time.sleep(0.5)
+        raise SystemExit("worker not ready")
+
+    def stop(self) -> None:
+        for worker in self.members:
+            worker.stop()
 
 
 # --- Kafka ------------------------------------------------------------------------------
@@ -283,11 +315,13 @@ def drop(settings: Settings) -> None:
         admin.close()
 
 
-def throughput(base: Settings, events: int, max_s: float, log: Path, keep: bool) -> None:
+def throughput(
+    base: Settings, events: int, max_s: float, log: Path, *, keep: bool, split: bool
+) -> None:
     settings = fresh(base, "tput")
     print(f"throughput: encoding {events:,} mixed events …", flush=True)
     records = mixed(settings.topic_prefix, events)
-    worker = Worker.start(settings, log)
+    worker = Workers.start(settings, log, split)
     try:
         worker.ready()
         print("  worker ready; publishing as fast as possible", flush=True)
@@ -330,11 +364,13 @@ def throughput(base: Settings, events: int, max_s: float, log: Path, keep: bool)
         drop(settings)
 
 
-def latency(base: Settings, rate: float, seconds: float, log: Path, keep: bool) -> None:
+def latency(
+    base: Settings, rate: float, seconds: float, log: Path, *, keep: bool, split: bool
+) -> None:
     settings = fresh(base, "lat")
     count = int(rate * seconds)
     records = mixed(settings.topic_prefix, count, probes=True)
-    worker = Worker.start(settings, log)
+    worker = Workers.start(settings, log, split)
     try:
         worker.ready()
         print(f"latency: {count:,} events offered at {rate:,.0f}/s, every {PROBE_EVERY}th a probe")
@@ -374,15 +410,18 @@ def main() -> None:
     )
     parser.add_argument("--skip", choices=["throughput", "latency"])
     parser.add_argument("--keep", action="store_true", help="keep topics' databases")
+    parser.add_argument(
+        "--split", action="store_true", help="decide and land in two processes (two cores)"
+    )
     args = parser.parse_args()
     base = load_settings()
     log = ROOT / "var" / "bench-e2e-worker.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     print(f"worker log: {log}")
     if args.skip != "throughput":
-        throughput(base, args.events, args.max_s, log, args.keep)
+        throughput(base, args.events, args.max_s, log, keep=args.keep, split=args.split)
     if args.skip != "latency":
-        latency(base, args.rate, args.latency_s, log, args.keep)
+        latency(base, args.rate, args.latency_s, log, keep=args.keep, split=args.split)
 
 
 if __name__ == "__main__":

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # How often the decide stage puts its changed states in the changelog and commits:
     # encoding a state is O(state), so not after every batch.
     worker_commit_interval_s: float = Field(default=2.0, ge=0)
+    # What a worker process runs: "all" (decide and land), or one of them, so that the
+    # landing can run in a second process (on a second core) beside the deciding one.
+    worker_stages: Literal["all", "decide", "land"] = "all"
 
     @model_validator(mode="after")
     def _addresses_follow_stack_ports(self) -> Settings:

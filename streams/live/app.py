@@ -8,7 +8,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -119,7 +119,8 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
     app.timer(interval=settings.tick_interval_s)(_tick_writer(app, clock, ticks_topic))
     app.timer(interval=metrics.LAG_REFRESH_S)(refresh_lag)
     app.task(read_inputs)
-    app.task(_landing_stage(settings, names))
+    if settings.worker_stages == "all":
+        app.task(landing_stage(settings, names))
     return app
 
 
@@ -266,8 +267,9 @@ def _tick_writer(app: Any, clock: TickClock, ticks_topic: str) -> Callable[[], A
     return write_ticks
 
 
-def _landing_stage(settings: Settings, names: TopicNames) -> Callable[[], Awaitable[None]]:
-    """The landing task: migrate, then land every output and input topic for good."""
+def landing_stage(settings: Settings, names: TopicNames) -> Callable[[], Coroutine[Any, Any, None]]:
+    """The landing task: migrate, then land every output and input topic for good (in the
+    worker's Faust app, or alone in a process: ``worker_stages = "land"``)."""
     landing = Landing(
         bootstrap=settings.kafka_bootstrap,
         prefix=settings.topic_prefix,

@@ -10,8 +10,8 @@ import faust
 from prometheus_client import start_http_server
 
 from streams.core import default_rulebook, load_rulebook
-from streams.live.app import build_app
-from streams.live.topology import LIVE_TOPICS
+from streams.live.app import build_app, landing_stage
+from streams.live.topology import LIVE_TOPICS, TopicNames
 from streams.ops.kafka import create_topics
 from streams.ops.runtime import tune_gc_for_core_state
 from topics.registry import ALL_TOPICS
@@ -41,10 +41,9 @@ def run_worker(settings: Settings) -> None:
     )
     asyncio.run(create_topics(settings, (*ALL_TOPICS, *LIVE_TOPICS)))
     start_http_server(settings.metrics_port, addr=settings.metrics_host)
-    asyncio.set_event_loop(asyncio.new_event_loop())
-    app = build_app(settings, rulebook)
     log.info(
-        "worker: prefix %s, database %s, ticks %s every %gs, metrics on %s:%d",
+        "worker (%s): prefix %s, database %s, ticks %s every %gs, metrics on %s:%d",
+        settings.worker_stages,
         settings.topic_prefix,
         settings.clickhouse_database,
         settings.tick_clock,
@@ -52,5 +51,12 @@ def run_worker(settings: Settings) -> None:
         settings.metrics_host,
         settings.metrics_port,
     )
+    if settings.worker_stages == "land":
+        # No Faust: the landing is a plain consumer group; SIGTERM ends the process, and
+        # offsets are only ever committed after the rows are durable.
+        asyncio.run(landing_stage(settings, TopicNames(settings.topic_prefix))())
+        return
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    app = build_app(settings, rulebook)
     worker = faust.Worker(app, quiet=True, override_logging=False, redirect_stdouts=False)
     worker.execute_from_commandline()

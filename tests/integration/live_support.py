@@ -218,6 +218,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "TIERFLOW_METRICS_PORT": str(settings.metrics_port),
         "TIERFLOW_TICK_CLOCK": settings.tick_clock,
         "TIERFLOW_TICK_INTERVAL_S": str(settings.tick_interval_s),
+        "TIERFLOW_WORKER_STAGES": settings.worker_stages,
         "TIERFLOW_STACK_HOME": str(ROOT / "var" / "test-workers"),
         "TIERFLOW_PSEUDONYM_KEY": settings.pseudonym_key.get_secret_value(),
     }

@@ -24,6 +24,7 @@ from .live_support import (
     assert_areas_as_intended,
     assert_decisions_equal_offline,
     assert_no_personal_data,
+    free_port,
     labelled,
     live_settings,
     prepare,
@@ -33,6 +34,7 @@ from .live_support import (
     scrape,
     simulate,
     topic_of,
+    wait_decided,
     wait_landed,
     with_rollups,
     worker_ticks,
@@ -136,3 +138,30 @@ def assert_metrics_count_what_was_sent(
         if m["status"] == "Actual"
     }
     assert escalated == emitted
+
+
+def test_decide_and_land_in_two_processes_land_the_offline_answer(
+    stack: Settings, ch_admin: Client, unique_name: Callable[..., str], tmp_path: Path
+) -> None:
+    """``worker_stages``: a deciding process and a landing one (each on its own core) land
+    what one worker would: the offline answer."""
+    decide = live_settings(stack, unique_name("split"), worker_stages="decide")
+    land = decide.model_copy(update={"worker_stages": "land", "metrics_port": free_port()})
+    lines, truth = simulate("cholera", 2, tmp_path / "scenario.jsonl")
+    prepare(decide)
+    sent = publish(decide, lines)
+    with (
+        running_worker(decide, tmp_path / "decide.log") as decider,
+        running_worker(land, tmp_path / "land.log") as lander,
+    ):
+        wait_decided(decide, decider)
+        wait_landed(ch_admin, decide.clickhouse_database, rejected=sent.malformed, proc=lander)
+        assert decider.poll() is None
+    # only the landing process migrates and lands
+    assert "applied 0001" in (tmp_path / "land.log").read_text()
+    assert "applied" not in (tmp_path / "decide.log").read_text()
+    rulebook = default_rulebook()
+    states, outputs = fold([*sent.events, *worker_ticks(decide)], rulebook)
+    db = decide.clickhouse_database
+    assert_decisions_equal_offline(ch_admin, db, states, with_rollups(outputs, rulebook))
+    assert_areas_as_intended(ch_admin, db, truth)
