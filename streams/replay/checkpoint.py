@@ -2,8 +2,8 @@
 incrementally.
 
 A checkpoint is a manifest, ``reviews/<NAME>.checkpoint.json`` (identity, next position
-per source, events done, the roll-up states inline — they are small — and the state file
-of each jurisdiction), beside a directory
+per source, events done, the planned offset ranges of a Kafka review, the roll-up states
+inline — they are small — and the state file of each jurisdiction), beside a directory
 ``reviews/<NAME>.states/`` of encoded core states, one file per jurisdiction and save.
 
 Encoding a state is O(state) — a city's state of a large replay runs to megabytes — so a
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
 import orjson
@@ -34,11 +34,13 @@ from streams.core import (
     encode_rollup,
     encode_state,
 )
+from streams.replay.kafka_range import PartitionRange
 
 log = logging.getLogger("tierflow.replay")
 
-# 1: states inlined in the manifest as base64; 2: no roll-up states (read as "none")
-FORMAT = 3
+# 1: states inlined in the manifest as base64; 2: no roll-up states; 3: no plan (read as
+# "no checkpoint")
+FORMAT = 4
 
 
 @dataclass
@@ -52,6 +54,8 @@ class Checkpoint:
     states: dict[str, CoreState] = field(default_factory=dict)
     events: int = 0
     rollups: dict[str, RollupState] = field(default_factory=dict)
+    # the planned offset ranges of a Kafka review (resumed with the same batches)
+    plan: list[PartitionRange] = field(default_factory=list)
 
 
 class CheckpointFile:
@@ -113,6 +117,7 @@ class CheckpointFile:
             "events": checkpoint.events,
             "states": files,
             "rollups": {a: encode_rollup(r).decode() for a, r in checkpoint.rollups.items()},
+            "plan": [astuple(part) for part in checkpoint.plan],
         }
         tmp = self.path.with_suffix(".tmp")
         tmp.write_bytes(orjson.dumps(manifest))

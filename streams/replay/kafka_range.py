@@ -19,6 +19,7 @@ never touched.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -99,45 +100,74 @@ async def plan_ranges(
     return ranges
 
 
-async def read_ranges(
+def chunked(ranges: list[PartitionRange], batch_records: int) -> list[list[PartitionRange]]:
+    """The ranges cut into batches of about ``batch_records`` offsets: batch ``k`` holds,
+    of every range, the ``k``-th of as many equal slices as there are batches. The cuts
+    depend on the plan alone, never on how fetches interleave, so a review resumed after
+    batch ``k`` decides batches ``k + 1`` … exactly as the first run did (the core's output
+    diffs depend on batch boundaries; ``streams.live.journal`` says why)."""
+    total = sum(r.size for r in ranges)
+    count = max(1, -(-total // max(1, batch_records)))
+    batches: list[list[PartitionRange]] = [[] for _ in range(count)]
+    for r in ranges:
+        cuts = [r.start + r.size * k // count for k in range(count + 1)]
+        for k in range(count):
+            if cuts[k + 1] > cuts[k]:
+                batches[k].append(
+                    PartitionRange(r.topic, r.partition, cuts[k], cuts[k + 1], r.stamped)
+                )
+    return [batch for batch in batches if batch]
+
+
+async def read_batches(
     consumer: AIOKafkaConsumer,
-    ranges: list[PartitionRange],
+    batches: list[list[PartitionRange]],
     from_ms: int,
     to_ms: int,
-    max_records: int = 100_000,
-) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
-    """Batches of the records inside the ranges whose event time is in ``[from_ms, to_ms)``;
-    fetches are gathered until a batch holds ``max_records`` (the last one may hold less)."""
-    todo = {TopicPartition(r.topic, r.partition): r for r in ranges if r.size > 0}
-    stamped = {tp for tp, r in todo.items() if r.stamped}
-    if not todo:
+) -> AsyncIterator[tuple[list[PartitionRange], list[ConsumerRecord[bytes, bytes]]]]:
+    """Each batch of ranges (:func:`chunked`) with its records whose event time is in
+    ``[from_ms, to_ms)``, ordered by topic, partition and offset (an order that does not
+    depend on fetch timing). Each partition is read once, front to back."""
+    last: dict[TopicPartition, int] = {}  # where each partition's final slice ends
+    for batch in batches:
+        for part in batch:
+            last[TopicPartition(part.topic, part.partition)] = part.end
+    if not last:
         return
-    consumer.assign(list(todo))
-    for tp, part in todo.items():
-        consumer.seek(tp, part.start)
-    batch: list[ConsumerRecord[bytes, bytes]] = []
-    while todo:
-        fetched = await consumer.getmany(
-            *todo, timeout_ms=1000, max_records=max(1, max_records - len(batch))
-        )
-        for tp, records in fetched.items():
-            end = todo[tp].end
-            if tp in stamped:
-                batch.extend(
-                    r for r in records if r.offset < end and from_ms <= r.timestamp < to_ms
-                )
-            else:
-                batch.extend(
-                    r for r in records if r.offset < end and from_ms <= _tick_ms(r) < to_ms
-                )
-        for tp in list(todo):
-            # Position, not the last record, decides: control records leave offset gaps.
-            if await consumer.position(tp) >= todo[tp].end:
-                todo.pop(tp)
-                consumer.pause(tp)
-        if batch and (len(batch) >= max_records or not todo):
-            yield batch
-            batch = []
+    consumer.assign(list(last))
+    buffered: dict[TopicPartition, deque[ConsumerRecord[bytes, bytes]]] = {}
+    for batch in batches:
+        kept: list[ConsumerRecord[bytes, bytes]] = []
+        pending = {TopicPartition(p.topic, p.partition): p for p in batch}
+        for tp, part in pending.items():
+            if tp not in buffered:
+                consumer.seek(tp, part.start)
+                buffered[tp] = deque()
+        while pending:
+            for tp, part in list(pending.items()):
+                buffer = buffered[tp]
+                while buffer and buffer[0].offset < part.end:
+                    record = buffer.popleft()
+                    if _in_range(record, part.stamped, from_ms, to_ms):
+                        kept.append(record)
+                # Position, not the last record, decides: control records leave offset gaps.
+                if buffer or await consumer.position(tp) >= part.end:
+                    del pending[tp]
+                    if part.end >= last[tp]:
+                        consumer.pause(tp)
+            if pending:
+                fetched = await consumer.getmany(*pending, timeout_ms=1000)
+                for tp, records in fetched.items():
+                    buffered[tp].extend(records)
+        kept.sort(key=lambda r: (r.topic, r.partition, r.offset))
+        yield batch, kept
+
+
+def _in_range(
+    record: ConsumerRecord[bytes, bytes], stamped: bool, from_ms: int, to_ms: int
+) -> bool:
+    at = record.timestamp if stamped else _tick_ms(record)
+    return from_ms <= at < to_ms
 
 
 def _tick_ms(record: ConsumerRecord[bytes, bytes]) -> int:

@@ -1,9 +1,13 @@
 """One review run from start to end: plan the source, resume from a checkpoint, feed the
 :class:`~streams.replay.runner.Review` batch by batch, checkpoint, finish.
 
-Batches are large (``batch_records``, default :data:`BATCH_RECORDS`): fetches from Kafka
-are gathered until one is full, because per-batch costs (one insert per table, the core's
-copy-on-write of each touched state) are then paid rarely.
+Batches are large (``batch_records``, default :data:`BATCH_RECORDS`), because per-batch
+costs (one insert per table, the core's copy-on-write of each touched state) are then paid
+rarely. A Kafka review's batches are slices of its planned offset ranges
+(:func:`~streams.replay.kafka_range.chunked`), and the plan is kept in the checkpoint, so a
+resumed review decides the remaining batches exactly as the first run would have: the
+core's outputs are diffs per batch, and a batch cut differently after a hard kill could
+leave standing an output a later batch had retracted.
 
 After every landed batch the run notes its consistent point: the positions after the
 batch and the states it left (a dict of references: states are never changed in place,
@@ -41,7 +45,13 @@ from streams.core import Rulebook
 from streams.live.decide import Record
 from streams.live.topology import TopicNames
 from streams.replay.checkpoint import CheckpointFile
-from streams.replay.kafka_range import PartitionRange, plan_ranges, range_consumer, read_ranges
+from streams.replay.kafka_range import (
+    PartitionRange,
+    chunked,
+    plan_ranges,
+    range_consumer,
+    read_batches,
+)
 from streams.replay.runner import Review, file_records, review_database
 from topics.registry import TICKS
 from topics.settings import Settings
@@ -182,27 +192,28 @@ async def replay_kafka(
         async with range_consumer(settings) as consumer:
             # Not the re-keyed topic: the Review forwards mis-keyed records itself.
             sources = (*names.inputs, names.of(TICKS))
-            ranges = await plan_ranges(
+            # A resumed review keeps its first plan: the same ends, and the same batches.
+            plan = run.checkpoint.plan or await plan_ranges(
                 consumer, sources, from_ms, to_ms, lateness_ms, ticks=names.of(TICKS)
             )
-            ranges = [_resume(r, run.checkpoint.positions) for r in ranges]
-            total = sum(r.size for r in ranges)
-            async for batch in read_ranges(consumer, ranges, from_ms, to_ms, batch_records):
+            run.checkpoint.plan = plan
+            positions = run.checkpoint.positions
+            batches = [b for b in chunked(plan, batch_records) if not _done(b, positions)]
+            total = sum(part.size for batch in batches for part in batch)
+            async for parts, batch in read_batches(consumer, batches, from_ms, to_ms):
                 records = [Record(r.topic, r.partition, r.offset, r.key, r.value) for r in batch]
-                run.landed(records, {f"{r.topic}:{r.partition}": r.offset + 1 for r in batch})
+                run.landed(records, {f"{p.topic}:{p.partition}": p.end for p in parts})
                 if progress:
-                    progress(len(batch), total)
+                    progress(sum(part.size for part in parts), total)
     except BaseException:
         run.interrupted()
         raise
     return run.finish()
 
 
-def _resume(part: PartitionRange, positions: dict[str, int]) -> PartitionRange:
-    done = positions.get(f"{part.topic}:{part.partition}")
-    if done is None or done <= part.start:
-        return part
-    return PartitionRange(part.topic, part.partition, min(done, part.end), part.end)
+def _done(batch: list[PartitionRange], positions: dict[str, int]) -> bool:
+    """Whether a checkpoint is past every range of ``batch`` (landed before)."""
+    return all(positions.get(f"{p.topic}:{p.partition}", -1) >= p.end for p in batch)
 
 
 def replay_file(
