@@ -75,8 +75,9 @@ Decisions:
   area's timeline depends only on the latest snapshot per incident: batching, restarts
   and repeats do not move it.
 - **Landing** (:mod:`streams.live.landing`): a plain aiokafka consumer group in the
-  same process (or alone in a second one: ``worker_stages``), batches of ``getmany``, one sink write per table and partition with a
-  dedup token from the offset range, flush, then commit. ClickHouse down: partitions
+  same process (or alone in a second one: ``worker_stages``), batches of ``getmany``, one
+  sink write per table and partition with a dedup token from the offset range, flush,
+  then commit. ClickHouse down: partitions
   paused, retries with backoff (at most 5 s apart), memory bounded by one batch, no loss;
   the lag gauges read end offsets from the broker, so the backlog shows while paused.
 - **Exercise namespace.** The core keeps ``Exercise``/``Test`` apart inside a state; their
