@@ -15,7 +15,7 @@ from typing import Any
 
 from streams.core.eventtime import from_us
 from streams.core.ids import content_id
-from streams.core.state import Namespace
+from streams.core.state import Namespace, edited
 from topics.models import Alert, AlertKind, AlertLevel
 
 Params = tuple[Any, ...]
@@ -36,9 +36,9 @@ def show(
     out.extend(build(p, True) for p in before if p not in wanted)
     out.extend(build(p, False) for p in wanted if p not in before)
     if wanted:
-        ns.shown[subject] = wanted
+        edited(ns.shown)[subject] = wanted
     else:
-        del ns.shown[subject]
+        del edited(ns.shown)[subject]
 
 
 def retracted(alert: Alert) -> Alert:

@@ -23,6 +23,7 @@ from typing import Any
 
 from streams.core.compiled import Compiled, Trigger
 from streams.core.state import (
+    NO_SIGNAL,
     NO_TIME,
     CaseRecord,
     Namespace,
@@ -30,7 +31,7 @@ from streams.core.state import (
     Track,
     Work,
     all_cases,
-    edited_cases,
+    edited,
 )
 from topics.models import CaseEvent, IncidentEvent
 
@@ -69,26 +70,28 @@ def apply_case(
     cls = ev.classification
     disease = ev.disease
     old = ns.cases.get(ev.case_id)
-    key = (t, eid)
-    latest = (disease, cls, ev.severity, ev.outcome, ev.region)
-    signal = (disease, ev.facility_id, ev.setting, ev.triage is not None)
-    home_key = "d:" + disease
-    home = work.track(ns, home_key, disease)
+    home = work.track(ns, "d:" + disease, disease)
     _join_event(home, t, eid, ev)
     if old is None:
-        return _first_event(ns, home, ev, (key, latest, signal), comp)
-    conf, lkey, lat, skey, sig = old
+        return _first_event(ns, home, ev, t, comp)
+    conf = old[0]
     if cls == CONFIRMED and (conf is None or t < conf):
         conf = t
-    if key > lkey:
-        lkey, lat = key, latest
-    if cls != DISCARDED and (skey is None or key < skey):
-        skey, sig = key, signal
-    new: CaseRecord = (conf, lkey, lat, skey, sig)
+    # (t, eid) against the keys of the latest event and of the signal, unrolled
+    lt, st = old[1], old[8]
+    if t > lt or (t == lt and eid > old[2]):
+        latest: CaseRecord = (conf, t, eid, disease, cls, ev.severity, ev.outcome, ev.region)
+    else:
+        latest = (conf, *old[1:8])
+    keeps_signal = cls == DISCARDED or (st is not None and (t > st or (t == st and eid >= old[9])))
+    if keeps_signal:
+        new = latest + old[8:]
+    else:
+        new = (*latest, t, eid, disease, ev.facility_id, ev.setting, ev.triage is not None)
     if new == old:
         return _UNCHANGED
-    edited_cases(ns)[ev.case_id] = new
-    if new[3] == old[3] and new[2][0] == disease == old[2][0]:
+    edited(ns.cases)[ev.case_id] = new
+    if keeps_signal and new[3] == disease == old[3]:
         # the common update: the case stays on its own track and its signal is unchanged
         return _same_track_update(home, old, new)
     return _moved(work, ns, home, old, new, comp=comp)
@@ -96,6 +99,7 @@ def apply_case(
 
 # what apply_case returns for an event that changes nothing (never mutated by callers)
 _UNCHANGED: tuple[dict[str, int], set[str]] = ({}, set())
+_NO_OTHERS = _UNCHANGED[1]
 
 
 def _same_track_update(
@@ -104,7 +108,7 @@ def _same_track_update(
     """:func:`_moved` for an update whose old and new disease are the home track's and
     whose signal did not move: only the confirmation and the counters can change."""
     touched: dict[str, int] = {}
-    if old[0] != new[0] or old[2][1] != new[2][1] or old[2][4] != new[2][4]:
+    if old[0] != new[0] or old[4] != new[4] or old[7] != new[7]:
         # confirmation time, classification or county moved: what _confirmed says may
         old_c, new_c = _confirmed(old), _confirmed(new)
         if old_c is not None and old_c != new_c:
@@ -113,14 +117,14 @@ def _same_track_update(
         if new_c is not None and old_c != new_c:
             _add_confirmed(home, new_c)
             touched[home.key] = min(touched.get(home.key, new_c[1]), new_c[1])
-    if old[2][1:4] != new[2][1:4]:  # classification, severity or outcome: the counters
+    if old[4:7] != new[4:7]:  # classification, severity or outcome: the counters
         old_v, new_v = _severity(old), _severity(new)
         counters = home.counters
         for sign, sev in ((-1, old_v), (1, new_v)):
             if sev is not None:
                 counters["dead"] += sign * sev[1]
                 counters["critical"] += sign * sev[2]
-    return touched, set()
+    return touched, _NO_OTHERS
 
 
 def _moved(
@@ -167,44 +171,47 @@ def _first_event(
     ns: Namespace,
     home: Track,
     ev: CaseEvent,
-    parts: tuple[tuple[int, str], CaseRecord, CaseRecord],
+    t: int,
     comp: Compiled,
 ) -> tuple[dict[str, int], set[str]]:
     """The lean path of :func:`apply_case` for the first event of a case (the common one):
     nothing to take back, everything lands on the case's own track."""
-    key, latest, signal = parts
-    cls, t = ev.classification, key[0]
+    cls, disease, eid = ev.classification, ev.disease, ev.event_id
+    latest = (t, eid, disease, cls, ev.severity, ev.outcome, ev.region)
     if cls == DISCARDED:
-        edited_cases(ns)[ev.case_id] = (None, key, latest, None, None)
-        return {}, set()
-    edited_cases(ns)[ev.case_id] = (t if cls == CONFIRMED else None, key, latest, key, signal)
-    _signal_in(home, (ev.disease, t, *signal[1:]), comp)
+        edited(ns.cases)[ev.case_id] = (None, *latest, *NO_SIGNAL)
+        return _UNCHANGED
+    facility, setting, triaged = ev.facility_id, ev.setting, ev.triage is not None
+    conf = t if cls == CONFIRMED else None
+    edited(ns.cases)[ev.case_id] = (conf, *latest, t, eid, disease, facility, setting, triaged)
+    if comp.triggers_for(disease):
+        _signal_in(home, (disease, t, facility, setting, triaged), comp)
     if ev.outcome == "died":
         home.counters["dead"] += 1
     elif ev.severity == "critical" and ev.outcome == "none":
         home.counters["critical"] += 1
-    if cls != CONFIRMED:
-        return {}, set()
-    _add_confirmed(home, (ev.disease, t, ev.region))
-    return {home.key: t}, set()
+    if conf is None:
+        return _UNCHANGED
+    _add_confirmed(home, (disease, t, ev.region))
+    return {home.key: t}, _NO_OTHERS
 
 
 def _confirmed(rec: CaseRecord | None) -> tuple[str, int, str] | None:
-    if rec is None or rec[0] is None or rec[2][1] == DISCARDED:
+    if rec is None or rec[0] is None or rec[4] == DISCARDED:
         return None
-    return (rec[2][0], rec[0], rec[2][4])
+    return (rec[3], rec[0], rec[7])
 
 
 def _signal(rec: CaseRecord | None) -> tuple[Any, ...] | None:
-    if rec is None or rec[3] is None:
+    if rec is None or rec[8] is None:
         return None
-    return (rec[4][0], rec[3][0], *rec[4][1:])
+    return (rec[10], rec[8], *rec[11:])
 
 
 def _severity(rec: CaseRecord | None) -> tuple[str, int, int] | None:
-    if rec is None or rec[2][1] == DISCARDED:
+    if rec is None or rec[4] == DISCARDED:
         return None
-    disease, _, severity, outcome, _ = rec[2]
+    disease, severity, outcome = rec[3], rec[5], rec[6]
     return (disease, int(outcome == "died"), int(severity == "critical" and outcome == "none"))
 
 

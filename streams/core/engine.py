@@ -23,7 +23,7 @@ is the one with the highest revision, which is how the sinks keep it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from operator import attrgetter
 from typing import Any, NamedTuple
 
@@ -46,7 +46,7 @@ from streams.core.plan import (
     warning_alert,
 )
 from streams.core.rulebook import Rulebook
-from streams.core.state import CoreState, Namespace, Track, Work, initial_state
+from streams.core.state import CoreState, Namespace, Track, Work, edited, initial_state
 from streams.core.stock import apply_stock
 from streams.core.tiers import Timeline, same_tier_newest_case
 from streams.core.transfers import apply_transfer, beds_changed, delayed
@@ -66,6 +66,7 @@ from topics.models import (
 )
 
 InputEvent = IncidentEvent | CaseEvent | TransferEvent | StockEvent
+_INPUT_TYPES = frozenset({IncidentEvent, CaseEvent, TransferEvent, StockEvent})
 Output = Escalation | Task | Alert | IncidentState | StockLevel
 
 # The outputs whose copies are numbered (``revision``), and their ids.
@@ -145,11 +146,11 @@ class _Batch:
     def _track_event(self, ns: Namespace, key: str, ev: CaseEvent | IncidentEvent, t: int) -> None:
         before = ns.tracks.get(key)
         name_before = before.name_key if before is not None else None
-        others: set[str] = set()
+        others: Collection[str]
         if isinstance(ev, CaseEvent):
             changed, others = apply_case(self.work, ns, ev, t, self.comp)
         else:
-            changed = apply_report(self.work, ns, ev, t)
+            changed, others = apply_report(self.work, ns, ev, t), ()
         track = ns.tracks[key]
         self.touched[(ns.status, key)] = None
         if before is not None and name_before is not track.name_key:
@@ -227,16 +228,20 @@ class _Batch:
         watermark = self._watermark(ns)
         if watermark < ns.next_due:
             return
+        soonest = NEVER
         for key, track in list(ns.tracks.items()):
-            if track.pending <= watermark:
+            pending = track.pending
+            if pending <= watermark:
                 line = self._timeline(ns, key)
                 line.advance()
                 self._timeline_done(ns, line)
+                pending = line.track.pending
+            if pending < soonest:
+                soonest = pending
         overdue(ns, self.jurisdiction, watermark, self.out)
         delayed(ns, self.jurisdiction, watermark, self.out)
-        pending = [t.pending for t in ns.tracks.values()]
         heads = [h[0][0] for h in (ns.due_heap, ns.eta_heap) if h]
-        ns.next_due = min(pending + heads, default=NEVER)
+        ns.next_due = min((soonest, *heads))
 
     def _reporting_late(self, ns: Namespace, ev: InputEvent, late: int) -> None:
         alert_id = content_id("reporting_late", ns.status, ev.event_id)
@@ -270,7 +275,7 @@ class _Batch:
             get_id = _REVISED_ID.get(type(out))
             if get_id is None:
                 continue
-            emitted = self.work.namespace(out.status).emitted
+            emitted = edited(self.work.namespace(out.status).emitted)
             output_id = get_id(out)
             revision = emitted.get(output_id, 0)
             emitted[output_id] = revision + 1
@@ -300,10 +305,11 @@ def step_many(
     and tier timeline, and incremental: per-event cost does not grow with incident size."""
     batch = _Batch(state, compile_rulebook(rulebook))
     for ev in events:
-        if isinstance(ev, Tick):
-            batch.tick(ev)
+        # the exact types first: an isinstance that fails on a pydantic model is slow
+        if type(ev) in _INPUT_TYPES or not isinstance(ev, Tick):
+            batch.event(ev)  # type: ignore[arg-type]
         else:
-            batch.event(ev)
+            batch.tick(ev)
     return batch.finish()
 
 

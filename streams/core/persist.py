@@ -15,7 +15,15 @@ from typing import Any
 import orjson
 from immutables import Map
 
-from streams.core.state import CoreState, Namespace, Series, Track, all_cases
+from streams.core.state import (
+    NO_SIGNAL,
+    CaseRecord,
+    CoreState,
+    Namespace,
+    Series,
+    Track,
+    whole,
+)
 from streams.core.transfers import index_ask
 from topics.errors import TierflowError
 
@@ -91,7 +99,8 @@ def _track_in(row: list[Any]) -> Track:
 
 
 def _series_out(key: tuple[str, str], s: Series) -> list[Any]:
-    return [list(key), s.times, s.eids, s.on_hand, s.received, s.meta, s.burn, s.cover]
+    columns = (s.times, s.eids, s.on_hand, s.received, s.meta, s.burn, s.cover)
+    return [list(key), *(column[: s.n] for column in columns)]
 
 
 def _series_in(row: list[Any]) -> tuple[tuple[str, str], Series]:
@@ -102,7 +111,27 @@ def _series_in(row: list[Any]) -> tuple[tuple[str, str], Series]:
     s.cons = [0.0] * len(times)
     for j in range(1, len(times)):
         s.cons[j] = s.cons[j - 1] + on_hand[j - 1] + received[j] - on_hand[j]
+    s.n = len(times)
     return (key[0], key[1]), s
+
+
+def _case_out(rec: CaseRecord) -> list[Any]:
+    """A case record as written: (confirmed_at, latest key, latest, signal key, signal)."""
+    signal = rec[8] is not None
+    return [
+        rec[0],
+        rec[1:3],
+        rec[3:8],
+        rec[8:10] if signal else None,
+        (rec[10], *rec[11:]) if signal else None,
+    ]
+
+
+def _case_in(row: list[Any]) -> CaseRecord:
+    conf, lkey, latest, skey, sig = row
+    if skey is None:
+        return (conf, *lkey, *latest, *NO_SIGNAL)
+    return (conf, *lkey, *latest, *skey, *sig)
 
 
 def _semantic(ns: Namespace) -> list[Any]:
@@ -110,10 +139,10 @@ def _semantic(ns: Namespace) -> list[Any]:
         ns.status,
         ns.event_wm,
         [_track_out(ns.tracks[k]) for k in sorted(ns.tracks)],
-        sorted(all_cases(ns).items()),
+        sorted((cid, _case_out(rec)) for cid, rec in whole(ns.cases).items()),
         [_series_out(k, ns.stock[k]) for k in sorted(ns.stock)],
         sorted(ns.beds.items()),
-        sorted(ns.transfers.items()),
+        sorted(whole(ns.transfers).items()),
         sorted(ns.tasks.items()),
         sorted(ns.acks.items()),
     ]
@@ -123,12 +152,12 @@ def _ledger(ns: Namespace) -> list[Any]:
     return [
         ns.seq,
         sorted(ns.alerted),
-        sorted(ns.shown.items()),
+        sorted(whole(ns.shown).items()),
         sorted(ns.due_heap),
         sorted(ns.eta_heap),
         ns.next_due,
         sorted((k, t.pending) for k, t in ns.tracks.items()),
-        sorted(ns.emitted.items()),
+        sorted(whole(ns.emitted).items()),
     ]
 
 
@@ -167,24 +196,23 @@ def _namespace_in(semantic: list[Any], ledger: list[Any]) -> Namespace:
     ns = Namespace(status)
     ns.event_wm = event_wm
     ns.tracks = {row[0]: _track_in(row) for row in tracks}
-    ns.cases = Map(
-        (cid, (conf, tuple(lkey), tuple(latest), _tuple(skey), _tuple(sig)))
-        for cid, (conf, lkey, latest, skey, sig) in cases
-    )
+    ns.cases = Map((cid, _case_in(row)) for cid, row in cases)
     ns.stock = dict(_series_in(row) for row in stock)
     ns.beds = {item: tuple(sites) for item, sites in beds}
-    ns.transfers = {
-        tid: (tuple(_tuple(k) for k in reached), tuple(lkey), tuple(latest), _deep_tuple(asks))
+    ns.transfers = Map(
+        (tid, (tuple(_tuple(k) for k in reached), tuple(lkey), tuple(latest), _deep_tuple(asks)))
         for tid, (reached, lkey, latest, asks) in transfers
-    }
-    for tid, rec in ns.transfers.items():
+    )
+    asks = ns.asks = Map[tuple[str, int], tuple[tuple[int, str], ...]]().mutate()
+    for tid, rec in whole(ns.transfers).items():
         for t, _, _, item, _ in rec[3]:
             index_ask(ns, item, t, tid)
+    ns.asks = asks.finish()
     ns.tasks = {tid: (tuple(task[0]), *task[1:]) for tid, task in tasks}
     ns.acks = dict(acks)
     ns.seq, ns.alerted, ns.next_due = seq, set(alerted), next_due
-    ns.shown = {k: _deep_tuple(v) for k, v in shown}
-    ns.emitted = dict(emitted[0]) if emitted else {}
+    ns.shown = Map((k, _deep_tuple(v)) for k, v in shown)
+    ns.emitted = Map(emitted[0] if emitted else ())
     ns.due_heap = [tuple(h) for h in due_heap]
     ns.eta_heap = [tuple(h) for h in eta_heap]
     for key, hint in pending:

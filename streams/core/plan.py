@@ -26,7 +26,7 @@ from streams.core.compiled import Compiled, PlanItem
 from streams.core.eventtime import SECOND, from_us
 from streams.core.ids import content_id
 from streams.core.rulebook import TIER_ORDER
-from streams.core.state import Namespace, Track
+from streams.core.state import Namespace, Track, edited
 from streams.core.tiers import Pair, casualties
 from topics.models import Alert, Escalation, IncidentState, Task, Tier
 
@@ -172,7 +172,7 @@ def _unclaim(ns: Namespace, jurisdiction: str, key: str, task_id: str, out: list
     if owners:
         ns.tasks[task_id] = (owners, *known[1:])
         return
-    shown = ns.shown.pop("t:" + task_id, None)
+    shown = edited(ns.shown).pop("t:" + task_id, None)
     if shown is not None:
         out.append(_task(ns, jurisdiction, task_id, "retracted", shown[1]))
     alert_id = _overdue_id(ns.status, task_id)
@@ -209,7 +209,7 @@ def _show_task(
     key = "t:" + task_id
     if ns.shown.get(key) == (state, acked):
         return
-    ns.shown[key] = (state, acked)
+    edited(ns.shown)[key] = (state, acked)
     out.append(_task(ns, jurisdiction, task_id, state, acked))
 
 

@@ -14,14 +14,16 @@ Layout (all plain lists, dicts and tuples so the hot path stays cheap):
   (``d:<disease>``), or one incident without a disease (``i:<incident_id>``).
 
 States handed out are never mutated again. A batch (:class:`Work`) copies each container
-the first time it touches it, so the cost of a batch is its events plus one copy of what
-it touched, whatever the history behind it.
+the first time it touches it, except what grows with the history: the persistent maps
+(:data:`Grown`) and the stock series' columns (:class:`Series`) are shared and only what
+the batch changes is new. So the cost of a batch is its events plus a copy of the small
+containers it touched, whatever the history behind it.
 """
 
 from __future__ import annotations
 
 from array import array
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from immutables import Map, MapMutation
 
@@ -29,14 +31,21 @@ from topics.models import IncidentCategory, IncidentPhase, SiteType, Status
 
 NO_TIME = -(1 << 62)
 
-# Case record: (confirmed_at | None, latest_key, latest, signal_key | None, signal)
-#   latest = (disease, classification, severity, outcome, county)
-#   signal = (disease, facility_id, setting, triaged)
+# Case record, one flat tuple (nested ones would give the collector five objects a case):
+#   (confirmed_at | None, *latest, *signal)
+#   latest = (t, event_id, disease, classification, severity, outcome, county): its latest event
+#   signal = (t, event_id, disease, facility_id, setting, triaged): its earliest non-discarded
+#   event, or NO_SIGNAL while it has none
 CaseRecord = tuple[Any, ...]
-# The case records of a namespace: a persistent map (HAMT), so a batch edits it in place of
-# copying it: a batch's cost does not grow with the number of cases behind it. Frozen
-# states hold a Map; the namespace a batch works on holds a MapMutation of it.
-Cases = Map[str, CaseRecord] | MapMutation[str, CaseRecord]
+NO_SIGNAL: CaseRecord = (None,) * 6
+K = TypeVar("K")
+V = TypeVar("V")
+# What grows with the history (cases, transfers, the request index, the ledger's ``shown``
+# and ``emitted``): persistent maps (HAMT), so a batch edits them in place of copying them,
+# and its cost does not grow with what is behind it. Frozen states hold Maps; the namespace
+# a batch works on holds MapMutations of them (:func:`edited`).
+Grown = Map[K, V] | MapMutation[K, V]
+_GROWN = ("asks", "cases", "emitted", "shown", "transfers")
 # Timeline entry: (effective_at, rank, rule_ids, evidence)
 Entry = tuple[int, int, tuple[str, ...], dict[str, float]]
 # Incident report: (t, event_id, category, total, dead, critical, closed, phase, headline);
@@ -120,9 +129,26 @@ class Track:
 class Series:
     """Snapshots of one (site, item), sorted by (occurred_at, event_id), with the
     cumulative consumption ``prev_on_hand + received - on_hand`` up to each one, and what
-    each snapshot derives: burn rate per day and days of cover (both None: unknown)."""
+    each snapshot derives: burn rate per day and days of cover (both None: unknown).
 
-    __slots__ = ("burn", "cons", "cover", "eids", "meta", "on_hand", "received", "times")
+    Versions share their columns: a version sees the first ``n`` rows, and a snapshot
+    newer than all of them (the common one) is appended in place, so a batch neither
+    copies a long history nor hands the collector a fresh copy of it to scan. A version
+    writes only rows from ``own`` on (those it appended itself); anything else, or
+    columns another version has appended to since, are copied first (:meth:`insert`)."""
+
+    __slots__ = (
+        "burn",
+        "cons",
+        "cover",
+        "eids",
+        "meta",
+        "n",
+        "on_hand",
+        "own",
+        "received",
+        "times",
+    )
 
     def __init__(self) -> None:
         self.times: list[int] = []
@@ -133,14 +159,57 @@ class Series:
         self.cons: list[float] = []
         self.burn: list[float | None] = []
         self.cover: list[float | None] = []
+        self.n = 0
+        self.own = 0
 
     def clone(self) -> Series:
+        """A new version over the same columns, owning none of their rows yet."""
         new = Series.__new__(Series)
-        new.times, new.eids = self.times.copy(), self.eids.copy()
-        new.on_hand, new.received = self.on_hand.copy(), self.received.copy()
-        new.meta, new.cons = self.meta.copy(), self.cons.copy()
-        new.burn, new.cover = self.burn.copy(), self.cover.copy()
+        new.times, new.eids = self.times, self.eids
+        new.on_hand, new.received = self.on_hand, self.received
+        new.meta, new.cons = self.meta, self.cons
+        new.burn, new.cover = self.burn, self.cover
+        new.n = new.own = self.n
         return new
+
+    def insert(
+        self,
+        i: int,
+        t: int,
+        eid: str,
+        *,
+        on_hand: float,
+        received: float,
+        meta: tuple[SiteType, str, float | None],
+    ) -> None:
+        """Put a snapshot at row ``i`` (its consumption, burn and cover still to work
+        out); rows from ``i`` on are this version's own to write afterwards."""
+        n = self.n
+        if i < self.own or len(self.times) != n:
+            self.times, self.eids = self.times[:n], self.eids[:n]
+            self.on_hand, self.received = self.on_hand[:n], self.received[:n]
+            self.meta, self.cons = self.meta[:n], self.cons[:n]
+            self.burn, self.cover = self.burn[:n], self.cover[:n]
+            self.own = 0
+        if i == n:
+            self.times.append(t)
+            self.eids.append(eid)
+            self.on_hand.append(on_hand)
+            self.received.append(received)
+            self.meta.append(meta)
+            self.cons.append(0.0)
+            self.burn.append(None)
+            self.cover.append(None)
+        else:
+            self.times.insert(i, t)
+            self.eids.insert(i, eid)
+            self.on_hand.insert(i, on_hand)
+            self.received.insert(i, received)
+            self.meta.insert(i, meta)
+            self.cons.insert(i, 0.0)
+            self.burn.insert(i, None)
+            self.cover.insert(i, None)
+        self.n = n + 1
 
 
 class Namespace:
@@ -171,25 +240,26 @@ class Namespace:
         self.status: Status = status
         self.event_wm = NO_TIME
         self.tracks: dict[str, Track] = {}
-        self.cases: Cases = Map()
+        self.cases: Grown[str, CaseRecord] = Map()
         self.stock: dict[tuple[str, str], Series] = {}
         self.beds: dict[str, tuple[str, ...]] = {}  # bed item -> sites reporting it, sorted
-        self.transfers: dict[str, tuple[Any, ...]] = {}
+        self.transfers: Grown[str, tuple[Any, ...]] = Map()
         self.tasks: dict[str, tuple[Any, ...]] = {}
         self.acks: dict[str, int] = {}
         # index of transfer requests by (bed item, hour): derived from ``transfers``
-        self.asks: dict[tuple[str, int], tuple[tuple[int, str], ...]] = {}
+        self.asks: Grown[tuple[str, int], tuple[tuple[int, str], ...]] = Map()
         self.ask_last: dict[str, int] = {}  # bed item -> time of its latest request
         # ledger: what was already emitted, and when to look again
         self.seq = 0
         self.alerted: set[str] = set()  # alerts whose content their id determines
-        self.shown: dict[str, Any] = {}  # subject -> what its last emitted outputs said
-        self.emitted: dict[str, int] = {}  # output id -> copies emitted (the next revision)
+        self.shown: Grown[str, Any] = Map()  # subject -> what its last emitted outputs said
+        self.emitted: Grown[str, int] = Map()  # output id -> copies emitted (the next revision)
         self.due_heap: list[tuple[int, str]] = []  # (due_at, task_id)
         self.eta_heap: list[tuple[int, str]] = []  # (eta, transfer_id)
         self.next_due = -NO_TIME
 
     def clone(self) -> Namespace:
+        """The namespace a batch works on: its containers copied, its maps mutable."""
         new = Namespace.__new__(Namespace)
         new.status, new.event_wm, new.seq, new.next_due = (
             self.status,
@@ -198,12 +268,11 @@ class Namespace:
             self.next_due,
         )
         new.tracks, new.stock = self.tracks.copy(), self.stock.copy()
-        new.cases = cast(Map[str, CaseRecord], self.cases).mutate()
-        new.beds, new.transfers = self.beds.copy(), self.transfers.copy()
+        for name in _GROWN:
+            setattr(new, name, getattr(self, name).mutate())
+        new.beds, new.ask_last = self.beds.copy(), self.ask_last.copy()
         new.tasks, new.acks = self.tasks.copy(), self.acks.copy()
-        new.asks, new.ask_last = self.asks.copy(), self.ask_last.copy()
-        new.alerted, new.shown = self.alerted.copy(), self.shown.copy()
-        new.emitted = self.emitted.copy()
+        new.alerted = self.alerted.copy()
         new.due_heap, new.eta_heap = self.due_heap.copy(), self.eta_heap.copy()
         return new
 
@@ -244,8 +313,7 @@ class Work:
         spaces = self.state.namespaces
         ns = spaces.get(status)
         if ns is None:
-            ns = spaces[status] = Namespace(status)
-            ns.cases = cast(Map[str, CaseRecord], ns.cases).mutate()
+            ns = spaces[status] = Namespace(status).clone()
         elif id(ns) in self.fresh:
             return ns
         else:
@@ -254,10 +322,12 @@ class Work:
         return ns
 
     def seal(self) -> CoreState:
-        """The batch's state, frozen: its case maps finished (the batch is over)."""
+        """The batch's state, frozen: its maps finished (the batch is over)."""
         for ns in self.state.namespaces.values():
-            if not isinstance(ns.cases, Map):
-                ns.cases = ns.cases.finish()
+            for name in _GROWN:
+                grown = getattr(ns, name)
+                if not isinstance(grown, Map):
+                    setattr(ns, name, grown.finish())
         return self.state
 
     def track(self, ns: Namespace, key: str, disease: str | None) -> Track:
@@ -283,9 +353,16 @@ class Work:
         return series
 
 
-def edited_cases(ns: Namespace) -> MapMutation[str, CaseRecord]:
-    """The case map of a namespace a batch is working on (see :class:`Work`)."""
-    return cast(MapMutation[str, CaseRecord], ns.cases)
+def edited(grown: Grown[K, V]) -> MapMutation[K, V]:
+    """A map of the namespace a batch is working on, to edit (see :class:`Work`)."""
+    return cast("MapMutation[K, V]", grown)
+
+
+def whole(grown: Grown[K, V]) -> Map[K, V]:
+    """A map of a sealed state's namespace, to read whole (a MapMutation cannot be)."""
+    if not isinstance(grown, Map):
+        raise TypeError("a map still being edited by a batch")
+    return grown
 
 
 def all_cases(ns: Namespace) -> Map[str, CaseRecord]:

@@ -44,21 +44,17 @@ def apply_stock(
         return False
     series = work.series(ns, key)
     i, _ = _position(series, t, ev.event_id)
-    series.times.insert(i, t)
-    series.eids.insert(i, ev.event_id)
-    series.on_hand.insert(i, ev.on_hand)
-    series.received.insert(i, ev.received or 0.0)
-    series.meta.insert(i, (ev.site_type, ev.unit, ev.baseline))
-    series.cons.insert(i, 0.0)
-    series.burn.insert(i, None)
-    series.cover.insert(i, None)
-    times, cons, on_hand = series.times, series.cons, series.on_hand
-    for j in range(max(i, 1), len(times)):
+    meta = (ev.site_type, ev.unit, ev.baseline)
+    if i and series.meta[i - 1] == meta:
+        meta = series.meta[i - 1]  # one object fewer a snapshot to keep (and to collect)
+    series.insert(i, t, ev.event_id, on_hand=ev.on_hand, received=ev.received or 0.0, meta=meta)
+    times, cons, on_hand, n = series.times, series.cons, series.on_hand, series.n
+    for j in range(max(i, 1), n):
         cons[j] = cons[j - 1] + on_hand[j - 1] + series.received[j] - on_hand[j]
     if ev.item.startswith("bed.") and ev.site_id not in ns.beds.get(ev.item, ()):
         ns.beds[ev.item] = tuple(sorted((*ns.beds.get(ev.item, ()), ev.site_id)))
     # the snapshots whose trailing window now starts at or before the new one
-    end = len(times) if i + 1 == len(times) else bisect_left(times, times[i + 1] + comp.burn_window)
+    end = n if i + 1 == n else bisect_left(times, times[i + 1] + comp.burn_window, 0, n)
     end = max(end, i + 1)
     for j in range(i, end):
         burn = burn_rate(series, j, comp.burn_window)
@@ -67,7 +63,7 @@ def apply_stock(
             series.burn[j], series.cover[j] = burn, cover
             out.append(_level(ns, jurisdiction, key, series, j))
     if comp.watches_stock(ev.item):
-        for j in range(i, min(end + 1, len(times))):
+        for j in range(i, min(end + 1, n)):
             _stock_alert(ns, jurisdiction, key, series, j, comp=comp, out=out)
     return True
 
@@ -93,17 +89,17 @@ def _level(
 
 def _position(series: Series, t: int, eid: str) -> tuple[int, bool]:
     """Where (t, eid) goes in the series, and whether it is already there."""
-    times, eids = series.times, series.eids
-    i = bisect_left(times, t)
-    while i < len(times) and times[i] == t and eids[i] < eid:
+    times, eids, n = series.times, series.eids, series.n
+    i = bisect_left(times, t, 0, n)
+    while i < n and times[i] == t and eids[i] < eid:
         i += 1
-    return i, i < len(times) and times[i] == t and eids[i] == eid
+    return i, i < n and times[i] == t and eids[i] == eid
 
 
 def burn_rate(series: Series, i: int, window: int) -> float | None:
     """Consumption per day at snapshot ``i`` over the trailing window (None: no history)."""
     times = series.times
-    first = max(bisect_right(times, times[i] - window), 1)
+    first = max(bisect_right(times, times[i] - window, 0, series.n), 1)
     if first > i:
         return None
     elapsed = times[i] - times[first - 1]
@@ -162,15 +158,15 @@ def on_hand_at(ns: Namespace, site: str, item: str, t: int) -> float | None:
     series = ns.stock.get((site, item))
     if series is None:
         return None
-    i = bisect_right(series.times, t)
+    i = bisect_right(series.times, t, 0, series.n)
     return series.on_hand[i - 1] if i else None
 
 
 def next_snapshot(ns: Namespace, site: str, item: str, t: int) -> int:
     """The time of the site's first ``item`` snapshot after ``t`` (NEVER: none)."""
-    times = ns.stock[(site, item)].times
-    i = bisect_right(times, t)
-    return times[i] if i < len(times) else NEVER
+    series = ns.stock[(site, item)]
+    i = bisect_right(series.times, t, 0, series.n)
+    return series.times[i] if i < series.n else NEVER
 
 
 def best_facility(ns: Namespace, item: str, exclude: str, t: int) -> tuple[str, float] | None:

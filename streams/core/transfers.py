@@ -26,7 +26,7 @@ from typing import Any
 
 from streams.core.alerts import alert, show
 from streams.core.eventtime import HOUR, from_us, to_us
-from streams.core.state import Namespace
+from streams.core.state import Namespace, edited
 from streams.core.stock import best_facility, next_snapshot, on_hand_at
 from topics.models import Alert, TransferEvent
 
@@ -69,7 +69,7 @@ def apply_transfer(
     new = (tuple(reached), latest_key, latest, asks)
     if new == old:
         return
-    ns.transfers[transfer_id] = new
+    edited(ns.transfers)[transfer_id] = new
     if latest[3] is not None and (old is None or old[2][3] != latest[3]):
         heapq.heappush(ns.eta_heap, (latest[3], transfer_id))
         ns.next_due = min(ns.next_due, latest[3])
@@ -84,7 +84,7 @@ def index_ask(ns: Namespace, item: str, t: int, transfer_id: str) -> None:
     if (t, transfer_id) not in found:
         entries = list(found)
         insort(entries, (t, transfer_id))
-        ns.asks[bucket] = tuple(entries)
+        edited(ns.asks)[bucket] = tuple(entries)
     ns.ask_last[item] = max(ns.ask_last.get(item, t), t)
 
 
