@@ -342,6 +342,10 @@ def _faust_app(settings: Settings) -> Any:
         # session times out (Faust's default: 60 s), so a restart waits that long. 10 s is
         # well above one decide batch, which holds the event loop (and so the heartbeats).
         broker_session_timeout=10.0,
+        # A group formed before the broker knew the ticks topic's partitions assigns none
+        # of them (seen right after a cold start); fresher metadata makes the consumer
+        # notice them and rebalance within seconds instead of Kafka's default 5 minutes.
+        consumer_metadata_max_age_ms=10_000,
         # The memory store keeps a standby copy in RAM per replica; recovery from the
         # changelog is the fallback instead.
         table_standby_replicas=0,
