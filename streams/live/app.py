@@ -64,6 +64,14 @@ class TableStore:
     def jurisdictions(self) -> Iterator[str]:
         return (key.decode() for key in self.table)
 
+    async def writable(self) -> None:
+        """Wait until the producer knows the changelog topic's partitions. A table write
+        picks its changelog partition from the producer's metadata at once (eager
+        partitioning) and raises ``TypeError`` when the producer has not seen the topic
+        yet — a changelog created moments ago, right after a cold start. Cheap once known."""
+        client = self.table.app.producer._ensure_producer().client  # aiokafka's
+        await client._wait_on_metadata(self.table.changelog_topic.get_topic_name())
+
 
 def build_app(settings: Settings, rulebook: Any) -> Any:
     """A configured Faust app; run it with :func:`streams.live.runner.run_worker`."""
@@ -76,7 +84,17 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
         ticks_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
     clock = TickClock(settings.tick_clock)
-    decider = _decider(app, settings, rulebook, clock)
+    states = TableStore(
+        app.Table(
+            "state",
+            key_type=bytes,
+            value_type=bytes,
+            partitions=PARTITIONS,
+            use_partitioner=True,
+            extra_topic_configs={"max.message.bytes": str(MAX_STATE_BYTES)},
+        )
+    )
+    decider = _decider(settings, rulebook, clock, states)
     intake = _intake(app, settings, names)
     decide_lag = metrics.CommitTracker(intake.group)
     hand_over = _decide_agent(app, decider, intake)
@@ -86,6 +104,7 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
             pass
 
     async def states_in_changelog() -> None:
+        await states.writable()
         started = time.perf_counter()
         if decider.flush_states():
             metrics.STATE_FLUSH_SECONDS.observe(time.perf_counter() - started)
@@ -194,18 +213,20 @@ async def _produce(app: Any, outgoing: list[Outgoing]) -> None:
 def _rollup_stage(app: Any, settings: Settings, rulebook: Any, names: TopicNames) -> RollupStage:
     """The roll-up agent over the one-partition feed, its states in a one-partition table
     beside it; returns the stage (its cache is dropped on a rebalance)."""
-    table = app.Table(
-        "rollup",
-        key_type=bytes,
-        value_type=bytes,
-        partitions=ROLLUP_FEED.partitions,
-        use_partitioner=True,
+    store = TableStore(
+        app.Table(
+            "rollup",
+            key_type=bytes,
+            value_type=bytes,
+            partitions=ROLLUP_FEED.partitions,
+            use_partitioner=True,
+        )
     )
     stage = RollupStage(
         prefix=settings.topic_prefix,
         rulebook=rulebook,
         now=lambda: datetime.now(UTC),
-        store=TableStore(table),
+        store=store,
     )
     feed = app.topic(
         names.of(ROLLUP_FEED),
@@ -221,6 +242,7 @@ def _rollup_stage(app: Any, settings: Settings, rulebook: Any, names: TopicNames
             try:
                 snapshots = [IncidentState.model_validate_json(v) for v in values]
                 await _produce(app, [o.encoded() for o in stage.decide(snapshots)])
+                await store.writable()
                 stage.flush_states()
             except Exception:
                 _stop_hard("roll-up", len(values))
@@ -229,22 +251,14 @@ def _rollup_stage(app: Any, settings: Settings, rulebook: Any, names: TopicNames
     return stage
 
 
-def _decider(app: Any, settings: Settings, rulebook: Any, clock: TickClock) -> Decider:
+def _decider(settings: Settings, rulebook: Any, clock: TickClock, states: TableStore) -> Decider:
     """The decide stage's logic over the worker's state table (changelog-backed)."""
-    table = app.Table(
-        "state",
-        key_type=bytes,
-        value_type=bytes,
-        partitions=PARTITIONS,
-        use_partitioner=True,
-        extra_topic_configs={"max.message.bytes": str(MAX_STATE_BYTES)},
-    )
     return Decider(
         prefix=settings.topic_prefix,
         digits=settings.jurisdiction_digits,
         pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
         rulebook=rulebook,
-        store=TableStore(table),
+        store=states,
         clock=clock,
         deferred_puts=True,
     )
