@@ -3,7 +3,9 @@ producer. Thin: it knows topic names only through ``topics.registry``."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,6 +23,11 @@ log = logging.getLogger("tierflow.kafka")
 
 class KafkaUnavailable(TierflowError):
     """The broker did not answer."""
+
+
+# How long a created topic may take to show in the broker's metadata (1.5-3 s seen on a
+# single KRaft broker on this machine class) before create_topics gives up.
+TOPIC_READY_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,31 @@ async def create_topics(
                 outcomes.append(TopicOutcome(name, spec.partitions, created=True))
             except TopicAlreadyExistsError:  # created concurrently by another worker
                 outcomes.append(TopicOutcome(name, spec.partitions, created=False))
+        await _until_served(admin, {o.name: o.partitions for o in outcomes})
     return outcomes
+
+
+async def _until_served(admin: AIOKafkaAdminClient, partitions: dict[str, int]) -> None:
+    """Wait until the broker's metadata lists every topic with a leader for each of its
+    partitions. A topic just created is unknown there for a second or more; a producer
+    sending to it meanwhile logs an error per metadata retry and Faust's eager partitioning
+    fails outright, so callers get topics that are ready to use."""
+    deadline = time.monotonic() + TOPIC_READY_TIMEOUT_S
+    waiting = dict(partitions)
+    while waiting:
+        for topic in await admin.describe_topics(list(waiting)):
+            leaders = [p["leader"] for p in topic["partitions"]]
+            served = topic["error_code"] == 0 and all(leader >= 0 for leader in leaders)
+            if served and len(leaders) >= waiting.get(topic["topic"], 0):
+                waiting.pop(topic["topic"], None)
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise KafkaUnavailable(
+                f"topics not served by the broker {TOPIC_READY_TIMEOUT_S:.0f} s after "
+                f"creation: {', '.join(sorted(waiting))}"
+            )
+        await asyncio.sleep(0.1)
 
 
 @asynccontextmanager

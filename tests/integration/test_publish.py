@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 from collections import Counter
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.integration.kafka_helpers import read_topic, run_cli
 from topics.codec import decode
@@ -25,12 +27,33 @@ def isolated(stack: Settings, unique_name) -> Settings:  # type: ignore[no-untyp
 
 def test_topics_create_is_idempotent(isolated: Settings) -> None:
     first = run_cli(["topics", "create"], isolated).stdout
+    # Ready to use the moment the command returns: the broker serves every partition (a
+    # created topic is unknown to its metadata for a second or more).
+    served = asyncio.run(_leaders(isolated, [s.name(isolated.topic_prefix) for s in ALL_TOPICS]))
+    assert served == {s.name(isolated.topic_prefix): s.partitions for s in ALL_TOPICS}, (
+        "not served right after `topics create`"
+    )
     second = run_cli(["topics", "create"], isolated).stdout
     for spec in ALL_TOPICS:
         name = spec.name(isolated.topic_prefix)
         assert name in first and name in second
     assert first.count("created") == len(ALL_TOPICS)
     assert "created" not in second and second.count("exists") == len(ALL_TOPICS)
+
+
+async def _leaders(settings: Settings, topics: list[str]) -> dict[str, int]:
+    """Per topic the metadata serves, its partitions with a leader."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    return {
+        t["topic"]: sum(p["leader"] >= 0 for p in t["partitions"])
+        for t in described
+        if t["error_code"] == 0
+    }
 
 
 def test_published_scenario_reads_back_byte_identical(isolated: Settings, tmp_path: Path) -> None:
