@@ -53,7 +53,7 @@ _REASON = {
 }
 
 
-@pytest.mark.parametrize("scenario", ["road-mci", "cholera"])
+@pytest.mark.parametrize("scenario", ["road-mci", "cholera", "supply-squeeze"])
 def test_scenario_lands_as_the_core_decides_offline(
     scenario: str,
     stack: Settings,
@@ -70,7 +70,9 @@ def test_scenario_lands_as_the_core_decides_offline(
     assert truth["duplicate_event_ids"]
 
     with running_worker(settings, tmp_path / "worker.log") as proc:
-        landed = wait_landed(ch_admin, db, rejected=sent.malformed, proc=proc)
+        landed = wait_landed(
+            ch_admin, db, rejected=sent.malformed, proc=proc, tiered=bool(truth["timeline"])
+        )
         metrics = scrape(settings.metrics_port)
 
     # Offline: the same events (duplicates included) and every tick the log holds, then
