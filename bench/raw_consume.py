@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from aiokafka import TopicPartition
@@ -32,10 +32,16 @@ class RawRate:
         return self.records / self.seconds if self.seconds else 0.0
 
 
-async def raw_consume(bootstrap: str, topics: Sequence[str], batch: int = 20_000) -> RawRate:
+async def raw_consume(
+    bootstrap: str,
+    topics: Sequence[str],
+    batch: int = 20_000,
+    on_values: Callable[[list[bytes]], None] | None = None,
+) -> RawRate:
     """Read every record of ``topics`` (all partitions, offsets 0 → end as of the start)
     with one consumer and ``getmany``; timed from the first fetch to the last record. The
-    values are touched (their length summed) so nothing is left lazily unread."""
+    values are touched (their length summed) so nothing is left lazily unread;
+    ``on_values`` gets each fetch's values (a bench's work per batch, timed with it)."""
     consumer = batch_consumer(bootstrap, None)
     await consumer.start()
     try:
@@ -56,6 +62,8 @@ async def raw_consume(bootstrap: str, topics: Sequence[str], batch: int = 20_000
             for got in fetched.values():
                 records += len(got)
                 size += sum(len(r.value or b"") for r in got)
+                if on_values is not None:
+                    on_values([r.value for r in got if r.value is not None])
             for tp in list(remaining):
                 # By position, not last offset: control records leave gaps at the end.
                 if await consumer.position(tp) >= ends[tp]:

@@ -9,7 +9,9 @@ into the topic prefix ``bench_replay_<events>_v2`` (or ``--prefix``); a later ru
 same ``--events`` and prefix reuses them. The replayed range is all of them, and so is
 what the raw reader reads.
 ``--profile`` runs the replay under cProfile and prints what dominates; ``--batches`` prints
-the time of every landed batch (flat when the replay is linear).
+the time of every landed batch (flat when the replay is linear). ``--decode`` also reads
+the range once more in the same run decoding every value (pydantic, as the decide stage
+does): the ceiling that validation alone puts below raw consumption.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from streams.ops.kafka import create_topics
 from streams.ops.publisher import OutgoingRecord, publish_records
 from streams.ops.runtime import tune_gc_for_core_state
 from streams.replay.session import Progress, ReviewRequest, ReviewSummary, replay_kafka
-from topics.codec import encode
+from topics.codec import decode, encode
 from topics.registry import ALL_TOPICS, TOPIC_FOR_KIND
 from topics.settings import Settings, load_settings
 
@@ -135,11 +137,28 @@ def replay(
     return summary, cpu
 
 
+def _decoding(values: list[bytes]) -> None:
+    for value in values:
+        decode(value)
+
+
+def raw_with_decoding(settings: Settings, raw_rate: float) -> None:
+    """Raw reading plus pydantic decoding of every value, over the whole range: the most a
+    replay could reach on one core before the core and the landing do anything."""
+    names = TopicNames(settings.topic_prefix)
+    rate = asyncio.run(raw_consume(settings.kafka_bootstrap, names.inputs, on_values=_decoding))
+    print(
+        f"raw + decode : {rate.records:,} records in {rate.seconds:.1f} s = "
+        f"{rate.per_second:,.0f}/s (ratio to raw {rate.per_second / raw_rate:.3f})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--profile", action="store_true", help="cProfile the replay")
     parser.add_argument("--batches", action="store_true", help="print each batch's time")
+    parser.add_argument("--decode", action="store_true", help="also raw + decode")
     parser.add_argument(
         "--prefix", help="topic prefix of the bench events (default bench_replay_<events>_v2)"
     )
@@ -154,6 +173,8 @@ def main() -> None:
     print(
         f"raw aiokafka : {raw.records:,} records in {raw.seconds:.1f} s = {raw.per_second:,.0f}/s"
     )
+    if args.decode:
+        raw_with_decoding(settings, raw.per_second)
     summary, cpu = replay(settings, args.events, args.profile, args.batches)
     print(
         f"replay_kafka : {summary.records:,} records in {summary.seconds:.1f} s = "
