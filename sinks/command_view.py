@@ -27,6 +27,19 @@ ORDER BY {TIER_ORDER}, updated_at DESC
 LIMIT 50
 """
 
+# Incidents whose tier was dropped after the disease's quiet period: the room still wants
+# their story (and their open or overdue tasks) after they left the active list.
+STOOD_DOWN = """
+SELECT incident_id, jurisdiction, category, disease, tier, warning, phase, updated_at,
+       headline
+FROM incidents FINAL
+WHERE status = 'Actual' AND tier IS NULL
+  AND incident_id IN (
+      SELECT incident_id FROM tier_timeline FINAL WHERE status = 'Actual' AND NOT retracted)
+ORDER BY updated_at DESC
+LIMIT 10
+"""
+
 TIMELINE = """
 SELECT incident_id, effective_at, previous_tier, tier, rule_ids, decided_at
 FROM tier_timeline FINAL
@@ -76,6 +89,7 @@ class Board:
     """One snapshot of the command view."""
 
     incidents: list[dict[str, Any]]
+    stood_down: list[dict[str, Any]]
     timeline: dict[str, list[dict[str, Any]]]
     overdue_tasks: list[dict[str, Any]]
     transfers: list[dict[str, Any]]
@@ -95,6 +109,7 @@ def read_board(client: Client) -> Board:
         timeline.setdefault(row["incident_id"], []).append(row)
     return Board(
         incidents=_rows(client, ACTIVE_INCIDENTS),
+        stood_down=_rows(client, STOOD_DOWN),
         timeline=timeline,
         overdue_tasks=_rows(client, OVERDUE_TASKS),
         transfers=_rows(client, TRANSFERS_IN_FLIGHT),

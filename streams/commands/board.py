@@ -48,31 +48,8 @@ def _cover(days: Any) -> Text:
 
 def render(board: Board, database: str) -> Group:
     """The board as rich renderables (no I/O)."""
-    incidents = Table(
-        "tier",
-        "incident",
-        "jurisdiction",
-        "category",
-        "disease",
-        "phase",
-        "timeline (event time)",
-        title="Active incidents by tier",
-        expand=True,
-    )
-    for row in board.incidents:
-        steps = " → ".join(
-            f"{c['tier'] or 'stood down'} {_at(c['effective_at'])}"
-            for c in board.timeline.get(row["incident_id"], [])
-        )
-        incidents.add_row(
-            _tier(row["tier"], row["warning"]),
-            row["incident_id"],
-            row["jurisdiction"],
-            row["category"],
-            row["disease"] or "-",
-            row["phase"],
-            steps or "-",
-        )
+    incidents = _incidents(board, "Active incidents by tier", board.incidents, active=True)
+    stood_down = _incidents(board, "Stood down (latest 10)", board.stood_down, active=False)
     overdue = Table("agency", "incident", "tier", "action", "due", title="Overdue tasks")
     for row in board.overdue_tasks:
         overdue.add_row(
@@ -110,7 +87,38 @@ def render(board: Board, database: str) -> Group:
             _at(row["latest_at"]),
         )
     footer = Text(f"database {database} · rejected records (DLQ): {board.dlq_count}")
-    return Group(Panel(incidents), overdue, transfers, redirects, stock, footer)
+    return Group(Panel(incidents), stood_down, overdue, transfers, redirects, stock, footer)
+
+
+def _incidents(board: Board, title: str, rows: list[dict[str, Any]], *, active: bool) -> Table:
+    """Incidents with their tier and their timeline of tier changes (a warning the
+    multi-point trigger opened is one only while it is ``active``)."""
+    table = Table(
+        "tier",
+        "incident",
+        "jurisdiction",
+        "category",
+        "disease",
+        "phase",
+        "timeline (event time)",
+        title=title,
+        expand=True,
+    )
+    for row in rows:
+        steps = " → ".join(
+            f"{c['tier'] or 'stood down'} {_at(c['effective_at'])}"
+            for c in board.timeline.get(row["incident_id"], [])
+        )
+        table.add_row(
+            _tier(row["tier"], row["warning"] and active),
+            row["incident_id"],
+            row["jurisdiction"],
+            row["category"],
+            row["disease"] or "-",
+            row["phase"],
+            steps or "-",
+        )
+    return table
 
 
 def board(

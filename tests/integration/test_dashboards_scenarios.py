@@ -87,8 +87,16 @@ def test_board_shows_the_scenarios(stack: Settings, landed: str) -> None:
     """`tierflow board` on the same database: road-mci's accident at Tier II with its
     escalation path (52 casualties, 6 critical: Tier II by the mass-casualty plan), the
     redirect away from the full ICU, supply-squeeze's depot below 7 days of cover, and
-    the malformed lines the scenarios' truth files list (7 each) in the DLQ count."""
+    the malformed lines the scenarios' truth files list (7 each) in the DLQ count; and
+    cholera's city incident, over by the end of the story, among the stood-down ones
+    with its whole path (it reached Tier II, then stood down)."""
     board = run_cli(["board", "--database", landed], stack).stdout
+    stood_down = board[board.index("Stood down") : board.index("Overdue tasks")]
+    cholera = next(line for line in stood_down.splitlines() if "cholera" in line)
+    assert "infectious_disease" in cholera and "warning" not in cholera
+    assert "II" in stood_down, stood_down
+    assert "stood down" in " ".join(stood_down.split()), stood_down
+    assert "cholera" not in board[: board.index("Stood down")]
     mci = next(line for line in board.splitlines() if "INC-MCI" in line)
     assert "II 重大" in mci and "→ II" in mci
     assert "redirect to" in board
