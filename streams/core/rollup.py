@@ -37,9 +37,10 @@ import orjson
 from streams.core.compiled import compile_rulebook
 from streams.core.eventtime import from_us, to_us
 from streams.core.ids import content_id
-from streams.core.plan import task_specs, tier_periods
+from streams.core.plan import tier_periods
 from streams.core.rulebook import TIER_RANK, RollupLevel, RollupRule, Rulebook
 from streams.core.state import Entry
+from streams.core.tasks import task_specs
 from streams.core.tiers import Pair
 from topics.models import Escalation, IncidentState, Status, Task, Tier
 
