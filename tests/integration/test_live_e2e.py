@@ -76,8 +76,9 @@ def test_scenario_lands_as_the_core_decides_offline(
     # Offline: the same events (duplicates included) and every tick the log holds, then
     # the roll-up stages over the city snapshots.
     rulebook = default_rulebook()
-    states, outputs = fold([*sent.events, *worker_ticks(settings)], rulebook)
-    assert_decisions_equal_offline(ch_admin, db, states, with_rollups(outputs, rulebook))
+    inputs = [*sent.events, *worker_ticks(settings)]
+    states, outputs = fold(inputs, rulebook)
+    assert_decisions_equal_offline(ch_admin, db, states, with_rollups(outputs, rulebook, inputs))
     assert_areas_as_intended(ch_admin, db, truth)
 
     # Malformed records: in the DLQ table with a reason, where they came from.
@@ -161,7 +162,8 @@ def test_decide_and_land_in_two_processes_land_the_offline_answer(
     assert "applied 0001" in (tmp_path / "land.log").read_text()
     assert "applied" not in (tmp_path / "decide.log").read_text()
     rulebook = default_rulebook()
-    states, outputs = fold([*sent.events, *worker_ticks(decide)], rulebook)
+    inputs = [*sent.events, *worker_ticks(decide)]
+    states, outputs = fold(inputs, rulebook)
     db = decide.clickhouse_database
-    assert_decisions_equal_offline(ch_admin, db, states, with_rollups(outputs, rulebook))
+    assert_decisions_equal_offline(ch_admin, db, states, with_rollups(outputs, rulebook, inputs))
     assert_areas_as_intended(ch_admin, db, truth)
