@@ -131,9 +131,8 @@ def rollup_step(
         inc = rollup_incident_id(s.status, state.area, s.disease)
         old, now = _pairs(state.area, before), _pairs(state.area, line)
         outputs += _changes(state.area, s.status, inc, (old, now), rulebook)
-        dropped, added = [p for p in old if p not in now], [p for p in now if p not in old]
         comp = compile_rulebook(rulebook)
-        ledger = follow_line(ledger, s.status, inc, (dropped, added), comp=comp, out=outputs)
+        ledger = follow_line(ledger, s.status, inc, (old, now), comp=comp, out=outputs)
         revisions = _revise(outputs, revisions)
         seq += 1
         outputs.append(_snapshot(state, s, inc, (opened, line), rulebook=rulebook, seq=seq))
@@ -354,7 +353,8 @@ def encode_rollup(state: RollupState) -> bytes:
 
 def decode_rollup(data: bytes) -> RollupState:
     """The state ``encode_rollup`` wrote; one written before roll-up tasks were followed
-    (no ledger) gets an empty ledger: its tasks stay as they were shown until they change."""
+    (no ledger) gets an empty ledger, and the tasks it issued are taken into it at the
+    area's next tier change (:func:`streams.core.rollup_tasks.follow_line`)."""
     area, incidents, timeline, revisions, seq, *ledger = orjson.loads(data)
     follow = decode_state(orjson.dumps(ledger[0])) if ledger else initial_ledger(area, NO_TIME)
     return RollupState(area, follow, incidents, timeline, revisions, seq)

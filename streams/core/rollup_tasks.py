@@ -34,7 +34,7 @@ from streams.core.compiled import Compiled
 from streams.core.eventtime import NEVER, to_us
 from streams.core.ids import content_id
 from streams.core.rulebook import Rulebook
-from streams.core.state import CoreState, Namespace, Work, initial_state
+from streams.core.state import NO_TIME, CoreState, Namespace, Work, initial_state
 from streams.core.tasks import apply_ack, issue_tasks, overdue, task_specs, withdraw_tasks
 from streams.core.tiers import Pair
 from topics.models import IncidentEvent, Status
@@ -85,26 +85,42 @@ def follow_line(
     ledger: CoreState,
     status: Status,
     inc: str,
-    changed: tuple[list[Pair], list[Pair]],
+    lines: tuple[list[Pair], list[Pair]],
     *,
     comp: Compiled,
     out: list[Any],
 ) -> CoreState:
-    """The area's timeline of ``inc`` dropped and added tier changes ``changed``: withdraw
-    the tasks of the dropped ones (but those an added one issues again), issue those of
-    the added ones (shown ``acked`` at once when an ack came first, ``overdue`` when the
+    """The area's timeline of ``inc`` went from the old to the new of ``lines``: withdraw
+    the tasks of dropped tier changes (but those an added one issues again), issue those
+    of added ones (shown ``acked`` at once when an ack came first, ``overdue`` when the
     watermark is past their due time, and then alerted)."""
-    dropped, added = changed
+    old, new = lines
     work = Work(ledger)
     ns = work.namespace(status)
     area, watermark = ledger.jurisdiction, _watermark(work.state, ns)
-    kept = {spec[0] for pair in added for spec in task_specs(status, inc, pair, comp)}
-    for pair in dropped:
-        withdraw_tasks(ns, area, OWNER, inc, pair, comp=comp, kept=kept, out=out)
-    for pair in added:
-        issue_tasks(ns, area, OWNER, inc, pair, comp=comp, watermark=watermark, out=out)
+    _adopt(ns, area, inc, old, comp=comp, out=out)
+    kept = {spec[0] for pair in new for spec in task_specs(status, inc, pair, comp)}
+    for pair in old:
+        if pair not in new:
+            withdraw_tasks(ns, area, OWNER, inc, pair, comp=comp, kept=kept, out=out)
+    for pair in new:
+        if pair not in old:
+            issue_tasks(ns, area, OWNER, inc, pair, comp=comp, watermark=watermark, out=out)
     _advance(ns, area, watermark, out)
     return work.seal()
+
+
+def _adopt(
+    ns: Namespace, area: str, inc: str, line: list[Pair], *, comp: Compiled, out: list[Any]
+) -> None:
+    """Take into the ledger the tasks of a state written before roll-up tasks were
+    followed (issued then, shown ``open``, never in a ledger), so they are withdrawn and
+    go overdue from now on; what is already known about them (an ack) is shown."""
+    for pair in line:
+        if any(spec[0] not in ns.tasks for spec in task_specs(ns.status, inc, pair, comp)):
+            shown: list[Any] = []
+            issue_tasks(ns, area, OWNER, inc, pair, comp=comp, watermark=NO_TIME, out=shown)
+            out += [task for task in shown if task.state != "open"]
 
 
 def follow_ack(ledger: CoreState, ack: IncidentEvent, out: list[Any]) -> CoreState:

@@ -210,3 +210,18 @@ def test_the_ledger_survives_encode_and_decode_and_old_states_still_decode() -> 
     old = decode_rollup(orjson.dumps(["51", province.incidents, province.timeline, {}, 1]))
     assert (old.incidents, old.timeline, old.seq) == (province.incidents, province.timeline, 1)
     assert (old.ledger.jurisdiction, old.ledger.namespaces) == ("51", {})
+
+
+def test_tasks_of_a_state_from_before_tasks_were_followed_are_taken_over() -> None:
+    areas, out = fold(SPREAD)
+    issued = {t.task_id: t for t in out if isinstance(t, Task)}
+    # what an older version wrote: the same fields, no ledger (its tasks shown open)
+    older = orjson.loads(encode_rollup(areas["51"]))[:5]
+    province = decode_rollup(orjson.dumps(older))
+    assert province.ledger.namespaces == {}
+    # Mianyang's tier is retracted: the province stands down, and the old tasks go with it
+    _, out = fold([city("5107", ISSUED, version=2, tiered=False)], {"51": province})
+    gone = [t for t in out if isinstance(t, Task)]
+    assert {(t.task_id, t.state, t.revision) for t in gone} == {
+        (task_id, "retracted", 1) for task_id in issued
+    }
