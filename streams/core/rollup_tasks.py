@@ -27,17 +27,18 @@ never the acks of every city task of the country.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from streams.core.compiled import Compiled
+from streams.core.compiled import Compiled, compile_rulebook
 from streams.core.eventtime import NEVER, to_us
 from streams.core.ids import content_id
-from streams.core.rulebook import Rulebook
+from streams.core.rulebook import TIER_RANK, Rulebook
 from streams.core.state import NO_TIME, CoreState, Namespace, Work, initial_state
 from streams.core.tasks import apply_ack, issue_tasks, overdue, task_specs, withdraw_tasks
 from streams.core.tiers import Pair
-from topics.models import IncidentEvent, Status
+from topics.models import IncidentEvent, Status, Tier
 
 NATION = "nation"  # the area of the national stage
 OWNER = "rollup"  # the claim a roll-up task is held by (the city's are track keys)
@@ -71,6 +72,17 @@ def _areas_by_incident(levels: tuple[tuple[str, str], ...]) -> dict[str, str]:
         for area in ((NATION,) if level == "nation" else _PROVINCES)
         for status in _STATUSES
     }
+
+
+def rollup_task_ids(
+    status: str, area: str, disease: str, *, tier: Tier, at: datetime, rulebook: Rulebook
+) -> dict[tuple[str, str], str]:
+    """(agency, action) -> task id of the tasks an area's escalation to ``tier`` at ``at``
+    issues: what an agency acks (a scenario's acks name them)."""
+    inc = rollup_incident_id(status, area, disease)
+    pair: Pair = (0, (to_us(at), TIER_RANK[tier], (), {}))
+    specs = task_specs(status, inc, pair, compile_rulebook(rulebook))
+    return {(item.agency, item.action): task_id for task_id, item, _ in specs}
 
 
 def initial_ledger(area: str, clock: int) -> CoreState:
