@@ -80,6 +80,11 @@ def test_scenario_lands_as_the_core_decides_offline(
     states, outputs = fold(inputs, rulebook)
     assert_decisions_equal_offline(ch_admin, db, states, with_rollups(outputs, rulebook, inputs))
     assert_areas_as_intended(ch_admin, db, truth)
+    if scenario == "cholera":  # its ack of the province's command task went the whole way
+        province = "jurisdiction = '51' AND status = 'Actual'"
+        landed_tasks = rows(ch_admin, db, "tasks", "agency_type, state", province)
+        assert ("emergency", "acked") in landed_tasks
+        assert ("health", "overdue") in landed_tasks
 
     # Malformed records: in the DLQ table with a reason, where they came from.
     rejected = rows(ch_admin, db, "rejected_events", "topic, reason")
