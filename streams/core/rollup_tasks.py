@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, get_args
 
 from streams.core.compiled import Compiled, compile_rulebook
 from streams.core.eventtime import NEVER, to_us
@@ -43,7 +43,7 @@ from topics.models import IncidentEvent, Status, Tier
 NATION = "nation"  # the area of the national stage
 OWNER = "rollup"  # the claim a roll-up task is held by (the city's are track keys)
 # Every status and province (GB/T 2260: first digit 1-8) a roll-up incident id can name.
-_STATUSES: tuple[Status, ...] = ("Actual", "Exercise", "Test")
+_STATUSES: tuple[Status, ...] = get_args(Status)
 _PROVINCES = tuple(f"{n:02d}" for n in range(10, 90))
 
 

@@ -3,7 +3,11 @@ city incidents (each a series of snapshots whose tier periods change, as late ev
 the city stage revise them), any order and repetition of the snapshots gives the same
 area timeline and the same standing escalations and tasks, equal to a brute-force count
 of the cities (or provinces) with a tier at each instant; and a state encoded and decoded
-mid-stream goes on to the same result."""
+mid-stream goes on to the same result. With acks of the issued tasks and ticks in the
+mix (``rollup_many``, random batches), the standing task states and overdue alerts are
+the same for any order, batching and repetition, equal to the hand rules (acked at the
+earliest ack, else overdue once the area's time is past due; an alert where no ack came
+by the due time), and feeding everything again changes nothing."""
 
 from __future__ import annotations
 
