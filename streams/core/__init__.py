@@ -18,15 +18,18 @@ from streams.core.engine import (
 )
 from streams.core.persist import StateDecodeError, decode_state, encode_state, state_fingerprint
 from streams.core.rollup import (
-    NATION,
     RollupState,
     decode_rollup,
     encode_rollup,
     initial_rollup,
+    rollup_ack,
     rollup_areas,
     rollup_step,
+    rollup_tick,
     rollup_timeline,
 )
+from streams.core.rollup_feed import FeedItem, feeds_rollup, rollup_many
+from streams.core.rollup_tasks import NATION
 from streams.core.rulebook import Rulebook, RulebookError, parse_rulebook
 from streams.core.rulebook_loader import default_rulebook, load_rulebook
 from streams.core.state import CoreState, initial_state
@@ -34,6 +37,7 @@ from streams.core.state import CoreState, initial_state
 __all__ = [
     "NATION",
     "CoreState",
+    "FeedItem",
     "InputEvent",
     "Output",
     "RollupState",
@@ -46,13 +50,17 @@ __all__ = [
     "default_rulebook",
     "encode_rollup",
     "encode_state",
+    "feeds_rollup",
     "fold",
     "initial_rollup",
     "initial_state",
     "load_rulebook",
     "parse_rulebook",
+    "rollup_ack",
     "rollup_areas",
+    "rollup_many",
     "rollup_step",
+    "rollup_tick",
     "rollup_timeline",
     "state_fingerprint",
     "step",

@@ -22,13 +22,18 @@ Outputs follow the city stage's contract (``streams.core.engine``): the roll-up 
 (uuid5 of status, area and disease) gets an Escalation per timeline entry and the rulebook
 plan's tasks of each tier change (``stand_down`` when the tier is dropped), task ids
 derived as the city stage derives them; an entry a later snapshot drops is re-emitted
-retracted (its tasks ``retracted``), and every copy carries its ``revision``. Acks and
-``task_overdue`` are followed by the city stage only.
+retracted (its tasks ``retracted``), and every copy carries its ``revision``.
+
+Tasks are followed as the city's are (``open`` -> ``overdue`` -> ``acked``, with
+``task_overdue`` raised and retracted by the same code): each area keeps a task ledger
+(:mod:`streams.core.rollup_tasks`) that :func:`rollup_ack` feeds acks of its tasks and
+:func:`rollup_tick` feeds time. Which area an ack or a tick reaches is decided by
+:func:`streams.core.rollup_feed.rollup_many`, the stage over a batch of its feed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -37,26 +42,36 @@ import orjson
 from streams.core.compiled import compile_rulebook
 from streams.core.eventtime import from_us, to_us
 from streams.core.ids import content_id
-from streams.core.plan import task_specs, tier_periods
+from streams.core.persist import decode_state, encode_state
+from streams.core.plan import tier_periods
+from streams.core.rollup_tasks import (
+    NATION,
+    follow_ack,
+    follow_line,
+    follow_tick,
+    initial_ledger,
+    rollup_incident_id,
+)
 from streams.core.rulebook import TIER_RANK, RollupLevel, RollupRule, Rulebook
-from streams.core.state import Entry
+from streams.core.state import NO_TIME, CoreState, Entry
 from streams.core.tiers import Pair
-from topics.models import Escalation, IncidentState, Status, Task, Tier
+from topics.models import Alert, Escalation, IncidentEvent, IncidentState, Status, Task, Tier
 
-NATION = "nation"  # the area of the national stage
 _TIERS: dict[int, Tier | None] = {0: None, **{rank: tier for tier, rank in TIER_RANK.items()}}
-Output = Escalation | IncidentState | Task
+Output = Escalation | IncidentState | Task | Alert
 Line = list[list[Any]]  # [[at_us, rank, rule_ids, units]]
 
 
 @dataclass(frozen=True)
 class RollupState:
-    """One area: a province (2 digits) or :data:`NATION`. ``incidents``: (status, disease)
-    -> incident id -> [version, city, [[since_us, until_us | None]]]; ``timeline``:
-    (status, disease) -> [[at_us, rank, rule_ids, units]]; ``revisions``: output id ->
-    copies emitted so far; ``seq``: versions of the area's own snapshots."""
+    """One area: a province (2 digits) or :data:`NATION`. ``ledger``: its tasks, acks and
+    watermark (:mod:`streams.core.rollup_tasks`); ``incidents``: (status, disease) ->
+    incident id -> [version, city, [[since_us, until_us | None]]]; ``timeline``: (status,
+    disease) -> [[at_us, rank, rule_ids, units]]; ``revisions``: output id -> copies
+    emitted so far; ``seq``: versions of the area's own snapshots."""
 
     area: str
+    ledger: CoreState
     incidents: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     timeline: dict[str, Line] = field(default_factory=dict)
     revisions: dict[str, int] = field(default_factory=dict)
@@ -67,10 +82,10 @@ class RollupState:
         return "nation" if self.area == NATION else "province"
 
 
-def initial_rollup(area: str) -> RollupState:
+def initial_rollup(area: str, clock: int = NO_TIME) -> RollupState:
     """The empty roll-up state of a province (the first 2 digits of a region code) or of
-    the nation (:data:`NATION`)."""
-    return RollupState(area)
+    the nation (:data:`NATION`); ``clock``: the newest tick (µs) the stage saw before."""
+    return RollupState(area, initial_ledger(area, clock))
 
 
 def rollup_areas(snapshot: IncidentState, rulebook: Rulebook) -> list[str]:
@@ -110,24 +125,72 @@ def rollup_step(
     before = state.timeline.get(key, [])
     line = _area_line(state.level, rules, incidents.values())
     opened = (line or before)[0][0] if line or before else None
-    revisions = dict(state.revisions)
     outputs: list[Output] = []
-    seq = state.seq
+    ledger, revisions, seq = state.ledger, state.revisions, state.seq
     if line != before:
-        inc = content_id("rollup", s.status, state.area, s.disease)
-        outputs = _changes(
-            state.area, s.status, inc, (before, line), rulebook=rulebook, revisions=revisions
-        )
+        inc = rollup_incident_id(s.status, state.area, s.disease)
+        old, now = _pairs(state.area, before), _pairs(state.area, line)
+        outputs += _changes(state.area, s.status, inc, (old, now), rulebook)
+        comp = compile_rulebook(rulebook)
+        ledger = follow_line(ledger, s.status, inc, (old, now), comp=comp, out=outputs)
+        revisions = _revise(outputs, revisions)
         seq += 1
         outputs.append(_snapshot(state, s, inc, (opened, line), rulebook=rulebook, seq=seq))
     new = RollupState(
         state.area,
+        ledger,
         {**state.incidents, key: incidents},
         {**state.timeline, key: line},
         revisions,
         seq,
     )
     return new, outputs
+
+
+def rollup_ack(state: RollupState, ack: IncidentEvent) -> tuple[RollupState, list[Output]]:
+    """Fold an ack of one of the area's tasks in (see :func:`rollup_tasks.ack_area`);
+    returns the very state when it changes nothing."""
+    out: list[Output] = []
+    ledger = follow_ack(state.ledger, ack, out)
+    return _followed(state, ledger, out)
+
+
+def rollup_tick(state: RollupState, at: datetime) -> tuple[RollupState, list[Output]]:
+    """Time has reached ``at`` (a tick): raise what it leaves overdue; returns the very
+    state when ``at`` is not newer than the area's ticks."""
+    out: list[Output] = []
+    ledger = follow_tick(state.ledger, to_us(at), out)
+    return _followed(state, ledger, out)
+
+
+def _followed(
+    state: RollupState, ledger: CoreState, out: list[Output]
+) -> tuple[RollupState, list[Output]]:
+    if ledger is state.ledger:
+        return state, []
+    revisions = _revise(out, state.revisions)
+    return replace(state, ledger=ledger, revisions=revisions), out
+
+
+def _revise(outputs: list[Output], revisions: dict[str, int]) -> dict[str, int]:
+    """Number the copies of each escalation, task and alert id in emission order (as the
+    city stage does); returns the counts after them."""
+    counts = dict(revisions)
+    for i, out in enumerate(outputs):
+        if isinstance(out, IncidentState):
+            continue
+        oid = (
+            out.decision_id
+            if isinstance(out, Escalation)
+            else out.task_id
+            if isinstance(out, Task)
+            else out.alert_id
+        )
+        revision = counts.get(oid, 0)
+        counts[oid] = revision + 1
+        if revision:
+            outputs[i] = out.model_copy(update={"revision": revision})
+    return counts
 
 
 def _us(at: datetime | None) -> int | None:
@@ -198,79 +261,43 @@ def _pairs(area: str, line: Line) -> list[Pair]:
 
 
 def _changes(
-    area: str,
-    status: Status,
-    inc: str,
-    lines: tuple[Line, Line],
-    *,
-    rulebook: Rulebook,
-    revisions: dict[str, int],
+    area: str, status: Status, inc: str, pairs: tuple[list[Pair], list[Pair]], rulebook: Rulebook
 ) -> list[Output]:
-    """Retractions of what the old line said and the new one does not, then what the new
-    line says and the old one did not (escalations and tasks), each with its revision."""
+    """Retractions of the escalations the old line said and the new one does not, then
+    those the new line says and the old one did not."""
     before, after = (
-        {said.id: said for said in _said(area, status, inc, _pairs(area, line), rulebook)}
-        for line in lines
+        {e.decision_id: e for e in _escalations(area, status, inc, line, rulebook)}
+        for line in pairs
     )
-    out: list[Output] = []
-    for said, other, gone in ((before, after, True), (after, before, False)):
-        for oid, made in said.items():
-            if oid not in other:
-                out.append(made.build(gone, revisions.get(oid, 0)))
-                revisions[oid] = revisions.get(oid, 0) + 1
-    return out
+    out: list[Output] = [
+        e.model_copy(update={"retracted": True}) for oid, e in before.items() if oid not in after
+    ]
+    return out + [e for oid, e in after.items() if oid not in before]
 
 
-@dataclass(frozen=True)
-class _Said:
-    """One escalation or task a line says, buildable as issued or retracted."""
-
-    id: str
-    model: Escalation | Task
-
-    def build(self, gone: bool, revision: int) -> Output:
-        if isinstance(self.model, Escalation):
-            return self.model.model_copy(update={"retracted": gone, "revision": revision})
-        state = "retracted" if gone else "open"
-        return self.model.model_copy(update={"state": state, "revision": revision})
-
-
-def _said(
+def _escalations(
     area: str, status: Status, inc: str, pairs: list[Pair], rulebook: Rulebook
-) -> list[_Said]:
-    comp = compile_rulebook(rulebook)
-    said: list[_Said] = []
+) -> list[Escalation]:
+    said: list[Escalation] = []
     for pair in pairs:
         prev, (at, rank, ids, evidence) = pair
         tier, previous = _TIERS[rank], _TIERS[prev]
         shown = ";".join(f"{k}={v!r}" for k, v in sorted(evidence.items()))
         decision = content_id("decision", status, inc, tier, at, previous, shown, *ids)
-        escalation = Escalation(
-            decision_id=decision,
-            incident_id=inc,
-            jurisdiction=area,
-            status=status,
-            tier=tier,
-            previous_tier=previous,
-            effective_at=from_us(at),
-            rule_ids=ids,
-            evidence=evidence,
-            rulebook_version=rulebook.version,
-        )
-        said.append(_Said(decision, escalation))
-        for task_id, item, task_tier in task_specs(status, inc, pair, comp):
-            task = Task(
-                task_id=task_id,
+        said.append(
+            Escalation(
+                decision_id=decision,
                 incident_id=inc,
                 jurisdiction=area,
                 status=status,
-                tier=task_tier,
-                agency_type=item.agency,
-                action=item.action,
-                issued_at=from_us(at),
-                due_at=from_us(at + item.due),
+                tier=tier,
+                previous_tier=previous,
+                effective_at=from_us(at),
+                rule_ids=ids,
+                evidence=evidence,
+                rulebook_version=rulebook.version,
             )
-            said.append(_Said(task_id, task))
+        )
     return said
 
 
@@ -315,12 +342,19 @@ def rollup_timeline(state: RollupState) -> list[tuple[str, str, datetime, Tier |
 
 
 def encode_rollup(state: RollupState) -> bytes:
+    """Deterministic bytes of ``state``: its fields, the ledger as ``encode_state`` writes
+    a city's state."""
+    ledger = orjson.Fragment(encode_state(state.ledger))
     return orjson.dumps(
-        [state.area, state.incidents, state.timeline, state.revisions, state.seq],
+        [state.area, state.incidents, state.timeline, state.revisions, state.seq, ledger],
         option=orjson.OPT_SORT_KEYS,
     )
 
 
 def decode_rollup(data: bytes) -> RollupState:
-    area, incidents, timeline, revisions, seq = orjson.loads(data)
-    return RollupState(area, incidents, timeline, revisions, seq)
+    """The state ``encode_rollup`` wrote; one written before roll-up tasks were followed
+    (no ledger) gets an empty ledger, and the tasks it issued are taken into it at the
+    area's next tier change (:func:`streams.core.rollup_tasks.follow_line`)."""
+    area, incidents, timeline, revisions, seq, *ledger = orjson.loads(data)
+    follow = decode_state(orjson.dumps(ledger[0])) if ledger else initial_ledger(area, NO_TIME)
+    return RollupState(area, follow, incidents, timeline, revisions, seq)

@@ -16,7 +16,7 @@ Faust's assignor co-partitions topics of equal partition count)::
       │       + <p>.{cases,transfers}.v1 ─► landing (aiokafka group <p>.landing)
       │                                       └─► ClickHouse <db> / <db>_exercise
       └─► <p>.rollup-feed.v1 (internal, 1 partition) ─► roll-up agent (Faust take)
-              state: Faust table "rollup" ─► <p>.{escalations,tasks,incident-states}.v1
+              state: Faust table "rollup" ─► <p>.{escalations,tasks,alerts,incident-states}.v1
 
 Decisions:
 
@@ -66,14 +66,16 @@ Decisions:
   topics for landing. Keys are the jurisdiction.
 - **Roll-up stages** (:mod:`streams.live.rollup_stage`, DESIGN.md section 3): every city
   snapshot of a disease some roll-up rule names also goes to ``<p>.rollup-feed.v1``, keyed
-  by incident. It has one partition because the national stage needs every city, and it
-  is small (one snapshot per incident touched by a decided batch). A Faust agent folds
-  it in batches (``take``, acked only after the batch's outputs are durable) into
-  per-area states (a province, ``nation``) in a one-partition table, and emits the
-  roll-up incident's escalations, tasks and snapshots, keyed by area, to the same output
-  topics as the city stage. A snapshot carries its incident's ``tier_periods``, so the
-  area's timeline depends only on the latest snapshot per incident: batching, restarts
-  and repeats do not move it.
+  by incident, and so do acks of roll-up tasks (an Ack naming a roll-up incident) and the
+  newest tick of each decided batch (key ``tick``: the roll-up stages' time). It has one
+  partition because the national stage needs every city, and it is small (one snapshot
+  per incident touched by a decided batch, one tick per batch, the rare ack). A Faust
+  agent folds it in batches (``take``, acked only after the batch's outputs are durable)
+  into per-area states (a province, ``nation``) in a one-partition table, and emits the
+  roll-up incident's escalations, tasks, ``task_overdue`` alerts and snapshots, keyed by
+  area, to the same output topics as the city stage. A snapshot carries its incident's
+  ``tier_periods``, a task's state is a join of its acks and the newest tick, so an
+  area's decisions do not depend on batching, restarts or repeats.
 - **Landing** (:mod:`streams.live.landing`): a plain aiokafka consumer group in the
   same process (or alone in a second one: ``worker_stages``), batches of ``getmany``, one
   sink write per table and partition with a dedup token from the offset range, flush,

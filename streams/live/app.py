@@ -27,7 +27,6 @@ from streams.live.rollup_stage import RollupStage
 from streams.live.ticks import TickClock, ticks_for
 from streams.live.topology import DECIDE_JOURNAL, PARTITIONS, ROLLUP_FEED, TopicNames
 from topics.codec import encode
-from topics.models import IncidentState
 from topics.registry import TICKS
 from topics.settings import Settings
 
@@ -240,8 +239,7 @@ def _rollup_stage(app: Any, settings: Settings, rulebook: Any, names: TopicNames
         # take() acks a batch only once this body has finished with it
         async for values in stream.take(ROLLUP_BATCH_MAX, within=ROLLUP_BATCH_WAIT_S):
             try:
-                snapshots = [IncidentState.model_validate_json(v) for v in values]
-                await _produce(app, [o.encoded() for o in stage.decide(snapshots)])
+                await _produce(app, [o.encoded() for o in stage.decide_records(values)])
                 await store.writable()
                 stage.flush_states()
             except Exception:

@@ -5,8 +5,9 @@ Rejection for the DLQ, never an exception), pseudonymise cases, find its jurisdi
 check that it sits on that jurisdiction's partition — if not (the producer keyed it by
 something else) forward it once, keyed by jurisdiction, to the re-keyed topic and go on.
 Then, per jurisdiction, run ``streams.core.step_many`` over the batch's events and the
-partition's ticks, store the new state, and stamp ``decided_at`` on the outputs (a city
-snapshot a roll-up rule may count goes to the roll-up feed too). The core
+partition's ticks, store the new state, and stamp ``decided_at`` on the outputs. The
+roll-up feed gets what the roll-up stages fold: every city snapshot a roll-up rule may
+count, every ack of a roll-up task, and the batch's newest tick (their clock). The core
 keeps Exercise/Test apart from Actual inside a jurisdiction's state (one namespace per CAP
 status); outputs carry the status and the landing stage routes them by it.
 
@@ -41,6 +42,7 @@ from streams.core import (
     CoreState,
     decode_state,
     encode_state,
+    feeds_rollup,
     initial_state,
     rollup_areas,
     step_many,
@@ -61,6 +63,7 @@ from topics.models import (
     Alert,
     CaseEvent,
     Escalation,
+    IncidentEvent,
     IncidentState,
     Rejection,
     StockLevel,
@@ -140,6 +143,7 @@ class _Batch:
     consumed: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
     rejected: Counter[tuple[str, str]] = field(default_factory=Counter)
     newest: dict[str, datetime] = field(default_factory=dict)
+    newest_tick: datetime | None = None
 
 
 class Decider:
@@ -226,6 +230,11 @@ class Decider:
                 batch.events.setdefault(jurisdiction, []).extend(ticks)
         for jurisdiction, events in batch.events.items():
             self._decide(jurisdiction, events, batch.out, now)
+        if batch.newest_tick is not None and self.rulebook.rollup:
+            # the roll-up stages' time: one tick a batch (they keep the newest)
+            at = batch.newest_tick
+            tick = Tick(event_id=f"rollup-tick:{at.isoformat()}", tick_at=at)
+            batch.out.append(Emitted(self.rollup_feed, b"tick", tick, partition=0))
         metrics.count_outputs(o.topic for o in batch.out)
         metrics.count_consumed(batch.consumed)
         metrics.count_rejected(batch.rejected)
@@ -255,7 +264,10 @@ class Decider:
         tick = decode_tick(record.value)
         if isinstance(tick, Rejection):
             self._reject(tick, record, batch, now)
-        elif tick.jurisdiction is None:
+            return
+        if batch.newest_tick is None or tick.tick_at > batch.newest_tick:
+            batch.newest_tick = tick.tick_at
+        if tick.jurisdiction is None:
             batch.ticks.setdefault(record.partition, []).append(tick)
         else:
             batch.events.setdefault(tick.jurisdiction, []).append(tick)
@@ -281,6 +293,9 @@ class Decider:
             batch.out.append(Emitted(self._rekeyed_topic, jurisdiction.encode(), event, target))
             return
         batch.events.setdefault(jurisdiction, []).append(event)
+        if isinstance(event, IncidentEvent) and feeds_rollup(event, self.rulebook):
+            feed_key = event.incident_id.encode()
+            batch.out.append(Emitted(self.rollup_feed, feed_key, event, partition=0))
         # Known before the batch's ticks are handed out: a new jurisdiction gets them too.
         self._jurisdictions_of(target).add(jurisdiction)
 

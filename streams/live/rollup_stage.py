@@ -1,12 +1,15 @@
-"""The roll-up stages in a shell: city incident pictures in, provincial and national
-decisions out (:mod:`streams.core.rollup` decides; this keeps the states and routes the
-outputs as the decide stage routes its own).
+"""The roll-up stages in a shell: city incident pictures, acks of roll-up tasks and ticks
+in, provincial and national decisions out (:func:`streams.core.rollup_many` decides; this
+keeps the states and routes the outputs as the decide stage routes its own).
 
 The live worker feeds it the records of the roll-up feed topic (the decide stage writes
-there every city snapshot a roll-up rule may count) and keeps the states in a
-changelog-backed table; the replay shell feeds it the snapshots its own decide stage made
-and keeps the states in memory (and in its checkpoint). Either way the outputs are the
-same: the core's roll-up timeline is a function of the latest snapshot of each incident.
+there every city snapshot a roll-up rule may count, every ack of a roll-up task and each
+batch's newest tick) and keeps the states in a changelog-backed table; the replay shell
+feeds it what its own decide stage put on the feed and keeps the states in memory (and in
+its checkpoint). Either way the outputs are the same: the core's roll-up timeline is a
+function of the latest snapshot of each incident, a task's state of its acks and the
+newest time seen. A tick reaches every area, so the stage holds all of them (a few dozen
+at most: the provinces and the nation), loaded whole from the store.
 """
 
 from __future__ import annotations
@@ -15,24 +18,23 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from streams.core import (
+    FeedItem,
     RollupState,
     Rulebook,
     decode_rollup,
     encode_rollup,
-    initial_rollup,
-    rollup_areas,
-    rollup_step,
+    rollup_many,
 )
 from streams.live import metrics
 from streams.live.decide import Emitted, StateStore
-from streams.live.topology import INCIDENT_STATES, TopicNames
-from topics.models import Escalation, IncidentState, Task
-from topics.registry import ESCALATIONS, TASKS
+from streams.live.topology import INCIDENT_STATES, TopicNames, decode_feed
+from topics.models import Alert, Escalation, IncidentState, Task
+from topics.registry import ALERTS, ESCALATIONS, TASKS
 
 
 class RollupStage:
-    """Folds city snapshots into the roll-up states of their areas (a province, the
-    nation). With a ``store`` changed states are put there by :meth:`flush_states`;
+    """Folds the roll-up feed into the states of its areas (a province, the nation).
+    With a ``store`` changed states are put there by :meth:`flush_states`;
     without, states live only in :attr:`states` (seeded by ``states``)."""
 
     def __init__(
@@ -49,10 +51,12 @@ class RollupStage:
         self.store = store
         self._states: dict[str, RollupState] = dict(states or {})
         self._dirty: set[str] = set()
+        self._loaded = store is None  # without a store, ``states`` are all there is
         names = TopicNames(prefix)
         self._topic = {
             Escalation: names.of(ESCALATIONS),
             Task: names.of(TASKS),
+            Alert: names.of(ALERTS),
             IncidentState: names.of(INCIDENT_STATES),
         }
 
@@ -65,31 +69,30 @@ class RollupStage:
         """Drop cached states (after a rebalance the store is the truth again)."""
         self._states.clear()
         self._dirty.clear()
+        self._loaded = self.store is None
 
-    def decide(self, snapshots: Iterable[IncidentState]) -> list[Emitted]:
-        """Fold ``snapshots`` in; the roll-up decisions as records to produce or land,
-        keyed by area, escalations and tasks stamped with ``decided_at``."""
+    def decide_records(self, values: Iterable[bytes]) -> list[Emitted]:
+        """:meth:`decide` over the values of roll-up feed records."""
+        return self.decide([decode_feed(value) for value in values])
+
+    def decide(self, items: Iterable[FeedItem]) -> list[Emitted]:
+        """Fold feed items in; the roll-up decisions as records to produce or land, keyed
+        by area, escalations, tasks and alerts stamped with ``decided_at``."""
         now = self.now()
+        before = self._all()
+        self._states, outputs = rollup_many(before, items, self.rulebook)
+        self._dirty |= {area for area, new in self._states.items() if before.get(area) is not new}
         out: list[Emitted] = []
-        changed: set[str] = set()
-        for snapshot in snapshots:
-            for area in rollup_areas(snapshot, self.rulebook):
-                state = self._state(area)
-                new, outputs = rollup_step(state, snapshot, self.rulebook)
-                if new is state:
-                    continue
-                self._states[area] = new
-                changed.add(area)
-                for output in outputs:
-                    if isinstance(output, Escalation):
-                        metrics.ESCALATIONS.labels(output.tier or "none", output.status).inc()
-                    stamped = (
-                        output
-                        if isinstance(output, IncidentState)
-                        else output.model_copy(update={"decided_at": now})
-                    )
-                    out.append(Emitted(self._topic[type(output)], area.encode(), stamped))
-        self._dirty |= changed
+        for output in outputs:
+            if isinstance(output, Escalation):
+                metrics.ESCALATIONS.labels(output.tier or "none", output.status).inc()
+            stamped = (
+                output
+                if isinstance(output, IncidentState)
+                else output.model_copy(update={"decided_at": now})
+            )
+            area = output.jurisdiction.encode()
+            out.append(Emitted(self._topic[type(output)], area, stamped))
         return out
 
     def flush_states(self) -> None:
@@ -102,10 +105,13 @@ class RollupStage:
                 self.store.put(area, encode_rollup(self._states[area]))
         self._dirty.clear()
 
-    def _state(self, area: str) -> RollupState:
-        state = self._states.get(area)
-        if state is None:
-            blob = self.store.get(area) if self.store is not None else None
-            state = initial_rollup(area) if blob is None else decode_rollup(blob)
-            self._states[area] = state
-        return state
+    def _all(self) -> dict[str, RollupState]:
+        """Every area's state: a tick reaches each of them (loaded once after a start or
+        a rebalance; the store holds a few dozen at most)."""
+        if not self._loaded and self.store is not None:
+            for area in list(self.store.jurisdictions()):
+                blob = self.store.get(area)
+                if area not in self._states and blob is not None:
+                    self._states[area] = decode_rollup(blob)
+            self._loaded = True
+        return self._states

@@ -8,11 +8,12 @@ it); everything agencies publish or read is in :mod:`topics.registry`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated, Any
 
 from aiokafka.partitioner import murmur2
-from pydantic import RootModel
+from pydantic import Discriminator, RootModel, Tag
 
-from topics.models import Envelope, IncidentState, StockLevel
+from topics.models import Envelope, IncidentEvent, IncidentState, StockLevel, Tick
 from topics.registry import (
     ALERTS,
     CASES,
@@ -40,10 +41,39 @@ INCIDENT_STATES = TopicSpec(
 STOCK_LEVELS = TopicSpec(
     "stock-levels", PARTITIONS, "jurisdiction", 30 * DAY_MS, StockLevel, "internal"
 )
-# City incident pictures the roll-up stages fold (streams.live.rollup_stage), keyed by
-# incident. One partition: the national stage needs every city, and these are few (one
-# per incident of a roll-up disease per decided batch).
-ROLLUP_FEED = TopicSpec("rollup-feed", 1, "incident", 30 * DAY_MS, IncidentState, "internal")
+
+
+def _feed_tag(value: Any) -> str:
+    """Which model a roll-up feed record holds: acks and ticks carry their ``kind``, a
+    city snapshot has none."""
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    return kind if kind in ("incident", "tick") else "snapshot"
+
+
+class RollupFeedItem(
+    RootModel[
+        Annotated[
+            Annotated[IncidentState, Tag("snapshot")]
+            | Annotated[IncidentEvent, Tag("incident")]
+            | Annotated[Tick, Tag("tick")],
+            Discriminator(_feed_tag),
+        ]
+    ]
+):
+    """One record of the roll-up feed (:mod:`streams.core.rollup_feed`): a city snapshot,
+    an ack of a roll-up task, or the newest tick of a decided batch."""
+
+
+def decode_feed(value: bytes) -> IncidentState | IncidentEvent | Tick:
+    """The item a roll-up feed record holds (the decide stage wrote it: never malformed)."""
+    return RollupFeedItem.model_validate_json(value).root
+
+
+# What the roll-up stages fold (streams.live.rollup_stage): city incident pictures (keyed
+# by incident), acks of roll-up tasks (keyed by incident) and each decided batch's newest
+# tick (key ``tick``). One partition: the national stage needs every city, and these are
+# few (one per incident of a roll-up disease per decided batch, one tick per batch).
+ROLLUP_FEED = TopicSpec("rollup-feed", 1, "incident", 30 * DAY_MS, RollupFeedItem, "internal")
 
 
 # Which records each decided batch held, per partition (streams.live.journal): a redo

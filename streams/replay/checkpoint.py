@@ -38,9 +38,9 @@ from streams.replay.kafka_range import PartitionRange
 
 log = logging.getLogger("tierflow.replay")
 
-# 1: states inlined in the manifest as base64; 2: no roll-up states; 3: no plan (read as
-# "no checkpoint")
-FORMAT = 4
+# 1: states inlined in the manifest as base64; 2: no roll-up states; 3: no plan; 4: roll-up
+# states without their task ledgers (read as "no checkpoint": the review starts over)
+FORMAT = 5
 
 
 @dataclass

@@ -10,8 +10,9 @@ back, as the live worker would read it.
 
 What a review does differently, for speed (the decisions and rows are the same):
 
-- The roll-up stages run right after the decide stage, on the city snapshots the live
-  worker would have put on its roll-up feed (:mod:`streams.live.rollup_stage`).
+- The roll-up stages run right after the decide stage, on what the live worker would have
+  put on its roll-up feed: city snapshots, acks of roll-up tasks, each batch's newest tick
+  (:mod:`streams.live.rollup_stage`).
 - States stay decoded in memory (the decider has no state store); they are encoded only
   for a checkpoint (:mod:`streams.replay.checkpoint`), and then only those that changed.
 - Decisions reach the landing as models (:meth:`Decider.decide`): nothing is encoded to
@@ -56,7 +57,7 @@ from streams.live.topology import REKEYED, TopicNames, partition_for
 from streams.ops.publisher import route_line
 from topics.codec import b64
 from topics.errors import TierflowError
-from topics.models import IncidentState, Rejection
+from topics.models import IncidentEvent, IncidentState, Rejection, Tick
 from topics.privacy import redact_raw
 from topics.registry import CASES, TICKS, TRANSFERS
 from topics.settings import Settings
@@ -148,9 +149,11 @@ class Review:
             out += self.decider.decide([_as_record(o) for o in forwards]).out
         # what the live worker's roll-up agent would read from the roll-up feed
         feed = self.decider.rollup_feed
-        snapshots = [o.model for o in out if o.topic == feed]
+        items = [o.model for o in out if o.topic == feed]
         out = [o for o in out if o.topic != feed]
-        out += self.rollup.decide(s for s in snapshots if isinstance(s, IncidentState))
+        out += self.rollup.decide(
+            i for i in items if isinstance(i, IncidentState | IncidentEvent | Tick)
+        )
         by_topic: dict[str, list[BaseModel]] = {}
         for emitted in out:
             by_topic.setdefault(emitted.topic, []).append(emitted.model)

@@ -10,6 +10,10 @@ confirmation, III at the 10th, II at the 30th; Zigong IV at its first; the provi
 once one incubation period (5 days) has passed since its last confirmed case and the
 rules of its tier have stopped holding, to the tier that still holds, and so on: Chengdu
 goes II -> IV 5 days after its last case and stands down 7 days after it.
+
+The provincial emergency office acks its province's first Tier II task (convene the
+provincial joint command, due in 1 h) half an hour after the province escalates, naming
+the roll-up incident: that task ends ``acked``, the province's other tasks go overdue.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from streams.simulate.places import CHENGDU, ZIGONG, County, hospital
+from streams.core import default_rulebook
+from streams.core.rollup_tasks import rollup_incident_id, rollup_task_ids
+from streams.simulate.places import CHENGDU, ZIGONG, Agency, County, hospital
 from streams.simulate.script import (
     FaultPlan,
     Params,
@@ -28,14 +34,18 @@ from streams.simulate.script import (
     rfc3339,
     whole_seconds,
 )
+from topics.models import Tier
 
 DISEASE = "cholera"
 WINDOW = timedelta(days=7)  # "a week in one city" (national plan, Tier II/III)
 MAX_INCUBATION = timedelta(days=5)  # the quiet period before standing down
 CITY_TIERS = ((30, "II"), (10, "III"), (1, "IV"))  # confirmed in the window -> tier
-SPREAD_TIER = "II"  # the provincial roll-up: cholera has a tier in >= 2 cities
+SPREAD_TIER: Tier = "II"  # the provincial roll-up: cholera has a tier in >= 2 cities
 SPREAD_CITIES = 2
 PROVINCE = "51"
+PROVINCIAL_EMERGENCY = Agency("EM-51", "emergency")
+ACKED_ACTION = ("emergency", "convene provincial joint command")  # due 1 h after the tier
+ACK_AFTER = timedelta(minutes=30)
 _RANK = {None: 0, "IV": 1, "III": 2, "II": 3, "I": 4}
 
 # Confirmed cases per day since the scenario's start (times --scale).
@@ -73,6 +83,8 @@ def build(params: Params) -> Scenario:
         "that holds at d; seen once a tick at or after d arrives",
         "incident_id": "null: the core opens the incident from the multi-point warning; "
         "match steps by jurisdiction",
+        "ack": "the province's Tier II emergency task is acked 30 min after the province's "
+        "escalation (within its 1 h), by an Ack naming the roll-up incident",
     }
     cases: list[_Case] = []
     for cities, daily in ((CHENGDU, CHENGDU_DAILY), (ZIGONG, ZIGONG_DAILY)):
@@ -286,4 +298,26 @@ def _intend_tiers(script: Script, cases: list[_Case]) -> datetime:
                 rule="cholera_spread",
                 why=f"{cities} cities with a cholera tier after {city}",
             )
+            if cities >= SPREAD_CITIES:
+                _ack_provincial_command(script, at)
     return max(at for at, _, _ in changes)
+
+
+def _ack_provincial_command(script: Script, escalated: datetime) -> None:
+    """The provincial emergency office acks its Tier II task (naming the roll-up incident,
+    as on the task) half an hour after the province's escalation."""
+    status = script.params.status
+    ids = rollup_task_ids(
+        status, PROVINCE, DISEASE, tier=SPREAD_TIER, at=escalated, rulebook=default_rulebook()
+    )
+    script.event(
+        "incident",
+        agency=PROVINCIAL_EMERGENCY,
+        occurred_at=escalated + ACK_AFTER,
+        county=CHENGDU[0],
+        msg_type="Ack",
+        incident_id=rollup_incident_id(status, PROVINCE, DISEASE),
+        category="infectious_disease",
+        headline="provincial joint command convened",
+        ack_task_id=ids[ACKED_ACTION],
+    )

@@ -26,9 +26,8 @@ from clickhouse_connect.driver.client import Client
 from streams.core import (
     Rulebook,
     decode_state,
-    initial_rollup,
-    rollup_areas,
-    rollup_step,
+    feeds_rollup,
+    rollup_many,
     state_fingerprint,
     tier_timeline,
 )
@@ -41,7 +40,16 @@ from streams.live.topology import (
 )
 from streams.ops.kafka import create_topics
 from topics.codec import decode, decode_tick
-from topics.models import Alert, CaseEvent, Escalation, IncidentState, Rejection, Task, Tick
+from topics.models import (
+    Alert,
+    CaseEvent,
+    Escalation,
+    IncidentEvent,
+    IncidentState,
+    Rejection,
+    Task,
+    Tick,
+)
 from topics.privacy import pseudonymise_case
 from topics.registry import (
     ALERTS,
@@ -335,16 +343,15 @@ def wait_decided(settings: Settings, proc: subprocess.Popen[bytes], timeout: flo
         time.sleep(0.5)
 
 
-def with_rollups(outputs: list[Any], rulebook: Rulebook) -> list[Any]:
-    """``outputs`` (of ``streams.core.fold``) followed by what the roll-up stages decide
-    from its city snapshots, folded in order: the offline answer of the whole pipeline."""
-    areas: dict[str, Any] = {}
-    rolled: list[Any] = []
-    for snapshot in [o for o in outputs if isinstance(o, IncidentState)]:
-        for area in rollup_areas(snapshot, rulebook):
-            state = areas.get(area) or initial_rollup(area)
-            areas[area], out = rollup_step(state, snapshot, rulebook)
-            rolled += out
+def with_rollups(outputs: list[Any], rulebook: Rulebook, inputs: list[Any]) -> list[Any]:
+    """``outputs`` (of ``streams.core.fold`` over ``inputs``) followed by what the roll-up
+    stages decide from what the decide stage puts on their feed (its city snapshots, the
+    acks of roll-up tasks, the ticks), folded in order: the offline answer of the whole
+    pipeline."""
+    feed: list[Any] = [o for o in outputs if isinstance(o, IncidentState)]
+    feed += [e for e in inputs if isinstance(e, IncidentEvent) and feeds_rollup(e, rulebook)]
+    feed += [t for t in inputs if isinstance(t, Tick)]
+    _, rolled = rollup_many({}, feed, rulebook)
     return [*outputs, *rolled]
 
 

@@ -80,7 +80,10 @@ def test_a_redo_after_a_crash_decides_the_same_batches(
         wait_landed(ch_admin, settings.clickhouse_database, rejected=sent.malformed, proc=proc)
 
     rulebook = default_rulebook()
-    states, outputs = fold([*sent.events, *worker_ticks(settings)], rulebook)
+    inputs = [*sent.events, *worker_ticks(settings)]
+    states, outputs = fold(inputs, rulebook)
     database = settings.clickhouse_database
-    assert_decisions_equal_offline(ch_admin, database, states, with_rollups(outputs, rulebook))
+    assert_decisions_equal_offline(
+        ch_admin, database, states, with_rollups(outputs, rulebook, inputs)
+    )
     assert_areas_as_intended(ch_admin, database, truth)

@@ -110,6 +110,6 @@ def test_two_workers_share_the_partitions_and_one_takes_over_when_the_other_dies
     events = [*sent.events, *rest.events, *worker_ticks(first)]
     states, outputs = fold(events, rulebook)
     assert_decisions_equal_offline(
-        ch_admin, first.clickhouse_database, states, with_rollups(outputs, rulebook)
+        ch_admin, first.clickhouse_database, states, with_rollups(outputs, rulebook, events)
     )
     assert_areas_as_intended(ch_admin, first.clickhouse_database, truth)

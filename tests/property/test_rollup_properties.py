@@ -3,7 +3,11 @@ city incidents (each a series of snapshots whose tier periods change, as late ev
 the city stage revise them), any order and repetition of the snapshots gives the same
 area timeline and the same standing escalations and tasks, equal to a brute-force count
 of the cities (or provinces) with a tier at each instant; and a state encoded and decoded
-mid-stream goes on to the same result."""
+mid-stream goes on to the same result. With acks of the issued tasks and ticks in the
+mix (``rollup_many``, random batches), the standing task states and overdue alerts are
+the same for any order, batching and repetition, equal to the hand rules (acked at the
+earliest ack, else overdue once the area's time is past due; an alert where no ack came
+by the due time), and feeding everything again changes nothing."""
 
 from __future__ import annotations
 
@@ -21,11 +25,12 @@ from streams.core import (
     encode_rollup,
     initial_rollup,
     rollup_areas,
+    rollup_many,
     rollup_step,
     rollup_timeline,
 )
 from streams.core.rulebook import TIER_RANK
-from topics.models import Escalation, IncidentState, Task
+from topics.models import Alert, Escalation, IncidentEvent, IncidentState, Task, Tick
 
 RULES = default_rulebook()
 T0 = datetime(2026, 3, 1, tzinfo=timezone(timedelta(hours=8)))
@@ -160,3 +165,119 @@ def test_any_order_and_repetition_gives_the_brute_force_timeline(
     # standing escalations: one per timeline entry
     entries = sum(len(t) for t in expected.values())
     assert len([s for s in _standing(out_in_order) if s[0] == "e"]) == entries
+
+
+# --- roll-up tasks followed: acks and ticks in the mix ---------------------------------
+
+
+def _ack(n: int, task: Task, hour: int) -> IncidentEvent:
+    at = T0 + timedelta(hours=hour)
+    return IncidentEvent(
+        event_id=f"ack-{n}",
+        kind="incident",
+        msg_type="Ack",
+        source={"agency_id": f"{task.agency_type}-1", "agency_type": task.agency_type},
+        occurred_at=at,
+        reported_at=at,
+        region="510100",
+        incident_id=task.incident_id,  # an ack names the incident of the task it acks
+        category="infectious_disease",
+        ack_task_id=task.task_id,
+    )
+
+
+def _batches(items: list[Any], rnd: Any, split: int) -> tuple[dict[str, Any], list[Any]]:
+    """Fold ``items`` in random batches; the states go through encode/decode at ``split``."""
+    areas: dict[str, Any] = {}
+    outputs: list[Any] = []
+    i = 0
+    while i < len(items):
+        size = rnd.randint(1, 4)
+        if i <= split < i + size:
+            areas = {a: decode_rollup(encode_rollup(s)) for a, s in areas.items()}
+        areas, out = rollup_many(areas, items[i : i + size], RULES)
+        outputs += out
+        i += size
+    return areas, outputs
+
+
+def _followed(outputs: list[Any]) -> tuple[dict[str, Any], set[tuple[Any, ...]]]:
+    """Standing tasks (task id -> (state, acked_at)) and standing alerts: per id the copy
+    with the highest revision, retractions left out."""
+    last: dict[str, Any] = {}
+    for o in outputs:
+        if isinstance(o, Task | Alert):
+            oid = o.task_id if isinstance(o, Task) else o.alert_id
+            if oid not in last or o.revision > last[oid].revision:
+                last[oid] = o
+    tasks = {
+        o.task_id: (o.state, o.acked_at)
+        for o in last.values()
+        if isinstance(o, Task) and o.state != "retracted"
+    }
+    alerts = {
+        (o.alert_kind, o.subject_id, o.at)
+        for o in last.values()
+        if isinstance(o, Alert) and not o.retracted
+    }
+    return tasks, alerts
+
+
+def _expected(tasks: list[Task], acks: list[IncidentEvent], ticks: list[Tick]) -> tuple[Any, Any]:
+    """By hand from the standing tasks: acked at the earliest ack, else overdue once the
+    area's time (the newest tick, or ack routed to the area) is past due; an alert where
+    the due time passed with no ack at or before it."""
+    first: dict[str, datetime] = {}
+    for a in acks:
+        if a.ack_task_id is not None and (
+            a.ack_task_id not in first or a.occurred_at < first[a.ack_task_id]
+        ):
+            first[a.ack_task_id] = a.occurred_at
+    clock = max((t.tick_at for t in ticks), default=None)
+    states, alerts = {}, set()
+    for task in tasks:
+        times = [a.occurred_at for a in acks if a.incident_id == task.incident_id]
+        now = max([*times, *([clock] if clock else [])], default=None)
+        acked = first.get(task.task_id)
+        past = now is not None and task.due_at < now
+        states[task.task_id] = ("acked", acked) if acked else ("overdue" if past else "open", None)
+        if past and (acked is None or acked > task.due_at):
+            alerts.add(("task_overdue", task.task_id, task.due_at))
+    return states, alerts
+
+
+@EXAMPLES
+@given(incidents, st.data(), st.randoms(use_true_random=False), st.integers(0, 40))
+def test_tasks_acks_and_ticks_in_any_order_and_batching_follow_the_hand_rules(
+    generated: list[Any], data: Any, rnd: Any, split: int
+) -> None:
+    snapshots = _snapshots(generated)
+    _, plain = rollup_many({}, snapshots, RULES)
+    issued = list({t.task_id: t for t in plain if isinstance(t, Task)}.values())
+    acked = (
+        data.draw(st.lists(st.tuples(st.sampled_from(issued), st.integers(0, 70)), max_size=6))
+        if issued
+        else []
+    )
+    acks = [_ack(n, task, hour) for n, (task, hour) in enumerate(acked)]
+    hours = data.draw(st.lists(st.integers(0, 80), max_size=4))
+    ticks = [Tick(event_id=f"tick-{h}", tick_at=T0 + timedelta(hours=h)) for h in hours]
+    items: list[Any] = [*snapshots, *acks, *ticks]
+    in_order, out_in_order = _batches(items, rnd, len(items) + 1)
+    shuffled = items + rnd.sample(items, k=len(items) // 2)  # repeats too
+    rnd.shuffle(shuffled)
+    any_order, out_any_order = _batches(shuffled, rnd, split)
+
+    assert _timelines(any_order) == _timelines(in_order)
+    assert _followed(out_any_order) == _followed(out_in_order)
+    assert {a: encode_rollup(s) for a, s in any_order.items()}.keys() == in_order.keys()
+    standing = {t.task_id: t for t in plain if isinstance(t, Task)}
+    live = [standing[tid] for tid in _standing_task_ids(plain)]
+    assert _followed(out_in_order) == _expected(live, acks, ticks)
+    # idempotent: everything again changes nothing
+    again, out_again = rollup_many(any_order, shuffled, RULES)
+    assert all(again[a] is any_order[a] for a in any_order) and out_again == []
+
+
+def _standing_task_ids(outputs: list[Any]) -> list[str]:
+    return [s[1] for s in _standing(outputs) if s[0] == "t"]

@@ -5,6 +5,7 @@ and the default rulebook (mass casualty: IV at >=10 casualties with >=2 dead or 
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,10 +15,11 @@ import pytest
 from prometheus_client import REGISTRY
 
 from streams.core import CoreState, decode_state, default_rulebook
+from streams.core.ids import TIERFLOW_NS
 from streams.live.decide import Decider, Outgoing, Record
 from streams.live.ticks import TickClock
-from streams.live.topology import partition_for
-from topics.models import Rejection
+from streams.live.topology import decode_feed, partition_for
+from topics.models import IncidentEvent, Rejection, Tick
 from topics.privacy import pseudonym
 
 P = "unit"
@@ -248,12 +250,52 @@ def test_an_unacked_task_goes_overdue_on_the_partition_tick() -> None:
     assert open_tasks and {t["state"] for t in open_tasks} == {"open"}
     last_due = max(datetime.fromisoformat(t["due_at"]) for t in open_tasks)
     later = int((last_due - T0).total_seconds() // 60) + 1
-    assert d.process([rec("ticks", tick(later), 5)]) == []  # another partition's tick
+    # another partition's tick: nothing for this city, only the roll-up stages' clock
+    assert [(o.topic, o.key) for o in d.process([rec("ticks", tick(later), 5)])] == [
+        (f"{P}.rollup-feed.v1", b"tick")
+    ]
     overdue = [
         orjson.loads(o.value) for o in on("tasks", d.process([rec("ticks", tick(later), 4)]))
     ]
     assert {t["task_id"] for t in overdue} == {t["task_id"] for t in open_tasks}
     assert {t["state"] for t in overdue} == {"overdue"}
+
+
+def test_a_batch_forwards_its_newest_tick_once_to_the_rollup_feed() -> None:
+    d = decider(DictStore())
+    out = d.process(
+        [rec("ticks", tick(30), 4), rec("ticks", tick(90), 5), rec("ticks", tick(60), 4)]
+    )
+    (forwarded,) = on("rollup-feed", out)
+    assert (forwarded.key, forwarded.partition) == (b"tick", 0)
+    assert decode_feed(forwarded.value) == Tick(
+        event_id=f"rollup-tick:{(T0 + timedelta(minutes=90)).isoformat()}",
+        tick_at=T0 + timedelta(minutes=90),
+    )
+
+
+def test_acks_of_rollup_tasks_go_to_the_rollup_feed_and_city_acks_do_not() -> None:
+    d = decider(DictStore())
+    province = str(uuid.uuid5(TIERFLOW_NS, "rollup|Actual|51|cholera"))
+
+    def ack(event_id: str, incident_id: str) -> bytes:
+        return raw(
+            {
+                **envelope("incident", event_id, SAME_A, 30, "em-51"),
+                "msg_type": "Ack",
+                "incident_id": incident_id,
+                "category": "infectious_disease",
+                "ack_task_id": "some-task",
+            }
+        )
+
+    out = d.process(
+        [rec("incidents", ack("a1", province), 4), rec("incidents", ack("a2", "INC-5101"), 4)]
+    )
+    (forwarded,) = on("rollup-feed", out)
+    item = decode_feed(forwarded.value)
+    assert (forwarded.key, forwarded.partition) == (province.encode(), 0)
+    assert isinstance(item, IncidentEvent) and (item.event_id, item.msg_type) == ("a1", "Ack")
 
 
 def test_the_event_clock_follows_actual_event_time_only() -> None:

@@ -1,0 +1,200 @@
+"""The task ledger the response plan writes, shared by the city stage (``streams.core.plan``)
+and the roll-up stages (``streams.core.rollup_tasks``).
+
+Every tier change issues the plan's tasks of the new tier (``stand_down`` when the tier is
+dropped) to each agency; ``task_id`` is the uuid5 of incident, tier change, agency, action
+and effective time, so a replay issues the same ids. A task lives while a claim holds it
+(a track's key; the roll-up stages' own). Its state is a function of the events: ``acked``
+once an agency acked it (incident event, ``msg_type: Ack``, ``ack_task_id``), else
+``overdue`` once the watermark passed its due time, else ``open``; ``task_overdue`` is
+raised when the due time passed with no ack at or before it, and retracted when such an
+ack comes late. An ack is kept even before its task exists. A withdrawn task (its tier
+change was dropped) is shown ``retracted``, its overdue alert with it.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Collection
+from typing import Any
+
+from streams.core.alerts import alert, retracted
+from streams.core.compiled import Compiled, PlanItem
+from streams.core.eventtime import from_us
+from streams.core.ids import content_id
+from streams.core.rulebook import TIER_ORDER
+from streams.core.state import Namespace, edited
+from streams.core.tiers import Pair
+from topics.models import Alert, Task, Tier
+
+TIER_BY_RANK: dict[int, Tier | None] = {0: None, **dict(enumerate(TIER_ORDER, start=1))}
+
+
+def task_specs(
+    status: str, inc: str, pair: Pair, comp: Compiled
+) -> list[tuple[str, PlanItem, Tier]]:
+    """(task_id, plan item, task tier) of the tasks a tier change issues (the city stage's
+    and the roll-up stages' alike)."""
+    prev, (t, rank, _, _) = pair
+    tier, previous = TIER_BY_RANK[rank], TIER_BY_RANK[prev]
+    task_tier = tier or previous
+    if task_tier is None:
+        return []
+    label = tier or f"stand_down:{previous}"
+    return [
+        (content_id("task", status, inc, label, item.agency, item.action, t), item, task_tier)
+        for item in comp.plan.get(rank, ())
+    ]
+
+
+def issue_tasks(
+    ns: Namespace,
+    jurisdiction: str,
+    owner: str,
+    inc: str,
+    pair: Pair,
+    *,
+    comp: Compiled,
+    watermark: int,
+    out: list[Any],
+) -> None:
+    """Issue the tasks of tier change ``pair`` of incident ``inc`` under ``owner``'s claim
+    (a track key; the roll-up stages' own): a task not issued yet is put on the due-time
+    heap and shown; one issued already only gets the claim."""
+    t = pair[1][0]
+    for task_id, item, task_tier in task_specs(ns.status, inc, pair, comp):
+        known = ns.tasks.get(task_id)
+        owners = tuple(sorted({owner, *(known[0] if known else ())}))
+        due = t + item.due
+        ns.tasks[task_id] = (owners, t, item.agency, item.action, due, task_tier, inc)
+        if known is None:
+            heapq.heappush(ns.due_heap, (due, task_id))
+            ns.next_due = min(ns.next_due, due)
+            _show_task(ns, jurisdiction, task_id, watermark, out)
+
+
+def withdraw_tasks(
+    ns: Namespace,
+    jurisdiction: str,
+    owner: str,
+    inc: str,
+    pair: Pair,
+    *,
+    comp: Compiled,
+    kept: Collection[str],
+    out: list[Any],
+) -> None:
+    """Take ``owner``'s claim off the tasks of a dropped tier change (but those in
+    ``kept``: a change that replaces it issues them again); a task left without a claim
+    is retracted, its overdue alert with it."""
+    for task_id, _, _ in task_specs(ns.status, inc, pair, comp):
+        if task_id not in kept:
+            _unclaim(ns, jurisdiction, owner, task_id, out)
+
+
+def _unclaim(ns: Namespace, jurisdiction: str, key: str, task_id: str, out: list[Any]) -> None:
+    """Take the track's claim off a task (two tracks an agency gave the same incident id
+    may issue the very same task: it lives while either claims it); retract it when
+    no claim is left."""
+    known = ns.tasks.get(task_id)
+    if known is None or key not in known[0]:
+        return
+    owners = tuple(k for k in known[0] if k != key)
+    if owners:
+        ns.tasks[task_id] = (owners, *known[1:])
+        return
+    shown = edited(ns.shown).pop("t:" + task_id, None)
+    if shown is not None:
+        out.append(_task(ns, jurisdiction, task_id, "retracted", shown[1]))
+    alert_id = _overdue_id(ns.status, task_id)
+    if alert_id in ns.alerted:
+        ns.alerted.discard(alert_id)
+        out.append(retracted(_overdue_alert(ns, jurisdiction, task_id)))
+    del ns.tasks[task_id]
+
+
+def _task(ns: Namespace, jurisdiction: str, task_id: str, state: str, acked: int | None) -> Task:
+    _, t, agency, action, due, tier, inc = ns.tasks[task_id]
+    return Task(
+        task_id=task_id,
+        incident_id=inc,
+        jurisdiction=jurisdiction,
+        status=ns.status,
+        tier=tier,
+        agency_type=agency,
+        action=action,
+        issued_at=from_us(t),
+        due_at=from_us(due),
+        state=state,
+        acked_at=from_us(acked) if acked is not None else None,
+    )
+
+
+def _show_task(
+    ns: Namespace, jurisdiction: str, task_id: str, watermark: int, out: list[Any]
+) -> None:
+    """Emit the task if its state (acked / overdue / open) differs from the last shown."""
+    acked = ns.acks.get(task_id)
+    due = ns.tasks[task_id][4]
+    state = "acked" if acked is not None else "overdue" if due < watermark else "open"
+    key = "t:" + task_id
+    if ns.shown.get(key) == (state, acked):
+        return
+    edited(ns.shown)[key] = (state, acked)
+    out.append(_task(ns, jurisdiction, task_id, state, acked))
+
+
+def apply_ack(
+    ns: Namespace, jurisdiction: str, task_id: str, t: int, *, watermark: int, out: list[Any]
+) -> None:
+    """An agency acknowledged ``task_id`` at ``t`` (kept even before the task exists)."""
+    before = ns.acks.get(task_id)
+    if before is not None and before <= t:
+        return
+    ns.acks[task_id] = t
+    task = ns.tasks.get(task_id)
+    if task is None:
+        return
+    _show_task(ns, jurisdiction, task_id, watermark, out)
+    alert_id = _overdue_id(ns.status, task_id)
+    if t <= task[4] and alert_id in ns.alerted:  # acked in time after all
+        ns.alerted.discard(alert_id)
+        out.append(retracted(_overdue_alert(ns, jurisdiction, task_id)))
+
+
+def overdue(ns: Namespace, jurisdiction: str, watermark: int, out: list[Any]) -> None:
+    """``task_overdue`` for every task whose due time the watermark has passed unacked."""
+    heap = ns.due_heap
+    while heap and heap[0][0] < watermark:
+        due, task_id = heapq.heappop(heap)
+        if task_id not in ns.tasks:
+            continue  # retracted
+        _show_task(ns, jurisdiction, task_id, watermark, out)
+        acked = ns.acks.get(task_id)
+        if acked is not None and acked <= due:
+            continue
+        alert_id = _overdue_id(ns.status, task_id)
+        if alert_id in ns.alerted:
+            continue
+        ns.alerted.add(alert_id)
+        out.append(_overdue_alert(ns, jurisdiction, task_id))
+
+
+def _overdue_id(status: str, task_id: str) -> str:
+    return content_id("task_overdue", status, task_id)
+
+
+def _overdue_alert(ns: Namespace, jurisdiction: str, task_id: str) -> Alert:
+    _, _, agency, action, due, tier, inc = ns.tasks[task_id]
+    return alert(
+        ns,
+        jurisdiction,
+        "task_overdue",
+        "orange",
+        about=(task_id,),
+        at=due,
+        message=f"{agency} has not acknowledged '{action}' by its due time",
+        details={"agency_type": agency, "action": action, "tier": tier},
+        subject=task_id,
+        incident=inc,
+    )
