@@ -109,9 +109,11 @@ def burn_rate(series: Series, i: int, window: int) -> float | None:
 
 
 def _level_name(cover: float | None, comp: Compiled) -> str | None:
-    if cover is None:
-        return None
-    return next((name for days, name in comp.stock_levels if cover < days), None)
+    if cover is not None:
+        for days, name in comp.stock_levels:  # a loop: a generator costs more than 3 steps
+            if cover < days:
+                return name
+    return None
 
 
 def _stock_alert(
