@@ -40,10 +40,12 @@ def apply_stock(
     Returns False for a snapshot already seen."""
     key = (ev.site_id, ev.item)
     found = ns.stock.get(key)
-    if found is not None and _position(found, t, ev.event_id)[1]:
-        return False
-    series = work.series(ns, key)
-    i, _ = _position(series, t, ev.event_id)
+    i = 0
+    if found is not None:
+        i, seen = _position(found, t, ev.event_id)
+        if seen:
+            return False
+    series = work.series(ns, key)  # ``found`` or a version over its rows: same position
     meta = (ev.site_type, ev.unit, ev.baseline)
     if i and series.meta[i - 1] == meta:
         meta = series.meta[i - 1]  # one object fewer a snapshot to keep (and to collect)
