@@ -31,7 +31,7 @@ from streams.core.state import (
     Track,
     Work,
     all_cases,
-    edited,
+    case_record,
 )
 from topics.models import CaseEvent, IncidentEvent
 
@@ -69,7 +69,7 @@ def apply_case(
     eid = ev.event_id
     cls = ev.classification
     disease = ev.disease
-    old = ns.cases.get(ev.case_id)
+    old = case_record(ns, ev.case_id)
     home = work.track(ns, "d:" + disease, disease)
     _join_event(home, t, eid, ev)
     if old is None:
@@ -90,7 +90,7 @@ def apply_case(
         new = (*latest, t, eid, disease, ev.facility_id, ev.setting, ev.triage is not None)
     if new == old:
         return _UNCHANGED
-    edited(ns.cases)[ev.case_id] = new
+    ns.case_edits[ev.case_id] = new
     if keeps_signal and new[3] == disease == old[3]:
         # the common update: the case stays on its own track and its signal is unchanged
         return _same_track_update(home, old, new)
@@ -179,11 +179,11 @@ def _first_event(
     cls, disease, eid = ev.classification, ev.disease, ev.event_id
     latest = (t, eid, disease, cls, ev.severity, ev.outcome, ev.region)
     if cls == DISCARDED:
-        edited(ns.cases)[ev.case_id] = (None, *latest, *NO_SIGNAL)
+        ns.case_edits[ev.case_id] = (None, *latest, *NO_SIGNAL)
         return _UNCHANGED
     facility, setting, triaged = ev.facility_id, ev.setting, ev.triage is not None
     conf = t if cls == CONFIRMED else None
-    edited(ns.cases)[ev.case_id] = (conf, *latest, t, eid, disease, facility, setting, triaged)
+    ns.case_edits[ev.case_id] = (conf, *latest, t, eid, disease, facility, setting, triaged)
     if comp.triggers_for(disease):
         _signal_in(home, (disease, t, facility, setting, triaged), comp)
     if ev.outcome == "died":

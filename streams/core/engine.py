@@ -77,6 +77,9 @@ _REVISED_ID: dict[type, Callable[[Any], str]] = {
 }
 
 
+_PENDING = attrgetter("pending")
+
+
 class TimelineEntry(NamedTuple):
     """One tier change of one incident: ``tier`` None means stood down."""
 
@@ -228,16 +231,20 @@ class _Batch:
         watermark = self._watermark(ns)
         if watermark < ns.next_due:
             return
-        soonest = NEVER
-        for key, track in list(ns.tracks.items()):
-            pending = track.pending
-            if pending <= watermark:
-                line = self._timeline(ns, key)
-                line.advance()
-                self._timeline_done(ns, line)
-                pending = line.track.pending
-            if pending < soonest:
-                soonest = pending
+        # mostly a transfer's eta or a task's due time brought us here, not a track: find
+        # that out at C speed (hints are at most NEVER) before walking the tracks
+        soonest = min(map(_PENDING, ns.tracks.values()), default=NEVER)
+        if soonest <= watermark:
+            soonest = NEVER
+            for key, track in list(ns.tracks.items()):
+                pending = track.pending
+                if pending <= watermark:
+                    line = self._timeline(ns, key)
+                    line.advance()
+                    self._timeline_done(ns, line)
+                    pending = line.track.pending
+                if pending < soonest:
+                    soonest = pending
         overdue(ns, self.jurisdiction, watermark, self.out)
         delayed(ns, self.jurisdiction, watermark, self.out)
         heads = [h[0][0] for h in (ns.due_heap, ns.eta_heap) if h]

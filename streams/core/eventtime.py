@@ -25,7 +25,7 @@ def to_us(instant: datetime) -> int:
 
 def from_us(us: int) -> datetime:
     """The aware UTC datetime of ``us`` microseconds since the epoch."""
-    return EPOCH + timedelta(microseconds=us)
+    return EPOCH + MICROSECOND * us  # cheaper than timedelta(microseconds=us), as exact
 
 
 def days_to_us(days: float) -> int:

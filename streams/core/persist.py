@@ -139,7 +139,7 @@ def _semantic(ns: Namespace) -> list[Any]:
         ns.status,
         ns.event_wm,
         [_track_out(ns.tracks[k]) for k in sorted(ns.tracks)],
-        sorted((cid, _case_out(rec)) for cid, rec in whole(ns.cases).items()),
+        sorted((cid, _case_out(rec)) for cid, rec in ns.cases.items()),
         [_series_out(k, ns.stock[k]) for k in sorted(ns.stock)],
         sorted(ns.beds.items()),
         sorted(whole(ns.transfers).items()),

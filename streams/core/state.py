@@ -43,9 +43,12 @@ V = TypeVar("V")
 # What grows with the history (cases, transfers, the request index, the ledger's ``shown``
 # and ``emitted``): persistent maps (HAMT), so a batch edits them in place of copying them,
 # and its cost does not grow with what is behind it. Frozen states hold Maps; the namespace
-# a batch works on holds MapMutations of them (:func:`edited`).
+# a batch works on holds MapMutations of them (:func:`edited`). Cases are the exception: a
+# batch writes their records to a plain dict (``case_edits``) and puts them into the Map
+# once, when it is sealed: a case's events mostly come in one batch, and each write into a
+# Map of tens of thousands of cases costs a microsecond.
 Grown = Map[K, V] | MapMutation[K, V]
-_GROWN = ("asks", "cases", "emitted", "shown", "transfers")
+_GROWN = ("asks", "emitted", "shown", "transfers")
 # Timeline entry: (effective_at, rank, rule_ids, evidence)
 Entry = tuple[int, int, tuple[str, ...], dict[str, float]]
 # Incident report: (t, event_id, category, total, dead, critical, closed, phase, headline);
@@ -221,6 +224,7 @@ class Namespace:
         "ask_last",
         "asks",
         "beds",
+        "case_edits",
         "cases",
         "due_heap",
         "emitted",
@@ -240,7 +244,8 @@ class Namespace:
         self.status: Status = status
         self.event_wm = NO_TIME
         self.tracks: dict[str, Track] = {}
-        self.cases: Grown[str, CaseRecord] = Map()
+        self.cases: Map[str, CaseRecord] = Map()
+        self.case_edits: dict[str, CaseRecord] = {}  # a batch's records, newer than ``cases``
         self.stock: dict[tuple[str, str], Series] = {}
         self.beds: dict[str, tuple[str, ...]] = {}  # bed item -> sites reporting it, sorted
         self.transfers: Grown[str, tuple[Any, ...]] = Map()
@@ -268,6 +273,7 @@ class Namespace:
             self.next_due,
         )
         new.tracks, new.stock = self.tracks.copy(), self.stock.copy()
+        new.cases, new.case_edits = self.cases, {}
         for name in _GROWN:
             setattr(new, name, getattr(self, name).mutate())
         new.beds, new.ask_last = self.beds.copy(), self.ask_last.copy()
@@ -324,6 +330,7 @@ class Work:
     def seal(self) -> CoreState:
         """The batch's state, frozen: its maps finished (the batch is over)."""
         for ns in self.state.namespaces.values():
+            merge_case_edits(ns)
             for name in _GROWN:
                 grown = getattr(ns, name)
                 if not isinstance(grown, Map):
@@ -365,11 +372,20 @@ def whole(grown: Grown[K, V]) -> Map[K, V]:
     return grown
 
 
+def case_record(ns: Namespace, case_id: str) -> CaseRecord | None:
+    """The record of ``case_id`` (None: no event of it yet), this batch's writes included."""
+    rec = ns.case_edits.get(case_id)
+    return ns.cases.get(case_id) if rec is None else rec
+
+
+def merge_case_edits(ns: Namespace) -> None:
+    """Put the batch's case records into ``cases`` (the namespace must be the batch's)."""
+    if ns.case_edits:
+        ns.cases = ns.cases.update(ns.case_edits)
+        ns.case_edits = {}
+
+
 def all_cases(ns: Namespace) -> Map[str, CaseRecord]:
     """Every case record of ``ns``, as a Map (a rare, whole-namespace read)."""
-    cases = ns.cases
-    if isinstance(cases, Map):
-        return cases
-    frozen = cases.finish()  # a MapMutation cannot be iterated: freeze it, edit a copy
-    ns.cases = frozen.mutate()
-    return frozen
+    merge_case_edits(ns)
+    return ns.cases

@@ -40,10 +40,12 @@ def apply_stock(
     Returns False for a snapshot already seen."""
     key = (ev.site_id, ev.item)
     found = ns.stock.get(key)
-    if found is not None and _position(found, t, ev.event_id)[1]:
-        return False
-    series = work.series(ns, key)
-    i, _ = _position(series, t, ev.event_id)
+    i = 0
+    if found is not None:
+        i, seen = _position(found, t, ev.event_id)
+        if seen:
+            return False
+    series = work.series(ns, key)  # ``found`` or a version over its rows: same position
     meta = (ev.site_type, ev.unit, ev.baseline)
     if i and series.meta[i - 1] == meta:
         meta = series.meta[i - 1]  # one object fewer a snapshot to keep (and to collect)
@@ -109,9 +111,11 @@ def burn_rate(series: Series, i: int, window: int) -> float | None:
 
 
 def _level_name(cover: float | None, comp: Compiled) -> str | None:
-    if cover is None:
-        return None
-    return next((name for days, name in comp.stock_levels if cover < days), None)
+    if cover is not None:
+        for days, name in comp.stock_levels:  # a loop: a generator costs more than 3 steps
+            if cover < days:
+                return name
+    return None
 
 
 def _stock_alert(

@@ -165,7 +165,11 @@ def _closed(track: Track, t: int) -> bool:
 
 
 def _holds(track: Track, rule: CRule, t: int) -> bool:
-    return all(metric_value(track, c, t) >= c.threshold for c in rule.conds)
+    # a loop, not all() over a generator (which costs more than the 1-2 conditions a rule has)
+    for cond in rule.conds:  # noqa: SIM110
+        if metric_value(track, cond, t) < cond.threshold:
+            return False
+    return True
 
 
 def tier_at(track: Track, rules: tuple[CRule, ...], t: int) -> tuple[int, tuple[str, ...]]:
@@ -252,6 +256,13 @@ class Timeline:
         """Drop entries at or after ``t0`` and recompute from ``t0`` to the watermark."""
         track = self.track
         line = track.timeline
+        if self._newest_point_only(t0):
+            # what the general path below comes to when nothing lies at or after t0 but
+            # the point itself (a new report, mostly): no entry to drop, nothing to settle
+            # before t0, one point
+            self._at_point(t0)
+            self._settle(t0, NEVER)
+            return
         cut = bisect_left(line, (t0,))
         before = line[cut - 1][1] if cut else 0
         old = list(zip([before] + [e[1] for e in line[cut:]], line[cut:], strict=False))
@@ -278,6 +289,16 @@ class Timeline:
         new = self.added
         self.added = [pair for pair in new if pair not in old]
         self.dropped = [pair for pair in old if pair not in new]
+
+    def _newest_point_only(self, t0: int) -> bool:
+        """Every entry is before ``t0``, ``t0`` is the latest point (a case or a report,
+        or both) and no de-escalation is due before it."""
+        track = self.track
+        line, times, report_t = track.timeline, track.times, track.report_t
+        if (line and line[-1][0] >= t0) or track.pending < t0:
+            return False
+        newest = max(times[-1] if times else NO_TIME, report_t[-1] if report_t else NO_TIME)
+        return newest == t0 > NO_TIME
 
     def newest_case(self, t0: int) -> bool:
         """Fast path for the common event: a confirmation at ``t0`` that is the newest
