@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console, Group
+from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from streams.commands import term
 from topics.settings import load_settings
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ TIER_STYLE = {
     "IV": "bold white on blue",
 }
 TIER_NAME = {"I": "I 特别重大", "II": "II 重大", "III": "III 较大", "IV": "IV 一般"}
-console = Console()
+console = term.console()
 
 
 def _tier(tier: str | None, warning: bool = False) -> Text:
@@ -138,7 +139,7 @@ def board(
         client = connect(settings, name, reader=True)
         snapshot = render(read_board(client), name)
     except Exception as exc:  # the server or the database may be missing: say so plainly
-        Console(stderr=True).print(f"[red]error:[/red] cannot read the command view: {exc}")
+        term.console(stderr=True).print(term.error(f"cannot read the command view: {exc}"))
         raise typer.Exit(1) from exc
     if not watch:
         console.print(snapshot)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.text import Text
 
+from streams.commands import term
 from topics.errors import TierflowError
 from topics.settings import load_settings
 
-console = Console()
+console = term.console()
 
 
 def demo(
@@ -29,13 +30,19 @@ def demo(
         console.print(f"demo worker {pid} stopped" if pid else "no demo worker was running")
         return
     try:
-        pid = run_demo(settings, lambda line: console.print(f"[green]✓[/green] {line}"))
+        pid = run_demo(settings, lambda line: console.print(term.labelled("✓", "green", line)))
     except TierflowError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}")
+        term.console(stderr=True).print(term.error(exc))
         raise typer.Exit(1) from exc
     board()
     console.print(
-        f"\nThe worker (pid {pid}) and the stack keep running. Watch: "
-        "[bold]tierflow board --watch[/bold]. Stop: [bold]tierflow demo --stop[/bold] "
-        "then [bold]tierflow stack down[/bold] (or make stack-down)."
+        Text.assemble(
+            f"\nThe worker (pid {pid}) and the stack keep running. Watch: ",
+            ("tierflow board --watch", "bold"),
+            ". Stop: ",
+            ("tierflow demo --stop", "bold"),
+            " then ",
+            ("tierflow stack down", "bold"),
+            " (or make stack-down).",
+        )
     )

@@ -8,16 +8,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from streams.commands import term
 from topics.errors import TierflowError
 from topics.settings import load_settings
 
 review_app = typer.Typer(help="After-action reviews: compare and report.", no_args_is_help=True)
-console = Console()
-errors = Console(stderr=True)
+console = term.console()
+errors = term.console(stderr=True)
 
 
 def _instant(text: str | None, option: str) -> datetime | None:
@@ -83,12 +83,15 @@ def replay(
                 summary = asyncio.run(replay_kafka(settings, request, advance))
     except KeyboardInterrupt:
         errors.print(
-            "[yellow]interrupted:[/yellow] the review is consistent; "
-            "run the same command again to resume it"
+            term.labelled(
+                "interrupted:",
+                "yellow",
+                "the review is consistent; run the same command again to resume it",
+            )
         )
         raise typer.Exit(130) from None
     except TierflowError as exc:
-        errors.print(f"[red]error:[/red] {exc}")
+        errors.print(term.error(exc))
         raise typer.Exit(1) from exc
     resumed = " (resumed)" if summary.resumed else ""
     console.print(
@@ -134,7 +137,7 @@ def diff(
     try:
         result = diff_timelines(changes(review_database(name)), changes(reference_db))
     except Exception as exc:  # a missing database or server: say which
-        errors.print(f"[red]error:[/red] cannot read the timelines: {exc}")
+        errors.print(term.error(f"cannot read the timelines: {exc}"))
         raise typer.Exit(1) from exc
     table = Table(
         "incident",
@@ -207,7 +210,9 @@ def report(
             if _database_exists(connect(settings, "", reader=True), ref_db):
                 reference = (against, ref_db)
             else:
-                errors.print(f"[yellow]no database {ref_db}:[/yellow] the diff is left out")
+                errors.print(
+                    term.labelled(f"no database {ref_db}:", "yellow", "the diff is left out")
+                )
         if not _database_exists(connect(settings, "", reader=True), database):
             raise TierflowError(f"no review {name!r} (database {database} does not exist)")
         tz = timezone(timedelta(hours=utc_offset))
@@ -215,7 +220,7 @@ def report(
             read_report(settings, name, database, rulebook=rulebook, tz=tz, reference=reference)
         )
     except TierflowError as exc:
-        errors.print(f"[red]error:[/red] {exc}")
+        errors.print(term.error(exc))
         raise typer.Exit(1) from exc
     out.write_text(html, encoding="utf-8")
     console.print(f"report of {database} -> {out} ({len(html):,} bytes)")

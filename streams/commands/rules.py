@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from streams.commands import term
+
 rules_app = typer.Typer(help="Validate and inspect rulebooks.", no_args_is_help=True)
 
 
@@ -16,12 +18,11 @@ def check(
 ) -> None:
     """Validate each rulebook: print ``FILE:LINE: path: reason`` for every error and exit 1,
     or print a summary of its tiers, diseases and rules."""
-    from rich.console import Console
 
     from streams.core.rulebook import RulebookError
     from streams.core.rulebook_loader import load_rulebook
 
-    out = Console()
+    out = term.console()
     failed = False
     for path in files:
         try:
@@ -43,7 +44,11 @@ def _summary(out: object, path: str, book: object) -> None:
     from streams.core.rulebook import Rulebook
 
     assert isinstance(out, Console) and isinstance(book, Rulebook)
-    out.print(f"[bold]{path}[/bold]: rulebook {book.name or '(unnamed)'} version {book.version} OK")
+    out.print(
+        term.labelled(
+            f"{path}:", "bold", f"rulebook {book.name or '(unnamed)'} version {book.version} OK"
+        )
+    )
     tiers = Table("tier", "name", "color", "rules", "plan tasks", title="tiers")
     for t in book.tiers:
         tiers.add_row(

@@ -8,19 +8,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from streams.commands import term
 from topics.errors import TierflowError
 from topics.settings import load_settings
 
-console = Console()
-errors = Console(stderr=True)
+console = term.console()
+errors = term.console(stderr=True)
 DEFAULT_RATE = 100.0  # events/s when publishing without --rate or --as-fast-as-possible
 
 
 def _fail(message: str, code: int) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False)
+    errors.print(term.error(message))
     return typer.Exit(code)
 
 

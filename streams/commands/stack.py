@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from streams.commands import term
 from streams.ops.stack import StackError, StackStatus, stack_down, stack_status, stack_up
 from topics.settings import Settings, load_settings
 
@@ -45,7 +45,7 @@ def _print(status: StackStatus) -> None:
             ", ".join(map(str, c.ports)),
             str(c.data_dir),
         )
-    Console().print(table)
+    term.console().print(table)
 
 
 @stack_app.command("up")

@@ -8,16 +8,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from streams.commands import term
 from topics.errors import TierflowError
 from topics.settings import load_settings
 
 topics_app = typer.Typer(help="Kafka topics from the registry.", no_args_is_help=True)
-console = Console()
-errors = Console(stderr=True)
+console = term.console()
+errors = term.console(stderr=True)
 
 
 @topics_app.command("create")
@@ -29,7 +29,7 @@ def create() -> None:
     try:
         outcomes = asyncio.run(create_topics(settings))
     except TierflowError as exc:
-        errors.print(f"[red]error:[/red] {exc}")
+        errors.print(term.error(exc))
         raise typer.Exit(1) from exc
     table = Table("topic", "partitions", "state")
     for outcome in outcomes:
@@ -46,7 +46,7 @@ def _read_lines(source: str) -> list[bytes]:
     try:
         return path.read_bytes().splitlines()
     except OSError as exc:
-        errors.print(f"[red]error:[/red] cannot read {source}: {exc.strerror}")
+        errors.print(term.error(f"cannot read {source}: {exc.strerror}"))
         raise typer.Exit(2) from exc
 
 
@@ -69,11 +69,14 @@ def publish(
     name = "<stdin>" if source == "-" else source
     records, bad = plan_lines(_read_lines(source), settings.jurisdiction_digits)
     for line_error in bad:
-        errors.print(line_error.render(name), markup=False, highlight=False)
+        typer.echo(line_error.render(name), err=True)  # plain: one error per line
     if bad and not skip_invalid:
         errors.print(
-            f"[red]{len(bad)} invalid line(s); nothing published[/red] "
-            "(fix them, or pass --skip-invalid)"
+            term.labelled(
+                f"{len(bad)} invalid line(s); nothing published",
+                "red",
+                "(fix them, or pass --skip-invalid)",
+            )
         )
         raise typer.Exit(1)
     columns = (TextColumn("publishing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -84,7 +87,7 @@ def publish(
                 records, settings, rate=rate, on_sent=lambda n: progress.advance(task, n)
             )
         except TierflowError as exc:
-            errors.print(f"[red]error:[/red] {exc}")
+            errors.print(term.error(exc))
             raise typer.Exit(1) from exc
     table = Table("topic", "records")
     for topic, count in sorted(counts.items()):

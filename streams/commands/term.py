@@ -1,0 +1,25 @@
+"""The CLI's terminal output. What it prints holds other people's text — agencies' ids and
+headlines, file names, a file's line numbers — so rich must read none of it as markup
+(``[/x]`` in a facility id raised ``MarkupError`` and took the board down) or as an emoji
+code (``FILE:100:`` printed as ``FILE💯``). Consoles here do neither; our own styling is
+attached to :class:`rich.text.Text` spans instead."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.text import Text
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console that prints every string as it is (no markup, emoji codes or highlighting)."""
+    return Console(stderr=stderr, markup=False, emoji=False, highlight=False)
+
+
+def labelled(label: str, style: str, message: object) -> Text:
+    """``label`` in ``style`` followed by ``message`` printed verbatim."""
+    return Text.assemble((label, style), " ", str(message))
+
+
+def error(message: object) -> Text:
+    """``error: message`` with the label in red."""
+    return labelled("error:", "red", message)
