@@ -94,29 +94,25 @@ def render(board: Board, database: str) -> Group:
 def _incidents(board: Board, title: str, rows: list[dict[str, Any]], *, active: bool) -> Table:
     """Incidents with their tier and their timeline of tier changes (a warning the
     multi-point trigger opened is one only while it is ``active``)."""
-    table = Table(
-        "tier",
-        "incident",
-        "jurisdiction",
-        "category",
-        "disease",
-        "phase",
-        "timeline (event time)",
-        title=title,
-        expand=True,
-    )
+    # Narrow terminals (the demo's 80 columns) must still show the tier and the whole id:
+    # those never shrink, the id folds, and the timeline takes what is left.
+    table = Table(title=title, expand=True)
+    table.add_column("tier", no_wrap=True, min_width=9)
+    table.add_column("incident", overflow="fold", ratio=3)
+    table.add_column("area", no_wrap=True)
+    table.add_column("what", ratio=2)
+    table.add_column("timeline (event time)", ratio=4)
     for row in rows:
         steps = " → ".join(
             f"{c['tier'] or 'stood down'} {_at(c['effective_at'])}"
             for c in board.timeline.get(row["incident_id"], [])
         )
+        what = row["disease"] or row["category"].replace("_", " ")
         table.add_row(
             _tier(row["tier"], row["warning"] and active),
             row["incident_id"],
             row["jurisdiction"],
-            row["category"],
-            row["disease"] or "-",
-            row["phase"],
+            f"{what} ({row['phase']})",
             steps or "-",
         )
     return table

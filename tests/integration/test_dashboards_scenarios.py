@@ -93,7 +93,7 @@ def test_board_shows_the_scenarios(stack: Settings, landed: str) -> None:
     board = run_cli(["board", "--database", landed], stack).stdout
     stood_down = board[board.index("Stood down") : board.index("Overdue tasks")]
     cholera = next(line for line in stood_down.splitlines() if "cholera" in line)
-    assert "infectious_disease" in cholera and "warning" not in cholera
+    assert "cholera (" in cholera and "warning" not in cholera
     assert "II" in stood_down, stood_down
     assert "stood down" in " ".join(stood_down.split()), stood_down
     assert "cholera" not in board[: board.index("Stood down")]

@@ -15,8 +15,7 @@ from streams.commands import term
 from streams.commands.board import render
 
 VALID = (
-    b'{"kind":"tick","event_id":"t1","tick_at":"2026-03-02T08:00:00+08:00",'
-    b'"jurisdiction":"5101"}'
+    b'{"kind":"tick","event_id":"t1","tick_at":"2026-03-02T08:00:00+08:00","jurisdiction":"5101"}'
 )
 
 
