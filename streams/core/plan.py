@@ -30,7 +30,7 @@ from streams.core.tasks import (
     withdraw_tasks,
 )
 from streams.core.tiers import Pair, casualties
-from topics.models import Alert, Escalation, IncidentState
+from topics.models import Alert, Escalation, IncidentState, Status
 
 # The city stage's entry points (streams.core.engine), the task ledger's among them.
 __all__ = [
@@ -76,6 +76,38 @@ def pairs(track: Track) -> list[Pair]:
     return list(zip(ranks, track.timeline, strict=False))
 
 
+def escalation(
+    status: Status,
+    inc: str,
+    jurisdiction: str,
+    pair: Pair,
+    *,
+    version: str,
+    scope: tuple[str, ...] = (),
+    gone: bool = False,
+) -> Escalation:
+    """The Escalation of tier change ``pair`` of incident ``inc`` (the city stage's and the
+    roll-up stages' alike); its id is the uuid5 of its content, ``scope`` included."""
+    prev, (t, rank, rule_ids, evidence) = pair
+    tier, previous = TIER_BY_RANK[rank], TIER_BY_RANK[prev]
+    shown = ";".join(f"{k}={v!r}" for k, v in sorted(evidence.items()))
+    return Escalation(
+        decision_id=content_id(
+            "decision", status, inc, *scope, tier, t, previous, shown, *rule_ids
+        ),
+        incident_id=inc,
+        jurisdiction=jurisdiction,
+        status=status,
+        tier=tier,
+        previous_tier=previous,
+        effective_at=from_us(t),
+        rule_ids=rule_ids,
+        evidence=evidence,
+        rulebook_version=version,
+        retracted=gone,
+    )
+
+
 def _escalation(
     ns: Namespace,
     jurisdiction: str,
@@ -86,23 +118,9 @@ def _escalation(
     comp: Compiled,
     gone: bool,
 ) -> Escalation:
-    prev, (t, rank, rule_ids, evidence) = pair
-    tier, previous = TIER_BY_RANK[rank], TIER_BY_RANK[prev]
-    shown = ";".join(f"{k}={v!r}" for k, v in sorted(evidence.items()))
-    # the track key too: two tracks an agency gave one incident id decide apart
-    parts = (ns.status, inc, track.key, tier, t, previous, shown, *rule_ids)
-    return Escalation(
-        decision_id=content_id("decision", *parts),
-        incident_id=inc,
-        jurisdiction=jurisdiction,
-        status=ns.status,
-        tier=tier,
-        previous_tier=previous,
-        effective_at=from_us(t),
-        rule_ids=rule_ids,
-        evidence=evidence,
-        rulebook_version=comp.version,
-        retracted=gone,
+    # the track key in the id: two tracks an agency gave one incident id decide apart
+    return escalation(
+        ns.status, inc, jurisdiction, pair, version=comp.version, scope=(track.key,), gone=gone
     )
 
 

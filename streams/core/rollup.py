@@ -41,9 +41,8 @@ import orjson
 
 from streams.core.compiled import compile_rulebook
 from streams.core.eventtime import from_us, to_us
-from streams.core.ids import content_id
 from streams.core.persist import decode_state, encode_state
-from streams.core.plan import tier_periods
+from streams.core.plan import escalation, tier_periods
 from streams.core.rollup_tasks import (
     NATION,
     follow_ack,
@@ -54,10 +53,10 @@ from streams.core.rollup_tasks import (
 )
 from streams.core.rulebook import TIER_RANK, RollupLevel, RollupRule, Rulebook
 from streams.core.state import NO_TIME, CoreState, Entry
+from streams.core.tasks import TIER_BY_RANK
 from streams.core.tiers import Pair
 from topics.models import Alert, Escalation, IncidentEvent, IncidentState, Status, Task, Tier
 
-_TIERS: dict[int, Tier | None] = {0: None, **{rank: tier for tier, rank in TIER_RANK.items()}}
 Output = Escalation | IncidentState | Task | Alert
 Line = list[list[Any]]  # [[at_us, rank, rule_ids, units]]
 
@@ -278,27 +277,7 @@ def _changes(
 def _escalations(
     area: str, status: Status, inc: str, pairs: list[Pair], rulebook: Rulebook
 ) -> list[Escalation]:
-    said: list[Escalation] = []
-    for pair in pairs:
-        prev, (at, rank, ids, evidence) = pair
-        tier, previous = _TIERS[rank], _TIERS[prev]
-        shown = ";".join(f"{k}={v!r}" for k, v in sorted(evidence.items()))
-        decision = content_id("decision", status, inc, tier, at, previous, shown, *ids)
-        said.append(
-            Escalation(
-                decision_id=decision,
-                incident_id=inc,
-                jurisdiction=area,
-                status=status,
-                tier=tier,
-                previous_tier=previous,
-                effective_at=from_us(at),
-                rule_ids=ids,
-                evidence=evidence,
-                rulebook_version=rulebook.version,
-            )
-        )
-    return said
+    return [escalation(status, inc, area, pair, version=rulebook.version) for pair in pairs]
 
 
 def _snapshot(
@@ -322,7 +301,7 @@ def _snapshot(
         category="infectious_disease",
         disease=s.disease,
         headline=f"{s.disease} in {units} {name} of {where}",
-        tier=_TIERS[line[-1][1]] if line else None,
+        tier=TIER_BY_RANK[line[-1][1]] if line else None,
         opened_at=s.updated_at if opened is None else from_us(opened),
         updated_at=from_us(line[-1][0]) if line else s.updated_at,
         metrics={name: float(units)},
@@ -335,7 +314,7 @@ def _snapshot(
 def rollup_timeline(state: RollupState) -> list[tuple[str, str, datetime, Tier | None]]:
     """``(status, disease, effective_at, tier)`` of every roll-up tier change."""
     return [
-        (k.split("|")[0], k.split("|")[1], from_us(row[0]), _TIERS[row[1]])
+        (k.split("|")[0], k.split("|")[1], from_us(row[0]), TIER_BY_RANK[row[1]])
         for k in sorted(state.timeline)
         for row in state.timeline[k]
     ]
