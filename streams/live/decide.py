@@ -293,7 +293,8 @@ class Decider:
             batch.out.append(Emitted(self._rekeyed_topic, jurisdiction.encode(), event, target))
             return
         batch.events.setdefault(jurisdiction, []).append(event)
-        if isinstance(event, IncidentEvent) and feeds_rollup(event, self.rulebook):
+        # the exact type: a failing isinstance on a pydantic model is slow (every event)
+        if type(event) is IncidentEvent and feeds_rollup(event, self.rulebook):
             feed_key = event.incident_id.encode()
             batch.out.append(Emitted(self.rollup_feed, feed_key, event, partition=0))
         # Known before the batch's ticks are handed out: a new jurisdiction gets them too.
