@@ -12,22 +12,25 @@ every grant is static and follows a **naming rule** instead of being issued per 
 
 Roles, each granted to one user named in the settings:
 
-- ``tierflow_migrate`` (the migrator's role): DDL, SELECT and INSERT on both families (``tierflow db migrate``);
-  on the local stack also KILL QUERY, which is how ``stack down`` stops the server.
-- ``tierflow_write`` (the writer's): SELECT and INSERT on ``tierflow*`` only (the worker's landing).
-- ``tierflow_review`` (the reviewer's): DDL, SELECT and INSERT on ``review_*`` only (``tierflow replay``).
-- ``tierflow_read`` (the command view's reader): SELECT on both families, except ``rejected_events.value_b64`` and
-  ``schema_migrations`` of the live database and its exercise database, under a profile
-  whose ``readonly``, ``max_execution_time`` and ``max_memory_usage`` a query cannot lift.
+- ``tierflow_migrate`` (the migrator): DDL, SELECT and INSERT on both families (``tierflow
+  db migrate``); on the local stack also KILL QUERY, which is how ``stack down`` stops
+  the server.
+- ``tierflow_write`` (the writer): SELECT and INSERT on ``tierflow*`` only (the landing).
+- ``tierflow_review`` (the reviewer): DDL, SELECT and INSERT on ``review_*`` only
+  (``tierflow replay`` creates and fills its review with no other password).
+- ``tierflow_read`` (the command view's reader): SELECT on both families, except
+  ``rejected_events.value_b64`` and ``schema_migrations`` of the live database and its
+  exercise database, under a profile whose ``readonly``, ``max_execution_time`` and
+  ``max_memory_usage`` a query cannot lift.
 
 ClickHouse cannot revoke a column inside a wildcard database (``GRANT SELECT(c) ON
 tierflow*.t`` does not parse), so the raw DLQ bytes are refused by name in the databases
 the settings name; in a review or test database the reader can read them.
 
-Every role may read ``system.databases``, ``system.tables`` and ``system.columns`` (the server shows each user
-only its own tables there); the server config makes every other ``system`` table need a
-grant (:func:`access_config_xml`). ``default`` stays passwordless (the engine's own session
-logs in with it) and may only open the listeners, from loopback.
+Every role may read ``system.databases``, ``system.tables`` and ``system.columns`` (the
+server shows each user only its own objects there); the server config makes every other
+``system`` table need a grant (:func:`access_config_xml`). ``default`` stays passwordless
+(the engine's own session logs in with it) and may only open the listeners, from loopback.
 """
 
 from __future__ import annotations
@@ -55,7 +58,12 @@ READER_MAX_EXECUTION_S = 60
 READER_MAX_MEMORY_BYTES = 4_000_000_000
 
 _LOOPBACK = ("127.0.0.1", "::1")
-_ENGINES = ("MergeTree", "ReplacingMergeTree", "ReplicatedMergeTree", "ReplicatedReplacingMergeTree")
+_ENGINES = (
+    "MergeTree",
+    "ReplacingMergeTree",
+    "ReplicatedMergeTree",
+    "ReplicatedReplacingMergeTree",
+)
 _DDL = "CREATE DATABASE, CREATE TABLE, ALTER TABLE, DROP TABLE, DROP DATABASE, SELECT, INSERT"
 _CATALOG = tuple(f"GRANT SELECT ON system.{t}" for t in ("databases", "tables", "columns"))
 
@@ -265,7 +273,9 @@ def access_config_xml() -> str:
 def main(argv: list[str]) -> int:
     """``python -m sinks.access [--config]``: print production's users.d (or config.d) file."""
     production = Settings.model_construct()  # the defaults, whatever the environment says
-    print(access_config_xml() if argv == ["--config"] else users_xml(production, "production"), end="")
+    print(
+        access_config_xml() if argv == ["--config"] else users_xml(production, "production"), end=""
+    )
     return 0
 
 

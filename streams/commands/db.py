@@ -50,7 +50,10 @@ def migrate_command(
         return
     try:
         admin = connect(settings, "", login="migrator")
-        applied = {name: migrate(admin, name, on_cluster) for name in names}
+        try:
+            applied = {name: migrate(admin, name, on_cluster) for name in names}
+        finally:
+            admin.close()
     except OperationalError:
         typer.echo(
             f"tierflow db migrate: cannot reach ClickHouse at {settings.clickhouse_url}"

@@ -19,6 +19,7 @@ from topics.settings import Settings
 # KILL statement's own text also matches the LIKE, hence the second condition.
 STOP_SQL = "KILL QUERY WHERE query LIKE '%sleepEachRow%' AND query NOT LIKE '%KILL QUERY%'"
 
+
 def config_xml(settings: Settings) -> str:
     """The server's ``config.xml``: loopback listeners on the configured ports, and the
     access rules that make ``system`` tables need a grant (:mod:`sinks.access`)."""

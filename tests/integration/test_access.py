@@ -27,9 +27,7 @@ def live(stack: Settings) -> str:
 
 
 @pytest.fixture
-def review(
-    stack: Settings, ch_admin: Client, unique_name: Callable[..., str]
-) -> Iterator[str]:
+def review(stack: Settings, ch_admin: Client, unique_name: Callable[..., str]) -> Iterator[str]:
     """A review database the reviewer created and migrated itself."""
     name = f"review_{unique_name('acl')}"
     migrate_namespaces(stack, name)
@@ -60,18 +58,24 @@ def test_the_reader_is_refused_the_raw_dlq_bytes_but_counts_the_dlq(
 
 def test_the_reader_is_refused_system_tables_and_writes(stack: Settings, live: str) -> None:
     reader = _as(stack, "reader", live)
-    for sql in ("SELECT name FROM system.users", "SELECT count() FROM system.query_log",
-                "SELECT count() FROM system.processes"):
+    for sql in (
+        "SELECT name FROM system.users",
+        "SELECT count() FROM system.query_log",
+        "SELECT count() FROM system.processes",
+    ):
         with pytest.raises(DatabaseError, match=rf"{DENIED}|UNKNOWN_TABLE"):
             reader.query(sql)
-    with pytest.raises(DatabaseError, match="READONLY|ACCESS_DENIED"):
+    with pytest.raises(DatabaseError, match=r"READONLY|ACCESS_DENIED"):
         reader.command("INSERT INTO incidents (incident_id) VALUES ('x')")
     # What it may see of the catalogue is its own tables (Grafana's $database variable).
     seen = {db for (db,) in reader.query("SELECT DISTINCT database FROM system.tables").result_rows}
     assert live in seen and "system" in seen  # system.tables itself, nothing else there
-    assert {t for (t,) in reader.query(
-        "SELECT name FROM system.tables WHERE database = 'system'").result_rows} == {
-        "databases", "tables", "columns"}
+    assert {
+        t
+        for (t,) in reader.query(
+            "SELECT name FROM system.tables WHERE database = 'system'"
+        ).result_rows
+    } == {"databases", "tables", "columns"}
 
 
 @pytest.mark.parametrize(
@@ -128,8 +132,10 @@ def test_the_migrator_and_reviewer_stay_inside_their_databases(
         (migrator, "SELECT count() FROM system.users"),
         (migrator, "CREATE TABLE tierflow_x.t (a UInt8) ENGINE = Log"),  # no other engine
         (reviewer, f"SELECT count() FROM {live}.incidents"),
-        (reviewer, f"INSERT INTO {live}.rejected_events (reason, value_b64, version)"
-                   " VALUES ('x', '', 1)"),
+        (
+            reviewer,
+            f"INSERT INTO {live}.rejected_events (reason, value_b64, version) VALUES ('x', '', 1)",
+        ),
         (reviewer, "CREATE DATABASE tierflow_intruder"),
     ):
         with pytest.raises(DatabaseError, match=DENIED):
@@ -146,7 +152,7 @@ def test_default_opens_the_listeners_and_reads_nothing(stack: Settings, live: st
 
 
 def test_a_wrong_password_is_refused(stack: Settings) -> None:
-    with pytest.raises(DatabaseError, match="AUTHENTICATION_FAILED|Authentication failed"):
+    with pytest.raises(DatabaseError, match=r"AUTHENTICATION_FAILED|Authentication failed"):
         clickhouse_connect.get_client(
             dsn=stack.clickhouse_url, username=stack.clickhouse_user, password="guess"
         )

@@ -39,7 +39,13 @@ def test_no_grant_reaches_past_the_tierflow_databases(target: str) -> None:
                 continue
             assert ALLOWED_TARGET.search(text), (role.tag, text)
     users = {user.tag: user for user in root.findall("users/*")}
-    assert set(users) == {"default", "tierflow_migrator", "tierflow", "grafana", "tierflow_reviewer"}
+    assert set(users) == {
+        "default",
+        "tierflow_migrator",
+        "tierflow",
+        "grafana",
+        "tierflow_reviewer",
+    }
     for name, user in users.items():
         grants = [q.text for q in user.findall("grants/query")]
         assert len(grants) == 1 and user.find("access_management") is None, name
