@@ -157,14 +157,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_500_000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--database", default="bench_dashboards")
+    parser.add_argument("--database", default="tierflow_bench_dashboards")
     parser.add_argument("--jurisdiction", help="select one jurisdiction instead of All")
     parser.add_argument("--reuse", action="store_true", help="measure existing bench data")
     parser.add_argument("--keep", action="store_true", help="do not drop the database")
     args = parser.parse_args()
 
     settings = load_settings()
-    admin = connect(settings, "")
+    admin = connect(settings, "", login="migrator")
     reader = connect(settings, "", reader=True)
     end = datetime.now(UTC)
     try:

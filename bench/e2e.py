@@ -51,7 +51,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from bench.core import CITIES, T0, _mixed
 from bench.raw_consume import RawRate, raw_consume
 from sinks.client import connect
-from sinks.namespaces import namespace_databases
+from sinks.namespaces import migrate_namespaces, namespace_databases
 from streams.live.topology import LIVE_TOPICS, TopicNames
 from streams.ops.kafka import create_topics
 from topics.codec import encode
@@ -297,17 +297,18 @@ async def alerts_of(settings: Settings) -> Iterator[tuple[dict[str, Any], int]]:
 
 
 def fresh(base: Settings, tag: str) -> Settings:
-    name = f"bench_{tag}_{uuid.uuid4().hex[:8]}"
+    name = f"tierflow_bench_{tag}_{uuid.uuid4().hex[:8]}"
     port = 19_600 + os.getpid() % 300
     settings = base.model_copy(
         update={"topic_prefix": name, "clickhouse_database": name, "metrics_port": port}
     )
     asyncio.run(create_topics(settings, (*ALL_TOPICS, *LIVE_TOPICS)))
+    migrate_namespaces(settings, name)  # the workers' user runs no DDL
     return settings
 
 
 def drop(settings: Settings) -> None:
-    admin = connect(settings, "")
+    admin = connect(settings, "", login="migrator")
     try:
         for db in namespace_databases(settings.clickhouse_database).values():
             admin.command(f"DROP DATABASE IF EXISTS {db}")

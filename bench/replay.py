@@ -128,7 +128,7 @@ def replay(
     finally:
         if profiler:
             profiler.disable()
-        admin = connect(settings, "")
+        admin = connect(settings, "", login="reviewer")
         for db in namespace_databases(f"review_{name}").values():
             admin.command(f"DROP DATABASE IF EXISTS {db}")
         admin.close()

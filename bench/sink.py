@@ -144,11 +144,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating raw/writer rounds")
     args = parser.parse_args()
     settings = load_settings()
-    database = f"bench_sink_{os.getpid()}"
-    admin = connect(settings, "")
+    database = f"tierflow_bench_sink_{os.getpid()}"
+    admin = connect(settings, "", login="migrator")
     migrate(admin, database)
     try:
-        client = connect(settings, database)
+        client = connect(settings, database, login="migrator")
         client.command("CREATE TABLE cases_raw AS cases")
         run(Bench(settings, database, client, args.batch), args.rows, args.rounds)
     finally:

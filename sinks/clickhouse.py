@@ -6,6 +6,7 @@ from __future__ import annotations
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
 
+from sinks.access import login_for
 from sinks.client import connect
 from sinks.errors import SinkError, SinkUnavailable
 from sinks.tables import TableSpec
@@ -32,8 +33,9 @@ INSERT_SETTINGS = {"async_insert": 0, "insert_deduplicate": 1}
 
 
 class ClickHouseStore:
-    """Inserts batches into ``database`` on the server of ``settings``. The client is
-    made on first use (the server may be down when the worker starts)."""
+    """Inserts batches into ``database`` on the server of ``settings``, as the writer (a
+    review database: the reviewer). The client is made on first use (the server may be
+    down when the worker starts)."""
 
     def __init__(self, settings: Settings, database: str | None = None) -> None:
         self._settings = settings
@@ -62,7 +64,8 @@ class ClickHouseStore:
 
     def _connected(self) -> Client:
         if self._client is None:
-            self._client = connect(self._settings, self.database)
+            login = login_for(self.database, ddl=False)
+            self._client = connect(self._settings, self.database, login=login)
         return self._client
 
     def _column_types(self, client: Client, spec: TableSpec) -> list[str]:

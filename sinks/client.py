@@ -8,6 +8,7 @@ from typing import Any
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
+from sinks.access import Login, credentials
 from sinks.errors import SinkError
 from topics.settings import Settings
 
@@ -26,18 +27,19 @@ def connect(
     database: str | None = None,
     *,
     reader: bool = False,
+    login: Login | None = None,
     connect_timeout: float = 5,
 ) -> Client:
-    """A client for ``settings.clickhouse_url`` as the writer user (``reader``: the
-    read-only user), bound to ``database`` (default: the settings' database; pass ``""``
-    for none, e.g. before the database exists). Raises clickhouse-connect's errors when the
-    server cannot be reached. No session id: one client may serve several threads.
-    Datetimes read back are timezone-aware (UTC), comparable with the models'."""
+    """A client for ``settings.clickhouse_url`` as ``login`` (:mod:`sinks.access`; default
+    the writer, ``reader=True`` is short for ``login="reader"``), bound to ``database``
+    (default: the settings' database; pass ``""`` for none, e.g. before the database
+    exists). Raises clickhouse-connect's errors when the server cannot be reached. No
+    session id: one client may serve several threads. Datetimes read back are
+    timezone-aware (UTC), comparable with the models'."""
     db = settings.clickhouse_database if database is None else database
     if db:
         check_identifier(db, "database name")
-    user = settings.clickhouse_reader_user if reader else settings.clickhouse_user
-    secret = settings.clickhouse_reader_password if reader else settings.clickhouse_password
+    user, secret = credentials(settings, login or ("reader" if reader else "writer"))
     return clickhouse_connect.get_client(
         dsn=settings.clickhouse_url,
         username=user,

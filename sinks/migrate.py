@@ -14,6 +14,7 @@ from importlib import resources
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from sinks.access import check_database_name
 from sinks.client import check_identifier
 from sinks.cluster import on_cluster
 from sinks.errors import MigrationError
@@ -80,6 +81,19 @@ def applied_checksums(client: Client, database: str) -> dict[int, str]:
     return {int(version): str(checksum) for version, checksum in rows}
 
 
+def pending(client: Client, database: str) -> list[Migration]:
+    """The shipped migrations ``database`` has not recorded (all of them when it or its
+    ledger does not exist yet); needs only SELECT, so the writer can ask."""
+    try:
+        done = applied_checksums(client, database)
+    except ClickHouseError as exc:
+        if "UNKNOWN_DATABASE" in str(exc) or "UNKNOWN_TABLE" in str(exc):
+            done = {}
+        else:
+            raise
+    return [m for m in load_migrations() if m.version not in done]
+
+
 def ddl(statement: str, cluster: str | None) -> str:
     """A migration statement as it runs: unchanged on one server, rewritten with
     ``ON CLUSTER`` and Replicated engines for a cluster (:mod:`sinks.cluster`)."""
@@ -91,8 +105,9 @@ def migrate(admin: Client, database: str, cluster: str | None = None) -> list[Mi
     order; returns the ones applied now (empty when it was up to date). ``admin`` must be
     allowed to create databases and tables; its own current database does not matter.
     ``cluster``: run every statement ON CLUSTER with Replicated engines. MigrationError
-    when an applied migration's file has changed or a statement fails."""
-    check_identifier(database, "database name")
+    when an applied migration's file has changed or a statement fails; SinkError for a
+    name outside the tierflow databases (:func:`sinks.access.check_database_name`)."""
+    check_database_name(check_identifier(database, "database name"))
     try:
         admin.command(ddl(f"CREATE DATABASE IF NOT EXISTS {database}", cluster))
         ledger = LEDGER_DDL.replace("schema_migrations", f"{database}.schema_migrations")

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Literal
 
+from sinks.access import login_for
 from sinks.clickhouse import ClickHouseSink
 from sinks.client import connect
-from sinks.migrate import migrate
+from sinks.migrate import migrate, pending
 from sinks.writer import BatchObserver, Sink, SinkPolicy
 from topics.models import Status
 from topics.settings import Settings
@@ -47,10 +48,21 @@ def namespace_sinks(
 
 
 def migrate_namespaces(settings: Settings, database: str) -> None:
-    """Bring ``database`` and its exercise database up to date (idempotent)."""
-    admin = connect(settings, "")
+    """Bring ``database`` and its exercise database up to date (idempotent), as the
+    migrator (a review's as the reviewer: :func:`sinks.access.login_for`)."""
+    admin = connect(settings, "", login=login_for(database, ddl=True))
     try:
         for name in namespace_databases(database).values():
             migrate(admin, name)
     finally:
         admin.close()
+
+
+def unmigrated_namespaces(settings: Settings, database: str) -> list[str]:
+    """The databases of ``database``'s namespaces that miss a shipped migration, asked as
+    the user that writes them (it needs no DDL right to ask)."""
+    client = connect(settings, "", login=login_for(database, ddl=False))
+    try:
+        return [name for name in namespace_databases(database).values() if pending(client, name)]
+    finally:
+        client.close()

@@ -14,6 +14,7 @@ from streams.commands.simulate import simulate
 from streams.commands.stack import stack_app
 from streams.commands.topics import publish, topics_app
 from streams.commands.worker import worker
+from topics.settings import EXIT_DEV_SECRET, DevSecretError, load_settings, refuse_dev_secrets
 
 app = typer.Typer(
     name="tierflow",
@@ -21,6 +22,18 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _settings_guard() -> None:
+    # Before any command: development secrets never meet a server off this machine.
+    try:
+        refuse_dev_secrets(load_settings())
+    except DevSecretError as exc:
+        typer.echo(f"tierflow: {exc}", err=True)
+        raise typer.Exit(EXIT_DEV_SECRET) from None
+
+
 app.add_typer(stack_app, name="stack")
 app.add_typer(topics_app, name="topics")
 app.add_typer(db_app, name="db")

@@ -29,10 +29,11 @@ def settings() -> Settings:
 @pytest.fixture
 def unique_name() -> Callable[..., str]:
     """A factory of collision-free names for per-test databases, topic prefixes …:
-    ``unique_name()`` → ``t_1f3a…``, ``unique_name("review")`` → ``review_9c0d…``.
-    Valid as a ClickHouse identifier and in a Kafka topic name."""
+    ``unique_name()`` → ``tierflow_t_1f3a…``, ``unique_name("live")`` →
+    ``tierflow_live_9c0d…``. Valid as a ClickHouse identifier and in a Kafka topic name,
+    and inside the tierflow databases the ClickHouse users' grants cover (sinks/access.py)."""
 
     def make(prefix: str = "t") -> str:
-        return f"{prefix}_{uuid.uuid4().hex[:12]}"
+        return f"tierflow_{prefix}_{uuid.uuid4().hex[:12]}"
 
     return make

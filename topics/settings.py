@@ -6,11 +6,15 @@ package everything else may import. Secrets are ``SecretStr`` so they never prin
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from topics.errors import TierflowError
 
 
 class Settings(BaseSettings):
@@ -24,12 +28,22 @@ class Settings(BaseSettings):
     replication_factor: int = 1
     # ClickHouse (HTTP, clickhouse-connect)
     clickhouse_url: str = "http://127.0.0.1:18123"
+    clickhouse_database: str = "tierflow"
+    # --- ClickHouse users, least privilege (sinks/access.py has their grants) ---------
+    # The writer: INSERT and SELECT on the tierflow databases (the worker's landing).
     clickhouse_user: str = "tierflow"
     clickhouse_password: SecretStr = SecretStr("tierflow")
-    clickhouse_database: str = "tierflow"
-    # Read-only user the command view (Grafana, `tierflow board`) uses.
+    # The command view's reader (Grafana, `tierflow board`): SELECT on the command-view
+    # tables, a constrained read-only profile.
     clickhouse_reader_user: str = "grafana"
     clickhouse_reader_password: SecretStr = SecretStr("grafana")
+    # The migrator: DDL on the tierflow and review databases (`tierflow db migrate`).
+    clickhouse_migrator_user: str = "tierflow_migrator"
+    clickhouse_migrator_password: SecretStr = SecretStr("tierflow_migrator")
+    # The reviewer: creates, fills and reads review_* databases (`tierflow replay`).
+    clickhouse_reviewer_user: str = "tierflow_reviewer"
+    clickhouse_reviewer_password: SecretStr = SecretStr("tierflow_reviewer")
+    # --- end of the ClickHouse users ----------------------------------------------------
     # Local stack
     stack_home: Path = Field(default=Path("var/stack"))
     kafka_port: int = 19092
@@ -74,3 +88,63 @@ class Settings(BaseSettings):
 def load_settings() -> Settings:
     """Read settings from the environment; the only place that does."""
     return Settings()
+
+
+# --- development secrets: refused outside the local stack (issue 12, item 7) -----------
+# Every secret setting whose default is a development value. Their defaults are public
+# (they are in this file), so they are refused as soon as Kafka or ClickHouse is not on
+# this machine. A new secret is one more line here.
+DEV_SECRETS: tuple[str, ...] = (
+    "clickhouse_password",
+    "clickhouse_reader_password",
+    "clickhouse_migrator_password",
+    "clickhouse_reviewer_password",
+    "pseudonym_key",
+)
+
+
+# The exit status of a command refused for a development secret (sysexits' EX_CONFIG).
+EXIT_DEV_SECRET = 78
+
+
+class DevSecretError(TierflowError):
+    """A development secret is set while a server is not on loopback."""
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name other than localhost: never assumed local
+
+
+def remote_servers(settings: Settings) -> list[str]:
+    """The configured Kafka and ClickHouse addresses that are not on loopback, as
+    ``"Kafka at host:port"`` / ``"ClickHouse at URL"``."""
+    remote = [
+        f"Kafka at {server}"
+        for server in (s.strip() for s in settings.kafka_bootstrap.split(","))
+        if server and not _is_loopback(urlsplit(f"//{server}").hostname or server)
+    ]
+    if not _is_loopback(urlsplit(settings.clickhouse_url).hostname or ""):
+        remote.append(f"ClickHouse at {settings.clickhouse_url}")
+    return remote
+
+
+def refuse_dev_secrets(settings: Settings) -> None:
+    """Raise DevSecretError, a one-line message naming the setting, when any setting of
+    :data:`DEV_SECRETS` still has its development default while Kafka or ClickHouse is
+    not on loopback; return quietly on the local stack or with every secret set."""
+    remote = remote_servers(settings)
+    if not remote:
+        return
+    for name in DEV_SECRETS:
+        default = Settings.model_fields[name].default
+        if getattr(settings, name) == default:
+            raise DevSecretError(
+                f"TIERFLOW_{name.upper()} is the development default; set a secret of your"
+                f" own before using {remote[0]} (not loopback)"
+            )

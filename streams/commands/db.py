@@ -28,25 +28,32 @@ def migrate_command(
         bool, typer.Option("--print-sql", help="Print the DDL that would run; change nothing.")
     ] = False,
 ) -> None:
-    """Create the database if needed and apply the migrations it has not seen; running it
-    again changes nothing. A review gets its own database: `--database review_0301`."""
+    """Create the database and its exercise database (drills) if needed and apply the
+    migrations they have not seen, as the migrator user; running it again changes nothing.
+    A review gets its own database: `--database review_0301`."""
     # Imported here so `tierflow --help` does not load clickhouse-connect.
     from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
 
     from sinks.client import connect
     from sinks.errors import SinkError
     from sinks.migrate import ddl, load_migrations, migrate
+    from sinks.namespaces import namespace_databases
 
     settings = load_settings()
-    name = database or settings.clickhouse_database
+    names = list(namespace_databases(database or settings.clickhouse_database).values())
     if print_sql:
-        for migration in load_migrations():
-            typer.echo(f"-- {migration.version:04d}_{migration.name} (database {name})")
-            for statement in migration.statements():
-                typer.echo(ddl(statement, on_cluster) + ";\n")
+        for name in names:
+            for migration in load_migrations():
+                typer.echo(f"-- {migration.version:04d}_{migration.name} (database {name})")
+                for statement in migration.statements():
+                    typer.echo(ddl(statement, on_cluster) + ";\n")
         return
     try:
-        applied = migrate(connect(settings, ""), name, on_cluster)
+        admin = connect(settings, "", login="migrator")
+        try:
+            applied = {name: migrate(admin, name, on_cluster) for name in names}
+        finally:
+            admin.close()
     except OperationalError:
         typer.echo(
             f"tierflow db migrate: cannot reach ClickHouse at {settings.clickhouse_url}"
@@ -57,7 +64,8 @@ def migrate_command(
     except (SinkError, ClickHouseError) as exc:
         typer.echo(f"tierflow db migrate: {exc}", err=True)
         raise typer.Exit(1) from None
-    if not applied:
-        typer.echo(f"{name}: up to date")
-    for migration in applied:
-        typer.echo(f"{name}: applied {migration.version:04d}_{migration.name}")
+    for name, done in applied.items():
+        if not done:
+            typer.echo(f"{name}: up to date")
+        for migration in done:
+            typer.echo(f"{name}: applied {migration.version:04d}_{migration.name}")

@@ -1,6 +1,14 @@
 """``python -m streams.live``: the same as ``tierflow worker``."""
 
-from streams.live.runner import run_worker
-from topics.settings import load_settings
+import sys
 
-run_worker(load_settings())
+from streams.live.runner import run_worker
+from topics.settings import EXIT_DEV_SECRET, DevSecretError, load_settings, refuse_dev_secrets
+
+settings = load_settings()
+try:
+    refuse_dev_secrets(settings)
+except DevSecretError as exc:
+    print(f"tierflow worker: {exc}", file=sys.stderr)
+    sys.exit(EXIT_DEV_SECRET)
+run_worker(settings)

@@ -17,7 +17,7 @@ import faust
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from sinks.errors import SinkError
-from sinks.namespaces import migrate_namespaces, namespace_sinks
+from sinks.namespaces import namespace_sinks, unmigrated_namespaces
 from sinks.writer import RetryPolicy, SinkPolicy
 from streams.live import metrics
 from streams.live.decide import Decider, Outgoing, Record
@@ -298,7 +298,7 @@ def landing_stage(settings: Settings, names: TopicNames) -> Callable[[], Corouti
 
     async def land() -> None:
         try:
-            await _migrate_until_done(settings)
+            await _wait_until_migrated(settings)
             await landing.run(names.landing_sources)
         except Exception:
             _stop_hard("landing", 0)
@@ -379,18 +379,21 @@ def _exit_if_stalled(tracker: metrics.CommitTracker, topics: tuple[str, ...]) ->
         os._exit(EXIT_STALLED)
 
 
-async def _migrate_until_done(settings: Settings) -> None:
+async def _wait_until_migrated(settings: Settings) -> None:
+    # The worker's user may not run DDL: `tierflow db migrate` (the migrator; production's
+    # init service) creates the databases. Until then the landing waits, consuming nothing.
     delay = 1.0
     while True:
         try:
-            await asyncio.to_thread(migrate_namespaces, settings, settings.clickhouse_database)
-            return
-        except (SinkError, ClickHouseError) as exc:  # server down at start: keep trying
-            log.warning(
-                "cannot migrate %s yet, retry in %.0fs: %s",
-                settings.clickhouse_database,
-                delay,
-                exc,
+            waiting = await asyncio.to_thread(
+                unmigrated_namespaces, settings, settings.clickhouse_database
             )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+        except (SinkError, ClickHouseError) as exc:  # server down at start: keep trying
+            waiting, reason = [settings.clickhouse_database], f"cannot ask ClickHouse: {exc}"
+        else:
+            reason = "run `tierflow db migrate`"
+        if not waiting:
+            return
+        log.warning("%s not migrated yet (%s); retry in %.0fs", waiting, reason, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 10.0)

@@ -32,8 +32,9 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 def run_worker(settings: Settings) -> None:
     """Run one worker in this process until it is told to stop. Creates the registry's
-    and the live shell's topics first (idempotent); the landing task migrates the live and
-    exercise databases once ClickHouse answers."""
+    and the live shell's topics first (idempotent); the landing task waits until the live
+    and exercise databases are migrated (`tierflow db migrate`: the worker's ClickHouse
+    user runs no DDL)."""
     configure_logging()
     tune_gc_for_core_state()
     rulebook = (

@@ -14,6 +14,7 @@ import clickhouse_connect
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from sinks.access import credentials
 from streams.ops.stack import stack_up
 from streams.ops.stack_clickhouse import pings
 from streams.ops.stack_kafka import answers_metadata
@@ -36,13 +37,15 @@ def kafka_bootstrap(stack: Settings) -> str:
 
 @pytest.fixture(scope="session")
 def ch_admin(stack: Settings) -> Iterator[Client]:
-    """A clickhouse-connect HTTP client as the writer/admin user (``tierflow``)."""
+    """A clickhouse-connect HTTP client as the migrator: DDL, reads and writes on every
+    tierflow and review database, nothing else (sinks/access.py)."""
     url = urlsplit(stack.clickhouse_url)
+    user, password = credentials(stack, "migrator")
     client = clickhouse_connect.get_client(
         host=url.hostname or "127.0.0.1",
         port=url.port or 8123,
-        username=stack.clickhouse_user,
-        password=stack.clickhouse_password.get_secret_value(),
+        username=user,
+        password=password.get_secret_value(),
     )
     yield client
     client.close()

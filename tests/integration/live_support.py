@@ -23,6 +23,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
 
+from sinks.namespaces import migrate_namespaces
 from streams.core import (
     Rulebook,
     decode_state,
@@ -197,8 +198,11 @@ def publish_copies(settings: Settings, lines: list[bytes], count: int) -> None:
     asyncio.run(_publish_copies(settings, lines, count))
 
 
-def prepare(settings: Settings) -> None:
+def prepare(settings: Settings, *, migrate: bool = True) -> None:
+    """Topics, and (``migrate``) the databases a worker lands in: its user runs no DDL."""
     asyncio.run(create_topics(settings, (*ALL_TOPICS, *LIVE_TOPICS)))
+    if migrate:
+        migrate_namespaces(settings, settings.clickhouse_database)
 
 
 def publish(settings: Settings, lines: list[bytes], wrong_keys: int = 0) -> Published:

@@ -307,7 +307,7 @@ def board_db(stack: Settings, ch_admin: Client) -> Iterator[str]:
     """A database migrated by `tierflow db migrate` and holding the landed scenario.
     Module-scoped (the ~20 panel checks share it), so it names itself the way the
     ``unique_name`` fixture does."""
-    name = f"board_{uuid.uuid4().hex[:12]}"
+    name = f"tierflow_board_{uuid.uuid4().hex[:12]}"
     run_cli(["db", "migrate", "--database", name], stack)
     try:
         land_scenario(stack, name)
@@ -493,5 +493,5 @@ def test_panel_options_name_only_columns_their_query_returns() -> None:
 
 
 def test_the_reader_cannot_write(reader: Client, board_db: str) -> None:
-    with pytest.raises(Exception, match=r"readonly|READONLY"):
+    with pytest.raises(Exception, match=r"readonly|READONLY|ACCESS_DENIED"):
         reader.command(f"TRUNCATE TABLE {board_db}.incidents")

@@ -115,6 +115,7 @@ def worker(
     settings = stack.model_copy(update={"topic_prefix": name, "clickhouse_database": name})
     port = free_port()
     run_cli(["topics", "create"], settings)
+    run_cli(["db", "migrate"], settings)
     events = tmp_path / "events.jsonl"
     events.write_text("".join(json.dumps(e) + "\n" for e in EVENTS))
     run_cli(["publish", str(events)], settings)

@@ -47,7 +47,7 @@ def live_runs(
     def run(scenario: str) -> LiveRun:
         if scenario not in done:
             tmp = tmp_path_factory.mktemp(scenario)
-            settings = live_settings(stack, f"live_{uuid.uuid4().hex[:12]}")
+            settings = live_settings(stack, f"tierflow_live_{uuid.uuid4().hex[:12]}")
             lines, _truth = simulate(scenario, 3, tmp / "scenario.jsonl")
             prepare(settings)
             start, end = publish_scenario(settings, lines)

@@ -17,6 +17,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from typer.testing import CliRunner
 
+from sinks.access import credentials
 from streams.cli import app
 from streams.ops.stack import stack_down, stack_status, stack_up
 from streams.ops.stack_proc import wait_exit
@@ -89,11 +90,12 @@ def private(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Ite
 
 
 def _client(s: Settings) -> clickhouse_connect.driver.client.Client:
+    user, password = credentials(s, "migrator")
     return clickhouse_connect.get_client(
         host="127.0.0.1",
         port=s.clickhouse_http_port,
-        username=s.clickhouse_user,
-        password=s.clickhouse_password.get_secret_value(),
+        username=user,
+        password=password.get_secret_value(),
     )
 
 
@@ -127,7 +129,7 @@ def test_up_twice_starts_once_and_both_servers_answer(private: Settings) -> None
 
     assert asyncio.run(_kafka_round_trip(private.kafka_bootstrap, "stack_probe")) == b"ping"
     client = _client(private)
-    assert client.command("SELECT currentUser()") == private.clickhouse_user
+    assert client.command("SELECT currentUser()") == private.clickhouse_migrator_user
     client.close()
 
 
@@ -149,8 +151,9 @@ def test_status_reports_pids_ports_and_data_dirs(private: Settings) -> None:
 def test_killed_server_is_restarted_on_its_data(private: Settings) -> None:
     stack_up(private)
     client = _client(private)
-    client.command("CREATE TABLE default.kept (n UInt8) ENGINE = MergeTree ORDER BY n")
-    client.command("INSERT INTO default.kept VALUES (7)")
+    client.command("CREATE DATABASE tierflow_kept")
+    client.command("CREATE TABLE tierflow_kept.kept (n UInt8) ENGINE = MergeTree ORDER BY n")
+    client.command("INSERT INTO tierflow_kept.kept VALUES (7)")
     client.close()
     old = stack_status(private).component("clickhouse").pid
     assert old is not None
@@ -162,7 +165,7 @@ def test_killed_server_is_restarted_on_its_data(private: Settings) -> None:
     assert status.component("clickhouse").started
     assert not status.component("kafka").started
     client = _client(private)
-    assert client.command("SELECT sum(n) FROM default.kept") == 7
+    assert client.command("SELECT sum(n) FROM tierflow_kept.kept") == 7
     client.close()
 
 

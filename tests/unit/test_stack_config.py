@@ -42,14 +42,15 @@ def test_users_store_password_hashes_never_the_passwords() -> None:
     writer, reader = users.find("tierflow"), users.find("grafana")
     assert writer is not None and reader is not None
     assert writer.findtext("password_sha256_hex") == SHA_TIERFLOW
-    assert writer.findtext("access_management") == "1"
+    assert writer.findtext("access_management") is None  # no user may manage access
+    assert [q.text for q in writer.findall("grants/query")] == ["GRANT tierflow_write"]
     assert reader.findtext("password_sha256_hex") == SHA_AWKWARD
-    assert reader.findtext("profile") == "readonly"
+    assert reader.findtext("profile") == "tierflow_command_view"
 
 
-def test_readonly_profile_is_readonly_2_and_default_may_only_open_listeners() -> None:
+def test_reader_profile_is_readonly_2_and_default_may_only_open_listeners() -> None:
     root = ET.fromstring(users_xml(_settings()))
-    assert root.findtext("profiles/readonly/readonly") == "2"
+    assert root.findtext("profiles/tierflow_command_view/readonly") == "2"
     default = root.find("users/default")
     assert default is not None
     assert default.findtext("password") in ("", None)  # the engine's own session needs it
@@ -65,6 +66,8 @@ def test_clickhouse_listens_on_loopback_on_the_configured_ports() -> None:
     assert root.findtext("http_port") == "31123"
     assert root.findtext("tcp_port") == "31000"
     assert root.findtext("users_config") == "users.xml"
+    rules = "access_control_improvements/select_from_system_db_requires_grant"
+    assert root.findtext(rules) == "true"
 
 
 def test_kafka_properties_single_kraft_node_on_loopback(tmp_path: Path) -> None:
