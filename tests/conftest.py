@@ -7,10 +7,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from topics.settings import Settings
 
 _INTEGRATION_DIR = Path(__file__).parent / "integration"
+
+# Properties are checked by what they find, not by how long an example takes: a busy
+# 2-core CI machine must not turn a slow example into a failure (DeadlineExceeded).
+hypothesis_settings.register_profile("tierflow", deadline=None)
+hypothesis_settings.load_profile("tierflow")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
