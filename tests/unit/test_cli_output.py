@@ -5,14 +5,16 @@ must print it verbatim, never as markup or emoji codes (``FILE:100:`` once came 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from sinks.command_view import Board
+from sinks.display import LocalTime
 from streams.cli import app
 from streams.commands import term
-from streams.commands.board import render
+from streams.commands.board_view import View, render
 
 VALID = (
     b'{"kind":"tick","event_id":"t1","tick_at":"2026-03-02T08:00:00+08:00","jurisdiction":"5101"}'
@@ -43,6 +45,7 @@ def test_board_prints_agency_text_verbatim() -> None:
         "tier": "II",
         "warning": False,
         "phase": "reported",
+        "updated_at": at,
     }
     board = Board(
         incidents=[incident],
@@ -56,8 +59,9 @@ def test_board_prints_agency_text_verbatim() -> None:
     )
     out = term.console()
     out.width = 300
+    view = View(board, "tierflow", LocalTime(ZoneInfo("Asia/Shanghai")), at, ids=True)
     with out.capture() as captured:
-        out.print(render(board, "tierflow"))
+        out.print(render(view, out.width))
     text = captured.get()
     assert odd in text
     assert "to [red]H-2[/red] :fire:" in text
