@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -13,14 +14,16 @@ from clickhouse_connect.driver.client import Client
 from rich.cells import cell_len
 
 from streams.core import default_rulebook
+from streams.simulate import generate
 from topics.settings import Settings
 
-from .kafka_helpers import settings_env
+from .kafka_helpers import run_cli, settings_env
 from .live_support import ROOT
 from .tmux_pane import Pane
 
 # A task row of the overdue section: indented action, agency, due time.
 TASK_ROW = re.compile(r"^  \S.*\s(\w+)\s+\d\d-\d\d \d\d:\d\d$", re.MULTILINE)
+SCENARIOS = ("cholera", "road-mci", "supply-squeeze")
 SECTIONS = (
     "Active incidents by tier",
     "Stood down (latest 10)",
@@ -97,3 +100,24 @@ def test_at_200x50_the_board_is_one_page(stack: Settings, scenarios_db: str) -> 
             assert section in text, (section, text)
         timeline = next(line for line in screen if "mass casualty · Chengdu" in line)
         assert "IV 03-02 09:18 → III 09:37 → II 09:52" in timeline
+
+
+def test_dlq_list_counts_what_the_scenarios_planted_by_reason(
+    stack: Settings, scenarios_db: str
+) -> None:
+    """As the read-only user: per reason the number of malformed lines the scenarios'
+    truth says they planted (``not_object`` lines → "not a JSON object"), the latest two
+    of each with where they came from, and never a record's bytes."""
+    planted = Counter(
+        m["error"] for name in SCENARIOS for m in generate(name, 1).truth["malformed"]
+    )
+    out = run_cli(["dlq", "list", "--database", scenarios_db, "--examples", "2"], stack).stdout
+    assert f"Rejected records in {scenarios_db}: {sum(planted.values())}" in out
+    summary, examples = out.split("Latest 2 of each")
+    counts = [int(line.split()[0]) for line in summary.splitlines() if line.strip()[:1].isdigit()]
+    assert sum(counts) == sum(planted.values())
+    row = next(line for line in summary.splitlines() if "not a JSON object" in line)
+    assert row.split()[0] == str(planted["not_object"])
+    shown = [line for line in examples.splitlines() if line.startswith("    ") and "@" in line]
+    assert len(shown) == sum(min(2, n) for n in counts)
+    assert "eyJ" not in out  # base64 of a JSON object: the bytes stay in the DLQ topic

@@ -5,8 +5,8 @@ must print it verbatim, never as markup or emoji codes (``FILE:100:`` once came 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from typer.testing import CliRunner
 
