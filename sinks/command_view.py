@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from clickhouse_connect.driver.binding import quote_identifier
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 TIER_ORDER = "multiIf(tier = 'I', 1, tier = 'II', 2, tier = 'III', 3, tier = 'IV', 4, 5)"
 
@@ -150,6 +152,18 @@ def read_board(client: Client) -> Board:
         beds=_rows(client, BEDS),
         overdue_elsewhere=_count(client, OVERDUE_COUNT) - len(overdue),
     )
+
+
+def database_exists(client: Client, database: str) -> bool:
+    """Whether ``database`` exists, asked the way the read-only user may (it reads no
+    system tables): ClickHouse answers UNKNOWN_DATABASE for one that does not."""
+    try:
+        client.query(f"SELECT 1 FROM {quote_identifier(database)}.incidents LIMIT 0")
+    except DatabaseError as exc:
+        if "UNKNOWN_DATABASE" in str(exc):
+            return False
+        raise
+    return True
 
 
 def _count(client: Client, sql: str) -> int:
