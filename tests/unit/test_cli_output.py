@@ -29,8 +29,9 @@ def test_publish_names_line_100_verbatim_on_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 1
     errors = [ln for ln in result.stderr.splitlines() if ln.startswith(str(source))]
     assert errors == [
-        f"{source}:100: -: not a JSON object (got list)",
-        f"{source}:1235: -: unknown kind 'nope' (expected one of incident, case, transfer, stock)",
+        f"{source}:100: not a JSON object (got list)",
+        f"{source}:1235: kind: unknown kind 'nope' "
+        "(expected one of incident, case, transfer, stock)",
     ]
 
 
