@@ -297,7 +297,8 @@ def _summary_html(report: ReviewReport, h: _Html) -> str:
         facts.append(
             (
                 f"against {_esc(report.diff.against)}",
-                f"{summary.differ} tier changes differ, {summary.same} the same",
+                f"{summary.differ} of {summary.differ + (summary.same or 0)} tier changes "
+                f"differ, {summary.same} the same",
             )
         )
     rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)

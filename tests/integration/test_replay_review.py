@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +18,7 @@ from streams.core import default_rulebook
 from streams.replay.session import ReviewRequest, replay_kafka
 from topics.settings import Settings
 
+from .chromium import screenshot
 from .kafka_helpers import run_cli
 from .live_support import ROOT, prepare, simulate
 from .png_pixels import inked, longest_run, region
@@ -115,41 +114,6 @@ def test_a_lower_threshold_escalates_earlier_by_the_hand_computed_time(
     assert at_20 < at_30
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.skip("chromium is not installed (Debian package `chromium`)")
-
-
-def _screenshot(page: Path, shot: Path, size: str, profile: Path) -> bytes:
-    """A PNG of ``page`` in headless Chromium, offline (a dead proxy: nothing fetched)."""
-    subprocess.run(
-        [
-            _chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            f"--user-data-dir={profile}",
-            "--proxy-server=127.0.0.1:9",
-            f"--window-size={size}",
-            f"--screenshot={shot}",
-            page.as_uri(),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return shot.read_bytes()
-
-
 CELL = 64
 TOFU = "\u0378"  # unassigned: every font draws its "missing glyph" box
 
@@ -182,7 +146,7 @@ def test_the_report_opens_offline_in_chromium_and_shows_the_timeline(
     run_cli(["review", "report", alt, "--against", _base, "--out", str(out)], settings)
     html = out.read_text(encoding="utf-8")
     assert 'class="timeline"' in html and "II 重大" in html and "earlier" in html
-    png = _screenshot(out, tmp_path / "aar.png", "1000,1400", tmp_path / "profile")
+    png = screenshot(out, tmp_path / "aar.png", "1000,1400", tmp_path / "profile")
     # The chart's bar: Tier II (orange) held for over a week of the ~18 days the chart
     # spans (about 760 px); the tier badges of the legend and tables are under 60 px wide.
     assert longest_run(png, "#f28e2b") > 250
@@ -201,7 +165,7 @@ def test_the_tier_names_are_drawn_not_tofu(what_if: WhatIf, tmp_path: Path) -> N
     probe = tmp_path / "probe.html"
     probe.write_text(page, encoding="utf-8")
     width = CELL * (len(chars) + 1)
-    png = _screenshot(probe, tmp_path / "probe.png", f"{width},{CELL}", tmp_path / "profile")
+    png = screenshot(probe, tmp_path / "probe.png", f"{width},{CELL}", tmp_path / "profile")
     cells = [region(png, i * CELL, 0, CELL, CELL) for i in range(len(chars) + 1)]
     *glyphs, tofu = cells
     for char, glyph in zip(chars, glyphs, strict=True):

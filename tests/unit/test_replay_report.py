@@ -206,7 +206,7 @@ def test_the_summary_comes_first_with_the_figures_a_chief_asks_for() -> None:
     assert "3 issued · 1 acked late · " in summary and "1 overdue, never acked" in summary
     # Live latency: every live decision 30 min after its event time.
     assert "median +0h30m00s, worst +0h30m00s over 4 decisions" in summary
-    assert "2 tier changes differ, 2 the same" in summary  # A II earlier, B IV missing
+    assert "2 of 4 tier changes differ, 2 the same" in summary  # A II earlier, B IV missing
 
 
 def test_the_diff_lists_only_differences_and_counts_the_same() -> None:
