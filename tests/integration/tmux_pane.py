@@ -51,9 +51,17 @@ class Pane:
 
     def exit_status(self) -> int | None:
         """The command's exit status once it has exited, else None."""
-        shown = self._tmux("display-message", "-p", "-t", "t", "#{pane_dead}:#{pane_dead_status}")
-        dead, status = shown.strip().split(":")
-        return int(status) if dead == "1" else None
+        shown = self._tmux(
+            "display-message",
+            "-p",
+            "-t",
+            "t",
+            "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}",
+        )
+        dead, status, signal = shown.strip().split(":")
+        if dead != "1" or not (status or signal):  # tmux may not have the status yet
+            return None
+        return int(status) if status else 128 + int(signal)
 
     def wait(self, ready: Callable[[list[str]], bool], timeout: float = 90) -> list[str]:
         """The screen once ``ready`` holds for it (a refresh may be drawing meanwhile)."""
