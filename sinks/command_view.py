@@ -6,10 +6,12 @@ version of each row) and only ``status = 'Actual'`` rows, so drills never show u
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from clickhouse_connect.driver.binding import quote_identifier
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 TIER_ORDER = "multiIf(tier = 'I', 1, tier = 'II', 2, tier = 'III', 3, tier = 'IV', 4, 5)"
 
@@ -47,12 +49,39 @@ WHERE status = 'Actual' AND NOT retracted
 ORDER BY incident_id, effective_at
 """
 
-OVERDUE_TASKS = """
-SELECT agency_type, incident_id, tier, action, due_at
-FROM tasks FINAL
-WHERE status = 'Actual' AND state = 'overdue'
-ORDER BY due_at
-LIMIT 30
+# Overdue tasks of live tiers only: those the incident's current tier change issued. Tasks
+# of a tier it has since left (superseded) or of an incident that stood down are history
+# for the after-action review, not work for the room; the board counts them apart.
+CURRENT_TIERS = """
+SELECT incident_id, tier, effective_at AS since
+FROM tier_timeline FINAL
+WHERE status = 'Actual' AND NOT retracted
+ORDER BY incident_id, effective_at DESC, decision_id DESC
+LIMIT 1 BY incident_id
+"""
+
+OVERDUE_TASKS = f"""
+SELECT t.task_id AS task_id, t.incident_id AS incident_id, t.tier AS tier,
+       t.agency_type AS agency_type, t.action AS action, t.due_at AS due_at
+FROM tasks AS t FINAL
+INNER JOIN ({CURRENT_TIERS}) AS current ON t.incident_id = current.incident_id
+WHERE t.status = 'Actual' AND t.state = 'overdue'
+  AND current.tier IS NOT NULL AND t.tier = current.tier AND t.issued_at >= current.since
+ORDER BY t.incident_id, t.due_at, t.agency_type
+"""
+
+OVERDUE_COUNT = "SELECT count() FROM tasks FINAL WHERE status = 'Actual' AND state = 'overdue'"
+
+# Free beds of the kinds a transfer most often waits for, against each hospital's capacity
+# (EDXL-HAVE AvailableCount / BaselineCount). A report without a baseline keeps the last
+# one known (argMax skips NULLs).
+BEDS = """
+SELECT site_id, item, argMax(on_hand, at) AS free, argMax(baseline, at) AS baseline,
+       max(at) AS latest_at
+FROM stock_levels FINAL
+WHERE status = 'Actual' AND site_type = 'hospital' AND item IN ('bed.icu', 'bed.isolation')
+GROUP BY site_id, item
+ORDER BY site_id, item
 """
 
 TRANSFERS_IN_FLIGHT = """
@@ -96,6 +125,9 @@ class Board:
     redirects: list[dict[str, Any]]
     stock: list[dict[str, Any]]
     dlq_count: int
+    beds: list[dict[str, Any]] = field(default_factory=list)
+    # Overdue tasks of stood-down incidents and superseded tiers, left off the board.
+    overdue_elsewhere: int = 0
 
 
 def _rows(client: Client, sql: str) -> list[dict[str, Any]]:
@@ -107,16 +139,84 @@ def read_board(client: Client) -> Board:
     timeline: dict[str, list[dict[str, Any]]] = {}
     for row in _rows(client, TIMELINE):
         timeline.setdefault(row["incident_id"], []).append(row)
+    overdue = _rows(client, OVERDUE_TASKS)
     return Board(
         incidents=_rows(client, ACTIVE_INCIDENTS),
         stood_down=_rows(client, STOOD_DOWN),
         timeline=timeline,
-        overdue_tasks=_rows(client, OVERDUE_TASKS),
+        overdue_tasks=overdue,
         transfers=_rows(client, TRANSFERS_IN_FLIGHT),
         redirects=_rows(client, REDIRECTS),
         stock=_rows(client, DAYS_OF_COVER),
-        dlq_count=int(client.query(DLQ_COUNT).result_rows[0][0]),
+        dlq_count=_count(client, DLQ_COUNT),
+        beds=_rows(client, BEDS),
+        overdue_elsewhere=_count(client, OVERDUE_COUNT) - len(overdue),
     )
+
+
+def database_exists(client: Client, database: str) -> bool:
+    """Whether ``database`` exists, asked the way the read-only user may (it reads no
+    system tables): ClickHouse answers UNKNOWN_DATABASE for one that does not."""
+    try:
+        client.query(f"SELECT 1 FROM {quote_identifier(database)}.incidents LIMIT 0")
+    except DatabaseError as exc:
+        if "UNKNOWN_DATABASE" in str(exc):
+            return False
+        raise
+    return True
+
+
+def _count(client: Client, sql: str) -> int:
+    return int(client.query(sql).result_rows[0][0])
+
+
+# The DLQ by kind of problem, as the read-only user: the reason up to its detail
+# (``bad timestamp in occurred_at: '…'`` → ``bad timestamp in occurred_at``), the field,
+# how many, and the latest few with where they came from. Never the record's bytes
+# (value_b64): those are for the people who repair records, not for the room.
+DLQ_KIND = r"replaceRegexpOne(reason, '(: | \\().*$', '')"
+
+DLQ_SUMMARY = f"""
+SELECT {DLQ_KIND} AS kind, field, count() AS records, max(rejected_at) AS latest_at
+FROM rejected_events FINAL
+GROUP BY kind, field
+ORDER BY records DESC, kind, field
+"""
+
+DLQ_EXAMPLES = f"""
+SELECT {DLQ_KIND} AS kind, field, reason, topic, `partition`, `offset`, rejected_at
+FROM rejected_events FINAL
+ORDER BY rejected_at DESC NULLS LAST, topic, `partition`, `offset` DESC
+LIMIT {{examples:UInt32}} BY kind, field
+"""
+
+
+@dataclass(frozen=True)
+class DlqKind:
+    """One kind of rejection: how many records, the latest ``examples`` of them."""
+
+    kind: str
+    field: str | None
+    records: int
+    latest_at: Any
+    examples: list[dict[str, Any]]
+
+
+def read_dlq(client: Client, examples: int = 3) -> list[DlqKind]:
+    """The DLQ of the client's database grouped by kind, most frequent first."""
+    found: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+    for row in client.query(DLQ_EXAMPLES, parameters={"examples": examples}).named_results():
+        found.setdefault((row["kind"], row["field"]), []).append(row)
+    return [
+        DlqKind(
+            r["kind"],
+            r["field"],
+            int(r["records"]),
+            r["latest_at"],
+            found.get((r["kind"], r["field"]), []),
+        )
+        for r in _rows(client, DLQ_SUMMARY)
+    ]
 
 
 TIER_CHANGES = """

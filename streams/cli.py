@@ -8,6 +8,7 @@ import typer
 from streams.commands.board import board
 from streams.commands.db import db_app
 from streams.commands.demo import demo
+from streams.commands.dlq import dlq_app
 from streams.commands.replay import replay, review_app
 from streams.commands.rules import rules_app
 from streams.commands.simulate import simulate
@@ -45,6 +46,7 @@ app.command("demo")(demo)
 app.command("worker")(worker)
 app.command("replay")(replay)
 app.add_typer(review_app, name="review")
+app.add_typer(dlq_app, name="dlq")
 
 
 def main() -> None:

@@ -88,6 +88,25 @@ def rejection_from(error: ValidationError, raw: bytes, drop_tag: bool = True) ->
     return Rejection(reason=reason, field=field or None, value_b64=b64(raw))
 
 
+def all_problems(raw: bytes, *, tick: bool = False) -> list[tuple[str | None, str]]:
+    """Every reason ``raw`` is not a valid event (or tick), as ``(field path, reason)``;
+    the field is None where no field is to blame (not JSON, not an object, too big). A
+    missing or unknown ``kind`` is blamed on ``kind``. Empty for a valid record."""
+    if len(raw) > MAX_RECORD_BYTES:
+        return [(None, f"oversized record: {len(raw)} bytes > limit {MAX_RECORD_BYTES}")]
+    try:
+        (_TICK if tick else _INPUT).validate_json(raw)
+    except ValidationError as exc:
+        found: list[tuple[str | None, str]] = []
+        for error in exc.errors(include_url=False):
+            field = error_path(error["loc"], drop_tag=not tick)
+            if error["type"].startswith("union_tag"):
+                field = "kind"
+            found.append((field or None, _reason(error, field)))
+        return found
+    return []
+
+
 def b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 

@@ -67,78 +67,222 @@ class _Output(BaseModel):
 
 
 class Source(_Wire):
-    agency_id: Identifier
-    agency_type: AgencyType
+    agency_id: Identifier = Field(
+        description=(
+            "The sending agency's id, e.g. H-510104-01 (a hospital) or 120-5101 (a dispatch "
+            "centre); must be the agency whose key signed the record."
+        )
+    )
+    agency_type: AgencyType = Field(
+        description=(
+            "What kind of agency sends: health (hospitals, CDC, 120 dispatch), emergency, "
+            "public_security or transport."
+        )
+    )
 
 
 class Location(_Wire):
-    lat: Annotated[float, Field(ge=-90, le=90)]
-    lon: Annotated[float, Field(ge=-180, le=180)]
+    lat: Annotated[float, Field(ge=-90, le=90)] = Field(
+        description="Latitude in decimal degrees (WGS 84), -90 to 90."
+    )
+    lon: Annotated[float, Field(ge=-180, le=180)] = Field(
+        description="Longitude in decimal degrees (WGS 84), -180 to 180."
+    )
 
 
 class Casualties(_Wire):
-    total: NonNegativeInt = 0
-    dead: NonNegativeInt = 0
-    critical: NonNegativeInt = 0
+    total: NonNegativeInt = Field(
+        0, description="People affected so far (injured, ill or dead), as last counted."
+    )
+    dead: NonNegativeInt = Field(0, description="Of them, dead.")
+    critical: NonNegativeInt = Field(0, description="Of them, in critical condition.")
 
 
 class Envelope(_Wire):
     """Fields every input event carries."""
 
-    event_id: Identifier
-    schema_version: Literal[1] = 1
-    msg_type: MsgType = "Alert"
-    status: Status = "Actual"
-    source: Source
-    occurred_at: AwareDatetime
-    reported_at: AwareDatetime
-    region: RegionCode
-    location: Location | None = None
-    incident_id: Identifier | None = None
+    event_id: Identifier = Field(
+        description=(
+            "Globally unique id of this event, chosen by the sender; the idempotency key (the same"
+            " id twice counts once)."
+        )
+    )
+    schema_version: Literal[1] = Field(1, description="Wire schema version: 1.")
+    msg_type: MsgType = Field(
+        "Alert",
+        description=(
+            "CAP msgType: Alert (new), Update, Cancel, or Ack (an agency acknowledging a task, "
+            "incident events only)."
+        ),
+    )
+    status: Status = Field(
+        "Actual",
+        description=(
+            "CAP status: Actual (real), Exercise (a drill: decided in its own namespace, never in "
+            "the live view) or Test."
+        ),
+    )
+    source: Source = Field(description="Who sends the event.")
+    occurred_at: AwareDatetime = Field(
+        description=(
+            "When it happened (event time): RFC 3339 with an offset, e.g. "
+            "2026-03-02T08:00:00+08:00. Decisions are made in event time."
+        )
+    )
+    reported_at: AwareDatetime = Field(
+        description=(
+            "When the agency reported it: RFC 3339 with an offset. Later than occurred_at by more "
+            "than the rulebook's limit (2 h) raises reporting_late."
+        )
+    )
+    region: RegionCode = Field(
+        description=(
+            "Where: the 6-digit GB/T 2260 administrative division code of the county, e.g. 510104 "
+            "(Jinjiang, Chengdu). Its first 4 digits are the city, the jurisdiction that decides."
+        )
+    )
+    location: Location | None = Field(None, description="Optional point (lat, lon).")
+    incident_id: Identifier | None = Field(
+        None,
+        description=(
+            "The incident this event belongs to, when the sender knows it; otherwise cases are "
+            "correlated by city and disease."
+        ),
+    )
 
 
 class IncidentEvent(Envelope):
-    kind: Literal["incident"]
-    incident_id: Identifier
-    category: IncidentCategory
-    disease: str | None = None
-    headline: str = ""
-    severity: CapSeverity = "Unknown"
-    urgency: CapUrgency = "Unknown"
-    certainty: CapCertainty = "Unknown"
-    phase: IncidentPhase = "reported"
-    casualties: Casualties | None = None
-    ack_task_id: Identifier | None = None
+    kind: Literal["incident"] = Field(description='"incident": the event kind.')
+    incident_id: Identifier = Field(
+        description=(
+            "The incident's id, chosen by the agency that opens it (required on incident events)."
+        )
+    )
+    category: IncidentCategory = Field(
+        description=(
+            "What kind of incident: infectious_disease, food_poisoning, occupational_poisoning, "
+            "mass_casualty, unknown_cluster or other."
+        )
+    )
+    disease: str | None = Field(
+        None,
+        description=(
+            "Disease code from the rulebook's disease table (e.g. cholera, plague_pneumonic), for "
+            "infectious diseases."
+        ),
+    )
+    headline: str = Field("", description="One line a person reads on the board and in the report.")
+    severity: CapSeverity = Field(
+        "Unknown", description="CAP severity: Extreme, Severe, Moderate, Minor or Unknown."
+    )
+    urgency: CapUrgency = Field(
+        "Unknown", description="CAP urgency: Immediate, Expected, Future, Past or Unknown."
+    )
+    certainty: CapCertainty = Field(
+        "Unknown", description="CAP certainty: Observed, Likely, Possible, Unlikely or Unknown."
+    )
+    phase: IncidentPhase = Field(
+        "reported",
+        description="Where the incident stands: reported, confirmed, contained or closed.",
+    )
+    casualties: Casualties | None = Field(
+        None,
+        description=(
+            "People affected, dead and critical so far (mass-casualty and poisoning tiers read "
+            "them)."
+        ),
+    )
+    ack_task_id: Identifier | None = Field(
+        None,
+        description=(
+            "With msg_type Ack: the id of the task this agency acknowledges (task ids are on "
+            "tierflow.tasks.v1 and `tierflow board --ids`). For a roll-up task, incident_id is the"
+            " task's incident_id."
+        ),
+    )
 
 
 class CaseEvent(Envelope):
-    kind: Literal["case"]
-    case_id: Identifier
-    patient_ref: Identifier
-    national_id: str | None = None
-    name: str | None = None
-    disease: str
-    classification: CaseClassification
-    severity: CaseSeverity = "mild"
-    outcome: CaseOutcome = "none"
-    onset_date: str | None = None
-    facility_id: Identifier
-    setting: str | None = None
-    triage: Triage | None = None
+    kind: Literal["case"] = Field(description='"case": the event kind.')
+    case_id: Identifier = Field(
+        description="The case's id at the reporting facility; reports of the same case share it."
+    )
+    patient_ref: Identifier = Field(
+        description="The patient's reference at the facility (not a national id)."
+    )
+    national_id: str | None = Field(
+        None,
+        description=(
+            "Optional national id: pseudonymised with a keyed HMAC when it enters the pipeline, "
+            "never stored or forwarded raw."
+        ),
+    )
+    name: str | None = Field(
+        None, description="Optional patient name: dropped when it enters the pipeline."
+    )
+    disease: str = Field(
+        description="Disease code from the rulebook's disease table, e.g. cholera."
+    )
+    classification: CaseClassification = Field(
+        description="suspected, probable, confirmed or discarded; tiers count confirmed cases."
+    )
+    severity: CaseSeverity = Field("mild", description="mild, moderate, severe or critical.")
+    outcome: CaseOutcome = Field("none", description="none (yet), recovered or died.")
+    onset_date: str | None = Field(None, description="Date of symptom onset, YYYY-MM-DD.")
+    facility_id: Identifier = Field(
+        description=(
+            "The reporting facility, e.g. H-510104-01; cases from two or more facilities open a "
+            "warning."
+        )
+    )
+    setting: str | None = Field(
+        None,
+        description=(
+            "Where it spread, when known: school, worksite, care_home, … (institution clusters "
+            "open warnings)."
+        ),
+    )
+    triage: Triage | None = Field(
+        None, description="START triage from 120 dispatch: immediate, delayed, minor or expectant."
+    )
 
 
 class TransferEvent(Envelope):
-    kind: Literal["transfer"]
-    transfer_id: Identifier
-    case_id: Identifier | None = None
-    patient_ref: Identifier
-    triage: Triage | None = None
-    from_facility: Identifier
-    to_facility: Identifier
-    required_bed: Identifier
-    transport_unit: Identifier | None = None
-    transfer_status: TransferStatus
-    eta: AwareDatetime | None = None
+    kind: Literal["transfer"] = Field(description='"transfer": the event kind.')
+    transfer_id: Identifier = Field(
+        description="The transfer's id; every state report of one transfer shares it."
+    )
+    case_id: Identifier | None = Field(None, description="The case being moved, when known.")
+    patient_ref: Identifier = Field(description="The patient's reference at the sending facility.")
+    triage: Triage | None = Field(
+        None, description="START triage: immediate, delayed, minor or expectant."
+    )
+    from_facility: Identifier = Field(
+        description="Where the patient leaves from (a facility or a scene id)."
+    )
+    to_facility: Identifier = Field(description="The destination hospital, e.g. H-510107-01.")
+    required_bed: Identifier = Field(
+        description=(
+            "The bed the patient needs: icu, isolation, burn, general, … (the same words as the "
+            "bed.<kind> stock items); a full destination gets a capacity_redirect."
+        )
+    )
+    transport_unit: Identifier | None = Field(
+        None, description="The ambulance or unit moving the patient."
+    )
+    transfer_status: TransferStatus = Field(
+        description=(
+            "The transfer's state: requested, dispatched, en_route, arrived or cancelled (a "
+            "transfer state sent in `status` is read as this)."
+        )
+    )
+    eta: AwareDatetime | None = Field(
+        None,
+        description=(
+            "Expected arrival (RFC 3339 with an offset); past it without arrival raises "
+            "transfer_delayed."
+        ),
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -154,14 +298,31 @@ class TransferEvent(Envelope):
 
 
 class StockEvent(Envelope):
-    kind: Literal["stock"]
-    site_id: Identifier
-    site_type: SiteType
-    item: Identifier
-    unit: str = "each"
-    on_hand: NonNegativeFloat
-    baseline: NonNegativeFloat | None = None
-    received: NonNegativeFloat | None = None
+    kind: Literal["stock"] = Field(description='"stock": the event kind.')
+    site_id: Identifier = Field(
+        description="The site reporting: a hospital (e.g. H-510104-01), depot or CDC."
+    )
+    site_type: SiteType = Field(description="hospital, depot, cdc or other.")
+    item: Identifier = Field(
+        description=(
+            "What is counted: bed.icu, bed.isolation, bed.general (free beds, at hospitals, as in "
+            "EDXL-HAVE), ppe.n95, ppe.gown, ventilator, ecmo, …"
+        )
+    )
+    unit: str = Field("each", description="Unit of the counts: each, box, … (beds: each).")
+    on_hand: NonNegativeFloat = Field(
+        description="Available now (beds: free beds, EDXL-HAVE AvailableCount)."
+    )
+    baseline: NonNegativeFloat | None = Field(
+        None,
+        description=(
+            "Total capacity (beds: EDXL-HAVE BaselineCount); the board shows free of baseline."
+        ),
+    )
+    received: NonNegativeFloat | None = Field(
+        None,
+        description="Received since the last report (so burn rate is not mistaken for a delivery).",
+    )
 
 
 InputEvent = Annotated[
@@ -175,10 +336,17 @@ class Tick(_Output):
     exactly the time the live run saw. ``jurisdiction`` None means every jurisdiction of the
     partition that carries it."""
 
-    kind: Literal["tick"] = "tick"
-    event_id: Identifier
-    tick_at: AwareDatetime
-    jurisdiction: str | None = None
+    kind: Literal["tick"] = Field("tick", description='"tick": a clock tick.')
+    event_id: Identifier = Field(description="Unique id of the tick.")
+    tick_at: AwareDatetime = Field(
+        description=(
+            "The log's clock: decisions due by this instant (overdue tasks, quiet periods) are "
+            "made."
+        )
+    )
+    jurisdiction: str | None = Field(
+        None, description="The city (4 digits) this tick is for; none: every jurisdiction."
+    )
 
 
 # --- outputs -------------------------------------------------------------------------
@@ -187,17 +355,31 @@ class Tick(_Output):
 class Escalation(_Output):
     """One change of an incident's response tier (``tier`` None: stood down)."""
 
-    decision_id: str
-    incident_id: str
-    jurisdiction: str
-    status: Status = "Actual"
-    tier: Tier | None = None
-    previous_tier: Tier | None = None
-    effective_at: AwareDatetime
-    rule_ids: tuple[str, ...]
-    evidence: dict[str, float]
-    rulebook_version: str
-    decided_at: AwareDatetime | None = None
+    decision_id: str = Field(
+        description="Deterministic id of this tier change (uuid5 of incident, rules, tier, time)."
+    )
+    incident_id: str = Field(description="The incident whose tier changed.")
+    jurisdiction: str = Field(
+        description="The deciding jurisdiction: a city (4 digits), a province (2) or nation."
+    )
+    status: Status = Field(
+        "Actual", description="CAP status of the events that caused it: Actual, Exercise or Test."
+    )
+    tier: Tier | None = Field(
+        None, description="The new response tier I (特别重大) to IV (一般); none: stood down."
+    )
+    previous_tier: Tier | None = Field(None, description="The tier before; none: it had none.")
+    effective_at: AwareDatetime = Field(description="Event time at which the condition first held.")
+    rule_ids: tuple[str, ...] = Field(description="The rulebook rules that hold.")
+    evidence: dict[str, float] = Field(description="The metric values that made the rules hold.")
+    rulebook_version: str = Field(description="Version of the rulebook that decided.")
+    decided_at: AwareDatetime | None = Field(
+        None,
+        description=(
+            "Processing time of the decision (live runs); decision latency = decided_at − "
+            "effective_at."
+        ),
+    )
     # True on a re-emission of a change that a late event has made wrong (the recomputed
     # change is emitted beside it); the command view shows only rows not retracted.
     retracted: bool = False
@@ -209,19 +391,35 @@ class Escalation(_Output):
 class Task(_Output):
     """A task issued to an agency by the response plan of a tier."""
 
-    task_id: str
-    incident_id: str
-    jurisdiction: str
-    status: Status = "Actual"
-    tier: Tier
-    agency_type: AgencyType
-    action: str
-    issued_at: AwareDatetime
-    due_at: AwareDatetime
+    task_id: str = Field(
+        description=(
+            "Deterministic id of the task; an agency acknowledges it with an incident Ack naming "
+            "it in ack_task_id."
+        )
+    )
+    incident_id: str = Field(
+        description=(
+            "The incident (for a roll-up task: the roll-up incident, to be named by the Ack)."
+        )
+    )
+    jurisdiction: str = Field(description="The deciding jurisdiction.")
+    status: Status = Field("Actual", description="CAP status: Actual, Exercise or Test.")
+    tier: Tier = Field(description="The tier whose plan issued the task.")
+    agency_type: AgencyType = Field(description="The agency that must do it.")
+    action: str = Field(description="What to do, from the rulebook's response plan.")
+    issued_at: AwareDatetime = Field(description="Event time of the tier change that issued it.")
+    due_at: AwareDatetime = Field(
+        description="When it must be acknowledged; unacked past it: overdue."
+    )
     # retracted: the tier change that issued it was retracted by a late event.
-    state: Literal["open", "acked", "overdue", "retracted"] = "open"
-    acked_at: AwareDatetime | None = None
-    decided_at: AwareDatetime | None = None
+    state: Literal["open", "acked", "overdue", "retracted"] = Field(
+        "open",
+        description=(
+            "open, acked, overdue, or retracted (its tier change was withdrawn by a late event)."
+        ),
+    )
+    acked_at: AwareDatetime | None = Field(None, description="Event time of the acknowledgement.")
+    decided_at: AwareDatetime | None = Field(None, description="Processing time (live runs).")
     revision: NonNegativeInt = 0  # as Escalation.revision
 
 
@@ -239,17 +437,26 @@ AlertLevel = Literal["info", "blue", "yellow", "orange", "red"]
 class Alert(_Output):
     """Something an operator should look at; ``subject_id`` names what it is about."""
 
-    alert_id: str
-    alert_kind: AlertKind
-    level: AlertLevel
-    jurisdiction: str
-    status: Status = "Actual"
-    subject_id: str
-    incident_id: str | None = None
-    at: AwareDatetime
-    message: str
-    details: dict[str, Any] = Field(default_factory=dict)
-    decided_at: AwareDatetime | None = None
+    alert_id: str = Field(description="Deterministic id of the alert.")
+    alert_kind: AlertKind = Field(
+        description=(
+            "warning_opened, task_overdue, transfer_delayed, capacity_redirect, stock_low or "
+            "reporting_late."
+        )
+    )
+    level: AlertLevel = Field(description="info, blue, yellow, orange or red.")
+    jurisdiction: str = Field(description="The deciding jurisdiction.")
+    status: Status = Field("Actual", description="CAP status: Actual, Exercise or Test.")
+    subject_id: str = Field(
+        description="What it is about: a task, transfer, site/item, event or incident id."
+    )
+    incident_id: str | None = Field(None, description="The incident, when there is one.")
+    at: AwareDatetime = Field(description="Event time it was raised at.")
+    message: str = Field(description="One line for a person.")
+    details: dict[str, Any] = Field(
+        default_factory=dict, description="Machine-readable figures behind it."
+    )
+    decided_at: AwareDatetime | None = Field(None, description="Processing time (live runs).")
     retracted: bool = False  # as Escalation.retracted
     revision: NonNegativeInt = 0  # as Escalation.revision
 
@@ -258,56 +465,76 @@ class Rejection(_Output):
     """A record that could not be decoded or validated, kept with what a person needs to
     act on it: where it came from, why it failed, and its original bytes (base64)."""
 
-    reason: str
-    field: str | None = None
-    topic: str | None = None
-    partition: int | None = None
-    offset: int | None = None
-    key_b64: str | None = None
-    value_b64: str
-    rejected_at: AwareDatetime | None = None
+    reason: str = Field(description="Why the record was rejected, in words a person can act on.")
+    field: str | None = Field(
+        None,
+        description="The offending field's path (e.g. casualties.total), when one is to blame.",
+    )
+    topic: str | None = Field(None, description="Topic the record came from.")
+    partition: int | None = Field(None, description="Its partition.")
+    offset: int | None = Field(None, description="Its offset.")
+    key_b64: str | None = Field(None, description="Its key, base64.")
+    value_b64: str = Field(
+        description=(
+            "Its bytes, base64 (a national_id pseudonymised, a name removed), to repair and "
+            "publish again."
+        )
+    )
+    rejected_at: AwareDatetime | None = Field(
+        None, description="When it was rejected (processing time)."
+    )
 
 
 class IncidentState(_Output):
     """The current picture of one incident, emitted whenever it changes; the command view's
     "current incident state" keeps the one with the highest ``version``."""
 
-    incident_id: str
-    jurisdiction: str
-    status: Status = "Actual"
-    category: IncidentCategory
-    disease: str | None = None
-    headline: str = ""
-    phase: IncidentPhase = "reported"
+    incident_id: str = Field(description="The incident's id.")
+    jurisdiction: str = Field(description="The deciding jurisdiction.")
+    status: Status = Field("Actual", description="CAP status: Actual, Exercise or Test.")
+    category: IncidentCategory = Field(description="The incident's category.")
+    disease: str | None = Field(None, description="Disease code, for infectious diseases.")
+    headline: str = Field("", description="The latest headline.")
+    phase: IncidentPhase = Field(
+        "reported", description="reported, confirmed, contained or closed."
+    )
     warning: bool = False  # opened by the multi-point trigger, no agency declared it yet
-    tier: Tier | None = None
-    opened_at: AwareDatetime
+    tier: Tier | None = Field(None, description="The current tier; none: no tier (or stood down).")
+    opened_at: AwareDatetime = Field(description="Event time it was opened.")
     updated_at: AwareDatetime  # event time of the latest event that changed it
-    metrics: dict[str, float] = Field(default_factory=dict)
-    region: str | None = None
-    lat: float | None = None
-    lon: float | None = None
-    rulebook_version: str
+    metrics: dict[str, float] = Field(
+        default_factory=dict, description="The metrics the rules read, as of updated_at."
+    )
+    region: str | None = Field(None, description="Region code of the latest event.")
+    lat: float | None = Field(None, description="Latitude of the latest located event.")
+    lon: float | None = Field(None, description="Longitude of the latest located event.")
+    rulebook_version: str = Field(description="Version of the rulebook deciding it.")
     # Set on the last copy of an incident taken over by another id (a warning an agency's
     # incident absorbed): that copy is ``closed`` and names the incident it became.
     merged_into: str | None = None
     # When it had a tier: (since, until), ``until`` None while it still has one. What the
     # roll-up stages fold ("in >= 2 cities"), so the latest picture carries the whole story.
     tier_periods: tuple[tuple[AwareDatetime, AwareDatetime | None], ...] = ()
-    version: int  # increases with every change; ReplacingMergeTree keeps the highest
+    version: int = Field(
+        description="Increases with every change; the highest is the current picture."
+    )  # increases with every change; ReplacingMergeTree keeps the highest
 
 
 class StockLevel(_Output):
     """One stock snapshot with what the core derived from it."""
 
-    site_id: str
-    site_type: SiteType
-    jurisdiction: str
-    status: Status = "Actual"
-    item: str
-    unit: str
-    at: AwareDatetime
-    on_hand: float
-    baseline: float | None = None
-    burn_rate_per_day: float | None = None
-    days_of_cover: float | None = None
+    site_id: str = Field(description="The site.")
+    site_type: SiteType = Field(description="hospital, depot, cdc or other.")
+    jurisdiction: str = Field(description="The city.")
+    status: Status = Field("Actual", description="CAP status: Actual, Exercise or Test.")
+    item: str = Field(description="The item (bed.icu, ppe.n95, …).")
+    unit: str = Field(description="Unit of the counts.")
+    at: AwareDatetime = Field(description="Event time of the snapshot.")
+    on_hand: float = Field(description="Available now.")
+    baseline: float | None = Field(None, description="Total capacity, when reported.")
+    burn_rate_per_day: float | None = Field(
+        None, description="Consumption per day over the rulebook's burn window."
+    )
+    days_of_cover: float | None = Field(
+        None, description="on_hand / burn rate: days until it runs out at the current rate."
+    )

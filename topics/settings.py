@@ -10,8 +10,9 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from topics.errors import TierflowError
@@ -73,6 +74,24 @@ class Settings(BaseSettings):
     # What a worker process runs: "all" (decide and land), or one of them, so that the
     # landing can run in a second process (on a second core) beside the deciding one.
     worker_stages: Literal["all", "decide", "land"] = "all"
+    # The zone people read times in (the board, the after-action report): an IANA name.
+    # Everything is stored and decided in UTC; this changes only what is shown.
+    display_tz: str = "Asia/Shanghai"
+
+    @field_validator("display_tz")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name, e.g. Asia/Shanghai)"
+            ) from exc
+        return value
+
+    def display_zone(self) -> ZoneInfo:
+        """The zone of :attr:`display_tz`."""
+        return ZoneInfo(self.display_tz)
 
     @model_validator(mode="after")
     def _addresses_follow_stack_ports(self) -> Settings:

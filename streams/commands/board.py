@@ -1,146 +1,64 @@
-"""`tierflow board [--watch]`: the command view in a terminal, read from ClickHouse."""
+"""`tierflow board [--watch] [--ids]`: the command view in a terminal, read from ClickHouse
+as the read-only user (what it shows: ``streams.commands.board_view``)."""
 
 from __future__ import annotations
 
-import time
-from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Group
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
 
 from streams.commands import term
-from topics.settings import load_settings
+from topics.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from sinks.command_view import Board
+    from streams.commands.board_view import View
 
-TIER_STYLE = {
-    "I": "bold white on red",
-    "II": "bold black on dark_orange",
-    "III": "bold black on yellow",
-    "IV": "bold white on blue",
-}
-TIER_NAME = {"I": "I 特别重大", "II": "II 重大", "III": "III 较大", "IV": "IV 一般"}
 console = term.console()
 
 
-def _tier(tier: str | None, warning: bool = False) -> Text:
-    if tier is None:
-        return Text("warning" if warning else "-", style="bold magenta" if warning else "")
-    return Text(f" {TIER_NAME.get(tier, tier)} ", style=TIER_STYLE.get(tier, ""))
+def reader(settings: Settings, database: str, *, ids: bool = False) -> Callable[[], View]:
+    """A function that reads one snapshot of ``database``'s command view."""
+    from sinks.client import connect
+    from sinks.command_view import read_board
+    from sinks.display import LocalTime
+    from streams.commands.board_view import View
 
+    client = connect(settings, database, reader=True)
+    clock = LocalTime(settings.display_zone())
+    program = term.program()
 
-def _at(value: datetime | None) -> str:
-    return value.strftime("%m-%d %H:%M") if value else "-"
-
-
-def _cover(days: Any) -> Text:
-    if days is None:
-        return Text("-")
-    style = (
-        "red" if days < 7 else "dark_orange" if days < 14 else "yellow" if days < 30 else "green"
-    )
-    return Text(f"{days:.1f} d", style=style)
-
-
-def render(board: Board, database: str) -> Group:
-    """The board as rich renderables (no I/O)."""
-    incidents = _incidents(board, "Active incidents by tier", board.incidents, active=True)
-    stood_down = _incidents(board, "Stood down (latest 10)", board.stood_down, active=False)
-    overdue = Table("agency", "incident", "tier", "action", "due", title="Overdue tasks")
-    for row in board.overdue_tasks:
-        overdue.add_row(
-            row["agency_type"], row["incident_id"], row["tier"], row["action"], _at(row["due_at"])
+    def read() -> View:
+        return View(
+            read_board(client), database, clock, datetime.now(UTC), ids=ids, program=program
         )
-    transfers = Table(
-        "transfer", "triage", "from → to", "bed", "state", "eta", title="Transfers in flight"
-    )
-    for row in board.transfers:
-        transfers.add_row(
-            row["transfer_id"],
-            row["triage"] or "-",
-            f"{row['from_facility']} → {row['to_facility']}",
-            row["required_bed"],
-            row["transfer_status"],
-            _at(row["eta"]),
-        )
-    redirects = Table("transfer", "at", "redirect", title="Capacity redirects")
-    for row in board.redirects:
-        redirects.add_row(row["subject_id"], _at(row["at"]), row["message"])
-    stock = Table(
-        "site",
-        "item",
-        "on hand",
-        "days of cover",
-        "as of",
-        title="Stock days of cover (target 30 d)",
-    )
-    for row in board.stock:
-        stock.add_row(
-            row["site_id"],
-            row["item"],
-            f"{row['latest_on_hand']:.0f}",
-            _cover(row["latest_days_of_cover"]),
-            _at(row["latest_at"]),
-        )
-    footer = Text(f"database {database} · rejected records (DLQ): {board.dlq_count}")
-    return Group(Panel(incidents), stood_down, overdue, transfers, redirects, stock, footer)
 
-
-def _incidents(board: Board, title: str, rows: list[dict[str, Any]], *, active: bool) -> Table:
-    """Incidents with their tier and their timeline of tier changes (a warning the
-    multi-point trigger opened is one only while it is ``active``)."""
-    # Narrow terminals (the demo's 80 columns) must still show the tier and the whole id:
-    # those never shrink, the id folds, and the timeline takes what is left.
-    table = Table(title=title, expand=True)
-    table.add_column("tier", no_wrap=True, min_width=9)
-    table.add_column("incident", overflow="fold", ratio=3)
-    table.add_column("area", no_wrap=True)
-    table.add_column("what", ratio=2)
-    table.add_column("timeline (event time)", ratio=4)
-    for row in rows:
-        steps = " → ".join(
-            f"{c['tier'] or 'stood down'} {_at(c['effective_at'])}"
-            for c in board.timeline.get(row["incident_id"], [])
-        )
-        what = row["disease"] or row["category"].replace("_", " ")
-        table.add_row(
-            _tier(row["tier"], row["warning"] and active),
-            row["incident_id"],
-            row["jurisdiction"],
-            f"{what} ({row['phase']})",
-            steps or "-",
-        )
-    return table
+    return read
 
 
 def board(
-    watch: Annotated[bool, typer.Option("--watch", help="refresh every --every seconds")] = False,
-    every: Annotated[float, typer.Option(help="refresh period for --watch")] = 5.0,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="full screen, paged, refreshed every --every s")
+    ] = False,
+    every: Annotated[float, typer.Option(help="refresh period for --watch (s)")] = 5.0,
     database: Annotated[str | None, typer.Option(help="default: the live database")] = None,
+    ids: Annotated[bool, typer.Option("--ids", help="show incident and task ids")] = False,
 ) -> None:
-    """The joint command view: incidents by tier, overdue tasks, transfers, stock, DLQ."""
-    from rich.live import Live
-
-    from sinks.client import connect
-    from sinks.command_view import read_board
+    """The joint command view: incidents by tier, overdue tasks of live tiers, beds,
+    transfers, redirects, stock, the DLQ, and what to do next. Times are in the display
+    zone (TIERFLOW_DISPLAY_TZ). --watch keys: n next page, p previous, q quit."""
+    from streams.commands.board_view import render
+    from streams.commands.board_watch import watch as watch_board
 
     settings = load_settings()
     name = database or settings.clickhouse_database
     try:
-        client = connect(settings, name, reader=True)
-        snapshot = render(read_board(client), name)
+        read = reader(settings, name, ids=ids)
+        if watch:
+            watch_board(read, every, console)
+        else:
+            console.print(render(read(), console.width))
     except Exception as exc:  # the server or the database may be missing: say so plainly
         term.console(stderr=True).print(term.error(f"cannot read the command view: {exc}"))
         raise typer.Exit(1) from exc
-    if not watch:
-        console.print(snapshot)
-        return
-    with Live(snapshot, console=console, screen=False, refresh_per_second=1) as live:
-        while True:
-            time.sleep(every)
-            live.update(render(read_board(client), name))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -35,14 +36,20 @@ def demo(
         term.console(stderr=True).print(term.error(exc))
         raise typer.Exit(1) from exc
     board()
+    run = term.program()  # `.venv/bin/tierflow` after `make demo`: the venv is not on PATH
     console.print(
         Text.assemble(
             f"\nThe worker (pid {pid}) and the stack keep running. Watch: ",
-            ("tierflow board --watch", "bold"),
+            (f"{run} board --watch", "bold"),
             ". Stop: ",
-            ("tierflow demo --stop", "bold"),
+            (f"{run} demo --stop", "bold"),
             " then ",
-            ("tierflow stack down", "bold"),
+            (f"{run} stack down", "bold"),
             " (or make stack-down).",
+            *(
+                ("\nTo type just `tierflow`: ", (f"source {Path(run).parent}/activate", "bold"))
+                if run != "tierflow"
+                else ()
+            ),
         )
     )

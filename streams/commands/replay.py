@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Annotated
 
@@ -110,11 +110,13 @@ def diff(
     decision latency (decided_at - effective_at)."""
     from sinks.client import connect
     from sinks.command_view import read_tier_changes
+    from streams.core import default_rulebook
     from streams.replay.diff import (
         TierChange,
         decision_latency,
         diff_timelines,
         format_shift,
+        latency_meaningful,
     )
     from streams.replay.runner import review_database
 
@@ -150,8 +152,11 @@ def diff(
         "live latency",
         title=f"review {name} against {against}",
     )
+    limit = timedelta(hours=default_rulebook().reporting_limit_hours)
+    live = [d.reference for d in result if d.reference and against == "live"]
+    timely = latency_meaningful(live, limit)  # back-dated data: latency means nothing
     for d in result:
-        latency = decision_latency(d.reference) if d.reference and against == "live" else None
+        latency = decision_latency(d.reference) if d.reference in live and timely else None
         table.add_row(
             d.incident_id,
             d.tier or "stood down",
@@ -165,6 +170,12 @@ def diff(
     console.print(table)
     moved = sum(1 for d in result if d.verdict != "same")
     console.print(f"{len(result)} tier changes, {moved} differ")
+    if live and not timely:
+        console.print(
+            "live latency not shown: even the fastest live decision came more than the "
+            f"reporting limit ({limit}) after its event time, so the events were published "
+            "after the fact and latency would measure that delay"
+        )
 
 
 def _at(change: object) -> str:
@@ -187,14 +198,17 @@ def report(
     rules: Annotated[
         Path | None, typer.Option(help="rulebook for tier names, colours, stock target")
     ] = None,
-    utc_offset: Annotated[float, typer.Option(help="show times at this UTC offset (h)")] = 8,
+    tz: Annotated[
+        str | None, typer.Option("--tz", help="time zone shown (default: TIERFLOW_DISPLAY_TZ)")
+    ] = None,
 ) -> None:
     """Write the after-action report of review NAME: one self-contained HTML file (inline
-    CSS and SVG, opens offline) with each incident's tier timeline, evidence, tasks and
-    their acks, transfers and redirects, days of cover, and the diff against --against."""
-    from datetime import timezone
-
+    CSS and SVG, opens offline): a summary first (range, incidents, peak tier, tasks
+    overdue, live decision latency where meaningful), then each incident by name with its
+    tier timeline, evidence, tasks and their acks, transfers and redirects, days of cover,
+    and the tier changes that differ from --against."""
     from sinks.client import connect
+    from sinks.command_view import database_exists
     from streams.core import default_rulebook, load_rulebook
     from streams.replay.report import read_report
     from streams.replay.report_html import render_report
@@ -207,17 +221,17 @@ def report(
         reference = None
         if not no_diff:
             ref_db = settings.clickhouse_database if against == "live" else review_database(against)
-            if _database_exists(connect(settings, "", reader=True), ref_db):
+            if database_exists(connect(settings, "", reader=True), ref_db):
                 reference = (against, ref_db)
             else:
                 errors.print(
                     term.labelled(f"no database {ref_db}:", "yellow", "the diff is left out")
                 )
-        if not _database_exists(connect(settings, "", reader=True), database):
+        if not database_exists(connect(settings, "", reader=True), database):
             raise TierflowError(f"no review {name!r} (database {database} does not exist)")
-        tz = timezone(timedelta(hours=utc_offset))
+        zone = _zone(tz) if tz else settings.display_zone()
         html = render_report(
-            read_report(settings, name, database, rulebook=rulebook, tz=tz, reference=reference)
+            read_report(settings, name, database, rulebook=rulebook, tz=zone, reference=reference)
         )
     except TierflowError as exc:
         errors.print(term.error(exc))
@@ -226,15 +240,10 @@ def report(
     console.print(f"report of {database} -> {out} ({len(html):,} bytes)")
 
 
-def _database_exists(client: object, database: str) -> bool:
-    from clickhouse_connect.driver.client import Client
+def _zone(name: str) -> tzinfo:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    assert isinstance(client, Client)
     try:
-        rows = client.query(
-            "SELECT count() FROM system.databases WHERE name = {d:String}",
-            parameters={"d": database},
-        ).result_rows
-    finally:
-        client.close()
-    return bool(rows[0][0])
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise typer.BadParameter(f"unknown time zone {name!r}", param_hint="--tz") from exc

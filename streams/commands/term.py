@@ -6,6 +6,11 @@ attached to :class:`rich.text.Text` spans instead."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+from pathlib import Path
+
 from rich.console import Console
 from rich.text import Text
 
@@ -23,3 +28,20 @@ def labelled(label: str, style: str, message: object) -> Text:
 def error(message: object) -> Text:
     """``error: message`` with the label in red."""
     return labelled("error:", "red", message)
+
+
+def program() -> str:
+    """How to run tierflow again from here, for commands we print: ``tierflow`` when that
+    name on PATH is this program (or we run as ``python -m``), else the path this process
+    was started by, relative when it is below the working directory (``.venv/bin/tierflow``
+    after ``make demo``, which does not put the venv on PATH)."""
+    started = Path(sys.argv[0])
+    if started.name != "tierflow":
+        return "tierflow"
+    on_path = shutil.which("tierflow")
+    if on_path and Path(on_path).resolve() == started.resolve():
+        return "tierflow"
+    relative = os.path.relpath(started.absolute())
+    if relative.startswith(".."):
+        return str(started.absolute())
+    return relative if os.sep in relative else f".{os.sep}{relative}"

@@ -39,12 +39,12 @@ def create() -> None:
     console.print(table)
 
 
-def _read_lines(source: str) -> list[bytes]:
+def _read(source: str) -> bytes:
     if source == "-":
-        return sys.stdin.buffer.read().splitlines()
+        return sys.stdin.buffer.read()
     path = Path(source)
     try:
-        return path.read_bytes().splitlines()
+        return path.read_bytes()
     except OSError as exc:
         errors.print(term.error(f"cannot read {source}: {exc.strerror}"))
         raise typer.Exit(2) from exc
@@ -61,19 +61,33 @@ def publish(
 ) -> None:
     """Validate every line, then publish them keyed by jurisdiction (acks=all, idempotent).
 
-    On any invalid line prints FILE:LINE: field: reason for each and publishes nothing,
-    unless --skip-invalid."""
-    from streams.ops.publisher import plan_lines, publish_records
+    On any invalid line prints FILE:LINE: field: reason for every problem of it and
+    publishes nothing, unless --skip-invalid. A file with no event (empty, or blank lines
+    only) is an error too (exit 1): publishing nothing is never what was meant."""
+    from streams.ops.publisher import layout_hint, plan_lines, publish_records
 
     settings = load_settings()
     name = "<stdin>" if source == "-" else source
-    records, bad = plan_lines(_read_lines(source), settings.jurisdiction_digits)
-    for line_error in bad:
+    content = _read(source)
+    records, bad = plan_lines(content.splitlines(), settings.jurisdiction_digits)
+    if not records and not bad:
+        errors.print(
+            term.labelled(
+                "warning:", "yellow", f"{name} holds no event (empty or blank): nothing published"
+            )
+        )
+        raise typer.Exit(1)
+    hint = layout_hint(content) if bad else None
+    # A pretty-printed file fails on every line: its first error and the hint say it all.
+    for line_error in bad[:1] if hint else bad:
         typer.echo(line_error.render(name), err=True)  # plain: one error per line
+    if hint:
+        errors.print(term.labelled("hint:", "yellow", hint))
+    invalid = len({e.line for e in bad})
     if bad and not skip_invalid:
         errors.print(
             term.labelled(
-                f"{len(bad)} invalid line(s); nothing published",
+                f"{invalid} invalid line(s); nothing published",
                 "red",
                 "(fix them, or pass --skip-invalid)",
             )
@@ -92,5 +106,5 @@ def publish(
     table = Table("topic", "records")
     for topic, count in sorted(counts.items()):
         table.add_row(topic, str(count))
-    table.add_row("skipped (invalid)", str(len(bad)))
+    table.add_row("skipped (invalid lines)", str(len({e.line for e in bad})))
     console.print(table)

@@ -265,7 +265,69 @@ def _cross_checks(book: Rulebook) -> list[tuple[tuple[int | str, ...], str]]:
     stock = book.stock
     if not stock.red_days < stock.orange_days < stock.yellow_days:
         found.append((("stock",), "need red_days < orange_days < yellow_days"))
+    return found + _inverted_tiers(book)
+
+
+def _conditions(rule: Rule) -> dict[tuple[object, ...], tuple[float, tuple[int | str, ...]]]:
+    """(metric, window, scope, ratio) → (threshold, path below the rule) of each condition."""
+    return {
+        (c.metric, c.window, c.scope, c.ratio): (c.threshold, () if j == 0 else ("and", j - 1))
+        for j, c in enumerate((rule, *rule.also))
+    }
+
+
+def _inverted_tiers(book: Rulebook) -> list[tuple[tuple[int | str, ...], str]]:
+    """Tiers must be monotone in their thresholds. A rule of a higher tier is inverted
+    against a lower tier's rule for a disease or category both apply to when it asks
+    nothing the lower one does not (each of its conditions is one of the lower rule's,
+    metric, window, scope and ratio alike) and at a lower threshold somewhere: wherever
+    the lower tier holds, the higher one holds already (Tier II at 3 cases under Tier
+    III at 10). The same for roll-up rules of one level: fewer cities or provinces for a
+    higher tier."""
+    found: list[tuple[tuple[int | str, ...], str]] = []
+    for i, high in enumerate(book.rules):
+        for j, low in enumerate(book.rules):
+            if TIER_RANK[high.tier] <= TIER_RANK[low.tier] or not _overlap(high, low):
+                continue
+            ours, theirs = _conditions(high), _conditions(low)
+            if not ours.keys() <= theirs.keys():
+                continue
+            lower = [k for k in ours if ours[k][0] < theirs[k][0]]
+            if lower and all(ours[k][0] <= theirs[k][0] for k in ours):
+                key = lower[0]
+                found.append(
+                    (
+                        ("rules", i, *ours[key][1], "threshold"),
+                        f"tier {high.tier} at {key[0]} >= {ours[key][0]:g} is below tier "
+                        f"{low.tier}'s rule {low.id!r} (rules[{j}]) at {theirs[key][0]:g}: "
+                        "a higher tier needs a higher threshold",
+                    )
+                )
+    for i, up in enumerate(book.rollup):
+        for j, down in enumerate(book.rollup):
+            if (
+                TIER_RANK[up.tier] > TIER_RANK[down.tier]
+                and up.level == down.level
+                and set(up.diseases) & set(down.diseases)
+                and up.min_units < down.min_units
+            ):
+                field = "min_cities" if up.level == "province" else "min_provinces"
+                found.append(
+                    (
+                        ("rollup", i, field),
+                        f"tier {up.tier} at {up.min_units} is below tier {down.tier}'s "
+                        f"roll-up rule {down.id!r} (rollup[{j}]) at {down.min_units}: a "
+                        "higher tier needs more",
+                    )
+                )
     return found
+
+
+def _overlap(a: Rule, b: Rule) -> bool:
+    """Whether two rules can apply to one incident (a disease or a category in common)."""
+    return bool(set(a.diseases or ()) & set(b.diseases or ())) or bool(
+        set(a.categories or ()) & set(b.categories or ())
+    )
 
 
 def _baseline_checks(

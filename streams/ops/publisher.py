@@ -18,7 +18,7 @@ from datetime import datetime
 import orjson
 
 from streams.ops.kafka import idempotent_producer
-from topics.codec import decode, decode_tick
+from topics.codec import all_problems, decode, decode_tick
 from topics.models import Rejection, Tick
 from topics.registry import TICKS, TOPIC_FOR_KIND, jurisdiction_of
 from topics.settings import Settings
@@ -40,16 +40,21 @@ class OutgoingRecord:
     timestamp_ms: int | None = None
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
 @dataclass(frozen=True)
 class LineError:
-    """A line that is not a valid event: where, which field, why."""
+    """One problem of a line that is not a valid event: where, which field, why (a line
+    with several problems has several)."""
 
     line: int
-    field: str | None
+    field: str | None  # None: no field to blame (not JSON, not an object)
     reason: str
 
     def render(self, source: str) -> str:
-        return f"{source}:{self.line}: {self.field or '-'}: {self.reason}"
+        field = f"{self.field}: " if self.field else ""
+        return f"{source}:{self.line}: {field}{self.reason}"
 
 
 def _is_tick(raw: bytes) -> bool:
@@ -92,20 +97,44 @@ def _tick_records(tick: Tick, raw: bytes) -> list[OutgoingRecord]:
 
 
 def plan_lines(lines: Iterable[bytes], digits: int) -> tuple[list[OutgoingRecord], list[LineError]]:
-    """Validate every non-blank line (1-based numbering); returns what to send and what is
-    wrong. Nothing is sent here."""
+    """Validate every non-blank line (1-based numbering); returns what to send and every
+    problem of every invalid line. A UTF-8 byte order mark opening the first line (as
+    some Windows editors save) is dropped. Nothing is sent here."""
     records: list[OutgoingRecord] = []
     errors: list[LineError] = []
     for number, line in enumerate(lines, start=1):
         raw = line.rstrip(b"\r\n")
+        if number == 1 and raw.startswith(UTF8_BOM):
+            raw = raw[len(UTF8_BOM) :]
         if not raw.strip():
             continue
         routed = route_line(raw, digits)
         if isinstance(routed, Rejection):
-            errors.append(LineError(number, routed.field, routed.reason))
+            found = all_problems(raw, tick=_is_tick(raw)) or [(routed.field, routed.reason)]
+            errors += [LineError(number, field, reason) for field, reason in found]
         else:
             records.extend(routed)
     return records, errors
+
+
+def layout_hint(content: bytes) -> str | None:
+    """Why a file whose lines are not events may still hold events: a pretty-printed
+    JSON array or object (what many tools export) instead of one object per line."""
+    try:
+        whole = orjson.loads(content.removeprefix(UTF8_BOM))
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(whole, list):
+        return (
+            f"the file is one JSON array of {len(whole)} items: tierflow reads one JSON "
+            "object per line (JSONL); write each event on a line of its own"
+        )
+    if isinstance(whole, dict) and len(content.strip().splitlines()) > 1:
+        return (
+            "the file is one JSON object over several lines: tierflow reads one JSON "
+            "object per line (JSONL); write the event on a single line"
+        )
+    return None
 
 
 class _Pacer:

@@ -107,3 +107,18 @@ def format_shift(delta: timedelta | None) -> str:
     sign = "-" if seconds < 0 else "+"
     hours, rest = divmod(abs(seconds), 3600)
     return f"{sign}{hours}h{rest // 60:02d}m{rest % 60:02d}s"
+
+
+def latency_meaningful(changes: Iterable[TierChange], limit: timedelta) -> bool:
+    """Whether the decision latencies of a live run mean something.
+
+    ``decided_at − effective_at`` measures how fast the pipeline decided only when the
+    events reached it as they happened. Events published after the fact (back-dated data
+    such as the scenarios, a backfill of old files) are decided when they arrive, so every
+    latency then measures the publication delay instead ("+6622h"). The rule: a run whose
+    *fastest* decision came within ``limit`` (the rulebook's reporting limit: an agency may
+    take that long to report) ran live, and all its latencies are shown, slow ones
+    included (a stalled worker is a real lag); a run whose fastest decision took longer
+    was fed after the fact, and none is shown."""
+    latencies = [lat for c in changes if (lat := decision_latency(c)) is not None]
+    return bool(latencies) and min(latencies) <= limit

@@ -22,9 +22,17 @@ from typing import Any
 
 from sinks.client import connect
 from sinks.command_view import ReviewRecord, read_review_record
+from sinks.display import unique_names
 from streams.core import Rulebook
 from streams.replay.diff import TierChange, TierChangeDiff, diff_timelines
 from streams.replay.report_charts import TierLane
+from streams.replay.report_summary import (
+    IncidentLine,
+    Summary,
+    diff_counts,
+    live_latency,
+    peak_tier,
+)
 from topics.settings import Settings
 
 
@@ -86,6 +94,7 @@ class LogisticsAlert:
 @dataclass(frozen=True)
 class IncidentSection:
     incident_id: str
+    name: str  # disease or category and place (sinks.display.incident_name)
     jurisdiction: str
     headline: str
     category: str
@@ -109,8 +118,9 @@ class CoverSeries:
 @dataclass(frozen=True)
 class DiffSection:
     against: str
-    rows: list[TierChangeDiff]
-    latency_of_reference: bool  # the reference is the live run: its decided_at means something
+    rows: list[TierChangeDiff]  # every change, the same ones included (the HTML lists the rest)
+    # The reference is the live run and its latencies mean something (diff.latency_meaningful).
+    latency_shown: bool
 
 
 @dataclass(frozen=True)
@@ -127,6 +137,7 @@ class ReviewReport:
     unlinked_alerts: list[LogisticsAlert]
     stock: list[CoverSeries]
     rulebook_versions: list[str]
+    summary: Summary
     diff: DiffSection | None = None
 
 
@@ -185,12 +196,15 @@ def assemble_report(
         known.keys() | timeline.keys() | ref_timeline.keys(),
         key=lambda i: (_first_at(timeline.get(i) or ref_timeline.get(i) or []), i),
     )
+    chinese = {code: d.name for code, d in rulebook.diseases.items() if d.name}
+    names = unique_names([{**known.get(i, {}), "incident_id": i} for i in ids], chinese=chinese)
     incidents = []
     for incident_id in ids:
         row = known.get(incident_id, {})
         incidents.append(
             IncidentSection(
                 incident_id=incident_id,
+                name=names[incident_id] if incident_id in known else incident_id,
                 jurisdiction=row.get("jurisdiction", ""),
                 headline=row.get("headline", ""),
                 category=row.get("category", ""),
@@ -203,10 +217,26 @@ def assemble_report(
             )
         )
     diff = None
+    theirs = [c for i, cs in ref_timeline.items() for c in _as_tier_changes(i, cs)]
+    latency = live_latency(
+        theirs if reference else None,
+        reference[0] if reference else None,
+        timedelta(hours=rulebook.reporting_limit_hours),
+    )
     if reference:
         ours = [c for i, cs in timeline.items() for c in _as_tier_changes(i, cs)]
-        theirs = [c for i, cs in ref_timeline.items() for c in _as_tier_changes(i, cs)]
-        diff = DiffSection(reference[0], diff_timelines(ours, theirs), reference[0] == "live")
+        diff = DiffSection(
+            reference[0], diff_timelines(ours, theirs), latency_shown=latency.median is not None
+        )
+    differ, same = diff_counts(diff.rows if diff else None)
+    summary = Summary(
+        *_event_range(record),
+        incidents=[_incident_line(s) for s in incidents],
+        peak=peak_tier([c.tier for cs in timeline.values() for c in cs]),
+        latency=latency,
+        differ=differ,
+        same=same,
+    )
     return ReviewReport(
         name=name,
         database=database,
@@ -218,7 +248,36 @@ def assemble_report(
         unlinked_alerts=[_alert(r) for r in alerts.get("", [])],
         stock=_cover_series(record.days_of_cover),
         rulebook_versions=sorted({r["rulebook_version"] for r in record.timeline}),
+        summary=summary,
         diff=diff,
+    )
+
+
+def _event_range(record: ReviewRecord) -> tuple[datetime | None, datetime | None]:
+    """The first and last event time anywhere in the review's record."""
+    instants = [
+        *(r["effective_at"] for r in record.timeline),
+        *(r.get(k) for r in record.incidents for k in ("opened_at", "updated_at")),
+        *(r["issued_at"] for r in record.tasks),
+        *(r["occurred_at"] for r in record.transfers),
+        *(r["at"] for r in record.days_of_cover),
+    ]
+    present = [at for at in instants if at is not None]
+    return (min(present), max(present)) if present else (None, None)
+
+
+def _incident_line(section: IncidentSection) -> IncidentLine:
+    tiered = [c for c in section.changes if c.tier is not None]
+    last = section.changes[-1] if section.changes else None
+    return IncidentLine(
+        name=section.name,
+        incident_id=section.incident_id,
+        peak=peak_tier([c.tier for c in tiered]),
+        first_at=tiered[0].effective_at if tiered else None,
+        latest=(last.effective_at, last.tier) if last else None,
+        tasks=len(section.tasks),
+        late=sum(1 for t in section.tasks if t.late_by is not None),
+        unacked=sum(1 for t in section.tasks if t.acked_at is None and t.state == "overdue"),
     )
 
 

@@ -4,9 +4,10 @@ one HTML document: inline CSS and SVG, no scripts, nothing fetched when it is op
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime
 from html import escape
 
+from sinks.display import LocalTime
 from streams.replay.diff import decision_latency, format_shift
 from streams.replay.report import (
     ChangeRow,
@@ -19,9 +20,18 @@ from streams.replay.report import (
 )
 from streams.replay.report_charts import Step, cover_curve_svg, paint, tier_timeline_svg, time_range
 
-CSS = """
-body{font-family:"Noto Sans CJK SC","Microsoft YaHei",system-ui,sans-serif;margin:24px;
-color:#222;max-width:1100px}
+# The tier names are Chinese: fonts with CJK glyphs first (Linux: fonts-noto-cjk; Windows:
+# Microsoft YaHei; macOS: PingFang SC), then the platform's own. Nothing is fetched.
+FONT_STACK = (
+    '"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC",'
+    '"WenQuanYi Micro Hei",system-ui,sans-serif'
+)
+CSS = (
+    "body{font-family:"
+    + FONT_STACK
+    + ";margin:24px;color:#222;max-width:1100px}"
+    + """
+.summary th{width:170px}
 h1{font-size:22px}h2{font-size:18px;border-bottom:2px solid #ddd;padding-bottom:4px;
 margin-top:32px}h3{font-size:15px;margin-bottom:4px}
 table{border-collapse:collapse;margin:6px 0 14px;font-size:12px}
@@ -30,6 +40,7 @@ th{background:#f3f3f3}.tier{display:inline-block;padding:0 6px;border-radius:3px
 .late{color:#b30000;font-weight:bold}.ok{color:#1a7f37}.muted{color:#777}
 .legend span{margin-right:14px}.cover{margin:4px 8px 8px 0}.grid{display:flex;flex-wrap:wrap}
 """
+)
 
 
 def _esc(value: object) -> str:
@@ -40,11 +51,14 @@ class _Html:
     """Formatting helpers bound to the report's time zone and tier colours."""
 
     def __init__(self, report: ReviewReport) -> None:
-        self.tz = report.tz
+        self.clock = LocalTime(report.tz)
         self.lanes = {lane.tier: lane for lane in report.lanes}
 
     def at(self, value: datetime | None) -> str:
-        return value.astimezone(self.tz).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+        return self.clock.full(value)
+
+    def zone_label(self, at: datetime | None) -> str:
+        return self.clock.label(at or datetime(2026, 1, 1, tzinfo=UTC))
 
     def tier(self, tier: str | None) -> str:
         lane = self.lanes.get(tier or "")
@@ -84,12 +98,12 @@ def _incident_html(section: IncidentSection, report: ReviewReport, h: _Html) -> 
     instants += [t.due_at for t in section.tasks] + [
         t.acked_at for t in section.tasks if t.acked_at
     ]
-    title = section.headline or section.incident_id
+    title = section.name
+    headline = f"{_esc(section.headline)} · " if section.headline else ""
     out = [
-        f"<h2>{_esc(title)}</h2>",
-        f'<p class="muted">incident {_esc(section.incident_id)} · jurisdiction '
-        f"{_esc(section.jurisdiction)} · {_esc(section.category)} {_esc(section.disease or '')}"
-        "</p>",
+        f'<h2 id="{_esc(section.incident_id)}">{_esc(title)}</h2>',
+        f'<p class="muted">{headline}incident {_esc(section.incident_id)} · jurisdiction '
+        f"{_esc(section.jurisdiction)} · {_esc(section.category)}</p>",
     ]
     if instants:
         start, end = time_range(instants)
@@ -205,7 +219,9 @@ def _stock_html(report: ReviewReport) -> str:
 
 
 def _diff_html(diff: DiffSection, report: ReviewReport, h: _Html) -> str:
-    moved = sum(1 for d in diff.rows if d.verdict != "same")
+    """Only the tier changes that differ; the same ones are counted."""
+    names = {section.incident_id: section.name for section in report.incidents}
+    differ = [d for d in diff.rows if d.verdict != "same"]
     head = [
         "incident",
         "tier",
@@ -215,12 +231,12 @@ def _diff_html(diff: DiffSection, report: ReviewReport, h: _Html) -> str:
         diff.against,
         f"rules (review / {diff.against})",
     ]
-    if diff.latency_of_reference:
+    if diff.latency_shown:
         head.append("live decision latency")
     rows = []
-    for d in diff.rows:
+    for d in differ:
         row = [
-            _esc(d.incident_id),
+            _esc(names.get(d.incident_id, d.incident_id)),
             h.tier(d.tier),
             _esc(d.verdict),
             _esc(format_shift(d.shift)),
@@ -231,12 +247,78 @@ def _diff_html(diff: DiffSection, report: ReviewReport, h: _Html) -> str:
                 f"{','.join(d.reference.rule_ids) if d.reference else '-'}"
             ),
         ]
-        if diff.latency_of_reference:
+        if diff.latency_shown:
             latency = decision_latency(d.reference) if d.reference else None
             row.append(_esc(format_shift(latency)))
         rows.append(row)
-    summary = f"<p>{len(diff.rows)} tier changes, {moved} differ</p>"
-    return summary + _table(head, rows)
+    same = len(diff.rows) - len(differ)
+    summary = (
+        f"<p>{len(diff.rows)} tier changes: {len(differ)} differ, {same} the same "
+        f"(the same ones are not listed)</p>"
+    )
+    if not differ:
+        return summary
+    latency_note = (
+        ""
+        if diff.latency_shown
+        else f'<p class="muted">live decision latency: {_esc(report.summary.latency.why_not)}</p>'
+    )
+    return summary + _table(head, rows) + latency_note
+
+
+def _summary_html(report: ReviewReport, h: _Html) -> str:
+    """The figures a chief reads first, then one line per incident."""
+    summary = report.summary
+    peak = (
+        f"{h.tier(summary.peak)} — {_esc(', '.join(summary.peak_incidents))}"
+        if summary.peak
+        else "no incident reached a tier"
+    )
+    latency = summary.latency
+    lag = (
+        f"median {format_shift(latency.median)}, worst {format_shift(latency.worst)} over "
+        f"{latency.decisions} decisions"
+        if latency.median is not None
+        else _esc(latency.why_not)
+    )
+    facts = [
+        ("event time range", f"{h.at(summary.start)} – {h.at(summary.end)}"),
+        ("incidents", f"{len(summary.incidents)}, {summary.tiered} reached a tier"),
+        ("peak tier", peak),
+        (
+            "tasks",
+            f"{summary.tasks} issued · {summary.late} acked late · "
+            f'<span class="{"late" if summary.unacked else "ok"}">{summary.unacked} '
+            "overdue, never acked</span>",
+        ),
+        ("live decision latency", lag),
+    ]
+    if summary.differ is not None and report.diff is not None:
+        facts.append(
+            (
+                f"against {_esc(report.diff.against)}",
+                f"{summary.differ} of {summary.differ + (summary.same or 0)} tier changes "
+                f"differ, {summary.same} the same",
+            )
+        )
+    rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
+    lines = _table(
+        ("incident", "peak tier", "first tier at", "last change", "tasks", "acked late",
+         "overdue, never acked"),
+        (
+            (
+                f'<a href="#{_esc(line.incident_id)}">{_esc(line.name)}</a>',
+                h.tier(line.peak) if line.peak else '<span class="muted">none</span>',
+                h.at(line.first_at),
+                f"{h.tier(line.latest[1])} {h.at(line.latest[0])}" if line.latest else "-",
+                str(line.tasks),
+                str(line.late),
+                f'<span class="late">{line.unacked}</span>' if line.unacked else "0",
+            )
+            for line in summary.incidents
+        ),
+    )  # fmt: skip
+    return f'<h2>Summary</h2><table class="summary">{rows}</table>{lines}'
 
 
 def render_report(report: ReviewReport) -> str:
@@ -250,8 +332,9 @@ def render_report(report: ReviewReport) -> str:
         "</head><body>",
         f"<h1>After-action review {_esc(report.name)}</h1>",
         f'<p class="muted">database {_esc(report.database)} · rulebook {_esc(versions)} · '
-        f"times in UTC{_utc_offset(report.tz)}</p>",
+        f"times in {_esc(h.zone_label(report.summary.start))}</p>",
         f'<p class="legend">{legend}</p>',
+        _summary_html(report, h),
     ]
     if not report.incidents:
         parts.append('<p class="muted">no incident in this review</p>')
@@ -266,10 +349,3 @@ def render_report(report: ReviewReport) -> str:
         parts.append(_diff_html(report.diff, report, h))
     parts.append("</body></html>")
     return "".join(parts)
-
-
-def _utc_offset(tz: tzinfo) -> str:
-    offset = datetime(2026, 1, 1, tzinfo=tz).utcoffset() or timedelta(0)
-    minutes = int(offset.total_seconds() // 60)
-    sign = "+" if minutes >= 0 else "-"
-    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"

@@ -7,7 +7,9 @@ it: ``make test`` runs ``tierflow stack down`` afterwards.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import clickhouse_connect
@@ -18,6 +20,7 @@ from sinks.access import credentials
 from streams.ops.stack import stack_up
 from streams.ops.stack_clickhouse import pings
 from streams.ops.stack_kafka import answers_metadata
+from tests.integration.kafka_helpers import run_cli
 from topics.settings import Settings
 
 
@@ -49,3 +52,29 @@ def ch_admin(stack: Settings) -> Iterator[Client]:
     )
     yield client
     client.close()
+
+
+SCENARIOS = ("cholera", "road-mci", "supply-squeeze")
+
+
+@pytest.fixture(scope="session")
+def scenarios_db(
+    stack: Settings, ch_admin: Client, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One review database holding all three scenarios (seed 1), landed by the pipeline's
+    code (``tierflow replay --from-file``): what the command view shows after the demo."""
+    folder: Path = tmp_path_factory.mktemp("scenarios")
+    lines = b""
+    for name in SCENARIOS:
+        out = folder / f"{name}.jsonl"
+        run_cli(["simulate", "--scenario", name, "--seed", "1", "--out", str(out)], stack)
+        lines += out.read_bytes()
+    merged = folder / "all.jsonl"
+    merged.write_bytes(lines)
+    review = f"dash{uuid.uuid4().hex[:10]}"
+    run_cli(["replay", "--name", review, "--from-file", str(merged)], stack)
+    try:
+        yield f"review_{review}"
+    finally:
+        for database in (f"review_{review}", f"review_{review}_exercise"):
+            ch_admin.command(f"DROP DATABASE IF EXISTS {database}")

@@ -74,3 +74,26 @@ def longest_run(png: bytes, colour: str, tolerance: int = 24) -> int:
         else:
             run = 0
     return best
+
+
+def region(png: bytes, left: int, top: int, width: int, height: int) -> tuple[bytes, ...]:
+    """The pixels of a box, one ``bytes`` of RGB triples per row: equal boxes, equal
+    images."""
+    full_width, _, found = pixels(png)
+    rows: list[bytearray] = []
+    row = bytearray()
+    for index, pixel in enumerate(found):
+        y, x = divmod(index, full_width)
+        if y >= top + height:
+            break
+        if y >= top and left <= x < left + width:
+            row.extend(pixel)
+            if x == left + width - 1:
+                rows.append(row)
+                row = bytearray()
+    return tuple(bytes(r) for r in rows)
+
+
+def inked(box: tuple[bytes, ...], threshold: int = 128) -> int:
+    """How many pixels of a box are dark (a glyph's strokes on a white page)."""
+    return sum(1 for row in box for i in range(0, len(row), 3) if max(row[i : i + 3]) < threshold)

@@ -9,20 +9,15 @@ feed are not empty.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from clickhouse_connect.driver.client import Client
 
 from sinks.client import connect
 from tests.grafana_sql import ALL, QueryWindow, SqlTarget, expand, sql_targets
 from tests.integration.kafka_helpers import run_cli
 from topics.settings import Settings
 
-SCENARIOS = ("cholera", "road-mci", "supply-squeeze")
 # The scenarios start on 2026-03-02 08:00 +08:00 and run about three weeks.
 WINDOW = QueryWindow(
     datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 31, tzinfo=UTC), timedelta(days=1)
@@ -46,25 +41,9 @@ MUST_SHOW = {
 
 
 @pytest.fixture(scope="module")
-def landed(
-    stack: Settings, ch_admin: Client, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """One review database holding all three scenarios, landed by the pipeline's code."""
-    folder: Path = tmp_path_factory.mktemp("scenarios")
-    lines = b""
-    for name in SCENARIOS:
-        out = folder / f"{name}.jsonl"
-        run_cli(["simulate", "--scenario", name, "--seed", "1", "--out", str(out)], stack)
-        lines += out.read_bytes()
-    merged = folder / "all.jsonl"
-    merged.write_bytes(lines)
-    review = f"dash{uuid.uuid4().hex[:10]}"
-    run_cli(["replay", "--name", review, "--from-file", str(merged)], stack)
-    try:
-        yield f"review_{review}"
-    finally:
-        for database in (f"review_{review}", f"review_{review}_exercise"):
-            ch_admin.command(f"DROP DATABASE IF EXISTS {database}")
+def landed(scenarios_db: str) -> str:
+    """The three scenarios landed by the pipeline (the session's ``scenarios_db``)."""
+    return scenarios_db
 
 
 def test_the_panels_the_stories_feed_exist() -> None:
@@ -85,21 +64,28 @@ def test_panel_runs_on_the_landed_scenarios(
 
 def test_board_shows_the_scenarios(stack: Settings, landed: str) -> None:
     """`tierflow board` on the same database: road-mci's accident at Tier II with its
-    escalation path (52 casualties, 6 critical: Tier II by the mass-casualty plan), the
-    redirect away from the full ICU, supply-squeeze's depot below 7 days of cover, and
-    the malformed lines the scenarios' truth files list (7 each) in the DLQ count; and
-    cholera's city incident, over by the end of the story, among the stood-down ones
-    with its whole path (it reached Tier II, then stood down)."""
+    escalation path (52 casualties, 6 critical: Tier II by the mass-casualty plan), named
+    by category and city, the redirect away from the full ICU and that ICU at 0 of its 12
+    beds, supply-squeeze's depot below 7 days of cover, and the malformed lines the
+    scenarios' truth files list (7 each) in the DLQ count; and cholera's city incident,
+    over by the end of the story, among the stood-down ones with its whole path (it
+    reached Tier II, then stood down). Times are Asia/Shanghai's: the accident reached
+    Tier II at 01:52 UTC, 09:52 local."""
     board = run_cli(["board", "--database", landed], stack).stdout
+    assert "Asia/Shanghai (UTC+08:00)" in board.splitlines()[0]
     stood_down = board[board.index("Stood down") : board.index("Overdue tasks")]
-    cholera = next(line for line in stood_down.splitlines() if "cholera" in line)
-    assert "cholera (" in cholera and "warning" not in cholera
+    cholera = next(line for line in stood_down.splitlines() if "cholera · Chengdu" in line)
+    assert "warning" not in cholera
     assert "II" in stood_down, stood_down
     assert "stood down" in " ".join(stood_down.split()), stood_down
     assert "cholera" not in board[: board.index("Stood down")]
-    mci = next(line for line in board.splitlines() if "INC-MCI" in line)
-    assert "II 重大" in mci and "→ II" in mci
+    mci = next(line for line in board.splitlines() if "mass casualty · Chengdu" in line)
+    assert "II 重大" in mci and "→ II 09:52" in mci
+    assert "INC-MCI" not in board  # ids only with --ids
+    assert "INC-MCI-" in run_cli(["board", "--database", landed, "--ids"], stack).stdout
     assert "redirect to" in board
+    icu = next(line for line in board.splitlines() if line.startswith("H-510112-01"))
+    assert "0/12" in icu
     depot = [line for line in board.splitlines() if "DEPOT-5101" in line and "ppe.n95" in line]
     assert depot and float(depot[0].split(" d ")[0].split()[-1]) < 7
-    assert board.rstrip().endswith("rejected records (DLQ): 21")
+    assert "21 records in the DLQ" in board and "dlq list" in board

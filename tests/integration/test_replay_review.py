@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import subprocess
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,9 +18,10 @@ from streams.core import default_rulebook
 from streams.replay.session import ReviewRequest, replay_kafka
 from topics.settings import Settings
 
+from .chromium import screenshot
 from .kafka_helpers import run_cli
 from .live_support import ROOT, prepare, simulate
-from .png_pixels import longest_run
+from .png_pixels import inked, longest_run, region
 from .replay_support import (
     DECISIONS,
     decisions,
@@ -114,12 +114,28 @@ def test_a_lower_threshold_escalates_earlier_by_the_hand_computed_time(
     assert at_20 < at_30
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.skip("chromium is not installed (Debian package `chromium`)")
+CELL = 64
+TOFU = "\u0378"  # unassigned: every font draws its "missing glyph" box
+
+
+def _glyph_probe(html: str) -> tuple[str, str]:
+    """A page with the report's own style (its font stack) drawing each Chinese character
+    of the report's tier legend, then a character no font has, each in a 64 px cell at
+    the top of the page; returns (page, the characters)."""
+    style = re.search(r"<style>(.*?)</style>", html, flags=re.S)
+    legend = re.search(r'<p class="legend">(.*?)</p>', html, flags=re.S)
+    assert style and legend
+    chars = "".join(dict.fromkeys(c for c in re.sub(r"<[^>]+>", "", legend[1]) if ord(c) > 0x2E80))
+    cells = "".join(
+        f'<span style="position:absolute;top:0;left:{i * CELL}px;width:{CELL}px;'
+        f'height:{CELL}px;font-size:48px;line-height:{CELL}px;text-align:center">{c}</span>'
+        for i, c in enumerate(chars + TOFU)
+    )
+    page = (
+        f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><style>{style[1]}'
+        f"</style></head><body>{cells}</body></html>"
+    )
+    return page, chars
 
 
 def test_the_report_opens_offline_in_chromium_and_shows_the_timeline(
@@ -130,33 +146,33 @@ def test_the_report_opens_offline_in_chromium_and_shows_the_timeline(
     run_cli(["review", "report", alt, "--against", _base, "--out", str(out)], settings)
     html = out.read_text(encoding="utf-8")
     assert 'class="timeline"' in html and "II 重大" in html and "earlier" in html
-    shot = tmp_path / "aar.png"
-    subprocess.run(
-        [
-            _chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--proxy-server=127.0.0.1:9",
-            "--window-size=1000,900",
-            f"--screenshot={shot}",
-            out.as_uri(),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    png = shot.read_bytes()
+    png = screenshot(out, tmp_path / "aar.png", "1000,1400", tmp_path / "profile")
     # The chart's bar: Tier II (orange) held for over a week of the ~18 days the chart
     # spans (about 760 px); the tier badges of the legend and tables are under 60 px wide.
     assert longest_run(png, "#f28e2b") > 250
+
+
+def test_the_tier_names_are_drawn_not_tofu(what_if: WhatIf, tmp_path: Path) -> None:
+    """Each Chinese character of the tier names, in the report's font stack, draws a
+    glyph of its own: not the missing-glyph box a character no font has gets (what every
+    character of them got before a CJK font was installed), and not the same as another.
+    Planting the fault (FONTCONFIG_FILE naming only the DejaVu fonts) makes all equal."""
+    _base, alt, _lines, _truth, settings = what_if
+    out = tmp_path / "aar.html"
+    run_cli(["review", "report", alt, "--no-diff", "--out", str(out)], settings)
+    page, chars = _glyph_probe(out.read_text(encoding="utf-8"))
+    assert set(chars) == set("特别重大较一般"), chars
+    probe = tmp_path / "probe.html"
+    probe.write_text(page, encoding="utf-8")
+    width = CELL * (len(chars) + 1)
+    png = screenshot(probe, tmp_path / "probe.png", f"{width},{CELL}", tmp_path / "profile")
+    cells = [region(png, i * CELL, 0, CELL, CELL) for i in range(len(chars) + 1)]
+    *glyphs, tofu = cells
+    for char, glyph in zip(chars, glyphs, strict=True):
+        assert inked(glyph) > 40, f"{char} drew nothing"
+        missing = glyph == tofu  # (a bool: pytest would print both images' bytes)
+        assert not missing, f"{char} is drawn as the missing-glyph box"
+    assert len(set(glyphs)) == len(glyphs), "two characters drew the same box"
 
 
 def test_an_interrupted_replay_resumes_to_the_same_review(

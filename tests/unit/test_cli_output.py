@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from typer.testing import CliRunner
 
 from sinks.command_view import Board
+from sinks.display import LocalTime
 from streams.cli import app
 from streams.commands import term
-from streams.commands.board import render
+from streams.commands.board_view import View, render
 
 VALID = (
     b'{"kind":"tick","event_id":"t1","tick_at":"2026-03-02T08:00:00+08:00","jurisdiction":"5101"}'
@@ -27,8 +29,9 @@ def test_publish_names_line_100_verbatim_on_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 1
     errors = [ln for ln in result.stderr.splitlines() if ln.startswith(str(source))]
     assert errors == [
-        f"{source}:100: -: not a JSON object (got list)",
-        f"{source}:1235: -: unknown kind 'nope' (expected one of incident, case, transfer, stock)",
+        f"{source}:100: not a JSON object (got list)",
+        f"{source}:1235: kind: unknown kind 'nope' "
+        "(expected one of incident, case, transfer, stock)",
     ]
 
 
@@ -43,6 +46,7 @@ def test_board_prints_agency_text_verbatim() -> None:
         "tier": "II",
         "warning": False,
         "phase": "reported",
+        "updated_at": at,
     }
     board = Board(
         incidents=[incident],
@@ -56,8 +60,9 @@ def test_board_prints_agency_text_verbatim() -> None:
     )
     out = term.console()
     out.width = 300
+    view = View(board, "tierflow", LocalTime(ZoneInfo("Asia/Shanghai")), at, ids=True)
     with out.capture() as captured:
-        out.print(render(board, "tierflow"))
+        out.print(render(view, out.width))
     text = captured.get()
     assert odd in text
     assert "to [red]H-2[/red] :fire:" in text

@@ -75,6 +75,8 @@ REVIEW = record(
         {
             "incident_id": "A",
             "jurisdiction": "5101",
+            "opened_at": at(0),
+            "updated_at": at(48),
             "headline": "cholera <Chengdu>",
             "category": "infectious_disease",
             "disease": "cholera",
@@ -160,7 +162,7 @@ def test_assembly_groups_by_incident_and_keeps_reference_only_incidents() -> Non
     assert [x.subject_id for x in a.alerts] == ["T-1"]
     assert [x.subject_id for x in got.unlinked_alerts] == ["T-9"]
     assert got.target_days == 30
-    assert got.diff is not None and got.diff.latency_of_reference
+    assert got.diff is not None and got.diff.latency_shown
     verdicts = {(d.incident_id, d.tier): (d.verdict, d.shift) for d in got.diff.rows}
     assert verdicts[("A", "II")] == ("earlier", timedelta(hours=-24))
     assert verdicts[("B", "IV")] == ("missing", None)
@@ -170,7 +172,7 @@ def test_assembly_groups_by_incident_and_keeps_reference_only_incidents() -> Non
 def test_html_is_self_contained_and_shows_every_part() -> None:
     html = render_report(report())
     assert "<script" not in html and "url(" not in html and "@import" not in html
-    assert not re.search(r"\s(src|href)=", html)
+    assert not re.search(r'\s(src|href)="(?!#)', html)  # links within the page only
     # The only URL is the SVG namespace, which is a name, not a fetch.
     assert set(re.findall(r"https?://[^\"'\s<]+", html)) == {"http://www.w3.org/2000/svg"}
     assert "cholera &lt;Chengdu&gt;" in html  # escaped headline
@@ -184,6 +186,51 @@ def test_html_is_self_contained_and_shows_every_part() -> None:
     assert "target 30 d" in html
     assert "Diff against live" in html and "-24h00m00s" in html
     assert "live decision latency" in html and "+0h30m00s" in html
+
+
+def test_incidents_are_titled_by_disease_and_city_in_both_languages() -> None:
+    html = render_report(report())
+    assert '<h2 id="A">霍乱 cholera · 成都市 Chengdu</h2>' in html
+    assert "<h2>A</h2>" not in html and "<h2>cholera &lt;Chengdu&gt;</h2>" not in html
+
+
+def test_the_summary_comes_first_with_the_figures_a_chief_asks_for() -> None:
+    html = render_report(report())
+    summary = html[html.index("<h2>Summary</h2>") :]
+    assert html.index("<h2>Summary</h2>") < html.index("<h2 id=")  # before any incident
+    summary = summary[: summary.index("<h2 id=")]
+    # Range: first and last event time of the review's record, at +08:00.
+    assert "2026-03-02 08:00:00 – 2026-03-04 20:00:00" in summary  # at(0) … at(60)
+    assert "2, 1 reached a tier" in summary  # B: only the live run gave it a tier
+    assert "II 重大</span> — 霍乱 cholera · 成都市 Chengdu" in summary
+    assert "3 issued · 1 acked late · " in summary and "1 overdue, never acked" in summary
+    # Live latency: every live decision 30 min after its event time.
+    assert "median +0h30m00s, worst +0h30m00s over 4 decisions" in summary
+    assert "2 of 4 tier changes differ, 2 the same" in summary  # A II earlier, B IV missing
+
+
+def test_the_diff_lists_only_differences_and_counts_the_same() -> None:
+    html = render_report(report())
+    diff = html[html.index("Diff against live") :]
+    assert "4 tier changes: 2 differ, 2 the same" in diff
+    assert ">same<" not in diff and ">earlier<" in diff and ">missing<" in diff
+
+
+def test_latency_of_back_dated_events_is_not_shown() -> None:
+    """The demo publishes March's scenarios in December: each live decision comes months
+    after its event time, which measures the publication, not the decision."""
+    months = timedelta(hours=6622)
+    back_dated = record(
+        [
+            {**row, "decided_at": row["effective_at"] + months + timedelta(minutes=n)}
+            for n, row in enumerate(LIVE.timeline)
+        ]
+    )
+    html = render_report(report(("live", back_dated)))
+    assert "+6622h" not in html and "6622" not in html.replace("6,622", "")
+    assert "published after the fact" in html
+    diff = html[html.index("Diff against live") :]
+    assert "<th>live decision latency</th>" not in diff
 
 
 def _svgs(html: str, cls: str) -> list[ET.Element]:

@@ -166,3 +166,50 @@ def test_cli_check_unreadable_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["rules", "check", str(tmp_path / "missing.yaml")])
     assert result.exit_code == 1
     assert "cannot read" in result.output
+
+
+def test_tiers_must_be_monotone_in_their_thresholds(tmp_path: Path) -> None:
+    """Tier II at 3 confirmed a week under Tier III at 10: wherever III holds, II holds
+    already. Named at the higher tier's threshold, with the rule it contradicts."""
+    inverted = DEFAULT.read_text(encoding="utf-8").replace(
+        "metric: confirmed, window: 7, threshold: 30,",
+        "metric: confirmed, window: 7, threshold: 3,",
+    )
+    path = tmp_path / "inverted.yaml"
+    path.write_text(inverted, encoding="utf-8")
+    result = CliRunner().invoke(app, ["rules", "check", str(path)])
+    assert result.exit_code == 1
+    lines = [ln for ln in result.output.splitlines() if ln.startswith(str(path))]
+    line = next(n for n, text in enumerate(inverted.splitlines(), 1) if "threshold: 3," in text)
+    assert lines == [
+        f"{path}:{line}: rules[2].threshold: tier II at confirmed >= 3 is below tier III's rule "
+        "'cholera-week-III' (rules[1]) at 10: a higher tier needs a higher threshold"
+    ]
+
+
+def test_a_higher_tier_may_ask_for_more_at_an_equal_threshold() -> None:
+    """Food poisoning: II at > 100 people *and* a death, III at > 100 people: not inverted
+    (II asks for a death III does not); a different window or metric is no comparison."""
+    book = parse_rulebook(
+        _rule(
+            "  - {id: f3, tier: III, categories: [food_poisoning], metric: casualties, "
+            "threshold: 101}\n"
+            "  - {id: f2, tier: II, categories: [food_poisoning], metric: casualties, "
+            "threshold: 50, and: [{metric: dead, threshold: 1}]}\n"
+            "  - {id: c2, tier: II, diseases: [cholera], metric: confirmed, window: 1, "
+            "threshold: 5}\n"
+        )
+    )
+    assert [r.id for r in book.rules] == ["r0", "f3", "f2", "c2"]
+    with pytest.raises(RulebookError) as caught:
+        parse_rulebook(
+            _rule(
+                "  - {id: r1, tier: I, diseases: [cholera], metric: confirmed, window: 7, "
+                "threshold: 1}\n"
+                "rollup:\n"
+                "  - {id: u2, tier: II, diseases: [cholera], min_cities: 3}\n"
+                "  - {id: u1, tier: I, diseases: [cholera], min_cities: 2}\n"
+            )
+        )
+    paths = [p.path for p in caught.value.problems]
+    assert paths == ["rollup[1].min_cities"]  # r1 at 1 equals r0 at 1: not below

@@ -1,0 +1,453 @@
+"""What ``tierflow board`` shows, as rich renderables: pure functions of one snapshot.
+
+The board is a header (database, read time, display zone, counts), sections (active
+incidents, stood down, overdue tasks, beds, transfers, redirects, stock) and a footer
+(the DLQ, next steps). Incidents are named by disease or category and city; ids appear
+with ``--ids``. Every time is local, in the display zone the header names.
+
+``one_line`` renders every row on one line (cells cut with an ellipsis): what
+``--watch`` needs to page the board into a fixed-size screen (``board_pages``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from rich import box
+from rich.cells import cell_len
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from sinks.display import LocalTime, unique_names
+
+if TYPE_CHECKING:
+    from sinks.command_view import Board
+
+TIER_STYLE = {
+    "I": "bold white on red",
+    "II": "bold black on dark_orange",
+    "III": "bold black on yellow",
+    "IV": "bold white on blue",
+}
+TIER_NAME = {"I": "I 特别重大", "II": "II 重大", "III": "III 较大", "IV": "IV 一般"}
+Cell = Text | str
+Row = tuple[Cell, ...]
+
+
+@dataclass(frozen=True)
+class View:
+    """One snapshot and how to show it."""
+
+    board: Board
+    database: str
+    clock: LocalTime
+    read_at: datetime
+    ids: bool = False  # show incident and task ids
+    program: str = "tierflow"  # how the footer's commands start (term.program())
+    health: Text | None = None  # the worker's health line, under the title
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    width: int | None = None  # fixed: never cut (tiers, times, ids)
+    ratio: int | None = None  # shares what the fixed columns leave
+    justify: str = "left"
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled table: its columns and rows; ``empty`` says what none means."""
+
+    title: str
+    columns: Sequence[Column]
+    rows: Sequence[Row]
+    empty: str = "none"
+    note: str = ""  # under the table (its last page)
+
+    def table(
+        self,
+        rows: Sequence[Row],
+        width: int,
+        *,
+        one_line: bool,
+        continued: bool = False,
+        last: bool = True,
+    ) -> Table:
+        """The table of ``rows`` in ``width`` columns: as wide as its content when that
+        fits, else the full width with the flexible columns sharing what is left."""
+        title = f"{self.title} (continued)" if continued else self.title
+        table = Table(
+            title=Text(title, style="bold"),
+            title_justify="left",
+            caption=Text(self.note, style="dim") if self.note and last else None,
+            caption_justify="left",
+            box=box.SIMPLE_HEAD,
+            expand=self.natural_width(rows) > width,
+            pad_edge=False,
+            show_edge=False,
+        )
+        for column in self.columns:
+            table.add_column(
+                column.name,
+                width=column.width,
+                min_width=column.width,
+                ratio=column.ratio,
+                no_wrap=one_line or column.width is not None,
+                overflow="ellipsis" if one_line else "fold",
+                justify=column.justify,  # type: ignore[arg-type]
+            )
+        for row in rows:
+            table.add_row(*row)
+        return table
+
+    def natural_width(self, rows: Sequence[Row]) -> int:
+        """Columns wide enough for every cell, two spaces between them."""
+        widths = [
+            column.width or max(cell_len(column.name), *(cell_len(str(r[i])) for r in rows))
+            for i, column in enumerate(self.columns)
+        ]
+        return sum(widths) + 2 * (len(widths) - 1)
+
+    def nothing(self) -> Text:
+        note = f" ({self.note})" if self.note else ""
+        return Text.assemble((self.title, "bold"), ": ", (self.empty + note, "dim"))
+
+
+def tier_badge(tier: str | None, *, warning: bool = False, stood_down: bool = False) -> Text:
+    if tier is not None:
+        return Text(f" {TIER_NAME.get(tier, tier)} ", style=TIER_STYLE.get(tier, ""))
+    if warning:
+        return Text("warning", style="bold magenta")
+    return Text("stood down" if stood_down else "-", style="dim")
+
+
+def timeline_text(changes: Sequence[dict[str, Any]], clock: LocalTime) -> str:
+    """``IV 03-02 09:18 → III 09:37 → II 03-03 01:52``: the date only when it changes."""
+    parts, last_day = [], None
+    for change in changes:
+        local = clock.local(change["effective_at"])
+        day = local.strftime("%m-%d")
+        at = local.strftime("%H:%M") if day == last_day else f"{day} {local:%H:%M}"
+        parts.append(f"{change['tier'] or 'stood down'} {at}")
+        last_day = day
+    return " → ".join(parts) or "-"
+
+
+def _incident_section(view: View, title: str, rows: list[dict[str, Any]], active: bool) -> Section:
+    names = unique_names(rows)
+    columns = [
+        Column("tier", width=10),
+        Column("incident", ratio=1),
+        Column("since", width=11),
+        Column("tier timeline", ratio=1),
+    ]
+    if view.ids:
+        columns.append(Column("incident id", width=36))
+    out: list[Row] = []
+    for row in rows:
+        changes = view.board.timeline.get(row["incident_id"], [])
+        since = changes[-1]["effective_at"] if changes else row["updated_at"]
+        badge = tier_badge(row["tier"], warning=row["warning"] and active, stood_down=not active)
+        cells: list[Cell] = [
+            badge,
+            names[row["incident_id"]],
+            view.clock.short(since),
+            timeline_text(changes, view.clock),
+        ]
+        if view.ids:
+            cells.append(row["incident_id"])
+        out.append(tuple(cells))
+    return Section(title, columns, out)
+
+
+def _overdue_section(view: View) -> Section:
+    board = view.board
+    known = board.incidents + board.stood_down
+    names = unique_names(known)
+    elsewhere = (
+        f"{board.overdue_elsewhere} more of stood-down incidents or superseded tiers: "
+        "see the review report"
+        if board.overdue_elsewhere
+        else ""
+    )
+    columns = [Column("task", ratio=1), Column("agency", width=15), Column("due", width=11)]
+    if view.ids:
+        columns.append(Column("task id (ack this)", width=36))
+    rows: list[Row] = []
+    current = None
+    for task in board.overdue_tasks:
+        if task["incident_id"] != current:
+            current = task["incident_id"]
+            name = names.get(current) or current
+            count = sum(1 for t in board.overdue_tasks if t["incident_id"] == current)
+            header = Text.assemble(tier_badge(task["tier"]), " ", (name, "bold"), f" — {count}")
+            rows.append((header, "", "", *([""] if view.ids else [])))
+        cells: list[Cell] = [
+            f"  {task['action']}",
+            task["agency_type"],
+            Text(view.clock.short(task["due_at"]), style="red"),
+        ]
+        if view.ids:
+            cells.append(task["task_id"])
+        rows.append(tuple(cells))
+    title = f"Overdue tasks of live tiers ({len(board.overdue_tasks)})"
+    return Section(title, columns, rows, note=elsewhere)
+
+
+def _share(free: float | None, total: float | None) -> Text:
+    if free is None:
+        return Text("-", style="dim")
+    if not total:
+        return Text(f"{free:.0f} free")
+    ratio = free / total
+    style = "bold red" if ratio < 0.05 else "dark_orange" if ratio < 0.15 else "green"
+    return Text(f"{free:.0f}/{total:.0f}", style=style)
+
+
+def _beds_section(view: View) -> Section:
+    by_site: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in view.board.beds:
+        by_site.setdefault(row["site_id"], {})[row["item"]] = row
+    rows: list[Row] = []
+    for site, items in sorted(by_site.items(), key=lambda kv: _pressure(kv[1])):
+        icu, iso = items.get("bed.icu", {}), items.get("bed.isolation", {})
+        latest = max(r["latest_at"] for r in items.values())
+        rows.append(
+            (
+                site,
+                _share(icu.get("free"), icu.get("baseline")),
+                _share(iso.get("free"), iso.get("baseline")),
+                view.clock.short(latest),
+            )
+        )
+    columns = (
+        Column("hospital", ratio=1),
+        Column("ICU free/beds", width=13, justify="right"),
+        Column("isolation free/beds", width=19, justify="right"),
+        Column("as of", width=11),
+    )
+    return Section("Beds free of capacity", columns, rows)
+
+
+def _pressure(items: dict[str, dict[str, Any]]) -> float:
+    """Sort key: the hospital's lowest share of free beds first."""
+    shares = [r["free"] / r["baseline"] for r in items.values() if r.get("baseline")]
+    return min(shares, default=1.0)
+
+
+def _cover(days: float | None) -> Text:
+    if days is None:
+        return Text("-", style="dim")
+    style = (
+        "red" if days < 7 else "dark_orange" if days < 14 else "yellow" if days < 30 else "green"
+    )
+    return Text(f"{days:.1f} d", style=style)
+
+
+def _logistics_sections(view: View) -> list[Section]:
+    board, short = view.board, view.clock.short
+    transfers = Section(
+        "Transfers in flight",
+        (
+            Column("transfer", ratio=1),
+            Column("triage", width=9),
+            Column("from → to", ratio=2),
+            Column("bed", width=9),
+            Column("state", width=10),
+            Column("eta", width=11),
+        ),
+        [
+            (
+                r["transfer_id"],
+                r["triage"] or "-",
+                f"{r['from_facility']} → {r['to_facility']}",
+                r["required_bed"],
+                r["transfer_status"],
+                short(r["eta"]),
+            )
+            for r in board.transfers
+        ],
+    )
+    redirects = Section(
+        "Capacity redirects",
+        (Column("transfer", ratio=1), Column("at", width=11), Column("redirect", ratio=3)),
+        [(r["subject_id"], short(r["at"]), r["message"]) for r in board.redirects],
+    )
+    stock = Section(
+        "Stock days of cover (target 30 d)",
+        (
+            Column("site", ratio=1),
+            Column("item", ratio=1),
+            Column("on hand", width=9, justify="right"),
+            Column("cover", width=9, justify="right"),
+            Column("as of", width=11),
+        ),
+        [
+            (
+                r["site_id"],
+                r["item"],
+                f"{r['latest_on_hand']:.0f}",
+                _cover(r["latest_days_of_cover"]),
+                short(r["latest_at"]),
+            )
+            for r in board.stock
+        ],
+    )
+    return [transfers, redirects, stock]
+
+
+def sections(view: View) -> list[Section]:
+    """The board's sections in the order the room reads them."""
+    board = view.board
+    return [
+        _incident_section(view, "Active incidents by tier", board.incidents, True),
+        _incident_section(view, "Stood down (latest 10)", board.stood_down, False),
+        _overdue_section(view),
+        _beds_section(view),
+        *_logistics_sections(view),
+    ]
+
+
+def header(view: View) -> list[Text]:
+    """Title (database, read time, zone), the worker's health, and the counts."""
+    board = view.board
+    title = Text.assemble(
+        ("tierflow board", "bold"),
+        f" · {view.database} · read {view.clock.local(view.read_at):%m-%d %H:%M:%S} · "
+        f"{view.clock.label(view.read_at)}",
+    )
+    tiers = [row["tier"] for row in board.incidents if row["tier"]]
+    by_tier = ", ".join(f"{t} {tiers.count(t)}" for t in TIER_NAME if t in tiers)
+    counts = Text.assemble(
+        (f"{len(board.incidents)} active", "bold"),
+        f" ({by_tier})" if by_tier else "",
+        " · ",
+        (f"{len(board.overdue_tasks)} overdue tasks", "bold red" if board.overdue_tasks else ""),
+        f" · {len(board.transfers)} transfers in flight · ",
+        (f"DLQ {board.dlq_count}", "bold yellow" if board.dlq_count else ""),
+    )
+    return [title, *([view.health] if view.health else []), counts]
+
+
+def next_steps(view: View) -> RenderableType:
+    """What the room can do from here, as commands that run as printed (long ones broken
+    with a shell continuation, so a copy of the lines still runs)."""
+    run = view.program
+    start, end = _review_range(view)
+    steps = Table.grid(padding=(0, 2))
+    steps.add_column(no_wrap=True)
+    steps.add_column()
+    steps.add_row(
+        "ack a task",
+        Text.assemble(
+            "put its id in an Ack (examples/incident-ack.json), then\n",
+            (f"{run} publish ack.jsonl", "bold"),
+            "\ntask ids: ",
+            (f"{run} board --ids", "bold"),
+        ),
+    )
+    steps.add_row(
+        "review",
+        Text.assemble(
+            (f"{run} replay --name NAME \\\n  --from {start} --to {end}", "bold"),
+            "\nthen ",
+            (f"{run} review report NAME --out aar.html", "bold"),
+        ),
+    )
+    dlq = view.board.dlq_count
+    steps.add_row(
+        "rejected",
+        Text.assemble(
+            (f"{run} dlq list", "bold"),
+            "   ",
+            (f"{dlq} records in the DLQ", "bold yellow" if dlq else "dim"),
+        ),
+    )
+    return Group(Text("Next steps", style="bold"), steps)
+
+
+def _review_range(view: View) -> tuple[str, str]:
+    """Whole local days around every tier change on the board (RFC 3339, local offset):
+    the ``--from``/``--to`` of a review of what the board shows."""
+    instants = [c["effective_at"] for cs in view.board.timeline.values() for c in cs]
+    if not instants:
+        instants = [view.read_at]
+    first = view.clock.local(min(instants)).replace(hour=0, minute=0, second=0, microsecond=0)
+    last = view.clock.local(max(instants)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return first.isoformat(), (last + timedelta(days=1)).isoformat()
+
+
+def render(view: View, width: int) -> Group:
+    """The whole board (``tierflow board``): rows wrap, nothing is left out."""
+    parts: list[RenderableType] = list(header(view))
+    for section in sections(view):
+        table = section.table(section.rows, width, one_line=False) if section.rows else None
+        parts += [Text(), table or section.nothing()]
+    parts += [Text(), next_steps(view)]
+    return Group(*parts)
+
+
+Measure = Callable[[RenderableType, int], int]  # height in lines at a width
+WIDE = 160  # from this width on, the board is two panels side by side
+
+
+def board_pages(view: View, width: int, height: int, measure: Measure) -> list[RenderableType]:
+    """The board cut into pages of at most ``height`` lines (rows on one line each; a
+    section split over pages repeats its title and header). From ``WIDE`` columns on,
+    each page is two panels: incidents and tasks on the left, beds, logistics, stock and
+    next steps on the right."""
+    parts: list[Section | RenderableType] = [*sections(view), Group(Text(), next_steps(view))]
+    if width < WIDE:
+        return [Group(*page) for page in _pack(parts, width, height, measure)]
+    half = (width - 2) // 2
+    left, right = _pack(parts[:3], half, height, measure), _pack(parts[3:], half, height, measure)
+    pages: list[RenderableType] = []
+    for i in range(max(len(left), len(right))):
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(width=half)
+        grid.add_column(width=half)
+        grid.add_row(
+            Group(*(left[i] if i < len(left) else [])), Group(*(right[i] if i < len(right) else []))
+        )
+        pages.append(grid)
+    return pages
+
+
+def _pack(
+    parts: Sequence[Section | RenderableType], width: int, height: int, measure: Measure
+) -> list[list[RenderableType]]:
+    pages: list[list[RenderableType]] = [[]]
+    room = height
+
+    def place(renderable: RenderableType, lines: int) -> None:
+        nonlocal room
+        if lines > room and pages[-1]:
+            pages.append([])
+            room = height
+        pages[-1].append(renderable)
+        room -= lines
+
+    for part in parts:
+        if not isinstance(part, Section):
+            place(part, measure(part, width))
+        elif not part.rows:
+            place(part.nothing(), measure(part.nothing(), width))
+        else:
+            frame = measure(part.table(part.rows[:1], width, one_line=True), width) - 1
+            rows, continued = list(part.rows), False
+            while rows:
+                if room < frame + 1 and pages[-1]:
+                    pages.append([])
+                    room = height
+                take = max(1, min(len(rows), room - frame))
+                chunk = part.table(
+                    rows[:take], width, one_line=True, continued=continued, last=take == len(rows)
+                )
+                place(chunk, measure(chunk, width))
+                rows, continued = rows[take:], True
+    return pages
