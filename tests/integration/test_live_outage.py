@@ -112,7 +112,15 @@ def test_clickhouse_outage_pauses_landing_bounded_and_loses_nothing(
             rest = publish(settings, lines[half:])
             publish_copies(settings, lines, FLOOD)
             time.sleep(max(OUTAGE_S - (time.monotonic() - began), 0))
+            # the lag gauges are refreshed every few seconds, later on a busy machine:
+            # the outage lasts until they have seen the flood (or a bound)
+            until = time.monotonic() + OUTAGE_S
             during = scrape(settings.metrics_port)
+            while time.monotonic() < until and (
+                _metric(during, "tierflow_consumer_lag_records", landing, '.cases.v1"') < FLOOD
+            ):
+                time.sleep(0.5)
+                during = scrape(settings.metrics_port)
         gate.open()
         reopened = time.monotonic()
 
