@@ -34,8 +34,6 @@ log = logging.getLogger("tierflow.live")
 
 EXIT_STAGE_FAILED = 70  # EX_SOFTWARE: a stage raised; the supervisor restarts the worker
 EXIT_STALLED = 75  # EX_TEMPFAIL: the decide stage stopped committing with records waiting
-# As Faust's own stream_processing_timeout: far above one batch and one state flush.
-STALL_EXIT_S = 300.0
 
 # Core states can outgrow Kafka's default 1 MB record limit on a long incident.
 MAX_STATE_BYTES = 32 << 20
@@ -126,7 +124,7 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
 
     async def refresh_lag() -> None:
         decide_lag.refresh(intake.lag_offsets())
-        _exit_if_stalled(decide_lag, names.decide_sources)
+        _exit_if_stalled(decide_lag, names.decide_sources, settings.worker_stall_exit_s)
 
     rollup = _rollup_stage(app, settings, rulebook, names)
 
@@ -365,15 +363,18 @@ def _faust_app(settings: Settings) -> Any:
     return app
 
 
-def _exit_if_stalled(tracker: metrics.CommitTracker, topics: tuple[str, ...]) -> None:
-    """Exit 75 when the decide stage has records waiting and has not committed for
-    STALL_EXIT_S: Faust consumers are known to stop fetching or processing without an
-    error, and a restarted worker resumes from the committed offsets (nothing is lost)."""
-    stuck = tracker.stalled(topics, STALL_EXIT_S)
+def _exit_if_stalled(
+    tracker: metrics.CommitTracker, topics: tuple[str, ...], threshold_s: float
+) -> None:
+    """Exit 75 when records have waited ``threshold_s`` for the decide stage with no
+    commit (measured from when they began to wait, so a quiet spell counts for nothing):
+    Faust consumers are known to stop fetching or processing without an error, and a
+    restarted worker resumes from the committed offsets (nothing is lost)."""
+    stuck = tracker.stalled(topics, threshold_s)
     if stuck:
         log.critical(
-            "decide stage stalled: no commit for %.0fs with records waiting on %s; exiting",
-            STALL_EXIT_S,
+            "decide stage stalled: records waited over %.0fs with no commit on %s; exiting",
+            threshold_s,
             stuck,
         )
         os._exit(EXIT_STALLED)
