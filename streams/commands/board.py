@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -16,7 +16,9 @@ from streams.commands import term
 from topics.settings import load_settings
 
 if TYPE_CHECKING:
-    from sinks.command_view import Board
+    from clickhouse_connect.driver.client import Client
+
+    from sinks.command_view import Board, WorkerHealth
 
 TIER_STYLE = {
     "I": "bold white on red",
@@ -91,6 +93,48 @@ def render(board: Board, database: str) -> Group:
     return Group(Panel(incidents), stood_down, overdue, transfers, redirects, stock, footer)
 
 
+def freshness(health: WorkerHealth, database: str) -> Text:
+    """The board's first line: as of when, whether a worker is up, its lag and when it last
+    decided (from the workers' heartbeats), so stale data never passes for live."""
+    now = health.as_of
+    line = Text(f"as of {now.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC · ")
+    if health.up:
+        count = len(health.up)
+        line.append(f"worker up ({count} process{'es' if count > 1 else ''})", "bold green")
+        lags = [(health.decide_lag, "to decide"), (health.land_lag, "to land")]
+        line.append(" · lag " + ", ".join(f"{n:,} {what}" for n, what in lags if n is not None))
+        wait = max((w["waiting_s"] or 0.0 for w in health.up), default=0.0)
+        if wait >= 60:
+            line.append(f" (oldest waiting {_ago(wait)})", "bold red")
+    elif health.stale:
+        last = health.stale[0]
+        line.append(f"worker stale: last heartbeat {_ago(last['age_s'])} ago", "bold red")
+        line.append(f" ({last['worker_id']}); is it running? tierflow stack status")
+    else:
+        line.append(f"no worker heartbeat in {database}", "bold yellow")
+        line.append(" (start one: tierflow worker, or tierflow demo)")
+    decided = health.latest("last_decision_at")
+    if decided is not None:
+        line.append(f" · last decision {_ago((now - decided).total_seconds())} ago")
+    return line
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(seconds, 0.0)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.0f} h" if seconds < 172_800 else f"{seconds / 86400:.0f} d"
+
+
+def _view(client: Client, database: str) -> Group:
+    """The freshness line over the board, read now."""
+    from sinks.command_view import read_board, worker_health
+
+    return Group(freshness(worker_health(client), database), render(read_board(client), database))
+
+
 def _incidents(board: Board, title: str, rows: list[dict[str, Any]], *, active: bool) -> Table:
     """Incidents with their tier and their timeline of tier changes (a warning the
     multi-point trigger opened is one only while it is ``active``)."""
@@ -127,13 +171,12 @@ def board(
     from rich.live import Live
 
     from sinks.client import connect
-    from sinks.command_view import read_board
 
     settings = load_settings()
     name = database or settings.clickhouse_database
     try:
         client = connect(settings, name, reader=True)
-        snapshot = render(read_board(client), name)
+        snapshot = _view(client, name)
     except Exception as exc:  # the server or the database may be missing: say so plainly
         term.console(stderr=True).print(term.error(f"cannot read the command view: {exc}"))
         raise typer.Exit(1) from exc
@@ -143,4 +186,4 @@ def board(
     with Live(snapshot, console=console, screen=False, refresh_per_second=1) as live:
         while True:
             time.sleep(every)
-            live.update(render(read_board(client), name))
+            live.update(_view(client, name))

@@ -63,7 +63,7 @@ def publish(
 
     On any invalid line prints FILE:LINE: field: reason for each and publishes nothing,
     unless --skip-invalid."""
-    from streams.ops.publisher import plan_lines, publish_records
+    from streams.ops.publisher import PublishTally, plan_lines, publish_records
 
     settings = load_settings()
     name = "<stdin>" if source == "-" else source
@@ -80,15 +80,30 @@ def publish(
         )
         raise typer.Exit(1)
     columns = (TextColumn("publishing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=errors, transient=True) as progress:
-        task = progress.add_task("publish", total=len(records))
-        try:
+    tally = PublishTally()
+    try:
+        with Progress(*columns, console=errors, transient=True) as progress:
+            task = progress.add_task("publish", total=len(records))
             counts = publish_records(
-                records, settings, rate=rate, on_sent=lambda n: progress.advance(task, n)
+                records,
+                settings,
+                rate=rate,
+                on_sent=lambda n: progress.advance(task, n),
+                tally=tally,
             )
-        except TierflowError as exc:
-            errors.print(term.error(exc))
-            raise typer.Exit(1) from exc
+    except KeyboardInterrupt:
+        errors.print(
+            term.labelled(
+                "interrupted:",
+                "yellow",
+                f"{tally.acked:,} of {len(records):,} records reached Kafka (acknowledged); "
+                "publishing the same file again is safe: event ids deduplicate",
+            )
+        )
+        raise typer.Exit(130) from None
+    except TierflowError as exc:
+        errors.print(term.error(exc))
+        raise typer.Exit(1) from exc
     table = Table("topic", "records")
     for topic, count in sorted(counts.items()):
         table.add_row(topic, str(count))

@@ -182,6 +182,17 @@ class CommitTracker:
             if tp[0] in topics and seen.lag > 0 and now - seen.waiting_since > older_than
         )
 
+    def longest_wait(self, topics: Collection[str] | None = None) -> float:
+        """Seconds the longest-waiting records (of ``topics``) have waited with no commit
+        (0: nothing waits)."""
+        now = self.clock()
+        waits = [
+            now - s.waiting_since
+            for tp, s in self._seen.items()
+            if s.lag > 0 and (topics is None or tp[0] in topics)
+        ]
+        return max(waits, default=0.0)
+
     def lag(self, topics: Collection[str] | None = None) -> int:
         """Records waiting on the partitions (of ``topics``) at the last refresh."""
         return sum(s.lag for tp, s in self._seen.items() if topics is None or tp[0] in topics)
