@@ -116,7 +116,7 @@ def replay(
     """The review's summary and the CPU seconds this process spent on it (the wall time is
     shared with whatever else the machine runs; ClickHouse's own work is not counted)."""
     name = f"bench_{uuid.uuid4().hex[:8]}"
-    request = ReviewRequest(name, default_rulebook(), None, *EVERYTHING, lateness=timedelta(0))
+    request = ReviewRequest(name, default_rulebook(), None, *EVERYTHING)
     profiler = cProfile.Profile() if profile else None
     try:
         if profiler:
