@@ -65,7 +65,7 @@ from topics.registry import (
 )
 from topics.settings import Settings
 
-from .kafka_helpers import read_topic, settings_env, uncommitted
+from .kafka_helpers import committed_offsets, read_topic, settings_env, uncommitted
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = (
@@ -254,6 +254,26 @@ def stop_worker(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> Non
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def run_script_worker(
+    settings: Settings, script: str, log: Path, timeout: float
+) -> tuple[int, str]:
+    """Run ``python -c script`` (a worker with something planted) to its exit; returns its
+    exit code and log."""
+    with log.open("wb") as out:
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=worker_env(settings), cwd=ROOT,
+            stdout=out, stderr=subprocess.STDOUT, timeout=timeout, check=False,
+        )  # fmt: skip
+    return done.returncode, log.read_text()
+
+
+def committed_nothing(settings: Settings) -> bool:
+    """Whether the decide intake committed no offset past 0."""
+    group = f"{settings.topic_prefix}.decide-intake"
+    committed = asyncio.run(committed_offsets(settings.kafka_bootstrap, group))
+    return not any(offset > 0 for offset in committed.values())
 
 
 @contextmanager
