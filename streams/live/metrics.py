@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import Counter as Tally
 from collections.abc import Callable, Collection, Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -151,9 +152,12 @@ class CommitTracker:
 
     def refresh(self, offsets: Iterable[tuple[tuple[str, int], int | None, int | None]]) -> None:
         """Set the gauges from ``((topic, partition), high watermark, committed offset)``
-        for the partitions the group holds now (None: not known yet)."""
+        for the partitions the group holds now (None: not known yet); partitions it no
+        longer holds are forgotten (their records are another worker's to wait for)."""
         now = self.clock()
+        held: set[tuple[str, int]] = set()
         for tp, highwater, committed in offsets:
+            held.add(tp)
             labels = (self.group, tp[0], str(tp[1]))
             seen = self._seen.get(tp) or _Partition(None, 0, now, now)
             if committed is not None and committed != seen.committed:
@@ -171,6 +175,11 @@ class CommitTracker:
                 CONSUMER_LAG.labels(*labels).set(lag)
             COMMIT_AGE.labels(*labels).set(now - seen.committed_at)
             WAITING.labels(*labels).set(now - seen.waiting_since if lag > 0 else 0)
+        for tp in self._seen.keys() - held:  # moved to another worker by a rebalance
+            del self._seen[tp]
+            for gauge in (CONSUMER_LAG, COMMIT_AGE, WAITING):
+                with suppress(KeyError):
+                    gauge.remove(self.group, tp[0], str(tp[1]))
 
     def stalled(self, topics: Collection[str], older_than: float) -> list[tuple[str, int]]:
         """Partitions of ``topics`` whose records have waited more than ``older_than``

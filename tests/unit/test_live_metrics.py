@@ -93,3 +93,18 @@ def test_lag_and_last_commit_for_the_heartbeat() -> None:
     tracker.refresh([(("in", 0), 10, 10), (("in", 1), 3, None), (("other", 0), 9, 0)])
     clock.now += 7
     assert tracker.last_commit_age() == 7
+
+
+def test_a_partition_moved_to_another_worker_is_forgotten() -> None:
+    """Records waiting on a partition a rebalance gave to another worker are that
+    worker's to wait for: they must not stall this one."""
+    clock = Clock()
+    tracker = CommitTracker("unit-moved", clock)
+    tracker.refresh([(("in", 0), 10, 4), (("in", 1), 10, 10)])
+    clock.now += 2
+    tracker.refresh([(("in", 1), 12, 12)])  # in[0] now belongs to another worker
+    clock.now += 400
+    tracker.refresh([(("in", 1), 12, 12)])
+    assert tracker.stalled({"in"}, 300) == []
+    assert tracker.lag() == 0
+    assert gauge("tierflow_consumer_lag_records", "unit-moved", "in", 0) is None
