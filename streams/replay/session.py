@@ -154,7 +154,10 @@ class _Run:
         self.save_every = max(CHECKPOINT_EVERY_S, CHECKPOINT_COST_SHARE * (self.saved_at - began))
 
     def interrupted(self) -> None:
-        self._save()
+        """Save the last consistent point, if there is one (a review that failed before
+        planning, e.g. with Kafka down, leaves nothing behind)."""
+        if self.checkpoint.plan or self.checkpoint.positions:
+            self._save()
 
     def finish(self, run: ReviewRun, census: RangeCensus | None = None) -> ReviewSummary:
         """The review is complete: note its range in its database (``review diff`` reads

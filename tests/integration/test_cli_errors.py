@@ -80,11 +80,12 @@ def test_publish_to_missing_topics_says_to_create_them_and_publishes_nothing(
     assert asyncio.run(_topics(isolated)) == []  # and the broker created none
 
 
-def test_clickhouse_down_is_one_line(isolated: Settings) -> None:
+def test_clickhouse_down_is_one_line(isolated: Settings, tmp_path: Path) -> None:
     run_cli(["topics", "create"], isolated)  # Kafka is up: the replay gets to ClickHouse
     down = isolated.model_copy(update={"clickhouse_url": f"http://127.0.0.1:{free_port()}"})
+    home = {"TIERFLOW_STACK_HOME": str(tmp_path)}  # the review's checkpoint: this test's own
     for args in (["board"], ["review", "diff", "aar1"], ["replay", "--name", "aar1", *MARCH]):
-        proc = run_cli(args, down, check=False)
+        proc = run_cli(args, down, check=False, env=home)
         one_line_error(
             proc, 1, f"ClickHouse at {down.clickhouse_url} did not answer", "tierflow stack up"
         )
@@ -98,7 +99,7 @@ def test_kafka_down_is_one_line(isolated: Settings, tmp_path: Path) -> None:
         ["topics", "create"],
         ["replay", "--name", "aar1", *MARCH],
     ):
-        proc = run_cli(args, down, check=False)
+        proc = run_cli(args, down, check=False, env={"TIERFLOW_STACK_HOME": str(tmp_path)})
         lines = [x for x in proc.stderr.splitlines() if x.startswith("error: ")]
         assert "Traceback" not in proc.stderr, proc.stderr
         assert proc.returncode == 1 and len(lines) == 1, proc.stderr
@@ -109,7 +110,10 @@ def test_what_is_not_there_is_named_with_the_next_step(isolated: Settings, tmp_p
     missing = run_cli(["review", "diff", "nosuch"], isolated, check=False)
     one_line_error(missing, 1, "no review 'nosuch'", "tierflow replay --name nosuch")
     no_file = tmp_path / "nope.jsonl"
-    proc = run_cli(["replay", "--name", "x", "--from-file", str(no_file)], isolated, check=False)
+    home = {"TIERFLOW_STACK_HOME": str(tmp_path)}
+    proc = run_cli(
+        ["replay", "--name", "x", "--from-file", str(no_file)], isolated, check=False, env=home
+    )
     one_line_error(proc, 2, f"cannot read {no_file}")
     bad = run_cli(["board"], isolated, check=False, env={"TIERFLOW_WORKER_STALL_EXIT_S": "soon"})
     one_line_error(bad, 1, "setting TIERFLOW_WORKER_STALL_EXIT_S")

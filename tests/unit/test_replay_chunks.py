@@ -14,9 +14,7 @@ ranges = st.lists(
     st.tuples(st.integers(0, 1000), st.integers(0, 3000)).map(lambda r: (r[0], r[0] + r[1])),
     min_size=1,
     max_size=8,
-).map(
-    lambda spans: [PartitionRange("t", n, start, end) for n, (start, end) in enumerate(spans)]
-)
+).map(lambda spans: [PartitionRange("t", n, start, end) for n, (start, end) in enumerate(spans)])
 
 
 @given(ranges, st.integers(1, 5000))
