@@ -8,6 +8,9 @@ cities, stamped with their event time as ``tierflow publish`` does) are publishe
 into the topic prefix ``bench_replay_<events>_v2`` (or ``--prefix``); a later run with the
 same ``--events`` and prefix reuses them. The replayed range is all of them, and so is
 what the raw reader reads.
+The plan's scan (:func:`streams.replay.kafka_range.plan_ranges`: every record read once and
+its event time parsed from the value) is timed on its own beside raw consumption too: a
+replay pays it once, whatever its range.
 ``--profile`` runs the replay under cProfile and prints what dominates; ``--batches`` prints
 the time of every landed batch (flat when the replay is linear). ``--decode`` also reads
 the range once more in the same run decoding every value (pydantic, as the decide stage
@@ -36,9 +39,10 @@ from streams.live.topology import LIVE_TOPICS, TopicNames
 from streams.ops.kafka import create_topics
 from streams.ops.publisher import OutgoingRecord, publish_records
 from streams.ops.runtime import tune_gc_for_core_state
+from streams.replay.kafka_range import RangePlan, plan_ranges, range_consumer
 from streams.replay.session import Progress, ReviewRequest, ReviewSummary, replay_kafka
 from topics.codec import decode, encode
-from topics.registry import ALL_TOPICS, TOPIC_FOR_KIND
+from topics.registry import ALL_TOPICS, TICKS, TOPIC_FOR_KIND
 from topics.settings import Settings, load_settings
 
 SPACING = timedelta(seconds=2)  # event time between consecutive events of one city
@@ -116,7 +120,7 @@ def replay(
     """The review's summary and the CPU seconds this process spent on it (the wall time is
     shared with whatever else the machine runs; ClickHouse's own work is not counted)."""
     name = f"bench_{uuid.uuid4().hex[:8]}"
-    request = ReviewRequest(name, default_rulebook(), None, *EVERYTHING, lateness=timedelta(0))
+    request = ReviewRequest(name, default_rulebook(), None, *EVERYTHING)
     profiler = cProfile.Profile() if profile else None
     try:
         if profiler:
@@ -153,6 +157,30 @@ def raw_with_decoding(settings: Settings, raw_rate: float) -> None:
     )
 
 
+def plan_scan(settings: Settings, raw_rate: float) -> None:
+    """Time the plan of the whole range alone (the scan every new review pays once)."""
+    names = TopicNames(settings.topic_prefix)
+
+    async def plan() -> RangePlan:
+        async with range_consumer(settings) as consumer:
+            return await plan_ranges(
+                consumer, (*names.inputs, names.of(TICKS)), *map(_ms, EVERYTHING)
+            )
+
+    began = time.perf_counter()
+    planned = asyncio.run(plan())
+    seconds = time.perf_counter() - began
+    rate = planned.census.scanned / seconds
+    print(
+        f"plan (scan)  : {planned.census.scanned:,} records in {seconds:.1f} s = {rate:,.0f}/s "
+        f"(ratio to raw {rate / raw_rate:.3f})"
+    )
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -173,6 +201,7 @@ def main() -> None:
     print(
         f"raw aiokafka : {raw.records:,} records in {raw.seconds:.1f} s = {raw.per_second:,.0f}/s"
     )
+    plan_scan(settings, raw.per_second)
     if args.decode:
         raw_with_decoding(settings, raw.per_second)
     summary, cpu = replay(settings, args.events, args.profile, args.batches)

@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
+from streams.commands import term
 from streams.commands.board import board
 from streams.commands.db import db_app
 from streams.commands.demo import demo
 from streams.commands.dlq import dlq_app
+from streams.commands.failures import EXIT_FAILED, explain, quiet_client_logs
 from streams.commands.replay import replay, review_app
 from streams.commands.rules import rules_app
 from streams.commands.simulate import simulate
@@ -49,9 +53,24 @@ app.add_typer(review_app, name="review")
 app.add_typer(dlq_app, name="dlq")
 
 
+@app.callback()
+def _every_command(ctx: typer.Context) -> None:
+    """Multi-agency incident coordination: Kafka in, response tiers out, ClickHouse view."""
+    if ctx.invoked_subcommand != "worker":  # a worker's log keeps the clients' lines
+        quiet_client_logs()
+
+
 def main() -> None:
-    """Console entry point."""
-    app()
+    """Console entry point: a failure we can explain is one line and exit 1 (see
+    :mod:`streams.commands.failures`), never a traceback."""
+    try:
+        app()
+    except Exception as exc:
+        message = explain(exc)
+        if message is None:
+            raise
+        term.console(stderr=True).print(term.error(message))
+        sys.exit(EXIT_FAILED)
 
 
 if __name__ == "__main__":

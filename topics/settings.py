@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     # What a worker process runs: "all" (decide and land), or one of them, so that the
     # landing can run in a second process (on a second core) beside the deciding one.
     worker_stages: Literal["all", "decide", "land"] = "all"
+    # The decide stage's watchdog: exit 75 (a supervisor restarts the worker) when records
+    # have waited this long with no commit. Far above one batch and one state flush (and
+    # the intake's longest commit spacing, 60 s); tests shorten it.
+    worker_stall_exit_s: float = Field(default=300.0, gt=0)
+    # How often a worker lands its heartbeat (table worker_heartbeats): the board's
+    # freshness line says "stale" after three missed beats.
+    worker_heartbeat_s: float = Field(default=10.0, gt=0)
     # The zone people read times in (the board, the after-action report): an IANA name.
     # Everything is stored and decided in UTC; this changes only what is shown.
     display_tz: str = "Asia/Shanghai"

@@ -27,8 +27,14 @@ def demo(
 
     settings = load_settings()
     if stop:
-        pid = stop_worker(settings)
-        console.print(f"demo worker {pid} stopped" if pid else "no demo worker was running")
+        report = stop_worker(settings)
+        if not report.stopped_anything:
+            console.print("no demo worker was running")
+            return
+        parts = [f"supervisor pid {report.supervisor_pid}"] if report.supervisor_pid else []
+        parts += [f"worker pid {report.worker_pid}"] if report.worker_pid else []
+        restarts = f"; it had been restarted {report.restarts} time(s)" if report.restarts else ""
+        console.print(f"demo worker stopped ({', '.join(parts)}){restarts}")
         return
     try:
         pid = run_demo(settings, lambda line: console.print(term.labelled("✓", "green", line)))
@@ -39,7 +45,8 @@ def demo(
     run = term.program()  # `.venv/bin/tierflow` after `make demo`: the venv is not on PATH
     console.print(
         Text.assemble(
-            f"\nThe worker (pid {pid}) and the stack keep running. Watch: ",
+            f"\nThe worker (supervisor pid {pid}: it restarts the worker on exit) and the stack "
+            "keep running. Watch: ",
             (f"{run} board --watch", "bold"),
             ". Stop: ",
             (f"{run} demo --stop", "bold"),

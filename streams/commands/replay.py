@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -13,7 +13,10 @@ from rich.table import Table
 
 from streams.commands import term
 from topics.errors import TierflowError
-from topics.settings import load_settings
+from topics.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from streams.replay.kafka_range import RangeCensus
 
 review_app = typer.Typer(help="After-action reviews: compare and report.", no_args_is_help=True)
 console = term.console()
@@ -41,10 +44,11 @@ def replay(
     rules: Annotated[Path | None, typer.Option(help="alternate rulebook (what-if)")] = None,
     jurisdiction: Annotated[str | None, typer.Option(help="only regions with this prefix")] = None,
     from_file: Annotated[Path | None, typer.Option(help="replay a JSONL file, not Kafka")] = None,
-    lateness_h: Annotated[float, typer.Option(help="how late records may sit in the log")] = 24,
 ) -> None:
     """Replay an event-time range of the topics (or a JSONL file) through the core into
     the review database review_NAME; never touches the live database or consumer group.
+    The range is found by reading the topics' event times (occurred_at, tick_at), not
+    their Kafka timestamps; what was left out is counted and said.
     Ctrl-C leaves a consistent review; the same command again resumes it."""
     from streams.core import default_rulebook, load_rulebook
     from streams.ops.runtime import tune_gc_for_core_state
@@ -56,12 +60,13 @@ def replay(
         raise typer.BadParameter("give --from and --to, or --from-file")
     if start and end and end <= start:
         raise typer.BadParameter("--to must be after --from")
+    if from_file is not None and not from_file.is_file():
+        errors.print(term.error(f"cannot read {from_file}: no such file"))
+        raise typer.Exit(2)
     settings = load_settings()
     try:
         rulebook = load_rulebook(rules) if rules else default_rulebook()
-        request = ReviewRequest(
-            name, rulebook, jurisdiction, start, end, from_file, timedelta(hours=lateness_h)
-        )
+        request = ReviewRequest(name, rulebook, jurisdiction, start, end, from_file)
         columns = (
             TextColumn("replaying"),
             BarColumn(),
@@ -69,7 +74,7 @@ def replay(
             TextColumn("{task.fields[rate]:,.0f} events/s"),
             TimeElapsedColumn(),
         )
-        with Progress(*columns, console=errors) as bar:
+        with Progress(*columns, console=errors, transient=True) as bar:
             task = bar.add_task("replay", total=None, rate=0.0)
 
             def advance(done: int, total: int) -> None:
@@ -93,11 +98,39 @@ def replay(
     except TierflowError as exc:
         errors.print(term.error(exc))
         raise typer.Exit(1) from exc
+    if summary.census is not None and start and end:
+        _say_census(summary.census, start, end)
     resumed = " (resumed)" if summary.resumed else ""
     console.print(
         f"review {summary.database}: {summary.records} records in "
         f"{summary.seconds:.1f} s ({summary.rate:,.0f}/s){resumed}"
     )
+
+
+def _say_census(census: RangeCensus, start: datetime, end: datetime) -> None:
+    """What planning the range saw: a warning when records were left out, or carry a
+    Kafka timestamp that is not their event time."""
+    line = (
+        f"{census.inside:,} of {census.scanned:,} records have their event time in "
+        f"[{_at_utc(start)}, {_at_utc(end)})"
+    )
+    notes = []
+    if census.outside:
+        notes.append(
+            f"{census.outside:,} outside it were skipped ({census.before:,} before, "
+            f"{census.after:,} after)"
+        )
+    if census.restamped:
+        notes.append(
+            f"{census.restamped:,} carry a Kafka timestamp that is not their event time "
+            "(their producer's clock; planned by event time, none lost)"
+        )
+    if census.undated:
+        notes.append(f"{census.undated:,} have no event time (judged by their Kafka timestamp)")
+    if notes:
+        errors.print(term.labelled("warning:", "yellow", f"{line}; {'; '.join(notes)}"))
+    else:
+        errors.print(line)
 
 
 @review_app.command("diff")
@@ -107,9 +140,11 @@ def diff(
 ) -> None:
     """Per incident: tier changes the review reached earlier, later, not at all (missing)
     or that the reference never reached (extra), with their rules; and the live run's
-    decision latency (decided_at - effective_at)."""
+    decision latency (decided_at - effective_at). Only tier changes effective in the
+    review's event-time range are compared (a review of March knows nothing of December)."""
     from sinks.client import connect
     from sinks.command_view import read_tier_changes
+    from sinks.reviews import read_review_run
     from streams.core import default_rulebook
     from streams.replay.diff import (
         TierChange,
@@ -117,15 +152,38 @@ def diff(
         diff_timelines,
         format_shift,
         latency_meaningful,
+        within,
     )
     from streams.replay.runner import review_database
 
     settings = load_settings()
+    database = review_database(name)
     reference_db = settings.clickhouse_database if against == "live" else review_database(against)
+    try:
+        _require_database(
+            settings,
+            database,
+            f"no review {name!r} ({database} does not exist): run "
+            f"`tierflow replay --name {name} --from T1 --to T2` first",
+        )
+        _require_database(
+            settings,
+            reference_db,
+            f"no live database {reference_db} (a worker creates it; or `tierflow db migrate`)"
+            if against == "live"
+            else f"no review {against!r} ({reference_db} does not exist)",
+        )
+    except TierflowError as exc:
+        errors.print(term.error(exc))
+        raise typer.Exit(1) from exc
 
-    def changes(database: str) -> list[TierChange]:
-        rows = read_tier_changes(connect(settings, database, reader=True))
-        return [
+    def changes(db: str) -> tuple[list[TierChange], tuple[datetime, datetime] | None]:
+        client = connect(settings, db, reader=True)
+        try:
+            rows, run = read_tier_changes(client), read_review_run(client)
+        finally:
+            client.close()
+        timeline = [
             TierChange(
                 r["incident_id"],
                 r["effective_at"],
@@ -135,12 +193,15 @@ def diff(
             )
             for r in rows
         ]
+        return timeline, (run.from_at, run.to_at) if run else None
 
-    try:
-        result = diff_timelines(changes(review_database(name)), changes(reference_db))
-    except Exception as exc:  # a missing database or server: say which
-        errors.print(term.error(f"cannot read the timelines: {exc}"))
-        raise typer.Exit(1) from exc
+    ours, our_range = changes(database)
+    theirs, their_range = changes(reference_db)
+    span = _overlap(our_range, their_range)
+    if span:
+        ours, theirs = within(ours, *span), within(theirs, *span)
+    result = diff_timelines(ours, theirs)
+    over = f", event time {_at_utc(span[0])} to {_at_utc(span[1])}" if span else ""
     table = Table(
         "incident",
         "tier",
@@ -150,7 +211,7 @@ def diff(
         f"{against}",
         "rules (review / reference)",
         "live latency",
-        title=f"review {name} against {against}",
+        title=f"review {name} against {against}{over}",
     )
     limit = timedelta(hours=default_rulebook().reporting_limit_hours)
     live = [d.reference for d in result if d.reference and against == "live"]
@@ -176,6 +237,34 @@ def diff(
             f"reporting limit ({limit}) after its event time, so the events were published "
             "after the fact and latency would measure that delay"
         )
+    if span is None:
+        errors.print(
+            term.labelled(
+                "note:", "yellow", f"review {name} has no recorded range: compared everything"
+            )
+        )
+
+
+def _require_database(settings: Settings, database: str, missing: str) -> None:
+    """TierflowError(``missing``) unless ``database`` exists."""
+    from sinks.client import connect
+    from sinks.command_view import database_exists
+
+    if not database_exists(connect(settings, "", reader=True), database):
+        raise TierflowError(missing)
+
+
+def _overlap(
+    a: tuple[datetime, datetime] | None, b: tuple[datetime, datetime] | None
+) -> tuple[datetime, datetime] | None:
+    """The event-time range both runs cover (the one known, if only one is)."""
+    if a is None or b is None:
+        return a or b
+    return max(a[0], b[0]), min(a[1], b[1])
+
+
+def _at_utc(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _at(change: object) -> str:

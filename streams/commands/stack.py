@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from streams.commands import term
+from streams.ops import workers
 from streams.ops.stack import StackError, StackStatus, stack_down, stack_status, stack_up
 from topics.settings import Settings, load_settings
 
@@ -48,6 +49,29 @@ def _print(status: StackStatus) -> None:
     term.console().print(table)
 
 
+def _print_workers(found: list[workers.WorkerStatus]) -> None:
+    """The workers the project started (``tierflow demo``), each under a supervisor."""
+    if not found:
+        typer.echo("workers: none started by tierflow (tierflow demo starts one)")
+        return
+    table = Table(title="workers (supervised: restarted on exit)")
+    for column in ("worker", "state", "pid", "supervisor", "restarts"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("last exit", overflow="fold")
+    table.add_column("log", overflow="fold")
+    for w in found:
+        table.add_row(
+            w.name,
+            w.state,
+            str(w.worker_pid or "-"),
+            str(w.supervisor_pid or "-"),
+            str(w.restarts),
+            w.last_exit or "-",
+            str(w.log),
+        )
+    term.console().print(table)
+
+
 @stack_app.command("up")
 def up() -> None:
     """Start Kafka and ClickHouse unless they already run; returns once both answer."""
@@ -68,5 +92,6 @@ def down() -> None:
 
 @stack_app.command("status")
 def status() -> None:
-    """Print what runs: pids, ports, data dirs, logs."""
+    """Print what runs: pids, ports, data dirs, logs, and the workers tierflow started."""
     _print(_run(stack_status))
+    _print_workers(_run(workers.statuses))

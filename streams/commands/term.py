@@ -16,8 +16,10 @@ from rich.text import Text
 
 
 def console(*, stderr: bool = False) -> Console:
-    """A console that prints every string as it is (no markup, emoji codes or highlighting)."""
-    return Console(stderr=stderr, markup=False, emoji=False, highlight=False)
+    """A console that prints every string as it is (no markup, emoji codes or highlighting).
+    On stderr a message stays one line however narrow the terminal (soft wrap): an error
+    is one line, easy to read back from a log or to grep."""
+    return Console(stderr=stderr, markup=False, emoji=False, highlight=False, soft_wrap=stderr)
 
 
 def labelled(label: str, style: str, message: object) -> Text:

@@ -64,7 +64,7 @@ def publish(
     On any invalid line prints FILE:LINE: field: reason for every problem of it and
     publishes nothing, unless --skip-invalid. A file with no event (empty, or blank lines
     only) is an error too (exit 1): publishing nothing is never what was meant."""
-    from streams.ops.publisher import layout_hint, plan_lines, publish_records
+    from streams.ops.publisher import PublishTally, layout_hint, plan_lines, publish_records
 
     settings = load_settings()
     name = "<stdin>" if source == "-" else source
@@ -94,15 +94,30 @@ def publish(
         )
         raise typer.Exit(1)
     columns = (TextColumn("publishing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=errors, transient=True) as progress:
-        task = progress.add_task("publish", total=len(records))
-        try:
+    tally = PublishTally()
+    try:
+        with Progress(*columns, console=errors, transient=True) as progress:
+            task = progress.add_task("publish", total=len(records))
             counts = publish_records(
-                records, settings, rate=rate, on_sent=lambda n: progress.advance(task, n)
+                records,
+                settings,
+                rate=rate,
+                on_sent=lambda n: progress.advance(task, n),
+                tally=tally,
             )
-        except TierflowError as exc:
-            errors.print(term.error(exc))
-            raise typer.Exit(1) from exc
+    except KeyboardInterrupt:
+        errors.print(
+            term.labelled(
+                "interrupted:",
+                "yellow",
+                f"{tally.acked:,} of {len(records):,} records reached Kafka (acknowledged); "
+                "publishing the same file again is safe: event ids deduplicate",
+            )
+        )
+        raise typer.Exit(130) from None
+    except TierflowError as exc:
+        errors.print(term.error(exc))
+        raise typer.Exit(1) from exc
     table = Table("topic", "records")
     for topic, count in sorted(counts.items()):
         table.add_row(topic, str(count))

@@ -21,6 +21,7 @@ from sinks.namespaces import namespace_sinks, unmigrated_namespaces
 from sinks.writer import RetryPolicy, SinkPolicy
 from streams.live import metrics
 from streams.live.decide import Decider, Outgoing, Record
+from streams.live.health import Heartbeat
 from streams.live.intake import Intake
 from streams.live.landing import Landing
 from streams.live.rollup_stage import RollupStage
@@ -34,8 +35,6 @@ log = logging.getLogger("tierflow.live")
 
 EXIT_STAGE_FAILED = 70  # EX_SOFTWARE: a stage raised; the supervisor restarts the worker
 EXIT_STALLED = 75  # EX_TEMPFAIL: the decide stage stopped committing with records waiting
-# As Faust's own stream_processing_timeout: far above one batch and one state flush.
-STALL_EXIT_S = 300.0
 
 # Core states can outgrow Kafka's default 1 MB record limit on a long incident.
 MAX_STATE_BYTES = 32 << 20
@@ -96,7 +95,8 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
     decider = _decider(settings, rulebook, clock, states)
     intake = _intake(app, settings, names)
     decide_lag = metrics.CommitTracker(intake.group)
-    hand_over = _decide_agent(app, decider, intake)
+    heartbeat = Heartbeat(settings, decide=decide_lag, decide_topics=names.decide_sources)
+    hand_over = _decide_agent(app, decider, intake, heartbeat.decided)
 
     async def hold_partitions(stream: Any) -> None:
         async for _ in stream:  # the intake reads ticks, in order with the inputs
@@ -126,7 +126,7 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
 
     async def refresh_lag() -> None:
         decide_lag.refresh(intake.lag_offsets())
-        _exit_if_stalled(decide_lag, names.decide_sources)
+        _exit_if_stalled(decide_lag, names.decide_sources, settings.worker_stall_exit_s)
 
     rollup = _rollup_stage(app, settings, rulebook, names)
 
@@ -136,14 +136,15 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
     app.on_rebalance_complete.connect(on_recovered)
     app.timer(interval=settings.tick_interval_s)(_tick_writer(app, clock, ticks_topic))
     app.timer(interval=metrics.LAG_REFRESH_S)(refresh_lag)
+    app.timer(interval=settings.worker_heartbeat_s)(heartbeat.beat)
     app.task(read_inputs)
     if settings.worker_stages == "all":
-        app.task(landing_stage(settings, names))
+        app.task(landing_stage(settings, names, heartbeat))
     return app
 
 
 def _decide_agent(
-    app: Any, decider: Decider, intake: Intake
+    app: Any, decider: Decider, intake: Intake, decided: Callable[[], None]
 ) -> Callable[[list[Record]], Awaitable[None]]:
     """The decide agent on an in-memory channel; returns how the intake hands it a batch
     (returning once the batch is decided and its outputs are durable)."""
@@ -154,6 +155,7 @@ def _decide_agent(
             # a batch from before a rebalance: its partitions may be another worker's now
             if batch.generation == intake.generation:
                 await _decide_batch(app, decider, batch.records)
+                decided()
             if not batch.done.done():  # (the intake stops waiting on a revoke)
                 batch.done.set_result(None)
 
@@ -279,9 +281,12 @@ def _tick_writer(app: Any, clock: TickClock, ticks_topic: str) -> Callable[[], A
     return write_ticks
 
 
-def landing_stage(settings: Settings, names: TopicNames) -> Callable[[], Coroutine[Any, Any, None]]:
+def landing_stage(
+    settings: Settings, names: TopicNames, heartbeat: Heartbeat
+) -> Callable[[], Coroutine[Any, Any, None]]:
     """The landing task: migrate, then land every output and input topic for good (in the
-    worker's Faust app, or alone in a process: ``worker_stages = "land"``)."""
+    worker's Faust app, or alone in a process: ``worker_stages = "land"``); its lag and
+    commits go into ``heartbeat``."""
     landing = Landing(
         bootstrap=settings.kafka_bootstrap,
         prefix=settings.topic_prefix,
@@ -295,6 +300,7 @@ def landing_stage(settings: Settings, names: TopicNames) -> Callable[[], Corouti
         ),
         pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
     )
+    heartbeat.land = landing.tracker
 
     async def land() -> None:
         try:
@@ -365,15 +371,18 @@ def _faust_app(settings: Settings) -> Any:
     return app
 
 
-def _exit_if_stalled(tracker: metrics.CommitTracker, topics: tuple[str, ...]) -> None:
-    """Exit 75 when the decide stage has records waiting and has not committed for
-    STALL_EXIT_S: Faust consumers are known to stop fetching or processing without an
-    error, and a restarted worker resumes from the committed offsets (nothing is lost)."""
-    stuck = tracker.stalled(topics, STALL_EXIT_S)
+def _exit_if_stalled(
+    tracker: metrics.CommitTracker, topics: tuple[str, ...], threshold_s: float
+) -> None:
+    """Exit 75 when records have waited ``threshold_s`` for the decide stage with no
+    commit (measured from when they began to wait, so a quiet spell counts for nothing):
+    Faust consumers are known to stop fetching or processing without an error, and a
+    restarted worker resumes from the committed offsets (nothing is lost)."""
+    stuck = tracker.stalled(topics, threshold_s)
     if stuck:
         log.critical(
-            "decide stage stalled: no commit for %.0fs with records waiting on %s; exiting",
-            STALL_EXIT_S,
+            "decide stage stalled: records waited over %.0fs with no commit on %s; exiting",
+            threshold_s,
             stuck,
         )
         os._exit(EXIT_STALLED)

@@ -1,8 +1,9 @@
 """The worker's Prometheus metrics (served on ``settings.metrics_port``).
 
-Counters are incremented once per batch and label set, never per record. Consumer lag and
-the age of the last commit are per consumer group and partition: a consumer that stalls
-silently shows as lag > 0 with a commit age that keeps growing.
+Counters are incremented once per batch and label set, never per record. Consumer lag,
+the age of the last commit and how long records have waited are per consumer group and
+partition: a consumer that stalls silently shows as lag > 0 with a waiting time that keeps
+growing (an idle partition's commit age grows too, with nothing waiting).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import time
 from collections import Counter as Tally
 from collections.abc import Callable, Collection, Iterable
+from contextlib import suppress
+from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -79,6 +82,12 @@ COMMIT_AGE = Gauge(
     "Seconds since the group last committed this partition",
     ["group", "topic", "partition"],
 )
+WAITING = Gauge(
+    "tierflow_records_waiting_seconds",
+    "How long the records waiting on this partition have waited with no commit (0: none"
+    " waiting); the decide stage's watchdog exits past TIERFLOW_WORKER_STALL_EXIT_S",
+    ["group", "topic", "partition"],
+)
 
 
 def reason_class(rejection: Rejection) -> str:
@@ -113,38 +122,91 @@ def count_rejected(tally: Tally[tuple[str, str]]) -> None:
         RECORDS_REJECTED.labels(*labels).inc(n)
 
 
+@dataclass
+class _Partition:
+    """What a :class:`CommitTracker` knows of one partition."""
+
+    committed: int | None
+    lag: int
+    committed_at: float  # when the committed offset last moved (or tracking began)
+    # When the records now waiting began to wait: the later of the last commit and the
+    # first refresh that saw records waiting after none were.
+    waiting_since: float
+
+
 class CommitTracker:
-    """Lag and commit age of one consumer group's partitions. A commit is noticed as a
-    change of the committed offset between two refreshes (a few seconds apart)."""
+    """Lag, commit age and waiting time of one consumer group's partitions. A commit is
+    noticed as a change of the committed offset between two refreshes (a few seconds
+    apart), records waiting as lag > 0 (high watermark beyond the committed offset).
+
+    A partition that sat idle has an old commit but nothing waiting; its first new record
+    starts a fresh wait. So :meth:`stalled` measures how long records have waited without
+    a commit, never how long a partition was quiet (a worker must survive a quiet night).
+    """
 
     def __init__(self, group: str, clock: Callable[[], float] = time.monotonic) -> None:
         self.group = group
         self.clock = clock
-        # (topic, partition) → (committed offset, when it last changed, lag)
-        self._seen: dict[tuple[str, int], tuple[int | None, float, int]] = {}
-        self._started = clock()
+        self._seen: dict[tuple[str, int], _Partition] = {}
+        self._last_commit: float | None = None  # when a committed offset last moved
 
     def refresh(self, offsets: Iterable[tuple[tuple[str, int], int | None, int | None]]) -> None:
         """Set the gauges from ``((topic, partition), high watermark, committed offset)``
-        for the partitions the group holds now (None: not known yet)."""
+        for the partitions the group holds now (None: not known yet); partitions it no
+        longer holds are forgotten (their records are another worker's to wait for)."""
         now = self.clock()
+        held: set[tuple[str, int]] = set()
         for tp, highwater, committed in offsets:
+            held.add(tp)
             labels = (self.group, tp[0], str(tp[1]))
-            last, at, lag = self._seen.get(tp, (None, self._started, 0))
-            if committed is not None and committed != last:
-                at = now
+            seen = self._seen.get(tp) or _Partition(None, 0, now, now)
+            if committed is not None and committed != seen.committed:
+                seen.committed_at = now
+                if tp in self._seen:  # a move we saw, not an offset found at the start
+                    self._last_commit = now
+            lag = seen.lag if highwater is None else max(highwater - (committed or 0), 0)
+            if seen.lag == 0 or seen.committed_at == now:
+                # nothing waited at the last refresh, or a commit moved on since: what
+                # waits now has waited since this refresh at most
+                seen.waiting_since = now
+            seen.committed, seen.lag = committed, lag
+            self._seen[tp] = seen
             if highwater is not None:
-                lag = max(highwater - (committed or 0), 0)
                 CONSUMER_LAG.labels(*labels).set(lag)
-            self._seen[tp] = (committed, at, lag)
-            COMMIT_AGE.labels(*labels).set(now - at)
+            COMMIT_AGE.labels(*labels).set(now - seen.committed_at)
+            WAITING.labels(*labels).set(now - seen.waiting_since if lag > 0 else 0)
+        for tp in self._seen.keys() - held:  # moved to another worker by a rebalance
+            del self._seen[tp]
+            for gauge in (CONSUMER_LAG, COMMIT_AGE, WAITING):
+                with suppress(KeyError):
+                    gauge.remove(self.group, tp[0], str(tp[1]))
 
     def stalled(self, topics: Collection[str], older_than: float) -> list[tuple[str, int]]:
-        """Partitions of ``topics`` with records waiting whose committed offset has not
-        moved for ``older_than`` seconds: a consumer that stopped without a word."""
+        """Partitions of ``topics`` whose records have waited more than ``older_than``
+        seconds with no commit: a consumer that stopped without a word."""
         now = self.clock()
         return sorted(
             tp
-            for tp, (_, at, lag) in self._seen.items()
-            if tp[0] in topics and lag > 0 and now - at > older_than
+            for tp, seen in self._seen.items()
+            if tp[0] in topics and seen.lag > 0 and now - seen.waiting_since > older_than
         )
+
+    def longest_wait(self, topics: Collection[str] | None = None) -> float:
+        """Seconds the longest-waiting records (of ``topics``) have waited with no commit
+        (0: nothing waits)."""
+        now = self.clock()
+        waits = [
+            now - s.waiting_since
+            for tp, s in self._seen.items()
+            if s.lag > 0 and (topics is None or tp[0] in topics)
+        ]
+        return max(waits, default=0.0)
+
+    def lag(self, topics: Collection[str] | None = None) -> int:
+        """Records waiting on the partitions (of ``topics``) at the last refresh."""
+        return sum(s.lag for tp, s in self._seen.items() if topics is None or tp[0] in topics)
+
+    def last_commit_age(self) -> float | None:
+        """Seconds since a committed offset of the group last moved (None: none moved
+        since tracking began)."""
+        return None if self._last_commit is None else self.clock() - self._last_commit

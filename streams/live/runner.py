@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 import faust
 from prometheus_client import start_http_server
 
 from streams.core import default_rulebook, load_rulebook
 from streams.live.app import build_app, landing_stage
+from streams.live.health import Heartbeat
 from streams.live.topology import LIVE_TOPICS, TopicNames
 from streams.ops.kafka import create_topics
 from streams.ops.runtime import tune_gc_for_core_state
@@ -55,9 +58,15 @@ def run_worker(settings: Settings) -> None:
     if settings.worker_stages == "land":
         # No Faust: the landing is a plain consumer group; SIGTERM ends the process, and
         # offsets are only ever committed after the rows are durable.
-        asyncio.run(landing_stage(settings, TopicNames(settings.topic_prefix))())
+        heartbeat = Heartbeat(settings)
+        land = landing_stage(settings, TopicNames(settings.topic_prefix), heartbeat)
+        asyncio.run(_together(land(), heartbeat.run()))
         return
     asyncio.set_event_loop(asyncio.new_event_loop())
     app = build_app(settings, rulebook)
     worker = faust.Worker(app, quiet=True, override_logging=False, redirect_stdouts=False)
     worker.execute_from_commandline()
+
+
+async def _together(*work: Coroutine[Any, Any, None]) -> None:
+    await asyncio.gather(*work)

@@ -1,11 +1,13 @@
 """`tierflow demo`: the whole pipeline on the local stack with the three scenarios.
 
 Steps, each idempotent so the demo can be run again: stack up, migrate the live and
-exercise databases, create the topics, start one worker in the background (pidfile in
-the stack home; an already running demo worker is reused), publish every scenario with
-seed 1 (re-publishing the same event ids changes nothing), then wait until ClickHouse
-holds every case and stock report of the scenarios and the command view has stopped
-changing.
+exercise databases, create the topics, start one worker in the background under a
+supervisor that restarts it whenever it exits (:mod:`streams.ops.workers`, files in
+``<stack home>/workers/demo.*``; an already running demo worker is reused), publish
+every scenario with seed 1 (re-publishing the same event ids changes nothing), then wait
+until ClickHouse
+holds every case and stock report of the scenarios and the command view has
+stopped changing.
 
 The worker runs with ``tick_clock=event``: the scenarios are dated in March 2026, and
 wall-clock ticks would make every task overdue the moment it is issued.
@@ -14,55 +16,35 @@ wall-clock ticks would make every task overdue the moment it is issued.
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from sinks.client import connect
 from sinks.namespaces import migrate_namespaces
+from streams.ops import workers
 from streams.ops.kafka import create_topics
 from streams.ops.publisher import publish_records
 from streams.ops.stack import stack_up
-from streams.ops.stack_proc import Daemon, StackError, running_pid, spawn, terminate
+from streams.ops.stack_proc import StackError
 from streams.simulate import generate, outgoing_records
 from topics.settings import Settings
 
 SCENARIOS = ("cholera", "road-mci", "supply-squeeze")
-ROOT = Path(__file__).resolve().parents[2]
 Say = Callable[[str], None]
-
-
-def worker_daemon(settings: Settings) -> Daemon:
-    home = settings.stack_home.resolve()
-    return Daemon(
-        name="demo worker",
-        pidfile=home / "demo-worker.pid",
-        log=home / "demo-worker.log",
-        marker="streams.live",
-        ports=(settings.metrics_port,),
-    )
+DEMO_WORKER = "demo"
 
 
 def start_worker(settings: Settings) -> int:
-    """The demo worker's pid, starting it if it is not running."""
-    daemon = worker_daemon(settings)
-    pid = running_pid(daemon)
-    if pid is not None:
-        return pid
-    os.environ.setdefault("TIERFLOW_TICK_CLOCK", "event")
-    return spawn(daemon, [sys.executable, "-m", "streams.live"], ROOT)
+    """The demo worker's supervisor pid, starting both unless they run. The worker keeps
+    scenario time (``tick_clock=event``) unless TIERFLOW_TICK_CLOCK says otherwise."""
+    if "tick_clock" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"tick_clock": "event"})
+    return workers.start(settings, DEMO_WORKER)
 
 
-def stop_worker(settings: Settings) -> int | None:
-    """Stop the demo worker; returns its pid, or None when none was running."""
-    daemon = worker_daemon(settings)
-    pid = running_pid(daemon)
-    if pid is not None:
-        terminate(pid, grace=20)
-        daemon.pidfile.unlink(missing_ok=True)
-    return pid
+def stop_worker(settings: Settings) -> workers.StopReport:
+    """Stop the demo worker and its supervisor; the report says what was running."""
+    return workers.stop(settings, DEMO_WORKER)
 
 
 def publish_scenarios(settings: Settings, say: Say) -> dict[str, int]:
@@ -101,17 +83,19 @@ def wait_landed(settings: Settings, expected: dict[str, int], timeout: float) ->
 
 
 def run_demo(settings: Settings, say: Say, timeout: float = 240) -> int:
-    """Everything up to a landed command view; returns the worker's pid."""
+    """Everything up to a landed command view; returns the worker's supervisor pid."""
     stack_up(settings)
     say("stack up")
     migrate_namespaces(settings, settings.clickhouse_database)
     asyncio.run(create_topics(settings))
     say("databases migrated, topics created")
     pid = start_worker(settings)
-    say(f"worker running (pid {pid}, log {worker_daemon(settings).log})")
+    log = workers.daemon(settings, DEMO_WORKER).log
+    say(f"worker running under a supervisor that restarts it (pid {pid}, log {log})")
     expected = publish_scenarios(settings, say)
     if not wait_landed(settings, expected, timeout):
         raise StackError(
-            f"the scenarios had not landed after {timeout:.0f} s; see {worker_daemon(settings).log}"
+            f"the scenarios had not landed after {timeout:.0f} s; "
+            f"see {workers.daemon(settings, DEMO_WORKER).log}"
         )
     return pid

@@ -37,6 +37,13 @@ class TopicOutcome:
     created: bool
 
 
+def _no_answer(settings: Settings) -> str:
+    return (
+        f"Kafka at {settings.kafka_bootstrap} did not answer: start the stack "
+        "(`tierflow stack up`) or check TIERFLOW_KAFKA_BOOTSTRAP"
+    )
+
+
 @asynccontextmanager
 async def admin_client(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
@@ -44,10 +51,7 @@ async def admin_client(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]
         await admin.start()
     except KafkaConnectionError as exc:
         await admin.close()
-        raise KafkaUnavailable(
-            f"Kafka at {settings.kafka_bootstrap} did not answer: {exc} "
-            "(is the stack up? `tierflow stack up`)"
-        ) from exc
+        raise KafkaUnavailable(_no_answer(settings)) from exc
     try:
         yield admin
     finally:
@@ -119,10 +123,7 @@ async def idempotent_producer(settings: Settings) -> AsyncIterator[AIOKafkaProdu
         await producer.start()
     except KafkaConnectionError as exc:
         await producer.stop()  # release what start() opened before it failed
-        raise KafkaUnavailable(
-            f"Kafka at {settings.kafka_bootstrap} did not answer: {exc} "
-            "(is the stack up? `tierflow stack up`)"
-        ) from exc
+        raise KafkaUnavailable(_no_answer(settings)) from exc
     try:
         yield producer
     finally:

@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
+from aiokafka import AIOKafkaProducer
 
 from streams.ops.kafka import idempotent_producer
 from topics.codec import all_problems, decode, decode_tick
+from topics.errors import TierflowError
 from topics.models import Rejection, Tick
-from topics.registry import TICKS, TOPIC_FOR_KIND, jurisdiction_of
+from topics.registry import INPUT_TOPICS, TICKS, TOPIC_FOR_KIND, jurisdiction_of
 from topics.settings import Settings
 
 _SEND_WINDOW = 5_000  # unacknowledged sends in flight before we wait for the oldest
@@ -154,22 +156,61 @@ class _Pacer:
             await asyncio.sleep(ahead)
 
 
+class MissingTopic(TierflowError):
+    """A topic to publish to does not exist (the broker does not create topics)."""
+
+
+@dataclass
+class PublishTally:
+    """How many records Kafka has acknowledged so far (kept up to date while publishing,
+    so an interrupted publish can say how far it got)."""
+
+    acked: int = 0
+
+    def count(self, future: asyncio.Future[object]) -> None:
+        """Done callback of one send."""
+        if not future.cancelled() and future.exception() is None:
+            self.acked += 1
+
+
+async def _require_topics(producer: AIOKafkaProducer, topics: set[str]) -> set[str]:
+    """``topics`` if they all exist; else MissingTopic (one line, with the remedy)."""
+    existing = (await producer.client.fetch_all_metadata()).topics()
+    missing = sorted(topics - existing)
+    if missing:
+        names = ", ".join(missing)
+        which = f"topics {names} do" if len(missing) > 1 else f"topic {names} does"
+        raise MissingTopic(
+            f"{which} not exist: run `tierflow topics create` first (nothing was published)"
+        )
+    return topics
+
+
 async def publish_records_async(
     records: Iterable[OutgoingRecord],
     settings: Settings,
     *,
     rate: float | None = None,
     on_sent: Callable[[int], None] | None = None,
+    tally: PublishTally | None = None,
 ) -> dict[str, int]:
     """Send every record (acks=all, idempotent producer) and wait until all are acknowledged;
-    ``rate`` paces sends (records/s). Returns the count per full topic name."""
+    ``rate`` paces sends (records/s); ``tally`` counts acknowledgements as they come.
+    Returns the count per full topic name. MissingTopic before anything is sent when an
+    input or ticks topic does not exist (and before the first record of any other topic
+    that does not)."""
     counts: Counter[str] = Counter()
+    tally = tally or PublishTally()
     async with idempotent_producer(settings) as producer:
+        routed = {spec.name(settings.topic_prefix) for spec in (*INPUT_TOPICS, TICKS)}
+        known = await _require_topics(producer, routed)
         pending: list[asyncio.Future[object]] = []
         pacer = _Pacer(rate)
         for record in records:
             await pacer.wait()
             topic = f"{settings.topic_prefix}.{record.topic_stem}.v1"
+            if topic not in known:
+                known |= await _require_topics(producer, {topic})
             future = await producer.send(
                 topic,
                 record.value,
@@ -177,6 +218,7 @@ async def publish_records_async(
                 partition=record.partition,
                 timestamp_ms=record.timestamp_ms,
             )
+            future.add_done_callback(tally.count)
             pending.append(future)
             counts[topic] += 1
             if len(pending) >= _SEND_WINDOW:
@@ -196,6 +238,9 @@ def publish_records(
     *,
     rate: float | None = None,
     on_sent: Callable[[int], None] | None = None,
+    tally: PublishTally | None = None,
 ) -> dict[str, int]:
     """Synchronous :func:`publish_records_async`."""
-    return asyncio.run(publish_records_async(records, settings, rate=rate, on_sent=on_sent))
+    return asyncio.run(
+        publish_records_async(records, settings, rate=rate, on_sent=on_sent, tally=tally)
+    )

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.ops import stack_clickhouse, stack_kafka
+from streams.ops import stack_clickhouse, stack_kafka, workers
 from streams.ops.stack_proc import (
     Daemon,
     StackError,
@@ -226,10 +226,13 @@ def _start_clickhouse(settings: Settings, layout: _Layout, started: list[int]) -
 
 
 def stack_down(settings: Settings) -> None:
-    """Stop the daemons this stack home's pidfiles name (only if they really are ours) and
-    wait until their ports are free; stale pidfiles are removed. A no-op when nothing runs.
-    Raises :class:`StackError` if a port of a stopped daemon is still held afterwards."""
+    """Stop the workers the project started (:mod:`streams.ops.workers`: without the stack
+    they would die and be restarted forever), then the daemons this stack home's pidfiles
+    name (only if they really are ours), and wait until their ports are free; stale
+    pidfiles are removed. A no-op when nothing runs. Raises :class:`StackError` if a port
+    of a stopped daemon is still held afterwards."""
     layout = _layout(settings)
+    workers.stop_all(settings)
     with _locked(layout.home):
         freed: list[int] = []
         # ClickHouse first: nothing of the stack depends on it, and it stops quickest.

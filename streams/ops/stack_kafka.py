@@ -84,6 +84,9 @@ def server_properties(settings: Settings, data_dir: Path) -> str:
             "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             f"log.dirs={data_dir}",
             "num.partitions=1",
+            # `tierflow topics create` owns the topics (partitions, retention): a publish
+            # to a missing topic must fail, not create a 1-partition one nobody planned.
+            "auto.create.topics.enable=false",
             "offsets.topic.replication.factor=1",
             "share.coordinator.state.topic.replication.factor=1",
             "share.coordinator.state.topic.min.isr=1",

@@ -52,14 +52,16 @@ def running_pid(daemon: Daemon) -> int | None:
     return pid if daemon.marker in cmdline else None
 
 
-def spawn(daemon: Daemon, argv: list[str], cwd: Path) -> int:
+def spawn(daemon: Daemon, argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> int:
     """Start ``argv`` detached (own session, stdin closed, output appended to the daemon's
-    log), record its pid in the pidfile and return it."""
+    log; ``env``: its environment, default ours), record its pid in the pidfile and
+    return it."""
     daemon.log.parent.mkdir(parents=True, exist_ok=True)
     with daemon.log.open("ab") as log:
         proc = subprocess.Popen(
             argv,
             cwd=cwd,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

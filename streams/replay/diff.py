@@ -92,6 +92,12 @@ def diff_timelines(
     return sorted(diffs, key=lambda d: (d.incident_id, at(d), str(d.tier)))
 
 
+def within(changes: Iterable[TierChange], start: datetime, end: datetime) -> list[TierChange]:
+    """The changes effective in ``[start, end)``: a review of a range is compared with the
+    reference over that range only."""
+    return [c for c in changes if start <= c.effective_at < end]
+
+
 def decision_latency(change: TierChange) -> timedelta | None:
     """How long after the condition held the live run decided (``decided_at − effective_at``)."""
     if change.decided_at is None:

@@ -1,20 +1,28 @@
-"""Read exactly one event-time range of the input topics, with a consumer of its own.
+"""Read exactly one event-time range of the source topics, with a consumer of its own.
 
-Input records carry their event time as the Kafka timestamp (the publisher sets it to
-``occurred_at``), so ``offsets_for_times`` finds where a range starts. Because late events
-sit after later ones in the log, the search starts ``lateness`` before the range and the
-reader keeps only records whose timestamp falls inside it. The end is the log end at
-planning time (or the first offset past ``to + lateness``), so a replay never chases a
-live pipeline that keeps writing.
+A record's event time is in its value: ``occurred_at`` (events), ``tick_at`` (ticks). Its
+Kafka timestamp says only what its producer chose: ``tierflow publish`` stamps
+``occurred_at``, but kcat and other producers stamp their wall clock, the demo's malformed
+records carry the time they were sent, and the worker stamps its ticks when it writes
+them. A time index over such stamps cannot say where a range ends: ``offsets_for_times`` of
+the range's end stopped a partition at its first wall-clock stamp, and a review of March
+read 1,141 of 1,465 records and called a city's cholera timeline missing.
 
-Ticks are different: the worker's timer writes them with the time of writing as the record
-timestamp, which is never earlier than their ``tick_at`` but may be much later (event-time
-ticks of a scenario in the past). So a ticks partition is searched from the same start
-(nothing with ``tick_at`` at or after it can sit before it), read to its log end, and
-filtered by the ``tick_at`` in the record.
+So a range is planned by a **scan**: every partition of every source is read once, from
+its first offset to its end at planning time, the event time read from each value, and
+the partition's range runs from the first to the last record whose event time is in
+``[from, to)``; the reader then keeps exactly the records inside (the same test). Chosen
+over an event-time index written by the worker because it works for any source topic
+(one the worker never reads, such as a topic of decided events), for records written
+before any index existed and whoever wrote them; it costs one read of the sources per
+plan (a resumed review keeps its first plan). A record without a readable event time
+(malformed: the review dead-letters it as the live run did) is judged by its Kafka
+timestamp. The plan counts what it saw (:class:`RangeCensus`), so what was left out and
+which records carry a foreign timestamp are said, never silent.
 
-The consumer has no group and commits nothing: the live pipeline's group and offsets are
-never touched.
+The end of each range is fixed at planning time, so a replay never chases a live
+pipeline that keeps writing. The consumer has no group and commits nothing: the live
+pipeline's group and offsets are never touched.
 """
 
 from __future__ import annotations
@@ -22,28 +30,86 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from topics.settings import Settings
 
+# A Kafka timestamp further than this from the record's event time is someone else's
+# clock (tierflow publish stamps the event time to the millisecond).
+STAMP_TOLERANCE_MS = 1000
+
+SCAN_BATCH_RECORDS = 100_000  # a plan's scan holds at most about this many records at once
+
+EventTimeSource = Literal["occurred_at", "tick_at", "kafka"]
+
 
 @dataclass(frozen=True)
 class PartitionRange:
-    """Offsets ``[start, end)`` of one partition and the event-time range kept from them."""
+    """Offsets ``[start, end)`` of one partition that hold every record of the range."""
 
     topic: str
     partition: int
     start: int
     end: int
-    stamped: bool = True  # the record timestamp is the event time (else: read it from the value)
 
     @property
     def size(self) -> int:
         return max(0, self.end - self.start)
+
+
+@dataclass
+class RangeCensus:
+    """What a plan's scan saw: records inside the range, before and after it, events
+    whose Kafka timestamp is not their event time, records with no event time."""
+
+    scanned: int = 0
+    inside: int = 0
+    before: int = 0
+    after: int = 0
+    restamped: int = 0
+    undated: int = 0
+    topics: dict[str, int] = field(default_factory=dict)  # records inside, per topic
+
+    @property
+    def outside(self) -> int:
+        return self.before + self.after
+
+
+@dataclass(frozen=True)
+class RangePlan:
+    ranges: list[PartitionRange]
+    census: RangeCensus
+
+
+def event_time_ms(value: bytes | None, stamp_ms: int) -> tuple[int, EventTimeSource]:
+    """A record's event time (epoch ms) and where it came from: the value's
+    ``occurred_at``, else its ``tick_at``, else (no readable time: a malformed record)
+    ``stamp_ms``, its Kafka timestamp."""
+    try:
+        parsed = orjson.loads(value) if value is not None else None
+    except orjson.JSONDecodeError:
+        parsed = None
+    if isinstance(parsed, dict):
+        for name in ("occurred_at", "tick_at"):
+            at = _instant_ms(parsed.get(name))
+            if at is not None:
+                return at, name
+    return stamp_ms, "kafka"
+
+
+def _instant_ms(text: object) -> int | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return None if at.tzinfo is None else int(at.timestamp() * 1000)
 
 
 @asynccontextmanager
@@ -57,7 +123,11 @@ async def range_consumer(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
         max_partition_fetch_bytes=8 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,
     )
-    await consumer.start()
+    try:
+        await consumer.start()
+    except BaseException:
+        await consumer.stop()  # release what start() opened before it failed
+        raise
     try:
         yield consumer
     finally:
@@ -65,39 +135,48 @@ async def range_consumer(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
 
 
 async def plan_ranges(
-    consumer: AIOKafkaConsumer,
-    topics: Iterable[str],
-    from_ms: int,
-    to_ms: int,
-    lateness_ms: int,
-    *,
-    ticks: str | None = None,
-) -> list[PartitionRange]:
-    """The offset range of every partition of ``topics`` that may hold events of
-    ``[from_ms, to_ms)`` (event time), allowing records up to ``lateness_ms`` out of order;
-    ``ticks`` names the topic whose records are stamped at writing time (see above)."""
+    consumer: AIOKafkaConsumer, topics: Iterable[str], from_ms: int, to_ms: int
+) -> RangePlan:
+    """The offset range of every partition of ``topics`` that holds the records whose event
+    time is in ``[from_ms, to_ms)``, found by reading each partition once (see above), and
+    the census of what the scan saw."""
     partitions: list[TopicPartition] = []
     for topic in topics:
         await consumer._client.force_metadata_update()  # topic may be new to this client
         found = consumer.partitions_for_topic(topic) or set()
         partitions.extend(TopicPartition(topic, p) for p in sorted(found))
+    census = RangeCensus()
     if not partitions:
-        return []
+        return RangePlan([], census)
     ends = await consumer.end_offsets(partitions)
-    # Retention may have deleted the head of a log (by record timestamp, i.e. event time).
-    begins = await consumer.beginning_offsets(partitions)
-    starts = await consumer.offsets_for_times(
-        {tp: max(0, from_ms - lateness_ms) for tp in partitions}
-    )
-    stops = await consumer.offsets_for_times({tp: to_ms + lateness_ms for tp in partitions})
-    ranges = []
-    for tp in partitions:
-        start = starts[tp].offset if starts[tp] is not None else ends[tp]
-        start = max(start, begins[tp])
-        stamped = tp.topic != ticks
-        stop = stops[tp].offset if stops[tp] is not None and stamped else ends[tp]
-        ranges.append(PartitionRange(tp.topic, tp.partition, start, min(stop, ends[tp]), stamped))
-    return ranges
+    begins = await consumer.beginning_offsets(partitions)  # retention may have cut heads
+    first: dict[TopicPartition, int] = {}
+    last: dict[TopicPartition, int] = {}
+    whole = [PartitionRange(tp.topic, tp.partition, begins[tp], ends[tp]) for tp in partitions]
+    async for _batch, records in _read_ranges(consumer, chunked(whole, SCAN_BATCH_RECORDS)):
+        for record in records:
+            at, source = event_time_ms(record.value, record.timestamp)
+            census.scanned += 1
+            if source == "occurred_at" and abs(record.timestamp - at) > STAMP_TOLERANCE_MS:
+                census.restamped += 1
+            census.undated += source == "kafka"
+            if at < from_ms:
+                census.before += 1
+            elif at >= to_ms:
+                census.after += 1
+            else:
+                census.inside += 1
+                census.topics[record.topic] = census.topics.get(record.topic, 0) + 1
+                tp = TopicPartition(record.topic, record.partition)
+                first.setdefault(tp, record.offset)
+                last[tp] = record.offset
+    ranges = [
+        PartitionRange(tp.topic, tp.partition, first[tp], last[tp] + 1)
+        if tp in first
+        else PartitionRange(tp.topic, tp.partition, ends[tp], ends[tp])
+        for tp in partitions
+    ]
+    return RangePlan(ranges, census)
 
 
 def chunked(ranges: list[PartitionRange], batch_records: int) -> list[list[PartitionRange]]:
@@ -113,9 +192,7 @@ def chunked(ranges: list[PartitionRange], batch_records: int) -> list[list[Parti
         cuts = [r.start + r.size * k // count for k in range(count + 1)]
         for k in range(count):
             if cuts[k + 1] > cuts[k]:
-                batches[k].append(
-                    PartitionRange(r.topic, r.partition, cuts[k], cuts[k + 1], r.stamped)
-                )
+                batches[k].append(PartitionRange(r.topic, r.partition, cuts[k], cuts[k + 1]))
     return [batch for batch in batches if batch]
 
 
@@ -125,9 +202,21 @@ async def read_batches(
     from_ms: int,
     to_ms: int,
 ) -> AsyncIterator[tuple[list[PartitionRange], list[ConsumerRecord[bytes, bytes]]]]:
-    """Each batch of ranges (:func:`chunked`) with its records whose event time is in
-    ``[from_ms, to_ms)``, ordered by topic, partition and offset (an order that does not
-    depend on fetch timing). Each partition is read once, front to back."""
+    """Each batch of ranges (:func:`chunked`) with its records whose event time
+    (:func:`event_time_ms`) is in ``[from_ms, to_ms)``, ordered by topic, partition and
+    offset (an order that does not depend on fetch timing)."""
+    async for batch, records in _read_ranges(consumer, batches):
+        yield (
+            batch,
+            [r for r in records if from_ms <= event_time_ms(r.value, r.timestamp)[0] < to_ms],
+        )
+
+
+async def _read_ranges(
+    consumer: AIOKafkaConsumer, batches: list[list[PartitionRange]]
+) -> AsyncIterator[tuple[list[PartitionRange], list[ConsumerRecord[bytes, bytes]]]]:
+    """Each batch of ranges with every record of its slices, ordered by topic, partition
+    and offset. Each partition is read once, front to back."""
     last: dict[TopicPartition, int] = {}  # where each partition's final slice ends
     for batch in batches:
         for part in batch:
@@ -147,9 +236,7 @@ async def read_batches(
             for tp, part in list(pending.items()):
                 buffer = buffered[tp]
                 while buffer and buffer[0].offset < part.end:
-                    record = buffer.popleft()
-                    if _in_range(record, part.stamped, from_ms, to_ms):
-                        kept.append(record)
+                    kept.append(buffer.popleft())
                 # Position, not the last record, decides: control records leave offset gaps.
                 if buffer or await consumer.position(tp) >= part.end:
                     del pending[tp]
@@ -161,20 +248,3 @@ async def read_batches(
                     buffered[tp].extend(records)
         kept.sort(key=lambda r: (r.topic, r.partition, r.offset))
         yield batch, kept
-
-
-def _in_range(
-    record: ConsumerRecord[bytes, bytes], stamped: bool, from_ms: int, to_ms: int
-) -> bool:
-    at = record.timestamp if stamped else _tick_ms(record)
-    return from_ms <= at < to_ms
-
-
-def _tick_ms(record: ConsumerRecord[bytes, bytes]) -> int:
-    """A tick's ``tick_at`` (epoch ms); the record timestamp when the value is no tick (the
-    decide stage dead-letters it, as the live run did)."""
-    try:
-        at = orjson.loads(record.value)["tick_at"]
-        return int(datetime.fromisoformat(str(at)).timestamp() * 1000)
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-        return int(record.timestamp)

@@ -36,23 +36,27 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 
+from sinks.client import connect
+from sinks.reviews import ReviewRun, record_review_run
 from streams.core import Rulebook
 from streams.live.decide import Record
 from streams.live.topology import TopicNames
 from streams.replay.checkpoint import CheckpointFile
 from streams.replay.kafka_range import (
     PartitionRange,
+    RangeCensus,
     chunked,
+    event_time_ms,
     plan_ranges,
     range_consumer,
     read_batches,
 )
-from streams.replay.runner import Review, file_records, review_database
+from streams.replay.runner import ReplayError, Review, file_records, review_database
 from topics.registry import TICKS
 from topics.settings import Settings
 
@@ -73,14 +77,13 @@ class ReviewRequest:
     from_at: datetime | None = None
     to_at: datetime | None = None
     from_file: Path | None = None
-    lateness: timedelta = timedelta(days=1)
 
     def identity(self, settings: Settings) -> str:
         """Same identity, same review: a checkpoint is only resumed by the same request."""
         source = (
             hashlib.sha256(self.from_file.read_bytes()).hexdigest()
             if self.from_file
-            else f"{self.from_at}..{self.to_at}±{self.lateness}"
+            else f"{self.from_at}..{self.to_at}"
         )
         blob = orjson.dumps(
             [
@@ -96,10 +99,14 @@ class ReviewRequest:
 
 @dataclass(frozen=True)
 class ReviewSummary:
+    """A finished review; ``census``: what planning its range saw (None: a resumed review
+    kept the plan of its first run and scanned nothing)."""
+
     database: str
     records: int
     seconds: float
     resumed: bool
+    census: RangeCensus | None = None
 
     @property
     def rate(self) -> float:
@@ -111,6 +118,7 @@ class _Run:
     (positions and states after the last fully landed batch)."""
 
     def __init__(self, settings: Settings, request: ReviewRequest) -> None:
+        self.settings = settings
         path = settings.stack_home / "reviews" / f"{request.name}.checkpoint.json"
         self.file = CheckpointFile(path, request.identity(settings))
         self.checkpoint = self.file.load()
@@ -146,12 +154,24 @@ class _Run:
         self.save_every = max(CHECKPOINT_EVERY_S, CHECKPOINT_COST_SHARE * (self.saved_at - began))
 
     def interrupted(self) -> None:
-        self._save()
+        """Save the last consistent point, if there is one (a review that failed before
+        planning, e.g. with Kafka down, leaves nothing behind)."""
+        if self.checkpoint.plan or self.checkpoint.positions:
+            self._save()
 
-    def finish(self) -> ReviewSummary:
+    def finish(self, run: ReviewRun, census: RangeCensus | None = None) -> ReviewSummary:
+        """The review is complete: note its range in its database (``review diff`` reads
+        it), drop the checkpoint."""
+        client = connect(self.settings, self.review.database)
+        try:
+            record_review_run(client, run)
+        finally:
+            client.close()
         self.file.done()
         seconds = time.monotonic() - self.started
-        return ReviewSummary(self.review.database, self.checkpoint.events, seconds, self.resumed)
+        return ReviewSummary(
+            self.review.database, self.checkpoint.events, seconds, self.resumed, census
+        )
 
 
 @contextmanager
@@ -180,22 +200,24 @@ async def replay_kafka(
     *,
     batch_records: int = BATCH_RECORDS,
 ) -> ReviewSummary:
-    """Replay ``[from_at, to_at)`` of the input topics (and the ticks the live run wrote)
-    into the review database; resumes a checkpoint of the same request. Interrupted, it
-    saves the checkpoint of the last landed batch and re-raises."""
+    """Replay the records whose event time is in ``[from_at, to_at)`` of the input topics
+    (and the ticks the live run wrote) into the review database, planned by a scan of the
+    topics (:mod:`streams.replay.kafka_range`); resumes a checkpoint of the same request.
+    Interrupted, it saves the checkpoint of the last landed batch and re-raises."""
     assert request.from_at is not None and request.to_at is not None
     run = _Run(settings, request)
     names = TopicNames(settings.topic_prefix)
     from_ms, to_ms = _ms(request.from_at), _ms(request.to_at)
-    lateness_ms = int(request.lateness.total_seconds() * 1000)
+    census: RangeCensus | None = None
     try:
         async with range_consumer(settings) as consumer:
             # Not the re-keyed topic: the Review forwards mis-keyed records itself.
             sources = (*names.inputs, names.of(TICKS))
             # A resumed review keeps its first plan: the same ends, and the same batches.
-            plan = run.checkpoint.plan or await plan_ranges(
-                consumer, sources, from_ms, to_ms, lateness_ms, ticks=names.of(TICKS)
-            )
+            plan = run.checkpoint.plan
+            if not plan:
+                planned = await plan_ranges(consumer, sources, from_ms, to_ms)
+                plan, census = planned.ranges, planned.census
             run.checkpoint.plan = plan
             positions = run.checkpoint.positions
             batches = [b for b in chunked(plan, batch_records) if not _done(b, positions)]
@@ -208,7 +230,18 @@ async def replay_kafka(
     except BaseException:
         run.interrupted()
         raise
-    return run.finish()
+    counted = census or RangeCensus(inside=run.checkpoint.events)
+    noted = ReviewRun(
+        request.name,
+        "kafka",
+        request.from_at,
+        request.to_at,
+        run.checkpoint.events,
+        counted.outside,
+        counted.restamped,
+        counted.undated,
+    )
+    return run.finish(noted, census)
 
 
 def _done(batch: list[PartitionRange], positions: dict[str, int]) -> bool:
@@ -226,8 +259,11 @@ def replay_file(
     """Replay a JSONL file (a drill, or an export) into the review database, as if its
     lines had been published; resumes a checkpoint of the same request."""
     assert request.from_file is not None
+    try:
+        lines = request.from_file.read_bytes().splitlines()
+    except OSError as exc:
+        raise ReplayError(f"cannot read {request.from_file}: {exc.strerror}") from exc
     run = _Run(settings, request)
-    lines = request.from_file.read_bytes().splitlines()
     records, rejected = file_records(lines, settings, str(request.from_file))
     done = run.checkpoint.positions.get("file", 0)
     try:
@@ -241,7 +277,15 @@ def replay_file(
     except BaseException:
         run.interrupted()
         raise
-    return run.finish()
+    return run.finish(_file_run(request.name, records))
+
+
+def _file_run(name: str, records: list[Record]) -> ReviewRun:
+    """A file review's range: from its earliest to just after its latest event time."""
+    times = [event_time_ms(r.value, 0)[0] for r in records] or [0]
+    start = datetime.fromtimestamp(min(times) / 1000, UTC)
+    end = datetime.fromtimestamp((max(times) + 1) / 1000, UTC)
+    return ReviewRun(name, "file", start, end, len(records))
 
 
 __all__ = ["ReviewRequest", "ReviewSummary", "replay_file", "replay_kafka", "review_database"]

@@ -17,10 +17,16 @@ TIERFLOW = [sys.executable, "-m", "streams.cli"]
 
 
 def run_cli(
-    args: list[str], settings: Settings, *, stdin: bytes | None = None, check: bool = True
+    args: list[str],
+    settings: Settings,
+    *,
+    stdin: bytes | None = None,
+    check: bool = True,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``tierflow ARGS`` in a subprocess with the test's settings in its environment."""
-    env = {**os.environ, **settings_env(settings), "COLUMNS": "200"}
+    """Run ``tierflow ARGS`` in a subprocess with the test's settings (and ``env``) in its
+    environment."""
+    env = {**os.environ, **settings_env(settings), "COLUMNS": "200", **(env or {})}
     proc = subprocess.run(
         [*TIERFLOW, *args],
         input=stdin.decode() if stdin is not None else None,

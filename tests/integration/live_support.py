@@ -66,7 +66,7 @@ from topics.registry import (
 )
 from topics.settings import Settings
 
-from .kafka_helpers import read_topic, settings_env, uncommitted
+from .kafka_helpers import committed_offsets, read_topic, settings_env, uncommitted
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = (
@@ -231,6 +231,8 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "TIERFLOW_TICK_CLOCK": settings.tick_clock,
         "TIERFLOW_TICK_INTERVAL_S": str(settings.tick_interval_s),
         "TIERFLOW_WORKER_STAGES": settings.worker_stages,
+        "TIERFLOW_WORKER_STALL_EXIT_S": str(settings.worker_stall_exit_s),
+        "TIERFLOW_WORKER_HEARTBEAT_S": str(settings.worker_heartbeat_s),
         "TIERFLOW_STACK_HOME": str(ROOT / "var" / "test-workers"),
         "TIERFLOW_PSEUDONYM_KEY": settings.pseudonym_key.get_secret_value(),
     }
@@ -256,6 +258,26 @@ def stop_worker(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> Non
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def run_script_worker(
+    settings: Settings, script: str, log: Path, timeout: float
+) -> tuple[int, str]:
+    """Run ``python -c script`` (a worker with something planted) to its exit; returns its
+    exit code and log."""
+    with log.open("wb") as out:
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=worker_env(settings), cwd=ROOT,
+            stdout=out, stderr=subprocess.STDOUT, timeout=timeout, check=False,
+        )  # fmt: skip
+    return done.returncode, log.read_text()
+
+
+def committed_nothing(settings: Settings) -> bool:
+    """Whether the decide intake committed no offset past 0."""
+    group = f"{settings.topic_prefix}.decide-intake"
+    committed = asyncio.run(committed_offsets(settings.kafka_bootstrap, group))
+    return not any(offset > 0 for offset in committed.values())
 
 
 @contextmanager

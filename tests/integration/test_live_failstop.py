@@ -5,9 +5,6 @@ decides and lands everything."""
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,17 +12,16 @@ from clickhouse_connect.driver.client import Client
 
 from topics.settings import Settings
 
-from .kafka_helpers import committed_offsets
 from .live_support import (
-    ROOT,
     assert_log_landed,
+    committed_nothing,
     live_settings,
     prepare,
     publish,
+    run_script_worker,
     running_worker,
     simulate,
     wait_landed,
-    worker_env,
 )
 
 # The worker with a decide stage whose first batch raises.
@@ -53,18 +49,10 @@ def test_a_failing_decide_stage_exits_before_committing_and_loses_nothing(
     prepare(settings)
     sent = publish(settings, lines)
 
-    log = tmp_path / "faulty.log"
-    with log.open("wb") as out:
-        faulty = subprocess.run(
-            [sys.executable, "-c", FAULTY_WORKER], env=worker_env(settings), cwd=ROOT,
-            stdout=out, stderr=subprocess.STDOUT, timeout=60, check=False,
-        )  # fmt: skip
-    text = log.read_text()
-    assert faulty.returncode == 70, text[-2000:]
+    code, text = run_script_worker(settings, FAULTY_WORKER, tmp_path / "faulty.log", 60)
+    assert code == 70, text[-2000:]
     assert "decide stage failed" in text and "injected: a bug" in text
-    group = f"{settings.topic_prefix}.decide-intake"
-    committed = asyncio.run(committed_offsets(settings.kafka_bootstrap, group))
-    assert not any(offset > 0 for offset in committed.values()), committed
+    assert committed_nothing(settings)
 
     with running_worker(settings, tmp_path / "worker.log") as proc:
         landed = wait_landed(

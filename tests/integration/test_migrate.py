@@ -95,8 +95,13 @@ def test_tables_are_shaped_for_the_command_view(
             f" FROM system.tables WHERE database = '{database}'"
         ).result_rows
     }
-    assert set(found) == {*EXPECTED_LAYOUT, "schema_migrations"}
+    # besides the command view: the workers' heartbeats and a review's range (written
+    # directly, not landed from topics: not in TABLES), one row per worker / review
+    operations = {"worker_heartbeats": "worker_id", "review_runs": "review"}
+    assert set(found) == {*EXPECTED_LAYOUT, *operations, "schema_migrations"}
     assert set(TABLES) == set(EXPECTED_LAYOUT)
+    for name, key in operations.items():
+        assert (found[name][0], found[name][1]) == ("ReplacingMergeTree", key), name
     for name, (sorting_key, partition_key) in EXPECTED_LAYOUT.items():
         engine, got_key, got_partition, ddl = found[name]
         assert engine == "ReplacingMergeTree", name

@@ -148,8 +148,6 @@ def test_replay_of_a_range_with_nothing_in_it(
             before.isoformat(),
             "--to",
             run.start.isoformat(),
-            "--lateness-h",
-            "0",
         ],
         run.settings,
     )

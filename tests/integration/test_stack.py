@@ -8,6 +8,7 @@ import asyncio
 import os
 import signal
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,12 +16,14 @@ import clickhouse_connect
 import psutil
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from typer.testing import CliRunner
 
 from sinks.access import credentials
 from streams.cli import app
+from streams.ops import workers
 from streams.ops.stack import stack_down, stack_status, stack_up
-from streams.ops.stack_proc import wait_exit
+from streams.ops.stack_proc import is_alive, wait_exit
 from topics.settings import Settings
 
 
@@ -100,6 +103,12 @@ def _client(s: Settings) -> clickhouse_connect.driver.client.Client:
 
 
 async def _kafka_round_trip(bootstrap: str, topic: str) -> bytes:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)  # the broker creates no topic
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
@@ -189,10 +198,17 @@ def test_port_held_by_another_process_is_a_one_line_error(
 
 def test_down_leaves_no_process_and_no_listening_port(private: Settings) -> None:
     pids = [c.pid for c in stack_up(private).components]
+    supervisor = workers.start(private, "demo")  # a worker tierflow started: stopped first
+    deadline = time.monotonic() + 30
+    while (worker := workers.status(private, "demo").worker_pid) is None:
+        assert time.monotonic() < deadline, "the supervised worker did not start"
+        time.sleep(0.2)
 
     result = CliRunner().invoke(app, ["stack", "down"], env=_env(private))
     assert result.exit_code == 0, result.output
 
+    assert not is_alive(supervisor) and not is_alive(worker)
+    assert not workers.statuses(private)
     assert not any(pid is not None and psutil.pid_exists(pid) for pid in pids)
     assert not _processes_of(private.stack_home)
     assert not _listening(_ports(private))

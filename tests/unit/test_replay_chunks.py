@@ -14,12 +14,7 @@ ranges = st.lists(
     st.tuples(st.integers(0, 1000), st.integers(0, 3000)).map(lambda r: (r[0], r[0] + r[1])),
     min_size=1,
     max_size=8,
-).map(
-    lambda spans: [
-        PartitionRange("t", n, start, end, stamped=n % 2 == 0)
-        for n, (start, end) in enumerate(spans)
-    ]
-)
+).map(lambda spans: [PartitionRange("t", n, start, end) for n, (start, end) in enumerate(spans)])
 
 
 @given(ranges, st.integers(1, 5000))
@@ -33,7 +28,6 @@ def test_batches_slice_every_range_once_in_order(plan: list[PartitionRange], siz
             assert start == expected_start < end
             expected_start = end
         assert expected_start == (r.end if r.size else r.start)
-        assert all(p.stamped == r.stamped for p in slices)
     total = sum(r.size for r in plan)
     assert len(batches) <= max(1, -(-total // size))  # (slices empty everywhere are dropped)
     # each batch holds at most its share of every range, rounded up

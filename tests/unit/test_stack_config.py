@@ -80,6 +80,7 @@ def test_kafka_properties_single_kraft_node_on_loopback(tmp_path: Path) -> None:
     assert props["log.dirs"] == str(tmp_path / "data")
     assert props["offsets.topic.replication.factor"] == "1"
     assert props["transaction.state.log.replication.factor"] == "1"
+    assert props["auto.create.topics.enable"] == "false"  # `tierflow topics create` owns them
 
 
 def test_cluster_ids_are_kafka_shaped_and_distinct() -> None:
