@@ -29,16 +29,6 @@ app = typer.Typer(
 )
 
 
-@app.callback()
-def _settings_guard() -> None:
-    # Before any command: development secrets never meet a server off this machine.
-    try:
-        refuse_dev_secrets(load_settings())
-    except DevSecretError as exc:
-        typer.echo(f"tierflow: {exc}", err=True)
-        raise typer.Exit(EXIT_DEV_SECRET) from None
-
-
 app.add_typer(stack_app, name="stack")
 app.add_typer(topics_app, name="topics")
 app.add_typer(db_app, name="db")
@@ -56,6 +46,12 @@ app.add_typer(dlq_app, name="dlq")
 @app.callback()
 def _every_command(ctx: typer.Context) -> None:
     """Multi-agency incident coordination: Kafka in, response tiers out, ClickHouse view."""
+    # Before any command: development secrets never meet a server off this machine.
+    try:
+        refuse_dev_secrets(load_settings())
+    except DevSecretError as exc:
+        typer.echo(f"tierflow: {exc}", err=True)
+        raise typer.Exit(EXIT_DEV_SECRET) from None
     if ctx.invoked_subcommand != "worker":  # a worker's log keeps the clients' lines
         quiet_client_logs()
 

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import orjson
 
+from sinks.access import login_for
 from sinks.client import connect
 from sinks.reviews import ReviewRun, record_review_run
 from streams.core import Rulebook
@@ -162,7 +163,8 @@ class _Run:
     def finish(self, run: ReviewRun, census: RangeCensus | None = None) -> ReviewSummary:
         """The review is complete: note its range in its database (``review diff`` reads
         it), drop the checkpoint."""
-        client = connect(self.settings, self.review.database)
+        database = self.review.database
+        client = connect(self.settings, database, login=login_for(database, ddl=False))
         try:
             record_review_run(client, run)
         finally:
