@@ -125,12 +125,12 @@ def test_ctrl_c_in_publish_says_how_many_records_reached_kafka(
     simulate("cholera", 1, tmp_path / "cholera.jsonl")
     run_cli(["topics", "create"], isolated)
     env = {**os.environ, **settings_env(isolated), "COLUMNS": "200"}
-    args = ["publish", str(tmp_path / "cholera.jsonl"), "--skip-invalid", "--rate", "100"]
+    args = ["publish", str(tmp_path / "cholera.jsonl"), "--skip-invalid", "--rate", "10"]
     proc = subprocess.Popen(
         [*TIERFLOW, *args], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
-    time.sleep(6)  # start-up, then a few hundred records at 100/s
+    time.sleep(8)  # start-up, then some of the 253 records at 10/s (25 s in all)
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
