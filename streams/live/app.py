@@ -14,16 +14,15 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import faust
-from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from sinks.errors import SinkError
-from sinks.namespaces import namespace_sinks, unmigrated_namespaces
+from sinks.namespaces import namespace_sinks
 from sinks.writer import RetryPolicy, SinkPolicy
 from streams.live import metrics
 from streams.live.decide import Decider, Outgoing, Record
 from streams.live.health import Heartbeat
 from streams.live.intake import Intake
 from streams.live.landing import Landing
+from streams.live.readiness import stop_for_good, wait_until_migrated
 from streams.live.rollup_stage import RollupStage
 from streams.live.ticks import TickClock, ticks_for
 from streams.live.topology import DECIDE_JOURNAL, PARTITIONS, ROLLUP_FEED, TopicNames
@@ -304,7 +303,10 @@ def landing_stage(
 
     async def land() -> None:
         try:
-            await _wait_until_migrated(settings)
+            await wait_until_migrated(settings)
+        except Exception as exc:
+            stop_for_good(exc)
+        try:
             await landing.run(names.landing_sources)
         except Exception:
             _stop_hard("landing", 0)
@@ -386,23 +388,3 @@ def _exit_if_stalled(
             stuck,
         )
         os._exit(EXIT_STALLED)
-
-
-async def _wait_until_migrated(settings: Settings) -> None:
-    # The worker's user may not run DDL: `tierflow db migrate` (the migrator; production's
-    # init service) creates the databases. Until then the landing waits, consuming nothing.
-    delay = 1.0
-    while True:
-        try:
-            waiting = await asyncio.to_thread(
-                unmigrated_namespaces, settings, settings.clickhouse_database
-            )
-        except (SinkError, ClickHouseError) as exc:  # server down at start: keep trying
-            waiting, reason = [settings.clickhouse_database], f"cannot ask ClickHouse: {exc}"
-        else:
-            reason = "run `tierflow db migrate`"
-        if not waiting:
-            return
-        log.warning("%s not migrated yet (%s); retry in %.0fs", waiting, reason, delay)
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 10.0)
