@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
+from clickhouse_connect.driver.exceptions import ClickHouseError, DataError, OperationalError
 
 from sinks.access import login_for
 from sinks.client import connect
-from sinks.errors import SinkError, SinkUnavailable
+from sinks.errors import SinkError, SinkRejected, SinkUnavailable
 from sinks.tables import TableSpec
 from sinks.writer import BatchObserver, Columns, Sink, SinkPolicy
 from topics.settings import Settings
@@ -24,6 +24,30 @@ RETRYABLE_CODES = frozenset(
         241,  # MEMORY_LIMIT_EXCEEDED
         242,  # TABLE_IS_READ_ONLY
         252,  # TOO_MANY_PARTS
+    }
+)
+
+# Server errors about the rows themselves (ErrorCodes.cpp): sending them again fails again.
+REJECTED_CODES = frozenset(
+    {
+        6,  # CANNOT_PARSE_TEXT
+        8,  # THERE_IS_NO_COLUMN
+        10,  # NOT_FOUND_COLUMN_IN_BLOCK
+        16,  # NO_SUCH_COLUMN_IN_TABLE
+        26,  # CANNOT_PARSE_QUOTED_STRING
+        27,  # CANNOT_PARSE_INPUT_ASSERTION_FAILED
+        38,  # CANNOT_PARSE_DATE
+        41,  # CANNOT_PARSE_DATETIME
+        53,  # TYPE_MISMATCH
+        69,  # ARGUMENT_OUT_OF_BOUND
+        70,  # CANNOT_CONVERT_TYPE
+        72,  # CANNOT_PARSE_NUMBER
+        117,  # INCORRECT_DATA
+        131,  # TOO_LARGE_STRING_SIZE
+        190,  # SIZES_OF_ARRAYS_DONT_MATCH
+        321,  # VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+        349,  # CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
+        469,  # VIOLATED_CONSTRAINT
     }
 )
 
@@ -45,22 +69,40 @@ class ClickHouseStore:
 
     def insert(self, spec: TableSpec, columns: Columns, token: str) -> None:
         """Insert ``columns`` synchronously with ``token`` as insert_deduplication_token."""
+        where = f"{self.database}.{spec.name}"
         try:
             client = self._connected()
+            types = self._column_types(client, spec)
+        except OperationalError as exc:
+            raise SinkUnavailable(f"cannot reach ClickHouse: {exc}") from exc
+        except ClickHouseError as exc:
+            raise SinkError(f"cannot read the columns of {where}: {exc}") from exc
+        try:
             client.insert(
                 spec.name,
                 columns,
                 column_oriented=True,
                 column_names=list(spec.column_names),
-                column_type_names=self._column_types(client, spec),
+                column_type_names=types,
                 settings={**INSERT_SETTINGS, "insert_deduplication_token": token},
             )
         except OperationalError as exc:
             raise SinkUnavailable(f"cannot reach ClickHouse: {exc}") from exc
+        except DataError as exc:
+            if exc.code is None or exc.code in REJECTED_CODES:  # None: refused by the client
+                raise SinkRejected(f"{where} refused the rows: {exc}") from exc
+            raise SinkError(f"insert into {where} failed: {exc}") from exc
         except ClickHouseError as exc:
-            if getattr(exc, "code", None) in RETRYABLE_CODES:
+            code = getattr(exc, "code", None)
+            if code in RETRYABLE_CODES:
                 raise SinkUnavailable(f"ClickHouse is busy: {exc}") from exc
-            raise SinkError(f"insert into {self.database}.{spec.name} failed: {exc}") from exc
+            if code in REJECTED_CODES:
+                raise SinkRejected(f"{where} refused the rows: {exc}") from exc
+            raise SinkError(f"insert into {where} failed: {exc}") from exc
+        except (ValueError, TypeError, OverflowError) as exc:
+            # The client turns values into the column types before sending: a value that
+            # does not fit its type fails here, never reaching the server.
+            raise SinkRejected(f"{where} refused the rows: {exc}") from exc
 
     def _connected(self) -> Client:
         if self._client is None:
@@ -78,7 +120,7 @@ class ClickHouseStore:
             ).result_rows
             names = tuple(str(name) for name, _ in found)
             if names != spec.column_names:
-                raise SinkError(
+                raise SinkRejected(
                     f"{self.database}.{spec.name} has columns {list(names)}, rows have "
                     f"{list(spec.column_names)}: run `tierflow db migrate` on {self.database}"
                 )

@@ -20,9 +20,16 @@ class SinkBackpressure(SinkError):
     still the caller's. Pause consumption and try again later."""
 
 
+class SinkRejected(SinkError):
+    """The store refused these rows for what they hold (a value out of its column's range
+    or type, personal data, columns that do not match the table): sending them again fails
+    again, while other rows still land. The caller isolates the refused rows (e.g. dead-
+    letters them); the rest of the stream moves on."""
+
+
 class MigrationError(SinkError):
     """A schema migration could not be applied, or an applied one was changed."""
 
 
-class PrivacyViolation(SinkError):
+class PrivacyViolation(SinkRejected):
     """A row would have put personal data (a name, a raw national id) into a table."""

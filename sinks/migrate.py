@@ -83,7 +83,8 @@ def applied_checksums(client: Client, database: str) -> dict[int, str]:
 
 def pending(client: Client, database: str) -> list[Migration]:
     """The shipped migrations ``database`` has not recorded (all of them when it or its
-    ledger does not exist yet); needs only SELECT, so the writer can ask."""
+    ledger does not exist yet); needs only SELECT, so the writer can ask. MigrationError
+    when an applied migration's file has changed since."""
     try:
         done = applied_checksums(client, database)
     except ClickHouseError as exc:
@@ -91,7 +92,20 @@ def pending(client: Client, database: str) -> list[Migration]:
             done = {}
         else:
             raise
-    return [m for m in load_migrations() if m.version not in done]
+    shipped = load_migrations()
+    for migration in shipped:
+        _check_unchanged(migration, done, database)
+    return [m for m in shipped if m.version not in done]
+
+
+def _check_unchanged(migration: Migration, done: dict[int, str], database: str) -> None:
+    """MigrationError when ``migration`` was applied to ``database`` from another text: no
+    retry heals that, the schema and the files disagree for good."""
+    if migration.version in done and done[migration.version] != migration.checksum:
+        raise MigrationError(
+            f"{migration.version:04d}_{migration.name}.sql changed after it was applied to "
+            f"{database}: add a new migration instead of editing an applied one"
+        )
 
 
 def ddl(statement: str, cluster: str | None) -> str:
@@ -118,12 +132,8 @@ def migrate(admin: Client, database: str, cluster: str | None = None) -> list[Mi
     applied: list[Migration] = []
     for migration in load_migrations():
         label = f"{migration.version:04d}_{migration.name}.sql"
+        _check_unchanged(migration, done, database)
         if migration.version in done:
-            if done[migration.version] != migration.checksum:
-                raise MigrationError(
-                    f"{label} changed after it was applied to {database}: "
-                    "add a new migration instead of editing an applied one"
-                )
             continue
         for statement in migration.statements():
             try:

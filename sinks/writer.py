@@ -16,8 +16,10 @@ Contract:
   raises :class:`SinkBackpressure` with everything still buffered.
 - The buffer is bounded (``max_buffered_rows``). ``write`` on a full buffer first flushes;
   if that fails it raises :class:`SinkBackpressure` *without* taking the rows.
-- Nothing is ever dropped: a permanent store error (:class:`SinkError`) leaves the batch
-  at the head of the queue and propagates.
+- Nothing is ever dropped silently: a permanent store error (:class:`SinkError`) leaves
+  the batch at the head of the queue and propagates; only ``discard(table, token)`` takes
+  a write back (the caller owns its rows again, e.g. to isolate rows the store refused:
+  :class:`SinkRejected`).
 
 Not thread-safe: call it from one thread (the Faust shell runs it off the event loop).
 """
@@ -137,6 +139,25 @@ class Sink:
         self._tokens.add((spec.name, dedup_token))
         self._buffered += count
         self.flush_due()
+
+    def discard(self, table_name: str, dedup_token: str) -> None:
+        """Take back the buffered write of ``table_name`` under ``dedup_token`` (no-op when
+        there is none): after the store refused it, so that it is not sent again."""
+        name = table(table_name).name
+        if (name, dedup_token) not in self._tokens:
+            return
+
+        def mine(batch: _Batch) -> bool:
+            return batch.spec.name == name and batch.token == dedup_token
+
+        pending = self._pending.pop(name, [])
+        gone = [b for b in (*self._queued, *pending) if mine(b)]
+        self._queued = deque(b for b in self._queued if not mine(b))
+        rest = [b for b in pending if not mine(b)]
+        if rest:
+            self._pending[name] = rest
+        self._tokens.discard((name, dedup_token))
+        self._buffered -= sum(b.rows for b in gone)
 
     def flush_due(self) -> None:
         """Send the tables' writes that are due (size or age) unless the store is in

@@ -483,6 +483,13 @@ class Rejection(_Output):
     rejected_at: AwareDatetime | None = Field(
         None, description="When it was rejected (processing time)."
     )
+    stage: Literal["decide", "landing"] = Field(
+        "decide",
+        description=(
+            "Where it was rejected: decide (it is no valid event) or landing (ClickHouse "
+            "refused its row; the reason says which value)."
+        ),
+    )
 
 
 class IncidentState(_Output):

@@ -29,6 +29,8 @@ _UNKNOWN_DATABASE = 81
 _UNKNOWN_TABLE = 60
 _AUTHENTICATION_FAILED = 516
 _ACCESS_DENIED = 497
+_UNKNOWN_USER = 192
+_USER_REFUSED = frozenset({_AUTHENTICATION_FAILED, _ACCESS_DENIED, _UNKNOWN_USER})
 
 
 def explain(exc: BaseException) -> str | None:
@@ -62,6 +64,17 @@ def explain(exc: BaseException) -> str | None:
     return None
 
 
+def refused_for_good(exc: BaseException) -> bool:
+    """True when ClickHouse refused the user (wrong name or password, no grant): waiting
+    does not change that, an operator must fix the settings."""
+    from clickhouse_connect.driver.exceptions import DatabaseError
+
+    if not isinstance(exc, DatabaseError):
+        return False
+    text = " ".join(str(exc).split())
+    return exc.code in _USER_REFUSED or any(f"Code: {c}." in text for c in _USER_REFUSED)
+
+
 def _clickhouse_refused(exc: DatabaseError, settings: Settings) -> str:
     text = " ".join(str(exc).split())
     if f"Code: {_UNKNOWN_DATABASE}." in text or f"Code: {_UNKNOWN_TABLE}." in text:
@@ -69,7 +82,7 @@ def _clickhouse_refused(exc: DatabaseError, settings: Settings) -> str:
             f"ClickHouse has no such database or table ({_quoted_detail(text)}): migrate it "
             "with `tierflow db migrate --database NAME`, or check TIERFLOW_CLICKHOUSE_DATABASE"
         )
-    if f"Code: {_AUTHENTICATION_FAILED}." in text or f"Code: {_ACCESS_DENIED}." in text:
+    if refused_for_good(exc):
         return (
             f"ClickHouse at {settings.clickhouse_url} refused the user ({_quoted_detail(text)}):"
             " check TIERFLOW_CLICKHOUSE_USER / _PASSWORD (or _READER_USER / _PASSWORD)"

@@ -8,23 +8,23 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import faust
-from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from sinks.errors import SinkError
-from sinks.namespaces import namespace_sinks, unmigrated_namespaces
+from sinks.namespaces import namespace_sinks
 from sinks.writer import RetryPolicy, SinkPolicy
 from streams.live import metrics
 from streams.live.decide import Decider, Outgoing, Record
 from streams.live.health import Heartbeat
 from streams.live.intake import Intake
 from streams.live.landing import Landing
+from streams.live.readiness import stop_for_good, wait_until_migrated
 from streams.live.rollup_stage import RollupStage
+from streams.live.state_store import TableStore
 from streams.live.ticks import TickClock, ticks_for
 from streams.live.topology import DECIDE_JOURNAL, PARTITIONS, ROLLUP_FEED, TopicNames
 from topics.codec import encode
@@ -41,34 +41,6 @@ MAX_STATE_BYTES = 32 << 20
 # The roll-up feed is small (city snapshots): Faust's own batches are fast enough.
 ROLLUP_BATCH_MAX = 1000
 ROLLUP_BATCH_WAIT_S = 0.2
-
-
-class TableStore:
-    """:class:`streams.live.decide.StateStore` over a Faust table of bytes keyed by the
-    jurisdiction's bytes. ``use_partitioner`` sends each key's changelog record to
-    murmur2(key) — the partition the decide stage reads that jurisdiction from, which is
-    what lets a Faust table be written outside a stream event (DESIGN.md section 7)."""
-
-    def __init__(self, table: Any) -> None:
-        self.table = table
-
-    def get(self, jurisdiction: str) -> bytes | None:
-        blob = self.table.get(jurisdiction.encode())
-        return blob if isinstance(blob, bytes) else None
-
-    def put(self, jurisdiction: str, blob: bytes) -> None:
-        self.table[jurisdiction.encode()] = blob
-
-    def jurisdictions(self) -> Iterator[str]:
-        return (key.decode() for key in self.table)
-
-    async def writable(self) -> None:
-        """Wait until the producer knows the changelog topic's partitions. A table write
-        picks its changelog partition from the producer's metadata at once (eager
-        partitioning) and raises ``TypeError`` when the producer has not seen the topic
-        yet — a changelog created moments ago, right after a cold start. Cheap once known."""
-        client = self.table.app.producer._ensure_producer().client  # aiokafka's
-        await client._wait_on_metadata(self.table.changelog_topic.get_topic_name())
 
 
 def build_app(settings: Settings, rulebook: Any) -> Any:
@@ -107,7 +79,7 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
         started = time.perf_counter()
         if decider.flush_states():
             metrics.STATE_FLUSH_SECONDS.observe(time.perf_counter() - started)
-        await app.producer.flush()
+        await states.persist()
 
     async def read_inputs() -> None:
         try:
@@ -304,7 +276,10 @@ def landing_stage(
 
     async def land() -> None:
         try:
-            await _wait_until_migrated(settings)
+            await wait_until_migrated(settings)
+        except Exception as exc:
+            stop_for_good(exc)
+        try:
             await landing.run(names.landing_sources)
         except Exception:
             _stop_hard("landing", 0)
@@ -386,23 +361,3 @@ def _exit_if_stalled(
             stuck,
         )
         os._exit(EXIT_STALLED)
-
-
-async def _wait_until_migrated(settings: Settings) -> None:
-    # The worker's user may not run DDL: `tierflow db migrate` (the migrator; production's
-    # init service) creates the databases. Until then the landing waits, consuming nothing.
-    delay = 1.0
-    while True:
-        try:
-            waiting = await asyncio.to_thread(
-                unmigrated_namespaces, settings, settings.clickhouse_database
-            )
-        except (SinkError, ClickHouseError) as exc:  # server down at start: keep trying
-            waiting, reason = [settings.clickhouse_database], f"cannot ask ClickHouse: {exc}"
-        else:
-            reason = "run `tierflow db migrate`"
-        if not waiting:
-            return
-        log.warning("%s not migrated yet (%s); retry in %.0fs", waiting, reason, delay)
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 10.0)

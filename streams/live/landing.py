@@ -13,11 +13,20 @@ stream overhead. Per ``getmany`` batch:
    with ``dedup_token(table, topic, partition, first offset, last offset)``;
 3. both sinks are flushed (durable on return) and only then are the offsets committed.
 
-When ClickHouse refuses (SinkBackpressure after the sink's own retry budget, or a
-SinkError such as a missing table), every assigned partition is paused and the batch is
-retried with exponential backoff while ``getmany`` keeps the group membership alive;
-memory stays at one batch. Rows re-sent after a crash carry deterministic ids and versions
-(ReplacingMergeTree), so landing twice is harmless.
+A row ClickHouse refuses for what it holds (:class:`~sinks.errors.SinkRejected`: a value
+out of its column's range or type, personal data, columns that do not match the table) is
+a poison record: its write is halved until the refused rows are alone (each part under a
+token derived from the write's), every other row lands, and each refused record goes to
+the DLQ (``stage = landing``, the reason) before the offsets move past it, so one bad row
+never stalls a partition. (A refused record of the DLQ topic itself cannot be dead-
+lettered again: it is logged and counted and stays in the topic.)
+
+When ClickHouse is unavailable instead (SinkBackpressure after the sink's own retry budget,
+or another SinkError such as a missing table, which ``tierflow db migrate`` heals), every
+assigned partition is paused and the batch is retried with exponential backoff while
+``getmany`` keeps the group membership alive; memory stays at one batch. Rows re-sent
+after a crash carry deterministic ids and versions (ReplacingMergeTree), so landing twice
+is harmless.
 
 The routing (which topic lands in which table, which models a table takes, which
 namespace a row belongs to) is shared with the replay shell: :meth:`Landing.plan` turns
@@ -30,20 +39,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeAlias
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import BaseModel, ValidationError
 
-from sinks.errors import SinkError
+from sinks.errors import SinkError, SinkRejected
 from sinks.namespaces import Namespace, namespace_of
 from sinks.writer import Sink, dedup_token
 from streams.live import metrics
 from streams.live.topology import INCIDENT_STATES, STOCK_LEVELS
-from topics.codec import decode
+from topics.codec import b64, decode, encode
 from topics.models import (
     Alert,
     CaseEvent,
@@ -55,7 +65,7 @@ from topics.models import (
     Task,
     TransferEvent,
 )
-from topics.privacy import pseudonymise_case
+from topics.privacy import pseudonymise_case, redact_raw
 from topics.registry import ALERTS, CASES, DLQ, ESCALATIONS, TASKS, TRANSFERS, TopicSpec
 
 log = logging.getLogger("tierflow.live.landing")
@@ -65,7 +75,8 @@ log = logging.getLogger("tierflow.live.landing")
 MAX_HOLD_S = 5.0
 
 Decoder = Callable[[bytes], BaseModel | None]
-Batch = dict[TopicPartition, list[ConsumerRecord[Any, Any]]]
+Origin: TypeAlias = ConsumerRecord[Any, Any]
+Batch = dict[TopicPartition, list[Origin]]
 
 
 @dataclass(frozen=True)
@@ -84,22 +95,51 @@ def _output(table: str, model: type[BaseModel]) -> Route:
 
 @dataclass(frozen=True)
 class Write:
-    """One sink write: where, which rows, under which deduplication token."""
+    """One sink write: where, which rows, under which deduplication token; ``origins``:
+    the record each row came from (None: models that never were records)."""
 
     namespace: Namespace
     table: str
     rows: list[BaseModel]
     token: str
+    origins: list[Origin] | None = None
+
+    def halves(self) -> tuple[Write, Write]:
+        """The first and the second half, each under a token of its own derived from this
+        write's (the same on every attempt, so a retried half is deduplicated)."""
+        half = len(self.rows) // 2
+        origins = self.origins or []
+        return (
+            Write(self.namespace, self.table, self.rows[:half], f"{self.token}/a", origins[:half]),
+            Write(self.namespace, self.table, self.rows[half:], f"{self.token}/b", origins[half:]),
+        )
 
 
-def _by_namespace(table: str, models: Iterable[BaseModel], token: str) -> list[Write]:
+@dataclass(frozen=True)
+class Refused:
+    """A record whose row the store refused for what it holds, and why."""
+
+    origin: Origin
+    table: str
+    reason: str
+
+
+def _by_namespace(
+    table: str, models: Sequence[BaseModel], token: str, origins: Sequence[Origin] | None = None
+) -> list[Write]:
     """One write per namespace the models' statuses fall in, all under ``token`` (each
     namespace is its own database: a re-sent range must be recognised in both)."""
-    split: dict[Namespace, list[BaseModel]] = {}
-    for model in models:
+    split: dict[Namespace, tuple[list[BaseModel], list[Origin]]] = {}
+    for at, model in enumerate(models):
         status: Status = getattr(model, "status", "Actual")
-        split.setdefault(namespace_of(status), []).append(model)
-    return [Write(namespace, table, rows, token) for namespace, rows in split.items()]
+        rows, froms = split.setdefault(namespace_of(status), ([], []))
+        rows.append(model)
+        if origins is not None:
+            froms.append(origins[at])
+    return [
+        Write(namespace, table, rows, token, None if origins is None else froms)
+        for namespace, (rows, froms) in split.items()
+    ]
 
 
 class Landing:
@@ -122,6 +162,8 @@ class Landing:
         self.batch_records = batch_records
         self.poll_ms = poll_ms
         self.tracker = tracker or metrics.CommitTracker(self.group)
+        self.dlq_topic = DLQ.name(prefix)
+        self._pseudonym_key = pseudonym_key
         self._committed: dict[TopicPartition, int | None] = {}
         self._lag_at = 0.0
         key = pseudonym_key
@@ -157,8 +199,11 @@ class Landing:
             route = self.routes[tp.topic]
             first, last = records[0].offset, records[-1].offset
             token = dedup_token(route.table, tp.topic, tp.partition, first, last)
-            decoded = (self._decoded(route.decoder, record) for record in records)
-            writes.extend(_by_namespace(route.table, (m for m in decoded if m is not None), token))
+            decoded = [(record, self._decoded(route.decoder, record)) for record in records]
+            kept = [(record, model) for record, model in decoded if model is not None]
+            models = [model for _, model in kept]
+            origins = [record for record, _ in kept]
+            writes.extend(_by_namespace(route.table, models, token, origins))
         return writes
 
     def writes(self, topic: str, models: Sequence[BaseModel], token: str) -> list[Write]:
@@ -190,13 +235,31 @@ class Landing:
             metrics.RECORDS_REJECTED.labels(record.topic, "undecodable output").inc()
             return None
 
-    def land(self, writes: Sequence[Write]) -> None:
-        """Write and flush (blocking; durable on return). A write whose token is still
+    def land(self, writes: Sequence[Write]) -> list[Refused]:
+        """Write and flush each write (blocking; durable on return) and return the records
+        whose rows the store refused for what they hold: a refused write is halved until
+        those rows are alone, every other row lands. A write of models that never were
+        records is not split (its SinkRejected propagates). A write whose token is still
         buffered from a failed attempt is ignored by the sink, so retrying is safe."""
+        refused: list[Refused] = []
         for write in writes:
-            self.sinks[write.namespace].write(write.table, write.rows, write.token)
-        for sink in self.sinks.values():
+            refused.extend(self._land_write(write))
+        return refused
+
+    def _land_write(self, write: Write) -> list[Refused]:
+        sink = self.sinks[write.namespace]
+        try:
+            sink.write(write.table, write.rows, write.token)
             sink.flush()
+        except SinkRejected as exc:
+            sink.discard(write.table, write.token)
+            if write.origins is None:
+                raise
+            if len(write.rows) == 1:
+                return [Refused(write.origins[0], write.table, str(exc))]
+            first, second = write.halves()
+            return [*self._land_write(first), *self._land_write(second)]
+        return []
 
     # --- the consumer loop ---------------------------------------------------------------
 
@@ -210,26 +273,71 @@ class Landing:
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 << 20,
         )
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
         await consumer.start()
         try:
+            await producer.start()
             while True:
                 batch = await consumer.getmany(
                     timeout_ms=self.poll_ms, max_records=self.batch_records
                 )
                 if batch:
                     writes = self.plan(batch)
-                    await self._land_until_durable(consumer, writes)
+                    refused = await self._land_until_durable(consumer, writes)
+                    await self._dead_letter(producer, refused)
                     await self._commit(consumer, batch)
                 await self._refresh_lag(consumer)
         finally:
+            await producer.stop()
             await consumer.stop()
 
-    async def _land_until_durable(self, consumer: AIOKafkaConsumer, writes: list[Write]) -> None:
+    async def _dead_letter(self, producer: AIOKafkaProducer, refused: list[Refused]) -> None:
+        """Send each refused record to the DLQ and wait for every acknowledgement (before
+        the offsets move past it; a failed send raises and nothing is committed)."""
+        sends = []
+        for item in refused:
+            origin = item.origin
+            log.error(
+                "dead-lettering %s[%d]@%d, ClickHouse refused its row: %s",
+                origin.topic,
+                origin.partition,
+                origin.offset,
+                item.reason,
+            )
+            metrics.RECORDS_REJECTED.labels(origin.topic, "refused by ClickHouse").inc()
+            if origin.topic == self.dlq_topic:
+                continue  # a rejection cannot be dead-lettered again; it stays in the topic
+            rejection = self._rejection(item)
+            sends.append(
+                await producer.send(self.dlq_topic, encode(rejection), origin.topic.encode())
+            )
+        await asyncio.gather(*sends)
+
+    def _rejection(self, item: Refused) -> Rejection:
+        origin = item.origin
+        raw = origin.value if isinstance(origin.value, bytes) else b""
+        return Rejection(
+            reason=f"ClickHouse refused its row in table {item.table}: {item.reason}",
+            topic=origin.topic,
+            partition=origin.partition,
+            offset=origin.offset,
+            key_b64=None if origin.key is None else b64(origin.key),
+            # The bytes stay repairable, but never carry a raw national id or name.
+            value_b64=b64(redact_raw(raw, self._pseudonym_key)),
+            rejected_at=datetime.now(UTC),
+            stage="landing",
+        )
+
+    async def _land_until_durable(
+        self, consumer: AIOKafkaConsumer, writes: list[Write]
+    ) -> list[Refused]:
+        """Land ``writes``, retrying with backoff (partitions paused) while ClickHouse is
+        unavailable; returns the records whose rows it refused."""
         delay = 0.5
         paused = False
         while True:
             try:
-                await asyncio.to_thread(self.land, writes)
+                refused = await asyncio.to_thread(self.land, writes)
                 break
             except SinkError as exc:
                 metrics.SINK_RETRIES.labels(type(exc).__name__).inc()
@@ -243,6 +351,7 @@ class Landing:
             consumer.resume(*consumer.assignment())
             metrics.SINK_PAUSED.set(0)
             log.warning("landing resumed")
+        return refused
 
     async def _hold(self, consumer: AIOKafkaConsumer, seconds: float) -> None:
         """Wait ``seconds`` with every partition paused, polling so the group keeps us;

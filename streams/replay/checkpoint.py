@@ -10,15 +10,17 @@ Encoding a state is O(state) — a city's state of a large replay runs to megaby
 save encodes only the states that changed since the previous save. Core states are never
 changed in place (``step_many`` returns a new one), so "changed" is object identity: a
 state that is the very object saved last time is already on disk. A save writes the new
-state files under fresh names first and then replaces the manifest atomically, so a crash
-at any point leaves the previous manifest and every file it names intact; files no
-manifest names any more are deleted after the replace (and on the next save, when a crash
-left some behind).
+state files under fresh names first (fsynced, and their directory) and then replaces the
+manifest atomically (the new manifest fsynced before the rename, its directory after), so a
+crash or a power cut at any point leaves the previous manifest and every file it names
+intact; files no manifest names any more are deleted after the replace (and on the next
+save, when a crash left some behind).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
@@ -69,7 +71,9 @@ class CheckpointFile:
         self._saved: dict[str, tuple[CoreState, str]] = {}  # jurisdiction -> (state, file)
 
     def load(self) -> Checkpoint:
-        """The saved checkpoint when it belongs to the same review; else a fresh one."""
+        """The saved checkpoint when it belongs to the same review (its plan too: a resumed
+        review reads the offset ranges its first run planned, not what the topics hold now);
+        else a fresh one."""
         if not self.path.exists():
             return Checkpoint(self.identity)
         manifest = orjson.loads(self.path.read_bytes())
@@ -90,7 +94,10 @@ class CheckpointFile:
             for jurisdiction, name in manifest["states"].items()
         }
         rollups = {area: decode_rollup(blob.encode()) for area, blob in manifest["rollups"].items()}
-        return Checkpoint(self.identity, manifest["positions"], states, manifest["events"], rollups)
+        plan = [PartitionRange(*part) for part in manifest["plan"]]
+        return Checkpoint(
+            self.identity, manifest["positions"], states, manifest["events"], rollups, plan
+        )
 
     def save(self, checkpoint: Checkpoint) -> int:
         """Make ``checkpoint`` the one on disk; returns how many states it encoded."""
@@ -105,7 +112,7 @@ class CheckpointFile:
                 name = before[1]
             else:
                 name = f"{generation}-{encoded}.state"
-                (self.states_dir / name).write_bytes(encode_state(state))
+                _write_durably(self.states_dir / name, encode_state(state))
                 encoded += 1
             files[jurisdiction] = name
             saved[jurisdiction] = (state, name)
@@ -119,9 +126,12 @@ class CheckpointFile:
             "rollups": {a: encode_rollup(r).decode() for a, r in checkpoint.rollups.items()},
             "plan": [astuple(part) for part in checkpoint.plan],
         }
+        if encoded:
+            _sync_directory(self.states_dir)  # the new state files' names are on disk
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_bytes(orjson.dumps(manifest))
+        _write_durably(tmp, orjson.dumps(manifest))
         tmp.replace(self.path)
+        _sync_directory(self.path.parent)  # the rename itself survives a power cut
         self._generation, self._saved = generation, saved
         kept = set(files.values())
         for stale in self.states_dir.iterdir():
@@ -133,3 +143,21 @@ class CheckpointFile:
         """The review is complete: nothing to resume."""
         self.path.unlink(missing_ok=True)
         shutil.rmtree(self.states_dir, ignore_errors=True)
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` and fsync it: a manifest renamed into place must never
+    name a file whose bytes are still only in the page cache."""
+    with path.open("wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _sync_directory(directory: Path) -> None:
+    """fsync ``directory``: names created or renamed in it are durable on return."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -209,3 +209,50 @@ def test_an_interrupted_replay_resumes_to_the_same_review(
         assert not (tmp_path / "reviews" / f"{cut}.checkpoint.json").exists()
     finally:
         drop_databases(ch_admin, f"review_{whole}", f"review_{cut}")
+
+
+def test_a_resumed_replay_reads_the_batches_of_its_first_run_while_records_arrive(
+    stack: Settings, ch_admin: Client, unique_name: Callable[..., str], tmp_path: Path
+) -> None:
+    """Records published into the range between the interruption and the resumption are not
+    the review's: it resumes the plan its first run saved (the same batches, the same
+    decisions as a review run before they arrived), not a fresh scan of the grown topics."""
+    settings = stack.model_copy(update={"topic_prefix": unique_name(), "stack_home": tmp_path})
+    lines, _ = simulate("cholera", 2, tmp_path / "first.jsonl")
+    prepare(settings)
+    start, end = publish_scenario(settings, lines)
+    rulebook = default_rulebook()
+    before, cut = unique_name("before"), unique_name("cut")
+    first: list[tuple[int, int]] = []
+    resumed_sizes: list[tuple[int, int]] = []
+
+    def interrupt(done: int, total: int) -> None:
+        first.append((done, total))
+        raise KeyboardInterrupt
+
+    try:
+        asyncio.run(replay_kafka(settings, ReviewRequest(before, rulebook, None, start, end)))
+        with pytest.raises(KeyboardInterrupt):
+            request = ReviewRequest(cut, rulebook, None, start, end)
+            asyncio.run(replay_kafka(settings, request, interrupt, batch_records=200))
+        ((done, total),) = first
+        assert done < total, "interrupted after everything: nothing tested"
+        later, _ = simulate("cholera", 3, tmp_path / "later.jsonl")
+        publish_scenario(settings, later)  # the same March: inside the range
+        resumed = asyncio.run(
+            replay_kafka(
+                settings,
+                ReviewRequest(cut, rulebook, None, start, end),
+                lambda d, t: resumed_sizes.append((d, t)),
+                batch_records=200,
+            )
+        )
+        assert resumed.resumed
+        # The rest of the first run's batches, no more: the new records were not planned.
+        assert {t for _, t in resumed_sizes} == {total - done}
+        assert sum(d for d, _ in resumed_sizes) == total - done
+        for table in DECISIONS:
+            ours = decisions(ch_admin, f"review_{cut}", table)
+            assert ours == decisions(ch_admin, f"review_{before}", table), table
+    finally:
+        drop_databases(ch_admin, f"review_{before}", f"review_{cut}")

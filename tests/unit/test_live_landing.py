@@ -7,9 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 from pydantic import BaseModel
 
+from sinks.errors import SinkRejected
+from sinks.writer import Sink
 from streams.live.landing import Landing
 from topics.models import CaseEvent, Escalation, Rejection, StockLevel, Task
 from topics.privacy import pseudonym
@@ -234,3 +237,40 @@ def test_models_land_as_their_records_would_under_the_given_token() -> None:
     }
     # A model the topic's table does not hold is left out, as an undecodable record is.
     assert landing().writes(f"{P}.cases.v1", models["escalations"], "tok") == []
+
+
+class RefusingStore:
+    """A store that refuses any batch holding the decision id ``poison`` (as ClickHouse
+    refuses a value out of its column's range) and keeps what it took."""
+
+    def __init__(self) -> None:
+        self.landed: list[str] = []
+
+    def insert(self, spec: Any, columns: Any, token: str) -> None:
+        ids = list(columns[spec.column_names.index("decision_id")])
+        if "poison" in ids:
+            raise SinkRejected(f"refused {token}: decision_id out of range")
+        self.landed.extend(ids)
+
+
+def test_a_refused_row_is_isolated_and_every_other_row_lands() -> None:
+    store = RefusingStore()
+    sink = Sink(store)
+    stage = Landing(bootstrap="unused:9092", prefix=P, sinks={"live": sink}, pseudonym_key=KEY)
+    ids = [f"d{n}" for n in range(9)]
+    ids[5] = "poison"
+    records = [record("escalations", 1, 100 + n, escalation(i)) for n, i in enumerate(ids)]
+    refused = stage.land(stage.plan(batch(*records)))
+    assert [(r.origin.offset, r.table) for r in refused] == [(105, "tier_timeline")]
+    assert "decision_id out of range" in refused[0].reason
+    assert sorted(store.landed) == sorted(i for i in ids if i != "poison")
+    assert sink.buffered_rows == 0  # the refused write was taken back, not left to retry
+
+
+def test_a_refused_model_that_never_was_a_record_is_not_swallowed() -> None:
+    stage = Landing(
+        bootstrap="unused:9092", prefix=P, sinks={"live": Sink(RefusingStore())}, pseudonym_key=KEY
+    )
+    poison = Escalation.model_validate_json(escalation("poison"))
+    with pytest.raises(SinkRejected):
+        stage.land(stage.writes(f"{P}.escalations.v1", [poison], "tok"))

@@ -4,10 +4,12 @@ checkpoint readable, and another review's checkpoint is not resumed."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
+import pytest
 
 from streams.core import (
     CoreState,
@@ -20,6 +22,7 @@ from streams.core import (
     step_many,
 )
 from streams.replay.checkpoint import Checkpoint, CheckpointFile
+from streams.replay.kafka_range import PartitionRange
 from topics.models import IncidentEvent, IncidentState
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -133,3 +136,42 @@ def test_roll_up_states_round_trip(tmp_path: Path) -> None:
         "51": encode_rollup(province)
     }
     assert loaded.rollups["51"].incidents["Actual|cholera"]["INC-1"][0] == 3
+
+
+def test_the_plan_round_trips(tmp_path: Path) -> None:
+    """A resumed review reads the ranges its first run planned (not a fresh plan)."""
+    path = tmp_path / "r.checkpoint.json"
+    plan = [PartitionRange("p.cases", 0, 0, 120), PartitionRange("p.ticks", 3, 7, 9)]
+    CheckpointFile(path, "id-1").save(Checkpoint("id-1", {"p.cases:0": 60}, plan=plan))
+    assert CheckpointFile(path, "id-1").load().plan == plan
+
+
+def test_a_save_is_durable_before_and_after_the_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new state files and the new manifest are fsynced before the manifest is renamed
+    into place, and the directory after it (so the rename survives a power cut)."""
+    path = tmp_path / "r.checkpoint.json"
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, Path.replace
+
+    def fsync(fd: int) -> None:
+        events.append(f"fsync {os.readlink(f'/proc/self/fd/{fd}')}")
+        real_fsync(fd)
+
+    def replace(self: Path, target: Path) -> Path:
+        events.append(f"rename {self} -> {target}")
+        return real_replace(self, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(Path, "replace", replace)
+    state = grown(initial_state("5101"), 0)
+    CheckpointFile(path, "id-1").save(Checkpoint("id-1", {"t:0": 5}, {"5101": state}, 1))
+    tmp = path.with_suffix(".tmp")
+    assert events == [
+        f"fsync {tmp_path / 'r.states' / '1-0.state'}",
+        f"fsync {tmp_path / 'r.states'}",
+        f"fsync {tmp}",
+        f"rename {tmp} -> {path}",
+        f"fsync {tmp_path}",
+    ]
