@@ -2,7 +2,8 @@
 
 Layout (all plain lists, dicts and tuples so the hot path stays cheap):
 
-* ``CoreState`` — one jurisdiction: the tick watermark and one :class:`Namespace` per CAP
+* ``CoreState`` — one jurisdiction: the tick watermark, the events held until the ticks
+  reach them (:mod:`streams.core.engine`), and one :class:`Namespace` per CAP
   status (``Actual``, ``Exercise``, ``Test``), so drills never touch live state.
 * ``Namespace`` — cases, incident tracks, stock series, transfers, tasks and acks, plus a
   *ledger* of what has already been emitted (alert ids, what each subject's alerts and
@@ -286,12 +287,14 @@ class Namespace:
 class CoreState:
     """The state of ONE jurisdiction. Treat as immutable: ``step`` returns a new one."""
 
-    __slots__ = ("jurisdiction", "namespaces", "tick_wm")
+    __slots__ = ("held", "jurisdiction", "namespaces", "tick_wm")
 
     def __init__(self, jurisdiction: str) -> None:
         self.jurisdiction = jurisdiction
         self.tick_wm = NO_TIME
         self.namespaces: dict[Status, Namespace] = {}
+        # events too far ahead of the ticks, waiting for the clock: (t, event_id, event), sorted
+        self.held: tuple[tuple[int, str, Any], ...] = ()
 
     def __repr__(self) -> str:
         sizes = {s: len(ns.cases) for s, ns in sorted(self.namespaces.items())}
@@ -311,6 +314,7 @@ class Work:
     def __init__(self, state: CoreState) -> None:
         new = CoreState(state.jurisdiction)
         new.tick_wm = state.tick_wm
+        new.held = state.held
         new.namespaces = state.namespaces.copy()
         self.state = new
         self.fresh: set[int] = set()

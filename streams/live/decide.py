@@ -40,10 +40,12 @@ from pydantic import BaseModel
 
 from streams.core import (
     CoreState,
+    compile_rulebook,
     decode_state,
     encode_state,
     feeds_rollup,
     initial_state,
+    input_problem,
     rollup_areas,
     step_many,
 )
@@ -260,10 +262,21 @@ class Decider:
         batch.out.append(Emitted(self._dlq_topic, record.topic.encode(), located))
         batch.rejected[(record.topic, metrics.reason_class(rejection))] += 1
 
+    def _refused(self, event: Any, record: Record, batch: _Batch, now: datetime) -> bool:
+        """Send ``event`` to the DLQ when the rulebook's input checks refuse it."""
+        problem = input_problem(event, compile_rulebook(self.rulebook))
+        if problem is None:
+            return False
+        field_path, reason = problem
+        self._reject(Rejection(reason=reason, field=field_path, value_b64=""), record, batch, now)
+        return True
+
     def _take_tick(self, record: Record, batch: _Batch, now: datetime) -> None:
         tick = decode_tick(record.value)
         if isinstance(tick, Rejection):
             self._reject(tick, record, batch, now)
+            return
+        if tick.jurisdiction is not None and not self._owns(tick.jurisdiction, record):
             return
         if batch.newest_tick is None or tick.tick_at > batch.newest_tick:
             batch.newest_tick = tick.tick_at
@@ -279,6 +292,8 @@ class Decider:
             return
         if isinstance(event, CaseEvent):
             event = pseudonymise_case(event, self.pseudonym_key)
+        if self._refused(event, record, batch, now):
+            return
         jurisdiction = jurisdiction_of(event.region, self.digits)
         if record.topic != self._rekeyed_topic:  # first sight of this record
             batch.inputs.append((record.topic, event))
@@ -299,6 +314,11 @@ class Decider:
             batch.out.append(Emitted(self.rollup_feed, feed_key, event, partition=0))
         # Known before the batch's ticks are handed out: a new jurisdiction gets them too.
         self._jurisdictions_of(target).add(jurisdiction)
+
+    def _owns(self, jurisdiction: str, record: Record) -> bool:
+        """A tick for one jurisdiction counts only on that jurisdiction's partition and in
+        this worker's jurisdiction length: whoever owns another partition owns its state."""
+        return len(jurisdiction) == self.digits and _partition_of(jurisdiction) == record.partition
 
     # --- state and outputs ----------------------------------------------------------
 
