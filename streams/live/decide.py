@@ -72,7 +72,7 @@ from topics.models import (
     Task,
     Tick,
 )
-from topics.privacy import pseudonymise_case, redact_raw
+from topics.privacy import pseudonymise_case, redact_raw, withheld_note
 from topics.registry import ALERTS, DLQ, ESCALATIONS, TASKS, TICKS, jurisdiction_of
 
 _STAMPED = (Escalation, Task, Alert)
@@ -248,10 +248,15 @@ class Decider:
     # --- decoding -------------------------------------------------------------------
 
     def _reject(self, rejection: Rejection, record: Record, batch: _Batch, now: datetime) -> None:
+        # The bytes stay repairable, but never carry a raw national id or name.
+        safe = redact_raw(record.value, self.pseudonym_key)
+        reason = rejection.reason + (
+            withheld_note(record.value) if record.value and not safe else ""
+        )
         located = rejection.model_copy(
             update={
-                # The bytes stay repairable, but never carry a raw national id or name.
-                "value_b64": b64(redact_raw(record.value, self.pseudonym_key)),
+                "reason": reason,
+                "value_b64": b64(safe),
                 "topic": record.topic,
                 "partition": record.partition,
                 "offset": record.offset,
@@ -290,8 +295,8 @@ class Decider:
         if isinstance(event, Rejection):
             self._reject(event, record, batch, now)
             return
-        if isinstance(event, CaseEvent):
-            event = pseudonymise_case(event, self.pseudonym_key)
+        if isinstance(event, CaseEvent) and record.topic != self._rekeyed_topic:
+            event = pseudonymise_case(event, self.pseudonym_key)  # forwards are already
         if self._refused(event, record, batch, now):
             return
         jurisdiction = jurisdiction_of(event.region, self.digits)
