@@ -37,6 +37,7 @@ from streams.core.ids import content_id
 from streams.core.plan import (
     TIER_BY_RANK,
     apply_ack,
+    forget_early_acks,
     incident_id,
     incident_state,
     merged_state,
@@ -128,13 +129,9 @@ class _Batch:
             self._track_event(ns, "d:" + ev.disease, ev, t)  # disease_key, inlined
         elif isinstance(ev, IncidentEvent):
             if ev.msg_type == "Ack" and ev.ack_task_id is not None:
+                watermark = self._watermark(ns)
                 apply_ack(
-                    ns,
-                    self.jurisdiction,
-                    ev.ack_task_id,
-                    t,
-                    watermark=self._watermark(ns),
-                    out=self.out,
+                    ns, self.jurisdiction, ev, t, comp=self.comp, watermark=watermark, out=self.out
                 )
             else:
                 key = disease_key(ev.disease) if ev.disease else "i:" + ev.incident_id
@@ -266,6 +263,8 @@ class _Batch:
         overdue(ns, self.jurisdiction, watermark, self.out)
         delayed(ns, self.jurisdiction, watermark, self.out)
         heads = [h[0][0] for h in (ns.due_heap, ns.eta_heap) if h]
+        if ns.early_acks:
+            heads.append(forget_early_acks(ns, watermark, self.comp.unknown_ack_keep))
         ns.next_due = min((soonest, *heads))
 
     def _reporting_late(self, ns: Namespace, ev: InputEvent, late: int) -> None:

@@ -32,7 +32,7 @@ from topics.models import Rejection
 
 FORMAT = 3
 # Format 1 had no count of emitted copies: its outputs count as never emitted.
-# Format 2 had no held events (streams.core.held): it holds none.
+# Format 2 had no held events (streams.core.held) and no acks of unknown tasks (tasks.py).
 _READABLE = frozenset({1, 2, FORMAT})
 
 
@@ -149,6 +149,7 @@ def _semantic(ns: Namespace) -> list[Any]:
         sorted(whole(ns.transfers).items()),
         sorted(ns.tasks.items()),
         sorted(ns.acks.items()),
+        sorted(ns.early_acks.items()),
     ]
 
 
@@ -204,7 +205,7 @@ def _held_in(blob: str) -> BaseModel:
 
 
 def _namespace_in(semantic: list[Any], ledger: list[Any]) -> Namespace:
-    status, event_wm, tracks, cases, stock, beds, transfers, tasks, acks = semantic
+    status, event_wm, tracks, cases, stock, beds, transfers, tasks, acks, *early = semantic
     seq, alerted, shown, due_heap, eta_heap, next_due, pending, *emitted = ledger
     ns = Namespace(status)
     ns.event_wm = event_wm
@@ -223,6 +224,7 @@ def _namespace_in(semantic: list[Any], ledger: list[Any]) -> Namespace:
     ns.asks = asks.finish()
     ns.tasks = {tid: (tuple(task[0]), *task[1:]) for tid, task in tasks}
     ns.acks = dict(acks)
+    ns.early_acks = {tid: tuple(map(tuple, kept)) for tid, kept in (early[0] if early else ())}
     ns.seq, ns.alerted, ns.next_due = seq, set(alerted), next_due
     ns.shown = Map((k, _deep_tuple(v)) for k, v in shown)
     ns.emitted = Map(emitted[0] if emitted else ())

@@ -228,6 +228,7 @@ class Namespace:
         "case_edits",
         "cases",
         "due_heap",
+        "early_acks",
         "emitted",
         "eta_heap",
         "event_wm",
@@ -252,6 +253,8 @@ class Namespace:
         self.transfers: Grown[str, tuple[Any, ...]] = Map()
         self.tasks: dict[str, tuple[Any, ...]] = {}
         self.acks: dict[str, int] = {}
+        # acks of tasks not issued (yet): task id -> ((t, reported, agency type, agency id), …)
+        self.early_acks: dict[str, tuple[tuple[int, int, str, str], ...]] = {}
         # index of transfer requests by (bed item, hour): derived from ``transfers``
         self.asks: Grown[tuple[str, int], tuple[tuple[int, str], ...]] = Map()
         self.ask_last: dict[str, int] = {}  # bed item -> time of its latest request
@@ -279,6 +282,7 @@ class Namespace:
             setattr(new, name, getattr(self, name).mutate())
         new.beds, new.ask_last = self.beds.copy(), self.ask_last.copy()
         new.tasks, new.acks = self.tasks.copy(), self.acks.copy()
+        new.early_acks = self.early_acks.copy()
         new.alerted = self.alerted.copy()
         new.due_heap, new.eta_heap = self.due_heap.copy(), self.eta_heap.copy()
         return new
