@@ -51,6 +51,15 @@ def envelope(kind: str) -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
+def _eta_not_before_set(event: dict[str, Any]) -> dict[str, Any]:
+    """The wire refuses an eta set (requested, dispatched) before the event itself."""
+    eta = event.get("eta") and datetime.fromisoformat(event["eta"])
+    setting = event["transfer_status"] in ("requested", "dispatched")
+    if setting and eta is not None and eta < datetime.fromisoformat(event["occurred_at"]):
+        return {**event, "eta": event["occurred_at"]}
+    return event
+
+
 def _with(kind: str, required: dict[str, Any], optional: dict[str, Any]) -> Any:
     payload = st.fixed_dictionaries(required, optional=optional)
     return st.tuples(envelope(kind), payload).map(lambda pair: {**pair[0], **pair[1]})
@@ -68,7 +77,11 @@ incident_events = _with(
         "disease": st.sampled_from(["cholera", "plague_pneumonic", "anthrax"]),
         "headline": texts,
         "phase": st.sampled_from(["reported", "confirmed", "contained", "closed"]),
-        "casualties": st.fixed_dictionaries({"total": counts, "dead": counts, "critical": counts}),
+        "casualties": counts.flatmap(
+            lambda total: st.fixed_dictionaries(
+                {"total": st.just(total), "dead": st.integers(0, total), "critical": counts}
+            ).map(lambda c: {**c, "critical": min(c["critical"], c["total"])})
+        ),
         "ack_task_id": ids,
     },
 )
@@ -102,7 +115,7 @@ transfer_events = _with(
         ),
     },
     {"case_id": ids, "transport_unit": ids, "eta": instants},
-)
+).map(_eta_not_before_set)
 stock_events = _with(
     "stock",
     {

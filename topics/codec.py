@@ -58,6 +58,9 @@ def _reason(error: Any, field: str) -> str:
     if kind == "union_tag_invalid":
         tag = error.get("ctx", {}).get("tag")
         return f"unknown kind {tag!r} (expected one of " + ", ".join(KINDS) + ")"
+    if kind == "value_error":  # our own validators: their message says it all
+        text = str(error.get("ctx", {}).get("error", error["msg"]))
+        return f"{field}: {text}" if field else text
     if kind == "missing":
         return f"missing required field: {field}"
     if kind in _TIMESTAMP_ERRORS:

@@ -9,9 +9,11 @@ All models are frozen: state and outputs are shared between the core and its she
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -52,12 +54,28 @@ RegionCode = Annotated[str, StringConstraints(pattern=r"^[1-8]\d{5}$")]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
+# A city (4 digits) or, with county jurisdictions, a county (6 digits).
+JurisdictionCode = Annotated[str, StringConstraints(pattern=r"^[1-8]\d{3}(\d{2})?$")]
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _plausible(instant: datetime) -> datetime:
+    if not _EARLIEST <= instant < _LATEST:
+        raise ValueError("a time before 2000 or from 2100 on is a typo: check the year")
+    return instant
+
+
+# Every instant on the wire: RFC 3339 with an offset, in 2000-2099.
+Instant = Annotated[AwareDatetime, AfterValidator(_plausible)]
 
 
 class _Wire(BaseModel):
     """Inputs: keep unknown fields, forbid mutation."""
 
-    model_config = ConfigDict(frozen=True, extra="allow", str_strip_whitespace=False)
+    model_config = ConfigDict(
+        frozen=True, extra="allow", str_strip_whitespace=False, allow_inf_nan=False
+    )
 
 
 class _Output(BaseModel):
@@ -97,6 +115,15 @@ class Casualties(_Wire):
     dead: NonNegativeInt = Field(0, description="Of them, dead.")
     critical: NonNegativeInt = Field(0, description="Of them, in critical condition.")
 
+    @model_validator(mode="after")
+    def _parts_of_total(self) -> Casualties:
+        for part in ("dead", "critical"):
+            if getattr(self, part) > self.total:
+                raise ValueError(
+                    f"{part} ({getattr(self, part)}) is more than total ({self.total})"
+                )
+        return self
+
 
 class Envelope(_Wire):
     """Fields every input event carries."""
@@ -123,13 +150,13 @@ class Envelope(_Wire):
         ),
     )
     source: Source = Field(description="Who sends the event.")
-    occurred_at: AwareDatetime = Field(
+    occurred_at: Instant = Field(
         description=(
             "When it happened (event time): RFC 3339 with an offset, e.g. "
             "2026-03-02T08:00:00+08:00. Decisions are made in event time."
         )
     )
-    reported_at: AwareDatetime = Field(
+    reported_at: Instant = Field(
         description=(
             "When the agency reported it: RFC 3339 with an offset. Later than occurred_at by more "
             "than the rulebook's limit (2 h) raises reporting_late."
@@ -276,7 +303,7 @@ class TransferEvent(Envelope):
             "transfer state sent in `status` is read as this)."
         )
     )
-    eta: AwareDatetime | None = Field(
+    eta: Instant | None = Field(
         None,
         description=(
             "Expected arrival (RFC 3339 with an offset); past it without arrival raises "
@@ -295,6 +322,17 @@ class TransferEvent(Envelope):
             if state in _TRANSFER_STATES:
                 data = {**data, "transfer_status": state, "status": "Actual"}
         return data
+
+    @model_validator(mode="after")
+    def _eta_after_occurred(self) -> TransferEvent:
+        """An eta set (requested, dispatched) before the event itself is a typo; later
+        reports carry the eta they were given, which a late transfer has passed."""
+        setting = self.transfer_status in ("requested", "dispatched")
+        if setting and self.eta is not None and self.eta < self.occurred_at:
+            raise ValueError(
+                f"eta {self.eta.isoformat()} is before occurred_at {self.occurred_at.isoformat()}"
+            )
+        return self
 
 
 class StockEvent(Envelope):
@@ -338,13 +376,13 @@ class Tick(_Output):
 
     kind: Literal["tick"] = Field("tick", description='"tick": a clock tick.')
     event_id: Identifier = Field(description="Unique id of the tick.")
-    tick_at: AwareDatetime = Field(
+    tick_at: Instant = Field(
         description=(
             "The log's clock: decisions due by this instant (overdue tasks, quiet periods) are "
             "made."
         )
     )
-    jurisdiction: str | None = Field(
+    jurisdiction: JurisdictionCode | None = Field(
         None, description="The city (4 digits) this tick is for; none: every jurisdiction."
     )
 
@@ -430,6 +468,8 @@ AlertKind = Literal[
     "capacity_redirect",
     "stock_low",
     "reporting_late",
+    "event_held",
+    "ack_rejected",
 ]
 AlertLevel = Literal["info", "blue", "yellow", "orange", "red"]
 

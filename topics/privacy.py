@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+from typing import Any
 
 import orjson
 
@@ -21,32 +23,65 @@ def pseudonym(national_id: str, key: bytes) -> str:
 
 
 def pseudonymise_case(event: CaseEvent, key: bytes) -> CaseEvent:
-    """The case with ``national_id`` replaced by its pseudonym and ``name`` removed,
-    including any unknown extra fields named ``name``/``national_id``."""
+    """The case with ``national_id`` replaced by its pseudonym and ``name`` removed.
+
+    Always: a value that already looks like a pseudonym (``p:…``) is hashed again, or a
+    sender could pass a raw id through by prefixing it. So apply it once, to what an agency
+    sent (the decide stage does not re-apply it to the records it forwarded itself)."""
     if event.national_id is None and event.name is None:
         return event
     update: dict[str, str | None] = {"name": None}
-    if event.national_id is not None and not event.national_id.startswith("p:"):
+    if event.national_id is not None:
         update["national_id"] = pseudonym(event.national_id, key)
     return event.model_copy(update=update)
 
 
+# A PRC resident identity number (GB 11643): 17 digits and a check digit or X.
+_RESIDENT_ID = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+
+
+def _scrub(value: Any, key: bytes) -> Any:
+    """``value`` with every ``name`` key dropped, every ``national_id`` pseudonymised, and
+    anything shaped like a resident id pseudonymised, at any depth."""
+    if isinstance(value, dict):
+        out = {}
+        for field, item in value.items():
+            if field == "name":
+                continue
+            if field == "national_id" and item is not None:
+                out[field] = pseudonym(
+                    item if isinstance(item, str) else orjson.dumps(item).decode(), key
+                )
+            else:
+                out[field] = _scrub(item, key)
+        return out
+    if isinstance(value, list):
+        return [_scrub(item, key) for item in value]
+    if isinstance(value, str):
+        return _RESIDENT_ID.sub(lambda m: pseudonym(m.group(0), key), value)
+    return value
+
+
 def redact_raw(raw: bytes, key: bytes) -> bytes:
-    """The bytes of a rejected record with PII made safe, for the DLQ: when ``raw`` is a
-    JSON object, a ``national_id`` is replaced by its pseudonym and a ``name`` is removed
-    (everything else is kept byte-for-byte in meaning, so the record can still be repaired
-    and re-published). Bytes that are not a JSON object are returned unchanged: nothing
-    in them can be told to be an identifier."""
+    """The bytes of a rejected record made safe for the DLQ, or ``b""`` (withheld).
+
+    JSON of any shape (object, array, nested) is written back with every ``name`` removed,
+    every ``national_id`` (and anything shaped like a resident id) pseudonymised, at any
+    depth; it stays repairable. Duplicate keys collapse to the last, as every JSON reader
+    takes them. Bytes that are not JSON (truncated, invalid UTF-8, binary) cannot be told
+    apart from an identifier, so none of them is kept: the record stays on its input topic
+    (see :func:`withheld_note`)."""
     try:
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return raw
-    if not isinstance(parsed, dict) or not ({"name", "national_id"} & parsed.keys()):
-        return raw
-    parsed.pop("name", None)
-    national_id = parsed.get("national_id")
-    if isinstance(national_id, str) and not national_id.startswith("p:"):
-        parsed["national_id"] = pseudonym(national_id, key)
-    elif national_id is not None and not isinstance(national_id, str):
-        parsed.pop("national_id")
-    return orjson.dumps(parsed)
+        return b""
+    return orjson.dumps(_scrub(parsed, key))
+
+
+def withheld_note(raw: bytes) -> str:
+    """What a DLQ reason adds when :func:`redact_raw` withheld the bytes."""
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    return (
+        f" [the {len(raw)} bytes are withheld: not JSON, they may hold personal data; "
+        f"sha256 {digest}…; read them where they came from (topic and offset, or file and line)]"
+    )

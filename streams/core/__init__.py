@@ -7,6 +7,8 @@ uuid5 of content. Both shells (live Faust agents, offline replay) call the same
 ``streams/rulebooks/default.yaml`` for the rules.
 """
 
+from streams.core.checks import input_problem
+from streams.core.compiled import compile_rulebook
 from streams.core.engine import (
     InputEvent,
     Output,
@@ -45,6 +47,7 @@ __all__ = [
     "RulebookError",
     "StateDecodeError",
     "TimelineEntry",
+    "compile_rulebook",
     "decode_rollup",
     "decode_state",
     "default_rulebook",
@@ -54,6 +57,7 @@ __all__ = [
     "fold",
     "initial_rollup",
     "initial_state",
+    "input_problem",
     "load_rulebook",
     "parse_rulebook",
     "rollup_ack",

@@ -7,7 +7,7 @@ from datetime import timedelta
 from fnmatch import fnmatchcase
 from typing import NamedTuple
 
-from streams.core.eventtime import HOUR, days_to_us
+from streams.core.eventtime import HOUR, MINUTE, days_to_us
 from streams.core.rulebook import BASELINE_METRICS, TIER_RANK, Condition, Rule, Rulebook
 
 STAND_DOWN = 0  # plan key "stand_down" and the rank of "no tier"
@@ -56,6 +56,14 @@ class Compiled:
     stock_patterns: tuple[str, ...]
     stock_levels: tuple[tuple[float, str], ...]  # (days, level), most severe first
     burn_window: int
+    occurred_slack: timedelta  # occurred_at may exceed reported_at by this much
+    ahead_limit: int | None  # microseconds ahead of the newest tick before an event is held
+    max_casualties: int
+    max_stock: float
+    on_hand_over_baseline: float
+    unknown_ack_keep: int  # microseconds an ack of an unknown task is kept
+    ack_by: dict[str, frozenset[str]]  # action -> types / agency ids that may also ack it
+    categories: dict[str, frozenset[str]]  # agency type -> incident categories it may send
     _rules: tuple[Rule, ...]
     _triggers: dict[str, tuple[Trigger, ...]]
     _baselines: dict[str, dict[str, float]]
@@ -150,6 +158,7 @@ def compile_rulebook(book: Rulebook) -> Compiled:
         )
         for code in w.diseases if w.diseases is not None else tuple(book.diseases):
             triggers[code].append(trig)
+    checks = book.input_checks
     plan_rank: dict[str, int] = {"stand_down": STAND_DOWN}
     plan_rank.update((str(tier), rank) for tier, rank in TIER_RANK.items())
     compiled = Compiled(
@@ -170,6 +179,18 @@ def compile_rulebook(book: Rulebook) -> Compiled:
             (book.stock.yellow_days, "yellow"),
         ),
         burn_window=days_to_us(book.stock.burn_window_days),
+        occurred_slack=timedelta(minutes=checks.occurred_after_reported_minutes),
+        ahead_limit=(
+            None
+            if checks.ahead_of_clock_minutes is None
+            else round(checks.ahead_of_clock_minutes * MINUTE)
+        ),
+        max_casualties=checks.max_casualties,
+        max_stock=checks.max_stock,
+        on_hand_over_baseline=checks.on_hand_over_baseline,
+        unknown_ack_keep=round(checks.unknown_ack_keep_hours * HOUR),
+        ack_by={action: frozenset(who) for action, who in book.authority.ack_by.items()},
+        categories={kind: frozenset(cats) for kind, cats in book.authority.categories.items()},
         _rules=book.rules,
         _triggers={code: tuple(found) for code, found in triggers.items()},
         _baselines=book.baselines,

@@ -29,12 +29,15 @@ from typing import Any, NamedTuple
 
 from streams.core.alerts import alert
 from streams.core.cases import apply_case, apply_report, disease_key
+from streams.core.checks import input_problem
 from streams.core.compiled import Compiled, compile_rulebook
 from streams.core.eventtime import NEVER, from_us, to_us
+from streams.core.held import hold, take_ready
 from streams.core.ids import content_id
 from streams.core.plan import (
     TIER_BY_RANK,
     apply_ack,
+    forget_early_acks,
     incident_id,
     incident_state,
     merged_state,
@@ -46,7 +49,7 @@ from streams.core.plan import (
     warning_alert,
 )
 from streams.core.rulebook import Rulebook
-from streams.core.state import CoreState, Namespace, Track, Work, edited, initial_state
+from streams.core.state import NO_TIME, CoreState, Namespace, Track, Work, edited, initial_state
 from streams.core.stock import apply_stock
 from streams.core.tiers import Timeline, same_tier_newest_case
 from streams.core.transfers import apply_transfer, beds_changed, delayed
@@ -102,23 +105,33 @@ class _Batch:
         self.spaces: dict[Status, Namespace] = {}  # the namespaces this batch already copied
 
     def event(self, ev: InputEvent) -> None:
-        ns = self.spaces.get(ev.status)
-        if ns is None:
-            ns = self.spaces[ev.status] = self.work.namespace(ev.status)
+        if input_problem(ev, self.comp) is not None:
+            return  # the shells sent it to the DLQ with the reason
         t = to_us(ev.occurred_at)
+        limit = self.comp.ahead_limit
+        tick_wm = self.work.state.tick_wm
+        if limit is not None and t - limit > tick_wm != NO_TIME:
+            hold(self.work.state, self._space(ev.status), ev, t, self.out)
+        else:
+            self._apply(ev, t)
+
+    def _space(self, status: Status) -> Namespace:
+        ns = self.spaces.get(status)
+        if ns is None:
+            ns = self.spaces[status] = self.work.namespace(status)
+        return ns
+
+    def _apply(self, ev: InputEvent, t: int) -> None:
+        ns = self._space(ev.status)
         if t > ns.event_wm:
             ns.event_wm = t
         if isinstance(ev, CaseEvent):
             self._track_event(ns, "d:" + ev.disease, ev, t)  # disease_key, inlined
         elif isinstance(ev, IncidentEvent):
             if ev.msg_type == "Ack" and ev.ack_task_id is not None:
+                watermark = self._watermark(ns)
                 apply_ack(
-                    ns,
-                    self.jurisdiction,
-                    ev.ack_task_id,
-                    t,
-                    watermark=self._watermark(ns),
-                    out=self.out,
+                    ns, self.jurisdiction, ev, t, comp=self.comp, watermark=watermark, out=self.out
                 )
             else:
                 key = disease_key(ev.disease) if ev.disease else "i:" + ev.incident_id
@@ -142,6 +155,8 @@ class _Batch:
         state = self.work.state
         at = to_us(tick.tick_at)
         state.tick_wm = max(state.tick_wm, at)
+        for held_t, held in take_ready(state, self.comp.ahead_limit) if state.held else ():
+            self._apply(held, held_t)
         for status, ns in list(state.namespaces.items()):
             if max(ns.event_wm, state.tick_wm) >= ns.next_due:
                 self._advance(self.work.namespace(status))
@@ -248,6 +263,8 @@ class _Batch:
         overdue(ns, self.jurisdiction, watermark, self.out)
         delayed(ns, self.jurisdiction, watermark, self.out)
         heads = [h[0][0] for h in (ns.due_heap, ns.eta_heap) if h]
+        if ns.early_acks:
+            heads.append(forget_early_acks(ns, watermark, self.comp.unknown_ack_keep))
         ns.next_due = min((soonest, *heads))
 
     def _reporting_late(self, ns: Namespace, ev: InputEvent, late: int) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 from immutables import Map
+from pydantic import BaseModel
 
 from streams.core.state import (
     NO_SIGNAL,
@@ -25,11 +26,14 @@ from streams.core.state import (
     whole,
 )
 from streams.core.transfers import index_ask
+from topics.codec import decode, encode
 from topics.errors import TierflowError
+from topics.models import Rejection
 
-FORMAT = 2
+FORMAT = 3
 # Format 1 had no count of emitted copies: its outputs count as never emitted.
-_READABLE = frozenset({1, FORMAT})
+# Format 2 had no held events (streams.core.held) and no acks of unknown tasks (tasks.py).
+_READABLE = frozenset({1, 2, FORMAT})
 
 
 class StateDecodeError(TierflowError):
@@ -145,6 +149,7 @@ def _semantic(ns: Namespace) -> list[Any]:
         sorted(whole(ns.transfers).items()),
         sorted(ns.tasks.items()),
         sorted(ns.acks.items()),
+        sorted(ns.early_acks.items()),
     ]
 
 
@@ -164,7 +169,8 @@ def _ledger(ns: Namespace) -> list[Any]:
 def encode_state(state: CoreState) -> bytes:
     """Compact, deterministic bytes of ``state`` (everything, ledger included)."""
     spaces = [[_semantic(ns), _ledger(ns)] for _, ns in sorted(state.namespaces.items())]
-    return orjson.dumps([FORMAT, state.jurisdiction, state.tick_wm, spaces])
+    held = [[t, event_id, encode(ev).decode()] for t, event_id, ev in state.held]
+    return orjson.dumps([FORMAT, state.jurisdiction, state.tick_wm, spaces, held])
 
 
 def state_fingerprint(state: CoreState) -> bytes:
@@ -177,11 +183,12 @@ def state_fingerprint(state: CoreState) -> bytes:
 def decode_state(data: bytes) -> CoreState:
     """The state ``encode_state`` wrote; :class:`StateDecodeError` for anything else."""
     try:
-        fmt, jurisdiction, tick_wm, spaces = orjson.loads(data)
+        fmt, jurisdiction, tick_wm, spaces, *held = orjson.loads(data)
         if fmt not in _READABLE:
             raise StateDecodeError(f"state format {fmt!r}, expected {FORMAT}")
         state = CoreState(jurisdiction)
         state.tick_wm = tick_wm
+        state.held = tuple((t, eid, _held_in(blob)) for t, eid, blob in (held[0] if held else ()))
         for semantic, ledger in spaces:
             ns = _namespace_in(semantic, ledger)
             state.namespaces[ns.status] = ns
@@ -190,8 +197,15 @@ def decode_state(data: bytes) -> CoreState:
     return state
 
 
+def _held_in(blob: str) -> BaseModel:
+    event = decode(blob.encode())
+    if isinstance(event, Rejection):
+        raise ValueError(f"a held event that does not decode: {event.reason}")
+    return event
+
+
 def _namespace_in(semantic: list[Any], ledger: list[Any]) -> Namespace:
-    status, event_wm, tracks, cases, stock, beds, transfers, tasks, acks = semantic
+    status, event_wm, tracks, cases, stock, beds, transfers, tasks, acks, *early = semantic
     seq, alerted, shown, due_heap, eta_heap, next_due, pending, *emitted = ledger
     ns = Namespace(status)
     ns.event_wm = event_wm
@@ -210,6 +224,7 @@ def _namespace_in(semantic: list[Any], ledger: list[Any]) -> Namespace:
     ns.asks = asks.finish()
     ns.tasks = {tid: (tuple(task[0]), *task[1:]) for tid, task in tasks}
     ns.acks = dict(acks)
+    ns.early_acks = {tid: tuple(map(tuple, kept)) for tid, kept in (early[0] if early else ())}
     ns.seq, ns.alerted, ns.next_due = seq, set(alerted), next_due
     ns.shown = Map((k, _deep_tuple(v)) for k, v in shown)
     ns.emitted = Map(emitted[0] if emitted else ())

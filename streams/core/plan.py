@@ -24,6 +24,7 @@ from streams.core.state import Namespace, Track
 from streams.core.tasks import (
     TIER_BY_RANK,
     apply_ack,
+    forget_early_acks,
     issue_tasks,
     overdue,
     task_specs,
@@ -36,6 +37,7 @@ from topics.models import Alert, Escalation, IncidentState, Status
 __all__ = [
     "TIER_BY_RANK",
     "apply_ack",
+    "forget_early_acks",
     "incident_id",
     "incident_state",
     "merged_state",

@@ -146,11 +146,13 @@ def rollup_step(
     return new, outputs
 
 
-def rollup_ack(state: RollupState, ack: IncidentEvent) -> tuple[RollupState, list[Output]]:
+def rollup_ack(
+    state: RollupState, ack: IncidentEvent, rulebook: Rulebook
+) -> tuple[RollupState, list[Output]]:
     """Fold an ack of one of the area's tasks in (see :func:`rollup_tasks.ack_area`);
     returns the very state when it changes nothing."""
     out: list[Output] = []
-    ledger = follow_ack(state.ledger, ack, out)
+    ledger = follow_ack(state.ledger, ack, comp=compile_rulebook(rulebook), out=out)
     return _followed(state, ledger, out)
 
 

@@ -58,7 +58,7 @@ def rollup_many(
             if isinstance(item, Tick):
                 areas[area], decided = rollup_tick(state, item.tick_at)
             elif isinstance(item, IncidentEvent):
-                areas[area], decided = rollup_ack(state, item)
+                areas[area], decided = rollup_ack(state, item, rulebook)
             else:
                 areas[area], decided = rollup_step(state, item, rulebook)
             out += decided

@@ -135,22 +135,32 @@ def _adopt(
             out += [task for task in shown if task.state != "open"]
 
 
-def follow_ack(ledger: CoreState, ack: IncidentEvent, out: list[Any]) -> CoreState:
+def follow_ack(
+    ledger: CoreState, ack: IncidentEvent, *, comp: Compiled, out: list[Any]
+) -> CoreState:
     """An agency acked ``ack.ack_task_id`` at ``ack.occurred_at``; the very ledger when
     that changes nothing (a repeat, or an ack later than one already kept)."""
     task_id, t = ack.ack_task_id, to_us(ack.occurred_at)
     if task_id is None:
         return ledger
     before = ledger.namespaces.get(ack.status)
-    if before is not None and before.event_wm >= t and before.acks.get(task_id, t + 1) <= t:
+    if before is not None and before.event_wm >= t and _known_ack(before, task_id, ack, t):
         return ledger
     work = Work(ledger)
     ns = work.namespace(ack.status)
     ns.event_wm = max(ns.event_wm, t)
     area, watermark = ledger.jurisdiction, _watermark(work.state, ns)
-    apply_ack(ns, area, task_id, t, watermark=watermark, out=out)
+    apply_ack(ns, area, ack, t, comp=comp, watermark=watermark, out=out)
     _advance(ns, area, watermark, out)
     return work.seal()
+
+
+def _known_ack(ns: Namespace, task_id: str, ack: IncidentEvent, t: int) -> bool:
+    """Whether ``ack`` changes nothing: an ack as early is counted, or it is kept already."""
+    if ns.acks.get(task_id, t + 1) <= t:
+        return True
+    speaker = (t, to_us(ack.reported_at), ack.source.agency_type, ack.source.agency_id)
+    return speaker in ns.early_acks.get(task_id, ())
 
 
 def follow_tick(ledger: CoreState, at: int, out: list[Any]) -> CoreState:

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
+from streams.core.rulebook_input import Authority, InputChecks
 from topics.codec import error_path
 from topics.errors import TierflowError
 from topics.models import AgencyType, IncidentCategory, Tier
@@ -160,6 +161,8 @@ class Rulebook(_Strict):
     rollup: tuple[RollupRule, ...] = ()
     # disease -> county (6-digit code) -> 5-year average of confirmed cases per week
     baselines: dict[str, dict[str, Annotated[float, Field(gt=0)]]] = Field(default_factory=dict)
+    input_checks: InputChecks = InputChecks()
+    authority: Authority = Authority()
     _compiled: Any = PrivateAttr(default=None)
 
 
@@ -262,6 +265,10 @@ def _cross_checks(book: Rulebook) -> list[tuple[tuple[int | str, ...], str]]:
         found += _unknown_diseases(book, ("rollup", i, "diseases"), roll.diseases)
         if (roll.min_cities is None) == (roll.min_provinces is None):
             found.append((("rollup", i), "needs exactly one of `min_cities`, `min_provinces`"))
+    actions = {task.action for tasks in book.plan.values() for task in tasks}
+    for action in book.authority.ack_by:
+        if action not in actions:
+            found.append((("authority", "ack_by", action), f"no task of the plan does {action!r}"))
     stock = book.stock
     if not stock.red_days < stock.orange_days < stock.yellow_days:
         found.append((("stock",), "need red_days < orange_days < yellow_days"))

@@ -2,7 +2,8 @@
 
 Layout (all plain lists, dicts and tuples so the hot path stays cheap):
 
-* ``CoreState`` — one jurisdiction: the tick watermark and one :class:`Namespace` per CAP
+* ``CoreState`` — one jurisdiction: the tick watermark, the events held until the ticks
+  reach them (:mod:`streams.core.engine`), and one :class:`Namespace` per CAP
   status (``Actual``, ``Exercise``, ``Test``), so drills never touch live state.
 * ``Namespace`` — cases, incident tracks, stock series, transfers, tasks and acks, plus a
   *ledger* of what has already been emitted (alert ids, what each subject's alerts and
@@ -227,6 +228,7 @@ class Namespace:
         "case_edits",
         "cases",
         "due_heap",
+        "early_acks",
         "emitted",
         "eta_heap",
         "event_wm",
@@ -251,6 +253,8 @@ class Namespace:
         self.transfers: Grown[str, tuple[Any, ...]] = Map()
         self.tasks: dict[str, tuple[Any, ...]] = {}
         self.acks: dict[str, int] = {}
+        # acks of tasks not issued (yet): task id -> ((t, reported, agency type, agency id), …)
+        self.early_acks: dict[str, tuple[tuple[int, int, str, str], ...]] = {}
         # index of transfer requests by (bed item, hour): derived from ``transfers``
         self.asks: Grown[tuple[str, int], tuple[tuple[int, str], ...]] = Map()
         self.ask_last: dict[str, int] = {}  # bed item -> time of its latest request
@@ -278,6 +282,7 @@ class Namespace:
             setattr(new, name, getattr(self, name).mutate())
         new.beds, new.ask_last = self.beds.copy(), self.ask_last.copy()
         new.tasks, new.acks = self.tasks.copy(), self.acks.copy()
+        new.early_acks = self.early_acks.copy()
         new.alerted = self.alerted.copy()
         new.due_heap, new.eta_heap = self.due_heap.copy(), self.eta_heap.copy()
         return new
@@ -286,12 +291,14 @@ class Namespace:
 class CoreState:
     """The state of ONE jurisdiction. Treat as immutable: ``step`` returns a new one."""
 
-    __slots__ = ("jurisdiction", "namespaces", "tick_wm")
+    __slots__ = ("held", "jurisdiction", "namespaces", "tick_wm")
 
     def __init__(self, jurisdiction: str) -> None:
         self.jurisdiction = jurisdiction
         self.tick_wm = NO_TIME
         self.namespaces: dict[Status, Namespace] = {}
+        # events too far ahead of the ticks, waiting for the clock: (t, event_id, event), sorted
+        self.held: tuple[tuple[int, str, Any], ...] = ()
 
     def __repr__(self) -> str:
         sizes = {s: len(ns.cases) for s, ns in sorted(self.namespaces.items())}
@@ -311,6 +318,7 @@ class Work:
     def __init__(self, state: CoreState) -> None:
         new = CoreState(state.jurisdiction)
         new.tick_wm = state.tick_wm
+        new.held = state.held
         new.namespaces = state.namespaces.copy()
         self.state = new
         self.fresh: set[int] = set()

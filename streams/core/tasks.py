@@ -20,12 +20,12 @@ from typing import Any
 
 from streams.core.alerts import alert, retracted
 from streams.core.compiled import Compiled, PlanItem
-from streams.core.eventtime import from_us
+from streams.core.eventtime import NEVER, from_us, to_us
 from streams.core.ids import content_id
 from streams.core.rulebook import TIER_ORDER
 from streams.core.state import Namespace, edited
 from streams.core.tiers import Pair
-from topics.models import Alert, Task, Tier
+from topics.models import Alert, IncidentEvent, Task, Tier
 
 TIER_BY_RANK: dict[int, Tier | None] = {0: None, **dict(enumerate(TIER_ORDER, start=1))}
 
@@ -70,6 +70,8 @@ def issue_tasks(
         if known is None:
             heapq.heappush(ns.due_heap, (due, task_id))
             ns.next_due = min(ns.next_due, due)
+            if task_id in ns.early_acks:
+                judge_early_acks(ns, jurisdiction, task_id, comp=comp, watermark=watermark, out=out)
             _show_task(ns, jurisdiction, task_id, watermark, out)
 
 
@@ -103,6 +105,7 @@ def _unclaim(ns: Namespace, jurisdiction: str, key: str, task_id: str, out: list
     if owners:
         ns.tasks[task_id] = (owners, *known[1:])
         return
+    edited(ns.shown).pop("o:" + task_id, None)
     shown = edited(ns.shown).pop("t:" + task_id, None)
     if shown is not None:
         out.append(_task(ns, jurisdiction, task_id, "retracted", shown[1]))
@@ -145,21 +148,124 @@ def _show_task(
 
 
 def apply_ack(
-    ns: Namespace, jurisdiction: str, task_id: str, t: int, *, watermark: int, out: list[Any]
+    ns: Namespace,
+    jurisdiction: str,
+    ack: IncidentEvent,
+    t: int,
+    *,
+    comp: Compiled,
+    watermark: int,
+    out: list[Any],
 ) -> None:
-    """An agency acknowledged ``task_id`` at ``t`` (kept even before the task exists)."""
+    """An agency acknowledged ``ack.ack_task_id`` at ``t`` (its event time). Of a task not
+    known yet it is kept, with who sent it, until the task is issued (then judged) or
+    ``input_checks.unknown_ack_keep_hours`` have passed (then forgotten)."""
+    task_id = ack.ack_task_id
+    if task_id is None:
+        return
+    speaker = (t, to_us(ack.reported_at), ack.source.agency_type, ack.source.agency_id)
+    if task_id not in ns.tasks:
+        kept = ns.early_acks.get(task_id, ())
+        if speaker not in kept:
+            ns.early_acks[task_id] = tuple(sorted((*kept, speaker)))
+            ns.next_due = min(ns.next_due, t + comp.unknown_ack_keep)
+        return
+    _judge_ack(ns, jurisdiction, task_id, speaker, comp=comp, watermark=watermark, out=out)
+
+
+def _judge_ack(
+    ns: Namespace,
+    jurisdiction: str,
+    task_id: str,
+    speaker: tuple[int, int, str, str],
+    *,
+    comp: Compiled,
+    watermark: int,
+    out: list[Any],
+) -> None:
+    """Count an ack of a known task if its sender may ack it (else ``ack_rejected``). An
+    ack in time retracts the task's overdue alert, unless it was reported after the log's
+    clock had raised that alert: an agency cannot backdate its way out of being late."""
+    t, reported, agency_type, agency_id = speaker
+    _, _, agency, action, due, _, _ = ns.tasks[task_id]
+    allowed = comp.ack_by.get(action, frozenset())
+    if agency_type != agency and agency_type not in allowed and agency_id not in allowed:
+        _reject_ack(ns, jurisdiction, task_id, speaker, allowed=allowed, out=out)
+        return
     before = ns.acks.get(task_id)
     if before is not None and before <= t:
         return
     ns.acks[task_id] = t
-    task = ns.tasks.get(task_id)
-    if task is None:
-        return
     _show_task(ns, jurisdiction, task_id, watermark, out)
     alert_id = _overdue_id(ns.status, task_id)
-    if t <= task[4] and alert_id in ns.alerted:  # acked in time after all
+    raised_at = ns.shown.get("o:" + task_id, watermark)
+    if t <= due and alert_id in ns.alerted and reported < raised_at:  # acked in time after all
         ns.alerted.discard(alert_id)
         out.append(retracted(_overdue_alert(ns, jurisdiction, task_id)))
+
+
+def _reject_ack(
+    ns: Namespace,
+    jurisdiction: str,
+    task_id: str,
+    speaker: tuple[int, int, str, str],
+    *,
+    allowed: frozenset[str],
+    out: list[Any],
+) -> None:
+    t, _, agency_type, agency_id = speaker
+    _, _, agency, action, _, _, inc = ns.tasks[task_id]
+    alert_id = content_id("ack_rejected", ns.status, task_id, agency_id, t)
+    if alert_id in ns.alerted:
+        return
+    ns.alerted.add(alert_id)
+    who = ", ".join(sorted({agency, *allowed}))
+    out.append(
+        alert(
+            ns,
+            jurisdiction,
+            "ack_rejected",
+            "yellow",
+            about=(task_id, agency_id, t),
+            at=t,
+            message=(
+                f"{agency_id} ({agency_type}) may not ack '{action}': only {who} may "
+                "(rulebook authority.ack_by); the task is still open"
+            ),
+            details={"agency_id": agency_id, "agency_type": agency_type, "action": action},
+            subject=task_id,
+            incident=inc,
+        )
+    )
+
+
+def judge_early_acks(
+    ns: Namespace,
+    jurisdiction: str,
+    task_id: str,
+    *,
+    comp: Compiled,
+    watermark: int,
+    out: list[Any],
+) -> None:
+    """Judge the acks kept for ``task_id`` before it was issued (it just was)."""
+    for speaker in ns.early_acks.pop(task_id, ()):
+        _judge_ack(ns, jurisdiction, task_id, speaker, comp=comp, watermark=watermark, out=out)
+
+
+def forget_early_acks(ns: Namespace, watermark: int, keep: int) -> int:
+    """Forget acks of unknown tasks older than ``keep`` before ``watermark``; returns when
+    the next one is due to be forgotten (NEVER: none left)."""
+    soonest = NEVER
+    for task_id, speakers in list(ns.early_acks.items()):
+        left = tuple(s for s in speakers if s[0] + keep > watermark)
+        if not left:
+            del ns.early_acks[task_id]
+            continue
+        if left != speakers:
+            ns.early_acks[task_id] = left
+        soonest = min(soonest, left[0][0] + keep)
+    return soonest
 
 
 def overdue(ns: Namespace, jurisdiction: str, watermark: int, out: list[Any]) -> None:
@@ -177,6 +283,7 @@ def overdue(ns: Namespace, jurisdiction: str, watermark: int, out: list[Any]) ->
         if alert_id in ns.alerted:
             continue
         ns.alerted.add(alert_id)
+        edited(ns.shown)["o:" + task_id] = watermark  # when the log's clock raised it
         out.append(_overdue_alert(ns, jurisdiction, task_id))
 
 

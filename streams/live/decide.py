@@ -40,10 +40,12 @@ from pydantic import BaseModel
 
 from streams.core import (
     CoreState,
+    compile_rulebook,
     decode_state,
     encode_state,
     feeds_rollup,
     initial_state,
+    input_problem,
     rollup_areas,
     step_many,
 )
@@ -70,7 +72,7 @@ from topics.models import (
     Task,
     Tick,
 )
-from topics.privacy import pseudonymise_case, redact_raw
+from topics.privacy import pseudonymise_case, redact_raw, withheld_note
 from topics.registry import ALERTS, DLQ, ESCALATIONS, TASKS, TICKS, jurisdiction_of
 
 _STAMPED = (Escalation, Task, Alert)
@@ -246,10 +248,15 @@ class Decider:
     # --- decoding -------------------------------------------------------------------
 
     def _reject(self, rejection: Rejection, record: Record, batch: _Batch, now: datetime) -> None:
+        # The bytes stay repairable, but never carry a raw national id or name.
+        safe = redact_raw(record.value, self.pseudonym_key)
+        reason = rejection.reason + (
+            withheld_note(record.value) if record.value and not safe else ""
+        )
         located = rejection.model_copy(
             update={
-                # The bytes stay repairable, but never carry a raw national id or name.
-                "value_b64": b64(redact_raw(record.value, self.pseudonym_key)),
+                "reason": reason,
+                "value_b64": b64(safe),
                 "topic": record.topic,
                 "partition": record.partition,
                 "offset": record.offset,
@@ -260,10 +267,21 @@ class Decider:
         batch.out.append(Emitted(self._dlq_topic, record.topic.encode(), located))
         batch.rejected[(record.topic, metrics.reason_class(rejection))] += 1
 
+    def _refused(self, event: Any, record: Record, batch: _Batch, now: datetime) -> bool:
+        """Send ``event`` to the DLQ when the rulebook's input checks refuse it."""
+        problem = input_problem(event, compile_rulebook(self.rulebook))
+        if problem is None:
+            return False
+        field_path, reason = problem
+        self._reject(Rejection(reason=reason, field=field_path, value_b64=""), record, batch, now)
+        return True
+
     def _take_tick(self, record: Record, batch: _Batch, now: datetime) -> None:
         tick = decode_tick(record.value)
         if isinstance(tick, Rejection):
             self._reject(tick, record, batch, now)
+            return
+        if tick.jurisdiction is not None and not self._owns(tick.jurisdiction, record):
             return
         if batch.newest_tick is None or tick.tick_at > batch.newest_tick:
             batch.newest_tick = tick.tick_at
@@ -277,8 +295,10 @@ class Decider:
         if isinstance(event, Rejection):
             self._reject(event, record, batch, now)
             return
-        if isinstance(event, CaseEvent):
-            event = pseudonymise_case(event, self.pseudonym_key)
+        if isinstance(event, CaseEvent) and record.topic != self._rekeyed_topic:
+            event = pseudonymise_case(event, self.pseudonym_key)  # forwards are already
+        if self._refused(event, record, batch, now):
+            return
         jurisdiction = jurisdiction_of(event.region, self.digits)
         if record.topic != self._rekeyed_topic:  # first sight of this record
             batch.inputs.append((record.topic, event))
@@ -299,6 +319,11 @@ class Decider:
             batch.out.append(Emitted(self.rollup_feed, feed_key, event, partition=0))
         # Known before the batch's ticks are handed out: a new jurisdiction gets them too.
         self._jurisdictions_of(target).add(jurisdiction)
+
+    def _owns(self, jurisdiction: str, record: Record) -> bool:
+        """A tick for one jurisdiction counts only on that jurisdiction's partition and in
+        this worker's jurisdiction length: whoever owns another partition owns its state."""
+        return len(jurisdiction) == self.digits and _partition_of(jurisdiction) == record.partition
 
     # --- state and outputs ----------------------------------------------------------
 

@@ -58,7 +58,7 @@ from streams.ops.publisher import route_line
 from topics.codec import b64
 from topics.errors import TierflowError
 from topics.models import IncidentEvent, IncidentState, Rejection, Tick
-from topics.privacy import redact_raw
+from topics.privacy import redact_raw, withheld_note
 from topics.registry import CASES, TICKS, TRANSFERS
 from topics.settings import Settings
 
@@ -180,12 +180,14 @@ class Review:
     def land_rejections(self, rejections: Sequence[Rejection]) -> None:
         """Land lines of a file that were not events (they never reach a topic)."""
         if rejections:
-            rows: list[BaseModel] = [  # repairable bytes, but never a raw national id or name
-                r.model_copy(
-                    update={"value_b64": b64(redact_raw(base64.b64decode(r.value_b64), self._key))}
+            rows: list[BaseModel] = []  # repairable bytes, but never a raw national id or name
+            for r in rejections:
+                raw = base64.b64decode(r.value_b64)
+                safe = redact_raw(raw, self._key)
+                note = withheld_note(raw) if raw and not safe else ""
+                rows.append(
+                    r.model_copy(update={"value_b64": b64(safe), "reason": r.reason + note})
                 )
-                for r in rejections
-            ]
             self._land([Write("live", "rejected_events", rows, f"review:{self._run}:lines")])
 
     def _token(self, records: Sequence[Record]) -> str:

@@ -2,12 +2,14 @@
 
 import hashlib
 import hmac
+from typing import Any
 
 import orjson
+import pytest
 
 from topics.codec import decode
 from topics.models import CaseEvent
-from topics.privacy import pseudonym, pseudonymise_case, redact_raw
+from topics.privacy import pseudonym, pseudonymise_case, redact_raw, withheld_note
 
 KEY = b"test-key"
 CASE = {
@@ -39,7 +41,15 @@ def test_case_loses_name_and_raw_id() -> None:
     safe = pseudonymise_case(event, KEY)
     assert safe.name is None
     assert safe.national_id == pseudonym("510104199001011234", KEY)
-    assert pseudonymise_case(safe, KEY) == safe  # applying twice changes nothing
+
+
+def test_a_value_that_looks_like_a_pseudonym_is_pseudonymised_too() -> None:
+    """Else a sender could pass a raw id through by prefixing it with ``p:``."""
+    event = decode(orjson.dumps({**CASE, "national_id": "p:510104199001011234"}))
+    assert isinstance(event, CaseEvent)
+    assert pseudonymise_case(event, KEY).national_id == pseudonym("p:510104199001011234", KEY)
+    raw = orjson.dumps({**CASE, "region": "bad", "national_id": "p:510104199001011234"})
+    assert b"510104199001011234" not in redact_raw(raw, KEY)
 
 
 def test_rejected_bytes_are_redacted_but_repairable() -> None:
@@ -50,4 +60,43 @@ def test_rejected_bytes_are_redacted_but_repairable() -> None:
         **{k: v for k, v in broken.items() if k != "name"},
         "national_id": pseudonym("510104199001011234", KEY),
     }
-    assert redact_raw(b"not json 510104199001011234", KEY) == b"not json 510104199001011234"
+
+
+RAW = "510104199001011234"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [CASE, {"national_id": RAW}],  # an array
+        {"wrapper": {"patient": {"national_id": RAW, "name": "张三"}}},  # nested
+        {"patient_ref": f"id {RAW}"},  # an id in another field
+        {"national_id": int(RAW)},  # not a string
+        {"list": [[{"national_id": RAW}]]},
+    ],
+)
+def test_any_json_shape_is_redacted(value: Any) -> None:
+    redacted = redact_raw(orjson.dumps(value), KEY)
+    assert RAW.encode() not in redacted and "张三".encode() not in redacted
+    assert redacted  # still JSON, still repairable
+    orjson.loads(redacted)
+
+
+def test_duplicated_keys_cannot_smuggle_a_raw_id() -> None:
+    raw = b'{"national_id": "p:0", "national_id": "' + RAW.encode() + b'", "kind": "case"}'
+    assert RAW.encode() not in redact_raw(raw, KEY)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"not json " + RAW.encode(),
+        orjson.dumps(CASE)[:-40],  # truncated
+        b'{"national_id": "' + RAW.encode() + b'\xff"}',  # invalid UTF-8
+        b"\x00\x01" + RAW.encode(),
+    ],
+)
+def test_bytes_that_are_not_json_are_withheld_with_a_reason(raw: bytes) -> None:
+    assert redact_raw(raw, KEY) == b""
+    note = withheld_note(raw)
+    assert f"{len(raw)} bytes are withheld" in note and RAW not in note

@@ -1,0 +1,84 @@
+"""What one decoded event may claim: the rulebook's ``input_checks`` and ``authority``.
+
+:func:`input_problem` is pure and looks at the event alone (no state), so both shells ask
+it right after decoding and send a failing event to the DLQ with the reason, and the core
+asks it again and skips such an event (a caller that skipped the shells' check still
+cannot move a tier with it). What the wire schema refuses by itself (negative counts,
+``dead`` > ``total``, NaN, dates outside 2000-2100, an ``eta`` before ``occurred_at``) never
+gets here: :mod:`topics.models` rejects it while decoding.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from streams.core.compiled import Compiled
+from topics.models import IncidentEvent, StockEvent
+
+Problem = tuple[str | None, str]  # (field path, reason a person can act on)
+
+
+def _span(delta: timedelta) -> str:
+    minutes = delta.total_seconds() / 60
+    if minutes < 120:
+        return f"{minutes:.0f} min"
+    if minutes < 2 * 1440:
+        return f"{minutes / 60:.1f} h"
+    return f"{minutes / 1440:.0f} days"
+
+
+def input_problem(event: Any, comp: Compiled) -> Problem | None:
+    """Why ``event`` (an input event) must not be decided on, or None when it may."""
+    ahead = event.occurred_at - event.reported_at
+    if ahead > comp.occurred_slack:
+        return (
+            "occurred_at",
+            f"occurred_at {event.occurred_at.isoformat()} is {_span(ahead)} after reported_at "
+            f"{event.reported_at.isoformat()} (allowed: {_span(comp.occurred_slack)}); "
+            "an event cannot be reported before it happens: correct the time and publish again",
+        )
+    kind = type(event)
+    if kind is IncidentEvent:
+        return _incident_problem(event, comp)
+    if kind is StockEvent:
+        return _stock_problem(event, comp)
+    return None
+
+
+def _incident_problem(event: IncidentEvent, comp: Compiled) -> Problem | None:
+    if event.msg_type != "Ack":
+        allowed = comp.categories.get(event.source.agency_type)
+        if allowed is not None and event.category not in allowed:
+            return (
+                "category",
+                f"a {event.source.agency_type} agency may not report {event.category} "
+                f"incidents (rulebook authority.categories allows: {', '.join(sorted(allowed))})",
+            )
+    casualties = event.casualties
+    if casualties is not None and casualties.total > comp.max_casualties:
+        return (
+            "casualties.total",
+            f"casualties.total {casualties.total} is above the rulebook's bound "
+            f"input_checks.max_casualties {comp.max_casualties}: check the count",
+        )
+    return None
+
+
+def _stock_problem(event: StockEvent, comp: Compiled) -> Problem | None:
+    for name in ("on_hand", "baseline", "received"):
+        value = getattr(event, name)
+        if value is not None and value > comp.max_stock:
+            return (
+                name,
+                f"{name} {value:g} is above the rulebook's bound input_checks.max_stock "
+                f"{comp.max_stock:g}: check the count and its unit",
+            )
+    baseline = event.baseline
+    if baseline is not None and event.on_hand > baseline * comp.on_hand_over_baseline:
+        return (
+            "on_hand",
+            f"on_hand {event.on_hand:g} is more than {comp.on_hand_over_baseline:g} x baseline "
+            f"{baseline:g} (input_checks.on_hand_over_baseline): check both counts",
+        )
+    return None

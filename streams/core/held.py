@@ -1,0 +1,74 @@
+"""Events held until the log's clock reaches them (DESIGN.md section 6, issue 11 item 1).
+
+An event whose ``occurred_at`` lies more than ``input_checks.ahead_of_clock_minutes``
+(default 60) ahead of its jurisdiction's newest tick is not applied: applying it would
+move its namespace's watermark to its time, and with it de-escalate incidents and raise
+overdue alerts hours or years early, on the word of one record. It is *held* in the core's
+state instead (an ``event_held`` alert says so, once) and applied, in event-time order,
+by the first tick that comes within the allowance of it. Holding, not rejecting, because
+an agency's clock running ahead of ours by an hour is not wrong data: nothing is lost, it
+only waits. (An event ahead of its own ``reported_at`` is wrong data, and is rejected by
+:mod:`streams.core.checks`.)
+
+Before a jurisdiction has seen any tick nothing is held: there is no clock to be ahead
+of. So an offline replay of a file without ticks applies only the other checks, and one
+with ticks holds exactly as the live run did. The held queue is core state (persisted,
+replayed), so a replay holds and releases what live did.
+"""
+
+from __future__ import annotations
+
+from operator import itemgetter
+from typing import Any
+
+from streams.core.alerts import alert
+from streams.core.eventtime import HOUR, NEVER
+from streams.core.ids import content_id
+from streams.core.state import CoreState, Namespace
+
+_ORDER = itemgetter(0, 1)
+
+
+def hold(state: CoreState, ns: Namespace, ev: Any, t: int, out: list[Any]) -> None:
+    """Put ``ev`` (event time ``t``) in ``state``'s held queue, raising ``event_held``
+    once; an event already held is not held twice (at-least-once delivery)."""
+    if any(held[1] == ev.event_id for held in state.held):
+        return
+    state.held = tuple(sorted((*state.held, (t, ev.event_id, ev)), key=_ORDER))
+    alert_id = content_id("event_held", ns.status, ev.event_id)
+    if alert_id in ns.alerted:
+        return
+    ns.alerted.add(alert_id)
+    ahead = (t - state.tick_wm) / HOUR
+    out.append(
+        alert(
+            ns,
+            state.jurisdiction,
+            "event_held",
+            "yellow",
+            about=(ev.event_id,),
+            at=state.tick_wm,
+            message=(
+                f"{ev.source.agency_id}'s {ev.kind} {ev.event_id} is {ahead:.1f} h ahead of the "
+                "log's clock: held until the clock reaches it (check its occurred_at)"
+            ),
+            details={
+                "agency_id": ev.source.agency_id,
+                "kind": ev.kind,
+                "occurred_at": ev.occurred_at.isoformat(),
+                "ahead_hours": ahead,
+            },
+            subject=ev.event_id,
+            incident=ev.incident_id,
+        )
+    )
+
+
+def take_ready(state: CoreState, limit: int | None) -> list[tuple[int, Any]]:
+    """Take out of ``state``'s held queue, oldest first, the events the tick watermark
+    has come within ``limit`` of (every one when holding is off)."""
+    horizon = NEVER if limit is None else state.tick_wm + limit
+    ready = [(t, ev) for t, _, ev in state.held if t <= horizon]
+    if ready:
+        state.held = tuple(held for held in state.held if held[0] > horizon)
+    return ready
