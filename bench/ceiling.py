@@ -76,27 +76,37 @@ class Curve:
         )
 
 
-def decision_ids(outputs: Iterable[Any]) -> list[str]:
-    """The deterministic ids of the decisions among ``outputs`` (models or their JSON
-    dicts): tier changes, tasks, alerts. Incident-state and stock-level snapshots are left
-    out: how many of them a run emits depends on how it batches, not on what it decided."""
-    ids = []
-    for out in outputs:
-        data = out if isinstance(out, dict) else None
-        for tag, name in _DECISION_IDS:
-            value = data.get(name) if data is not None else getattr(out, name, None)
-            if value is not None:
-                revision = data.get("revision") if data is not None else getattr(out, "revision", 0)
-                ids.append(f"{tag}:{value}:{revision or 0}")
-                break
-    return ids
+class Decisions:
+    """The decisions standing after a run, from its outputs (models or their JSON dicts)
+    in the order each jurisdiction emitted them: tier changes, tasks and alerts by id, the
+    latest revision of each, less those retracted. Incident-state and stock-level snapshots
+    are left out (how many a run emits depends on how it batches), and so are retracted
+    decisions (which a late event retracts depends on the order records arrive in, what
+    stands does not: the core is order-insensitive)."""
 
+    def __init__(self) -> None:
+        self._latest: dict[str, tuple[int, bool]] = {}
 
-def fingerprint(ids: Iterable[str]) -> str:
-    """Order-free digest of decision ids (a peer that decides less has another one)."""
-    distinct = sorted(set(ids))
-    digest = hashlib.sha256(orjson.dumps(distinct)).hexdigest()[:16]
-    return f"{digest} ({len(distinct):,} decisions)"
+    def add(self, outputs: Iterable[Any]) -> None:
+        for out in outputs:
+            data = out if isinstance(out, dict) else None
+            get = data.get if data is not None else lambda name, o=out: getattr(o, name, None)
+            for tag, name in _DECISION_IDS:
+                value = get(name)
+                if value is not None:
+                    key = f"{tag}:{value}"
+                    revision = get("revision") or 0
+                    if revision >= self._latest.get(key, (-1, False))[0]:
+                        gone = bool(get("retracted")) or get("state") == "retracted"
+                        self._latest[key] = (revision, not gone)
+                    break
+
+    def fingerprint(self) -> str:
+        """Order-free digest of the standing decisions (a peer that decides less has
+        another one)."""
+        standing = sorted(key for key, (_, stands) in self._latest.items() if stands)
+        digest = hashlib.sha256(orjson.dumps(standing)).hexdigest()[:16]
+        return f"{digest} ({len(standing):,} decisions)"
 
 
 def states_digest(states: Mapping[str, CoreState]) -> str:
@@ -117,7 +127,7 @@ def ceiling(values: Sequence[bytes], batch: int = BATCH, digits: int = 4) -> Cei
     jurisdiction and batch (as the decide stage does); timed per batch."""
     rulebook = default_rulebook()
     states: dict[str, CoreState] = {}
-    ids: list[str] = []
+    decisions = Decisions()
     curve = Curve()
     began = time.perf_counter()
     for start in range(0, len(values), batch):
@@ -131,6 +141,6 @@ def ceiling(values: Sequence[bytes], batch: int = BATCH, digits: int = 4) -> Cei
         for juris, events in groups.items():
             state = states.get(juris) or initial_state(juris)
             states[juris], outputs = step_many(state, events, rulebook)
-            ids.extend(decision_ids(outputs))
+            decisions.add(outputs)
         curve.add(time.perf_counter() - began, min(start + batch, len(values)))
-    return CeilingRun(curve, fingerprint(ids), states_digest(states))
+    return CeilingRun(curve, decisions.fingerprint(), states_digest(states))
