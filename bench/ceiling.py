@@ -82,15 +82,22 @@ class Decisions:
     latest revision of each, less those retracted. Incident-state and stock-level snapshots
     are left out (how many a run emits depends on how it batches), and so are retracted
     decisions (which a late event retracts depends on the order records arrive in, what
-    stands does not: the core is order-insensitive)."""
+    stands does not: the core is order-insensitive). So are the roll-up stages' decisions
+    (jurisdiction a province or the nation), counted apart in ``rollup``: the worker makes
+    them, the ceiling and the peers do not."""
 
     def __init__(self) -> None:
         self._latest: dict[str, tuple[int, bool]] = {}
+        self.rollup = 0
 
     def add(self, outputs: Iterable[Any]) -> None:
         for out in outputs:
             data = out if isinstance(out, dict) else None
             get = data.get if data is not None else lambda name, o=out: getattr(o, name, None)
+            area = get("jurisdiction") or "0000"
+            if len(area) < 4 or not area.isdigit():  # a province (2 digits) or "nation"
+                self.rollup += 1
+                continue
             for tag, name in _DECISION_IDS:
                 value = get(name)
                 if value is not None:

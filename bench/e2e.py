@@ -450,7 +450,7 @@ def _report(
     return e2e
 
 
-async def _committed(settings: Settings, group: str) -> int:
+async def committed(settings: Settings, group: str) -> int:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
@@ -467,16 +467,16 @@ def recovery(settings: Settings, workers: Workers, log: Path, events: int, split
     extra = max(events // 100, 1_000)
     more = mixed(settings.topic_prefix, extra, start=events)
     workers.kill()
-    before = asyncio.run(_committed(settings, group))
+    before = asyncio.run(committed(settings, group))
     asyncio.run(publish(settings.kafka_bootstrap, more))
     began = time.monotonic()
     workers.members = Workers.start(settings, log, split).members
     first: float | None = None
     while time.monotonic() - began < 300:
-        committed = asyncio.run(_committed(settings, group))
-        if committed > before and first is None:
+        now_committed = asyncio.run(committed(settings, group))
+        if now_committed > before and first is None:
             first = time.monotonic() - began
-        if committed >= before + extra:
+        if now_committed >= before + extra:
             break
         time.sleep(0.25)
     all_in = time.monotonic() - began
