@@ -7,7 +7,8 @@
 (c) ``tierflow``: the worker's decide stage (``tierflow worker --stages decide``: intake in
     batches, decode, core, outputs produced, states in the changelog before each commit);
 
-and, in this process, the ceiling (bench/ceiling.py: decode + fold, no Kafka).
+and, in this process, the ceiling (bench/ceiling.py: decode + fold, no Kafka), in the
+worker's batches and with one event per ``step`` call as the peers call it.
 
     .venv/bin/python -m bench.peers [--events 1000000] [--skip faust|quix|tierflow]
 
@@ -114,6 +115,8 @@ def _peer_process(
     result = orjson.loads(result_file.read_bytes())
     if result["rejected"]:
         raise SystemExit(f"peer {name} rejected {result['rejected']} bench records; see {log}")
+    share = result["encode_seconds"] / result["seconds"]
+    print(f"{'':>16}  ({name}: {share:.0%} of its time encoding whole states for its store)")
     return result["records"] / result["seconds"], fingerprint_of(settings, [out_topic])
 
 
@@ -183,9 +186,16 @@ def main() -> None:
     first, _ = asyncio.run(publish(settings.kafka_bootstrap, records))
     print(f"published {args.events:,} events under {settings.topic_prefix} in "
           f"{time.time() - first:.1f} s")  # fmt: skip
-    run = ceiling([r.value for r in records])
+    values = [r.value for r in records]
     del records
+    run = ceiling(values)
     print(f"{'ceiling':>16}: {run.curve.rate():>9,.0f} events/s  decisions {run.decisions}")
+    # What the peers' core calls cost alone: one event per ``step`` (per-call costs).
+    single = ceiling(values, batch=1)
+    print(
+        f"{'ceiling, 1/step':>16}: {single.curve.rate():>9,.0f} events/s  decisions {single.decisions}"
+    )
+    del values
     peers = {"faust": faust_peer, "quix": quix_peer, "tierflow": tierflow_peer}
     labels = {"faust": "faust-per-record", "quix": "quixstreams", "tierflow": "tierflow"}
     rates: dict[str, float] = {}
