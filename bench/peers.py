@@ -192,9 +192,8 @@ def main() -> None:
     print(f"{'ceiling':>16}: {run.curve.rate():>9,.0f} events/s  decisions {run.decisions}")
     # What the peers' core calls cost alone: one event per ``step`` (per-call costs).
     single = ceiling(values, batch=1)
-    print(
-        f"{'ceiling, 1/step':>16}: {single.curve.rate():>9,.0f} events/s  decisions {single.decisions}"
-    )
+    label = "ceiling, 1/step"
+    print(f"{label:>16}: {single.curve.rate():>9,.0f} events/s  decisions {single.decisions}")
     del values
     peers = {"faust": faust_peer, "quix": quix_peer, "tierflow": tierflow_peer}
     labels = {"faust": "faust-per-record", "quix": "quixstreams", "tierflow": "tierflow"}
