@@ -9,9 +9,9 @@ put the new state back in the table and send every output.
 Faust's defaults otherwise (producer linger 0: every table update is its own changelog
 request), an in-memory table store (the values are the decoded states; the changelog
 holds ``encode_state`` of each update: the whole state of the jurisdiction, as a table
-value is one value), no web server. After the ``N``-th record it flushes the producer,
-writes one JSON line ``{"records", "seconds", "rejected", "encode_seconds"}`` (seconds
-from the first record to the ``N``-th) to ``--result`` and exits.
+value is one value), no web server. After the ``N``-th record (or ``--max-s``) it flushes
+the producer, writes one JSON line ``{"records", "seconds", "rejected", "encode_seconds"}``
+(seconds from the first record to the last) to ``--result`` and exits.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def build(args: argparse.Namespace) -> faust.App:
                 states[juris], out = step(state, event, rulebook)
                 for output in out:
                     await outputs.send(key=juris.encode(), value=encode(output))
-            if seen["records"] == args.records:
+            if seen["records"] == args.records or time.perf_counter() - began[0] > args.max_s:
                 await app.producer.flush()
                 seconds = time.perf_counter() - began[0]
                 result = {**seen, "seconds": seconds, "encode_seconds": CoreStateCodec.seconds}
@@ -114,6 +114,7 @@ def main() -> None:
     parser.add_argument("--group", required=True)
     parser.add_argument("--records", type=int, required=True)
     parser.add_argument("--result", type=Path, required=True, help="where the JSON line goes")
+    parser.add_argument("--max-s", type=float, default=float("inf"), help="stop after this long")
     args = parser.parse_args()
     tune_gc_for_core_state()  # as the worker does: same core, same collector settings
     asyncio.set_event_loop(asyncio.new_event_loop())

@@ -12,9 +12,9 @@ message key), store the new state, and send every output. Quix's store holds byt
 changelog topic, flushed at each checkpoint, every 5 s by default), so each update is
 stored as ``encode_state``; the decoded states are also kept in memory, so nothing is
 decoded per record (reading the store back would decode the whole state every record).
-After the ``N``-th record it stops (Quix commits its checkpoint), then writes one JSON line
-``{"records", "seconds", "rejected", "encode_seconds"}`` (seconds from the first record to
-the ``N``-th) to ``--result``.
+After the ``N``-th record (or ``--max-s``) it stops (Quix commits its checkpoint), then
+writes one JSON line ``{"records", "seconds", "rejected", "encode_seconds"}`` (seconds from
+the first record to the last) to ``--result``.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def main() -> None:
     parser.add_argument("--group", required=True)
     parser.add_argument("--records", type=int, required=True)
     parser.add_argument("--result", type=Path, required=True, help="where the JSON line goes")
+    parser.add_argument("--max-s", type=float, default=float("inf"), help="stop after this long")
     args = parser.parse_args()
     tune_gc_for_core_state()  # as the worker does: same core, same collector settings
     app = Application(
@@ -80,7 +81,7 @@ def main() -> None:
             state.set_bytes(STATE_KEY, encode_state(new))
             encoded_in[0] += time.perf_counter() - encoding
             encoded = [encode(output) for output in out]
-        if seen["records"] == args.records:
+        if seen["records"] == args.records or time.perf_counter() - began[0] > args.max_s:
             ended.append(time.perf_counter())
             app.stop()
         return encoded
