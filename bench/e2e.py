@@ -166,6 +166,18 @@ class Worker:
                 self.proc.wait()
 
 
+def consumed_in(metrics: str) -> int:
+    """Input records the decide stage has decoded: its counter in a ``/metrics`` text,
+    summed over labels."""
+    return int(
+        sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines()
+            if line.startswith("tierflow_records_consumed_total")
+        )
+    )
+
+
 @dataclass
 class Workers:
     """One worker deciding and landing, or (``split``) one deciding and one landing."""
@@ -196,15 +208,7 @@ class Workers:
         raise SystemExit("worker not ready")
 
     def consumed(self) -> int:
-        """Input records the decide stage has decoded (its counter, summed over labels)."""
-        text = "".join(worker.metrics() for worker in self.members)
-        return int(
-            sum(
-                float(line.rsplit(" ", 1)[1])
-                for line in text.splitlines()
-                if line.startswith("tierflow_records_consumed_total")
-            )
-        )
+        return consumed_in("".join(worker.metrics() for worker in self.members))
 
     def peak_rss(self) -> str:
         return " + ".join(f"{w.peak_rss() / 2**20:,.0f} MiB" for w in self.members)

@@ -43,7 +43,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.ceiling import Decisions, ceiling
-from bench.e2e import ROOT, Worker, committed, drop, fresh, mixed, publish
+from bench.e2e import ROOT, Worker, committed, consumed_in, drop, fresh, mixed, publish
 from streams.live.topology import TopicNames
 from streams.ops.runtime import tune_gc_for_core_state
 from topics.registry import ALERTS, ESCALATIONS, TASKS
@@ -151,12 +151,7 @@ def tierflow_peer(settings: Settings, events: int, max_s: float) -> tuple[float,
             now = time.perf_counter()
             if began is None and group in text:
                 began = now  # partitions assigned: it starts fetching
-            consumed = sum(
-                float(line.rsplit(" ", 1)[1])
-                for line in text.splitlines()
-                if line.startswith("tierflow_records_consumed_total")
-            )
-            if began is not None and consumed >= events:
+            if began is not None and consumed_in(text) >= events:
                 break
             time.sleep(0.05)
         else:
