@@ -1,7 +1,9 @@
 """End to end: a live worker (``python -m streams.live``: intake, Faust decide agent, landing
-into ClickHouse) against raw aiokafka consumption of the same records, in one run.
+into ClickHouse) against the ceiling (bench/ceiling.py: decoding and folding the same
+records in one process, no Kafka, no landing) and raw aiokafka consumption, in one run.
 
-    .venv/bin/python -m bench.e2e [--events 1000000] [--rate 5000] [--latency-s 30] [--split]
+    .venv/bin/python -m bench.e2e [--events 1000000] [--latency-s 30] [--split]
+        [--rate R] [--skip throughput|latency|recovery]
 
 1. **Throughput.** ``--events`` mixed events (bench/core.py's generator: 75 % cases,
    10 % stock, 8 % transfers, 7 % incident reports over 8 cities), encoded before the
@@ -10,14 +12,24 @@ into ClickHouse) against raw aiokafka consumption of the same records, in one ru
    the decide group every input record, the landing group every record of the topics it
    lands (committed only after the rows are durable in ClickHouse). Then, worker
    stopped, one plain aiokafka consumer reads the same input records (bench/raw_consume.py);
-   the ratio of the two rates is printed.
-2. **Decision latency at a fixed offered rate.** A fresh worker and topics; ``--rate``
-   events/s for ``--latency-s`` seconds, every 20th a *probe*: a case reported 3 h after it
-   occurred, which the core answers with a ``reporting_late`` alert whose ``subject_id``
-   is the probe's event id. The scenario's ``reported_at`` lies in the past, so the figure
-   is ``decided_at`` of that alert (the worker's wall clock when the decide batch holding
-   the probe began) minus the wall clock just before the probe was handed to the producer;
-   also the alert record's Kafka timestamp (when the worker produced it) minus the same.
+   the ratios to the ceiling (``ratio end to end / ceiling``) and to raw are printed. For
+   the worker and the ceiling alike, the rate over the last 10 % of the records against the
+   first 10 % (``ratio last 10% / first 10%``; the worker's from its decide stage's
+   ``tierflow_records_consumed`` counter, polled), and the workers' peak RSS (``VmHWM``).
+2. **Recovery after SIGKILL.** The drained worker is killed (SIGKILL, every process),
+   ``--events``/100 (at least 1 000) new events are published, and a new worker started:
+   the time from its start to its partitions being assigned (the killed members hold them
+   until their session times out), to the decide group's first new commit (state restored
+   from the changelog, new records decided), and to every new record committed.
+3. **Decision latency at half capacity.** A fresh worker and topics; half the end-to-end
+   rate the throughput phase reached (so it measures latency, not a queue; ``--rate`` when
+   the throughput phase is skipped) for ``--latency-s`` seconds, every 20th a *probe*: a
+   case reported 3 h after it occurred, which the core answers with a ``reporting_late``
+   alert whose ``subject_id`` is the probe's event id. The scenario's ``reported_at`` lies
+   in the past, so the figure is ``decided_at`` of that alert (the worker's wall clock when
+   the decide batch holding the probe began) minus the wall clock just before the probe was
+   handed to the producer; also the alert record's Kafka timestamp (when the worker
+   produced it) minus the same.
 
 ``--split`` runs the worker as two processes, one deciding and one landing
 (``TIERFLOW_WORKER_STAGES``), so that the landing has the second core.
@@ -38,7 +50,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -48,12 +60,14 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from bench.ceiling import Curve, ceiling
 from bench.core import CITIES, T0, _mixed
 from bench.raw_consume import RawRate, raw_consume
 from sinks.client import connect
 from sinks.namespaces import migrate_namespaces, namespace_databases
 from streams.live.topology import LIVE_TOPICS, TopicNames
 from streams.ops.kafka import create_topics
+from streams.ops.runtime import tune_gc_for_core_state
 from topics.codec import encode
 from topics.registry import ALERTS, ALL_TOPICS, TOPIC_FOR_KIND
 from topics.settings import Settings, load_settings
@@ -71,11 +85,12 @@ class Keyed:
     event_id: str | None = None  # set on probes
 
 
-def mixed(prefix: str, count: int, probes: bool = False) -> list[Keyed]:
-    """``count`` encoded events, cities interleaved, 20 s of event time apart per city."""
+def mixed(prefix: str, count: int, probes: bool = False, start: int = 0) -> list[Keyed]:
+    """``count`` encoded events (the stream's from ``start`` on), cities interleaved, 20 s
+    of event time apart per city."""
     topic = {kind: spec.name(prefix) for kind, spec in TOPIC_FOR_KIND.items()}
     out = []
-    for n in range(count):
+    for n in range(start, start + count):
         city = CITIES[n % len(CITIES)]
         k = n // len(CITIES)
         event = _mixed(k, city, T0 + timedelta(seconds=20 * k))
@@ -134,6 +149,13 @@ class Worker:
         except OSError:
             return ""
 
+    def peak_rss(self) -> int:
+        """The process's peak resident set so far (``VmHWM``), bytes."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -142,6 +164,18 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def consumed_in(metrics: str) -> int:
+    """Input records the decide stage has decoded: its counter in a ``/metrics`` text,
+    summed over labels."""
+    return int(
+        sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines()
+            if line.startswith("tierflow_records_consumed_total")
+        )
+    )
 
 
 @dataclass
@@ -172,6 +206,17 @@ class Workers:
                 return
             time.sleep(0.5)
         raise SystemExit("worker not ready")
+
+    def consumed(self) -> int:
+        return consumed_in("".join(worker.metrics() for worker in self.members))
+
+    def peak_rss(self) -> str:
+        return " + ".join(f"{w.peak_rss() / 2**20:,.0f} MiB" for w in self.members)
+
+    def kill(self) -> None:
+        for worker in self.members:
+            worker.proc.kill()
+            worker.proc.wait()
 
     def stop(self) -> None:
         for worker in self.members:
@@ -232,9 +277,12 @@ class Drained:
     decide_lag: int
 
 
-async def wait_drained(settings: Settings, timeout: float) -> Drained:
+async def wait_drained(
+    settings: Settings, timeout: float, sample: Callable[[], None] | None = None
+) -> Drained:
     """Poll until the decide group has committed every input record and then the landing
-    group every record of its topics, or until ``timeout`` s have passed."""
+    group every record of its topics, or until ``timeout`` s have passed; ``sample`` is
+    called at every poll."""
     names = TopicNames(settings.topic_prefix)
     prefix = settings.topic_prefix
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
@@ -254,6 +302,8 @@ async def wait_drained(settings: Settings, timeout: float) -> Drained:
         decided: float | None = None
         decide = -1
         while time.monotonic() < deadline:
+            if sample is not None:
+                sample()
             ends = await probe.end_offsets(tps)
             decide = await _lag(admin, ends, f"{prefix}.decide-intake", set(names.inputs))
             landing = await _lag(admin, ends, f"{prefix}.landing", set(names.landing_sources))
@@ -316,27 +366,66 @@ def drop(settings: Settings) -> None:
         admin.close()
 
 
+def _ceiling(records: list[Keyed]) -> float:
+    """Decode and fold ``records`` in this process (bench/ceiling.py); its rate."""
+    print(f"  ceiling: decoding and folding the same {len(records):,} records, no Kafka …")
+    run = ceiling([r.value for r in records])
+    print("  " + run.curve.describe("ceiling"))
+    print(f"  ceiling decisions {run.decisions}, states {run.states}")
+    return run.curve.rate()
+
+
 def throughput(
-    base: Settings, events: int, max_s: float, log: Path, *, keep: bool, split: bool
-) -> None:
+    base: Settings, events: int, max_s: float, log: Path, *, keep: bool, split: bool,
+    recover: bool,
+) -> float:  # fmt: skip
+    """Runs the throughput phase (then the recovery phase unless not ``recover``); returns
+    the end-to-end rate."""
     settings = fresh(base, "tput")
     print(f"throughput: encoding {events:,} mixed events …", flush=True)
     records = mixed(settings.topic_prefix, events)
+    ceiling_rate = _ceiling(records)
     worker = Workers.start(settings, log, split)
+    curve = Curve()
     try:
         worker.ready()
         print("  worker ready; publishing as fast as possible", flush=True)
         first, _ = asyncio.run(publish(settings.kafka_bootstrap, records))
         published = time.time()
         print(f"  published in {published - first:.1f} s ({events / (published - first):,.0f}/s)")
-        drained = asyncio.run(wait_drained(settings, timeout=max_s - (time.time() - first)))
+
+        def sample() -> None:
+            curve.add(time.time() - first, worker.consumed())
+
+        drained = asyncio.run(
+            wait_drained(settings, timeout=max_s - (time.time() - first), sample=sample)
+        )
+        sample()
+        print(f"  worker peak RSS: {worker.peak_rss()}")
+        e2e = _report(
+            settings, events, first=first, drained=drained, curve=curve,
+            ceiling_rate=ceiling_rate,
+        )  # fmt: skip
+        if recover and drained.landed is not None:
+            recovery(settings, worker, log, events, split)
     finally:
         worker.stop()
+    if not keep:
+        drop(settings)
+    return e2e
+
+
+def _report(
+    settings: Settings, events: int, *, first: float, drained: Drained, curve: Curve,
+    ceiling_rate: float,
+) -> float:  # fmt: skip
+    """Prints the throughput phase's figures (raw consumption measured now); returns the
+    end-to-end rate."""
     if drained.landed is None:
         elapsed = time.time() - first
         rate = (events - drained.decide_lag) / elapsed
         print(
-            f"  NOT drained within {max_s:.0f} s: {events - drained.decide_lag:,} of {events:,}"
+            f"  NOT drained within {elapsed:.0f} s: {events - drained.decide_lag:,} of {events:,}"
             f" decided = {rate:,.0f} events/s sustained (decide stage; landing kept up)"
         )
         done = decided = time.time()
@@ -356,17 +445,61 @@ def throughput(
             f"  end to end (first publish → every record decided and landed):"
             f" {done - first:.1f} s = {e2e:,.0f} events/s"
         )
+    print("  " + curve.describe("decide stage (consumed counter)"))
     print(
         f"  raw aiokafka consumption of the same {raw.records:,} records: {raw.seconds:.2f} s"
         f" = {raw.per_second:,.0f} records/s"
     )
-    print(f"  ratio end to end / raw: {e2e / raw.per_second:.3f}  (target >= 0.5)")
-    if not keep:
-        drop(settings)
+    print(f"  ratio end to end / raw: {e2e / raw.per_second:.3f}")
+    print(f"  ratio end to end / ceiling: {e2e / ceiling_rate:.3f}  (target >= 0.5)")
+    return e2e
+
+
+async def committed(settings: Settings, group: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+        return sum(max(meta.offset, 0) for meta in offsets.values())
+    finally:
+        await admin.close()
+
+
+def recovery(settings: Settings, workers: Workers, log: Path, events: int, split: bool) -> None:
+    """SIGKILL the drained ``workers``, publish new events, start new workers (replacing
+    ``workers``' members): time to the decide group's first new commit."""
+    group = f"{settings.topic_prefix}.decide-intake"
+    extra = max(events // 100, 1_000)
+    more = mixed(settings.topic_prefix, extra, start=events)
+    workers.kill()
+    before = asyncio.run(committed(settings, group))
+    asyncio.run(publish(settings.kafka_bootstrap, more))
+    began = time.monotonic()
+    workers.members = Workers.start(settings, log, split).members
+    workers.ready()
+    assigned = time.monotonic() - began
+    first: float | None = None
+    while time.monotonic() - began < 300:
+        now_committed = asyncio.run(committed(settings, group))
+        if now_committed > before and first is None:
+            first = time.monotonic() - began
+        if now_committed >= before + extra:
+            break
+        time.sleep(0.25)
+    all_in = time.monotonic() - began
+    if first is None:
+        print(f"recovery after SIGKILL: no new commit within {all_in:.0f} s")
+        return
+    print(
+        f"recovery after SIGKILL ({events:,} events of state, {extra:,} new events): "
+        f"first new commit {first:.1f} s after the new worker started (partitions assigned "
+        f"after {assigned:.1f} s), all new decided and committed {all_in:.1f} s  "
+        f"(target < 10 s to the first commit)"
+    )
 
 
 def latency(
-    base: Settings, rate: float, seconds: float, log: Path, *, keep: bool, split: bool
+    base: Settings, rate: float, why: str, seconds: float, log: Path, *, keep: bool, split: bool
 ) -> None:
     settings = fresh(base, "lat")
     count = int(rate * seconds)
@@ -374,7 +507,10 @@ def latency(
     worker = Workers.start(settings, log, split)
     try:
         worker.ready()
-        print(f"latency: {count:,} events offered at {rate:,.0f}/s, every {PROBE_EVERY}th a probe")
+        print(
+            f"latency: {count:,} events offered at {rate:,.0f}/s ({why}), every "
+            f"{PROBE_EVERY}th a probe"
+        )
         first, sent_at = asyncio.run(publish(settings.kafka_bootstrap, records, rate))
         offered = count / (time.time() - first)
         if asyncio.run(wait_drained(settings, timeout=600)).landed is None:
@@ -401,7 +537,12 @@ def latency(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--rate", type=float, default=5_000)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="offered rate of the latency phase (default: half the end-to-end rate the "
+        "throughput phase reached; 5 000/s when it is skipped)",
+    )
     parser.add_argument("--latency-s", type=float, default=30)
     parser.add_argument(
         "--max-s",
@@ -409,7 +550,9 @@ def main() -> None:
         default=420,
         help="stop the throughput phase after this long and report the rate so far",
     )
-    parser.add_argument("--skip", choices=["throughput", "latency"])
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["throughput", "recovery", "latency"]
+    )
     parser.add_argument("--keep", action="store_true", help="keep topics' databases")
     parser.add_argument(
         "--split", action="store_true", help="decide and land in two processes (two cores)"
@@ -419,10 +562,21 @@ def main() -> None:
     log = ROOT / "var" / "bench-e2e-worker.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     print(f"worker log: {log}")
-    if args.skip != "throughput":
-        throughput(base, args.events, args.max_s, log, keep=args.keep, split=args.split)
-    if args.skip != "latency":
-        latency(base, args.rate, args.latency_s, log, keep=args.keep, split=args.split)
+    tune_gc_for_core_state()  # the ceiling folds as the shells do
+    e2e: float | None = None
+    if "throughput" not in args.skip:
+        e2e = throughput(
+            base, args.events, args.max_s, log, keep=args.keep, split=args.split,
+            recover="recovery" not in args.skip,
+        )  # fmt: skip
+    if "latency" not in args.skip:
+        if args.rate is not None:
+            rate, why = args.rate, "--rate"
+        elif e2e is not None:
+            rate, why = e2e / 2, f"half the throughput phase's {e2e:,.0f}/s"
+        else:
+            rate, why = 5_000, "the default: throughput phase skipped"
+        latency(base, rate, why, args.latency_s, log, keep=args.keep, split=args.split)
 
 
 if __name__ == "__main__":
