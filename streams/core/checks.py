@@ -38,6 +38,11 @@ def input_problem(event: Any, comp: Compiled) -> Problem | None:
             f"{event.reported_at.isoformat()} (allowed: {_span(comp.occurred_slack)}); "
             "an event cannot be reported before it happens: correct the time and publish again",
         )
+    return value_problem(event, comp)
+
+
+def value_problem(event: Any, comp: Compiled) -> Problem | None:
+    """:func:`input_problem` but the event-time check (the core checks that in integers)."""
     kind = type(event)
     if kind is IncidentEvent:
         return _incident_problem(event, comp)
