@@ -69,8 +69,8 @@ def redact_raw(raw: bytes, key: bytes) -> bytes:
     every ``national_id`` (and anything shaped like a resident id) pseudonymised, at any
     depth; it stays repairable. Duplicate keys collapse to the last, as every JSON reader
     takes them. Bytes that are not JSON (truncated, invalid UTF-8, binary) or JSON nested
-    too deep to write back cannot be told apart from an identifier, so none of them is kept: the record stays on its input topic
-    (see :func:`withheld_note`)."""
+    too deep to write back cannot be told apart from an identifier, so none of them is
+    kept: the record stays on its input topic (see :func:`withheld_note`)."""
     try:
         return orjson.dumps(_scrub(orjson.loads(raw), key))
     except (orjson.JSONDecodeError, TypeError, RecursionError):  # nested deeper than we write
