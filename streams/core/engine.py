@@ -32,7 +32,7 @@ from streams.core.cases import apply_case, apply_report, disease_key
 from streams.core.checks import value_problem
 from streams.core.compiled import Compiled, compile_rulebook
 from streams.core.eventtime import NEVER, from_us, to_us
-from streams.core.held import hold, take_ready
+from streams.core.held import hold, take_ready, unhold
 from streams.core.ids import content_id
 from streams.core.plan import (
     TIER_BY_RANK,
@@ -158,6 +158,7 @@ class _Batch:
         at = to_us(tick.tick_at)
         state.tick_wm = max(state.tick_wm, at)
         for held_t, held in take_ready(state, self.comp.ahead_limit) if state.held else ():
+            unhold(self._space(held.status), self.jurisdiction, held, held_t, self.out)
             self._apply(held, held_t, to_us(held.reported_at))
         for status, ns in list(state.namespaces.items()):
             if max(ns.event_wm, state.tick_wm) >= ns.next_due:

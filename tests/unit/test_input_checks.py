@@ -159,7 +159,9 @@ def test_an_event_far_ahead_of_the_ticks_is_held_until_the_clock_reaches_it() ->
     assert state.namespaces["Actual"].event_wm == int((T0 - EPOCH).total_seconds() - 3600) * 10**6
 
     # A tick within an hour of it releases it: the case is decided and the clock runs on.
-    d.decide(records([tick(9 * 60 + 1)]))
+    released = d.decide(records([tick(9 * 60 + 1)])).out
+    [gone] = [o.model for o in released if getattr(o.model, "alert_kind", "") == "event_held"]
+    assert (gone.alert_id, gone.retracted) == (held.alert_id, True)  # no longer waiting
     assert d.states[HANGZHOU].held == ()
     assert d.states[HANGZHOU].namespaces["Actual"].event_wm > 0
 
