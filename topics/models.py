@@ -330,7 +330,8 @@ class TransferEvent(Envelope):
         setting = self.transfer_status in ("requested", "dispatched")
         if setting and self.eta is not None and self.eta < self.occurred_at:
             raise ValueError(
-                f"eta {self.eta.isoformat()} is before occurred_at {self.occurred_at.isoformat()}"
+                f"eta is before occurred_at (eta {self.eta.isoformat()}, "
+                f"occurred_at {self.occurred_at.isoformat()})"
             )
         return self
 

@@ -68,20 +68,20 @@ def redact_raw(raw: bytes, key: bytes) -> bytes:
     JSON of any shape (object, array, nested) is written back with every ``name`` removed,
     every ``national_id`` (and anything shaped like a resident id) pseudonymised, at any
     depth; it stays repairable. Duplicate keys collapse to the last, as every JSON reader
-    takes them. Bytes that are not JSON (truncated, invalid UTF-8, binary) cannot be told
-    apart from an identifier, so none of them is kept: the record stays on its input topic
-    (see :func:`withheld_note`)."""
+    takes them. Bytes that are not JSON (truncated, invalid UTF-8, binary) or JSON nested
+    too deep to write back cannot be told apart from an identifier, so none of them is
+    kept: the record stays on its input topic (see :func:`withheld_note`)."""
     try:
-        parsed = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        return orjson.dumps(_scrub(orjson.loads(raw), key))
+    except (orjson.JSONDecodeError, TypeError, RecursionError):  # nested deeper than we write
         return b""
-    return orjson.dumps(_scrub(parsed, key))
 
 
 def withheld_note(raw: bytes) -> str:
     """What a DLQ reason adds when :func:`redact_raw` withheld the bytes."""
     digest = hashlib.sha256(raw).hexdigest()[:16]
     return (
-        f" [the {len(raw)} bytes are withheld: not JSON, they may hold personal data; "
+        f" [the {len(raw)} bytes are withheld: not JSON we can redact, they may hold personal "
+        "data; "
         f"sha256 {digest}…; read them where they came from (topic and offset, or file and line)]"
     )

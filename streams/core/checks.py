@@ -1,5 +1,8 @@
 """What one decoded event may claim: the rulebook's ``input_checks`` and ``authority``.
 
+Every reason starts with a fixed phrase and a colon (``occurred after reported: …``): the
+DLQ's metrics and ``tierflow dlq list`` group rejections by what comes before it.
+
 :func:`input_problem` is pure and looks at the event alone (no state), so both shells ask
 it right after decoding and send a failing event to the DLQ with the reason, and the core
 asks it again and skips such an event (a caller that skipped the shells' check still
@@ -34,10 +37,16 @@ def input_problem(event: Any, comp: Compiled) -> Problem | None:
     if ahead > comp.occurred_slack:
         return (
             "occurred_at",
-            f"occurred_at {event.occurred_at.isoformat()} is {_span(ahead)} after reported_at "
+            f"occurred after reported: occurred_at {event.occurred_at.isoformat()} is "
+            f"{_span(ahead)} after reported_at "
             f"{event.reported_at.isoformat()} (allowed: {_span(comp.occurred_slack)}); "
             "an event cannot be reported before it happens: correct the time and publish again",
         )
+    return value_problem(event, comp)
+
+
+def value_problem(event: Any, comp: Compiled) -> Problem | None:
+    """:func:`input_problem` but the event-time check (the core checks that in integers)."""
     kind = type(event)
     if kind is IncidentEvent:
         return _incident_problem(event, comp)
@@ -52,14 +61,15 @@ def _incident_problem(event: IncidentEvent, comp: Compiled) -> Problem | None:
         if allowed is not None and event.category not in allowed:
             return (
                 "category",
-                f"a {event.source.agency_type} agency may not report {event.category} "
+                f"category not authorised: a {event.source.agency_type} agency may not report "
+                f"{event.category} "
                 f"incidents (rulebook authority.categories allows: {', '.join(sorted(allowed))})",
             )
     casualties = event.casualties
     if casualties is not None and casualties.total > comp.max_casualties:
         return (
             "casualties.total",
-            f"casualties.total {casualties.total} is above the rulebook's bound "
+            f"above a rulebook bound: casualties.total {casualties.total} is above "
             f"input_checks.max_casualties {comp.max_casualties}: check the count",
         )
     return None
@@ -71,14 +81,15 @@ def _stock_problem(event: StockEvent, comp: Compiled) -> Problem | None:
         if value is not None and value > comp.max_stock:
             return (
                 name,
-                f"{name} {value:g} is above the rulebook's bound input_checks.max_stock "
+                f"above a rulebook bound: {name} {value:g} is above input_checks.max_stock "
                 f"{comp.max_stock:g}: check the count and its unit",
             )
     baseline = event.baseline
     if baseline is not None and event.on_hand > baseline * comp.on_hand_over_baseline:
         return (
             "on_hand",
-            f"on_hand {event.on_hand:g} is more than {comp.on_hand_over_baseline:g} x baseline "
+            f"on_hand above baseline: on_hand {event.on_hand:g} is more than "
+            f"{comp.on_hand_over_baseline:g} x baseline "
             f"{baseline:g} (input_checks.on_hand_over_baseline): check both counts",
         )
     return None

@@ -50,13 +50,13 @@ class Compiled:
 
     version: str
     reporting_limit: int
-    reporting_late_after: timedelta  # the same limit, to compare datetimes directly
     quiet: dict[str, int]
     plan: dict[int, tuple[PlanItem, ...]]
     stock_patterns: tuple[str, ...]
     stock_levels: tuple[tuple[float, str], ...]  # (days, level), most severe first
     burn_window: int
     occurred_slack: timedelta  # occurred_at may exceed reported_at by this much
+    occurred_slack_us: int  # the same, in microseconds
     ahead_limit: int | None  # microseconds ahead of the newest tick before an event is held
     max_casualties: int
     max_stock: float
@@ -164,7 +164,6 @@ def compile_rulebook(book: Rulebook) -> Compiled:
     compiled = Compiled(
         version=book.version,
         reporting_limit=round(book.reporting_limit_hours * HOUR),
-        reporting_late_after=timedelta(hours=book.reporting_limit_hours),
         quiet={code: days_to_us(d.max_incubation_days) for code, d in book.diseases.items()},
         plan={
             plan_rank[key]: tuple(
@@ -180,6 +179,7 @@ def compile_rulebook(book: Rulebook) -> Compiled:
         ),
         burn_window=days_to_us(book.stock.burn_window_days),
         occurred_slack=timedelta(minutes=checks.occurred_after_reported_minutes),
+        occurred_slack_us=round(checks.occurred_after_reported_minutes * MINUTE),
         ahead_limit=(
             None
             if checks.ahead_of_clock_minutes is None

@@ -29,10 +29,10 @@ from typing import Any, NamedTuple
 
 from streams.core.alerts import alert
 from streams.core.cases import apply_case, apply_report, disease_key
-from streams.core.checks import input_problem
+from streams.core.checks import value_problem
 from streams.core.compiled import Compiled, compile_rulebook
 from streams.core.eventtime import NEVER, from_us, to_us
-from streams.core.held import hold, take_ready
+from streams.core.held import hold, take_ready, unhold
 from streams.core.ids import content_id
 from streams.core.plan import (
     TIER_BY_RANK,
@@ -105,15 +105,17 @@ class _Batch:
         self.spaces: dict[Status, Namespace] = {}  # the namespaces this batch already copied
 
     def event(self, ev: InputEvent) -> None:
-        if input_problem(ev, self.comp) is not None:
-            return  # the shells sent it to the DLQ with the reason
-        t = to_us(ev.occurred_at)
-        limit = self.comp.ahead_limit
+        comp = self.comp
+        t, reported = to_us(ev.occurred_at), to_us(ev.reported_at)
+        # checks.input_problem, in integers: the shells sent such events to the DLQ
+        if t - reported > comp.occurred_slack_us or value_problem(ev, comp) is not None:
+            return
+        limit = comp.ahead_limit
         tick_wm = self.work.state.tick_wm
         if limit is not None and t - limit > tick_wm != NO_TIME:
             hold(self.work.state, self._space(ev.status), ev, t, self.out)
         else:
-            self._apply(ev, t)
+            self._apply(ev, t, reported)
 
     def _space(self, status: Status) -> Namespace:
         ns = self.spaces.get(status)
@@ -121,7 +123,7 @@ class _Batch:
             ns = self.spaces[status] = self.work.namespace(status)
         return ns
 
-    def _apply(self, ev: InputEvent, t: int) -> None:
+    def _apply(self, ev: InputEvent, t: int, reported: int) -> None:
         ns = self._space(ev.status)
         if t > ns.event_wm:
             ns.event_wm = t
@@ -146,8 +148,8 @@ class _Batch:
             apply_transfer(
                 ns, self.jurisdiction, ev, t, watermark=self._watermark(ns), out=self.out
             )
-        if ev.reported_at - ev.occurred_at > self.comp.reporting_late_after:
-            self._reporting_late(ns, ev, to_us(ev.reported_at) - t)
+        if reported - t > self.comp.reporting_limit:
+            self._reporting_late(ns, ev, reported - t)
         if ns.event_wm >= ns.next_due or self.work.state.tick_wm >= ns.next_due:
             self._advance(ns)
 
@@ -156,7 +158,8 @@ class _Batch:
         at = to_us(tick.tick_at)
         state.tick_wm = max(state.tick_wm, at)
         for held_t, held in take_ready(state, self.comp.ahead_limit) if state.held else ():
-            self._apply(held, held_t)
+            unhold(self._space(held.status), self.jurisdiction, held, held_t, self.out)
+            self._apply(held, held_t, to_us(held.reported_at))
         for status, ns in list(state.namespaces.items()):
             if max(ns.event_wm, state.tick_wm) >= ns.next_due:
                 self._advance(self.work.namespace(status))

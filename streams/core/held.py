@@ -5,7 +5,8 @@ An event whose ``occurred_at`` lies more than ``input_checks.ahead_of_clock_minu
 move its namespace's watermark to its time, and with it de-escalate incidents and raise
 overdue alerts hours or years early, on the word of one record. It is *held* in the core's
 state instead (an ``event_held`` alert says so, once) and applied, in event-time order,
-by the first tick that comes within the allowance of it. Holding, not rejecting, because
+by the first tick that comes within the allowance of it (the alert is then retracted:
+what stands is the events still waiting). Holding, not rejecting, because
 an agency's clock running ahead of ours by an hour is not wrong data: nothing is lost, it
 only waits. (An event ahead of its own ``reported_at`` is wrong data, and is rejected by
 :mod:`streams.core.checks`.)
@@ -21,10 +22,11 @@ from __future__ import annotations
 from operator import itemgetter
 from typing import Any
 
-from streams.core.alerts import alert
-from streams.core.eventtime import HOUR, NEVER
+from streams.core.alerts import alert, retracted
+from streams.core.eventtime import NEVER
 from streams.core.ids import content_id
 from streams.core.state import CoreState, Namespace
+from topics.models import Alert
 
 _ORDER = itemgetter(0, 1)
 
@@ -36,31 +38,42 @@ def hold(state: CoreState, ns: Namespace, ev: Any, t: int, out: list[Any]) -> No
         return
     state.held = tuple(sorted((*state.held, (t, ev.event_id, ev)), key=_ORDER))
     alert_id = content_id("event_held", ns.status, ev.event_id)
+    if alert_id not in ns.alerted:
+        ns.alerted.add(alert_id)
+        out.append(_held_alert(ns, state.jurisdiction, ev, t))
+
+
+def unhold(ns: Namespace, jurisdiction: str, ev: Any, t: int, out: list[Any]) -> None:
+    """``ev`` leaves the held queue to be applied: its ``event_held`` alert is retracted,
+    so what stands is the same for any interleaving of ticks and events (a replay reads
+    the topics in other batches than the live run did)."""
+    alert_id = content_id("event_held", ns.status, ev.event_id)
     if alert_id in ns.alerted:
-        return
-    ns.alerted.add(alert_id)
-    ahead = (t - state.tick_wm) / HOUR
-    out.append(
-        alert(
-            ns,
-            state.jurisdiction,
-            "event_held",
-            "yellow",
-            about=(ev.event_id,),
-            at=state.tick_wm,
-            message=(
-                f"{ev.source.agency_id}'s {ev.kind} {ev.event_id} is {ahead:.1f} h ahead of the "
-                "log's clock: held until the clock reaches it (check its occurred_at)"
-            ),
-            details={
-                "agency_id": ev.source.agency_id,
-                "kind": ev.kind,
-                "occurred_at": ev.occurred_at.isoformat(),
-                "ahead_hours": ahead,
-            },
-            subject=ev.event_id,
-            incident=ev.incident_id,
-        )
+        ns.alerted.discard(alert_id)
+        out.append(retracted(_held_alert(ns, jurisdiction, ev, t)))
+
+
+def _held_alert(ns: Namespace, jurisdiction: str, ev: Any, t: int) -> Alert:
+    """The ``event_held`` alert of ``ev``: a function of the event alone."""
+    return alert(
+        ns,
+        jurisdiction,
+        "event_held",
+        "yellow",
+        about=(ev.event_id,),
+        at=t,
+        message=(
+            f"{ev.source.agency_id}'s {ev.kind} {ev.event_id} (occurred_at "
+            f"{ev.occurred_at.isoformat()}) is ahead of the log's clock: held until the clock "
+            "reaches it; check its occurred_at"
+        ),
+        details={
+            "agency_id": ev.source.agency_id,
+            "kind": ev.kind,
+            "occurred_at": ev.occurred_at.isoformat(),
+        },
+        subject=ev.event_id,
+        incident=ev.incident_id,
     )
 
 

@@ -9,16 +9,20 @@ perimeter" to public_security (due 4 h)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from streams.core import (
     CoreState,
+    RulebookError,
     decode_state,
     default_rulebook,
     encode_state,
     initial_state,
+    parse_rulebook,
     step_many,
 )
 from tests.unit.test_input_checks import HANGZHOU, hz_case
@@ -138,12 +142,6 @@ def test_an_ack_that_came_before_its_task_is_judged_when_the_task_is_issued() ->
 
 
 def test_the_rulebook_names_a_widening_of_an_action_no_task_does() -> None:
-    from pathlib import Path
-
-    import pytest
-
-    from streams.core import RulebookError, parse_rulebook
-
     text = (Path(__file__).resolve().parents[2] / "streams/rulebooks/default.yaml").read_text()
     bad = text.replace("convene city joint command: [health]", "convene the moon: [health]")
     with pytest.raises(RulebookError, match=r"authority\.ack_by\.convene the moon"):

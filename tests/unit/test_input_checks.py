@@ -19,6 +19,7 @@ from streams.core import Rulebook, default_rulebook, fold, initial_state, step_m
 from streams.core.engine import tier_timeline
 from streams.core.eventtime import EPOCH
 from streams.live.decide import Decider, Record
+from streams.live.metrics import reason_class
 from streams.live.ticks import TickClock
 from streams.live.topology import partition_for
 from topics.codec import decode, decode_tick
@@ -158,7 +159,9 @@ def test_an_event_far_ahead_of_the_ticks_is_held_until_the_clock_reaches_it() ->
     assert state.namespaces["Actual"].event_wm == int((T0 - EPOCH).total_seconds() - 3600) * 10**6
 
     # A tick within an hour of it releases it: the case is decided and the clock runs on.
-    d.decide(records([tick(9 * 60 + 1)]))
+    released = d.decide(records([tick(9 * 60 + 1)])).out
+    [gone] = [o.model for o in released if getattr(o.model, "alert_kind", "") == "event_held"]
+    assert (gone.alert_id, gone.retracted) == (held.alert_id, True)  # no longer waiting
     assert d.states[HANGZHOU].held == ()
     assert d.states[HANGZHOU].namespaces["Actual"].event_wm > 0
 
@@ -291,3 +294,25 @@ def test_an_eta_set_before_the_transfer_happened_is_rejected() -> None:
     assert "is before occurred_at" in rejection.reason
     # an arrival report carries the eta it was given, which a late transfer has passed
     assert not isinstance(decode(orjson.dumps({**body, "transfer_status": "arrived"})), Rejection)
+
+
+def test_reasons_group_into_a_bounded_set_of_kinds() -> None:
+    """The DLQ metric's label is the reason up to its first quoted value: a time or a count
+    in it would make a new label per record."""
+    bodies = [
+        TYPO,
+        {**TYPO, "event_id": "typo-2", "occurred_at": "2071-05-06T07:08:09+08:00"},
+        _incident(casualties={"total": 200_000}),
+        _incident(casualties={"total": 300_000}),
+        _stock(on_hand=1e12),
+        _stock(on_hand=3e12),
+        _stock(on_hand=100, baseline=20),
+        _stock(on_hand=300, baseline=21),
+    ]
+    kinds = set()
+    for body in bodies:
+        topic = {"case": "cases", "incident": "incidents", "stock": "stock"}[body["kind"]]
+        record = Record(f"{P}.{topic}.v1", HZ_PARTITION, 0, None, orjson.dumps(body))
+        [rejection] = [o.model for o in decider().decide([record]).out]
+        kinds.add(reason_class(rejection))
+    assert kinds == {"occurred after reported", "above a rulebook bound", "on_hand above baseline"}
