@@ -3,13 +3,15 @@ paused (SIGSTOP) mid-run, right after it consumed records, past the session time
 other takes its partitions over, recovers their states and decides the rest; the paused
 one is resumed (SIGCONT) and goes on where it stopped, with states and offsets that are
 no longer its own. Kafka's fencing (one transactional producer per partition, claimed by
-the new owner before it recovers, streams/live/fencing.py) refuses what it sends; the
-states in the changelog equal the offline answer of an uninterrupted run, and every
+the new owner before it recovers, streams/live/fencing.py) refuses what it sends: no
+committed offset goes back to where it stopped (without fencing its overdue commit did),
+the states in the changelog equal the offline answer of an uninterrupted run, and every
 offset is committed. (The roll-up stage is Faust's own agent and is not fenced this way: its
 provincial decisions are not compared here, see README "Zombie workers".)"""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 from collections.abc import Callable
@@ -19,6 +21,7 @@ from streams.core import default_rulebook, fold, state_fingerprint
 from streams.live.topology import partition_for
 from topics.settings import Settings
 
+from .kafka_helpers import committed_offsets
 from .live_support import (
     free_port,
     live_settings,
@@ -44,6 +47,11 @@ def _until_all_partitions(log: Path, timeout: float = 90) -> None:
         time.sleep(0.5)
 
 
+def _intake_offsets(settings: Settings) -> dict[str, int]:
+    group = f"{settings.topic_prefix}.decide-intake"
+    return asyncio.run(committed_offsets(settings.kafka_bootstrap, group))
+
+
 def test_a_paused_worker_resumed_after_losing_its_partitions_changes_nothing(
     stack: Settings, unique_name: Callable[..., str], tmp_path: Path
 ) -> None:
@@ -65,10 +73,17 @@ def test_a_paused_worker_resumed_after_losing_its_partitions_changes_nothing(
         rest = publish(first, lines[half:])
         _until_all_partitions(logs[1 - victim], timeout=SESSION_TIMEOUT_S * 9)
         wait_decided(first, survivor, timeout=150)
+        taken_over = _intake_offsets(first)
         zombie.send_signal(signal.SIGCONT)
-        # It resumes where it stopped (a commit due, a batch in flight) until it hears of
-        # the rebalance; then the group splits the partitions again.
-        time.sleep(SESSION_TIMEOUT_S)
+        # It resumes where it stopped (a commit long due, a batch in flight) until it hears
+        # of the rebalance; then the group splits the partitions again. No committed offset
+        # may go back to where the zombie stopped.
+        deadline = time.monotonic() + SESSION_TIMEOUT_S
+        while time.monotonic() < deadline:
+            now = _intake_offsets(first)
+            back = {tp: (o, now[tp]) for tp, o in taken_over.items() if now.get(tp, 0) < o}
+            assert not back, f"the zombie committed offsets of partitions it lost: {back}"
+            time.sleep(0.2)
         for proc in workers:
             if proc.poll() is None:
                 wait_decided(first, proc, timeout=150)
