@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,12 +18,13 @@ from sinks.namespaces import namespace_sinks
 from sinks.writer import RetryPolicy, SinkPolicy
 from streams.live import metrics
 from streams.live.decide import Decider, Outgoing, Record
+from streams.live.fencing import PartitionCommitter, fenced_commits
 from streams.live.health import Heartbeat
 from streams.live.intake import Intake
 from streams.live.landing import Landing
 from streams.live.readiness import stop_for_good, wait_until_migrated
 from streams.live.rollup_stage import RollupStage
-from streams.live.state_store import TableStore
+from streams.live.state_store import DecideStateStore, TableStore
 from streams.live.ticks import TickClock, ticks_for
 from streams.live.topology import DECIDE_JOURNAL, PARTITIONS, ROLLUP_FEED, TopicNames
 from topics.codec import encode
@@ -54,7 +54,7 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
         ticks_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
     clock = TickClock(settings.tick_clock)
-    states = TableStore(
+    states = DecideStateStore(
         app.Table(
             "state",
             key_type=bytes,
@@ -74,16 +74,18 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
         async for _ in stream:  # the intake reads ticks, in order with the inputs
             pass
 
-    async def states_in_changelog() -> None:
-        await states.writable()
-        started = time.perf_counter()
-        if decider.flush_states():
-            metrics.STATE_FLUSH_SECONDS.observe(time.perf_counter() - started)
-        await states.persist()
+    committer = PartitionCommitter(
+        bootstrap=settings.kafka_bootstrap,
+        prefix=settings.topic_prefix,
+        group=intake.group,
+        changelog=states.changelog,
+        max_bytes=MAX_STATE_BYTES,
+    )
+    commit = fenced_commits(app, committer, decider=decider, states=states, ticks=ticks_topic)
 
     async def read_inputs() -> None:
         try:
-            await intake.run(hand_over, states_in_changelog)
+            await intake.run(hand_over, commit)
         except Exception:
             _stop_hard("intake", 0)
 
@@ -223,7 +225,9 @@ def _rollup_stage(app: Any, settings: Settings, rulebook: Any, names: TopicNames
     return stage
 
 
-def _decider(settings: Settings, rulebook: Any, clock: TickClock, states: TableStore) -> Decider:
+def _decider(
+    settings: Settings, rulebook: Any, clock: TickClock, states: DecideStateStore
+) -> Decider:
     """The decide stage's logic over the worker's state table (changelog-backed)."""
     return Decider(
         prefix=settings.topic_prefix,

@@ -16,9 +16,11 @@ every decide source (manual assignment: no second group protocol to agree with F
 Offsets: committed under the group ``<prefix>.decide-intake``, which only the intake
 uses, at most every ``commit_interval_s`` and at least :data:`COMMIT_COST_FACTOR` times
 what the last commit took apart (encoding a state is O(state): not after every batch),
-and only after the agent has decided the batches, their outputs are durable in
-Kafka and the states they changed are in the table's changelog (``before_commit``): every
-committed offset is covered by a changelog record. A rebalance during a batch drops its work
+and only after the agent has decided the batches and their outputs are durable in Kafka.
+The ``commit`` the worker gives puts the states they changed in the table's changelog and
+the offsets in the group together, per partition, in a transaction a paused worker that
+lost the partition cannot complete (:mod:`streams.live.fencing`): every committed offset is
+covered by an acknowledged changelog record. A rebalance during a batch drops its work
 uncommitted (:meth:`Intake.revoke`) and stops waiting for it (Faust may have cleared it
 from the channel); the next assignment reads again from the committed offsets, and the
 core's event-id idempotence makes the repeat harmless.
@@ -102,10 +104,11 @@ class Intake:
     async def run(
         self,
         decide: Callable[[list[Record]], Awaitable[None]],
-        before_commit: Callable[[], Awaitable[None]],
+        commit: Callable[[dict[TopicPartition, int]], Awaitable[None]],
     ) -> None:
-        """Read, journal and ``decide`` each batch, ``before_commit``, commit; forever. A
-        fresh assignment first decides again the journaled batches after the commit."""
+        """Read, journal and ``decide`` each batch, ``commit`` (the states, then these next
+        offsets); forever. A fresh assignment first decides again the journaled batches
+        after the commit."""
         consumer = self._consumer = batch_consumer(self.bootstrap, self.group)
         await consumer.start()
         try:
@@ -137,10 +140,7 @@ class Intake:
                 if not decided or not due or generation != self._generation:
                     continue  # (rebalanced meanwhile: the decider forgot; nothing to commit)
                 began = self.clock()
-                await before_commit()
-                if generation != self._generation:
-                    continue
-                await consumer.commit(decided)
+                await commit(decided)
                 self._committed.update(decided)
                 decided, last_commit = {}, self.clock()
                 # states grow over an incident and their encoding with them: keep it a

@@ -71,7 +71,10 @@ async def _read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, byte
             batch = await consumer.getmany(timeout_ms=2000)
             for tp, records in batch.items():
                 out.extend((r.key, r.value, tp.partition) for r in records)
-                if records and records[-1].offset + 1 >= ends[tp]:
+            for tp in list(remaining):
+                # the position, not the last record: a transaction's commit marker can end
+                # a partition (the state changelog) and is never delivered
+                if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
         return out
     finally:

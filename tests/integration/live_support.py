@@ -519,6 +519,9 @@ def state_fingerprints(settings: Settings) -> dict[str, bytes]:
     latest: dict[str, bytes] = {}
     for key, value, _partition in read_topic(settings.kafka_bootstrap, topic):
         assert key is not None
+        if value is None:  # a tombstone: the records a claim ends a partition with
+            latest.pop(key.decode(), None)
+            continue
         latest[key.decode()] = value
     return {j: state_fingerprint(decode_state(blob)) for j, blob in latest.items()}
 

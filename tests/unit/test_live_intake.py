@@ -116,10 +116,6 @@ def _intake(consumer: _Consumer, monkeypatch: pytest.MonkeyPatch) -> Intake:
     )
 
 
-async def _nothing() -> None:
-    pass
-
-
 async def _until(condition: Any) -> None:
     for _ in range(500):
         if condition():
@@ -141,7 +137,7 @@ def test_a_batch_cleared_by_a_rebalance_does_not_hang_the_intake_and_is_decided_
 
     async def scenario() -> None:
         intake = _intake(consumer, monkeypatch)
-        running = asyncio.ensure_future(intake.run(decide, _nothing))
+        running = asyncio.ensure_future(intake.run(decide, consumer.commit))
         intake.assign([0])
         await _until(lambda: len(decided) == 1)
         intake.revoke()
@@ -170,7 +166,7 @@ def test_batches_journaled_after_the_commit_are_decided_again_in_the_same_ranges
 
     async def scenario() -> None:
         intake = _intake(consumer, monkeypatch)
-        running = asyncio.ensure_future(intake.run(decide, _nothing))
+        running = asyncio.ensure_future(intake.run(decide, consumer.commit))
         intake.assign([0])
         await _until(lambda: consumer.commits)
         running.cancel()

@@ -1,0 +1,229 @@
+"""Commits a zombie cannot make: each partition's states and offsets in one Kafka transaction
+of a producer whose ``transactional.id`` belongs to the partition.
+
+A worker paused (SIGSTOP, a long GC, a frozen VM) past the session timeout loses its
+partitions to another worker without knowing it; resumed, it would go on where it stopped:
+write the states it holds to the changelog (over the new owner's) and commit offsets for
+partitions it no longer owns. Kafka's own fencing stops it (classic exactly-once, one
+transactional producer per input partition, as Faust's ``exactly_once`` guarantee does):
+
+- The transactional id of partition ``p`` is ``<prefix>.decide-intake.p``. Whoever is
+  given ``p`` initialises that id (:meth:`PartitionCommitter.claim`) *before* the table's
+  changelog is recovered (the worker wraps Faust's table rebalance): the broker bumps the
+  id's epoch, aborts the previous owner's open transaction, and refuses every later send
+  or commit of the previous owner's producer (``ProducerFenced``).
+- A commit (:meth:`PartitionCommitter.commit`) is, per partition, one transaction: the
+  changelog records of the states of the partition's jurisdictions, and the intake's
+  offsets of the partition (``send_offsets_to_transaction``), committed together or not at
+  all; every send is acknowledged before the commit.
+
+So a zombie's commit fails on its first attempt (nothing of those partitions committed;
+the worker goes on with what it still owns until its own rebalance), and the broker appends
+nothing it sends after the new owner's claim. (Records of a transaction open at the claim
+are aborted; Faust's recovery reads uncommitted records, so such a state can be recovered:
+a state ahead of the committed offsets, which the idempotent core tolerates as it tolerates
+a crash between a changelog write and a commit. It never lands after the new owner's.)
+
+Why not generation-checked group commits: the intake assigns partitions by hand (no group
+generation of its own), and a generation check guards offsets only, never the changelog
+records written before them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.errors import ProducerFenced
+
+from streams.live import metrics
+from streams.live.decide import Decider
+from streams.live.state_store import ChangelogError, DecideStateStore
+
+log = logging.getLogger("tierflow.live.fencing")
+
+# The changelog key of the records that end a partition after a claim (no jurisdiction).
+FENCE_KEY = b"~fence"
+
+
+class PartitionCommitter:
+    """One transactional producer per claimed partition of the decide stage."""
+
+    def __init__(
+        self, *, bootstrap: str, prefix: str, group: str, changelog: str, max_bytes: int
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.prefix = prefix
+        self.group = group
+        self.changelog = changelog
+        self.max_bytes = max_bytes
+        self._producers: dict[int, AIOKafkaProducer] = {}
+
+    def transactional_id(self, partition: int) -> str:
+        return f"{self.prefix}.decide-intake.{partition}"
+
+    async def claim(self, partitions: Iterable[int]) -> None:
+        """Own exactly ``partitions`` from now on, each with a freshly initialised producer
+        (returns once the broker has bumped every id's epoch). Every rebalance claims all of
+        them again, kept ones too: another worker may have claimed one in between (this
+        worker paused), which left this worker's producer fenced for good."""
+        for producer in self._producers.values():
+            await producer.stop()
+        self._producers.clear()
+        for partition in sorted(set(partitions)):
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap,
+                transactional_id=self.transactional_id(partition),
+                enable_idempotence=True,
+                acks="all",
+                max_request_size=self.max_bytes,
+            )
+            await producer.start()
+            await producer.begin_transaction()  # InitProducerId: the previous owner is fenced
+            await producer.commit_transaction()
+            self._producers[partition] = producer
+        await self._end_with_a_record(sorted(self._producers))
+        log.info("fenced and claimed partitions %s", sorted(self._producers))
+
+    async def _end_with_a_record(self, partitions: list[int]) -> None:
+        """Append a tombstone of :data:`FENCE_KEY` (outside any transaction) to each
+        changelog partition. A committed transaction leaves its commit marker last in the
+        log; Faust's recovery (outside its own exactly-once mode) waits for a record at the
+        highwater, and a marker is never delivered, so it would wait forever. A tombstone
+        of a key no jurisdiction has changes no state."""
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        await producer.start()
+        try:
+            sent = [
+                await producer.send(self.changelog, None, FENCE_KEY, partition)
+                for partition in partitions
+            ]
+            for acknowledged in sent:
+                await acknowledged
+        finally:
+            await producer.stop()
+
+    async def commit(
+        self, states: Mapping[int, Mapping[bytes, bytes]], offsets: Mapping[TopicPartition, int]
+    ) -> list[int]:
+        """Per partition, in one transaction: the changelog records ``states[p]`` (key ->
+        encoded state) and the intake's ``offsets`` of partition ``p``. Returns the
+        partitions another worker owns now (fenced, or never claimed here): nothing of them
+        was committed. ChangelogError when a state is not acknowledged."""
+        by_partition: dict[int, dict[TopicPartition, int]] = {}
+        for tp, offset in offsets.items():
+            by_partition.setdefault(tp.partition, {})[tp] = offset
+        lost = []
+        for partition in sorted(set(by_partition) | set(states)):
+            producer = self._producers.get(partition)
+            if producer is None:
+                lost.append(partition)
+                continue
+            try:
+                await self._commit_one(
+                    producer, partition, states.get(partition, {}), by_partition.get(partition)
+                )
+            except ProducerFenced:
+                # another worker claimed it: this producer can do nothing more
+                if self._producers.get(partition) is producer:
+                    await self._producers.pop(partition).stop()
+                lost.append(partition)
+            except Exception:
+                if self._producers.get(partition) is producer:
+                    raise
+                lost.append(partition)  # a rebalance replaced the producer meanwhile
+        return lost
+
+    async def _commit_one(
+        self,
+        producer: AIOKafkaProducer,
+        partition: int,
+        states: Mapping[bytes, bytes],
+        offsets: dict[TopicPartition, int] | None,
+    ) -> None:
+        await producer.begin_transaction()
+        try:
+            await self._send_states(producer, partition, states)
+            if offsets:
+                await producer.send_offsets_to_transaction(offsets, self.group)
+        except BaseException:
+            await _abort_quietly(producer)
+            raise
+        await producer.commit_transaction()
+
+    async def _send_states(
+        self, producer: AIOKafkaProducer, partition: int, states: Mapping[bytes, bytes]
+    ) -> None:
+        sending = []
+        for key, blob in states.items():
+            try:
+                sent = await producer.send(self.changelog, blob, key, partition)
+            except ProducerFenced:
+                raise
+            except Exception as exc:  # e.g. a record over max_request_size
+                raise ChangelogError.not_written(self.changelog, key, blob, exc) from exc
+            sending.append((key, blob, sent))
+        # every outcome retrieved (a fenced producer fails them all), the first one raised
+        outcomes = await asyncio.gather(*(a for _, _, a in sending), return_exceptions=True)
+        for (key, blob, _), outcome in zip(sending, outcomes, strict=True):
+            if isinstance(outcome, ProducerFenced):
+                raise outcome
+            if isinstance(outcome, Exception):  # the broker refused it
+                raise ChangelogError.not_written(self.changelog, key, blob, outcome) from outcome
+
+    async def close(self) -> None:
+        for producer in self._producers.values():
+            await producer.stop()
+        self._producers.clear()
+
+
+async def _abort_quietly(producer: AIOKafkaProducer) -> None:
+    # The commit fails anyway (the worker exits); a fenced producer cannot abort either.
+    try:
+        await producer.abort_transaction()
+    except Exception as exc:
+        log.warning("cannot abort the transaction: %s", exc)
+
+
+def fenced_commits(
+    app: Any,
+    committer: PartitionCommitter,
+    *,
+    decider: Decider,
+    states: DecideStateStore,
+    ticks: str,
+) -> Callable[[dict[TopicPartition, int]], Awaitable[None]]:
+    """The intake's commit over ``committer``: the changed states and the offsets, per
+    partition, in one transaction; and Faust's table rebalance wrapped so that the previous
+    owners of newly assigned ``ticks`` partitions are fenced before the table recovers (as
+    Faust's ``exactly_once`` does). The partitions of a fenced commit are logged and left
+    to their new owner (the rebalance that follows revokes them here too)."""
+
+    async def commit(offsets: dict[TopicPartition, int]) -> None:
+        started = time.perf_counter()
+        if decider.flush_states():
+            metrics.STATE_FLUSH_SECONDS.observe(time.perf_counter() - started)
+        lost = await committer.commit(states.take_unsent(), offsets)
+        if lost:
+            log.warning(
+                "partitions %s are another worker's now (this one was paused past the"
+                " session timeout, or they moved in a rebalance): nothing of them committed",
+                lost,
+            )
+
+    recover = app.tables.on_rebalance
+
+    async def fence_then_recover(
+        assigned: set[Any], revoked: set[Any], newly_assigned: set[Any], generation_id: int = 0
+    ) -> None:
+        # Nothing the previous owners send after the claim becomes visible, so the state
+        # recovered next is final.
+        await committer.claim(tp.partition for tp in assigned if tp.topic == ticks)
+        await recover(assigned, revoked, newly_assigned, generation_id)
+
+    app.tables.on_rebalance = fence_then_recover
+    return commit
