@@ -55,6 +55,7 @@ from sinks.namespaces import migrate_namespaces, namespace_databases
 from streams.live.topology import LIVE_TOPICS, TopicNames
 from streams.ops.kafka import create_topics
 from topics.codec import encode
+from topics.kafka_security import aiokafka_options
 from topics.registry import ALERTS, ALL_TOPICS, TOPIC_FOR_KIND
 from topics.settings import Settings, load_settings
 
@@ -182,13 +183,11 @@ class Workers:
 
 
 async def publish(
-    bootstrap: str, records: list[Keyed], rate: float | None = None
+    kafka: dict[str, Any], records: list[Keyed], rate: float | None = None
 ) -> tuple[float, dict[str, float]]:
     """Send ``records`` (paced at ``rate``/s in 10 ms slices, or as fast as possible);
     returns the wall time of the first send and each probe's wall time at send."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=1 << 20
-    )
+    producer = AIOKafkaProducer(**kafka, acks="all", linger_ms=5, max_batch_size=1 << 20)
     await producer.start()
     sent_at: dict[str, float] = {}
     try:
@@ -237,8 +236,8 @@ async def wait_drained(settings: Settings, timeout: float) -> Drained:
     group every record of its topics, or until ``timeout`` s have passed."""
     names = TopicNames(settings.topic_prefix)
     prefix = settings.topic_prefix
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    probe = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**aiokafka_options(settings, "admin"))
+    probe = AIOKafkaConsumer(**aiokafka_options(settings, "admin"))
     await admin.start()
     await probe.start()
     try:
@@ -273,9 +272,7 @@ async def wait_drained(settings: Settings, timeout: float) -> Drained:
 
 async def alerts_of(settings: Settings) -> Iterator[tuple[dict[str, Any], int]]:
     """(alert, Kafka timestamp ms) of every record of the alerts topic."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest"
-    )
+    consumer = AIOKafkaConsumer(**aiokafka_options(settings, "admin"), auto_offset_reset="earliest")
     await consumer.start()
     try:
         topic = ALERTS.name(settings.topic_prefix)
@@ -326,7 +323,7 @@ def throughput(
     try:
         worker.ready()
         print("  worker ready; publishing as fast as possible", flush=True)
-        first, _ = asyncio.run(publish(settings.kafka_bootstrap, records))
+        first, _ = asyncio.run(publish(aiokafka_options(settings, "admin"), records))
         published = time.time()
         print(f"  published in {published - first:.1f} s ({events / (published - first):,.0f}/s)")
         drained = asyncio.run(wait_drained(settings, timeout=max_s - (time.time() - first)))
@@ -345,7 +342,7 @@ def throughput(
         done, decided = drained.landed, drained.decided or drained.landed
         e2e = events / (done - first)
     raw: RawRate = asyncio.run(
-        raw_consume(settings.kafka_bootstrap, TopicNames(settings.topic_prefix).inputs)
+        raw_consume(aiokafka_options(settings, "admin"), TopicNames(settings.topic_prefix).inputs)
     )
     if drained.landed is not None:
         print(
@@ -375,7 +372,7 @@ def latency(
     try:
         worker.ready()
         print(f"latency: {count:,} events offered at {rate:,.0f}/s, every {PROBE_EVERY}th a probe")
-        first, sent_at = asyncio.run(publish(settings.kafka_bootstrap, records, rate))
+        first, sent_at = asyncio.run(publish(aiokafka_options(settings, "admin"), records, rate))
         offered = count / (time.time() - first)
         if asyncio.run(wait_drained(settings, timeout=600)).landed is None:
             print("  not drained within 600 s: latencies below are of the probes decided")

@@ -42,6 +42,7 @@ from streams.ops.runtime import tune_gc_for_core_state
 from streams.replay.kafka_range import RangePlan, plan_ranges, range_consumer
 from streams.replay.session import Progress, ReviewRequest, ReviewSummary, replay_kafka
 from topics.codec import decode, encode
+from topics.kafka_security import aiokafka_options
 from topics.registry import ALL_TOPICS, TICKS, TOPIC_FOR_KIND
 from topics.settings import Settings, load_settings
 
@@ -52,7 +53,7 @@ EVERYTHING = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
 
 
 async def _published(settings: Settings) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    consumer = AIOKafkaConsumer(**aiokafka_options(settings, "admin"))
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()
@@ -150,7 +151,9 @@ def raw_with_decoding(settings: Settings, raw_rate: float) -> None:
     """Raw reading plus pydantic decoding of every value, over the whole range: the most a
     replay could reach on one core before the core and the landing do anything."""
     names = TopicNames(settings.topic_prefix)
-    rate = asyncio.run(raw_consume(settings.kafka_bootstrap, names.inputs, on_values=_decoding))
+    rate = asyncio.run(
+        raw_consume(aiokafka_options(settings, "admin"), names.inputs, on_values=_decoding)
+    )
     print(
         f"raw + decode : {rate.records:,} records in {rate.seconds:.1f} s = "
         f"{rate.per_second:,.0f}/s (ratio to raw {rate.per_second / raw_rate:.3f})"
@@ -197,7 +200,7 @@ def main() -> None:
     settings = settings.model_copy(update={"topic_prefix": prefix})
     ensure_published(settings, args.events)
     names = TopicNames(settings.topic_prefix)
-    raw = asyncio.run(raw_consume(settings.kafka_bootstrap, names.inputs))
+    raw = asyncio.run(raw_consume(aiokafka_options(settings, "admin"), names.inputs))
     print(
         f"raw aiokafka : {raw.records:,} records in {raw.seconds:.1f} s = {raw.per_second:,.0f}/s"
     )

@@ -28,6 +28,7 @@ from streams.live.rollup_stage import RollupStage
 from streams.live.ticks import TickClock, ticks_for
 from streams.live.topology import DECIDE_JOURNAL, PARTITIONS, ROLLUP_FEED, TopicNames
 from topics.codec import encode
+from topics.kafka_security import aiokafka_options, credentials, ssl_context
 from topics.registry import TICKS
 from topics.settings import Settings
 
@@ -180,7 +181,7 @@ def _intake(app: Any, settings: Settings, names: TopicNames) -> Intake:
         return {partition: (await sent).offset for partition, sent in sends.items()}
 
     return Intake(
-        bootstrap=settings.kafka_bootstrap,
+        kafka=aiokafka_options(settings, "worker"),
         group=f"{settings.topic_prefix}.decide-intake",
         topics=names.decide_sources,
         batch_max=settings.worker_batch_max,
@@ -288,7 +289,7 @@ def landing_stage(
     worker's Faust app, or alone in a process: ``worker_stages = "land"``); its lag and
     commits go into ``heartbeat``."""
     landing = Landing(
-        bootstrap=settings.kafka_bootstrap,
+        kafka=aiokafka_options(settings, "worker"),
         prefix=settings.topic_prefix,
         sinks=namespace_sinks(
             settings,
@@ -338,12 +339,25 @@ def _stop_hard(stage: str, records: int) -> NoReturn:
     os._exit(EXIT_STAGE_FAILED)
 
 
+def _faust_credentials(settings: Settings) -> faust.SASLCredentials:
+    """The worker principal, as Faust passes it to its aiokafka clients (SASL_SSL when a
+    TLS context is given)."""
+    username, password = credentials(settings, "worker")
+    return faust.SASLCredentials(
+        username=username,
+        password=password,
+        mechanism=settings.kafka_sasl_mechanism,
+        ssl_context=ssl_context(settings),
+    )
+
+
 def _faust_app(settings: Settings) -> Any:
     datadir = settings.stack_home / "worker" / settings.topic_prefix
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         f"{settings.topic_prefix}.decide",
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
+        broker_credentials=_faust_credentials(settings),
         store="memory://",
         autodiscover=False,
         web_enabled=False,

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,7 +108,7 @@ class Landing:
     def __init__(
         self,
         *,
-        bootstrap: str,
+        kafka: Mapping[str, Any],
         prefix: str,
         sinks: dict[Namespace, Sink],
         pseudonym_key: bytes,
@@ -116,7 +116,7 @@ class Landing:
         poll_ms: int = 200,
         tracker: metrics.CommitTracker | None = None,
     ) -> None:
-        self.bootstrap = bootstrap
+        self.kafka = kafka  # aiokafka client options (topics.kafka_security)
         self.group = f"{prefix}.landing"
         self.sinks = sinks
         self.batch_records = batch_records
@@ -204,7 +204,7 @@ class Landing:
         """Consume and land until cancelled."""
         consumer = AIOKafkaConsumer(
             *topics,
-            bootstrap_servers=self.bootstrap,
+            **self.kafka,
             group_id=self.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -15,6 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from topics.errors import TierflowError
+from topics.kafka_security import aiokafka_options
 from topics.registry import ALL_TOPICS, TopicSpec
 from topics.settings import Settings
 
@@ -46,7 +47,8 @@ def _no_answer(settings: Settings) -> str:
 
 @asynccontextmanager
 async def admin_client(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    """An admin client speaking as the admin principal."""
+    admin = AIOKafkaAdminClient(**aiokafka_options(settings, "admin"))
     try:
         await admin.start()
     except KafkaConnectionError as exc:
@@ -111,9 +113,11 @@ async def _until_served(admin: AIOKafkaAdminClient, partitions: dict[str, int]) 
 
 @asynccontextmanager
 async def idempotent_producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
-    """A producer with acks=all and idempotence: a retried send is written once."""
+    """A producer with acks=all and idempotence: a retried send is written once. It speaks
+    as the admin principal (publishing on behalf of agencies, each record signed with its
+    agency's key)."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **aiokafka_options(settings, "admin"),
         acks="all",
         enable_idempotence=True,
         linger_ms=5,

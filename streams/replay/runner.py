@@ -57,6 +57,7 @@ from streams.live.topology import REKEYED, TopicNames, partition_for
 from streams.ops.publisher import route_line
 from topics.codec import b64
 from topics.errors import TierflowError
+from topics.kafka_security import aiokafka_options
 from topics.models import IncidentEvent, IncidentState, Rejection, Tick
 from topics.privacy import redact_raw
 from topics.registry import CASES, TICKS, TRANSFERS
@@ -115,7 +116,7 @@ class Review:
             prefix=settings.topic_prefix, rulebook=rulebook, now=lambda: started, states=rollups
         )
         self.landing = Landing(
-            bootstrap=settings.kafka_bootstrap,
+            kafka=aiokafka_options(settings, "worker"),
             prefix=settings.topic_prefix,
             sinks={},
             pseudonym_key=key,

@@ -27,7 +27,7 @@ from topics.settings import Settings
 @pytest.fixture(scope="session")
 def stack(settings: Settings) -> Settings:
     """The running local stack (started if needed); returns its settings."""
-    if not (answers_metadata(settings.kafka_port) and pings(settings.clickhouse_http_port)):
+    if not (answers_metadata(settings) and pings(settings.clickhouse_http_port)):
         stack_up(settings)
     return settings
 

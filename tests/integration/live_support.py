@@ -40,6 +40,7 @@ from streams.live.topology import (
     partition_for,
 )
 from streams.ops.kafka import create_topics
+from tests.integration.kafka_helpers import admin_options
 from topics.codec import decode, decode_tick
 from topics.models import (
     Alert,
@@ -136,7 +137,7 @@ async def _publish(settings: Settings, lines: list[bytes], wrong_keys: int) -> P
     events: list[Any] = []
     ticks: list[Tick] = []
     malformed = 0
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(**admin_options(settings.kafka_bootstrap), acks="all")
     await producer.start()
     try:
         for raw in lines:
@@ -174,7 +175,7 @@ async def _publish_copies(settings: Settings, lines: list[bytes], count: int) ->
             keyed.append((raw, jurisdiction_of(event.region, settings.jurisdiction_digits)))
     topic = TOPIC_FOR_KIND["case"].name(settings.topic_prefix)
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **admin_options(settings.kafka_bootstrap),
         acks="all",
         linger_ms=20,
         max_batch_size=1 << 20,
