@@ -48,20 +48,25 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench.core import CITIES, T0, _mixed
+from bench.core import CITIES, EMERGENCY, HEALTH, T0, _mixed
 from bench.raw_consume import RawRate, raw_consume
 from sinks.client import connect
 from sinks.namespaces import migrate_namespaces, namespace_databases
 from streams.live.topology import LIVE_TOPICS, TopicNames
 from streams.ops.kafka import create_topics
+from streams.ops.record_signer import RecordSigner, register_keys
 from topics.codec import encode
 from topics.kafka_security import aiokafka_options
 from topics.registry import ALERTS, ALL_TOPICS, TOPIC_FOR_KIND
 from topics.settings import Settings, load_settings
+from topics.signing import sign_headers
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE_EVERY = 20
 PROBE_DELAY = timedelta(hours=3)  # over the 2 h reporting limit: one reporting_late alert
+
+
+_SENDERS = [(s.agency_id, s.agency_type) for s in (HEALTH, EMERGENCY)]
 
 
 @dataclass(frozen=True)
@@ -70,11 +75,15 @@ class Keyed:
     value: bytes
     topic: str
     event_id: str | None = None  # set on probes
+    headers: list[tuple[str, bytes]] | None = None  # its agency's signature
 
 
-def mixed(prefix: str, count: int, probes: bool = False) -> list[Keyed]:
-    """``count`` encoded events, cities interleaved, 20 s of event time apart per city."""
-    topic = {kind: spec.name(prefix) for kind, spec in TOPIC_FOR_KIND.items()}
+def mixed(settings: Settings, count: int, probes: bool = False) -> list[Keyed]:
+    """``count`` encoded events, cities interleaved, 20 s of event time apart per city,
+    each signed by its agency (registered once), as the worker requires."""
+    topic = {kind: spec.name(settings.topic_prefix) for kind, spec in TOPIC_FOR_KIND.items()}
+    register_keys(settings, _SENDERS)
+    signer = RecordSigner.from_registry(settings)
     out = []
     for n in range(count):
         city = CITIES[n % len(CITIES)]
@@ -86,11 +95,11 @@ def mixed(prefix: str, count: int, probes: bool = False) -> list[Keyed]:
             event = event.model_copy(
                 update={"event_id": f"probe-{n}", "reported_at": event.occurred_at + PROBE_DELAY}
             )
-        out.append(
-            Keyed(
-                city.encode(), encode(event), topic[event.kind], event.event_id if probe else None
-            )
-        )
+        value = encode(event)
+        kid, secret = signer.keys[event.source.agency_id]
+        headers = sign_headers(kid, secret, value)
+        probe_id = event.event_id if probe else None
+        out.append(Keyed(city.encode(), value, topic[event.kind], probe_id, headers))
     return out
 
 
@@ -117,6 +126,7 @@ class Worker:
             "TIERFLOW_TICK_CLOCK": "event",
             "TIERFLOW_STACK_HOME": str(ROOT / "var" / "bench-workers"),
             "TIERFLOW_WORKER_STAGES": stages,
+            "TIERFLOW_AGENCY_REGISTRY_PATH": str(settings.agency_registry().resolve()),
         }
         handle = log.open("ab")
         proc = subprocess.Popen(
@@ -202,7 +212,7 @@ async def publish(
             for r in records[start : start + chunk]:
                 if r.event_id is not None:
                     sent_at[r.event_id] = time.time()
-                sends.append(await producer.send(r.topic, r.value, key=r.key))
+                sends.append(await producer.send(r.topic, r.value, key=r.key, headers=r.headers))
             if not rate:
                 await asyncio.gather(*sends)
         await producer.flush()
@@ -318,7 +328,7 @@ def throughput(
 ) -> None:
     settings = fresh(base, "tput")
     print(f"throughput: encoding {events:,} mixed events …", flush=True)
-    records = mixed(settings.topic_prefix, events)
+    records = mixed(settings, events)
     worker = Workers.start(settings, log, split)
     try:
         worker.ready()
@@ -367,7 +377,7 @@ def latency(
 ) -> None:
     settings = fresh(base, "lat")
     count = int(rate * seconds)
-    records = mixed(settings.topic_prefix, count, probes=True)
+    records = mixed(settings, count, probes=True)
     worker = Workers.start(settings, log, split)
     try:
         worker.ready()

@@ -38,6 +38,7 @@ from streams.core import default_rulebook
 from streams.live.topology import LIVE_TOPICS, TopicNames
 from streams.ops.kafka import create_topics
 from streams.ops.publisher import OutgoingRecord, publish_records
+from streams.ops.record_signer import register_senders
 from streams.ops.runtime import tune_gc_for_core_state
 from streams.replay.kafka_range import RangePlan, plan_ranges, range_consumer
 from streams.replay.session import Progress, ReviewRequest, ReviewSummary, replay_kafka
@@ -80,6 +81,8 @@ def _records(events: int) -> list[OutgoingRecord]:
                 encode(event),
                 city.encode(),
                 timestamp_ms=int(at.timestamp() * 1000),
+                agency_id=event.source.agency_id,
+                agency_type=event.source.agency_type,
             )
         )
     return out
@@ -95,7 +98,9 @@ def ensure_published(settings: Settings, events: int) -> None:
         raise SystemExit(f"prefix {settings.topic_prefix} holds {held:,} records, not {events:,}")
     asyncio.run(create_topics(settings, (*ALL_TOPICS, *LIVE_TOPICS)))
     began = time.perf_counter()
-    publish_records(_records(events), settings)
+    records = _records(events)
+    register_senders(settings, records)  # signed by their agencies, as in production
+    publish_records(records, settings)
     print(f"published {events:,} events in {time.perf_counter() - began:.0f} s")
 
 

@@ -19,12 +19,14 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from topics.models import AgencyType
 
 HEADER = "tierflow-sig"
+_BLOCK = 64  # SHA-256's block size
 _HEADER_BYTES = HEADER.encode()
 VERSION = "v1"
 KEY_BYTES = 32
@@ -83,22 +85,35 @@ class Signer:
 @dataclass(frozen=True)
 class _Entry:
     signer: Signer
-    secret: bytes
+    # HMAC's inner and outer hashes with the key already absorbed (RFC 2104): a record
+    # costs two copies and two updates instead of a key schedule (half the time).
+    inner: Any
+    outer: Any
     revoked_at_offsets: Mapping[str, Mapping[int, int]] | None
+
+    @classmethod
+    def of(cls, key: SigningKey) -> _Entry:
+        block = key.secret_bytes().ljust(_BLOCK, b"\0")
+        return cls(
+            Signer(key.kid, key.agency_id, key.agency_type),
+            hashlib.sha256(bytes(b ^ 0x36 for b in block)),
+            hashlib.sha256(bytes(b ^ 0x5C for b in block)),
+            key.revoked_at_offsets,
+        )
+
+    def digest(self, value: bytes) -> bytes:
+        inner = self.inner.copy()
+        inner.update(value)
+        outer = self.outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()  # type: ignore[no-any-return]
 
 
 class KeyRing:
     """The keys a decide stage verifies with (built from the registry's keys)."""
 
     def __init__(self, keys: Iterable[SigningKey]) -> None:
-        self._entries = {
-            key.kid: _Entry(
-                Signer(key.kid, key.agency_id, key.agency_type),
-                key.secret_bytes(),
-                key.revoked_at_offsets,
-            )
-            for key in keys
-        }
+        self._entries = {key.kid: _Entry.of(key) for key in keys}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -135,7 +150,7 @@ class KeyRing:
                 f"signing key {kid!r} of agency {entry.signer.agency_id!r} is revoked: sign"
                 " with a current key (`tierflow agency rotate`)"
             )
-        if not hmac.compare_digest(mac(entry.secret, value), given):
+        if not hmac.compare_digest(entry.digest(value), given):
             return (
                 f"wrong MAC for key {kid!r}: HMAC-SHA256 the value bytes exactly as sent,"
                 " keyed by the 32 bytes of the key file's hex, lowercase hex"
@@ -169,21 +184,21 @@ def _signature_header(headers: Sequence[tuple[str, bytes]]) -> bytes | None:
     return found
 
 
-def _parse(header: bytes) -> tuple[str, str] | None:
-    try:
-        text = header.decode("ascii")
-    except (UnicodeDecodeError, AttributeError):
+_PREFIX = f"{VERSION};kid=".encode()
+_MAC_FIELD = b";hmac-sha256="
+
+
+def _parse(header: bytes) -> tuple[str, bytes] | None:
+    """``(key id, MAC bytes)`` of a well-formed header value, else None."""
+    if not isinstance(header, bytes) or not header.startswith(_PREFIX):
         return None
-    parts = text.split(";")
-    if len(parts) != 3 or parts[0] != VERSION:
+    kid, found, hex_mac = header[len(_PREFIX) :].partition(_MAC_FIELD)
+    if not found or not kid or len(hex_mac) != 64:
         return None
-    kid_part, mac_part = parts[1], parts[2]
-    if not kid_part.startswith("kid=") or not mac_part.startswith("hmac-sha256="):
+    try:  # (upper-case hex is accepted too: the MAC is what counts)
+        return kid.decode("ascii"), bytes.fromhex(hex_mac.decode("ascii"))
+    except ValueError:  # not ASCII, not hex
         return None
-    kid, given = kid_part[4:], mac_part[12:]
-    if not kid or len(given) != 64:
-        return None
-    return kid, given
 
 
 def _revoked_for(

@@ -27,10 +27,12 @@ from streams.live.landing import Landing
 from streams.live.rollup_stage import RollupStage
 from streams.live.ticks import TickClock, ticks_for
 from streams.live.topology import DECIDE_JOURNAL, PARTITIONS, ROLLUP_FEED, TopicNames
+from topics.agencies import AgencyError, KeyRingFile
 from topics.codec import encode
 from topics.kafka_security import aiokafka_options, credentials, ssl_context
 from topics.registry import TICKS
 from topics.settings import Settings
+from topics.signing import KeyRing
 
 log = logging.getLogger("tierflow.live")
 
@@ -252,9 +254,27 @@ def _rollup_stage(app: Any, settings: Settings, rulebook: Any, names: TopicNames
     return stage
 
 
+def _key_source(settings: Settings) -> Callable[[], KeyRing]:
+    """The registry file's keys, read again when it changes; a broken file keeps the keys
+    read before (logged), a worker starting on one stops with its one-line reason."""
+    ring_file = KeyRingFile(settings.agency_registry())
+    ring = ring_file.current()
+
+    def keys() -> KeyRing:
+        nonlocal ring
+        try:
+            ring = ring_file.current()
+        except AgencyError as exc:
+            log.error("agency registry unreadable, keeping the keys read before: %s", exc)
+        return ring
+
+    return keys
+
+
 def _decider(settings: Settings, rulebook: Any, clock: TickClock, states: TableStore) -> Decider:
     """The decide stage's logic over the worker's state table (changelog-backed)."""
     return Decider(
+        keys=_key_source(settings),
         prefix=settings.topic_prefix,
         digits=settings.jurisdiction_digits,
         pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),

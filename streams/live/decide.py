@@ -72,6 +72,7 @@ from topics.models import (
 )
 from topics.privacy import pseudonymise_case, redact_raw
 from topics.registry import ALERTS, DLQ, ESCALATIONS, TASKS, TICKS, jurisdiction_of
+from topics.signing import KeyRing, source_mismatch
 
 _STAMPED = (Escalation, Task, Alert)
 # murmur2 in Python, asked once per record: remembered per jurisdiction (a few hundred).
@@ -87,6 +88,7 @@ class Record:
     offset: int
     key: bytes | None
     value: bytes
+    headers: Sequence[tuple[str, bytes]] = ()
 
 
 @dataclass(frozen=True)
@@ -161,8 +163,15 @@ class Decider:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         deferred_puts: bool = False,
         states: Mapping[str, CoreState] | None = None,
+        keys: Callable[[], KeyRing] | None = None,
     ) -> None:
         self.names = TopicNames(prefix)
+        # The agencies' keys, asked once per batch (the worker's registry file changes
+        # while it runs): every input record read for the first time is verified
+        # (topics/signing.py). None only where records carry no signatures by design: a
+        # replay of a JSONL file, unit tests of the decisions.
+        self.key_source = keys
+        self.keys: KeyRing | None = None
         self.digits = digits
         self.pseudonym_key = pseudonym_key
         self.rulebook = rulebook
@@ -220,6 +229,8 @@ class Decider:
         for :meth:`flush_states`). Never raises on bad input."""
         now = self.now()
         batch = _Batch()
+        if self.key_source is not None:
+            self.keys = self.key_source()
         for record in records:
             if record.topic == self._ticks_topic:
                 self._take_tick(record, batch, now)
@@ -277,6 +288,12 @@ class Decider:
         if isinstance(event, Rejection):
             self._reject(event, record, batch, now)
             return
+        # A forward read back from the re-keyed topic was verified on its first sight.
+        if self.keys is not None and record.topic != self._rekeyed_topic:
+            refused = self._unauthentic(record, event.source)
+            if refused is not None:
+                self._reject(refused, record, batch, now)
+                return
         if isinstance(event, CaseEvent):
             event = pseudonymise_case(event, self.pseudonym_key)
         jurisdiction = jurisdiction_of(event.region, self.digits)
@@ -299,6 +316,17 @@ class Decider:
             batch.out.append(Emitted(self.rollup_feed, feed_key, event, partition=0))
         # Known before the batch's ticks are handed out: a new jurisdiction gets them too.
         self._jurisdictions_of(target).add(jurisdiction)
+
+    def _unauthentic(self, record: Record, source: Any) -> Rejection | None:
+        """Why a decoded input record is not its source agency's (topics/signing.py)."""
+        assert self.keys is not None
+        signer = self.keys.check(
+            record.headers, record.value, record.topic, record.partition, record.offset
+        )
+        if isinstance(signer, str):
+            return Rejection(reason=signer, value_b64="")
+        foreign = source_mismatch(signer, source.agency_id, source.agency_type)
+        return None if foreign is None else Rejection(reason=foreign, field="source", value_b64="")
 
     # --- state and outputs ----------------------------------------------------------
 

@@ -128,7 +128,7 @@ class Intake:
                 # in decide order (journal.in_order) without sorting every record: each
                 # partition's records come in offset order
                 records = [
-                    Record(m.topic, m.partition, m.offset, m.key, m.value)
+                    Record(m.topic, m.partition, m.offset, m.key, m.value, m.headers)
                     for _, batch in sorted(fetched.items())
                     for m in batch
                 ]
@@ -280,7 +280,7 @@ async def _read_ranges(
         for tp, messages in fetched.items():
             first, end = wanted[tp]
             records += [
-                Record(m.topic, m.partition, m.offset, m.key, m.value)
+                Record(m.topic, m.partition, m.offset, m.key, m.value, m.headers)
                 for m in messages
                 if first <= m.offset < end
             ]

@@ -62,6 +62,7 @@ from topics.models import IncidentEvent, IncidentState, Rejection, Tick
 from topics.privacy import redact_raw
 from topics.registry import CASES, TICKS, TRANSFERS
 from topics.settings import Settings
+from topics.signing import KeyRing
 
 log = logging.getLogger("tierflow.replay")
 
@@ -94,7 +95,10 @@ class Review:
         states: Mapping[str, CoreState] | None = None,
         rollups: Mapping[str, RollupState] | None = None,
         sinks: dict[Namespace, Sink] | None = None,
+        keys: KeyRing | None = None,
     ) -> None:
+        """``keys``: the agencies' keys the records are verified with, as live did (a
+        replay of Kafka topics); None for records that carry no signature (a JSONL file)."""
         self.database = review_database(name)
         self.jurisdiction = jurisdiction
         self.names = TopicNames(settings.topic_prefix)
@@ -111,6 +115,7 @@ class Review:
             clock=TickClock("event"),  # ticks come from the log, this clock writes none
             now=lambda: started,
             states=states,
+            keys=None if keys is None else (lambda: keys),
         )
         self.rollup = RollupStage(
             prefix=settings.topic_prefix, rulebook=rulebook, now=lambda: started, states=rollups

@@ -58,6 +58,7 @@ from streams.replay.kafka_range import (
     read_batches,
 )
 from streams.replay.runner import ReplayError, Review, file_records, review_database
+from topics.agencies import load_registry
 from topics.registry import TICKS
 from topics.settings import Settings
 
@@ -131,6 +132,9 @@ class _Run:
             jurisdiction=request.jurisdiction,
             states=self.checkpoint.states,
             rollups=self.checkpoint.rollups,
+            # Records from Kafka are verified again, with the registry's keys (a revoked
+            # key still covers what was in the log before its revocation): decided as live.
+            keys=None if request.from_file else load_registry(settings.agency_registry()).keyring(),
         )
         self.started = self.saved_at = time.monotonic()
         self.save_every = CHECKPOINT_EVERY_S
@@ -225,7 +229,9 @@ async def replay_kafka(
             batches = [b for b in chunked(plan, batch_records) if not _done(b, positions)]
             total = sum(part.size for batch in batches for part in batch)
             async for parts, batch in read_batches(consumer, batches, from_ms, to_ms):
-                records = [Record(r.topic, r.partition, r.offset, r.key, r.value) for r in batch]
+                records = [
+                    Record(r.topic, r.partition, r.offset, r.key, r.value, r.headers) for r in batch
+                ]
                 run.landed(records, {f"{p.topic}:{p.partition}": p.end for p in parts})
                 if progress:
                     progress(sum(part.size for part in parts), total)

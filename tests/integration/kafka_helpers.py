@@ -51,6 +51,20 @@ def admin_options(bootstrap: str) -> dict[str, Any]:
     return {**aiokafka_options(Settings(), "admin"), "bootstrap_servers": bootstrap}
 
 
+def signatures(settings: Settings, values: list[bytes]) -> list[list[tuple[str, bytes]] | None]:
+    """Each value's ``tierflow-sig`` headers, signed by its own agency as ``tierflow publish``
+    signs (the agencies get keys in the test stack's registry if they have none); None for
+    a value that is not an event (a tick, a malformed line): nobody signs those."""
+    from streams.ops.publisher import route_line
+    from streams.ops.record_signer import RecordSigner, register_senders
+
+    routed = [route_line(v, settings.jurisdiction_digits) for v in values]
+    records = [r[0] if isinstance(r, list) and r[0].agency_id else None for r in routed]
+    register_senders(settings, [r for r in records if r is not None])
+    signer = RecordSigner.from_registry(settings)
+    return [None if r is None else signer.headers(r) for r in records]
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
     return {
         "TIERFLOW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,

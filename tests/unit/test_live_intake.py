@@ -29,6 +29,7 @@ class _Message:
     offset: int
     key: bytes | None
     value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 class _Consumer:
