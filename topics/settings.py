@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     clickhouse_tcp_port: int = 19000
     # Where `stack up` keeps the Kafka jars fetched from Maven Central (git-ignored).
     kafka_cache: Path = Field(default=Path(".cache/kafka"))
+    # How long the raw cases topic (national ids, names) keeps a record after the broker
+    # received it; what the worker decided on stays, pseudonymised, in the decided topic.
+    cases_retention_days: float = Field(default=7.0, gt=0)
     # Partitioning: 4 digits of the region code = city (default), 6 = county.
     jurisdiction_digits: int = Field(default=4, ge=2, le=6)
     # Privacy: key of the HMAC that pseudonymises national ids.

@@ -275,6 +275,7 @@ def _decider(settings: Settings, rulebook: Any, clock: TickClock, states: TableS
     """The decide stage's logic over the worker's state table (changelog-backed)."""
     return Decider(
         keys=_key_source(settings),
+        decided_log=True,
         prefix=settings.topic_prefix,
         digits=settings.jurisdiction_digits,
         pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),

@@ -50,6 +50,7 @@ from streams.core import (
 from streams.live import metrics
 from streams.live.ticks import TickClock
 from streams.live.topology import (
+    DECIDED,
     INCIDENT_STATES,
     PARTITIONS,
     REKEYED,
@@ -71,7 +72,15 @@ from topics.models import (
     Tick,
 )
 from topics.privacy import pseudonymise_case, redact_raw
-from topics.registry import ALERTS, DLQ, ESCALATIONS, TASKS, TICKS, jurisdiction_of
+from topics.registry import (
+    ALERTS,
+    DLQ,
+    ESCALATIONS,
+    TASKS,
+    TICKS,
+    TOPIC_FOR_KIND,
+    jurisdiction_of,
+)
 from topics.signing import KeyRing, source_mismatch
 
 _STAMPED = (Escalation, Task, Alert)
@@ -164,6 +173,7 @@ class Decider:
         deferred_puts: bool = False,
         states: Mapping[str, CoreState] | None = None,
         keys: Callable[[], KeyRing] | None = None,
+        decided_log: bool = False,
     ) -> None:
         self.names = TopicNames(prefix)
         # The agencies' keys, asked once per batch (the worker's registry file changes
@@ -172,6 +182,12 @@ class Decider:
         # replay of a JSONL file, unit tests of the decisions.
         self.key_source = keys
         self.keys: KeyRing | None = None
+        # The live worker writes each accepted input event, pseudonymised, to the decided
+        # topic (``decided_log``); a replay of that topic reads them back as the input
+        # topic of their kind, already verified (only the worker writes it).
+        self.decided_log = decided_log
+        self._decided_topic = self.names.of(DECIDED)
+        self._kind_topic = {kind: spec.name(prefix) for kind, spec in TOPIC_FOR_KIND.items()}
         self.digits = digits
         self.pseudonym_key = pseudonym_key
         self.rulebook = rulebook
@@ -288,8 +304,11 @@ class Decider:
         if isinstance(event, Rejection):
             self._reject(event, record, batch, now)
             return
+        topic = record.topic
+        if topic == self._decided_topic:
+            topic = self._kind_topic[event.kind]
         # A forward read back from the re-keyed topic was verified on its first sight.
-        if self.keys is not None and record.topic != self._rekeyed_topic:
+        elif self.keys is not None and topic != self._rekeyed_topic:
             refused = self._unauthentic(record, event.source)
             if refused is not None:
                 self._reject(refused, record, batch, now)
@@ -297,15 +316,18 @@ class Decider:
         if isinstance(event, CaseEvent):
             event = pseudonymise_case(event, self.pseudonym_key)
         jurisdiction = jurisdiction_of(event.region, self.digits)
-        if record.topic != self._rekeyed_topic:  # first sight of this record
-            batch.inputs.append((record.topic, event))
-            source = event.source
-            batch.consumed[(record.topic, event.kind, source.agency_type, source.agency_id)] += 1
-            if event.status == "Actual":
-                newest = batch.newest.get(record.topic)
-                if newest is None or event.occurred_at > newest:
-                    batch.newest[record.topic] = event.occurred_at
         target = _partition_of(jurisdiction)
+        if topic != self._rekeyed_topic:  # first sight of this record
+            batch.inputs.append((topic, event))
+            source = event.source
+            batch.consumed[(topic, event.kind, source.agency_type, source.agency_id)] += 1
+            if event.status == "Actual":
+                newest = batch.newest.get(topic)
+                if newest is None or event.occurred_at > newest:
+                    batch.newest[topic] = event.occurred_at
+            if self.decided_log:
+                key = jurisdiction.encode()
+                batch.out.append(Emitted(self._decided_topic, key, event, target))
         if target != record.partition:
             batch.out.append(Emitted(self._rekeyed_topic, jurisdiction.encode(), event, target))
             return

@@ -16,7 +16,7 @@ from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from topics.errors import TierflowError
 from topics.kafka_security import aiokafka_options
-from topics.registry import ALL_TOPICS, TopicSpec
+from topics.registry import ALL_TOPICS, CASES, DAY_MS, TopicSpec
 from topics.settings import Settings
 
 log = logging.getLogger("tierflow.kafka")
@@ -60,6 +60,17 @@ async def admin_client(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]
         await admin.close()
 
 
+def topic_configs(spec: TopicSpec, settings: Settings) -> dict[str, str]:
+    """A topic's configs at creation. The raw cases (national ids, names) are kept
+    ``cases_retention_days`` counted from when the broker received them (LogAppendTime:
+    their producers stamp event times, and an old event must not vanish on arrival); the
+    worker keeps what it decided, pseudonymised, in the decided topic for good."""
+    if spec is CASES:
+        days_ms = int(settings.cases_retention_days * DAY_MS)
+        return {"retention.ms": str(days_ms), "message.timestamp.type": "LogAppendTime"}
+    return {"retention.ms": str(spec.retention_ms)}
+
+
 async def create_topics(
     settings: Settings, specs: Iterable[TopicSpec] = ALL_TOPICS
 ) -> list[TopicOutcome]:
@@ -77,7 +88,7 @@ async def create_topics(
                 name,
                 num_partitions=spec.partitions,
                 replication_factor=settings.replication_factor,
-                topic_configs={"retention.ms": str(spec.retention_ms)},
+                topic_configs=topic_configs(spec, settings),
             )
             try:
                 await admin.create_topics([topic])

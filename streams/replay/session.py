@@ -38,6 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import orjson
 
@@ -46,7 +47,7 @@ from sinks.client import connect
 from sinks.reviews import ReviewRun, record_review_run
 from streams.core import Rulebook
 from streams.live.decide import Record
-from streams.live.topology import TopicNames
+from streams.live.topology import DECIDED, TopicNames
 from streams.replay.checkpoint import CheckpointFile
 from streams.replay.kafka_range import (
     PartitionRange,
@@ -79,6 +80,9 @@ class ReviewRequest:
     from_at: datetime | None = None
     to_at: datetime | None = None
     from_file: Path | None = None
+    # Kafka: "inputs" (the agencies' signed records, verified again) or "decided" (what the
+    # live worker accepted, pseudonymised: kept after the raw inputs expire).
+    source: Literal["inputs", "decided"] = "inputs"
 
     def identity(self, settings: Settings) -> str:
         """Same identity, same review: a checkpoint is only resumed by the same request."""
@@ -86,6 +90,7 @@ class ReviewRequest:
             hashlib.sha256(self.from_file.read_bytes()).hexdigest()
             if self.from_file
             else f"{self.from_at}..{self.to_at}"
+            + ("" if self.source == "inputs" else f" of {self.source}")
         )
         blob = orjson.dumps(
             [
@@ -134,7 +139,11 @@ class _Run:
             rollups=self.checkpoint.rollups,
             # Records from Kafka are verified again, with the registry's keys (a revoked
             # key still covers what was in the log before its revocation): decided as live.
-            keys=None if request.from_file else load_registry(settings.agency_registry()).keyring(),
+            keys=(
+                None
+                if request.from_file or request.source == "decided"
+                else load_registry(settings.agency_registry()).keyring()
+            ),
         )
         self.started = self.saved_at = time.monotonic()
         self.save_every = CHECKPOINT_EVERY_S
@@ -218,7 +227,8 @@ async def replay_kafka(
     try:
         async with range_consumer(settings) as consumer:
             # Not the re-keyed topic: the Review forwards mis-keyed records itself.
-            sources = (*names.inputs, names.of(TICKS))
+            inputs = names.inputs if request.source == "inputs" else (names.of(DECIDED),)
+            sources = (*inputs, names.of(TICKS))
             # A resumed review keeps its first plan: the same ends, and the same batches.
             plan = run.checkpoint.plan
             if not plan:
