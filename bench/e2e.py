@@ -61,20 +61,26 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.ceiling import Curve, ceiling
-from bench.core import CITIES, T0, _mixed
+from bench.core import CITIES, EMERGENCY, HEALTH, T0, _mixed
 from bench.raw_consume import RawRate, raw_consume
 from sinks.client import connect
 from sinks.namespaces import migrate_namespaces, namespace_databases
 from streams.live.topology import LIVE_TOPICS, TopicNames
 from streams.ops.kafka import create_topics
+from streams.ops.record_signer import RecordSigner, register_keys
 from streams.ops.runtime import tune_gc_for_core_state
 from topics.codec import encode
+from topics.kafka_security import aiokafka_options
 from topics.registry import ALERTS, ALL_TOPICS, TOPIC_FOR_KIND
 from topics.settings import Settings, load_settings
+from topics.signing import sign_headers
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE_EVERY = 20
 PROBE_DELAY = timedelta(hours=3)  # over the 2 h reporting limit: one reporting_late alert
+
+
+_SENDERS = [(s.agency_id, s.agency_type) for s in (HEALTH, EMERGENCY)]
 
 
 @dataclass(frozen=True)
@@ -83,12 +89,16 @@ class Keyed:
     value: bytes
     topic: str
     event_id: str | None = None  # set on probes
+    headers: list[tuple[str, bytes]] | None = None  # its agency's signature
 
 
-def mixed(prefix: str, count: int, probes: bool = False, start: int = 0) -> list[Keyed]:
+def mixed(settings: Settings, count: int, probes: bool = False, start: int = 0) -> list[Keyed]:
     """``count`` encoded events (the stream's from ``start`` on), cities interleaved, 20 s
-    of event time apart per city."""
-    topic = {kind: spec.name(prefix) for kind, spec in TOPIC_FOR_KIND.items()}
+    of event time apart per city, each signed by its agency (registered once), as the
+    worker requires."""
+    topic = {kind: spec.name(settings.topic_prefix) for kind, spec in TOPIC_FOR_KIND.items()}
+    register_keys(settings, _SENDERS)
+    signer = RecordSigner.from_registry(settings)
     out = []
     for n in range(start, start + count):
         city = CITIES[n % len(CITIES)]
@@ -100,11 +110,11 @@ def mixed(prefix: str, count: int, probes: bool = False, start: int = 0) -> list
             event = event.model_copy(
                 update={"event_id": f"probe-{n}", "reported_at": event.occurred_at + PROBE_DELAY}
             )
-        out.append(
-            Keyed(
-                city.encode(), encode(event), topic[event.kind], event.event_id if probe else None
-            )
-        )
+        value = encode(event)
+        kid, secret = signer.keys[event.source.agency_id]
+        headers = sign_headers(kid, secret, value)
+        probe_id = event.event_id if probe else None
+        out.append(Keyed(city.encode(), value, topic[event.kind], probe_id, headers))
     return out
 
 
@@ -131,6 +141,7 @@ class Worker:
             "TIERFLOW_TICK_CLOCK": "event",
             "TIERFLOW_STACK_HOME": str(ROOT / "var" / "bench-workers"),
             "TIERFLOW_WORKER_STAGES": stages,
+            "TIERFLOW_AGENCY_REGISTRY_PATH": str(settings.agency_registry().resolve()),
         }
         handle = log.open("ab")
         proc = subprocess.Popen(
@@ -227,13 +238,11 @@ class Workers:
 
 
 async def publish(
-    bootstrap: str, records: list[Keyed], rate: float | None = None
+    kafka: dict[str, Any], records: list[Keyed], rate: float | None = None
 ) -> tuple[float, dict[str, float]]:
     """Send ``records`` (paced at ``rate``/s in 10 ms slices, or as fast as possible);
     returns the wall time of the first send and each probe's wall time at send."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=1 << 20
-    )
+    producer = AIOKafkaProducer(**kafka, acks="all", linger_ms=5, max_batch_size=1 << 20)
     await producer.start()
     sent_at: dict[str, float] = {}
     try:
@@ -248,7 +257,7 @@ async def publish(
             for r in records[start : start + chunk]:
                 if r.event_id is not None:
                     sent_at[r.event_id] = time.time()
-                sends.append(await producer.send(r.topic, r.value, key=r.key))
+                sends.append(await producer.send(r.topic, r.value, key=r.key, headers=r.headers))
             if not rate:
                 await asyncio.gather(*sends)
         await producer.flush()
@@ -285,8 +294,8 @@ async def wait_drained(
     called at every poll."""
     names = TopicNames(settings.topic_prefix)
     prefix = settings.topic_prefix
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    probe = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**aiokafka_options(settings, "admin"))
+    probe = AIOKafkaConsumer(**aiokafka_options(settings, "admin"))
     await admin.start()
     await probe.start()
     try:
@@ -323,9 +332,7 @@ async def wait_drained(
 
 async def alerts_of(settings: Settings) -> Iterator[tuple[dict[str, Any], int]]:
     """(alert, Kafka timestamp ms) of every record of the alerts topic."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest"
-    )
+    consumer = AIOKafkaConsumer(**aiokafka_options(settings, "admin"), auto_offset_reset="earliest")
     await consumer.start()
     try:
         topic = ALERTS.name(settings.topic_prefix)
@@ -383,14 +390,14 @@ def throughput(
     the end-to-end rate."""
     settings = fresh(base, "tput")
     print(f"throughput: encoding {events:,} mixed events …", flush=True)
-    records = mixed(settings.topic_prefix, events)
+    records = mixed(settings, events)
     ceiling_rate = _ceiling(records)
     worker = Workers.start(settings, log, split)
     curve = Curve()
     try:
         worker.ready()
         print("  worker ready; publishing as fast as possible", flush=True)
-        first, _ = asyncio.run(publish(settings.kafka_bootstrap, records))
+        first, _ = asyncio.run(publish(aiokafka_options(settings, "admin"), records))
         published = time.time()
         print(f"  published in {published - first:.1f} s ({events / (published - first):,.0f}/s)")
 
@@ -434,7 +441,7 @@ def _report(
         done, decided = drained.landed, drained.decided or drained.landed
         e2e = events / (done - first)
     raw: RawRate = asyncio.run(
-        raw_consume(settings.kafka_bootstrap, TopicNames(settings.topic_prefix).inputs)
+        raw_consume(aiokafka_options(settings, "admin"), TopicNames(settings.topic_prefix).inputs)
     )
     if drained.landed is not None:
         print(
@@ -456,7 +463,7 @@ def _report(
 
 
 async def committed(settings: Settings, group: str) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**aiokafka_options(settings, "admin"))
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)
@@ -470,10 +477,10 @@ def recovery(settings: Settings, workers: Workers, log: Path, events: int, split
     ``workers``' members): time to the decide group's first new commit."""
     group = f"{settings.topic_prefix}.decide-intake"
     extra = max(events // 100, 1_000)
-    more = mixed(settings.topic_prefix, extra, start=events)
+    more = mixed(settings, extra, start=events)
     workers.kill()
     before = asyncio.run(committed(settings, group))
-    asyncio.run(publish(settings.kafka_bootstrap, more))
+    asyncio.run(publish(aiokafka_options(settings, "admin"), more))
     began = time.monotonic()
     workers.members = Workers.start(settings, log, split).members
     workers.ready()
@@ -503,7 +510,7 @@ def latency(
 ) -> None:
     settings = fresh(base, "lat")
     count = int(rate * seconds)
-    records = mixed(settings.topic_prefix, count, probes=True)
+    records = mixed(settings, count, probes=True)
     worker = Workers.start(settings, log, split)
     try:
         worker.ready()
@@ -511,7 +518,7 @@ def latency(
             f"latency: {count:,} events offered at {rate:,.0f}/s ({why}), every "
             f"{PROBE_EVERY}th a probe"
         )
-        first, sent_at = asyncio.run(publish(settings.kafka_bootstrap, records, rate))
+        first, sent_at = asyncio.run(publish(aiokafka_options(settings, "admin"), records, rate))
         offered = count / (time.time() - first)
         if asyncio.run(wait_drained(settings, timeout=600)).landed is None:
             print("  not drained within 600 s: latencies below are of the probes decided")

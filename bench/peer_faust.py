@@ -3,7 +3,7 @@ agent over the four input topics, one record at a time: decode it (pydantic), ca
 core's ``step`` with the jurisdiction's state from a Faust table keyed by jurisdiction,
 put the new state back in the table and send every output.
 
-    .venv/bin/python -m bench.peer_faust --bootstrap HOST:PORT --inputs T [T ...]
+    .venv/bin/python -m bench.peer_faust --properties FILE --inputs T [T ...]
         --outputs TOPIC --group NAME --records N --result FILE
 
 Faust's defaults otherwise (producer linger 0: every table update is its own changelog
@@ -31,6 +31,7 @@ from faust.serializers import codecs
 from streams.core import decode_state, default_rulebook, encode_state, initial_state, step
 from streams.ops.runtime import tune_gc_for_core_state
 from topics.codec import decode, encode
+from topics.kafka_security import parse_properties
 from topics.registry import jurisdiction_of
 
 PARTITIONS = 6  # the input topics' (topics/registry.py): the table is co-partitioned
@@ -55,9 +56,15 @@ class CoreStateCodec(codecs.Codec):
 
 def build(args: argparse.Namespace) -> faust.App:
     codecs.register("corestate", CoreStateCodec())
+    props = parse_properties(args.properties.read_text())
     app = faust.App(
         args.group,
-        broker=f"kafka://{args.bootstrap}",
+        broker=f"kafka://{props['bootstrap.servers']}",
+        broker_credentials=faust.SASLCredentials(
+            username=props["sasl.username"],
+            password=props["sasl.password"],
+            mechanism=props["sasl.mechanisms"],
+        ),
         store="memory://",
         autodiscover=False,
         web_enabled=False,
@@ -108,7 +115,7 @@ def build(args: argparse.Namespace) -> faust.App:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--properties", type=Path, required=True, help="librdkafka config")
     parser.add_argument("--inputs", nargs="+", required=True)
     parser.add_argument("--outputs", required=True)
     parser.add_argument("--group", required=True)

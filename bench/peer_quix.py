@@ -2,7 +2,7 @@
 with its state store. Runs in bench/.venv-quix (bench/make_quix_venv.sh: quixstreams pins
 pydantic < 2.14), importing the project's ``topics`` and ``streams.core`` from the tree.
 
-    PYTHONPATH=. bench/.venv-quix/bin/python -m bench.peer_quix --bootstrap HOST:PORT
+    PYTHONPATH=. bench/.venv-quix/bin/python -m bench.peer_quix --properties FILE
         --inputs T [T ...] --outputs TOPIC --group NAME --records N --result FILE
 
 The four input topics are concatenated into one dataframe (Quix aligns them by timestamp)
@@ -38,16 +38,17 @@ from quixstreams import Application, State
 from streams.core import CoreState, default_rulebook, encode_state, initial_state, step
 from streams.ops.runtime import tune_gc_for_core_state
 from topics.codec import decode, encode
+from topics.kafka_security import parse_properties
 from topics.registry import jurisdiction_of
 
 STATE_KEY = "core"
 MAX_STATE_BYTES = 32 << 20  # a changelog record is a whole state: as the worker allows
 
 
-def allow_whole_states(bootstrap: str, group: str) -> list[str]:
+def allow_whole_states(props: dict[str, str], group: str) -> list[str]:
     """Raise ``max.message.bytes`` of the group's changelog topics (Quix creates them with
     the broker's 1 MB default, which a whole state passes at a few thousand cases)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(props)
     names = [
         t
         for t in admin.list_topics(timeout=10).topics
@@ -64,7 +65,7 @@ def allow_whole_states(bootstrap: str, group: str) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--properties", type=Path, required=True, help="librdkafka config")
     parser.add_argument("--inputs", nargs="+", required=True)
     parser.add_argument("--outputs", required=True)
     parser.add_argument("--group", required=True)
@@ -73,13 +74,16 @@ def main() -> None:
     parser.add_argument("--max-s", type=float, default=float("inf"), help="stop after this long")
     args = parser.parse_args()
     tune_gc_for_core_state()  # as the worker does: same core, same collector settings
+    props = parse_properties(args.properties.read_text())
+    login = {k: v for k, v in props.items() if k != "bootstrap.servers"}
     app = Application(
-        broker_address=args.bootstrap,
+        broker_address=props["bootstrap.servers"],
         consumer_group=args.group,
         auto_offset_reset="earliest",
         state_dir=tempfile.mkdtemp(prefix="bench-quix-"),
         loglevel="WARNING",
-        producer_extra_config={"message.max.bytes": MAX_STATE_BYTES},
+        consumer_extra_config=login,
+        producer_extra_config={**login, "message.max.bytes": MAX_STATE_BYTES},
     )
     topics = [
         app.topic(t, key_deserializer="bytes", value_deserializer="bytes") for t in args.inputs
@@ -118,7 +122,7 @@ def main() -> None:
         sdf = sdf.concat(app.dataframe(topic))
     sdf = sdf.apply(decide, stateful=True, expand=True)
     sdf.to_topic(outputs)
-    if not allow_whole_states(args.bootstrap, args.group):
+    if not allow_whole_states(props, args.group):
         raise SystemExit("no changelog topic to configure: did Quix rename them?")
     app.run()
     seconds = ended[0] - began[0] if ended else -1.0

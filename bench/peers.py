@@ -46,6 +46,12 @@ from bench.ceiling import Decisions, ceiling
 from bench.e2e import ROOT, Worker, committed, consumed_in, drop, fresh, mixed, publish
 from streams.live.topology import TopicNames
 from streams.ops.runtime import tune_gc_for_core_state
+from topics.kafka_security import (
+    aiokafka_options,
+    credentials,
+    librdkafka_properties,
+    render_properties,
+)
 from topics.registry import ALERTS, ESCALATIONS, TASKS
 from topics.settings import Settings, load_settings
 
@@ -53,9 +59,9 @@ QUIX_VENV = ROOT / "bench" / ".venv-quix"
 PEER_TIMEOUT_S = 3_600
 
 
-async def _read(bootstrap: str, topics: list[str]) -> list[dict[str, Any]]:
+async def _read(kafka: dict[str, Any], topics: list[str]) -> list[dict[str, Any]]:
     """Every record of ``topics`` (JSON values), in order per partition."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(**kafka, auto_offset_reset="earliest")
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()
@@ -74,13 +80,13 @@ async def _read(bootstrap: str, topics: list[str]) -> list[dict[str, Any]]:
 
 def fingerprint_of(settings: Settings, topics: list[str]) -> str:
     decisions = Decisions()
-    decisions.add(asyncio.run(_read(settings.kafka_bootstrap, topics)))
+    decisions.add(asyncio.run(_read(aiokafka_options(settings, "admin"), topics)))
     more = f", and {decisions.rollup:,} roll-up outputs" if decisions.rollup else ""
     return decisions.fingerprint() + more
 
 
 async def _create(settings: Settings, topic: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**aiokafka_options(settings, "admin"))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, 6, settings.replication_factor)])
@@ -97,8 +103,11 @@ def _peer_process(
     asyncio.run(_create(settings, out_topic))
     result_file = ROOT / "var" / f"bench-peer-{name}.json"
     result_file.unlink(missing_ok=True)
+    properties = ROOT / "var" / "bench-peer-admin.properties"  # the peers log in as admin
+    login = librdkafka_properties(settings, *credentials(settings, "admin"))
+    properties.write_text(render_properties(login))
     args = [
-        "--bootstrap", settings.kafka_bootstrap,
+        "--properties", str(properties),
         "--inputs", *TopicNames(settings.topic_prefix).inputs,
         "--outputs", out_topic,
         "--group", f"{settings.topic_prefix}.peer-{name}",
@@ -188,8 +197,8 @@ def main() -> None:
     tune_gc_for_core_state()  # the ceiling folds as the shells do
     (ROOT / "var").mkdir(exist_ok=True)
     settings = fresh(load_settings(), "peers")
-    records = mixed(settings.topic_prefix, args.events)
-    first, _ = asyncio.run(publish(settings.kafka_bootstrap, records))
+    records = mixed(settings, args.events)
+    first, _ = asyncio.run(publish(aiokafka_options(settings, "admin"), records))
     print(f"published {args.events:,} events under {settings.topic_prefix} in "
           f"{time.time() - first:.1f} s")  # fmt: skip
     values = [r.value for r in records]

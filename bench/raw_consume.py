@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import TopicPartition
 
 from streams.live.intake import batch_consumer
+from topics.kafka_security import aiokafka_options
 from topics.settings import load_settings
 
 
@@ -33,7 +35,7 @@ class RawRate:
 
 
 async def raw_consume(
-    bootstrap: str,
+    kafka: Mapping[str, Any],
     topics: Sequence[str],
     batch: int = 20_000,
     on_values: Callable[[list[bytes]], None] | None = None,
@@ -42,7 +44,7 @@ async def raw_consume(
     with one consumer and ``getmany``; timed from the first fetch to the last record. The
     values are touched (their length summed) so nothing is left lazily unread;
     ``on_values`` gets each fetch's values (a bench's work per batch, timed with it)."""
-    consumer = batch_consumer(bootstrap, None)
+    consumer = batch_consumer(kafka, None)
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()  # topics created since start
@@ -77,7 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("topics", nargs="+")
     args = parser.parse_args()
-    rate = asyncio.run(raw_consume(load_settings().kafka_bootstrap, args.topics))
+    rate = asyncio.run(raw_consume(aiokafka_options(load_settings(), "admin"), args.topics))
     print(
         f"raw aiokafka: {rate.records:,} records ({rate.bytes / 1e6:.1f} MB) in "
         f"{rate.seconds:.2f} s = {rate.per_second:,.0f} records/s"

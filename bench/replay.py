@@ -47,6 +47,7 @@ from streams.core import default_rulebook
 from streams.live.topology import LIVE_TOPICS, TopicNames
 from streams.ops.kafka import create_topics
 from streams.ops.publisher import OutgoingRecord, publish_records
+from streams.ops.record_signer import register_senders
 from streams.ops.runtime import tune_gc_for_core_state
 from streams.replay.kafka_range import RangePlan, plan_ranges, range_consumer
 from streams.replay.session import (
@@ -57,6 +58,7 @@ from streams.replay.session import (
     replay_kafka,
 )
 from topics.codec import decode, encode
+from topics.kafka_security import aiokafka_options
 from topics.registry import ALL_TOPICS, TICKS, TOPIC_FOR_KIND
 from topics.settings import Settings, load_settings
 
@@ -67,7 +69,7 @@ EVERYTHING = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
 
 
 async def _published(settings: Settings) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    consumer = AIOKafkaConsumer(**aiokafka_options(settings, "admin"))
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()
@@ -94,6 +96,8 @@ def _records(events: int) -> list[OutgoingRecord]:
                 encode(event),
                 city.encode(),
                 timestamp_ms=int(at.timestamp() * 1000),
+                agency_id=event.source.agency_id,
+                agency_type=event.source.agency_type,
             )
         )
     return out
@@ -109,7 +113,9 @@ def ensure_published(settings: Settings, events: int) -> None:
         raise SystemExit(f"prefix {settings.topic_prefix} holds {held:,} records, not {events:,}")
     asyncio.run(create_topics(settings, (*ALL_TOPICS, *LIVE_TOPICS)))
     began = time.perf_counter()
-    publish_records(_records(events), settings)
+    records = _records(events)
+    register_senders(settings, records)  # signed by their agencies, as in production
+    publish_records(records, settings)
     print(f"published {events:,} events in {time.perf_counter() - began:.0f} s")
 
 
@@ -180,7 +186,9 @@ def raw_with_decoding(settings: Settings, raw_rate: float) -> None:
     """Raw reading plus pydantic decoding of every value, over the whole range: the most a
     replay could reach on one core before the core and the landing do anything."""
     names = TopicNames(settings.topic_prefix)
-    rate = asyncio.run(raw_consume(settings.kafka_bootstrap, names.inputs, on_values=_decoding))
+    rate = asyncio.run(
+        raw_consume(aiokafka_options(settings, "admin"), names.inputs, on_values=_decoding)
+    )
     print(
         f"raw + decode : {rate.records:,} records in {rate.seconds:.1f} s = "
         f"{rate.per_second:,.0f}/s (ratio to raw {rate.per_second / raw_rate:.3f})"
@@ -228,7 +236,9 @@ def main() -> None:
     ensure_published(settings, args.events)
     names = TopicNames(settings.topic_prefix)
     values: list[bytes] = []
-    raw = asyncio.run(raw_consume(settings.kafka_bootstrap, names.inputs, on_values=values.extend))
+    raw = asyncio.run(
+        raw_consume(aiokafka_options(settings, "admin"), names.inputs, on_values=values.extend)
+    )
     print(
         f"raw aiokafka : {raw.records:,} records in {raw.seconds:.1f} s = {raw.per_second:,.0f}/s"
     )

@@ -8,6 +8,7 @@ import sys
 import typer
 
 from streams.commands import term
+from streams.commands.agency import agency_app
 from streams.commands.board import board
 from streams.commands.db import db_app
 from streams.commands.demo import demo
@@ -41,6 +42,7 @@ app.command("worker")(worker)
 app.command("replay")(replay)
 app.add_typer(review_app, name="review")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(agency_app, name="agency")
 
 
 @app.callback()

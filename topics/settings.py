@@ -25,6 +25,26 @@ class Settings(BaseSettings):
 
     # Kafka
     kafka_bootstrap: str = "127.0.0.1:19092"
+    # --- Kafka authentication (topics/kafka_security.py builds the clients' options) ---
+    # SASL_PLAINTEXT on the local stack (loopback); SASL_SSL in production, with the CA
+    # that signed the brokers' certificates (None: the system's trust store).
+    kafka_security_protocol: Literal["SASL_PLAINTEXT", "SASL_SSL"] = "SASL_PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_ca_file: Path | None = None
+    # The local stack's broker key and certificate chain (one PEM file, key unencrypted)
+    # when it serves SASL_SSL; production brokers are configured by their operators.
+    kafka_ssl_keystore: Path | None = None
+    # The worker's principal: reads the inputs and ticks, writes outputs, changelogs, DLQ
+    # and ticks (the live worker and `tierflow replay`).
+    kafka_username: str = "worker"
+    kafka_password: SecretStr = SecretStr("tierflow-worker")
+    # The admin principal (a super user): topics, ACLs, agencies, `tierflow publish`.
+    kafka_admin_username: str = "admin"
+    kafka_admin_password: SecretStr = SecretStr("tierflow-admin")
+    # The registry of agencies and their signing keys (`tierflow agency`; secrets: 0600,
+    # never in git). None: <stack_home>/agencies.json.
+    agency_registry_path: Path | None = None
+    # --- end of Kafka authentication ---------------------------------------------------
     topic_prefix: str = "tierflow"
     replication_factor: int = 1
     # ClickHouse (HTTP, clickhouse-connect)
@@ -53,6 +73,9 @@ class Settings(BaseSettings):
     clickhouse_tcp_port: int = 19000
     # Where `stack up` keeps the Kafka jars fetched from Maven Central (git-ignored).
     kafka_cache: Path = Field(default=Path(".cache/kafka"))
+    # How long the raw cases topic (national ids, names) keeps a record after the broker
+    # received it; what the worker decided on stays, pseudonymised, in the decided topic.
+    cases_retention_days: float = Field(default=7.0, gt=0)
     # Partitioning: 4 digits of the region code = city (default), 6 = county.
     jurisdiction_digits: int = Field(default=4, ge=2, le=6)
     # Privacy: key of the HMAC that pseudonymises national ids.
@@ -96,6 +119,10 @@ class Settings(BaseSettings):
             ) from exc
         return value
 
+    def agency_registry(self) -> Path:
+        """Where the registry of agencies and keys lives."""
+        return self.agency_registry_path or self.stack_home / "agencies.json"
+
     def display_zone(self) -> ZoneInfo:
         """The zone of :attr:`display_tz`."""
         return ZoneInfo(self.display_tz)
@@ -126,6 +153,8 @@ DEV_SECRETS: tuple[str, ...] = (
     "clickhouse_migrator_password",
     "clickhouse_reviewer_password",
     "pseudonym_key",
+    "kafka_password",
+    "kafka_admin_password",
 )
 
 

@@ -44,6 +44,13 @@ def replay(
     rules: Annotated[Path | None, typer.Option(help="alternate rulebook (what-if)")] = None,
     jurisdiction: Annotated[str | None, typer.Option(help="only regions with this prefix")] = None,
     from_file: Annotated[Path | None, typer.Option(help="replay a JSONL file, not Kafka")] = None,
+    source: Annotated[
+        str,
+        typer.Option(
+            help="inputs: the agencies' signed records (raw cases: kept days); decided: what"
+            " the live worker accepted, pseudonymised (kept without limit)"
+        ),
+    ] = "inputs",
 ) -> None:
     """Replay an event-time range of the topics (or a JSONL file) through the core into
     the review database review_NAME; never touches the live database or consumer group.
@@ -60,13 +67,23 @@ def replay(
         raise typer.BadParameter("give --from and --to, or --from-file")
     if start and end and end <= start:
         raise typer.BadParameter("--to must be after --from")
+    if source not in ("inputs", "decided"):
+        raise typer.BadParameter("--source is inputs or decided")
     if from_file is not None and not from_file.is_file():
         errors.print(term.error(f"cannot read {from_file}: no such file"))
         raise typer.Exit(2)
     settings = load_settings()
     try:
         rulebook = load_rulebook(rules) if rules else default_rulebook()
-        request = ReviewRequest(name, rulebook, jurisdiction, start, end, from_file)
+        request = ReviewRequest(
+            name,
+            rulebook,
+            jurisdiction,
+            start,
+            end,
+            from_file,
+            source,  # type: ignore[arg-type]
+        )
         columns = (
             TextColumn("replaying"),
             BarColumn(),

@@ -98,12 +98,15 @@ def simulate(
         console.print(f"{truth['lines']} lines -> {out}, truth -> {truth_path(out)}")
         return
     from streams.ops.publisher import publish_records
+    from streams.ops.record_signer import register_senders
     from streams.simulate import outgoing_records
 
     settings = load_settings()
     pace = None if as_fast_as_possible else (rate or DEFAULT_RATE)
-    records = outgoing_records(generated.records, settings.jurisdiction_digits)
+    records = list(outgoing_records(generated.records, settings.jurisdiction_digits))
     try:
+        # The scenario's agencies get signing keys (once): each record is signed by its own.
+        register_senders(settings, records)
         counts = publish_records(records, settings, rate=pace)
     except TierflowError as exc:
         raise _fail(str(exc), 1) from exc

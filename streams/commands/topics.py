@@ -58,15 +58,34 @@ def publish(
     rate: Annotated[
         float | None, typer.Option(help="records per second (default: as fast as possible)")
     ] = None,
+    as_agency: Annotated[
+        str | None,
+        typer.Option("--as", metavar="ID", help="sign every record with agency ID's key"),
+    ] = None,
+    key_file: Annotated[
+        Path | None, typer.Option(help="sign with this key file (ID.key of `agency add`)")
+    ] = None,
 ) -> None:
-    """Validate every line, then publish them keyed by jurisdiction (acks=all, idempotent).
+    """Validate every line, then publish them keyed by jurisdiction (acks=all, idempotent),
+    each event signed (header tierflow-sig) with its own agency's key from the registry, or
+    with agency ID's key (--as ID, or --key-file).
 
     On any invalid line prints FILE:LINE: field: reason for every problem of it and
     publishes nothing, unless --skip-invalid. A file with no event (empty, or blank lines
     only) is an error too (exit 1): publishing nothing is never what was meant."""
     from streams.ops.publisher import PublishTally, layout_hint, plan_lines, publish_records
+    from streams.ops.record_signer import RecordSigner
 
     settings = load_settings()
+    try:
+        signer = (
+            RecordSigner.from_key_file(key_file)
+            if key_file is not None
+            else RecordSigner.from_registry(settings, as_agency)
+        )
+    except TierflowError as exc:
+        errors.print(term.error(exc))
+        raise typer.Exit(1) from exc
     name = "<stdin>" if source == "-" else source
     content = _read(source)
     records, bad = plan_lines(content.splitlines(), settings.jurisdiction_digits)
@@ -104,6 +123,7 @@ def publish(
                 rate=rate,
                 on_sent=lambda n: progress.advance(task, n),
                 tally=tally,
+                signer=signer,
             )
     except KeyboardInterrupt:
         errors.print(

@@ -27,9 +27,12 @@ from streams.live.rollup_stage import RollupStage
 from streams.live.state_store import DecideStateStore, TableStore
 from streams.live.ticks import TickClock, ticks_for
 from streams.live.topology import DECIDE_JOURNAL, PARTITIONS, ROLLUP_FEED, TopicNames
+from topics.agencies import AgencyError, KeyRingFile
 from topics.codec import encode
+from topics.kafka_security import aiokafka_options, credentials, ssl_context
 from topics.registry import TICKS
 from topics.settings import Settings
+from topics.signing import KeyRing
 
 log = logging.getLogger("tierflow.live")
 
@@ -75,7 +78,7 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
             pass
 
     committer = PartitionCommitter(
-        bootstrap=settings.kafka_bootstrap,
+        kafka=aiokafka_options(settings, "worker"),
         prefix=settings.topic_prefix,
         group=intake.group,
         changelog=states.changelog,
@@ -154,7 +157,7 @@ def _intake(app: Any, settings: Settings, names: TopicNames) -> Intake:
         return {partition: (await sent).offset for partition, sent in sends.items()}
 
     return Intake(
-        bootstrap=settings.kafka_bootstrap,
+        kafka=aiokafka_options(settings, "worker"),
         group=f"{settings.topic_prefix}.decide-intake",
         topics=names.decide_sources,
         batch_max=settings.worker_batch_max,
@@ -225,11 +228,30 @@ def _rollup_stage(app: Any, settings: Settings, rulebook: Any, names: TopicNames
     return stage
 
 
+def _key_source(settings: Settings) -> Callable[[], KeyRing]:
+    """The registry file's keys, read again when it changes; a broken file keeps the keys
+    read before (logged), a worker starting on one stops with its one-line reason."""
+    ring_file = KeyRingFile(settings.agency_registry())
+    ring = ring_file.current()
+
+    def keys() -> KeyRing:
+        nonlocal ring
+        try:
+            ring = ring_file.current()
+        except AgencyError as exc:
+            log.error("agency registry unreadable, keeping the keys read before: %s", exc)
+        return ring
+
+    return keys
+
+
 def _decider(
     settings: Settings, rulebook: Any, clock: TickClock, states: DecideStateStore
 ) -> Decider:
     """The decide stage's logic over the worker's state table (changelog-backed)."""
     return Decider(
+        keys=_key_source(settings),
+        decided_log=True,
         prefix=settings.topic_prefix,
         digits=settings.jurisdiction_digits,
         pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
@@ -264,7 +286,7 @@ def landing_stage(
     worker's Faust app, or alone in a process: ``worker_stages = "land"``); its lag and
     commits go into ``heartbeat``."""
     landing = Landing(
-        bootstrap=settings.kafka_bootstrap,
+        kafka=aiokafka_options(settings, "worker"),
         prefix=settings.topic_prefix,
         sinks=namespace_sinks(
             settings,
@@ -317,12 +339,25 @@ def _stop_hard(stage: str, records: int) -> NoReturn:
     os._exit(EXIT_STAGE_FAILED)
 
 
+def _faust_credentials(settings: Settings) -> faust.SASLCredentials:
+    """The worker principal, as Faust passes it to its aiokafka clients (SASL_SSL when a
+    TLS context is given)."""
+    username, password = credentials(settings, "worker")
+    return faust.SASLCredentials(
+        username=username,
+        password=password,
+        mechanism=settings.kafka_sasl_mechanism,
+        ssl_context=ssl_context(settings),
+    )
+
+
 def _faust_app(settings: Settings) -> Any:
     datadir = settings.stack_home / "worker" / settings.topic_prefix
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         f"{settings.topic_prefix}.decide",
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
+        broker_credentials=_faust_credentials(settings),
         store="memory://",
         autodiscover=False,
         web_enabled=False,

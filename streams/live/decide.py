@@ -52,6 +52,7 @@ from streams.core import (
 from streams.live import metrics
 from streams.live.ticks import TickClock
 from streams.live.topology import (
+    DECIDED,
     INCIDENT_STATES,
     PARTITIONS,
     REKEYED,
@@ -73,7 +74,16 @@ from topics.models import (
     Tick,
 )
 from topics.privacy import pseudonymise_case, redact_raw, withheld_note
-from topics.registry import ALERTS, DLQ, ESCALATIONS, TASKS, TICKS, jurisdiction_of
+from topics.registry import (
+    ALERTS,
+    DLQ,
+    ESCALATIONS,
+    TASKS,
+    TICKS,
+    TOPIC_FOR_KIND,
+    jurisdiction_of,
+)
+from topics.signing import KeyRing, source_mismatch
 
 _STAMPED = (Escalation, Task, Alert)
 # murmur2 in Python, asked once per record: remembered per jurisdiction (a few hundred).
@@ -89,6 +99,7 @@ class Record:
     offset: int
     key: bytes | None
     value: bytes
+    headers: Sequence[tuple[str, bytes]] = ()
 
 
 @dataclass(frozen=True)
@@ -163,8 +174,22 @@ class Decider:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         deferred_puts: bool = False,
         states: Mapping[str, CoreState] | None = None,
+        keys: Callable[[], KeyRing] | None = None,
+        decided_log: bool = False,
     ) -> None:
         self.names = TopicNames(prefix)
+        # The agencies' keys, asked once per batch (the worker's registry file changes
+        # while it runs): every input record read for the first time is verified
+        # (topics/signing.py). None only where records carry no signatures by design: a
+        # replay of a JSONL file, unit tests of the decisions.
+        self.key_source = keys
+        self.keys: KeyRing | None = None
+        # The live worker writes each accepted input event, pseudonymised, to the decided
+        # topic (``decided_log``); a replay of that topic reads them back as the input
+        # topic of their kind, already verified (only the worker writes it).
+        self.decided_log = decided_log
+        self._decided_topic = self.names.of(DECIDED)
+        self._kind_topic = {kind: spec.name(prefix) for kind, spec in TOPIC_FOR_KIND.items()}
         self.digits = digits
         self.pseudonym_key = pseudonym_key
         self.rulebook = rulebook
@@ -222,6 +247,8 @@ class Decider:
         for :meth:`flush_states`). Never raises on bad input."""
         now = self.now()
         batch = _Batch()
+        if self.key_source is not None:
+            self.keys = self.key_source()
         for record in records:
             if record.topic == self._ticks_topic:
                 self._take_tick(record, batch, now)
@@ -295,20 +322,32 @@ class Decider:
         if isinstance(event, Rejection):
             self._reject(event, record, batch, now)
             return
-        if isinstance(event, CaseEvent) and record.topic != self._rekeyed_topic:
-            event = pseudonymise_case(event, self.pseudonym_key)  # forwards are already
+        topic = record.topic
+        if topic == self._decided_topic:  # a review of the decided log: checked, pseudonymous
+            topic = self._kind_topic[event.kind]
+        elif topic != self._rekeyed_topic:  # a forward was checked on its first sight
+            if self.keys is not None:
+                refused = self._unauthentic(record, event.source)
+                if refused is not None:
+                    self._reject(refused, record, batch, now)
+                    return
+            if isinstance(event, CaseEvent):
+                event = pseudonymise_case(event, self.pseudonym_key)
         if self._refused(event, record, batch, now):
             return
         jurisdiction = jurisdiction_of(event.region, self.digits)
-        if record.topic != self._rekeyed_topic:  # first sight of this record
-            batch.inputs.append((record.topic, event))
-            source = event.source
-            batch.consumed[(record.topic, event.kind, source.agency_type, source.agency_id)] += 1
-            if event.status == "Actual":
-                newest = batch.newest.get(record.topic)
-                if newest is None or event.occurred_at > newest:
-                    batch.newest[record.topic] = event.occurred_at
         target = _partition_of(jurisdiction)
+        if topic != self._rekeyed_topic:  # first sight of this record
+            batch.inputs.append((topic, event))
+            source = event.source
+            batch.consumed[(topic, event.kind, source.agency_type, source.agency_id)] += 1
+            if event.status == "Actual":
+                newest = batch.newest.get(topic)
+                if newest is None or event.occurred_at > newest:
+                    batch.newest[topic] = event.occurred_at
+            if self.decided_log:
+                key = jurisdiction.encode()
+                batch.out.append(Emitted(self._decided_topic, key, event, target))
         if target != record.partition:
             batch.out.append(Emitted(self._rekeyed_topic, jurisdiction.encode(), event, target))
             return
@@ -324,6 +363,17 @@ class Decider:
         """A tick for one jurisdiction counts only on that jurisdiction's partition and in
         this worker's jurisdiction length: whoever owns another partition owns its state."""
         return len(jurisdiction) == self.digits and _partition_of(jurisdiction) == record.partition
+
+    def _unauthentic(self, record: Record, source: Any) -> Rejection | None:
+        """Why a decoded input record is not its source agency's (topics/signing.py)."""
+        assert self.keys is not None
+        signer = self.keys.check(
+            record.headers, record.value, record.topic, record.partition, record.offset
+        )
+        if isinstance(signer, str):
+            return Rejection(reason=signer, value_b64="")
+        foreign = source_mismatch(signer, source.agency_id, source.agency_type)
+        return None if foreign is None else Rejection(reason=foreign, field="source", value_b64="")
 
     # --- state and outputs ----------------------------------------------------------
 

@@ -54,9 +54,15 @@ class PartitionCommitter:
     """One transactional producer per claimed partition of the decide stage."""
 
     def __init__(
-        self, *, bootstrap: str, prefix: str, group: str, changelog: str, max_bytes: int
+        self,
+        *,
+        kafka: Mapping[str, Any],
+        prefix: str,
+        group: str,
+        changelog: str,
+        max_bytes: int,
     ) -> None:
-        self.bootstrap = bootstrap
+        self.kafka = kafka  # aiokafka client options (topics.kafka_security)
         self.prefix = prefix
         self.group = group
         self.changelog = changelog
@@ -76,7 +82,7 @@ class PartitionCommitter:
         self._producers.clear()
         for partition in sorted(set(partitions)):
             producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap,
+                **self.kafka,
                 transactional_id=self.transactional_id(partition),
                 enable_idempotence=True,
                 acks="all",
@@ -95,7 +101,7 @@ class PartitionCommitter:
         log; Faust's recovery (outside its own exactly-once mode) waits for a record at the
         highwater, and a marker is never delivered, so it would wait forever. A tombstone
         of a key no jurisdiction has changes no state."""
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        producer = AIOKafkaProducer(**self.kafka, acks="all")
         await producer.start()
         try:
             sent = [

@@ -31,7 +31,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -54,7 +55,7 @@ class Intake:
     def __init__(
         self,
         *,
-        bootstrap: str,
+        kafka: Mapping[str, Any],
         group: str,
         topics: Iterable[str],
         batch_max: int,
@@ -72,7 +73,7 @@ class Intake:
         self.wait_ms = max(int(wait_s * 1000), 1)
         self.commit_interval_s = commit_interval_s
         self.clock = clock
-        self.bootstrap = bootstrap
+        self.kafka = kafka  # aiokafka client options (topics.kafka_security)
         self._consumer: AIOKafkaConsumer | None = None  # made in run(): it needs the loop
         self._partitions: frozenset[int] | None = None  # None: nothing to read (rebalance)
         self._generation = 0  # moves on every revoke and assign
@@ -109,7 +110,7 @@ class Intake:
         """Read, journal and ``decide`` each batch, ``commit`` (the states, then these next
         offsets); forever. A fresh assignment first decides again the journaled batches
         after the commit."""
-        consumer = self._consumer = batch_consumer(self.bootstrap, self.group)
+        consumer = self._consumer = batch_consumer(self.kafka, self.group)
         await consumer.start()
         try:
             reading: tuple[int, frozenset[int]] | None = None
@@ -130,7 +131,7 @@ class Intake:
                 # in decide order (journal.in_order) without sorting every record: each
                 # partition's records come in offset order
                 records = [
-                    Record(m.topic, m.partition, m.offset, m.key, m.value)
+                    Record(m.topic, m.partition, m.offset, m.key, m.value, m.headers)
                     for _, batch in sorted(fetched.items())
                     for m in batch
                 ]
@@ -227,12 +228,12 @@ class Intake:
         return True
 
 
-def batch_consumer(bootstrap: str, group: str | None) -> AIOKafkaConsumer:
+def batch_consumer(kafka: Mapping[str, Any], group: str | None) -> AIOKafkaConsumer:
     """A consumer for whole-batch ``getmany`` reads: large fetches, nothing committed
     by itself, the earliest offset where none is committed. (bench/raw_consume.py reads
     with the same consumer, so the ratio it prints compares like with like.)"""
     return AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **kafka,
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -279,7 +280,7 @@ async def _read_ranges(
         for tp, messages in fetched.items():
             first, end = wanted[tp]
             records += [
-                Record(m.topic, m.partition, m.offset, m.key, m.value)
+                Record(m.topic, m.partition, m.offset, m.key, m.value, m.headers)
                 for m in messages
                 if first <= m.offset < end
             ]

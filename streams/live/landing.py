@@ -39,7 +39,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
@@ -148,7 +148,7 @@ class Landing:
     def __init__(
         self,
         *,
-        bootstrap: str,
+        kafka: Mapping[str, Any],
         prefix: str,
         sinks: dict[Namespace, Sink],
         pseudonym_key: bytes,
@@ -156,7 +156,7 @@ class Landing:
         poll_ms: int = 200,
         tracker: metrics.CommitTracker | None = None,
     ) -> None:
-        self.bootstrap = bootstrap
+        self.kafka = kafka  # aiokafka client options (topics.kafka_security)
         self.group = f"{prefix}.landing"
         self.sinks = sinks
         self.batch_records = batch_records
@@ -267,13 +267,13 @@ class Landing:
         """Consume and land until cancelled."""
         consumer = AIOKafkaConsumer(
             *topics,
-            bootstrap_servers=self.bootstrap,
+            **self.kafka,
             group_id=self.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 << 20,
         )
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        producer = AIOKafkaProducer(**self.kafka, acks="all")
         await consumer.start()
         try:
             await producer.start()

@@ -21,6 +21,7 @@ from topics.registry import (
     DLQ,
     ESCALATIONS,
     INPUT_TOPICS,
+    KEEP,
     TASKS,
     TICKS,
     TRANSFERS,
@@ -76,6 +77,13 @@ def decode_feed(value: bytes) -> IncidentState | IncidentEvent | Tick:
 ROLLUP_FEED = TopicSpec("rollup-feed", 1, "incident", 30 * DAY_MS, RollupFeedItem, "internal")
 
 
+# Every input event the decide stage accepted, as it decided on it: verified, decoded and
+# pseudonymised (no raw national id, no name), keyed by jurisdiction on its state's
+# partition. Kept without limit: what an after-action review replays once the raw inputs
+# (the cases topic: days) are gone (`tierflow replay --source decided`).
+DECIDED = TopicSpec("decided", PARTITIONS, "jurisdiction", KEEP, Envelope, "internal")
+
+
 # Which records each decided batch held, per partition (streams.live.journal): a redo
 # decides the same batches. Read only when a worker takes partitions over.
 class JournalEntry(RootModel[list[tuple[str, int, int]]]):
@@ -91,6 +99,7 @@ LIVE_TOPICS: tuple[TopicSpec, ...] = (
     STOCK_LEVELS,
     ROLLUP_FEED,
     DECIDE_JOURNAL,
+    DECIDED,
 )
 
 

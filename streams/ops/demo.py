@@ -24,6 +24,7 @@ from sinks.namespaces import migrate_namespaces
 from streams.ops import workers
 from streams.ops.kafka import create_topics
 from streams.ops.publisher import publish_records
+from streams.ops.record_signer import register_senders
 from streams.ops.stack import stack_up
 from streams.ops.stack_proc import StackError
 from streams.simulate import generate, outgoing_records
@@ -54,6 +55,9 @@ def publish_scenarios(settings: Settings, say: Say) -> dict[str, int]:
     for name in SCENARIOS:
         scenario = generate(name, 1)
         records = list(outgoing_records(scenario.records, settings.jurisdiction_digits))
+        added = register_senders(settings, records)  # the scenario's agencies, once
+        if added:
+            say(f"registered {len(added)} agencies of {name} (signing keys)")
         counts = publish_records(records, settings)
         say(f"published {name}: {sum(counts.values())} records")
         topics = scenario.truth["topics"]

@@ -15,7 +15,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from topics.errors import TierflowError
-from topics.registry import ALL_TOPICS, TopicSpec
+from topics.kafka_security import aiokafka_options
+from topics.registry import ALL_TOPICS, CASES, DAY_MS, TopicSpec
 from topics.settings import Settings
 
 log = logging.getLogger("tierflow.kafka")
@@ -46,7 +47,8 @@ def _no_answer(settings: Settings) -> str:
 
 @asynccontextmanager
 async def admin_client(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    """An admin client speaking as the admin principal."""
+    admin = AIOKafkaAdminClient(**aiokafka_options(settings, "admin"))
     try:
         await admin.start()
     except KafkaConnectionError as exc:
@@ -56,6 +58,17 @@ async def admin_client(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]
         yield admin
     finally:
         await admin.close()
+
+
+def topic_configs(spec: TopicSpec, settings: Settings) -> dict[str, str]:
+    """A topic's configs at creation. The raw cases (national ids, names) are kept
+    ``cases_retention_days`` counted from when the broker received them (LogAppendTime:
+    their producers stamp event times, and an old event must not vanish on arrival); the
+    worker keeps what it decided, pseudonymised, in the decided topic for good."""
+    if spec is CASES:
+        days_ms = int(settings.cases_retention_days * DAY_MS)
+        return {"retention.ms": str(days_ms), "message.timestamp.type": "LogAppendTime"}
+    return {"retention.ms": str(spec.retention_ms)}
 
 
 async def create_topics(
@@ -75,7 +88,7 @@ async def create_topics(
                 name,
                 num_partitions=spec.partitions,
                 replication_factor=settings.replication_factor,
-                topic_configs={"retention.ms": str(spec.retention_ms)},
+                topic_configs=topic_configs(spec, settings),
             )
             try:
                 await admin.create_topics([topic])
@@ -111,9 +124,11 @@ async def _until_served(admin: AIOKafkaAdminClient, partitions: dict[str, int]) 
 
 @asynccontextmanager
 async def idempotent_producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
-    """A producer with acks=all and idempotence: a retried send is written once."""
+    """A producer with acks=all and idempotence: a retried send is written once. It speaks
+    as the admin principal (publishing on behalf of agencies, each record signed with its
+    agency's key)."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **aiokafka_options(settings, "admin"),
         acks="all",
         enable_idempotence=True,
         linger_ms=5,

@@ -19,6 +19,8 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from streams.ops.kafka import idempotent_producer
+from streams.ops.record_signer import RecordSigner
+from topics.agencies import AgencyError
 from topics.codec import all_problems, decode, decode_tick
 from topics.errors import TierflowError
 from topics.models import Rejection, Tick
@@ -40,6 +42,10 @@ class OutgoingRecord:
     key: bytes | None = None
     partition: int | None = None
     timestamp_ms: int | None = None
+    # The agency that sends it (``source``): whose key signs it; None for ticks and for
+    # lines that are not events.
+    agency_id: str | None = None
+    agency_type: str | None = None
 
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -84,7 +90,9 @@ def route_line(raw: bytes, digits: int) -> list[OutgoingRecord] | Rejection:
     region: str = event.region  # type: ignore[attr-defined]
     key = jurisdiction_of(region, digits).encode()
     at = _epoch_ms(event.occurred_at)  # type: ignore[attr-defined]
-    return [OutgoingRecord(TOPIC_FOR_KIND[kind].stem, raw, key, timestamp_ms=at)]
+    source = event.source  # type: ignore[attr-defined]
+    stem = TOPIC_FOR_KIND[kind].stem
+    return [OutgoingRecord(stem, raw, key, None, at, source.agency_id, source.agency_type)]
 
 
 def _epoch_ms(instant: datetime) -> int:
@@ -193,17 +201,28 @@ async def publish_records_async(
     rate: float | None = None,
     on_sent: Callable[[int], None] | None = None,
     tally: PublishTally | None = None,
+    signer: RecordSigner | None = None,
 ) -> dict[str, int]:
-    """Send every record (acks=all, idempotent producer) and wait until all are acknowledged;
-    ``rate`` paces sends (records/s); ``tally`` counts acknowledgements as they come.
-    Returns the count per full topic name. MissingTopic before anything is sent when an
-    input or ticks topic does not exist (and before the first record of any other topic
-    that does not)."""
+    """Send every record (acks=all, idempotent producer), each event signed by ``signer``
+    (default: its own agency's key from the registry), and wait until all are
+    acknowledged; ``rate`` paces sends (records/s); ``tally`` counts acknowledgements as
+    they come. Returns the count per full topic name. Before anything is sent:
+    AgencyError when an agency has no key, MissingTopic when an input or ticks topic does
+    not exist (and before the first record of any other topic that does not)."""
+    records = list(records)
+    signer = signer or RecordSigner.from_registry(settings)
     counts: Counter[str] = Counter()
     tally = tally or PublishTally()
     async with idempotent_producer(settings) as producer:
         routed = {spec.name(settings.topic_prefix) for spec in (*INPUT_TOPICS, TICKS)}
         known = await _require_topics(producer, routed)
+        unsigned = signer.unsigned(records)
+        if unsigned:
+            more = " …" if len(unsigned) > 5 else ""
+            raise AgencyError(
+                f"no signing key for {', '.join(unsigned[:5])}{more}: `tierflow agency add ID"
+                " --type TYPE --out DIR` first (nothing was published)"
+            )
         pending: list[asyncio.Future[object]] = []
         pacer = _Pacer(rate)
         for record in records:
@@ -217,6 +236,7 @@ async def publish_records_async(
                 key=record.key,
                 partition=record.partition,
                 timestamp_ms=record.timestamp_ms,
+                headers=signer.headers(record),
             )
             future.add_done_callback(tally.count)
             pending.append(future)
@@ -239,8 +259,11 @@ def publish_records(
     rate: float | None = None,
     on_sent: Callable[[int], None] | None = None,
     tally: PublishTally | None = None,
+    signer: RecordSigner | None = None,
 ) -> dict[str, int]:
     """Synchronous :func:`publish_records_async`."""
     return asyncio.run(
-        publish_records_async(records, settings, rate=rate, on_sent=on_sent, tally=tally)
+        publish_records_async(
+            records, settings, rate=rate, on_sent=on_sent, tally=tally, signer=signer
+        )
     )

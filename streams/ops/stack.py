@@ -12,6 +12,7 @@ and both hold a lock on the stack home so two callers never race.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import sys
 from collections.abc import Iterator
@@ -19,7 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.ops import stack_clickhouse, stack_kafka, workers
+from streams.ops import kafka_acl, stack_clickhouse, stack_kafka, workers
+from streams.ops.kafka import admin_client
 from streams.ops.stack_proc import (
     Daemon,
     StackError,
@@ -171,9 +173,10 @@ def stack_up(settings: Settings) -> StackStatus:
             wait_ready(
                 layout.kafka,
                 kafka_pid,
-                lambda: stack_kafka.answers_metadata(settings.kafka_port),
+                lambda: stack_kafka.answers_metadata(settings),
                 KAFKA_READY_TIMEOUT,
             )
+            asyncio.run(_grant_worker(settings))
             ch_pid = pids["clickhouse"] or _start_clickhouse(settings, layout, started)
             wait_ready(
                 layout.clickhouse,
@@ -203,12 +206,20 @@ def _start_kafka(settings: Settings, layout: _Layout, started: list[int]) -> int
     data_dir = layout.data_dir(layout.kafka)
     layout.kafka_dir.mkdir(parents=True, exist_ok=True)
     properties = layout.kafka_dir / "server.properties"
+    properties.touch(mode=0o600)  # it holds the admin's password
+    properties.chmod(0o600)
     properties.write_text(stack_kafka.server_properties(settings, data_dir))
     stack_kafka.format_storage(settings, properties, data_dir)
     argv = stack_kafka.java_argv(settings, "kafka.Kafka", str(properties))
     pid = spawn(layout.kafka, argv, cwd=layout.kafka_dir)
     started.append(pid)
     return pid
+
+
+async def _grant_worker(settings: Settings) -> None:
+    """The worker's ACLs (idempotent: every `stack up` makes sure of them)."""
+    async with admin_client(settings) as admin:
+        await kafka_acl.grant(admin, kafka_acl.worker_acls(settings.kafka_username))
 
 
 def _start_clickhouse(settings: Settings, layout: _Layout, started: list[int]) -> int:

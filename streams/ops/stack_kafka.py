@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaClient
 from aiokafka.errors import KafkaError
 
 from streams.ops.stack_proc import StackError
+from topics.kafka_security import aiokafka_options
 from topics.settings import Settings
 
 DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy" / "local"
@@ -70,18 +71,44 @@ def ensure_jars(settings: Settings) -> bool:
 
 
 def server_properties(settings: Settings, data_dir: Path) -> str:
-    """The broker's ``server.properties``: combined broker+controller on loopback."""
+    """The broker's ``server.properties``: combined broker+controller on loopback, clients
+    authenticated with SASL/SCRAM-SHA-512 (``BROKER``, SASL_PLAINTEXT) and authorised by
+    ACLs (StandardAuthorizer, nothing allowed without an ACL, ``admin`` a super user).
+
+    The controller listener speaks SASL/PLAIN with the admin alone: SCRAM credentials live
+    in the metadata log the controller serves, so they cannot authenticate the controller
+    itself."""
     port, ctrl = settings.kafka_port, settings.kafka_controller_port
+    protocol = settings.kafka_security_protocol
+    admin = settings.kafka_admin_username
+    password = settings.kafka_admin_password.get_secret_value()
+    scram = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required"
+        f' username="{admin}" password="{password}";'
+    )
+    plain = (
+        "org.apache.kafka.common.security.plain.PlainLoginModule required"
+        f' username="{admin}" password="{password}" user_{admin}="{password}";'
+    )
     return "\n".join(
         [
             "process.roles=broker,controller",
             "node.id=1",
             f"controller.quorum.voters=1@127.0.0.1:{ctrl}",
-            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{ctrl}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+            f"listeners=BROKER://127.0.0.1:{port},CONTROLLER://127.0.0.1:{ctrl}",
+            f"advertised.listeners=BROKER://127.0.0.1:{port}",
             "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name=BROKER",
+            f"listener.security.protocol.map=BROKER:{protocol},CONTROLLER:SASL_PLAINTEXT",
+            "sasl.enabled.mechanisms=SCRAM-SHA-512",
+            "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
+            f"listener.name.broker.scram-sha-512.sasl.jaas.config={scram}",
+            "sasl.mechanism.controller.protocol=PLAIN",
+            "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+            f"listener.name.controller.plain.sasl.jaas.config={plain}",
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "allow.everyone.if.no.acl.found=false",
+            f"super.users=User:{admin}",
             f"log.dirs={data_dir}",
             "num.partitions=1",
             # `tierflow topics create` owns the topics (partitions, retention): a publish
@@ -94,9 +121,28 @@ def server_properties(settings: Settings, data_dir: Path) -> str:
             "transaction.state.log.min.isr=1",
             # Single broker: consumer groups need not wait for members that never come.
             "group.initial.rebalance.delay.ms=0",
+            *_tls_lines(settings),
             "",
         ]
     )
+
+
+def _tls_lines(settings: Settings) -> list[str]:
+    """The broker's TLS settings when it serves SASL_SSL: PEM key store (and trust store,
+    the CA clients are given)."""
+    if settings.kafka_security_protocol != "SASL_SSL":
+        return []
+    if settings.kafka_ssl_keystore is None or settings.kafka_ca_file is None:
+        raise StackError(
+            "SASL_SSL on the local stack needs TIERFLOW_KAFKA_SSL_KEYSTORE (the broker's PEM"
+            " key and certificate) and TIERFLOW_KAFKA_CA_FILE (the CA that signed it)"
+        )
+    return [
+        "ssl.keystore.type=PEM",
+        f"ssl.keystore.location={settings.kafka_ssl_keystore.resolve()}",
+        "ssl.truststore.type=PEM",
+        f"ssl.truststore.location={settings.kafka_ca_file.resolve()}",
+    ]
 
 
 def new_cluster_id() -> str:
@@ -118,33 +164,58 @@ def java_argv(settings: Settings, main_class: str, *args: str) -> list[str]:
     ]  # fmt: skip
 
 
+# Written beside meta.properties by a format that created the SCRAM principals: storage
+# formatted before authentication existed has no credentials to log in with.
+SCRAM_MARKER = "tierflow-scram"
+
+
+def scram_argument(username: str, password: str) -> str:
+    """One ``--add-scram`` value of ``kafka-storage format`` (and ConfigCommand's
+    ``--add-config``) for ``username``."""
+    return f"SCRAM-SHA-512=[name={username},password={password}]"
+
+
 def format_storage(settings: Settings, properties: Path, data_dir: Path) -> bool:
-    """Format the KRaft storage once; True when it formatted (a no-op afterwards)."""
+    """Format the KRaft storage once, with the admin's and the worker's SCRAM credentials;
+    True when it formatted (a no-op afterwards)."""
     if (data_dir / "meta.properties").is_file():
+        if not (data_dir / SCRAM_MARKER).is_file():
+            raise StackError(
+                f"Kafka storage in {data_dir} predates SASL authentication: stop the stack"
+                f" and remove {data_dir} (its topics are lost), then `tierflow stack up`"
+            )
         return False
+    users = [
+        (settings.kafka_admin_username, settings.kafka_admin_password.get_secret_value()),
+        (settings.kafka_username, settings.kafka_password.get_secret_value()),
+    ]
+    scram = [arg for user in users for arg in ("--add-scram", scram_argument(*user))]
     argv = java_argv(
         settings, "kafka.tools.StorageTool", "format",
-        "-t", new_cluster_id(), "-c", str(properties),
+        "-t", new_cluster_id(), "-c", str(properties), *scram,
     )  # fmt: skip
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         last = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
         raise StackError(f"formatting Kafka storage in {data_dir} failed: {last[0]}")
+    (data_dir / SCRAM_MARKER).write_text("SCRAM-SHA-512\n")
     return True
 
 
-def answers_metadata(port: int, timeout: float = 5.0) -> bool:
-    """Whether the broker on loopback ``port`` answers a metadata request naming at least
-    one broker."""
+def answers_metadata(settings: Settings, timeout: float = 5.0) -> bool:
+    """Whether the local broker answers the admin's metadata request naming at least one
+    broker."""
     try:  # don't let aiokafka log connection errors while the broker is still starting
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        socket.create_connection(("127.0.0.1", settings.kafka_port), timeout=1).close()
     except OSError:
         return False
-    return asyncio.run(_metadata(f"127.0.0.1:{port}", timeout))
+    return asyncio.run(_metadata(settings, timeout))
 
 
-async def _metadata(bootstrap: str, timeout: float) -> bool:
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+async def _metadata(settings: Settings, timeout: float) -> bool:
+    options = aiokafka_options(settings, "admin")
+    options["bootstrap_servers"] = f"127.0.0.1:{settings.kafka_port}"
+    client = AIOKafkaClient(**options, request_timeout_ms=int(timeout * 1000))
     try:
         await asyncio.wait_for(client.bootstrap(), timeout)
         return bool(client.cluster.brokers())

@@ -37,6 +37,7 @@ from typing import Literal
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from topics.kafka_security import aiokafka_options
 from topics.settings import Settings
 
 # A Kafka timestamp further than this from the record's event time is someone else's
@@ -116,7 +117,7 @@ def _instant_ms(text: object) -> int | None:
 async def range_consumer(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
     """A consumer with no group id: it reads what it is assigned and commits nothing."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **aiokafka_options(settings, "worker"),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="none",

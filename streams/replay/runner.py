@@ -57,10 +57,12 @@ from streams.live.topology import REKEYED, TopicNames, partition_for
 from streams.ops.publisher import route_line
 from topics.codec import b64
 from topics.errors import TierflowError
+from topics.kafka_security import aiokafka_options
 from topics.models import IncidentEvent, IncidentState, Rejection, Tick
 from topics.privacy import redact_raw, withheld_note
 from topics.registry import CASES, TICKS, TRANSFERS
 from topics.settings import Settings
+from topics.signing import KeyRing
 
 log = logging.getLogger("tierflow.replay")
 
@@ -93,7 +95,10 @@ class Review:
         states: Mapping[str, CoreState] | None = None,
         rollups: Mapping[str, RollupState] | None = None,
         sinks: dict[Namespace, Sink] | None = None,
+        keys: KeyRing | None = None,
     ) -> None:
+        """``keys``: the agencies' keys the records are verified with, as live did (a
+        replay of Kafka topics); None for records that carry no signature (a JSONL file)."""
         self.database = review_database(name)
         self.jurisdiction = jurisdiction
         self.names = TopicNames(settings.topic_prefix)
@@ -110,12 +115,13 @@ class Review:
             clock=TickClock("event"),  # ticks come from the log, this clock writes none
             now=lambda: started,
             states=states,
+            keys=None if keys is None else (lambda: keys),
         )
         self.rollup = RollupStage(
             prefix=settings.topic_prefix, rulebook=rulebook, now=lambda: started, states=rollups
         )
         self.landing = Landing(
-            bootstrap=settings.kafka_bootstrap,
+            kafka=aiokafka_options(settings, "worker"),
             prefix=settings.topic_prefix,
             sinks={},
             pseudonym_key=key,

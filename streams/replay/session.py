@@ -38,6 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import orjson
 
@@ -46,7 +47,7 @@ from sinks.client import connect
 from sinks.reviews import ReviewRun, record_review_run
 from streams.core import Rulebook
 from streams.live.decide import Record
-from streams.live.topology import TopicNames
+from streams.live.topology import DECIDED, TopicNames
 from streams.replay.checkpoint import CheckpointFile
 from streams.replay.kafka_range import (
     PartitionRange,
@@ -58,6 +59,7 @@ from streams.replay.kafka_range import (
     read_batches,
 )
 from streams.replay.runner import ReplayError, Review, file_records, review_database
+from topics.agencies import load_registry
 from topics.registry import TICKS
 from topics.settings import Settings
 
@@ -78,6 +80,9 @@ class ReviewRequest:
     from_at: datetime | None = None
     to_at: datetime | None = None
     from_file: Path | None = None
+    # Kafka: "inputs" (the agencies' signed records, verified again) or "decided" (what the
+    # live worker accepted, pseudonymised: kept after the raw inputs expire).
+    source: Literal["inputs", "decided"] = "inputs"
 
     def identity(self, settings: Settings) -> str:
         """Same identity, same review: a checkpoint is only resumed by the same request."""
@@ -85,6 +90,7 @@ class ReviewRequest:
             hashlib.sha256(self.from_file.read_bytes()).hexdigest()
             if self.from_file
             else f"{self.from_at}..{self.to_at}"
+            + ("" if self.source == "inputs" else f" of {self.source}")
         )
         blob = orjson.dumps(
             [
@@ -131,6 +137,13 @@ class _Run:
             jurisdiction=request.jurisdiction,
             states=self.checkpoint.states,
             rollups=self.checkpoint.rollups,
+            # Records from Kafka are verified again, with the registry's keys (a revoked
+            # key still covers what was in the log before its revocation): decided as live.
+            keys=(
+                None
+                if request.from_file or request.source == "decided"
+                else load_registry(settings.agency_registry()).keyring()
+            ),
         )
         self.started = self.saved_at = time.monotonic()
         self.save_every = CHECKPOINT_EVERY_S
@@ -214,7 +227,8 @@ async def replay_kafka(
     try:
         async with range_consumer(settings) as consumer:
             # Not the re-keyed topic: the Review forwards mis-keyed records itself.
-            sources = (*names.inputs, names.of(TICKS))
+            inputs = names.inputs if request.source == "inputs" else (names.of(DECIDED),)
+            sources = (*inputs, names.of(TICKS))
             # A resumed review keeps its first plan: the same ends, and the same batches.
             plan = run.checkpoint.plan
             if not plan:
@@ -225,7 +239,9 @@ async def replay_kafka(
             batches = [b for b in chunked(plan, batch_records) if not _done(b, positions)]
             total = sum(part.size for batch in batches for part in batch)
             async for parts, batch in read_batches(consumer, batches, from_ms, to_ms):
-                records = [Record(r.topic, r.partition, r.offset, r.key, r.value) for r in batch]
+                records = [
+                    Record(r.topic, r.partition, r.offset, r.key, r.value, r.headers) for r in batch
+                ]
                 run.landed(records, {f"{p.topic}:{p.partition}": p.end for p in parts})
                 if progress:
                     progress(sum(part.size for part in parts), total)

@@ -17,18 +17,27 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from sinks.access import credentials
+from streams.ops.record_signer import register_senders
 from streams.ops.stack import stack_up
 from streams.ops.stack_clickhouse import pings
 from streams.ops.stack_kafka import answers_metadata
+from streams.simulate import generate, outgoing_records
 from tests.integration.kafka_helpers import run_cli
 from topics.settings import Settings
+
+SCENARIOS = ("cholera", "road-mci", "supply-squeeze")
 
 
 @pytest.fixture(scope="session")
 def stack(settings: Settings) -> Settings:
     """The running local stack (started if needed); returns its settings."""
-    if not (answers_metadata(settings.kafka_port) and pings(settings.clickhouse_http_port)):
+    if not (answers_metadata(settings) and pings(settings.clickhouse_http_port)):
         stack_up(settings)
+    # The scenarios' agencies have signing keys (as the demo gives them), so files the
+    # tests simulate can be published with `tierflow publish`, each record signed.
+    for name in SCENARIOS:
+        records = outgoing_records(generate(name, 1).records, settings.jurisdiction_digits)
+        register_senders(settings, list(records))
     return settings
 
 
@@ -52,9 +61,6 @@ def ch_admin(stack: Settings) -> Iterator[Client]:
     )
     yield client
     client.close()
-
-
-SCENARIOS = ("cholera", "road-mci", "supply-squeeze")
 
 
 @pytest.fixture(scope="session")

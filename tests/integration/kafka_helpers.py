@@ -7,10 +7,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from topics.kafka_security import aiokafka_options
 from topics.settings import Settings
 
 TIERFLOW = [sys.executable, "-m", "streams.cli"]
@@ -42,6 +44,27 @@ def run_cli(
     return proc
 
 
+def admin_options(bootstrap: str) -> dict[str, Any]:
+    """aiokafka options for the broker at ``bootstrap`` as the admin principal (a super
+    user: tests read and write any topic), with the credentials of the environment's
+    settings."""
+    return {**aiokafka_options(Settings(), "admin"), "bootstrap_servers": bootstrap}
+
+
+def signatures(settings: Settings, values: list[bytes]) -> list[list[tuple[str, bytes]] | None]:
+    """Each value's ``tierflow-sig`` headers, signed by its own agency as ``tierflow publish``
+    signs (the agencies get keys in the test stack's registry if they have none); None for
+    a value that is not an event (a tick, a malformed line): nobody signs those."""
+    from streams.ops.publisher import route_line
+    from streams.ops.record_signer import RecordSigner, register_senders
+
+    routed = [route_line(v, settings.jurisdiction_digits) for v in values]
+    records = [r[0] if isinstance(r, list) and r[0].agency_id else None for r in routed]
+    register_senders(settings, [r for r in records if r is not None])
+    signer = RecordSigner.from_registry(settings)
+    return [None if r is None else signer.headers(r) for r in records]
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
     return {
         "TIERFLOW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
@@ -53,7 +76,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 async def _read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes, int]]:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        **admin_options(bootstrap), enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:
@@ -87,7 +110,7 @@ def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes, in
 
 
 async def _behind(bootstrap: str, group: str, topics: tuple[str, ...]) -> dict[str, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    consumer = AIOKafkaConsumer(**admin_options(bootstrap), group_id=group)
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()
@@ -115,7 +138,7 @@ def uncommitted(bootstrap: str, group: str, topics: tuple[str, ...]) -> dict[str
 
 async def committed_offsets(bootstrap: str, group: str) -> dict[str, int]:
     """``topic[partition]`` -> offset committed by ``group`` (as the broker has it)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**admin_options(bootstrap))
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)

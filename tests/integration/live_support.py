@@ -41,6 +41,7 @@ from streams.live.topology import (
     partition_for,
 )
 from streams.ops.kafka import create_topics
+from tests.integration.kafka_helpers import admin_options, signatures
 from topics.codec import decode, decode_tick
 from topics.models import (
     Alert,
@@ -137,7 +138,8 @@ async def _publish(settings: Settings, lines: list[bytes], wrong_keys: int) -> P
     events: list[Any] = []
     ticks: list[Tick] = []
     malformed = 0
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(**admin_options(settings.kafka_bootstrap), acks="all")
+    headers = dict(zip(lines, signatures(settings, lines), strict=True))
     await producer.start()
     try:
         for raw in lines:
@@ -159,9 +161,13 @@ async def _publish(settings: Settings, lines: list[bytes], wrong_keys: int) -> P
             if wrong_keys > 0:  # a producer that keys by something else: the worker re-keys
                 wrong_keys -= 1
                 target = (partition_for(jurisdiction) + 1) % TICKS.partitions
-                await producer.send_and_wait(topic, raw, key=b"agency-key", partition=target)
+                await producer.send_and_wait(
+                    topic, raw, key=b"agency-key", partition=target, headers=headers[raw]
+                )
             else:
-                await producer.send_and_wait(topic, raw, key=jurisdiction.encode())
+                await producer.send_and_wait(
+                    topic, raw, key=jurisdiction.encode(), headers=headers[raw]
+                )
     finally:
         await producer.stop()
     return Published(events, ticks, malformed)
@@ -173,9 +179,10 @@ async def _publish_copies(settings: Settings, lines: list[bytes], count: int) ->
         event = decode(raw)
         if isinstance(event, CaseEvent):
             keyed.append((raw, jurisdiction_of(event.region, settings.jurisdiction_digits)))
+    headers = signatures(settings, [raw for raw, _ in keyed])
     topic = TOPIC_FOR_KIND["case"].name(settings.topic_prefix)
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **admin_options(settings.kafka_bootstrap),
         acks="all",
         linger_ms=20,
         max_batch_size=1 << 20,
@@ -186,7 +193,10 @@ async def _publish_copies(settings: Settings, lines: list[bytes], count: int) ->
             sends = []
             for n in range(start, min(start + 5_000, count)):
                 raw, jurisdiction = keyed[n % len(keyed)]
-                sends.append(await producer.send(topic, raw, key=jurisdiction.encode()))
+                signed = headers[n % len(keyed)]
+                sends.append(
+                    await producer.send(topic, raw, key=jurisdiction.encode(), headers=signed)
+                )
             await asyncio.gather(*sends)
     finally:
         await producer.stop()
@@ -235,6 +245,8 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "TIERFLOW_WORKER_STALL_EXIT_S": str(settings.worker_stall_exit_s),
         "TIERFLOW_WORKER_HEARTBEAT_S": str(settings.worker_heartbeat_s),
         "TIERFLOW_STACK_HOME": str(ROOT / "var" / "test-workers"),
+        # the stack's registry: the agencies the tests' records are signed by
+        "TIERFLOW_AGENCY_REGISTRY_PATH": str(settings.agency_registry().resolve()),
         "TIERFLOW_PSEUDONYM_KEY": settings.pseudonym_key.get_secret_value(),
     }
 

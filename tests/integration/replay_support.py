@@ -16,6 +16,7 @@ from clickhouse_connect.driver.client import Client
 
 from streams.ops.kafka import admin_client
 from streams.ops.publisher import plan_lines, publish_records
+from streams.ops.record_signer import register_senders
 from topics.settings import Settings
 
 from .live_support import TABLES, counts
@@ -44,6 +45,7 @@ def publish_scenario(settings: Settings, lines: list[bytes]) -> tuple[datetime, 
     every partition, record timestamp = event time); returns ``[first, last + 1 ms)`` of
     their event times."""
     records, _errors = plan_lines(lines, settings.jurisdiction_digits)
+    register_senders(settings, records)
     publish_records(records, settings)
     stamps = [r.timestamp_ms for r in records if r.timestamp_ms is not None]
     return _instant(min(stamps)), _instant(max(stamps) + 1)

@@ -16,6 +16,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from tests.integration.kafka_helpers import admin_options
 from topics.registry import INPUT_TOPICS, TICKS
 from topics.settings import Settings
 
@@ -45,7 +46,7 @@ def one_line_error(proc: subprocess.CompletedProcess[str], code: int, *needles: 
 
 
 async def _broker_config(settings: Settings) -> dict[str, str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**admin_options(settings.kafka_bootstrap))
     await admin.start()
     try:
         (response,) = await admin.describe_configs([ConfigResource(ConfigResourceType.BROKER, "1")])
@@ -56,7 +57,7 @@ async def _broker_config(settings: Settings) -> dict[str, str]:
 
 
 async def _topics(settings: Settings) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**admin_options(settings.kafka_bootstrap))
     await admin.start()
     try:
         return [t for t in await admin.list_topics() if t.startswith(settings.topic_prefix)]

@@ -22,6 +22,7 @@ import pytest
 import yaml
 from clickhouse_connect.driver.client import Client
 
+from streams.ops.record_signer import register_keys
 from tests.integration.kafka_helpers import run_cli, settings_env
 from topics.settings import Settings
 
@@ -73,7 +74,7 @@ EVENTS = [
     _event(
         n,
         "incident",
-        "120-5101",
+        "EM-5101-pm",  # (not the scenarios' 120-5101: that agency is registered as health)
         "emergency",
         incident_id="pm-inc-1",
         category="mass_casualty",
@@ -118,6 +119,9 @@ def worker(
     run_cli(["db", "migrate"], settings)
     events = tmp_path / "events.jsonl"
     events.write_text("".join(json.dumps(e) + "\n" for e in EVENTS))
+    register_keys(
+        settings, {(e["source"]["agency_id"], e["source"]["agency_type"]) for e in EVENTS}
+    )
     run_cli(["publish", str(events)], settings)
     env = {
         **os.environ,
@@ -125,6 +129,7 @@ def worker(
         "TIERFLOW_METRICS_PORT": str(port),
         "TIERFLOW_METRICS_HOST": "127.0.0.1",
         "TIERFLOW_STACK_HOME": str(tmp_path / "stack"),
+        "TIERFLOW_AGENCY_REGISTRY_PATH": str(settings.agency_registry().resolve()),
     }
     log = tmp_path / "worker.log"
     with log.open("wb") as out:

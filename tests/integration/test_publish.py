@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -12,7 +10,8 @@ import orjson
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.integration.kafka_helpers import read_topic, run_cli
+from tests.integration import kcat
+from tests.integration.kafka_helpers import admin_options, read_topic, run_cli
 from topics.codec import decode
 from topics.models import Rejection
 from topics.registry import ALL_TOPICS, INPUT_TOPICS, TICKS
@@ -43,7 +42,7 @@ def test_topics_create_is_idempotent(isolated: Settings) -> None:
 
 async def _leaders(settings: Settings, topics: list[str]) -> dict[str, int]:
     """Per topic the metadata serves, its partitions with a leader."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**admin_options(settings.kafka_bootstrap))
     await admin.start()
     try:
         described = await admin.describe_topics(topics)
@@ -120,7 +119,7 @@ def test_published_scenario_reads_back_byte_identical(isolated: Settings, tmp_pa
     assert len(bad_lines) + valid_lines == len(lines)
 
 
-@pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat is installed by .ci/run")
+@pytest.mark.skipif(not kcat.available(), reason="kcat is installed by .ci/run")
 def test_records_produced_by_kcat_decode(isolated: Settings, tmp_path: Path) -> None:
     run_cli(["topics", "create"], isolated)
     topic = f"{isolated.topic_prefix}.stock.v1"
@@ -143,12 +142,8 @@ def test_records_produced_by_kcat_decode(isolated: Settings, tmp_path: Path) -> 
         for i in range(5)
     ]
     payload = b"\n".join(b"5101\t" + v for v in values) + b"\n"
-    subprocess.run(
-        ["kcat", "-P", "-b", isolated.kafka_bootstrap, "-t", topic, "-K", "\t"],
-        input=payload,
-        check=True,
-        timeout=60,
-    )
+    sent = kcat.run(["-P", *kcat.as_admin(isolated), "-t", topic, "-K", "\t"], stdin=payload)
+    assert sent.returncode == 0, sent.stderr.decode()
     records = read_topic(isolated.kafka_bootstrap, topic)
     assert sorted(v for _, v, _ in records) == sorted(values)
     decoded = [decode(v) for _, v, _ in records]

@@ -23,6 +23,7 @@ from clickhouse_connect.driver.client import Client
 
 from streams.ops.demo import publish_scenarios
 from streams.simulate import generate
+from tests.integration.kafka_helpers import admin_options, signatures
 from topics.settings import Settings
 
 from .kafka_helpers import run_cli
@@ -36,12 +37,13 @@ MID_MARCH = datetime(2026, 3, 16, 8, 0, tzinfo=timezone(timedelta(hours=8)))
 async def _send_like_kcat(settings: Settings, values: list[bytes]) -> None:
     """Each value to its kind's topic with no timestamp (the producer's clock stamps it)
     and no key, as ``kcat -P`` sends a file."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(**admin_options(settings.kafka_bootstrap), acks="all")
     await producer.start()
     try:
-        for value in values:
+        for value, headers in zip(values, signatures(settings, values), strict=True):
             if b'"kind":"tick"' not in value:  # (ticks left out: kcat users send events)
-                await producer.send_and_wait(topic_of(value, settings.topic_prefix), value)
+                topic = topic_of(value, settings.topic_prefix)
+                await producer.send_and_wait(topic, value, headers=headers)
     finally:
         await producer.stop()
 

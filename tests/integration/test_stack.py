@@ -24,6 +24,7 @@ from streams.cli import app
 from streams.ops import workers
 from streams.ops.stack import stack_down, stack_status, stack_up
 from streams.ops.stack_proc import is_alive, wait_exit
+from tests.integration.kafka_helpers import admin_options
 from topics.settings import Settings
 
 
@@ -103,19 +104,19 @@ def _client(s: Settings) -> clickhouse_connect.driver.client.Client:
 
 
 async def _kafka_round_trip(bootstrap: str, topic: str) -> bytes:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)  # the broker creates no topic
+    admin = AIOKafkaAdminClient(**admin_options(bootstrap))  # the broker creates no topic
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
     finally:
         await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    producer = AIOKafkaProducer(**admin_options(bootstrap))
     await producer.start()
     try:
         await producer.send_and_wait(topic, b"ping")
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(topic, **admin_options(bootstrap), auto_offset_reset="earliest")
     await consumer.start()
     try:
         record = await asyncio.wait_for(consumer.getone(), 30)

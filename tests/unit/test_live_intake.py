@@ -29,6 +29,7 @@ class _Message:
     offset: int
     key: bytes | None
     value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 class _Consumer:
@@ -104,7 +105,7 @@ def _intake(consumer: _Consumer, monkeypatch: pytest.MonkeyPatch) -> Intake:
     monkeypatch.setattr(intake_module, "REVOKE_POLL_S", 0.01)
     ticks = itertools.count(step=100)  # every commit is due
     return Intake(
-        bootstrap="unused",
+        kafka={},
         group="g",
         topics=["t"],
         batch_max=10,

@@ -23,7 +23,7 @@ T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
 def landing() -> Landing:
-    return Landing(bootstrap="unused:9092", prefix=P, sinks={}, pseudonym_key=KEY)
+    return Landing(kafka={}, prefix=P, sinks={}, pseudonym_key=KEY)
 
 
 def record(topic: str, partition: int, offset: int, value: bytes) -> ConsumerRecord[Any, Any]:

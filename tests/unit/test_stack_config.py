@@ -75,8 +75,14 @@ def test_kafka_properties_single_kraft_node_on_loopback(tmp_path: Path) -> None:
     props = dict(line.split("=", 1) for line in text.splitlines() if line)
     assert props["process.roles"] == "broker,controller"
     assert props["controller.quorum.voters"] == "1@127.0.0.1:31093"
-    assert props["listeners"] == "PLAINTEXT://127.0.0.1:31092,CONTROLLER://127.0.0.1:31093"
-    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:31092"
+    assert props["listeners"] == "BROKER://127.0.0.1:31092,CONTROLLER://127.0.0.1:31093"
+    assert props["advertised.listeners"] == "BROKER://127.0.0.1:31092"
+    assert props["listener.security.protocol.map"] == (
+        "BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT"
+    )
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["super.users"] == "User:admin"
+    assert props["authorizer.class.name"].endswith("StandardAuthorizer")
     assert props["log.dirs"] == str(tmp_path / "data")
     assert props["offsets.topic.replication.factor"] == "1"
     assert props["transaction.state.log.replication.factor"] == "1"

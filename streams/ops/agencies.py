@@ -1,0 +1,176 @@
+"""The registry of agencies and their signing keys, and what changes it on the broker.
+
+The registry (topics/agencies.py) is data the worker and ``tierflow replay`` load. ``agency add``
+gives an agency its SCRAM credentials (Kafka's ConfigCommand, run as the admin), its ACLs
+(:mod:`streams.ops.kafka_acl`) and a first key; ``rotate`` adds a key (the old ones stay
+valid until revoked); ``revoke`` removes credentials and ACLs and revokes the keys as of
+the input topics' current end offsets (:mod:`topics.signing` says why offsets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import subprocess
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import ValidationError
+
+from streams.ops import kafka_acl
+from streams.ops.kafka import admin_client
+from streams.ops.record_signer import new_key
+from streams.ops.stack_kafka import java_argv
+from topics.agencies import (
+    RESERVED,
+    Agency,
+    AgencyError,
+    Registry,
+    load_registry,
+    save_registry,
+    write_key_file,
+    write_private,
+)
+from topics.kafka_security import aiokafka_options, librdkafka_properties, render_properties
+from topics.models import AgencyType
+from topics.registry import INPUT_TOPICS
+from topics.settings import Settings
+from topics.signing import SigningKey
+
+
+def add_agency(
+    settings: Settings, agency_id: str, agency_type: AgencyType, name: str | None, out: Path
+) -> tuple[Path, Path]:
+    """Create the agency's SCRAM credentials, ACLs and first key; write
+    ``OUT/<id>.properties`` (kcat -F) and ``OUT/<id>.key``; return both paths."""
+    if agency_id in RESERVED:
+        raise AgencyError(f"{agency_id!r} is reserved for tierflow's own principals")
+    path = settings.agency_registry()
+    registry = load_registry(path)
+    known = registry.agencies.get(agency_id)
+    if known is not None and known.revoked_at is None:
+        raise AgencyError(
+            f"agency {agency_id!r} exists: `tierflow agency rotate {agency_id}` for a new key"
+        )
+    now = datetime.now(UTC)
+    try:
+        agency = Agency(
+            agency_id=agency_id, agency_type=agency_type, name=name or agency_id, created_at=now
+        )
+    except ValidationError as exc:
+        raise AgencyError(f"agency id {agency_id!r}: letters, digits, '.-_' (1-63)") from exc
+    password = secrets.token_urlsafe(24)
+    _scram(settings, agency_id, add=password)
+    asyncio.run(_grant(settings, agency_id))
+    key = new_key(registry, agency_id, agency_type, now)
+    registry.agencies[agency_id] = agency
+    registry.keys.append(key)
+    save_registry(path, registry)
+    properties = out / f"{agency_id}.properties"
+    props = librdkafka_properties(settings, agency_id, password)
+    write_private(properties, render_properties(props))
+    return properties, write_key_file(out, key)
+
+
+def rotate_key(settings: Settings, agency_id: str, out: Path) -> tuple[SigningKey, Path]:
+    """A new key for the agency (the old ones stay valid until revoked)."""
+    path = settings.agency_registry()
+    registry = load_registry(path)
+    agency = _current(registry, agency_id)
+    key = new_key(registry, agency_id, agency.agency_type, datetime.now(UTC))
+    registry.keys.append(key)
+    save_registry(path, registry)
+    return key, write_key_file(out, key)
+
+
+def revoke(settings: Settings, agency_id: str, kid: str | None = None) -> list[str]:
+    """Revoke one key (``kid``) or the whole agency (credentials, ACLs, every key); returns
+    the key ids revoked. Records of the input topics from now on signed with them are
+    refused; records already in the log stay accepted (replays decide as live did)."""
+    path = settings.agency_registry()
+    registry = load_registry(path)
+    _current(registry, agency_id)
+    targets = [k for k in registry.keys_of(agency_id) if k.revoked_at_offsets is None]
+    if kid is not None:
+        targets = [k for k in targets if k.kid == kid]
+        if not targets:
+            raise AgencyError(f"agency {agency_id!r} has no key {kid!r} in force")
+    ends = asyncio.run(_input_end_offsets(settings))
+    for key in targets:
+        key.revoked_at_offsets = ends
+    if kid is None:
+        asyncio.run(_revoke_acls(settings, agency_id))
+        _scram(settings, agency_id, add=None)
+        registry.agencies[agency_id].revoked_at = datetime.now(UTC)
+    save_registry(path, registry)
+    return [k.kid for k in targets]
+
+
+def _current(registry: Registry, agency_id: str) -> Agency:
+    agency = registry.agencies.get(agency_id)
+    if agency is None or agency.revoked_at is not None:
+        raise AgencyError(f"no agency {agency_id!r} in force: `tierflow agency list` shows them")
+    return agency
+
+
+async def _grant(settings: Settings, agency_id: str) -> None:
+    async with admin_client(settings) as admin:
+        await kafka_acl.grant(admin, kafka_acl.agency_acls(settings, agency_id))
+
+
+async def _revoke_acls(settings: Settings, agency_id: str) -> None:
+    async with admin_client(settings) as admin:
+        await kafka_acl.revoke_all(admin, agency_id)
+
+
+async def _input_end_offsets(settings: Settings) -> dict[str, dict[int, int]]:
+    consumer = AIOKafkaConsumer(**aiokafka_options(settings, "admin"))
+    try:
+        await consumer.start()
+        ends: dict[str, dict[int, int]] = {}
+        for spec in INPUT_TOPICS:
+            topic = spec.name(settings.topic_prefix)
+            tps = [TopicPartition(topic, p) for p in range(spec.partitions)]
+            offsets = await consumer.end_offsets(tps)
+            ends[topic] = {tp.partition: offset for tp, offset in offsets.items()}
+        return ends
+    finally:
+        await consumer.stop()
+
+
+def _scram(settings: Settings, username: str, *, add: str | None) -> None:
+    """Set (``add``: the password) or delete the user's SCRAM-SHA-512 credentials with
+    Kafka's ConfigCommand, as the admin (aiokafka has no AlterUserScramCredentials)."""
+    admin_password = settings.kafka_admin_password.get_secret_value()
+    jaas = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required"
+        f' username="{settings.kafka_admin_username}" password="{admin_password}";'
+    )
+    config = {
+        "security.protocol": settings.kafka_security_protocol,
+        "sasl.mechanism": settings.kafka_sasl_mechanism,
+        "sasl.jaas.config": jaas,
+    }
+    if settings.kafka_ca_file is not None:
+        config |= {"ssl.truststore.type": "PEM",
+                   "ssl.truststore.location": str(settings.kafka_ca_file.resolve())}  # fmt: skip
+    change = (
+        ["--add-config", f"SCRAM-SHA-512=[password={add}]"]
+        if add is not None
+        else ["--delete-config", "SCRAM-SHA-512"]
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        command_config = Path(folder) / "admin.properties"
+        write_private(command_config, render_properties(config))
+        argv = java_argv(
+            settings, "kafka.admin.ConfigCommand",
+            "--bootstrap-server", settings.kafka_bootstrap,
+            "--command-config", str(command_config),
+            "--alter", *change, "--entity-type", "users", "--entity-name", username,
+        )  # fmt: skip
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
+    if done.returncode != 0:
+        last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise AgencyError(f"setting the Kafka credentials of {username!r} failed: {last[0]}")

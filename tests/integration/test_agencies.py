@@ -1,0 +1,123 @@
+"""Agencies end to end on the real broker and worker (issue 12, items 2 and 3): an agency
+made by `tierflow agency add` publishes with kcat -F and a header computed by openssl (a
+client and a MAC tierflow did not write) and its event lands; a record claiming another
+agency and one signed with a revoked key land in the DLQ with their reasons; its
+principal may not read the raw inputs nor write ticks; a replay verifies again and
+decides the same, the revoked key still covering what it signed before."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+from clickhouse_connect.driver.client import Client
+
+from tests.integration import kcat
+from tests.integration.kafka_helpers import admin_options, run_cli
+from tests.integration.live_support import live_settings, prepare, rows, running_worker, wait_landed
+from topics.settings import Settings
+from topics.signing import HEADER, sign_headers
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not kcat.available(), reason="kcat is installed by .ci/run"),
+]
+MARCH = ["--from", "2026-03-01T00:00:00Z", "--to", "2026-04-01T00:00:00Z"]
+
+
+def _stock(n: int, agency_id: str) -> bytes:
+    return orjson.dumps(
+        {
+            "event_id": f"ag-{n}", "kind": "stock",
+            "source": {"agency_id": agency_id, "agency_type": "health"},
+            "occurred_at": f"2026-03-02T09:0{n}:00+08:00",
+            "reported_at": f"2026-03-02T09:0{n}:30+08:00",
+            "region": "510104", "site_id": f"site-{n}", "site_type": "hospital",
+            "item": "bed.icu", "unit": "bed", "on_hand": 10 + n, "baseline": 20,
+        }
+    )  # fmt: skip
+
+
+def _openssl_mac(value: bytes, hex_key: str) -> str:
+    done = subprocess.run(
+        ["openssl", "dgst", "-sha256", "-mac", "HMAC", "-macopt", f"hexkey:{hex_key}"],
+        input=value, capture_output=True, check=True, timeout=30,
+    )  # fmt: skip
+    return done.stdout.decode().split()[-1]
+
+
+def _kcat_produce(properties: Path, topic: str, value: bytes, header: str) -> Any:
+    return kcat.run(
+        ["-F", str(properties), "-P", "-t", topic, "-k", "5101", "-H", f"{HEADER}={header}"],
+        stdin=value + b"\n",
+    )
+
+
+async def _send_as_admin(settings: Settings, topic: str, value: bytes, headers: Any) -> None:
+    producer = AIOKafkaProducer(**admin_options(settings.kafka_bootstrap), acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=b"5101", headers=headers)
+    finally:
+        await producer.stop()
+
+
+def test_an_agency_speaks_only_for_itself(
+    stack: Settings, ch_admin: Client, unique_name: Callable[..., str], tmp_path: Path
+) -> None:
+    settings = live_settings(stack, unique_name("agency"))
+    prepare(settings)
+    agency = unique_name("cdc").replace("tierflow_", "cdc-")
+    out = tmp_path / "agencies"
+    run_cli(["agency", "add", agency, "--type", "health", "--out", str(out)], settings)
+    properties, key_file = out / f"{agency}.properties", out / f"{agency}.key"
+    kid, hex_key = key_file.read_text().split()
+    assert "sasl.username=" + agency in properties.read_text()
+    listed = run_cli(["agency", "list"], settings).stdout
+    assert agency in listed and hex_key not in listed
+
+    stock = f"{settings.topic_prefix}.stock.v1"
+    own, foreign = _stock(1, agency), _stock(2, "someone-else")
+    for value in (own, foreign):  # both signed with the agency's key, by openssl
+        header = f"v1;kid={kid};hmac-sha256={_openssl_mac(value, hex_key)}"
+        sent = _kcat_produce(properties, stock, value, header)
+        assert sent.returncode == 0, sent.stderr.decode()
+    # its principal may not read the raw inputs nor write the worker's ticks
+    read = kcat.run(["-F", str(properties), "-C", "-t", f"{settings.topic_prefix}.cases.v1",
+                     "-p", "0", "-e", "-o", "beginning"], timeout=30)  # fmt: skip
+    assert b"authorization failed" in read.stderr.lower()
+    ticks = kcat.run(["-F", str(properties), "-P", "-t", f"{settings.topic_prefix}.ticks.v1"],
+                     stdin=b"{}\n", timeout=30)  # fmt: skip
+    assert b"authorization failed" in (ticks.stdout + ticks.stderr).lower()
+
+    db = settings.clickhouse_database
+    with running_worker(settings, tmp_path / "worker.log") as proc:
+        wait_landed(ch_admin, db, rejected=1, proc=proc, tiered=False)
+        run_cli(["agency", "revoke", agency], settings)
+        late = _stock(3, agency)  # the right agency, its key, but after the revocation
+        asyncio.run(
+            _send_as_admin(settings, stock, late, sign_headers(kid, bytes.fromhex(hex_key), late))
+        )
+        wait_landed(ch_admin, db, rejected=2, proc=proc, tiered=False)
+
+    assert rows(ch_admin, db, "stock_levels", "site_id") == [("site-1",)]
+    reasons = [r for (r,) in rows(ch_admin, db, "rejected_events", "reason")]
+    assert any("'someone-else' differs from the signing key's agency" in r for r in reasons)
+    assert any(f"signing key '{kid}'" in r and "revoked" in r for r in reasons)
+    refused = _kcat_produce(properties, stock, own, "v1")  # credentials removed too
+    assert refused.returncode != 0
+
+    # A replay verifies again: the same record accepted, the same two refused.
+    review = unique_name("rv").removeprefix("tierflow_")
+    run_cli(["replay", "--name", review, *MARCH], settings)
+    replayed = f"review_{review}"
+    assert rows(ch_admin, replayed, "stock_levels", "site_id") == [("site-1",)]
+    assert sorted(r for (r,) in rows(ch_admin, replayed, "rejected_events", "reason")) == sorted(
+        reasons
+    )
