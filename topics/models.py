@@ -46,6 +46,8 @@ TransferStatus = Literal["requested", "dispatched", "en_route", "arrived", "canc
 _TRANSFER_STATES = frozenset(get_args(TransferStatus))
 SiteType = Literal["hospital", "depot", "cdc", "other"]
 Tier = Literal["I", "II", "III", "IV"]
+DeclaredTier = Literal["I", "II", "III", "IV", "none"]  # "none": the incident stands down
+Basis = Literal["recommended", "declared"]
 
 # GB/T 2260 administrative division: 2 digits province, 2 city, 2 county.
 RegionCode = Annotated[str, StringConstraints(pattern=r"^[1-8]\d{5}$")]
@@ -200,6 +202,27 @@ class IncidentEvent(Envelope):
             " task's incident_id."
         ),
     )
+    declared_tier: DeclaredTier | None = Field(
+        None,
+        description=(
+            "With msg_type Update, from an agency type the rulebook authorises (authority."
+            "declare_by, default emergency): the tier the leading group declares after joint "
+            "assessment (I, II, III, IV), or none to stand the incident down. The plan's "
+            "agency tasks follow the declared tier."
+        ),
+    )
+    reason: str = Field(
+        "", max_length=2000, description="Why the tier was declared (with declared_tier)."
+    )
+
+    @model_validator(mode="after")
+    def _declared_with_update(self) -> IncidentEvent:
+        if self.declared_tier is not None and self.msg_type != "Update":
+            raise ValueError(
+                f"declared_tier goes with msg_type Update, not {self.msg_type}: send the "
+                "declaration as its own Update event"
+            )
+        return self
 
 
 class CaseEvent(Envelope):
@@ -373,6 +396,16 @@ class Escalation(_Output):
     rule_ids: tuple[str, ...] = Field(description="The rulebook rules that hold.")
     evidence: dict[str, float] = Field(description="The metric values that made the rules hold.")
     rulebook_version: str = Field(description="Version of the rulebook that decided.")
+    basis: Basis = Field(
+        "recommended",
+        description=(
+            "recommended: the rules' recommendation (rule_ids, evidence); declared: a "
+            "declaration by an authorised agency (declared_by, reason), whose tier the plan's "
+            "tasks follow."
+        ),
+    )
+    declared_by: str | None = Field(None, description="The declaring agency's id (declared).")
+    reason: str = Field("", description="The declaration's reason text (declared).")
     decided_at: AwareDatetime | None = Field(
         None,
         description=(
@@ -430,6 +463,9 @@ AlertKind = Literal[
     "capacity_redirect",
     "stock_low",
     "reporting_late",
+    "tier_recommended",
+    "declaration_overdue",
+    "declaration_rejected",
 ]
 AlertLevel = Literal["info", "blue", "yellow", "orange", "red"]
 
@@ -440,8 +476,8 @@ class Alert(_Output):
     alert_id: str = Field(description="Deterministic id of the alert.")
     alert_kind: AlertKind = Field(
         description=(
-            "warning_opened, task_overdue, transfer_delayed, capacity_redirect, stock_low or "
-            "reporting_late."
+            "warning_opened, task_overdue, transfer_delayed, capacity_redirect, stock_low, "
+            "reporting_late, tier_recommended, declaration_overdue or declaration_rejected."
         )
     )
     level: AlertLevel = Field(description="info, blue, yellow, orange or red.")
@@ -499,7 +535,23 @@ class IncidentState(_Output):
         "reported", description="reported, confirmed, contained or closed."
     )
     warning: bool = False  # opened by the multi-point trigger, no agency declared it yet
-    tier: Tier | None = Field(None, description="The current tier; none: no tier (or stood down).")
+    tier: Tier | None = Field(
+        None, description="The recommended tier (the rules'); none: no tier (or stood down)."
+    )
+    declared_tier: Tier | None = Field(
+        None,
+        description=(
+            "The declared tier the plan's tasks follow (with auto_declare: the recommended one)."
+        ),
+    )
+    declared_at: AwareDatetime | None = Field(None, description="Event time of the declaration.")
+    declared_by: str | None = Field(None, description="The declaring agency's id.")
+    decision_lag_s: float | None = Field(
+        None,
+        description=(
+            "Seconds from the recommendation's effective time to the declaration of its tier."
+        ),
+    )
     opened_at: AwareDatetime = Field(description="Event time it was opened.")
     updated_at: AwareDatetime  # event time of the latest event that changed it
     metrics: dict[str, float] = Field(

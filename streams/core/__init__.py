@@ -31,7 +31,7 @@ from streams.core.rollup import (
 from streams.core.rollup_feed import FeedItem, feeds_rollup, rollup_many
 from streams.core.rollup_tasks import NATION
 from streams.core.rulebook import Rulebook, RulebookError, parse_rulebook
-from streams.core.rulebook_loader import default_rulebook, load_rulebook
+from streams.core.rulebook_loader import auto_declared, default_rulebook, load_rulebook
 from streams.core.state import CoreState, initial_state
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "RulebookError",
     "StateDecodeError",
     "TimelineEntry",
+    "auto_declared",
     "decode_rollup",
     "decode_state",
     "default_rulebook",

@@ -56,6 +56,10 @@ class Compiled:
     stock_patterns: tuple[str, ...]
     stock_levels: tuple[tuple[float, str], ...]  # (days, level), most severe first
     burn_window: int
+    auto_declare: bool
+    declare_by: frozenset[str]
+    assessment: tuple[PlanItem, ...]  # the command agency's task on a recommendation change
+    declare_within: int  # microseconds a declared tier may lag below the recommended one
     _rules: tuple[Rule, ...]
     _triggers: dict[str, tuple[Trigger, ...]]
     _baselines: dict[str, dict[str, float]]
@@ -150,6 +154,7 @@ def compile_rulebook(book: Rulebook) -> Compiled:
         )
         for code in w.diseases if w.diseases is not None else tuple(book.diseases):
             triggers[code].append(trig)
+    auth = book.authority
     plan_rank: dict[str, int] = {"stand_down": STAND_DOWN}
     plan_rank.update((str(tier), rank) for tier, rank in TIER_RANK.items())
     compiled = Compiled(
@@ -170,6 +175,14 @@ def compile_rulebook(book: Rulebook) -> Compiled:
             (book.stock.yellow_days, "yellow"),
         ),
         burn_window=days_to_us(book.stock.burn_window_days),
+        auto_declare=book.auto_declare,
+        declare_by=frozenset(auth.declare_by),
+        assessment=(
+            PlanItem(
+                auth.declare_by[0], auth.assessment_action, round(auth.assessment_due_hours * HOUR)
+            ),
+        ),
+        declare_within=round(auth.declare_within_hours * HOUR),
         _rules=book.rules,
         _triggers={code: tuple(found) for code, found in triggers.items()},
         _baselines=book.baselines,

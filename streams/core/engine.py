@@ -30,6 +30,8 @@ from typing import Any, NamedTuple
 from streams.core.alerts import alert
 from streams.core.cases import apply_case, apply_report, disease_key
 from streams.core.compiled import Compiled, compile_rulebook
+from streams.core.declare import declaration_due, note_declaration, rejected, sync_declared
+from streams.core.declared import declared_changes
 from streams.core.eventtime import NEVER, from_us, to_us
 from streams.core.ids import content_id
 from streams.core.plan import (
@@ -78,6 +80,7 @@ _REVISED_ID: dict[type, Callable[[Any], str]] = {
 
 
 _PENDING = attrgetter("pending")
+_DECL_DUE = attrgetter("decl_due")
 
 
 class TimelineEntry(NamedTuple):
@@ -120,6 +123,9 @@ class _Batch:
                     watermark=self._watermark(ns),
                     out=self.out,
                 )
+            elif ev.declared_tier is not None and ev.source.agency_type not in self.comp.declare_by:
+                self._reject(ns, ev, t)
+                return
             else:
                 key = disease_key(ev.disease) if ev.disease else "i:" + ev.incident_id
                 self._track_event(ns, key, ev, t)
@@ -149,12 +155,17 @@ class _Batch:
     def _track_event(self, ns: Namespace, key: str, ev: CaseEvent | IncidentEvent, t: int) -> None:
         before = ns.tracks.get(key)
         name_before = before.name_key if before is not None else None
+        declares = isinstance(ev, IncidentEvent) and ev.declared_tier is not None
+        # ``before`` may be this batch's copy, which the event is about to change
+        decl_before = declared_changes(before.decls) if declares and before is not None else None
         others: Collection[str]
         if isinstance(ev, CaseEvent):
             changed, others = apply_case(self.work, ns, ev, t, self.comp)
         else:
             changed, others = apply_report(self.work, ns, ev, t), ()
         track = ns.tracks[key]
+        if declares and changed:
+            note_declaration(track, ev, t)  # type: ignore[arg-type]
         self.touched[(ns.status, key)] = None
         if before is not None and name_before is not track.name_key:
             track.warn_dirty = True
@@ -174,12 +185,36 @@ class _Batch:
                     self.out.append(merged)
         for changed_key, t0 in changed.items():
             self._recompute(ns, changed_key, t0)
+        renamed = before is not None and name_before is not track.name_key
+        if (declares and changed) or (renamed and track.decls):
+            old_inc = name_of(ns.status, self.jurisdiction, key, name_before)
+            sync_declared(
+                ns,
+                self.jurisdiction,
+                track,
+                None
+                if before is None
+                else (
+                    old_inc,
+                    declared_changes(track.decls) if decl_before is None else decl_before,
+                ),
+                comp=self.comp,
+                watermark=self._watermark(ns),
+                out=self.out,
+            )
         if track.warn_dirty:
             self._warn(ns, track)
         for other in others:
             self.touched[(ns.status, other)] = None
             if ns.tracks[other].warn_dirty:
                 self._warn(ns, ns.tracks[other])
+
+    def _reject(self, ns: Namespace, ev: IncidentEvent, t: int) -> None:
+        """A declaration from an agency type without authority: said once, else ignored."""
+        alert = rejected(ns, self.jurisdiction, ev, t, self.comp)
+        if alert.alert_id not in ns.alerted:
+            ns.alerted.add(alert.alert_id)
+            self.out.append(alert)
 
     def _warn(self, ns: Namespace, track: Track) -> None:
         track.warn_dirty = False
@@ -245,10 +280,17 @@ class _Batch:
                     pending = line.track.pending
                 if pending < soonest:
                     soonest = pending
+        if min(map(_DECL_DUE, ns.tracks.values()), default=NEVER) <= watermark:
+            # a declaration deadline passed: :meth:`finish` looks at the track again
+            for key, track in list(ns.tracks.items()):
+                if track.decl_due <= watermark:
+                    self.work.track(ns, key, None).decl_due = NEVER
+                    self.touched[(ns.status, key)] = None
         overdue(ns, self.jurisdiction, watermark, self.out)
         delayed(ns, self.jurisdiction, watermark, self.out)
         heads = [h[0][0] for h in (ns.due_heap, ns.eta_heap) if h]
-        ns.next_due = min((soonest, *heads))
+        decl_due = min(map(_DECL_DUE, ns.tracks.values()), default=NEVER)
+        ns.next_due = min((soonest, decl_due, *heads))
 
     def _reporting_late(self, ns: Namespace, ev: InputEvent, late: int) -> None:
         alert_id = content_id("reporting_late", ns.status, ev.event_id)
@@ -289,7 +331,25 @@ class _Batch:
             if revision:
                 self.out[i] = out.model_copy(update={"revision": revision})
 
+    def _declarations_due(self) -> None:
+        """``declaration_overdue`` of every track the batch touched, as of its watermark."""
+        for status, key in self.touched:
+            ns = self.work.namespace(status)
+            track = self.work.track(ns, key, None)
+            declaration_due(
+                ns,
+                self.jurisdiction,
+                track,
+                comp=self.comp,
+                watermark=self._watermark(ns),
+                out=self.out,
+            )
+            if track.decl_due < ns.next_due:
+                ns.next_due = track.decl_due
+
     def finish(self) -> tuple[CoreState, list[Output]]:
+        if not self.comp.auto_declare:
+            self._declarations_due()
         self._revise()
         state = self.work.seal()
         for status, key in self.touched:

@@ -31,19 +31,23 @@ TIER_BY_RANK: dict[int, Tier | None] = {0: None, **dict(enumerate(TIER_ORDER, st
 
 
 def task_specs(
-    status: str, inc: str, pair: Pair, comp: Compiled
+    status: str, inc: str, pair: Pair, comp: Compiled, *, assess: bool = False
 ) -> list[tuple[str, PlanItem, Tier]]:
     """(task_id, plan item, task tier) of the tasks a tier change issues (the city stage's
-    and the roll-up stages' alike)."""
+    and the roll-up stages' alike): the plan's tasks of a declared change, or with
+    ``assess`` the command agency's joint assessment of a recommended one."""
     prev, (t, rank, _, _) = pair
     tier, previous = TIER_BY_RANK[rank], TIER_BY_RANK[prev]
     task_tier = tier or previous
     if task_tier is None:
         return []
     label = tier or f"stand_down:{previous}"
+    items = comp.assessment if assess else comp.plan.get(rank, ())
+    if assess:
+        label = "assess:" + label
     return [
         (content_id("task", status, inc, label, item.agency, item.action, t), item, task_tier)
-        for item in comp.plan.get(rank, ())
+        for item in items
     ]
 
 
@@ -57,12 +61,13 @@ def issue_tasks(
     comp: Compiled,
     watermark: int,
     out: list[Any],
+    assess: bool = False,
 ) -> None:
     """Issue the tasks of tier change ``pair`` of incident ``inc`` under ``owner``'s claim
     (a track key; the roll-up stages' own): a task not issued yet is put on the due-time
     heap and shown; one issued already only gets the claim."""
     t = pair[1][0]
-    for task_id, item, task_tier in task_specs(ns.status, inc, pair, comp):
+    for task_id, item, task_tier in task_specs(ns.status, inc, pair, comp, assess=assess):
         known = ns.tasks.get(task_id)
         owners = tuple(sorted({owner, *(known[0] if known else ())}))
         due = t + item.due
@@ -83,11 +88,12 @@ def withdraw_tasks(
     comp: Compiled,
     kept: Collection[str],
     out: list[Any],
+    assess: bool = False,
 ) -> None:
     """Take ``owner``'s claim off the tasks of a dropped tier change (but those in
     ``kept``: a change that replaces it issues them again); a task left without a claim
     is retracted, its overdue alert with it."""
-    for task_id, _, _ in task_specs(ns.status, inc, pair, comp):
+    for task_id, _, _ in task_specs(ns.status, inc, pair, comp, assess=assess):
         if task_id not in kept:
             _unclaim(ns, jurisdiction, owner, task_id, out)
 

@@ -12,6 +12,7 @@ import pytest
 
 from streams.core import (
     NATION,
+    auto_declared,
     decode_state,
     default_rulebook,
     encode_state,
@@ -41,7 +42,9 @@ from topics.models import (
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=CST)
-RULES = default_rulebook()
+# auto_declare: the plan's tasks on the recommendation, so these examples pin the rules and
+# the plan together (declarations by people: tests/unit/test_core_declarations.py)
+RULES = auto_declared(default_rulebook())
 HEALTH = {"agency_id": "cdc-510104", "agency_type": "health"}
 EMERGENCY = {"agency_id": "em-5101", "agency_type": "emergency"}
 
