@@ -7,6 +7,7 @@ uuid5 of content. Both shells (live Faust agents, offline replay) call the same
 ``streams/rulebooks/default.yaml`` for the rules.
 """
 
+from streams.core.declare import DeclaredEntry, declared_timeline
 from streams.core.engine import (
     InputEvent,
     Output,
@@ -37,6 +38,7 @@ from streams.core.state import CoreState, initial_state
 __all__ = [
     "NATION",
     "CoreState",
+    "DeclaredEntry",
     "FeedItem",
     "InputEvent",
     "Output",
@@ -46,6 +48,7 @@ __all__ = [
     "StateDecodeError",
     "TimelineEntry",
     "auto_declared",
+    "declared_timeline",
     "decode_rollup",
     "decode_state",
     "default_rulebook",

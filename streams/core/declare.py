@@ -17,18 +17,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 from streams.core.alerts import alert, show
 from streams.core.compiled import Compiled
-from streams.core.declared import DeclaredChange, declared_changes, overdue_gaps
+from streams.core.declared import DeclaredChange, decision_lag, declared_changes, overdue_gaps
 from streams.core.eventtime import HOUR, NEVER, from_us
 from streams.core.plan import escalation, incident_id
 from streams.core.rulebook import TIER_RANK
-from streams.core.state import Namespace, Track
+from streams.core.state import CoreState, Namespace, Track
 from streams.core.tasks import TIER_BY_RANK, issue_tasks, task_specs, withdraw_tasks
 from streams.core.tiers import Pair
-from topics.models import Alert, Escalation, IncidentEvent
+from topics.models import Alert, Escalation, IncidentEvent, Status, Tier
 
 
 def declared_rank(ev: IncidentEvent) -> int:
@@ -206,3 +207,46 @@ def declaration_due(
         )
 
     show(ns, "d:" + track.key, wanted, build, out)
+
+
+class DeclaredEntry(NamedTuple):
+    """One declared tier change of one incident (``tier`` None: stood down)."""
+
+    incident_id: str
+    declared_at: datetime
+    tier: Tier | None
+    previous_tier: Tier | None
+    declared_by: str
+    reason: str
+    decision_lag: timedelta | None  # from the recommendation of that tier (None: none)
+
+
+def declared_timeline(state: CoreState, status: Status = "Actual") -> tuple[DeclaredEntry, ...]:
+    """Every declared tier change of every incident of ``status``, sorted by (time,
+    incident): the second timeline beside :func:`streams.core.engine.tier_timeline`."""
+    ns = state.namespaces.get(status)
+    if ns is None:
+        return ()
+    rows = sorted(
+        (
+            c.at,
+            incident_id(status, state.jurisdiction, track),
+            key,
+            c,
+            decision_lag(track.timeline, c),
+        )
+        for key, track in ns.tracks.items()
+        for c in declared_changes(track.decls)
+    )
+    return tuple(
+        DeclaredEntry(
+            inc,
+            from_us(t),
+            TIER_BY_RANK[c.rank],
+            TIER_BY_RANK[c.previous],
+            c.agency_id,
+            c.reason,
+            None if lag is None else timedelta(microseconds=lag),
+        )
+        for t, inc, _, c, lag in rows
+    )

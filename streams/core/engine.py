@@ -94,7 +94,7 @@ class TimelineEntry(NamedTuple):
 
 
 class _Batch:
-    __slots__ = ("comp", "jurisdiction", "out", "spaces", "touched", "work")
+    __slots__ = ("comp", "dirty", "jurisdiction", "out", "spaces", "touched", "work")
 
     def __init__(self, state: CoreState, comp: Compiled) -> None:
         self.work = Work(state)
@@ -103,6 +103,7 @@ class _Batch:
         self.out: list[Any] = []
         self.touched: dict[tuple[Status, str], None] = {}  # (status, track key), first-touch order
         self.spaces: dict[Status, Namespace] = {}  # the namespaces this batch already copied
+        self.dirty: dict[tuple[Status, str], None] = {}  # touched by the current event
 
     def event(self, ev: InputEvent) -> None:
         ns = self.spaces.get(ev.status)
@@ -124,8 +125,7 @@ class _Batch:
                     out=self.out,
                 )
             elif ev.declared_tier is not None and ev.source.agency_type not in self.comp.declare_by:
-                self._reject(ns, ev, t)
-                return
+                self._reject(ns, ev, t)  # its event time still counts, as every event's
             else:
                 key = disease_key(ev.disease) if ev.disease else "i:" + ev.incident_id
                 self._track_event(ns, key, ev, t)
@@ -143,6 +143,7 @@ class _Batch:
             self._reporting_late(ns, ev, to_us(ev.reported_at) - t)
         if ns.event_wm >= ns.next_due or self.work.state.tick_wm >= ns.next_due:
             self._advance(ns)
+        self._declarations_due()
 
     def tick(self, tick: Tick) -> None:
         state = self.work.state
@@ -151,6 +152,11 @@ class _Batch:
         for status, ns in list(state.namespaces.items()):
             if max(ns.event_wm, state.tick_wm) >= ns.next_due:
                 self._advance(self.work.namespace(status))
+        self._declarations_due()
+
+    def _touch(self, status: Status, key: str) -> None:
+        self.touched[(status, key)] = None
+        self.dirty[(status, key)] = None
 
     def _track_event(self, ns: Namespace, key: str, ev: CaseEvent | IncidentEvent, t: int) -> None:
         before = ns.tracks.get(key)
@@ -166,7 +172,7 @@ class _Batch:
         track = ns.tracks[key]
         if declares and changed:
             note_declaration(track, ev, t)  # type: ignore[arg-type]
-        self.touched[(ns.status, key)] = None
+        self._touch(ns.status, key)
         if before is not None and name_before is not track.name_key:
             track.warn_dirty = True
             old_inc = name_of(ns.status, self.jurisdiction, key, name_before)
@@ -205,7 +211,7 @@ class _Batch:
         if track.warn_dirty:
             self._warn(ns, track)
         for other in others:
-            self.touched[(ns.status, other)] = None
+            self._touch(ns.status, other)
             if ns.tracks[other].warn_dirty:
                 self._warn(ns, ns.tracks[other])
 
@@ -247,7 +253,7 @@ class _Batch:
 
     def _timeline_done(self, ns: Namespace, line: Timeline) -> None:
         track = line.track
-        self.touched[(ns.status, track.key)] = None
+        self._touch(ns.status, track.key)
         if line.added or line.dropped:
             timeline_changed(
                 ns,
@@ -285,7 +291,7 @@ class _Batch:
             for key, track in list(ns.tracks.items()):
                 if track.decl_due <= watermark:
                     self.work.track(ns, key, None).decl_due = NEVER
-                    self.touched[(ns.status, key)] = None
+                    self._touch(ns.status, key)
         overdue(ns, self.jurisdiction, watermark, self.out)
         delayed(ns, self.jurisdiction, watermark, self.out)
         heads = [h[0][0] for h in (ns.due_heap, ns.eta_heap) if h]
@@ -332,8 +338,12 @@ class _Batch:
                 self.out[i] = out.model_copy(update={"revision": revision})
 
     def _declarations_due(self) -> None:
-        """``declaration_overdue`` of every track the batch touched, as of its watermark."""
-        for status, key in self.touched:
+        """``declaration_overdue`` of every track the event touched, as of its watermark
+        (after each event, so a batch emits what the events one by one would)."""
+        dirty, self.dirty = self.dirty, {}
+        if self.comp.auto_declare:
+            return
+        for status, key in dirty:
             ns = self.work.namespace(status)
             track = self.work.track(ns, key, None)
             declaration_due(
@@ -348,8 +358,6 @@ class _Batch:
                 ns.next_due = track.decl_due
 
     def finish(self) -> tuple[CoreState, list[Output]]:
-        if not self.comp.auto_declare:
-            self._declarations_due()
         self._revise()
         state = self.work.seal()
         for status, key in self.touched:

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streams.core import (
+    declared_timeline,
     decode_state,
     encode_state,
     initial_state,
@@ -79,6 +80,25 @@ incidents = st.fixed_dictionaries(
         ),
     }
 )
+# Declarations by the command agency (and some by an agency without authority: rejected)
+declarations = st.fixed_dictionaries(
+    {
+        "kind": st.just("incident"),
+        "msg_type": st.just("Update"),
+        "incident_id": st.sampled_from(["INC-A", "MC-1"]),
+        "category": st.sampled_from(["mass_casualty", "infectious_disease"]),
+        "disease": st.sampled_from([None, "cholera"]),
+        "declared_tier": st.sampled_from(["I", "II", "III", "IV", "none"]),
+        "reason": st.sampled_from(["", "joint assessment"]),
+        "source": st.sampled_from(
+            [
+                {"agency_id": "em1", "agency_type": "emergency"},
+                {"agency_id": "em1", "agency_type": "emergency"},
+                {"agency_id": "ps1", "agency_type": "public_security"},
+            ]
+        ),
+    }
+)
 stocks = st.fixed_dictionaries(
     {
         "kind": st.just("stock"),
@@ -108,6 +128,7 @@ payloads = st.one_of(
     cases,
     cases,
     incidents,
+    declarations,
     stocks,
     transfers,
     st.fixed_dictionaries({"kind": st.just("tick")}),
@@ -120,6 +141,7 @@ def _build(i: int, row: tuple[dict[str, Any], int, str, str, int]) -> Any:
     if payload["kind"] == "tick":
         return Tick(event_id=f"tick{i}", tick_at=at)
     fields = dict(payload)
+    source = fields.pop("source", SOURCE)
     eta_h = fields.pop("eta_h", None)
     if eta_h is not None:
         fields["eta"] = at + timedelta(hours=eta_h)
@@ -133,7 +155,7 @@ def _build(i: int, row: tuple[dict[str, Any], int, str, str, int]) -> Any:
         {
             **fields,
             "event_id": f"e{i}",
-            "source": SOURCE,
+            "source": source,
             "occurred_at": at,
             "reported_at": at + timedelta(hours=late_h),
             "region": region,
@@ -180,8 +202,14 @@ def run(events: list[Any]) -> tuple[Any, list[Any]]:
     return step_many(initial_state("5101"), events, RULES)
 
 
-def facts(state: Any) -> tuple[bytes, Any, Any]:
-    return state_fingerprint(state), tier_timeline(state), tier_timeline(state, "Exercise")
+def facts(state: Any) -> tuple[bytes, Any, Any, Any, Any]:
+    return (
+        state_fingerprint(state),
+        tier_timeline(state),
+        tier_timeline(state, "Exercise"),
+        declared_timeline(state),
+        declared_timeline(state, "Exercise"),
+    )
 
 
 @FAST
