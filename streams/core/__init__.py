@@ -7,7 +7,7 @@ uuid5 of content. Both shells (live Faust agents, offline replay) call the same
 ``streams/rulebooks/default.yaml`` for the rules.
 """
 
-from streams.core.declare import DeclaredEntry, declared_timeline
+from streams.core.declare import DeclaredEntry, assessment_task_id, declared_timeline
 from streams.core.engine import (
     InputEvent,
     Output,
@@ -47,6 +47,7 @@ __all__ = [
     "RulebookError",
     "StateDecodeError",
     "TimelineEntry",
+    "assessment_task_id",
     "auto_declared",
     "declared_timeline",
     "decode_rollup",

@@ -21,11 +21,11 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from streams.core.alerts import alert, show
-from streams.core.compiled import Compiled
+from streams.core.compiled import Compiled, compile_rulebook
 from streams.core.declared import DeclaredChange, decision_lag, declared_changes, overdue_gaps
-from streams.core.eventtime import HOUR, NEVER, from_us
+from streams.core.eventtime import HOUR, NEVER, from_us, to_us
 from streams.core.plan import escalation, incident_id
-from streams.core.rulebook import TIER_RANK
+from streams.core.rulebook import TIER_RANK, Rulebook
 from streams.core.state import CoreState, Namespace, Track
 from streams.core.tasks import TIER_BY_RANK, issue_tasks, task_specs, withdraw_tasks
 from streams.core.tiers import Pair
@@ -250,3 +250,23 @@ def declared_timeline(state: CoreState, status: Status = "Actual") -> tuple[Decl
         )
         for t, inc, _, c, lag in rows
     )
+
+
+def assessment_task_id(
+    status: Status,
+    inc: str,
+    *,
+    tier: Tier | None,
+    previous: Tier | None,
+    at: datetime,
+    rulebook: Rulebook,
+) -> str:
+    """The id of the joint-assessment task a recommendation of ``tier`` (None: stand
+    down) after ``previous`` at ``at`` gives the command agency: what it acks (a
+    scenario's acks name it)."""
+    pair: Pair = (
+        TIER_RANK[previous] if previous else 0,
+        (to_us(at), TIER_RANK[tier] if tier else 0, (), {}),
+    )
+    ((task_id, _, _),) = task_specs(status, inc, pair, compile_rulebook(rulebook), assess=True)
+    return task_id

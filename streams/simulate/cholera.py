@@ -11,6 +11,10 @@ once one incubation period (5 days) has passed since its last confirmed case and
 rules of its tier have stopped holding, to the tier that still holds, and so on: Chengdu
 goes II -> IV 5 days after its last case and stands down 7 days after it.
 
+Each city's emergency management office declares every recommended step of its city 3 h
+after it, naming the city's incident (``INC-CHOL-<city>-<tag>``: the warning incident
+takes that name), and acks the joint assessment the recommendation asked of it.
+
 The provincial emergency office acks its province's first Tier II task (convene the
 provincial joint command, due in 1 h) half an hour after the province escalates, naming
 the roll-up incident: that task ends ``acked``, the province's other tasks go overdue.
@@ -46,6 +50,11 @@ PROVINCE = "51"
 PROVINCIAL_EMERGENCY = Agency("EM-51", "emergency")
 ACKED_ACTION = ("emergency", "convene provincial joint command")  # due 1 h after the tier
 ACK_AFTER = timedelta(minutes=30)
+# Each city's leading group (its emergency management office, the command agency) meets
+# for joint assessment and declares every recommended step 3 hours after it (the 2-hour
+# reporting duty, then the meeting): a decision lag of 3 h per step, stand-downs included.
+DECLARE_AFTER = timedelta(hours=3)
+CITY_COMMAND = {"5101": Agency("EM-5101", "emergency"), "5103": Agency("EM-5103", "emergency")}
 _RANK = {None: 0, "IV": 1, "III": 2, "II": 3, "I": 4}
 
 # Confirmed cases per day since the scenario's start (times --scale).
@@ -280,10 +289,24 @@ def _intend_tiers(script: Script, cases: list[_Case]) -> datetime:
     changes: list[tuple[datetime, int, str]] = []  # (at, +1 tiered / -1 not, city)
     for city, times in by_city.items():
         tiered, rank = False, 0
+        previous: str | None = None
         for tier, at, why in city_steps(times):
             rule = "cholera_city_week" if _RANK[tier] > rank else "quiet_period"
             rank = _RANK[tier]
             script.intend_tier(jurisdiction=city, tier=tier, effective_at=at, rule=rule, why=why)
+            script.declare(
+                agency=CITY_COMMAND[city],
+                county=CHENGDU[0] if city == CHENGDU[0].city else ZIGONG[0],
+                incident_id=f"INC-CHOL-{city}-{script.params.tag}",
+                tier=tier,
+                previous=previous,
+                recommended_at=at,
+                lag=DECLARE_AFTER,
+                category="infectious_disease",
+                disease=DISEASE,
+                phase="confirmed" if tier is not None else "contained",
+            )
+            previous = tier
             if tiered != (tier is not None):
                 changes.append((at, 1 if tier is not None else -1, city))
                 tiered = tier is not None
