@@ -253,7 +253,7 @@ def declared_timeline(state: CoreState, status: Status = "Actual") -> tuple[Decl
 
 
 def assessment_task_id(
-    status: Status,
+    status: str,
     inc: str,
     *,
     tier: Tier | None,
