@@ -26,6 +26,7 @@ from clickhouse_connect.driver.client import Client
 from sinks.namespaces import migrate_namespaces
 from streams.core import (
     Rulebook,
+    declared_timeline,
     decode_state,
     feeds_rollup,
     rollup_many,
@@ -500,30 +501,53 @@ def assert_decisions_equal_offline(
     on both sides."""
     standing = _last_copies(outputs)
     city_timeline = [
-        (e.incident_id, e.effective_at.timestamp(), e.tier or "", tuple(e.rule_ids))
+        (e.incident_id, e.effective_at.timestamp(), e.tier or "", tuple(e.rule_ids), "recommended")
         for state in states.values()
         for e in tier_timeline(state)
     ]
+    declared = [  # the second timeline: the command agencies' declarations
+        (e.incident_id, e.declared_at.timestamp(), e.tier or "", (), "declared")
+        for state in states.values()
+        for e in declared_timeline(state)
+    ]
     rollup_timeline = [  # a roll-up incident's jurisdiction is its area: "51", "nation"
-        (e.incident_id, e.effective_at.timestamp(), e.tier or "", tuple(e.rule_ids))
+        (e.incident_id, e.effective_at.timestamp(), e.tier or "", tuple(e.rule_ids), e.basis)
         for e in standing.values()
         if isinstance(e, Escalation) and len(e.jurisdiction) < 4 and not e.retracted
     ]
-    offline_timeline = sorted(city_timeline + rollup_timeline)
+    offline_timeline = sorted(city_timeline + declared + rollup_timeline)
     live_timeline = sorted(
-        (inc, at.timestamp(), tier or "", tuple(ids))
-        for inc, at, tier, ids in rows(
+        (inc, at.timestamp(), tier or "", tuple(ids), basis)
+        for inc, at, tier, ids, basis in rows(
             ch,
             db,
             "tier_timeline",
-            "incident_id, effective_at, tier, rule_ids",
+            "incident_id, effective_at, tier, rule_ids, basis",
             "status = 'Actual' AND NOT retracted",
         )
     )
     assert live_timeline == offline_timeline, _difference(live_timeline, offline_timeline)
 
-    live_tiers = dict(rows(ch, db, "incidents", "incident_id, tier", "status = 'Actual'"))
-    offline_tiers = {out.incident_id: out.tier for out in outputs if isinstance(out, IncidentState)}
+    # An incident another one took over (a warning the command agency's declaration
+    # named) gets a last, closed copy when the takeover is seen: what it says, and
+    # whether there is one at all (the warning may never open before the declaration),
+    # depends on arrival order; the incident it became is compared instead.
+    live_tiers = {
+        inc: (tier, declared)
+        for inc, tier, declared in rows(
+            ch,
+            db,
+            "incidents",
+            "incident_id, tier, declared_tier",
+            "status = 'Actual' AND merged_into IS NULL",
+        )
+    }
+    offline_last = {out.incident_id: out for out in outputs if isinstance(out, IncidentState)}
+    offline_tiers = {
+        inc: (out.tier, out.declared_tier)
+        for inc, out in offline_last.items()
+        if out.merged_into is None
+    }
     assert live_tiers == offline_tiers, _difference(
         list(live_tiers.items()), list(offline_tiers.items())
     )
