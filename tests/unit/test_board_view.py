@@ -15,6 +15,7 @@ from rich.console import Console, RenderableType
 from sinks.command_view import Board
 from sinks.display import LocalTime
 from streams.commands import term
+from streams.commands.board_cells import lag_text
 from streams.commands.board_view import View, board_pages, render
 from streams.simulate.places import COUNTIES
 from topics.regions import RegionTableError, parse_regions, place_name, regions
@@ -182,3 +183,27 @@ def test_commands_are_printed_as_they_can_be_run(
     assert term.program() == "tierflow"
     monkeypatch.setattr(sys, "argv", ["/x/streams/cli.py", "board"])
     assert term.program() == "tierflow"
+
+
+def test_both_tiers_and_the_decision_lag_fit_in_80_columns() -> None:
+    incidents = [
+        # recommended II, declared II 3 h 05 min after the recommendation of II
+        incident(CHOLERA_ID, "II", declared_tier="II", decision_lag_s=3 * 3600 + 300),
+        # recommended III, nobody has declared yet; its name is whole at 80 columns
+        incident("INC-MCI-1", "III", category="mass_casualty", disease=None, jurisdiction="5103"),
+    ]
+    pages, console = _pages(80, 24, incidents=incidents)
+    shown = "".join(text_of(page, 80) for page in pages)
+    assert all(len(line) <= 80 for line in shown.splitlines())
+    (cholera,) = [line for line in shown.splitlines() if "+3h05" in line]
+    assert cholera.startswith(" II 重大 ") and " II +3h05" in cholera
+    (mci,) = [line for line in shown.splitlines() if "mass casualty · Zigong " in line]
+    assert "III 较大" in mci and "undeclared" in mci
+    assert "rules say" in shown and "declared" in shown
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(900, "15m"), (3 * 3600 + 300, "3h05"), (2 * 86400 + 3 * 3600, "2d03h")]
+)
+def test_decision_lags_are_short(seconds: float, text: str) -> None:
+    assert lag_text(seconds) == text
