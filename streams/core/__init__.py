@@ -7,7 +7,12 @@ uuid5 of content. Both shells (live Faust agents, offline replay) call the same
 ``streams/rulebooks/default.yaml`` for the rules.
 """
 
-from streams.core.declare import DeclaredEntry, assessment_task_id, declared_timeline
+from streams.core.declare import (
+    DeclaredEntry,
+    assessment_task_id,
+    declared_timeline,
+    warning_incident_id,
+)
 from streams.core.engine import (
     InputEvent,
     Output,
@@ -71,4 +76,5 @@ __all__ = [
     "step",
     "step_many",
     "tier_timeline",
+    "warning_incident_id",
 ]

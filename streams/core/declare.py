@@ -21,10 +21,11 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from streams.core.alerts import alert, show
+from streams.core.cases import disease_key
 from streams.core.compiled import Compiled, compile_rulebook
 from streams.core.declared import DeclaredChange, decision_lag, declared_changes, overdue_gaps
 from streams.core.eventtime import HOUR, NEVER, from_us, to_us
-from streams.core.plan import escalation, incident_id
+from streams.core.plan import escalation, incident_id, name_of
 from streams.core.rulebook import TIER_RANK, Rulebook
 from streams.core.state import CoreState, Namespace, Track
 from streams.core.tasks import TIER_BY_RANK, issue_tasks, task_specs, withdraw_tasks
@@ -270,3 +271,10 @@ def assessment_task_id(
     )
     ((task_id, _, _),) = task_specs(status, inc, pair, compile_rulebook(rulebook), assess=True)
     return task_id
+
+
+def warning_incident_id(status: str, jurisdiction: str, disease: str) -> str:
+    """The id of the incident the multi-point warning opens for ``disease`` in
+    ``jurisdiction`` (what ``tierflow board --ids`` shows): the id a declaration names to
+    declare on that incident without renaming it."""
+    return name_of(status, jurisdiction, disease_key(disease), None)

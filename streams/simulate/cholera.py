@@ -12,8 +12,8 @@ rules of its tier have stopped holding, to the tier that still holds, and so on:
 goes II -> IV 5 days after its last case and stands down 7 days after it.
 
 Each city's emergency management office declares every recommended step of its city 3 h
-after it, naming the city's incident (``INC-CHOL-<city>-<tag>``: the warning incident
-takes that name), and acks the joint assessment the recommendation asked of it.
+after it, naming the incident the warning opened by its id (as ``tierflow board --ids``
+shows it), and acks the joint assessment the recommendation asked of it.
 
 The provincial emergency office acks its province's first Tier II task (convene the
 provincial joint command, due in 1 h) half an hour after the province escalates, naming
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from streams.core import default_rulebook
+from streams.core import default_rulebook, warning_incident_id
 from streams.core.rollup_tasks import rollup_incident_id, rollup_task_ids
 from streams.simulate.places import CHENGDU, ZIGONG, Agency, County, hospital
 from streams.simulate.script import (
@@ -297,7 +297,7 @@ def _intend_tiers(script: Script, cases: list[_Case]) -> datetime:
             script.declare(
                 agency=CITY_COMMAND[city],
                 county=CHENGDU[0] if city == CHENGDU[0].city else ZIGONG[0],
-                incident_id=f"INC-CHOL-{city}-{script.params.tag}",
+                incident_id=warning_incident_id(script.params.status, city, DISEASE),
                 tier=tier,
                 previous=previous,
                 recommended_at=at,

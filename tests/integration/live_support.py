@@ -528,25 +528,16 @@ def assert_decisions_equal_offline(
     )
     assert live_timeline == offline_timeline, _difference(live_timeline, offline_timeline)
 
-    # An incident another one took over (a warning the command agency's declaration
-    # named) gets a last, closed copy when the takeover is seen: what it says, and
-    # whether there is one at all (the warning may never open before the declaration),
-    # depends on arrival order; the incident it became is compared instead.
     live_tiers = {
         inc: (tier, declared)
         for inc, tier, declared in rows(
-            ch,
-            db,
-            "incidents",
-            "incident_id, tier, declared_tier",
-            "status = 'Actual' AND merged_into IS NULL",
+            ch, db, "incidents", "incident_id, tier, declared_tier", "status = 'Actual'"
         )
     }
-    offline_last = {out.incident_id: out for out in outputs if isinstance(out, IncidentState)}
     offline_tiers = {
-        inc: (out.tier, out.declared_tier)
-        for inc, out in offline_last.items()
-        if out.merged_into is None
+        out.incident_id: (out.tier, out.declared_tier)
+        for out in outputs
+        if isinstance(out, IncidentState)
     }
     assert live_tiers == offline_tiers, _difference(
         list(live_tiers.items()), list(offline_tiers.items())
