@@ -118,26 +118,27 @@ class Section:
 
 def _incident_section(view: View, title: str, rows: list[dict[str, Any]], active: bool) -> Section:
     names = unique_names(rows)
+    # The declared tier took the place of a "since" column: the recommended timeline ends
+    # with the time of the current recommendation (an incident without one: since when).
     columns = [
         Column("rules say", width=10),
         Column("declared", width=10),
-        Column("incident", ratio=3),
-        Column("since", width=11),
-        Column("recommended timeline", ratio=2),
+        Column("incident", ratio=1),
+        Column("recommended timeline", ratio=1),
     ]
     if view.ids:
         columns.append(Column("incident id", width=36))
     out: list[Row] = []
     for row in rows:
         changes = view.board.timeline.get(row["incident_id"], [])
-        since = changes[-1]["effective_at"] if changes else row["updated_at"]
         badge = tier_badge(row["tier"], warning=row["warning"] and active, stood_down=not active)
         cells: list[Cell] = [
             badge,
             declared_cell(row),
             names[row["incident_id"]],
-            view.clock.short(since),
-            timeline_text(changes, view.clock),
+            timeline_text(changes, view.clock)
+            if changes
+            else f"since {view.clock.short(row['updated_at'])}",
         ]
         if view.ids:
             cells.append(row["incident_id"])
