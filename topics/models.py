@@ -214,6 +214,14 @@ class IncidentEvent(Envelope):
     reason: str = Field(
         "", max_length=2000, description="Why the tier was declared (with declared_tier)."
     )
+    verification: Literal["confirmed", "discarded"] | None = Field(
+        None,
+        description=(
+            "With msg_type Ack of a warning's verification task: what the on-site check found. "
+            "confirmed: the warning is an incident (its recommendation stands); discarded: it "
+            "is closed. Name the incident and its disease as the task does."
+        ),
+    )
 
     @model_validator(mode="after")
     def _declared_with_update(self) -> IncidentEvent:
@@ -221,6 +229,11 @@ class IncidentEvent(Envelope):
             raise ValueError(
                 f"declared_tier goes with msg_type Update, not {self.msg_type}: send the "
                 "declaration as its own Update event"
+            )
+        if self.verification is not None and (self.msg_type != "Ack" or not self.ack_task_id):
+            raise ValueError(
+                "verification goes with msg_type Ack and the ack_task_id of the warning's "
+                "verification task"
             )
         return self
 

@@ -13,15 +13,8 @@ from streams.core.declare import (
     declared_timeline,
     warning_incident_id,
 )
-from streams.core.engine import (
-    InputEvent,
-    Output,
-    TimelineEntry,
-    fold,
-    step,
-    step_many,
-    tier_timeline,
-)
+from streams.core.engine import InputEvent, Output, step, step_many
+from streams.core.folding import TimelineEntry, fold, tier_timeline
 from streams.core.persist import StateDecodeError, decode_state, encode_state, state_fingerprint
 from streams.core.rollup import (
     RollupState,

@@ -33,7 +33,7 @@ from streams.core.state import (
     all_cases,
     case_record,
 )
-from topics.models import CaseEvent, IncidentEvent
+from topics.models import CaseEvent, IncidentEvent, IncidentPhase
 
 CONFIRMED = "confirmed"
 DISCARDED = "discarded"
@@ -340,7 +340,15 @@ def apply_report(work: Work, ns: Namespace, ev: IncidentEvent, t: int) -> dict[s
     if i < len(times) and times[i] == t and track.reports[i][1] == ev.event_id:
         return {}  # seen
     cas = ev.casualties
-    closed = ev.phase == "closed" or ev.msg_type == "Cancel"
+    # a warning's verification: confirmed makes it an incident, discarded closes it
+    phase: IncidentPhase = (
+        "closed"
+        if ev.verification == "discarded"
+        else "confirmed"
+        if ev.verification == "confirmed"
+        else ev.phase
+    )
+    closed = phase == "closed" or ev.msg_type == "Cancel"
     report: Report = (
         t,
         ev.event_id,
@@ -349,7 +357,7 @@ def apply_report(work: Work, ns: Namespace, ev: IncidentEvent, t: int) -> dict[s
         cas.dead if cas else None,
         cas.critical if cas else None,
         closed,
-        ev.phase,
+        phase,
         ev.headline,
     )
     track.reports.insert(i, report)

@@ -60,6 +60,7 @@ class Compiled:
     declare_by: frozenset[str]
     assessment: tuple[PlanItem, ...]  # the command agency's task on a recommendation change
     declare_within: int  # microseconds a declared tier may lag below the recommended one
+    verification: PlanItem  # the task a warning issues
     _rules: tuple[Rule, ...]
     _triggers: dict[str, tuple[Trigger, ...]]
     _baselines: dict[str, dict[str, float]]
@@ -183,6 +184,11 @@ def compile_rulebook(book: Rulebook) -> Compiled:
             ),
         ),
         declare_within=round(auth.declare_within_hours * HOUR),
+        verification=PlanItem(
+            book.verification.agency,
+            book.verification.action,
+            round(book.verification.due_hours * HOUR),
+        ),
         _rules=book.rules,
         _triggers={code: tuple(found) for code, found in triggers.items()},
         _baselines=book.baselines,

@@ -23,19 +23,18 @@ is the one with the highest revision, which is how the sinks keep it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import Any
 
 from streams.core.alerts import alert
 from streams.core.cases import apply_case, apply_report, disease_key
 from streams.core.compiled import Compiled, compile_rulebook
 from streams.core.declare import declaration_due, note_declaration, rejected, sync_declared
 from streams.core.declared import declared_changes
-from streams.core.eventtime import NEVER, from_us, to_us
+from streams.core.eventtime import NEVER, to_us
 from streams.core.ids import content_id
 from streams.core.plan import (
-    TIER_BY_RANK,
     apply_ack,
     incident_id,
     incident_state,
@@ -48,7 +47,7 @@ from streams.core.plan import (
     warning_alert,
 )
 from streams.core.rulebook import Rulebook
-from streams.core.state import CoreState, Namespace, Track, Work, edited, initial_state
+from streams.core.state import CoreState, Namespace, Track, Work, edited
 from streams.core.stock import apply_stock
 from streams.core.tiers import Timeline, same_tier_newest_case
 from streams.core.transfers import apply_transfer, beds_changed, delayed
@@ -63,7 +62,6 @@ from topics.models import (
     StockLevel,
     Task,
     Tick,
-    Tier,
     TransferEvent,
 )
 
@@ -81,16 +79,6 @@ _REVISED_ID: dict[type, Callable[[Any], str]] = {
 
 _PENDING = attrgetter("pending")
 _DECL_DUE = attrgetter("decl_due")
-
-
-class TimelineEntry(NamedTuple):
-    """One tier change of one incident: ``tier`` None means stood down."""
-
-    incident_id: str
-    effective_at: Any  # datetime (aware, UTC)
-    tier: Tier | None
-    rule_ids: tuple[str, ...]
-    evidence: dict[str, float]
 
 
 class _Batch:
@@ -124,6 +112,9 @@ class _Batch:
                     watermark=self._watermark(ns),
                     out=self.out,
                 )
+                if ev.verification is not None:  # what the check found: a report on it
+                    key = disease_key(ev.disease) if ev.disease else "i:" + ev.incident_id
+                    self._track_event(ns, key, ev, t)
             elif ev.declared_tier is not None and ev.source.agency_type not in self.comp.declare_by:
                 self._reject(ns, ev, t)  # its event time still counts, as every event's
             else:
@@ -224,7 +215,9 @@ class _Batch:
 
     def _warn(self, ns: Namespace, track: Track) -> None:
         track.warn_dirty = False
-        warning_alert(ns, self.jurisdiction, track, self.out)
+        warning_alert(
+            ns, self.jurisdiction, track, self.out, comp=self.comp, watermark=self._watermark(ns)
+        )
 
     def _watermark(self, ns: Namespace) -> int:
         return max(ns.event_wm, self.work.state.tick_wm)
@@ -395,47 +388,3 @@ def step(
 ) -> tuple[CoreState, list[Output]]:
     """Fold one event or tick into ``state``: ``step_many(state, [event], rulebook)``."""
     return step_many(state, (event,), rulebook)
-
-
-def fold(
-    events: Iterable[InputEvent | Tick], rulebook: Rulebook, jurisdiction_digits: int = 4
-) -> tuple[dict[str, CoreState], list[Output]]:
-    """Fold a whole stream from empty states, grouped by jurisdiction (the first
-    ``jurisdiction_digits`` of ``region``). Ticks with a jurisdiction go to it; ticks
-    without one go to every jurisdiction of the stream, in stream order."""
-    stream = list(events)
-    groups: dict[str, list[InputEvent | Tick]] = {}
-    for ev in stream:
-        if isinstance(ev, Tick):
-            if ev.jurisdiction is not None:
-                groups.setdefault(ev.jurisdiction, [])
-        else:
-            groups.setdefault(ev.region[:jurisdiction_digits], [])
-    for ev in stream:
-        if isinstance(ev, Tick):
-            for juris in groups if ev.jurisdiction is None else (ev.jurisdiction,):
-                groups[juris].append(ev)
-        else:
-            groups[ev.region[:jurisdiction_digits]].append(ev)
-    states: dict[str, CoreState] = {}
-    outputs: list[Output] = []
-    for juris in sorted(groups):
-        states[juris], out = step_many(initial_state(juris), groups[juris], rulebook)
-        outputs.extend(out)
-    return states, outputs
-
-
-def tier_timeline(state: CoreState, status: Status = "Actual") -> tuple[TimelineEntry, ...]:
-    """Every tier change of every incident of ``status``, sorted by (effective_at, incident)."""
-    ns = state.namespaces.get(status)
-    if ns is None:
-        return ()
-    rows = sorted(
-        (t, incident_id(status, state.jurisdiction, track), key, rank, ids, evidence)
-        for key, track in ns.tracks.items()
-        for t, rank, ids, evidence in track.timeline
-    )  # (time, incident, track) is unique: later fields never need comparing
-    return tuple(
-        TimelineEntry(inc, from_us(t), TIER_BY_RANK[rank], ids, evidence)
-        for t, inc, _, rank, ids, evidence in rows
-    )

@@ -28,6 +28,7 @@ from streams.core.tasks import (
     issue_tasks,
     overdue,
     task_specs,
+    verify_warning,
     withdraw_tasks,
 )
 from streams.core.tiers import Pair, casualties
@@ -194,9 +195,18 @@ def reissue(
     )
 
 
-def warning_alert(ns: Namespace, jurisdiction: str, track: Track, out: list[Any]) -> None:
+def warning_alert(
+    ns: Namespace,
+    jurisdiction: str,
+    track: Track,
+    out: list[Any],
+    *,
+    comp: Compiled,
+    watermark: int,
+) -> None:
     """``warning_opened`` when early-warning signals precede every agency's report: at the
-    earliest instant a trigger held, naming the triggers that held then."""
+    earliest instant a trigger held, naming the triggers that held then; with it the
+    rulebook's verification task (withdrawn with the warning)."""
     subject = "w:" + track.key
     wanted: tuple[tuple[Any, ...], ...] = ()
     if track.warning_at:
@@ -224,6 +234,18 @@ def warning_alert(ns: Namespace, jurisdiction: str, track: Track, out: list[Any]
             gone=gone,
         )
 
+    before = ns.shown.get(subject, ())
+    if before != wanted:
+        verify_warning(
+            ns,
+            jurisdiction,
+            track.key,
+            (wanted[0][2], wanted[0][0]) if wanted else None,
+            gone=(before[0][2], before[0][0]) if before else None,
+            comp=comp,
+            watermark=watermark,
+            out=out,
+        )
     show(ns, subject, wanted, build, out)
 
 

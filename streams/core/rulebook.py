@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
+from streams.core.rulebook_decisions import Authority, Verification
 from topics.codec import error_path
 from topics.errors import TierflowError
 from topics.models import AgencyType, IncidentCategory, Tier
@@ -142,22 +143,6 @@ class RollupRule(_Strict):
 RollupLevel = Literal["province", "nation"]
 
 
-class Authority(_Strict):
-    """Who decides. The rules *recommend* a tier; by the national plans the leading group
-    *declares* it after joint assessment (会商研判). ``declare_by``: the agency types whose
-    declarations count (the first is the command agency, which gets the joint-assessment
-    task of every recommendation change); a declaration from another type is rejected.
-    ``declare_within_hours``: how long a declared tier may stay below the recommended one
-    before ``declaration_overdue``."""
-
-    declare_by: tuple[AgencyType, ...] = Field(default=("emergency",), min_length=1)
-    assessment_action: Annotated[str, Field(min_length=1)] = (
-        "joint assessment (会商研判) of the recommended tier"
-    )
-    assessment_due_hours: PositiveDays = 2.0
-    declare_within_hours: PositiveDays = 12.0
-
-
 PlanKey = Literal["I", "II", "III", "IV", "stand_down"]
 
 
@@ -177,6 +162,7 @@ class Rulebook(_Strict):
     # true: every recommendation is declared at once (simulations, drills with no person)
     auto_declare: bool = False
     authority: Authority = Authority()
+    verification: Verification = Verification()
     # disease -> county (6-digit code) -> 5-year average of confirmed cases per week
     baselines: dict[str, dict[str, Annotated[float, Field(gt=0)]]] = Field(default_factory=dict)
     _compiled: Any = PrivateAttr(default=None)

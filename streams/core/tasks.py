@@ -68,14 +68,70 @@ def issue_tasks(
     heap and shown; one issued already only gets the claim."""
     t = pair[1][0]
     for task_id, item, task_tier in task_specs(ns.status, inc, pair, comp, assess=assess):
-        known = ns.tasks.get(task_id)
-        owners = tuple(sorted({owner, *(known[0] if known else ())}))
-        due = t + item.due
-        ns.tasks[task_id] = (owners, t, item.agency, item.action, due, task_tier, inc)
-        if known is None:
-            heapq.heappush(ns.due_heap, (due, task_id))
-            ns.next_due = min(ns.next_due, due)
-            _show_task(ns, jurisdiction, task_id, watermark, out)
+        _claim(
+            ns,
+            jurisdiction,
+            owner,
+            task_id,
+            spec=(t, item, task_tier, inc),
+            watermark=watermark,
+            out=out,
+        )
+
+
+def _claim(
+    ns: Namespace,
+    jurisdiction: str,
+    owner: str,
+    task_id: str,
+    *,
+    spec: tuple[int, PlanItem, Tier, str],
+    watermark: int,
+    out: list[Any],
+) -> None:
+    """Put ``owner``'s claim on a task (issued at ``t``, from plan item ``item``): a task
+    not issued yet is put on the due-time heap and shown."""
+    t, item, task_tier, inc = spec
+    known = ns.tasks.get(task_id)
+    owners = tuple(sorted({owner, *(known[0] if known else ())}))
+    due = t + item.due
+    ns.tasks[task_id] = (owners, t, item.agency, item.action, due, task_tier, inc)
+    if known is None:
+        heapq.heappush(ns.due_heap, (due, task_id))
+        ns.next_due = min(ns.next_due, due)
+        _show_task(ns, jurisdiction, task_id, watermark, out)
+
+
+# A warning has no tier yet: its verification task is filed under the lowest one.
+VERIFICATION_TIER: Tier = "IV"
+
+
+def verification_task_id(status: str, inc: str, at: int, comp: Compiled) -> str:
+    """The id of the verification task of the warning of incident ``inc`` opened at ``at``."""
+    item = comp.verification
+    return content_id("task", status, inc, "verify", item.agency, item.action, at)
+
+
+def verify_warning(
+    ns: Namespace,
+    jurisdiction: str,
+    owner: str,
+    warning: tuple[str, int] | None,
+    *,
+    gone: tuple[str, int] | None,
+    comp: Compiled,
+    watermark: int,
+    out: list[Any],
+) -> None:
+    """The verification task follows the warning: ``gone`` (incident, opened at) withdrawn,
+    ``warning`` issued (the rulebook's ``verification``: default health, due in 2 h)."""
+    if gone is not None:
+        _unclaim(ns, jurisdiction, owner, verification_task_id(ns.status, *gone, comp), out)
+    if warning is not None:
+        inc, at = warning
+        spec = (at, comp.verification, VERIFICATION_TIER, inc)
+        task_id = verification_task_id(ns.status, inc, at, comp)
+        _claim(ns, jurisdiction, owner, task_id, spec=spec, watermark=watermark, out=out)
 
 
 def withdraw_tasks(

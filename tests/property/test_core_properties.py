@@ -99,6 +99,18 @@ declarations = st.fixed_dictionaries(
         ),
     }
 )
+# A warning's verification: an Ack that is also a report (confirmed / discarded)
+verifications = st.fixed_dictionaries(
+    {
+        "kind": st.just("incident"),
+        "msg_type": st.just("Ack"),
+        "incident_id": st.sampled_from(["INC-A", "MC-1"]),
+        "category": st.just("infectious_disease"),
+        "disease": st.sampled_from([None, "cholera", "measles"]),
+        "ack_task_id": st.sampled_from(["task-x", "task-y"]),
+        "verification": st.sampled_from(["confirmed", "discarded"]),
+    }
+)
 stocks = st.fixed_dictionaries(
     {
         "kind": st.just("stock"),
@@ -129,6 +141,7 @@ payloads = st.one_of(
     cases,
     incidents,
     declarations,
+    verifications,
     stocks,
     transfers,
     st.fixed_dictionaries({"kind": st.just("tick")}),

@@ -568,8 +568,12 @@ def test_a_decision_retracted_then_reinstated_numbers_its_copies() -> None:
         (decision_id, "IV", True, 1),
         (decision_id, "IV", False, 2),
     ]
-    task_copies = [(t.state, t.revision) for out in (first, second, third) for t in of(Task, out)]
-    issued = len(of(Task, first))
+
+    def plan_tasks(out: list[Any]) -> list[Task]:  # the warning's verification aside
+        return [t for t in of(Task, out) if "verify" not in t.action]
+
+    task_copies = [(t.state, t.revision) for out in (first, second, third) for t in plan_tasks(out)]
+    issued = len(plan_tasks(first))
     assert issued > 0
     assert (
         task_copies == [("open", 0)] * issued + [("retracted", 1)] * issued + [("open", 2)] * issued
