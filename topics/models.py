@@ -25,7 +25,8 @@ SCHEMA_VERSION = 1
 Kind = Literal["incident", "case", "transfer", "stock"]
 MsgType = Literal["Alert", "Update", "Cancel", "Ack"]
 Status = Literal["Actual", "Exercise", "Test"]
-AgencyType = Literal["health", "emergency", "public_security", "transport"]
+# military: military hospitals and medical teams sharing beds and sending teams (军地联动)
+AgencyType = Literal["health", "emergency", "public_security", "transport", "military"]
 IncidentCategory = Literal[
     "infectious_disease",
     "food_poisoning",
@@ -78,7 +79,8 @@ class Source(_Wire):
     agency_type: AgencyType = Field(
         description=(
             "What kind of agency sends: health (hospitals, CDC, 120 dispatch), emergency, "
-            "public_security or transport."
+            "public_security, transport or military (military hospitals and medical teams, "
+            "军地联动)."
         )
     )
 
