@@ -31,6 +31,7 @@ IncidentCategory = Literal[
     "infectious_disease",
     "food_poisoning",
     "occupational_poisoning",
+    "chemical_poisoning",
     "mass_casualty",
     "unknown_cluster",
     "other",
@@ -165,7 +166,8 @@ class IncidentEvent(Envelope):
     category: IncidentCategory = Field(
         description=(
             "What kind of incident: infectious_disease, food_poisoning, occupational_poisoning, "
-            "mass_casualty, unknown_cluster or other."
+            "chemical_poisoning (acute chemical poisoning of any setting), mass_casualty, "
+            "unknown_cluster or other."
         )
     )
     disease: str | None = Field(
