@@ -38,6 +38,11 @@ class Trigger(NamedTuple):
     window: int | None
 
 
+# A case of a disease the rulebook does not list opens a warning at once (category
+# unknown_cluster): 200 cases of it must not pass unseen.
+UNKNOWN_DISEASE = (Trigger("unknown_disease", 1, None, False, False, None),)
+
+
 class PlanItem(NamedTuple):
     agency: str
     action: str
@@ -88,7 +93,12 @@ class Compiled:
         return found
 
     def triggers_for(self, disease: str) -> tuple[Trigger, ...]:
-        return self._triggers.get(disease, ())
+        """The early-warning triggers of ``disease`` (one not in the table: unknown_disease)."""
+        return self._triggers.get(disease, UNKNOWN_DISEASE)
+
+    def knows(self, disease: str) -> bool:
+        """Whether ``disease`` is in the rulebook's disease table."""
+        return disease in self.quiet
 
     def watches_stock(self, item: str) -> bool:
         hit = self._stock_item.get(item)

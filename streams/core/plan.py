@@ -301,7 +301,11 @@ def incident_state(ns: Namespace, jurisdiction: str, track: Track, comp: Compile
         incident_id=incident_id(ns.status, jurisdiction, track),
         jurisdiction=jurisdiction,
         status=ns.status,
-        category=track.category,
+        category=(
+            "unknown_cluster"  # a disease the rulebook does not list, no agency report yet
+            if not track.reports and track.disease is not None and not comp.knows(track.disease)
+            else track.category
+        ),
         disease=track.disease,
         headline=report[8] if report else "",
         phase=report[7] if report else "reported",

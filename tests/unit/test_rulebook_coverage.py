@@ -114,3 +114,28 @@ def test_covid19_and_influenza_count_against_their_baselines() -> None:
     assert [(e.tier, e.effective_at) for e in tier_timeline(state)] == [
         ("III", covid[1].occurred_at)
     ]
+
+
+def test_a_disease_the_rulebook_does_not_list_opens_an_unknown_disease_warning() -> None:
+    mystery = case(1, T0, "mystery_fever", "suspected")
+    state, out = step_many(initial_state("5101"), [mystery], RULES)
+    (warned,) = [a for a in out if isinstance(a, Alert) and a.alert_kind == "warning_opened"]
+    assert (warned.at, warned.details["triggers"]) == (T0, ["unknown_disease"])
+    shown = [o for o in out if type(o).__name__ == "IncidentState"][-1]
+    assert (shown.category, shown.warning, shown.tier) == ("unknown_cluster", True, None)
+    # an agency reports the cluster at T0 + 3 h: unknown-cluster-III ("declared" by a report)
+    report = IncidentEvent(
+        event_id="u1",
+        kind="incident",
+        occurred_at=T0 + timedelta(hours=3),
+        reported_at=T0 + timedelta(hours=3),
+        region="510104",
+        source={"agency_id": "cdc-5101", "agency_type": "health"},
+        incident_id="UNK-1",
+        category="unknown_cluster",
+        disease="mystery_fever",
+    )
+    state, _ = step_many(state, [report], RULES)
+    assert [(e.tier, e.rule_ids) for e in tier_timeline(state)] == [
+        ("III", ("unknown-cluster-III",))
+    ]
