@@ -282,6 +282,14 @@ class CaseEvent(Envelope):
             "open warnings)."
         ),
     )
+    institution_id: Identifier | None = Field(
+        None,
+        description=(
+            "The institution of the setting (the school's, worksite's or care home's id): "
+            "'within one institution' warnings count the cases of one institution; cases "
+            "that name none are counted together by setting type, city-wide."
+        ),
+    )
     triage: Triage | None = Field(
         None, description="START triage from 120 dispatch: immediate, delayed, minor or expectant."
     )

@@ -20,3 +20,7 @@ ALTER TABLE incidents ADD COLUMN IF NOT EXISTS declared_at Nullable(DateTime64(3
 ALTER TABLE incidents ADD COLUMN IF NOT EXISTS declared_by Nullable(String) AFTER declared_at;
 
 ALTER TABLE incidents ADD COLUMN IF NOT EXISTS decision_lag_s Nullable(Float64) AFTER declared_by;
+
+-- A case's institution (issue 13): "within one institution" warnings count per institution.
+
+ALTER TABLE cases ADD COLUMN IF NOT EXISTS institution_id Nullable(String) AFTER setting;

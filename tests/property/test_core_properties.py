@@ -61,6 +61,7 @@ cases = st.fixed_dictionaries(
         "outcome": st.sampled_from(["none", "died"]),
         "facility_id": st.sampled_from(["H1", "H2", "H3"]),
         "setting": st.sampled_from([None, "school"]),
+        "institution_id": st.sampled_from([None, None, "SCH-1", "SCH-2"]),
         "incident_id": st.sampled_from([None, None, "INC-A", "INC-B"]),
     }
 )

@@ -139,3 +139,25 @@ def test_a_disease_the_rulebook_does_not_list_opens_an_unknown_disease_warning()
     assert [(e.tier, e.rule_ids) for e in tier_timeline(state)] == [
         ("III", ("unknown-cluster-III",))
     ]
+
+
+def test_within_one_institution_means_one_institution() -> None:
+    # ten measles cases in schools within a week (trigger measles-group-institution, >= 10)
+    def measles(n: int, school: str | None) -> CaseEvent:
+        at = T0 + timedelta(hours=6 * n)
+        return case(n, at, "measles", "suspected", setting="school", institution_id=school)
+
+    def opened(cases: list[CaseEvent]) -> list[list[str]]:
+        _, out = step_many(initial_state("5101"), cases, RULES)
+        return [
+            a.details["triggers"]
+            for a in out
+            if isinstance(a, Alert) and a.alert_kind == "warning_opened"
+        ]
+
+    # ten different schools, one hospital: no school has ten cases, no warning
+    assert opened([measles(n, f"SCH-{n}") for n in range(10)]) == []
+    # ten in one school: that school's warning, at the tenth case
+    assert opened([measles(n, "SCH-1") for n in range(10)]) == [["measles-group-institution@SCH-1"]]
+    # naming no institution: counted together by setting type, city-wide (as before)
+    assert opened([measles(n, None) for n in range(10)]) == [["measles-group-institution"]]
