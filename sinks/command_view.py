@@ -1,18 +1,22 @@
 """The command view's read side: what the room asks ClickHouse, as plain rows.
 
 Used by ``tierflow board`` and by the demo; every query reads ``FINAL`` (the latest
-version of each row) and only ``status = 'Actual'`` rows, so drills never show up here.
+version of each row) and only ``status = 'Actual'`` rows, so drills never show up here —
+unless asked for: ``tierflow board --status Exercise`` reads a drill's rows (in
+``<database>_exercise``) with the same queries.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from clickhouse_connect.driver.binding import quote_identifier
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
+
+from topics.models import Status
 
 TIER_ORDER = "multiIf(tier = 'I', 1, tier = 'II', 2, tier = 'III', 3, tier = 'IV', 4, 5)"
 
@@ -138,23 +142,30 @@ def _rows(client: Client, sql: str) -> list[dict[str, Any]]:
     return list(client.query(sql).named_results())
 
 
-def read_board(client: Client) -> Board:
-    """Read the command view from the client's database."""
+def read_board(client: Client, status: Status = "Actual") -> Board:
+    """Read the command view from the client's database: its ``status`` rows (a drill's
+    are ``Exercise``, in ``<database>_exercise``)."""
+    if status not in get_args(Status):
+        raise ValueError(f"status {status!r}: one of {', '.join(get_args(Status))}")
+
+    def rows(sql: str) -> list[dict[str, Any]]:
+        return _rows(client, sql.replace("status = 'Actual'", f"status = '{status}'"))
+
     timeline: dict[str, list[dict[str, Any]]] = {}
-    for row in _rows(client, TIMELINE):
+    for row in rows(TIMELINE):
         timeline.setdefault(row["incident_id"], []).append(row)
-    overdue = _rows(client, OVERDUE_TASKS)
+    overdue = rows(OVERDUE_TASKS)
     return Board(
-        incidents=_rows(client, ACTIVE_INCIDENTS),
-        stood_down=_rows(client, STOOD_DOWN),
+        incidents=rows(ACTIVE_INCIDENTS),
+        stood_down=rows(STOOD_DOWN),
         timeline=timeline,
         overdue_tasks=overdue,
-        transfers=_rows(client, TRANSFERS_IN_FLIGHT),
-        redirects=_rows(client, REDIRECTS),
-        stock=_rows(client, DAYS_OF_COVER),
+        transfers=rows(TRANSFERS_IN_FLIGHT),
+        redirects=rows(REDIRECTS),
+        stock=rows(DAYS_OF_COVER),
         dlq_count=_count(client, DLQ_COUNT),
-        beds=_rows(client, BEDS),
-        overdue_elsewhere=_count(client, OVERDUE_COUNT) - len(overdue),
+        beds=rows(BEDS),
+        overdue_elsewhere=int(rows(OVERDUE_COUNT)[0]["count()"]) - len(overdue),
     )
 
 

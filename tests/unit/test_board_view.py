@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -207,3 +207,32 @@ def test_both_tiers_and_the_decision_lag_fit_in_80_columns() -> None:
 )
 def test_decision_lags_are_short(seconds: float, text: str) -> None:
     assert lag_text(seconds) == text
+
+
+def test_the_board_of_a_drill_reads_its_exercise_rows_only() -> None:
+    from sinks.command_view import read_board
+
+    class Client:  # records the SQL; answers every query with no row (counts: 0)
+        def __init__(self) -> None:
+            self.sql: list[str] = []
+
+        def query(self, sql: str) -> Any:
+            self.sql.append(sql)
+
+            class Result:
+                result_rows: ClassVar[list[list[int]]] = [[0]]
+
+                @staticmethod
+                def named_results() -> list[dict[str, Any]]:
+                    return [{"count()": 0}] if sql.lstrip().startswith("SELECT count()") else []
+
+            return Result()
+
+    client = Client()
+    board = read_board(client, "Exercise")  # type: ignore[arg-type]
+    assert board.incidents == [] and board.overdue_elsewhere == 0
+    with_status = [sql for sql in client.sql if "status" in sql]
+    assert len(with_status) == len(client.sql) - 1  # all but the DLQ count
+    assert all("status = 'Exercise'" in sql and "'Actual'" not in sql for sql in with_status)
+    with pytest.raises(ValueError, match="status 'Drill'"):
+        read_board(client, "Drill")  # type: ignore[arg-type]
