@@ -99,7 +99,6 @@ def board(
     live tiers, beds, transfers, redirects, stock, the DLQ, and what to do next. Times are
     in the display zone (TIERFLOW_DISPLAY_TZ). --watch keys: n next page, p previous,
     q quit."""
-    from sinks.namespaces import exercise_database
     from streams.commands.board_view import render
     from streams.commands.board_watch import watch as watch_board
 
@@ -109,8 +108,11 @@ def board(
         )
         raise typer.Exit(2)
     settings = load_settings()
-    live = settings.clickhouse_database
-    default = live if status == "Actual" else exercise_database(live)
+    default = settings.clickhouse_database
+    if status != "Actual":  # a drill's rows land in <database>_exercise
+        from sinks.namespaces import exercise_database
+
+        default = exercise_database(default)
     # a server or database that is missing fails as one line (streams.commands.failures)
     read = reader(settings, database or default, ids=ids, status=status)  # type: ignore[arg-type]
     if watch:
