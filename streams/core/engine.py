@@ -147,6 +147,12 @@ class _Batch:
 
     def _touch(self, status: Status, key: str) -> None:
         self.touched[(status, key)] = None
+
+    def _dirty(self, status: Status, key: str) -> None:
+        """The track's two timelines (or its name) changed: look at its declaration gaps
+        after this event (nothing else can change them but the watermark passing their
+        deadline, which :meth:`_advance` sees)."""
+        self.touched[(status, key)] = None
         self.dirty[(status, key)] = None
 
     def _track_event(self, ns: Namespace, key: str, ev: CaseEvent | IncidentEvent, t: int) -> None:
@@ -183,6 +189,8 @@ class _Batch:
         for changed_key, t0 in changed.items():
             self._recompute(ns, changed_key, t0)
         renamed = before is not None and name_before is not track.name_key
+        if declares or renamed:
+            self._dirty(ns.status, key)
         if (declares and changed) or (renamed and track.decls):
             old_inc = name_of(ns.status, self.jurisdiction, key, name_before)
             sync_declared(
@@ -248,6 +256,7 @@ class _Batch:
         track = line.track
         self._touch(ns.status, track.key)
         if line.added or line.dropped:
+            self._dirty(ns.status, track.key)
             timeline_changed(
                 ns,
                 self.jurisdiction,
@@ -284,7 +293,7 @@ class _Batch:
             for key, track in list(ns.tracks.items()):
                 if track.decl_due <= watermark:
                     self.work.track(ns, key, None).decl_due = NEVER
-                    self._touch(ns.status, key)
+                    self._dirty(ns.status, key)
         overdue(ns, self.jurisdiction, watermark, self.out)
         delayed(ns, self.jurisdiction, watermark, self.out)
         heads = [h[0][0] for h in (ns.due_heap, ns.eta_heap) if h]
