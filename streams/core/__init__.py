@@ -11,6 +11,7 @@ from streams.core.declare import (
     DeclaredEntry,
     assessment_task_id,
     declared_timeline,
+    verification_id,
     warning_incident_id,
 )
 from streams.core.engine import InputEvent, Output, step, step_many
@@ -69,5 +70,6 @@ __all__ = [
     "step",
     "step_many",
     "tier_timeline",
+    "verification_id",
     "warning_incident_id",
 ]

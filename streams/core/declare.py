@@ -28,7 +28,13 @@ from streams.core.eventtime import HOUR, NEVER, from_us, to_us
 from streams.core.plan import escalation, incident_id, name_of
 from streams.core.rulebook import TIER_RANK, Rulebook
 from streams.core.state import CoreState, Namespace, Track
-from streams.core.tasks import TIER_BY_RANK, issue_tasks, task_specs, withdraw_tasks
+from streams.core.tasks import (
+    TIER_BY_RANK,
+    issue_tasks,
+    task_specs,
+    verification_task_id,
+    withdraw_tasks,
+)
 from streams.core.tiers import Pair
 from topics.models import Alert, Escalation, IncidentEvent, Status, Tier
 
@@ -278,3 +284,9 @@ def warning_incident_id(status: str, jurisdiction: str, disease: str) -> str:
     ``jurisdiction`` (what ``tierflow board --ids`` shows): the id a declaration names to
     declare on that incident without renaming it."""
     return name_of(status, jurisdiction, disease_key(disease), None)
+
+
+def verification_id(status: str, inc: str, *, opened_at: datetime, rulebook: Rulebook) -> str:
+    """The id of the verification task of the warning of incident ``inc`` opened at
+    ``opened_at``: what the checking agency acks (a scenario's acks name it)."""
+    return verification_task_id(status, inc, to_us(opened_at), compile_rulebook(rulebook))

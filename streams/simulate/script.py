@@ -286,6 +286,19 @@ class Script:
             }
         )
 
+    def first_signal(self, city: str, disease: str) -> datetime | None:
+        """The earliest planned case event of ``disease`` in ``city`` that is not a
+        discard: when a one-case warning trigger opens its warning."""
+        times = [
+            p.occurred_at
+            for p in self._planned
+            if p.body["kind"] == "case"
+            and p.body["disease"] == disease
+            and p.body["region"][:4] == city
+            and p.body["classification"] != "discarded"
+        ]
+        return min(times, default=None)
+
     def intend_alert(
         self, kind: str, subject_id: str | None, *, jurisdiction: str, **details: Any
     ) -> None:

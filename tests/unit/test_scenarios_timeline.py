@@ -187,3 +187,7 @@ def test_core_follows_the_intended_declarations(name: str, seed: int) -> None:
     ]
     assert len(assessments) == len(want)
     assert {t.state for t in assessments} <= {"acked"}
+    # each warning's on-site check was acked "confirmed" in time (cholera: one per city)
+    checks = [t for t in latest.values() if "verify" in t.action and t.state != "retracted"]
+    assert len(checks) == (2 if name == "cholera" else 0)
+    assert {t.state for t in checks} <= {"acked"}
