@@ -1,27 +1,33 @@
 """The command view's read side: what the room asks ClickHouse, as plain rows.
 
 Used by ``tierflow board`` and by the demo; every query reads ``FINAL`` (the latest
-version of each row) and only ``status = 'Actual'`` rows, so drills never show up here.
+version of each row) and only ``status = 'Actual'`` rows, so drills never show up here —
+unless asked for: ``tierflow board --status Exercise`` reads a drill's rows (in
+``<database>_exercise``) with the same queries.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from clickhouse_connect.driver.binding import quote_identifier
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
+from topics.models import Status
+
 TIER_ORDER = "multiIf(tier = 'I', 1, tier = 'II', 2, tier = 'III', 3, tier = 'IV', 4, 5)"
 
+# ``tier`` is the rules' recommendation, ``declared_tier`` the declaration the plan's
+# tasks follow (with the lag of the latest declaration); the board shows both.
 ACTIVE_INCIDENTS = f"""
-SELECT incident_id, jurisdiction, category, disease, tier, warning, phase, updated_at,
-       headline
+SELECT incident_id, jurisdiction, category, disease, tier, declared_tier, decision_lag_s,
+       warning, phase, updated_at, headline
 FROM incidents FINAL
 WHERE status = 'Actual' AND phase != 'closed'
-  AND (tier IS NOT NULL
+  AND (tier IS NOT NULL OR declared_tier IS NOT NULL
        -- a warning the multi-point trigger opened, until it escalates or stands down
        OR (warning AND incident_id NOT IN (
            SELECT incident_id FROM tier_timeline FINAL
@@ -33,10 +39,10 @@ LIMIT 50
 # Incidents whose tier was dropped after the disease's quiet period: the room still wants
 # their story (and their open or overdue tasks) after they left the active list.
 STOOD_DOWN = """
-SELECT incident_id, jurisdiction, category, disease, tier, warning, phase, updated_at,
-       headline
+SELECT incident_id, jurisdiction, category, disease, tier, declared_tier, decision_lag_s,
+       warning, phase, updated_at, headline
 FROM incidents FINAL
-WHERE status = 'Actual' AND tier IS NULL
+WHERE status = 'Actual' AND tier IS NULL AND declared_tier IS NULL
   AND incident_id IN (
       SELECT incident_id FROM tier_timeline FINAL WHERE status = 'Actual' AND NOT retracted)
 ORDER BY updated_at DESC
@@ -46,23 +52,24 @@ LIMIT 10
 TIMELINE = """
 SELECT incident_id, effective_at, previous_tier, tier, rule_ids, decided_at
 FROM tier_timeline FINAL
-WHERE status = 'Actual' AND NOT retracted
+WHERE status = 'Actual' AND NOT retracted AND basis = 'recommended'
 ORDER BY incident_id, effective_at
 """
 
-# Overdue tasks of live tiers only: those the incident's current tier change issued. Tasks
-# of a tier it has since left (superseded) or of an incident that stood down are history
-# for the after-action review, not work for the room; the board counts them apart.
+# Overdue tasks of live tiers only: those the incident's current tier changes issued (the
+# declared one's plan tasks, the recommended one's joint assessment). Tasks of a tier it
+# has since left (superseded) or of an incident that stood down are history for the
+# after-action review, not work for the room; the board counts them apart.
 CURRENT_TIERS = """
-SELECT incident_id, tier, effective_at AS since
+SELECT incident_id, basis, tier, effective_at AS since
 FROM tier_timeline FINAL
 WHERE status = 'Actual' AND NOT retracted
-ORDER BY incident_id, effective_at DESC, decision_id DESC
-LIMIT 1 BY incident_id
+ORDER BY incident_id, basis, effective_at DESC, decision_id DESC
+LIMIT 1 BY incident_id, basis
 """
 
 OVERDUE_TASKS = f"""
-SELECT t.task_id AS task_id, t.incident_id AS incident_id, t.tier AS tier,
+SELECT DISTINCT t.task_id AS task_id, t.incident_id AS incident_id, t.tier AS tier,
        t.agency_type AS agency_type, t.action AS action, t.due_at AS due_at
 FROM tasks AS t FINAL
 INNER JOIN ({CURRENT_TIERS}) AS current ON t.incident_id = current.incident_id
@@ -135,23 +142,30 @@ def _rows(client: Client, sql: str) -> list[dict[str, Any]]:
     return list(client.query(sql).named_results())
 
 
-def read_board(client: Client) -> Board:
-    """Read the command view from the client's database."""
+def read_board(client: Client, status: Status = "Actual") -> Board:
+    """Read the command view from the client's database: its ``status`` rows (a drill's
+    are ``Exercise``, in ``<database>_exercise``)."""
+    if status not in get_args(Status):
+        raise ValueError(f"status {status!r}: one of {', '.join(get_args(Status))}")
+
+    def rows(sql: str) -> list[dict[str, Any]]:
+        return _rows(client, sql.replace("status = 'Actual'", f"status = '{status}'"))
+
     timeline: dict[str, list[dict[str, Any]]] = {}
-    for row in _rows(client, TIMELINE):
+    for row in rows(TIMELINE):
         timeline.setdefault(row["incident_id"], []).append(row)
-    overdue = _rows(client, OVERDUE_TASKS)
+    overdue = rows(OVERDUE_TASKS)
     return Board(
-        incidents=_rows(client, ACTIVE_INCIDENTS),
-        stood_down=_rows(client, STOOD_DOWN),
+        incidents=rows(ACTIVE_INCIDENTS),
+        stood_down=rows(STOOD_DOWN),
         timeline=timeline,
         overdue_tasks=overdue,
-        transfers=_rows(client, TRANSFERS_IN_FLIGHT),
-        redirects=_rows(client, REDIRECTS),
-        stock=_rows(client, DAYS_OF_COVER),
+        transfers=rows(TRANSFERS_IN_FLIGHT),
+        redirects=rows(REDIRECTS),
+        stock=rows(DAYS_OF_COVER),
         dlq_count=_count(client, DLQ_COUNT),
-        beds=_rows(client, BEDS),
-        overdue_elsewhere=_count(client, OVERDUE_COUNT) - len(overdue),
+        beds=rows(BEDS),
+        overdue_elsewhere=int(rows(OVERDUE_COUNT)[0]["count()"]) - len(overdue),
     )
 
 
@@ -276,7 +290,7 @@ def worker_health(client: Client) -> WorkerHealth:
 
 
 TIER_CHANGES = """
-SELECT incident_id, effective_at, tier, rule_ids, decided_at
+SELECT incident_id, effective_at, tier, rule_ids, decided_at, basis, declared_by
 FROM tier_timeline FINAL
 WHERE status = 'Actual' AND NOT retracted
 ORDER BY incident_id, effective_at
@@ -292,7 +306,7 @@ def read_tier_changes(client: Client) -> list[dict[str, Any]]:
 
 REVIEW_INCIDENTS = """
 SELECT incident_id, jurisdiction, category, disease, headline, phase, warning, tier,
-       opened_at, updated_at, rulebook_version
+       declared_tier, opened_at, updated_at, rulebook_version
 FROM incidents FINAL
 WHERE status = 'Actual' AND merged_into IS NULL
 ORDER BY opened_at, incident_id
@@ -300,7 +314,7 @@ ORDER BY opened_at, incident_id
 
 REVIEW_TIMELINE = """
 SELECT incident_id, effective_at, previous_tier, tier, rule_ids, evidence, decided_at,
-       rulebook_version
+       rulebook_version, basis, declared_by, reason
 FROM tier_timeline FINAL
 WHERE status = 'Actual' AND NOT retracted
 ORDER BY incident_id, effective_at, decision_id

@@ -27,11 +27,13 @@ SCHEMA_VERSION = 1
 Kind = Literal["incident", "case", "transfer", "stock"]
 MsgType = Literal["Alert", "Update", "Cancel", "Ack"]
 Status = Literal["Actual", "Exercise", "Test"]
-AgencyType = Literal["health", "emergency", "public_security", "transport"]
+# military: military hospitals and medical teams sharing beds and sending teams (军地联动)
+AgencyType = Literal["health", "emergency", "public_security", "transport", "military"]
 IncidentCategory = Literal[
     "infectious_disease",
     "food_poisoning",
     "occupational_poisoning",
+    "chemical_poisoning",
     "mass_casualty",
     "unknown_cluster",
     "other",
@@ -48,6 +50,8 @@ TransferStatus = Literal["requested", "dispatched", "en_route", "arrived", "canc
 _TRANSFER_STATES = frozenset(get_args(TransferStatus))
 SiteType = Literal["hospital", "depot", "cdc", "other"]
 Tier = Literal["I", "II", "III", "IV"]
+DeclaredTier = Literal["I", "II", "III", "IV", "none"]  # "none": the incident stands down
+Basis = Literal["recommended", "declared"]
 
 # GB/T 2260 administrative division: 2 digits province, 2 city, 2 county.
 RegionCode = Annotated[str, StringConstraints(pattern=r"^[1-8]\d{5}$")]
@@ -94,7 +98,8 @@ class Source(_Wire):
     agency_type: AgencyType = Field(
         description=(
             "What kind of agency sends: health (hospitals, CDC, 120 dispatch), emergency, "
-            "public_security or transport."
+            "public_security, transport or military (military hospitals and medical teams, "
+            "军地联动)."
         )
     )
 
@@ -188,7 +193,8 @@ class IncidentEvent(Envelope):
     category: IncidentCategory = Field(
         description=(
             "What kind of incident: infectious_disease, food_poisoning, occupational_poisoning, "
-            "mass_casualty, unknown_cluster or other."
+            "chemical_poisoning (acute chemical poisoning of any setting), mass_casualty, "
+            "unknown_cluster or other."
         )
     )
     disease: str | None = Field(
@@ -227,6 +233,40 @@ class IncidentEvent(Envelope):
             " task's incident_id."
         ),
     )
+    declared_tier: DeclaredTier | None = Field(
+        None,
+        description=(
+            "With msg_type Update, from an agency type the rulebook authorises (authority."
+            "declare_by, default emergency): the tier the leading group declares after joint "
+            "assessment (I, II, III, IV), or none to stand the incident down. The plan's "
+            "agency tasks follow the declared tier."
+        ),
+    )
+    reason: str = Field(
+        "", max_length=2000, description="Why the tier was declared (with declared_tier)."
+    )
+    verification: Literal["confirmed", "discarded"] | None = Field(
+        None,
+        description=(
+            "With msg_type Ack of a warning's verification task: what the on-site check found. "
+            "confirmed: the warning is an incident (its recommendation stands); discarded: it "
+            "is closed. Name the incident and its disease as the task does."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _declared_with_update(self) -> IncidentEvent:
+        if self.declared_tier is not None and self.msg_type != "Update":
+            raise ValueError(
+                f"declared_tier goes with msg_type Update, not {self.msg_type}: send the "
+                "declaration as its own Update event"
+            )
+        if self.verification is not None and (self.msg_type != "Ack" or not self.ack_task_id):
+            raise ValueError(
+                "verification goes with msg_type Ack and the ack_task_id of the warning's "
+                "verification task"
+            )
+        return self
 
 
 class CaseEvent(Envelope):
@@ -267,6 +307,14 @@ class CaseEvent(Envelope):
         description=(
             "Where it spread, when known: school, worksite, care_home, … (institution clusters "
             "open warnings)."
+        ),
+    )
+    institution_id: Identifier | None = Field(
+        None,
+        description=(
+            "The institution of the setting (the school's, worksite's or care home's id): "
+            "'within one institution' warnings count the cases of one institution; cases "
+            "that name none are counted together by setting type, city-wide."
         ),
     )
     triage: Triage | None = Field(
@@ -412,6 +460,16 @@ class Escalation(_Output):
     rule_ids: tuple[str, ...] = Field(description="The rulebook rules that hold.")
     evidence: dict[str, float] = Field(description="The metric values that made the rules hold.")
     rulebook_version: str = Field(description="Version of the rulebook that decided.")
+    basis: Basis = Field(
+        "recommended",
+        description=(
+            "recommended: the rules' recommendation (rule_ids, evidence); declared: a "
+            "declaration by an authorised agency (declared_by, reason), whose tier the plan's "
+            "tasks follow."
+        ),
+    )
+    declared_by: str | None = Field(None, description="The declaring agency's id (declared).")
+    reason: str = Field("", description="The declaration's reason text (declared).")
     decided_at: AwareDatetime | None = Field(
         None,
         description=(
@@ -471,6 +529,9 @@ AlertKind = Literal[
     "reporting_late",
     "event_held",
     "ack_rejected",
+    "tier_recommended",
+    "declaration_overdue",
+    "declaration_rejected",
 ]
 AlertLevel = Literal["info", "blue", "yellow", "orange", "red"]
 
@@ -481,8 +542,8 @@ class Alert(_Output):
     alert_id: str = Field(description="Deterministic id of the alert.")
     alert_kind: AlertKind = Field(
         description=(
-            "warning_opened, task_overdue, transfer_delayed, capacity_redirect, stock_low or "
-            "reporting_late."
+            "warning_opened, task_overdue, transfer_delayed, capacity_redirect, stock_low, "
+            "reporting_late, tier_recommended, declaration_overdue or declaration_rejected."
         )
     )
     level: AlertLevel = Field(description="info, blue, yellow, orange or red.")
@@ -547,7 +608,23 @@ class IncidentState(_Output):
         "reported", description="reported, confirmed, contained or closed."
     )
     warning: bool = False  # opened by the multi-point trigger, no agency declared it yet
-    tier: Tier | None = Field(None, description="The current tier; none: no tier (or stood down).")
+    tier: Tier | None = Field(
+        None, description="The recommended tier (the rules'); none: no tier (or stood down)."
+    )
+    declared_tier: Tier | None = Field(
+        None,
+        description=(
+            "The declared tier the plan's tasks follow (with auto_declare: the recommended one)."
+        ),
+    )
+    declared_at: AwareDatetime | None = Field(None, description="Event time of the declaration.")
+    declared_by: str | None = Field(None, description="The declaring agency's id.")
+    decision_lag_s: float | None = Field(
+        None,
+        description=(
+            "Seconds from the recommendation's effective time to the declaration of its tier."
+        ),
+    )
     opened_at: AwareDatetime = Field(description="Event time it was opened.")
     updated_at: AwareDatetime  # event time of the latest event that changed it
     metrics: dict[str, float] = Field(

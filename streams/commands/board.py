@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
 from rich.text import Text
 
 from streams.commands import term
+from topics.models import Status
 from topics.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -21,7 +22,9 @@ if TYPE_CHECKING:
 console = term.console()
 
 
-def reader(settings: Settings, database: str, *, ids: bool = False) -> Callable[[], View]:
+def reader(
+    settings: Settings, database: str, *, ids: bool = False, status: Status = "Actual"
+) -> Callable[[], View]:
     """A function that reads one snapshot of ``database``'s command view."""
     from sinks.client import connect
     from sinks.command_view import read_board, worker_health
@@ -34,7 +37,7 @@ def reader(settings: Settings, database: str, *, ids: bool = False) -> Callable[
 
     def read() -> View:
         health = freshness(worker_health(client), database, clock)
-        board = read_board(client)
+        board = read_board(client, status)
         now = datetime.now(UTC)
         return View(board, database, clock, now, ids=ids, program=program, health=health)
 
@@ -84,6 +87,13 @@ def board(
     every: Annotated[float, typer.Option(help="refresh period for --watch (s)")] = 5.0,
     database: Annotated[str | None, typer.Option(help="default: the live database")] = None,
     ids: Annotated[bool, typer.Option("--ids", help="show incident and task ids")] = False,
+    status: Annotated[
+        str,
+        typer.Option(
+            help="Actual (the live view), or Exercise / Test: a drill's view, read from "
+            "<database>_exercise unless --database names one"
+        ),
+    ] = "Actual",
 ) -> None:
     """The joint command view: the workers' freshness, incidents by tier, overdue tasks of
     live tiers, beds, transfers, redirects, stock, the DLQ, and what to do next. Times are
@@ -92,9 +102,19 @@ def board(
     from streams.commands.board_view import render
     from streams.commands.board_watch import watch as watch_board
 
+    if status not in get_args(Status):
+        term.console(stderr=True).print(
+            term.error(f"--status {status!r}: use Actual (live), Exercise or Test (drills)")
+        )
+        raise typer.Exit(2)
     settings = load_settings()
+    default = settings.clickhouse_database
+    if status != "Actual":  # a drill's rows land in <database>_exercise
+        from sinks.namespaces import exercise_database
+
+        default = exercise_database(default)
     # a server or database that is missing fails as one line (streams.commands.failures)
-    read = reader(settings, database or settings.clickhouse_database, ids=ids)
+    read = reader(settings, database or default, ids=ids, status=status)  # type: ignore[arg-type]
     if watch:
         watch_board(read, every, console)
     else:

@@ -23,19 +23,17 @@ from rich.table import Table
 from rich.text import Text
 
 from sinks.display import LocalTime, unique_names
+from streams.commands.board_cells import (
+    TIER_NAME,
+    Cell,
+    Row,
+    declared_cell,
+    tier_badge,
+    timeline_text,
+)
 
 if TYPE_CHECKING:
     from sinks.command_view import Board
-
-TIER_STYLE = {
-    "I": "bold white on red",
-    "II": "bold black on dark_orange",
-    "III": "bold black on yellow",
-    "IV": "bold white on blue",
-}
-TIER_NAME = {"I": "I 特别重大", "II": "II 重大", "III": "III 较大", "IV": "IV 一般"}
-Cell = Text | str
-Row = tuple[Cell, ...]
 
 
 @dataclass(frozen=True)
@@ -118,46 +116,29 @@ class Section:
         return Text.assemble((self.title, "bold"), ": ", (self.empty + note, "dim"))
 
 
-def tier_badge(tier: str | None, *, warning: bool = False, stood_down: bool = False) -> Text:
-    if tier is not None:
-        return Text(f" {TIER_NAME.get(tier, tier)} ", style=TIER_STYLE.get(tier, ""))
-    if warning:
-        return Text("warning", style="bold magenta")
-    return Text("stood down" if stood_down else "-", style="dim")
-
-
-def timeline_text(changes: Sequence[dict[str, Any]], clock: LocalTime) -> str:
-    """``IV 03-02 09:18 → III 09:37 → II 03-03 01:52``: the date only when it changes."""
-    parts, last_day = [], None
-    for change in changes:
-        local = clock.local(change["effective_at"])
-        day = local.strftime("%m-%d")
-        at = local.strftime("%H:%M") if day == last_day else f"{day} {local:%H:%M}"
-        parts.append(f"{change['tier'] or 'stood down'} {at}")
-        last_day = day
-    return " → ".join(parts) or "-"
-
-
 def _incident_section(view: View, title: str, rows: list[dict[str, Any]], active: bool) -> Section:
     names = unique_names(rows)
+    # The declared tier took the place of a "since" column: the recommended timeline ends
+    # with the time of the current recommendation (an incident without one: since when).
     columns = [
-        Column("tier", width=10),
+        Column("rules say", width=10),
+        Column("declared", width=10),
         Column("incident", ratio=1),
-        Column("since", width=11),
-        Column("tier timeline", ratio=1),
+        Column("recommended timeline", ratio=1),
     ]
     if view.ids:
         columns.append(Column("incident id", width=36))
     out: list[Row] = []
     for row in rows:
         changes = view.board.timeline.get(row["incident_id"], [])
-        since = changes[-1]["effective_at"] if changes else row["updated_at"]
         badge = tier_badge(row["tier"], warning=row["warning"] and active, stood_down=not active)
         cells: list[Cell] = [
             badge,
+            declared_cell(row),
             names[row["incident_id"]],
-            view.clock.short(since),
-            timeline_text(changes, view.clock),
+            timeline_text(changes, view.clock)
+            if changes
+            else f"since {view.clock.short(row['updated_at'])}",
         ]
         if view.ids:
             cells.append(row["incident_id"])

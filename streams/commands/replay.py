@@ -200,9 +200,10 @@ def diff(
             rows, run = read_tier_changes(client), read_review_run(client)
         finally:
             client.close()
+        # both timelines, compared apart: a declaration under "<incident> (declared)"
         timeline = [
             TierChange(
-                r["incident_id"],
+                r["incident_id"] + (" (declared)" if r.get("basis") == "declared" else ""),
                 r["effective_at"],
                 r["tier"],
                 tuple(r["rule_ids"]),

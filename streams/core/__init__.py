@@ -9,15 +9,15 @@ uuid5 of content. Both shells (live Faust agents, offline replay) call the same
 
 from streams.core.checks import input_problem
 from streams.core.compiled import compile_rulebook
-from streams.core.engine import (
-    InputEvent,
-    Output,
-    TimelineEntry,
-    fold,
-    step,
-    step_many,
-    tier_timeline,
+from streams.core.declare import (
+    DeclaredEntry,
+    assessment_task_id,
+    declared_timeline,
+    verification_id,
+    warning_incident_id,
 )
+from streams.core.engine import InputEvent, Output, step, step_many
+from streams.core.folding import TimelineEntry, fold, tier_timeline
 from streams.core.persist import StateDecodeError, decode_state, encode_state, state_fingerprint
 from streams.core.rollup import (
     RollupState,
@@ -33,12 +33,13 @@ from streams.core.rollup import (
 from streams.core.rollup_feed import FeedItem, feeds_rollup, rollup_many
 from streams.core.rollup_tasks import NATION
 from streams.core.rulebook import Rulebook, RulebookError, parse_rulebook
-from streams.core.rulebook_loader import default_rulebook, load_rulebook
+from streams.core.rulebook_loader import auto_declared, default_rulebook, load_rulebook
 from streams.core.state import CoreState, initial_state
 
 __all__ = [
     "NATION",
     "CoreState",
+    "DeclaredEntry",
     "FeedItem",
     "InputEvent",
     "Output",
@@ -47,7 +48,10 @@ __all__ = [
     "RulebookError",
     "StateDecodeError",
     "TimelineEntry",
+    "assessment_task_id",
+    "auto_declared",
     "compile_rulebook",
+    "declared_timeline",
     "decode_rollup",
     "decode_state",
     "default_rulebook",
@@ -70,4 +74,6 @@ __all__ = [
     "step",
     "step_many",
     "tier_timeline",
+    "verification_id",
+    "warning_incident_id",
 ]

@@ -33,7 +33,7 @@ from streams.core.state import (
     all_cases,
     case_record,
 )
-from topics.models import CaseEvent, IncidentEvent
+from topics.models import CaseEvent, IncidentEvent, IncidentPhase
 
 CONFIRMED = "confirmed"
 DISCARDED = "discarded"
@@ -87,7 +87,7 @@ def apply_case(
     if keeps_signal:
         new = latest + old[8:]
     else:
-        new = (*latest, t, eid, disease, ev.facility_id, ev.setting, ev.triage is not None)
+        new = (*latest, t, eid, disease, ev.facility_id, place(ev), ev.triage is not None)
     if new == old:
         return _UNCHANGED
     ns.case_edits[ev.case_id] = new
@@ -181,7 +181,7 @@ def _first_event(
     if cls == DISCARDED:
         ns.case_edits[ev.case_id] = (None, *latest, *NO_SIGNAL)
         return _UNCHANGED
-    facility, setting, triaged = ev.facility_id, ev.setting, ev.triage is not None
+    facility, setting, triaged = ev.facility_id, place(ev), ev.triage is not None
     conf = t if cls == CONFIRMED else None
     ns.case_edits[ev.case_id] = (conf, *latest, t, eid, disease, facility, setting, triaged)
     if comp.triggers_for(disease):
@@ -240,11 +240,29 @@ def _remove_confirmed(track: Track, conf: tuple[str, int, str]) -> None:
         del track.by_county[county]
 
 
+def place(ev: CaseEvent) -> str | None:
+    """The case's setting as its signal keeps it: ``school@SCH-1`` when it names its
+    institution (warnings "within one institution" count per institution), else the
+    setting type alone (counted together, city-wide)."""
+    if ev.setting is None or ev.institution_id is None:
+        return ev.setting
+    return f"{ev.setting}@{ev.institution_id}"
+
+
 def _matches(trig: Trigger, sig: tuple[Any, ...]) -> bool:
     _, _, _, setting, triaged = sig
-    if trig.settings is not None and setting not in trig.settings:
+    if trig.settings is not None and (setting or "").partition("@")[0] not in trig.settings:
         return False
     return triaged or not trig.triaged
+
+
+def _signal_key(trig: Trigger, sig: tuple[Any, ...]) -> str:
+    """Where a trigger counts a signal: per institution for a setting trigger when the
+    case names one (``measles-group-institution@SCH-1``), else the trigger's own key."""
+    setting = sig[3]
+    if trig.settings is None or not setting or "@" not in setting:
+        return trig.trigger_id
+    return f"{trig.trigger_id}@{setting.partition('@')[2]}"
 
 
 def _signal_in(track: Track, sig: tuple[Any, ...], comp: Compiled) -> None:
@@ -259,6 +277,7 @@ def _signal_in(track: Track, sig: tuple[Any, ...], comp: Compiled) -> None:
                 firsts[facility] = t
                 _distinct_warning(track, trig)
             continue
+        tid = _signal_key(trig, sig)
         times = track.signals.setdefault(tid, array("q"))
         insort(times, t)
         at = track.warning_at.get(tid)
@@ -315,6 +334,7 @@ def _signal_out(work: Work, ns: Namespace, sig: tuple[Any, ...], comp: Compiled)
                 del track.facility_first[tid]
             _distinct_warning(track, trig)
             continue
+        tid = _signal_key(trig, sig)
         times = track.signals[tid]
         del times[bisect_left(times, t)]
         if not times:
@@ -340,7 +360,15 @@ def apply_report(work: Work, ns: Namespace, ev: IncidentEvent, t: int) -> dict[s
     if i < len(times) and times[i] == t and track.reports[i][1] == ev.event_id:
         return {}  # seen
     cas = ev.casualties
-    closed = ev.phase == "closed" or ev.msg_type == "Cancel"
+    # a warning's verification: confirmed makes it an incident, discarded closes it
+    phase: IncidentPhase = (
+        "closed"
+        if ev.verification == "discarded"
+        else "confirmed"
+        if ev.verification == "confirmed"
+        else ev.phase
+    )
+    closed = phase == "closed" or ev.msg_type == "Cancel"
     report: Report = (
         t,
         ev.event_id,
@@ -349,7 +377,7 @@ def apply_report(work: Work, ns: Namespace, ev: IncidentEvent, t: int) -> dict[s
         cas.dead if cas else None,
         cas.critical if cas else None,
         closed,
-        ev.phase,
+        phase,
         ev.headline,
     )
     track.reports.insert(i, report)

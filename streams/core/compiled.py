@@ -38,6 +38,11 @@ class Trigger(NamedTuple):
     window: int | None
 
 
+# A case of a disease the rulebook does not list opens a warning at once (category
+# unknown_cluster): 200 cases of it must not pass unseen.
+UNKNOWN_DISEASE = (Trigger("unknown_disease", 1, None, False, False, None),)
+
+
 class PlanItem(NamedTuple):
     agency: str
     action: str
@@ -64,6 +69,11 @@ class Compiled:
     unknown_ack_keep: int  # microseconds an ack of an unknown task is kept
     ack_by: dict[str, frozenset[str]]  # action -> types / agency ids that may also ack it
     categories: dict[str, frozenset[str]]  # agency type -> incident categories it may send
+    auto_declare: bool
+    declare_by: frozenset[str]
+    assessment: tuple[PlanItem, ...]  # the command agency's task on a recommendation change
+    declare_within: int  # microseconds a declared tier may lag below the recommended one
+    verification: PlanItem  # the task a warning issues
     _rules: tuple[Rule, ...]
     _triggers: dict[str, tuple[Trigger, ...]]
     _baselines: dict[str, dict[str, float]]
@@ -91,7 +101,12 @@ class Compiled:
         return found
 
     def triggers_for(self, disease: str) -> tuple[Trigger, ...]:
-        return self._triggers.get(disease, ())
+        """The early-warning triggers of ``disease`` (one not in the table: unknown_disease)."""
+        return self._triggers.get(disease, UNKNOWN_DISEASE)
+
+    def knows(self, disease: str) -> bool:
+        """Whether ``disease`` is in the rulebook's disease table."""
+        return disease in self.quiet
 
     def watches_stock(self, item: str) -> bool:
         hit = self._stock_item.get(item)
@@ -159,6 +174,7 @@ def compile_rulebook(book: Rulebook) -> Compiled:
         for code in w.diseases if w.diseases is not None else tuple(book.diseases):
             triggers[code].append(trig)
     checks = book.input_checks
+    auth = book.authority
     plan_rank: dict[str, int] = {"stand_down": STAND_DOWN}
     plan_rank.update((str(tier), rank) for tier, rank in TIER_RANK.items())
     compiled = Compiled(
@@ -191,6 +207,19 @@ def compile_rulebook(book: Rulebook) -> Compiled:
         unknown_ack_keep=round(checks.unknown_ack_keep_hours * HOUR),
         ack_by={action: frozenset(who) for action, who in book.authority.ack_by.items()},
         categories={kind: frozenset(cats) for kind, cats in book.authority.categories.items()},
+        auto_declare=book.auto_declare,
+        declare_by=frozenset(auth.declare_by),
+        assessment=(
+            PlanItem(
+                auth.declare_by[0], auth.assessment_action, round(auth.assessment_due_hours * HOUR)
+            ),
+        ),
+        declare_within=round(auth.declare_within_hours * HOUR),
+        verification=PlanItem(
+            book.verification.agency,
+            book.verification.action,
+            round(book.verification.due_hours * HOUR),
+        ),
         _rules=book.rules,
         _triggers={code: tuple(found) for code, found in triggers.items()},
         _baselines=book.baselines,

@@ -23,19 +23,20 @@ is the one with the highest revision, which is how the sinks keep it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import Any
 
 from streams.core.alerts import alert
 from streams.core.cases import apply_case, apply_report, disease_key
 from streams.core.checks import value_problem
 from streams.core.compiled import Compiled, compile_rulebook
-from streams.core.eventtime import NEVER, from_us, to_us
+from streams.core.declare import declaration_due, note_declaration, rejected, sync_declared
+from streams.core.declared import declared_changes
+from streams.core.eventtime import NEVER, to_us
 from streams.core.held import hold, take_ready, unhold
 from streams.core.ids import content_id
 from streams.core.plan import (
-    TIER_BY_RANK,
     apply_ack,
     forget_early_acks,
     incident_id,
@@ -49,7 +50,7 @@ from streams.core.plan import (
     warning_alert,
 )
 from streams.core.rulebook import Rulebook
-from streams.core.state import NO_TIME, CoreState, Namespace, Track, Work, edited, initial_state
+from streams.core.state import NO_TIME, CoreState, Namespace, Track, Work, edited
 from streams.core.stock import apply_stock
 from streams.core.tiers import Timeline, same_tier_newest_case
 from streams.core.transfers import apply_transfer, beds_changed, delayed
@@ -64,7 +65,6 @@ from topics.models import (
     StockLevel,
     Task,
     Tick,
-    Tier,
     TransferEvent,
 )
 
@@ -81,20 +81,11 @@ _REVISED_ID: dict[type, Callable[[Any], str]] = {
 
 
 _PENDING = attrgetter("pending")
-
-
-class TimelineEntry(NamedTuple):
-    """One tier change of one incident: ``tier`` None means stood down."""
-
-    incident_id: str
-    effective_at: Any  # datetime (aware, UTC)
-    tier: Tier | None
-    rule_ids: tuple[str, ...]
-    evidence: dict[str, float]
+_DECL_DUE = attrgetter("decl_due")
 
 
 class _Batch:
-    __slots__ = ("comp", "jurisdiction", "out", "spaces", "touched", "work")
+    __slots__ = ("comp", "dirty", "jurisdiction", "out", "spaces", "touched", "work")
 
     def __init__(self, state: CoreState, comp: Compiled) -> None:
         self.work = Work(state)
@@ -103,6 +94,7 @@ class _Batch:
         self.out: list[Any] = []
         self.touched: dict[tuple[Status, str], None] = {}  # (status, track key), first-touch order
         self.spaces: dict[Status, Namespace] = {}  # the namespaces this batch already copied
+        self.dirty: dict[tuple[Status, str], None] = {}  # touched by the current event
 
     def event(self, ev: InputEvent) -> None:
         comp = self.comp
@@ -135,6 +127,11 @@ class _Batch:
                 apply_ack(
                     ns, self.jurisdiction, ev, t, comp=self.comp, watermark=watermark, out=self.out
                 )
+                if ev.verification is not None:  # what the check found: a report on it
+                    key = disease_key(ev.disease) if ev.disease else "i:" + ev.incident_id
+                    self._track_event(ns, key, ev, t)
+            elif ev.declared_tier is not None and ev.source.agency_type not in self.comp.declare_by:
+                self._reject(ns, ev, t)  # its event time still counts, as every event's
             else:
                 key = disease_key(ev.disease) if ev.disease else "i:" + ev.incident_id
                 self._track_event(ns, key, ev, t)
@@ -152,6 +149,7 @@ class _Batch:
             self._reporting_late(ns, ev, reported - t)
         if ns.event_wm >= ns.next_due or self.work.state.tick_wm >= ns.next_due:
             self._advance(ns)
+        self._declarations_due()
 
     def tick(self, tick: Tick) -> None:
         state = self.work.state
@@ -163,17 +161,33 @@ class _Batch:
         for status, ns in list(state.namespaces.items()):
             if max(ns.event_wm, state.tick_wm) >= ns.next_due:
                 self._advance(self.work.namespace(status))
+        self._declarations_due()
+
+    def _touch(self, status: Status, key: str) -> None:
+        self.touched[(status, key)] = None
+
+    def _dirty(self, status: Status, key: str) -> None:
+        """The track's two timelines (or its name) changed: look at its declaration gaps
+        after this event (nothing else can change them but the watermark passing their
+        deadline, which :meth:`_advance` sees)."""
+        self.touched[(status, key)] = None
+        self.dirty[(status, key)] = None
 
     def _track_event(self, ns: Namespace, key: str, ev: CaseEvent | IncidentEvent, t: int) -> None:
         before = ns.tracks.get(key)
         name_before = before.name_key if before is not None else None
+        declares = isinstance(ev, IncidentEvent) and ev.declared_tier is not None
+        # ``before`` may be this batch's copy, which the event is about to change
+        decl_before = declared_changes(before.decls) if declares and before is not None else None
         others: Collection[str]
         if isinstance(ev, CaseEvent):
             changed, others = apply_case(self.work, ns, ev, t, self.comp)
         else:
             changed, others = apply_report(self.work, ns, ev, t), ()
         track = ns.tracks[key]
-        self.touched[(ns.status, key)] = None
+        if declares and changed:
+            note_declaration(track, ev, t)  # type: ignore[arg-type]
+        self._touch(ns.status, key)
         if before is not None and name_before is not track.name_key:
             track.warn_dirty = True
             old_inc = name_of(ns.status, self.jurisdiction, key, name_before)
@@ -192,16 +206,44 @@ class _Batch:
                     self.out.append(merged)
         for changed_key, t0 in changed.items():
             self._recompute(ns, changed_key, t0)
+        renamed = before is not None and name_before is not track.name_key
+        if declares or renamed:
+            self._dirty(ns.status, key)
+        if (declares and changed) or (renamed and track.decls):
+            old_inc = name_of(ns.status, self.jurisdiction, key, name_before)
+            sync_declared(
+                ns,
+                self.jurisdiction,
+                track,
+                None
+                if before is None
+                else (
+                    old_inc,
+                    declared_changes(track.decls) if decl_before is None else decl_before,
+                ),
+                comp=self.comp,
+                watermark=self._watermark(ns),
+                out=self.out,
+            )
         if track.warn_dirty:
             self._warn(ns, track)
         for other in others:
-            self.touched[(ns.status, other)] = None
+            self._touch(ns.status, other)
             if ns.tracks[other].warn_dirty:
                 self._warn(ns, ns.tracks[other])
 
+    def _reject(self, ns: Namespace, ev: IncidentEvent, t: int) -> None:
+        """A declaration from an agency type without authority: said once, else ignored."""
+        alert = rejected(ns, self.jurisdiction, ev, t, self.comp)
+        if alert.alert_id not in ns.alerted:
+            ns.alerted.add(alert.alert_id)
+            self.out.append(alert)
+
     def _warn(self, ns: Namespace, track: Track) -> None:
         track.warn_dirty = False
-        warning_alert(ns, self.jurisdiction, track, self.out)
+        warning_alert(
+            ns, self.jurisdiction, track, self.out, comp=self.comp, watermark=self._watermark(ns)
+        )
 
     def _watermark(self, ns: Namespace) -> int:
         return max(ns.event_wm, self.work.state.tick_wm)
@@ -230,8 +272,9 @@ class _Batch:
 
     def _timeline_done(self, ns: Namespace, line: Timeline) -> None:
         track = line.track
-        self.touched[(ns.status, track.key)] = None
+        self._touch(ns.status, track.key)
         if line.added or line.dropped:
+            self._dirty(ns.status, track.key)
             timeline_changed(
                 ns,
                 self.jurisdiction,
@@ -263,12 +306,19 @@ class _Batch:
                     pending = line.track.pending
                 if pending < soonest:
                     soonest = pending
+        if min(map(_DECL_DUE, ns.tracks.values()), default=NEVER) <= watermark:
+            # a declaration deadline passed: :meth:`finish` looks at the track again
+            for key, track in list(ns.tracks.items()):
+                if track.decl_due <= watermark:
+                    self.work.track(ns, key, None).decl_due = NEVER
+                    self._dirty(ns.status, key)
         overdue(ns, self.jurisdiction, watermark, self.out)
         delayed(ns, self.jurisdiction, watermark, self.out)
         heads = [h[0][0] for h in (ns.due_heap, ns.eta_heap) if h]
         if ns.early_acks:
             heads.append(forget_early_acks(ns, watermark, self.comp.unknown_ack_keep))
-        ns.next_due = min((soonest, *heads))
+        decl_due = min(map(_DECL_DUE, ns.tracks.values()), default=NEVER)
+        ns.next_due = min((soonest, decl_due, *heads))
 
     def _reporting_late(self, ns: Namespace, ev: InputEvent, late: int) -> None:
         alert_id = content_id("reporting_late", ns.status, ev.event_id)
@@ -309,6 +359,26 @@ class _Batch:
             if revision:
                 self.out[i] = out.model_copy(update={"revision": revision})
 
+    def _declarations_due(self) -> None:
+        """``declaration_overdue`` of every track the event touched, as of its watermark
+        (after each event, so a batch emits what the events one by one would)."""
+        dirty, self.dirty = self.dirty, {}
+        if self.comp.auto_declare:
+            return
+        for status, key in dirty:
+            ns = self.work.namespace(status)
+            track = self.work.track(ns, key, None)
+            declaration_due(
+                ns,
+                self.jurisdiction,
+                track,
+                comp=self.comp,
+                watermark=self._watermark(ns),
+                out=self.out,
+            )
+            if track.decl_due < ns.next_due:
+                ns.next_due = track.decl_due
+
     def finish(self) -> tuple[CoreState, list[Output]]:
         self._revise()
         state = self.work.seal()
@@ -347,47 +417,3 @@ def step(
 ) -> tuple[CoreState, list[Output]]:
     """Fold one event or tick into ``state``: ``step_many(state, [event], rulebook)``."""
     return step_many(state, (event,), rulebook)
-
-
-def fold(
-    events: Iterable[InputEvent | Tick], rulebook: Rulebook, jurisdiction_digits: int = 4
-) -> tuple[dict[str, CoreState], list[Output]]:
-    """Fold a whole stream from empty states, grouped by jurisdiction (the first
-    ``jurisdiction_digits`` of ``region``). Ticks with a jurisdiction go to it; ticks
-    without one go to every jurisdiction of the stream, in stream order."""
-    stream = list(events)
-    groups: dict[str, list[InputEvent | Tick]] = {}
-    for ev in stream:
-        if isinstance(ev, Tick):
-            if ev.jurisdiction is not None:
-                groups.setdefault(ev.jurisdiction, [])
-        else:
-            groups.setdefault(ev.region[:jurisdiction_digits], [])
-    for ev in stream:
-        if isinstance(ev, Tick):
-            for juris in groups if ev.jurisdiction is None else (ev.jurisdiction,):
-                groups[juris].append(ev)
-        else:
-            groups[ev.region[:jurisdiction_digits]].append(ev)
-    states: dict[str, CoreState] = {}
-    outputs: list[Output] = []
-    for juris in sorted(groups):
-        states[juris], out = step_many(initial_state(juris), groups[juris], rulebook)
-        outputs.extend(out)
-    return states, outputs
-
-
-def tier_timeline(state: CoreState, status: Status = "Actual") -> tuple[TimelineEntry, ...]:
-    """Every tier change of every incident of ``status``, sorted by (effective_at, incident)."""
-    ns = state.namespaces.get(status)
-    if ns is None:
-        return ()
-    rows = sorted(
-        (t, incident_id(status, state.jurisdiction, track), key, rank, ids, evidence)
-        for key, track in ns.tracks.items()
-        for t, rank, ids, evidence in track.timeline
-    )  # (time, incident, track) is unique: later fields never need comparing
-    return tuple(
-        TimelineEntry(inc, from_us(t), TIER_BY_RANK[rank], ids, evidence)
-        for t, inc, _, rank, ids, evidence in rows
-    )

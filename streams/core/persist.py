@@ -32,7 +32,8 @@ from topics.models import Rejection
 
 FORMAT = 3
 # Format 1 had no count of emitted copies: its outputs count as never emitted.
-# Format 2 had no held events (streams.core.held) and no acks of unknown tasks (tasks.py).
+# Format 2 had no held events (streams.core.held), no acks of unknown tasks (tasks.py)
+# and no declarations: its tracks have none (and no declaration deadline).
 _READABLE = frozenset({1, 2, FORMAT})
 
 
@@ -65,6 +66,7 @@ def _track_out(track: Track) -> list[Any]:
         track.updated_at,
         track.latest,
         sorted(track.counters.items()),
+        track.decls,
     ]
 
 
@@ -85,6 +87,7 @@ def _track_in(row: list[Any]) -> Track:
         updated,
         latest,
         counters,
+        *decls,
     ) = row
     track = Track(key, disease)
     track.category = category
@@ -99,6 +102,7 @@ def _track_in(row: list[Any]) -> Track:
     track.timeline = [(t, rank, tuple(ids), evidence) for t, rank, ids, evidence in timeline]
     track.opened_at, track.updated_at, track.latest = opened, updated, _tuple(latest)
     track.counters = dict(counters)
+    track.decls = [tuple(d) for d in decls[0]] if decls else []
     return track
 
 
@@ -161,7 +165,7 @@ def _ledger(ns: Namespace) -> list[Any]:
         sorted(ns.due_heap),
         sorted(ns.eta_heap),
         ns.next_due,
-        sorted((k, t.pending) for k, t in ns.tracks.items()),
+        sorted((k, t.pending, t.decl_due) for k, t in ns.tracks.items()),
         sorted(whole(ns.emitted).items()),
     ]
 
@@ -230,6 +234,8 @@ def _namespace_in(semantic: list[Any], ledger: list[Any]) -> Namespace:
     ns.emitted = Map(emitted[0] if emitted else ())
     ns.due_heap = [tuple(h) for h in due_heap]
     ns.eta_heap = [tuple(h) for h in eta_heap]
-    for key, hint in pending:
+    for key, hint, *decl_due in pending:
         ns.tracks[key].pending = hint
+        if decl_due:
+            ns.tracks[key].decl_due = decl_due[0]
     return ns

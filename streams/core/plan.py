@@ -18,6 +18,7 @@ from typing import Any
 
 from streams.core.alerts import alert, show
 from streams.core.compiled import Compiled
+from streams.core.declared import declared_now, recommended_alert
 from streams.core.eventtime import SECOND, from_us
 from streams.core.ids import content_id
 from streams.core.state import Namespace, Track
@@ -28,6 +29,7 @@ from streams.core.tasks import (
     issue_tasks,
     overdue,
     task_specs,
+    verify_warning,
     withdraw_tasks,
 )
 from streams.core.tiers import Pair, casualties
@@ -137,15 +139,36 @@ def timeline_changed(
     watermark: int,
     out: list[Any],
 ) -> None:
-    """Retract the escalations and tasks of dropped entries, emit those of added ones."""
+    """Retract the escalations and tasks of dropped entries, emit those of added ones.
+    The tasks: the plan's (``auto_declare``: the recommendation is the declaration), or
+    else the command agency's joint assessment, with a ``tier_recommended`` alert."""
     inc = incident_id(ns.status, jurisdiction, track)
-    kept = {spec[0] for pair in added for spec in task_specs(ns.status, inc, pair, comp)}
+    assess = not comp.auto_declare
+    kept = {
+        spec[0] for pair in added for spec in task_specs(ns.status, inc, pair, comp, assess=assess)
+    }
     for pair in dropped:
         out.append(_escalation(ns, jurisdiction, track, inc, pair, comp=comp, gone=True))
-        withdraw_tasks(ns, jurisdiction, track.key, inc, pair, comp=comp, kept=kept, out=out)
+        if assess:
+            out.append(recommended_alert(ns, jurisdiction, inc, pair, gone=True))
+        withdraw_tasks(
+            ns, jurisdiction, track.key, inc, pair, comp=comp, kept=kept, out=out, assess=assess
+        )
     for pair in added:
         out.append(_escalation(ns, jurisdiction, track, inc, pair, comp=comp, gone=False))
-        issue_tasks(ns, jurisdiction, track.key, inc, pair, comp=comp, watermark=watermark, out=out)
+        if assess:
+            out.append(recommended_alert(ns, jurisdiction, inc, pair, gone=False))
+        issue_tasks(
+            ns,
+            jurisdiction,
+            track.key,
+            inc,
+            pair,
+            comp=comp,
+            watermark=watermark,
+            out=out,
+            assess=assess,
+        )
 
 
 def reissue(
@@ -161,17 +184,31 @@ def reissue(
     """The track got its agency's incident id: retract its escalations and tasks under the
     old id and re-issue them under the new one."""
     line = pairs(track)
+    assess = not comp.auto_declare
     for pair in line:
         out.append(_escalation(ns, jurisdiction, track, old_inc, pair, comp=comp, gone=True))
-        withdraw_tasks(ns, jurisdiction, track.key, old_inc, pair, comp=comp, kept=(), out=out)
+        if assess:
+            out.append(recommended_alert(ns, jurisdiction, old_inc, pair, gone=True))
+        withdraw_tasks(
+            ns, jurisdiction, track.key, old_inc, pair, comp=comp, kept=(), out=out, assess=assess
+        )
     timeline_changed(
         ns, jurisdiction, track, line, dropped=[], comp=comp, watermark=watermark, out=out
     )
 
 
-def warning_alert(ns: Namespace, jurisdiction: str, track: Track, out: list[Any]) -> None:
+def warning_alert(
+    ns: Namespace,
+    jurisdiction: str,
+    track: Track,
+    out: list[Any],
+    *,
+    comp: Compiled,
+    watermark: int,
+) -> None:
     """``warning_opened`` when early-warning signals precede every agency's report: at the
-    earliest instant a trigger held, naming the triggers that held then."""
+    earliest instant a trigger held, naming the triggers that held then; with it the
+    rulebook's verification task (withdrawn with the warning)."""
     subject = "w:" + track.key
     wanted: tuple[tuple[Any, ...], ...] = ()
     if track.warning_at:
@@ -199,6 +236,18 @@ def warning_alert(ns: Namespace, jurisdiction: str, track: Track, out: list[Any]
             gone=gone,
         )
 
+    before = ns.shown.get(subject, ())
+    if before != wanted:
+        verify_warning(
+            ns,
+            jurisdiction,
+            track.key,
+            (wanted[0][2], wanted[0][0]) if wanted else None,
+            gone=(before[0][2], before[0][0]) if before else None,
+            comp=comp,
+            watermark=watermark,
+            out=out,
+        )
     show(ns, subject, wanted, build, out)
 
 
@@ -247,18 +296,27 @@ def incident_state(ns: Namespace, jurisdiction: str, track: Track, comp: Compile
     if track.warning_at:
         metrics["warning_at"] = min(track.warning_at.values()) / SECOND
     report = track.reports[-1] if track.reports else None
+    declared, declared_at, declared_by, lag = declared_now(track, comp.auto_declare)
     latest = track.latest
     updated = max(track.updated_at, track.timeline[-1][0] if track.timeline else track.updated_at)
     return IncidentState(
         incident_id=incident_id(ns.status, jurisdiction, track),
         jurisdiction=jurisdiction,
         status=ns.status,
-        category=track.category,
+        category=(
+            "unknown_cluster"  # a disease the rulebook does not list, no agency report yet
+            if not track.reports and track.disease is not None and not comp.knows(track.disease)
+            else track.category
+        ),
         disease=track.disease,
         headline=report[8] if report else "",
         phase=report[7] if report else "reported",
         warning=not track.reports and bool(track.warning_at),
         tier=TIER_BY_RANK[rank],
+        declared_tier=TIER_BY_RANK[declared],
+        declared_at=from_us(declared_at) if declared_at is not None else None,
+        declared_by=declared_by,
+        decision_lag_s=lag / SECOND if lag is not None else None,
         opened_at=from_us(track.opened_at),
         updated_at=from_us(updated),
         metrics=metrics,

@@ -20,7 +20,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
-from streams.core.rulebook_input import Authority, InputChecks
+from streams.core.rulebook_decisions import Authority, Verification
+from streams.core.rulebook_input import InputChecks
 from topics.codec import error_path
 from topics.errors import TierflowError
 from topics.models import AgencyType, IncidentCategory, Tier
@@ -159,10 +160,13 @@ class Rulebook(_Strict):
     plan: dict[PlanKey, tuple[PlanTask, ...]] = Field(default_factory=dict)
     stock: StockThresholds = StockThresholds()
     rollup: tuple[RollupRule, ...] = ()
+    # true: every recommendation is declared at once (simulations, drills with no person)
+    auto_declare: bool = False
+    authority: Authority = Authority()
+    verification: Verification = Verification()
     # disease -> county (6-digit code) -> 5-year average of confirmed cases per week
     baselines: dict[str, dict[str, Annotated[float, Field(gt=0)]]] = Field(default_factory=dict)
     input_checks: InputChecks = InputChecks()
-    authority: Authority = Authority()
     _compiled: Any = PrivateAttr(default=None)
 
 

@@ -1,11 +1,10 @@
-"""The rulebook's ``input_checks:`` and ``authority:`` sections (DESIGN.md sections 4 and 6).
+"""The rulebook's ``input_checks:`` section (DESIGN.md sections 4 and 6).
 
 ``input_checks`` bounds what one record may claim before the core believes it: how far its
 ``occurred_at`` may lie after its ``reported_at``, how far ahead of the log's clock (ticks)
 an event is applied at once (beyond, it is held until the clock reaches it), and sane upper
-bounds for counts. ``authority`` says who may speak for what: which agency types (or agency
-ids) may ack a task beyond the type it was issued to, and which incident categories an
-agency type may report. Both are data; :mod:`streams.core.checks` enforces them.
+bounds for counts. It is data; :mod:`streams.core.checks` enforces it (with the
+``authority:`` section of :mod:`streams.core.rulebook_decisions`).
 """
 
 from __future__ import annotations
@@ -14,11 +13,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from topics.models import AgencyType, IncidentCategory
-
 Minutes = Annotated[float, Field(ge=0)]
-# An agency type (health, emergency, …) or one agency's id (H-510104-01).
-Speaker = Annotated[str, Field(min_length=1, max_length=128)]
 
 
 class _Section(BaseModel):
@@ -39,13 +34,3 @@ class InputChecks(_Section):
     on_hand_over_baseline: Annotated[float, Field(ge=1)] = 2.0
     # acks of a task not (yet) known are forgotten this long after their event time
     unknown_ack_keep_hours: Annotated[float, Field(gt=0)] = 720.0
-
-
-class Authority(_Section):
-    """Who may speak for what. An ack counts from the agency type its task was issued to,
-    and from the types or agency ids ``ack_by`` adds for that task's action; an incident
-    event's category must be one of ``categories[its agency type]`` (a type not listed may
-    report any category)."""
-
-    ack_by: dict[str, tuple[Speaker, ...]] = Field(default_factory=dict)
-    categories: dict[AgencyType, tuple[IncidentCategory, ...]] = Field(default_factory=dict)

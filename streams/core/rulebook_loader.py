@@ -27,3 +27,10 @@ def default_rulebook() -> Rulebook:
     """The national default rulebook shipped with tierflow (``streams/rulebooks/default.yaml``)."""
     text = resources.files("streams").joinpath(DEFAULT_RULEBOOK).read_text(encoding="utf-8")
     return parse_rulebook(text, DEFAULT_RULEBOOK)
+
+
+def auto_declared(book: Rulebook) -> Rulebook:
+    """``book`` with ``auto_declare: true`` (every recommendation declared at once): for
+    simulations, drills with no person declaring, and what-if reviews of the rules alone."""
+    data = book.model_dump(by_alias=True, exclude_defaults=False)
+    return Rulebook.model_validate({**data, "auto_declare": True})

@@ -52,6 +52,8 @@ Grown = Map[K, V] | MapMutation[K, V]
 _GROWN = ("asks", "emitted", "shown", "transfers")
 # Timeline entry: (effective_at, rank, rule_ids, evidence)
 Entry = tuple[int, int, tuple[str, ...], dict[str, float]]
+# Declaration: (t, event_id, rank declared (0: none), agency_id, reason)
+Declaration = tuple[int, str, int, str, str]
 # Incident report: (t, event_id, category, total, dead, critical, closed, phase, headline);
 # the casualty figures are None when the report carries none (they stay as they were)
 Report = tuple[
@@ -66,6 +68,8 @@ class Track:
         "by_county",
         "category",
         "counters",
+        "decl_due",
+        "decls",
         "disease",
         "facility_first",
         "key",
@@ -96,8 +100,10 @@ class Track:
         self.signals: dict[str, array[int]] = {}  # trigger id -> signal times
         self.facility_first: dict[str, dict[str, int]] = {}  # trigger id -> facility -> t
         self.warning_at: dict[str, int] = {}
-        self.timeline: list[Entry] = []
+        self.timeline: list[Entry] = []  # the recommended tier (the rules')
+        self.decls: list[Declaration] = []  # sorted by (t, event_id)
         self.pending = NO_TIME  # a time to look at de-escalation again (a hint, not state)
+        self.decl_due = -NO_TIME  # when a declaration becomes overdue (a hint, not state)
         self.opened_at = -NO_TIME
         self.updated_at = NO_TIME
         self.latest: tuple[int, str, str, float | None, float | None] | None = None
@@ -117,6 +123,7 @@ class Track:
         new.facility_first = {k: d.copy() for k, d in self.facility_first.items()}
         new.warning_at = self.warning_at.copy()
         new.timeline = self.timeline.copy()
+        new.decls, new.decl_due = self.decls.copy(), self.decl_due
         new.counters = self.counters.copy()
         new.warn_dirty = False
         return new

@@ -31,19 +31,23 @@ TIER_BY_RANK: dict[int, Tier | None] = {0: None, **dict(enumerate(TIER_ORDER, st
 
 
 def task_specs(
-    status: str, inc: str, pair: Pair, comp: Compiled
+    status: str, inc: str, pair: Pair, comp: Compiled, *, assess: bool = False
 ) -> list[tuple[str, PlanItem, Tier]]:
     """(task_id, plan item, task tier) of the tasks a tier change issues (the city stage's
-    and the roll-up stages' alike)."""
+    and the roll-up stages' alike): the plan's tasks of a declared change, or with
+    ``assess`` the command agency's joint assessment of a recommended one."""
     prev, (t, rank, _, _) = pair
     tier, previous = TIER_BY_RANK[rank], TIER_BY_RANK[prev]
     task_tier = tier or previous
     if task_tier is None:
         return []
     label = tier or f"stand_down:{previous}"
+    items = comp.assessment if assess else comp.plan.get(rank, ())
+    if assess:
+        label = "assess:" + label
     return [
         (content_id("task", status, inc, label, item.agency, item.action, t), item, task_tier)
-        for item in comp.plan.get(rank, ())
+        for item in items
     ]
 
 
@@ -57,22 +61,81 @@ def issue_tasks(
     comp: Compiled,
     watermark: int,
     out: list[Any],
+    assess: bool = False,
 ) -> None:
     """Issue the tasks of tier change ``pair`` of incident ``inc`` under ``owner``'s claim
     (a track key; the roll-up stages' own): a task not issued yet is put on the due-time
     heap and shown; one issued already only gets the claim."""
     t = pair[1][0]
-    for task_id, item, task_tier in task_specs(ns.status, inc, pair, comp):
-        known = ns.tasks.get(task_id)
-        owners = tuple(sorted({owner, *(known[0] if known else ())}))
-        due = t + item.due
-        ns.tasks[task_id] = (owners, t, item.agency, item.action, due, task_tier, inc)
-        if known is None:
-            heapq.heappush(ns.due_heap, (due, task_id))
-            ns.next_due = min(ns.next_due, due)
-            if task_id in ns.early_acks:
-                judge_early_acks(ns, jurisdiction, task_id, comp=comp, watermark=watermark, out=out)
-            _show_task(ns, jurisdiction, task_id, watermark, out)
+    for task_id, item, task_tier in task_specs(ns.status, inc, pair, comp, assess=assess):
+        _claim(
+            ns,
+            jurisdiction,
+            owner,
+            task_id,
+            spec=(t, item, task_tier, inc),
+            comp=comp,
+            watermark=watermark,
+            out=out,
+        )
+
+
+def _claim(
+    ns: Namespace,
+    jurisdiction: str,
+    owner: str,
+    task_id: str,
+    *,
+    spec: tuple[int, PlanItem, Tier, str],
+    comp: Compiled,
+    watermark: int,
+    out: list[Any],
+) -> None:
+    """Put ``owner``'s claim on a task (issued at ``t``, from plan item ``item``): a task
+    not issued yet is put on the due-time heap and shown."""
+    t, item, task_tier, inc = spec
+    known = ns.tasks.get(task_id)
+    owners = tuple(sorted({owner, *(known[0] if known else ())}))
+    due = t + item.due
+    ns.tasks[task_id] = (owners, t, item.agency, item.action, due, task_tier, inc)
+    if known is None:
+        heapq.heappush(ns.due_heap, (due, task_id))
+        ns.next_due = min(ns.next_due, due)
+        if task_id in ns.early_acks:
+            judge_early_acks(ns, jurisdiction, task_id, comp=comp, watermark=watermark, out=out)
+        _show_task(ns, jurisdiction, task_id, watermark, out)
+
+
+# A warning has no tier yet: its verification task is filed under the lowest one.
+VERIFICATION_TIER: Tier = "IV"
+
+
+def verification_task_id(status: str, inc: str, at: int, comp: Compiled) -> str:
+    """The id of the verification task of the warning of incident ``inc`` opened at ``at``."""
+    item = comp.verification
+    return content_id("task", status, inc, "verify", item.agency, item.action, at)
+
+
+def verify_warning(
+    ns: Namespace,
+    jurisdiction: str,
+    owner: str,
+    warning: tuple[str, int] | None,
+    *,
+    gone: tuple[str, int] | None,
+    comp: Compiled,
+    watermark: int,
+    out: list[Any],
+) -> None:
+    """The verification task follows the warning: ``gone`` (incident, opened at) withdrawn,
+    ``warning`` issued (the rulebook's ``verification``: default health, due in 2 h)."""
+    if gone is not None:
+        _unclaim(ns, jurisdiction, owner, verification_task_id(ns.status, *gone, comp), out)
+    if warning is not None:
+        inc, at = warning
+        spec = (at, comp.verification, VERIFICATION_TIER, inc)
+        task_id = verification_task_id(ns.status, inc, at, comp)
+        _claim(ns, jurisdiction, owner, task_id, spec=spec, comp=comp, watermark=watermark, out=out)
 
 
 def withdraw_tasks(
@@ -85,11 +148,12 @@ def withdraw_tasks(
     comp: Compiled,
     kept: Collection[str],
     out: list[Any],
+    assess: bool = False,
 ) -> None:
     """Take ``owner``'s claim off the tasks of a dropped tier change (but those in
     ``kept``: a change that replaces it issues them again); a task left without a claim
     is retracted, its overdue alert with it."""
-    for task_id, _, _ in task_specs(ns.status, inc, pair, comp):
+    for task_id, _, _ in task_specs(ns.status, inc, pair, comp, assess=assess):
         if task_id not in kept:
             _unclaim(ns, jurisdiction, owner, task_id, out)
 

@@ -26,6 +26,12 @@ from sinks.display import unique_names
 from streams.core import Rulebook
 from streams.replay.diff import TierChange, TierChangeDiff, diff_timelines
 from streams.replay.report_charts import TierLane
+from streams.replay.report_decisions import (
+    DeclarationRow,
+    decision_lags,
+    declarations,
+    is_declared,
+)
 from streams.replay.report_summary import (
     IncidentLine,
     Summary,
@@ -104,6 +110,8 @@ class IncidentSection:
     tasks: list[TaskRow] = field(default_factory=list)
     transfers: list[TransferRow] = field(default_factory=list)
     alerts: list[LogisticsAlert] = field(default_factory=list)
+    # the declared timeline beside the recommended one (``changes``), with decision lags
+    declarations: list[DeclarationRow] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -180,9 +188,18 @@ def assemble_report(
     """The report of ``record`` (the review's rows); ``reference`` is ``(name, rows)`` of
     the run to diff against (``"live"`` gives the live decision latency too). Tier names,
     colours and the days-of-cover target come from ``rulebook``."""
-    timeline = {k: [_change(r) for r in v] for k, v in _by_incident(record.timeline).items()}
+    # the charts, the evidence and the diff are about the rules' recommendations; the
+    # declarations (the same input events in a review as live) are listed with their lags
+    declared = _by_incident(r for r in record.timeline if is_declared(r))
+    timeline = {
+        k: [_change(r) for r in v]
+        for k, v in _by_incident(r for r in record.timeline if not is_declared(r)).items()
+    }
     ref_timeline = (
-        {k: [_change(r) for r in v] for k, v in _by_incident(reference[1].timeline).items()}
+        {
+            k: [_change(r) for r in v]
+            for k, v in _by_incident(r for r in reference[1].timeline if not is_declared(r)).items()
+        }
         if reference
         else {}
     )
@@ -214,6 +231,10 @@ def assemble_report(
                 tasks=[_task(r) for r in tasks.get(incident_id, [])],
                 transfers=[_transfer(r) for r in transfers.get(incident_id, [])],
                 alerts=[_alert(r) for r in alerts.get(incident_id, [])],
+                declarations=declarations(
+                    declared.get(incident_id, []),
+                    [(c.effective_at, c.tier) for c in timeline.get(incident_id, [])],
+                ),
             )
         )
     diff = None
@@ -236,6 +257,7 @@ def assemble_report(
         latency=latency,
         differ=differ,
         same=same,
+        decision=decision_lags(d for s in incidents for d in s.declarations),
     )
     return ReviewReport(
         name=name,

@@ -19,6 +19,7 @@ from streams.replay.report import (
     TransferRow,
 )
 from streams.replay.report_charts import Step, cover_curve_svg, paint, tier_timeline_svg, time_range
+from streams.replay.report_summary import Summary
 
 # The tier names are Chinese: fonts with CJK glyphs first (Linux: fonts-noto-cjk; Windows:
 # Microsoft YaHei; macOS: PingFang SC), then the platform's own. Nothing is fetched.
@@ -144,6 +145,7 @@ def _incident_html(section: IncidentSection, report: ReviewReport, h: _Html) -> 
         if section.changes
         else '<p class="muted">no tier change in this review</p>'
     )
+    out.append(_declarations_html(section, h))
     if section.tasks:
         out.append("<h3>Tasks</h3>")
         out.append(
@@ -164,6 +166,26 @@ def _incident_html(section: IncidentSection, report: ReviewReport, h: _Html) -> 
         )
     out.append(_logistics_html(section.transfers, section.alerts, h))
     return "".join(out)
+
+
+def _declarations_html(section: IncidentSection, h: _Html) -> str:
+    """Who declared which tier when, and how long after the rules recommended it."""
+    if not section.declarations:
+        return '<h3>Declarations</h3><p class="muted">no tier declared in this review</p>'
+    return "<h3>Declarations and decision lags</h3>" + _table(
+        ("declared at", "from", "to", "by", "reason", "decision lag"),
+        (
+            (
+                h.at(d.declared_at),
+                h.tier(d.previous_tier),
+                h.tier(d.tier),
+                _esc(d.declared_by or "-"),
+                _esc(d.reason or "-"),
+                _esc(format_shift(d.lag)) if d.lag is not None else "not recommended before",
+            )
+            for d in section.declarations
+        ),
+    )
 
 
 def _logistics_html(
@@ -292,6 +314,7 @@ def _summary_html(report: ReviewReport, h: _Html) -> str:
             "overdue, never acked</span>",
         ),
         ("live decision latency", lag),
+        ("decision lag (recommended → declared)", _decision_lag(summary)),
     ]
     if summary.differ is not None and report.diff is not None:
         facts.append(
@@ -319,6 +342,21 @@ def _summary_html(report: ReviewReport, h: _Html) -> str:
         ),
     )  # fmt: skip
     return f'<h2>Summary</h2><table class="summary">{rows}</table>{lines}'
+
+
+def _decision_lag(summary: Summary) -> str:
+    lags = summary.decision
+    if not lags.declarations:
+        return '<span class="muted">no tier was declared</span>'
+    if lags.median is None:
+        return f"{lags.declarations} declarations, none of a tier the rules had recommended"
+    ahead = (
+        f", {lags.without_recommendation} ahead of the rules" if lags.without_recommendation else ""
+    )
+    return (
+        f"median {_esc(format_shift(lags.median))}, worst {_esc(format_shift(lags.worst))} "
+        f"over {lags.declarations} declarations{ahead}"
+    )
 
 
 def render_report(report: ReviewReport) -> str:

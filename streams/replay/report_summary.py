@@ -8,13 +8,14 @@ Pure functions of the assembled report's sections (no I/O). Figures:
 - **tasks**: issued, acked late, never acked past their due time;
 - **decision latency** of the live run (``decided_at − effective_at``), median and
   worst, only where meaningful (:func:`streams.replay.diff.latency_meaningful`);
+- **decision lag** (recommendation → declaration), median and worst over the declarations;
 - **diff**: how many tier changes differ from the reference and how many are the same.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from streams.core.rulebook import TIER_RANK
@@ -24,6 +25,7 @@ from streams.replay.diff import (
     decision_latency,
     latency_meaningful,
 )
+from streams.replay.report_decisions import DecisionLags
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Summary:
     latency: Latency
     differ: int | None = None  # None: no diff asked for
     same: int | None = None
+    decision: DecisionLags = field(default_factory=DecisionLags)  # recommended -> declared
 
     @property
     def late(self) -> int:

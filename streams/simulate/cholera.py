@@ -11,6 +11,12 @@ once one incubation period (5 days) has passed since its last confirmed case and
 rules of its tier have stopped holding, to the tier that still holds, and so on: Chengdu
 goes II -> IV 5 days after its last case and stands down 7 days after it.
 
+Each city's CDC verifies the warning on site and acks its verification task ``confirmed``
+90 minutes after the warning opened. Each city's emergency management office declares
+every recommended step of its city 3 h after it, naming the incident the warning opened by
+its id (as ``tierflow board --ids`` shows it), and acks the joint assessment the
+recommendation asked of it.
+
 The provincial emergency office acks its province's first Tier II task (convene the
 provincial joint command, due in 1 h) half an hour after the province escalates, naming
 the roll-up incident: that task ends ``acked``, the province's other tasks go overdue.
@@ -23,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from streams.core import default_rulebook
+from streams.core import default_rulebook, verification_id, warning_incident_id
 from streams.core.rollup_tasks import rollup_incident_id, rollup_task_ids
 from streams.simulate.places import CHENGDU, ZIGONG, Agency, County, hospital
 from streams.simulate.script import (
@@ -46,6 +52,12 @@ PROVINCE = "51"
 PROVINCIAL_EMERGENCY = Agency("EM-51", "emergency")
 ACKED_ACTION = ("emergency", "convene provincial joint command")  # due 1 h after the tier
 ACK_AFTER = timedelta(minutes=30)
+# Each city's leading group (its emergency management office, the command agency) meets
+# for joint assessment and declares every recommended step 3 hours after it (the 2-hour
+# reporting duty, then the meeting): a decision lag of 3 h per step, stand-downs included.
+DECLARE_AFTER = timedelta(hours=3)
+VERIFY_AFTER = timedelta(minutes=90)  # the CDC's on-site check of a warning (due in 2 h)
+CITY_COMMAND = {"5101": Agency("EM-5101", "emergency"), "5103": Agency("EM-5103", "emergency")}
 _RANK = {None: 0, "IV": 1, "III": 2, "II": 3, "I": 4}
 
 # Confirmed cases per day since the scenario's start (times --scale).
@@ -91,6 +103,8 @@ def build(params: Params) -> Scenario:
         cases += _city_outbreak(script, cities, daily)
     for case in sorted(cases, key=lambda c: c.confirmed_at):
         _report_case(script, case)
+    for city in CITY_COMMAND:
+        _verify_warning(script, city)
     last_step = _intend_tiers(script, cases)
     script.ticks(params.start, last_step + timedelta(days=1), TICK_EVERY)
     return script.finish(FaultPlan())
@@ -280,10 +294,24 @@ def _intend_tiers(script: Script, cases: list[_Case]) -> datetime:
     changes: list[tuple[datetime, int, str]] = []  # (at, +1 tiered / -1 not, city)
     for city, times in by_city.items():
         tiered, rank = False, 0
+        previous: str | None = None
         for tier, at, why in city_steps(times):
             rule = "cholera_city_week" if _RANK[tier] > rank else "quiet_period"
             rank = _RANK[tier]
             script.intend_tier(jurisdiction=city, tier=tier, effective_at=at, rule=rule, why=why)
+            script.declare(
+                agency=CITY_COMMAND[city],
+                county=CHENGDU[0] if city == CHENGDU[0].city else ZIGONG[0],
+                incident_id=warning_incident_id(script.params.status, city, DISEASE),
+                tier=tier,
+                previous=previous,
+                recommended_at=at,
+                lag=DECLARE_AFTER,
+                category="infectious_disease",
+                disease=DISEASE,
+                phase="confirmed" if tier is not None else "contained",
+            )
+            previous = tier
             if tiered != (tier is not None):
                 changes.append((at, 1 if tier is not None else -1, city))
                 tiered = tier is not None
@@ -301,6 +329,32 @@ def _intend_tiers(script: Script, cases: list[_Case]) -> datetime:
             if cities >= SPREAD_CITIES:
                 _ack_provincial_command(script, at)
     return max(at for at, _, _ in changes)
+
+
+def _verify_warning(script: Script, city: str) -> None:
+    """The city's CDC checks the warning its first case opened (class A: one case) and
+    acks the verification task ``confirmed`` 90 minutes later (due in 2 h)."""
+    opened = script.first_signal(city, DISEASE)
+    if opened is None:
+        return
+    status = script.params.status
+    incident = warning_incident_id(status, city, DISEASE)
+    script.event(
+        "incident",
+        agency=Agency(f"CDC-{city}", "health"),
+        occurred_at=opened + VERIFY_AFTER,
+        county=CHENGDU[0] if city == CHENGDU[0].city else ZIGONG[0],
+        msg_type="Ack",
+        incident_id=incident,
+        category="infectious_disease",
+        disease=DISEASE,
+        headline="on-site check: cholera confirmed",
+        ack_task_id=verification_id(
+            status, incident, opened_at=opened, rulebook=default_rulebook()
+        ),
+        verification="confirmed",
+        steady=True,
+    )
 
 
 def _ack_provincial_command(script: Script, escalated: datetime) -> None:

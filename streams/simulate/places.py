@@ -14,7 +14,7 @@ class Agency:
     """Who sends an event (the envelope's ``source``)."""
 
     agency_id: str
-    agency_type: str  # health, emergency, public_security, transport
+    agency_type: str  # health, emergency, public_security, transport, military
 
     def as_source(self) -> dict[str, str]:
         return {"agency_id": self.agency_id, "agency_type": self.agency_type}

@@ -6,6 +6,8 @@ general beds, and 120 moves 16 patients. The nearest hospital has no free ICU be
 first critical transfer to it must be redirected to the hospital with the most free ICU
 beds; one transfer arrives well past its eta. Intended tiers (mass-casualty medical
 rescue): IV at 12 casualties with 3 dead or critical, III at 34 with 6, II at 52 with 8.
+Emergency management declares each of them 15 minutes later (and acks the joint
+assessment each recommendation asked of it): the plan's tasks follow the declarations.
 """
 
 from __future__ import annotations
@@ -83,6 +85,10 @@ DELAYED_TO = (
 )
 OVERDUE = 11  # index of the transfer stuck in traffic
 OVERDUE_BY = timedelta(minutes=25)
+# The city's leading group (emergency management, the command agency) declares each
+# recommended tier 15 minutes after the figures that made the rule hold: a decision lag
+# of 15 min per step (a mass-casualty call is made on the phone, not in a meeting).
+DECLARE_AFTER = timedelta(minutes=15)
 TICK_EVERY = timedelta(minutes=10)
 TICKS_FOR = timedelta(hours=5)
 
@@ -188,6 +194,17 @@ def _incident_reports(script: Script, crash: datetime, incident_id: str) -> None
                 effective_at=at,
                 rule="mass_casualty",
                 why=f"{total} casualties, {dead} dead, {critical} critical",
+            )
+            script.declare(
+                agency=EMERGENCY_MGMT,
+                county=SCENE,
+                incident_id=incident_id,
+                tier=now,
+                previous=tier,
+                recommended_at=at,
+                lag=DECLARE_AFTER,
+                category="mass_casualty",
+                phase="confirmed",
             )
             tier = now
     script.event(

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from streams.core import assessment_task_id, default_rulebook
 from streams.simulate.faults import MALFORMED_CLASSES, corrupt
 from streams.simulate.places import Agency, County
 from streams.simulate.truth import Emitted, build_truth
@@ -125,6 +126,7 @@ class Script:
     _ticks_every: timedelta | None = field(default=None, init=False)
     _timeline: list[dict[str, Any]] = field(default_factory=list, init=False)
     _alerts: list[dict[str, Any]] = field(default_factory=list, init=False)
+    _declarations: list[dict[str, Any]] = field(default_factory=list, init=False)
     _ids: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
@@ -221,6 +223,82 @@ class Script:
             }
         )
 
+    def declare(
+        self,
+        *,
+        agency: Agency,
+        county: County,
+        incident_id: str,
+        tier: str | None,
+        previous: str | None,
+        recommended_at: datetime,
+        lag: timedelta,
+        **payload: Any,
+    ) -> None:
+        """The command agency's declaration of ``tier`` (None: stand down) ``lag`` after
+        the recommendation of it at ``recommended_at`` (an incident Update with
+        ``declared_tier``), with its ack of the joint-assessment task that recommendation
+        gave it: a step of the intended declared timeline. Punctual (``steady``): the
+        intended decision lag is the one the record carries."""
+        at = whole_seconds(recommended_at + lag)
+        status = self.params.status
+        self.event(
+            "incident",
+            agency=agency,
+            occurred_at=at,
+            county=county,
+            msg_type="Update",
+            incident_id=incident_id,
+            declared_tier=tier or "none",
+            reason=f"joint assessment: {'stand down' if tier is None else 'declare ' + tier}",
+            headline=f"leading group declares {tier or 'stand-down'}",
+            steady=True,
+            **payload,
+        )
+        task_id = assessment_task_id(
+            status,
+            incident_id,
+            tier=tier,  # type: ignore[arg-type]
+            previous=previous,  # type: ignore[arg-type]
+            at=recommended_at,
+            rulebook=default_rulebook(),
+        )
+        self.event(
+            "incident",
+            agency=agency,
+            occurred_at=at,
+            county=county,
+            msg_type="Ack",
+            incident_id=incident_id,
+            category=payload["category"],
+            headline="joint assessment held",
+            ack_task_id=task_id,
+            steady=True,
+        )
+        self._declarations.append(
+            {
+                "incident_id": incident_id,
+                "jurisdiction": county.city,
+                "tier": tier,
+                "declared_at": rfc3339(at),
+                "by": agency.agency_id,
+                "decision_lag_s": int((at - whole_seconds(recommended_at)).total_seconds()),
+            }
+        )
+
+    def first_signal(self, city: str, disease: str) -> datetime | None:
+        """The earliest planned case event of ``disease`` in ``city`` that is not a
+        discard: when a one-case warning trigger opens its warning."""
+        times = [
+            p.occurred_at
+            for p in self._planned
+            if p.body["kind"] == "case"
+            and p.body["disease"] == disease
+            and p.body["region"][:4] == city
+            and p.body["classification"] != "discarded"
+        ]
+        return min(times, default=None)
+
     def intend_alert(
         self, kind: str, subject_id: str | None, *, jurisdiction: str, **details: Any
     ) -> None:
@@ -259,6 +337,9 @@ class Script:
             emitted=emitted,
             timeline=sorted(self._timeline, key=lambda s: (s["effective_at"], s["jurisdiction"])),
             alerts=self._alerts,
+            declarations=sorted(
+                self._declarations, key=lambda d: (d["declared_at"], d["jurisdiction"])
+            ),
             semantics=self.semantics,
             ticks=ticks,
         )

@@ -78,6 +78,7 @@ def build_truth(
     emitted: list[Emitted],
     timeline: list[dict[str, Any]],
     alerts: list[dict[str, Any]],
+    declarations: list[dict[str, Any]],
     semantics: dict[str, str],
     ticks: dict[str, Any] | None,
 ) -> dict[str, Any]:
@@ -112,4 +113,7 @@ def build_truth(
         "semantics": semantics,
         "timeline": timeline,
         "alerts": alerts,
+        # the command agency's declarations, each with its decision lag (declared_at minus
+        # the effective time of the recommendation of that tier)
+        "declarations": declarations,
     }

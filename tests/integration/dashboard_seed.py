@@ -63,7 +63,16 @@ def incidents() -> list[IncidentState]:
         # A: cholera in Chengdu, three versions; the view keeps version 3 (tier II).
         _incident("inc-cholera-5101", 1, at(2, 9), tier="IV", **CHOLERA, **opened),
         _incident("inc-cholera-5101", 2, at(3, 10), tier="III", **CHOLERA, **opened),
-        _incident("inc-cholera-5101", 3, at(5, 12), tier="II", **CHOLERA, **opened),
+        _incident(
+            "inc-cholera-5101",
+            3,
+            at(5, 12),
+            tier="II",
+            declared_tier="II",
+            decision_lag_s=5400.0,
+            **CHOLERA,
+            **opened,
+        ),
         # B: food poisoning in Chongqing, tier IV, no disease code.
         _incident(
             "inc-food-5001",
@@ -142,8 +151,10 @@ def _decision(
     decided_after: timedelta = timedelta(seconds=2),
     retracted: bool = False,
     revision: int = 0,
+    basis: Any = "recommended",
 ) -> Escalation:
     return Escalation(
+        basis=basis,
         decision_id=decision_id,
         incident_id=incident_id,
         jurisdiction=jurisdiction,
@@ -175,6 +186,8 @@ def escalations() -> list[Escalation]:
         _decision(
             "d-a3", "inc-cholera-5101", "II", "III", at(5, 12), decided_after=timedelta(hours=1)
         ),
+        # the command agency declares cholera II 90 min after its recommendation
+        _decision("d-a4", "inc-cholera-5101", "II", None, at(5, 13, 30), basis="declared"),
         _decision("d-b1", "inc-food-5001", "IV", None, at(3, 13), jurisdiction="5001"),
         _decision("d-d1", "inc-measles-5101", "IV", None, at(1, 2)),
         _decision("d-d2", "inc-measles-5101", None, "IV", at(6)),

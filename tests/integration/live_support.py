@@ -27,6 +27,7 @@ from clickhouse_connect.driver.client import Client
 from sinks.namespaces import migrate_namespaces
 from streams.core import (
     Rulebook,
+    declared_timeline,
     decode_state,
     feeds_rollup,
     rollup_many,
@@ -548,30 +549,44 @@ def assert_decisions_equal_offline(
     on both sides."""
     standing = _last_copies(outputs)
     city_timeline = [
-        (e.incident_id, e.effective_at.timestamp(), e.tier or "", tuple(e.rule_ids))
+        (e.incident_id, e.effective_at.timestamp(), e.tier or "", tuple(e.rule_ids), "recommended")
         for state in states.values()
         for e in tier_timeline(state)
     ]
+    declared = [  # the second timeline: the command agencies' declarations
+        (e.incident_id, e.declared_at.timestamp(), e.tier or "", (), "declared")
+        for state in states.values()
+        for e in declared_timeline(state)
+    ]
     rollup_timeline = [  # a roll-up incident's jurisdiction is its area: "51", "nation"
-        (e.incident_id, e.effective_at.timestamp(), e.tier or "", tuple(e.rule_ids))
+        (e.incident_id, e.effective_at.timestamp(), e.tier or "", tuple(e.rule_ids), e.basis)
         for e in standing.values()
         if isinstance(e, Escalation) and len(e.jurisdiction) < 4 and not e.retracted
     ]
-    offline_timeline = sorted(city_timeline + rollup_timeline)
+    offline_timeline = sorted(city_timeline + declared + rollup_timeline)
     live_timeline = sorted(
-        (inc, at.timestamp(), tier or "", tuple(ids))
-        for inc, at, tier, ids in rows(
+        (inc, at.timestamp(), tier or "", tuple(ids), basis)
+        for inc, at, tier, ids, basis in rows(
             ch,
             db,
             "tier_timeline",
-            "incident_id, effective_at, tier, rule_ids",
+            "incident_id, effective_at, tier, rule_ids, basis",
             "status = 'Actual' AND NOT retracted",
         )
     )
     assert live_timeline == offline_timeline, _difference(live_timeline, offline_timeline)
 
-    live_tiers = dict(rows(ch, db, "incidents", "incident_id, tier", "status = 'Actual'"))
-    offline_tiers = {out.incident_id: out.tier for out in outputs if isinstance(out, IncidentState)}
+    live_tiers = {
+        inc: (tier, declared)
+        for inc, tier, declared in rows(
+            ch, db, "incidents", "incident_id, tier, declared_tier", "status = 'Actual'"
+        )
+    }
+    offline_tiers = {
+        out.incident_id: (out.tier, out.declared_tier)
+        for out in outputs
+        if isinstance(out, IncidentState)
+    }
     assert live_tiers == offline_tiers, _difference(
         list(live_tiers.items()), list(offline_tiers.items())
     )

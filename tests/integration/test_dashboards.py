@@ -83,6 +83,8 @@ EXPECTED: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {
     "Active incidents": (
         (
             "tier",
+            "declared_tier",
+            "decision_lag_min",
             "incident_id",
             "jurisdiction",
             "region",
@@ -97,6 +99,8 @@ EXPECTED: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {
         [
             (
                 "II",
+                "II",
+                90.0,
                 "inc-cholera-5101",
                 "5101",
                 "510104",
@@ -110,6 +114,8 @@ EXPECTED: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {
             ),
             (
                 "IV",
+                None,
+                None,
                 "inc-food-5001",
                 "5001",
                 "500103",
@@ -122,6 +128,8 @@ EXPECTED: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {
                 utc(3, 13),
             ),
             (
+                None,
+                None,
                 None,
                 "inc-warning-5101",
                 "5101",
@@ -137,14 +145,15 @@ EXPECTED: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {
         ],
     ),
     "Tier timeline (I 特别重大 · II 重大 · III 较大 · IV 一般)": (
-        ("time", "incident_id", "tier_level"),
+        ("time", "incident_id", "basis", "tier_level"),
         [
-            (utc(1, 2), "inc-measles-5101", 1),
-            (utc(2, 9), "inc-cholera-5101", 1),
-            (utc(3, 10), "inc-cholera-5101", 2),
-            (utc(3, 13), "inc-food-5001", 1),
-            (utc(5, 12), "inc-cholera-5101", 3),
-            (utc(6), "inc-measles-5101", 0),
+            (utc(1, 2), "inc-measles-5101", "recommended", 1),
+            (utc(2, 9), "inc-cholera-5101", "recommended", 1),
+            (utc(3, 10), "inc-cholera-5101", "recommended", 2),
+            (utc(3, 13), "inc-food-5001", "recommended", 1),
+            (utc(5, 12), "inc-cholera-5101", "recommended", 3),
+            (utc(5, 13, 30), "inc-cholera-5101", "declared", 3),
+            (utc(6), "inc-measles-5101", "recommended", 0),
         ],
     ),
     "Confirmed cases per day per county": (
@@ -390,15 +399,16 @@ FILTERED = [
     (
         "Tier timeline (I 特别重大 · II 重大 · III 较大 · IV 一般)",
         {"tier": ["IV"]},
-        [(utc(3, 13), "inc-food-5001", 1)],
+        [(utc(3, 13), "inc-food-5001", "recommended", 1)],
     ),
     (
         "Tier timeline (I 特别重大 · II 重大 · III 较大 · IV 一般)",
         {"disease": ["cholera"], "jurisdiction": ["5101", "5001"]},
         [
-            (utc(2, 9), "inc-cholera-5101", 1),
-            (utc(3, 10), "inc-cholera-5101", 2),
-            (utc(5, 12), "inc-cholera-5101", 3),
+            (utc(2, 9), "inc-cholera-5101", "recommended", 1),
+            (utc(3, 10), "inc-cholera-5101", "recommended", 2),
+            (utc(5, 12), "inc-cholera-5101", "recommended", 3),
+            (utc(5, 13, 30), "inc-cholera-5101", "declared", 3),
         ],
     ),
     (

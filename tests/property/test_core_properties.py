@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streams.core import (
+    declared_timeline,
     decode_state,
     encode_state,
     initial_state,
@@ -63,6 +64,7 @@ cases = st.fixed_dictionaries(
         "outcome": st.sampled_from(["none", "died"]),
         "facility_id": st.sampled_from(["H1", "H2", "H3"]),
         "setting": st.sampled_from([None, "school"]),
+        "institution_id": st.sampled_from([None, None, "SCH-1", "SCH-2"]),
         "incident_id": st.sampled_from([None, None, "INC-A", "INC-B"]),
     }
 )
@@ -80,6 +82,37 @@ incidents = st.fixed_dictionaries(
                 "critical": st.integers(0, 12),
             }
         ).filter(lambda c: max(c["dead"], c["critical"]) <= c["total"]),
+    }
+)
+# Declarations by the command agency (and some by an agency without authority: rejected)
+declarations = st.fixed_dictionaries(
+    {
+        "kind": st.just("incident"),
+        "msg_type": st.just("Update"),
+        "incident_id": st.sampled_from(["INC-A", "MC-1"]),
+        "category": st.sampled_from(["mass_casualty", "infectious_disease"]),
+        "disease": st.sampled_from([None, "cholera"]),
+        "declared_tier": st.sampled_from(["I", "II", "III", "IV", "none"]),
+        "reason": st.sampled_from(["", "joint assessment"]),
+        "source": st.sampled_from(
+            [
+                {"agency_id": "em1", "agency_type": "emergency"},
+                {"agency_id": "em1", "agency_type": "emergency"},
+                {"agency_id": "ps1", "agency_type": "public_security"},
+            ]
+        ),
+    }
+)
+# A warning's verification: an Ack that is also a report (confirmed / discarded)
+verifications = st.fixed_dictionaries(
+    {
+        "kind": st.just("incident"),
+        "msg_type": st.just("Ack"),
+        "incident_id": st.sampled_from(["INC-A", "MC-1"]),
+        "category": st.just("infectious_disease"),
+        "disease": st.sampled_from([None, "cholera", "measles"]),
+        "ack_task_id": st.sampled_from(["task-x", "task-y"]),
+        "verification": st.sampled_from(["confirmed", "discarded"]),
     }
 )
 stocks = st.fixed_dictionaries(
@@ -111,6 +144,8 @@ payloads = st.one_of(
     cases,
     cases,
     incidents,
+    declarations,
+    verifications,
     stocks,
     transfers,
     st.fixed_dictionaries({"kind": st.just("tick")}),
@@ -123,6 +158,7 @@ def _build(i: int, row: tuple[dict[str, Any], int, str, str, int]) -> Any:
     if payload["kind"] == "tick":
         return Tick(event_id=f"tick{i}", tick_at=at)
     fields = dict(payload)
+    source = fields.pop("source", SOURCE)
     eta_h = fields.pop("eta_h", None)
     if eta_h is not None:
         fields["eta"] = at + timedelta(hours=eta_h)
@@ -136,7 +172,7 @@ def _build(i: int, row: tuple[dict[str, Any], int, str, str, int]) -> Any:
         {
             **fields,
             "event_id": f"e{i}",
-            "source": SOURCE,
+            "source": source,
             "occurred_at": at,
             "reported_at": at + timedelta(hours=late_h),
             "region": region,
@@ -183,8 +219,14 @@ def run(events: list[Any]) -> tuple[Any, list[Any]]:
     return step_many(initial_state("5101"), events, RULES)
 
 
-def facts(state: Any) -> tuple[bytes, Any, Any]:
-    return state_fingerprint(state), tier_timeline(state), tier_timeline(state, "Exercise")
+def facts(state: Any) -> tuple[bytes, Any, Any, Any, Any]:
+    return (
+        state_fingerprint(state),
+        tier_timeline(state),
+        tier_timeline(state, "Exercise"),
+        declared_timeline(state),
+        declared_timeline(state, "Exercise"),
+    )
 
 
 @FAST

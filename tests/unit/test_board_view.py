@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,6 +15,7 @@ from rich.console import Console, RenderableType
 from sinks.command_view import Board
 from sinks.display import LocalTime
 from streams.commands import term
+from streams.commands.board_cells import lag_text
 from streams.commands.board_view import View, board_pages, render
 from streams.simulate.places import COUNTIES
 from topics.regions import RegionTableError, parse_regions, place_name, regions
@@ -182,3 +183,56 @@ def test_commands_are_printed_as_they_can_be_run(
     assert term.program() == "tierflow"
     monkeypatch.setattr(sys, "argv", ["/x/streams/cli.py", "board"])
     assert term.program() == "tierflow"
+
+
+def test_both_tiers_and_the_decision_lag_fit_in_80_columns() -> None:
+    incidents = [
+        # recommended II, declared II 3 h 05 min after the recommendation of II
+        incident(CHOLERA_ID, "II", declared_tier="II", decision_lag_s=3 * 3600 + 300),
+        # recommended III, nobody has declared yet; its name is whole at 80 columns
+        incident("INC-MCI-1", "III", category="mass_casualty", disease=None, jurisdiction="5103"),
+    ]
+    pages, _ = _pages(80, 24, incidents=incidents)
+    shown = "".join(text_of(page, 80) for page in pages)
+    assert all(len(line) <= 80 for line in shown.splitlines())
+    (cholera,) = [line for line in shown.splitlines() if "+3h05" in line]
+    assert cholera.startswith(" II 重大 ") and " II +3h05" in cholera
+    (mci,) = [line for line in shown.splitlines() if "undeclared" in line]
+    assert mci.startswith(" III 较大 ") and "mass casualty · Zigong " in mci
+    assert "rules say" in shown and "declared" in shown
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(900, "15m"), (3 * 3600 + 300, "3h05"), (2 * 86400 + 3 * 3600, "2d03h")]
+)
+def test_decision_lags_are_short(seconds: float, text: str) -> None:
+    assert lag_text(seconds) == text
+
+
+def test_the_board_of_a_drill_reads_its_exercise_rows_only() -> None:
+    from sinks.command_view import read_board
+
+    class Client:  # records the SQL; answers every query with no row (counts: 0)
+        def __init__(self) -> None:
+            self.sql: list[str] = []
+
+        def query(self, sql: str) -> Any:
+            self.sql.append(sql)
+
+            class Result:
+                result_rows: ClassVar[list[list[int]]] = [[0]]
+
+                @staticmethod
+                def named_results() -> list[dict[str, Any]]:
+                    return [{"count()": 0}] if sql.lstrip().startswith("SELECT count()") else []
+
+            return Result()
+
+    client = Client()
+    board = read_board(client, "Exercise")  # type: ignore[arg-type]
+    assert board.incidents == [] and board.overdue_elsewhere == 0
+    with_status = [sql for sql in client.sql if "status" in sql]
+    assert len(with_status) == len(client.sql) - 1  # all but the DLQ count
+    assert all("status = 'Exercise'" in sql and "'Actual'" not in sql for sql in with_status)
+    with pytest.raises(ValueError, match="status 'Drill'"):
+        read_board(client, "Drill")  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ import pytest
 
 from streams.core import (
     NATION,
+    auto_declared,
     decode_state,
     default_rulebook,
     encode_state,
@@ -41,7 +42,9 @@ from topics.models import (
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=CST)
-RULES = default_rulebook()
+# auto_declare: the plan's tasks on the recommendation, so these examples pin the rules and
+# the plan together (declarations by people: tests/unit/test_core_declarations.py)
+RULES = auto_declared(default_rulebook())
 HEALTH = {"agency_id": "cdc-510104", "agency_type": "health"}
 EMERGENCY = {"agency_id": "em-5101", "agency_type": "emergency"}
 
@@ -565,8 +568,12 @@ def test_a_decision_retracted_then_reinstated_numbers_its_copies() -> None:
         (decision_id, "IV", True, 1),
         (decision_id, "IV", False, 2),
     ]
-    task_copies = [(t.state, t.revision) for out in (first, second, third) for t in of(Task, out)]
-    issued = len(of(Task, first))
+
+    def plan_tasks(out: list[Any]) -> list[Task]:  # the warning's verification aside
+        return [t for t in of(Task, out) if "verify" not in t.action]
+
+    task_copies = [(t.state, t.revision) for out in (first, second, third) for t in plan_tasks(out)]
+    issued = len(plan_tasks(first))
     assert issued > 0
     assert (
         task_copies == [("open", 0)] * issued + [("retracted", 1)] * issued + [("open", 2)] * issued

@@ -262,3 +262,52 @@ def test_cover_curve_and_no_diff() -> None:
     assert ys == sorted(ys)  # 50, 31, 12 days: falling, so y grows downward
     target = next(x for x in cover.iter(f"{SVG}line") if x.get("stroke") == "#d7191c")
     assert ys[1] < float(target.get("y1", "nan")) < ys[2]  # 31 above the 30 line, 12 below
+
+
+def declared(incident: str, hours: float, tier: str | None, previous: str | None) -> dict[str, Any]:
+    return {
+        **change(incident, hours, tier, previous),
+        "rule_ids": [],
+        "evidence": {},
+        "basis": "declared",
+        "declared_by": "EM-5101",
+        "reason": f"joint assessment: {tier}",
+    }
+
+
+def test_declarations_are_listed_with_their_decision_lags() -> None:
+    # recommended A: IV at 0 h, III at 24 h, II at 60 h (REVIEW); declared IV at 3 h
+    # (lag 3 h), II at 62.5 h (lag 2 h 30: from the II recommendation at 60 h) and I at
+    # 70 h, a tier the rules never recommended (no lag)
+    timeline = [
+        *REVIEW.timeline,
+        declared("A", 3, "IV", None),
+        declared("A", 62.5, "II", "IV"),
+        declared("A", 70, "I", "II"),
+    ]
+    got = assemble_report(
+        "r",
+        "review_r",
+        record(timeline, incidents=REVIEW.incidents),
+        rulebook=default_rulebook(),
+        tz=CST,
+    )
+    (a,) = got.incidents
+    assert [c.tier for c in a.changes] == ["IV", "III", "II"]  # the recommendations only
+    assert [(d.tier, d.lag) for d in a.declarations] == [
+        ("IV", timedelta(hours=3)),
+        ("II", timedelta(hours=2, minutes=30)),
+        ("I", None),
+    ]
+    lags = got.summary.decision
+    # lags 2h30 and 3h: the upper median is 3 h, the worst 3 h
+    assert (lags.median, lags.worst, lags.declarations, lags.without_recommendation) == (
+        timedelta(hours=3),
+        timedelta(hours=3),
+        3,
+        1,
+    )
+    html = render_report(got)
+    assert "Declarations and decision lags" in html
+    assert "+2h30m00s" in html and "not recommended before" in html
+    assert "median +3h00m00s, worst +3h00m00s over 3 declarations, 1 ahead of the rules" in html
