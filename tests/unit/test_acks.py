@@ -18,6 +18,7 @@ import pytest
 from streams.core import (
     CoreState,
     RulebookError,
+    auto_declared,
     decode_state,
     default_rulebook,
     encode_state,
@@ -29,7 +30,7 @@ from tests.unit.test_input_checks import HANGZHOU, hz_case
 from topics.codec import decode
 from topics.models import Alert, Task, Tick
 
-BOOK = default_rulebook()
+BOOK = auto_declared(default_rulebook())  # tasks on the recommendation, as before declarations
 
 
 def _tier_iii() -> tuple[CoreState, dict[str, Task], datetime]:

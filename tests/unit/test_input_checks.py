@@ -15,9 +15,9 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.core import Rulebook, default_rulebook, fold, initial_state, step_many
-from streams.core.engine import tier_timeline
+from streams.core import Rulebook, auto_declared, default_rulebook, fold, initial_state, step_many
 from streams.core.eventtime import EPOCH
+from streams.core.folding import tier_timeline
 from streams.live.decide import Decider, Record
 from streams.live.metrics import reason_class
 from streams.live.ticks import TickClock
@@ -81,7 +81,7 @@ def decider(rulebook: Rulebook | None = None) -> Decider:
         prefix=P,
         digits=4,
         pseudonym_key=b"k",
-        rulebook=rulebook or default_rulebook(),
+        rulebook=rulebook or auto_declared(default_rulebook()),
         store=None,
         clock=TickClock("event"),
         now=lambda: NOW,
@@ -114,7 +114,7 @@ def test_the_2062_typo_changes_no_tier_task_or_alert_and_lands_in_the_dlq() -> N
     tiers = [m["tier"] for topic, m in clean if topic.endswith("escalations.v1")]
     assert tiers == ["IV", "III"]
     tasks = {m["task_id"]: m["state"] for topic, m in clean if topic.endswith("tasks.v1")}
-    assert len(tasks) == 5  # IV: 2 tasks, III: 3 tasks
+    assert len(tasks) == 6  # IV: 2 tasks, III: 3 tasks, the warning's verification
 
     with_typo, [rejection] = decided([*hangzhou_outbreak()[:6], TYPO, *hangzhou_outbreak()[6:]])
     assert with_typo == clean

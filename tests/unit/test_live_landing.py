@@ -256,7 +256,7 @@ class RefusingStore:
 def test_a_refused_row_is_isolated_and_every_other_row_lands() -> None:
     store = RefusingStore()
     sink = Sink(store)
-    stage = Landing(bootstrap="unused:9092", prefix=P, sinks={"live": sink}, pseudonym_key=KEY)
+    stage = Landing(kafka={}, prefix=P, sinks={"live": sink}, pseudonym_key=KEY)
     ids = [f"d{n}" for n in range(9)]
     ids[5] = "poison"
     records = [record("escalations", 1, 100 + n, escalation(i)) for n, i in enumerate(ids)]
@@ -268,9 +268,7 @@ def test_a_refused_row_is_isolated_and_every_other_row_lands() -> None:
 
 
 def test_a_refused_model_that_never_was_a_record_is_not_swallowed() -> None:
-    stage = Landing(
-        bootstrap="unused:9092", prefix=P, sinks={"live": Sink(RefusingStore())}, pseudonym_key=KEY
-    )
+    stage = Landing(kafka={}, prefix=P, sinks={"live": Sink(RefusingStore())}, pseudonym_key=KEY)
     poison = Escalation.model_validate_json(escalation("poison"))
     with pytest.raises(SinkRejected):
         stage.land(stage.writes(f"{P}.escalations.v1", [poison], "tok"))
