@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from streams.core.rulebook_decisions import Authority, Verification
 from streams.core.rulebook_input import InputChecks
+from streams.core.yaml_keys import duplicate_keys
 from topics.codec import error_path
 from topics.errors import TierflowError
 from topics.models import AgencyType, IncidentCategory, Tier
@@ -205,6 +206,14 @@ def parse_rulebook(text: str, source: str = "<rulebook>") -> Rulebook:
         raise RulebookError(source, [Problem("", f"not valid YAML: {exc}", line)]) from exc
     if not isinstance(data, dict):
         raise RulebookError(source, [Problem("", "a rulebook is a YAML mapping", 1)])
+    repeated = [
+        Problem(
+            error_path(loc), "appears twice in its mapping (YAML would keep only the last)", line
+        )
+        for loc, line in duplicate_keys(node)
+    ]
+    if repeated:
+        raise RulebookError(source, repeated)
     try:
         book = Rulebook.model_validate(data)
     except ValidationError as exc:

@@ -213,3 +213,19 @@ def test_a_higher_tier_may_ask_for_more_at_an_equal_threshold() -> None:
         )
     paths = [p.path for p in caught.value.problems]
     assert paths == ["rollup[1].min_cities"]  # r1 at 1 equals r0 at 1: not below
+
+
+def test_a_key_given_twice_is_refused_with_its_line() -> None:
+    # Two `authority:` sections: YAML would keep the second and drop the first's declare_by.
+    text = DEFAULT.read_text() + "\nauthority:\n  ack_by: {}\n"
+    repeat_line = len(DEFAULT.read_text().splitlines()) + 2
+    with pytest.raises(RulebookError) as caught:
+        parse_rulebook(text, "twice.yaml")
+    (problem,) = caught.value.problems
+    assert (problem.path, problem.line) == ("authority", repeat_line)
+    assert "appears twice" in problem.message
+    nested = DEFAULT.read_text().replace(
+        "  declare_within_hours: 12\n", "  declare_within_hours: 12\n  declare_by: [health]\n"
+    )
+    with pytest.raises(RulebookError, match=r"authority\.declare_by: appears twice"):
+        parse_rulebook(nested)
