@@ -18,7 +18,7 @@ from topics.models import Alert
 from topics.registry import ALERTS, DLQ
 from topics.settings import Settings
 
-from .kafka_helpers import uncommitted
+from .kafka_helpers import admin_options, uncommitted
 from .live_support import live_settings, prepare, running_worker
 
 GOOD = 40
@@ -39,7 +39,7 @@ def alert(n: int, revision: int = 0) -> Alert:
 
 
 async def _publish(settings: Settings, alerts: list[Alert]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(**admin_options(settings.kafka_bootstrap), acks="all")
     await producer.start()
     try:
         topic = ALERTS.name(settings.topic_prefix)

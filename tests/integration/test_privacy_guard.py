@@ -19,6 +19,7 @@ from topics.privacy import redact_raw
 from topics.registry import ALL_TOPICS, DLQ
 from topics.settings import Settings
 
+from .kafka_helpers import admin_options
 from .live_support import assert_no_personal_data, live_settings, prepare
 
 RAW_ID = "330106198807071234"
@@ -28,7 +29,7 @@ LINE = orjson.dumps(
 
 
 async def _send(settings: Settings, value: bytes) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(**admin_options(settings.kafka_bootstrap), acks="all")
     await producer.start()
     try:
         await producer.send_and_wait(DLQ.name(settings.topic_prefix), value, key=b"cases")
