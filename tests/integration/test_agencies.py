@@ -121,3 +121,35 @@ def test_an_agency_speaks_only_for_itself(
     assert sorted(r for (r,) in rows(ch_admin, replayed, "rejected_events", "reason")) == sorted(
         reasons
     )
+
+
+def test_publish_as_an_agency_logs_in_as_that_agency(
+    stack: Settings, ch_admin: Client, unique_name: Callable[..., str], tmp_path: Path
+) -> None:
+    """`publish --as ID --credentials DIR` connects as the agency's own principal: the
+    broker refuses it the worker's ticks topic (the admin could write it), its own event
+    lands, and one that claims another agency (signed with its own key) lands in the DLQ."""
+    settings = live_settings(stack, unique_name("pubas"))
+    prepare(settings)
+    agency, other = (unique_name(n).replace("tierflow_", f"{n}-") for n in ("cdc", "moh"))
+    out = tmp_path / "agencies"
+    for name in (agency, other):
+        run_cli(["agency", "add", name, "--type", "health", "--out", str(out)], settings)
+    as_agency = ["publish", "-", "--as", agency, "--credentials", str(out)]
+
+    missing = run_cli(
+        ["publish", "-", "--as", agency], settings, stdin=_stock(1, agency), check=False
+    )
+    assert missing.returncode == 1 and "--credentials DIR" in missing.stderr
+    tick = b'{"kind": "tick", "event_id": "t-1", "tick_at": "2026-03-02T10:00:00+08:00"}'
+    refused = run_cli(as_agency, settings, stdin=tick, check=False)
+    assert refused.returncode == 1 and "may not see it" in refused.stderr, refused.stderr
+
+    lines = _stock(1, agency) + b"\n" + _stock(2, other) + b"\n"
+    run_cli(as_agency, settings, stdin=lines)
+    db = settings.clickhouse_database
+    with running_worker(settings, tmp_path / "worker.log") as proc:
+        wait_landed(ch_admin, db, rejected=1, proc=proc, tiered=False)
+    assert rows(ch_admin, db, "stock_levels", "site_id") == [("site-1",)]
+    (reason,) = (r for (r,) in rows(ch_admin, db, "rejected_events", "reason"))
+    assert f"{other!r} differs from the signing key's agency" in reason, reason
