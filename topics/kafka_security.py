@@ -71,7 +71,7 @@ def librdkafka_properties(settings: Settings, username: str, password: str) -> d
         "sasl.username": username,
         "sasl.password": password,
     }
-    if settings.kafka_ca_file is not None:
+    if settings.kafka_security_protocol == "SASL_SSL" and settings.kafka_ca_file is not None:
         props["ssl.ca.location"] = str(settings.kafka_ca_file)
     return props
 

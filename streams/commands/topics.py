@@ -22,12 +22,15 @@ errors = term.console(stderr=True)
 
 @topics_app.command("create")
 def create() -> None:
-    """Create every topic of the registry that does not exist yet (idempotent)."""
+    """Create every topic of the registry that does not exist yet, and grant the worker
+    its ACLs (both idempotent; as the admin)."""
     from streams.ops.kafka import create_topics
+    from streams.ops.kafka_acl import grant_worker
 
     settings = load_settings()
     try:
         outcomes = asyncio.run(create_topics(settings))
+        asyncio.run(grant_worker(settings))
     except TierflowError as exc:
         errors.print(term.error(exc))
         raise typer.Exit(1) from exc
