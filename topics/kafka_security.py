@@ -3,21 +3,38 @@ the local stack's loopback listener or over TLS in production.
 
 Two principals speak from tierflow's own processes: the worker (the pipeline) and the
 admin (stack, topics, ACLs, agencies, publishing on behalf of agencies). Agencies use
-their own principal from the librdkafka config ``tierflow agency add`` writes.
+their own principal from the librdkafka config ``tierflow agency add`` writes
+(``tierflow publish --as ID --credentials DIR`` reads it: :func:`read_login`).
 """
 
 from __future__ import annotations
 
 import ssl
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import SecretStr
+
+from topics.errors import TierflowError
 from topics.settings import Settings
 
-Principal = Literal["worker", "admin"]
+
+@dataclass(frozen=True)
+class Login:
+    """Another principal's SCRAM login (an agency's, from its ``.properties`` file)."""
+
+    username: str
+    password: SecretStr
+
+
+Principal = Literal["worker", "admin"] | Login
 
 
 def credentials(settings: Settings, principal: Principal) -> tuple[str, str]:
     """``(username, password)`` of ``principal``."""
+    if isinstance(principal, Login):
+        return principal.username, principal.password.get_secret_value()
     if principal == "admin":
         return settings.kafka_admin_username, settings.kafka_admin_password.get_secret_value()
     return settings.kafka_username, settings.kafka_password.get_secret_value()
@@ -54,7 +71,7 @@ def librdkafka_properties(settings: Settings, username: str, password: str) -> d
         "sasl.username": username,
         "sasl.password": password,
     }
-    if settings.kafka_ca_file is not None:
+    if settings.kafka_security_protocol == "SASL_SSL" and settings.kafka_ca_file is not None:
         props["ssl.ca.location"] = str(settings.kafka_ca_file)
     return props
 
@@ -72,3 +89,18 @@ def parse_properties(text: str) -> dict[str, str]:
         if eq and not key.lstrip().startswith("#"):
             props[key.strip()] = value.strip()
     return props
+
+
+def read_login(path: Path) -> Login:
+    """The SCRAM login (``sasl.username``, ``sasl.password``) of a librdkafka config such as
+    ``tierflow agency add`` writes; TierflowError naming the file when it has none."""
+    try:
+        props = parse_properties(path.read_text())
+    except OSError as exc:
+        raise TierflowError(
+            f"cannot read {path}: {exc.strerror}; `tierflow agency add ID --out DIR` writes it"
+        ) from exc
+    username, password = props.get("sasl.username"), props.get("sasl.password")
+    if not username or not password:
+        raise TierflowError(f"{path}: no sasl.username and sasl.password (a kcat -F config)")
+    return Login(username, SecretStr(password))

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # The registry of agencies and their signing keys (`tierflow agency`; secrets: 0600,
     # never in git). None: <stack_home>/agencies.json.
     agency_registry_path: Path | None = None
+    # Where `tierflow publish --as ID` finds ID.properties and ID.key (the --out folder of
+    # `tierflow agency add`) when --credentials is not given.
+    agency_credentials_dir: Path | None = None
     # --- end of Kafka authentication ---------------------------------------------------
     topic_prefix: str = "tierflow"
     replication_factor: int = 1

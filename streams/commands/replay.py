@@ -47,7 +47,8 @@ def replay(
     source: Annotated[
         str,
         typer.Option(
-            help="inputs: the agencies' signed records (raw cases: kept days); decided: what"
+            help="inputs: the agencies' signed records, verified again (raw cases: kept "
+            "TIERFLOW_CASES_RETENTION_DAYS; a warning says how many expired); decided: what"
             " the live worker accepted, pseudonymised (kept without limit)"
         ),
     ] = "inputs",
@@ -74,6 +75,8 @@ def replay(
         raise typer.Exit(2)
     settings = load_settings()
     try:
+        if from_file is None and source == "inputs" and start is not None:
+            _warn_expired_cases(settings, start)
         rulebook = load_rulebook(rules) if rules else default_rulebook()
         request = ReviewRequest(
             name,
@@ -122,6 +125,28 @@ def replay(
         f"review {summary.database}: {summary.records} records in "
         f"{summary.seconds:.1f} s ({summary.rate:,.0f}/s){resumed}"
     )
+
+
+def _warn_expired_cases(settings: Settings, start: datetime) -> None:
+    """Warn (with counts) when the range starts before the raw cases' retention horizon
+    and retention has deleted case records: a replay of the inputs cannot see them."""
+    from streams.replay.retention import before_horizon, expired_cases
+
+    if not before_horizon(settings, start, datetime.now(UTC)):
+        return
+    gone = asyncio.run(expired_cases(settings))
+    if gone.expired:
+        errors.print(
+            term.labelled(
+                "warning:",
+                "yellow",
+                f"the range starts before the raw cases' retention "
+                f"({settings.cases_retention_days:g} days): {gone.expired:,} case records "
+                f"have expired from {gone.topic} ({gone.held:,} held) and this replay cannot "
+                "see those of the range; --source decided replays what the live worker "
+                "decided, pseudonymised, kept without limit",
+            )
+        )
 
 
 def _say_census(census: RangeCensus, start: datetime, end: datetime) -> None:

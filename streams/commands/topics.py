@@ -22,12 +22,15 @@ errors = term.console(stderr=True)
 
 @topics_app.command("create")
 def create() -> None:
-    """Create every topic of the registry that does not exist yet (idempotent)."""
+    """Create every topic of the registry that does not exist yet, and grant the worker
+    its ACLs (both idempotent; as the admin)."""
     from streams.ops.kafka import create_topics
+    from streams.ops.kafka_acl import grant_worker
 
     settings = load_settings()
     try:
         outcomes = asyncio.run(create_topics(settings))
+        asyncio.run(grant_worker(settings))
     except TierflowError as exc:
         errors.print(term.error(exc))
         raise typer.Exit(1) from exc
@@ -60,28 +63,56 @@ def publish(
     ] = None,
     as_agency: Annotated[
         str | None,
-        typer.Option("--as", metavar="ID", help="sign every record with agency ID's key"),
+        typer.Option(
+            "--as",
+            metavar="ID",
+            help="publish as agency ID: its Kafka login (DIR/ID.properties) and key (DIR/ID.key)",
+        ),
+    ] = None,
+    credentials: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="with --as: the --out folder of `agency add` "
+            "(default: TIERFLOW_AGENCY_CREDENTIALS_DIR)",
+        ),
     ] = None,
     key_file: Annotated[
         Path | None, typer.Option(help="sign with this key file (ID.key of `agency add`)")
     ] = None,
 ) -> None:
-    """Validate every line, then publish them keyed by jurisdiction (acks=all, idempotent),
-    each event signed (header tierflow-sig) with its own agency's key from the registry, or
-    with agency ID's key (--as ID, or --key-file).
+    """Validate every line, then publish them keyed by jurisdiction (acks=all, idempotent).
+
+    As the admin, each event signed (header tierflow-sig) with its own agency's key from
+    the registry, or with --key-file's key. With --as ID: as agency ID's own Kafka
+    principal, every record signed with its key (both from the credentials folder); the
+    broker lets it write the input topics only, and the worker refuses records that
+    claim another agency.
 
     On any invalid line prints FILE:LINE: field: reason for every problem of it and
     publishes nothing, unless --skip-invalid. A file with no event (empty, or blank lines
     only) is an error too (exit 1): publishing nothing is never what was meant."""
     from streams.ops.publisher import PublishTally, layout_hint, plan_lines, publish_records
     from streams.ops.record_signer import RecordSigner
+    from topics.kafka_security import Principal, read_login
 
     settings = load_settings()
+    principal: Principal = "admin"
     try:
+        if as_agency is not None:
+            folder = credentials or settings.agency_credentials_dir
+            if folder is None:
+                raise TierflowError(
+                    f"--as {as_agency} publishes with the agency's own Kafka login: pass "
+                    "--credentials DIR (the --out folder of `tierflow agency add`) or set "
+                    "TIERFLOW_AGENCY_CREDENTIALS_DIR"
+                )
+            principal = read_login(folder / f"{as_agency}.properties")
+            key_file = key_file or folder / f"{as_agency}.key"
         signer = (
             RecordSigner.from_key_file(key_file)
             if key_file is not None
-            else RecordSigner.from_registry(settings, as_agency)
+            else RecordSigner.from_registry(settings)
         )
     except TierflowError as exc:
         errors.print(term.error(exc))
@@ -124,6 +155,7 @@ def publish(
                 on_sent=lambda n: progress.advance(task, n),
                 tally=tally,
                 signer=signer,
+                principal=principal,
             )
     except KeyboardInterrupt:
         errors.print(

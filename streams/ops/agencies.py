@@ -1,7 +1,7 @@
 """The registry of agencies and their signing keys, and what changes it on the broker.
 
 The registry (topics/agencies.py) is data the worker and ``tierflow replay`` load. ``agency add``
-gives an agency its SCRAM credentials (Kafka's ConfigCommand, run as the admin), its ACLs
+gives an agency its SCRAM credentials (the admin API, :mod:`streams.ops.kafka_scram`), its ACLs
 (:mod:`streams.ops.kafka_acl`) and a first key; ``rotate`` adds a key (the old ones stay
 valid until revoked); ``revoke`` removes credentials and ACLs and revokes the keys as of
 the input topics' current end offsets (:mod:`topics.signing` says why offsets).
@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import subprocess
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
-from streams.ops import kafka_acl
+from streams.ops import kafka_acl, kafka_scram
 from streams.ops.kafka import admin_client
 from streams.ops.record_signer import new_key
-from streams.ops.stack_kafka import java_argv
 from topics.agencies import (
     RESERVED,
     Agency,
@@ -61,15 +58,15 @@ def add_agency(
         )
     except ValidationError as exc:
         raise AgencyError(f"agency id {agency_id!r}: letters, digits, '.-_' (1-63)") from exc
-    password = secrets.token_urlsafe(24)
-    _scram(settings, agency_id, add=password)
+    password = SecretStr(secrets.token_urlsafe(24))
+    asyncio.run(_scram(settings, agency_id, add=password))
     asyncio.run(_grant(settings, agency_id))
     key = new_key(registry, agency_id, agency_type, now)
     registry.agencies[agency_id] = agency
     registry.keys.append(key)
     save_registry(path, registry)
     properties = out / f"{agency_id}.properties"
-    props = librdkafka_properties(settings, agency_id, password)
+    props = librdkafka_properties(settings, agency_id, password.get_secret_value())
     write_private(properties, render_properties(props))
     return properties, write_key_file(out, key)
 
@@ -102,7 +99,7 @@ def revoke(settings: Settings, agency_id: str, kid: str | None = None) -> list[s
         key.revoked_at_offsets = ends
     if kid is None:
         asyncio.run(_revoke_acls(settings, agency_id))
-        _scram(settings, agency_id, add=None)
+        asyncio.run(_scram(settings, agency_id, add=None))
         registry.agencies[agency_id].revoked_at = datetime.now(UTC)
     save_registry(path, registry)
     return [k.kid for k in targets]
@@ -140,37 +137,12 @@ async def _input_end_offsets(settings: Settings) -> dict[str, dict[int, int]]:
         await consumer.stop()
 
 
-def _scram(settings: Settings, username: str, *, add: str | None) -> None:
-    """Set (``add``: the password) or delete the user's SCRAM-SHA-512 credentials with
-    Kafka's ConfigCommand, as the admin (aiokafka has no AlterUserScramCredentials)."""
-    admin_password = settings.kafka_admin_password.get_secret_value()
-    jaas = (
-        "org.apache.kafka.common.security.scram.ScramLoginModule required"
-        f' username="{settings.kafka_admin_username}" password="{admin_password}";'
+async def _scram(settings: Settings, username: str, *, add: SecretStr | None) -> None:
+    """Set (``add``: the password) or delete the user's SCRAM-SHA-512 credentials through
+    the admin API, as the admin: the password is salted and hashed here and never appears
+    on a command line (:mod:`streams.ops.kafka_scram`)."""
+    request = (
+        kafka_scram.deletion(username) if add is None else kafka_scram.upsertion(username, add)
     )
-    config = {
-        "security.protocol": settings.kafka_security_protocol,
-        "sasl.mechanism": settings.kafka_sasl_mechanism,
-        "sasl.jaas.config": jaas,
-    }
-    if settings.kafka_ca_file is not None:
-        config |= {"ssl.truststore.type": "PEM",
-                   "ssl.truststore.location": str(settings.kafka_ca_file.resolve())}  # fmt: skip
-    change = (
-        ["--add-config", f"SCRAM-SHA-512=[password={add}]"]
-        if add is not None
-        else ["--delete-config", "SCRAM-SHA-512"]
-    )
-    with tempfile.TemporaryDirectory() as folder:
-        command_config = Path(folder) / "admin.properties"
-        write_private(command_config, render_properties(config))
-        argv = java_argv(
-            settings, "kafka.admin.ConfigCommand",
-            "--bootstrap-server", settings.kafka_bootstrap,
-            "--command-config", str(command_config),
-            "--alter", *change, "--entity-type", "users", "--entity-name", username,
-        )  # fmt: skip
-        done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
-    if done.returncode != 0:
-        last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise AgencyError(f"setting the Kafka credentials of {username!r} failed: {last[0]}")
+    async with admin_client(settings) as admin:
+        await kafka_scram.alter(admin, request)

@@ -15,7 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from topics.errors import TierflowError
-from topics.kafka_security import aiokafka_options
+from topics.kafka_security import Principal, aiokafka_options
 from topics.registry import ALL_TOPICS, CASES, DAY_MS, TopicSpec
 from topics.settings import Settings
 
@@ -123,12 +123,14 @@ async def _until_served(admin: AIOKafkaAdminClient, partitions: dict[str, int]) 
 
 
 @asynccontextmanager
-async def idempotent_producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
+async def idempotent_producer(
+    settings: Settings, principal: Principal = "admin"
+) -> AsyncIterator[AIOKafkaProducer]:
     """A producer with acks=all and idempotence: a retried send is written once. It speaks
-    as the admin principal (publishing on behalf of agencies, each record signed with its
-    agency's key)."""
+    as ``principal``: the admin by default (publishing on behalf of agencies, each record
+    signed with its agency's key), or an agency's own login (``publish --as``)."""
     producer = AIOKafkaProducer(
-        **aiokafka_options(settings, "admin"),
+        **aiokafka_options(settings, principal),
         acks="all",
         enable_idempotence=True,
         linger_ms=5,

@@ -22,6 +22,7 @@ from enum import IntEnum
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.admin import CreateAclsRequest, DeleteAclsRequest
 
+from streams.ops.kafka import admin_client
 from topics.errors import TierflowError
 from topics.registry import ALERTS, ESCALATIONS, INPUT_TOPICS, TASKS
 from topics.settings import Settings
@@ -135,3 +136,10 @@ async def revoke_all(admin: AIOKafkaAdminClient, username: str) -> int:
             raise AclError(f"Kafka refused to delete the ACLs of {username}: {message}")
         removed += len(matching)
     return removed
+
+
+async def grant_worker(settings: Settings) -> None:
+    """The worker's ACLs, as the admin (idempotent: `stack up` and `topics create` make
+    sure of them; in production `topics create` runs in the compose's init service)."""
+    async with admin_client(settings) as admin:
+        await grant(admin, worker_acls(settings.kafka_username))

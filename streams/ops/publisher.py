@@ -17,14 +17,19 @@ from datetime import datetime
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    TopicAuthorizationFailedError,
+)
 
 from streams.ops.kafka import idempotent_producer
 from streams.ops.record_signer import RecordSigner
 from topics.agencies import AgencyError
 from topics.codec import all_problems, decode, decode_tick
 from topics.errors import TierflowError
+from topics.kafka_security import Principal
 from topics.models import Rejection, Tick
-from topics.registry import INPUT_TOPICS, TICKS, TOPIC_FOR_KIND, jurisdiction_of
+from topics.registry import TICKS, TOPIC_FOR_KIND, jurisdiction_of
 from topics.settings import Settings
 
 _SEND_WINDOW = 5_000  # unacknowledged sends in flight before we wait for the oldest
@@ -168,6 +173,10 @@ class MissingTopic(TierflowError):
     """A topic to publish to does not exist (the broker does not create topics)."""
 
 
+class PublishRefused(TierflowError):
+    """The broker refused the principal a write (its ACLs)."""
+
+
 @dataclass
 class PublishTally:
     """How many records Kafka has acknowledged so far (kept up to date while publishing,
@@ -181,17 +190,18 @@ class PublishTally:
             self.acked += 1
 
 
-async def _require_topics(producer: AIOKafkaProducer, topics: set[str]) -> set[str]:
-    """``topics`` if they all exist; else MissingTopic (one line, with the remedy)."""
+async def _require_topics(producer: AIOKafkaProducer, topics: set[str]) -> None:
+    """MissingTopic (one line, with the remedy) unless ``topics`` all exist and the
+    producer's principal may see them (the broker lists only those)."""
     existing = (await producer.client.fetch_all_metadata()).topics()
     missing = sorted(topics - existing)
     if missing:
         names = ", ".join(missing)
         which = f"topics {names} do" if len(missing) > 1 else f"topic {names} does"
         raise MissingTopic(
-            f"{which} not exist: run `tierflow topics create` first (nothing was published)"
+            f"{which} not exist, or this login may not see it (an agency writes the input "
+            "topics only): run `tierflow topics create` first (nothing was published)"
         )
-    return topics
 
 
 async def publish_records_async(
@@ -202,54 +212,87 @@ async def publish_records_async(
     on_sent: Callable[[int], None] | None = None,
     tally: PublishTally | None = None,
     signer: RecordSigner | None = None,
+    principal: Principal = "admin",
 ) -> dict[str, int]:
-    """Send every record (acks=all, idempotent producer), each event signed by ``signer``
-    (default: its own agency's key from the registry), and wait until all are
-    acknowledged; ``rate`` paces sends (records/s); ``tally`` counts acknowledgements as
-    they come. Returns the count per full topic name. Before anything is sent:
-    AgencyError when an agency has no key, MissingTopic when an input or ticks topic does
-    not exist (and before the first record of any other topic that does not)."""
+    """Send every record (acks=all, idempotent producer) as ``principal`` (the admin, or an
+    agency's own login), each event signed by ``signer`` (default: its own agency's key
+    from the registry), and wait until all are acknowledged; ``rate`` paces sends
+    (records/s); ``tally`` counts acknowledgements as they come. Returns the count per
+    full topic name. Before anything is sent: AgencyError when an agency has no key,
+    MissingTopic when a topic to send to does not exist (or the principal may not see
+    it). PublishRefused when the broker refuses the principal a write."""
     records = list(records)
     signer = signer or RecordSigner.from_registry(settings)
+    unsigned = signer.unsigned(records)
+    if unsigned:
+        more = " …" if len(unsigned) > 5 else ""
+        raise AgencyError(
+            f"no signing key for {', '.join(unsigned[:5])}{more}: `tierflow agency add ID"
+            " --type TYPE --out DIR` first (nothing was published)"
+        )
     counts: Counter[str] = Counter()
     tally = tally or PublishTally()
-    async with idempotent_producer(settings) as producer:
-        routed = {spec.name(settings.topic_prefix) for spec in (*INPUT_TOPICS, TICKS)}
-        known = await _require_topics(producer, routed)
-        unsigned = signer.unsigned(records)
-        if unsigned:
-            more = " …" if len(unsigned) > 5 else ""
-            raise AgencyError(
-                f"no signing key for {', '.join(unsigned[:5])}{more}: `tierflow agency add ID"
-                " --type TYPE --out DIR` first (nothing was published)"
+    async with idempotent_producer(settings, principal) as producer:
+        await _require_topics(producer, {_topic(settings, r) for r in records})
+        try:
+            await _send_all(
+                producer,
+                records,
+                settings=settings,
+                signer=signer,
+                rate=rate,
+                on_sent=on_sent,
+                tally=tally,
+                counts=counts,
             )
-        pending: list[asyncio.Future[object]] = []
-        pacer = _Pacer(rate)
-        for record in records:
-            await pacer.wait()
-            topic = f"{settings.topic_prefix}.{record.topic_stem}.v1"
-            if topic not in known:
-                known |= await _require_topics(producer, {topic})
-            future = await producer.send(
-                topic,
-                record.value,
-                key=record.key,
-                partition=record.partition,
-                timestamp_ms=record.timestamp_ms,
-                headers=signer.headers(record),
-            )
-            future.add_done_callback(tally.count)
-            pending.append(future)
-            counts[topic] += 1
-            if len(pending) >= _SEND_WINDOW:
-                await asyncio.gather(*pending)
-                if on_sent:
-                    on_sent(len(pending))
-                pending.clear()
-        await asyncio.gather(*pending)
-        if on_sent:
-            on_sent(len(pending))
+        except (TopicAuthorizationFailedError, ClusterAuthorizationFailedError) as exc:
+            who = principal.username if not isinstance(principal, str) else principal
+            raise PublishRefused(
+                f"Kafka refused {who!r} a write ({type(exc).__name__}): an agency may "
+                f"write the four input topics only; {tally.acked} record(s) were published"
+            ) from exc
     return dict(counts)
+
+
+def _topic(settings: Settings, record: OutgoingRecord) -> str:
+    return f"{settings.topic_prefix}.{record.topic_stem}.v1"
+
+
+async def _send_all(
+    producer: AIOKafkaProducer,
+    records: list[OutgoingRecord],
+    *,
+    settings: Settings,
+    signer: RecordSigner,
+    rate: float | None,
+    on_sent: Callable[[int], None] | None,
+    tally: PublishTally,
+    counts: Counter[str],
+) -> None:
+    pending: list[asyncio.Future[object]] = []
+    pacer = _Pacer(rate)
+    for record in records:
+        await pacer.wait()
+        topic = _topic(settings, record)
+        future = await producer.send(
+            topic,
+            record.value,
+            key=record.key,
+            partition=record.partition,
+            timestamp_ms=record.timestamp_ms,
+            headers=signer.headers(record),
+        )
+        future.add_done_callback(tally.count)
+        pending.append(future)
+        counts[topic] += 1
+        if len(pending) >= _SEND_WINDOW:
+            await asyncio.gather(*pending)
+            if on_sent:
+                on_sent(len(pending))
+            pending.clear()
+    await asyncio.gather(*pending)
+    if on_sent:
+        on_sent(len(pending))
 
 
 def publish_records(
@@ -260,10 +303,17 @@ def publish_records(
     on_sent: Callable[[int], None] | None = None,
     tally: PublishTally | None = None,
     signer: RecordSigner | None = None,
+    principal: Principal = "admin",
 ) -> dict[str, int]:
     """Synchronous :func:`publish_records_async`."""
     return asyncio.run(
         publish_records_async(
-            records, settings, rate=rate, on_sent=on_sent, tally=tally, signer=signer
+            records,
+            settings,
+            rate=rate,
+            on_sent=on_sent,
+            tally=tally,
+            signer=signer,
+            principal=principal,
         )
     )

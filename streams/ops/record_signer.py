@@ -2,8 +2,8 @@
 the demo): each input record gets its agency's ``tierflow-sig`` header (topics/signing.py).
 
 By default a record is signed with the newest key in force of its own ``source.agency_id``
-(from the registry); ``--as ID`` signs every record with one agency's key (its key file, or
-the registry's key). Ticks are the worker's and are never signed.
+(from the registry); ``--as ID`` and ``--key-file`` sign every record with one agency's key
+(its key file). Ticks are the worker's and are never signed.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pydantic import SecretStr
 
 from topics.agencies import (
     Agency,
-    AgencyError,
     Registry,
     load_registry,
     read_key_file,
@@ -52,21 +51,14 @@ class RecordSigner:
         self.forced = forced
 
     @classmethod
-    def from_registry(cls, settings: Settings, as_agency: str | None = None) -> RecordSigner:
+    def from_registry(cls, settings: Settings) -> RecordSigner:
         registry = load_registry(settings.agency_registry())
         keys = {}
         for agency_id in registry.agencies:
             key = newest_key(registry, agency_id)
             if key is not None:
                 keys[agency_id] = (key.kid, key.secret_bytes())
-        if as_agency is None:
-            return cls(keys)
-        if as_agency not in keys:
-            raise AgencyError(
-                f"agency {as_agency!r} has no key in force: `tierflow agency add {as_agency}`"
-                " (or pass --key-file)"
-            )
-        return cls(keys, keys[as_agency])
+        return cls(keys)
 
     @classmethod
     def from_key_file(cls, path: Path) -> RecordSigner:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streams.ops import kafka_acl, stack_clickhouse, stack_kafka, workers
-from streams.ops.kafka import admin_client
 from streams.ops.stack_proc import (
     Daemon,
     StackError,
@@ -176,7 +175,7 @@ def stack_up(settings: Settings) -> StackStatus:
                 lambda: stack_kafka.answers_metadata(settings),
                 KAFKA_READY_TIMEOUT,
             )
-            asyncio.run(_grant_worker(settings))
+            asyncio.run(kafka_acl.grant_worker(settings))
             ch_pid = pids["clickhouse"] or _start_clickhouse(settings, layout, started)
             wait_ready(
                 layout.clickhouse,
@@ -214,12 +213,6 @@ def _start_kafka(settings: Settings, layout: _Layout, started: list[int]) -> int
     pid = spawn(layout.kafka, argv, cwd=layout.kafka_dir)
     started.append(pid)
     return pid
-
-
-async def _grant_worker(settings: Settings) -> None:
-    """The worker's ACLs (idempotent: every `stack up` makes sure of them)."""
-    async with admin_client(settings) as admin:
-        await kafka_acl.grant(admin, kafka_acl.worker_acls(settings.kafka_username))
 
 
 def _start_clickhouse(settings: Settings, layout: _Layout, started: list[int]) -> int:

@@ -16,11 +16,17 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from clickhouse_connect.driver.client import Client
+from pydantic import SecretStr
 
+from streams.ops.agencies import add_agency, revoke
+from streams.ops.kafka import create_topics
 from tests.integration import kcat
 from tests.integration.kafka_helpers import admin_options, run_cli
 from tests.integration.live_support import live_settings, prepare, rows, running_worker, wait_landed
+from topics.kafka_security import Login, aiokafka_options, read_login
+from topics.registry import INPUT_TOPICS
 from topics.settings import Settings
 from topics.signing import HEADER, sign_headers
 
@@ -121,3 +127,77 @@ def test_an_agency_speaks_only_for_itself(
     assert sorted(r for (r,) in rows(ch_admin, replayed, "rejected_events", "reason")) == sorted(
         reasons
     )
+
+
+def test_publish_as_an_agency_logs_in_as_that_agency(
+    stack: Settings, ch_admin: Client, unique_name: Callable[..., str], tmp_path: Path
+) -> None:
+    """`publish --as ID --credentials DIR` connects as the agency's own principal: the
+    broker refuses it the worker's ticks topic (the admin could write it), its own event
+    lands, and one that claims another agency (signed with its own key) lands in the DLQ."""
+    settings = live_settings(stack, unique_name("pubas"))
+    prepare(settings)
+    agency, other = (unique_name(n).replace("tierflow_", f"{n}-") for n in ("cdc", "moh"))
+    out = tmp_path / "agencies"
+    for name in (agency, other):
+        run_cli(["agency", "add", name, "--type", "health", "--out", str(out)], settings)
+    as_agency = ["publish", "-", "--as", agency, "--credentials", str(out)]
+
+    missing = run_cli(
+        ["publish", "-", "--as", agency], settings, stdin=_stock(1, agency), check=False
+    )
+    assert missing.returncode == 1 and "--credentials DIR" in missing.stderr
+    tick = b'{"kind": "tick", "event_id": "t-1", "tick_at": "2026-03-02T10:00:00+08:00"}'
+    refused = run_cli(as_agency, settings, stdin=tick, check=False)
+    assert refused.returncode == 1 and "may not see it" in refused.stderr, refused.stderr
+
+    lines = _stock(1, agency) + b"\n" + _stock(2, other) + b"\n"
+    run_cli(as_agency, settings, stdin=lines)
+    db = settings.clickhouse_database
+    with running_worker(settings, tmp_path / "worker.log") as proc:
+        wait_landed(ch_admin, db, rejected=1, proc=proc, tiered=False)
+    assert rows(ch_admin, db, "stock_levels", "site_id") == [("site-1",)]
+    (reason,) = (r for (r,) in rows(ch_admin, db, "rejected_events", "reason"))
+    assert f"{other!r} differs from the signing key's agency" in reason, reason
+
+
+async def _logs_in(settings: Settings, login: Login) -> bool:
+    producer = AIOKafkaProducer(**aiokafka_options(settings, login))
+    try:
+        await producer.start()
+        return True
+    except KafkaError:
+        return False
+    finally:
+        await producer.stop()
+
+
+def test_agency_credentials_never_appear_on_a_command_line(
+    stack: Settings, unique_name: Callable[..., str], tmp_path: Path, monkeypatch: Any
+) -> None:
+    """`agency add` and `revoke` set the SCRAM credentials through the admin API: no process
+    they start holds the password in its argv (Kafka's ConfigCommand did, ~5 s, as `ps`
+    shows), and the credentials work until revoked."""
+    launched: list[Any] = []
+    popen = subprocess.Popen.__init__
+
+    def spy(self: subprocess.Popen[Any], args: Any, *rest: Any, **options: Any) -> None:
+        launched.append(args)
+        popen(self, args, *rest, **options)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", spy)
+    agency = unique_name("argv").replace("tierflow_", "argv-")
+    settings = stack.model_copy(
+        update={"agency_registry_path": tmp_path / "agencies.json", "topic_prefix": agency}
+    )
+    asyncio.run(create_topics(settings, INPUT_TOPICS))  # revoking reads their end offsets
+    properties, _ = add_agency(settings, agency, "health", None, tmp_path / "out")
+    login = read_login(properties)
+    secret = login.password.get_secret_value()
+    assert not [argv for argv in launched if secret in str(argv)]
+    assert asyncio.run(_logs_in(settings, login))
+    wrong = Login(agency, SecretStr(secret + "x"))
+    assert not asyncio.run(_logs_in(settings, wrong))
+    revoke(settings, agency)
+    assert not [argv for argv in launched if secret in str(argv)]
+    assert not asyncio.run(_logs_in(settings, login))
