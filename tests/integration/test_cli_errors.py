@@ -9,6 +9,7 @@ import asyncio
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -100,7 +101,12 @@ def test_kafka_down_is_one_line(isolated: Settings, tmp_path: Path) -> None:
         ["topics", "create"],
         ["replay", "--name", "aar1", *MARCH],
     ):
-        proc = run_cli(args, down, check=False, env={"TIERFLOW_STACK_HOME": str(tmp_path)})
+        # a stack home of its own, but the stack's agencies: publish signs before it sends
+        env = {
+            "TIERFLOW_STACK_HOME": str(tmp_path),
+            "TIERFLOW_AGENCY_REGISTRY_PATH": str(isolated.agency_registry().resolve()),
+        }
+        proc = run_cli(args, down, check=False, env=env)
         lines = [x for x in proc.stderr.splitlines() if x.startswith("error: ")]
         assert "Traceback" not in proc.stderr, proc.stderr
         assert proc.returncode == 1 and len(lines) == 1, proc.stderr
@@ -120,6 +126,16 @@ def test_what_is_not_there_is_named_with_the_next_step(isolated: Settings, tmp_p
     one_line_error(bad, 1, "setting TIERFLOW_WORKER_STALL_EXIT_S")
 
 
+# Runs its arguments with SIGINT's default action (an exec keeps it; an ignored one would
+# be inherited).
+DEFAULT_SIGINT = (
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])",
+)
+
+
 def test_ctrl_c_in_publish_says_how_many_records_reached_kafka(
     isolated: Settings, tmp_path: Path
 ) -> None:
@@ -127,9 +143,11 @@ def test_ctrl_c_in_publish_says_how_many_records_reached_kafka(
     run_cli(["topics", "create"], isolated)
     env = {**os.environ, **settings_env(isolated), "COLUMNS": "200"}
     args = ["publish", str(tmp_path / "cholera.jsonl"), "--skip-invalid", "--rate", "10"]
+    # A terminal's Ctrl-C: SIGINT as the default action, whatever this run inherited (a
+    # suite started in the background of a shell ignores SIGINT, and so would the child).
     proc = subprocess.Popen(
-        [*TIERFLOW, *args], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
+        [*DEFAULT_SIGINT, *TIERFLOW, *args], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     time.sleep(8)  # start-up, then some of the 253 records at 10/s (25 s in all)
     proc.send_signal(signal.SIGINT)
