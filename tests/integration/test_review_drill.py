@@ -16,6 +16,7 @@ from clickhouse_connect.driver.client import Client
 from sinks.client import connect
 from sinks.command_view import read_review_record
 from streams.replay.drill import AgencyScore, score_drill
+from tests.grafana_sql import ALL, QueryWindow, VariableValue, expand, sql_targets
 from topics.models import IncidentEvent
 from topics.settings import Settings
 
@@ -25,6 +26,8 @@ from .replay_support import drop_databases
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 5, 8, 0, tzinfo=CST)
 EM = {"agency_id": "EM-5101", "agency_type": "emergency"}
+# wide enough for every drill row (the panels filter on the dashboard's time range)
+WINDOW = QueryWindow(T0 - timedelta(days=1), T0 + timedelta(days=2), timedelta(minutes=1))
 # the tasks' ids, as the core names them (uuid5 of incident, tier, agency, action)
 ASSESS = "4cf04d4a-d945-54bf-9426-08be7dccf305"  # emergency, 08:00, due 10:00
 NOTIFY = "c9c36886-af4d-5ee9-8b55-2954938a19bc"  # emergency, 08:30, due 12:30
@@ -104,3 +107,36 @@ def test_the_drill_is_scored_by_agency_with_the_decision_lag(
         ["review", "diff", drill_review, "--against", drill_review, "--status", "Exercise"], stack
     ).stdout
     assert "POI-D" in diff and "differ" in diff
+
+
+def test_the_grafana_command_view_shows_the_drill_with_status_exercise(
+    stack: Settings, drill_review: str
+) -> None:
+    # The dashboards' SQL, macros and variables expanded as Grafana does, read as the
+    # read-only user the datasource is provisioned with.
+    targets = {t.title: t for t in sql_targets()}
+    reader = connect(stack, "", reader=True)
+    live, drills = f"review_{drill_review}", f"review_{drill_review}_exercise"
+
+    def run(title: str, database: str, status: str) -> list[tuple[Any, ...]]:
+        variables: dict[str, VariableValue] = {
+            "database": database,
+            "jurisdiction": ALL,
+            "disease": ALL,
+            "tier": ALL,
+            "status": status,
+        }
+        return list(reader.query(expand(targets[title].raw_sql, WINDOW, variables)).result_rows)
+
+    try:
+        # the database list follows the status: drills' databases only for Exercise
+        assert (drills,) in run("variable database", live, "Exercise")
+        assert (live,) not in run("variable database", live, "Exercise")
+        assert (live,) in run("variable database", live, "Actual")
+        assert (drills,) not in run("variable database", live, "Actual")
+        rows = run("Active incidents", drills, "Exercise")
+        # tier, declared tier, decision lag (min), incident: hand-computed above
+        assert [r[:4] for r in rows] == [("IV", "IV", 30, "POI-D")]
+        assert run("Active incidents", drills, "Actual") == []
+    finally:
+        reader.close()
