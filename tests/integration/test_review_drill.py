@@ -4,6 +4,7 @@ Exercise` (issue 13 item 5). The figures are worked out by hand from the events 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -140,3 +141,47 @@ def test_the_grafana_command_view_shows_the_drill_with_status_exercise(
         assert run("Active incidents", drills, "Actual") == []
     finally:
         reader.close()
+
+
+def test_an_exercise_run_of_road_mci_is_scored_as_its_truth_file_says(
+    stack: Settings, ch_admin: Client, tmp_path: Path
+) -> None:
+    """`tierflow simulate --scenario road-mci --status Exercise` (a drill): replayed by the
+    pipeline, its rows land in the exercise namespace only, and the drill's declarations
+    and decision lags are those its truth file intends (15 min each)."""
+    out = tmp_path / "mci.jsonl"
+    run_cli(
+        ["simulate", "--scenario", "road-mci", "--seed", "1", "--status", "Exercise"]
+        + ["--out", str(out)],
+        stack,
+    )
+    truth = json.loads(out.with_suffix(".truth.json").read_text())
+    assert truth["status"] == "Exercise"
+    name = f"mci{uuid.uuid4().hex[:8]}"
+    run_cli(["replay", "--name", name, "--from-file", str(out)], stack)
+    try:
+        client = connect(stack, f"review_{name}_exercise", reader=True)
+        try:
+            score = score_drill(read_review_record(client, "Exercise"))
+        finally:
+            client.close()
+        got = [
+            (incident, d.tier, int(d.lag.total_seconds()) if d.lag else None)
+            for incident, d in score.declarations
+        ]
+        assert got == [
+            (d["incident_id"], d["tier"], d["decision_lag_s"]) for d in truth["declarations"]
+        ]
+        agencies = {a.agency_type: a for a in score.agencies}
+        # the command agency acked each of its 3 joint assessments when it declared
+        assert agencies["emergency"].on_time >= 3
+        assert sum(a.issued for a in score.agencies) > 3
+        shown = run_cli(["review", "drill", name], stack).stdout
+        assert "+0h15m00s" in shown
+        actual = connect(stack, f"review_{name}", reader=True)
+        try:
+            assert read_review_record(actual).incidents == []  # nothing leaks to Actual
+        finally:
+            actual.close()
+    finally:
+        drop_databases(ch_admin, f"review_{name}")
