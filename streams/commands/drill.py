@@ -66,7 +66,9 @@ def drill(
             format_shift(a.worst_ack),
         )
     console.print(tasks)
-    decided = Table("incident", "declared", "tier", "by", "decision lag", title="declarations")
+    decided = Table(
+        "incident", "declared (UTC)", "tier", "by", "decision lag", title="declarations"
+    )
     for incident, d in score.declarations:
         decided.add_row(
             incident,

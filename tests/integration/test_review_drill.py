@@ -150,11 +150,8 @@ def test_an_exercise_run_of_road_mci_is_scored_as_its_truth_file_says(
     pipeline, its rows land in the exercise namespace only, and the drill's declarations
     and decision lags are those its truth file intends (15 min each)."""
     out = tmp_path / "mci.jsonl"
-    run_cli(
-        ["simulate", "--scenario", "road-mci", "--seed", "1", "--status", "Exercise"]
-        + ["--out", str(out)],
-        stack,
-    )
+    drill_run = ["--scenario", "road-mci", "--seed", "1", "--status", "Exercise"]
+    run_cli(["simulate", *drill_run, "--out", str(out)], stack)
     truth = json.loads(out.with_suffix(".truth.json").read_text())
     assert truth["status"] == "Exercise"
     name = f"mci{uuid.uuid4().hex[:8]}"

@@ -24,7 +24,7 @@ if not all(hasattr(core, name) for name in ("fold", "default_rulebook", "tier_ti
         "streams.core has no fold/default_rulebook/tier_timeline yet", allow_module_level=True
     )
 
-SCENARIOS = ("cholera", "road-mci", "supply-squeeze", "chemical-poisoning")
+SCENARIOS = ("cholera", "road-mci", "supply-squeeze", "chemical-poisoning", "ili-school")
 SEEDS = (1, 2)
 Step = tuple[str | None, datetime]
 
@@ -187,9 +187,10 @@ def test_core_follows_the_intended_declarations(name: str, seed: int) -> None:
     ]
     assert len(assessments) == len(want)
     assert {t.state for t in assessments} <= {"acked"}
-    # each warning's on-site check was acked "confirmed" in time (cholera: one per city)
+    # each warning's on-site check was acked "confirmed" in time (cholera: one per city;
+    # ili-school: the ILI warning's and the influenza warning's)
     checks = [t for t in latest.values() if "verify" in t.action and t.state != "retracted"]
-    assert len(checks) == (2 if name == "cholera" else 0)
+    assert len(checks) == {"cholera": 2, "ili-school": 2}.get(name, 0)
     assert {t.state for t in checks} <= {"acked"}
 
 
