@@ -186,6 +186,7 @@ def main() -> None:
             "jurisdiction": [args.jurisdiction] if args.jurisdiction else ALL,
             "disease": ALL,
             "tier": ALL,
+            "status": "Actual",
         }
         selection = (
             f"jurisdiction {args.jurisdiction}" if args.jurisdiction else "all variables All"

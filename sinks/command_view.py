@@ -142,14 +142,19 @@ def _rows(client: Client, sql: str) -> list[dict[str, Any]]:
     return list(client.query(sql).named_results())
 
 
+def of_status(sql: str, status: Status) -> str:
+    """``sql`` (a query of this module) reading ``status`` rows instead of Actual ones."""
+    if status not in get_args(Status):
+        raise ValueError(f"status {status!r}: one of {', '.join(get_args(Status))}")
+    return sql.replace("status = 'Actual'", f"status = '{status}'")
+
+
 def read_board(client: Client, status: Status = "Actual") -> Board:
     """Read the command view from the client's database: its ``status`` rows (a drill's
     are ``Exercise``, in ``<database>_exercise``)."""
-    if status not in get_args(Status):
-        raise ValueError(f"status {status!r}: one of {', '.join(get_args(Status))}")
 
     def rows(sql: str) -> list[dict[str, Any]]:
-        return _rows(client, sql.replace("status = 'Actual'", f"status = '{status}'"))
+        return _rows(client, of_status(sql, status))
 
     timeline: dict[str, list[dict[str, Any]]] = {}
     for row in rows(TIMELINE):
@@ -297,9 +302,9 @@ ORDER BY incident_id, effective_at
 """
 
 
-def read_tier_changes(client: Client) -> list[dict[str, Any]]:
-    """Every Actual tier change of the client's database, by incident then time."""
-    return _rows(client, TIER_CHANGES)
+def read_tier_changes(client: Client, status: Status = "Actual") -> list[dict[str, Any]]:
+    """Every ``status`` tier change of the client's database, by incident then time."""
+    return _rows(client, of_status(TIER_CHANGES, status))
 
 
 # --- after-action review (``tierflow review report``): the whole record, not a snapshot --
@@ -364,13 +369,18 @@ class ReviewRecord:
     days_of_cover: list[dict[str, Any]]
 
 
-def read_review_record(client: Client) -> ReviewRecord:
-    """Read the after-action record of the client's database (a review's or the live one)."""
+def read_review_record(client: Client, status: Status = "Actual") -> ReviewRecord:
+    """Read the after-action record of the client's database (a review's or the live one):
+    its ``status`` rows (a drill's: Exercise, in an exercise database)."""
+
+    def rows(sql: str) -> list[dict[str, Any]]:
+        return _rows(client, of_status(sql, status))
+
     return ReviewRecord(
-        incidents=_rows(client, REVIEW_INCIDENTS),
-        timeline=_rows(client, REVIEW_TIMELINE),
-        tasks=_rows(client, REVIEW_TASKS),
-        transfers=_rows(client, REVIEW_TRANSFERS),
-        logistics_alerts=_rows(client, REVIEW_LOGISTICS_ALERTS),
-        days_of_cover=_rows(client, REVIEW_DAYS_OF_COVER),
+        incidents=rows(REVIEW_INCIDENTS),
+        timeline=rows(REVIEW_TIMELINE),
+        tasks=rows(REVIEW_TASKS),
+        transfers=rows(REVIEW_TRANSFERS),
+        logistics_alerts=rows(REVIEW_LOGISTICS_ALERTS),
+        days_of_cover=rows(REVIEW_DAYS_OF_COVER),
     )

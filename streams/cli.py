@@ -13,6 +13,7 @@ from streams.commands.board import board
 from streams.commands.db import db_app
 from streams.commands.demo import demo
 from streams.commands.dlq import dlq_app
+from streams.commands.drill import drill
 from streams.commands.failures import EXIT_FAILED, explain, quiet_client_logs
 from streams.commands.replay import replay, review_app
 from streams.commands.rules import rules_app
@@ -40,6 +41,7 @@ app.command("board")(board)
 app.command("demo")(demo)
 app.command("worker")(worker)
 app.command("replay")(replay)
+review_app.command("drill")(drill)
 app.add_typer(review_app, name="review")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(agency_app, name="agency")

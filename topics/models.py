@@ -526,6 +526,7 @@ AlertKind = Literal[
     "transfer_delayed",
     "capacity_redirect",
     "stock_low",
+    "icu_capacity_low",
     "reporting_late",
     "event_held",
     "ack_rejected",
@@ -543,7 +544,8 @@ class Alert(_Output):
     alert_kind: AlertKind = Field(
         description=(
             "warning_opened, task_overdue, transfer_delayed, capacity_redirect, stock_low, "
-            "reporting_late, tier_recommended, declaration_overdue or declaration_rejected."
+            "icu_capacity_low, reporting_late, tier_recommended, declaration_overdue or "
+            "declaration_rejected."
         )
     )
     level: AlertLevel = Field(description="info, blue, yellow, orange or red.")

@@ -22,6 +22,27 @@ review_app = typer.Typer(help="After-action reviews: compare and report.", no_ar
 console = term.console()
 errors = term.console(stderr=True)
 
+StatusOption = Annotated[
+    str, typer.Option("--status", help="Actual, or Exercise/Test: a drill's rows (<db>_exercise)")
+]
+
+
+def _namespace(database: str, status: str) -> str:
+    """Where ``status`` rows of ``database`` land (drills: its exercise database)."""
+    from sinks.namespaces import exercise_database
+
+    if status not in ("Actual", "Exercise", "Test"):
+        raise typer.BadParameter(f"{status!r}: use Actual, Exercise or Test", param_hint="--status")
+    return database if status == "Actual" else exercise_database(database)
+
+
+def review_db(settings: Settings, name: str, status: str) -> str:
+    """The database of review ``name`` ('live': the live one) for ``status`` rows."""
+    from streams.replay.runner import review_database
+
+    base = settings.clickhouse_database if name == "live" else review_database(name)
+    return _namespace(base, status)
+
 
 def _instant(text: str | None, option: str) -> datetime | None:
     if text is None:
@@ -179,11 +200,13 @@ def _say_census(census: RangeCensus, start: datetime, end: datetime) -> None:
 def diff(
     name: Annotated[str, typer.Argument(help="the review to compare")],
     against: Annotated[str, typer.Option(help="'live' or another review's name")] = "live",
+    status: StatusOption = "Actual",
 ) -> None:
     """Per incident: tier changes the review reached earlier, later, not at all (missing)
     or that the reference never reached (extra), with their rules; and the live run's
     decision latency (decided_at - effective_at). Only tier changes effective in the
-    review's event-time range are compared (a review of March knows nothing of December)."""
+    review's event-time range are compared (a review of March knows nothing of December).
+    --status Exercise compares drills (both sides' exercise databases)."""
     from sinks.client import connect
     from sinks.command_view import read_tier_changes
     from sinks.reviews import read_review_run
@@ -196,11 +219,9 @@ def diff(
         latency_meaningful,
         within,
     )
-    from streams.replay.runner import review_database
 
     settings = load_settings()
-    database = review_database(name)
-    reference_db = settings.clickhouse_database if against == "live" else review_database(against)
+    database, reference_db = review_db(settings, name, status), review_db(settings, against, status)
     try:
         _require_database(
             settings,
@@ -222,7 +243,7 @@ def diff(
     def changes(db: str) -> tuple[list[TierChange], tuple[datetime, datetime] | None]:
         client = connect(settings, db, reader=True)
         try:
-            rows, run = read_tier_changes(client), read_review_run(client)
+            rows, run = read_tier_changes(client, status), read_review_run(client)  # type: ignore[arg-type]
         finally:
             client.close()
         # both timelines, compared apart: a declaration under "<incident> (declared)"
@@ -333,26 +354,27 @@ def report(
     tz: Annotated[
         str | None, typer.Option("--tz", help="time zone shown (default: TIERFLOW_DISPLAY_TZ)")
     ] = None,
+    status: StatusOption = "Actual",
 ) -> None:
     """Write the after-action report of review NAME: one self-contained HTML file (inline
     CSS and SVG, opens offline): a summary first (range, incidents, peak tier, tasks
     overdue, live decision latency where meaningful), then each incident by name with its
     tier timeline, evidence, tasks and their acks, transfers and redirects, days of cover,
-    and the tier changes that differ from --against."""
+    and the tier changes that differ from --against. --status Exercise reports a drill
+    (NAME 'live': the live exercise database)."""
     from sinks.client import connect
     from sinks.command_view import database_exists
     from streams.core import default_rulebook, load_rulebook
     from streams.replay.report import read_report
     from streams.replay.report_html import render_report
-    from streams.replay.runner import review_database
 
     settings = load_settings()
     try:
         rulebook = load_rulebook(rules) if rules else default_rulebook()
-        database = review_database(name)
+        database = review_db(settings, name, status)
         reference = None
         if not no_diff:
-            ref_db = settings.clickhouse_database if against == "live" else review_database(against)
+            ref_db = review_db(settings, against, status)
             if database_exists(connect(settings, "", reader=True), ref_db):
                 reference = (against, ref_db)
             else:
@@ -363,7 +385,15 @@ def report(
             raise TierflowError(f"no review {name!r} (database {database} does not exist)")
         zone = _zone(tz) if tz else settings.display_zone()
         html = render_report(
-            read_report(settings, name, database, rulebook=rulebook, tz=zone, reference=reference)
+            read_report(
+                settings,
+                name,
+                database,
+                rulebook=rulebook,
+                tz=zone,
+                reference=reference,
+                status=status,  # type: ignore[arg-type]
+            )
         )
     except TierflowError as exc:
         errors.print(term.error(exc))

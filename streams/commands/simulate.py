@@ -53,7 +53,9 @@ def _summary(truth: dict[str, Any]) -> Table:
 
 def simulate(
     *,
-    scenario: Annotated[str, typer.Option(help="cholera, road-mci or supply-squeeze")],
+    scenario: Annotated[
+        str, typer.Option(help="cholera, road-mci, supply-squeeze or chemical-poisoning")
+    ],
     seed: Annotated[int, typer.Option(help="same seed, same bytes")],
     rate: Annotated[
         float | None,

@@ -60,6 +60,8 @@ class Compiled:
     stock_patterns: tuple[str, ...]
     stock_levels: tuple[tuple[float, str], ...]  # (days, level), most severe first
     burn_window: int
+    icu_item: str
+    icu_threshold: float | None  # free/baseline below it: icu_capacity_low
     occurred_slack: timedelta  # occurred_at may exceed reported_at by this much
     occurred_slack_us: int  # the same, in microseconds
     ahead_limit: int | None  # microseconds ahead of the newest tick before an event is held
@@ -194,6 +196,8 @@ def compile_rulebook(book: Rulebook) -> Compiled:
             (book.stock.yellow_days, "yellow"),
         ),
         burn_window=days_to_us(book.stock.burn_window_days),
+        icu_item=book.icu.item,
+        icu_threshold=book.icu.threshold,
         occurred_slack=timedelta(minutes=checks.occurred_after_reported_minutes),
         occurred_slack_us=round(checks.occurred_after_reported_minutes * MINUTE),
         ahead_limit=(

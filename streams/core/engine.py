@@ -35,6 +35,7 @@ from streams.core.declare import declaration_due, note_declaration, rejected, sy
 from streams.core.declared import declared_changes
 from streams.core.eventtime import NEVER, to_us
 from streams.core.held import hold, take_ready, unhold
+from streams.core.icu import icu_changed
 from streams.core.ids import content_id
 from streams.core.plan import (
     apply_ack,
@@ -141,6 +142,8 @@ class _Batch:
             )
             if fresh and ev.item.startswith("bed."):
                 beds_changed(ns, self.jurisdiction, ev.site_id, ev.item, t, out=self.out)
+                if ev.item == self.comp.icu_item:
+                    icu_changed(ns, self.jurisdiction, ev.site_id, t, comp=self.comp, out=self.out)
         else:
             apply_transfer(
                 ns, self.jurisdiction, ev, t, watermark=self._watermark(ns), out=self.out

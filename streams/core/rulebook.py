@@ -118,6 +118,15 @@ class StockThresholds(_Strict):
     burn_window_days: PositiveDays = 7.0
 
 
+class IcuCapacity(_Strict):
+    """``icu_capacity_low``: a jurisdiction's free ``item`` beds over their baseline below
+    ``threshold`` (None: not watched)."""
+
+    item: str = "bed.icu"
+    threshold: Annotated[float, Field(gt=0, lt=1)] | None = None
+    source: str = ""
+
+
 class RollupRule(_Strict):
     """A rule over several jurisdictions, decided by a roll-up stage: the disease has a
     tier in at least ``min_cities`` cities of one province (the provincial stage), or in
@@ -160,6 +169,7 @@ class Rulebook(_Strict):
     warnings: tuple[WarningTrigger, ...] = ()
     plan: dict[PlanKey, tuple[PlanTask, ...]] = Field(default_factory=dict)
     stock: StockThresholds = StockThresholds()
+    icu: IcuCapacity = IcuCapacity()
     rollup: tuple[RollupRule, ...] = ()
     # true: every recommendation is declared at once (simulations, drills with no person)
     auto_declare: bool = False

@@ -39,6 +39,7 @@ from streams.replay.report_summary import (
     live_latency,
     peak_tier,
 )
+from topics.models import Status
 from topics.settings import Settings
 
 
@@ -350,14 +351,15 @@ def read_report(
     rulebook: Rulebook,
     tz: tzinfo,
     reference: tuple[str, str] | None = None,
+    status: Status = "Actual",
 ) -> ReviewReport:
     """Read ``database`` (and ``reference`` = ``(name, database)``) as the read-only user
-    and assemble the report."""
+    and assemble the report of their ``status`` rows."""
 
     def record(db: str) -> ReviewRecord:
         client = connect(settings, db, reader=True)
         try:
-            return read_review_record(client)
+            return read_review_record(client, status)
         finally:
             client.close()
 

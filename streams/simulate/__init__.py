@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 
 from streams.ops.publisher import OutgoingRecord, route_line
-from streams.simulate import cholera, road_mci, supply_squeeze
+from streams.simulate import cholera, ili_school, poisoning, road_mci, supply_squeeze
 from streams.simulate.errors import SimulateError
 from streams.simulate.script import Params, Scenario, SimRecord
 from topics.models import Rejection
@@ -24,6 +24,8 @@ SCENARIOS: dict[str, Callable[[Params], Scenario]] = {
     "cholera": cholera.build,
     "road-mci": road_mci.build,
     "supply-squeeze": supply_squeeze.build,
+    "chemical-poisoning": poisoning.build,
+    "ili-school": ili_school.build,
 }
 STATUSES = ("Actual", "Exercise")
 

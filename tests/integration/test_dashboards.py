@@ -352,6 +352,7 @@ def run_panel(
         "jurisdiction": ALL,
         "disease": ALL,
         "tier": ALL,
+        "status": "Actual",
         **selected,
     }
     result = reader.query(expand(target.raw_sql, WINDOW, variables))

@@ -56,7 +56,13 @@ def test_panel_runs_on_the_landed_scenarios(
     stack: Settings, landed: str, target: SqlTarget
 ) -> None:
     reader = connect(stack, "", reader=True)
-    variables = {"database": landed, "jurisdiction": ALL, "disease": ALL, "tier": ALL}
+    variables = {
+        "database": landed,
+        "jurisdiction": ALL,
+        "disease": ALL,
+        "tier": ALL,
+        "status": "Actual",
+    }
     result = reader.query(expand(target.raw_sql, WINDOW, variables))  # raises on bad SQL
     if target.title in MUST_SHOW:
         assert result.result_rows, f"{target.title}: empty on the landed scenarios"

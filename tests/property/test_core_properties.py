@@ -193,6 +193,8 @@ beds = st.fixed_dictionaries(
         "site_type": st.just("hospital"),
         "item": st.just("bed.icu"),
         "on_hand": st.sampled_from([0.0, 0.0, 2.0, 9.0]),
+        # with a baseline the jurisdiction's ICU ratio can fall below 15 %: icu_capacity_low
+        "baseline": st.sampled_from([None, 10.0, 20.0]),
     }
 )
 # Denser in beds and transfers, over two days: redirects, delays and stock alerts.

@@ -24,7 +24,7 @@ if not all(hasattr(core, name) for name in ("fold", "default_rulebook", "tier_ti
         "streams.core has no fold/default_rulebook/tier_timeline yet", allow_module_level=True
     )
 
-SCENARIOS = ("cholera", "road-mci", "supply-squeeze")
+SCENARIOS = ("cholera", "road-mci", "supply-squeeze", "chemical-poisoning", "ili-school")
 SEEDS = (1, 2)
 Step = tuple[str | None, datetime]
 
@@ -121,7 +121,7 @@ def _matches(alert: Alert, intent: dict[str, Any]) -> bool:
         return False
     if "level" in intent and alert.level != intent["level"]:
         return False
-    if "at" in intent and intent["kind"] == "stock_low":
+    if "at" in intent and intent["kind"] in ("stock_low", "icu_capacity_low"):
         return alert.at == datetime.fromisoformat(intent["at"])
     if "suggested" in intent:
         return alert.details.get("suggested_facility") == intent["suggested"]
@@ -187,7 +187,19 @@ def test_core_follows_the_intended_declarations(name: str, seed: int) -> None:
     ]
     assert len(assessments) == len(want)
     assert {t.state for t in assessments} <= {"acked"}
-    # each warning's on-site check was acked "confirmed" in time (cholera: one per city)
+    # each warning's on-site check was acked "confirmed" in time (cholera: one per city;
+    # ili-school: the ILI warning's and the influenza warning's)
     checks = [t for t in latest.values() if "verify" in t.action and t.state != "retracted"]
-    assert len(checks) == (2 if name == "cholera" else 0)
+    assert len(checks) == {"cholera": 2, "ili-school": 2}.get(name, 0)
     assert {t.state for t in checks} <= {"acked"}
+
+
+def test_the_poisoning_scenario_s_tiers_are_the_2011_plan_s_bands() -> None:
+    from streams.simulate.poisoning import UPDATES, poisoning_tier
+
+    tier = None
+    for _, _, (poisoned, dead), now, _ in UPDATES:
+        tier = now or tier
+        assert poisoning_tier(poisoned, dead) == tier, (poisoned, dead)
+    # and by hand: 14 poisoned, none dead: IV; 3 dead: III
+    assert [u[3] for u in UPDATES if u[3]] == ["IV", "III"]
