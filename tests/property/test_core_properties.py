@@ -45,7 +45,7 @@ RULES = parse_rulebook(
     (Path(__file__).resolve().parents[2] / "streams" / "rulebooks" / "default.yaml")
     .read_text(encoding="utf-8")
     .replace("baselines: {}", 'baselines: {measles: {"510104": 0.5, "510105": 1.0}}')
-    + "\ninput_checks: {ahead_of_clock_minutes: null}\n"
+    .replace("ahead_of_clock_minutes: 60 ", "ahead_of_clock_minutes: null ")
 )
 T0 = datetime(2026, 3, 1, tzinfo=timezone(timedelta(hours=8)))
 SOURCE = {"agency_id": "a1", "agency_type": "health"}
