@@ -65,7 +65,8 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
             partitions=PARTITIONS,
             use_partitioner=True,
             extra_topic_configs={"max.message.bytes": str(MAX_STATE_BYTES)},
-        )
+        ),
+        rulebook,
     )
     decider = _decider(settings, rulebook, clock, states)
     intake = _intake(app, settings, names)

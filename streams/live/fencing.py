@@ -114,10 +114,12 @@ class PartitionCommitter:
             await producer.stop()
 
     async def commit(
-        self, states: Mapping[int, Mapping[bytes, bytes]], offsets: Mapping[TopicPartition, int]
+        self,
+        states: Mapping[int, Mapping[bytes, bytes | None]],
+        offsets: Mapping[TopicPartition, int],
     ) -> list[int]:
         """Per partition, in one transaction: the changelog records ``states[p]`` (key ->
-        encoded state) and the intake's ``offsets`` of partition ``p``. Returns the
+        state record, None: a tombstone) and the intake's ``offsets`` of partition ``p``. Returns the
         partitions another worker owns now (fenced, or never claimed here): nothing of them
         was committed. ChangelogError when a state is not acknowledged."""
         by_partition: dict[int, dict[TopicPartition, int]] = {}
@@ -148,7 +150,7 @@ class PartitionCommitter:
         self,
         producer: AIOKafkaProducer,
         partition: int,
-        states: Mapping[bytes, bytes],
+        states: Mapping[bytes, bytes | None],
         offsets: dict[TopicPartition, int] | None,
     ) -> None:
         await producer.begin_transaction()
@@ -162,7 +164,7 @@ class PartitionCommitter:
         await producer.commit_transaction()
 
     async def _send_states(
-        self, producer: AIOKafkaProducer, partition: int, states: Mapping[bytes, bytes]
+        self, producer: AIOKafkaProducer, partition: int, states: Mapping[bytes, bytes | None]
     ) -> None:
         sending = []
         for key, blob in states.items():

@@ -3,20 +3,33 @@ itself, in each partition's commit transaction (:mod:`streams.live.fencing`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
+from streams.core import CoreState, decode_state
+from streams.core.changelog import (
+    all_records,
+    changed_records,
+    decode_records,
+    head_key,
+    jurisdiction_of_key,
+)
+from streams.core.state import TOUCHED_KINDS
 from streams.live.topology import partition_for
 from topics.errors import TierflowError
+from topics.models import Status
 
 
 class ChangelogError(TierflowError):
     """A state was not written to the changelog: no offset may be committed past it."""
 
     @classmethod
-    def not_written(cls, topic: str, key: bytes, blob: bytes, exc: Exception) -> ChangelogError:
+    def not_written(
+        cls, topic: str, key: bytes, blob: bytes | None, exc: Exception
+    ) -> ChangelogError:
+        size = 0 if blob is None else len(blob)
         return cls(
-            f"the state of jurisdiction {key.decode()} ({len(blob)} bytes) was not written to "
+            f"the state record {key.decode()} ({size} bytes) was not written to "
             f"{topic}: {type(exc).__name__}: {exc}; no offset is committed past it"
         )
 
@@ -52,29 +65,119 @@ class TableStore:
         await client._wait_on_metadata(self.changelog)
 
 
-class DecideStateStore(TableStore):
-    """The decide stage's states: ``put`` sets the table's local copy only;
-    :meth:`take_unsent` hands the changed states to the commit, which sends their changelog
-    records in the partition's transaction and waits for every acknowledgement
+class RecordStore:
+    """:class:`streams.live.decide.CoreStateStore` over per-key records
+    (:mod:`streams.core.changelog`) in ``data`` (key bytes -> value bytes; a Faust table's
+    local copy, or a dict). :meth:`changed` notes what a batch touched; :meth:`flush`
+    encodes those records alone, so a commit costs what changed, not what exists. Reading
+    a jurisdiction back groups ``data`` by jurisdiction once (after each :meth:`forget`:
+    a rebalance refilled ``data``). A whole state of the format before (keyed by the bare
+    jurisdiction, :func:`streams.core.decode_state`) is read as such, and rewritten as
+    records (its old key tombstoned) the first time it changes."""
+
+    def __init__(self, data: MutableMapping[bytes, bytes], rulebook: Any) -> None:
+        self.data = data
+        self.rulebook = rulebook
+        self._index: dict[str, dict[str, bytes]] | None = None
+        self._touched: dict[str, dict[Status, dict[str, set[Any]]]] = {}
+        self._changed: dict[str, CoreState] = {}
+        self._whole: set[str] = set()  # read from the older format: rewrite every record
+        self._unsent: dict[bytes, bytes | None] = {}
+
+    def _by_jurisdiction(self) -> dict[str, dict[str, bytes]]:
+        if self._index is None:
+            self._index = {}
+            for raw, value in self.data.items():
+                key = raw.decode()
+                self._index.setdefault(jurisdiction_of_key(key) or key, {})[key] = value
+        return self._index
+
+    def get(self, jurisdiction: str) -> CoreState | None:
+        records = self._by_jurisdiction().get(jurisdiction)
+        if not records:
+            return None
+        if head_key(jurisdiction) not in records:  # only a whole state of the older format
+            self._whole.add(jurisdiction)
+            return decode_state(records[jurisdiction])
+        per_key = {k: v for k, v in records.items() if k != jurisdiction}
+        return decode_records(jurisdiction, per_key, self.rulebook)
+
+    def changed(self, jurisdiction: str, before: CoreState, after: CoreState) -> None:
+        """Note what the batch that turned ``before`` into ``after`` touched."""
+        touched = self._touched.setdefault(jurisdiction, {})
+        for status, ns in after.namespaces.items():
+            if ns is before.namespaces.get(status):
+                continue
+            kinds = touched.setdefault(status, {kind: set() for kind in TOUCHED_KINDS})
+            for kind, keys in ns.touched.items():
+                if keys:
+                    kinds[kind] |= keys
+        self._changed[jurisdiction] = after
+
+    def flush(self) -> int:
+        """Write the records of every state changed since the last call; returns how many
+        states."""
+        index = self._index
+        for jurisdiction, state in self._changed.items():
+            if jurisdiction in self._whole:
+                records = all_records(state)
+                records[jurisdiction] = None  # the whole state of the older format
+                self._whole.discard(jurisdiction)
+            else:
+                records = changed_records(state, self._touched.get(jurisdiction, {}))
+            mine = None if index is None else index.setdefault(jurisdiction, {})
+            for key, value in records.items():
+                raw = key.encode()
+                self._unsent[raw] = value
+                if value is None:
+                    self.data.pop(raw, None)
+                    if mine is not None:
+                        mine.pop(key, None)
+                else:
+                    self.data[raw] = value
+                    if mine is not None:
+                        mine[key] = value
+        flushed = len(self._changed)
+        self._changed.clear()
+        self._touched.clear()
+        return flushed
+
+    def forget(self) -> None:
+        """Drop what was noted and not flushed, and the grouping of ``data``."""
+        self._changed.clear()
+        self._touched.clear()
+        self._whole.clear()
+        self._index = None
+
+    def jurisdictions(self) -> Iterator[str]:
+        return iter(list(self._by_jurisdiction()))
+
+    def take_unsent(self) -> dict[int, dict[bytes, bytes | None]]:
+        """The records written since the last call (None: a tombstone), by changelog
+        partition: the partition of their jurisdiction."""
+        unsent, self._unsent = self._unsent, {}
+        out: dict[int, dict[bytes, bytes | None]] = {}
+        for raw, value in unsent.items():
+            key = raw.decode()
+            partition = partition_for(jurisdiction_of_key(key) or key)
+            out.setdefault(partition, {})[raw] = value
+        return out
+
+
+class DecideStateStore(RecordStore):
+    """The decide stage's states in the worker's Faust table: :meth:`flush` sets the
+    table's local copy only; :meth:`take_unsent` hands the records to the commit, which
+    sends them in the partition's transaction and waits for every acknowledgement
     (:mod:`streams.live.fencing`). Faust's own table write only queues the record
     (``send_soon``) and a failed send surfaces in a callback alone, so offsets could be
-    committed past a state the changelog never got. A record goes to the jurisdiction's
-    partition, murmur2(key) — the partition the decide stage reads that jurisdiction from,
-    which is what Faust's recovery expects (DESIGN.md section 7)."""
+    committed past a state the changelog never got. A record goes to its jurisdiction's
+    partition, murmur2(jurisdiction) — the partition the decide stage reads that
+    jurisdiction from, which is what Faust's recovery expects (DESIGN.md section 7)."""
 
-    def __init__(self, table: Any) -> None:
-        super().__init__(table)
-        self._unsent: dict[bytes, bytes] = {}
+    def __init__(self, table: Any, rulebook: Any) -> None:
+        super().__init__(table.data, rulebook)
+        self.table = table
 
-    def put(self, jurisdiction: str, blob: bytes) -> None:
-        key = jurisdiction.encode()
-        self.table.data[key] = blob  # the local copy: the commit sends the changelog record
-        self._unsent[key] = blob
-
-    def take_unsent(self) -> dict[int, dict[bytes, bytes]]:
-        """The states put since the last call, by changelog partition (key -> state)."""
-        unsent, self._unsent = self._unsent, {}
-        out: dict[int, dict[bytes, bytes]] = {}
-        for key, blob in unsent.items():
-            out.setdefault(partition_for(key.decode()), {})[key] = blob
-        return out
+    @property
+    def changelog(self) -> str:
+        return str(self.table.changelog_topic.get_topic_name())
