@@ -17,7 +17,7 @@ reports it touched (``Namespace.touched``), never by scanning a namespace.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -186,7 +186,7 @@ def _series_value(ns: Namespace, key: Any) -> bytes | None:
     return None if series is None else orjson.dumps(_series_out(key, series))
 
 
-_VALUE_OUT = {
+_VALUE_OUT: dict[str, Callable[[Namespace, Any], bytes | None]] = {
     "c": _case_value,
     "t": _track_value,
     "s": _series_value,
@@ -194,7 +194,7 @@ _VALUE_OUT = {
     "w": lambda ns, key: _dumps_or_none(whole(ns.shown).get(key)),
     "e": lambda ns, key: _dumps_or_none(whole(ns.emitted).get(key)),
 }
-_KEYS_OF = {
+_KEYS_OF: dict[str, Callable[[Namespace], Iterable[Any]]] = {
     "c": lambda ns: ns.cases.keys(),
     "t": lambda ns: ns.tracks.keys(),
     "s": lambda ns: ns.stock.keys(),

@@ -119,9 +119,9 @@ class PartitionCommitter:
         offsets: Mapping[TopicPartition, int],
     ) -> list[int]:
         """Per partition, in one transaction: the changelog records ``states[p]`` (key ->
-        state record, None: a tombstone) and the intake's ``offsets`` of partition ``p``. Returns the
-        partitions another worker owns now (fenced, or never claimed here): nothing of them
-        was committed. ChangelogError when a state is not acknowledged."""
+        state record, None: a tombstone) and the intake's ``offsets`` of partition ``p``.
+        Returns the partitions another worker owns now (fenced, or never claimed here):
+        nothing of them was committed. ChangelogError when a state is not acknowledged."""
         by_partition: dict[int, dict[TopicPartition, int]] = {}
         for tp, offset in offsets.items():
             by_partition.setdefault(tp.partition, {})[tp] = offset
