@@ -3,6 +3,7 @@ itself, in each partition's commit transaction (:mod:`streams.live.fencing`)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
@@ -18,6 +19,9 @@ from streams.core.state import TOUCHED_KINDS
 from streams.live.topology import partition_for
 from topics.errors import TierflowError
 from topics.models import Status
+
+# murmur2 in Python, asked once per record written: remembered per jurisdiction
+_partition_of = functools.cache(partition_for)
 
 
 class ChangelogError(TierflowError):
@@ -159,7 +163,7 @@ class RecordStore:
         out: dict[int, dict[bytes, bytes | None]] = {}
         for raw, value in unsent.items():
             key = raw.decode()
-            partition = partition_for(jurisdiction_of_key(key) or key)
+            partition = _partition_of(jurisdiction_of_key(key) or key)
             out.setdefault(partition, {})[raw] = value
         return out
 
