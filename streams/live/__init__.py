@@ -46,8 +46,9 @@ Decisions:
   rebalance). The records a batch touched are written once per *commit*, not per batch,
   and only those: a commit costs what changed. After the agent has decided a batch and
   its output sends are durable, the intake puts the changed records in the table, sends
-  them to the changelog and only then commits the batch's offsets. Every committed offset is thus covered by
-  a changelog record; a restarted worker recovers the table from the changelog before
+  them to the changelog and only then commits the batch's offsets. Every committed
+  offset is thus covered by changelog records; a restarted worker recovers the table from
+  the changelog before
   the intake reads and decides again what was folded but not committed: at-least-once,
   made exactly-once in effect by the core's event-id idempotence and the decide journal
   (:mod:`streams.live.journal`: what was decided again is decided in the same batches,
