@@ -7,7 +7,7 @@ For each size one city's state is folded from that many confirmed cases (four di
 written whole as per-key records (:mod:`streams.core.changelog`), then read back as a
 worker recovering its changelog does (``recovery s``). Then ``--commits`` commits, each of
 a batch of 100 new cases and 100 later events of existing cases, through the worker's
-:class:`streams.live.state_store.RecordStore`: per commit, the changelog bytes (keys and
+:class:`streams.stages.state_records.RecordStore`: per commit, the changelog bytes (keys and
 values), the records and the seconds of the flush (encoding what changed; the send to Kafka
 is the broker's and is not timed here), medians. Beside them, the format before
 (``encode_state``: the whole state per commit) once per size. Prints the ratios 1M / 10k
@@ -30,8 +30,8 @@ from typing import Any
 from bench.core import DISEASES, T0, _case
 from streams.core import CoreState, default_rulebook, encode_state, initial_state, step_many
 from streams.core.changelog import all_records
-from streams.live.state_store import RecordStore
 from streams.ops.runtime import tune_gc_for_core_state
+from streams.stages.state_records import RecordStore
 
 CITY = "5101"
 BATCH = 100  # new cases per commit, and as many later events of existing ones

@@ -34,15 +34,15 @@ from streams.core import (
     state_fingerprint,
     tier_timeline,
 )
-from streams.live.state_store import RecordStore
-from streams.live.topology import (
+from streams.ops.kafka import create_topics
+from streams.stages.state_records import RecordStore
+from streams.stages.topology import (
     INCIDENT_STATES,
     LIVE_TOPICS,
     STOCK_LEVELS,
     TopicNames,
     partition_for,
 )
-from streams.ops.kafka import create_topics
 from tests.integration.kafka_helpers import admin_options, signatures
 from topics.codec import decode, decode_tick
 from topics.models import (

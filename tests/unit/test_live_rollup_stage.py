@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 
 from streams.core import default_rulebook
-from streams.live.rollup_stage import RollupStage
+from streams.stages.rollup_stage import RollupStage
 from topics.codec import encode
 
 from .test_rollup_tasks import ISSUED, SPREAD, ack, task_id, tick

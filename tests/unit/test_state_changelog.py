@@ -22,8 +22,8 @@ from streams.core import (
 )
 from streams.core.changelog import decode_records
 from streams.core.persist import StateDecodeError
-from streams.live.state_store import RecordStore
 from streams.simulate import DEFAULT_START, generate
+from streams.stages.state_records import RecordStore
 from tests.unit.test_core_examples import case
 from topics.codec import decode, decode_tick
 from topics.models import CaseEvent, Rejection, Tick
