@@ -28,8 +28,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeStack]:
     decide workers and a landing process, up for the session and removed after it (its
     containers' logs kept under var/deploy-test/logs)."""
     stack = ComposeStack(tmp_path_factory.mktemp("agencies"))
-    stack.up()
-    try:
-        yield stack
-    finally:
-        stack.down()
+    with pytest.MonkeyPatch.context() as patch:
+        # The integration helpers read the credentials from the environment's settings.
+        for name, value in stack.host_env().items():
+            patch.setenv(name, value)
+        stack.up()
+        try:
+            yield stack
+        finally:
+            stack.down()

@@ -302,7 +302,7 @@ def test_compose_services_and_their_wiring() -> None:
     )
     # migrations, then topics, tried again while the other brokers come up (bounded)
     init = services["init"]["entrypoint"][-1]
-    assert init.startswith("tierflow db migrate && for try in $$(seq 24); do tierflow topics create")
+    assert init.startswith("tierflow db migrate && for try in $$(seq 24); do tierflow topics")
     assert init.endswith("done; exit 1")
     assert services["worker"]["depends_on"]["init"]["condition"] == "service_completed_successfully"
 
