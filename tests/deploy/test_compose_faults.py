@@ -23,9 +23,8 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from clickhouse_connect.driver.client import Client
 
 from streams.core import default_rulebook, fold
-from streams.live.topology import LIVE_TOPICS
-from streams.ops.publisher import route_line
 from streams.ops.record_signer import register_senders
+from streams.stages.topology import LIVE_TOPICS
 from tests.integration.live_support import (
     assert_decisions_equal_offline,
     assert_log_landed,
@@ -37,6 +36,7 @@ from topics.kafka_security import aiokafka_options
 from topics.models import CaseEvent, Rejection
 from topics.privacy import pseudonymise_case
 from topics.registry import ALL_TOPICS
+from topics.routing import route_line
 from topics.settings import Settings
 
 from .compose import NODES, ROOT, ComposeStack
