@@ -36,4 +36,5 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeStack]:
         try:
             yield stack
         finally:
-            stack.down()
+            if os.environ.get("TIERFLOW_DEPLOY_KEEP") != "1":  # 1: left up to look into
+                stack.down()
