@@ -93,30 +93,38 @@ def register_agencies(settings: Settings, lines: list[bytes]) -> None:
 
 async def _replication(settings: Settings) -> dict[str, tuple[int, str]]:
     """Each topic of the registry and of the live shell: (replicas of its partitions, the
-    fewest; its effective min.insync.replicas)."""
+    fewest; its effective min.insync.replicas). Asked again for up to 2 min: the workers
+    create the live topics as they start, and a topic just created may not answer yet."""
     names = [spec.name(settings.topic_prefix) for spec in (*ALL_TOPICS, *LIVE_TOPICS)]
     admin = AIOKafkaAdminClient(**aiokafka_options(settings, "admin"))
     await admin.start()
     try:
-        deadline = time.monotonic() + 120  # the workers create the live topics as they start
+        deadline = time.monotonic() + 120
         while True:
-            described = await admin.describe_topics(names)
-            if all(t["partitions"] for t in described) or time.monotonic() > deadline:
-                break
+            found = await _replication_once(admin, names)
+            if len(found) == len(names) or time.monotonic() > deadline:
+                return {name: found.get(name, (0, "?")) for name in names}
             await asyncio.sleep(2)
-        replicas = {
-            t["topic"]: min((len(p["replicas"]) for p in t["partitions"]), default=0)
-            for t in described
-        }
-        resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
-        min_isr: dict[str, str] = {}
-        for response in await admin.describe_configs(resources):
-            for resource in response.resources:
-                entries = {entry[0]: entry[1] for entry in resource[4]}
-                min_isr[resource[3]] = entries["min.insync.replicas"]
-        return {name: (replicas[name], min_isr[name]) for name in names}
     finally:
         await admin.close()
+
+
+async def _replication_once(
+    admin: AIOKafkaAdminClient, names: list[str]
+) -> dict[str, tuple[int, str]]:
+    replicas = {
+        t["topic"]: min(len(p["replicas"]) for p in t["partitions"])
+        for t in await admin.describe_topics(names)
+        if t["partitions"]
+    }
+    resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in replicas]
+    found: dict[str, tuple[int, str]] = {}
+    for response in await admin.describe_configs(resources):
+        for resource in response.resources:
+            entries = {entry[0]: entry[1] for entry in resource[4]}
+            if "min.insync.replicas" in entries:
+                found[resource[3]] = (replicas[resource[3]], entries["min.insync.replicas"])
+    return found
 
 
 def _client(settings: Settings) -> Client:
