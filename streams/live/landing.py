@@ -42,7 +42,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeAlias
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
@@ -75,8 +75,27 @@ log = logging.getLogger("tierflow.live.landing")
 MAX_HOLD_S = 5.0
 
 Decoder = Callable[[bytes], BaseModel | None]
-Origin: TypeAlias = ConsumerRecord[Any, Any]
-Batch = dict[TopicPartition, list[Origin]]
+Batch = dict[TopicPartition, list[ConsumerRecord[Any, Any]]]
+
+
+class Origin(Protocol):
+    """Where a row came from, as its DLQ record names it: a consumed record, or a row a
+    review decided (no partition or offset: it was never a record)."""
+
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def partition(self) -> int | None: ...
+
+    @property
+    def offset(self) -> int | None: ...
+
+    @property
+    def key(self) -> bytes | None: ...
+
+    @property
+    def value(self) -> bytes | None: ...
 
 
 @dataclass(frozen=True)
@@ -206,15 +225,24 @@ class Landing:
             writes.extend(_by_namespace(route.table, models, token, origins))
         return writes
 
-    def writes(self, topic: str, models: Sequence[BaseModel], token: str) -> list[Write]:
+    def writes(
+        self,
+        topic: str,
+        models: Sequence[BaseModel],
+        token: str,
+        origin: Callable[[str, BaseModel], Origin] | None = None,
+    ) -> list[Write]:
         """The writes of models that would have been the records of ``topic`` (decoded,
         cases pseudonymised), under ``token``; models the topic's table does not hold (an
-        incident event on the cases topic) are left out, as :meth:`plan` leaves them."""
+        incident event on the cases topic) are left out, as :meth:`plan` leaves them.
+        With ``origin`` (topic, model -> where the row came from) a refused row can be
+        isolated by :meth:`land`."""
         route = self.routes.get(topic)
         if route is None:
             return []
         kept = [m for m in models if isinstance(m, route.model)]
-        return _by_namespace(route.table, kept, token)
+        origins = None if origin is None else [origin(topic, m) for m in kept]
+        return _by_namespace(route.table, kept, token, origins)
 
     @staticmethod
     def _decoded(decoder: Decoder, record: ConsumerRecord[Any, Any]) -> BaseModel | None:
@@ -307,13 +335,15 @@ class Landing:
             metrics.RECORDS_REJECTED.labels(origin.topic, "refused by ClickHouse").inc()
             if origin.topic == self.dlq_topic:
                 continue  # a rejection cannot be dead-lettered again; it stays in the topic
-            rejection = self._rejection(item)
+            rejection = self.rejection(item)
             sends.append(
                 await producer.send(self.dlq_topic, encode(rejection), origin.topic.encode())
             )
         await asyncio.gather(*sends)
 
-    def _rejection(self, item: Refused) -> Rejection:
+    def rejection(self, item: Refused) -> Rejection:
+        """The DLQ record of a refused row (``stage = landing``, the reason, its bytes
+        redacted)."""
         origin = item.origin
         raw = origin.value if isinstance(origin.value, bytes) else b""
         return Rejection(

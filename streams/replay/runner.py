@@ -40,6 +40,7 @@ import base64
 import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
@@ -55,7 +56,7 @@ from streams.live.rollup_stage import RollupStage
 from streams.live.ticks import TickClock
 from streams.live.topology import REKEYED, TopicNames, partition_for
 from streams.ops.publisher import route_line
-from topics.codec import b64
+from topics.codec import b64, encode
 from topics.errors import TierflowError
 from topics.kafka_security import aiokafka_options
 from topics.models import IncidentEvent, IncidentState, Rejection, Tick
@@ -120,16 +121,16 @@ class Review:
         self.rollup = RollupStage(
             prefix=settings.topic_prefix, rulebook=rulebook, now=lambda: started, states=rollups
         )
-        self.landing = Landing(
-            kafka=aiokafka_options(settings, "worker"),
-            prefix=settings.topic_prefix,
-            sinks={},
-            pseudonym_key=key,
-        )
         if sinks is None:
             migrate_namespaces(settings, self.database)
             sinks = namespace_sinks(settings, self.database, REVIEW_SINK_POLICY)
         self.sinks = sinks
+        self.landing = Landing(
+            kafka=aiokafka_options(settings, "worker"),
+            prefix=settings.topic_prefix,
+            sinks=sinks,
+            pseudonym_key=key,
+        )
         self._landed_inputs = {self.names.of(CASES), self.names.of(TRANSFERS)}
         self._rekeyed = self.names.of(REKEYED)
         self._ticks = self.names.of(TICKS)
@@ -167,8 +168,10 @@ class Review:
             if topic in self._landed_inputs:
                 by_topic.setdefault(topic, []).append(event)
         token = self._token(records)
-        self._land(
-            [w for topic, rows in by_topic.items() for w in self.landing.writes(topic, rows, token)]
+        writes = self.landing.writes
+        self._land_isolating(
+            [w for topic, rows in by_topic.items() for w in writes(topic, rows, token, _Row)],
+            token,
         )
         return len(kept)
 
@@ -206,11 +209,45 @@ class Review:
         digest = hashlib.sha256(orjson.dumps([self._run, sorted(ranges.items())]))
         return f"review:{digest.hexdigest()[:32]}"
 
+    def _land_isolating(self, writes: Sequence[Write], token: str) -> None:
+        """Land ``writes``; a row ClickHouse refuses for what it holds (a value out of its
+        column's range, a constraint, the privacy guard) does not stop the review: it is
+        isolated (the landing halves the write until it is alone), every other row lands,
+        and it goes to the review's ``rejected_events`` with the reason (``stage =
+        landing``), as the live landing dead-letters it."""
+        refused = self.landing.land(writes)
+        for item in refused:
+            log.error(
+                "review %s: ClickHouse refused a row of %s: %s",
+                self.database,
+                item.table,
+                item.reason,
+            )
+        if refused:
+            rows: list[BaseModel] = [self.landing.rejection(item) for item in refused]
+            self._land([Write("live", "rejected_events", rows, f"{token}:refused")])
+
     def _land(self, writes: Iterable[Write]) -> None:
         for write in writes:
             self.sinks[write.namespace].write(write.table, write.rows, write.token)
         for sink in self.sinks.values():
             sink.flush()
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A row a review decided (never a record): where a refused one came from, its bytes
+    encoded only when it is refused."""
+
+    topic: str
+    model: BaseModel
+    partition: int | None = None
+    offset: int | None = None
+    key: bytes | None = None
+
+    @property
+    def value(self) -> bytes:
+        return encode(self.model)
 
 
 def _as_record(forward: Emitted) -> Record:
