@@ -18,7 +18,6 @@ from aiokafka import TopicPartition
 from sinks.namespaces import namespace_sinks
 from sinks.writer import RetryPolicy, SinkPolicy
 from streams.live import metrics
-from streams.live.decide import Decider, Outgoing, Record
 from streams.live.fencing import (
     PartitionCommitter,
     fence_on_rebalance,
@@ -29,10 +28,11 @@ from streams.live.health import Heartbeat
 from streams.live.intake import Intake
 from streams.live.landing import Landing
 from streams.live.readiness import stop_for_good, wait_until_migrated
-from streams.live.rollup_stage import RollupStage
 from streams.live.state_store import FencedStateStore
-from streams.live.ticks import TickClock, ticks_for
-from streams.live.topology import DECIDE_JOURNAL, PARTITIONS, ROLLUP_FEED, TopicNames
+from streams.stages.decide import Decider, Outgoing, Record
+from streams.stages.rollup_stage import RollupStage
+from streams.stages.ticks import TickClock, ticks_for
+from streams.stages.topology import DECIDE_JOURNAL, PARTITIONS, ROLLUP_FEED, TopicNames
 from topics.agencies import AgencyError, KeyRingFile
 from topics.codec import encode
 from topics.kafka_security import aiokafka_options, credentials, ssl_context
@@ -220,6 +220,7 @@ def _rollup_stage(
         rulebook=rulebook,
         now=lambda: datetime.now(UTC),
         store=store,
+        observer=metrics,
     )
     committer = PartitionCommitter(
         kafka=aiokafka_options(settings, "worker"),
@@ -287,6 +288,7 @@ def _decider(
         store=states,
         clock=clock,
         deferred_puts=True,
+        observer=metrics,
     )
 
 

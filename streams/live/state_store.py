@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from streams.live.topology import PARTITIONS, partition_for
+from streams.stages.topology import PARTITIONS, partition_for
 from topics.errors import TierflowError
 
 
@@ -22,7 +22,7 @@ class ChangelogError(TierflowError):
 
 
 class FencedStateStore:
-    """:class:`streams.live.decide.StateStore` over a Faust table of bytes keyed by the
+    """:class:`streams.stages.decide.StateStore` over a Faust table of bytes keyed by the
     jurisdiction's (or area's) bytes, for a fenced stage: the decide stage's states, and the
     roll-up stage's (``partitions=1``). ``put`` sets the table's local copy only;
     :meth:`take_unsent` hands the changed states to the commit, which sends their changelog

@@ -1,18 +1,18 @@
 """The replay shell: fold the core over recorded input and land it in a review database.
 
 A review sees exactly what the live worker saw, by construction: records go through the
-live shell's own decide stage (:class:`streams.live.decide.Decider`: the same decoding,
+live shell's own decide stage (:class:`streams.stages.decide.Decider`: the same decoding,
 pseudonymisation, jurisdiction routing and distribution of ticks to the jurisdictions of
 a partition) and its decisions through the live landing's table routing
-(:meth:`streams.live.landing.Landing.writes`). Only the transport differs: no Faust, no
-consumer group, no produced records — a forward to the re-keyed topic is fed straight
-back, as the live worker would read it.
+(:meth:`streams.stages.landing_plan.LandingPlan.writes`). Only the transport differs: no
+Faust, no consumer group, no produced records — a forward to the re-keyed topic is fed
+straight back, as the live worker would read it.
 
 What a review does differently, for speed (the decisions and rows are the same):
 
 - The roll-up stages run right after the decide stage, on what the live worker would have
   put on its roll-up feed: city snapshots, acks of roll-up tasks, each batch's newest tick
-  (:mod:`streams.live.rollup_stage`).
+  (:mod:`streams.stages.rollup_stage`).
 - States stay decoded in memory (the decider has no state store); they are encoded only
   for a checkpoint (:mod:`streams.replay.checkpoint`), and then only those that changed.
 - Decisions reach the landing as models (:meth:`Decider.decide`): nothing is encoded to
@@ -50,18 +50,19 @@ from sinks.client import check_identifier
 from sinks.namespaces import Namespace, migrate_namespaces, namespace_sinks
 from sinks.writer import Sink, SinkPolicy
 from streams.core import CoreState, RollupState, Rulebook
-from streams.live.decide import Decider, Emitted, Record
-from streams.live.landing import Landing, Write
-from streams.live.rollup_stage import RollupStage
-from streams.live.ticks import TickClock
-from streams.live.topology import REKEYED, TopicNames, partition_for
-from streams.ops.publisher import route_line
+from streams.stages.decide import Decider, Emitted, Record
+from streams.stages.landing_plan import LandingPlan, Write
+from streams.stages.landing_refusals import land_isolating
+from streams.stages.observer import QUIET
+from streams.stages.rollup_stage import RollupStage
+from streams.stages.ticks import TickClock
+from streams.stages.topology import REKEYED, TopicNames, partition_for
 from topics.codec import b64, encode
 from topics.errors import TierflowError
-from topics.kafka_security import aiokafka_options
 from topics.models import IncidentEvent, IncidentState, Rejection, Tick
 from topics.privacy import redact_raw, withheld_note
 from topics.registry import CASES, TICKS, TRANSFERS
+from topics.routing import route_line
 from topics.settings import Settings
 from topics.signing import KeyRing
 
@@ -113,24 +114,24 @@ class Review:
             pseudonym_key=key,
             rulebook=rulebook,
             store=None,  # states stay decoded in memory; the session checkpoints them
+            observer=QUIET,  # nothing serves Prometheus metrics in a review
             clock=TickClock("event"),  # ticks come from the log, this clock writes none
             now=lambda: started,
             states=states,
             keys=None if keys is None else (lambda: keys),
         )
         self.rollup = RollupStage(
-            prefix=settings.topic_prefix, rulebook=rulebook, now=lambda: started, states=rollups
+            prefix=settings.topic_prefix,
+            rulebook=rulebook,
+            now=lambda: started,
+            states=rollups,
+            observer=QUIET,
         )
+        self.landing = LandingPlan(prefix=settings.topic_prefix, pseudonym_key=key)
         if sinks is None:
             migrate_namespaces(settings, self.database)
             sinks = namespace_sinks(settings, self.database, REVIEW_SINK_POLICY)
         self.sinks = sinks
-        self.landing = Landing(
-            kafka=aiokafka_options(settings, "worker"),
-            prefix=settings.topic_prefix,
-            sinks=sinks,
-            pseudonym_key=key,
-        )
         self._landed_inputs = {self.names.of(CASES), self.names.of(TRANSFERS)}
         self._rekeyed = self.names.of(REKEYED)
         self._ticks = self.names.of(TICKS)
@@ -212,10 +213,10 @@ class Review:
     def _land_isolating(self, writes: Sequence[Write], token: str) -> None:
         """Land ``writes``; a row ClickHouse refuses for what it holds (a value out of its
         column's range, a constraint, the privacy guard) does not stop the review: it is
-        isolated (the landing halves the write until it is alone), every other row lands,
-        and it goes to the review's ``rejected_events`` with the reason (``stage =
-        landing``), as the live landing dead-letters it."""
-        refused = self.landing.land(writes)
+        isolated (:func:`~streams.stages.landing_refusals.land_isolating`), every other
+        row lands, and it goes to the review's ``rejected_events`` with the reason
+        (``stage = landing``), as the live landing dead-letters it."""
+        refused = land_isolating(self.sinks, writes)
         for item in refused:
             log.error(
                 "review %s: ClickHouse refused a row of %s: %s",
@@ -224,7 +225,8 @@ class Review:
                 item.reason,
             )
         if refused:
-            rows: list[BaseModel] = [self.landing.rejection(item) for item in refused]
+            at = datetime.now(UTC)
+            rows: list[BaseModel] = [item.rejection(self._key, at) for item in refused]
             self._land([Write("live", "rejected_events", rows, f"{token}:refused")])
 
     def _land(self, writes: Iterable[Write]) -> None:

@@ -36,7 +36,8 @@ from streams.core import (
     state_fingerprint,
     tier_timeline,
 )
-from streams.live.topology import (
+from streams.ops.kafka import create_topics
+from streams.stages.topology import (
     INCIDENT_STATES,
     LIVE_TOPICS,
     ROLLUP_FEED,
@@ -44,7 +45,6 @@ from streams.live.topology import (
     TopicNames,
     partition_for,
 )
-from streams.ops.kafka import create_topics
 from tests.integration.kafka_helpers import admin_options, signatures
 from topics.codec import decode, decode_tick
 from topics.models import (

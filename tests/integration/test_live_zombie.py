@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from streams.core import default_rulebook, fold, rollup_many, rollup_timeline, state_fingerprint
-from streams.live.topology import partition_for
+from streams.stages.topology import partition_for
 from topics.settings import Settings
 
 from .kafka_helpers import committed_offsets
