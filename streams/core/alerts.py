@@ -35,6 +35,7 @@ def show(
         return
     out.extend(build(p, True) for p in before if p not in wanted)
     out.extend(build(p, False) for p in wanted if p not in before)
+    ns.touched["w"].add(subject)
     if wanted:
         edited(ns.shown)[subject] = wanted
     else:

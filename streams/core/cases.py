@@ -388,3 +388,34 @@ def apply_report(work: Work, ns: Namespace, ev: IncidentEvent, t: int) -> dict[s
         track.category = category  # other rules apply: recompute the whole timeline
         return {key: NO_TIME}
     return {key: t}
+
+
+def rebuild_from_cases(ns: Namespace, comp: Compiled) -> None:
+    """Fill what the tracks of ``ns`` derive from its case records — confirmation times
+    (whole and by county), signal times and each facility's first signal — into tracks
+    that hold none of it (a state read back from per-key records). ``comp`` must be the
+    rulebook the state was folded with: its triggers say which signals count where."""
+    for rec in ns.cases.values():
+        conf, sig = _confirmed(rec), _signal(rec)
+        if conf is not None:
+            track = ns.tracks[disease_key(conf[0])]
+            track.times.append(conf[1])
+            track.by_county.setdefault(conf[2], array("q")).append(conf[1])
+        if sig is None:
+            continue
+        for trig in comp.triggers_for(sig[0]):
+            if not _matches(trig, sig):
+                continue
+            track = ns.tracks[disease_key(sig[0])]
+            if trig.distinct:
+                firsts = track.facility_first.setdefault(trig.trigger_id, {})
+                firsts[sig[2]] = min(firsts.get(sig[2], sig[1]), sig[1])
+            else:
+                track.signals.setdefault(_signal_key(trig, sig), array("q")).append(sig[1])
+    for track in ns.tracks.values():  # in key order, as a whole state is read back
+        track.times = array("q", sorted(track.times))
+        track.by_county = {c: array("q", sorted(ts)) for c, ts in sorted(track.by_county.items())}
+        track.signals = {k: array("q", sorted(ts)) for k, ts in sorted(track.signals.items())}
+        track.facility_first = {
+            k: dict(sorted(v.items())) for k, v in sorted(track.facility_first.items())
+        }

@@ -355,8 +355,10 @@ class _Batch:
             get_id = _REVISED_ID.get(type(out))
             if get_id is None:
                 continue
-            emitted = edited(self.work.namespace(out.status).emitted)
+            ns = self.work.namespace(out.status)
+            emitted = edited(ns.emitted)
             output_id = get_id(out)
+            ns.touched["e"].add(output_id)
             revision = emitted.get(output_id, 0)
             emitted[output_id] = revision + 1
             if revision:

@@ -50,6 +50,9 @@ V = TypeVar("V")
 # Map of tens of thousands of cases costs a microsecond.
 Grown = Map[K, V] | MapMutation[K, V]
 _GROWN = ("asks", "emitted", "shown", "transfers")
+# The keyed parts of a namespace a batch reports as touched (Namespace.touched): cases,
+# tracks, stock series, transfers, the ledger's shown and emitted.
+TOUCHED_KINDS = ("c", "t", "s", "x", "w", "e")
 # Timeline entry: (effective_at, rank, rule_ids, evidence)
 Entry = tuple[int, int, tuple[str, ...], dict[str, float]]
 # Declaration: (t, event_id, rank declared (0: none), agency_id, reason)
@@ -245,6 +248,7 @@ class Namespace:
         "status",
         "stock",
         "tasks",
+        "touched",
         "tracks",
         "transfers",
     )
@@ -273,6 +277,9 @@ class Namespace:
         self.due_heap: list[tuple[int, str]] = []  # (due_at, task_id)
         self.eta_heap: list[tuple[int, str]] = []  # (eta, transfer_id)
         self.next_due = -NO_TIME
+        # what the batch that made this version changed, by kind (:data:`TOUCHED_KINDS`):
+        # a changelog writes those keys alone (streams.core.changelog); not state
+        self.touched: dict[str, set[Any]] = {kind: set() for kind in TOUCHED_KINDS}
 
     def clone(self) -> Namespace:
         """The namespace a batch works on: its containers copied, its maps mutable."""
@@ -292,6 +299,7 @@ class Namespace:
         new.early_acks = self.early_acks.copy()
         new.alerted = self.alerted.copy()
         new.due_heap, new.eta_heap = self.due_heap.copy(), self.eta_heap.copy()
+        new.touched = {kind: set() for kind in TOUCHED_KINDS}
         return new
 
 
@@ -361,6 +369,7 @@ class Work:
         else:
             track = ns.tracks[key] = track.clone()
         self.fresh.add(id(track))
+        ns.touched["t"].add(key)
         return track
 
     def series(self, ns: Namespace, key: tuple[str, str]) -> Series:
@@ -372,6 +381,7 @@ class Work:
         else:
             series = ns.stock[key] = series.clone()
         self.fresh.add(id(series))
+        ns.touched["s"].add(key)
         return series
 
 
@@ -396,6 +406,7 @@ def case_record(ns: Namespace, case_id: str) -> CaseRecord | None:
 def merge_case_edits(ns: Namespace) -> None:
     """Put the batch's case records into ``cases`` (the namespace must be the batch's)."""
     if ns.case_edits:
+        ns.touched["c"].update(ns.case_edits)
         ns.cases = ns.cases.update(ns.case_edits)
         ns.case_edits = {}
 

@@ -169,6 +169,7 @@ def _unclaim(ns: Namespace, jurisdiction: str, key: str, task_id: str, out: list
     if owners:
         ns.tasks[task_id] = (owners, *known[1:])
         return
+    ns.touched["w"].update(("o:" + task_id, "t:" + task_id))
     edited(ns.shown).pop("o:" + task_id, None)
     shown = edited(ns.shown).pop("t:" + task_id, None)
     if shown is not None:
@@ -207,6 +208,7 @@ def _show_task(
     key = "t:" + task_id
     if ns.shown.get(key) == (state, acked):
         return
+    ns.touched["w"].add(key)
     edited(ns.shown)[key] = (state, acked)
     out.append(_task(ns, jurisdiction, task_id, state, acked))
 
@@ -347,6 +349,7 @@ def overdue(ns: Namespace, jurisdiction: str, watermark: int, out: list[Any]) ->
         if alert_id in ns.alerted:
             continue
         ns.alerted.add(alert_id)
+        ns.touched["w"].add("o:" + task_id)
         edited(ns.shown)["o:" + task_id] = watermark  # when the log's clock raised it
         out.append(_overdue_alert(ns, jurisdiction, task_id))
 

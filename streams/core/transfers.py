@@ -69,6 +69,7 @@ def apply_transfer(
     new = (tuple(reached), latest_key, latest, asks)
     if new == old:
         return
+    ns.touched["x"].add(transfer_id)
     edited(ns.transfers)[transfer_id] = new
     if latest[3] is not None and (old is None or old[2][3] != latest[3]):
         heapq.heappush(ns.eta_heap, (latest[3], transfer_id))

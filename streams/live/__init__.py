@@ -39,15 +39,16 @@ Decisions:
   the same agent reads; correctly keyed records pay no extra hop. The core is order-
   insensitive and idempotent, so the interleaving of direct and forwarded records does
   not change any decision.
-- **State.** One Faust table of encoded ``CoreState`` (``streams.core.encode_state``)
-  keyed by jurisdiction, ``use_partitioner=True`` so it can be written from a batch; its
-  changelog partition is then the jurisdiction's partition, the one the worker owns.
-  Decoded states are cached between batches (the cache is dropped on every rebalance).
-  Encoding is O(state), so a changed state is put in the table once per *commit*, not
-  per batch. After the agent has decided a batch and its output sends are durable, the
-  intake puts every changed state in the table, flushes the producer (changelog with it)
-  and only then commits the batch's offsets. Every committed offset is thus covered by
-  a changelog record; a restarted worker recovers the table from the changelog before
+- **State.** One Faust table of per-key state records (``streams.core.changelog``: a
+  record per case, track, stock series, transfer and ledger entry, keyed
+  ``<jurisdiction>|…``), each sent to its jurisdiction's changelog partition, the one the
+  worker owns. Decoded states are cached between batches (the cache is dropped on every
+  rebalance). The records a batch touched are written once per *commit*, not per batch,
+  and only those: a commit costs what changed. After the agent has decided a batch and
+  its output sends are durable, the intake puts the changed records in the table, sends
+  them to the changelog and only then commits the batch's offsets. Every committed
+  offset is thus covered by changelog records; a restarted worker recovers the table from
+  the changelog before
   the intake reads and decides again what was folded but not committed: at-least-once,
   made exactly-once in effect by the core's event-id idempotence and the decide journal
   (:mod:`streams.live.journal`: what was decided again is decided in the same batches,

@@ -28,7 +28,7 @@ from streams.live.health import Heartbeat
 from streams.live.intake import Intake
 from streams.live.landing import Landing
 from streams.live.readiness import stop_for_good, wait_until_migrated
-from streams.live.state_store import FencedStateStore
+from streams.live.state_store import DecideStateStore, FencedStateStore
 from streams.stages.decide import Decider, Outgoing, Record
 from streams.stages.rollup_stage import RollupStage
 from streams.stages.ticks import TickClock, ticks_for
@@ -63,7 +63,7 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
         ticks_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
     clock = TickClock(settings.tick_clock)
-    states = FencedStateStore(
+    states = DecideStateStore(
         app.Table(
             "state",
             key_type=bytes,
@@ -71,7 +71,8 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
             partitions=PARTITIONS,
             use_partitioner=True,
             extra_topic_configs={"max.message.bytes": str(MAX_STATE_BYTES)},
-        )
+        ),
+        rulebook,
     )
     decider = _decider(settings, rulebook, clock, states)
     intake = _intake(app, settings, names)
@@ -275,7 +276,7 @@ def _key_source(settings: Settings) -> Callable[[], KeyRing]:
 
 
 def _decider(
-    settings: Settings, rulebook: Any, clock: TickClock, states: FencedStateStore
+    settings: Settings, rulebook: Any, clock: TickClock, states: DecideStateStore
 ) -> Decider:
     """The decide stage's logic over the worker's state table (changelog-backed)."""
     return Decider(

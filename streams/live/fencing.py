@@ -46,7 +46,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import ProducerFenced
 
 from streams.live import metrics
-from streams.live.state_store import ChangelogError, FencedStateStore
+from streams.live.state_store import ChangelogError, DecideStateStore
 from streams.stages.decide import Decider
 
 log = logging.getLogger("tierflow.live.fencing")
@@ -122,12 +122,14 @@ class PartitionCommitter:
             await producer.stop()
 
     async def commit(
-        self, states: Mapping[int, Mapping[bytes, bytes]], offsets: Mapping[TopicPartition, int]
+        self,
+        states: Mapping[int, Mapping[bytes, bytes | None]],
+        offsets: Mapping[TopicPartition, int],
     ) -> list[int]:
         """Per partition, in one transaction: the changelog records ``states[p]`` (key ->
-        encoded state) and the intake's ``offsets`` of partition ``p``. Returns the
-        partitions another worker owns now (fenced, or never claimed here): nothing of them
-        was committed. ChangelogError when a state is not acknowledged."""
+        state record, None: a tombstone) and the intake's ``offsets`` of partition ``p``.
+        Returns the partitions another worker owns now (fenced, or never claimed here):
+        nothing of them was committed. ChangelogError when a state is not acknowledged."""
         by_partition: dict[int, dict[TopicPartition, int]] = {}
         for tp, offset in offsets.items():
             by_partition.setdefault(tp.partition, {})[tp] = offset
@@ -156,7 +158,7 @@ class PartitionCommitter:
         self,
         producer: AIOKafkaProducer,
         partition: int,
-        states: Mapping[bytes, bytes],
+        states: Mapping[bytes, bytes | None],
         offsets: dict[TopicPartition, int] | None,
     ) -> None:
         await producer.begin_transaction()
@@ -170,7 +172,7 @@ class PartitionCommitter:
         await producer.commit_transaction()
 
     async def _send_states(
-        self, producer: AIOKafkaProducer, partition: int, states: Mapping[bytes, bytes]
+        self, producer: AIOKafkaProducer, partition: int, states: Mapping[bytes, bytes | None]
     ) -> None:
         sending = []
         for key, blob in states.items():
@@ -204,7 +206,7 @@ async def _abort_quietly(producer: AIOKafkaProducer) -> None:
 
 
 def fenced_commits(
-    committer: PartitionCommitter, *, decider: Decider, states: FencedStateStore
+    committer: PartitionCommitter, *, decider: Decider, states: DecideStateStore
 ) -> Callable[[dict[TopicPartition, int]], Awaitable[None]]:
     """The intake's commit over ``committer``: the changed states and the offsets, per
     partition, in one transaction. The partitions of a fenced commit are logged and left

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from streams.stages.state_records import RecordStore
 from streams.stages.topology import PARTITIONS, partition_for
 from topics.errors import TierflowError
 
@@ -14,24 +15,27 @@ class ChangelogError(TierflowError):
     """A state was not written to the changelog: no offset may be committed past it."""
 
     @classmethod
-    def not_written(cls, topic: str, key: bytes, blob: bytes, exc: Exception) -> ChangelogError:
+    def not_written(
+        cls, topic: str, key: bytes, blob: bytes | None, exc: Exception
+    ) -> ChangelogError:
+        size = 0 if blob is None else len(blob)
         return cls(
-            f"the state of jurisdiction {key.decode()} ({len(blob)} bytes) was not written to "
+            f"the state record {key.decode()} ({size} bytes) was not written to "
             f"{topic}: {type(exc).__name__}: {exc}; no offset is committed past it"
         )
 
 
 class FencedStateStore:
     """:class:`streams.stages.decide.StateStore` over a Faust table of bytes keyed by the
-    jurisdiction's (or area's) bytes, for a fenced stage: the decide stage's states, and the
-    roll-up stage's (``partitions=1``). ``put`` sets the table's local copy only;
-    :meth:`take_unsent` hands the changed states to the commit, which sends their changelog
-    records in the partition's transaction and waits for every acknowledgement
-    (:mod:`streams.live.fencing`). Faust's own table write only queues the record
-    (``send_soon``), a failed send surfaces in a callback alone, and a paused worker that
-    lost the partition would still send it; so offsets could be committed past a state the
-    changelog never got, or a zombie's state land over the new owner's. A record goes to
-    murmur2(key) — the partition the stage reads that key's records from, which is what
+    area's bytes, for a fenced stage: the roll-up stage's states (``partitions=1``; the
+    decide stage's are per-key records, :class:`DecideStateStore`). ``put`` sets the
+    table's local copy only; :meth:`take_unsent` hands the changed states to the commit,
+    which sends their changelog records in the partition's transaction and waits for every
+    acknowledgement (:mod:`streams.live.fencing`). Faust's own table write only queues the
+    record (``send_soon``), a failed send surfaces in a callback alone, and a paused worker
+    that lost the partition would still send it; so offsets could be committed past a state
+    the changelog never got, or a zombie's state land over the new owner's. A record goes
+    to murmur2(key) — the partition the stage reads that key's records from, which is what
     Faust's recovery expects (DESIGN.md section 7)."""
 
     def __init__(self, table: Any, partitions: int = PARTITIONS) -> None:
@@ -62,3 +66,22 @@ class FencedStateStore:
         for key, blob in unsent.items():
             out.setdefault(partition_for(key.decode(), self.partitions), {})[key] = blob
         return out
+
+
+class DecideStateStore(RecordStore):
+    """The decide stage's states as per-key records in the worker's Faust table
+    (:class:`streams.stages.state_records.RecordStore` over the table's local copy):
+    :meth:`flush` sets the local copy only; :meth:`take_unsent` hands the records to the
+    commit, which sends them in the partition's transaction and waits for every
+    acknowledgement (:mod:`streams.live.fencing`), for the reasons
+    :class:`FencedStateStore` gives. A record goes to its jurisdiction's partition,
+    murmur2(jurisdiction) — the partition the decide stage reads that jurisdiction from,
+    which is what Faust's recovery expects (DESIGN.md section 7)."""
+
+    def __init__(self, table: Any, rulebook: Any) -> None:
+        super().__init__(table.data, rulebook)
+        self.table = table
+
+    @property
+    def changelog(self) -> str:
+        return str(self.table.changelog_topic.get_topic_name())

@@ -1,6 +1,7 @@
 """The transport-free stages both shells run: the decide stage (:mod:`.decide`), the
 roll-up stages (:mod:`.rollup_stage`), the landing's table routing (:mod:`.landing_plan`),
-the clock written into the log (:mod:`.ticks`) and where records go (:mod:`.topology`).
+the clock written into the log (:mod:`.ticks`), where records go (:mod:`.topology`) and
+the decide stage's states as per-key records (:mod:`.state_records`).
 
 No Faust, no Kafka client, no ClickHouse client: the live shell (:mod:`streams.live`) feeds
 them consumed records and produces what they return, the replay shell

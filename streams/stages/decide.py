@@ -17,9 +17,10 @@ output record will hold, with its topic, key and partition) and the decoded inpu
 worker). The replay shell lands the models directly, so nothing it decides is encoded
 only to be decoded again by the landing.
 
-State lives in a :class:`StateStore` (the Faust table, or a dict in tests); decoded states
-are cached between batches and the cache is dropped on every rebalance. A changed state is
-put in the store after each batch, or, with ``deferred_puts``, only on
+State lives in a :class:`CoreStateStore` (per-key records in the Faust table, or in a
+dict in tests); decoded states are cached between batches and the cache is dropped on
+every rebalance. The store is told what each batch changed; it writes those records after
+each batch, or, with ``deferred_puts``, only on
 :meth:`Decider.flush_states` (the live worker: right before offsets are committed). With no
 store at all (``store=None``: the replay) states live only in memory: the caller seeds them
 (``states``), reads them back (:attr:`Decider.states`) and persists them as it sees fit.
@@ -41,8 +42,6 @@ from pydantic import BaseModel
 from streams.core import (
     CoreState,
     compile_rulebook,
-    decode_state,
-    encode_state,
     feeds_rollup,
     initial_state,
     input_problem,
@@ -136,11 +135,26 @@ class Decided:
 
 
 class StateStore(Protocol):
-    """Encoded core state per jurisdiction (changelog-backed in the worker)."""
+    """Encoded state per key (the roll-up stage's, changelog-backed in the worker)."""
 
     def get(self, jurisdiction: str) -> bytes | None: ...
 
     def put(self, jurisdiction: str, blob: bytes) -> None: ...
+
+    def jurisdictions(self) -> Iterable[str]: ...
+
+
+class CoreStateStore(Protocol):
+    """Core states per jurisdiction, written by what changed
+    (:class:`streams.stages.state_records.RecordStore`)."""
+
+    def get(self, jurisdiction: str) -> CoreState | None: ...
+
+    def changed(self, jurisdiction: str, before: CoreState, after: CoreState) -> None: ...
+
+    def flush(self) -> int: ...
+
+    def forget(self) -> None: ...
 
     def jurisdictions(self) -> Iterable[str]: ...
 
@@ -169,7 +183,7 @@ class Decider:
         digits: int,
         pseudonym_key: bytes,
         rulebook: Any,
-        store: StateStore | None,
+        store: CoreStateStore | None,
         clock: TickClock,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         deferred_puts: bool = False,
@@ -211,7 +225,6 @@ class Decider:
         }
         self.deferred_puts = deferred_puts
         self._states: dict[str, CoreState] = dict(states or {})
-        self._dirty: set[str] = set()  # changed since last put (deferred_puts only)
         self._by_partition: dict[int, set[str]] | None = None
 
     @property
@@ -223,21 +236,16 @@ class Decider:
         """Drop cached states, changed ones too (after a rebalance the store is the truth
         again; records behind a change not yet put must not have been committed)."""
         self._states.clear()
-        self._dirty.clear()
+        if self.store is not None:
+            self.store.forget()
         self._by_partition = None
 
     def flush_states(self) -> int:
         """Put every state changed since the last call in the store; returns how many.
         With ``deferred_puts`` this is the only place states are encoded: the live worker
         calls it right before input offsets are committed, so a state is encoded once per
-        commit instead of once per batch (encoding is O(state), the batch is not)."""
-        if self.store is None:
-            return 0
-        for jurisdiction in self._dirty:
-            self.store.put(jurisdiction, encode_state(self._states[jurisdiction]))
-        flushed = len(self._dirty)
-        self._dirty.clear()
-        return flushed
+        commit instead of once per batch (the store writes what changed since)."""
+        return 0 if self.store is None else self.store.flush()
 
     def process(self, records: Sequence[Record]) -> list[Outgoing]:
         """Everything one batch causes, as records to produce: :meth:`decide`, encoded."""
@@ -392,8 +400,8 @@ class Decider:
     def _state(self, jurisdiction: str) -> CoreState:
         state = self._states.get(jurisdiction)
         if state is None:
-            blob = self.store.get(jurisdiction) if self.store is not None else None
-            state = initial_state(jurisdiction) if blob is None else decode_state(blob)
+            stored = self.store.get(jurisdiction) if self.store is not None else None
+            state = initial_state(jurisdiction) if stored is None else stored
             self._jurisdictions_of(_partition_of(jurisdiction)).add(jurisdiction)
         return state
 
@@ -404,10 +412,9 @@ class Decider:
         new_state, outputs = step_many(state, events, self.rulebook)
         self._states[jurisdiction] = new_state
         if new_state is not state and self.store is not None:
-            if self.deferred_puts:
-                self._dirty.add(jurisdiction)
-            else:
-                self.store.put(jurisdiction, encode_state(new_state))
+            self.store.changed(jurisdiction, state, new_state)
+            if not self.deferred_puts:
+                self.store.flush()
         key = jurisdiction.encode()
         for output in outputs:
             if isinstance(output, Escalation):

@@ -29,7 +29,7 @@ from streams.core import (
     Rulebook,
     declared_timeline,
     decode_rollup,
-    decode_state,
+    default_rulebook,
     feeds_rollup,
     rollup_many,
     rollup_timeline,
@@ -37,6 +37,7 @@ from streams.core import (
     tier_timeline,
 )
 from streams.ops.kafka import create_topics
+from streams.stages.state_records import RecordStore
 from streams.stages.topology import (
     INCIDENT_STATES,
     LIVE_TOPICS,
@@ -583,17 +584,20 @@ def assert_log_landed(ch: Client, settings: Settings) -> None:
 
 
 def state_fingerprints(settings: Settings) -> dict[str, bytes]:
-    """The latest state per jurisdiction in the worker's state changelog, as
-    ``streams.core.state_fingerprint`` (what the events determine, whatever their order)."""
+    """The latest state per jurisdiction in the worker's state changelog (its per-key
+    records, read back as a recovering worker does), as ``streams.core.state_fingerprint``
+    (what the events determine, whatever their order)."""
     topic = f"{settings.topic_prefix}.decide-state-changelog"
-    latest: dict[str, bytes] = {}
+    latest: dict[bytes, bytes] = {}
     for key, value, _partition in read_topic(settings.kafka_bootstrap, topic):
         assert key is not None
-        if value is None:  # a tombstone: the records a claim ends a partition with
-            latest.pop(key.decode(), None)
+        if value is None:  # a tombstone: a key gone, or the record a claim ends with
+            latest.pop(key, None)
             continue
-        latest[key.decode()] = value
-    return {j: state_fingerprint(decode_state(blob)) for j, blob in latest.items()}
+        latest[key] = value
+    store = RecordStore(latest, default_rulebook())
+    states = {j: store.get(j) for j in store.jurisdictions()}
+    return {j: state_fingerprint(s) for j, s in states.items() if s is not None}
 
 
 def assert_decisions_equal_offline(

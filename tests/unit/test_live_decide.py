@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,10 +14,11 @@ import orjson
 import pytest
 from prometheus_client import REGISTRY
 
-from streams.core import CoreState, decode_state, default_rulebook
+from streams.core import CoreState, default_rulebook
 from streams.core.ids import TIERFLOW_NS
 from streams.live import metrics
 from streams.stages.decide import Decider, Outgoing, Record
+from streams.stages.state_records import RecordStore
 from streams.stages.ticks import TickClock
 from streams.stages.topology import decode_feed, partition_for
 from topics.models import IncidentEvent, Rejection, Tick
@@ -34,20 +35,18 @@ SAME_A, SAME_B = "5101", "1108"  # both on partition 4
 OTHER = "1101"  # partition 5
 
 
-class DictStore:
+class DictStore(RecordStore):
+    """The worker's store over a dict, noting the jurisdictions whose records it wrote."""
+
     def __init__(self) -> None:
-        self.blobs: dict[str, bytes] = {}
+        super().__init__({}, default_rulebook())
         self.puts: list[str] = []
 
-    def get(self, jurisdiction: str) -> bytes | None:
-        return self.blobs.get(jurisdiction)
-
-    def put(self, jurisdiction: str, blob: bytes) -> None:
-        self.blobs[jurisdiction] = blob
-        self.puts.append(jurisdiction)
-
-    def jurisdictions(self) -> Iterable[str]:
-        return list(self.blobs)
+    def flush(self) -> int:
+        flushed = super().flush()
+        written = [key for records in self.take_unsent().values() for key in records]
+        self.puts += sorted(key.decode()[:-1] for key in written if key.endswith(b"|"))
+        return flushed
 
 
 def decider(
@@ -206,8 +205,8 @@ def test_national_id_and_name_never_leave_the_decide_stage() -> None:
     out = d.process([rec("cases", case("c1"), partition=0), rec("cases", case("c2"), partition=4)])
     [forward] = on("rekeyed", out)
     out += d.process([Record(forward.topic, 4, 0, forward.key, forward.value)])
-    assert out and store.blobs["5101"]
-    for blob in (*(o.value for o in out), *store.blobs.values()):
+    assert out and store.get("5101")
+    for blob in (*(o.value for o in out), *store.data.values()):
         assert NATIONAL_ID.encode() not in blob and NAME.encode() not in blob
     assert orjson.loads(forward.value)["national_id"] == pseudonym(NATIONAL_ID, KEY)
     assert "name" not in orjson.loads(forward.value) or orjson.loads(forward.value)["name"] is None
@@ -215,7 +214,9 @@ def test_national_id_and_name_never_leave_the_decide_stage() -> None:
 
 def tick_watermark(store: DictStore, jurisdiction: str) -> datetime | None:
     """The latest tick time the jurisdiction's state has seen (the core keeps µs)."""
-    micros = decode_state(store.blobs[jurisdiction]).tick_wm
+    state = store.get(jurisdiction)
+    assert state is not None
+    micros = state.tick_wm
     return datetime.fromtimestamp(micros / 1e6, UTC) if micros > 0 else None
 
 

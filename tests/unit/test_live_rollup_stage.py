@@ -5,6 +5,7 @@ T0 + 3 h, its emergency task due at T0 + 4 h."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -13,11 +14,28 @@ from streams.core import default_rulebook
 from streams.stages.rollup_stage import RollupStage
 from topics.codec import encode
 
-from .test_live_decide import DictStore
 from .test_rollup_tasks import ISSUED, SPREAD, ack, task_id, tick
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 H = timedelta(hours=1)
+
+
+class DictStore:
+    """Encoded states by area, as the worker's roll-up table holds them."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+        self.puts: list[str] = []
+
+    def get(self, jurisdiction: str) -> bytes | None:
+        return self.blobs.get(jurisdiction)
+
+    def put(self, jurisdiction: str, blob: bytes) -> None:
+        self.blobs[jurisdiction] = blob
+        self.puts.append(jurisdiction)
+
+    def jurisdictions(self) -> Iterable[str]:
+        return list(self.blobs)
 
 
 def stage(store: DictStore) -> RollupStage:

@@ -1,0 +1,108 @@
+"""A city with a large state (issue 14 item 1): the worker checkpoints it as per-key
+records, is SIGKILLed with half of the cases decided, restarts, recovers the state from
+the changelog and decides the rest. The state in the changelog then equals the pure core's
+over the same records (``streams.core.fold``, offline: an independent answer), the whole
+of it (the fingerprint) — nothing lost at the kill, nothing folded twice."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+
+from streams.core import default_rulebook, fold, state_fingerprint
+from streams.simulate import DEFAULT_START
+from tests.integration.kafka_helpers import admin_options, signatures, uncommitted
+from tests.unit.test_core_examples import case
+from topics.codec import decode, encode
+from topics.models import CaseEvent
+from topics.privacy import pseudonymise_case
+from topics.registry import CASES
+from topics.settings import Settings
+
+from .live_support import (
+    live_settings,
+    prepare,
+    running_worker,
+    start_worker,
+    state_fingerprints,
+    stop_worker,
+    wait_decided,
+)
+
+CASES_IN_CITY = 20_000  # CI-sized; bench/state.py measures 1 M
+
+
+def _lines() -> list[bytes]:
+    return [
+        encode(
+            case(
+                n,
+                DEFAULT_START + timedelta(seconds=20 * n),
+                cls=("suspected", "confirmed")[n % 2],
+                facility=f"H{n % 9}",
+                region=f"51010{n % 5}",
+            )
+        )
+        for n in range(CASES_IN_CITY)
+    ]
+
+
+async def _send(settings: Settings, lines: list[bytes]) -> None:
+    """Every line to the cases topic keyed by its city, signed, acknowledged."""
+    producer = AIOKafkaProducer(**admin_options(settings.kafka_bootstrap), acks="all")
+    await producer.start()
+    try:
+        topic = CASES.name(settings.topic_prefix)
+        sent = [
+            await producer.send(topic, line, key=b"5101", headers=headers)
+            for line, headers in zip(lines, signatures(settings, lines), strict=True)
+        ]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
+def _until_committed_some(settings: Settings, published: int) -> None:
+    group = f"{settings.topic_prefix}.decide-intake"
+    topic = CASES.name(settings.topic_prefix)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        behind = uncommitted(settings.kafka_bootstrap, group, (topic,))
+        if 0 < published - sum(behind.values()) < published:
+            return
+        time.sleep(0.2)
+    raise AssertionError("the first worker committed nothing within 60 s")
+
+
+def test_a_large_city_survives_sigkill_and_recovers_its_state(
+    stack: Settings, unique_name: Callable[..., str], tmp_path: Path
+) -> None:
+    settings = live_settings(
+        stack, unique_name("big"), tick_clock="wall", tick_interval_s=3600, worker_stages="decide"
+    )
+    prepare(settings, migrate=False)
+    lines = _lines()
+    half = len(lines) // 2
+    asyncio.run(_send(settings, lines[:half]))
+    first = start_worker(settings, tmp_path / "first.log")
+    _until_committed_some(settings, half)
+    asyncio.run(_send(settings, lines[half:]))
+    stop_worker(first, signal.SIGKILL)
+    with running_worker(settings, tmp_path / "second.log") as proc:
+        wait_decided(settings, proc)
+    key = settings.pseudonym_key.get_secret_value().encode()
+    events = [pseudonymise_case(_case_of(line), key) for line in lines]
+    states, _ = fold(events, default_rulebook())
+    assert state_fingerprints(settings) == {j: state_fingerprint(s) for j, s in states.items()}
+
+
+def _case_of(line: bytes) -> CaseEvent:
+    event = decode(line)
+    assert isinstance(event, CaseEvent)
+    return event

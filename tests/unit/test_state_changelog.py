@@ -1,0 +1,142 @@
+"""Per-key state records (streams.core.changelog) through the worker's RecordStore: read
+back after any batch they are the state that wrote them (every byte of ``encode_state``,
+ledger included, so the fingerprint too); a batch that changes one case writes a fixed
+number of records however many cases there are; a whole state of the format before is
+read and rewritten as records."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import pytest
+
+from streams.core import (
+    CoreState,
+    default_rulebook,
+    encode_state,
+    initial_state,
+    state_fingerprint,
+    step_many,
+)
+from streams.core.changelog import decode_records
+from streams.core.persist import StateDecodeError
+from streams.simulate import DEFAULT_START, generate
+from streams.stages.state_records import RecordStore
+from tests.unit.test_core_examples import case
+from topics.codec import decode, decode_tick
+from topics.models import CaseEvent, Rejection, Tick
+from topics.registry import jurisdiction_of
+
+RULES = default_rulebook()
+SCENARIOS = ("cholera", "road-mci", "supply-squeeze", "chemical-poisoning", "ili-school")
+
+
+def _records(name: str, status: str) -> list[Any]:
+    out = []
+    for line in generate(name, 1, status=status).jsonl().splitlines():
+        try:
+            is_tick = orjson.loads(line).get("kind") == "tick"
+        except (orjson.JSONDecodeError, AttributeError):
+            continue
+        got = decode_tick(line) if is_tick else decode(line)
+        if not isinstance(got, Rejection):
+            out.append(got)
+    return out
+
+
+def _fold(store: RecordStore, states: dict[str, CoreState], batch: list[Any]) -> None:
+    by_place: dict[str, list[Any]] = {}
+    for record in batch:
+        if isinstance(record, Tick) and record.jurisdiction is None:
+            for jurisdiction in states:
+                by_place.setdefault(jurisdiction, []).append(record)
+            continue
+        place = record.jurisdiction if isinstance(record, Tick) else record.region
+        by_place.setdefault(jurisdiction_of(place, 4), []).append(record)
+    for jurisdiction, events in by_place.items():
+        before = states.get(jurisdiction) or initial_state(jurisdiction)
+        after, _ = step_many(before, events, RULES)
+        if after is not before:
+            store.changed(jurisdiction, before, after)
+        states[jurisdiction] = after
+
+
+def _read_back(store: RecordStore, states: dict[str, CoreState]) -> None:
+    fresh = RecordStore(dict(store.data), RULES)  # a worker recovering the changelog
+    assert sorted(fresh.jurisdictions()) == sorted(states)
+    for jurisdiction, state in states.items():
+        got = fresh.get(jurisdiction)
+        assert got is not None
+        assert encode_state(got) == encode_state(state)
+        assert state_fingerprint(got) == state_fingerprint(state)
+
+
+@pytest.mark.parametrize("status", ["Actual", "Exercise"])
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_records_read_back_are_the_state_after_every_commit(name: str, status: str) -> None:
+    records = _records(name, status)
+    store = RecordStore({}, RULES)
+    states: dict[str, CoreState] = {}
+    size = max(1, len(records) // 12)
+    for i in range(0, len(records), size):
+        _fold(store, states, records[i : i + size])
+        store.flush()
+        _read_back(store, states)
+    assert states
+
+
+def _case(n: int, minute: int) -> CaseEvent:
+    at = DEFAULT_START + timedelta(minutes=minute)
+    return case(
+        n,
+        at,
+        cls="confirmed" if n % 3 else "suspected",
+        facility=f"H{n % 7}",
+        event_id=f"e-{n}-{minute}",
+    )
+
+
+def _records_of_one_more_case(cases: int) -> int:
+    store = RecordStore({}, RULES)
+    states: dict[str, CoreState] = {}
+    _fold(store, states, [_case(n, n % 600) for n in range(cases)])
+    store.flush()
+    store.take_unsent()
+    _fold(store, states, [_case(cases // 2, 900)])  # a later event of one case
+    store.flush()
+    return sum(len(records) for records in store.take_unsent().values())
+
+
+def test_a_change_to_one_case_writes_the_same_few_records_at_any_size() -> None:
+    small, large = _records_of_one_more_case(300), _records_of_one_more_case(6000)
+    # the jurisdiction's record, the namespace's, the case and its track (+ ledger entries)
+    assert small == large <= 6
+
+
+def test_a_whole_state_of_the_format_before_is_read_then_rewritten_as_records() -> None:
+    states: dict[str, CoreState] = {}
+    _fold(RecordStore({}, RULES), states, [_case(n, n) for n in range(40)])
+    old = states["5101"]
+    data = {b"5101": encode_state(old)}
+    store = RecordStore(data, RULES)
+    got = store.get("5101")
+    assert got is not None and encode_state(got) == encode_state(old)
+    after, _ = step_many(got, [_case(7, 500)], RULES)
+    store.changed("5101", got, after)
+    store.flush()
+    assert b"5101" not in data and b"5101|" in data  # rewritten, the old key tombstoned
+    unsent = store.take_unsent()
+    assert unsent[max(unsent)][b"5101"] is None or any(
+        records.get(b"5101", b"") is None for records in unsent.values()
+    )
+    again = RecordStore(dict(data), RULES).get("5101")
+    assert again is not None and encode_state(again) == encode_state(after)
+
+
+def test_records_of_another_jurisdiction_or_garbage_are_refused() -> None:
+    with pytest.raises(StateDecodeError):
+        decode_records("5101", {"1101|": b"[4,0,[]]"}, RULES)
+    with pytest.raises(StateDecodeError):
+        decode_records("5101", {"5101|": b"not json"}, RULES)
