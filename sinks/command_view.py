@@ -112,10 +112,24 @@ DAYS_OF_COVER = """
 SELECT site_id, item, argMax(on_hand, at) AS latest_on_hand,
        argMax(days_of_cover, at) AS latest_days_of_cover, max(at) AS latest_at
 FROM stock_levels FINAL
-WHERE status = 'Actual' AND item NOT LIKE 'bed.%'
+WHERE status = 'Actual' AND item NOT LIKE 'bed.%' AND item NOT LIKE 'staff.%'
+  AND item NOT LIKE 'team.%'
 GROUP BY site_id, item
 ORDER BY latest_days_of_cover ASC NULLS LAST
 LIMIT 30
+"""
+
+# Staff and teams available now (issue 15): each site's latest count, summed by jurisdiction.
+STAFF = """
+SELECT jurisdiction, item, sum(latest) AS available, count() AS sites, max(latest_at) AS latest_at
+FROM (
+  SELECT jurisdiction, site_id, item, argMax(on_hand, at) AS latest, max(at) AS latest_at
+  FROM stock_levels FINAL
+  WHERE status = 'Actual' AND (item LIKE 'staff.%' OR item LIKE 'team.%')
+  GROUP BY jurisdiction, site_id, item
+)
+GROUP BY jurisdiction, item
+ORDER BY jurisdiction, item
 """
 
 DLQ_COUNT = "SELECT count() FROM rejected_events FINAL"
@@ -134,6 +148,7 @@ class Board:
     stock: list[dict[str, Any]]
     dlq_count: int
     beds: list[dict[str, Any]] = field(default_factory=list)
+    staff: list[dict[str, Any]] = field(default_factory=list)  # staff and teams
     # Overdue tasks of stood-down incidents and superseded tiers, left off the board.
     overdue_elsewhere: int = 0
 
@@ -170,6 +185,7 @@ def read_board(client: Client, status: Status = "Actual") -> Board:
         stock=rows(DAYS_OF_COVER),
         dlq_count=_count(client, DLQ_COUNT),
         beds=rows(BEDS),
+        staff=rows(STAFF),
         overdue_elsewhere=int(rows(OVERDUE_COUNT)[0]["count()"]) - len(overdue),
     )
 

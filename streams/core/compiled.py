@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 from streams.core.eventtime import HOUR, MINUTE, days_to_us
 from streams.core.rulebook import BASELINE_METRICS, TIER_RANK, Condition, Rule, Rulebook
+from streams.core.rulebook_resources import StaffMinimum
 
 STAND_DOWN = 0  # plan key "stand_down" and the rank of "no tier"
 
@@ -76,6 +77,7 @@ class Compiled:
     assessment: tuple[PlanItem, ...]  # the command agency's task on a recommendation change
     declare_within: int  # microseconds a declared tier may lag below the recommended one
     verification: PlanItem  # the task a warning issues
+    staffing: dict[str, tuple[StaffMinimum, ...]]  # staff or bed item -> minimums reading it
     _rules: tuple[Rule, ...]
     _triggers: dict[str, tuple[Trigger, ...]]
     _baselines: dict[str, dict[str, float]]
@@ -158,6 +160,14 @@ def _applies(rule: Rule, disease: str | None, category: str) -> bool:
     return rule.categories is None or category in rule.categories
 
 
+def _by_item(minimums: tuple[StaffMinimum, ...]) -> dict[str, tuple[StaffMinimum, ...]]:
+    found: dict[str, tuple[StaffMinimum, ...]] = {}
+    for m in minimums:
+        for item in (m.staff, m.per):
+            found[item] = (*found.get(item, ()), m)
+    return found
+
+
 def compile_rulebook(book: Rulebook) -> Compiled:
     """The compiled form of ``book``, built on first use and kept on the (frozen) rulebook."""
     cached = book._compiled
@@ -224,6 +234,7 @@ def compile_rulebook(book: Rulebook) -> Compiled:
             book.verification.action,
             round(book.verification.due_hours * HOUR),
         ),
+        staffing=_by_item(book.resources.staffing),
         _rules=book.rules,
         _triggers={code: tuple(found) for code, found in triggers.items()},
         _baselines=book.baselines,

@@ -51,6 +51,7 @@ from streams.core.plan import (
     warning_alert,
 )
 from streams.core.rulebook import Rulebook
+from streams.core.staff import staff_changed
 from streams.core.state import NO_TIME, CoreState, Namespace, Track, Work, edited
 from streams.core.stock import apply_stock
 from streams.core.tiers import Timeline, same_tier_newest_case
@@ -144,6 +145,10 @@ class _Batch:
                 beds_changed(ns, self.jurisdiction, ev.site_id, ev.item, t, out=self.out)
                 if ev.item == self.comp.icu_item:
                     icu_changed(ns, self.jurisdiction, ev.site_id, t, comp=self.comp, out=self.out)
+            if fresh and ev.item in self.comp.staffing:
+                staff_changed(
+                    ns, self.jurisdiction, ev.site_id, ev.item, t, comp=self.comp, out=self.out
+                )
         else:
             apply_transfer(
                 ns, self.jurisdiction, ev, t, watermark=self._watermark(ns), out=self.out

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from streams.core.rulebook_decisions import Authority, Verification
 from streams.core.rulebook_input import InputChecks
+from streams.core.rulebook_resources import Resources
 from streams.core.yaml_keys import duplicate_keys
 from topics.codec import error_path
 from topics.errors import TierflowError
@@ -178,6 +179,7 @@ class Rulebook(_Strict):
     # disease -> county (6-digit code) -> 5-year average of confirmed cases per week
     baselines: dict[str, dict[str, Annotated[float, Field(gt=0)]]] = Field(default_factory=dict)
     input_checks: InputChecks = InputChecks()
+    resources: Resources = Resources()
     _compiled: Any = PrivateAttr(default=None)
 
 

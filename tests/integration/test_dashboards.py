@@ -16,6 +16,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from sinks.client import connect
+from sinks.command_view import read_board
 from tests.grafana_sql import (
     ALL,
     QueryWindow,
@@ -268,6 +269,15 @@ EXPECTED: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {
         # n95: (9000 + 3000) on hand / (1000 + 100) a day over both depots.
         [("ppe.n95", 10.9, 9.0, 30), ("ppe.gown", 80.0, 80.0, 30)],
     ),
+    "Staff and teams by jurisdiction": (
+        ("jurisdiction", "item", "available", "sites", "as_of"),
+        # 5101's nurses: hosp-a's latest 24 + hosp-b's 18 (the Exercise 99 is a drill's)
+        [
+            ("5001", "staff.icu_nurse", 12.0, 1, utc(6, 9)),
+            ("5101", "staff.icu_nurse", 42.0, 2, utc(6, 8)),
+            ("5101", "team.military_medical", 2.0, 1, utc(6, 9)),
+        ],
+    ),
     "Reporting timeliness: case reports within 2 h": (
         ("time", "agency", "on_time_pct"),
         [
@@ -453,6 +463,11 @@ FILTERED = [
         [("ppe.n95", 9.0, 9.0, 30), ("ppe.gown", 80.0, 80.0, 30)],
     ),
     (
+        "Staff and teams by jurisdiction",
+        {"jurisdiction": ["5001"]},
+        [("5001", "staff.icu_nurse", 12.0, 1, utc(6, 9))],
+    ),
+    (
         "Alerts",
         {"disease": ["cholera"]},
         [REDIRECT_ALERT],
@@ -506,3 +521,18 @@ def test_panel_options_name_only_columns_their_query_returns() -> None:
 def test_the_reader_cannot_write(reader: Client, board_db: str) -> None:
     with pytest.raises(Exception, match=r"readonly|READONLY|ACCESS_DENIED"):
         reader.command(f"TRUNCATE TABLE {board_db}.incidents")
+
+
+def test_the_board_reads_staff_and_teams_apart_from_stock(stack: Settings, board_db: str) -> None:
+    """``tierflow board``'s own queries on the same landed scenario (issue 15 item 1)."""
+    client = connect(stack, board_db, reader=True)
+    try:
+        board = read_board(client)
+    finally:
+        client.close()
+    assert [(r["jurisdiction"], r["item"], r["available"], r["sites"]) for r in board.staff] == [
+        ("5001", "staff.icu_nurse", 12.0, 1),
+        ("5101", "staff.icu_nurse", 42.0, 2),
+        ("5101", "team.military_medical", 2.0, 1),
+    ]
+    assert sorted({r["item"] for r in board.stock}) == ["ppe.gown", "ppe.n95"]

@@ -197,10 +197,20 @@ beds = st.fixed_dictionaries(
         "baseline": st.sampled_from([None, 10.0, 20.0]),
     }
 )
-# Denser in beds and transfers, over two days: redirects, delays and stock alerts.
+# ICU nurses against the beds above (2.5 per occupied bed): staff_ratio_low
+nurses = st.fixed_dictionaries(
+    {
+        "kind": st.just("stock"),
+        "site_id": st.sampled_from(["H1", "H2"]),
+        "site_type": st.just("hospital"),
+        "item": st.just("staff.icu_nurse"),
+        "on_hand": st.sampled_from([0.0, 10.0, 25.0, 60.0]),
+    }
+)
+# Denser in beds and transfers, over two days: redirects, delays, stock and staff alerts.
 logistics_streams = st.lists(
     st.tuples(
-        st.one_of(beds, stocks, transfers, transfers, cases, st.just({"kind": "tick"})),
+        st.one_of(beds, stocks, nurses, transfers, transfers, cases, st.just({"kind": "tick"})),
         st.integers(0, 48),
         regions,
         st.sampled_from(["Actual", "Actual", "Actual", "Exercise"]),
