@@ -528,6 +528,7 @@ AlertKind = Literal[
     "stock_low",
     "icu_capacity_low",
     "staff_ratio_low",
+    "stockpile_short",
     "reporting_late",
     "event_held",
     "ack_rejected",
@@ -545,7 +546,7 @@ class Alert(_Output):
     alert_kind: AlertKind = Field(
         description=(
             "warning_opened, task_overdue, transfer_delayed, capacity_redirect, stock_low, "
-            "icu_capacity_low, staff_ratio_low, reporting_late, tier_recommended, "
+            "icu_capacity_low, staff_ratio_low, stockpile_short, reporting_late, tier_recommended, "
             "declaration_overdue or declaration_rejected."
         )
     )

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from fnmatch import fnmatchcase
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from streams.core.eventtime import HOUR, MINUTE, days_to_us
 from streams.core.rulebook import BASELINE_METRICS, TIER_RANK, Condition, Rule, Rulebook
-from streams.core.rulebook_resources import StaffMinimum
+from streams.core.rulebook_resources import StaffMinimum, StockpileItem
 
+T = TypeVar("T")
 STAND_DOWN = 0  # plan key "stand_down" and the rank of "no tier"
 
 
@@ -78,6 +80,7 @@ class Compiled:
     declare_within: int  # microseconds a declared tier may lag below the recommended one
     verification: PlanItem  # the task a warning issues
     staffing: dict[str, tuple[StaffMinimum, ...]]  # staff or bed item -> minimums reading it
+    stockpile: dict[str, tuple[StockpileItem, ...]]  # item or bed item -> entries reading it
     _rules: tuple[Rule, ...]
     _triggers: dict[str, tuple[Trigger, ...]]
     _baselines: dict[str, dict[str, float]]
@@ -160,11 +163,12 @@ def _applies(rule: Rule, disease: str | None, category: str) -> bool:
     return rule.categories is None or category in rule.categories
 
 
-def _by_item(minimums: tuple[StaffMinimum, ...]) -> dict[str, tuple[StaffMinimum, ...]]:
-    found: dict[str, tuple[StaffMinimum, ...]] = {}
-    for m in minimums:
-        for item in (m.staff, m.per):
-            found[item] = (*found.get(item, ()), m)
+def _by_item(entries: Iterable[tuple[T, tuple[str, ...]]]) -> dict[str, tuple[T, ...]]:
+    """Each item -> the entries that read it (in rulebook order)."""
+    found: dict[str, tuple[T, ...]] = {}
+    for entry, items in entries:
+        for item in items:
+            found[item] = (*found.get(item, ()), entry)
     return found
 
 
@@ -234,7 +238,8 @@ def compile_rulebook(book: Rulebook) -> Compiled:
             book.verification.action,
             round(book.verification.due_hours * HOUR),
         ),
-        staffing=_by_item(book.resources.staffing),
+        staffing=_by_item((m, (m.staff, m.per)) for m in book.resources.staffing),
+        stockpile=_by_item((s, (s.item, s.beds)) for s in book.resources.stockpile),
         _rules=book.rules,
         _triggers={code: tuple(found) for code, found in triggers.items()},
         _baselines=book.baselines,

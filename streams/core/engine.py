@@ -54,6 +54,7 @@ from streams.core.rulebook import Rulebook
 from streams.core.staff import staff_changed
 from streams.core.state import NO_TIME, CoreState, Namespace, Track, Work, edited
 from streams.core.stock import apply_stock
+from streams.core.stockpile import stockpile_changed
 from streams.core.tiers import Timeline, same_tier_newest_case
 from streams.core.transfers import apply_transfer, beds_changed, delayed
 from topics.models import (
@@ -149,6 +150,13 @@ class _Batch:
                 staff_changed(
                     ns, self.jurisdiction, ev.site_id, ev.item, t, comp=self.comp, out=self.out
                 )
+            if fresh and ev.item in self.comp.stockpile:
+                watermark = self._watermark(ns)
+                changed = (ev.site_id, ev.item)
+                stockpile_changed(
+                    ns, self.jurisdiction, changed, t, comp=self.comp, watermark=watermark,
+                    out=self.out,
+                )  # fmt: skip
         else:
             apply_transfer(
                 ns, self.jurisdiction, ev, t, watermark=self._watermark(ns), out=self.out

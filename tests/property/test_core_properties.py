@@ -191,7 +191,8 @@ beds = st.fixed_dictionaries(
         "kind": st.just("stock"),
         "site_id": st.sampled_from(["H1", "H2", "H3"]),
         "site_type": st.just("hospital"),
-        "item": st.just("bed.icu"),
+        # isolation beds: the capacity the stockpile catalogue's ppe.gown need follows
+        "item": st.sampled_from(["bed.icu", "bed.icu", "bed.isolation"]),
         "on_hand": st.sampled_from([0.0, 0.0, 2.0, 9.0]),
         # with a baseline the jurisdiction's ICU ratio can fall below 15 %: icu_capacity_low
         "baseline": st.sampled_from([None, 10.0, 20.0]),
