@@ -65,10 +65,10 @@ from bench.core import CITIES, EMERGENCY, HEALTH, T0, _mixed
 from bench.raw_consume import RawRate, raw_consume
 from sinks.client import connect
 from sinks.namespaces import migrate_namespaces, namespace_databases
-from streams.live.topology import LIVE_TOPICS, TopicNames
 from streams.ops.kafka import create_topics
 from streams.ops.record_signer import RecordSigner, register_keys
 from streams.ops.runtime import tune_gc_for_core_state
+from streams.stages.topology import LIVE_TOPICS, TopicNames
 from topics.codec import encode
 from topics.kafka_security import aiokafka_options
 from topics.registry import ALERTS, ALL_TOPICS, TOPIC_FOR_KIND

@@ -44,9 +44,8 @@ from bench.raw_consume import raw_consume
 from sinks.client import connect
 from sinks.namespaces import namespace_databases
 from streams.core import default_rulebook
-from streams.live.topology import LIVE_TOPICS, TopicNames
 from streams.ops.kafka import create_topics
-from streams.ops.publisher import OutgoingRecord, publish_records
+from streams.ops.publisher import publish_records
 from streams.ops.record_signer import register_senders
 from streams.ops.runtime import tune_gc_for_core_state
 from streams.replay.kafka_range import RangePlan, plan_ranges, range_consumer
@@ -57,9 +56,11 @@ from streams.replay.session import (
     ReviewSummary,
     replay_kafka,
 )
+from streams.stages.topology import LIVE_TOPICS, TopicNames
 from topics.codec import decode, encode
 from topics.kafka_security import aiokafka_options
 from topics.registry import ALL_TOPICS, TICKS, TOPIC_FOR_KIND
+from topics.routing import OutgoingRecord
 from topics.settings import Settings, load_settings
 
 SPACING = timedelta(seconds=2)  # event time between consecutive events of one city

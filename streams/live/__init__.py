@@ -60,11 +60,11 @@ Decisions:
   the decide agent reads them back like events, so a replay sees the same time.
   ``tick_clock``: ``wall`` (production) or ``event`` (the highest Actual ``occurred_at``
   seen, capped at the wall clock; for scenarios dated in the past) — see
-  :mod:`streams.live.ticks`.
+  :mod:`streams.stages.ticks`.
 - **Outputs.** Escalations, tasks and alerts go to their topics with ``decided_at`` (the
   only wall-clock time in a decision); incident states and stock levels to internal
   topics for landing. Keys are the jurisdiction.
-- **Roll-up stages** (:mod:`streams.live.rollup_stage`, DESIGN.md section 3): every city
+- **Roll-up stages** (:mod:`streams.stages.rollup_stage`, DESIGN.md section 3): every city
   snapshot of a disease some roll-up rule names also goes to ``<p>.rollup-feed.v1``, keyed
   by incident, and so do acks of roll-up tasks (an Ack naming a roll-up incident) and the
   newest tick of each decided batch (key ``tick``: the roll-up stages' time). It has one

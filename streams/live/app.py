@@ -17,16 +17,16 @@ import faust
 from sinks.namespaces import namespace_sinks
 from sinks.writer import RetryPolicy, SinkPolicy
 from streams.live import metrics
-from streams.live.decide import Decider, Outgoing, Record
 from streams.live.fencing import PartitionCommitter, fenced_commits
 from streams.live.health import Heartbeat
 from streams.live.intake import Intake
 from streams.live.landing import Landing
 from streams.live.readiness import stop_for_good, wait_until_migrated
-from streams.live.rollup_stage import RollupStage
 from streams.live.state_store import DecideStateStore, TableStore
-from streams.live.ticks import TickClock, ticks_for
-from streams.live.topology import DECIDE_JOURNAL, PARTITIONS, ROLLUP_FEED, TopicNames
+from streams.stages.decide import Decider, Outgoing, Record
+from streams.stages.rollup_stage import RollupStage
+from streams.stages.ticks import TickClock, ticks_for
+from streams.stages.topology import DECIDE_JOURNAL, PARTITIONS, ROLLUP_FEED, TopicNames
 from topics.agencies import AgencyError, KeyRingFile
 from topics.codec import encode
 from topics.kafka_security import aiokafka_options, credentials, ssl_context
@@ -205,6 +205,7 @@ def _rollup_stage(app: Any, settings: Settings, rulebook: Any, names: TopicNames
         rulebook=rulebook,
         now=lambda: datetime.now(UTC),
         store=store,
+        observer=metrics,
     )
     feed = app.topic(
         names.of(ROLLUP_FEED),
@@ -259,6 +260,7 @@ def _decider(
         store=states,
         clock=clock,
         deferred_puts=True,
+        observer=metrics,
     )
 
 

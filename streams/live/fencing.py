@@ -41,8 +41,8 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import ProducerFenced
 
 from streams.live import metrics
-from streams.live.decide import Decider
 from streams.live.state_store import ChangelogError, DecideStateStore
+from streams.stages.decide import Decider
 
 log = logging.getLogger("tierflow.live.fencing")
 

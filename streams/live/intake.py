@@ -37,7 +37,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.live import journal
-from streams.live.decide import Record
+from streams.stages.decide import Record
 
 log = logging.getLogger("tierflow.live.intake")
 

@@ -29,9 +29,9 @@ after a crash carry deterministic ids and versions (ReplacingMergeTree), so land
 is harmless.
 
 The routing (which topic lands in which table, which models a table takes, which
-namespace a row belongs to) is shared with the replay shell: :meth:`Landing.plan` turns
-records into writes, :meth:`Landing.writes` turns models that never were records (a
-review's decisions, handed over by the decide stage) into the same writes.
+namespace a row belongs to) is shared with the replay shell
+(:class:`streams.stages.landing_plan.LandingPlan`, whose :meth:`~LandingPlan.plan` turns
+each batch into writes).
 """
 
 from __future__ import annotations
@@ -39,80 +39,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeAlias
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from sinks.errors import SinkError, SinkRejected
-from sinks.namespaces import Namespace, namespace_of
-from sinks.writer import Sink, dedup_token
+from sinks.namespaces import Namespace
+from sinks.writer import Sink
 from streams.live import metrics
-from streams.live.topology import INCIDENT_STATES, STOCK_LEVELS
-from topics.codec import b64, decode, encode
-from topics.models import (
-    Alert,
-    CaseEvent,
-    Escalation,
-    IncidentState,
-    Rejection,
-    Status,
-    StockLevel,
-    Task,
-    TransferEvent,
-)
-from topics.privacy import pseudonymise_case, redact_raw
-from topics.registry import ALERTS, CASES, DLQ, ESCALATIONS, TASKS, TRANSFERS, TopicSpec
+from streams.stages.landing_plan import Batch, LandingPlan, Origin, Write
+from topics.codec import b64, encode
+from topics.models import Rejection
+from topics.privacy import redact_raw
+from topics.registry import DLQ
 
 log = logging.getLogger("tierflow.live.landing")
 
 # Longest wait between two landing attempts while ClickHouse refuses: one attempt costs a
 # refused connection, and a short cap lands the backlog soon after ClickHouse is back.
 MAX_HOLD_S = 5.0
-
-Decoder = Callable[[bytes], BaseModel | None]
-Origin: TypeAlias = ConsumerRecord[Any, Any]
-Batch = dict[TopicPartition, list[Origin]]
-
-
-@dataclass(frozen=True)
-class Route:
-    """Where a topic's records land: ``table``, which holds ``model`` rows, and how a
-    record's bytes become one (None: not a row of the table)."""
-
-    table: str
-    model: type[BaseModel]
-    decoder: Decoder
-
-
-def _output(table: str, model: type[BaseModel]) -> Route:
-    return Route(table, model, model.model_validate_json)
-
-
-@dataclass(frozen=True)
-class Write:
-    """One sink write: where, which rows, under which deduplication token; ``origins``:
-    the record each row came from (None: models that never were records)."""
-
-    namespace: Namespace
-    table: str
-    rows: list[BaseModel]
-    token: str
-    origins: list[Origin] | None = None
-
-    def halves(self) -> tuple[Write, Write]:
-        """The first and the second half, each under a token of its own derived from this
-        write's (the same on every attempt, so a retried half is deduplicated)."""
-        half = len(self.rows) // 2
-        origins = self.origins or []
-        return (
-            Write(self.namespace, self.table, self.rows[:half], f"{self.token}/a", origins[:half]),
-            Write(self.namespace, self.table, self.rows[half:], f"{self.token}/b", origins[half:]),
-        )
 
 
 @dataclass(frozen=True)
@@ -124,25 +74,7 @@ class Refused:
     reason: str
 
 
-def _by_namespace(
-    table: str, models: Sequence[BaseModel], token: str, origins: Sequence[Origin] | None = None
-) -> list[Write]:
-    """One write per namespace the models' statuses fall in, all under ``token`` (each
-    namespace is its own database: a re-sent range must be recognised in both)."""
-    split: dict[Namespace, tuple[list[BaseModel], list[Origin]]] = {}
-    for at, model in enumerate(models):
-        status: Status = getattr(model, "status", "Actual")
-        rows, froms = split.setdefault(namespace_of(status), ([], []))
-        rows.append(model)
-        if origins is not None:
-            froms.append(origins[at])
-    return [
-        Write(namespace, table, rows, token, None if origins is None else froms)
-        for namespace, (rows, froms) in split.items()
-    ]
-
-
-class Landing:
+class Landing(LandingPlan):
     """Consumes ``topics`` of ``prefix`` and lands them through one sink per namespace."""
 
     def __init__(
@@ -156,6 +88,7 @@ class Landing:
         poll_ms: int = 200,
         tracker: metrics.CommitTracker | None = None,
     ) -> None:
+        super().__init__(prefix=prefix, pseudonym_key=pseudonym_key)
         self.kafka = kafka  # aiokafka client options (topics.kafka_security)
         self.group = f"{prefix}.landing"
         self.sinks = sinks
@@ -166,74 +99,17 @@ class Landing:
         self._pseudonym_key = pseudonym_key
         self._committed: dict[TopicPartition, int | None] = {}
         self._lag_at = 0.0
-        key = pseudonym_key
 
-        def case(raw: bytes) -> BaseModel | None:
-            event = decode(raw)
-            return pseudonymise_case(event, key) if isinstance(event, CaseEvent) else None
-
-        def transfer(raw: bytes) -> BaseModel | None:
-            event = decode(raw)
-            return event if isinstance(event, TransferEvent) else None
-
-        routes: list[tuple[TopicSpec, Route]] = [
-            (ESCALATIONS, _output("tier_timeline", Escalation)),
-            (TASKS, _output("tasks", Task)),
-            (ALERTS, _output("alerts", Alert)),
-            (INCIDENT_STATES, _output("incidents", IncidentState)),
-            (STOCK_LEVELS, _output("stock_levels", StockLevel)),
-            (DLQ, _output("rejected_events", Rejection)),
-            (CASES, Route("cases", CaseEvent, case)),
-            (TRANSFERS, Route("transfers", TransferEvent, transfer)),
-        ]
-        self.routes = {spec.name(prefix): route for spec, route in routes}
-
-    # --- turning records into writes (no I/O) ------------------------------------------
-
-    def plan(self, batch: Batch) -> list[Write]:
-        """The sink writes one ``getmany`` batch becomes."""
-        writes: list[Write] = []
-        for tp, records in sorted(batch.items()):
-            if not records:
-                continue
-            route = self.routes[tp.topic]
-            first, last = records[0].offset, records[-1].offset
-            token = dedup_token(route.table, tp.topic, tp.partition, first, last)
-            decoded = [(record, self._decoded(route.decoder, record)) for record in records]
-            kept = [(record, model) for record, model in decoded if model is not None]
-            models = [model for _, model in kept]
-            origins = [record for record, _ in kept]
-            writes.extend(_by_namespace(route.table, models, token, origins))
-        return writes
-
-    def writes(self, topic: str, models: Sequence[BaseModel], token: str) -> list[Write]:
-        """The writes of models that would have been the records of ``topic`` (decoded,
-        cases pseudonymised), under ``token``; models the topic's table does not hold (an
-        incident event on the cases topic) are left out, as :meth:`plan` leaves them."""
-        route = self.routes.get(topic)
-        if route is None:
-            return []
-        kept = [m for m in models if isinstance(m, route.model)]
-        return _by_namespace(route.table, kept, token)
-
-    @staticmethod
-    def _decoded(decoder: Decoder, record: ConsumerRecord[Any, Any]) -> BaseModel | None:
-        value = record.value
-        if not isinstance(value, bytes):
-            return None
-        try:
-            return decoder(value)
-        except ValidationError as exc:
-            # Our own output topics: a record that does not decode means a foreign writer.
-            log.error(
-                "skipping undecodable %s[%d]@%d: %s",
-                record.topic,
-                record.partition,
-                record.offset,
-                exc.errors(include_url=False)[0]["msg"],
-            )
-            metrics.RECORDS_REJECTED.labels(record.topic, "undecodable output").inc()
-            return None
+    def _undecodable(self, record: Origin, exc: ValidationError) -> None:
+        # Our own output topics: a record that does not decode means a foreign writer.
+        log.error(
+            "skipping undecodable %s[%d]@%d: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            exc.errors(include_url=False)[0]["msg"],
+        )
+        metrics.RECORDS_REJECTED.labels(record.topic, "undecodable output").inc()
 
     def land(self, writes: Sequence[Write]) -> list[Refused]:
         """Write and flush each write (blocking; durable on return) and return the records

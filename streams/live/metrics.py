@@ -16,8 +16,6 @@ from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from topics.models import Rejection
-
 LAG_REFRESH_S = 2.0  # how often the lag and commit-age gauges are recomputed
 
 RECORDS_CONSUMED = Counter(
@@ -90,17 +88,6 @@ WAITING = Gauge(
 )
 
 
-def reason_class(rejection: Rejection) -> str:
-    """A bounded label for a rejection: its reason up to the first value it quotes
-    (``missing required field``, ``bad region code``, ``not JSON`` …)."""
-    text = rejection.reason
-    for stop in (":", "(", "'", '"'):
-        cut = text.find(stop)
-        if cut > 0:
-            text = text[:cut]
-    return text.strip()
-
-
 def count_consumed(tally: Tally[tuple[str, str, str, str]]) -> None:
     for labels, n in tally.items():
         RECORDS_CONSUMED.labels(*labels).inc(n)
@@ -120,6 +107,14 @@ def observe_sink_batch(table: str, rows: int, seconds: float) -> None:
 def count_rejected(tally: Tally[tuple[str, str]]) -> None:
     for labels, n in tally.items():
         RECORDS_REJECTED.labels(*labels).inc(n)
+
+
+def count_escalation(tier: str, status: str) -> None:
+    ESCALATIONS.labels(tier, status).inc()
+
+
+def set_event_time_lag(topic: str, seconds: float) -> None:
+    EVENT_TIME_LAG.labels(topic).set(seconds)
 
 
 @dataclass

@@ -14,9 +14,9 @@ from prometheus_client import start_http_server
 from streams.core import default_rulebook, load_rulebook
 from streams.live.app import build_app, landing_stage
 from streams.live.health import Heartbeat
-from streams.live.topology import LIVE_TOPICS, TopicNames
 from streams.ops.kafka import create_topics
 from streams.ops.runtime import tune_gc_for_core_state
+from streams.stages.topology import LIVE_TOPICS, TopicNames
 from topics.registry import ALL_TOPICS
 from topics.settings import Settings
 

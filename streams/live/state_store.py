@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from streams.live.topology import partition_for
+from streams.stages.topology import partition_for
 from topics.errors import TierflowError
 
 
@@ -22,7 +22,7 @@ class ChangelogError(TierflowError):
 
 
 class TableStore:
-    """:class:`streams.live.decide.StateStore` over a Faust table of bytes keyed by the
+    """:class:`streams.stages.decide.StateStore` over a Faust table of bytes keyed by the
     jurisdiction's bytes, written the Faust way (the roll-up stage's: its agent's commits
     are Faust's). ``use_partitioner`` sends each key's changelog record to murmur2(key)."""
 

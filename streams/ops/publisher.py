@@ -1,4 +1,5 @@
-"""Getting events in: route JSONL lines to their topics and publish them.
+"""Getting events in: route JSONL lines to their topics (:mod:`topics.routing`) and
+publish them.
 
 Every line is validated with the wire codec before anything is sent; a valid line is sent
 byte for byte as it was read (the producer's copy is the agency's copy), keyed by its
@@ -13,7 +14,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -25,33 +25,14 @@ from aiokafka.errors import (
 from streams.ops.kafka import idempotent_producer
 from streams.ops.record_signer import RecordSigner
 from topics.agencies import AgencyError
-from topics.codec import all_problems, decode, decode_tick
+from topics.codec import all_problems
 from topics.errors import TierflowError
 from topics.kafka_security import Principal
-from topics.models import Rejection, Tick
-from topics.registry import TICKS, TOPIC_FOR_KIND, jurisdiction_of
+from topics.models import Rejection
+from topics.routing import OutgoingRecord, is_tick, route_line
 from topics.settings import Settings
 
 _SEND_WINDOW = 5_000  # unacknowledged sends in flight before we wait for the oldest
-
-
-@dataclass(frozen=True)
-class OutgoingRecord:
-    """One record to send: topic stem (registry), value bytes, key, optional partition and
-    record timestamp. Events carry their ``occurred_at`` as the record timestamp, so that
-    Kafka's time index is an event-time index and a replay can find a time range with
-    ``offsets_for_times``."""
-
-    topic_stem: str
-    value: bytes
-    key: bytes | None = None
-    partition: int | None = None
-    timestamp_ms: int | None = None
-    # The agency that sends it (``source``): whose key signs it; None for ticks and for
-    # lines that are not events.
-    agency_id: str | None = None
-    agency_type: str | None = None
-
 
 UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -70,47 +51,6 @@ class LineError:
         return f"{source}:{self.line}: {field}{self.reason}"
 
 
-def _is_tick(raw: bytes) -> bool:
-    # Cheap pre-check so that events never pay for a second parse.
-    if b'"tick"' not in raw:
-        return False
-    try:
-        parsed = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return False
-    return isinstance(parsed, dict) and parsed.get("kind") == "tick"
-
-
-def route_line(raw: bytes, digits: int) -> list[OutgoingRecord] | Rejection:
-    """The record(s) one line becomes, or why it is rejected."""
-    if _is_tick(raw):
-        tick = decode_tick(raw)
-        if isinstance(tick, Rejection):
-            return tick
-        return _tick_records(tick, raw)
-    event = decode(raw)
-    if isinstance(event, Rejection):
-        return event
-    kind: str = event.kind  # type: ignore[attr-defined]
-    region: str = event.region  # type: ignore[attr-defined]
-    key = jurisdiction_of(region, digits).encode()
-    at = _epoch_ms(event.occurred_at)  # type: ignore[attr-defined]
-    source = event.source  # type: ignore[attr-defined]
-    stem = TOPIC_FOR_KIND[kind].stem
-    return [OutgoingRecord(stem, raw, key, None, at, source.agency_id, source.agency_type)]
-
-
-def _epoch_ms(instant: datetime) -> int:
-    return int(instant.timestamp() * 1000)
-
-
-def _tick_records(tick: Tick, raw: bytes) -> list[OutgoingRecord]:
-    at = _epoch_ms(tick.tick_at)
-    if tick.jurisdiction is not None:
-        return [OutgoingRecord(TICKS.stem, raw, tick.jurisdiction.encode(), timestamp_ms=at)]
-    return [OutgoingRecord(TICKS.stem, raw, None, p, at) for p in range(TICKS.partitions)]
-
-
 def plan_lines(lines: Iterable[bytes], digits: int) -> tuple[list[OutgoingRecord], list[LineError]]:
     """Validate every non-blank line (1-based numbering); returns what to send and every
     problem of every invalid line. A UTF-8 byte order mark opening the first line (as
@@ -125,7 +65,7 @@ def plan_lines(lines: Iterable[bytes], digits: int) -> tuple[list[OutgoingRecord
             continue
         routed = route_line(raw, digits)
         if isinstance(routed, Rejection):
-            found = all_problems(raw, tick=_is_tick(raw)) or [(routed.field, routed.reason)]
+            found = all_problems(raw, tick=is_tick(raw)) or [(routed.field, routed.reason)]
             errors += [LineError(number, field, reason) for field, reason in found]
         else:
             records.extend(routed)

@@ -27,7 +27,7 @@ from topics.settings import Settings
 from topics.signing import KEY_BYTES, SigningKey, sign_headers
 
 if TYPE_CHECKING:
-    from streams.ops.publisher import OutgoingRecord
+    from topics.routing import OutgoingRecord
 
 Headers = list[tuple[str, bytes]]
 

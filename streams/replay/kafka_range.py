@@ -185,7 +185,7 @@ def chunked(ranges: list[PartitionRange], batch_records: int) -> list[list[Parti
     of every range, the ``k``-th of as many equal slices as there are batches. The cuts
     depend on the plan alone, never on how fetches interleave, so a review resumed after
     batch ``k`` decides batches ``k + 1`` … exactly as the first run did (the core's output
-    diffs depend on batch boundaries; ``streams.live.journal`` says why)."""
+    diffs depend on batch boundaries; the live worker's decide journal says why)."""
     total = sum(r.size for r in ranges)
     count = max(1, -(-total // max(1, batch_records)))
     batches: list[list[PartitionRange]] = [[] for _ in range(count)]

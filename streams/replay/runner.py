@@ -1,18 +1,18 @@
 """The replay shell: fold the core over recorded input and land it in a review database.
 
 A review sees exactly what the live worker saw, by construction: records go through the
-live shell's own decide stage (:class:`streams.live.decide.Decider`: the same decoding,
+live shell's own decide stage (:class:`streams.stages.decide.Decider`: the same decoding,
 pseudonymisation, jurisdiction routing and distribution of ticks to the jurisdictions of
 a partition) and its decisions through the live landing's table routing
-(:meth:`streams.live.landing.Landing.writes`). Only the transport differs: no Faust, no
-consumer group, no produced records — a forward to the re-keyed topic is fed straight
-back, as the live worker would read it.
+(:meth:`streams.stages.landing_plan.LandingPlan.writes`). Only the transport differs: no
+Faust, no consumer group, no produced records — a forward to the re-keyed topic is fed
+straight back, as the live worker would read it.
 
 What a review does differently, for speed (the decisions and rows are the same):
 
 - The roll-up stages run right after the decide stage, on what the live worker would have
   put on its roll-up feed: city snapshots, acks of roll-up tasks, each batch's newest tick
-  (:mod:`streams.live.rollup_stage`).
+  (:mod:`streams.stages.rollup_stage`).
 - States stay decoded in memory (the decider has no state store); they are encoded only
   for a checkpoint (:mod:`streams.replay.checkpoint`), and then only those that changed.
 - Decisions reach the landing as models (:meth:`Decider.decide`): nothing is encoded to
@@ -49,18 +49,18 @@ from sinks.client import check_identifier
 from sinks.namespaces import Namespace, migrate_namespaces, namespace_sinks
 from sinks.writer import Sink, SinkPolicy
 from streams.core import CoreState, RollupState, Rulebook
-from streams.live.decide import Decider, Emitted, Record
-from streams.live.landing import Landing, Write
-from streams.live.rollup_stage import RollupStage
-from streams.live.ticks import TickClock
-from streams.live.topology import REKEYED, TopicNames, partition_for
-from streams.ops.publisher import route_line
+from streams.stages.decide import Decider, Emitted, Record
+from streams.stages.landing_plan import LandingPlan, Write
+from streams.stages.observer import QUIET
+from streams.stages.rollup_stage import RollupStage
+from streams.stages.ticks import TickClock
+from streams.stages.topology import REKEYED, TopicNames, partition_for
 from topics.codec import b64
 from topics.errors import TierflowError
-from topics.kafka_security import aiokafka_options
 from topics.models import IncidentEvent, IncidentState, Rejection, Tick
 from topics.privacy import redact_raw, withheld_note
 from topics.registry import CASES, TICKS, TRANSFERS
+from topics.routing import route_line
 from topics.settings import Settings
 from topics.signing import KeyRing
 
@@ -112,20 +112,20 @@ class Review:
             pseudonym_key=key,
             rulebook=rulebook,
             store=None,  # states stay decoded in memory; the session checkpoints them
+            observer=QUIET,  # nothing serves Prometheus metrics in a review
             clock=TickClock("event"),  # ticks come from the log, this clock writes none
             now=lambda: started,
             states=states,
             keys=None if keys is None else (lambda: keys),
         )
         self.rollup = RollupStage(
-            prefix=settings.topic_prefix, rulebook=rulebook, now=lambda: started, states=rollups
-        )
-        self.landing = Landing(
-            kafka=aiokafka_options(settings, "worker"),
             prefix=settings.topic_prefix,
-            sinks={},
-            pseudonym_key=key,
+            rulebook=rulebook,
+            now=lambda: started,
+            states=rollups,
+            observer=QUIET,
         )
+        self.landing = LandingPlan(prefix=settings.topic_prefix, pseudonym_key=key)
         if sinks is None:
             migrate_namespaces(settings, self.database)
             sinks = namespace_sinks(settings, self.database, REVIEW_SINK_POLICY)

@@ -46,8 +46,6 @@ from sinks.access import login_for
 from sinks.client import connect
 from sinks.reviews import ReviewRun, record_review_run
 from streams.core import Rulebook
-from streams.live.decide import Record
-from streams.live.topology import DECIDED, TopicNames
 from streams.replay.checkpoint import CheckpointFile
 from streams.replay.kafka_range import (
     PartitionRange,
@@ -59,6 +57,8 @@ from streams.replay.kafka_range import (
     read_batches,
 )
 from streams.replay.runner import ReplayError, Review, file_records, review_database
+from streams.stages.decide import Record
+from streams.stages.topology import DECIDED, TopicNames
 from topics.agencies import load_registry
 from topics.registry import TICKS
 from topics.settings import Settings

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 
-from streams.ops.publisher import OutgoingRecord, route_line
 from streams.simulate import cholera, ili_school, poisoning, road_mci, supply_squeeze
 from streams.simulate.errors import SimulateError
 from streams.simulate.script import Params, Scenario, SimRecord
 from topics.models import Rejection
+from topics.routing import OutgoingRecord, route_line
 
 # A fixed default start keeps files reproducible: Monday 2 March 2026, 08:00 Beijing time.
 DEFAULT_START = datetime(2026, 3, 2, 8, 0, tzinfo=timezone(timedelta(hours=8)))

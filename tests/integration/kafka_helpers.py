@@ -55,8 +55,8 @@ def signatures(settings: Settings, values: list[bytes]) -> list[list[tuple[str, 
     """Each value's ``tierflow-sig`` headers, signed by its own agency as ``tierflow publish``
     signs (the agencies get keys in the test stack's registry if they have none); None for
     a value that is not an event (a tick, a malformed line): nobody signs those."""
-    from streams.ops.publisher import route_line
     from streams.ops.record_signer import RecordSigner, register_senders
+    from topics.routing import route_line
 
     routed = [route_line(v, settings.jurisdiction_digits) for v in values]
     records = [r[0] if isinstance(r, list) and r[0].agency_id else None for r in routed]

@@ -34,14 +34,14 @@ from streams.core import (
     state_fingerprint,
     tier_timeline,
 )
-from streams.live.topology import (
+from streams.ops.kafka import create_topics
+from streams.stages.topology import (
     INCIDENT_STATES,
     LIVE_TOPICS,
     STOCK_LEVELS,
     TopicNames,
     partition_for,
 )
-from streams.ops.kafka import create_topics
 from tests.integration.kafka_helpers import admin_options, signatures
 from topics.codec import decode, decode_tick
 from topics.models import (

@@ -26,7 +26,7 @@ from .live_support import (
 
 # The worker with a decide stage whose first batch raises.
 FAULTY_WORKER = """
-import streams.live.decide as decide
+import streams.stages.decide as decide
 real = decide.Decider.process
 calls = []
 def process(self, records):

@@ -14,7 +14,7 @@ from pathlib import Path
 from clickhouse_connect.driver.client import Client
 
 from streams.core import default_rulebook, fold
-from streams.live.topology import partition_for
+from streams.stages.topology import partition_for
 from topics.settings import Settings
 
 from .live_support import (

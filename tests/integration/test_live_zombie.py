@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from streams.core import default_rulebook, fold, state_fingerprint
-from streams.live.topology import partition_for
+from streams.stages.topology import partition_for
 from topics.settings import Settings
 
 from .kafka_helpers import committed_offsets

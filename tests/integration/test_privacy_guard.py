@@ -13,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
 
-from streams.live.topology import LIVE_TOPICS
+from streams.stages.topology import LIVE_TOPICS
 from topics.models import Rejection
 from topics.privacy import redact_raw
 from topics.registry import ALL_TOPICS, DLQ

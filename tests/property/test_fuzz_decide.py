@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from streams.core import compile_rulebook, default_rulebook, input_problem
-from streams.live.decide import Decided, Decider, Record
-from streams.live.ticks import TickClock
 from streams.replay.runner import file_records
 from streams.simulate import generate
+from streams.stages.decide import Decided, Decider, Record
+from streams.stages.ticks import TickClock
 from topics.codec import MAX_RECORD_BYTES, decode, decode_tick
 from topics.models import Rejection
 from topics.settings import Settings

@@ -8,10 +8,10 @@ from __future__ import annotations
 import orjson
 
 from streams.core import default_rulebook
-from streams.live.decide import Decider, Record
-from streams.live.ticks import TickClock
-from streams.live.topology import partition_for
 from streams.ops.kafka import topic_configs
+from streams.stages.decide import Decider, Record
+from streams.stages.ticks import TickClock
+from streams.stages.topology import partition_for
 from tests.unit.test_live_decide import KEY, NAME, NATIONAL_ID, NOW, SAME_A, P, case
 from topics.models import CaseEvent
 from topics.privacy import pseudonym

@@ -18,10 +18,10 @@ import pytest
 from streams.core import Rulebook, auto_declared, default_rulebook, fold, initial_state, step_many
 from streams.core.eventtime import EPOCH
 from streams.core.folding import tier_timeline
-from streams.live.decide import Decider, Record
-from streams.live.metrics import reason_class
-from streams.live.ticks import TickClock
-from streams.live.topology import partition_for
+from streams.stages.decide import Decider, Record
+from streams.stages.observer import reason_class
+from streams.stages.ticks import TickClock
+from streams.stages.topology import partition_for
 from topics.codec import decode, decode_tick
 from topics.models import Rejection, Tick
 

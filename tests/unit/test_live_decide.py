@@ -1,4 +1,4 @@
-"""The live decide stage without Kafka: :class:`streams.live.decide.Decider` over a dict
+"""The live decide stage without Kafka: :class:`streams.stages.decide.Decider` over a dict
 store, fed hand-made records. Expectations are worked out by hand from the wire contract
 and the default rulebook (mass casualty: IV at >=10 casualties with >=2 dead or critical)."""
 
@@ -16,9 +16,10 @@ from prometheus_client import REGISTRY
 
 from streams.core import CoreState, decode_state, default_rulebook
 from streams.core.ids import TIERFLOW_NS
-from streams.live.decide import Decider, Outgoing, Record
-from streams.live.ticks import TickClock
-from streams.live.topology import decode_feed, partition_for
+from streams.live import metrics
+from streams.stages.decide import Decider, Outgoing, Record
+from streams.stages.ticks import TickClock
+from streams.stages.topology import decode_feed, partition_for
 from topics.models import IncidentEvent, Rejection, Tick
 from topics.privacy import pseudonym
 
@@ -61,6 +62,7 @@ def decider(
         clock=TickClock(mode),  # type: ignore[arg-type]
         now=lambda: NOW,
         states=states,
+        observer=metrics,  # the live worker's: the counters below are Prometheus'
     )
 
 

@@ -15,8 +15,8 @@ import pytest
 from aiokafka import TopicPartition
 
 import streams.live.intake as intake_module
-from streams.live.decide import Record
 from streams.live.intake import Intake
+from streams.stages.decide import Record
 
 TP = TopicPartition("t", 0)
 BOOK = TopicPartition("j", 0)  # the journal

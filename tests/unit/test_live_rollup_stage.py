@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 
 from streams.core import default_rulebook
-from streams.live.rollup_stage import RollupStage
+from streams.stages.rollup_stage import RollupStage
 from topics.codec import encode
 
 from .test_live_decide import DictStore

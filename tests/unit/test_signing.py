@@ -10,8 +10,8 @@ import pytest
 from pydantic import SecretStr
 
 from streams.core import default_rulebook
-from streams.live.decide import Decider, Record
-from streams.live.ticks import TickClock
+from streams.stages.decide import Decider, Record
+from streams.stages.ticks import TickClock
 from topics.models import Rejection
 from topics.signing import HEADER, KeyRing, Signer, SigningKey, signature, source_mismatch
 

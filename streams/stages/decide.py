@@ -49,9 +49,9 @@ from streams.core import (
     rollup_areas,
     step_many,
 )
-from streams.live import metrics
-from streams.live.ticks import TickClock
-from streams.live.topology import (
+from streams.stages.observer import QUIET, StageObserver, reason_class
+from streams.stages.ticks import TickClock
+from streams.stages.topology import (
     DECIDED,
     INCIDENT_STATES,
     PARTITIONS,
@@ -176,8 +176,10 @@ class Decider:
         states: Mapping[str, CoreState] | None = None,
         keys: Callable[[], KeyRing] | None = None,
         decided_log: bool = False,
+        observer: StageObserver = QUIET,
     ) -> None:
         self.names = TopicNames(prefix)
+        self.observer = observer
         # The agencies' keys, asked once per batch (the worker's registry file changes
         # while it runs): every input record read for the first time is verified
         # (topics/signing.py). None only where records carry no signatures by design: a
@@ -264,12 +266,12 @@ class Decider:
             at = batch.newest_tick
             tick = Tick(event_id=f"rollup-tick:{at.isoformat()}", tick_at=at)
             batch.out.append(Emitted(self.rollup_feed, b"tick", tick, partition=0))
-        metrics.count_outputs(o.topic for o in batch.out)
-        metrics.count_consumed(batch.consumed)
-        metrics.count_rejected(batch.rejected)
+        self.observer.count_outputs(o.topic for o in batch.out)
+        self.observer.count_consumed(batch.consumed)
+        self.observer.count_rejected(batch.rejected)
         for topic, newest in batch.newest.items():
             self.clock.observe(newest)  # the batch's newest Actual event time per topic
-            metrics.EVENT_TIME_LAG.labels(topic).set((now - newest).total_seconds())
+            self.observer.set_event_time_lag(topic, (now - newest).total_seconds())
         return Decided(batch.out, batch.inputs)
 
     # --- decoding -------------------------------------------------------------------
@@ -292,7 +294,7 @@ class Decider:
             }
         )
         batch.out.append(Emitted(self._dlq_topic, record.topic.encode(), located))
-        batch.rejected[(record.topic, metrics.reason_class(rejection))] += 1
+        batch.rejected[(record.topic, reason_class(rejection))] += 1
 
     def _refused(self, event: Any, record: Record, batch: _Batch, now: datetime) -> bool:
         """Send ``event`` to the DLQ when the rulebook's input checks refuse it."""
@@ -409,7 +411,7 @@ class Decider:
         key = jurisdiction.encode()
         for output in outputs:
             if isinstance(output, Escalation):
-                metrics.ESCALATIONS.labels(output.tier or "none", output.status).inc()
+                self.observer.count_escalation(output.tier or "none", output.status)
             stamped = (
                 output.model_copy(update={"decided_at": now})
                 if isinstance(output, _STAMPED)

@@ -25,9 +25,9 @@ from streams.core import (
     encode_rollup,
     rollup_many,
 )
-from streams.live import metrics
-from streams.live.decide import Emitted, StateStore
-from streams.live.topology import INCIDENT_STATES, TopicNames, decode_feed
+from streams.stages.decide import Emitted, StateStore
+from streams.stages.observer import QUIET, StageObserver
+from streams.stages.topology import INCIDENT_STATES, TopicNames, decode_feed
 from topics.models import Alert, Escalation, IncidentState, Task
 from topics.registry import ALERTS, ESCALATIONS, TASKS
 
@@ -45,8 +45,10 @@ class RollupStage:
         now: Callable[[], datetime],
         store: StateStore | None = None,
         states: Mapping[str, RollupState] | None = None,
+        observer: StageObserver = QUIET,
     ) -> None:
         self.rulebook = rulebook
+        self.observer = observer
         self.now = now
         self.store = store
         self._states: dict[str, RollupState] = dict(states or {})
@@ -85,7 +87,7 @@ class RollupStage:
         out: list[Emitted] = []
         for output in outputs:
             if isinstance(output, Escalation):
-                metrics.ESCALATIONS.labels(output.tier or "none", output.status).inc()
+                self.observer.count_escalation(output.tier or "none", output.status)
             stamped = (
                 output
                 if isinstance(output, IncidentState)

@@ -70,7 +70,7 @@ def decode_feed(value: bytes) -> IncidentState | IncidentEvent | Tick:
     return RollupFeedItem.model_validate_json(value).root
 
 
-# What the roll-up stages fold (streams.live.rollup_stage): city incident pictures (keyed
+# What the roll-up stages fold (streams.stages.rollup_stage): city incident pictures (keyed
 # by incident), acks of roll-up tasks (keyed by incident) and each decided batch's newest
 # tick (key ``tick``). One partition: the national stage needs every city, and these are
 # few (one per incident of a roll-up disease per decided batch, one tick per batch).

@@ -1,10 +1,10 @@
-"""The clock the live shell writes into the log (:mod:`streams.live.ticks`)."""
+"""The clock the live shell writes into the log (:mod:`streams.stages.ticks`)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from streams.live.ticks import TickClock, ticks_for
+from streams.stages.ticks import TickClock, ticks_for
 from topics.models import Tick
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
