@@ -143,7 +143,10 @@ class _Batch:
                 self.work, ns, self.jurisdiction, ev, t, comp=self.comp, out=self.out
             )
             if fresh and ev.item.startswith("bed."):
-                beds_changed(ns, self.jurisdiction, ev.site_id, ev.item, t, out=self.out)
+                beds_changed(
+                    ns, self.jurisdiction, (ev.site_id, ev.item), t,
+                    facilities=self.comp.facilities, out=self.out,
+                )  # fmt: skip
                 if ev.item == self.comp.icu_item:
                     icu_changed(ns, self.jurisdiction, ev.site_id, t, comp=self.comp, out=self.out)
             if fresh and ev.item in self.comp.staffing:
@@ -158,9 +161,11 @@ class _Batch:
                     out=self.out,
                 )  # fmt: skip
         else:
+            watermark = self._watermark(ns)
             apply_transfer(
-                ns, self.jurisdiction, ev, t, watermark=self._watermark(ns), out=self.out
-            )
+                ns, self.jurisdiction, ev, t,
+                facilities=self.comp.facilities, watermark=watermark, out=self.out,
+            )  # fmt: skip
         if reported - t > self.comp.reporting_limit:
             self._reporting_late(ns, ev, reported - t)
         if ns.event_wm >= ns.next_due or self.work.state.tick_wm >= ns.next_due:

@@ -10,6 +10,9 @@ its free beds); below it, ``staff_ratio_low``.
 A stockpile entry asks each jurisdiction to hold ``target_days`` of ``item`` at full load:
 ``per_bed_day`` × the ``beds`` item's baseline (every bed occupied) × ``target_days``; the
 jurisdiction falling short issues a replenishment task to ``agency``.
+
+The facility registry (designation, level, location) ranks the capacity redirect's
+choice (:func:`streams.core.facilities.best_facility`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from streams.core.facilities import Registry
 from topics.models import AgencyType
 
 Positive = Annotated[float, Field(gt=0)]
@@ -52,6 +56,10 @@ class StockpileItem(_Section):
 class Resources(_Section):
     staffing: tuple[StaffMinimum, ...] = ()
     stockpile: tuple[StockpileItem, ...] = ()
+    # the facility registry file, relative to the rulebook's (streams.core.rulebook_loader
+    # reads it into ``facilities``), or ``facilities`` given inline
+    registry: str | None = None
+    facilities: Registry | None = None
 
     @field_validator("staffing")
     @classmethod

@@ -206,14 +206,3 @@ def instants_from(
         if lo:
             before = max(before, times[lo - 1])
     return before, sorted(instants)
-
-
-def best_facility(ns: Namespace, item: str, exclude: str, t: int) -> tuple[str, float] | None:
-    """As of ``t``: the site with the most free ``item`` (ties: smallest id), other than
-    ``exclude``."""
-    best: tuple[str, float] | None = None
-    for site in ns.beds.get(item, ()):
-        free = on_hand_at(ns, site, item, t)
-        if site != exclude and free is not None and free > 0 and (best is None or free > best[1]):
-            best = (site, free)
-    return best

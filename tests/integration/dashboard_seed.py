@@ -480,9 +480,7 @@ def stock_levels() -> list[StockLevel]:
         # Staff and teams (issue 15): counts, never stock with days of cover, though a
         # falling count has a "burn rate" (hosp-a's 30 -> 24 nurses: 6 a day, 4 days).
         _stock("hosp-a", "staff.icu_nurse", at(5, 8), 30),
-        _stock(
-            "hosp-a", "staff.icu_nurse", at(6, 8), 24, burn_rate_per_day=6, days_of_cover=4.0
-        ),
+        _stock("hosp-a", "staff.icu_nurse", at(6, 8), 24, burn_rate_per_day=6, days_of_cover=4.0),
         _stock("hosp-b", "staff.icu_nurse", at(6, 8), 18),
         _stock("hosp-a", "staff.icu_nurse", at(7), 99, status="Exercise"),
         _stock("hosp-c", "staff.icu_nurse", at(6, 9), 12, jurisdiction="5001"),
