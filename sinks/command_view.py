@@ -68,14 +68,22 @@ ORDER BY incident_id, basis, effective_at DESC, decision_id DESC
 LIMIT 1 BY incident_id, basis
 """
 
+# A stockpile replenishment task (incident ``stockpile/<jurisdiction>/<item>``) follows no
+# tier: it is work for the room while overdue.
 OVERDUE_TASKS = f"""
-SELECT DISTINCT t.task_id AS task_id, t.incident_id AS incident_id, t.tier AS tier,
-       t.agency_type AS agency_type, t.action AS action, t.due_at AS due_at
-FROM tasks AS t FINAL
-INNER JOIN ({CURRENT_TIERS}) AS current ON t.incident_id = current.incident_id
-WHERE t.status = 'Actual' AND t.state = 'overdue'
-  AND current.tier IS NOT NULL AND t.tier = current.tier AND t.issued_at >= current.since
-ORDER BY t.incident_id, t.due_at, t.agency_type
+SELECT * FROM (
+  SELECT DISTINCT t.task_id AS task_id, t.incident_id AS incident_id, t.tier AS tier,
+         t.agency_type AS agency_type, t.action AS action, t.due_at AS due_at
+  FROM tasks AS t FINAL
+  INNER JOIN ({CURRENT_TIERS}) AS current ON t.incident_id = current.incident_id
+  WHERE t.status = 'Actual' AND t.state = 'overdue'
+    AND current.tier IS NOT NULL AND t.tier = current.tier AND t.issued_at >= current.since
+  UNION ALL
+  SELECT task_id, incident_id, tier, agency_type, action, due_at
+  FROM tasks FINAL
+  WHERE status = 'Actual' AND state = 'overdue' AND startsWith(incident_id, 'stockpile/')
+)
+ORDER BY incident_id, due_at, agency_type
 """
 
 OVERDUE_COUNT = "SELECT count() FROM tasks FINAL WHERE status = 'Actual' AND state = 'overdue'"

@@ -267,6 +267,11 @@ def tasks() -> list[Task]:
             "t-old", "health", "designate_hospitals", "inc-cholera-5101", at(20, month=2),
             at(21, month=2), state="overdue",
         ),
+        # A stockpile shortfall's replenishment task (issue 15 item 4): no incident, tier IV.
+        _task(
+            "t-stock", "health", "replenish ppe.n95 to 30 days at full load",
+            "stockpile/5101/ppe.n95", at(6, 8), at(7, 8), state="overdue", tier="IV",
+        ),
     ]  # fmt: skip
 
 

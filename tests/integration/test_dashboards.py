@@ -168,7 +168,7 @@ EXPECTED: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {
     ),
     "Overdue tasks by agency": (
         ("agency", "overdue_tasks"),
-        [("health", 2), ("public_security", 1)],
+        [("health", 3), ("public_security", 1)],
     ),
     "Overdue tasks": (
         (
@@ -215,6 +215,17 @@ EXPECTED: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {
                 utc(5, 12),
                 utc(5, 18),
                 (2 * 24 + 6) * 60,
+            ),
+            (
+                "t-stock",
+                "stockpile/5101/ppe.n95",
+                "5101",
+                "IV",
+                "health",
+                "replenish ppe.n95 to 30 days at full load",
+                utc(6, 8),
+                utc(7, 8),
+                16 * 60,
             ),
         ],
     ),
@@ -439,7 +450,7 @@ FILTERED = [
     (
         "Overdue tasks by agency",
         {"jurisdiction": ["5101"]},
-        [("health", 1), ("public_security", 1)],
+        [("health", 2), ("public_security", 1)],
     ),
     ("Overdue tasks by agency", {"tier": ["IV"]}, [("health", 1)]),
     (
@@ -523,7 +534,7 @@ def test_the_reader_cannot_write(reader: Client, board_db: str) -> None:
         reader.command(f"TRUNCATE TABLE {board_db}.incidents")
 
 
-def test_the_board_reads_staff_and_teams_apart_from_stock(stack: Settings, board_db: str) -> None:
+def test_the_board_reads_staff_teams_and_replenishment_tasks(stack: Settings, board_db: str) -> None:
     """``tierflow board``'s own queries on the same landed scenario (issue 15 item 1)."""
     client = connect(stack, board_db, reader=True)
     try:
@@ -536,3 +547,6 @@ def test_the_board_reads_staff_and_teams_apart_from_stock(stack: Settings, board
         ("5101", "team.military_medical", 2.0, 1),
     ]
     assert sorted({r["item"] for r in board.stock}) == ["ppe.gown", "ppe.n95"]
+    # a replenishment task follows no tier: the room sees it overdue all the same
+    stockpile = [t for t in board.overdue_tasks if t["incident_id"].startswith("stockpile/")]
+    assert [(t["task_id"], t["tier"]) for t in stockpile] == [("t-stock", "IV")]
