@@ -534,8 +534,10 @@ def test_the_reader_cannot_write(reader: Client, board_db: str) -> None:
         reader.command(f"TRUNCATE TABLE {board_db}.incidents")
 
 
-def test_the_board_reads_staff_teams_and_replenishment_tasks(stack: Settings, board_db: str) -> None:
-    """``tierflow board``'s own queries on the same landed scenario (issue 15 item 1)."""
+def test_the_board_reads_staff_teams_and_replenishment_tasks(
+    stack: Settings, board_db: str
+) -> None:
+    """``tierflow board``'s own queries on the same landed scenario (issue 15 items 1, 4)."""
     client = connect(stack, board_db, reader=True)
     try:
         board = read_board(client)
