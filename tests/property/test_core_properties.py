@@ -364,6 +364,12 @@ def run_in_batches(events: list[Any], cuts: list[int]) -> tuple[Any, list[Any]]:
 def test_outputs_shown_are_the_same_for_any_order_and_batching(
     events: list[Any], rnd: Any, cuts: list[int]
 ) -> None:
+    same_for_any_order_and_batching(events, rnd, cuts)
+
+
+def same_for_any_order_and_batching(events: list[Any], rnd: Any, cuts: list[int]) -> None:
+    """Shuffled and folded in batches cut at ``cuts`` (through bytes between them), the
+    events show what they show in their order, and leave the same facts."""
     shuffled = list(events)
     rnd.shuffle(shuffled)
     state, outputs = run_in_batches(shuffled, cuts)
