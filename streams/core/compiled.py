@@ -9,7 +9,7 @@ from fnmatch import fnmatchcase
 from typing import NamedTuple, TypeVar
 
 from streams.core.eventtime import HOUR, MINUTE, days_to_us
-from streams.core.facilities import Facility
+from streams.core.facilities import FacilityIndex, index
 from streams.core.rulebook import BASELINE_METRICS, TIER_RANK, Condition, Rule, Rulebook
 from streams.core.rulebook_resources import StaffMinimum, StockpileItem
 
@@ -82,7 +82,7 @@ class Compiled:
     verification: PlanItem  # the task a warning issues
     staffing: dict[str, tuple[StaffMinimum, ...]]  # staff or bed item -> minimums reading it
     stockpile: dict[str, tuple[StockpileItem, ...]]  # item or bed item -> entries reading it
-    facilities: dict[str, Facility]  # the registry's, by id (empty: no registry)
+    facilities: FacilityIndex  # the facility registry's version and rows by id
     _rules: tuple[Rule, ...]
     _triggers: dict[str, tuple[Trigger, ...]]
     _baselines: dict[str, dict[str, float]]
@@ -193,7 +193,6 @@ def compile_rulebook(book: Rulebook) -> Compiled:
             triggers[code].append(trig)
     checks = book.input_checks
     auth = book.authority
-    registry = book.resources.facilities
     plan_rank: dict[str, int] = {"stand_down": STAND_DOWN}
     plan_rank.update((str(tier), rank) for tier, rank in TIER_RANK.items())
     compiled = Compiled(
@@ -243,7 +242,7 @@ def compile_rulebook(book: Rulebook) -> Compiled:
         ),
         staffing=_by_item((m, (m.staff, m.per)) for m in book.resources.staffing),
         stockpile=_by_item((s, (s.item, s.beds)) for s in book.resources.stockpile),
-        facilities={f.id: f for f in registry.facilities} if registry is not None else {},
+        facilities=index(book.resources.facilities),
         _rules=book.rules,
         _triggers={code: tuple(found) for code, found in triggers.items()},
         _baselines=book.baselines,

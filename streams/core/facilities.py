@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,3 +36,16 @@ class Registry(_Row):
 
     version: Annotated[str, Field(min_length=1)]
     facilities: tuple[Facility, ...]
+
+
+class FacilityIndex(NamedTuple):
+    """The registry as the core reads it (empty: no registry)."""
+
+    version: str | None
+    by_id: dict[str, Facility]
+
+
+def index(registry: Registry | None) -> FacilityIndex:
+    if registry is None:
+        return FacilityIndex(None, {})
+    return FacilityIndex(registry.version, {f.id: f for f in registry.facilities})

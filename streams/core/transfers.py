@@ -28,7 +28,7 @@ from typing import Any
 
 from streams.core.alerts import alert, show
 from streams.core.eventtime import HOUR, from_us, to_us
-from streams.core.facilities import Facility
+from streams.core.facilities import FacilityIndex
 from streams.core.ranking import best_facility
 from streams.core.state import Namespace, edited
 from streams.core.stock import next_snapshot, on_hand_at
@@ -51,7 +51,7 @@ def apply_transfer(
     ev: TransferEvent,
     t: int,
     *,
-    facilities: dict[str, Facility],
+    facilities: FacilityIndex,
     watermark: int,
     out: list[Any],
 ) -> None:
@@ -105,7 +105,7 @@ def beds_changed(
     changed: tuple[str, str],
     t: int,
     *,
-    facilities: dict[str, Facility],
+    facilities: FacilityIndex,
     out: list[Any],
 ) -> None:
     """A ``bed.*`` snapshot of ``site`` at ``t`` arrived: re-evaluate the redirects of the
@@ -140,7 +140,7 @@ def _redirects(  # noqa: PLR0917 - the two callers pass the same six
     jurisdiction: str,
     transfer_id: str,
     rec: Transfer,
-    facilities: dict[str, Facility],
+    facilities: FacilityIndex,
     out: list[Any],
 ) -> None:
     reached, _, _, asks = rec
@@ -155,7 +155,7 @@ def _redirects(  # noqa: PLR0917 - the two callers pass the same six
                 item,
                 t,
                 inc,
-                best_facility(ns, item, dest, t, facilities),
+                best_facility(ns, item, dest, t, facilities.by_id),
             )
     if not wanted and "r:" + transfer_id not in ns.shown:
         return
@@ -163,6 +163,8 @@ def _redirects(  # noqa: PLR0917 - the two callers pass the same six
     def build(params: tuple[Any, ...], gone: bool) -> Alert:
         dest, item, t, inc, best = params
         bed = item.removeprefix("bed.")
+        version = facilities.version
+        shown = (best[:2] if best else None,) if version is None else (best, version)
         suggestion = (
             f"redirect to {best[0]} ({best[2]})" if best else "no free bed in the jurisdiction"
         )
@@ -171,8 +173,9 @@ def _redirects(  # noqa: PLR0917 - the two callers pass the same six
             jurisdiction,
             "capacity_redirect",
             "orange",
-            # the reason adds to the id only when a registry made it (ids as before without)
-            about=(transfer_id, dest, item, t, inc, best if facilities or not best else best[:2]),
+            # the reason and the registry's version add to the id only when there is a
+            # registry (ids as before without)
+            about=(transfer_id, dest, item, t, inc, *shown),
             at=t,
             message=f"{dest} has no free {bed} bed: {suggestion}",
             details={
@@ -181,6 +184,7 @@ def _redirects(  # noqa: PLR0917 - the two callers pass the same six
                 "suggested_facility": best[0] if best else None,
                 "suggested_free": best[1] if best else None,
                 "reason": best[2] if best else None,
+                "registry_version": version,
             },
             subject=transfer_id,
             incident=inc,

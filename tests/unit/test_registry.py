@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 from streams.cli import app
 from streams.core import default_rulebook, initial_state, step_many
 from streams.core.compiled import compile_rulebook
+from streams.core.eventtime import to_us
+from streams.core.ids import content_id
 from streams.core.registry import RegistryError, parse_registry
 from streams.core.rulebook import Rulebook
 from streams.core.rulebook_loader import load_rulebook
@@ -89,6 +91,7 @@ def test_designation_before_free_beds_before_distance() -> None:
     )
     assert found.details["suggested_facility"] == "C"
     assert found.details["reason"] == "designated, 1 free, 2.8 km from FULL"
+    assert found.details["registry_version"] == "t1"
 
 
 def test_without_designated_beds_a_reserve_hospital_then_the_most_free() -> None:
@@ -102,6 +105,11 @@ def test_without_designated_beds_a_reserve_hospital_then_the_most_free() -> None
 def test_without_a_registry_the_most_free_beds_as_before() -> None:
     found = _redirect(default_rulebook())
     assert found.message == "FULL has no free icu bed: redirect to E (20 free)"
+    # the id the redirect had before there was a registry: content of the same parts
+    t = to_us(EVENTS[-1].occurred_at)
+    assert found.alert_id == content_id(
+        "capacity_redirect", "Actual", "T1", "FULL", "bed.icu", t, None, ("E", 20.0)
+    )
 
 
 def test_a_rulebook_names_its_registry_relative_to_its_file(tmp_path: Path) -> None:
@@ -111,7 +119,8 @@ def test_a_rulebook_names_its_registry_relative_to_its_file(tmp_path: Path) -> N
     )
     (tmp_path / "facilities.yaml").write_text(EXAMPLE.read_text())
     comp = compile_rulebook(load_rulebook(tmp_path / "rules.yaml"))
-    assert comp.facilities["H-510105-01"].designation == "reserve"
+    assert comp.facilities.version == "2026.1-example"
+    assert comp.facilities.by_id["H-510105-01"].designation == "reserve"
     (tmp_path / "facilities.yaml").write_text('version: "x"\nfacilities:\n  - {id: A}\n')
     with pytest.raises(RegistryError, match=r"facilities.yaml:3: facilities\[0\].name: Field"):
         load_rulebook(tmp_path / "rules.yaml")
