@@ -94,3 +94,13 @@ def _summary(out: object, path: str, book: object) -> None:
         f"{book.stock.yellow_days:g}/{book.stock.orange_days:g}/{book.stock.red_days:g} "
         "days of cover"
     )
+    res = book.resources
+    registry = res.facilities
+    out.print(
+        "resources: staffing "
+        + (", ".join(f"{m.staff} {m.min_per_bed:g}/{m.per}" for m in res.staffing) or "none")
+        + "; stockpile "
+        + (", ".join(f"{s.item} {s.target_days:g} d ({s.agency})" for s in res.stockpile) or "none")
+        + "; facility registry "
+        + (f"{registry.version} ({len(registry.facilities)})" if registry else "none")
+    )
