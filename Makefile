@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv stack-up stack-down stack-status test lint demo
+.PHONY: venv stack-up stack-down stack-status test lint demo deploy-images test-deploy
 
 venv: $(STAMP)
 
@@ -43,3 +43,13 @@ lint: venv
 
 demo: venv
 	$(BIN)/tierflow demo
+
+# The images deploy/docker-compose.yml runs, built from Debian's packages where no image
+# registry is reachable (needs dockerd, debootstrap, mvn): deploy/images.sh.
+deploy-images:
+	bash deploy/images.sh
+
+# The fault test on the running compose stack, 3 brokers (deploy/README.md): needs dockerd,
+# docker-compose and the images of `make deploy-images`. TIERFLOW_DEPLOY_EVENTS sets its size.
+test-deploy: venv
+	TIERFLOW_DEPLOY_TEST=1 $(BIN)/pytest tests/deploy -p no:cacheprovider $(PYTEST_ARGS)

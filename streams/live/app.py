@@ -13,16 +13,22 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import faust
+from aiokafka import TopicPartition
 
 from sinks.namespaces import namespace_sinks
 from sinks.writer import RetryPolicy, SinkPolicy
 from streams.live import metrics
-from streams.live.fencing import PartitionCommitter, fenced_commits
+from streams.live.fencing import (
+    PartitionCommitter,
+    fence_on_rebalance,
+    fenced_commits,
+    log_lost,
+)
 from streams.live.health import Heartbeat
 from streams.live.intake import Intake
 from streams.live.landing import Landing
 from streams.live.readiness import stop_for_good, wait_until_migrated
-from streams.live.state_store import DecideStateStore, TableStore
+from streams.live.state_store import FencedStateStore
 from streams.stages.decide import Decider, Outgoing, Record
 from streams.stages.rollup_stage import RollupStage
 from streams.stages.ticks import TickClock, ticks_for
@@ -57,7 +63,7 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
         ticks_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
     clock = TickClock(settings.tick_clock)
-    states = DecideStateStore(
+    states = FencedStateStore(
         app.Table(
             "state",
             key_type=bytes,
@@ -80,11 +86,12 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
     committer = PartitionCommitter(
         kafka=aiokafka_options(settings, "worker"),
         prefix=settings.topic_prefix,
+        stage="decide-intake",
         group=intake.group,
         changelog=states.changelog,
         max_bytes=MAX_STATE_BYTES,
     )
-    commit = fenced_commits(app, committer, decider=decider, states=states, ticks=ticks_topic)
+    commit = fenced_commits(committer, decider=decider, states=states)
 
     async def read_inputs() -> None:
         try:
@@ -105,7 +112,8 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
         decide_lag.refresh(intake.lag_offsets())
         _exit_if_stalled(decide_lag, names.decide_sources, settings.worker_stall_exit_s)
 
-    rollup = _rollup_stage(app, settings, rulebook, names)
+    rollup, rollup_committer = _rollup_stage(app, settings, rulebook, names)
+    fence_on_rebalance(app, {ticks_topic: committer, names.of(ROLLUP_FEED): rollup_committer})
 
     # Registered by call, not decorator syntax: faust's decorators are untyped.
     app.agent(partition_holder)(hold_partitions)
@@ -188,17 +196,24 @@ async def _produce(app: Any, outgoing: list[Outgoing]) -> None:
     await asyncio.gather(*sends)
 
 
-def _rollup_stage(app: Any, settings: Settings, rulebook: Any, names: TopicNames) -> RollupStage:
+def _rollup_stage(
+    app: Any, settings: Settings, rulebook: Any, names: TopicNames
+) -> tuple[RollupStage, PartitionCommitter]:
     """The roll-up agent over the one-partition feed, its states in a one-partition table
-    beside it; returns the stage (its cache is dropped on a rebalance)."""
-    store = TableStore(
+    beside it, committed like the decide stage's (fenced, :mod:`streams.live.fencing`):
+    a batch's outputs are produced and acknowledged, then its changed states and the feed
+    offset after it go in one transaction of the feed partition's producer. Returns the
+    stage (its cache is dropped on a rebalance) and that committer (claimed on every
+    rebalance)."""
+    store = FencedStateStore(
         app.Table(
             "rollup",
             key_type=bytes,
             value_type=bytes,
             partitions=ROLLUP_FEED.partitions,
             use_partitioner=True,
-        )
+        ),
+        partitions=ROLLUP_FEED.partitions,
     )
     stage = RollupStage(
         prefix=settings.topic_prefix,
@@ -206,6 +221,14 @@ def _rollup_stage(app: Any, settings: Settings, rulebook: Any, names: TopicNames
         now=lambda: datetime.now(UTC),
         store=store,
         observer=metrics,
+    )
+    committer = PartitionCommitter(
+        kafka=aiokafka_options(settings, "worker"),
+        prefix=settings.topic_prefix,
+        stage="rollup",
+        group=app.conf.id,  # Faust's group reads the feed (and commits it too, checked)
+        changelog=store.changelog,
+        max_bytes=MAX_STATE_BYTES,
     )
     feed = app.topic(
         names.of(ROLLUP_FEED),
@@ -216,17 +239,22 @@ def _rollup_stage(app: Any, settings: Settings, rulebook: Any, names: TopicNames
     )
 
     async def roll_up(stream: Any) -> None:
-        # take() acks a batch only once this body has finished with it
-        async for values in stream.take(ROLLUP_BATCH_MAX, within=ROLLUP_BATCH_WAIT_S):
+        # take_events() acks a batch only once this body has finished with it
+        async for events in stream.take_events(ROLLUP_BATCH_MAX, within=ROLLUP_BATCH_WAIT_S):
             try:
-                await _produce(app, [o.encoded() for o in stage.decide_records(values)])
-                await store.writable()
+                outgoing = stage.decide_records([event.value for event in events])
+                await _produce(app, [o.encoded() for o in outgoing])
                 stage.flush_states()
+                offsets: dict[TopicPartition, int] = {}
+                for event in events:
+                    message = event.message
+                    offsets[TopicPartition(message.topic, message.partition)] = message.offset + 1
+                log_lost(committer, await committer.commit(store.take_unsent(), offsets))
             except Exception:
-                _stop_hard("roll-up", len(values))
+                _stop_hard("roll-up", len(events))
 
     app.agent(feed)(roll_up)
-    return stage
+    return stage, committer
 
 
 def _key_source(settings: Settings) -> Callable[[], KeyRing]:
@@ -247,7 +275,7 @@ def _key_source(settings: Settings) -> Callable[[], KeyRing]:
 
 
 def _decider(
-    settings: Settings, rulebook: Any, clock: TickClock, states: DecideStateStore
+    settings: Settings, rulebook: Any, clock: TickClock, states: FencedStateStore
 ) -> Decider:
     """The decide stage's logic over the worker's state table (changelog-backed)."""
     return Decider(

@@ -5,17 +5,20 @@ A worker paused (SIGSTOP, a long GC, a frozen VM) past the session timeout loses
 partitions to another worker without knowing it; resumed, it would go on where it stopped:
 write the states it holds to the changelog (over the new owner's) and commit offsets for
 partitions it no longer owns. Kafka's own fencing stops it (classic exactly-once, one
-transactional producer per input partition, as Faust's ``exactly_once`` guarantee does):
+transactional producer per input partition, as Faust's ``exactly_once`` guarantee does),
+for both stages that keep states:
 
-- The transactional id of partition ``p`` is ``<prefix>.decide-intake.p``. Whoever is
-  given ``p`` initialises that id (:meth:`PartitionCommitter.claim`) *before* the table's
-  changelog is recovered (the worker wraps Faust's table rebalance): the broker bumps the
+- The transactional id of partition ``p`` of a stage is ``<prefix>.<stage>.p``
+  (``decide-intake``: the decide stage's partitions, numbered as the ticks topic's;
+  ``rollup``: the roll-up feed's one partition). Whoever is given ``p`` initialises that
+  id (:meth:`PartitionCommitter.claim`) *before* the table's changelog is recovered (the
+  worker wraps Faust's table rebalance, :func:`fence_on_rebalance`): the broker bumps the
   id's epoch, aborts the previous owner's open transaction, and refuses every later send
   or commit of the previous owner's producer (``ProducerFenced``).
 - A commit (:meth:`PartitionCommitter.commit`) is, per partition, one transaction: the
-  changelog records of the states of the partition's jurisdictions, and the intake's
-  offsets of the partition (``send_offsets_to_transaction``), committed together or not at
-  all; every send is acknowledged before the commit.
+  changelog records of the states of the partition's keys, and the stage's offsets of the
+  partition (``send_offsets_to_transaction``), committed together or not at all; every
+  send is acknowledged before the commit.
 
 So a zombie's commit fails on its first attempt (nothing of those partitions committed;
 the worker goes on with what it still owns until its own rebalance), and the broker appends
@@ -26,7 +29,9 @@ a crash between a changelog write and a commit. It never lands after the new own
 
 Why not generation-checked group commits: the intake assigns partitions by hand (no group
 generation of its own), and a generation check guards offsets only, never the changelog
-records written before them.
+records written before them. (The roll-up agent's offsets are Faust's group's, which
+Faust also commits itself, generation-checked; its transaction carries them too, so a
+state and the offsets it covers move together.)
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import ProducerFenced
 
 from streams.live import metrics
-from streams.live.state_store import ChangelogError, DecideStateStore
+from streams.live.state_store import ChangelogError, FencedStateStore
 from streams.stages.decide import Decider
 
 log = logging.getLogger("tierflow.live.fencing")
@@ -51,26 +56,29 @@ FENCE_KEY = b"~fence"
 
 
 class PartitionCommitter:
-    """One transactional producer per claimed partition of the decide stage."""
+    """One transactional producer per claimed partition of a stage (``stage``: the middle
+    of its transactional ids)."""
 
     def __init__(
         self,
         *,
         kafka: Mapping[str, Any],
         prefix: str,
+        stage: str,
         group: str,
         changelog: str,
         max_bytes: int,
     ) -> None:
         self.kafka = kafka  # aiokafka client options (topics.kafka_security)
         self.prefix = prefix
+        self.stage = stage
         self.group = group
         self.changelog = changelog
         self.max_bytes = max_bytes
         self._producers: dict[int, AIOKafkaProducer] = {}
 
     def transactional_id(self, partition: int) -> str:
-        return f"{self.prefix}.decide-intake.{partition}"
+        return f"{self.prefix}.{self.stage}.{partition}"
 
     async def claim(self, partitions: Iterable[int]) -> None:
         """Own exactly ``partitions`` from now on, each with a freshly initialised producer
@@ -93,7 +101,7 @@ class PartitionCommitter:
             await producer.commit_transaction()
             self._producers[partition] = producer
         await self._end_with_a_record(sorted(self._producers))
-        log.info("fenced and claimed partitions %s", sorted(self._producers))
+        log.info("%s: fenced and claimed partitions %s", self.stage, sorted(self._producers))
 
     async def _end_with_a_record(self, partitions: list[int]) -> None:
         """Append a tombstone of :data:`FENCE_KEY` (outside any transaction) to each
@@ -196,17 +204,10 @@ async def _abort_quietly(producer: AIOKafkaProducer) -> None:
 
 
 def fenced_commits(
-    app: Any,
-    committer: PartitionCommitter,
-    *,
-    decider: Decider,
-    states: DecideStateStore,
-    ticks: str,
+    committer: PartitionCommitter, *, decider: Decider, states: FencedStateStore
 ) -> Callable[[dict[TopicPartition, int]], Awaitable[None]]:
     """The intake's commit over ``committer``: the changed states and the offsets, per
-    partition, in one transaction; and Faust's table rebalance wrapped so that the previous
-    owners of newly assigned ``ticks`` partitions are fenced before the table recovers (as
-    Faust's ``exactly_once`` does). The partitions of a fenced commit are logged and left
+    partition, in one transaction. The partitions of a fenced commit are logged and left
     to their new owner (the rebalance that follows revokes them here too)."""
 
     async def commit(offsets: dict[TopicPartition, int]) -> None:
@@ -214,13 +215,26 @@ def fenced_commits(
         if decider.flush_states():
             metrics.STATE_FLUSH_SECONDS.observe(time.perf_counter() - started)
         lost = await committer.commit(states.take_unsent(), offsets)
-        if lost:
-            log.warning(
-                "partitions %s are another worker's now (this one was paused past the"
-                " session timeout, or they moved in a rebalance): nothing of them committed",
-                lost,
-            )
+        log_lost(committer, lost)
 
+    return commit
+
+
+def log_lost(committer: PartitionCommitter, lost: list[int]) -> None:
+    """Say which partitions a fenced commit left to another worker."""
+    if lost:
+        log.warning(
+            "%s: partitions %s are another worker's now (this one was paused past the"
+            " session timeout, or they moved in a rebalance): nothing of them committed",
+            committer.stage,
+            lost,
+        )
+
+
+def fence_on_rebalance(app: Any, claims: Mapping[str, PartitionCommitter]) -> None:
+    """Wrap Faust's table rebalance so that, for each ``topic -> committer`` of ``claims``,
+    the previous owners of the topic's partitions assigned here are fenced before the
+    tables recover (as Faust's ``exactly_once`` does)."""
     recover = app.tables.on_rebalance
 
     async def fence_then_recover(
@@ -228,8 +242,8 @@ def fenced_commits(
     ) -> None:
         # Nothing the previous owners send after the claim becomes visible, so the state
         # recovered next is final.
-        await committer.claim(tp.partition for tp in assigned if tp.topic == ticks)
+        for topic, committer in claims.items():
+            await committer.claim(tp.partition for tp in assigned if tp.topic == topic)
         await recover(assigned, revoked, newly_assigned, generation_id)
 
     app.tables.on_rebalance = fence_then_recover
-    return commit

@@ -40,7 +40,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,14 +47,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 
-from sinks.errors import SinkError, SinkRejected
+from sinks.errors import SinkError
 from sinks.namespaces import Namespace
 from sinks.writer import Sink
 from streams.live import metrics
 from streams.stages.landing_plan import Batch, LandingPlan, Origin, Write
-from topics.codec import b64, encode
-from topics.models import Rejection
-from topics.privacy import redact_raw
+from streams.stages.landing_refusals import Refused, land_isolating
+from topics.codec import encode
 from topics.registry import DLQ
 
 log = logging.getLogger("tierflow.live.landing")
@@ -63,15 +61,6 @@ log = logging.getLogger("tierflow.live.landing")
 # Longest wait between two landing attempts while ClickHouse refuses: one attempt costs a
 # refused connection, and a short cap lands the backlog soon after ClickHouse is back.
 MAX_HOLD_S = 5.0
-
-
-@dataclass(frozen=True)
-class Refused:
-    """A record whose row the store refused for what it holds, and why."""
-
-    origin: Origin
-    table: str
-    reason: str
 
 
 class Landing(LandingPlan):
@@ -112,30 +101,8 @@ class Landing(LandingPlan):
         metrics.RECORDS_REJECTED.labels(record.topic, "undecodable output").inc()
 
     def land(self, writes: Sequence[Write]) -> list[Refused]:
-        """Write and flush each write (blocking; durable on return) and return the records
-        whose rows the store refused for what they hold: a refused write is halved until
-        those rows are alone, every other row lands. A write of models that never were
-        records is not split (its SinkRejected propagates). A write whose token is still
-        buffered from a failed attempt is ignored by the sink, so retrying is safe."""
-        refused: list[Refused] = []
-        for write in writes:
-            refused.extend(self._land_write(write))
-        return refused
-
-    def _land_write(self, write: Write) -> list[Refused]:
-        sink = self.sinks[write.namespace]
-        try:
-            sink.write(write.table, write.rows, write.token)
-            sink.flush()
-        except SinkRejected as exc:
-            sink.discard(write.table, write.token)
-            if write.origins is None:
-                raise
-            if len(write.rows) == 1:
-                return [Refused(write.origins[0], write.table, str(exc))]
-            first, second = write.halves()
-            return [*self._land_write(first), *self._land_write(second)]
-        return []
+        """:func:`~streams.stages.landing_refusals.land_isolating` over this stage's sinks."""
+        return land_isolating(self.sinks, writes)
 
     # --- the consumer loop ---------------------------------------------------------------
 
@@ -183,26 +150,11 @@ class Landing(LandingPlan):
             metrics.RECORDS_REJECTED.labels(origin.topic, "refused by ClickHouse").inc()
             if origin.topic == self.dlq_topic:
                 continue  # a rejection cannot be dead-lettered again; it stays in the topic
-            rejection = self._rejection(item)
+            rejection = item.rejection(self._pseudonym_key, datetime.now(UTC))
             sends.append(
                 await producer.send(self.dlq_topic, encode(rejection), origin.topic.encode())
             )
         await asyncio.gather(*sends)
-
-    def _rejection(self, item: Refused) -> Rejection:
-        origin = item.origin
-        raw = origin.value if isinstance(origin.value, bytes) else b""
-        return Rejection(
-            reason=f"ClickHouse refused its row in table {item.table}: {item.reason}",
-            topic=origin.topic,
-            partition=origin.partition,
-            offset=origin.offset,
-            key_b64=None if origin.key is None else b64(origin.key),
-            # The bytes stay repairable, but never carry a raw national id or name.
-            value_b64=b64(redact_raw(raw, self._pseudonym_key)),
-            rejected_at=datetime.now(UTC),
-            stage="landing",
-        )
 
     async def _land_until_durable(
         self, consumer: AIOKafkaConsumer, writes: list[Write]

@@ -40,6 +40,7 @@ import base64
 import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
@@ -51,11 +52,12 @@ from sinks.writer import Sink, SinkPolicy
 from streams.core import CoreState, RollupState, Rulebook
 from streams.stages.decide import Decider, Emitted, Record
 from streams.stages.landing_plan import LandingPlan, Write
+from streams.stages.landing_refusals import land_isolating
 from streams.stages.observer import QUIET
 from streams.stages.rollup_stage import RollupStage
 from streams.stages.ticks import TickClock
 from streams.stages.topology import REKEYED, TopicNames, partition_for
-from topics.codec import b64
+from topics.codec import b64, encode
 from topics.errors import TierflowError
 from topics.models import IncidentEvent, IncidentState, Rejection, Tick
 from topics.privacy import redact_raw, withheld_note
@@ -167,8 +169,10 @@ class Review:
             if topic in self._landed_inputs:
                 by_topic.setdefault(topic, []).append(event)
         token = self._token(records)
-        self._land(
-            [w for topic, rows in by_topic.items() for w in self.landing.writes(topic, rows, token)]
+        writes = self.landing.writes
+        self._land_isolating(
+            [w for topic, rows in by_topic.items() for w in writes(topic, rows, token, _Row)],
+            token,
         )
         return len(kept)
 
@@ -206,11 +210,46 @@ class Review:
         digest = hashlib.sha256(orjson.dumps([self._run, sorted(ranges.items())]))
         return f"review:{digest.hexdigest()[:32]}"
 
+    def _land_isolating(self, writes: Sequence[Write], token: str) -> None:
+        """Land ``writes``; a row ClickHouse refuses for what it holds (a value out of its
+        column's range, a constraint, the privacy guard) does not stop the review: it is
+        isolated (:func:`~streams.stages.landing_refusals.land_isolating`), every other
+        row lands, and it goes to the review's ``rejected_events`` with the reason
+        (``stage = landing``), as the live landing dead-letters it."""
+        refused = land_isolating(self.sinks, writes)
+        for item in refused:
+            log.error(
+                "review %s: ClickHouse refused a row of %s: %s",
+                self.database,
+                item.table,
+                item.reason,
+            )
+        if refused:
+            at = datetime.now(UTC)
+            rows: list[BaseModel] = [item.rejection(self._key, at) for item in refused]
+            self._land([Write("live", "rejected_events", rows, f"{token}:refused")])
+
     def _land(self, writes: Iterable[Write]) -> None:
         for write in writes:
             self.sinks[write.namespace].write(write.table, write.rows, write.token)
         for sink in self.sinks.values():
             sink.flush()
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A row a review decided (never a record): where a refused one came from, its bytes
+    encoded only when it is refused."""
+
+    topic: str
+    model: BaseModel
+    partition: int | None = None
+    offset: int | None = None
+    key: bytes | None = None
+
+    @property
+    def value(self) -> bytes:
+        return encode(self.model)
 
 
 def _as_record(forward: Emitted) -> Record:

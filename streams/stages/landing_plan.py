@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from pydantic import BaseModel, ValidationError
 
@@ -38,8 +38,30 @@ if TYPE_CHECKING:  # the types of what a consumer hands over; no Kafka client at
     from aiokafka import ConsumerRecord, TopicPartition
 
 Decoder = Callable[[bytes], BaseModel | None]
-Origin: TypeAlias = "ConsumerRecord[Any, Any]"
-Batch: TypeAlias = "dict[TopicPartition, list[Origin]]"
+
+
+class Origin(Protocol):
+    """Where a row came from, as its DLQ record names it: a consumed record
+    (``ConsumerRecord``), or a row a review decided (no partition or offset: it never was
+    a record)."""
+
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def partition(self) -> int | None: ...
+
+    @property
+    def offset(self) -> int | None: ...
+
+    @property
+    def key(self) -> bytes | None: ...
+
+    @property
+    def value(self) -> bytes | None: ...
+
+
+Batch: TypeAlias = "dict[TopicPartition, list[ConsumerRecord[Any, Any]]]"
 
 
 @dataclass(frozen=True)
@@ -140,15 +162,24 @@ class LandingPlan:
             writes.extend(_by_namespace(route.table, models, token, origins))
         return writes
 
-    def writes(self, topic: str, models: Sequence[BaseModel], token: str) -> list[Write]:
+    def writes(
+        self,
+        topic: str,
+        models: Sequence[BaseModel],
+        token: str,
+        origin: Callable[[str, BaseModel], Origin] | None = None,
+    ) -> list[Write]:
         """The writes of models that would have been the records of ``topic`` (decoded,
         cases pseudonymised), under ``token``; models the topic's table does not hold (an
-        incident event on the cases topic) are left out, as :meth:`plan` leaves them."""
+        incident event on the cases topic) are left out, as :meth:`plan` leaves them.
+        With ``origin`` (topic, model -> where the row came from) a refused row can be
+        isolated (:mod:`streams.stages.landing_refusals`)."""
         route = self.routes.get(topic)
         if route is None:
             return []
         kept = [m for m in models if isinstance(m, route.model)]
-        return _by_namespace(route.table, kept, token)
+        origins = None if origin is None else [origin(topic, m) for m in kept]
+        return _by_namespace(route.table, kept, token, origins)
 
     def _decoded(self, decoder: Decoder, record: Origin) -> BaseModel | None:
         value = record.value

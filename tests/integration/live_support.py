@@ -28,9 +28,11 @@ from sinks.namespaces import migrate_namespaces
 from streams.core import (
     Rulebook,
     declared_timeline,
+    decode_rollup,
     decode_state,
     feeds_rollup,
     rollup_many,
+    rollup_timeline,
     state_fingerprint,
     tier_timeline,
 )
@@ -38,6 +40,7 @@ from streams.ops.kafka import create_topics
 from streams.stages.topology import (
     INCIDENT_STATES,
     LIVE_TOPICS,
+    ROLLUP_FEED,
     STOCK_LEVELS,
     TopicNames,
     partition_for,
@@ -383,16 +386,70 @@ def wait_decided(settings: Settings, proc: subprocess.Popen[bytes], timeout: flo
         time.sleep(0.5)
 
 
-def with_rollups(outputs: list[Any], rulebook: Rulebook, inputs: list[Any]) -> list[Any]:
-    """``outputs`` (of ``streams.core.fold`` over ``inputs``) followed by what the roll-up
-    stages decide from what the decide stage puts on their feed (its city snapshots, the
-    acks of roll-up tasks, the ticks), folded in order: the offline answer of the whole
-    pipeline."""
+def rollup_feed(outputs: list[Any], rulebook: Rulebook, inputs: list[Any]) -> list[Any]:
+    """What the decide stage puts on the roll-up feed, offline: the city snapshots of
+    ``outputs`` (of ``streams.core.fold`` over ``inputs``), the acks of roll-up tasks and
+    the ticks."""
     feed: list[Any] = [o for o in outputs if isinstance(o, IncidentState)]
     feed += [e for e in inputs if isinstance(e, IncidentEvent) and feeds_rollup(e, rulebook)]
     feed += [t for t in inputs if isinstance(t, Tick)]
-    _, rolled = rollup_many({}, feed, rulebook)
+    return feed
+
+
+def with_rollups(outputs: list[Any], rulebook: Rulebook, inputs: list[Any]) -> list[Any]:
+    """``outputs`` (of ``streams.core.fold`` over ``inputs``) followed by what the roll-up
+    stages decide from the feed (:func:`rollup_feed`), folded in order: the offline answer
+    of the whole pipeline."""
+    _, rolled = rollup_many({}, rollup_feed(outputs, rulebook, inputs), rulebook)
     return [*outputs, *rolled]
+
+
+def wait_rolled_up(settings: Settings, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
+    """Wait until the roll-up feed is committed to its end (by Faust's group and the
+    roll-up stage's transactions), so the roll-up states in its changelog are final."""
+    group = f"{settings.topic_prefix}.decide"
+    feed = (ROLLUP_FEED.name(settings.topic_prefix),)
+    deadline = time.monotonic() + timeout
+    while behind := uncommitted(settings.kafka_bootstrap, group, feed):
+        assert proc.poll() is None, "worker exited"
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not all rolled up within {timeout}s: {behind}")
+        time.sleep(0.5)
+
+
+def rollup_timelines(settings: Settings) -> dict[str, list[Any]]:
+    """The roll-up tier timeline (``streams.core.rollup_timeline``) of the latest state of
+    each area in the worker's roll-up changelog (what the feed determines)."""
+    topic = f"{settings.topic_prefix}.decide-rollup-changelog"
+    latest: dict[str, bytes] = {}
+    for key, value, _partition in read_topic(settings.kafka_bootstrap, topic):
+        assert key is not None
+        if value is None:  # a tombstone: the record a claim ends the partition with
+            latest.pop(key.decode(), None)
+            continue
+        latest[key.decode()] = value
+    return {area: rollup_timeline(decode_rollup(blob)) for area, blob in latest.items()}
+
+
+def escalations_produced(settings: Settings) -> list[Escalation]:
+    """Every record of the escalations topic."""
+    topic = ESCALATIONS.name(settings.topic_prefix)
+    return [
+        Escalation.model_validate_json(value)
+        for _key, value, _partition in read_topic(settings.kafka_bootstrap, topic)
+    ]
+
+
+def area_decisions(outputs: list[Any]) -> set[tuple[str, str, str, float]]:
+    """The roll-up stages' standing tier changes among ``outputs``: of each decision of an
+    area (a province, ``nation``) the highest revision, unless it retracts the decision
+    (a batch decided live before a late event: history, not the answer, as in
+    :func:`assert_decisions_equal_offline`), as ``(area, decision id, tier, effective_at)``."""
+    return {
+        (e.jurisdiction, e.decision_id, e.tier or "", e.effective_at.timestamp())
+        for e in _last_copies(outputs).values()
+        if isinstance(e, Escalation) and len(e.jurisdiction) < 4 and not e.retracted
+    }
 
 
 def worker_ticks(settings: Settings) -> list[Tick]:
@@ -558,12 +615,12 @@ def assert_decisions_equal_offline(
         for state in states.values()
         for e in declared_timeline(state)
     ]
-    rollup_timeline = [  # a roll-up incident's jurisdiction is its area: "51", "nation"
+    area_timeline = [  # a roll-up incident's jurisdiction is its area: "51", "nation"
         (e.incident_id, e.effective_at.timestamp(), e.tier or "", tuple(e.rule_ids), e.basis)
         for e in standing.values()
         if isinstance(e, Escalation) and len(e.jurisdiction) < 4 and not e.retracted
     ]
-    offline_timeline = sorted(city_timeline + declared + rollup_timeline)
+    offline_timeline = sorted(city_timeline + declared + area_timeline)
     live_timeline = sorted(
         (inc, at.timestamp(), tier or "", tuple(ids), basis)
         for inc, at, tier, ids, basis in rows(

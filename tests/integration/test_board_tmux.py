@@ -75,6 +75,10 @@ def test_at_80x24_every_section_is_a_page_away_and_q_quits(
     for section in SECTIONS:
         assert section in text, (section, text)
     assert "II 重大" in text and "mass casualty · Chengdu" in text
+    # both tiers in 80 columns (issue 13): what the rules say, and the declared tier with
+    # its decision lag (the scenario's command agency declares 15 min after each change)
+    assert re.search(r"rules say\s+declared\s+incident", text), text
+    assert re.search(r"II 重大\s+II \+15m\s+mass casualty · Chengdu", text), text
     # Overdue: only the tasks the accident's Tier II issued, by the plan's agencies;
     # none of the cholera incidents (stood down) nor the accident's Tier IV/III tasks.
     (group,) = [line for line in text.splitlines() if " — 4" in line]

@@ -146,6 +146,11 @@ def test_the_report_opens_offline_in_chromium_and_shows_the_timeline(
     run_cli(["review", "report", alt, "--against", _base, "--out", str(out)], settings)
     html = out.read_text(encoding="utf-8")
     assert 'class="timeline"' in html and "II 重大" in html and "earlier" in html
+    # issue 13: the scenario's command agency declares; the summary and each incident
+    # list the decision lags (declared time - the recommendation's effective time)
+    summary = re.search(r"decision lag \(recommended → declared\)</t[hd]>\s*<td>([^<]*)<", html)
+    assert summary and "median" in summary[1] and "worst" in summary[1], summary
+    assert html.count("<h3>Declarations and decision lags</h3>") >= 1
     png = screenshot(out, tmp_path / "aar.png", "1000,1400", tmp_path / "profile")
     # The chart's bar: Tier II (orange) held for over a week of the ~18 days the chart
     # spans (about 760 px); the tier badges of the legend and tables are under 60 px wide.

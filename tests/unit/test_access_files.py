@@ -28,6 +28,13 @@ def test_production_files_are_the_model_rendered() -> None:
     assert (DEPLOY / "config.d" / "tierflow.xml").read_text() == access_config_xml()
 
 
+@pytest.mark.parametrize("name", ["users.d", "config.d"])
+def test_production_files_are_well_formed_xml(name: str) -> None:
+    # ClickHouse refuses a malformed file at start (a '--' inside a comment once did that
+    # to config.d): the strict parser here refuses what it refuses.
+    ET.parse(DEPLOY / name / "tierflow.xml")
+
+
 @pytest.mark.parametrize("target", ["local", "production"])
 def test_no_grant_reaches_past_the_tierflow_databases(target: str) -> None:
     root = ET.fromstring(users_xml(Settings(), target))  # type: ignore[arg-type]

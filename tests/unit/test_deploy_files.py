@@ -185,7 +185,7 @@ def test_prometheus_scrapes_the_workers_metrics_port() -> None:
     config = _yaml(PROMETHEUS_CONFIG)
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     workers = jobs["tierflow-workers"]
-    assert workers["dns_sd_configs"][0]["names"] == ["worker"]
+    assert workers["dns_sd_configs"][0]["names"] == ["worker", "landing"]
     # The compose workers run with the default port; the environment of this test run
     # (which may move the local stack's ports) has no say in it.
     assert workers["dns_sd_configs"][0]["port"] == Settings.model_fields["metrics_port"].default
@@ -212,13 +212,15 @@ def _compose() -> dict[str, Any]:
     return data
 
 
-def _compose_plugin() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    probe = subprocess.run(
-        ["docker", "compose", "version"], capture_output=True, check=False, timeout=30
-    )
-    return probe.returncode == 0
+def _compose_command() -> list[str] | None:
+    """``docker compose`` (the plugin) or Debian's ``docker-compose`` 1.29, whichever runs."""
+    if shutil.which("docker") is not None:
+        probe = subprocess.run(
+            ["docker", "compose", "version"], capture_output=True, check=False, timeout=30
+        )
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    return ["docker-compose"] if shutil.which("docker-compose") else None
 
 
 SECRETS = {
@@ -233,10 +235,10 @@ SECRETS = {
 }
 
 
-@pytest.mark.skipif(not _compose_plugin(), reason="no `docker compose` plugin on this machine")
+@pytest.mark.skipif(_compose_command() is None, reason="no docker compose on this machine")
 @pytest.mark.parametrize("env_file", [None, "cluster.env"])
 def test_docker_compose_config(env_file: str | None) -> None:
-    args = ["docker", "compose", "-f", str(COMPOSE)]
+    args = [*(_compose_command() or []), "-f", str(COMPOSE)]
     if env_file:
         args += ["--env-file", str(DEPLOY / env_file)]
     result = subprocess.run(
@@ -285,7 +287,8 @@ def test_compose_services_and_their_wiring() -> None:
         for dependency in service.get("depends_on", {}):
             assert dependency in services, f"{name} depends on unknown {dependency}"
         for volume in service.get("volumes", []):
-            source = volume.split(":")[0]
+            # ${VAR:-./default}: a folder the operator may name, checked at its default
+            source = re.sub(r"^\$\{\w+:-([^}]+)\}", r"\1", volume).split(":")[0]
             if source.startswith("."):
                 assert (DEPLOY / source).exists(), f"{name}: {source} missing"
             else:
@@ -297,7 +300,10 @@ def test_compose_services_and_their_wiring() -> None:
     assert (
         "grafana-clickhouse-datasource" in services["grafana"]["environment"]["GF_INSTALL_PLUGINS"]
     )
-    assert services["init"]["entrypoint"][-1] == "tierflow db migrate && tierflow topics create"
+    # migrations, then topics, tried again while the other brokers come up (bounded)
+    init = services["init"]["entrypoint"][-1]
+    assert init.startswith("tierflow db migrate && for try in $$(seq 24); do tierflow topics")
+    assert init.endswith("done; exit 1")
     assert services["worker"]["depends_on"]["init"]["condition"] == "service_completed_successfully"
 
 
@@ -446,7 +452,7 @@ def test_compose_brokers_refuse_to_start_without_a_secret(tmp_path: Path, missin
     assert not (tmp_path / "started.properties").exists()
 
 
-def test_compose_clients_authenticate_and_only_init_holds_the_admin_password() -> None:
+def test_compose_clients_authenticate_and_only_topic_creators_hold_the_admin_password() -> None:
     compose = _compose()
     services = compose["services"]
     tierflow_env = compose["x-tierflow-env"]
@@ -465,4 +471,28 @@ def test_compose_clients_authenticate_and_only_init_holds_the_admin_password() -
         for n, s in services.items()
         if "TIERFLOW_KAFKA_ADMIN_PASSWORD" in s.get("environment", {})
     ]
-    assert holders == ["init"]
+    # init creates the registry's topics; the workers create the live shell's at start
+    assert holders == ["init", "worker", "landing"]
+
+
+def test_kafka_image_jars_are_the_local_stack_s() -> None:
+    """The Kafka image's pom (deploy/images/kafka) pins what deploy/local/pom.xml pins."""
+
+    def versions(pom: Path) -> dict[str, str]:
+        return dict(re.findall(r"<(kafka\.version|log4j\.version)>([^<]+)<", pom.read_text()))
+
+    local = versions(DEPLOY / "local" / "pom.xml")
+    assert set(local) == {"kafka.version", "log4j.version"}
+    assert versions(DEPLOY / "images" / "kafka" / "pom.xml") == local
+    assert f"apache/kafka:{local['kafka.version']}" in COMPOSE.read_text()
+
+
+def test_compose_images_default_to_the_official_ones() -> None:
+    images = {name: s["image"] for name, s in _compose()["services"].items()}
+    assert images["kafka"] == "${KAFKA_IMAGE:-apache/kafka:4.3.1}"
+    assert images["clickhouse"].startswith("${CLICKHOUSE_IMAGE:-clickhouse/clickhouse-server:")
+    assert images["prometheus"].startswith("${PROMETHEUS_IMAGE:-prom/prometheus:")
+    assert images["grafana"].startswith("${GRAFANA_IMAGE:-grafana/grafana:")
+    assert _compose()["services"]["grafana"]["profiles"] == ["grafana"]
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert "ARG PYTHON_IMAGE=python:3.11" in dockerfile
