@@ -68,14 +68,22 @@ ORDER BY incident_id, basis, effective_at DESC, decision_id DESC
 LIMIT 1 BY incident_id, basis
 """
 
+# A stockpile replenishment task (incident ``stockpile/<jurisdiction>/<item>``) follows no
+# tier: it is work for the room while overdue.
 OVERDUE_TASKS = f"""
-SELECT DISTINCT t.task_id AS task_id, t.incident_id AS incident_id, t.tier AS tier,
-       t.agency_type AS agency_type, t.action AS action, t.due_at AS due_at
-FROM tasks AS t FINAL
-INNER JOIN ({CURRENT_TIERS}) AS current ON t.incident_id = current.incident_id
-WHERE t.status = 'Actual' AND t.state = 'overdue'
-  AND current.tier IS NOT NULL AND t.tier = current.tier AND t.issued_at >= current.since
-ORDER BY t.incident_id, t.due_at, t.agency_type
+SELECT * FROM (
+  SELECT DISTINCT t.task_id AS task_id, t.incident_id AS incident_id, t.tier AS tier,
+         t.agency_type AS agency_type, t.action AS action, t.due_at AS due_at
+  FROM tasks AS t FINAL
+  INNER JOIN ({CURRENT_TIERS}) AS current ON t.incident_id = current.incident_id
+  WHERE t.status = 'Actual' AND t.state = 'overdue'
+    AND current.tier IS NOT NULL AND t.tier = current.tier AND t.issued_at >= current.since
+  UNION ALL
+  SELECT task_id, incident_id, tier, agency_type, action, due_at
+  FROM tasks FINAL
+  WHERE status = 'Actual' AND state = 'overdue' AND startsWith(incident_id, 'stockpile/')
+)
+ORDER BY incident_id, due_at, agency_type
 """
 
 OVERDUE_COUNT = "SELECT count() FROM tasks FINAL WHERE status = 'Actual' AND state = 'overdue'"
@@ -112,10 +120,24 @@ DAYS_OF_COVER = """
 SELECT site_id, item, argMax(on_hand, at) AS latest_on_hand,
        argMax(days_of_cover, at) AS latest_days_of_cover, max(at) AS latest_at
 FROM stock_levels FINAL
-WHERE status = 'Actual' AND item NOT LIKE 'bed.%'
+WHERE status = 'Actual' AND item NOT LIKE 'bed.%' AND item NOT LIKE 'staff.%'
+  AND item NOT LIKE 'team.%'
 GROUP BY site_id, item
 ORDER BY latest_days_of_cover ASC NULLS LAST
 LIMIT 30
+"""
+
+# Staff and teams available now (issue 15): each site's latest count, summed by jurisdiction.
+STAFF = """
+SELECT jurisdiction, item, sum(latest) AS available, count() AS sites, max(latest_at) AS latest_at
+FROM (
+  SELECT jurisdiction, site_id, item, argMax(on_hand, at) AS latest, max(at) AS latest_at
+  FROM stock_levels FINAL
+  WHERE status = 'Actual' AND (item LIKE 'staff.%' OR item LIKE 'team.%')
+  GROUP BY jurisdiction, site_id, item
+)
+GROUP BY jurisdiction, item
+ORDER BY jurisdiction, item
 """
 
 DLQ_COUNT = "SELECT count() FROM rejected_events FINAL"
@@ -134,6 +156,7 @@ class Board:
     stock: list[dict[str, Any]]
     dlq_count: int
     beds: list[dict[str, Any]] = field(default_factory=list)
+    staff: list[dict[str, Any]] = field(default_factory=list)  # staff and teams
     # Overdue tasks of stood-down incidents and superseded tiers, left off the board.
     overdue_elsewhere: int = 0
 
@@ -170,6 +193,7 @@ def read_board(client: Client, status: Status = "Actual") -> Board:
         stock=rows(DAYS_OF_COVER),
         dlq_count=_count(client, DLQ_COUNT),
         beds=rows(BEDS),
+        staff=rows(STAFF),
         overdue_elsewhere=int(rows(OVERDUE_COUNT)[0]["count()"]) - len(overdue),
     )
 

@@ -15,6 +15,7 @@ from streams.commands.demo import demo
 from streams.commands.dlq import dlq_app
 from streams.commands.drill import drill
 from streams.commands.failures import EXIT_FAILED, explain, quiet_client_logs
+from streams.commands.registry import registry_app
 from streams.commands.replay import replay, review_app
 from streams.commands.rules import rules_app
 from streams.commands.simulate import simulate
@@ -35,6 +36,7 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(topics_app, name="topics")
 app.add_typer(db_app, name="db")
 app.add_typer(rules_app, name="rules")
+app.add_typer(registry_app, name="registry")
 app.command("publish")(publish)
 app.command("simulate")(simulate)
 app.command("board")(board)

@@ -215,6 +215,23 @@ def _beds_section(view: View) -> Section:
     return Section("Beds free of capacity", columns, rows)
 
 
+def _staff_section(view: View) -> Section:
+    """Staff and teams available now, by jurisdiction (each site's latest count, summed)."""
+    columns = (
+        Column("jurisdiction", width=12),
+        Column("staff / team", ratio=1),
+        Column("available", width=9, justify="right"),
+        Column("sites", width=5, justify="right"),
+        Column("as of", width=11),
+    )
+    rows: list[Row] = [
+        (r["jurisdiction"], r["item"], f"{r['available']:g}", str(r["sites"]),
+         view.clock.short(r["latest_at"]))
+        for r in view.board.staff
+    ]  # fmt: skip
+    return Section("Staff and teams by jurisdiction", columns, rows)
+
+
 def _pressure(items: dict[str, dict[str, Any]]) -> float:
     """Sort key: the hospital's lowest share of free beds first."""
     shares = [r["free"] / r["baseline"] for r in items.values() if r.get("baseline")]
@@ -290,6 +307,7 @@ def sections(view: View) -> list[Section]:
         _incident_section(view, "Stood down (latest 10)", board.stood_down, False),
         _overdue_section(view),
         _beds_section(view),
+        _staff_section(view),
         *_logistics_sections(view),
     ]
 

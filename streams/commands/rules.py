@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -19,20 +20,29 @@ def check(
     """Validate each rulebook: print ``FILE:LINE: path: reason`` for every error and exit 1,
     or print a summary of its tiers, diseases and rules."""
 
-    from streams.core.rulebook import RulebookError
     from streams.core.rulebook_loader import load_rulebook
+
+    check_each(files, load_rulebook, _summary)
+
+
+def check_each(
+    files: list[Path], load: Callable[[Path], Any], summary: Callable[[Any, str, Any], None]
+) -> None:
+    """``load`` each file: print ``summary(console, path, loaded)``, or every problem of
+    a file that does not validate, one a line, and exit 1 at the end."""
+    from streams.core.rulebook import RulebookError
 
     out = term.console()
     failed = False
     for path in files:
         try:
-            book = load_rulebook(path)
-        except RulebookError as exc:
+            loaded = load(path)
+        except RulebookError as exc:  # a RegistryError too
             failed = True
             for line in str(exc).splitlines():
                 typer.echo(line, err=True)  # plain: one error per line, never wrapped
             continue
-        _summary(out, str(path), book)
+        summary(out, str(path), loaded)
     if failed:
         raise typer.Exit(1)
 
@@ -83,4 +93,14 @@ def _summary(out: object, path: str, book: object) -> None:
         f"reporting limit: {book.reporting_limit_hours:g} h, stock alerts below "
         f"{book.stock.yellow_days:g}/{book.stock.orange_days:g}/{book.stock.red_days:g} "
         "days of cover"
+    )
+    res = book.resources
+    registry = res.facilities
+    out.print(
+        "resources: staffing "
+        + (", ".join(f"{m.staff} {m.min_per_bed:g}/{m.per}" for m in res.staffing) or "none")
+        + "; stockpile "
+        + (", ".join(f"{s.item} {s.target_days:g} d ({s.agency})" for s in res.stockpile) or "none")
+        + "; facility registry "
+        + (f"{registry.version} ({len(registry.facilities)})" if registry else "none")
     )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from fnmatch import fnmatchcase
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from streams.core.eventtime import HOUR, MINUTE, days_to_us
+from streams.core.facilities import FacilityIndex, index
 from streams.core.rulebook import BASELINE_METRICS, TIER_RANK, Condition, Rule, Rulebook
+from streams.core.rulebook_resources import StaffMinimum, StockpileItem
 
+T = TypeVar("T")
 STAND_DOWN = 0  # plan key "stand_down" and the rank of "no tier"
 
 
@@ -76,6 +80,9 @@ class Compiled:
     assessment: tuple[PlanItem, ...]  # the command agency's task on a recommendation change
     declare_within: int  # microseconds a declared tier may lag below the recommended one
     verification: PlanItem  # the task a warning issues
+    staffing: dict[str, tuple[StaffMinimum, ...]]  # staff or bed item -> minimums reading it
+    stockpile: dict[str, tuple[StockpileItem, ...]]  # item or bed item -> entries reading it
+    facilities: FacilityIndex  # the facility registry's version and rows by id
     _rules: tuple[Rule, ...]
     _triggers: dict[str, tuple[Trigger, ...]]
     _baselines: dict[str, dict[str, float]]
@@ -158,6 +165,15 @@ def _applies(rule: Rule, disease: str | None, category: str) -> bool:
     return rule.categories is None or category in rule.categories
 
 
+def _by_item(entries: Iterable[tuple[T, tuple[str, ...]]]) -> dict[str, tuple[T, ...]]:
+    """Each item -> the entries that read it (in rulebook order)."""
+    found: dict[str, tuple[T, ...]] = {}
+    for entry, items in entries:
+        for item in items:
+            found[item] = (*found.get(item, ()), entry)
+    return found
+
+
 def compile_rulebook(book: Rulebook) -> Compiled:
     """The compiled form of ``book``, built on first use and kept on the (frozen) rulebook."""
     cached = book._compiled
@@ -224,6 +240,9 @@ def compile_rulebook(book: Rulebook) -> Compiled:
             book.verification.action,
             round(book.verification.due_hours * HOUR),
         ),
+        staffing=_by_item((m, (m.staff, m.per)) for m in book.resources.staffing),
+        stockpile=_by_item((s, (s.item, s.beds)) for s in book.resources.stockpile),
+        facilities=index(book.resources.facilities),
         _rules=book.rules,
         _triggers={code: tuple(found) for code, found in triggers.items()},
         _baselines=book.baselines,

@@ -51,8 +51,10 @@ from streams.core.plan import (
     warning_alert,
 )
 from streams.core.rulebook import Rulebook
+from streams.core.staff import staff_changed
 from streams.core.state import NO_TIME, CoreState, Namespace, Track, Work, edited
 from streams.core.stock import apply_stock
+from streams.core.stockpile import stockpile_changed
 from streams.core.tiers import Timeline, same_tier_newest_case
 from streams.core.transfers import apply_transfer, beds_changed, delayed
 from topics.models import (
@@ -141,13 +143,29 @@ class _Batch:
                 self.work, ns, self.jurisdiction, ev, t, comp=self.comp, out=self.out
             )
             if fresh and ev.item.startswith("bed."):
-                beds_changed(ns, self.jurisdiction, ev.site_id, ev.item, t, out=self.out)
+                beds_changed(
+                    ns, self.jurisdiction, (ev.site_id, ev.item), t,
+                    facilities=self.comp.facilities, out=self.out,
+                )  # fmt: skip
                 if ev.item == self.comp.icu_item:
                     icu_changed(ns, self.jurisdiction, ev.site_id, t, comp=self.comp, out=self.out)
+            if fresh and ev.item in self.comp.staffing:
+                staff_changed(
+                    ns, self.jurisdiction, ev.site_id, ev.item, t, comp=self.comp, out=self.out
+                )
+            if fresh and ev.item in self.comp.stockpile:
+                watermark = self._watermark(ns)
+                changed = (ev.site_id, ev.item)
+                stockpile_changed(
+                    ns, self.jurisdiction, changed, t, comp=self.comp, watermark=watermark,
+                    out=self.out,
+                )  # fmt: skip
         else:
+            watermark = self._watermark(ns)
             apply_transfer(
-                ns, self.jurisdiction, ev, t, watermark=self._watermark(ns), out=self.out
-            )
+                ns, self.jurisdiction, ev, t,
+                facilities=self.comp.facilities, watermark=watermark, out=self.out,
+            )  # fmt: skip
         if reported - t > self.comp.reporting_limit:
             self._reporting_late(ns, ev, reported - t)
         if ns.event_wm >= ns.next_due or self.work.state.tick_wm >= ns.next_due:

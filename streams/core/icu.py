@@ -13,14 +13,13 @@ own time to that site's next snapshot and retracts what no longer holds.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from typing import Any
 
 from streams.core.alerts import alert, show
 from streams.core.compiled import Compiled
-from streams.core.eventtime import NEVER
 from streams.core.state import Namespace
-from streams.core.stock import next_snapshot
+from streams.core.stock import instants_from
 from topics.models import Alert
 
 Figures = tuple[float, float]  # free beds, baseline beds
@@ -36,19 +35,9 @@ def icu_changed(
         return
     item = comp.icu_item
     sites = ns.beds.get(item, ())
-    end = next_snapshot(ns, site, item, t)
-    instants: set[int] = set()
-    before = -1  # the latest instant before t (-1: none)
-    for s in sites:
-        series = ns.stock[(s, item)]
-        times, n = series.times, series.n
-        lo = bisect_left(times, t, 0, n)
-        hi = n if end == NEVER else bisect_right(times, end, 0, n)
-        instants.update(times[lo:hi])
-        if lo:
-            before = max(before, times[lo - 1])
+    before, instants = instants_from(ns, ((s, item) for s in sites), (site, item), t)
     was_low = before >= 0 and _low(_figures(ns, sites, item, before), threshold)
-    for at in sorted(instants):
+    for at in instants:
         figures = _figures(ns, sites, item, at)
         low = _low(figures, threshold)
         wanted = ((at, *figures),) if low and not was_low and figures is not None else ()

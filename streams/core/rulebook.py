@@ -13,15 +13,16 @@ line, so ``tierflow rules check`` can print them all at once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from streams.core.rulebook_decisions import Authority, Verification
 from streams.core.rulebook_input import InputChecks
+from streams.core.rulebook_resources import Resources
 from streams.core.yaml_keys import duplicate_keys
 from topics.codec import error_path
 from topics.errors import TierflowError
@@ -38,6 +39,7 @@ CASE_METRICS: frozenset[str] = frozenset(
 )
 BASELINE_METRICS: frozenset[str] = frozenset({"baseline_ratio", "baseline_counties"})
 PositiveDays = Annotated[float, Field(gt=0)]
+M = TypeVar("M", bound=BaseModel)
 
 
 class _Strict(BaseModel):
@@ -178,6 +180,7 @@ class Rulebook(_Strict):
     # disease -> county (6-digit code) -> 5-year average of confirmed cases per week
     baselines: dict[str, dict[str, Annotated[float, Field(gt=0)]]] = Field(default_factory=dict)
     input_checks: InputChecks = InputChecks()
+    resources: Resources = Resources()
     _compiled: Any = PrivateAttr(default=None)
 
 
@@ -207,15 +210,27 @@ class RulebookError(TierflowError):
 
 def parse_rulebook(text: str, source: str = "<rulebook>") -> Rulebook:
     """Validate YAML text as a rulebook; raise :class:`RulebookError` with every problem."""
+    return parse_yaml(text, source, Rulebook, _cross_checks, RulebookError)
+
+
+def parse_yaml(
+    text: str,
+    source: str,
+    model: type[M],
+    cross_checks: Callable[[M], list[tuple[tuple[int | str, ...], str]]],
+    error: type[RulebookError],
+) -> M:
+    """Validate YAML text as ``model`` (a rulebook, a facility registry), then by
+    ``cross_checks``; raise ``error`` listing every problem with its path and line."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise RulebookError(source, [Problem("", f"not valid YAML: {exc}", line)]) from exc
+        raise error(source, [Problem("", f"not valid YAML: {exc}", line)]) from exc
     if not isinstance(data, dict):
-        raise RulebookError(source, [Problem("", "a rulebook is a YAML mapping", 1)])
+        raise error(source, [Problem("", "expected a YAML mapping", 1)])
     repeated = [
         Problem(
             error_path(loc), "appears twice in its mapping (YAML would keep only the last)", line
@@ -223,22 +238,22 @@ def parse_rulebook(text: str, source: str = "<rulebook>") -> Rulebook:
         for loc, line in duplicate_keys(node)
     ]
     if repeated:
-        raise RulebookError(source, repeated)
+        raise error(source, repeated)
     try:
-        book = Rulebook.model_validate(data)
+        found = model.model_validate(data)
     except ValidationError as exc:
         problems = [
             Problem(error_path(err["loc"]), err["msg"], _line_of(node, err["loc"]))
             for err in exc.errors(include_url=False)
         ]
-        raise RulebookError(source, problems) from exc
+        raise error(source, problems) from exc
     problems = [
         Problem(error_path(loc), message, _line_of(node, loc))
-        for loc, message in _cross_checks(book)
+        for loc, message in cross_checks(found)
     ]
     if problems:
-        raise RulebookError(source, problems)
-    return book
+        raise error(source, problems)
+    return found
 
 
 def _cross_checks(book: Rulebook) -> list[tuple[tuple[int | str, ...], str]]:

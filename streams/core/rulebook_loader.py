@@ -1,4 +1,5 @@
-"""Reading a rulebook file: configuration a shell loads once at start.
+"""Reading a rulebook or a facility registry file: configuration a shell loads once at
+start.
 
 This is the only module under ``streams/core`` that touches the file system; the step
 path never calls it (the purity check allows exactly this module to read files).
@@ -9,18 +10,37 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from streams.core.facilities import Registry
+from streams.core.registry import RegistryError, parse_registry
 from streams.core.rulebook import Problem, Rulebook, RulebookError, parse_rulebook
 
 DEFAULT_RULEBOOK = "rulebooks/default.yaml"
 
 
 def load_rulebook(path: str | Path) -> Rulebook:
-    """Read and validate the rulebook at ``path``; :class:`RulebookError` says what is wrong."""
+    """Read and validate the rulebook at ``path``, and the facility registry it names
+    (``resources.registry``, relative to the rulebook's file) into its
+    ``resources.facilities``; :class:`RulebookError` says what is wrong."""
+    book = parse_rulebook(_read(path, RulebookError), str(path))
+    named = book.resources.registry
+    if named is None or book.resources.facilities is not None:
+        return book
+    registry = load_registry(Path(path).parent / named)
+    resources = book.resources.model_copy(update={"facilities": registry})
+    return book.model_copy(update={"resources": resources})
+
+
+def load_registry(path: str | Path) -> Registry:
+    """Read and validate the facility registry at ``path``; :class:`RegistryError` says
+    what is wrong."""
+    return parse_registry(_read(path, RegistryError), str(path))
+
+
+def _read(path: str | Path, error: type[RulebookError]) -> str:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise RulebookError(str(path), [Problem("", f"cannot read: {exc}")]) from exc
-    return parse_rulebook(text, str(path))
+        raise error(str(path), [Problem("", f"cannot read: {exc}")]) from exc
 
 
 def default_rulebook() -> Rulebook:

@@ -17,7 +17,8 @@ beds (EDXL-HAVE AvailableCount); :func:`on_hand_at` reads them as of an instant.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 from streams.core.alerts import alert, show
 from streams.core.compiled import Compiled
@@ -157,13 +158,24 @@ def _stock_alert(
     show(ns, subject, wanted, build, out)
 
 
-def on_hand_at(ns: Namespace, site: str, item: str, t: int) -> float | None:
-    """The site's ``item`` on hand in its latest snapshot at or before ``t`` (None: none)."""
+class Snapshot(NamedTuple):
+    on_hand: float
+    baseline: float | None
+
+
+def snapshot_at(ns: Namespace, site: str, item: str, t: int) -> Snapshot | None:
+    """The site's latest ``item`` snapshot at or before ``t`` (None: none)."""
     series = ns.stock.get((site, item))
     if series is None:
         return None
     i = bisect_right(series.times, t, 0, series.n)
-    return series.on_hand[i - 1] if i else None
+    return Snapshot(series.on_hand[i - 1], series.meta[i - 1][2]) if i else None
+
+
+def on_hand_at(ns: Namespace, site: str, item: str, t: int) -> float | None:
+    """The site's ``item`` on hand in its latest snapshot at or before ``t`` (None: none)."""
+    snap = snapshot_at(ns, site, item, t)
+    return snap.on_hand if snap is not None else None
 
 
 def next_snapshot(ns: Namespace, site: str, item: str, t: int) -> int:
@@ -173,12 +185,24 @@ def next_snapshot(ns: Namespace, site: str, item: str, t: int) -> int:
     return series.times[i] if i < series.n else NEVER
 
 
-def best_facility(ns: Namespace, item: str, exclude: str, t: int) -> tuple[str, float] | None:
-    """As of ``t``: the site with the most free ``item`` (ties: smallest id), other than
-    ``exclude``."""
-    best: tuple[str, float] | None = None
-    for site in ns.beds.get(item, ()):
-        free = on_hand_at(ns, site, item, t)
-        if site != exclude and free is not None and free > 0 and (best is None or free > best[1]):
-            best = (site, free)
-    return best
+def instants_from(
+    ns: Namespace, keys: Iterable[tuple[str, str]], changed: tuple[str, str], t: int
+) -> tuple[int, list[int]]:
+    """A new snapshot of series ``changed`` at ``t`` changes what the series ``keys`` say
+    together at the instants from ``t`` to ``changed``'s next snapshot (inclusive): those
+    instants (the times any of them reported), sorted, and the latest instant before ``t``
+    (-1: none), whose state the first of them is compared with."""
+    end = next_snapshot(ns, *changed, t)
+    instants: set[int] = set()
+    before = -1
+    for key in keys:
+        series = ns.stock.get(key)
+        if series is None:
+            continue
+        times, n = series.times, series.n
+        lo = bisect_left(times, t, 0, n)
+        hi = n if end == NEVER else bisect_right(times, end, 0, n)
+        instants.update(times[lo:hi])
+        if lo:
+            before = max(before, times[lo - 1])
+    return before, sorted(instants)

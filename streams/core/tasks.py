@@ -68,7 +68,7 @@ def issue_tasks(
     heap and shown; one issued already only gets the claim."""
     t = pair[1][0]
     for task_id, item, task_tier in task_specs(ns.status, inc, pair, comp, assess=assess):
-        _claim(
+        claim(
             ns,
             jurisdiction,
             owner,
@@ -80,7 +80,7 @@ def issue_tasks(
         )
 
 
-def _claim(
+def claim(
     ns: Namespace,
     jurisdiction: str,
     owner: str,
@@ -130,12 +130,12 @@ def verify_warning(
     """The verification task follows the warning: ``gone`` (incident, opened at) withdrawn,
     ``warning`` issued (the rulebook's ``verification``: default health, due in 2 h)."""
     if gone is not None:
-        _unclaim(ns, jurisdiction, owner, verification_task_id(ns.status, *gone, comp), out)
+        unclaim(ns, jurisdiction, owner, verification_task_id(ns.status, *gone, comp), out)
     if warning is not None:
         inc, at = warning
         spec = (at, comp.verification, VERIFICATION_TIER, inc)
         task_id = verification_task_id(ns.status, inc, at, comp)
-        _claim(ns, jurisdiction, owner, task_id, spec=spec, comp=comp, watermark=watermark, out=out)
+        claim(ns, jurisdiction, owner, task_id, spec=spec, comp=comp, watermark=watermark, out=out)
 
 
 def withdraw_tasks(
@@ -155,10 +155,10 @@ def withdraw_tasks(
     is retracted, its overdue alert with it."""
     for task_id, _, _ in task_specs(ns.status, inc, pair, comp, assess=assess):
         if task_id not in kept:
-            _unclaim(ns, jurisdiction, owner, task_id, out)
+            unclaim(ns, jurisdiction, owner, task_id, out)
 
 
-def _unclaim(ns: Namespace, jurisdiction: str, key: str, task_id: str, out: list[Any]) -> None:
+def unclaim(ns: Namespace, jurisdiction: str, key: str, task_id: str, out: list[Any]) -> None:
     """Take the track's claim off a task (two tracks an agency gave the same incident id
     may issue the very same task: it lives while either claims it); retract it when
     no claim is left."""

@@ -10,8 +10,10 @@ Both alerts are functions of the events, whatever order they arrive in:
 * ``capacity_redirect``: a non-terminal report at ``t`` (no arrival or cancellation at or
   before it) sending the patient to facility F with required bed B, where F's latest
   ``bed.B`` snapshot with occurred_at <= t has 0 on hand. One alert per (transfer, F, B),
-  at the earliest such report; the suggestion is the facility of the jurisdiction with the
-  most free B beds as of that instant (ties: smallest id). A bed snapshot that arrives
+  at the earliest such report; the suggestion is the facility of the jurisdiction
+  :func:`streams.core.ranking.best_facility` ranks first as of that instant (with a
+  facility registry: designated, reserve, then the rest; then most free B beds; then
+  nearest), with the reason. A bed snapshot that arrives
   late re-evaluates the requests it can change (those from its time to the site's next
   snapshot).
 * ``transfer_delayed``: the eta of the latest report has passed (watermark) with no
@@ -26,8 +28,10 @@ from typing import Any
 
 from streams.core.alerts import alert, show
 from streams.core.eventtime import HOUR, from_us, to_us
+from streams.core.facilities import FacilityIndex
+from streams.core.ranking import best_facility
 from streams.core.state import Namespace, edited
-from streams.core.stock import best_facility, next_snapshot, on_hand_at
+from streams.core.stock import next_snapshot, on_hand_at
 from topics.models import Alert, TransferEvent
 
 TRANSFER_STATES = ("requested", "dispatched", "en_route", "arrived", "cancelled")
@@ -42,7 +46,14 @@ Transfer = tuple[Any, ...]
 
 
 def apply_transfer(
-    ns: Namespace, jurisdiction: str, ev: TransferEvent, t: int, *, watermark: int, out: list[Any]
+    ns: Namespace,
+    jurisdiction: str,
+    ev: TransferEvent,
+    t: int,
+    *,
+    facilities: FacilityIndex,
+    watermark: int,
+    out: list[Any],
 ) -> None:
     """Fold one transfer report in; may raise or retract its alerts."""
     transfer_id = ev.transfer_id
@@ -74,7 +85,7 @@ def apply_transfer(
     if latest[3] is not None and (old is None or old[2][3] != latest[3]):
         heapq.heappush(ns.eta_heap, (latest[3], transfer_id))
         ns.next_due = min(ns.next_due, latest[3])
-    _redirects(ns, jurisdiction, transfer_id, new, out)
+    _redirects(ns, jurisdiction, transfer_id, new, facilities, out)
     _delay(ns, jurisdiction, transfer_id, new, watermark=watermark, out=out)
 
 
@@ -90,10 +101,17 @@ def index_ask(ns: Namespace, item: str, t: int, transfer_id: str) -> None:
 
 
 def beds_changed(
-    ns: Namespace, jurisdiction: str, site: str, item: str, t: int, *, out: list[Any]
+    ns: Namespace,
+    jurisdiction: str,
+    changed: tuple[str, str],
+    t: int,
+    *,
+    facilities: FacilityIndex,
+    out: list[Any],
 ) -> None:
     """A ``bed.*`` snapshot of ``site`` at ``t`` arrived: re-evaluate the redirects of the
     requests for that bed type between ``t`` and the site's next snapshot."""
+    site, item = changed
     last = ns.ask_last.get(item)
     if last is None or last < t:
         return  # the common case: no request since
@@ -106,7 +124,8 @@ def beds_changed(
                 break
             if transfer_id not in seen:
                 seen.add(transfer_id)
-                _redirects(ns, jurisdiction, transfer_id, ns.transfers[transfer_id], out)
+                rec = ns.transfers[transfer_id]
+                _redirects(ns, jurisdiction, transfer_id, rec, facilities, out)
 
 
 def _terminal(reached: tuple[Any, ...]) -> tuple[int, str] | None:
@@ -117,8 +136,13 @@ def _terminal(reached: tuple[Any, ...]) -> tuple[int, str] | None:
     return min(arrived, cancelled)
 
 
-def _redirects(
-    ns: Namespace, jurisdiction: str, transfer_id: str, rec: Transfer, out: list[Any]
+def _redirects(  # noqa: PLR0917 - the two callers pass the same six
+    ns: Namespace,
+    jurisdiction: str,
+    transfer_id: str,
+    rec: Transfer,
+    facilities: FacilityIndex,
+    out: list[Any],
 ) -> None:
     reached, _, _, asks = rec
     end = _terminal(reached)
@@ -127,24 +151,32 @@ def _redirects(
         if end is not None and end <= (t, eid):
             break
         if (dest, item) not in wanted and on_hand_at(ns, dest, item, t) == 0:
-            wanted[(dest, item)] = (dest, item, t, inc, best_facility(ns, item, dest, t))
+            wanted[(dest, item)] = (
+                dest,
+                item,
+                t,
+                inc,
+                best_facility(ns, item, dest, t, facilities.by_id),
+            )
     if not wanted and "r:" + transfer_id not in ns.shown:
         return
 
     def build(params: tuple[Any, ...], gone: bool) -> Alert:
         dest, item, t, inc, best = params
         bed = item.removeprefix("bed.")
+        version = facilities.version
+        shown = (best[:2] if best else None,) if version is None else (best, version)
         suggestion = (
-            f"redirect to {best[0]} ({best[1]:g} free)"
-            if best
-            else "no free bed in the jurisdiction"
+            f"redirect to {best[0]} ({best[2]})" if best else "no free bed in the jurisdiction"
         )
         return alert(
             ns,
             jurisdiction,
             "capacity_redirect",
             "orange",
-            about=(transfer_id, dest, item, t, inc, best),
+            # the reason and the registry's version add to the id only when there is a
+            # registry (ids as before without)
+            about=(transfer_id, dest, item, t, inc, *shown),
             at=t,
             message=f"{dest} has no free {bed} bed: {suggestion}",
             details={
@@ -152,6 +184,8 @@ def _redirects(
                 "required_bed": bed,
                 "suggested_facility": best[0] if best else None,
                 "suggested_free": best[1] if best else None,
+                "reason": best[2] if best else None,
+                "registry_version": version,
             },
             subject=transfer_id,
             incident=inc,

@@ -267,6 +267,11 @@ def tasks() -> list[Task]:
             "t-old", "health", "designate_hospitals", "inc-cholera-5101", at(20, month=2),
             at(21, month=2), state="overdue",
         ),
+        # A stockpile shortfall's replenishment task (issue 15 item 4): no incident, tier IV.
+        _task(
+            "t-stock", "health", "replenish ppe.n95 to 30 days at full load",
+            "stockpile/5101/ppe.n95", at(6, 8), at(7, 8), state="overdue", tier="IV",
+        ),
     ]  # fmt: skip
 
 
@@ -477,6 +482,14 @@ def stock_levels() -> list[StockLevel]:
             days_of_cover=80.0,
             **depot,
         ),
+        # Staff and teams (issue 15): counts, never stock with days of cover, though a
+        # falling count has a "burn rate" (hosp-a's 30 -> 24 nurses: 6 a day, 4 days).
+        _stock("hosp-a", "staff.icu_nurse", at(5, 8), 30),
+        _stock("hosp-a", "staff.icu_nurse", at(6, 8), 24, burn_rate_per_day=6, days_of_cover=4.0),
+        _stock("hosp-b", "staff.icu_nurse", at(6, 8), 18),
+        _stock("hosp-a", "staff.icu_nurse", at(7), 99, status="Exercise"),
+        _stock("hosp-c", "staff.icu_nurse", at(6, 9), 12, jurisdiction="5001"),
+        _stock("PLA-MT-1", "team.military_medical", at(6, 9), 2, site_type="other"),
     ]
 
 

@@ -16,6 +16,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from sinks.client import connect
+from sinks.command_view import read_board
 from tests.grafana_sql import (
     ALL,
     QueryWindow,
@@ -167,7 +168,7 @@ EXPECTED: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {
     ),
     "Overdue tasks by agency": (
         ("agency", "overdue_tasks"),
-        [("health", 2), ("public_security", 1)],
+        [("health", 3), ("public_security", 1)],
     ),
     "Overdue tasks": (
         (
@@ -214,6 +215,17 @@ EXPECTED: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {
                 utc(5, 12),
                 utc(5, 18),
                 (2 * 24 + 6) * 60,
+            ),
+            (
+                "t-stock",
+                "stockpile/5101/ppe.n95",
+                "5101",
+                "IV",
+                "health",
+                "replenish ppe.n95 to 30 days at full load",
+                utc(6, 8),
+                utc(7, 8),
+                16 * 60,
             ),
         ],
     ),
@@ -267,6 +279,15 @@ EXPECTED: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {
         ("item", "days_of_cover", "worst_site_days", "target_days"),
         # n95: (9000 + 3000) on hand / (1000 + 100) a day over both depots.
         [("ppe.n95", 10.9, 9.0, 30), ("ppe.gown", 80.0, 80.0, 30)],
+    ),
+    "Staff and teams by jurisdiction": (
+        ("jurisdiction", "item", "available", "sites", "as_of"),
+        # 5101's nurses: hosp-a's latest 24 + hosp-b's 18 (the Exercise 99 is a drill's)
+        [
+            ("5001", "staff.icu_nurse", 12.0, 1, utc(6, 9)),
+            ("5101", "staff.icu_nurse", 42.0, 2, utc(6, 8)),
+            ("5101", "team.military_medical", 2.0, 1, utc(6, 9)),
+        ],
     ),
     "Reporting timeliness: case reports within 2 h": (
         ("time", "agency", "on_time_pct"),
@@ -429,7 +450,7 @@ FILTERED = [
     (
         "Overdue tasks by agency",
         {"jurisdiction": ["5101"]},
-        [("health", 1), ("public_security", 1)],
+        [("health", 2), ("public_security", 1)],
     ),
     ("Overdue tasks by agency", {"tier": ["IV"]}, [("health", 1)]),
     (
@@ -451,6 +472,11 @@ FILTERED = [
         "Stock days of cover by item (target 30 days)",
         {"jurisdiction": ["5101"]},
         [("ppe.n95", 9.0, 9.0, 30), ("ppe.gown", 80.0, 80.0, 30)],
+    ),
+    (
+        "Staff and teams by jurisdiction",
+        {"jurisdiction": ["5001"]},
+        [("5001", "staff.icu_nurse", 12.0, 1, utc(6, 9))],
     ),
     (
         "Alerts",
@@ -506,3 +532,23 @@ def test_panel_options_name_only_columns_their_query_returns() -> None:
 def test_the_reader_cannot_write(reader: Client, board_db: str) -> None:
     with pytest.raises(Exception, match=r"readonly|READONLY|ACCESS_DENIED"):
         reader.command(f"TRUNCATE TABLE {board_db}.incidents")
+
+
+def test_the_board_reads_staff_teams_and_replenishment_tasks(
+    stack: Settings, board_db: str
+) -> None:
+    """``tierflow board``'s own queries on the same landed scenario (issue 15 items 1, 4)."""
+    client = connect(stack, board_db, reader=True)
+    try:
+        board = read_board(client)
+    finally:
+        client.close()
+    assert [(r["jurisdiction"], r["item"], r["available"], r["sites"]) for r in board.staff] == [
+        ("5001", "staff.icu_nurse", 12.0, 1),
+        ("5101", "staff.icu_nurse", 42.0, 2),
+        ("5101", "team.military_medical", 2.0, 1),
+    ]
+    assert sorted({r["item"] for r in board.stock}) == ["ppe.gown", "ppe.n95"]
+    # a replenishment task follows no tier: the room sees it overdue all the same
+    stockpile = [t for t in board.overdue_tasks if t["incident_id"].startswith("stockpile/")]
+    assert [(t["task_id"], t["tier"]) for t in stockpile] == [("t-stock", "IV")]

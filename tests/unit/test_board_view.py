@@ -69,6 +69,12 @@ def board(**fields: Any) -> Board:
             {"site_id": "H-1", "item": "bed.icu", "free": 0.0, "baseline": 12.0, "latest_at": T0},
             {"site_id": "H-2", "item": "bed.icu", "free": 9.0, "baseline": 120.0, "latest_at": T0},
         ],
+        "staff": [
+            {"jurisdiction": "5101", "item": "staff.icu_nurse", "available": 42.0, "sites": 2,
+             "latest_at": T0},
+            {"jurisdiction": "5101", "item": "team.military_medical", "available": 3.0,
+             "sites": 1, "latest_at": T0},
+        ],
     }  # fmt: skip
     return Board(**{**base, **fields})
 
@@ -117,6 +123,16 @@ def test_beds_show_free_of_capacity_the_fullest_first() -> None:
     lines = text_of(render(view(), 200)).splitlines()
     beds = [line.split() for line in lines if line.startswith("H-")]
     assert [(b[0], b[1]) for b in beds] == [("H-1", "0/12"), ("H-2", "9/120")]
+
+
+def test_staff_and_teams_show_by_jurisdiction() -> None:
+    lines = text_of(render(view(), 200)).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Staff and teams"))
+    rows = [line.split() for line in lines[start:] if line.startswith("5101")]
+    assert [r[:4] for r in rows] == [
+        ["5101", "staff.icu_nurse", "42", "2"],
+        ["5101", "team.military_medical", "3", "1"],
+    ]
 
 
 def _pages(width: int, height: int, **fields: Any) -> tuple[list[RenderableType], Console]:

@@ -160,6 +160,11 @@ def test_cli_check_summarises_a_valid_rulebook() -> None:
     assert "national-default" in result.output
     assert "cholera-week-II" in result.output
     assert "重大" in result.output
+    shown = " ".join(result.output.split())
+    assert "resources: staffing staff.icu_nurse 2.5/bed.icu, staff.icu_doctor 0.8/bed.icu;" in shown
+    assert (
+        "stockpile ppe.gown 30 d (health), ppe.n95 30 d (health); facility registry none" in shown
+    )
 
 
 def test_cli_check_unreadable_file(tmp_path: Path) -> None:

@@ -1,0 +1,153 @@
+"""The stockpile catalogue: ``stockpile_short`` and replenishment tasks.
+
+For a catalogue entry (rulebook ``resources.stockpile``) and the jurisdiction, at an
+instant T: the ``item`` on hand (each site's latest snapshot at or before T, summed)
+against the need at full load, ``target_days`` × ``per_bed_day`` × the ``beds`` capacity
+(the baselines of each hospital's latest ``beds`` snapshot that carries one: every bed
+occupied). The jurisdiction is short when some capacity and some count of the item are
+known and on hand < need. At each instant where it falls short (the instant before was
+not) the core raises ``stockpile_short`` and issues a replenishment task to the entry's
+agency through the task ledger (:func:`streams.core.tasks.claim`: acked and overdue like
+every task), due ``due_hours`` later, filed under tier IV (it follows no tier, as a
+warning's verification) and the pseudo-incident ``stockpile/<jurisdiction>/<item>``.
+Instants are evaluated as ``icu_capacity_low``'s: a late snapshot re-evaluates those up
+to its series' next snapshot, and a fall that no longer holds takes back its alert and
+its task (``retracted``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from streams.core.alerts import alert, show
+from streams.core.compiled import Compiled, PlanItem
+from streams.core.eventtime import HOUR
+from streams.core.ids import content_id
+from streams.core.rulebook_resources import StockpileItem
+from streams.core.state import Namespace
+from streams.core.stock import instants_from, snapshot_at
+from streams.core.tasks import VERIFICATION_TIER, claim, unclaim
+from topics.models import Alert
+
+
+class Sites(NamedTuple):
+    stock: tuple[str, ...]  # the sites that reported the entry's item
+    beds: tuple[str, ...]  # the hospitals that reported its bed item
+
+
+class Level(NamedTuple):
+    on_hand: float
+    beds: float  # capacity of the entry's bed item: the beds occupied at full load
+
+
+def stockpile_changed(
+    ns: Namespace,
+    jurisdiction: str,
+    changed: tuple[str, str],
+    t: int,
+    *,
+    comp: Compiled,
+    watermark: int,
+    out: list[Any],
+) -> None:
+    """A new snapshot of series ``changed`` (site, item) at ``t``: re-evaluate the instants
+    of every catalogue entry that reads the item whose alert and task it can change."""
+    for entry in comp.stockpile.get(changed[1], ()):
+        sites = Sites(tuple(s for s, i in ns.stock if i == entry.item), ns.beds.get(entry.beds, ()))
+        keys = [(s, entry.item) for s in sites.stock] + [(s, entry.beds) for s in sites.beds]
+        before, instants = instants_from(ns, keys, changed, t)
+        was_short = before >= 0 and _short(level(ns, entry, sites, before), entry)
+        inc = f"stockpile/{jurisdiction}/{entry.item}"
+        owner, task = "stockpile:" + entry.item, _task(entry)
+        for at in instants:
+            now = level(ns, entry, sites, at)
+            wanted = (
+                ((at, *now),) if now is not None and _short(now, entry) and not was_short else ()
+            )
+            _show(ns, jurisdiction, (entry, at), wanted, out)
+            task_id = content_id("task", ns.status, inc, "replenish", *task, at)
+            if wanted:
+                spec = (at, task, VERIFICATION_TIER, inc)
+                claim(ns, jurisdiction, owner, task_id, spec=spec, comp=comp,
+                      watermark=watermark, out=out)  # fmt: skip
+            else:
+                unclaim(ns, jurisdiction, owner, task_id, out)
+            was_short = _short(now, entry)
+
+
+def level(ns: Namespace, entry: StockpileItem, sites: Sites, at: int) -> Level | None:
+    """The jurisdiction's ``entry.item`` on hand and ``entry.beds`` capacity as of ``at``
+    (None: no site has reported the item, or no capacity is known)."""
+    on_hand = beds = 0.0
+    counted = False
+    for site in sites.stock:
+        snap = snapshot_at(ns, site, entry.item, at)
+        if snap is not None:
+            on_hand += snap.on_hand
+            counted = True
+    for site in sites.beds:
+        snap = snapshot_at(ns, site, entry.beds, at)
+        if snap is not None and snap.baseline:
+            beds += snap.baseline
+    return Level(on_hand, beds) if counted and beds > 0 else None
+
+
+def need(entry: StockpileItem, beds: float) -> float:
+    """What ``target_days`` at full load of ``beds`` beds take."""
+    return entry.target_days * entry.per_bed_day * beds
+
+
+def _short(now: Level | None, entry: StockpileItem) -> bool:
+    return now is not None and now.on_hand < need(entry, now.beds)
+
+
+def _task(entry: StockpileItem) -> PlanItem:
+    action = f"replenish {entry.item} to {entry.target_days:g} days at full load"
+    return PlanItem(entry.agency, action, round(entry.due_hours * HOUR))
+
+
+def _show(
+    ns: Namespace,
+    jurisdiction: str,
+    instant: tuple[StockpileItem, int],
+    wanted: tuple[tuple[Any, ...], ...],
+    out: list[Any],
+) -> None:
+    """The (entry, time) instant's alert: ``wanted`` (one or none)."""
+    entry, at = instant
+    subject = f"stockpile:{entry.item}/{at}"
+    if not wanted and subject not in ns.shown:
+        return
+
+    def build(params: tuple[Any, ...], gone: bool) -> Alert:
+        t, on_hand, beds = params
+        needed = need(entry, beds)
+        days = on_hand / (entry.per_bed_day * beds)
+        return alert(
+            ns,
+            jurisdiction,
+            "stockpile_short",
+            "orange",
+            about=(entry.item, t, on_hand, beds, entry.target_days, entry.per_bed_day),
+            at=t,
+            message=(
+                f"{entry.item} in {jurisdiction}: {on_hand:g} on hand, {days:.1f} days at full "
+                f"load of {beds:g} {entry.beds} (target {entry.target_days:g}: {needed:g}); "
+                f"replenishment task to {entry.agency}"
+            ),
+            details={
+                "item": entry.item,
+                "on_hand": on_hand,
+                "needed": needed,
+                "beds": beds,
+                "bed_item": entry.beds,
+                "per_bed_day": entry.per_bed_day,
+                "target_days": entry.target_days,
+                "days_at_full_load": days,
+                "agency_type": entry.agency,
+            },
+            subject=f"{jurisdiction}/{entry.item}",
+            gone=gone,
+        )
+
+    show(ns, subject, wanted, build, out)

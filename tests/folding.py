@@ -1,0 +1,54 @@
+"""Core test helpers: stock snapshots by hour, and folding events one at a time."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from streams.core import initial_state, step_many
+from streams.core.rulebook import Rulebook
+from topics.models import StockEvent
+
+
+def fold_each(events: Sequence[Any], rules: Rulebook, jurisdiction: str = "5101") -> list[Any]:
+    """The outputs of folding ``events`` one a batch: every intermediate state is visited."""
+    state = initial_state(jurisdiction)
+    got: list[Any] = []
+    for event in events:
+        state, out = step_many(state, [event], rules)
+        got += out
+    return got
+
+
+def fold_shuffled(events: Sequence[Any], rules: Rulebook, seed: int) -> list[Any]:
+    """:func:`fold_each` of ``events`` in an order ``seed`` shuffles them into."""
+    shuffled = list(events)
+    random.Random(seed).shuffle(shuffled)
+    return fold_each(shuffled, rules)
+
+
+def snapshot(  # noqa: PLR0917 - positional, so a test's snapshot table reads as rows
+    at: datetime,
+    site: str,
+    item: str,
+    on_hand: float,
+    baseline: float | None = None,
+    agency: str = "health",
+) -> StockEvent:
+    """A stock snapshot reported when it happened, in 510104 (Chengdu): sites named H…
+    are hospitals, others depots."""
+    return StockEvent(
+        event_id=f"{site}-{item}-{at.isoformat()}",
+        kind="stock",
+        source={"agency_id": site, "agency_type": agency},
+        occurred_at=at,
+        reported_at=at,
+        region="510104",
+        site_id=site,
+        site_type="hospital" if site.startswith("H") else "depot",
+        item=item,
+        on_hand=on_hand,
+        baseline=baseline,
+    )

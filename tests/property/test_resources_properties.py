@@ -1,0 +1,81 @@
+"""The core's invariants over dense streams of resources (issue 15): ICU and isolation beds,
+ICU nurses (staff_ratio_low), gowns of the stockpile catalogue (stockpile_short and its
+replenishment task) and ticks (the task going overdue). The general streams of
+``test_core_properties`` carry these rarely; here most examples raise and retract them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.property.test_core_properties import (
+    FAST,
+    _build,
+    nurses,
+    run,
+    same_for_any_order_and_batching,
+)
+from topics.models import Alert
+
+hospitals = st.sampled_from(["H1", "H2", "H3"])
+beds = st.fixed_dictionaries(
+    {
+        "kind": st.just("stock"),
+        "site_id": hospitals,
+        "site_type": st.just("hospital"),
+        "item": st.sampled_from(["bed.icu", "bed.isolation"]),
+        "on_hand": st.sampled_from([0.0, 2.0, 9.0]),
+        "baseline": st.sampled_from([None, 10.0, 20.0]),
+    }
+)
+# 30 days x 25 gowns a day x 10–60 isolation beds: 7 500–45 000 needed
+gowns = st.fixed_dictionaries(
+    {
+        "kind": st.just("stock"),
+        "site_id": st.sampled_from(["D1", "H1"]),
+        "site_type": st.just("depot"),
+        "item": st.just("ppe.gown"),
+        "on_hand": st.sampled_from([0.0, 5000.0, 9000.0, 30000.0]),
+    }
+)
+resource_streams = st.lists(
+    st.tuples(
+        st.one_of(beds, beds, nurses, gowns, gowns, st.just({"kind": "tick"})),
+        st.integers(0, 72),
+        st.just("510104"),
+        st.just("Actual"),
+        st.just(0),
+    ),
+    max_size=30,
+).map(lambda rows: [_build(i, row) for i, row in enumerate(rows)])
+
+
+@FAST
+@given(
+    resource_streams,
+    st.randoms(use_true_random=False),
+    st.lists(st.integers(0, 30), max_size=4),
+)
+def test_resources_shown_are_the_same_for_any_order_and_batching(
+    events: list[Any], rnd: Any, cuts: list[int]
+) -> None:
+    same_for_any_order_and_batching(events, rnd, cuts)
+
+
+def test_the_streams_raise_what_they_are_for() -> None:
+    """The strategy is not vacuous: a fixed example raises both kinds."""
+    rows = [
+        ({"kind": "stock", "site_id": "H1", "site_type": "hospital", "item": "bed.isolation",
+          "on_hand": 2.0, "baseline": 20.0}, 0),
+        ({"kind": "stock", "site_id": "D1", "site_type": "depot", "item": "ppe.gown",
+          "on_hand": 5000.0}, 1),
+        ({"kind": "stock", "site_id": "H1", "site_type": "hospital", "item": "bed.icu",
+          "on_hand": 2.0, "baseline": 20.0}, 2),
+        ({"kind": "stock", "site_id": "H1", "site_type": "hospital", "item": "staff.icu_nurse",
+          "on_hand": 10.0}, 3),
+    ]  # fmt: skip
+    events = [_build(i, (p, h, "510104", "Actual", 0)) for i, (p, h) in enumerate(rows)]
+    kinds = {o.alert_kind for o in run(events)[1] if isinstance(o, Alert)}
+    assert {"stockpile_short", "staff_ratio_low"} <= kinds
