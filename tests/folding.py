@@ -1,4 +1,5 @@
-"""Core test helpers: stock snapshots by hour, and folding events one at a time."""
+"""Core test helpers: a scenario's valid records, stock snapshots by hour, and folding
+events one at a time."""
 
 from __future__ import annotations
 
@@ -7,9 +8,27 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from streams.core import initial_state, step_many
 from streams.core.rulebook import Rulebook
-from topics.models import StockEvent
+from topics.codec import decode, decode_tick
+from topics.models import Rejection, StockEvent
+
+
+def valid_records(lines: list[bytes]) -> list[Any]:
+    """The events and ticks of JSON lines that decode; malformed lines and rejections are
+    left out."""
+    out = []
+    for line in lines:
+        try:
+            is_tick = orjson.loads(line).get("kind") == "tick"
+        except (orjson.JSONDecodeError, AttributeError):
+            continue
+        got = decode_tick(line) if is_tick else decode(line)
+        if not isinstance(got, Rejection):
+            out.append(got)
+    return out
 
 
 def fold_each(events: Sequence[Any], rules: Rulebook, jurisdiction: str = "5101") -> list[Any]:

@@ -11,12 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import orjson
 import pytest
 
 from streams.simulate import generate
-from topics.codec import decode, decode_tick
-from topics.models import Alert, IncidentState, Rejection, Task, Tick
+from tests.folding import valid_records
+from topics.models import Alert, IncidentState, Task, Tick
 
 core = pytest.importorskip("streams.core", reason="the core is not there yet")
 if not all(hasattr(core, name) for name in ("fold", "default_rulebook", "tier_timeline")):
@@ -29,26 +28,13 @@ SEEDS = (1, 2)
 Step = tuple[str | None, datetime]
 
 
-def _valid_records(lines: list[bytes]) -> list[Any]:
-    out = []
-    for line in lines:
-        try:
-            is_tick = orjson.loads(line).get("kind") == "tick"
-        except (orjson.JSONDecodeError, AttributeError):
-            continue
-        got = decode_tick(line) if is_tick else decode(line)
-        if not isinstance(got, Rejection):
-            out.append(got)
-    return out
-
-
 def _folded(
     name: str, seed: int
 ) -> tuple[dict[str, Any], dict[str, list[Step]], dict[str, list[Step]], list[Alert]]:
     """(truth, core steps by incident, core steps by jurisdiction, Actual alerts)."""
     scenario = generate(name, seed)
     rulebook = core.default_rulebook()
-    records = _valid_records(scenario.jsonl().splitlines())
+    records = valid_records(scenario.jsonl().splitlines())
     states, outputs = core.fold(records, rulebook)
     by_incident: dict[str, list[Step]] = {}
     by_place: dict[str, list[Step]] = {}
@@ -148,7 +134,7 @@ def test_core_follows_the_intended_declarations(name: str, seed: int) -> None:
     its recommendation asked for, and none is overdue or rejected."""
     scenario = generate(name, seed)
     rulebook = core.default_rulebook()
-    records = _valid_records(scenario.jsonl().splitlines())
+    records = valid_records(scenario.jsonl().splitlines())
     states, outputs = core.fold(records, rulebook)
     got = sorted(
         (

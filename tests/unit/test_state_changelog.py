@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import orjson
 import pytest
 
 from streams.core import (
@@ -24,9 +23,9 @@ from streams.core.changelog import decode_records
 from streams.core.persist import StateDecodeError
 from streams.simulate import DEFAULT_START, generate
 from streams.stages.state_records import RecordStore
+from tests.folding import valid_records
 from tests.unit.test_core_examples import case
-from topics.codec import decode, decode_tick
-from topics.models import CaseEvent, Rejection, Tick
+from topics.models import CaseEvent, Tick
 from topics.registry import jurisdiction_of
 
 RULES = default_rulebook()
@@ -34,16 +33,7 @@ SCENARIOS = ("cholera", "road-mci", "supply-squeeze", "chemical-poisoning", "ili
 
 
 def _records(name: str, status: str) -> list[Any]:
-    out = []
-    for line in generate(name, 1, status=status).jsonl().splitlines():
-        try:
-            is_tick = orjson.loads(line).get("kind") == "tick"
-        except (orjson.JSONDecodeError, AttributeError):
-            continue
-        got = decode_tick(line) if is_tick else decode(line)
-        if not isinstance(got, Rejection):
-            out.append(got)
-    return out
+    return valid_records(generate(name, 1, status=status).jsonl().splitlines())
 
 
 def _fold(store: RecordStore, states: dict[str, CoreState], batch: list[Any]) -> None:
