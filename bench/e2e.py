@@ -130,7 +130,9 @@ class Worker:
     port: int
 
     @classmethod
-    def start(cls, settings: Settings, log: Path, stages: str, port: int) -> Worker:
+    def start(
+        cls, settings: Settings, log: Path, stages: str, port: int, **more_env: str
+    ) -> Worker:
         env = {
             **os.environ,
             "TIERFLOW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
@@ -142,6 +144,7 @@ class Worker:
             "TIERFLOW_STACK_HOME": str(ROOT / "var" / "bench-workers"),
             "TIERFLOW_WORKER_STAGES": stages,
             "TIERFLOW_AGENCY_REGISTRY_PATH": str(settings.agency_registry().resolve()),
+            **more_env,
         }
         handle = log.open("ab")
         proc = subprocess.Popen(

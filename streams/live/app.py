@@ -425,6 +425,9 @@ def _faust_app(settings: Settings) -> Any:
         # session times out (Faust's default: 60 s), so a restart waits that long. 10 s is
         # well above one decide batch, which holds the event loop (and so the heartbeats).
         broker_session_timeout=10.0,
+        # ... unless the restart has the same static member id: then it replaces the
+        # killed member at once (settings.worker_instance_id).
+        consumer_group_instance_id=settings.worker_instance_id,
         # A group formed before the broker knew the ticks topic's partitions assigns none
         # of them (seen right after a cold start); fresher metadata makes the consumer
         # notice them and rebalance within seconds instead of Kafka's default 5 minutes.
