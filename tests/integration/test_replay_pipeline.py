@@ -18,7 +18,7 @@ from streams.replay.session import ReviewRequest, replay_kafka
 from topics.settings import Settings
 
 from .live_support import prepare, simulate
-from .replay_support import DECISIONS, decisions, drop_databases, publish_scenario
+from .replay_support import assert_resumes_to_whole, drop_databases, publish_scenario
 
 
 class LandingDown(Exception):
@@ -57,14 +57,6 @@ def test_a_failed_landing_keeps_the_checkpoint_before_its_batch(
                 asyncio.run(replay_kafka(settings, request, batch_records=500))
         checkpoint = json.loads((tmp_path / "reviews" / f"{cut}.checkpoint.json").read_bytes())
         assert checkpoint["events"] == sum(landed) > 0
-        resumed = asyncio.run(
-            replay_kafka(settings, ReviewRequest(cut, rulebook, None, start, end))
-        )
-        assert resumed.resumed
-        asyncio.run(replay_kafka(settings, ReviewRequest(whole, rulebook, None, start, end)))
-        for table in DECISIONS:
-            ours = decisions(ch_admin, f"review_{cut}", table)
-            assert ours == decisions(ch_admin, f"review_{whole}", table), table
-        assert decisions(ch_admin, f"review_{whole}", "tier_timeline")
+        assert_resumes_to_whole(settings, ch_admin, request, whole)
     finally:
         drop_databases(ch_admin, f"review_{whole}", f"review_{cut}")

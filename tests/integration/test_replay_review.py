@@ -24,6 +24,7 @@ from .live_support import ROOT, prepare, simulate
 from .png_pixels import inked, longest_run, region
 from .replay_support import (
     DECISIONS,
+    assert_resumes_to_whole,
     decisions,
     drop_databases,
     publish_scenario,
@@ -202,15 +203,7 @@ def test_an_interrupted_replay_resumes_to_the_same_review(
             asyncio.run(replay_kafka(settings, request, interrupt, batch_records=500))
         checkpoint = json.loads((tmp_path / "reviews" / f"{cut}.checkpoint.json").read_bytes())
         assert 0 < checkpoint["events"] < seen[0], "interrupted after everything: nothing tested"
-        resumed = asyncio.run(
-            replay_kafka(settings, ReviewRequest(cut, rulebook, None, start, end))
-        )
-        assert resumed.resumed
-        asyncio.run(replay_kafka(settings, ReviewRequest(whole, rulebook, None, start, end)))
-        for table in DECISIONS:
-            ours = decisions(ch_admin, f"review_{cut}", table)
-            assert ours == decisions(ch_admin, f"review_{whole}", table), table
-        assert decisions(ch_admin, f"review_{whole}", "tier_timeline")
+        assert_resumes_to_whole(settings, ch_admin, request, whole)
         assert not (tmp_path / "reviews" / f"{cut}.checkpoint.json").exists()
     finally:
         drop_databases(ch_admin, f"review_{whole}", f"review_{cut}")
