@@ -17,8 +17,8 @@ from aiokafka import AIOKafkaProducer
 
 from streams.core import default_rulebook, fold, state_fingerprint
 from streams.simulate import DEFAULT_START
+from tests.core_events import case
 from tests.integration.kafka_helpers import admin_options, signatures, uncommitted
-from tests.unit.test_core_examples import case
 from topics.codec import decode, encode
 from topics.models import CaseEvent
 from topics.privacy import pseudonymise_case
