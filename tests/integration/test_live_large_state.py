@@ -30,10 +30,10 @@ from .live_support import (
     prepare,
     running_worker,
     start_worker,
-    state_fingerprints,
     stop_worker,
     wait_decided,
 )
+from .offline_answer import state_fingerprints
 
 CASES_IN_CITY = 20_000  # CI-sized; bench/state.py measures 1 M
 
