@@ -10,7 +10,8 @@ from typing import NamedTuple, TypeVar
 
 from streams.core.eventtime import HOUR, MINUTE, days_to_us
 from streams.core.facilities import FacilityIndex, index
-from streams.core.rulebook import BASELINE_METRICS, TIER_RANK, Condition, Rule, Rulebook
+from streams.core.rulebook import TIER_RANK, Condition, Rule, Rulebook
+from streams.core.rulebook_checks import BASELINE_METRICS, ICU_OCCUPANCY
 from streams.core.rulebook_resources import StaffMinimum, StockpileItem
 
 T = TypeVar("T")
@@ -88,6 +89,7 @@ class Compiled:
     _baselines: dict[str, dict[str, float]]
     _by_track: dict[tuple[str | None, str], tuple[CRule, ...]] = field(default_factory=dict)
     _stock_item: dict[str, bool] = field(default_factory=dict)
+    _icu_track: dict[tuple[str | None, str], bool] = field(default_factory=dict)
 
     def rules_for(self, disease: str | None, category: str) -> tuple[CRule, ...]:
         """The rules that apply to an incident of this disease (None: no disease) and
@@ -107,6 +109,16 @@ class Compiled:
                 )
             )
             self._by_track[key] = found
+        return found
+
+    def reads_icu(self, disease: str | None, category: str) -> bool:
+        """Whether a rule of :meth:`rules_for` reads the jurisdiction's ICU occupancy."""
+        key = (disease, category)
+        found = self._icu_track.get(key)
+        if found is None:
+            found = self._icu_track[key] = any(
+                c.metric == ICU_OCCUPANCY for r in self.rules_for(*key) for c in r.conds
+            )
         return found
 
     def triggers_for(self, disease: str) -> tuple[Trigger, ...]:

@@ -36,6 +36,7 @@ from streams.core.declared import declared_changes
 from streams.core.eventtime import NEVER, to_us
 from streams.core.held import hold, take_ready, unhold
 from streams.core.icu import icu_changed
+from streams.core.icu_line import icu_line_for
 from streams.core.ids import content_id
 from streams.core.plan import (
     apply_ack,
@@ -149,6 +150,7 @@ class _Batch:
                 )  # fmt: skip
                 if ev.item == self.comp.icu_item:
                     icu_changed(ns, self.jurisdiction, ev.site_id, t, comp=self.comp, out=self.out)
+                    self._icu_recompute(ns, t)
             if fresh and ev.item in self.comp.staffing:
                 staff_changed(
                     ns, self.jurisdiction, ev.site_id, ev.item, t, comp=self.comp, out=self.out
@@ -273,7 +275,20 @@ class _Batch:
         track = self.work.track(ns, key, None)
         rules = self.comp.rules_for(track.disease, track.category)
         quiet = self.comp.quiet.get(track.disease, 0) if track.disease else 0
-        return Timeline(track, rules, quiet, self._watermark(ns))
+        icu = icu_line_for(ns, self.comp, track)
+        return Timeline(track, rules, quiet, self._watermark(ns), icu)
+
+    def _icu_recompute(self, ns: Namespace, t: int) -> None:
+        """A new ICU snapshot at ``t``: the recommendation of each track whose rules read
+        the occupancy, from ``t`` on. A track with no confirmed case is left alone: every
+        such rule also counts cases (rulebook_checks), so none of them can hold there."""
+        for key, track in list(ns.tracks.items()):
+            if track.times and self.comp.reads_icu(track.disease, track.category):
+                line = self._timeline(ns, key)
+                line.recompute_from(t)
+                if line.added or line.dropped:
+                    self._timeline_done(ns, line)
+                ns.next_due = min(ns.next_due, line.track.pending)
 
     def _recompute(self, ns: Namespace, key: str, t0: int) -> None:
         track = ns.tracks[key]  # the event's own tracks: this batch has copied them already
@@ -281,12 +296,13 @@ class _Batch:
         quiet = self.comp.quiet.get(track.disease, 0) if track.disease else 0
         tick_wm = self.work.state.tick_wm
         watermark = ns.event_wm if ns.event_wm > tick_wm else tick_wm
-        if same_tier_newest_case(track, rules, quiet, watermark, t0):
+        icu = icu_line_for(ns, self.comp, track)
+        if same_tier_newest_case(track, rules, quiet, watermark, t0, icu=icu):
             # the common event: nothing to emit, only the next instant to look again
             if track.pending < ns.next_due:
                 ns.next_due = track.pending
             return
-        line = Timeline(track, rules, quiet, watermark)
+        line = Timeline(track, rules, quiet, watermark, icu)
         if not line.newest_case(t0):
             line.recompute_from(t0)
         self._timeline_done(ns, line)
