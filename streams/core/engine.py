@@ -36,7 +36,6 @@ from streams.core.declared import declared_changes
 from streams.core.eventtime import NEVER, to_us
 from streams.core.held import hold, take_ready, unhold
 from streams.core.icu import icu_changed
-from streams.core.icu_line import icu_line_for
 from streams.core.ids import content_id
 from streams.core.plan import (
     apply_ack,
@@ -56,6 +55,7 @@ from streams.core.staff import staff_changed
 from streams.core.state import NO_TIME, CoreState, Namespace, Track, Work, edited
 from streams.core.stock import apply_stock
 from streams.core.stockpile import stockpile_changed
+from streams.core.surge import conversion_opens, icu_line_for, order_time, sync_surge
 from streams.core.tiers import Timeline, same_tier_newest_case
 from streams.core.transfers import apply_transfer, beds_changed, delayed
 from topics.models import (
@@ -131,6 +131,9 @@ class _Batch:
                 apply_ack(
                     ns, self.jurisdiction, ev, t, comp=self.comp, watermark=watermark, out=self.out
                 )
+                opens = conversion_opens(ns, ev.ack_task_id, self.comp)
+                if opens is not None:
+                    self._icu_recompute(ns, min(opens, watermark))
                 if ev.verification is not None:  # what the check found: a report on it
                     key = disease_key(ev.disease) if ev.disease else "i:" + ev.incident_id
                     self._track_event(ns, key, ev, t)
@@ -234,20 +237,24 @@ class _Batch:
             self._dirty(ns.status, key)
         if (declares and changed) or (renamed and track.decls):
             old_inc = name_of(ns.status, self.jurisdiction, key, name_before)
-            sync_declared(
-                ns,
-                self.jurisdiction,
-                track,
-                None
-                if before is None
-                else (
+            was = None
+            if before is not None:
+                was = (
                     old_inc,
                     declared_changes(track.decls) if decl_before is None else decl_before,
-                ),
-                comp=self.comp,
-                watermark=self._watermark(ns),
+                )
+            watermark = self._watermark(ns)
+            sync_declared(
+                ns, self.jurisdiction, track, was, comp=self.comp, watermark=watermark,
                 out=self.out,
-            )
+            )  # fmt: skip
+            ordered = None if was is None else (was[0], order_time(was[1], self.comp))
+            moved = sync_surge(
+                ns, self.jurisdiction, track, ordered, comp=self.comp, watermark=watermark,
+                out=self.out,
+            )  # fmt: skip
+            if moved is not None:
+                self._icu_recompute(ns, min(moved, watermark))
         if track.warn_dirty:
             self._warn(ns, track)
         for other in others:
@@ -275,7 +282,7 @@ class _Batch:
         track = self.work.track(ns, key, None)
         rules = self.comp.rules_for(track.disease, track.category)
         quiet = self.comp.quiet.get(track.disease, 0) if track.disease else 0
-        icu = icu_line_for(ns, self.comp, track)
+        icu = icu_line_for(ns, self.jurisdiction, self.comp, track)
         return Timeline(track, rules, quiet, self._watermark(ns), icu)
 
     def _icu_recompute(self, ns: Namespace, t: int) -> None:
@@ -296,7 +303,7 @@ class _Batch:
         quiet = self.comp.quiet.get(track.disease, 0) if track.disease else 0
         tick_wm = self.work.state.tick_wm
         watermark = ns.event_wm if ns.event_wm > tick_wm else tick_wm
-        icu = icu_line_for(ns, self.comp, track)
+        icu = icu_line_for(ns, self.jurisdiction, self.comp, track)
         if same_tier_newest_case(track, rules, quiet, watermark, t0, icu=icu):
             # the common event: nothing to emit, only the next instant to look again
             if track.pending < ns.next_due:

@@ -162,6 +162,7 @@ def _stock_alert(
 class Snapshot(NamedTuple):
     on_hand: float
     baseline: float | None
+    convertible: float | None
 
 
 def snapshot_at(ns: Namespace, site: str, item: str, t: int) -> Snapshot | None:
@@ -170,7 +171,10 @@ def snapshot_at(ns: Namespace, site: str, item: str, t: int) -> Snapshot | None:
     if series is None:
         return None
     i = bisect_right(series.times, t, 0, series.n)
-    return Snapshot(series.on_hand[i - 1], series.meta[i - 1][2]) if i else None
+    if not i:
+        return None
+    meta = series.meta[i - 1]
+    return Snapshot(series.on_hand[i - 1], meta[2], meta[3])
 
 
 def on_hand_at(ns: Namespace, site: str, item: str, t: int) -> float | None:

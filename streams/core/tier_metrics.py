@@ -107,7 +107,8 @@ def casualties(track: Track, i: int) -> tuple[int, int, int] | None:
 
 def stop_time(track: Track, cond: Cond, t: int, icu: IcuLine | None) -> int:
     """With no new points after ``t``: the first instant >= t at which ``cond`` fails
-    (report and ICU metrics stay as they are until the next point)."""
+    (report metrics stay as they are until the next point; the ICU's may fall where a
+    conversion opens)."""
     need = int(-(-cond.threshold // 1))  # thresholds on counts: ceil
     if cond.metric == "confirmed":
         lists = track.by_county.values() if cond.county else (track.times,)
@@ -149,6 +150,10 @@ def stop_time(track: Track, cond: Cond, t: int, icu: IcuLine | None) -> int:
             reverse=True,
         )
         return ends[need - 1] if len(ends) >= need else t
+    if cond.metric == ICU_OCCUPANCY:
+        if icu is None or icu.occupancy(t) < cond.threshold:
+            return t
+        return icu.drop_after(t, cond.threshold)
     return NEVER if metric_value(track, cond, t, icu) >= cond.threshold else t
 
 

@@ -47,6 +47,12 @@ RULES = parse_rulebook(
     (Path(__file__).resolve().parents[2] / "streams" / "rulebooks" / "default.yaml")
     .read_text(encoding="utf-8")
     .replace("baselines: {}", 'baselines: {measles: {"510104": 0.5, "510105": 1.0}}')
+    # a designated hospital: declared Tier II and above order its conversion (surge.py)
+    .replace(
+        "\nresources:\n",
+        "\nresources:\n  facilities: {version: p, facilities: [{id: H1, name: h,"
+        " designation: designated, jurisdiction: '5101'}]}\n",
+    )
     .replace(
         "\nrules:\n",
         "\nrules:\n  - {id: prop-icu-II, tier: II, diseases: [measles, cholera], metric: confirmed,"
