@@ -16,8 +16,9 @@ it left (a dict of references taken when it was decided: states are never change
 place, so later batches cannot alter it). The point is saved as a checkpoint
 (:mod:`streams.replay.checkpoint`, which encodes only the states changed since its last
 save) when interrupted — Ctrl-C anywhere, even in the middle of a batch, saves the point
-of the last landed batch, the one in flight waited for a few seconds — and otherwise at most every :data:`CHECKPOINT_EVERY_S`, spaced
-further when saving is slow, so that checkpoints cost at most about
+of the last landed batch, the one in flight waited for a few seconds — and otherwise at
+most every :data:`CHECKPOINT_EVERY_S`, spaced further when saving is slow, so that
+checkpoints cost at most about
 1/:data:`CHECKPOINT_COST_SHARE` of the run. A hard kill resumes from the last save:
 batches after it are decided and landed again, which the rows' deterministic ids and
 versions make harmless. A complete review deletes its checkpoint.
