@@ -137,7 +137,13 @@ class Worker:
 
     @classmethod
     def start(
-        cls, settings: Settings, log: Path, stages: str, port: int, module: str = "streams.live"
+        cls,
+        settings: Settings,
+        log: Path,
+        stages: str,
+        port: int,
+        module: str = "streams.live",
+        **more_env: str,
     ) -> Worker:
         env = {
             **os.environ,
@@ -150,6 +156,7 @@ class Worker:
             "TIERFLOW_STACK_HOME": str(ROOT / "var" / "bench-workers"),
             "TIERFLOW_WORKER_STAGES": stages,
             "TIERFLOW_AGENCY_REGISTRY_PATH": str(settings.agency_registry().resolve()),
+            **more_env,
         }
         handle = log.open("ab")
         proc = subprocess.Popen(

@@ -18,10 +18,9 @@ place, so later batches cannot alter it). The point is saved as a checkpoint
 save) when interrupted — Ctrl-C anywhere, even in the middle of a batch, saves the point
 of the last landed batch, the one in flight waited for a few seconds — and otherwise at
 most every :data:`CHECKPOINT_EVERY_S`, spaced further when saving is slow, so that
-checkpoints cost at most about
-1/:data:`CHECKPOINT_COST_SHARE` of the run. A hard kill resumes from the last save:
-batches after it are decided and landed again, which the rows' deterministic ids and
-versions make harmless. A complete review deletes its checkpoint.
+checkpoints cost at most about 1/:data:`CHECKPOINT_COST_SHARE` of the run. A hard kill
+resumes from the last save: batches after it are decided and landed again, which the
+rows' deterministic ids and versions make harmless. A complete review deletes its checkpoint.
 
 The cyclic garbage collector is off while a batch is decided, and after the batch it
 collects once and then freezes what survived (:func:`gc.freeze`): the states the batch

@@ -14,8 +14,8 @@ import pytest
 
 from streams.core import default_rulebook, initial_state, parse_rulebook, step_many, tier_timeline
 from streams.core.rulebook import RulebookError
+from tests.core_events import T0, case, tick
 from tests.folding import snapshot
-from tests.unit.test_core_examples import T0, case, tick
 from topics.models import Escalation
 
 RULES = default_rulebook()

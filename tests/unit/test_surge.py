@@ -15,8 +15,8 @@ from streams.core import default_rulebook, initial_state, step_many, tier_timeli
 from streams.core.persist import decode_state, encode_state
 from streams.core.rulebook import Rulebook
 from streams.core.surge import SURGE_ACTION
+from tests.core_events import T0, case, tick
 from tests.folding import snapshot
-from tests.unit.test_core_examples import T0, case, tick
 from topics.models import IncidentEvent, Task
 
 H = timedelta(hours=1)
