@@ -529,6 +529,7 @@ AlertKind = Literal[
     "icu_capacity_low",
     "staff_ratio_low",
     "stockpile_short",
+    "capacity_forecast",
     "reporting_late",
     "event_held",
     "ack_rejected",
@@ -546,8 +547,8 @@ class Alert(_Output):
     alert_kind: AlertKind = Field(
         description=(
             "warning_opened, task_overdue, transfer_delayed, capacity_redirect, stock_low, "
-            "icu_capacity_low, staff_ratio_low, stockpile_short, reporting_late, tier_recommended, "
-            "declaration_overdue or declaration_rejected."
+            "icu_capacity_low, staff_ratio_low, stockpile_short, capacity_forecast, "
+            "reporting_late, tier_recommended, declaration_overdue or declaration_rejected."
         )
     )
     level: AlertLevel = Field(description="info, blue, yellow, orange or red.")

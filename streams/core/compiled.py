@@ -11,7 +11,7 @@ from typing import NamedTuple, TypeVar
 from streams.core.eventtime import HOUR, MINUTE, days_to_us
 from streams.core.facilities import FacilityIndex, index
 from streams.core.rulebook import BASELINE_METRICS, TIER_RANK, Condition, Rule, Rulebook
-from streams.core.rulebook_resources import StaffMinimum, StockpileItem
+from streams.core.rulebook_resources import Forecasts, StaffMinimum, StockpileItem
 
 T = TypeVar("T")
 STAND_DOWN = 0  # plan key "stand_down" and the rank of "no tier"
@@ -83,6 +83,7 @@ class Compiled:
     staffing: dict[str, tuple[StaffMinimum, ...]]  # staff or bed item -> minimums reading it
     stockpile: dict[str, tuple[StockpileItem, ...]]  # item or bed item -> entries reading it
     facilities: FacilityIndex  # the facility registry's version and rows by id
+    forecast: Forecasts  # the incident forecasts' window and horizon
     _rules: tuple[Rule, ...]
     _triggers: dict[str, tuple[Trigger, ...]]
     _baselines: dict[str, dict[str, float]]
@@ -243,6 +244,7 @@ def compile_rulebook(book: Rulebook) -> Compiled:
         staffing=_by_item((m, (m.staff, m.per)) for m in book.resources.staffing),
         stockpile=_by_item((s, (s.item, s.beds)) for s in book.resources.stockpile),
         facilities=index(book.resources.facilities),
+        forecast=book.resources.forecast,
         _rules=book.rules,
         _triggers={code: tuple(found) for code, found in triggers.items()},
         _baselines=book.baselines,

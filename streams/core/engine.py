@@ -34,6 +34,7 @@ from streams.core.compiled import Compiled, compile_rulebook
 from streams.core.declare import declaration_due, note_declaration, rejected, sync_declared
 from streams.core.declared import declared_changes
 from streams.core.eventtime import NEVER, to_us
+from streams.core.forecast import forecast_changed
 from streams.core.held import hold, take_ready, unhold
 from streams.core.icu import icu_changed
 from streams.core.ids import content_id
@@ -149,6 +150,8 @@ class _Batch:
                 )  # fmt: skip
                 if ev.item == self.comp.icu_item:
                     icu_changed(ns, self.jurisdiction, ev.site_id, t, comp=self.comp, out=self.out)
+                    for key in ns.tracks:  # every incident's ICU forecast reads the beds
+                        self._forecast(ns, key)
             if fresh and ev.item in self.comp.staffing:
                 staff_changed(
                     ns, self.jurisdiction, ev.site_id, ev.item, t, comp=self.comp, out=self.out
@@ -248,10 +251,24 @@ class _Batch:
             )
         if track.warn_dirty:
             self._warn(ns, track)
+        self._forecast(ns, key)
         for other in others:
             self._touch(ns.status, other)
             if ns.tracks[other].warn_dirty:
                 self._warn(ns, ns.tracks[other])
+            self._forecast(ns, other)
+
+    def _forecast(self, ns: Namespace, key: str) -> None:
+        """The track's ``capacity_forecast`` after this event (the picture shows the
+        forecast's figures too: the track is touched)."""
+        track = ns.tracks[key]
+        shown = visible(track)
+        if shown:
+            self._touch(ns.status, key)
+        elif f"forecast:{key}" not in ns.shown:
+            return
+        inc = incident_id(ns.status, self.jurisdiction, track) if shown else None
+        forecast_changed(ns, self.jurisdiction, track, inc, comp=self.comp, out=self.out)
 
     def _reject(self, ns: Namespace, ev: IncidentEvent, t: int) -> None:
         """A declaration from an agency type without authority: said once, else ignored."""

@@ -53,7 +53,19 @@ class StockpileItem(_Section):
     source: str = ""  # the basis of the consumption figure
 
 
+class Forecasts(_Section):
+    """Parameters of the incident forecasts (:mod:`streams.core.forecast`): growth compares
+    the confirmed cases of the trailing ``window_days`` with those of the window before it;
+    ``capacity_forecast`` is raised when the projected ICU demand exceeds the
+    jurisdiction's ICU capacity within ``horizon_days``."""
+
+    window_days: Positive = 7.0
+    horizon_days: Positive = 14.0
+    source: str = ""  # the basis of the parameters
+
+
 class Resources(_Section):
+    forecast: Forecasts = Forecasts()
     staffing: tuple[StaffMinimum, ...] = ()
     stockpile: tuple[StockpileItem, ...] = ()
     # the facility registry file, relative to the rulebook's (streams.core.rulebook_loader
