@@ -118,7 +118,8 @@ LIMIT 20
 
 DAYS_OF_COVER = """
 SELECT site_id, item, argMax(on_hand, at) AS latest_on_hand,
-       argMax(days_of_cover, at) AS latest_days_of_cover, max(at) AS latest_at
+       argMax(days_of_cover, at) AS latest_days_of_cover,
+       argMax(days_at_full_load, at) AS latest_days_at_full_load, max(at) AS latest_at
 FROM stock_levels FINAL
 WHERE status = 'Actual' AND item NOT LIKE 'bed.%' AND item NOT LIKE 'staff.%'
   AND item NOT LIKE 'team.%'
@@ -140,6 +141,24 @@ GROUP BY jurisdiction, item
 ORDER BY jurisdiction, item
 """
 
+# The incidents' forecasts (issue 15 item 5, streams/core/forecast.py): the figures the
+# core put in each open incident's metrics; a figure the core left undefined is NULL.
+FORECASTS = """
+SELECT incident_id, jurisdiction, category, disease,
+       metrics['confirmed_window'] AS confirmed_window,
+       metrics['confirmed_window_before'] AS confirmed_window_before,
+       if(mapContains(metrics, 'doubling_days'), metrics['doubling_days'], NULL)
+         AS doubling_days,
+       metrics['cases_critical'] AS critical,
+       if(mapContains(metrics, 'icu_capacity'), metrics['icu_capacity'], NULL) AS icu_capacity,
+       if(mapContains(metrics, 'icu_days_to_exceed'), metrics['icu_days_to_exceed'], NULL)
+         AS icu_days_to_exceed
+FROM incidents FINAL
+WHERE status = 'Actual' AND phase != 'closed' AND mapContains(metrics, 'confirmed_window')
+ORDER BY icu_days_to_exceed ASC NULLS LAST, doubling_days ASC NULLS LAST, incident_id
+LIMIT 20
+"""
+
 DLQ_COUNT = "SELECT count() FROM rejected_events FINAL"
 
 
@@ -157,6 +176,7 @@ class Board:
     dlq_count: int
     beds: list[dict[str, Any]] = field(default_factory=list)
     staff: list[dict[str, Any]] = field(default_factory=list)  # staff and teams
+    forecasts: list[dict[str, Any]] = field(default_factory=list)  # growth and ICU outlook
     # Overdue tasks of stood-down incidents and superseded tiers, left off the board.
     overdue_elsewhere: int = 0
 
@@ -194,6 +214,7 @@ def read_board(client: Client, status: Status = "Actual") -> Board:
         dlq_count=_count(client, DLQ_COUNT),
         beds=rows(BEDS),
         staff=rows(STAFF),
+        forecasts=rows(FORECASTS),
         overdue_elsewhere=int(rows(OVERDUE_COUNT)[0]["count()"]) - len(overdue),
     )
 

@@ -668,3 +668,13 @@ class StockLevel(_Output):
     days_of_cover: float | None = Field(
         None, description="on_hand / burn rate: days until it runs out at the current rate."
     )
+    full_load_per_day: float | None = Field(
+        None,
+        description=(
+            "For an item of the stockpile catalogue: what the jurisdiction uses a day at full "
+            "load (per bed a day x the capacity of the catalogue's bed item), as of the snapshot."
+        ),
+    )
+    days_at_full_load: float | None = Field(
+        None, description="on_hand / full_load_per_day: the days it lasts with every bed occupied."
+    )

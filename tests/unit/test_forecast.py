@@ -14,7 +14,7 @@ from streams.core.eventtime import to_us
 from streams.core.forecast import IcuBeds, full_load_days, growth, icu_outlook
 from tests.folding import fold_shuffled, snapshot
 from tests.unit.test_core_examples import CST, case
-from topics.models import Alert, IncidentState
+from topics.models import Alert, IncidentState, StockLevel
 
 RULES = default_rulebook()
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=CST)  # midnight UTC
@@ -114,3 +114,39 @@ def test_the_forecast_does_not_depend_on_arrival_order(seed: int) -> None:
     _, ordered = step_many(initial_state("5101"), outbreak(), RULES)
     shuffled = fold_shuffled(outbreak(), RULES, seed)
     assert forecasts(shuffled).keys() == forecasts(ordered).keys()
+
+
+def latest_levels(out: list[object]) -> dict[tuple[str, datetime], tuple[float | None, ...]]:
+    """The last StockLevel of each (site, item, time): what the table keeps."""
+    rows: dict[tuple[str, datetime], tuple[float | None, ...]] = {}
+    for o in out:
+        if isinstance(o, StockLevel) and o.item == "ppe.gown":
+            rows[(o.site_id, o.at)] = (o.on_hand, o.full_load_per_day, o.days_at_full_load)
+    return rows
+
+
+# 900 gowns at D1; isolation beds: H1 12, then H2 8. At full load 25 a bed a day:
+# 12 beds use 300 a day (3 days), 20 beds use 500 (1.8 days).
+GOWNS = [
+    snapshot(at(0), "H1", "bed.isolation", 2, 12),
+    snapshot(at(1), "D1", "ppe.gown", 900),
+    snapshot(at(2), "H2", "bed.isolation", 8, 8),
+    snapshot(at(3), "D1", "ppe.gown", 800),
+]
+
+
+def test_stock_levels_carry_days_at_full_load_beside_the_observed_rate() -> None:
+    _, out = step_many(initial_state("5101"), GOWNS, RULES)
+    rows = latest_levels(out)
+    assert rows[("D1", at(1))] == (900, 300, 3.0)
+    assert rows[("D1", at(3))] == (800, 500, 1.6)
+    last = [o for o in out if isinstance(o, StockLevel) and o.item == "ppe.gown"][-1]
+    assert last.days_of_cover == pytest.approx(800 / 50)  # 100 used in 2 days: 50 a day
+    beds = [o for o in out if isinstance(o, StockLevel) and o.item == "bed.isolation"]
+    assert all(o.full_load_per_day is None for o in beds)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_late_bed_report_re_emits_the_rows_it_changes(seed: int) -> None:
+    _, ordered = step_many(initial_state("5101"), GOWNS, RULES)
+    assert latest_levels(fold_shuffled(GOWNS, RULES, seed)) == latest_levels(ordered)
