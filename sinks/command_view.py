@@ -400,6 +400,21 @@ WHERE status = 'Actual' AND days_of_cover IS NOT NULL
 ORDER BY site_id, item, at
 """
 
+# The forecasts the run made (issue 15 item 5) and the ICU beds that tell what happened.
+REVIEW_FORECASTS = """
+SELECT incident_id, jurisdiction, at, details
+FROM alerts FINAL
+WHERE status = 'Actual' AND alert_kind = 'capacity_forecast' AND NOT retracted
+ORDER BY at, alert_id
+"""
+
+REVIEW_ICU = """
+SELECT site_id, jurisdiction, at, on_hand
+FROM stock_levels FINAL
+WHERE status = 'Actual' AND item = 'bed.icu'
+ORDER BY at, site_id
+"""
+
 
 @dataclass(frozen=True)
 class ReviewRecord:
@@ -412,6 +427,8 @@ class ReviewRecord:
     transfers: list[dict[str, Any]]
     logistics_alerts: list[dict[str, Any]]
     days_of_cover: list[dict[str, Any]]
+    forecasts: list[dict[str, Any]] = field(default_factory=list)  # capacity_forecast alerts
+    icu: list[dict[str, Any]] = field(default_factory=list)  # bed.icu snapshots
 
 
 def read_review_record(client: Client, status: Status = "Actual") -> ReviewRecord:
@@ -428,4 +445,6 @@ def read_review_record(client: Client, status: Status = "Actual") -> ReviewRecor
         transfers=rows(REVIEW_TRANSFERS),
         logistics_alerts=rows(REVIEW_LOGISTICS_ALERTS),
         days_of_cover=rows(REVIEW_DAYS_OF_COVER),
+        forecasts=rows(REVIEW_FORECASTS),
+        icu=rows(REVIEW_ICU),
     )

@@ -32,6 +32,7 @@ from streams.replay.report_decisions import (
     declarations,
     is_declared,
 )
+from streams.replay.report_forecasts import ForecastCheck, check_forecasts
 from streams.replay.report_summary import (
     IncidentLine,
     Summary,
@@ -148,6 +149,7 @@ class ReviewReport:
     rulebook_versions: list[str]
     summary: Summary
     diff: DiffSection | None = None
+    forecasts: list[ForecastCheck] = field(default_factory=list)  # against what happened
 
 
 # --- assembling plain rows into a report (pure) -------------------------------------------
@@ -273,6 +275,7 @@ def assemble_report(
         rulebook_versions=sorted({r["rulebook_version"] for r in record.timeline}),
         summary=summary,
         diff=diff,
+        forecasts=check_forecasts(record.forecasts, record.icu, summary.end),
     )
 
 
