@@ -1,6 +1,7 @@
 """The core's invariants over dense streams of resources (issue 15): ICU and isolation beds,
 ICU nurses (staff_ratio_low), gowns of the stockpile catalogue (stockpile_short and its
-replenishment task) and ticks (the task going overdue). The general streams of
+replenishment task), ticks (the task going overdue), and a two-week outbreak with
+critical cases against few ICU beds (capacity_forecast). The general streams of
 ``test_core_properties`` carry these rarely; here most examples raise and retract them."""
 
 from __future__ import annotations
@@ -40,28 +41,27 @@ gowns = st.fixed_dictionaries(
         "on_hand": st.sampled_from([0.0, 5000.0, 9000.0, 30000.0]),
     }
 )
-resource_streams = st.lists(
-    st.tuples(
-        st.one_of(beds, beds, nurses, gowns, gowns, st.just({"kind": "tick"})),
-        st.integers(0, 72),
-        st.just("510104"),
-        st.just("Actual"),
-        st.just(0),
-    ),
+
+
+def city_streams(
+    payloads: st.SearchStrategy[dict[str, Any]],
+    hours: st.SearchStrategy[int],
+    *,
+    min_size: int = 0,
+    max_size: int,
+) -> st.SearchStrategy[list[Any]]:
+    """Lists of events of ``payloads`` at ``hours`` after T0, in one county of Chengdu."""
+    rows = st.tuples(payloads, hours, st.just("510104"), st.just("Actual"), st.just(0))
+    return st.lists(rows, min_size=min_size, max_size=max_size).map(
+        lambda rows: [_build(i, row) for i, row in enumerate(rows)]
+    )
+
+
+resource_streams = city_streams(
+    st.one_of(beds, beds, nurses, gowns, gowns, st.just({"kind": "tick"})),
+    st.integers(0, 72),
     max_size=30,
-).map(lambda rows: [_build(i, row) for i, row in enumerate(rows)])
-
-
-@FAST
-@given(
-    resource_streams,
-    st.randoms(use_true_random=False),
-    st.lists(st.integers(0, 30), max_size=4),
 )
-def test_resources_shown_are_the_same_for_any_order_and_batching(
-    events: list[Any], rnd: Any, cuts: list[int]
-) -> None:
-    same_for_any_order_and_batching(events, rnd, cuts)
 
 
 def test_the_streams_raise_what_they_are_for() -> None:
@@ -105,26 +105,21 @@ icu_beds = st.fixed_dictionaries(
         "baseline": st.sampled_from([None, 20.0]),
     }
 )
-forecast_streams = st.lists(
-    st.tuples(
-        st.one_of(outbreak_cases, outbreak_cases, outbreak_cases, icu_beds),
-        st.one_of(st.integers(0, 168), *(st.integers(168, 336),) * 3),
-        st.just("510104"),
-        st.just("Actual"),
-        st.just(0),
-    ),
+forecast_streams = city_streams(
+    st.one_of(outbreak_cases, outbreak_cases, outbreak_cases, icu_beds),
+    st.one_of(st.integers(0, 168), *(st.integers(168, 336),) * 3),
     min_size=15,  # enough cases for two windows to compare
     max_size=45,
-).map(lambda rows: [_build(i, row) for i, row in enumerate(rows)])
+)
 
 
 @FAST
 @given(
-    forecast_streams,
+    st.one_of(resource_streams, forecast_streams),
     st.randoms(use_true_random=False),
     st.lists(st.integers(0, 45), max_size=4),
 )
-def test_forecasts_shown_are_the_same_for_any_order_and_batching(
+def test_resources_shown_are_the_same_for_any_order_and_batching(
     events: list[Any], rnd: Any, cuts: list[int]
 ) -> None:
     same_for_any_order_and_batching(events, rnd, cuts)
