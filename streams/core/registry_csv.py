@@ -13,7 +13,6 @@ field gives). Every problem is reported with the file's line and the row's field
 from __future__ import annotations
 
 import csv
-import io
 from typing import Any
 
 from pydantic import ValidationError
@@ -87,7 +86,7 @@ def parse_registry_csv(text: str, source: str = "<registry.csv>") -> Registry:
 def _lines(text: str) -> list[tuple[int, list[str]]]:
     """(line number, fields) of each CSV record (a quoted field may span lines: the
     record's first line)."""
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(text.splitlines(keepends=True))
     out: list[tuple[int, list[str]]] = []
     start = 1
     for fields in reader:
