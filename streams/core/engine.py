@@ -150,7 +150,9 @@ class _Batch:
                 )  # fmt: skip
                 if ev.item == self.comp.icu_item:
                     icu_changed(ns, self.jurisdiction, ev.site_id, t, comp=self.comp, out=self.out)
-                    for key in ns.tracks:  # every incident's ICU forecast reads the beds
+                    for key, track in ns.tracks.items():  # every ICU forecast reads the beds
+                        if visible(track):
+                            self._touch(ns.status, key)  # the picture's figures change
                         self._forecast(ns, key)
             if fresh and ev.item in self.comp.staffing:
                 staff_changed(
@@ -259,14 +261,11 @@ class _Batch:
             self._forecast(ns, other)
 
     def _forecast(self, ns: Namespace, key: str) -> None:
-        """The track's ``capacity_forecast`` after this event (the picture shows the
-        forecast's figures too: the track is touched)."""
+        """The track's ``capacity_forecast`` after this event."""
         track = ns.tracks[key]
         shown = visible(track)
-        if shown:
-            self._touch(ns.status, key)
-        elif f"forecast:{key}" not in ns.shown:
-            return
+        if (not shown or track.counters["critical"] <= 0) and "forecast:" + key not in ns.shown:
+            return  # the common case: nothing to forecast, nothing to take back
         inc = incident_id(ns.status, self.jurisdiction, track) if shown else None
         forecast_changed(ns, self.jurisdiction, track, inc, comp=self.comp, out=self.out)
 
