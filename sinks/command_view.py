@@ -394,7 +394,7 @@ ORDER BY at, alert_id
 """
 
 REVIEW_DAYS_OF_COVER = """
-SELECT site_id, item, at, on_hand, days_of_cover
+SELECT site_id, item, at, on_hand, days_of_cover, days_at_full_load
 FROM stock_levels FINAL
 WHERE status = 'Actual' AND days_of_cover IS NOT NULL
 ORDER BY site_id, item, at

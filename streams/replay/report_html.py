@@ -11,6 +11,7 @@ from sinks.display import LocalTime
 from streams.replay.diff import decision_latency, format_shift
 from streams.replay.report import (
     ChangeRow,
+    CoverSeries,
     DiffSection,
     IncidentSection,
     LogisticsAlert,
@@ -230,7 +231,7 @@ def _stock_html(report: ReviewReport) -> str:
     if not report.stock:
         return '<p class="muted">no stock with a days-of-cover figure</p>'
     charts = [
-        f"<div><h3>{_esc(s.site_id)} · {_esc(s.item)}</h3>"
+        f"<div><h3>{_esc(s.site_id)} · {_esc(s.item)}</h3>{_full_load_line(s)}"
         + cover_curve_svg(
             s.points, report.target_days, report.tz, f"days of cover, {s.site_id} {s.item}"
         )
@@ -238,6 +239,12 @@ def _stock_html(report: ReviewReport) -> str:
         for s in report.stock
     ]
     return f'<div class="grid">{"".join(charts)}</div>'
+
+
+def _full_load_line(series: CoverSeries) -> str:
+    if series.full_load is None:
+        return ""
+    return f'<p class="muted">at full load (every bed occupied): {series.full_load:.1f} days</p>'
 
 
 def _forecasts_html(report: ReviewReport, h: _Html) -> str:
