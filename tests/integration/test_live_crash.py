@@ -24,11 +24,11 @@ from .live_support import (
     running_worker,
     simulate,
     start_worker,
-    state_fingerprints,
     stop_worker,
     wait_decided,
     wait_landed,
 )
+from .offline_answer import state_fingerprints
 
 # decided_at is processing time and the version column follows it: everything else must
 # match. Retracted rows are left out: which early decisions a late event retracts depends
