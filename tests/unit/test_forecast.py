@@ -12,8 +12,8 @@ import pytest
 from streams.core import default_rulebook, initial_state, step_many
 from streams.core.eventtime import to_us
 from streams.core.forecast import IcuBeds, full_load_days, growth, icu_outlook
+from tests.core_events import CST, case
 from tests.folding import fold_shuffled, snapshot
-from tests.unit.test_core_examples import CST, case
 from topics.models import Alert, IncidentState, StockLevel
 
 RULES = default_rulebook()
