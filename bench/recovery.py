@@ -37,7 +37,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import NewTopic
 
 from bench.core import HEALTH, T0
-from bench.e2e import ROOT, Keyed, Worker, committed, drop, fresh, publish
+from bench.live_bench import ROOT, Keyed, Worker, committed, drop, fresh, publish
 from bench.state import CITY, _folded, _new_case
 from streams.core import default_rulebook
 from streams.core.changelog import all_records

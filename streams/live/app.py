@@ -29,7 +29,8 @@ from streams.live.intake import Intake
 from streams.live.landing import Landing
 from streams.live.readiness import stop_for_good, wait_until_migrated
 from streams.live.state_store import DecideStateStore, FencedStateStore
-from streams.stages.decide import Decider, Outgoing, Record
+from streams.stages.batch import Outgoing, Record
+from streams.stages.decide import Decider
 from streams.stages.rollup_stage import RollupStage
 from streams.stages.ticks import TickClock, ticks_for
 from streams.stages.topology import DECIDE_JOURNAL, PARTITIONS, ROLLUP_FEED, TopicNames

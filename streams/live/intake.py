@@ -38,7 +38,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.live import journal
 from streams.live.waiting import Progress, reporting
-from streams.stages.decide import Record
+from streams.stages.batch import Record
 
 log = logging.getLogger("tierflow.live.intake")
 

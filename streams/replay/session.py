@@ -66,7 +66,7 @@ from streams.replay.runner import (
     file_records,
     review_database,
 )
-from streams.stages.decide import Record
+from streams.stages.batch import Record
 from streams.stages.topology import DECIDED, TopicNames
 from topics.agencies import load_registry
 from topics.registry import TICKS

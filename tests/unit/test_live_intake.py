@@ -16,7 +16,7 @@ from aiokafka import TopicPartition
 
 import streams.live.intake as intake_module
 from streams.live.intake import Intake
-from streams.stages.decide import Record
+from streams.stages.batch import Record
 
 TP = TopicPartition("t", 0)
 BOOK = TopicPartition("j", 0)  # the journal
