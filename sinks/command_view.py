@@ -119,7 +119,8 @@ LIMIT 20
 
 DAYS_OF_COVER = """
 SELECT site_id, item, argMax(on_hand, at) AS latest_on_hand,
-       argMax(days_of_cover, at) AS latest_days_of_cover, max(at) AS latest_at
+       argMax(days_of_cover, at) AS latest_days_of_cover,
+       argMax(days_at_full_load, at) AS latest_days_at_full_load, max(at) AS latest_at
 FROM stock_levels FINAL
 WHERE status = 'Actual' AND item NOT LIKE 'bed.%' AND item NOT LIKE 'staff.%'
   AND item NOT LIKE 'team.%'
@@ -141,6 +142,24 @@ GROUP BY jurisdiction, item
 ORDER BY jurisdiction, item
 """
 
+# The incidents' forecasts (issue 15 item 5, streams/core/forecast.py): the figures the
+# core put in each open incident's metrics; a figure the core left undefined is NULL.
+FORECASTS = """
+SELECT incident_id, jurisdiction, category, disease,
+       metrics['confirmed_window'] AS confirmed_window,
+       metrics['confirmed_window_before'] AS confirmed_window_before,
+       if(mapContains(metrics, 'doubling_days'), metrics['doubling_days'], NULL)
+         AS doubling_days,
+       metrics['cases_critical'] AS critical,
+       if(mapContains(metrics, 'icu_capacity'), metrics['icu_capacity'], NULL) AS icu_capacity,
+       if(mapContains(metrics, 'icu_days_to_exceed'), metrics['icu_days_to_exceed'], NULL)
+         AS icu_days_to_exceed
+FROM incidents FINAL
+WHERE status = 'Actual' AND phase != 'closed' AND mapContains(metrics, 'confirmed_window')
+ORDER BY icu_days_to_exceed ASC NULLS LAST, doubling_days ASC NULLS LAST, incident_id
+LIMIT 20
+"""
+
 DLQ_COUNT = "SELECT count() FROM rejected_events FINAL"
 
 
@@ -158,6 +177,7 @@ class Board:
     dlq_count: int
     beds: list[dict[str, Any]] = field(default_factory=list)
     staff: list[dict[str, Any]] = field(default_factory=list)  # staff and teams
+    forecasts: list[dict[str, Any]] = field(default_factory=list)  # growth and ICU outlook
     # Overdue tasks of stood-down incidents and superseded tiers, left off the board.
     overdue_elsewhere: int = 0
 
@@ -195,6 +215,7 @@ def read_board(client: Client, status: Status = "Actual") -> Board:
         dlq_count=_count(client, DLQ_COUNT),
         beds=rows(BEDS),
         staff=rows(STAFF),
+        forecasts=rows(FORECASTS),
         overdue_elsewhere=int(rows(OVERDUE_COUNT)[0]["count()"]) - len(overdue),
     )
 
@@ -374,10 +395,25 @@ ORDER BY at, alert_id
 """
 
 REVIEW_DAYS_OF_COVER = """
-SELECT site_id, item, at, on_hand, days_of_cover
+SELECT site_id, item, at, on_hand, days_of_cover, days_at_full_load
 FROM stock_levels FINAL
 WHERE status = 'Actual' AND days_of_cover IS NOT NULL
 ORDER BY site_id, item, at
+"""
+
+# The forecasts the run made (issue 15 item 5) and the ICU beds that tell what happened.
+REVIEW_FORECASTS = """
+SELECT incident_id, jurisdiction, at, details
+FROM alerts FINAL
+WHERE status = 'Actual' AND alert_kind = 'capacity_forecast' AND NOT retracted
+ORDER BY at, alert_id
+"""
+
+REVIEW_ICU = """
+SELECT site_id, jurisdiction, at, on_hand
+FROM stock_levels FINAL
+WHERE status = 'Actual' AND item = 'bed.icu'
+ORDER BY at, site_id
 """
 
 
@@ -392,6 +428,8 @@ class ReviewRecord:
     transfers: list[dict[str, Any]]
     logistics_alerts: list[dict[str, Any]]
     days_of_cover: list[dict[str, Any]]
+    forecasts: list[dict[str, Any]] = field(default_factory=list)  # capacity_forecast alerts
+    icu: list[dict[str, Any]] = field(default_factory=list)  # bed.icu snapshots
 
 
 def read_review_record(client: Client, status: Status = "Actual") -> ReviewRecord:
@@ -408,4 +446,6 @@ def read_review_record(client: Client, status: Status = "Actual") -> ReviewRecor
         transfers=rows(REVIEW_TRANSFERS),
         logistics_alerts=rows(REVIEW_LOGISTICS_ALERTS),
         days_of_cover=rows(REVIEW_DAYS_OF_COVER),
+        forecasts=rows(REVIEW_FORECASTS),
+        icu=rows(REVIEW_ICU),
     )

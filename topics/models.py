@@ -536,6 +536,7 @@ AlertKind = Literal[
     "icu_capacity_low",
     "staff_ratio_low",
     "stockpile_short",
+    "capacity_forecast",
     "reporting_late",
     "event_held",
     "ack_rejected",
@@ -553,8 +554,8 @@ class Alert(_Output):
     alert_kind: AlertKind = Field(
         description=(
             "warning_opened, task_overdue, transfer_delayed, capacity_redirect, stock_low, "
-            "icu_capacity_low, staff_ratio_low, stockpile_short, reporting_late, tier_recommended, "
-            "declaration_overdue or declaration_rejected."
+            "icu_capacity_low, staff_ratio_low, stockpile_short, capacity_forecast, "
+            "reporting_late, tier_recommended, declaration_overdue or declaration_rejected."
         )
     )
     level: AlertLevel = Field(description="info, blue, yellow, orange or red.")
@@ -676,4 +677,14 @@ class StockLevel(_Output):
     )
     days_of_cover: float | None = Field(
         None, description="on_hand / burn rate: days until it runs out at the current rate."
+    )
+    full_load_per_day: float | None = Field(
+        None,
+        description=(
+            "For an item of the stockpile catalogue: what the jurisdiction uses a day at full "
+            "load (per bed a day x the capacity of the catalogue's bed item), as of the snapshot."
+        ),
+    )
+    days_at_full_load: float | None = Field(
+        None, description="on_hand / full_load_per_day: the days it lasts with every bed occupied."
     )

@@ -64,3 +64,23 @@ def timeline_text(changes: Sequence[dict[str, Any]], clock: LocalTime) -> str:
         parts.append(f"{change['tier'] or 'stood down'} {at}")
         last_day = day
     return " → ".join(parts) or "-"
+
+
+def forecast_row(row: dict[str, Any], name: str) -> Row:
+    """One incident's forecast (a FORECASTS row): its weekly counts, the doubling time
+    (undefined without growth) and when its ICU demand outgrows the beds it can have."""
+    doubling = row["doubling_days"]
+    days = row["icu_days_to_exceed"]
+    capacity = row["icu_capacity"]
+    if days is None:
+        icu = Text("-", style="dim")
+    else:
+        style = "bold red" if days <= 7 else "dark_orange" if days <= 14 else "green"
+        icu = Text(f"in {days:.0f} d", style=style)
+    return (
+        name,
+        f"{row['confirmed_window_before']:.0f} → {row['confirmed_window']:.0f}",
+        Text("no growth", style="dim") if doubling is None else f"{doubling:.1f} d",
+        f"{row['critical']:.0f}" + ("" if capacity is None else f" / {capacity:.0f}"),
+        icu,
+    )

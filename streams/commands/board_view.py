@@ -28,6 +28,7 @@ from streams.commands.board_cells import (
     Cell,
     Row,
     declared_cell,
+    forecast_row,
     tier_badge,
     timeline_text,
 )
@@ -291,6 +292,7 @@ def _logistics_sections(view: View) -> list[Section]:
             Column("item", ratio=1),
             Column("on hand", width=9, justify="right"),
             Column("cover", width=9, justify="right"),
+            Column("full load", width=9, justify="right"),
             Column("as of", width=11),
         ),
         [
@@ -299,6 +301,7 @@ def _logistics_sections(view: View) -> list[Section]:
                 r["item"],
                 f"{r['latest_on_hand']:.0f}",
                 _cover(r["latest_days_of_cover"]),
+                _cover(r["latest_days_at_full_load"]),
                 short(r["latest_at"]),
             )
             for r in board.stock
@@ -316,8 +319,23 @@ def sections(view: View) -> list[Section]:
         _overdue_section(view),
         _beds_section(view),
         _staff_section(view),
+        _forecast_section(view),
         *_logistics_sections(view),
     ]
+
+
+def _forecast_section(view: View) -> Section:
+    """Each open incident's growth and ICU outlook (streams/core/forecast.py)."""
+    names = unique_names(view.board.forecasts)
+    columns = (
+        Column("incident", ratio=1),
+        Column("week before → week", width=18),
+        Column("doubling", width=9, justify="right"),
+        Column("critical / ICU cap.", width=19, justify="right"),
+        Column("ICU full", width=9, justify="right"),
+    )
+    rows = [forecast_row(r, names[r["incident_id"]]) for r in view.board.forecasts]
+    return Section("Forecasts", columns, rows)
 
 
 def header(view: View) -> list[Text]:

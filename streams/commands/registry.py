@@ -17,7 +17,9 @@ registry_app = typer.Typer(help="Validate facility registries.", no_args_is_help
 
 @registry_app.command("check")
 def check(
-    files: Annotated[list[Path], typer.Argument(help="facility registry YAML files to validate")],
+    files: Annotated[
+        list[Path], typer.Argument(help="facility registry files to validate (YAML, or CSV: *.csv)")
+    ],
 ) -> None:
     """Validate each registry: print ``FILE:LINE: path: reason`` for every error and exit 1,
     or print its version and its facilities by jurisdiction and designation."""

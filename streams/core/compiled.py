@@ -12,7 +12,7 @@ from streams.core.eventtime import HOUR, MINUTE, days_to_us
 from streams.core.facilities import FacilityIndex, index
 from streams.core.rulebook import TIER_RANK, Condition, Rule, Rulebook
 from streams.core.rulebook_checks import BASELINE_METRICS, ICU_OCCUPANCY
-from streams.core.rulebook_resources import StaffMinimum, StockpileItem, Surge
+from streams.core.rulebook_resources import Forecasts, StaffMinimum, StockpileItem, Surge
 
 T = TypeVar("T")
 STAND_DOWN = 0  # plan key "stand_down" and the rank of "no tier"
@@ -85,6 +85,7 @@ class Compiled:
     stockpile: dict[str, tuple[StockpileItem, ...]]  # item or bed item -> entries reading it
     facilities: FacilityIndex  # the facility registry's version and rows by id
     surge: Surge | None  # peacetime/wartime conversion (streams.core.surge)
+    forecast: Forecasts  # the incident forecasts' window and horizon
     _rules: tuple[Rule, ...]
     _triggers: dict[str, tuple[Trigger, ...]]
     _baselines: dict[str, dict[str, float]]
@@ -257,6 +258,7 @@ def compile_rulebook(book: Rulebook) -> Compiled:
         stockpile=_by_item((s, (s.item, s.beds)) for s in book.resources.stockpile),
         facilities=index(book.resources.facilities),
         surge=book.resources.surge,
+        forecast=book.resources.forecast,
         _rules=book.rules,
         _triggers={code: tuple(found) for code, found in triggers.items()},
         _baselines=book.baselines,

@@ -34,6 +34,7 @@ from streams.core.compiled import Compiled, compile_rulebook
 from streams.core.declare import declaration_due, note_declaration, rejected, sync_declared
 from streams.core.declared import declared_changes
 from streams.core.eventtime import NEVER, to_us
+from streams.core.forecast import forecast_changed
 from streams.core.held import hold, take_ready, unhold
 from streams.core.icu import icu_changed
 from streams.core.ids import content_id
@@ -154,6 +155,10 @@ class _Batch:
                 if ev.item == self.comp.icu_item:
                     icu_changed(ns, self.jurisdiction, ev.site_id, t, comp=self.comp, out=self.out)
                     self._icu_recompute(ns, t)
+                    for key, track in ns.tracks.items():  # every ICU forecast reads the beds
+                        if visible(track):
+                            self._touch(ns.status, key)  # the picture's figures change
+                        self._forecast(ns, key)
             if fresh and ev.item in self.comp.staffing:
                 staff_changed(
                     ns, self.jurisdiction, ev.site_id, ev.item, t, comp=self.comp, out=self.out
@@ -257,10 +262,21 @@ class _Batch:
                 self._icu_recompute(ns, min(moved, watermark))
         if track.warn_dirty:
             self._warn(ns, track)
+        self._forecast(ns, key)
         for other in others:
             self._touch(ns.status, other)
             if ns.tracks[other].warn_dirty:
                 self._warn(ns, ns.tracks[other])
+            self._forecast(ns, other)
+
+    def _forecast(self, ns: Namespace, key: str) -> None:
+        """The track's ``capacity_forecast`` after this event."""
+        track = ns.tracks[key]
+        shown = visible(track)
+        if (not shown or track.counters["critical"] <= 0) and "forecast:" + key not in ns.shown:
+            return  # the common case: nothing to forecast, nothing to take back
+        inc = incident_id(ns.status, self.jurisdiction, track) if shown else None
+        forecast_changed(ns, self.jurisdiction, track, inc, comp=self.comp, out=self.out)
 
     def _reject(self, ns: Namespace, ev: IncidentEvent, t: int) -> None:
         """A declaration from an agency type without authority: said once, else ignored."""

@@ -20,6 +20,7 @@ from streams.core.alerts import alert, show
 from streams.core.compiled import Compiled
 from streams.core.declared import declared_now, recommended_alert
 from streams.core.eventtime import SECOND, from_us
+from streams.core.forecast import metrics as forecast_metrics
 from streams.core.ids import content_id
 from streams.core.state import Namespace, Track
 from streams.core.tasks import (
@@ -285,6 +286,7 @@ def incident_state(ns: Namespace, jurisdiction: str, track: Track, comp: Compile
         "confirmed_total": float(len(track.times)),
         "cases_dead": float(track.counters["dead"]),
         "cases_critical": float(track.counters["critical"]),
+        **forecast_metrics(ns, track, comp),
     }
     figures = casualties(track, len(track.reports) - 1)
     if figures is not None:

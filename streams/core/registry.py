@@ -21,10 +21,11 @@ class RegistryError(RulebookError):
 def parse_registry(text: str, source: str = "<registry>") -> Registry:
     """Validate YAML text as a facility registry; raise :class:`RegistryError` with every
     problem."""
-    return parse_yaml(text, source, Registry, _cross_checks, RegistryError)
+    return parse_yaml(text, source, Registry, cross_checks, RegistryError)
 
 
-def _cross_checks(registry: Registry) -> list[tuple[tuple[int | str, ...], str]]:
+def cross_checks(registry: Registry) -> list[tuple[tuple[int | str, ...], str]]:
+    """What the schema cannot say: each facility id once."""
     seen: dict[str, int] = {}
     found: list[tuple[tuple[int | str, ...], str]] = []
     for i, facility in enumerate(registry.facilities):

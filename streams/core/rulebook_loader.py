@@ -12,6 +12,7 @@ from pathlib import Path
 
 from streams.core.facilities import Registry
 from streams.core.registry import RegistryError, parse_registry
+from streams.core.registry_csv import parse_registry_csv
 from streams.core.rulebook import Problem, Rulebook, RulebookError, parse_rulebook
 
 DEFAULT_RULEBOOK = "rulebooks/default.yaml"
@@ -31,9 +32,12 @@ def load_rulebook(path: str | Path) -> Rulebook:
 
 
 def load_registry(path: str | Path) -> Registry:
-    """Read and validate the facility registry at ``path``; :class:`RegistryError` says
-    what is wrong."""
-    return parse_registry(_read(path, RegistryError), str(path))
+    """Read and validate the facility registry at ``path``, YAML or (``.csv``) CSV;
+    :class:`RegistryError` says what is wrong."""
+    text = _read(path, RegistryError)
+    if Path(path).suffix.lower() == ".csv":
+        return parse_registry_csv(text, str(path))
+    return parse_registry(text, str(path))
 
 
 def _read(path: str | Path, error: type[RulebookError]) -> str:

@@ -67,7 +67,19 @@ class Surge(_Section):
     source: str = ""
 
 
+class Forecasts(_Section):
+    """Parameters of the incident forecasts (:mod:`streams.core.forecast`): growth compares
+    the confirmed cases of the trailing ``window_days`` with those of the window before it;
+    ``capacity_forecast`` is raised when the projected ICU demand exceeds the
+    jurisdiction's ICU capacity within ``horizon_days``."""
+
+    window_days: Positive = 7.0
+    horizon_days: Positive = 14.0
+    source: str = ""  # the basis of the parameters
+
+
 class Resources(_Section):
+    forecast: Forecasts = Forecasts()
     staffing: tuple[StaffMinimum, ...] = ()
     stockpile: tuple[StockpileItem, ...] = ()
     surge: Surge | None = None

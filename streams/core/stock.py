@@ -64,17 +64,27 @@ def apply_stock(
         cover = on_hand[j] / burn if burn is not None and burn > 0 else None
         if j == i or (burn, cover) != (series.burn[j], series.cover[j]):
             series.burn[j], series.cover[j] = burn, cover
-            out.append(_level(ns, jurisdiction, key, series, j))
+            out.append(stock_level(ns, jurisdiction, key, j, comp=comp))
     if comp.watches_stock(ev.item):
         for j in range(i, min(end + 1, n)):
             _stock_alert(ns, jurisdiction, key, series, j, comp=comp, out=out)
     return True
 
 
-def _level(
-    ns: Namespace, jurisdiction: str, key: tuple[str, str], series: Series, j: int
+def stock_level(
+    ns: Namespace, jurisdiction: str, key: tuple[str, str], j: int, *, comp: Compiled
 ) -> StockLevel:
+    """Row ``j`` of the series ``key`` with what the core derived from it; for an item of the
+    stockpile catalogue, also its use a day at full load as of the row's time."""
+    series = ns.stock[key]
     site_type, unit, baseline, convertible = series.meta[j]
+    per_day = cover_full = None
+    entry = next((e for e in comp.stockpile.get(key[1], ()) if e.item == key[1]), None)
+    if entry is not None:
+        beds = bed_capacity(ns, entry.beds, series.times[j])
+        if beds > 0:
+            per_day = entry.per_bed_day * beds
+            cover_full = series.on_hand[j] / per_day
     return StockLevel(
         site_id=key[0],
         site_type=site_type,
@@ -88,7 +98,20 @@ def _level(
         convertible=convertible,
         burn_rate_per_day=series.burn[j],
         days_of_cover=series.cover[j],
+        full_load_per_day=per_day,
+        days_at_full_load=cover_full,
     )
+
+
+def bed_capacity(ns: Namespace, item: str, at: int) -> float:
+    """The baselines of each hospital's latest ``item`` snapshot at or before ``at`` that
+    carries one: the beds occupied at full load."""
+    beds = 0.0
+    for site in ns.beds.get(item, ()):
+        snap = snapshot_at(ns, site, item, at)
+        if snap is not None and snap.baseline:
+            beds += snap.baseline
+    return beds
 
 
 def _position(series: Series, t: int, eid: str) -> tuple[int, bool]:

@@ -17,6 +17,7 @@ its task (``retracted``).
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from typing import Any, NamedTuple
 
 from streams.core.alerts import alert, show
@@ -25,7 +26,7 @@ from streams.core.eventtime import HOUR
 from streams.core.ids import content_id
 from streams.core.rulebook_resources import StockpileItem
 from streams.core.state import Namespace
-from streams.core.stock import instants_from, snapshot_at
+from streams.core.stock import bed_capacity, instants_from, snapshot_at, stock_level
 from streams.core.tasks import VERIFICATION_TIER, claim, unclaim
 from topics.models import Alert
 
@@ -59,6 +60,8 @@ def stockpile_changed(
         was_short = before >= 0 and _short(level(ns, entry, sites, before), entry)
         inc = f"stockpile/{jurisdiction}/{entry.item}"
         owner, task = "stockpile:" + entry.item, _task(entry)
+        if changed[1] == entry.beds:  # the item's rows its full-load figure changed at
+            _full_load_changed(ns, jurisdiction, entry, sites.stock, instants, comp=comp, out=out)
         for at in instants:
             now = level(ns, entry, sites, at)
             wanted = (
@@ -78,18 +81,38 @@ def stockpile_changed(
 def level(ns: Namespace, entry: StockpileItem, sites: Sites, at: int) -> Level | None:
     """The jurisdiction's ``entry.item`` on hand and ``entry.beds`` capacity as of ``at``
     (None: no site has reported the item, or no capacity is known)."""
-    on_hand = beds = 0.0
+    on_hand = 0.0
     counted = False
     for site in sites.stock:
         snap = snapshot_at(ns, site, entry.item, at)
         if snap is not None:
             on_hand += snap.on_hand
             counted = True
-    for site in sites.beds:
-        snap = snapshot_at(ns, site, entry.beds, at)
-        if snap is not None and snap.baseline:
-            beds += snap.baseline
+    beds = bed_capacity(ns, entry.beds, at)
     return Level(on_hand, beds) if counted and beds > 0 else None
+
+
+def _full_load_changed(
+    ns: Namespace,
+    jurisdiction: str,
+    entry: StockpileItem,
+    sites: tuple[str, ...],
+    instants: list[int],
+    *,
+    comp: Compiled,
+    out: list[Any],
+) -> None:
+    """A bed snapshot changed the capacity from the first of ``instants`` to the last:
+    the item's rows at those instants again, with their new full-load figures."""
+    if not instants:
+        return
+    for site in sites:
+        series = ns.stock[(site, entry.item)]
+        lo = bisect_left(series.times, instants[0], 0, series.n)
+        hi = bisect_right(series.times, instants[-1], 0, series.n)
+        out.extend(
+            stock_level(ns, jurisdiction, (site, entry.item), j, comp=comp) for j in range(lo, hi)
+        )
 
 
 def need(entry: StockpileItem, beds: float) -> float:

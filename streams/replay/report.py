@@ -32,6 +32,7 @@ from streams.replay.report_decisions import (
     declarations,
     is_declared,
 )
+from streams.replay.report_forecasts import ForecastCheck, check_forecasts
 from streams.replay.report_summary import (
     IncidentLine,
     Summary,
@@ -122,6 +123,8 @@ class CoverSeries:
     site_id: str
     item: str
     points: list[tuple[datetime, float]]
+    # days at full load of the latest snapshot that has the figure (catalogue items only)
+    full_load: float | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,7 @@ class ReviewReport:
     rulebook_versions: list[str]
     summary: Summary
     diff: DiffSection | None = None
+    forecasts: list[ForecastCheck] = field(default_factory=list)  # against what happened
 
 
 # --- assembling plain rows into a report (pure) -------------------------------------------
@@ -273,6 +277,7 @@ def assemble_report(
         rulebook_versions=sorted({r["rulebook_version"] for r in record.timeline}),
         summary=summary,
         diff=diff,
+        forecasts=check_forecasts(record.forecasts, record.icu, summary.end),
     )
 
 
@@ -333,11 +338,16 @@ def _alert(row: dict[str, Any]) -> LogisticsAlert:
 
 def _cover_series(rows: Iterable[dict[str, Any]]) -> list[CoverSeries]:
     series: dict[tuple[str, str], list[tuple[datetime, float]]] = {}
+    full_load: dict[tuple[str, str], float] = {}
     for row in rows:
-        series.setdefault((row["site_id"], row["item"]), []).append(
-            (row["at"], float(row["days_of_cover"]))
-        )
-    return [CoverSeries(site, item, points) for (site, item), points in sorted(series.items())]
+        key = (row["site_id"], row["item"])
+        series.setdefault(key, []).append((row["at"], float(row["days_of_cover"])))
+        if row.get("days_at_full_load") is not None:  # rows come in time order
+            full_load[key] = float(row["days_at_full_load"])
+    return [
+        CoverSeries(site, item, points, full_load.get((site, item)))
+        for (site, item), points in sorted(series.items())
+    ]
 
 
 # --- reading (the only I/O) -----------------------------------------------------------

@@ -11,6 +11,7 @@ from sinks.display import LocalTime
 from streams.replay.diff import decision_latency, format_shift
 from streams.replay.report import (
     ChangeRow,
+    CoverSeries,
     DiffSection,
     IncidentSection,
     LogisticsAlert,
@@ -230,7 +231,7 @@ def _stock_html(report: ReviewReport) -> str:
     if not report.stock:
         return '<p class="muted">no stock with a days-of-cover figure</p>'
     charts = [
-        f"<div><h3>{_esc(s.site_id)} · {_esc(s.item)}</h3>"
+        f"<div><h3>{_esc(s.site_id)} · {_esc(s.item)}</h3>{_full_load_line(s)}"
         + cover_curve_svg(
             s.points, report.target_days, report.tz, f"days of cover, {s.site_id} {s.item}"
         )
@@ -238,6 +239,32 @@ def _stock_html(report: ReviewReport) -> str:
         for s in report.stock
     ]
     return f'<div class="grid">{"".join(charts)}</div>'
+
+
+def _full_load_line(series: CoverSeries) -> str:
+    if series.full_load is None:
+        return ""
+    return f'<p class="muted">at full load (every bed occupied): {series.full_load:.1f} days</p>'
+
+
+def _forecasts_html(report: ReviewReport, h: _Html) -> str:
+    """Each capacity_forecast beside when the jurisdiction's ICU beds did run out."""
+    if not report.forecasts:
+        return '<p class="muted">no capacity_forecast in this review</p>'
+    names = {section.incident_id: section.name for section in report.incidents}
+    head = ["made at", "incident", "inputs", "ICU full, forecast", "ICU full, actual", "check"]
+    rows = (
+        (
+            h.at(f.made_at),
+            _esc(names.get(f.incident_id, f.incident_id)),
+            _esc(f"{f.critical:g} critical, doubling {f.doubling_days:g} d, {f.icu_free:g} free"),
+            h.at(f.projected_at),
+            h.at(f.full_at),
+            _esc(f.verdict),
+        )
+        for f in report.forecasts
+    )
+    return _table(head, rows)
 
 
 def _diff_html(diff: DiffSection, report: ReviewReport, h: _Html) -> str:
@@ -382,6 +409,8 @@ def render_report(report: ReviewReport) -> str:
         parts.append(_logistics_html(report.unlinked_transfers, report.unlinked_alerts, h))
     parts.append(f"<h2>Stock: days of cover against the {report.target_days:g}-day target</h2>")
     parts.append(_stock_html(report))
+    parts.append("<h2>Forecasts against what happened</h2>")
+    parts.append(_forecasts_html(report, h))
     if report.diff is not None:
         parts.append(f"<h2>Diff against {_esc(report.diff.against)}</h2>")
         parts.append(_diff_html(report.diff, report, h))

@@ -13,6 +13,7 @@ expected panel contents are written out by hand in ``test_dashboards.py``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -70,6 +71,16 @@ def incidents() -> list[IncidentState]:
             tier="II",
             declared_tier="II",
             decision_lag_s=5400.0,
+            # its forecast (streams/core/forecast.py): 5 then 10 confirmed a week, doubling
+            # in 7 days; 2 critical, 9 free ICU beds: 11 outgrown in 7 log2 5.5 = 17.2 days
+            metrics={
+                "confirmed_window_before": 5.0,
+                "confirmed_window": 10.0,
+                "doubling_days": 7.0,
+                "cases_critical": 2.0,
+                "icu_capacity": 11.0,
+                "icu_days_to_exceed": 7 * math.log2(5.5),
+            },
             **CHOLERA,
             **opened,
         ),
@@ -96,6 +107,12 @@ def incidents() -> list[IncidentState]:
             phase="reported",
             warning=True,
             region="510105",
+            # one case this week, none before: no doubling time, no critical case
+            metrics={
+                "confirmed_window_before": 0.0,
+                "confirmed_window": 1.0,
+                "cases_critical": 0.0,
+            },
         ),
         # D: measles, tier IV, then stood down and closed: not active.
         _incident(
@@ -461,6 +478,8 @@ def stock_levels() -> list[StockLevel]:
             9_000,
             burn_rate_per_day=1_000,
             days_of_cover=9.0,
+            full_load_per_day=1_000,  # at full load: 9 days
+            days_at_full_load=9.0,
             **depot,
         ),
         _stock(
@@ -470,6 +489,8 @@ def stock_levels() -> list[StockLevel]:
             3_000,
             burn_rate_per_day=100,
             days_of_cover=30.0,
+            full_load_per_day=200,  # at full load: 15 days
+            days_at_full_load=15.0,
             jurisdiction="5001",
             **depot,
         ),
@@ -480,6 +501,8 @@ def stock_levels() -> list[StockLevel]:
             4_000,
             burn_rate_per_day=50,
             days_of_cover=80.0,
+            full_load_per_day=500,  # 80 days at the rate seen, 8 at full load
+            days_at_full_load=8.0,
             **depot,
         ),
         # Staff and teams (issue 15): counts, never stock with days of cover, though a

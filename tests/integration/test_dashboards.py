@@ -290,6 +290,43 @@ EXPECTED: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {
             ("5101", "team.military_medical", 2.0, 1, utc(6, 9)),
         ],
     ),
+    "Days of cover at full load by jurisdiction (target 30 days)": (
+        (
+            "jurisdiction",
+            "item",
+            "on_hand",
+            "full_load_per_day",
+            "days_at_full_load",
+            "days_of_cover",
+            "target_days",
+        ),
+        # on hand over the use a day at full load, beside on hand over the burn seen;
+        # beds and staff carry no full-load figure
+        [
+            ("5101", "ppe.gown", 4000.0, 500.0, 8.0, 80.0, 30),
+            ("5101", "ppe.n95", 9000.0, 1000.0, 9.0, 9.0, 30),
+            ("5001", "ppe.n95", 3000.0, 200.0, 15.0, 30.0, 30),
+        ],
+    ),
+    "Forecasts by incident": (
+        (
+            "incident_id",
+            "jurisdiction",
+            "disease",
+            "week_before",
+            "week",
+            "doubling_days",
+            "critical",
+            "icu_capacity",
+            "icu_full_in_days",
+            "updated_at",
+        ),
+        # the food poisoning has no confirmed cases (no forecast); the warning no growth
+        [
+            ("inc-cholera-5101", "5101", "cholera", 5.0, 10.0, 7.0, 2.0, 11.0, 17.2, utc(5, 12)),
+            ("inc-warning-5101", "5101", None, 0.0, 1.0, None, 0.0, None, None, utc(6, 6)),
+        ],
+    ),
     "Reporting timeliness: case reports within 2 h": (
         ("time", "agency", "on_time_pct"),
         [
@@ -475,6 +512,16 @@ FILTERED = [
         [("ppe.n95", 9.0, 9.0, 30), ("ppe.gown", 80.0, 80.0, 30)],
     ),
     (
+        "Days of cover at full load by jurisdiction (target 30 days)",
+        {"jurisdiction": ["5001"]},
+        [("5001", "ppe.n95", 3000.0, 200.0, 15.0, 30.0, 30)],
+    ),
+    (
+        "Forecasts by incident",
+        {"disease": ["cholera"]},
+        [("inc-cholera-5101", "5101", "cholera", 5.0, 10.0, 7.0, 2.0, 11.0, 17.2, utc(5, 12))],
+    ),
+    (
         "Staff and teams by jurisdiction",
         {"jurisdiction": ["5001"]},
         [("5001", "staff.icu_nurse", 12.0, 1, utc(6, 9))],
@@ -550,6 +597,17 @@ def test_the_board_reads_staff_teams_and_replenishment_tasks(
         ("5101", "team.military_medical", 2.0, 1),
     ]
     assert sorted({r["item"] for r in board.stock}) == ["ppe.gown", "ppe.n95"]
+    full_load = {(r["site_id"], r["item"]): r["latest_days_at_full_load"] for r in board.stock}
+    assert full_load == {
+        ("depot-1", "ppe.gown"): 8.0,
+        ("depot-1", "ppe.n95"): 9.0,
+        ("depot-2", "ppe.n95"): 15.0,
+    }
+    # issue 15 item 5: the incidents' forecasts, the ICU outlook first
+    assert [(r["incident_id"], r["doubling_days"]) for r in board.forecasts] == [
+        ("inc-cholera-5101", 7.0),
+        ("inc-warning-5101", None),
+    ]
     # a replenishment task follows no tier: the room sees it overdue all the same
     stockpile = [t for t in board.overdue_tasks if t["incident_id"].startswith("stockpile/")]
     assert [(t["task_id"], t["tier"]) for t in stockpile] == [("t-stock", "IV")]

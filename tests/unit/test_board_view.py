@@ -138,6 +138,35 @@ def test_staff_and_teams_show_by_jurisdiction() -> None:
     ]
 
 
+def test_forecasts_show_growth_and_when_icu_beds_run_out() -> None:
+    def forecast(
+        incident: str, before: float, week: float, doubling: float | None, days: float | None
+    ) -> dict[str, Any]:
+        return {"incident_id": incident, "jurisdiction": "5101", "category": "infectious_disease",
+                "disease": "cholera", "confirmed_window_before": before, "confirmed_window": week,
+                "doubling_days": doubling, "critical": 4.0, "icu_capacity": 16.0,
+                "icu_days_to_exceed": days}  # fmt: skip
+
+    rows = [forecast(CHOLERA_ID, 5, 10, 7.0, 14.0), forecast("c2" * 18, 10, 8, None, None)]
+    stock = [
+        {
+            "site_id": "D-1",
+            "item": "ppe.gown",
+            "latest_on_hand": 900.0,
+            "latest_days_of_cover": 18.0,
+            "latest_days_at_full_load": 3.0,
+            "latest_at": T0,
+        }
+    ]
+    lines = text_of(render(view(forecasts=rows, stock=stock), 200)).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Forecasts"))
+    shown = [" ".join(line.split()) for line in lines[start + 3 : start + 5]]
+    assert "5 → 10 7.0 d 4 / 16 in 14 d" in shown[0]
+    assert "10 → 8 no growth 4 / 16 -" in shown[1]
+    gowns = next(line.split() for line in lines if line.startswith("D-1"))
+    assert gowns[1:7] == ["ppe.gown", "900", "18.0", "d", "3.0", "d"]
+
+
 def _pages(width: int, height: int, **fields: Any) -> tuple[list[RenderableType], Console]:
     console = term.console()
     console.width = width
@@ -153,7 +182,7 @@ def test_pages_fit_the_screen_and_lose_no_row(width: int, height: int) -> None:
     tasks = [task(CHOLERA_ID, n) for n in range(1, 31)]
     stock = [
         {"site_id": f"S-{n}", "item": "ppe.n95", "latest_on_hand": 5.0,
-         "latest_days_of_cover": float(n), "latest_at": T0}
+         "latest_days_of_cover": float(n), "latest_days_at_full_load": None, "latest_at": T0}
         for n in range(20)
     ]  # fmt: skip
     pages, console = _pages(width, height, overdue_tasks=tasks, stock=stock)

@@ -125,8 +125,9 @@ REVIEW = record(
             "at": at(24 * d),
             "on_hand": 100.0,
             "days_of_cover": cover,
+            "days_at_full_load": full,  # issue 15 item 5: the latest figure is shown
         }
-        for d, cover in enumerate([50.0, 31.0, 12.0])
+        for d, (cover, full) in enumerate([(50.0, 4.0), (31.0, 2.5), (12.0, None)])
     ],
 )
 LIVE = record(
@@ -262,6 +263,7 @@ def test_cover_curve_and_no_diff() -> None:
     assert ys == sorted(ys)  # 50, 31, 12 days: falling, so y grows downward
     target = next(x for x in cover.iter(f"{SVG}line") if x.get("stroke") == "#d7191c")
     assert ys[1] < float(target.get("y1", "nan")) < ys[2]  # 31 above the 30 line, 12 below
+    assert "at full load (every bed occupied): 2.5 days" in html
 
 
 def declared(incident: str, hours: float, tier: str | None, previous: str | None) -> dict[str, Any]:
