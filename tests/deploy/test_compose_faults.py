@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import clickhouse_connect
+import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from clickhouse_connect.driver.client import Client
@@ -93,8 +94,9 @@ def register_agencies(settings: Settings, lines: list[bytes]) -> None:
 
 async def _replication(settings: Settings) -> dict[str, tuple[int, str]]:
     """Each topic of the registry and of the live shell: (replicas of its partitions, the
-    fewest; its effective min.insync.replicas). Asked again for up to 2 min: the workers
-    create the live topics as they start, and a topic just created may not answer yet."""
+    fewest; its effective min.insync.replicas). Asked again for up to 2 min: init creates
+    the topics (the live shell's too) while the other brokers come up, and a topic just
+    created may not answer yet."""
     names = [spec.name(settings.topic_prefix) for spec in (*ALL_TOPICS, *LIVE_TOPICS)]
     admin = AIOKafkaAdminClient(**aiokafka_options(settings, "admin"))
     await admin.start()
@@ -241,6 +243,9 @@ def _assert_equals_offline(settings: Settings, inputs: list[Any], figures: dict[
         ch.close()
 
 
+# The session's 600 s count the stack's start too (3 min at a load average of 45 from other
+# work on this machine): the test's own figures say how long each part took.
+@pytest.mark.timeout(1800)
 def test_nothing_lost_or_doubled_through_broker_worker_and_clickhouse_faults(
     cluster: ComposeStack,
 ) -> None:
@@ -261,7 +266,7 @@ def test_nothing_lost_or_doubled_through_broker_worker_and_clickhouse_faults(
     figures["prepared_at_s"] = round(time.monotonic() - t0, 1)
 
     other = _publish_through_faults(cluster, scenario, len(lines), figures, t0)
-    figures["group_lags"] = _wait_drained(cluster, ask=other, timeout=420)
+    figures["group_lags"] = _wait_drained(cluster, ask=other, timeout=900)
     figures["drained_at_s"] = round(time.monotonic() - t0, 1)
     figures["broker_alert_cleared_after_s"] = round(
         cluster.wait_alert("KafkaBrokerOffline", firing=False, timeout=120), 1
