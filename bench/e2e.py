@@ -92,10 +92,13 @@ class Keyed:
     headers: list[tuple[str, bytes]] | None = None  # its agency's signature
 
 
-def mixed(settings: Settings, count: int, probes: bool = False, start: int = 0) -> list[Keyed]:
+def mixed(
+    settings: Settings, count: int, probes: bool = False, start: int = 0, signed: bool = True
+) -> list[Keyed]:
     """``count`` encoded events (the stream's from ``start`` on), cities interleaved, 20 s
     of event time apart per city, each signed by its agency (registered once), as the
-    worker requires."""
+    worker requires; unsigned when not ``signed`` (for a worker that verifies nothing:
+    bench/signing_e2e.py)."""
     topic = {kind: spec.name(settings.topic_prefix) for kind, spec in TOPIC_FOR_KIND.items()}
     register_keys(settings, _SENDERS)
     signer = RecordSigner.from_registry(settings)
@@ -111,8 +114,10 @@ def mixed(settings: Settings, count: int, probes: bool = False, start: int = 0) 
                 update={"event_id": f"probe-{n}", "reported_at": event.occurred_at + PROBE_DELAY}
             )
         value = encode(event)
-        kid, secret = signer.keys[event.source.agency_id]
-        headers = sign_headers(kid, secret, value)
+        headers = None
+        if signed:
+            kid, secret = signer.keys[event.source.agency_id]
+            headers = sign_headers(kid, secret, value)
         probe_id = event.event_id if probe else None
         out.append(Keyed(city.encode(), value, topic[event.kind], probe_id, headers))
     return out
@@ -123,14 +128,17 @@ def mixed(settings: Settings, count: int, probes: bool = False, start: int = 0) 
 
 @dataclass
 class Worker:
-    """One worker process (``stages``: all, decide or land) and its metrics port."""
+    """One worker process (``stages``: all, decide or land) and its metrics port; ``module``
+    is what ``python -m`` runs (the live worker unless a bench swaps in a variant)."""
 
     settings: Settings
     proc: subprocess.Popen[bytes]
     port: int
 
     @classmethod
-    def start(cls, settings: Settings, log: Path, stages: str, port: int) -> Worker:
+    def start(
+        cls, settings: Settings, log: Path, stages: str, port: int, module: str = "streams.live"
+    ) -> Worker:
         env = {
             **os.environ,
             "TIERFLOW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
@@ -145,7 +153,7 @@ class Worker:
         }
         handle = log.open("ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.live"], env=env, cwd=ROOT, stdout=handle,
+            [sys.executable, "-m", module], env=env, cwd=ROOT, stdout=handle,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
         return cls(settings, proc, port)
@@ -196,13 +204,15 @@ class Workers:
     members: list[Worker]
 
     @classmethod
-    def start(cls, settings: Settings, log: Path, split: bool) -> Workers:
+    def start(
+        cls, settings: Settings, log: Path, split: bool, module: str = "streams.live"
+    ) -> Workers:
         if not split:
-            return cls([Worker.start(settings, log, "all", settings.metrics_port)])
+            return cls([Worker.start(settings, log, "all", settings.metrics_port, module)])
         return cls(
             [
-                Worker.start(settings, log, "decide", settings.metrics_port),
-                Worker.start(settings, log, "land", settings.metrics_port + 1),
+                Worker.start(settings, log, "decide", settings.metrics_port, module),
+                Worker.start(settings, log, "land", settings.metrics_port + 1, module),
             ]
         )
 

@@ -145,9 +145,8 @@ class Review:
         """The roll-up state of every area (a snapshot when copied, as :attr:`states`)."""
         return self.rollup.states
 
-    def process(self, records: Sequence[Record]) -> int:
-        """Decide and land one batch; returns how many input records it held. Durable on
-        return (the sinks are flushed)."""
+    def decide(self, records: Sequence[Record]) -> DecidedBatch:
+        """Decide one batch and build its rows; nothing is landed yet (:meth:`land`)."""
         kept = [r for r in records if self._wanted(r)]
         decided = self.decider.decide(kept)
         out = decided.out
@@ -170,11 +169,13 @@ class Review:
                 by_topic.setdefault(topic, []).append(event)
         token = self._token(records)
         writes = self.landing.writes
-        self._land_isolating(
-            [w for topic, rows in by_topic.items() for w in writes(topic, rows, token, _Row)],
-            token,
-        )
-        return len(kept)
+        rows = [w for topic, rows in by_topic.items() for w in writes(topic, rows, token, _Row)]
+        return DecidedBatch(rows, token, len(kept))
+
+    def land(self, batch: DecidedBatch) -> None:
+        """Land a decided batch; durable on return (the sinks are flushed). It touches
+        only the sinks, so it may run in another thread while the next batch is decided."""
+        self._land_isolating(batch.writes, batch.token)
 
     def _wanted(self, record: Record) -> bool:
         """Inside ``--jurisdiction`` (by region prefix); ticks and records that do not
@@ -234,6 +235,16 @@ class Review:
             self.sinks[write.namespace].write(write.table, write.rows, write.token)
         for sink in self.sinks.values():
             sink.flush()
+
+
+@dataclass(frozen=True)
+class DecidedBatch:
+    """A batch decided by :meth:`Review.decide`: its rows by table, their token, and how
+    many input records it held."""
+
+    writes: list[Write]
+    token: str
+    events: int
 
 
 @dataclass(frozen=True)

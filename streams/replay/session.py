@@ -9,20 +9,22 @@ resumed review decides the remaining batches exactly as the first run would have
 core's outputs are diffs per batch, and a batch cut differently after a hard kill could
 leave standing an output a later batch had retracted.
 
-After every landed batch the run notes its consistent point: the positions after the
-batch and the states it left (a dict of references: states are never changed in place,
-so later batches cannot alter it). The point is saved as a checkpoint
+A batch lands in a thread of its own while the next one is decided, so that ClickHouse's
+share of the work overlaps the core's; at most one batch is in flight. After every landed
+batch the run notes its consistent point: the positions after the batch and the states
+it left (a dict of references taken when it was decided: states are never changed in
+place, so later batches cannot alter it). The point is saved as a checkpoint
 (:mod:`streams.replay.checkpoint`, which encodes only the states changed since its last
 save) when interrupted — Ctrl-C anywhere, even in the middle of a batch, saves the point
-of the last landed batch — and otherwise at most every :data:`CHECKPOINT_EVERY_S`, spaced
+of the last landed batch, the one in flight waited for a few seconds — and otherwise at most every :data:`CHECKPOINT_EVERY_S`, spaced
 further when saving is slow, so that checkpoints cost at most about
 1/:data:`CHECKPOINT_COST_SHARE` of the run. A hard kill resumes from the last save:
 batches after it are decided and landed again, which the rows' deterministic ids and
 versions make harmless. A complete review deletes its checkpoint.
 
-The cyclic garbage collector is off while a batch is decided and landed, and after the
-batch it collects once and then freezes what survived (:func:`gc.freeze`): the states the
-batch left are long-lived and hold no reference cycles (``tune_gc_for_core_state``), so
+The cyclic garbage collector is off while a batch is decided, and after the batch it
+collects once and then freezes what survived (:func:`gc.freeze`): the states the batch
+left are long-lived and hold no reference cycles (``tune_gc_for_core_state``), so
 collections that re-scan them — more often the larger the batch, and longer the larger
 the states — are pure cost. Per batch the collector then looks at that batch's survivors
 only; reference counting frees everything acyclic as before.
@@ -34,7 +36,8 @@ import gc
 import hashlib
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +48,7 @@ import orjson
 from sinks.access import login_for
 from sinks.client import connect
 from sinks.reviews import ReviewRun, record_review_run
-from streams.core import Rulebook
+from streams.core import CoreState, RollupState, Rulebook
 from streams.replay.checkpoint import CheckpointFile
 from streams.replay.kafka_range import (
     PartitionRange,
@@ -56,7 +59,13 @@ from streams.replay.kafka_range import (
     range_consumer,
     read_batches,
 )
-from streams.replay.runner import ReplayError, Review, file_records, review_database
+from streams.replay.runner import (
+    DecidedBatch,
+    ReplayError,
+    Review,
+    file_records,
+    review_database,
+)
 from streams.stages.decide import Record
 from streams.stages.topology import DECIDED, TopicNames
 from topics.agencies import load_registry
@@ -67,6 +76,7 @@ Progress = Callable[[int, int], None]  # (records done in this step, total recor
 BATCH_RECORDS = 100_000
 CHECKPOINT_EVERY_S = 30.0
 CHECKPOINT_COST_SHARE = 20  # wait at least this many times as long as the last save took
+INTERRUPT_WAIT_S = 10.0  # how long Ctrl-C waits for the batch in flight to land
 
 
 @dataclass(frozen=True)
@@ -147,17 +157,35 @@ class _Run:
         )
         self.started = self.saved_at = time.monotonic()
         self.save_every = CHECKPOINT_EVERY_S
+        # One batch lands, in this pool's one thread, while the next is decided: the
+        # insert's wait (ClickHouse parsing and writing, on the other core) overlaps the
+        # core's work instead of following it.
+        self._lander = ThreadPoolExecutor(max_workers=1, thread_name_prefix="review-landing")
+        self._landing: tuple[Future[None], _Point] | None = None
 
-    def landed(self, records: list[Record], positions: dict[str, int]) -> None:
-        """Process one batch; its rows are durable and the checkpoint may move past it."""
+    def take(self, records: list[Record], positions: dict[str, int]) -> None:
+        """Decide one batch and start landing it, once the batch before it has landed (the
+        consistent point then moves past that one: :meth:`settle`)."""
         with _collector_paused():
-            events = self.review.process(records)
+            batch = self.review.decide(records)
+        # Copies: a later batch must not leak into this batch's consistent point.
+        point = _Point(positions, dict(self.review.states), dict(self.review.rollups), batch)
+        self.settle()
+        self._landing = (self._lander.submit(self.review.land, batch), point)
+
+    def settle(self) -> None:
+        """Wait until the batch in flight has landed (its error is raised here); the
+        consistent point moves past it, and is saved when one is due."""
+        if self._landing is None:
+            return
+        landing, point = self._landing
+        self._landing = None
+        landing.result()
         ckpt = self.checkpoint
-        # Copies: a batch interrupted half-way must not leak into the consistent point.
-        ckpt.positions = {**ckpt.positions, **positions}
-        ckpt.states = dict(self.review.states)
-        ckpt.rollups = dict(self.review.rollups)
-        ckpt.events += events
+        ckpt.positions = {**ckpt.positions, **point.positions}
+        ckpt.states = point.states
+        ckpt.rollups = point.rollups
+        ckpt.events += point.batch.events
         if time.monotonic() - self.saved_at > self.save_every:
             self._save()
 
@@ -169,13 +197,23 @@ class _Run:
 
     def interrupted(self) -> None:
         """Save the last consistent point, if there is one (a review that failed before
-        planning, e.g. with Kafka down, leaves nothing behind)."""
+        planning, e.g. with Kafka down, leaves nothing behind). A batch still landing is
+        waited for up to :data:`INTERRUPT_WAIT_S` (ClickHouse may be what hangs); if it
+        lands after that, a resume lands it again, which its rows' ids and versions make
+        harmless."""
+        if self._landing is not None:
+            wait([self._landing[0]], timeout=INTERRUPT_WAIT_S)
+            if self._landing[0].done():
+                with suppress(Exception):  # a failed landing: the point stays before it
+                    self.settle()
+        self._lander.shutdown(wait=False, cancel_futures=True)
         if self.checkpoint.plan or self.checkpoint.positions:
             self._save()
 
     def finish(self, run: ReviewRun, census: RangeCensus | None = None) -> ReviewSummary:
         """The review is complete: note its range in its database (``review diff`` reads
         it), drop the checkpoint."""
+        self._lander.shutdown()
         database = self.review.database
         client = connect(self.settings, database, login=login_for(database, ddl=False))
         try:
@@ -187,6 +225,17 @@ class _Run:
         return ReviewSummary(
             self.review.database, self.checkpoint.events, seconds, self.resumed, census
         )
+
+
+@dataclass(frozen=True)
+class _Point:
+    """Where a review stands once ``batch`` has landed: the positions after it and the
+    states it left (dicts of references; states are immutable)."""
+
+    positions: dict[str, int]
+    states: dict[str, CoreState]
+    rollups: dict[str, RollupState]
+    batch: DecidedBatch
 
 
 @contextmanager
@@ -242,9 +291,10 @@ async def replay_kafka(
                 records = [
                     Record(r.topic, r.partition, r.offset, r.key, r.value, r.headers) for r in batch
                 ]
-                run.landed(records, {f"{p.topic}:{p.partition}": p.end for p in parts})
+                run.take(records, {f"{p.topic}:{p.partition}": p.end for p in parts})
                 if progress:
                     progress(sum(part.size for part in parts), total)
+            run.settle()
     except BaseException:
         run.interrupted()
         raise
@@ -289,9 +339,10 @@ def replay_file(
             run.review.land_rejections(rejected)
         for start in range(done, len(records), batch_records):
             batch = records[start : start + batch_records]
-            run.landed(batch, {"file": start + len(batch)})
+            run.take(batch, {"file": start + len(batch)})
             if progress:
                 progress(len(batch), len(records))
+        run.settle()
     except BaseException:
         run.interrupted()
         raise
