@@ -166,8 +166,8 @@ def main() -> None:
     register_agencies(stack.settings, lines)
     scenario = SIM_CACHE / "scale.jsonl"
     scenario.write_bytes(b"\n".join(lines) + b"\n")
-    stack.up()
     try:
+        stack.up()
         runs = [one_run(stack, scenario, workers) for workers in (1, 2)]
     finally:
         if not args.keep:

@@ -26,14 +26,16 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 PROJECT = "tierflow-deploy-test"
 LOGS = ROOT / "var" / "deploy-test" / "logs"
-# Host ports away from the local stacks' (each engineer's and CI's).
+# Host ports away from the local stacks' (each engineer's and CI's), and below the
+# kernel's ephemeral range (32768–60999): a client's outgoing connection there took 39000
+# from the stack twice on this machine.
 PORTS = {
-    "KAFKA_HOST_PORT": 39092,
-    "KAFKA_2_HOST_PORT": 39093,
-    "KAFKA_3_HOST_PORT": 39094,
-    "CLICKHOUSE_HOST_HTTP_PORT": 38123,
-    "CLICKHOUSE_HOST_TCP_PORT": 39000,
-    "PROMETHEUS_HOST_PORT": 39090,
+    "KAFKA_HOST_PORT": 27092,
+    "KAFKA_2_HOST_PORT": 27093,
+    "KAFKA_3_HOST_PORT": 27094,
+    "CLICKHOUSE_HOST_HTTP_PORT": 27123,
+    "CLICKHOUSE_HOST_TCP_PORT": 27000,
+    "PROMETHEUS_HOST_PORT": 27090,
 }
 SECRET_VARIABLES = (
     "TIERFLOW_CLICKHOUSE_PASSWORD",
