@@ -42,302 +42,36 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.ceiling import Curve, ceiling
-from bench.core import CITIES, EMERGENCY, HEALTH, T0, _mixed
+from bench.live_bench import (
+    PROBE_EVERY,
+    ROOT,
+    Drained,
+    Keyed,
+    Workers,
+    committed,
+    drop,
+    fresh,
+    mixed,
+    publish,
+    wait_drained,
+)
 from bench.raw_consume import RawRate, raw_consume
-from sinks.client import connect
-from sinks.namespaces import migrate_namespaces, namespace_databases
-from streams.ops.kafka import create_topics
-from streams.ops.record_signer import RecordSigner, register_keys
 from streams.ops.runtime import tune_gc_for_core_state
-from streams.stages.topology import LIVE_TOPICS, TopicNames
-from topics.codec import encode
+from streams.stages.topology import TopicNames
 from topics.kafka_security import aiokafka_options
-from topics.registry import ALERTS, ALL_TOPICS, TOPIC_FOR_KIND
+from topics.registry import ALERTS
 from topics.settings import Settings, load_settings
-from topics.signing import sign_headers
-
-ROOT = Path(__file__).resolve().parents[1]
-PROBE_EVERY = 20
-PROBE_DELAY = timedelta(hours=3)  # over the 2 h reporting limit: one reporting_late alert
-
-
-_SENDERS = [(s.agency_id, s.agency_type) for s in (HEALTH, EMERGENCY)]
-
-
-@dataclass(frozen=True)
-class Keyed:
-    key: bytes
-    value: bytes
-    topic: str
-    event_id: str | None = None  # set on probes
-    headers: list[tuple[str, bytes]] | None = None  # its agency's signature
-
-
-def mixed(
-    settings: Settings, count: int, probes: bool = False, start: int = 0, signed: bool = True
-) -> list[Keyed]:
-    """``count`` encoded events (the stream's from ``start`` on), cities interleaved, 20 s
-    of event time apart per city, each signed by its agency (registered once), as the
-    worker requires; unsigned when not ``signed`` (for a worker that verifies nothing:
-    bench/signing_e2e.py)."""
-    topic = {kind: spec.name(settings.topic_prefix) for kind, spec in TOPIC_FOR_KIND.items()}
-    register_keys(settings, _SENDERS)
-    signer = RecordSigner.from_registry(settings)
-    out = []
-    for n in range(start, start + count):
-        city = CITIES[n % len(CITIES)]
-        k = n // len(CITIES)
-        event = _mixed(k, city, T0 + timedelta(seconds=20 * k))
-        event = event.model_copy(update={"event_id": f"{event.event_id}-{city}"})
-        probe = probes and n % PROBE_EVERY == 0
-        if probe:
-            event = event.model_copy(
-                update={"event_id": f"probe-{n}", "reported_at": event.occurred_at + PROBE_DELAY}
-            )
-        value = encode(event)
-        headers = None
-        if signed:
-            kid, secret = signer.keys[event.source.agency_id]
-            headers = sign_headers(kid, secret, value)
-        probe_id = event.event_id if probe else None
-        out.append(Keyed(city.encode(), value, topic[event.kind], probe_id, headers))
-    return out
-
-
-# --- the worker --------------------------------------------------------------------------
-
-
-@dataclass
-class Worker:
-    """One worker process (``stages``: all, decide or land) and its metrics port; ``module``
-    is what ``python -m`` runs (the live worker unless a bench swaps in a variant)."""
-
-    settings: Settings
-    proc: subprocess.Popen[bytes]
-    port: int
-
-    @classmethod
-    def start(
-        cls, settings: Settings, log: Path, stages: str, port: int, module: str = "streams.live"
-    ) -> Worker:
-        env = {
-            **os.environ,
-            "TIERFLOW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-            "TIERFLOW_CLICKHOUSE_URL": settings.clickhouse_url,
-            "TIERFLOW_TOPIC_PREFIX": settings.topic_prefix,
-            "TIERFLOW_CLICKHOUSE_DATABASE": settings.clickhouse_database,
-            "TIERFLOW_METRICS_PORT": str(port),
-            "TIERFLOW_TICK_CLOCK": "event",
-            "TIERFLOW_STACK_HOME": str(ROOT / "var" / "bench-workers"),
-            "TIERFLOW_WORKER_STAGES": stages,
-            "TIERFLOW_AGENCY_REGISTRY_PATH": str(settings.agency_registry().resolve()),
-        }
-        handle = log.open("ab")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", module], env=env, cwd=ROOT, stdout=handle,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        return cls(settings, proc, port)
-
-    def metrics(self) -> str:
-        if self.proc.poll() is not None:
-            raise SystemExit(f"worker exited {self.proc.returncode}")
-        try:
-            url = f"http://127.0.0.1:{self.port}/metrics"
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return str(response.read().decode())
-        except OSError:
-            return ""
-
-    def peak_rss(self) -> int:
-        """The process's peak resident set so far (``VmHWM``), bytes."""
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-        return 0
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def consumed_in(metrics: str) -> int:
-    """Input records the decide stage has decoded: its counter in a ``/metrics`` text,
-    summed over labels."""
-    return int(
-        sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in metrics.splitlines()
-            if line.startswith("tierflow_records_consumed_total")
-        )
-    )
-
-
-@dataclass
-class Workers:
-    """One worker deciding and landing, or (``split``) one deciding and one landing."""
-
-    members: list[Worker]
-
-    @classmethod
-    def start(
-        cls, settings: Settings, log: Path, split: bool, module: str = "streams.live"
-    ) -> Workers:
-        if not split:
-            return cls([Worker.start(settings, log, "all", settings.metrics_port, module)])
-        return cls(
-            [
-                Worker.start(settings, log, "decide", settings.metrics_port, module),
-                Worker.start(settings, log, "land", settings.metrics_port + 1, module),
-            ]
-        )
-
-    def ready(self, timeout: float = 90) -> None:
-        """Both stages have their partitions (their lag gauges exist)."""
-        prefix = self.members[0].settings.topic_prefix
-        wanted = (f'group="{prefix}.decide-intake"', f'group="{prefix}.landing"')
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = "".join(worker.metrics() for worker in self.members)
-            if all(w in text for w in wanted):
-                return
-            time.sleep(0.5)
-        raise SystemExit("worker not ready")
-
-    def consumed(self) -> int:
-        return consumed_in("".join(worker.metrics() for worker in self.members))
-
-    def peak_rss(self) -> str:
-        return " + ".join(f"{w.peak_rss() / 2**20:,.0f} MiB" for w in self.members)
-
-    def kill(self) -> None:
-        for worker in self.members:
-            worker.proc.kill()
-            worker.proc.wait()
-
-    def stop(self) -> None:
-        for worker in self.members:
-            worker.stop()
-
-
-# --- Kafka ------------------------------------------------------------------------------
-
-
-async def publish(
-    kafka: dict[str, Any], records: list[Keyed], rate: float | None = None
-) -> tuple[float, dict[str, float]]:
-    """Send ``records`` (paced at ``rate``/s in 10 ms slices, or as fast as possible);
-    returns the wall time of the first send and each probe's wall time at send."""
-    producer = AIOKafkaProducer(**kafka, acks="all", linger_ms=5, max_batch_size=1 << 20)
-    await producer.start()
-    sent_at: dict[str, float] = {}
-    try:
-        first = time.time()
-        began = time.monotonic()
-        chunk = max(int(rate / 100), 1) if rate else 5_000
-        for start in range(0, len(records), chunk):
-            if rate:
-                due = began + start / rate
-                await asyncio.sleep(max(due - time.monotonic(), 0))
-            sends = []
-            for r in records[start : start + chunk]:
-                if r.event_id is not None:
-                    sent_at[r.event_id] = time.time()
-                sends.append(await producer.send(r.topic, r.value, key=r.key, headers=r.headers))
-            if not rate:
-                await asyncio.gather(*sends)
-        await producer.flush()
-        return first, sent_at
-    finally:
-        await producer.stop()
-
-
-async def _lag(admin: AIOKafkaAdminClient, ends: Any, group: str, topics: set[str]) -> int:
-    committed = await admin.list_consumer_group_offsets(group)
-    lag = 0
-    for tp, end in ends.items():
-        if tp.topic in topics:
-            done = committed.get(tp)
-            lag += end - (done.offset if done is not None and done.offset >= 0 else 0)
-    return lag
-
-
-@dataclass(frozen=True)
-class Drained:
-    """When the decide group, then the landing group, had committed everything (None: not
-    within the time limit), and the decide group's lag when polling stopped."""
-
-    decided: float | None
-    landed: float | None
-    decide_lag: int
-
-
-async def wait_drained(
-    settings: Settings, timeout: float, sample: Callable[[], None] | None = None
-) -> Drained:
-    """Poll until the decide group has committed every input record and then the landing
-    group every record of its topics, or until ``timeout`` s have passed; ``sample`` is
-    called at every poll."""
-    names = TopicNames(settings.topic_prefix)
-    prefix = settings.topic_prefix
-    admin = AIOKafkaAdminClient(**aiokafka_options(settings, "admin"))
-    probe = AIOKafkaConsumer(**aiokafka_options(settings, "admin"))
-    await admin.start()
-    await probe.start()
-    try:
-        await probe._client.force_metadata_update()
-        everything = {*names.inputs, *names.landing_sources}
-        tps = [
-            TopicPartition(t, p)
-            for t in sorted(everything)
-            for p in sorted(probe.partitions_for_topic(t) or ())
-        ]
-        deadline = time.monotonic() + timeout
-        last = 0.0
-        decided: float | None = None
-        decide = -1
-        while time.monotonic() < deadline:
-            if sample is not None:
-                sample()
-            ends = await probe.end_offsets(tps)
-            decide = await _lag(admin, ends, f"{prefix}.decide-intake", set(names.inputs))
-            landing = await _lag(admin, ends, f"{prefix}.landing", set(names.landing_sources))
-            if decide == 0 and decided is None:
-                decided = time.time()
-            if decided is not None and landing == 0:
-                return Drained(decided, time.time(), 0)
-            if time.monotonic() - last > 15:
-                print(f"    … lag: decide {decide:,}, landing {landing:,}", flush=True)
-                last = time.monotonic()
-            await asyncio.sleep(0.25)
-        return Drained(decided, None, decide)
-    finally:
-        await probe.stop()
-        await admin.close()
 
 
 async def alerts_of(settings: Settings) -> Iterator[tuple[dict[str, Any], int]]:
@@ -361,26 +95,6 @@ async def alerts_of(settings: Settings) -> Iterator[tuple[dict[str, Any], int]]:
 
 
 # --- the phases -------------------------------------------------------------------------
-
-
-def fresh(base: Settings, tag: str) -> Settings:
-    name = f"tierflow_bench_{tag}_{uuid.uuid4().hex[:8]}"
-    port = 19_600 + os.getpid() % 300
-    settings = base.model_copy(
-        update={"topic_prefix": name, "clickhouse_database": name, "metrics_port": port}
-    )
-    asyncio.run(create_topics(settings, (*ALL_TOPICS, *LIVE_TOPICS)))
-    migrate_namespaces(settings, name)  # the workers' user runs no DDL
-    return settings
-
-
-def drop(settings: Settings) -> None:
-    admin = connect(settings, "", login="migrator")
-    try:
-        for db in namespace_databases(settings.clickhouse_database).values():
-            admin.command(f"DROP DATABASE IF EXISTS {db}")
-    finally:
-        admin.close()
 
 
 def _ceiling(records: list[Keyed]) -> float:
@@ -470,16 +184,6 @@ def _report(
     print(f"  ratio end to end / raw: {e2e / raw.per_second:.3f}")
     print(f"  ratio end to end / ceiling: {e2e / ceiling_rate:.3f}  (target >= 0.5)")
     return e2e
-
-
-async def committed(settings: Settings, group: str) -> int:
-    admin = AIOKafkaAdminClient(**aiokafka_options(settings, "admin"))
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-        return sum(max(meta.offset, 0) for meta in offsets.values())
-    finally:
-        await admin.close()
 
 
 def recovery(settings: Settings, workers: Workers, log: Path, events: int, split: bool) -> None:

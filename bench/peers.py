@@ -43,7 +43,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.ceiling import Decisions, ceiling
-from bench.e2e import ROOT, Worker, committed, consumed_in, drop, fresh, mixed, publish
+from bench.live_bench import ROOT, Worker, committed, consumed_in, drop, fresh, mixed, publish
 from streams.ops.runtime import tune_gc_for_core_state
 from streams.stages.topology import TopicNames
 from topics.kafka_security import (

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.e2e import ROOT, Workers, drop, fresh, mixed, publish, wait_drained
+from bench.live_bench import ROOT, Workers, drop, fresh, mixed, publish, wait_drained
 from streams.ops.runtime import tune_gc_for_core_state
 from topics.kafka_security import aiokafka_options
 from topics.settings import Settings, load_settings

@@ -16,7 +16,8 @@ from streams.commands.dlq import dlq_app
 from streams.commands.drill import drill
 from streams.commands.failures import EXIT_FAILED, explain, quiet_client_logs
 from streams.commands.registry import registry_app
-from streams.commands.replay import replay, review_app
+from streams.commands.replay import replay
+from streams.commands.review import review_app
 from streams.commands.rules import rules_app
 from streams.commands.simulate import simulate
 from streams.commands.stack import stack_app

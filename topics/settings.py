@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     # have waited this long with no commit. Far above one batch and one state flush (and
     # the intake's longest commit spacing, 60 s); tests shorten it.
     worker_stall_exit_s: float = Field(default=300.0, gt=0)
+    # Static group membership (Kafka's group.instance.id), one id per worker that is
+    # restarted in place (a supervisor, a container): its restart takes its partitions
+    # back at once instead of waiting for the killed process's session to time out. A
+    # member with an id does not leave the group when it stops, so a worker stopped for
+    # good holds its partitions for the session timeout. None: dynamic membership.
+    worker_instance_id: str | None = None
     # How often a worker lands its heartbeat (table worker_heartbeats): the board's
     # freshness line says "stale" after three missed beats.
     worker_heartbeat_s: float = Field(default=10.0, gt=0)

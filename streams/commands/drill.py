@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from streams.commands import term
-from streams.commands.replay import StatusOption, review_db
+from streams.commands.review import StatusOption, review_db
 from topics.errors import TierflowError
 from topics.settings import load_settings
 

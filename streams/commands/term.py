@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -47,3 +48,8 @@ def program() -> str:
     if relative.startswith(".."):
         return str(started.absolute())
     return relative if os.sep in relative else f".{os.sep}{relative}"
+
+
+def at_utc(at: datetime) -> str:
+    """An instant as operators read a range: minutes, in UTC, named so."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

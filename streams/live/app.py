@@ -29,7 +29,8 @@ from streams.live.intake import Intake
 from streams.live.landing import Landing
 from streams.live.readiness import stop_for_good, wait_until_migrated
 from streams.live.state_store import DecideStateStore, FencedStateStore
-from streams.stages.decide import Decider, Outgoing, Record
+from streams.stages.batch import Outgoing, Record
+from streams.stages.decide import Decider
 from streams.stages.rollup_stage import RollupStage
 from streams.stages.ticks import TickClock, ticks_for
 from streams.stages.topology import DECIDE_JOURNAL, PARTITIONS, ROLLUP_FEED, TopicNames
@@ -75,7 +76,7 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
         rulebook,
     )
     decider = _decider(settings, rulebook, clock, states)
-    intake = _intake(app, settings, names)
+    intake = _intake(app, settings, names, _assignment_wait(app))
     decide_lag = metrics.CommitTracker(intake.group)
     heartbeat = Heartbeat(settings, decide=decide_lag, decide_topics=names.decide_sources)
     hand_over = _decide_agent(app, decider, intake, heartbeat.decided)
@@ -158,7 +159,26 @@ def _decide_agent(
     return hand_over
 
 
-def _intake(app: Any, settings: Settings, names: TopicNames) -> Intake:
+def _assignment_wait(app: Any) -> Callable[[], str]:
+    """What a worker without decide partitions waits for: Faust's table recovery (how
+    many changelog records are left) or the group's assignment."""
+
+    def describe() -> str:
+        recovery = app.tables.recovery
+        if recovery.in_recovery:
+            left = recovery.active_remaining_total()
+            return f"Faust's table recovery, {left} changelog records to read"
+        return (
+            "the group's assignment (a member that died holds its partitions until its"
+            f" session times out, {app.conf.broker_session_timeout:.0f}s)"
+        )
+
+    return describe
+
+
+def _intake(
+    app: Any, settings: Settings, names: TopicNames, waiting_for: Callable[[], str]
+) -> Intake:
     journal_topic = names.of(DECIDE_JOURNAL)
 
     async def write_journal(entries: dict[int, bytes]) -> dict[int, int]:
@@ -177,6 +197,7 @@ def _intake(app: Any, settings: Settings, names: TopicNames) -> Intake:
         commit_interval_s=settings.worker_commit_interval_s,
         journal_topic=journal_topic,
         write_journal=write_journal,
+        waiting_for=waiting_for,
     )
 
 
@@ -408,6 +429,9 @@ def _faust_app(settings: Settings) -> Any:
         # session times out (Faust's default: 60 s), so a restart waits that long. 10 s is
         # well above one decide batch, which holds the event loop (and so the heartbeats).
         broker_session_timeout=10.0,
+        # ... unless the restart has the same static member id: then it replaces the
+        # killed member at once (settings.worker_instance_id).
+        consumer_group_instance_id=settings.worker_instance_id,
         # A group formed before the broker knew the ticks topic's partitions assigns none
         # of them (seen right after a cold start); fresher metadata makes the consumer
         # notice them and rebalance within seconds instead of Kafka's default 5 minutes.

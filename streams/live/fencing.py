@@ -47,6 +47,7 @@ from aiokafka.errors import ProducerFenced
 
 from streams.live import metrics
 from streams.live.state_store import ChangelogError, DecideStateStore
+from streams.live.waiting import reporting
 from streams.stages.decide import Decider
 
 log = logging.getLogger("tierflow.live.fencing")
@@ -107,9 +108,7 @@ class PartitionCommitter:
                 acks="all",
                 max_request_size=self.max_bytes,
             )
-            await producer.start()
-            await producer.begin_transaction()  # InitProducerId: the previous owner is fenced
-            await producer.commit_transaction()
+            await reporting(_initialise(producer), _fencing(self.transactional_id(partition)), log)
             self._producers[partition] = producer
         await self._end_with_a_record(sorted(self._producers))
         log.info("%s: fenced and claimed partitions %s", self.stage, sorted(self._producers))
@@ -210,6 +209,19 @@ class PartitionCommitter:
         for producer in self._producers.values():
             await producer.stop()
         self._producers.clear()
+
+
+async def _initialise(producer: AIOKafkaProducer) -> None:
+    await producer.start()
+    await producer.begin_transaction()  # InitProducerId: the previous owner is fenced
+    await producer.commit_transaction()
+
+
+def _fencing(transactional_id: str) -> Callable[[], str]:
+    return lambda: (
+        f"InitProducerId of {transactional_id} (the broker first aborts the previous"
+        " owner's open transaction)"
+    )
 
 
 async def _abort_quietly(producer: AIOKafkaProducer) -> None:

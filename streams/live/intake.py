@@ -37,7 +37,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.live import journal
-from streams.stages.decide import Record
+from streams.live.waiting import Progress, reporting
+from streams.stages.batch import Record
 
 log = logging.getLogger("tierflow.live.intake")
 
@@ -64,8 +65,10 @@ class Intake:
         journal_topic: str,
         write_journal: Callable[[dict[int, bytes]], Awaitable[dict[int, int]]],
         clock: Callable[[], float] = time.monotonic,
+        waiting_for: Callable[[], str] = lambda: "the group's assignment",
     ) -> None:
         self.group = group
+        self.waiting_for = waiting_for  # what it waits for with no partitions (logged)
         self.journal_topic = journal_topic
         self.write_journal = write_journal  # entries by partition -> their offsets, durable
         self.topics = tuple(topics)
@@ -119,7 +122,8 @@ class Intake:
             decided: dict[TopicPartition, int] = {}  # next offsets, decided, not committed
             last_commit, spacing = self.clock(), self.commit_interval_s
             while True:
-                await self._assigned.wait()
+                if not self._assigned.is_set():
+                    await reporting(self._assigned.wait(), self._no_partitions, log)
                 generation, partitions = self._generation, self._partitions
                 if partitions is None:
                     continue
@@ -132,11 +136,7 @@ class Intake:
                 )
                 # in decide order (journal.in_order) without sorting every record: each
                 # partition's records come in offset order
-                records = [
-                    Record(m.topic, m.partition, m.offset, m.key, m.value, m.headers)
-                    for _, batch in sorted(fetched.items())
-                    for m in batch
-                ]
+                records = [_record(m) for _, batch in sorted(fetched.items()) for m in batch]
                 if records and not await self._decided(records, decide, decided, generation):
                     continue  # revoked meanwhile: the next assignment decides it again
                 due = self.clock() - last_commit >= spacing
@@ -154,6 +154,9 @@ class Intake:
                 )
         finally:
             await consumer.stop()
+
+    def _no_partitions(self) -> str:
+        return f"decide intake partitions: {self.waiting_for()}"
 
     async def _decided(
         self,
@@ -200,17 +203,22 @@ class Intake:
         unfinished = await _journal_entries(consumer, books, self._committed)
         consumer.pause(*books)
         consumer.resume(*inputs)
-        for book, offset, entry in unfinished:
-            records = await _read_ranges(consumer, book.partition, journal.ranges(entry))
+        batches = await _journaled_batches(consumer, unfinished)
+        progress = Progress(log, "decide intake: journaled batches decided again", len(batches))
+        for done, ((book, offset, _), records) in enumerate(zip(unfinished, batches, strict=True)):
             journaled = {book.partition: offset}
             if not await self._decided(records, decide, decided, generation, journaled):
                 return False
+            progress.step(done + 1)
+        never_read = []
         for tp in inputs:  # the normal reading goes on after what was decided
             position = decided.get(tp, self._committed.get(tp))
             if position is None:
-                await consumer.seek_to_beginning(tp)
+                never_read.append(tp)
             else:
                 consumer.seek(tp, position)
+        if never_read:  # one request: each call waits for its offset lookup (~0.3-0.5 s)
+            await consumer.seek_to_beginning(*never_read)
         if unfinished:
             log.info("decide intake: decided %d journaled batches again", len(unfinished))
         return True
@@ -256,45 +264,63 @@ async def _journal_entries(
     """(journal partition, offset, entry) of every entry after the committed journal
     offsets, in order per partition."""
     ends = await consumer.end_offsets(books)
-    found: list[tuple[TopicPartition, int, bytes]] = []
-    for book in books:
-        start = committed.get(book)
-        if start is None:
-            await consumer.seek_to_beginning(book)
-        else:
-            consumer.seek(book, start)
-        if ends[book] <= (start or 0):
-            continue
-        while True:
-            fetched = await consumer.getmany(book, timeout_ms=1000)
-            messages = fetched.get(book, [])
-            found += [(book, m.offset, m.value) for m in messages if m.value is not None]
-            if messages and messages[-1].offset + 1 >= ends[book]:
-                break
-    return found
+    starts = await consumer.beginning_offsets(books)
+    spans = {book: (committed.get(book, starts[book]), ends[book]) for book in books}
+    found = await _read_spans(consumer, spans)
+    return [(book, m.offset, m.value) for book in books for m in found[book] if m.value is not None]
 
 
-async def _read_ranges(
-    consumer: AIOKafkaConsumer, partition: int, ranges: list[journal.Range]
-) -> list[Record]:
-    """The records of ``ranges`` of one partition number, in decide order."""
-    wanted = {TopicPartition(topic, partition): (first, end) for topic, first, end in ranges}
-    for tp, (first, _) in wanted.items():
-        consumer.seek(tp, first)
-    records: list[Record] = []
-    pending = set(wanted)
+async def _journaled_batches(
+    consumer: AIOKafkaConsumer, unfinished: list[tuple[TopicPartition, int, bytes]]
+) -> list[list[Record]]:
+    """The records of each journaled batch (one per entry of ``unfinished``), in decide
+    order. Every input partition is read once from the first offset any entry names to
+    the last: a seek costs a fetch round trip (about the consumer's ``fetch_max_wait_ms``,
+    0.5 s), so reading entry by entry made a restart take half a second per batch decided
+    since the last commit, minutes after a long commit spacing."""
+    spans: dict[TopicPartition, tuple[int, int]] = {}
+    for book, _, entry in unfinished:
+        for topic, first, end in journal.ranges(entry):
+            tp = TopicPartition(topic, book.partition)
+            low, high = spans.get(tp, (first, end))
+            spans[tp] = (min(low, first), max(high, end))
+    found = {
+        tp: {m.offset: m for m in messages}
+        for tp, messages in (await _read_spans(consumer, spans)).items()
+    }
+    batches = []
+    for book, _, entry in unfinished:
+        batch = []
+        for topic, first, end in journal.ranges(entry):
+            read = found[TopicPartition(topic, book.partition)]
+            batch += [_record(read[n]) for n in range(first, end) if n in read]
+        batches.append(journal.in_order(batch))
+    return batches
+
+
+def _record(m: Any) -> Record:
+    return Record(m.topic, m.partition, m.offset, m.key, m.value, m.headers)
+
+
+async def _read_spans(
+    consumer: AIOKafkaConsumer, spans: Mapping[TopicPartition, tuple[int, int]]
+) -> dict[TopicPartition, list[Any]]:
+    """The messages of every ``tp: (first, end)`` (``end`` exclusive), all partitions
+    read together, each sought once."""
+    found: dict[TopicPartition, list[Any]] = {tp: [] for tp in spans}
+    pending = set()
+    for tp, (first, end) in spans.items():
+        if first < end:
+            consumer.seek(tp, first)
+            pending.add(tp)
     while pending:
         fetched = await consumer.getmany(*pending, timeout_ms=1000)
         for tp, messages in fetched.items():
-            first, end = wanted[tp]
-            records += [
-                Record(m.topic, m.partition, m.offset, m.key, m.value, m.headers)
-                for m in messages
-                if first <= m.offset < end
-            ]
+            first, end = spans[tp]
+            found[tp] += [m for m in messages if first <= m.offset < end]
             if messages and messages[-1].offset + 1 >= end:
                 pending.discard(tp)
-    return journal.in_order(records)
+    return found
 
 
 async def _committed_offsets(consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 
 import orjson
 
-from streams.stages.decide import Record
+from streams.stages.batch import Record
 
 Range = tuple[str, int, int]  # (topic, first offset, end offset exclusive)
 

@@ -79,7 +79,12 @@ def daemon(settings: Settings, name: str) -> Daemon:
 
 def start(settings: Settings, name: str) -> int:
     """The supervisor pid of worker ``name``, starting it (and the worker) unless it runs.
-    The worker runs ``python -m streams.live`` with ``settings`` (in its environment)."""
+    The worker runs ``python -m streams.live`` with ``settings`` (in its environment), as
+    the static group member ``name`` unless ``worker_instance_id`` says otherwise: a
+    restart takes the partitions back at once instead of after the killed process's
+    session timeout."""
+    if settings.worker_instance_id is None:
+        settings = settings.model_copy(update={"worker_instance_id": name})
     supervisor = daemon(settings, name)
     pid = running_pid(supervisor)
     if pid is not None:

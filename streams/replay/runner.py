@@ -50,7 +50,8 @@ from sinks.client import check_identifier
 from sinks.namespaces import Namespace, migrate_namespaces, namespace_sinks
 from sinks.writer import Sink, SinkPolicy
 from streams.core import CoreState, RollupState, Rulebook
-from streams.stages.decide import Decider, Emitted, Record
+from streams.stages.batch import Emitted, Record
+from streams.stages.decide import Decider
 from streams.stages.landing_plan import LandingPlan, Write
 from streams.stages.landing_refusals import land_isolating
 from streams.stages.observer import QUIET

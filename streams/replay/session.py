@@ -16,11 +16,11 @@ it left (a dict of references taken when it was decided: states are never change
 place, so later batches cannot alter it). The point is saved as a checkpoint
 (:mod:`streams.replay.checkpoint`, which encodes only the states changed since its last
 save) when interrupted — Ctrl-C anywhere, even in the middle of a batch, saves the point
-of the last landed batch, the one in flight waited for a few seconds — and otherwise at most every :data:`CHECKPOINT_EVERY_S`, spaced
-further when saving is slow, so that checkpoints cost at most about
-1/:data:`CHECKPOINT_COST_SHARE` of the run. A hard kill resumes from the last save:
-batches after it are decided and landed again, which the rows' deterministic ids and
-versions make harmless. A complete review deletes its checkpoint.
+of the last landed batch, the one in flight waited for a few seconds — and otherwise at
+most every :data:`CHECKPOINT_EVERY_S`, spaced further when saving is slow, so that
+checkpoints cost at most about 1/:data:`CHECKPOINT_COST_SHARE` of the run. A hard kill
+resumes from the last save: batches after it are decided and landed again, which the
+rows' deterministic ids and versions make harmless. A complete review deletes its checkpoint.
 
 The cyclic garbage collector is off while a batch is decided, and after the batch it
 collects once and then freezes what survived (:func:`gc.freeze`): the states the batch
@@ -66,7 +66,7 @@ from streams.replay.runner import (
     file_records,
     review_database,
 )
-from streams.stages.decide import Record
+from streams.stages.batch import Record
 from streams.stages.topology import DECIDED, TopicNames
 from topics.agencies import load_registry
 from topics.registry import TICKS

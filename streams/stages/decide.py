@@ -32,10 +32,10 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -48,6 +48,7 @@ from streams.core import (
     rollup_areas,
     step_many,
 )
+from streams.stages.batch import CoreStateStore, Decided, Emitted, Outgoing, Record
 from streams.stages.observer import QUIET, StageObserver, reason_class
 from streams.stages.ticks import TickClock
 from streams.stages.topology import (
@@ -60,7 +61,7 @@ from streams.stages.topology import (
     TopicNames,
     partition_for,
 )
-from topics.codec import b64, decode, decode_tick, encode
+from topics.codec import b64, decode, decode_tick
 from topics.models import (
     Alert,
     CaseEvent,
@@ -87,76 +88,6 @@ from topics.signing import KeyRing, source_mismatch
 _STAMPED = (Escalation, Task, Alert)
 # murmur2 in Python, asked once per record: remembered per jurisdiction (a few hundred).
 _partition_of = functools.cache(partition_for)
-
-
-@dataclass(frozen=True)
-class Record:
-    """One consumed Kafka record, as the decide stage needs it."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-    headers: Sequence[tuple[str, bytes]] = ()
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """One record to produce (``partition`` None: by key)."""
-
-    topic: str
-    key: bytes | None
-    value: bytes
-    partition: int | None = None
-
-
-@dataclass(frozen=True)
-class Emitted:
-    """One decided record before encoding: ``model`` is what its value will hold."""
-
-    topic: str
-    key: bytes | None
-    model: BaseModel
-    partition: int | None = None
-
-    def encoded(self) -> Outgoing:
-        return Outgoing(self.topic, self.key, encode(self.model), self.partition)
-
-
-@dataclass(frozen=True)
-class Decided:
-    """What one batch caused: ``out`` (DLQ records, forwards, outputs, in order) and
-    ``inputs``: each input event seen for the first time (not a forward read back), as
-    decoded and pseudonymised, with the topic it was read from."""
-
-    out: list[Emitted]
-    inputs: list[tuple[str, BaseModel]]
-
-
-class StateStore(Protocol):
-    """Encoded state per key (the roll-up stage's, changelog-backed in the worker)."""
-
-    def get(self, jurisdiction: str) -> bytes | None: ...
-
-    def put(self, jurisdiction: str, blob: bytes) -> None: ...
-
-    def jurisdictions(self) -> Iterable[str]: ...
-
-
-class CoreStateStore(Protocol):
-    """Core states per jurisdiction, written by what changed
-    (:class:`streams.stages.state_records.RecordStore`)."""
-
-    def get(self, jurisdiction: str) -> CoreState | None: ...
-
-    def changed(self, jurisdiction: str, before: CoreState, after: CoreState) -> None: ...
-
-    def flush(self) -> int: ...
-
-    def forget(self) -> None: ...
-
-    def jurisdictions(self) -> Iterable[str]: ...
 
 
 @dataclass

@@ -25,7 +25,7 @@ from streams.core import (
     encode_rollup,
     rollup_many,
 )
-from streams.stages.decide import Emitted, StateStore
+from streams.stages.batch import Emitted, StateStore
 from streams.stages.observer import QUIET, StageObserver
 from streams.stages.topology import INCIDENT_STATES, TopicNames, decode_feed
 from topics.models import Alert, Escalation, IncidentState, Task

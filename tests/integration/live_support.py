@@ -1,10 +1,10 @@
 """Helpers for the live-worker tests: a scenario published raw, a worker subprocess,
-waiting until everything has landed, and the offline answer from ``streams.core.fold``."""
+waiting until everything has landed (the scan for personal data: privacy_support.py; the
+offline answer compared with what landed: offline_answer.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import re
@@ -17,7 +17,6 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,29 +26,21 @@ from clickhouse_connect.driver.client import Client
 from sinks.namespaces import migrate_namespaces
 from streams.core import (
     Rulebook,
-    declared_timeline,
     decode_rollup,
-    default_rulebook,
     feeds_rollup,
     rollup_many,
     rollup_timeline,
-    state_fingerprint,
-    tier_timeline,
 )
 from streams.ops.kafka import create_topics
-from streams.stages.state_records import RecordStore
 from streams.stages.topology import (
-    INCIDENT_STATES,
     LIVE_TOPICS,
     ROLLUP_FEED,
-    STOCK_LEVELS,
     TopicNames,
     partition_for,
 )
 from tests.integration.kafka_helpers import admin_options, signatures
 from topics.codec import decode, decode_tick
 from topics.models import (
-    Alert,
     CaseEvent,
     Escalation,
     IncidentEvent,
@@ -60,15 +51,10 @@ from topics.models import (
 )
 from topics.privacy import pseudonymise_case
 from topics.registry import (
-    ALERTS,
     ALL_TOPICS,
-    CASES,
-    DLQ,
     ESCALATIONS,
-    TASKS,
     TICKS,
     TOPIC_FOR_KIND,
-    TRANSFERS,
     jurisdiction_of,
 )
 from topics.settings import Settings
@@ -441,6 +427,18 @@ def escalations_produced(settings: Settings) -> list[Escalation]:
     ]
 
 
+def last_copies(outputs: list[Any]) -> dict[str, Escalation | Task]:
+    """Per escalation or task id the copy with the highest revision: the one a sink keeps
+    (sinks/tables.py), whatever order the copies landed in."""
+    last: dict[str, Escalation | Task] = {}
+    for out in outputs:
+        if isinstance(out, Escalation | Task):
+            oid = out.decision_id if isinstance(out, Escalation) else out.task_id
+            if oid not in last or out.revision > last[oid].revision:
+                last[oid] = out
+    return last
+
+
 def area_decisions(outputs: list[Any]) -> set[tuple[str, str, str, float]]:
     """The roll-up stages' standing tier changes among ``outputs``: of each decision of an
     area (a province, ``nation``) the highest revision, unless it retracts the decision
@@ -448,7 +446,7 @@ def area_decisions(outputs: list[Any]) -> set[tuple[str, str, str, float]]:
     :func:`assert_decisions_equal_offline`), as ``(area, decision id, tier, effective_at)``."""
     return {
         (e.jurisdiction, e.decision_id, e.tier or "", e.effective_at.timestamp())
-        for e in _last_copies(outputs).values()
+        for e in last_copies(outputs).values()
         if isinstance(e, Escalation) and len(e.jurisdiction) < 4 and not e.retracted
     }
 
@@ -469,236 +467,3 @@ def rows(
 ) -> list[tuple[Any, ...]]:
     sql = f"SELECT {columns} FROM {database}.{table} FINAL WHERE {where} ORDER BY {columns}"
     return [tuple(r) for r in ch.query(sql).result_rows]
-
-
-_RESIDENT_ID = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
-_BASE64 = re.compile(r"[A-Za-z0-9+/]{12,}={0,2}")
-
-
-def _personal_values(value: Any, found: set[str]) -> None:
-    """Every ``national_id`` and ``name`` string of a JSON value, at any depth."""
-    if isinstance(value, dict):
-        for field, item in value.items():
-            if field in ("national_id", "name") and isinstance(item, str) and item:
-                found.add(item)
-            _personal_values(item, found)
-    elif isinstance(value, list):
-        for item in value:
-            _personal_values(item, found)
-
-
-def published_secrets(lines: list[bytes]) -> set[str]:
-    """The raw personal data of published lines: national ids and names at any depth of
-    JSON lines, and anything shaped like a resident id in any line, JSON or not."""
-    secrets: set[str] = set()
-    for raw in lines:
-        secrets.update(_RESIDENT_ID.findall(raw.decode("utf-8", "replace")))
-        try:
-            _personal_values(json.loads(raw), secrets)
-        except ValueError:
-            continue
-    return secrets
-
-
-def exposed_text(blob: bytes) -> str:
-    """What a reader can get out of ``blob``: its text, plus the decoded bytes of every
-    base64-looking run in it (the DLQ's ``value_b64``, a key), recursively once."""
-    text = blob.decode("utf-8", "replace")
-    decoded = []
-    for run in _BASE64.findall(text):
-        try:
-            decoded.append(base64.b64decode(run + "=" * (-len(run) % 4)).decode("utf-8", "replace"))
-        except ValueError:
-            continue
-    return "\n".join((text, *decoded))
-
-
-def assert_no_personal_data(ch: Client, settings: Settings, lines: list[bytes]) -> None:
-    """No raw national id or name of the published lines in any table of the live and
-    exercise databases, nor in any output or internal topic, the DLQ included: base64 is
-    decoded before searching."""
-    secrets = published_secrets(lines)
-    if not secrets:
-        return
-    database = settings.clickhouse_database
-    for db in (database, f"{database}_exercise"):
-        for table in TABLES:
-            rows = ch.query(f"SELECT * FROM {db}.{table}").result_rows
-            text = exposed_text("\n".join("\t".join(map(str, r)) for r in rows).encode())
-            leaked = [s for s in secrets if s in text]
-            assert not leaked, f"{db}.{table} holds raw personal data: {leaked[:3]}"
-    prefix = settings.topic_prefix
-    outputs = [spec.name(prefix) for spec in (*ALL_TOPICS, *LIVE_TOPICS) if spec.role != "input"]
-    for topic in outputs:
-        records = read_topic(settings.kafka_bootstrap, topic)
-        text = exposed_text(b"\n".join((key or b"") + b"\t" + value for key, value, _ in records))
-        leaked = [s for s in secrets if s in text]
-        assert not leaked, f"{topic} holds raw personal data: {leaked[:3]}"
-
-
-def _landed_keys(ch: Client, database: str, table: str, columns: str) -> set[tuple[Any, ...]]:
-    keys: set[tuple[Any, ...]] = set()
-    for db in (database, f"{database}_exercise"):
-        keys.update(tuple(r) for r in ch.query(f"SELECT {columns} FROM {db}.{table}").result_rows)
-    return keys
-
-
-def _ms(stamp: str) -> int:
-    return round(datetime.fromisoformat(stamp).timestamp() * 1000)
-
-
-def assert_log_landed(ch: Client, settings: Settings) -> None:
-    """Every record of every topic the landing stage reads is a row: read the topics back
-    with a plain consumer and look each record's key up in its table (live or exercise
-    database). Independent of the landing code: raw JSON fields against SQL columns."""
-    prefix, db = settings.topic_prefix, settings.clickhouse_database
-
-    def from_topic(spec: Any, fields: tuple[str, ...]) -> set[tuple[Any, ...]]:
-        out = set()
-        for _key, value, _partition in read_topic(settings.kafka_bootstrap, spec.name(prefix)):
-            if spec.role == "input" and isinstance(decode(value), Rejection):
-                continue  # malformed input: in the DLQ, checked below
-            record = json.loads(value)
-            out.add(tuple(_ms(record[f]) if f == "at" else record[f] for f in fields))
-        return out
-
-    checks = [
-        (ESCALATIONS, ("decision_id",), "tier_timeline", "decision_id"),
-        (TASKS, ("task_id",), "tasks", "task_id"),
-        (ALERTS, ("alert_id",), "alerts", "alert_id"),
-        (INCIDENT_STATES, ("incident_id",), "incidents", "incident_id"),
-        (
-            STOCK_LEVELS,
-            ("site_id", "item", "at"),
-            "stock_levels",
-            "site_id, item, toUnixTimestamp64Milli(at)",
-        ),
-        (CASES, ("event_id",), "cases", "event_id"),
-        (TRANSFERS, ("transfer_id",), "transfers", "transfer_id"),
-        (DLQ, ("topic", "partition", "offset"), "rejected_events", "topic, partition, offset"),
-    ]
-    for spec, fields, table, columns in checks:
-        logged = from_topic(spec, fields)
-        missing = logged - _landed_keys(ch, db, table, columns)
-        assert not missing, f"{len(missing)} of {len(logged)} {spec.name(prefix)} not in {table}"
-
-
-def state_fingerprints(settings: Settings) -> dict[str, bytes]:
-    """The latest state per jurisdiction in the worker's state changelog (its per-key
-    records, read back as a recovering worker does), as ``streams.core.state_fingerprint``
-    (what the events determine, whatever their order)."""
-    topic = f"{settings.topic_prefix}.decide-state-changelog"
-    latest: dict[bytes, bytes] = {}
-    for key, value, _partition in read_topic(settings.kafka_bootstrap, topic):
-        assert key is not None
-        if value is None:  # a tombstone: a key gone, or the record a claim ends with
-            latest.pop(key, None)
-            continue
-        latest[key] = value
-    store = RecordStore(latest, default_rulebook())
-    states = {j: store.get(j) for j in store.jurisdictions()}
-    return {j: state_fingerprint(s) for j, s in states.items() if s is not None}
-
-
-def assert_decisions_equal_offline(
-    ch: Client, db: str, states: dict[str, Any], outputs: list[Any]
-) -> None:
-    """What landed and still stands equals what ``streams.core.fold`` decides offline over
-    the same records. The live run decided in batches: a late event may have made an
-    earlier decision wrong, which the core then retracts (landed with retracted = true,
-    tasks 'retracted'); retracted rows are history, not the answer, so they are left out
-    on both sides."""
-    standing = _last_copies(outputs)
-    city_timeline = [
-        (e.incident_id, e.effective_at.timestamp(), e.tier or "", tuple(e.rule_ids), "recommended")
-        for state in states.values()
-        for e in tier_timeline(state)
-    ]
-    declared = [  # the second timeline: the command agencies' declarations
-        (e.incident_id, e.declared_at.timestamp(), e.tier or "", (), "declared")
-        for state in states.values()
-        for e in declared_timeline(state)
-    ]
-    area_timeline = [  # a roll-up incident's jurisdiction is its area: "51", "nation"
-        (e.incident_id, e.effective_at.timestamp(), e.tier or "", tuple(e.rule_ids), e.basis)
-        for e in standing.values()
-        if isinstance(e, Escalation) and len(e.jurisdiction) < 4 and not e.retracted
-    ]
-    offline_timeline = sorted(city_timeline + declared + area_timeline)
-    live_timeline = sorted(
-        (inc, at.timestamp(), tier or "", tuple(ids), basis)
-        for inc, at, tier, ids, basis in rows(
-            ch,
-            db,
-            "tier_timeline",
-            "incident_id, effective_at, tier, rule_ids, basis",
-            "status = 'Actual' AND NOT retracted",
-        )
-    )
-    assert live_timeline == offline_timeline, _difference(live_timeline, offline_timeline)
-
-    live_tiers = {
-        inc: (tier, declared)
-        for inc, tier, declared in rows(
-            ch, db, "incidents", "incident_id, tier, declared_tier", "status = 'Actual'"
-        )
-    }
-    offline_tiers = {
-        out.incident_id: (out.tier, out.declared_tier)
-        for out in outputs
-        if isinstance(out, IncidentState)
-    }
-    assert live_tiers == offline_tiers, _difference(
-        list(live_tiers.items()), list(offline_tiers.items())
-    )
-
-    offline_tasks = {
-        t.task_id: t.state
-        for t in standing.values()
-        if isinstance(t, Task) and t.state != "retracted"
-    }
-    live_tasks = dict(rows(ch, db, "tasks", "task_id, state", "state != 'retracted'"))
-    assert live_tasks == offline_tasks, _difference(
-        list(live_tasks.items()), list(offline_tasks.items())
-    )
-
-    retracted = {a.alert_id for a in outputs if isinstance(a, Alert) and a.retracted}
-    offline_alerts = {
-        (a.alert_kind, a.subject_id)
-        for a in outputs
-        if isinstance(a, Alert) and a.alert_id not in retracted
-    }
-    live_alerts = set(rows(ch, db, "alerts", "alert_kind, subject_id", "NOT retracted"))
-    assert offline_timeline or offline_alerts, "the scenario decided nothing: nothing compared"
-    assert live_alerts == offline_alerts, _difference(list(live_alerts), list(offline_alerts))
-
-
-def _difference(live: list[Any], offline: list[Any]) -> str:
-    """What only one side has (helpers' asserts are not rewritten by pytest)."""
-    only_live, only_offline = sorted(set(live) - set(offline)), sorted(set(offline) - set(live))
-    return f"live only: {only_live}; offline only: {only_offline}"
-
-
-def _last_copies(outputs: list[Any]) -> dict[str, Escalation | Task]:
-    """Per escalation or task id the copy with the highest revision: the one a sink keeps
-    (sinks/tables.py), whatever order the copies landed in."""
-    last: dict[str, Escalation | Task] = {}
-    for out in outputs:
-        if isinstance(out, Escalation | Task):
-            oid = out.decision_id if isinstance(out, Escalation) else out.task_id
-            if oid not in last or out.revision > last[oid].revision:
-                last[oid] = out
-    return last
-
-
-def assert_areas_as_intended(ch: Client, db: str, truth: dict[str, Any]) -> None:
-    """The roll-up stages' standing tier changes (areas: a province, ``nation``) are the
-    ones the scenario script intends (cholera: spread to a second city of province 51)."""
-    intended = sorted(
-        (s["jurisdiction"], s["tier"] or "", datetime.fromisoformat(s["effective_at"]).timestamp())
-        for s in truth["timeline"]
-        if len(s["jurisdiction"]) < 4
-    )
-    areas = "status = 'Actual' AND NOT retracted AND length(jurisdiction) < 4"
-    landed = rows(ch, db, "tier_timeline", "jurisdiction, tier, effective_at", areas)
-    assert sorted((j, t or "", at.timestamp()) for j, t, at in landed) == intended

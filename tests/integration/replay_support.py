@@ -8,6 +8,7 @@ import asyncio
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from clickhouse_connect.driver.client import Client
 from streams.ops.kafka import admin_client
 from streams.ops.publisher import plan_lines, publish_records
 from streams.ops.record_signer import register_senders
+from streams.replay.session import ReviewRequest, replay_kafka
 from topics.settings import Settings
 
 from .live_support import TABLES, counts
@@ -132,6 +134,20 @@ def write_rulebook(path: Path, source: Path, rule_id: str, threshold: int) -> Pa
     lines[at] = f"{head}threshold: {threshold}{tail[tail.index(',') :]}"
     path.write_text("".join(lines), encoding="utf-8")
     return path
+
+
+def assert_resumes_to_whole(
+    settings: Settings, ch: Client, request: ReviewRequest, whole: str
+) -> None:
+    """Run the interrupted review ``request`` again: it resumes, and what it holds then
+    equals review ``whole`` of the same range run in one go (run here)."""
+    resumed = asyncio.run(replay_kafka(settings, request))
+    assert resumed.resumed
+    asyncio.run(replay_kafka(settings, replace(request, name=whole)))
+    for table in DECISIONS:
+        ours = decisions(ch, f"review_{request.name}", table)
+        assert ours == decisions(ch, f"review_{whole}", table), table
+    assert decisions(ch, f"review_{whole}", "tier_timeline")
 
 
 def drop_databases(ch: Client, *databases: str) -> None:

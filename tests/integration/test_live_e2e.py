@@ -21,9 +21,6 @@ from topics.settings import Settings
 from .kafka_helpers import read_topic, run_cli
 from .live_support import (
     Published,
-    assert_areas_as_intended,
-    assert_decisions_equal_offline,
-    assert_no_personal_data,
     free_port,
     labelled,
     live_settings,
@@ -39,6 +36,11 @@ from .live_support import (
     with_rollups,
     worker_ticks,
 )
+from .offline_answer import (
+    assert_areas_as_intended,
+    assert_decisions_equal_offline,
+)
+from .privacy_support import assert_no_personal_data
 
 # The reason label the DLQ gives each of the simulator's malformed-record classes (the
 # wording the codec promises, see tests/unit/test_simulate.py).

@@ -13,7 +13,6 @@ from clickhouse_connect.driver.client import Client
 from topics.settings import Settings
 
 from .live_support import (
-    assert_log_landed,
     committed_nothing,
     live_settings,
     prepare,
@@ -23,6 +22,7 @@ from .live_support import (
     simulate,
     wait_landed,
 )
+from .offline_answer import assert_log_landed
 
 # The worker with a decide stage whose first batch raises.
 FAULTY_WORKER = """

@@ -17,8 +17,8 @@ from aiokafka import AIOKafkaProducer
 
 from streams.core import default_rulebook, fold, state_fingerprint
 from streams.simulate import DEFAULT_START
+from tests.core_events import case
 from tests.integration.kafka_helpers import admin_options, signatures, uncommitted
-from tests.unit.test_core_examples import case
 from topics.codec import decode, encode
 from topics.models import CaseEvent
 from topics.privacy import pseudonymise_case
@@ -30,10 +30,10 @@ from .live_support import (
     prepare,
     running_worker,
     start_worker,
-    state_fingerprints,
     stop_worker,
     wait_decided,
 )
+from .offline_answer import state_fingerprints
 
 CASES_IN_CITY = 20_000  # CI-sized; bench/state.py measures 1 M
 

@@ -18,7 +18,6 @@ from clickhouse_connect.driver.client import Client
 from topics.settings import Settings
 
 from .live_support import (
-    assert_log_landed,
     live_settings,
     prepare,
     publish,
@@ -28,6 +27,7 @@ from .live_support import (
     simulate,
     wait_landed,
 )
+from .offline_answer import assert_log_landed
 from .tcp_gate import Gate
 
 OUTAGE_S = 20.0

@@ -22,8 +22,6 @@ from topics.settings import Settings
 from .kafka_helpers import committed_offsets
 from .live_support import (
     ROOT,
-    assert_areas_as_intended,
-    assert_decisions_equal_offline,
     live_settings,
     prepare,
     publish,
@@ -34,6 +32,10 @@ from .live_support import (
     with_rollups,
     worker_env,
     worker_ticks,
+)
+from .offline_answer import (
+    assert_areas_as_intended,
+    assert_decisions_equal_offline,
 )
 
 # Exits the moment the outputs of its 6th decided batch are durable.

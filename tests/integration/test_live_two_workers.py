@@ -18,8 +18,6 @@ from streams.stages.topology import partition_for
 from topics.settings import Settings
 
 from .live_support import (
-    assert_areas_as_intended,
-    assert_decisions_equal_offline,
     free_port,
     labelled,
     live_settings,
@@ -33,6 +31,10 @@ from .live_support import (
     wait_landed,
     with_rollups,
     worker_ticks,
+)
+from .offline_answer import (
+    assert_areas_as_intended,
+    assert_decisions_equal_offline,
 )
 
 

@@ -37,12 +37,12 @@ from .live_support import (
     rollup_timelines,
     simulate,
     start_worker,
-    state_fingerprints,
     stop_worker,
     wait_decided,
     wait_rolled_up,
     worker_ticks,
 )
+from .offline_answer import state_fingerprints
 from .test_live_two_workers import _assigned, _until_consumed, _until_split
 
 SESSION_TIMEOUT_S = 10  # the worker's broker_session_timeout (streams/live/app.py)

@@ -20,7 +20,11 @@ from topics.registry import ALL_TOPICS, DLQ
 from topics.settings import Settings
 
 from .kafka_helpers import admin_options
-from .live_support import assert_no_personal_data, live_settings, prepare
+from .live_support import (
+    live_settings,
+    prepare,
+)
+from .privacy_support import assert_no_personal_data
 
 RAW_ID = "330106198807071234"
 LINE = orjson.dumps(

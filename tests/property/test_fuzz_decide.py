@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from streams.core import compile_rulebook, default_rulebook, input_problem
 from streams.replay.runner import file_records
 from streams.simulate import generate
-from streams.stages.decide import Decided, Decider, Record
+from streams.stages.batch import Decided, Record
+from streams.stages.decide import Decider
 from streams.stages.ticks import TickClock
 from topics.codec import MAX_RECORD_BYTES, decode, decode_tick
 from topics.models import Rejection

@@ -9,7 +9,8 @@ import orjson
 
 from streams.core import default_rulebook
 from streams.ops.kafka import topic_configs
-from streams.stages.decide import Decider, Record
+from streams.stages.batch import Record
+from streams.stages.decide import Decider
 from streams.stages.ticks import TickClock
 from streams.stages.topology import partition_for
 from tests.unit.test_live_decide import KEY, NAME, NATIONAL_ID, NOW, SAME_A, P, case

@@ -18,7 +18,8 @@ import pytest
 from streams.core import Rulebook, auto_declared, default_rulebook, fold, initial_state, step_many
 from streams.core.eventtime import EPOCH
 from streams.core.folding import tier_timeline
-from streams.stages.decide import Decider, Record
+from streams.stages.batch import Record
+from streams.stages.decide import Decider
 from streams.stages.observer import reason_class
 from streams.stages.ticks import TickClock
 from streams.stages.topology import partition_for

@@ -17,7 +17,8 @@ from prometheus_client import REGISTRY
 from streams.core import CoreState, default_rulebook
 from streams.core.ids import TIERFLOW_NS
 from streams.live import metrics
-from streams.stages.decide import Decider, Outgoing, Record
+from streams.stages.batch import Outgoing, Record
+from streams.stages.decide import Decider
 from streams.stages.state_records import RecordStore
 from streams.stages.ticks import TickClock
 from streams.stages.topology import decode_feed, partition_for

@@ -10,7 +10,8 @@ import pytest
 from pydantic import SecretStr
 
 from streams.core import default_rulebook
-from streams.stages.decide import Decider, Record
+from streams.stages.batch import Record
+from streams.stages.decide import Decider
 from streams.stages.ticks import TickClock
 from topics.models import Rejection
 from topics.signing import HEADER, KeyRing, Signer, SigningKey, signature, source_mismatch

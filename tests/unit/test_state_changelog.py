@@ -23,8 +23,8 @@ from streams.core.changelog import decode_records
 from streams.core.persist import StateDecodeError
 from streams.simulate import DEFAULT_START, generate
 from streams.stages.state_records import RecordStore
+from tests.core_events import case
 from tests.folding import valid_records
-from tests.unit.test_core_examples import case
 from topics.models import CaseEvent, Tick
 from topics.registry import jurisdiction_of
 

@@ -1,0 +1,65 @@
+"""Waits that say what they wait for: a worker that makes no progress logs why, at most
+every :data:`REPORT_EVERY_S`, so a stall is never silent (a restarted worker once made no
+commit for over 90 s and logged nothing)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+REPORT_EVERY_S = 10.0
+
+
+async def reporting(
+    work: Awaitable[T],
+    describe: Callable[[], str],
+    logger: logging.Logger,
+    every_s: float = REPORT_EVERY_S,
+) -> T:
+    """Await ``work``; every ``every_s`` until it is done, log ``describe()`` and how long
+    it has waited. Cancelling this cancels ``work``."""
+    task = asyncio.ensure_future(work)
+    started = time.monotonic()
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=every_s)
+            if done:
+                return task.result()
+            logger.info("waiting %.0fs for %s", time.monotonic() - started, describe())
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+
+
+class Progress:
+    """Logs ``done of total`` of a long step at most every ``every_s`` (and when it ends
+    after having logged)."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        what: str,
+        total: int,
+        every_s: float = REPORT_EVERY_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.logger = logger
+        self.what = what
+        self.total = total
+        self.every_s = every_s
+        self.clock = clock
+        self.started = self._last = clock()
+
+    def step(self, done: int) -> None:
+        """``done`` of the total are done."""
+        now = self.clock()
+        if now - self._last >= self.every_s or (done == self.total and self._last > self.started):
+            self._last = now
+            self.logger.info(
+                "%s: %d of %d after %.0fs", self.what, done, self.total, now - self.started
+            )
