@@ -89,11 +89,12 @@ ORDER BY incident_id, due_at, agency_type
 OVERDUE_COUNT = "SELECT count() FROM tasks FINAL WHERE status = 'Actual' AND state = 'overdue'"
 
 # Free beds of the kinds a transfer most often waits for, against each hospital's capacity
-# (EDXL-HAVE AvailableCount / BaselineCount). A report without a baseline keeps the last
-# one known (argMax skips NULLs).
+# (EDXL-HAVE AvailableCount / BaselineCount), and the beds it can open within the surge
+# lead time (convertible, 平战转换). A report without a baseline or a convertible count keeps
+# the last one known (argMax skips NULLs).
 BEDS = """
 SELECT site_id, item, argMax(on_hand, at) AS free, argMax(baseline, at) AS baseline,
-       max(at) AS latest_at
+       argMax(convertible, at) AS convertible, max(at) AS latest_at
 FROM stock_levels FINAL
 WHERE status = 'Actual' AND site_type = 'hospital' AND item IN ('bed.icu', 'bed.isolation')
 GROUP BY site_id, item

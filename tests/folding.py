@@ -55,6 +55,8 @@ def snapshot(  # noqa: PLR0917 - positional, so a test's snapshot table reads as
     on_hand: float,
     baseline: float | None = None,
     agency: str = "health",
+    *,
+    convertible: float | None = None,
 ) -> StockEvent:
     """A stock snapshot reported when it happened, in 510104 (Chengdu): sites named H…
     are hospitals, others depots."""
@@ -70,4 +72,5 @@ def snapshot(  # noqa: PLR0917 - positional, so a test's snapshot table reads as
         item=item,
         on_hand=on_hand,
         baseline=baseline,
+        convertible=convertible,
     )

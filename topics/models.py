@@ -410,6 +410,13 @@ class StockEvent(Envelope):
         None,
         description="Received since the last report (so burn rate is not mistaken for a delivery).",
     )
+    convertible: NonNegativeFloat | None = Field(
+        None,
+        description=(
+            "Beds of this bed.* item the site can open within the rulebook's surge lead time "
+            "(平战转换: default 24 h for ICU), beside the baseline; only on bed items."
+        ),
+    )
 
 
 InputEvent = Annotated[
@@ -661,6 +668,9 @@ class StockLevel(_Output):
     at: AwareDatetime = Field(description="Event time of the snapshot.")
     on_hand: float = Field(description="Available now.")
     baseline: float | None = Field(None, description="Total capacity, when reported.")
+    convertible: float | None = Field(
+        None, description="Beds the site can open within the surge lead time, when reported."
+    )
     burn_rate_per_day: float | None = Field(
         None, description="Consumption per day over the rulebook's burn window."
     )

@@ -201,8 +201,8 @@ def _beds_section(view: View) -> Section:
         rows.append(
             (
                 site,
-                _share(icu.get("free"), icu.get("baseline")),
-                _share(iso.get("free"), iso.get("baseline")),
+                _share(icu.get("free"), icu.get("baseline")).append(_convertible(icu)),
+                _share(iso.get("free"), iso.get("baseline")).append(_convertible(iso)),
                 view.clock.short(latest),
             )
         )
@@ -212,7 +212,15 @@ def _beds_section(view: View) -> Section:
         Column("isolation free/beds", width=19, justify="right"),
         Column("as of", width=11),
     )
-    return Section("Beds free of capacity", columns, rows)
+    return Section(
+        "Beds free of capacity (+ convertible within the surge lead time)", columns, rows
+    )
+
+
+def _convertible(row: dict[str, Any]) -> str:
+    """`` +N`` for the beds a hospital can open (平战转换), nothing when it reported none."""
+    beds = row.get("convertible")
+    return f" +{beds:g}" if beds else ""
 
 
 def _staff_section(view: View) -> Section:

@@ -103,4 +103,10 @@ def _summary(out: object, path: str, book: object) -> None:
         + (", ".join(f"{s.item} {s.target_days:g} d ({s.agency})" for s in res.stockpile) or "none")
         + "; facility registry "
         + (f"{registry.version} ({len(registry.facilities)})" if registry else "none")
+        + "; surge "
+        + (
+            f"{res.surge.item} at declared {res.surge.level}, {res.surge.lead_hours:g} h"
+            if res.surge
+            else "none"
+        )
     )

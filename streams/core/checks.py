@@ -76,7 +76,13 @@ def _incident_problem(event: IncidentEvent, comp: Compiled) -> Problem | None:
 
 
 def _stock_problem(event: StockEvent, comp: Compiled) -> Problem | None:
-    for name in ("on_hand", "baseline", "received"):
+    if event.convertible is not None and not event.item.startswith("bed."):
+        return (
+            "convertible",
+            f"convertible is for beds: {event.item} is not a bed.* item "
+            "(convertible counts beds a hospital can open within the surge lead time)",
+        )
+    for name in ("on_hand", "baseline", "received", "convertible"):
         value = getattr(event, name)
         if value is not None and value > comp.max_stock:
             return (

@@ -10,8 +10,9 @@ from typing import NamedTuple, TypeVar
 
 from streams.core.eventtime import HOUR, MINUTE, days_to_us
 from streams.core.facilities import FacilityIndex, index
-from streams.core.rulebook import BASELINE_METRICS, TIER_RANK, Condition, Rule, Rulebook
-from streams.core.rulebook_resources import StaffMinimum, StockpileItem
+from streams.core.rulebook import TIER_RANK, Condition, Rule, Rulebook
+from streams.core.rulebook_checks import BASELINE_METRICS, ICU_OCCUPANCY
+from streams.core.rulebook_resources import StaffMinimum, StockpileItem, Surge
 
 T = TypeVar("T")
 STAND_DOWN = 0  # plan key "stand_down" and the rank of "no tier"
@@ -83,11 +84,13 @@ class Compiled:
     staffing: dict[str, tuple[StaffMinimum, ...]]  # staff or bed item -> minimums reading it
     stockpile: dict[str, tuple[StockpileItem, ...]]  # item or bed item -> entries reading it
     facilities: FacilityIndex  # the facility registry's version and rows by id
+    surge: Surge | None  # peacetime/wartime conversion (streams.core.surge)
     _rules: tuple[Rule, ...]
     _triggers: dict[str, tuple[Trigger, ...]]
     _baselines: dict[str, dict[str, float]]
     _by_track: dict[tuple[str | None, str], tuple[CRule, ...]] = field(default_factory=dict)
     _stock_item: dict[str, bool] = field(default_factory=dict)
+    _icu_track: dict[tuple[str | None, str], bool] = field(default_factory=dict)
 
     def rules_for(self, disease: str | None, category: str) -> tuple[CRule, ...]:
         """The rules that apply to an incident of this disease (None: no disease) and
@@ -107,6 +110,16 @@ class Compiled:
                 )
             )
             self._by_track[key] = found
+        return found
+
+    def reads_icu(self, disease: str | None, category: str) -> bool:
+        """Whether a rule of :meth:`rules_for` reads the jurisdiction's ICU occupancy."""
+        key = (disease, category)
+        found = self._icu_track.get(key)
+        if found is None:
+            found = self._icu_track[key] = any(
+                c.metric == ICU_OCCUPANCY for r in self.rules_for(*key) for c in r.conds
+            )
         return found
 
     def triggers_for(self, disease: str) -> tuple[Trigger, ...]:
@@ -243,6 +256,7 @@ def compile_rulebook(book: Rulebook) -> Compiled:
         staffing=_by_item((m, (m.staff, m.per)) for m in book.resources.staffing),
         stockpile=_by_item((s, (s.item, s.beds)) for s in book.resources.stockpile),
         facilities=index(book.resources.facilities),
+        surge=book.resources.surge,
         _rules=book.rules,
         _triggers={code: tuple(found) for code, found in triggers.items()},
         _baselines=book.baselines,

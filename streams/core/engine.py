@@ -55,6 +55,7 @@ from streams.core.staff import staff_changed
 from streams.core.state import NO_TIME, CoreState, Namespace, Track, Work, edited
 from streams.core.stock import apply_stock
 from streams.core.stockpile import stockpile_changed
+from streams.core.surge import conversion_opens, icu_line_for, order_time, sync_surge
 from streams.core.tiers import Timeline, same_tier_newest_case
 from streams.core.transfers import apply_transfer, beds_changed, delayed
 from topics.models import (
@@ -130,6 +131,9 @@ class _Batch:
                 apply_ack(
                     ns, self.jurisdiction, ev, t, comp=self.comp, watermark=watermark, out=self.out
                 )
+                opens = conversion_opens(ns, ev.ack_task_id, self.comp)
+                if opens is not None:
+                    self._icu_recompute(ns, min(opens, watermark))
                 if ev.verification is not None:  # what the check found: a report on it
                     key = disease_key(ev.disease) if ev.disease else "i:" + ev.incident_id
                     self._track_event(ns, key, ev, t)
@@ -149,6 +153,7 @@ class _Batch:
                 )  # fmt: skip
                 if ev.item == self.comp.icu_item:
                     icu_changed(ns, self.jurisdiction, ev.site_id, t, comp=self.comp, out=self.out)
+                    self._icu_recompute(ns, t)
             if fresh and ev.item in self.comp.staffing:
                 staff_changed(
                     ns, self.jurisdiction, ev.site_id, ev.item, t, comp=self.comp, out=self.out
@@ -232,20 +237,24 @@ class _Batch:
             self._dirty(ns.status, key)
         if (declares and changed) or (renamed and track.decls):
             old_inc = name_of(ns.status, self.jurisdiction, key, name_before)
-            sync_declared(
-                ns,
-                self.jurisdiction,
-                track,
-                None
-                if before is None
-                else (
+            was = None
+            if before is not None:
+                was = (
                     old_inc,
                     declared_changes(track.decls) if decl_before is None else decl_before,
-                ),
-                comp=self.comp,
-                watermark=self._watermark(ns),
+                )
+            watermark = self._watermark(ns)
+            sync_declared(
+                ns, self.jurisdiction, track, was, comp=self.comp, watermark=watermark,
                 out=self.out,
-            )
+            )  # fmt: skip
+            ordered = None if was is None else (was[0], order_time(was[1], self.comp))
+            moved = sync_surge(
+                ns, self.jurisdiction, track, ordered, comp=self.comp, watermark=watermark,
+                out=self.out,
+            )  # fmt: skip
+            if moved is not None:
+                self._icu_recompute(ns, min(moved, watermark))
         if track.warn_dirty:
             self._warn(ns, track)
         for other in others:
@@ -273,7 +282,20 @@ class _Batch:
         track = self.work.track(ns, key, None)
         rules = self.comp.rules_for(track.disease, track.category)
         quiet = self.comp.quiet.get(track.disease, 0) if track.disease else 0
-        return Timeline(track, rules, quiet, self._watermark(ns))
+        icu = icu_line_for(ns, self.jurisdiction, self.comp, track)
+        return Timeline(track, rules, quiet, self._watermark(ns), icu)
+
+    def _icu_recompute(self, ns: Namespace, t: int) -> None:
+        """A new ICU snapshot at ``t``: the recommendation of each track whose rules read
+        the occupancy, from ``t`` on. A track with no confirmed case is left alone: every
+        such rule also counts cases (rulebook_checks), so none of them can hold there."""
+        for key, track in list(ns.tracks.items()):
+            if track.times and self.comp.reads_icu(track.disease, track.category):
+                line = self._timeline(ns, key)
+                line.recompute_from(t)
+                if line.added or line.dropped:
+                    self._timeline_done(ns, line)
+                ns.next_due = min(ns.next_due, line.track.pending)
 
     def _recompute(self, ns: Namespace, key: str, t0: int) -> None:
         track = ns.tracks[key]  # the event's own tracks: this batch has copied them already
@@ -281,12 +303,13 @@ class _Batch:
         quiet = self.comp.quiet.get(track.disease, 0) if track.disease else 0
         tick_wm = self.work.state.tick_wm
         watermark = ns.event_wm if ns.event_wm > tick_wm else tick_wm
-        if same_tier_newest_case(track, rules, quiet, watermark, t0):
+        icu = icu_line_for(ns, self.jurisdiction, self.comp, track)
+        if same_tier_newest_case(track, rules, quiet, watermark, t0, icu=icu):
             # the common event: nothing to emit, only the next instant to look again
             if track.pending < ns.next_due:
                 ns.next_due = track.pending
             return
-        line = Timeline(track, rules, quiet, watermark)
+        line = Timeline(track, rules, quiet, watermark, icu)
         if not line.newest_case(t0):
             line.recompute_from(t0)
         self._timeline_done(ns, line)

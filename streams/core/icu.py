@@ -13,16 +13,14 @@ own time to that site's next snapshot and retracts what no longer holds.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from typing import Any
 
 from streams.core.alerts import alert, show
 from streams.core.compiled import Compiled
+from streams.core.icu_line import IcuFigures, icu_figures
 from streams.core.state import Namespace
 from streams.core.stock import instants_from
 from topics.models import Alert
-
-Figures = tuple[float, float]  # free beds, baseline beds
 
 
 def icu_changed(
@@ -36,31 +34,16 @@ def icu_changed(
     item = comp.icu_item
     sites = ns.beds.get(item, ())
     before, instants = instants_from(ns, ((s, item) for s in sites), (site, item), t)
-    was_low = before >= 0 and _low(_figures(ns, sites, item, before), threshold)
+    was_low = before >= 0 and _low(icu_figures(ns, sites, item, before), threshold)
     for at in instants:
-        figures = _figures(ns, sites, item, at)
+        figures = icu_figures(ns, sites, item, at)
         low = _low(figures, threshold)
         wanted = ((at, *figures),) if low and not was_low and figures is not None else ()
         _show(ns, jurisdiction, (item, at, threshold), wanted, out)
         was_low = low
 
 
-def _figures(ns: Namespace, sites: tuple[str, ...], item: str, at: int) -> Figures | None:
-    """Free beds and baseline beds of the sites with a baseline, as of ``at``."""
-    free = base = 0.0
-    counted = False
-    for s in sites:
-        series = ns.stock[(s, item)]
-        i = bisect_right(series.times, at, 0, series.n)
-        baseline = series.meta[i - 1][2] if i else None
-        if baseline:
-            free += series.on_hand[i - 1]
-            base += baseline
-            counted = True
-    return (free, base) if counted else None
-
-
-def _low(figures: Figures | None, threshold: float) -> bool:
+def _low(figures: IcuFigures | None, threshold: float) -> bool:
     return figures is not None and figures[0] < threshold * figures[1]
 
 

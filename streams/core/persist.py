@@ -115,7 +115,9 @@ def _series_in(row: list[Any]) -> tuple[tuple[str, str], Series]:
     key, times, eids, on_hand, received, meta, burn, cover = row
     s = Series()
     s.times, s.eids, s.on_hand, s.received = times, eids, on_hand, received
-    s.meta, s.burn, s.cover = [tuple(m) for m in meta], burn, cover
+    # a snapshot's meta written before convertible existed has three fields
+    s.meta = [(*m, None) if len(m) == 3 else tuple(m) for m in meta]
+    s.burn, s.cover = burn, cover
     s.cons = [0.0] * len(times)
     for j in range(1, len(times)):
         s.cons[j] = s.cons[j - 1] + on_hand[j - 1] + received[j] - on_hand[j]

@@ -32,7 +32,8 @@ from streams.core.tasks import (
     verify_warning,
     withdraw_tasks,
 )
-from streams.core.tiers import Pair, casualties
+from streams.core.tier_metrics import casualties
+from streams.core.tiers import Pair
 from topics.models import Alert, Escalation, IncidentState, Status
 
 # The city stage's entry points (streams.core.engine), the task ledger's among them.

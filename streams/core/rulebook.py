@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
+from streams.core.rulebook_checks import rule_checks
 from streams.core.rulebook_decisions import Authority, Verification
 from streams.core.rulebook_input import InputChecks
 from streams.core.rulebook_resources import Resources
@@ -33,11 +34,8 @@ TIER_RANK: dict[Tier, int] = {tier: rank for rank, tier in enumerate(TIER_ORDER,
 
 CaseMetric = Literal["confirmed", "counties", "baseline_ratio", "baseline_counties"]
 ReportMetric = Literal["casualties", "dead", "critical", "dead_or_critical", "declared"]
-Metric = Literal[CaseMetric, ReportMetric]
-CASE_METRICS: frozenset[str] = frozenset(
-    {"confirmed", "counties", "baseline_ratio", "baseline_counties"}
-)
-BASELINE_METRICS: frozenset[str] = frozenset({"baseline_ratio", "baseline_counties"})
+# the jurisdiction's ICU occupancy at t (streams.core.icu_line), a fraction 0..1
+Metric = Literal[CaseMetric, ReportMetric, "icu_occupancy"]
 PositiveDays = Annotated[float, Field(gt=0)]
 M = TypeVar("M", bound=BaseModel)
 
@@ -71,7 +69,13 @@ class Condition(_Strict):
     Baseline metrics compare each county's count in the window with the county's
     ``baselines`` figure for the disease: ``baseline_ratio`` is the highest count/baseline
     among the counties, ``baseline_counties`` the number of counties whose count/baseline
-    is at least ``ratio``. Counties without a figure do not count."""
+    is at least ``ratio``. Counties without a figure do not count.
+
+    ``icu_occupancy`` is the jurisdiction's ICU occupancy at ``t``, 1 - free / capacity
+    over the sites reporting the rulebook's ``icu.item`` with a baseline, beds opened by
+    acked conversions counted in both (:mod:`streams.core.icu_line`); 0 while no site has
+    reported. It takes no window, and a rule must AND it with a case metric: a full ICU
+    alone is no outbreak."""
 
     metric: Metric
     threshold: Annotated[float, Field(gt=0)]
@@ -270,23 +274,7 @@ def _cross_checks(book: Rulebook) -> list[tuple[tuple[int | str, ...], str]]:
         if rule.diseases is None and rule.categories is None:
             found.append((where, "needs `diseases` or `categories` to say what it applies to"))
         found += _unknown_diseases(book, (*where, "diseases"), rule.diseases)
-        for j, cond in enumerate((rule, *rule.also)):
-            at = where if j == 0 else (*where, "and", j - 1)
-            if cond.metric in CASE_METRICS and rule.diseases is None:
-                found.append(((*at, "metric"), f"{cond.metric} counts cases: list `diseases`"))
-            if cond.metric not in CASE_METRICS and cond.window is not None:
-                found.append(
-                    (
-                        (*at, "window"),
-                        f"{cond.metric} is read from the latest "
-                        "incident report and takes no window",
-                    )
-                )
-            if cond.metric not in CASE_METRICS and cond.scope != "city":
-                found.append(((*at, "scope"), f"{cond.metric} is per incident: scope city"))
-            if cond.metric == "counties" and cond.scope != "city":
-                found.append(((*at, "scope"), "counties are counted over the city"))
-            found += _baseline_checks(cond, at)
+        found += rule_checks(rule, where)
     for i, trigger in enumerate(book.warnings):
         found += _unknown_diseases(book, ("warnings", i, "diseases"), trigger.diseases)
         if trigger.distinct is not None and trigger.window_days is not None:
@@ -373,21 +361,6 @@ def _overlap(a: Rule, b: Rule) -> bool:
     return bool(set(a.diseases or ()) & set(b.diseases or ())) or bool(
         set(a.categories or ()) & set(b.categories or ())
     )
-
-
-def _baseline_checks(
-    cond: Condition, at: tuple[int | str, ...]
-) -> list[tuple[tuple[int | str, ...], str]]:
-    found: list[tuple[tuple[int | str, ...], str]] = []
-    if (cond.metric == "baseline_counties") != (cond.ratio is not None):
-        found.append(((*at, "ratio"), "`ratio` goes with metric baseline_counties, and only"))
-    if cond.metric not in BASELINE_METRICS:
-        return found
-    if not isinstance(cond.window, float | int):
-        found.append(((*at, "window"), f"{cond.metric} compares a week's count: window in days"))
-    if cond.scope != "county":
-        found.append(((*at, "scope"), f"{cond.metric} compares counties: scope county"))
-    return found
 
 
 def _unknown_diseases(

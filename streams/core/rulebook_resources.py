@@ -22,7 +22,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from streams.core.facilities import Registry
-from topics.models import AgencyType
+from topics.models import AgencyType, Tier
 
 Positive = Annotated[float, Field(gt=0)]
 
@@ -53,9 +53,24 @@ class StockpileItem(_Section):
     source: str = ""  # the basis of the consumption figure
 
 
+class Surge(_Section):
+    """Peacetime/wartime conversion (平战转换): when an incident's declared tier reaches
+    ``level``, each designated and reserve hospital of the jurisdiction in the facility
+    registry gets a task to open its ``convertible`` ``item`` beds (``agency``, due in
+    ``due_hours``); an acked conversion counts the beds within ``lead_hours``."""
+
+    item: Annotated[str, Field(pattern=r"^bed\.")] = "bed.icu"
+    level: Tier = "II"
+    lead_hours: Positive = 24.0
+    agency: AgencyType = "health"
+    due_hours: Positive = 2.0
+    source: str = ""
+
+
 class Resources(_Section):
     staffing: tuple[StaffMinimum, ...] = ()
     stockpile: tuple[StockpileItem, ...] = ()
+    surge: Surge | None = None
     # the facility registry file, relative to the rulebook's (streams.core.rulebook_loader
     # reads it into ``facilities``), or ``facilities`` given inline
     registry: str | None = None

@@ -53,6 +53,8 @@ _GROWN = ("asks", "emitted", "shown", "transfers")
 # The keyed parts of a namespace a batch reports as touched (Namespace.touched): cases,
 # tracks, stock series, transfers, the ledger's shown and emitted.
 TOUCHED_KINDS = ("c", "t", "s", "x", "w", "e")
+# A snapshot's (site type, unit, baseline, convertible)
+Meta = tuple[SiteType, str, float | None, float | None]
 # Timeline entry: (effective_at, rank, rule_ids, evidence)
 Entry = tuple[int, int, tuple[str, ...], dict[str, float]]
 # Declaration: (t, event_id, rank declared (0: none), agency_id, reason)
@@ -169,7 +171,7 @@ class Series:
         self.eids: list[str] = []
         self.on_hand: list[float] = []
         self.received: list[float] = []
-        self.meta: list[tuple[SiteType, str, float | None]] = []  # site type, unit, baseline
+        self.meta: list[Meta] = []  # site type, unit, baseline, convertible
         self.cons: list[float] = []
         self.burn: list[float | None] = []
         self.cover: list[float | None] = []
@@ -194,7 +196,7 @@ class Series:
         *,
         on_hand: float,
         received: float,
-        meta: tuple[SiteType, str, float | None],
+        meta: Meta,
     ) -> None:
         """Put a snapshot at row ``i`` (its consumption, burn and cover still to work
         out); rows from ``i`` on are this version's own to write afterwards."""

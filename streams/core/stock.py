@@ -47,7 +47,7 @@ def apply_stock(
         if seen:
             return False
     series = work.series(ns, key)  # ``found`` or a version over its rows: same position
-    meta = (ev.site_type, ev.unit, ev.baseline)
+    meta = (ev.site_type, ev.unit, ev.baseline, ev.convertible)
     if i and series.meta[i - 1] == meta:
         meta = series.meta[i - 1]  # one object fewer a snapshot to keep (and to collect)
     series.insert(i, t, ev.event_id, on_hand=ev.on_hand, received=ev.received or 0.0, meta=meta)
@@ -74,7 +74,7 @@ def apply_stock(
 def _level(
     ns: Namespace, jurisdiction: str, key: tuple[str, str], series: Series, j: int
 ) -> StockLevel:
-    site_type, unit, baseline = series.meta[j]
+    site_type, unit, baseline, convertible = series.meta[j]
     return StockLevel(
         site_id=key[0],
         site_type=site_type,
@@ -85,6 +85,7 @@ def _level(
         at=from_us(series.times[j]),
         on_hand=series.on_hand[j],
         baseline=baseline,
+        convertible=convertible,
         burn_rate_per_day=series.burn[j],
         days_of_cover=series.cover[j],
     )
@@ -161,6 +162,7 @@ def _stock_alert(
 class Snapshot(NamedTuple):
     on_hand: float
     baseline: float | None
+    convertible: float | None
 
 
 def snapshot_at(ns: Namespace, site: str, item: str, t: int) -> Snapshot | None:
@@ -169,7 +171,10 @@ def snapshot_at(ns: Namespace, site: str, item: str, t: int) -> Snapshot | None:
     if series is None:
         return None
     i = bisect_right(series.times, t, 0, series.n)
-    return Snapshot(series.on_hand[i - 1], series.meta[i - 1][2]) if i else None
+    if not i:
+        return None
+    meta = series.meta[i - 1]
+    return Snapshot(series.on_hand[i - 1], meta[2], meta[3])
 
 
 def on_hand_at(ns: Namespace, site: str, item: str, t: int) -> float | None:

@@ -29,6 +29,7 @@ from streams.live.intake import Intake
 from streams.live.landing import Landing
 from streams.live.readiness import stop_for_good, wait_until_migrated
 from streams.live.state_store import DecideStateStore, FencedStateStore
+from streams.live.waiting import assignment_wait, report_while
 from streams.stages.batch import Outgoing, Record
 from streams.stages.decide import Decider
 from streams.stages.rollup_stage import RollupStage
@@ -76,7 +77,7 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
         rulebook,
     )
     decider = _decider(settings, rulebook, clock, states)
-    intake = _intake(app, settings, names, _assignment_wait(app))
+    intake = _intake(app, settings, names)
     decide_lag = metrics.CommitTracker(intake.group)
     heartbeat = Heartbeat(settings, decide=decide_lag, decide_topics=names.decide_sources)
     hand_over = _decide_agent(app, decider, intake, heartbeat.decided)
@@ -101,7 +102,12 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
         except Exception:
             _stop_hard("intake", 0)
 
+    reports: list[asyncio.Future[None]] = []  # one, started by the first rebalance
+
     def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        if not reports:  # Faust starts the app's tasks only once its tables are recovered
+            waiting = report_while(lambda: not intake.reading, assignment_wait(app), log)
+            reports.append(asyncio.ensure_future(waiting))
         intake.revoke()
         decider.forget()  # what it folded since the last commit is decided again
         rollup.forget()
@@ -159,26 +165,7 @@ def _decide_agent(
     return hand_over
 
 
-def _assignment_wait(app: Any) -> Callable[[], str]:
-    """What a worker without decide partitions waits for: Faust's table recovery (how
-    many changelog records are left) or the group's assignment."""
-
-    def describe() -> str:
-        recovery = app.tables.recovery
-        if recovery.in_recovery:
-            left = recovery.active_remaining_total()
-            return f"Faust's table recovery, {left} changelog records to read"
-        return (
-            "the group's assignment (a member that died holds its partitions until its"
-            f" session times out, {app.conf.broker_session_timeout:.0f}s)"
-        )
-
-    return describe
-
-
-def _intake(
-    app: Any, settings: Settings, names: TopicNames, waiting_for: Callable[[], str]
-) -> Intake:
+def _intake(app: Any, settings: Settings, names: TopicNames) -> Intake:
     journal_topic = names.of(DECIDE_JOURNAL)
 
     async def write_journal(entries: dict[int, bytes]) -> dict[int, int]:
@@ -197,7 +184,6 @@ def _intake(
         commit_interval_s=settings.worker_commit_interval_s,
         journal_topic=journal_topic,
         write_journal=write_journal,
-        waiting_for=waiting_for,
     )
 
 

@@ -37,7 +37,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.live import journal
-from streams.live.waiting import Progress, reporting
+from streams.live.waiting import Progress
 from streams.stages.batch import Record
 
 log = logging.getLogger("tierflow.live.intake")
@@ -65,10 +65,8 @@ class Intake:
         journal_topic: str,
         write_journal: Callable[[dict[int, bytes]], Awaitable[dict[int, int]]],
         clock: Callable[[], float] = time.monotonic,
-        waiting_for: Callable[[], str] = lambda: "the group's assignment",
     ) -> None:
         self.group = group
-        self.waiting_for = waiting_for  # what it waits for with no partitions (logged)
         self.journal_topic = journal_topic
         self.write_journal = write_journal  # entries by partition -> their offsets, durable
         self.topics = tuple(topics)
@@ -122,8 +120,7 @@ class Intake:
             decided: dict[TopicPartition, int] = {}  # next offsets, decided, not committed
             last_commit, spacing = self.clock(), self.commit_interval_s
             while True:
-                if not self._assigned.is_set():
-                    await reporting(self._assigned.wait(), self._no_partitions, log)
+                await self._assigned.wait()
                 generation, partitions = self._generation, self._partitions
                 if partitions is None:
                     continue
@@ -154,9 +151,6 @@ class Intake:
                 )
         finally:
             await consumer.stop()
-
-    def _no_partitions(self) -> str:
-        return f"decide intake partitions: {self.waiting_for()}"
 
     async def _decided(
         self,
@@ -222,6 +216,11 @@ class Intake:
         if unfinished:
             log.info("decide intake: decided %d journaled batches again", len(unfinished))
         return True
+
+    @property
+    def reading(self) -> bool:
+        """Whether it has partitions to read (False from a revoke to the next assign)."""
+        return self._partitions is not None
 
     @property
     def generation(self) -> int:

@@ -8,7 +8,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -34,6 +34,27 @@ async def reporting(
     except asyncio.CancelledError:
         task.cancel()
         raise
+
+
+async def report_while(
+    waiting: Callable[[], bool],
+    describe: Callable[[], str],
+    logger: logging.Logger,
+    every_s: float = REPORT_EVERY_S,
+) -> None:
+    """Forever: every ``every_s``, if ``waiting()`` has been true since the last look, log
+    ``describe()`` and for how long it has been waiting. For waits that begin and end in
+    code this process does not run (Faust's rebalance and table recovery, before which
+    Faust starts none of the app's tasks)."""
+    since: float | None = None
+    while True:
+        await asyncio.sleep(every_s)
+        if not waiting():
+            since = None
+            continue
+        now = time.monotonic()
+        since = now - every_s if since is None else since
+        logger.info("waiting %.0fs for %s", now - since, describe())
 
 
 class Progress:
@@ -63,3 +84,20 @@ class Progress:
             self.logger.info(
                 "%s: %d of %d after %.0fs", self.what, done, self.total, now - self.started
             )
+
+
+def assignment_wait(app: Any) -> Callable[[], str]:
+    """What a worker without decide partitions waits for, as Faust's ``app`` says:
+    its table recovery (how many changelog records are left) or the group's assignment."""
+
+    def describe() -> str:
+        recovery = app.tables.recovery
+        if recovery.in_recovery:
+            left = recovery.active_remaining_total()
+            return f"Faust's table recovery, {left} changelog records to read"
+        return (
+            "the group's assignment (a member that died holds its partitions until its"
+            f" session times out, {app.conf.broker_session_timeout:.0f}s)"
+        )
+
+    return describe

@@ -24,6 +24,7 @@ from streams.ops import kafka_acl, stack_clickhouse, stack_kafka, workers
 from streams.ops.stack_proc import (
     Daemon,
     StackError,
+    StartingLog,
     port_holder,
     port_in_use,
     running_pid,
@@ -168,12 +169,14 @@ def stack_up(settings: Settings) -> StackStatus:
                 _require_free_ports(daemon, layout.home)
         started: list[int] = []
         try:
+            kafka_log = StartingLog(layout.kafka.log, stack_kafka.STARTED_LINE)
             kafka_pid = pids["kafka"] or _start_kafka(settings, layout, started)
             wait_ready(
                 layout.kafka,
                 kafka_pid,
                 lambda: stack_kafka.answers_metadata(settings),
                 KAFKA_READY_TIMEOUT,
+                starting=kafka_log,  # loading its partitions' logs: minutes after many tests
             )
             asyncio.run(kafka_acl.grant_worker(settings))
             ch_pid = pids["clickhouse"] or _start_clickhouse(settings, layout, started)

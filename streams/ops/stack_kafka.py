@@ -164,6 +164,9 @@ def java_argv(settings: Settings, main_class: str, *args: str) -> list[str]:
     ]  # fmt: skip
 
 
+# What the broker logs once it serves (after loading every partition's log).
+STARTED_LINE = "Kafka Server started"
+
 # Written beside meta.properties by a format that created the SCRAM principals: storage
 # formatted before authentication existed has no credentials to log in with.
 SCRAM_MARKER = "tierflow-scram"

@@ -447,9 +447,9 @@ def _stock(site: str, item: str, when: datetime, on_hand: float, **kw: Any) -> S
 def stock_levels() -> list[StockLevel]:
     depot = {"site_type": "depot"}
     return [
-        _stock("hosp-a", "bed.icu", at(5, 8), 4, baseline=20),
+        _stock("hosp-a", "bed.icu", at(5, 8), 4, baseline=20, convertible=1),
         _stock("hosp-a", "bed.icu", at(6, 8), 2, baseline=20),
-        _stock("hosp-b", "bed.icu", at(6, 8), 7, baseline=10),
+        _stock("hosp-b", "bed.icu", at(6, 8), 7, baseline=10, convertible=4),
         _stock("hosp-c", "bed.icu", at(6, 9), 0, baseline=8, jurisdiction="5001"),
         _stock("hosp-a", "bed.icu", at(7), 99, baseline=99, status="Exercise"),
         _stock("hosp-a", "bed.icu", at(9), 15, baseline=20),

@@ -272,8 +272,9 @@ EXPECTED: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {
         ],
     ),
     "Free ICU beds by hospital": (
-        ("hospital", "free_icu_beds", "icu_beds"),
-        [("hosp-c", 0.0, 8.0), ("hosp-a", 2.0, 20.0), ("hosp-b", 7.0, 10.0)],
+        ("hospital", "free_icu_beds", "icu_beds", "convertible_icu_beds"),
+        # hosp-a's convertible count comes from its earlier report (argMax skips NULLs)
+        [("hosp-c", 0.0, 8.0, None), ("hosp-a", 2.0, 20.0, 1.0), ("hosp-b", 7.0, 10.0, 4.0)],
     ),
     "Stock days of cover by item (target 30 days)": (
         ("item", "days_of_cover", "worst_site_days", "target_days"),
@@ -464,8 +465,8 @@ FILTERED = [
         "Free ICU beds by hospital",
         {"jurisdiction": ["5101"]},
         [
-            ("hosp-a", 2.0, 20.0),
-            ("hosp-b", 7.0, 10.0),
+            ("hosp-a", 2.0, 20.0, 1.0),
+            ("hosp-b", 7.0, 10.0, 4.0),
         ],
     ),
     (

@@ -40,11 +40,24 @@ from topics.models import (
 # The default rulebook with measles baselines low enough for the generated streams to
 # cross them, so the baseline rules are held to the same invariants as the others; and
 # without holding events ahead of the ticks, which depends on arrival by design
-# (streams/core/held.py: tested in tests/unit/test_input_checks.py).
+# (streams/core/held.py: tested in tests/unit/test_input_checks.py); and with a rule on
+# the city's ICU occupancy for the generated diseases, which the ICU snapshots with a
+# baseline below make hold and stop holding.
 RULES = parse_rulebook(
     (Path(__file__).resolve().parents[2] / "streams" / "rulebooks" / "default.yaml")
     .read_text(encoding="utf-8")
     .replace("baselines: {}", 'baselines: {measles: {"510104": 0.5, "510105": 1.0}}')
+    # a designated hospital: declared Tier II and above order its conversion (surge.py)
+    .replace(
+        "\nresources:\n",
+        "\nresources:\n  facilities: {version: p, facilities: [{id: H1, name: h,"
+        " designation: designated, jurisdiction: '5101'}]}\n",
+    )
+    .replace(
+        "\nrules:\n",
+        "\nrules:\n  - {id: prop-icu-II, tier: II, diseases: [measles, cholera], metric: confirmed,"
+        " threshold: 2, and: [{metric: icu_occupancy, threshold: 0.6}]}\n",
+    )
     .replace("ahead_of_clock_minutes: 60 ", "ahead_of_clock_minutes: null ")
 )
 T0 = datetime(2026, 3, 1, tzinfo=timezone(timedelta(hours=8)))
@@ -127,6 +140,20 @@ stocks = st.fixed_dictionaries(
         "received": st.sampled_from([None, 50.0]),
     }
 )
+beds = st.fixed_dictionaries(
+    {
+        "kind": st.just("stock"),
+        "site_id": st.sampled_from(["H1", "H2", "H3"]),
+        "site_type": st.just("hospital"),
+        # isolation beds: the capacity the stockpile catalogue's ppe.gown need follows
+        "item": st.sampled_from(["bed.icu", "bed.icu", "bed.isolation"]),
+        "on_hand": st.sampled_from([0.0, 0.0, 2.0, 9.0]),
+        # with a baseline the jurisdiction's ICU ratio can fall below 15 %: icu_capacity_low
+        "baseline": st.sampled_from([None, 10.0, 20.0]),
+    }
+)
+# ICU beds with a baseline: the jurisdiction's occupancy (prop-icu-II) moves with them
+icu_beds = beds.filter(lambda b: b["item"] == "bed.icu" and b["baseline"] is not None)
 transfers = st.fixed_dictionaries(
     {
         "kind": st.just("transfer"),
@@ -147,6 +174,7 @@ payloads = st.one_of(
     declarations,
     verifications,
     stocks,
+    icu_beds,
     transfers,
     st.fixed_dictionaries({"kind": st.just("tick")}),
 )
@@ -186,18 +214,6 @@ streams = st.lists(
     max_size=45,
 ).map(lambda rows: [_build(i, row) for i, row in enumerate(rows)])
 
-beds = st.fixed_dictionaries(
-    {
-        "kind": st.just("stock"),
-        "site_id": st.sampled_from(["H1", "H2", "H3"]),
-        "site_type": st.just("hospital"),
-        # isolation beds: the capacity the stockpile catalogue's ppe.gown need follows
-        "item": st.sampled_from(["bed.icu", "bed.icu", "bed.isolation"]),
-        "on_hand": st.sampled_from([0.0, 0.0, 2.0, 9.0]),
-        # with a baseline the jurisdiction's ICU ratio can fall below 15 %: icu_capacity_low
-        "baseline": st.sampled_from([None, 10.0, 20.0]),
-    }
-)
 # ICU nurses against the beds above (2.5 per occupied bed): staff_ratio_low
 nurses = st.fixed_dictionaries(
     {

@@ -258,6 +258,9 @@ def _stock(**over: Any) -> dict[str, Any]:
         (_stock(on_hand=1e12), "on_hand", "max_stock"),
         (_stock(on_hand=100, baseline=20), "on_hand", "x baseline"),
         (_stock(received=5e9), "received", "max_stock"),
+        (_stock(convertible=-1), "convertible", "greater than or equal"),
+        (_stock(convertible=2e9), "convertible", "max_stock"),
+        (_stock(item="ppe.n95", convertible=4), "convertible", "is not a bed.* item"),
     ],
 )
 def test_impossible_values_are_rejected_with_a_reason(

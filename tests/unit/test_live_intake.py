@@ -135,6 +135,31 @@ async def _until(condition: Any) -> None:
     raise AssertionError("condition not met within 5 s")
 
 
+def _until_first_commit(
+    consumer: _Consumer,
+    monkeypatch: pytest.MonkeyPatch,
+    partitions: tuple[int, ...] = (0,),
+    topics: tuple[str, ...] = ("t",),
+) -> list[list[int]]:
+    """Run an intake over ``consumer`` until its first commit; the offsets of each batch
+    it decided."""
+    decided: list[list[int]] = []
+
+    async def decide(records: list[Record], generation: int) -> None:
+        decided.append([r.offset for r in records])
+
+    async def scenario() -> None:
+        intake = _intake(consumer, monkeypatch)
+        intake.topics = topics
+        running = asyncio.ensure_future(intake.run(decide, consumer.commit))
+        intake.assign(partitions)
+        await _until(lambda: consumer.commits)
+        running.cancel()
+
+    asyncio.run(scenario())
+    return decided
+
+
 def test_a_batch_cleared_by_a_rebalance_does_not_hang_the_intake_and_is_decided_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -170,22 +195,10 @@ def test_batches_journaled_after_the_commit_are_decided_again_in_the_same_ranges
     consumer = _Consumer()
     # a worker decided offsets 0-1 as one batch and died before committing anything
     consumer.logs[BOOK].append(_Message("j", 0, 0, None, b'[["t",0,2]]'))
-    decided: list[list[int]] = []
-
-    async def decide(records: list[Record], generation: int) -> None:
-        decided.append([r.offset for r in records])
-
-    async def scenario() -> None:
-        intake = _intake(consumer, monkeypatch)
-        running = asyncio.ensure_future(intake.run(decide, consumer.commit))
-        intake.assign([0])
-        await _until(lambda: consumer.commits)
-        running.cancel()
-        assert decided == [[0, 1], [2]]  # the journaled batch, then the new one
-        assert consumer.commits == [{TP: 3, BOOK: 2}]
-        assert consumer.logs[BOOK][1].value == b'[["t",2,3]]'
-
-    asyncio.run(scenario())
+    decided = _until_first_commit(consumer, monkeypatch)
+    assert decided == [[0, 1], [2]]  # the journaled batch, then the new one
+    assert consumer.commits == [{TP: 3, BOOK: 2}]
+    assert consumer.logs[BOOK][1].value == b'[["t",2,3]]'
 
 
 def test_a_batch_journaled_across_a_rebalance_is_decided_once_from_the_journal(
@@ -230,45 +243,20 @@ def test_a_redo_reads_each_partition_once_however_many_batches_were_journaled(
     for n in range(5):  # five batches of two records decided, none committed
         entry = f'[["t",{2 * n},{2 * n + 2}]]'.encode()
         consumer.logs[BOOK].append(_Message("j", 0, n, None, entry))
-    decided: list[list[int]] = []
-
-    async def decide(records: list[Record], generation: int) -> None:
-        decided.append([r.offset for r in records])
-
-    async def scenario() -> None:
-        intake = _intake(consumer, monkeypatch)
-        running = asyncio.ensure_future(intake.run(decide, consumer.commit))
-        intake.assign([0])
-        await _until(lambda: consumer.commits)
-        running.cancel()
-        assert decided == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9], [10, 11]]
-        redo_seeks = [tp for tp, _ in consumer.seeks]
-        # the journal once, the input once to read the batches, once to go on after them
-        assert redo_seeks == [BOOK, TP, TP], consumer.seeks
-
-    asyncio.run(scenario())
+    decided = _until_first_commit(consumer, monkeypatch)
+    assert decided == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9], [10, 11]]
+    # the journal once, the input once to read the batches, once to go on after them
+    assert [tp for tp, _ in consumer.seeks] == [BOOK, TP, TP], consumer.seeks
 
 
 def test_partitions_never_committed_are_sought_to_their_beginning_in_one_request(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Each call waits for an offset lookup: one per partition made a first assignment
-    of 6 partitions x 8 sources take 12 s on a loaded machine."""
+    """Each call waits for an offset lookup: one per partition made a restart of the
+    crash test spend 12 s on 48 partitions at load ~60."""
     consumer = _Consumer()
     more = [TopicPartition(t, p) for t in ("t", "u") for p in range(3)]
     books = [TopicPartition("j", p) for p in range(3)]
     consumer.logs = {tp: consumer.logs.get(tp, []) for tp in (*more, *books)}
-
-    async def decide(records: list[Record], generation: int) -> None:
-        pass
-
-    async def scenario() -> None:
-        intake = _intake(consumer, monkeypatch)
-        intake.topics = ("t", "u")
-        running = asyncio.ensure_future(intake.run(decide, consumer.commit))
-        intake.assign([0, 1, 2])
-        await _until(lambda: consumer.commits)
-        running.cancel()
-        assert consumer.seeks_to_beginning == [tuple(more)]
-
-    asyncio.run(scenario())
+    _until_first_commit(consumer, monkeypatch, partitions=(0, 1, 2), topics=("t", "u"))
+    assert consumer.seeks_to_beginning == [tuple(more)]

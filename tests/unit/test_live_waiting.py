@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from streams.live.waiting import Progress, reporting
+from streams.live.waiting import Progress, report_while, reporting
 
 log = logging.getLogger("tierflow.test.waiting")
 
@@ -62,3 +62,24 @@ def test_progress_is_logged_at_most_every_interval_and_at_its_end(
         "redo: 68 of 100 after 20s",  # 10 s after the last report (10.2 s)
         "redo: 100 of 100 after 30s",
     ]
+
+
+def test_a_wait_outside_our_code_is_reported_while_it_lasts(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    waiting = [True]
+
+    async def scenario() -> None:
+        reports = asyncio.ensure_future(
+            report_while(lambda: waiting[0], lambda: "Faust's table recovery", log, every_s=0.1)
+        )
+        await asyncio.sleep(0.25)  # two reports
+        waiting[0] = False
+        await asyncio.sleep(0.3)  # none
+        reports.cancel()
+
+    with caplog.at_level(logging.INFO, logger=log.name):
+        asyncio.run(scenario())
+    reports = [r.getMessage() for r in caplog.records]
+    assert len(reports) == 2, reports  # while it waited, every 0.1 s; then nothing
+    assert all(m.startswith("waiting ") and "Faust's table recovery" in m for m in reports)

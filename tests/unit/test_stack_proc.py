@@ -16,6 +16,7 @@ import pytest
 from streams.ops.stack_proc import (
     Daemon,
     StackError,
+    StartingLog,
     port_in_use,
     running_pid,
     spawn,
@@ -109,7 +110,45 @@ def test_a_daemon_never_ready_times_out(tmp_path: Path) -> None:
     daemon = _daemon(tmp_path, "tierflow-test-marker")
     pid = spawn(daemon, SLEEPER, cwd=tmp_path)
     try:
-        with pytest.raises(StackError, match=r"not ready after 1 s"):
+        with pytest.raises(StackError, match=r"not ready after 1 s with no progress"):
             wait_ready(daemon, pid, lambda: False, timeout=1)
+    finally:
+        terminate(pid, grace=5)
+
+
+# A broker loading its partitions' logs: a line every 0.1 s for 2.5 s, then it serves.
+_LOADING = (
+    "import sys, time\n"
+    "for n in range(25):\n"
+    "    print(f'Completed load of log p-{n}', flush=True); time.sleep(0.1)\n"
+    "print('Kafka Server started', flush=True); time.sleep(60)\n"
+)
+
+
+def test_a_daemon_still_loading_is_waited_for_past_the_timeout(tmp_path: Path) -> None:
+    """`make demo` after `make test`: the broker restarted on the thousands of partitions
+    the tests left took longer than the fixed 120 s limit while it loaded them."""
+    daemon = _daemon(tmp_path, "tierflow-test-marker")
+    progress = StartingLog(daemon.log, "Kafka Server started")
+    pid = spawn(daemon, [sys.executable, "-c", _LOADING, "tierflow-test-marker"], cwd=tmp_path)
+    try:  # ready after 2.5 s, the timeout is 1 s: it waited because the log grew
+        wait_ready(daemon, pid, lambda: b"started" in daemon.log.read_bytes(), 1, progress)
+    finally:
+        terminate(pid, grace=5)
+
+
+def test_a_daemon_that_started_but_never_answers_still_times_out(tmp_path: Path) -> None:
+    """Up, but refusing our login (each refusal is a line in its log): no progress."""
+    daemon = _daemon(tmp_path, "tierflow-test-marker")
+    progress = StartingLog(daemon.log, "Kafka Server started")
+    refusing = (
+        "import time\nprint('Kafka Server started', flush=True)\n"
+        "while True: print('Failed authentication (invalid credentials)', flush=True);"
+        " time.sleep(0.05)\n"
+    )
+    pid = spawn(daemon, [sys.executable, "-c", refusing, "tierflow-test-marker"], cwd=tmp_path)
+    try:
+        with pytest.raises(StackError, match=r"not ready after 1 s with no progress"):
+            wait_ready(daemon, pid, lambda: False, 1, progress)
     finally:
         terminate(pid, grace=5)
