@@ -23,7 +23,14 @@ from streams.commands.simulate import simulate
 from streams.commands.stack import stack_app
 from streams.commands.topics import publish, topics_app
 from streams.commands.worker import worker
-from topics.settings import EXIT_DEV_SECRET, DevSecretError, load_settings, refuse_dev_secrets
+from topics.settings import (
+    DEV_SECRETS,
+    EXIT_DEV_SECRET,
+    WORKER_SECRETS,
+    DevSecretError,
+    load_settings,
+    refuse_dev_secrets,
+)
 
 app = typer.Typer(
     name="tierflow",
@@ -55,7 +62,8 @@ def _every_command(ctx: typer.Context) -> None:
     """Multi-agency incident coordination: Kafka in, response tiers out, ClickHouse view."""
     # Before any command: development secrets never meet a server off this machine.
     try:
-        refuse_dev_secrets(load_settings())
+        used = WORKER_SECRETS if ctx.invoked_subcommand == "worker" else DEV_SECRETS
+        refuse_dev_secrets(load_settings(), used)
     except DevSecretError as exc:
         typer.echo(f"tierflow: {exc}", err=True)
         raise typer.Exit(EXIT_DEV_SECRET) from None

@@ -198,14 +198,20 @@ def remote_servers(settings: Settings) -> list[str]:
     return remote
 
 
-def refuse_dev_secrets(settings: Settings) -> None:
+# What a worker uses: not the Kafka admin's login (`tierflow topics create` makes its
+# topics and ACLs; streams/live/runner.py).
+WORKER_SECRETS: tuple[str, ...] = tuple(s for s in DEV_SECRETS if s != "kafka_admin_password")
+
+
+def refuse_dev_secrets(settings: Settings, secrets: tuple[str, ...] = DEV_SECRETS) -> None:
     """Raise DevSecretError, a one-line message naming the setting, when any setting of
-    :data:`DEV_SECRETS` still has its development default while Kafka or ClickHouse is
-    not on loopback; return quietly on the local stack or with every secret set."""
+    ``secrets`` (those the command uses) still has its development default while Kafka or
+    ClickHouse is not on loopback; return quietly on the local stack or with every secret
+    set."""
     remote = remote_servers(settings)
     if not remote:
         return
-    for name in DEV_SECRETS:
+    for name in secrets:
         default = Settings.model_fields[name].default
         if getattr(settings, name) == default:
             raise DevSecretError(

@@ -22,14 +22,17 @@ errors = term.console(stderr=True)
 
 @topics_app.command("create")
 def create() -> None:
-    """Create every topic of the registry that does not exist yet, and grant the worker
-    its ACLs (both idempotent; as the admin)."""
+    """Create every topic of the registry and of the live shell (its internal topics)
+    that does not exist yet, and grant the worker its ACLs (both idempotent; as the admin).
+    Workers then need no admin login."""
     from streams.ops.kafka import create_topics
     from streams.ops.kafka_acl import grant_worker
+    from streams.stages.topology import LIVE_TOPICS
+    from topics.registry import ALL_TOPICS
 
     settings = load_settings()
     try:
-        outcomes = asyncio.run(create_topics(settings))
+        outcomes = asyncio.run(create_topics(settings, (*ALL_TOPICS, *LIVE_TOPICS)))
         asyncio.run(grant_worker(settings))
     except TierflowError as exc:
         errors.print(term.error(exc))

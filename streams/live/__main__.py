@@ -3,11 +3,17 @@
 import sys
 
 from streams.live.runner import run_worker
-from topics.settings import EXIT_DEV_SECRET, DevSecretError, load_settings, refuse_dev_secrets
+from topics.settings import (
+    EXIT_DEV_SECRET,
+    WORKER_SECRETS,
+    DevSecretError,
+    load_settings,
+    refuse_dev_secrets,
+)
 
 settings = load_settings()
 try:
-    refuse_dev_secrets(settings)
+    refuse_dev_secrets(settings, WORKER_SECRETS)
 except DevSecretError as exc:
     print(f"tierflow worker: {exc}", file=sys.stderr)
     sys.exit(EXIT_DEV_SECRET)

@@ -138,7 +138,7 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
 
 def _decide_agent(
     app: Any, decider: Decider, intake: Intake, decided: Callable[[], None]
-) -> Callable[[list[Record]], Awaitable[None]]:
+) -> Callable[[list[Record], int], Awaitable[None]]:
     """The decide agent on an in-memory channel; returns how the intake hands it a batch
     (returning once the batch is decided and its outputs are durable)."""
     batches = app.channel()  # one event per intake batch
@@ -152,9 +152,12 @@ def _decide_agent(
             if not batch.done.done():  # (the intake stops waiting on a revoke)
                 batch.done.set_result(None)
 
-    async def hand_over(records: list[Record]) -> None:
+    async def hand_over(records: list[Record], generation: int) -> None:
         loop = asyncio.get_running_loop()
-        batch = _Handover(records, intake.generation, loop.create_future())
+        # the generation the intake read it in: tagged with the current one, a batch
+        # handed over just after a rebalance was decided in the new generation, before the
+        # journaled batches preceding it and from a state without them
+        batch = _Handover(records, generation, loop.create_future())
         await batches.put(batch)
         await batch.done
 

@@ -77,6 +77,12 @@ class PartitionCommitter:
         self.changelog = changelog
         self.max_bytes = max_bytes
         self._producers: dict[int, AIOKafkaProducer] = {}
+        # A claim waits for the commit in flight, and a commit for the claim: a claim that
+        # replaced a kept partition's producer mid-commit left that commit undone while
+        # its states were already in the table's local copy and no longer unsent, so the
+        # worker went on with states the changelog never got and later committed offsets
+        # past them (the compose fault test's lost incident).
+        self._turn = asyncio.Lock()
 
     def transactional_id(self, partition: int) -> str:
         return f"{self.prefix}.{self.stage}.{partition}"
@@ -85,7 +91,12 @@ class PartitionCommitter:
         """Own exactly ``partitions`` from now on, each with a freshly initialised producer
         (returns once the broker has bumped every id's epoch). Every rebalance claims all of
         them again, kept ones too: another worker may have claimed one in between (this
-        worker paused), which left this worker's producer fenced for good."""
+        worker paused), which left this worker's producer fenced for good. Waits for a
+        commit in flight to end first."""
+        async with self._turn:
+            await self._claim(partitions)
+
+    async def _claim(self, partitions: Iterable[int]) -> None:
         for producer in self._producers.values():
             await producer.stop()
         self._producers.clear()
@@ -128,7 +139,16 @@ class PartitionCommitter:
         """Per partition, in one transaction: the changelog records ``states[p]`` (key ->
         state record, None: a tombstone) and the intake's ``offsets`` of partition ``p``.
         Returns the partitions another worker owns now (fenced, or never claimed here):
-        nothing of them was committed. ChangelogError when a state is not acknowledged."""
+        nothing of them was committed. ChangelogError when a state is not acknowledged.
+        A claim that begins meanwhile waits for it to end."""
+        async with self._turn:
+            return await self._commit(states, offsets)
+
+    async def _commit(
+        self,
+        states: Mapping[int, Mapping[bytes, bytes | None]],
+        offsets: Mapping[TopicPartition, int],
+    ) -> list[int]:
         by_partition: dict[int, dict[TopicPartition, int]] = {}
         for tp, offset in offsets.items():
             by_partition.setdefault(tp.partition, {})[tp] = offset
@@ -144,13 +164,8 @@ class PartitionCommitter:
                 )
             except ProducerFenced:
                 # another worker claimed it: this producer can do nothing more
-                if self._producers.get(partition) is producer:
-                    await self._producers.pop(partition).stop()
+                await self._producers.pop(partition).stop()
                 lost.append(partition)
-            except Exception:
-                if self._producers.get(partition) is producer:
-                    raise
-                lost.append(partition)  # a rebalance replaced the producer meanwhile
         return lost
 
     async def _commit_one(

@@ -105,12 +105,14 @@ class Intake:
 
     async def run(
         self,
-        decide: Callable[[list[Record]], Awaitable[None]],
+        decide: Callable[[list[Record], int], Awaitable[None]],
         commit: Callable[[dict[TopicPartition, int]], Awaitable[None]],
     ) -> None:
         """Read, journal and ``decide`` each batch, ``commit`` (the states, then these next
         offsets); forever. A fresh assignment first decides again the journaled batches
-        after the commit."""
+        after the commit. ``decide`` gets a batch with the :attr:`generation` it was read
+        in, and must not decide it in another (its partitions may be another worker's, and
+        the journaled batches before it are decided again first)."""
         consumer = self._consumer = batch_consumer(self.kafka, self.group)
         await consumer.start()
         try:
@@ -153,16 +155,22 @@ class Intake:
     async def _decided(
         self,
         records: list[Record],
-        decide: Callable[[list[Record]], Awaitable[None]],
+        decide: Callable[[list[Record], int], Awaitable[None]],
         decided: dict[TopicPartition, int],
         generation: int,
         journaled: dict[int, int] | None = None,
     ) -> bool:
         """Journal the batch (unless it is a redo of ``journaled`` entries: partition ->
         journal offset), decide it, and note both in ``decided``; False if revoked first."""
+        # Revoked before the journal write, or during it (a broker failover makes it
+        # long): nothing decided here; the next assignment reads again from the journal.
+        if generation != self._generation:
+            return False
         if journaled is None:
             journaled = await self.write_journal(journal.entries(records))
-        if not await self._unless_revoked(decide(records), generation):
+        if generation != self._generation:
+            return False
+        if not await self._unless_revoked(decide(records, generation), generation):
             return False
         for r in records:
             decided[TopicPartition(r.topic, r.partition)] = r.offset + 1
@@ -174,7 +182,7 @@ class Intake:
         self,
         consumer: AIOKafkaConsumer,
         partitions: frozenset[int],
-        decide: Callable[[list[Record]], Awaitable[None]],
+        decide: Callable[[list[Record], int], Awaitable[None]],
         decided: dict[TopicPartition, int],
         generation: int,
     ) -> bool:

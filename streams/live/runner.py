@@ -35,7 +35,8 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 def run_worker(settings: Settings) -> None:
     """Run one worker in this process until it is told to stop. Creates the registry's
-    and the live shell's topics first (idempotent); the landing task waits until the live
+    and the live shell's topics that `tierflow topics create` has not (idempotent), as the
+    worker principal: a worker needs no admin login; the landing task waits until the live
     and exercise databases are migrated (`tierflow db migrate`: the worker's ClickHouse
     user runs no DDL)."""
     configure_logging()
@@ -43,7 +44,7 @@ def run_worker(settings: Settings) -> None:
     rulebook = (
         load_rulebook(settings.rulebook_path) if settings.rulebook_path else default_rulebook()
     )
-    asyncio.run(create_topics(settings, (*ALL_TOPICS, *LIVE_TOPICS)))
+    asyncio.run(create_topics(settings, (*ALL_TOPICS, *LIVE_TOPICS), principal="worker"))
     start_http_server(settings.metrics_port, addr=settings.metrics_host)
     log.info(
         "worker (%s): prefix %s, database %s, ticks %s every %gs, metrics on %s:%d",

@@ -46,9 +46,11 @@ def _no_answer(settings: Settings) -> str:
 
 
 @asynccontextmanager
-async def admin_client(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
-    """An admin client speaking as the admin principal."""
-    admin = AIOKafkaAdminClient(**aiokafka_options(settings, "admin"))
+async def admin_client(
+    settings: Settings, principal: Principal = "admin"
+) -> AsyncIterator[AIOKafkaAdminClient]:
+    """An admin client speaking as ``principal`` (the admin principal by default)."""
+    admin = AIOKafkaAdminClient(**aiokafka_options(settings, principal))
     try:
         await admin.start()
     except KafkaConnectionError as exc:
@@ -72,12 +74,13 @@ def topic_configs(spec: TopicSpec, settings: Settings) -> dict[str, str]:
 
 
 async def create_topics(
-    settings: Settings, specs: Iterable[TopicSpec] = ALL_TOPICS
+    settings: Settings, specs: Iterable[TopicSpec] = ALL_TOPICS, principal: Principal = "admin"
 ) -> list[TopicOutcome]:
-    """Create every registry topic that does not exist yet (idempotent)."""
+    """Create every topic of ``specs`` that does not exist yet (idempotent), as
+    ``principal`` (the worker may: it holds CREATE on topics, streams/ops/kafka_acl.py)."""
     wanted = list(specs)
     outcomes = []
-    async with admin_client(settings) as admin:
+    async with admin_client(settings, principal) as admin:
         existing = set(await admin.list_topics())
         for spec in wanted:
             name = spec.name(settings.topic_prefix)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -14,22 +15,27 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 
+from topics.kafka_security import aiokafka_options
 from topics.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 PROJECT = "tierflow-deploy-test"
 LOGS = ROOT / "var" / "deploy-test" / "logs"
-# Host ports away from the local stacks' (each engineer's and CI's).
+# Host ports away from the local stacks' (each engineer's and CI's), and below the
+# kernel's ephemeral range (32768–60999): a client's outgoing connection there took 39000
+# from the stack twice on this machine.
 PORTS = {
-    "KAFKA_HOST_PORT": 39092,
-    "KAFKA_2_HOST_PORT": 39093,
-    "KAFKA_3_HOST_PORT": 39094,
-    "CLICKHOUSE_HOST_HTTP_PORT": 38123,
-    "CLICKHOUSE_HOST_TCP_PORT": 39000,
-    "PROMETHEUS_HOST_PORT": 39090,
+    "KAFKA_HOST_PORT": 27092,
+    "KAFKA_2_HOST_PORT": 27093,
+    "KAFKA_3_HOST_PORT": 27094,
+    "CLICKHOUSE_HOST_HTTP_PORT": 27123,
+    "CLICKHOUSE_HOST_TCP_PORT": 27000,
+    "PROMETHEUS_HOST_PORT": 27090,
 }
 SECRET_VARIABLES = (
     "TIERFLOW_CLICKHOUSE_PASSWORD",
@@ -159,22 +165,11 @@ class ComposeStack:
         assert found, status
         return int(found.group(1))
 
-    def group_lags(self, ask: int) -> dict[str, int]:
-        """Every consumer group's lag, summed over its partitions (kafka-consumer-groups)."""
-        text = self.kafka_tool(
-            ask, "kafka-consumer-groups.sh", "--describe", "--all-groups", "--offsets"
-        )
-        lags: dict[str, int] = {}
-        header: list[str] = []
-        for line in text.splitlines():
-            cells = line.split()
-            if cells[:1] == ["GROUP"]:
-                header = cells
-            elif header and len(cells) == len(header):
-                row = dict(zip(header, cells, strict=True))
-                lag = int(row["LAG"]) if row["LAG"].isdigit() else 0
-                lags[row["GROUP"]] = lags.get(row["GROUP"], 0) + lag
-        return lags
+    def group_lags(self) -> dict[str, int]:
+        """Every consumer group's lag, summed over its committed partitions, asked from
+        the host (a kafka-consumer-groups JVM every few seconds cost the loaded machine
+        more than the workers)."""
+        return asyncio.run(_group_lags(self.settings))
 
     def firing(self, alert: str) -> bool:
         """Whether Prometheus has ``alert`` firing."""
@@ -198,3 +193,22 @@ class ComposeStack:
             time.sleep(2)
         state = "fire" if firing else "clear"
         raise AssertionError(f"{alert} did not {state} within {timeout:.0f}s")
+
+
+async def _group_lags(settings: Settings) -> dict[str, int]:
+    admin = AIOKafkaAdminClient(**aiokafka_options(settings, "admin"))
+    consumer = AIOKafkaConsumer(**aiokafka_options(settings, "admin"))
+    await admin.start()
+    await consumer.start()
+    try:
+        lags: dict[str, int] = {}
+        for group, *_ in await admin.list_consumer_groups():
+            offsets = await admin.list_consumer_group_offsets(group)
+            ends = await consumer.end_offsets(list(offsets))
+            lags[group] = sum(
+                max(0, ends[tp] - meta.offset) for tp, meta in offsets.items() if meta.offset >= 0
+            )
+        return lags
+    finally:
+        await consumer.stop()
+        await admin.close()

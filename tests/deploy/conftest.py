@@ -32,8 +32,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeStack]:
         # The integration helpers read the credentials from the environment's settings.
         for name, value in stack.host_env().items():
             patch.setenv(name, value)
-        stack.up()
         try:
+            stack.up()  # (a failed start is taken down too)
             yield stack
         finally:
             if os.environ.get("TIERFLOW_DEPLOY_KEEP") != "1":  # 1: left up to look into

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import clickhouse_connect
+import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from clickhouse_connect.driver.client import Client
@@ -95,8 +96,9 @@ def register_agencies(settings: Settings, lines: list[bytes]) -> None:
 
 async def _replication(settings: Settings) -> dict[str, tuple[int, str]]:
     """Each topic of the registry and of the live shell: (replicas of its partitions, the
-    fewest; its effective min.insync.replicas). Asked again for up to 2 min: the workers
-    create the live topics as they start, and a topic just created may not answer yet."""
+    fewest; its effective min.insync.replicas). Asked again for up to 2 min: init creates
+    the topics (the live shell's too) while the other brokers come up, and a topic just
+    created may not answer yet."""
     names = [spec.name(settings.topic_prefix) for spec in (*ALL_TOPICS, *LIVE_TOPICS)]
     admin = AIOKafkaAdminClient(**aiokafka_options(settings, "admin"))
     await admin.start()
@@ -138,13 +140,13 @@ def _client(settings: Settings) -> Client:
     )
 
 
-def _wait_drained(cluster: ComposeStack, ask: int, timeout: float) -> dict[str, int]:
+def _wait_drained(cluster: ComposeStack, timeout: float) -> dict[str, int]:
     """Until every consumer group's lag is 0 (twice in a row, 5 s apart); the lags."""
     deadline = time.monotonic() + timeout
     zero_once = False
     lags: dict[str, int] = {}
     while time.monotonic() < deadline:
-        lags = cluster.group_lags(ask)
+        lags = cluster.group_lags()
         if lags and not any(lags.values()):
             if zero_once:
                 return lags
@@ -164,9 +166,9 @@ def _table_counts(ch: Client) -> dict[str, int]:
     }
 
 
-def _inject_faults(cluster: ComposeStack, figures: dict[str, Any], t0: float) -> int:
+def _inject_faults(cluster: ComposeStack, figures: dict[str, Any], t0: float) -> None:
     """Kill the active controller broker (held down until its alert fires), start it again;
-    kill a decide worker; pause ClickHouse 10 s. Returns a node id that stayed up."""
+    kill a decide worker; pause ClickHouse 10 s."""
     leader = cluster.active_controller(ask=1)
     victim = cluster.container(NODES[leader])
     other = next(n for n in NODES if n != leader)
@@ -190,14 +192,12 @@ def _inject_faults(cluster: ComposeStack, figures: dict[str, Any], t0: float) ->
     figures["clickhouse_paused_at_s"] = round(time.monotonic() - t0, 1)
     time.sleep(10)
     cluster.docker("unpause", cluster.container("clickhouse"))
-    return other
 
 
 def _publish_through_faults(
     cluster: ComposeStack, scenario: Path, lines: int, figures: dict[str, Any], t0: float
-) -> int:
-    """``tierflow publish`` paced over PUBLISH_SECONDS while the faults happen; a node id
-    that stayed up."""
+) -> None:
+    """``tierflow publish`` paced over PUBLISH_SECONDS while the faults happen."""
     rate = max(100.0, lines / PUBLISH_SECONDS)
     publisher = subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "publish", "--skip-invalid",
@@ -206,11 +206,10 @@ def _publish_through_faults(
     )  # fmt: skip
     try:
         time.sleep(10)  # records flowing through both workers
-        other = _inject_faults(cluster, figures, t0)
+        _inject_faults(cluster, figures, t0)
         output, _ = publisher.communicate(timeout=600)
         assert publisher.returncode == 0, output.decode()[-3000:]
         figures["published_at_s"] = round(time.monotonic() - t0, 1)
-        return other
     finally:
         if publisher.poll() is None:
             publisher.kill()
@@ -243,6 +242,9 @@ def _assert_equals_offline(settings: Settings, inputs: list[Any], figures: dict[
         ch.close()
 
 
+# The session's 600 s count the stack's start too (3 min at a load average of 45 from other
+# work on this machine): the test's own figures say how long each part took.
+@pytest.mark.timeout(1800)
 def test_nothing_lost_or_doubled_through_broker_worker_and_clickhouse_faults(
     cluster: ComposeStack,
 ) -> None:
@@ -262,8 +264,8 @@ def test_nothing_lost_or_doubled_through_broker_worker_and_clickhouse_faults(
     scenario.write_bytes(b"\n".join(lines) + b"\n")
     figures["prepared_at_s"] = round(time.monotonic() - t0, 1)
 
-    other = _publish_through_faults(cluster, scenario, len(lines), figures, t0)
-    figures["group_lags"] = _wait_drained(cluster, ask=other, timeout=420)
+    _publish_through_faults(cluster, scenario, len(lines), figures, t0)
+    figures["group_lags"] = _wait_drained(cluster, timeout=900)
     figures["drained_at_s"] = round(time.monotonic() - t0, 1)
     figures["broker_alert_cleared_after_s"] = round(
         cluster.wait_alert("KafkaBrokerOffline", firing=False, timeout=120), 1

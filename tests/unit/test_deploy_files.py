@@ -471,8 +471,9 @@ def test_compose_clients_authenticate_and_only_topic_creators_hold_the_admin_pas
         for n, s in services.items()
         if "TIERFLOW_KAFKA_ADMIN_PASSWORD" in s.get("environment", {})
     ]
-    # init creates the registry's topics; the workers create the live shell's at start
-    assert holders == ["init", "worker", "landing"]
+    # init creates the registry's and the live shell's topics and grants the worker its
+    # ACLs; the workers speak as the worker principal alone
+    assert holders == ["init"]
 
 
 def test_kafka_image_jars_are_the_local_stack_s() -> None:

@@ -16,6 +16,7 @@ from streams.cli import app
 from topics.settings import (
     DEV_SECRETS,
     EXIT_DEV_SECRET,
+    WORKER_SECRETS,
     DevSecretError,
     Settings,
     refuse_dev_secrets,
@@ -71,6 +72,16 @@ def test_own_secrets_run_anywhere_and_defaults_run_on_loopback() -> None:
         settings = _settings(**local)
         assert remote_servers(settings) == []
         refuse_dev_secrets(settings)
+
+
+def test_a_worker_needs_no_kafka_admin_login() -> None:
+    # `tierflow topics create` makes the live topics; the compose workers have no admin login
+    mine = {k: v for k, v in OWN.items() if k != "kafka_admin_password"}
+    settings = _settings(kafka_bootstrap="kafka.example:9092", **mine)
+    with pytest.raises(DevSecretError, match="TIERFLOW_KAFKA_ADMIN_PASSWORD"):
+        refuse_dev_secrets(settings)
+    refuse_dev_secrets(settings, WORKER_SECRETS)
+    assert set(DEV_SECRETS) - set(WORKER_SECRETS) == {"kafka_admin_password"}
 
 
 def test_a_name_that_only_resolves_to_loopback_is_still_remote() -> None:

@@ -1,7 +1,9 @@
 """The decide intake's loop (:class:`streams.live.intake.Intake`) with a stand-in consumer:
 a batch the decide agent never finishes (Faust cleared it from its channel in a
 rebalance) must not hang the intake and nothing of it is committed; batches journaled
-after the commit are decided again in the same ranges before anything new. The real
+after the commit are decided again in the same ranges before anything new; a batch whose
+journal write outlasted a rebalance is handed over with the generation it was read in (the
+agent decides none of an older one), so it is decided once, from the journal. The real
 consumer is exercised by the live integration tests (test_live_redo among them)."""
 
 from __future__ import annotations
@@ -143,7 +145,7 @@ def _until_first_commit(
     it decided."""
     decided: list[list[int]] = []
 
-    async def decide(records: list[Record]) -> None:
+    async def decide(records: list[Record], generation: int) -> None:
         decided.append([r.offset for r in records])
 
     async def scenario() -> None:
@@ -164,7 +166,7 @@ def test_a_batch_cleared_by_a_rebalance_does_not_hang_the_intake_and_is_decided_
     consumer = _Consumer()
     decided: list[list[Record]] = []
 
-    async def decide(records: list[Record]) -> None:
+    async def decide(records: list[Record], generation: int) -> None:
         decided.append(records)
         if len(decided) == 1:
             await asyncio.Event().wait()  # never done: Faust dropped it from its channel
@@ -197,6 +199,38 @@ def test_batches_journaled_after_the_commit_are_decided_again_in_the_same_ranges
     assert decided == [[0, 1], [2]]  # the journaled batch, then the new one
     assert consumer.commits == [{TP: 3, BOOK: 2}]
     assert consumer.logs[BOOK][1].value == b'[["t",2,3]]'
+
+
+def test_a_batch_journaled_across_a_rebalance_is_decided_once_from_the_journal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer = _Consumer()
+    decided: list[list[int]] = []
+    intake = _intake(consumer, monkeypatch)
+
+    async def slow_journal(entries: dict[int, bytes]) -> dict[int, int]:
+        written = await consumer.write_journal(entries)
+        if len(consumer.logs[BOOK]) == 1:  # the broker failed over during the first write
+            intake.revoke()
+            intake.assign([0])  # ... and the rebalance kept partition 0 here
+        return written
+
+    async def agent(records: list[Record], generation: int) -> None:
+        # the decide agent's rule (streams/live/app.py): nothing of another generation
+        if generation == intake.generation:
+            decided.append([r.offset for r in records])
+
+    intake.write_journal = slow_journal
+
+    async def scenario() -> None:
+        running = asyncio.ensure_future(intake.run(agent, consumer.commit))
+        intake.assign([0])
+        await _until(lambda: consumer.commits)
+        running.cancel()
+        assert decided == [[0, 1, 2]]  # once: the redo of the journaled batch
+        assert consumer.commits == [{TP: 3, BOOK: 1}]
+
+    asyncio.run(scenario())
 
 
 def test_a_redo_reads_each_partition_once_however_many_batches_were_journaled(
