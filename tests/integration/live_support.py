@@ -233,6 +233,8 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "TIERFLOW_TICK_CLOCK": settings.tick_clock,
         "TIERFLOW_TICK_INTERVAL_S": str(settings.tick_interval_s),
         "TIERFLOW_WORKER_STAGES": settings.worker_stages,
+        "TIERFLOW_WORKER_BATCH_MAX": str(settings.worker_batch_max),
+        "TIERFLOW_WORKER_COMMIT_INTERVAL_S": str(settings.worker_commit_interval_s),
         "TIERFLOW_WORKER_STALL_EXIT_S": str(settings.worker_stall_exit_s),
         "TIERFLOW_WORKER_HEARTBEAT_S": str(settings.worker_heartbeat_s),
         "TIERFLOW_STACK_HOME": str(ROOT / "var" / "test-workers"),

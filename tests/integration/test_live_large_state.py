@@ -83,17 +83,23 @@ def _until_committed_some(settings: Settings, published: int) -> None:
 def test_a_large_city_survives_sigkill_and_recovers_its_state(
     stack: Settings, unique_name: Callable[..., str], tmp_path: Path
 ) -> None:
+    # Small batches, a commit after each: the first worker must be killed with part of the
+    # first half committed (a worker that decides all of it before its first commit, as a
+    # fast one does with the default 5 000-record batches, would leave nothing to test).
     settings = live_settings(
-        stack, unique_name("big"), tick_clock="wall", tick_interval_s=3600, worker_stages="decide"
-    )
+        stack, unique_name("big"), tick_clock="wall", tick_interval_s=3600,
+        worker_stages="decide", worker_batch_max=1000, worker_commit_interval_s=0,
+    )  # fmt: skip
     prepare(settings, migrate=False)
     lines = _lines()
     half = len(lines) // 2
     asyncio.run(_send(settings, lines[:half]))
     first = start_worker(settings, tmp_path / "first.log")
-    _until_committed_some(settings, half)
-    asyncio.run(_send(settings, lines[half:]))
-    stop_worker(first, signal.SIGKILL)
+    try:
+        _until_committed_some(settings, half)
+        asyncio.run(_send(settings, lines[half:]))
+    finally:
+        stop_worker(first, signal.SIGKILL)
     with running_worker(settings, tmp_path / "second.log") as proc:
         wait_decided(settings, proc)
     key = settings.pseudonym_key.get_secret_value().encode()
