@@ -66,7 +66,7 @@ from streams.replay.runner import (
     file_records,
     review_database,
 )
-from streams.stages.batch import Record
+from streams.stages.batch import Record, consumed
 from streams.stages.topology import DECIDED, TopicNames
 from topics.agencies import load_registry
 from topics.registry import TICKS
@@ -288,10 +288,8 @@ async def replay_kafka(
             batches = [b for b in chunked(plan, batch_records) if not _done(b, positions)]
             total = sum(part.size for batch in batches for part in batch)
             async for parts, batch in read_batches(consumer, batches, from_ms, to_ms):
-                records = [
-                    Record(r.topic, r.partition, r.offset, r.key, r.value, r.headers) for r in batch
-                ]
-                run.take(records, {f"{p.topic}:{p.partition}": p.end for p in parts})
+                ends = {f"{p.topic}:{p.partition}": p.end for p in parts}
+                run.take([consumed(r) for r in batch], ends)
                 if progress:
                     progress(sum(part.size for part in parts), total)
             run.settle()

@@ -1,7 +1,8 @@
 """Agencies end to end on the real broker and worker (issue 12, items 2 and 3): an agency
 made by `tierflow agency add` publishes with kcat -F and a header computed by openssl (a
 client and a MAC tierflow did not write) and its event lands; a record claiming another
-agency and one signed with a revoked key land in the DLQ with their reasons; its
+agency, one dated ten years ahead (hostile input: the broker's receipt time bounds it) and
+one signed with a revoked key land in the DLQ with their reasons; its
 principal may not read the raw inputs nor write ticks; a replay verifies again and
 decides the same, the revoked key still covering what it signed before."""
 
@@ -34,7 +35,9 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(not kcat.available(), reason="kcat is installed by .ci/run"),
 ]
-MARCH = ["--from", "2026-03-01T00:00:00Z", "--to", "2026-04-01T00:00:00Z"]
+# from March 2026 to past the record dated 2036: the review refuses it again, by the same
+# broker stamp
+REVIEWED = ["--from", "2026-03-01T00:00:00Z", "--to", "2037-01-01T00:00:00Z"]
 
 
 def _stock(n: int, agency_id: str) -> bytes:
@@ -90,7 +93,8 @@ def test_an_agency_speaks_only_for_itself(
 
     stock = f"{settings.topic_prefix}.stock.v1"
     own, foreign = _stock(1, agency), _stock(2, "someone-else")
-    for value in (own, foreign):  # both signed with the agency's key, by openssl
+    ahead = _stock(4, agency).replace(b"2026-03-02", b"2036-03-02")
+    for value in (own, foreign, ahead):  # all signed with the agency's key, by openssl
         header = f"v1;kid={kid};hmac-sha256={_openssl_mac(value, hex_key)}"
         sent = _kcat_produce(properties, stock, value, header)
         assert sent.returncode == 0, sent.stderr.decode()
@@ -104,24 +108,25 @@ def test_an_agency_speaks_only_for_itself(
 
     db = settings.clickhouse_database
     with running_worker(settings, tmp_path / "worker.log") as proc:
-        wait_landed(ch_admin, db, rejected=1, proc=proc, tiered=False)
+        wait_landed(ch_admin, db, rejected=2, proc=proc, tiered=False)
         run_cli(["agency", "revoke", agency], settings)
         late = _stock(3, agency)  # the right agency, its key, but after the revocation
         asyncio.run(
             _send_as_admin(settings, stock, late, sign_headers(kid, bytes.fromhex(hex_key), late))
         )
-        wait_landed(ch_admin, db, rejected=2, proc=proc, tiered=False)
+        wait_landed(ch_admin, db, rejected=3, proc=proc, tiered=False)
 
     assert rows(ch_admin, db, "stock_levels", "site_id") == [("site-1",)]
     reasons = [r for (r,) in rows(ch_admin, db, "rejected_events", "reason")]
     assert any("'someone-else' differs from the signing key's agency" in r for r in reasons)
     assert any(f"signing key '{kid}'" in r and "revoked" in r for r in reasons)
+    assert any(r.startswith("reported after received: reported_at 2036-03-02") for r in reasons)
     refused = _kcat_produce(properties, stock, own, "v1")  # credentials removed too
     assert refused.returncode != 0
 
-    # A replay verifies again: the same record accepted, the same two refused.
+    # A replay verifies again: the same record accepted, the same three refused.
     review = unique_name("rv").removeprefix("tierflow_")
-    run_cli(["replay", "--name", review, *MARCH], settings)
+    run_cli(["replay", "--name", review, *REVIEWED], settings)
     replayed = f"review_{review}"
     assert rows(ch_admin, replayed, "stock_levels", "site_id") == [("site-1",)]
     assert sorted(r for (r,) in rows(ch_admin, replayed, "rejected_events", "reason")) == sorted(
