@@ -134,9 +134,10 @@ async def _input_end_offsets(settings: Settings) -> dict[str, dict[int, int]]:
         missing = sorted(set(names) - await consumer.topics())
         if missing:
             raise AgencyError(
-                f"Kafka at {settings.kafka_bootstrap} has no input topic {', '.join(missing)}"
+                f"Kafka at {settings.kafka_bootstrap} lacks the input"
+                f" topic{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
                 f" (TIERFLOW_TOPIC_PREFIX={settings.topic_prefix}): a revocation takes effect"
-                " at their end offsets; `tierflow topics create` makes them"
+                " at the input topics' end offsets; `tierflow topics create` makes them"
             )
         ends: dict[str, dict[int, int]] = {}
         for topic in names:
