@@ -140,9 +140,9 @@ async def _input_end_offsets(settings: Settings) -> dict[str, dict[int, int]]:
                 " at the input topics' end offsets; `tierflow topics create` makes them"
             )
         ends: dict[str, dict[int, int]] = {}
-        for topic in names:
-            partitions = consumer.partitions_for_topic(topic) or set()
-            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        for spec in INPUT_TOPICS:
+            topic = spec.name(settings.topic_prefix)
+            tps = [TopicPartition(topic, p) for p in range(spec.partitions)]
             offsets = await consumer.end_offsets(tps)
             ends[topic] = {tp.partition: offset for tp, offset in offsets.items()}
         return ends
