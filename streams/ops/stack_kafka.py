@@ -219,9 +219,9 @@ def answers_metadata(settings: Settings, timeout: float = 5.0) -> bool:
         raise StackError(
             f"Kafka at 127.0.0.1:{settings.kafka_port} refuses the login of"
             f" {settings.kafka_admin_username!r}: TIERFLOW_KAFKA_ADMIN_PASSWORD is not the"
-            f" password its storage was formatted with, or the storage holds a SCRAM"
-            f" deletion (an `agency revoke` before this release) that Kafka 4.3 replays"
-            f" wrongly (README, Known limits); stop the stack and remove"
+            " password its storage was formatted with, or the storage holds a SCRAM"
+            " deletion (an `agency revoke` before this release) that Kafka 4.3 replays"
+            " wrongly (README, Known limits); stop the stack and remove"
             f" {settings.stack_home.resolve() / 'kafka'} (its topics are lost)"
         )
     return False

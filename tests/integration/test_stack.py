@@ -17,6 +17,7 @@ import psutil
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from sinks.access import credentials
@@ -25,7 +26,7 @@ from streams.ops import workers
 from streams.ops.agencies import add_agency, revoke
 from streams.ops.kafka import create_topics
 from streams.ops.stack import stack_down, stack_status, stack_up
-from streams.ops.stack_proc import is_alive, wait_exit
+from streams.ops.stack_proc import StackError, is_alive, wait_exit
 from tests.integration.kafka_helpers import admin_options, logs_in
 from topics.kafka_security import read_login
 from topics.registry import INPUT_TOPICS
@@ -230,6 +231,17 @@ def test_broker_restarted_after_an_agency_revocation_lets_everyone_log_in(
     assert asyncio.run(logs_in(private, "admin"))
     assert asyncio.run(logs_in(private, "worker"))
     assert not asyncio.run(logs_in(private, read_login(properties)))
+
+
+def test_a_broker_refusing_the_admin_fails_stack_up_at_once(private: Settings) -> None:
+    """A broker that is up but refuses the admin's login is a one-line error naming the
+    cause and what to remove, not 120 s of waiting for an answer that cannot come."""
+    stack_up(private)
+    wrong = private.model_copy(update={"kafka_admin_password": SecretStr("not-the-password")})
+    # before, the same call ended "not ready after 120 s with no progress"
+    with pytest.raises(StackError, match="refuses the login of 'admin'") as refused:
+        stack_up(wrong)
+    assert str(private.stack_home.resolve() / "kafka") in str(refused.value)
 
 
 def test_down_leaves_no_process_and_no_listening_port(private: Settings) -> None:
