@@ -17,16 +17,16 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 from clickhouse_connect.driver.client import Client
 from pydantic import SecretStr
 
 from streams.ops.agencies import add_agency, revoke
 from streams.ops.kafka import create_topics
 from tests.integration import kcat
-from tests.integration.kafka_helpers import admin_options, run_cli
+from tests.integration.kafka_helpers import admin_options, logs_in, run_cli
 from tests.integration.live_support import live_settings, prepare, rows, running_worker, wait_landed
-from topics.kafka_security import Login, aiokafka_options, read_login
+from topics.agencies import load_registry
+from topics.kafka_security import Login, read_login
 from topics.registry import INPUT_TOPICS
 from topics.settings import Settings
 from topics.signing import HEADER, sign_headers
@@ -166,17 +166,6 @@ def test_publish_as_an_agency_logs_in_as_that_agency(
     assert f"{other!r} differs from the signing key's agency" in reason, reason
 
 
-async def _logs_in(settings: Settings, login: Login) -> bool:
-    producer = AIOKafkaProducer(**aiokafka_options(settings, login))
-    try:
-        await producer.start()
-        return True
-    except KafkaError:
-        return False
-    finally:
-        await producer.stop()
-
-
 def test_agency_credentials_never_appear_on_a_command_line(
     stack: Settings, unique_name: Callable[..., str], tmp_path: Path, monkeypatch: Any
 ) -> None:
@@ -200,9 +189,30 @@ def test_agency_credentials_never_appear_on_a_command_line(
     login = read_login(properties)
     secret = login.password.get_secret_value()
     assert not [argv for argv in launched if secret in str(argv)]
-    assert asyncio.run(_logs_in(settings, login))
+    assert asyncio.run(logs_in(settings, login))
     wrong = Login(agency, SecretStr(secret + "x"))
-    assert not asyncio.run(_logs_in(settings, wrong))
+    assert not asyncio.run(logs_in(settings, wrong))
     revoke(settings, agency)
     assert not [argv for argv in launched if secret in str(argv)]
-    assert not asyncio.run(_logs_in(settings, login))
+    assert not asyncio.run(logs_in(settings, login))
+
+
+def test_revoke_without_input_topics_names_them(
+    stack: Settings, unique_name: Callable[..., str], tmp_path: Path
+) -> None:
+    """`agency revoke` where the input topics do not exist (before `topics create`, or
+    another TIERFLOW_TOPIC_PREFIX) names them and the command that makes them, and changes
+    nothing; it used to wait ~40 s and say Kafka "did not answer"."""
+    agency = unique_name("bare").replace("tierflow_", "bare-")
+    registry = tmp_path / "agencies.json"
+    settings = stack.model_copy(update={"agency_registry_path": registry, "topic_prefix": agency})
+    properties, _ = add_agency(settings, agency, "health", None, tmp_path / "out")
+    env = {"TIERFLOW_AGENCY_REGISTRY_PATH": str(registry)}
+    done = run_cli(["agency", "revoke", agency], settings, check=False, env=env)
+    assert done.returncode == 1, done.stdout
+    line = " ".join(done.stderr.split())
+    assert line.startswith("error:") and "did not answer" not in line, line
+    assert all(spec.name(agency) in line for spec in INPUT_TOPICS), line
+    assert "tierflow topics create" in line, line
+    assert load_registry(registry).agencies[agency].revoked_at is None
+    assert asyncio.run(logs_in(settings, read_login(properties)))  # still in force
