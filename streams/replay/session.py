@@ -60,7 +60,6 @@ from streams.replay.kafka_range import (
     read_batches,
 )
 from streams.replay.runner import (
-    DecidedBatch,
     ReplayError,
     Review,
     file_records,
@@ -169,7 +168,7 @@ class _Run:
         with _collector_paused():
             batch = self.review.decide(records)
         # Copies: a later batch must not leak into this batch's consistent point.
-        point = _Point(positions, dict(self.review.states), dict(self.review.rollups), batch)
+        point = _Point(positions, dict(self.review.states), dict(self.review.rollups), batch.events)
         self.settle()
         self._landing = (self._lander.submit(self.review.land, batch), point)
 
@@ -185,7 +184,7 @@ class _Run:
         ckpt.positions = {**ckpt.positions, **point.positions}
         ckpt.states = point.states
         ckpt.rollups = point.rollups
-        ckpt.events += point.batch.events
+        ckpt.events += point.events
         if time.monotonic() - self.saved_at > self.save_every:
             self._save()
 
@@ -229,13 +228,13 @@ class _Run:
 
 @dataclass(frozen=True)
 class _Point:
-    """Where a review stands once ``batch`` has landed: the positions after it and the
-    states it left (dicts of references; states are immutable)."""
+    """Where a review stands once a batch has landed: the positions after it, the states
+    it left (dicts of references; states are immutable) and how many events it held."""
 
     positions: dict[str, int]
     states: dict[str, CoreState]
     rollups: dict[str, RollupState]
-    batch: DecidedBatch
+    events: int
 
 
 @contextmanager
