@@ -16,12 +16,12 @@ import orjson
 from immutables import Map
 from pydantic import BaseModel
 
+from streams.core.series import Series
 from streams.core.state import (
     NO_SIGNAL,
     CaseRecord,
     CoreState,
     Namespace,
-    Series,
     Track,
     whole,
 )
