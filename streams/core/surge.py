@@ -21,16 +21,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from streams.core.alerts import alert, show
 from streams.core.compiled import Compiled, PlanItem
 from streams.core.declared import DeclaredChange, declared_changes
+from streams.core.eventtime import from_us
 from streams.core.facilities import Facility
-from streams.core.icu_line import Conversion, IcuLine
+from streams.core.icu_line import CONVERTED, Conversion, IcuLine
 from streams.core.ids import content_id
 from streams.core.plan import incident_id
 from streams.core.rulebook import TIER_RANK
 from streams.core.state import Namespace, Track
 from streams.core.stock import snapshot_at
 from streams.core.tasks import claim, unclaim
+from topics.models import Alert
 
 SURGE_ACTION = "平战转换"  # what every conversion task's action starts with
 Order = tuple[str, int | None]  # (incident id, order time; None: not ordered)
@@ -158,12 +161,61 @@ def conversions(ns: Namespace, jurisdiction: str, comp: Compiled) -> tuple[Conve
     return tuple(sorted(found, key=lambda c: (c.opens_at, c.site)))
 
 
-def icu_line_for(ns: Namespace, jurisdiction: str, comp: Compiled, track: Track) -> IcuLine | None:
-    """The ICU line ``track``'s rules read (None: they read no ICU occupancy), with the
-    jurisdiction's conversions of the ICU item (worked out when first needed)."""
-    if not comp.reads_icu(track.disease, track.category):
+def conversions_changed(
+    ns: Namespace, jurisdiction: str, *, comp: Compiled, out: list[Any]
+) -> int | None:
+    """Make the ``beds_converted`` alerts what the state says now; returns the earliest
+    opening of a conversion that came, went or changed (None: none did)."""
+    surge = comp.surge
+    if surge is None:
         return None
+    subject = CONVERTED + surge.item
+    before: tuple[tuple[Any, ...], ...] = ns.shown.get(subject, ())
+    wanted: tuple[tuple[Any, ...], ...] = tuple(map(tuple, conversions(ns, jurisdiction, comp)))
+    if before == wanted:
+        return None
+    lead = round(surge.lead_hours * 3_600_000_000)
+    item = surge.item
+
+    def build(params: tuple[Any, ...], gone: bool) -> Alert:
+        site, opens_at, beds = params
+        return alert(
+            ns,
+            jurisdiction,
+            "beds_converted",
+            "info",
+            about=(item, *params),
+            at=opens_at,
+            message=(
+                f"{SURGE_ACTION}: {beds:g} {item} beds of {site} open at "
+                f"{from_us(opens_at).isoformat()}"
+            ),
+            details={
+                "item": item,
+                "beds": beds,
+                "acked_at": from_us(opens_at - lead).isoformat(),
+                "opens_at": from_us(opens_at).isoformat(),
+            },
+            subject=f"{site}/{item}",
+            gone=gone,
+        )
+
+    show(ns, subject, wanted, build, out)
+    changed: int = min(p[1] for p in set(before) ^ set(wanted))
+    return changed
+
+
+def jurisdiction_line(ns: Namespace, jurisdiction: str, comp: Compiled) -> IcuLine:
+    """The jurisdiction's line of the ICU item, with its conversions of that item (worked
+    out when first needed)."""
     item = comp.icu_item
     if comp.surge is None or comp.surge.item != item:
         return IcuLine(ns, item)
     return IcuLine(ns, item, lambda: conversions(ns, jurisdiction, comp))
+
+
+def icu_line_for(ns: Namespace, jurisdiction: str, comp: Compiled, track: Track) -> IcuLine | None:
+    """The ICU line ``track``'s rules read (None: they read no ICU occupancy)."""
+    if not comp.reads_icu(track.disease, track.category):
+        return None
+    return jurisdiction_line(ns, jurisdiction, comp)
