@@ -59,6 +59,12 @@ def order_time(changes: Sequence[DeclaredChange], comp: Compiled) -> int | None:
     return next((c.at for c in changes if c.rank >= level), None)
 
 
+def conversion_task_id(status: str, incident: str, site: str, item: str, ordered_at: int) -> str:
+    """The id of the task ordering ``site`` to open its ``item`` beds for ``incident``,
+    ordered at ``ordered_at`` (what the hospital's ack names)."""
+    return content_id("task", status, incident, "convert", site, item, ordered_at)
+
+
 def _tasks(
     status: str, jurisdiction: str, order: Order, comp: Compiled
 ) -> list[tuple[str, PlanItem]]:
@@ -68,7 +74,7 @@ def _tasks(
         return []
     return [
         (
-            content_id("task", status, inc, "convert", f.id, surge.item, t),
+            conversion_task_id(status, inc, f.id, surge.item, t),
             PlanItem(
                 surge.agency,
                 f"{SURGE_ACTION}: open the convertible {surge.item} beds of {f.id} "
