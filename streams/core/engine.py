@@ -85,7 +85,7 @@ _INPUT_TYPES = frozenset({IncidentEvent, CaseEvent, TransferEvent, StockEvent})
 Output = Escalation | Task | Alert | IncidentState | StockLevel
 
 # The outputs whose copies are numbered (``revision``), and their ids.
-_REVISED_ID: dict[type, Callable[[Any], str]] = {
+REVISED_ID: dict[type, Callable[[Any], str]] = {
     Escalation: attrgetter("decision_id"),
     Task: attrgetter("task_id"),
     Alert: attrgetter("alert_id"),
@@ -439,7 +439,7 @@ class _Batch:
     def _revise(self) -> None:
         """Number the copies of each Escalation / Task / Alert id in emission order."""
         for i, out in enumerate(self.out):
-            get_id = _REVISED_ID.get(type(out))
+            get_id = REVISED_ID.get(type(out))
             if get_id is None:
                 continue
             ns = self.work.namespace(out.status)

@@ -410,6 +410,11 @@ def _alert(alert_id: str, kind: Any, level: Any, subject: str, when: datetime, *
     )
 
 
+def _with_retraction(alert: Alert) -> tuple[Alert, Alert]:
+    """``alert`` and its retraction (the next revision)."""
+    return alert, alert.model_copy(update={"retracted": True, "revision": alert.revision + 1})
+
+
 def alerts() -> list[Alert]:
     return [
         _alert(
@@ -453,23 +458,15 @@ def alerts() -> list[Alert]:
             at(6, 10),
             details={"item": "bed.icu", "beds": 3.0},
         ),
-        _alert(
-            "al-conv-a",
-            "beds_converted",
-            "info",
-            "hosp-a/bed.icu",
-            at(6, 11),
-            details={"item": "bed.icu", "beds": 5.0},
-        ),
-        _alert(
-            "al-conv-a",
-            "beds_converted",
-            "info",
-            "hosp-a/bed.icu",
-            at(6, 11),
-            details={"item": "bed.icu", "beds": 5.0},
-            retracted=True,
-            revision=1,
+        *_with_retraction(
+            _alert(
+                "al-conv-a",
+                "beds_converted",
+                "info",
+                "hosp-a/bed.icu",
+                at(6, 11),
+                details={"item": "bed.icu", "beds": 5.0},
+            )
         ),
         _alert(
             "al-conv-a2",

@@ -31,6 +31,7 @@ from streams.core import (
     rollup_many,
     rollup_timeline,
 )
+from streams.core.engine import REVISED_ID
 from streams.ops.kafka import create_topics
 from streams.stages.topology import (
     LIVE_TOPICS,
@@ -441,14 +442,9 @@ def last_copies(outputs: list[Any]) -> dict[str, Escalation | Task | Alert]:
     keeps (sinks/tables.py), whatever order the copies landed in."""
     last: dict[str, Escalation | Task | Alert] = {}
     for out in outputs:
-        if isinstance(out, Escalation | Task | Alert):
-            oid = (
-                out.decision_id
-                if isinstance(out, Escalation)
-                else out.task_id
-                if isinstance(out, Task)
-                else out.alert_id
-            )
+        get_id = REVISED_ID.get(type(out))
+        if get_id is not None:
+            oid = get_id(out)
             if oid not in last or out.revision > last[oid].revision:
                 last[oid] = out
     return last
