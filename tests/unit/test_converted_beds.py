@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
+from streams.core import initial_state, step_many
 from streams.core.eventtime import to_us
 from streams.core.forecast import IcuBeds, icu_beds
 from streams.core.icu_line import converted_by
-from tests.unit.test_surge import ack, conversion_tasks, declare_ii, fold, h, icu
+from tests.unit.test_surge import RULES, ack, conversion_tasks, declare_ii, fold, h, icu
 from topics.models import Alert
 
 # H2 (designated): 2 free ICU beds of 20 (10 % < 15 %: low at hour 0) and 2 convertible.
@@ -64,12 +65,21 @@ def test_icu_capacity_low_counts_the_converted_beds() -> None:
     assert [a.at for a in standing(out, "icu_capacity_low")] == [h(0)]
 
 
+def _in_batches(events: list[Any], size: int) -> list[Any]:
+    """The outputs of ``events`` stepped ``size`` at a time (a live worker's batches)."""
+    state, out = initial_state("5101"), []
+    for i in range(0, len(events), size):
+        state, got = step_many(state, events[i : i + size], RULES)
+        out += got
+    return out
+
+
 @pytest.mark.parametrize("seed", range(6))
-def test_the_same_for_any_arrival_order(seed: int) -> None:
+def test_the_same_for_any_arrival_order_and_batching(seed: int) -> None:
     want = {k: standing(fold(_events())[1], k) for k in ("beds_converted", "icu_capacity_low")}
     events = _events()
     random.Random(seed).shuffle(events)
-    _, out = fold(events)
+    out = _in_batches(events, 1 + seed % 3)
     got = {k: standing(out, k) for k in want}
     assert {k: [a.alert_id for a in v] for k, v in got.items()} == {
         k: [a.alert_id for a in v] for k, v in want.items()
