@@ -141,11 +141,13 @@ def conversion_opens(ns: Namespace, task_id: str, comp: Compiled) -> int | None:
 def conversions(ns: Namespace, jurisdiction: str, comp: Compiled) -> tuple[Conversion, ...]:
     """Each hospital's conversion (its earliest acked order), by opening time."""
     surge = comp.surge
-    if surge is None:
-        return ()
+    if surge is None or not ns.acks or not hospitals(comp, jurisdiction):
+        return ()  # the common case (no registry, or nothing acked): no track to look at
     lead = round(surge.lead_hours * 3_600_000_000)
     acked: dict[str, int] = {}
     for track in ns.tracks.values():
+        if not track.decls:
+            continue
         order = (
             incident_id(ns.status, jurisdiction, track),
             order_time(declared_changes(track.decls), comp),
