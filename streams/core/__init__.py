@@ -7,7 +7,7 @@ uuid5 of content. Both shells (live Faust agents, offline replay) call the same
 ``streams/rulebooks/default.yaml`` for the rules.
 """
 
-from streams.core.checks import input_problem
+from streams.core.checks import input_problem, received_problem
 from streams.core.compiled import compile_rulebook
 from streams.core.declare import (
     DeclaredEntry,
@@ -71,6 +71,7 @@ __all__ = [
     "load_rulebook",
     "load_rules",
     "parse_rulebook",
+    "received_problem",
     "rollup_ack",
     "rollup_areas",
     "rollup_many",

@@ -63,14 +63,19 @@ async def admin_client(
 
 
 def topic_configs(spec: TopicSpec, settings: Settings) -> dict[str, str]:
-    """A topic's configs at creation. The raw cases (national ids, names) are kept
-    ``cases_retention_days`` counted from when the broker received them (LogAppendTime:
-    their producers stamp event times, and an old event must not vanish on arrival); the
-    worker keeps what it decided, pseudonymised, in the decided topic for good."""
+    """A topic's configs at creation. Every input topic is stamped by the broker on
+    arrival (LogAppendTime): the decide stage refuses a record reported later than the
+    broker received it (streams/core/checks.py), a bound no producer can move, and the
+    same in a review as live. The raw cases (national ids, names) are kept
+    ``cases_retention_days`` counted from that arrival (an old event must not vanish on
+    arrival); the worker keeps what it decided, pseudonymised, in the decided topic for
+    good."""
+    configs = {"retention.ms": str(spec.retention_ms)}
+    if spec.role == "input":
+        configs["message.timestamp.type"] = "LogAppendTime"
     if spec is CASES:
-        days_ms = int(settings.cases_retention_days * DAY_MS)
-        return {"retention.ms": str(days_ms), "message.timestamp.type": "LogAppendTime"}
-    return {"retention.ms": str(spec.retention_ms)}
+        configs["retention.ms"] = str(int(settings.cases_retention_days * DAY_MS))
+    return configs
 
 
 async def create_topics(
