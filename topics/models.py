@@ -537,6 +537,7 @@ AlertKind = Literal[
     "staff_ratio_low",
     "stockpile_short",
     "capacity_forecast",
+    "beds_converted",
     "reporting_late",
     "event_held",
     "ack_rejected",
@@ -555,7 +556,8 @@ class Alert(_Output):
         description=(
             "warning_opened, task_overdue, transfer_delayed, capacity_redirect, stock_low, "
             "icu_capacity_low, staff_ratio_low, stockpile_short, capacity_forecast, "
-            "reporting_late, tier_recommended, declaration_overdue or declaration_rejected."
+            "beds_converted, reporting_late, tier_recommended, declaration_overdue or "
+            "declaration_rejected."
         )
     )
     level: AlertLevel = Field(description="info, blue, yellow, orange or red.")

@@ -410,6 +410,11 @@ def _alert(alert_id: str, kind: Any, level: Any, subject: str, when: datetime, *
     )
 
 
+def _with_retraction(alert: Alert) -> tuple[Alert, Alert]:
+    """``alert`` and its retraction (the next revision)."""
+    return alert, alert.model_copy(update={"retracted": True, "revision": alert.revision + 1})
+
+
 def alerts() -> list[Alert]:
     return [
         _alert(
@@ -443,6 +448,34 @@ def alerts() -> list[Alert]:
         ),
         _alert("al-late-c7", "reporting_late", "yellow", "e-c7", at(3, 19), jurisdiction="5001"),
         _alert("al-stock", "stock_low", "orange", "depot-1/ppe.n95", at(6, 8)),
+        # hosp-b's conversion opened 3 ICU beds; hosp-a's was retracted (a late declaration
+        # moved its order), and its replacement opens after the window: neither is shown
+        _alert(
+            "al-conv-b",
+            "beds_converted",
+            "info",
+            "hosp-b/bed.icu",
+            at(6, 10),
+            details={"item": "bed.icu", "beds": 3.0},
+        ),
+        *_with_retraction(
+            _alert(
+                "al-conv-a",
+                "beds_converted",
+                "info",
+                "hosp-a/bed.icu",
+                at(6, 11),
+                details={"item": "bed.icu", "beds": 5.0},
+            )
+        ),
+        _alert(
+            "al-conv-a2",
+            "beds_converted",
+            "info",
+            "hosp-a/bed.icu",
+            at(9),
+            details={"item": "bed.icu", "beds": 5.0},
+        ),
         _alert(
             "al-warning",
             "warning_opened",

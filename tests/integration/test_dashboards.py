@@ -272,9 +272,15 @@ EXPECTED: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {
         ],
     ),
     "Free ICU beds by hospital": (
-        ("hospital", "free_icu_beds", "icu_beds", "convertible_icu_beds"),
-        # hosp-a's convertible count comes from its earlier report (argMax skips NULLs)
-        [("hosp-c", 0.0, 8.0, None), ("hosp-a", 2.0, 20.0, 1.0), ("hosp-b", 7.0, 10.0, 4.0)],
+        ("hospital", "free_icu_beds", "icu_beds", "convertible_icu_beds", "converted_icu_beds"),
+        # hosp-a's convertible count comes from its earlier report (argMax skips NULLs);
+        # hosp-b's 3 converted beds from its beds_converted alert (hosp-a's: retracted, or
+        # after the window)
+        [
+            ("hosp-c", 0.0, 8.0, None, 0.0),
+            ("hosp-a", 2.0, 20.0, 1.0, 0.0),
+            ("hosp-b", 7.0, 10.0, 4.0, 3.0),
+        ],
     ),
     "Stock days of cover by item (target 30 days)": (
         ("item", "days_of_cover", "worst_site_days", "target_days"),
@@ -344,6 +350,15 @@ EXPECTED: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {
     "Alerts": (
         ("at", "level", "alert_kind", "jurisdiction", "subject_id", "incident_id", "message"),
         [
+            (
+                utc(6, 10),
+                "info",
+                "beds_converted",
+                "5101",
+                "hosp-b/bed.icu",
+                None,
+                "beds_converted hosp-b/bed.icu",
+            ),
             (
                 utc(6, 8),
                 "orange",
@@ -502,8 +517,8 @@ FILTERED = [
         "Free ICU beds by hospital",
         {"jurisdiction": ["5101"]},
         [
-            ("hosp-a", 2.0, 20.0, 1.0),
-            ("hosp-b", 7.0, 10.0, 4.0),
+            ("hosp-a", 2.0, 20.0, 1.0, 0.0),
+            ("hosp-b", 7.0, 10.0, 4.0, 3.0),
         ],
     ),
     (
@@ -585,7 +600,8 @@ def test_the_reader_cannot_write(reader: Client, board_db: str) -> None:
 def test_the_board_reads_staff_teams_and_replenishment_tasks(
     stack: Settings, board_db: str
 ) -> None:
-    """``tierflow board``'s own queries on the same landed scenario (issue 15 items 1, 4)."""
+    """``tierflow board``'s own queries on the same landed scenario (issue 15 items 1, 2,
+    4, 5)."""
     client = connect(stack, board_db, reader=True)
     try:
         board = read_board(client)
@@ -608,6 +624,10 @@ def test_the_board_reads_staff_teams_and_replenishment_tasks(
         ("inc-cholera-5101", 7.0),
         ("inc-warning-5101", None),
     ]
+    # converted ICU beds: hosp-b's 3 and hosp-a's 5 (its standing conversion, opened by
+    # now; the retracted one is not counted), none at hosp-c
+    icu = {r["site_id"]: r["converted"] for r in board.beds if r["item"] == "bed.icu"}
+    assert icu == {"hosp-a": 5.0, "hosp-b": 3.0, "hosp-c": 0.0}
     # a replenishment task follows no tier: the room sees it overdue all the same
     stockpile = [t for t in board.overdue_tasks if t["incident_id"].startswith("stockpile/")]
     assert [(t["task_id"], t["tier"]) for t in stockpile] == [("t-stock", "IV")]
