@@ -66,19 +66,9 @@ from streams.core.surge import (
 )
 from streams.core.tiers import Timeline, same_tier_newest_case
 from streams.core.transfers import apply_transfer, beds_changed, delayed
-from topics.models import (
-    Alert,
-    CaseEvent,
-    Escalation,
-    IncidentEvent,
-    IncidentState,
-    Status,
-    StockEvent,
-    StockLevel,
-    Task,
-    Tick,
-    TransferEvent,
-)
+from topics.models import CaseEvent, IncidentEvent, StockEvent, TransferEvent
+from topics.outputs import Alert, Escalation, IncidentState, StockLevel, Task, Tick
+from topics.vocabulary import Status
 
 InputEvent = IncidentEvent | CaseEvent | TransferEvent | StockEvent
 _INPUT_TYPES = frozenset({IncidentEvent, CaseEvent, TransferEvent, StockEvent})

@@ -41,7 +41,7 @@ from streams.core.compiled import Compiled
 from streams.core.eventtime import DAY, days_to_us
 from streams.core.icu_line import converted_by
 from streams.core.state import Namespace, Track
-from topics.models import Alert
+from topics.outputs import Alert
 
 
 class Growth(NamedTuple):

@@ -22,7 +22,7 @@ from streams.core.alerts import alert, show
 from streams.core.compiled import Compiled
 from streams.core.icu_line import IcuFigures, IcuLine
 from streams.core.state import NO_TIME, Namespace
-from topics.models import Alert
+from topics.outputs import Alert
 
 
 def icu_changed(

@@ -28,7 +28,7 @@ from streams.core.state import (
 from streams.core.transfers import index_ask
 from topics.codec import decode, encode
 from topics.errors import TierflowError
-from topics.models import Rejection
+from topics.outputs import Rejection
 
 FORMAT = 3
 # Format 1 had no count of emitted copies: its outputs count as never emitted.

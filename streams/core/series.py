@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from topics.models import SiteType
+from topics.vocabulary import SiteType
 
 # A snapshot's (site type, unit, baseline, convertible)
 Meta = tuple[SiteType, str, float | None, float | None]

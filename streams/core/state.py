@@ -29,7 +29,7 @@ from typing import Any, TypeVar, cast
 from immutables import Map, MapMutation
 
 from streams.core.series import Series
-from topics.models import IncidentCategory, IncidentPhase, Status
+from topics.vocabulary import IncidentCategory, IncidentPhase, Status
 
 NO_TIME = -(1 << 62)
 

@@ -33,7 +33,7 @@ from streams.core.rulebook import TIER_RANK
 from streams.core.state import Namespace, Track
 from streams.core.stock import snapshot_at
 from streams.core.tasks import claim, unclaim
-from topics.models import Alert
+from topics.outputs import Alert
 
 SURGE_ACTION = "平战转换"  # what every conversion task's action starts with
 Order = tuple[str, int | None]  # (incident id, order time; None: not ordered)

@@ -16,7 +16,7 @@ from streams.core.rulebook import Rulebook
 from streams.simulate import cholera, ili_school, poisoning, road_mci, supply_squeeze, surge
 from streams.simulate.errors import SimulateError
 from streams.simulate.script import Params, Scenario, SimRecord
-from topics.models import Rejection
+from topics.outputs import Rejection
 from topics.routing import OutgoingRecord, route_line
 
 # A fixed default start keeps files reproducible: Monday 2 March 2026, 08:00 Beijing time.

@@ -21,16 +21,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from sinks.clickhouse import ClickHouseSink
-from topics.models import (
-    Alert,
-    CaseEvent,
-    Escalation,
-    IncidentState,
-    Source,
-    StockLevel,
-    Task,
-    TransferEvent,
-)
+from topics.models import CaseEvent, Source, TransferEvent
+from topics.outputs import Alert, Escalation, IncidentState, StockLevel, Task
 from topics.settings import Settings
 
 WINDOW_START = datetime(2026, 3, 1, tzinfo=UTC)

@@ -41,16 +41,8 @@ from streams.stages.topology import (
 )
 from tests.integration.kafka_helpers import admin_options, signatures
 from topics.codec import decode, decode_tick
-from topics.models import (
-    Alert,
-    CaseEvent,
-    Escalation,
-    IncidentEvent,
-    IncidentState,
-    Rejection,
-    Task,
-    Tick,
-)
+from topics.models import CaseEvent, IncidentEvent
+from topics.outputs import Alert, Escalation, IncidentState, Rejection, Task, Tick
 from topics.privacy import pseudonymise_case
 from topics.registry import (
     ALL_TOPICS,

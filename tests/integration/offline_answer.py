@@ -21,13 +21,7 @@ from streams.stages.topology import (
     STOCK_LEVELS,
 )
 from topics.codec import decode
-from topics.models import (
-    Alert,
-    Escalation,
-    IncidentState,
-    Rejection,
-    Task,
-)
+from topics.outputs import Alert, Escalation, IncidentState, Rejection, Task
 from topics.registry import (
     ALERTS,
     CASES,

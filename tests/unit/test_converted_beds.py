@@ -16,7 +16,7 @@ from streams.core.eventtime import to_us
 from streams.core.forecast import IcuBeds, icu_beds
 from streams.core.icu_line import converted_by
 from tests.unit.test_surge import RULES, ack, conversion_tasks, declare_ii, fold, h, icu
-from topics.models import Alert
+from topics.outputs import Alert
 
 # H2 (designated): 2 free ICU beds of 20 (10 % < 15 %: low at hour 0) and 2 convertible.
 # A Tier II declared at hour 1 orders H2 to convert; its ack at hour 2 opens the 2 beds at

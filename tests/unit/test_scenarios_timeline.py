@@ -16,7 +16,7 @@ import pytest
 
 from streams.simulate import generate, rulebook_for
 from tests.folding import valid_records
-from topics.models import Alert, IncidentState, Task, Tick
+from topics.outputs import Alert, IncidentState, Task, Tick
 
 core = pytest.importorskip("streams.core", reason="the core is not there yet")
 if not all(hasattr(core, name) for name in ("fold", "default_rulebook", "tier_timeline")):

@@ -26,7 +26,8 @@ from streams.simulate import DEFAULT_START, generate, rulebook_for
 from streams.stages.state_records import RecordStore
 from tests.core_events import case
 from tests.folding import valid_records
-from topics.models import CaseEvent, Tick
+from topics.models import CaseEvent
+from topics.outputs import Tick
 from topics.registry import jurisdiction_of
 
 RULES = default_rulebook()

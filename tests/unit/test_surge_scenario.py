@@ -10,7 +10,7 @@ from streams.core import default_rulebook, fold
 from streams.core.surge import SURGE_ACTION
 from streams.simulate import generate, rulebook_for
 from tests.folding import valid_records
-from topics.models import Alert, Task
+from topics.outputs import Alert, Task
 
 
 def _folded(rulebook: Any) -> tuple[dict[str, Task], set[tuple[str, str]]]:
