@@ -17,7 +17,7 @@ from topics.vocabulary import Status
 if TYPE_CHECKING:
     from sinks.display import LocalTime
     from sinks.pipeline_view import WorkerHealth
-    from streams.commands.board_view import View
+    from streams.commands.board_layout import View
 
 console = term.console()
 
@@ -30,7 +30,7 @@ def reader(
     from sinks.command_view import read_board
     from sinks.display import LocalTime
     from sinks.pipeline_view import worker_health
-    from streams.commands.board_view import View
+    from streams.commands.board_layout import View
 
     client = connect(settings, database, reader=True)
     clock = LocalTime(settings.display_zone())
