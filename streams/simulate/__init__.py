@@ -15,7 +15,7 @@ from streams.core import load_rules, shipped_registry
 from streams.core.rulebook import Rulebook
 from streams.simulate import cholera, ili_school, poisoning, road_mci, supply_squeeze, surge
 from streams.simulate.errors import SimulateError
-from streams.simulate.script import Params, Scenario, SimRecord
+from streams.simulate.params import Params, Scenario, SimRecord
 from topics.outputs import Rejection
 from topics.routing import OutgoingRecord, route_line
 

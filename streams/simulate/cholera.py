@@ -31,15 +31,9 @@ from typing import Any
 
 from streams.core import default_rulebook, verification_id, warning_incident_id
 from streams.core.rollup_tasks import rollup_incident_id, rollup_task_ids
+from streams.simulate.params import FaultPlan, Params, Scenario, rfc3339, whole_seconds
 from streams.simulate.places import CHENGDU, ZIGONG, Agency, County, hospital
-from streams.simulate.script import (
-    FaultPlan,
-    Params,
-    Scenario,
-    Script,
-    rfc3339,
-    whole_seconds,
-)
+from streams.simulate.script import Script
 from topics.vocabulary import Tier
 
 DISEASE = "cholera"

@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 
 from streams.core import default_rulebook, verification_id, warning_incident_id
 from streams.simulate.errors import SimulateError
+from streams.simulate.params import FaultPlan, Params, Scenario, rfc3339
 from streams.simulate.places import CHENGDU, Agency, County, hospital
-from streams.simulate.script import FaultPlan, Params, Scenario, Script, rfc3339
+from streams.simulate.script import Script
 
 SCHOOL_COUNTY = CHENGDU[3]  # 武侯区
 OTHER_COUNTY = CHENGDU[0]  # 锦江区: a pupil's family takes her to its hospital

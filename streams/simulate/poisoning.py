@@ -14,8 +14,9 @@ from datetime import timedelta
 from typing import Any
 
 from streams.simulate.errors import SimulateError
+from streams.simulate.params import FaultPlan, Params, Scenario, rfc3339
 from streams.simulate.places import CHENGDU, DISPATCH_120, EMERGENCY_MGMT, hospital, hospital_id
-from streams.simulate.script import FaultPlan, Params, Scenario, Script, rfc3339
+from streams.simulate.script import Script
 
 SCENE = CHENGDU[4]  # 成华区
 LEAK = timedelta(hours=2)  # after the scenario's start

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from streams.simulate.errors import SimulateError
+from streams.simulate.params import FaultPlan, Params, Scenario, rfc3339
 from streams.simulate.places import (
     CHENGDU,
     DISPATCH_120,
@@ -27,7 +28,7 @@ from streams.simulate.places import (
     County,
     hospital,
 )
-from streams.simulate.script import FaultPlan, Params, Scenario, Script, rfc3339
+from streams.simulate.script import Script
 
 CRASH = timedelta(hours=1, minutes=12)  # after the scenario's start
 SCENE = LONGQUANYI

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from streams.simulate.params import FaultPlan, Params, Scenario, rfc3339
 from streams.simulate.places import (
     CHENGDU,
     EMERGENCY_MGMT,
@@ -21,7 +22,7 @@ from streams.simulate.places import (
     hospital,
     hospital_id,
 )
-from streams.simulate.script import FaultPlan, Params, Scenario, Script, rfc3339
+from streams.simulate.script import Script
 
 DAYS = 21  # snapshots on days 0..20, every day at the scenario's start time
 STOCK_LEVELS = ((7.0, "red"), (14.0, "orange"), (30.0, "yellow"))  # days of cover below

@@ -28,8 +28,9 @@ from typing import Any
 from streams.core.eventtime import to_us
 from streams.core.surge import conversion_task_id
 from streams.simulate.errors import SimulateError
+from streams.simulate.params import FaultPlan, Params, Scenario, rfc3339
 from streams.simulate.places import CHENGDU, EMERGENCY_MGMT, Agency, hospital
-from streams.simulate.script import FaultPlan, Params, Scenario, Script, rfc3339
+from streams.simulate.script import Script
 
 REGISTRY = "sichuan-example.yaml"  # streams/registries/
 DISEASE = "influenza"
