@@ -41,11 +41,9 @@ class TopicSpec:
         return f"{prefix}.{self.stem}.v1"
 
 
-# Inputs are the record an after-action review replays, and their Kafka timestamps are
-# event times (the publisher stamps occurred_at), so time-based retention would count from
-# when things happened, not from when they were published: a late report or a drill dated
-# in the past would be deleted as soon as its segment rolled. They are kept without a time
-# limit (KEEP); operators archive or prune them by size.
+# Inputs are the record an after-action review replays: they are kept without a time
+# limit (KEEP); operators archive or prune them by size. (The raw cases expire: see
+# streams.ops.kafka.topic_configs.)
 KEEP = -1
 INCIDENTS = TopicSpec("incidents", 6, "jurisdiction", KEEP, IncidentEvent, "input")
 CASES = TopicSpec("cases", 6, "jurisdiction", KEEP, CaseEvent, "input")

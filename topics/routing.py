@@ -21,9 +21,10 @@ from topics.registry import TICKS, TOPIC_FOR_KIND, jurisdiction_of
 @dataclass(frozen=True)
 class OutgoingRecord:
     """One record to send: topic stem (registry), value bytes, key, optional partition and
-    record timestamp. Events carry their ``occurred_at`` as the record timestamp, so that
-    Kafka's time index is an event-time index and a replay can find a time range with
-    ``offsets_for_times``."""
+    record timestamp. Events carry their ``occurred_at`` as the record timestamp; the input
+    topics tierflow creates replace it with the broker's receipt time (LogAppendTime,
+    ``streams.ops.kafka.topic_configs``), and a review plans by the event time in the
+    value either way (``streams.replay.kafka_range``)."""
 
     topic_stem: str
     value: bytes

@@ -25,15 +25,17 @@ def create() -> None:
     """Create every topic of the registry and of the live shell (its internal topics)
     that does not exist yet, and grant the worker its ACLs (both idempotent; as the admin).
     Workers then need no admin login."""
-    from streams.ops.kafka import create_topics
+    from streams.ops.kafka import STAMP_CONFIG, create_topics, producer_stamped
     from streams.ops.kafka_acl import grant_worker
     from streams.stages.topology import LIVE_TOPICS
-    from topics.registry import ALL_TOPICS
+    from topics.registry import ALL_TOPICS, INPUT_TOPICS
 
     settings = load_settings()
+    inputs = [spec.name(settings.topic_prefix) for spec in INPUT_TOPICS]
     try:
         outcomes = asyncio.run(create_topics(settings, (*ALL_TOPICS, *LIVE_TOPICS)))
         asyncio.run(grant_worker(settings))
+        stamped = asyncio.run(producer_stamped(settings, inputs))
     except TierflowError as exc:
         errors.print(term.error(exc))
         raise typer.Exit(1) from exc
@@ -43,6 +45,17 @@ def create() -> None:
             outcome.name, str(outcome.partitions), "created" if outcome.created else "exists"
         )
     console.print(table)
+    for name in sorted(stamped):  # created before the input topics were LogAppendTime
+        errors.print(
+            term.labelled(
+                "warning:",
+                "yellow",
+                f"{name} keeps its producers' timestamps, so records reported after they "
+                "arrived cannot be refused (README, Input checks): kafka-configs "
+                f"--alter --entity-type topics --entity-name {name} "
+                f"--add-config {STAMP_CONFIG}=LogAppendTime",
+            )
+        )
 
 
 def _read(source: str) -> bytes:

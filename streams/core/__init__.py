@@ -7,7 +7,7 @@ uuid5 of content. Both shells (live Faust agents, offline replay) call the same
 ``streams/rulebooks/default.yaml`` for the rules.
 """
 
-from streams.core.checks import input_problem
+from streams.core.checks import input_problem, received_problem
 from streams.core.compiled import compile_rulebook
 from streams.core.declare import (
     DeclaredEntry,
@@ -64,6 +64,7 @@ __all__ = [
     "input_problem",
     "load_rulebook",
     "parse_rulebook",
+    "received_problem",
     "rollup_ack",
     "rollup_areas",
     "rollup_many",

@@ -13,7 +13,7 @@ gets here: :mod:`topics.models` rejects it while decoding.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from streams.core.compiled import Compiled
@@ -43,6 +43,24 @@ def input_problem(event: Any, comp: Compiled) -> Problem | None:
             "an event cannot be reported before it happens: correct the time and publish again",
         )
     return value_problem(event, comp)
+
+
+def received_problem(event: Any, received_at: datetime, comp: Compiled) -> Problem | None:
+    """Why ``event`` claims a time its record cannot have, given when the broker received
+    the record (its LogAppendTime stamp), or None. An agency cannot report after its record
+    reached the broker: a ``reported_at`` later than that by more than the rulebook allows
+    (clocks drift) is wrong or hostile data, and would carry the jurisdiction's clock
+    forward with it (tasks overdue, tiers stood down, on one record's word)."""
+    ahead = event.reported_at - received_at
+    if ahead > comp.received_slack:
+        return (
+            "reported_at",
+            f"reported after received: reported_at {event.reported_at.isoformat()} is "
+            f"{_span(ahead)} after the broker received the record at "
+            f"{received_at.isoformat()} (allowed: {_span(comp.received_slack)}); "
+            "the sender's clock is wrong: correct it and publish again",
+        )
+    return None
 
 
 def value_problem(event: Any, comp: Compiled) -> Problem | None:

@@ -69,6 +69,7 @@ class Compiled:
     icu_threshold: float | None  # free/baseline below it: icu_capacity_low
     occurred_slack: timedelta  # occurred_at may exceed reported_at by this much
     occurred_slack_us: int  # the same, in microseconds
+    received_slack: timedelta  # reported_at may exceed the broker's receipt by this much
     ahead_limit: int | None  # microseconds ahead of the newest tick before an event is held
     max_casualties: int
     max_stock: float
@@ -230,6 +231,7 @@ def compile_rulebook(book: Rulebook) -> Compiled:
         icu_threshold=book.icu.threshold,
         occurred_slack=timedelta(minutes=checks.occurred_after_reported_minutes),
         occurred_slack_us=round(checks.occurred_after_reported_minutes * MINUTE),
+        received_slack=timedelta(minutes=checks.reported_after_received_minutes),
         ahead_limit=(
             None
             if checks.ahead_of_clock_minutes is None

@@ -1,7 +1,8 @@
 """The rulebook's ``input_checks:`` section (DESIGN.md sections 4 and 6).
 
 ``input_checks`` bounds what one record may claim before the core believes it: how far its
-``occurred_at`` may lie after its ``reported_at``, how far ahead of the log's clock (ticks)
+``occurred_at`` may lie after its ``reported_at`` and its ``reported_at`` after the broker
+received it, how far ahead of the log's clock (ticks)
 an event is applied at once (beyond, it is held until the clock reaches it), and sane upper
 bounds for counts. It is data; :mod:`streams.core.checks` enforces it (with the
 ``authority:`` section of :mod:`streams.core.rulebook_decisions`).
@@ -26,6 +27,8 @@ class InputChecks(_Section):
 
     # occurred_at may be later than reported_at by at most this (clocks drift a little)
     occurred_after_reported_minutes: Minutes = 10.0
+    # reported_at may be later than the broker's receipt of the record by at most this
+    reported_after_received_minutes: Minutes = 60.0
     # an event further ahead of the partition's newest tick waits for the clock; None: never
     ahead_of_clock_minutes: Minutes | None = 60.0
     max_casualties: Annotated[int, Field(ge=1)] = 100_000

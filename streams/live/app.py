@@ -183,8 +183,11 @@ def _intake(app: Any, settings: Settings, names: TopicNames) -> Intake:
         }
         return {partition: (await sent).offset for partition, sent in sends.items()}
 
+    kafka = aiokafka_options(settings, "worker")
+    if settings.worker_instance_id is not None:  # as the Faust consumer's, below
+        kafka["group_instance_id"] = settings.worker_instance_id
     return Intake(
-        kafka=aiokafka_options(settings, "worker"),
+        kafka=kafka,
         group=f"{settings.topic_prefix}.decide-intake",
         topics=names.decide_sources,
         batch_max=settings.worker_batch_max,

@@ -38,7 +38,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.live import journal
 from streams.live.waiting import Progress
-from streams.stages.batch import Record
+from streams.stages.batch import Record, consumed
 
 log = logging.getLogger("tierflow.live.intake")
 
@@ -133,7 +133,7 @@ class Intake:
                 )
                 # in decide order (journal.in_order) without sorting every record: each
                 # partition's records come in offset order
-                records = [_record(m) for _, batch in sorted(fetched.items()) for m in batch]
+                records = [consumed(m) for _, batch in sorted(fetched.items()) for m in batch]
                 if records and not await self._decided(records, decide, decided, generation):
                     continue  # revoked meanwhile: the next assignment decides it again
                 due = self.clock() - last_commit >= spacing
@@ -301,7 +301,7 @@ async def _journaled_batches(
         batch = []
         for topic, first, end in journal.ranges(entry):
             read = found[TopicPartition(topic, book.partition)]
-            batch += [_record(read[n]) for n in range(first, end) if n in read]
+            batch += [consumed(read[n]) for n in range(first, end) if n in read]
         batches.append(journal.in_order(batch))
     return batches
 
@@ -313,10 +313,6 @@ def _behind(entry: bytes, partition: int, committed: Mapping[TopicPartition, int
         first < committed.get(TopicPartition(topic, partition), 0)
         for topic, first, _ in journal.ranges(entry)
     )
-
-
-def _record(m: Any) -> Record:
-    return Record(m.topic, m.partition, m.offset, m.key, m.value, m.headers)
 
 
 async def _read_spans(

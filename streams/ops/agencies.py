@@ -3,8 +3,10 @@
 The registry (topics/agencies.py) is data the worker and ``tierflow replay`` load. ``agency add``
 gives an agency its SCRAM credentials (the admin API, :mod:`streams.ops.kafka_scram`), its ACLs
 (:mod:`streams.ops.kafka_acl`) and a first key; ``rotate`` adds a key (the old ones stay
-valid until revoked); ``revoke`` removes credentials and ACLs and revokes the keys as of
-the input topics' current end offsets (:mod:`topics.signing` says why offsets).
+valid until revoked); ``revoke`` locks the credentials (a password nobody keeps:
+:func:`streams.ops.kafka_scram.lockout` says why not a deletion), removes the ACLs and
+revokes the keys as of the input topics' current end offsets (:mod:`topics.signing` says
+why offsets).
 """
 
 from __future__ import annotations
@@ -123,9 +125,20 @@ async def _revoke_acls(settings: Settings, agency_id: str) -> None:
 
 
 async def _input_end_offsets(settings: Settings) -> dict[str, dict[int, int]]:
+    """The end offset of every partition of the input topics; AgencyError naming the
+    input topics the broker does not have (asking for their offsets would only time out)."""
     consumer = AIOKafkaConsumer(**aiokafka_options(settings, "admin"))
     try:
         await consumer.start()
+        names = [spec.name(settings.topic_prefix) for spec in INPUT_TOPICS]
+        missing = sorted(set(names) - await consumer.topics())
+        if missing:
+            raise AgencyError(
+                f"Kafka at {settings.kafka_bootstrap} lacks the input"
+                f" topic{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
+                f" (TIERFLOW_TOPIC_PREFIX={settings.topic_prefix}): a revocation takes effect"
+                " at the input topics' end offsets; `tierflow topics create` makes them"
+            )
         ends: dict[str, dict[int, int]] = {}
         for spec in INPUT_TOPICS:
             topic = spec.name(settings.topic_prefix)
@@ -138,11 +151,9 @@ async def _input_end_offsets(settings: Settings) -> dict[str, dict[int, int]]:
 
 
 async def _scram(settings: Settings, username: str, *, add: SecretStr | None) -> None:
-    """Set (``add``: the password) or delete the user's SCRAM-SHA-512 credentials through
-    the admin API, as the admin: the password is salted and hashed here and never appears
-    on a command line (:mod:`streams.ops.kafka_scram`)."""
-    request = (
-        kafka_scram.deletion(username) if add is None else kafka_scram.upsertion(username, add)
-    )
+    """Set (``add``: the password) or lock (``None``) the user's SCRAM-SHA-512 credentials
+    through the admin API, as the admin: the password is salted and hashed here and never
+    appears on a command line (:mod:`streams.ops.kafka_scram`)."""
+    request = kafka_scram.lockout(username) if add is None else kafka_scram.upsertion(username, add)
     async with admin_client(settings) as admin:
         await kafka_scram.alter(admin, request)

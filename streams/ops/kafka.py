@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from topics.errors import TierflowError
@@ -29,6 +30,7 @@ class KafkaUnavailable(TierflowError):
 # How long a created topic may take to show in the broker's metadata (1.5-3 s seen on a
 # single KRaft broker on this machine class) before create_topics gives up.
 TOPIC_READY_TIMEOUT_S = 60.0
+STAMP_CONFIG = "message.timestamp.type"
 
 
 @dataclass(frozen=True)
@@ -63,14 +65,19 @@ async def admin_client(
 
 
 def topic_configs(spec: TopicSpec, settings: Settings) -> dict[str, str]:
-    """A topic's configs at creation. The raw cases (national ids, names) are kept
-    ``cases_retention_days`` counted from when the broker received them (LogAppendTime:
-    their producers stamp event times, and an old event must not vanish on arrival); the
-    worker keeps what it decided, pseudonymised, in the decided topic for good."""
+    """A topic's configs at creation. Every input topic is stamped by the broker on
+    arrival (LogAppendTime): the decide stage refuses a record reported later than the
+    broker received it (streams/core/checks.py), a bound no producer can move, and the
+    same in a review as live. The raw cases (national ids, names) are kept
+    ``cases_retention_days`` counted from that arrival (an old event must not vanish on
+    arrival); the worker keeps what it decided, pseudonymised, in the decided topic for
+    good."""
+    configs = {"retention.ms": str(spec.retention_ms)}
+    if spec.role == "input":
+        configs[STAMP_CONFIG] = "LogAppendTime"
     if spec is CASES:
-        days_ms = int(settings.cases_retention_days * DAY_MS)
-        return {"retention.ms": str(days_ms), "message.timestamp.type": "LogAppendTime"}
-    return {"retention.ms": str(spec.retention_ms)}
+        configs["retention.ms"] = str(int(settings.cases_retention_days * DAY_MS))
+    return configs
 
 
 async def create_topics(
@@ -100,6 +107,24 @@ async def create_topics(
                 outcomes.append(TopicOutcome(name, spec.partitions, created=False))
         await _until_served(admin, {o.name: o.partitions for o in outcomes})
     return outcomes
+
+
+async def producer_stamped(settings: Settings, names: list[str]) -> set[str]:
+    """Those of the topics ``names`` whose records carry their producer's timestamp
+    (CreateTime), asked as the admin: an input topic created before tierflow made them
+    LogAppendTime, whose records the decide stage cannot bound by their arrival."""
+    wanted = {STAMP_CONFIG: None}
+    async with admin_client(settings, "admin") as admin:
+        described = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name, configs=wanted) for name in names]
+        )
+    return {
+        resource["resource_name"]
+        for response in described
+        for resource in response.to_object()["resources"]
+        for entry in resource["config_entries"]
+        if entry["config_names"] == STAMP_CONFIG and entry["config_value"] != "LogAppendTime"
+    }
 
 
 async def _until_served(admin: AIOKafkaAdminClient, partitions: dict[str, int]) -> None:

@@ -17,7 +17,8 @@ import uuid
 from pathlib import Path
 
 from aiokafka import AIOKafkaClient
-from aiokafka.errors import KafkaError
+from aiokafka.conn import create_conn
+from aiokafka.errors import KafkaError, SaslAuthenticationFailed
 
 from streams.ops.stack_proc import StackError
 from topics.kafka_security import aiokafka_options
@@ -207,12 +208,23 @@ def format_storage(settings: Settings, properties: Path, data_dir: Path) -> bool
 
 def answers_metadata(settings: Settings, timeout: float = 5.0) -> bool:
     """Whether the local broker answers the admin's metadata request naming at least one
-    broker."""
+    broker; StackError when it refuses the admin's login (waiting does not change that)."""
     try:  # don't let aiokafka log connection errors while the broker is still starting
         socket.create_connection(("127.0.0.1", settings.kafka_port), timeout=1).close()
     except OSError:
         return False
-    return asyncio.run(_metadata(settings, timeout))
+    if asyncio.run(_metadata(settings, timeout)):
+        return True
+    if asyncio.run(_login_refused(settings, timeout)):
+        raise StackError(
+            f"Kafka at 127.0.0.1:{settings.kafka_port} refuses the login of"
+            f" {settings.kafka_admin_username!r}: TIERFLOW_KAFKA_ADMIN_PASSWORD is not the"
+            " password its storage was formatted with, or the storage holds a SCRAM"
+            " deletion (an `agency revoke` before this release) that Kafka 4.3 replays"
+            " wrongly (README, Known limits); stop the stack and remove"
+            f" {settings.stack_home.resolve() / 'kafka'} (its topics are lost)"
+        )
+    return False
 
 
 async def _metadata(settings: Settings, timeout: float) -> bool:
@@ -226,3 +238,20 @@ async def _metadata(settings: Settings, timeout: float) -> bool:
         return False
     finally:
         await client.close()
+
+
+async def _login_refused(settings: Settings, timeout: float) -> bool:
+    """Whether the broker answers but refuses the admin's SASL login (the client's
+    bootstrap folds that into "unable to bootstrap", so ask one connection)."""
+    options = aiokafka_options(settings, "admin")
+    del options["bootstrap_servers"]
+    try:
+        conn = await asyncio.wait_for(
+            create_conn("127.0.0.1", settings.kafka_port, **options), timeout
+        )
+    except SaslAuthenticationFailed:
+        return True
+    except (KafkaError, OSError, TimeoutError):
+        return False
+    conn.close()
+    return False

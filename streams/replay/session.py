@@ -60,13 +60,12 @@ from streams.replay.kafka_range import (
     read_batches,
 )
 from streams.replay.runner import (
-    DecidedBatch,
     ReplayError,
     Review,
     file_records,
     review_database,
 )
-from streams.stages.batch import Record
+from streams.stages.batch import Record, consumed
 from streams.stages.topology import DECIDED, TopicNames
 from topics.agencies import load_registry
 from topics.registry import TICKS
@@ -169,7 +168,7 @@ class _Run:
         with _collector_paused():
             batch = self.review.decide(records)
         # Copies: a later batch must not leak into this batch's consistent point.
-        point = _Point(positions, dict(self.review.states), dict(self.review.rollups), batch)
+        point = _Point(positions, dict(self.review.states), dict(self.review.rollups), batch.events)
         self.settle()
         self._landing = (self._lander.submit(self.review.land, batch), point)
 
@@ -185,7 +184,7 @@ class _Run:
         ckpt.positions = {**ckpt.positions, **point.positions}
         ckpt.states = point.states
         ckpt.rollups = point.rollups
-        ckpt.events += point.batch.events
+        ckpt.events += point.events
         if time.monotonic() - self.saved_at > self.save_every:
             self._save()
 
@@ -229,13 +228,13 @@ class _Run:
 
 @dataclass(frozen=True)
 class _Point:
-    """Where a review stands once ``batch`` has landed: the positions after it and the
-    states it left (dicts of references; states are immutable)."""
+    """Where a review stands once a batch has landed: the positions after it, the states
+    it left (dicts of references; states are immutable) and how many events it held."""
 
     positions: dict[str, int]
     states: dict[str, CoreState]
     rollups: dict[str, RollupState]
-    batch: DecidedBatch
+    events: int
 
 
 @contextmanager
@@ -288,10 +287,8 @@ async def replay_kafka(
             batches = [b for b in chunked(plan, batch_records) if not _done(b, positions)]
             total = sum(part.size for batch in batches for part in batch)
             async for parts, batch in read_batches(consumer, batches, from_ms, to_ms):
-                records = [
-                    Record(r.topic, r.partition, r.offset, r.key, r.value, r.headers) for r in batch
-                ]
-                run.take(records, {f"{p.topic}:{p.partition}": p.end for p in parts})
+                ends = {f"{p.topic}:{p.partition}": p.end for p in parts}
+                run.take([consumed(r) for r in batch], ends)
                 if progress:
                     progress(sum(part.size for part in parts), total)
             run.settle()

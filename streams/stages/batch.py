@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
@@ -25,6 +26,19 @@ class Record:
     key: bytes | None
     value: bytes
     headers: Sequence[tuple[str, bytes]] = ()
+    # when the broker received it: its LogAppendTime stamp (None: the producer stamped it)
+    received_at: datetime | None = None
+
+
+LOG_APPEND_TIME = 1  # a Kafka record's timestamp_type when the broker stamped it
+
+
+def consumed(m: Any) -> Record:
+    """The :class:`Record` of a consumed Kafka record (aiokafka's ``ConsumerRecord``)."""
+    received = None
+    if m.timestamp_type == LOG_APPEND_TIME:
+        received = datetime.fromtimestamp(m.timestamp / 1000, UTC)
+    return Record(m.topic, m.partition, m.offset, m.key, m.value, m.headers, received)
 
 
 @dataclass(frozen=True)

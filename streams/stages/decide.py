@@ -45,9 +45,12 @@ from streams.core import (
     feeds_rollup,
     initial_state,
     input_problem,
+    received_problem,
     rollup_areas,
     step_many,
 )
+from streams.core.checks import Problem
+from streams.core.compiled import Compiled
 from streams.stages.batch import CoreStateStore, Decided, Emitted, Outgoing, Record
 from streams.stages.observer import QUIET, StageObserver, reason_class
 from streams.stages.ticks import TickClock
@@ -235,9 +238,13 @@ class Decider:
         batch.out.append(Emitted(self._dlq_topic, record.topic.encode(), located))
         batch.rejected[(record.topic, reason_class(rejection))] += 1
 
-    def _refused(self, event: Any, record: Record, batch: _Batch, now: datetime) -> bool:
-        """Send ``event`` to the DLQ when the rulebook's input checks refuse it."""
-        problem = input_problem(event, compile_rulebook(self.rulebook))
+    def _compiled(self) -> Compiled:
+        return compile_rulebook(self.rulebook)
+
+    def _refused(
+        self, problem: Problem | None, record: Record, batch: _Batch, now: datetime
+    ) -> bool:
+        """Send the record to the DLQ when the rulebook's input checks found a ``problem``."""
         if problem is None:
             return False
         field_path, reason = problem
@@ -272,9 +279,13 @@ class Decider:
                 if refused is not None:
                     self._reject(refused, record, batch, now)
                     return
+            if record.received_at is not None and self._refused(
+                received_problem(event, record.received_at, self._compiled()), record, batch, now
+            ):
+                return
             if isinstance(event, CaseEvent):
                 event = pseudonymise_case(event, self.pseudonym_key)
-        if self._refused(event, record, batch, now):
+        if self._refused(input_problem(event, self._compiled()), record, batch, now):
             return
         jurisdiction = jurisdiction_of(event.region, self.digits)
         target = _partition_of(jurisdiction)

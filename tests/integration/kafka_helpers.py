@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
-from topics.kafka_security import aiokafka_options
+from topics.kafka_security import Principal, aiokafka_options
 from topics.settings import Settings
 
 TIERFLOW = [sys.executable, "-m", "streams.cli"]
@@ -49,6 +50,18 @@ def admin_options(bootstrap: str) -> dict[str, Any]:
     user: tests read and write any topic), with the credentials of the environment's
     settings."""
     return {**aiokafka_options(Settings(), "admin"), "bootstrap_servers": bootstrap}
+
+
+async def logs_in(settings: Settings, principal: Principal) -> bool:
+    """Whether the broker lets ``principal`` log in (a producer that starts)."""
+    producer = AIOKafkaProducer(**aiokafka_options(settings, principal))
+    try:
+        await producer.start()
+        return True
+    except KafkaError:
+        return False
+    finally:
+        await producer.stop()
 
 
 def signatures(settings: Settings, values: list[bytes]) -> list[list[tuple[str, bytes]] | None]:

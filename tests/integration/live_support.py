@@ -237,6 +237,11 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "TIERFLOW_WORKER_COMMIT_INTERVAL_S": str(settings.worker_commit_interval_s),
         "TIERFLOW_WORKER_STALL_EXIT_S": str(settings.worker_stall_exit_s),
         "TIERFLOW_WORKER_HEARTBEAT_S": str(settings.worker_heartbeat_s),
+        **(
+            {"TIERFLOW_WORKER_INSTANCE_ID": settings.worker_instance_id}
+            if settings.worker_instance_id is not None
+            else {}
+        ),
         "TIERFLOW_STACK_HOME": str(ROOT / "var" / "test-workers"),
         # the stack's registry: the agencies the tests' records are signed by
         "TIERFLOW_AGENCY_REGISTRY_PATH": str(settings.agency_registry().resolve()),

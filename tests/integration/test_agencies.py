@@ -1,7 +1,8 @@
 """Agencies end to end on the real broker and worker (issue 12, items 2 and 3): an agency
 made by `tierflow agency add` publishes with kcat -F and a header computed by openssl (a
 client and a MAC tierflow did not write) and its event lands; a record claiming another
-agency and one signed with a revoked key land in the DLQ with their reasons; its
+agency, one dated ten years ahead (hostile input: the broker's receipt time bounds it) and
+one signed with a revoked key land in the DLQ with their reasons; its
 principal may not read the raw inputs nor write ticks; a replay verifies again and
 decides the same, the revoked key still covering what it signed before."""
 
@@ -16,16 +17,16 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 from clickhouse_connect.driver.client import Client
 from pydantic import SecretStr
 
 from streams.ops.agencies import add_agency, revoke
 from streams.ops.kafka import create_topics
 from tests.integration import kcat
-from tests.integration.kafka_helpers import admin_options, run_cli
+from tests.integration.kafka_helpers import admin_options, logs_in, run_cli
 from tests.integration.live_support import live_settings, prepare, rows, running_worker, wait_landed
-from topics.kafka_security import Login, aiokafka_options, read_login
+from topics.agencies import load_registry
+from topics.kafka_security import Login, read_login
 from topics.registry import INPUT_TOPICS
 from topics.settings import Settings
 from topics.signing import HEADER, sign_headers
@@ -34,7 +35,9 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(not kcat.available(), reason="kcat is installed by .ci/run"),
 ]
-MARCH = ["--from", "2026-03-01T00:00:00Z", "--to", "2026-04-01T00:00:00Z"]
+# from March 2026 to past the record dated 2036: the review refuses it again, by the same
+# broker stamp
+REVIEWED = ["--from", "2026-03-01T00:00:00Z", "--to", "2037-01-01T00:00:00Z"]
 
 
 def _stock(n: int, agency_id: str) -> bytes:
@@ -90,7 +93,8 @@ def test_an_agency_speaks_only_for_itself(
 
     stock = f"{settings.topic_prefix}.stock.v1"
     own, foreign = _stock(1, agency), _stock(2, "someone-else")
-    for value in (own, foreign):  # both signed with the agency's key, by openssl
+    ahead = _stock(4, agency).replace(b"2026-03-02", b"2036-03-02")
+    for value in (own, foreign, ahead):  # all signed with the agency's key, by openssl
         header = f"v1;kid={kid};hmac-sha256={_openssl_mac(value, hex_key)}"
         sent = _kcat_produce(properties, stock, value, header)
         assert sent.returncode == 0, sent.stderr.decode()
@@ -104,24 +108,25 @@ def test_an_agency_speaks_only_for_itself(
 
     db = settings.clickhouse_database
     with running_worker(settings, tmp_path / "worker.log") as proc:
-        wait_landed(ch_admin, db, rejected=1, proc=proc, tiered=False)
+        wait_landed(ch_admin, db, rejected=2, proc=proc, tiered=False)
         run_cli(["agency", "revoke", agency], settings)
         late = _stock(3, agency)  # the right agency, its key, but after the revocation
         asyncio.run(
             _send_as_admin(settings, stock, late, sign_headers(kid, bytes.fromhex(hex_key), late))
         )
-        wait_landed(ch_admin, db, rejected=2, proc=proc, tiered=False)
+        wait_landed(ch_admin, db, rejected=3, proc=proc, tiered=False)
 
     assert rows(ch_admin, db, "stock_levels", "site_id") == [("site-1",)]
     reasons = [r for (r,) in rows(ch_admin, db, "rejected_events", "reason")]
     assert any("'someone-else' differs from the signing key's agency" in r for r in reasons)
     assert any(f"signing key '{kid}'" in r and "revoked" in r for r in reasons)
+    assert any(r.startswith("reported after received: reported_at 2036-03-02") for r in reasons)
     refused = _kcat_produce(properties, stock, own, "v1")  # credentials removed too
     assert refused.returncode != 0
 
-    # A replay verifies again: the same record accepted, the same two refused.
+    # A replay verifies again: the same record accepted, the same three refused.
     review = unique_name("rv").removeprefix("tierflow_")
-    run_cli(["replay", "--name", review, *MARCH], settings)
+    run_cli(["replay", "--name", review, *REVIEWED], settings)
     replayed = f"review_{review}"
     assert rows(ch_admin, replayed, "stock_levels", "site_id") == [("site-1",)]
     assert sorted(r for (r,) in rows(ch_admin, replayed, "rejected_events", "reason")) == sorted(
@@ -161,17 +166,6 @@ def test_publish_as_an_agency_logs_in_as_that_agency(
     assert f"{other!r} differs from the signing key's agency" in reason, reason
 
 
-async def _logs_in(settings: Settings, login: Login) -> bool:
-    producer = AIOKafkaProducer(**aiokafka_options(settings, login))
-    try:
-        await producer.start()
-        return True
-    except KafkaError:
-        return False
-    finally:
-        await producer.stop()
-
-
 def test_agency_credentials_never_appear_on_a_command_line(
     stack: Settings, unique_name: Callable[..., str], tmp_path: Path, monkeypatch: Any
 ) -> None:
@@ -195,9 +189,30 @@ def test_agency_credentials_never_appear_on_a_command_line(
     login = read_login(properties)
     secret = login.password.get_secret_value()
     assert not [argv for argv in launched if secret in str(argv)]
-    assert asyncio.run(_logs_in(settings, login))
+    assert asyncio.run(logs_in(settings, login))
     wrong = Login(agency, SecretStr(secret + "x"))
-    assert not asyncio.run(_logs_in(settings, wrong))
+    assert not asyncio.run(logs_in(settings, wrong))
     revoke(settings, agency)
     assert not [argv for argv in launched if secret in str(argv)]
-    assert not asyncio.run(_logs_in(settings, login))
+    assert not asyncio.run(logs_in(settings, login))
+
+
+def test_revoke_without_input_topics_names_them(
+    stack: Settings, unique_name: Callable[..., str], tmp_path: Path
+) -> None:
+    """`agency revoke` where the input topics do not exist (before `topics create`, or
+    another TIERFLOW_TOPIC_PREFIX) names them and the command that makes them, and changes
+    nothing; it used to wait ~40 s and say Kafka "did not answer"."""
+    agency = unique_name("bare").replace("tierflow_", "bare-")
+    registry = tmp_path / "agencies.json"
+    settings = stack.model_copy(update={"agency_registry_path": registry, "topic_prefix": agency})
+    properties, _ = add_agency(settings, agency, "health", None, tmp_path / "out")
+    env = {"TIERFLOW_AGENCY_REGISTRY_PATH": str(registry)}
+    done = run_cli(["agency", "revoke", agency], settings, check=False, env=env)
+    assert done.returncode == 1, done.stdout
+    line = " ".join(done.stderr.split())
+    assert line.startswith("error:") and "did not answer" not in line, line
+    assert all(spec.name(agency) in line for spec in INPUT_TOPICS), line
+    assert "tierflow topics create" in line, line
+    assert load_registry(registry).agencies[agency].revoked_at is None
+    assert asyncio.run(logs_in(settings, read_login(properties)))  # still in force

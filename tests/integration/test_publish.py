@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.stages.topology import LIVE_TOPICS
 from tests.integration import kcat
@@ -42,6 +42,28 @@ def test_topics_create_is_idempotent(isolated: Settings) -> None:
         assert name in first and name in second
     assert first.count("created") == len(specs)
     assert "created" not in second and second.count("exists") == len(specs)
+
+
+def test_topics_create_warns_of_an_input_topic_its_producers_stamp(isolated: Settings) -> None:
+    """An input topic created before they were LogAppendTime (here: by hand, with Kafka's
+    default CreateTime) is named with the command that fixes it; the created ones are
+    stamped by the broker, so a second run warns of nothing new."""
+    stock = next(s for s in INPUT_TOPICS if s.stem == "stock").name(isolated.topic_prefix)
+    asyncio.run(_create_plain(isolated, stock))
+    done = run_cli(["topics", "create"], isolated)
+    [warning] = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert stock in warning and "message.timestamp.type=LogAppendTime" in warning
+    fresh = isolated.model_copy(update={"topic_prefix": isolated.topic_prefix + "b"})
+    assert "warning:" not in run_cli(["topics", "create"], fresh).stderr
+
+
+async def _create_plain(settings: Settings, name: str) -> None:
+    admin = AIOKafkaAdminClient(**admin_options(settings.kafka_bootstrap))
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, 6, 1)])
+    finally:
+        await admin.close()
 
 
 async def _leaders(settings: Settings, topics: list[str]) -> dict[str, int]:

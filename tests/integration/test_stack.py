@@ -17,14 +17,19 @@ import psutil
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from sinks.access import credentials
 from streams.cli import app
 from streams.ops import workers
+from streams.ops.agencies import add_agency, revoke
+from streams.ops.kafka import create_topics
 from streams.ops.stack import stack_down, stack_status, stack_up
-from streams.ops.stack_proc import is_alive, wait_exit
-from tests.integration.kafka_helpers import admin_options
+from streams.ops.stack_proc import StackError, is_alive, wait_exit
+from tests.integration.kafka_helpers import admin_options, logs_in
+from topics.kafka_security import read_login
+from topics.registry import INPUT_TOPICS
 from topics.settings import Settings
 
 
@@ -195,6 +200,48 @@ def test_port_held_by_another_process_is_a_one_line_error(
     # Checked before anything starts: Kafka's ports were free, yet nothing was launched.
     assert not _processes_of(other.stack_home)
     assert not _listening(_ports(other))
+
+
+def _java_map_bucket(name: str) -> int:
+    """The bucket of ``name`` in a Java HashMap of 16 buckets (String.hashCode, spread as
+    HashMap.hash does): the order in which Kafka's ScramDelta.apply visits its users."""
+    h = 0
+    for char in name:
+        h = (31 * h + ord(char)) & 0xFFFFFFFF
+    return (h ^ (h >> 16)) & 15
+
+
+def test_broker_restarted_after_an_agency_revocation_lets_everyone_log_in(
+    private: Settings, tmp_path: Path
+) -> None:
+    """A revoked agency's SCRAM credentials are locked, not deleted (kafka_scram.lockout):
+    Kafka 4.3.1, rebuilding its users from the metadata log at start, lost every one of
+    them when a deleted user came first in its hash order, and the restarted broker
+    refused the admin and the worker. ``cdc-a`` comes before both."""
+    agency = "cdc-a"
+    users = (private.kafka_admin_username, private.kafka_username)
+    assert _java_map_bucket(agency) < min(map(_java_map_bucket, users))
+    stack_up(private)
+    asyncio.run(create_topics(private, INPUT_TOPICS))  # revoking reads their end offsets
+    properties, _ = add_agency(private, agency, "health", None, tmp_path)
+    revoke(private, agency)
+
+    stack_down(private)
+    stack_up(private)  # waits for the admin's metadata request; a refused login fails it
+    assert asyncio.run(logs_in(private, "admin"))
+    assert asyncio.run(logs_in(private, "worker"))
+    assert not asyncio.run(logs_in(private, read_login(properties)))
+
+
+def test_a_broker_refusing_the_admin_fails_stack_up_at_once(private: Settings) -> None:
+    """A broker that is up but refuses the admin's login is a one-line error naming the
+    cause and what to remove, not 120 s of waiting for an answer that cannot come."""
+    stack_up(private)
+    wrong = private.model_copy(update={"kafka_admin_password": SecretStr("not-the-password")})
+    # before, the same call ended "not ready after 120 s with no progress"
+    with pytest.raises(StackError, match="refuses the login of 'admin'") as refused:
+        stack_up(wrong)
+    assert str(private.stack_home.resolve() / "kafka") in str(refused.value)
 
 
 def test_down_leaves_no_process_and_no_listening_port(private: Settings) -> None:

@@ -4,7 +4,7 @@ reason (at its own topic and offset), and the decisions for the good records are
 those the good records make alone.
 
 A mutant the decoder and the rulebook's input checks accept (a flipped byte inside a
-headline, a reported_at typo that only raises reporting_late) is not a bad record: it is
+headline, a late reported_at that only raises reporting_late) is not a bad record: it is
 left out of the mix and counted, so every record fed is one that must be refused.
 
 Size: ``TIERFLOW_FUZZ_RECORDS`` mutants (default 2 000, the CI share, well under a minute);
@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import replace
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -22,7 +24,7 @@ import orjson
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from streams.core import compile_rulebook, default_rulebook, input_problem
+from streams.core import compile_rulebook, default_rulebook, input_problem, received_problem
 from streams.replay.runner import file_records
 from streams.simulate import generate
 from streams.stages.batch import Decided, Record
@@ -33,6 +35,8 @@ from topics.models import Rejection
 from topics.settings import Settings
 
 P = "fuzz"
+# when the broker received every record (LogAppendTime): after the scenario, March 2026
+RECEIVED = datetime(2026, 4, 1, tzinfo=UTC)
 RECORDS = int(os.environ.get("TIERFLOW_FUZZ_RECORDS", "2000"))
 PER_EXAMPLE = 100
 BOOK = default_rulebook()
@@ -51,7 +55,7 @@ def good() -> tuple[list[bytes], list[Record]]:
     ]
     records, rejected = file_records(lines, Settings(topic_prefix=P), "road-mci")
     assert not rejected
-    return lines, records
+    return lines, [replace(r, received_at=RECEIVED) for r in records]
 
 
 def decider() -> Decider:
@@ -96,6 +100,7 @@ WRONG = st.one_of(
 TIMES = st.sampled_from(
     [
         "2062-03-02T08:00:00+08:00",
+        "2036-03-02T08:00:00+08:00",  # plausible, but ten years after the broker got it
         "1970-01-01T00:00:00Z",
         "1999-12-31T23:59:59+08:00",
         "9999-12-31T23:59:59Z",
@@ -119,7 +124,10 @@ mutations = st.one_of(
     st.tuples(st.just("retype"), line_index, line_index, WRONG),
     st.tuples(st.just("number"), line_index, st.sampled_from(NUMERIC), NUMBERS),
     st.tuples(
-        st.just("time"), line_index, st.sampled_from(["occurred_at", "tick_at", "eta"]), TIMES
+        st.just("time"),
+        line_index,
+        st.sampled_from(["occurred_at", "reported_at", "tick_at", "eta"]),
+        TIMES,
     ),
     st.tuples(st.just("nest"), line_index, st.integers(1, 3000)),
     st.tuples(st.just("dupkey"), line_index, line_index, WRONG),
@@ -168,7 +176,10 @@ def refused(raw: bytes, topic: str) -> bool:
     if topic.endswith(".ticks.v1"):
         return isinstance(decode_tick(raw), Rejection)
     event = decode(raw)
-    return isinstance(event, Rejection) or input_problem(event, compile_rulebook(BOOK)) is not None
+    if isinstance(event, Rejection):
+        return True
+    comp = compile_rulebook(BOOK)
+    return (input_problem(event, comp) or received_problem(event, RECEIVED, comp)) is not None
 
 
 @settings(
@@ -196,7 +207,9 @@ def test_no_mutant_raises_reaches_a_decision_or_escapes_the_dlq(
         if not refused(raw, origin.topic):
             COUNTS["accepted"] += 1
             continue
-        mutants.append(Record(origin.topic, origin.partition, 10_000_000 + j, None, raw))
+        mutants.append(
+            Record(origin.topic, origin.partition, 10_000_000 + j, None, raw, (), RECEIVED)
+        )
     COUNTS["fed"] += len(mutants)
     at = split % (len(records) + 1)
     decided = decider().decide([*records[:at], *mutants, *records[at:]])

@@ -11,13 +11,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.property.test_core_properties import (
-    FAST,
-    _build,
-    nurses,
-    run,
-    same_for_any_order_and_batching,
-)
+from tests.property.core_streams import FAST, build, nurses, run
+from tests.property.test_core_properties import same_for_any_order_and_batching
 from topics.models import Alert
 
 hospitals = st.sampled_from(["H1", "H2", "H3"])
@@ -53,7 +48,7 @@ def city_streams(
     """Lists of events of ``payloads`` at ``hours`` after T0, in one county of Chengdu."""
     rows = st.tuples(payloads, hours, st.just("510104"), st.just("Actual"), st.just(0))
     return st.lists(rows, min_size=min_size, max_size=max_size).map(
-        lambda rows: [_build(i, row) for i, row in enumerate(rows)]
+        lambda rows: [build(i, row) for i, row in enumerate(rows)]
     )
 
 
@@ -76,7 +71,7 @@ def test_the_streams_raise_what_they_are_for() -> None:
         ({"kind": "stock", "site_id": "H1", "site_type": "hospital", "item": "staff.icu_nurse",
           "on_hand": 10.0}, 3),
     ]  # fmt: skip
-    events = [_build(i, (p, h, "510104", "Actual", 0)) for i, (p, h) in enumerate(rows)]
+    events = [build(i, (p, h, "510104", "Actual", 0)) for i, (p, h) in enumerate(rows)]
     kinds = {o.alert_kind for o in run(events)[1] if isinstance(o, Alert)}
     assert {"stockpile_short", "staff_ratio_low"} <= kinds
 
@@ -135,6 +130,6 @@ def test_the_forecast_streams_raise_what_they_are_for() -> None:
             "classification": "confirmed", "severity": "critical" if n > 3 else "mild",
             "facility_id": "H1"}, h) for n, h in enumerate((24, 48, 200, 220, 240, 260))),
     ]  # fmt: skip
-    events = [_build(i, (p, h, "510104", "Actual", 0)) for i, (p, h) in enumerate(rows)]
+    events = [build(i, (p, h, "510104", "Actual", 0)) for i, (p, h) in enumerate(rows)]
     kinds = {o.alert_kind for o in run(events)[1] if isinstance(o, Alert)}
     assert "capacity_forecast" in kinds

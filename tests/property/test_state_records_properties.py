@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from streams.core import encode_state, initial_state, step_many
 from streams.stages.state_records import RecordStore
-from tests.property.test_core_properties import FAST, RULES, logistics_streams, streams
+from tests.property.core_streams import FAST, RULES, logistics_streams, streams
 from tests.property.test_resources_properties import resource_streams
 
 

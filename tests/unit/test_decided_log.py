@@ -56,4 +56,7 @@ def test_the_raw_cases_topic_expires_counted_from_arrival() -> None:
         "retention.ms": str(7 * 24 * 3600 * 1000),
         "message.timestamp.type": "LogAppendTime",
     }
-    assert topic_configs(STOCK, settings) == {"retention.ms": "-1"}
+    assert topic_configs(STOCK, settings) == {
+        "retention.ms": "-1",
+        "message.timestamp.type": "LogAppendTime",
+    }

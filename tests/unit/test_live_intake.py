@@ -32,6 +32,8 @@ class _Message:
     key: bytes | None
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp: int = 0
+    timestamp_type: int = 0  # CreateTime
 
 
 class _Consumer:
