@@ -30,9 +30,9 @@ from topics.models import (
     IncidentEvent,
     Source,
     StockEvent,
-    Tick,
     TransferEvent,
 )
+from topics.outputs import Tick
 
 T0 = datetime(2026, 3, 1, tzinfo=timezone(timedelta(hours=8)))
 HEALTH = Source.model_construct(agency_id="cdc", agency_type="health")

@@ -16,7 +16,7 @@ from clickhouse_connect.driver.binding import quote_identifier
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from topics.models import Status
+from topics.vocabulary import Status
 
 TIER_ORDER = "multiIf(tier = 'I', 1, tier = 'II', 2, tier = 'III', 3, tier = 'IV', 4, 5)"
 
@@ -89,15 +89,26 @@ ORDER BY incident_id, due_at, agency_type
 OVERDUE_COUNT = "SELECT count() FROM tasks FINAL WHERE status = 'Actual' AND state = 'overdue'"
 
 # Free beds of the kinds a transfer most often waits for, against each hospital's capacity
-# (EDXL-HAVE AvailableCount / BaselineCount), and the beds it can open within the surge
-# lead time (convertible, 平战转换). A report without a baseline or a convertible count keeps
-# the last one known (argMax skips NULLs).
+# (EDXL-HAVE AvailableCount / BaselineCount), the beds it can open within the surge lead
+# time (convertible, 平战转换), and those an acked conversion opened by now (the standing
+# beds_converted alert of the site and item, streams/core/surge.py). A report without a
+# baseline or a convertible count keeps the last one known (argMax skips NULLs).
 BEDS = """
-SELECT site_id, item, argMax(on_hand, at) AS free, argMax(baseline, at) AS baseline,
-       argMax(convertible, at) AS convertible, max(at) AS latest_at
-FROM stock_levels FINAL
-WHERE status = 'Actual' AND site_type = 'hospital' AND item IN ('bed.icu', 'bed.isolation')
-GROUP BY site_id, item
+SELECT site_id, item, free, baseline, convertible, converted, latest_at
+FROM (
+  SELECT site_id, item, argMax(on_hand, at) AS free, argMax(baseline, at) AS baseline,
+         argMax(convertible, at) AS convertible, max(at) AS latest_at
+  FROM stock_levels FINAL
+  WHERE status = 'Actual' AND site_type = 'hospital' AND item IN ('bed.icu', 'bed.isolation')
+  GROUP BY site_id, item
+) AS reported
+LEFT JOIN (
+  SELECT splitByChar('/', subject_id)[1] AS site_id, splitByChar('/', subject_id)[2] AS item,
+         argMax(JSONExtractFloat(details, 'beds'), at) AS converted
+  FROM alerts FINAL
+  WHERE status = 'Actual' AND alert_kind = 'beds_converted' AND NOT retracted AND at <= now64(3)
+  GROUP BY site_id, item
+) AS opened USING (site_id, item)
 ORDER BY site_id, item
 """
 

@@ -14,8 +14,8 @@ from sinks.clickhouse import ClickHouseSink
 from sinks.client import connect
 from sinks.migrate import migrate, pending
 from sinks.writer import BatchObserver, Sink, SinkPolicy
-from topics.models import Status
 from topics.settings import Settings
+from topics.vocabulary import Status
 
 Namespace = Literal["live", "exercise"]
 

@@ -12,16 +12,8 @@ from pydantic import BaseModel
 
 from sinks.columns import RowMapper, VersionRule, columns_of
 from sinks.errors import SinkError
-from topics.models import (
-    Alert,
-    CaseEvent,
-    Escalation,
-    IncidentState,
-    Rejection,
-    StockLevel,
-    Task,
-    TransferEvent,
-)
+from topics.models import CaseEvent, TransferEvent
+from topics.outputs import Alert, Escalation, IncidentState, Rejection, StockLevel, Task
 
 # Fields every input event carries that say nothing once it sits in its own table.
 _WIRE_ONLY = frozenset({"kind", "schema_version"})

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from streams.core import auto_declared, default_rulebook
-from topics.models import CaseEvent, IncidentEvent, StockEvent, Tick, TransferEvent
+from topics.models import CaseEvent, IncidentEvent, StockEvent, TransferEvent
+from topics.outputs import Tick
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=CST)

@@ -13,7 +13,8 @@ import orjson
 from streams.core import initial_state, step_many
 from streams.core.rulebook import Rulebook
 from topics.codec import decode, decode_tick
-from topics.models import Rejection, StockEvent
+from topics.models import StockEvent
+from topics.outputs import Rejection
 
 
 def valid_records(lines: list[bytes]) -> list[Any]:

@@ -15,8 +15,8 @@ import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from topics.errors import TierflowError
-from topics.models import AgencyType
 from topics.signing import KeyRing, SigningKey
+from topics.vocabulary import AgencyType
 
 AGENCY_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 # Principals tierflow keeps for itself: an agency may not take their names.

@@ -14,7 +14,9 @@ from typing import Any, get_args
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from topics.errors import CodecError
-from topics.models import InputEvent, Kind, Rejection, Tick
+from topics.models import InputEvent
+from topics.outputs import Rejection, Tick
+from topics.vocabulary import Kind
 
 MAX_RECORD_BYTES = 256 * 1024
 KINDS: tuple[str, ...] = get_args(Kind)

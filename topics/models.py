@@ -1,4 +1,5 @@
-"""Wire models: what agencies publish and what tierflow emits (DESIGN.md section 2).
+"""Wire models: what agencies publish (DESIGN.md section 2), and the base of what tierflow
+writes (:mod:`topics.outputs`); their vocabulary is :mod:`topics.vocabulary`.
 
 Field names follow CAP 1.2 / OASIS EDXL where one exists. Input models keep unknown
 extra fields (``extra="allow"``) but nothing of ours reads them; missing required fields
@@ -9,69 +10,40 @@ All models are frozen: state and outputs are shared between the core and its she
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
-    AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     model_validator,
 )
 
+from topics.vocabulary import (
+    AgencyType,
+    CapCertainty,
+    CapSeverity,
+    CapUrgency,
+    CaseClassification,
+    CaseOutcome,
+    CaseSeverity,
+    DeclaredTier,
+    Identifier,
+    IncidentCategory,
+    IncidentPhase,
+    Instant,
+    MsgType,
+    NonNegativeFloat,
+    NonNegativeInt,
+    RegionCode,
+    SiteType,
+    Status,
+    TransferStatus,
+    Triage,
+)
+
 SCHEMA_VERSION = 1
-
-Kind = Literal["incident", "case", "transfer", "stock"]
-MsgType = Literal["Alert", "Update", "Cancel", "Ack"]
-Status = Literal["Actual", "Exercise", "Test"]
-# military: military hospitals and medical teams sharing beds and sending teams (军地联动)
-AgencyType = Literal["health", "emergency", "public_security", "transport", "military"]
-IncidentCategory = Literal[
-    "infectious_disease",
-    "food_poisoning",
-    "occupational_poisoning",
-    "chemical_poisoning",
-    "mass_casualty",
-    "unknown_cluster",
-    "other",
-]
-CapSeverity = Literal["Extreme", "Severe", "Moderate", "Minor", "Unknown"]
-CapUrgency = Literal["Immediate", "Expected", "Future", "Past", "Unknown"]
-CapCertainty = Literal["Observed", "Likely", "Possible", "Unlikely", "Unknown"]
-IncidentPhase = Literal["reported", "confirmed", "contained", "closed"]
-CaseClassification = Literal["suspected", "probable", "confirmed", "discarded"]
-CaseSeverity = Literal["mild", "moderate", "severe", "critical"]
-CaseOutcome = Literal["none", "recovered", "died"]
-Triage = Literal["immediate", "delayed", "minor", "expectant"]
-TransferStatus = Literal["requested", "dispatched", "en_route", "arrived", "cancelled"]
 _TRANSFER_STATES = frozenset(get_args(TransferStatus))
-SiteType = Literal["hospital", "depot", "cdc", "other"]
-Tier = Literal["I", "II", "III", "IV"]
-DeclaredTier = Literal["I", "II", "III", "IV", "none"]  # "none": the incident stands down
-Basis = Literal["recommended", "declared"]
-
-# GB/T 2260 administrative division: 2 digits province, 2 city, 2 county.
-RegionCode = Annotated[str, StringConstraints(pattern=r"^[1-8]\d{5}$")]
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-NonNegativeInt = Annotated[int, Field(ge=0)]
-NonNegativeFloat = Annotated[float, Field(ge=0)]
-# A city (4 digits) or, with county jurisdictions, a county (6 digits).
-JurisdictionCode = Annotated[str, StringConstraints(pattern=r"^[1-8]\d{3}(\d{2})?$")]
-_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
-
-
-def _plausible(instant: datetime) -> datetime:
-    if not _EARLIEST <= instant < _LATEST:
-        raise ValueError("a time before 2000 or from 2100 on is a typo: check the year")
-    return instant
-
-
-# Every instant on the wire: RFC 3339 with an offset, in 2000-2099.
-Instant = Annotated[AwareDatetime, AfterValidator(_plausible)]
 
 
 class _Wire(BaseModel):
@@ -82,7 +54,7 @@ class _Wire(BaseModel):
     )
 
 
-class _Output(BaseModel):
+class OutputModel(BaseModel):
     """Outputs are ours: no unknown fields."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -423,268 +395,3 @@ InputEvent = Annotated[
     IncidentEvent | CaseEvent | TransferEvent | StockEvent,
     Field(discriminator="kind"),
 ]
-
-
-class Tick(_Output):
-    """A clock tick: the live shell's timer writes these into the log so that a replay sees
-    exactly the time the live run saw. ``jurisdiction`` None means every jurisdiction of the
-    partition that carries it."""
-
-    kind: Literal["tick"] = Field("tick", description='"tick": a clock tick.')
-    event_id: Identifier = Field(description="Unique id of the tick.")
-    tick_at: Instant = Field(
-        description=(
-            "The log's clock: decisions due by this instant (overdue tasks, quiet periods) are "
-            "made."
-        )
-    )
-    jurisdiction: JurisdictionCode | None = Field(
-        None, description="The city (4 digits) this tick is for; none: every jurisdiction."
-    )
-
-
-# --- outputs -------------------------------------------------------------------------
-
-
-class Escalation(_Output):
-    """One change of an incident's response tier (``tier`` None: stood down)."""
-
-    decision_id: str = Field(
-        description="Deterministic id of this tier change (uuid5 of incident, rules, tier, time)."
-    )
-    incident_id: str = Field(description="The incident whose tier changed.")
-    jurisdiction: str = Field(
-        description="The deciding jurisdiction: a city (4 digits), a province (2) or nation."
-    )
-    status: Status = Field(
-        "Actual", description="CAP status of the events that caused it: Actual, Exercise or Test."
-    )
-    tier: Tier | None = Field(
-        None, description="The new response tier I (特别重大) to IV (一般); none: stood down."
-    )
-    previous_tier: Tier | None = Field(None, description="The tier before; none: it had none.")
-    effective_at: AwareDatetime = Field(description="Event time at which the condition first held.")
-    rule_ids: tuple[str, ...] = Field(description="The rulebook rules that hold.")
-    evidence: dict[str, float] = Field(description="The metric values that made the rules hold.")
-    rulebook_version: str = Field(description="Version of the rulebook that decided.")
-    basis: Basis = Field(
-        "recommended",
-        description=(
-            "recommended: the rules' recommendation (rule_ids, evidence); declared: a "
-            "declaration by an authorised agency (declared_by, reason), whose tier the plan's "
-            "tasks follow."
-        ),
-    )
-    declared_by: str | None = Field(None, description="The declaring agency's id (declared).")
-    reason: str = Field("", description="The declaration's reason text (declared).")
-    decided_at: AwareDatetime | None = Field(
-        None,
-        description=(
-            "Processing time of the decision (live runs); decision latency = decided_at − "
-            "effective_at."
-        ),
-    )
-    # True on a re-emission of a change that a late event has made wrong (the recomputed
-    # change is emitted beside it); the command view shows only rows not retracted.
-    retracted: bool = False
-    # How many copies of this id the core emitted before this one: a retraction or a
-    # reinstatement outranks what it replaces; a re-processed output repeats its revision.
-    revision: NonNegativeInt = 0
-
-
-class Task(_Output):
-    """A task issued to an agency by the response plan of a tier."""
-
-    task_id: str = Field(
-        description=(
-            "Deterministic id of the task; an agency acknowledges it with an incident Ack naming "
-            "it in ack_task_id."
-        )
-    )
-    incident_id: str = Field(
-        description=(
-            "The incident (for a roll-up task: the roll-up incident, to be named by the Ack)."
-        )
-    )
-    jurisdiction: str = Field(description="The deciding jurisdiction.")
-    status: Status = Field("Actual", description="CAP status: Actual, Exercise or Test.")
-    tier: Tier = Field(description="The tier whose plan issued the task.")
-    agency_type: AgencyType = Field(description="The agency that must do it.")
-    action: str = Field(description="What to do, from the rulebook's response plan.")
-    issued_at: AwareDatetime = Field(description="Event time of the tier change that issued it.")
-    due_at: AwareDatetime = Field(
-        description="When it must be acknowledged; unacked past it: overdue."
-    )
-    # retracted: the tier change that issued it was retracted by a late event.
-    state: Literal["open", "acked", "overdue", "retracted"] = Field(
-        "open",
-        description=(
-            "open, acked, overdue, or retracted (its tier change was withdrawn by a late event)."
-        ),
-    )
-    acked_at: AwareDatetime | None = Field(None, description="Event time of the acknowledgement.")
-    decided_at: AwareDatetime | None = Field(None, description="Processing time (live runs).")
-    revision: NonNegativeInt = 0  # as Escalation.revision
-
-
-AlertKind = Literal[
-    "warning_opened",
-    "task_overdue",
-    "transfer_delayed",
-    "capacity_redirect",
-    "stock_low",
-    "icu_capacity_low",
-    "staff_ratio_low",
-    "stockpile_short",
-    "capacity_forecast",
-    "reporting_late",
-    "event_held",
-    "ack_rejected",
-    "tier_recommended",
-    "declaration_overdue",
-    "declaration_rejected",
-]
-AlertLevel = Literal["info", "blue", "yellow", "orange", "red"]
-
-
-class Alert(_Output):
-    """Something an operator should look at; ``subject_id`` names what it is about."""
-
-    alert_id: str = Field(description="Deterministic id of the alert.")
-    alert_kind: AlertKind = Field(
-        description=(
-            "warning_opened, task_overdue, transfer_delayed, capacity_redirect, stock_low, "
-            "icu_capacity_low, staff_ratio_low, stockpile_short, capacity_forecast, "
-            "reporting_late, tier_recommended, declaration_overdue or declaration_rejected."
-        )
-    )
-    level: AlertLevel = Field(description="info, blue, yellow, orange or red.")
-    jurisdiction: str = Field(description="The deciding jurisdiction.")
-    status: Status = Field("Actual", description="CAP status: Actual, Exercise or Test.")
-    subject_id: str = Field(
-        description="What it is about: a task, transfer, site/item, event or incident id."
-    )
-    incident_id: str | None = Field(None, description="The incident, when there is one.")
-    at: AwareDatetime = Field(description="Event time it was raised at.")
-    message: str = Field(description="One line for a person.")
-    details: dict[str, Any] = Field(
-        default_factory=dict, description="Machine-readable figures behind it."
-    )
-    decided_at: AwareDatetime | None = Field(None, description="Processing time (live runs).")
-    retracted: bool = False  # as Escalation.retracted
-    revision: NonNegativeInt = 0  # as Escalation.revision
-
-
-class Rejection(_Output):
-    """A record that could not be decoded or validated, kept with what a person needs to
-    act on it: where it came from, why it failed, and its original bytes (base64)."""
-
-    reason: str = Field(description="Why the record was rejected, in words a person can act on.")
-    field: str | None = Field(
-        None,
-        description="The offending field's path (e.g. casualties.total), when one is to blame.",
-    )
-    topic: str | None = Field(None, description="Topic the record came from.")
-    partition: int | None = Field(None, description="Its partition.")
-    offset: int | None = Field(None, description="Its offset.")
-    key_b64: str | None = Field(None, description="Its key, base64.")
-    value_b64: str = Field(
-        description=(
-            "Its bytes, base64 (a national_id pseudonymised, a name removed), to repair and "
-            "publish again."
-        )
-    )
-    rejected_at: AwareDatetime | None = Field(
-        None, description="When it was rejected (processing time)."
-    )
-    stage: Literal["decide", "landing"] = Field(
-        "decide",
-        description=(
-            "Where it was rejected: decide (it is no valid event) or landing (ClickHouse "
-            "refused its row; the reason says which value)."
-        ),
-    )
-
-
-class IncidentState(_Output):
-    """The current picture of one incident, emitted whenever it changes; the command view's
-    "current incident state" keeps the one with the highest ``version``."""
-
-    incident_id: str = Field(description="The incident's id.")
-    jurisdiction: str = Field(description="The deciding jurisdiction.")
-    status: Status = Field("Actual", description="CAP status: Actual, Exercise or Test.")
-    category: IncidentCategory = Field(description="The incident's category.")
-    disease: str | None = Field(None, description="Disease code, for infectious diseases.")
-    headline: str = Field("", description="The latest headline.")
-    phase: IncidentPhase = Field(
-        "reported", description="reported, confirmed, contained or closed."
-    )
-    warning: bool = False  # opened by the multi-point trigger, no agency declared it yet
-    tier: Tier | None = Field(
-        None, description="The recommended tier (the rules'); none: no tier (or stood down)."
-    )
-    declared_tier: Tier | None = Field(
-        None,
-        description=(
-            "The declared tier the plan's tasks follow (with auto_declare: the recommended one)."
-        ),
-    )
-    declared_at: AwareDatetime | None = Field(None, description="Event time of the declaration.")
-    declared_by: str | None = Field(None, description="The declaring agency's id.")
-    decision_lag_s: float | None = Field(
-        None,
-        description=(
-            "Seconds from the recommendation's effective time to the declaration of its tier."
-        ),
-    )
-    opened_at: AwareDatetime = Field(description="Event time it was opened.")
-    updated_at: AwareDatetime  # event time of the latest event that changed it
-    metrics: dict[str, float] = Field(
-        default_factory=dict, description="The metrics the rules read, as of updated_at."
-    )
-    region: str | None = Field(None, description="Region code of the latest event.")
-    lat: float | None = Field(None, description="Latitude of the latest located event.")
-    lon: float | None = Field(None, description="Longitude of the latest located event.")
-    rulebook_version: str = Field(description="Version of the rulebook deciding it.")
-    # Set on the last copy of an incident taken over by another id (a warning an agency's
-    # incident absorbed): that copy is ``closed`` and names the incident it became.
-    merged_into: str | None = None
-    # When it had a tier: (since, until), ``until`` None while it still has one. What the
-    # roll-up stages fold ("in >= 2 cities"), so the latest picture carries the whole story.
-    tier_periods: tuple[tuple[AwareDatetime, AwareDatetime | None], ...] = ()
-    version: int = Field(
-        description="Increases with every change; the highest is the current picture."
-    )  # increases with every change; ReplacingMergeTree keeps the highest
-
-
-class StockLevel(_Output):
-    """One stock snapshot with what the core derived from it."""
-
-    site_id: str = Field(description="The site.")
-    site_type: SiteType = Field(description="hospital, depot, cdc or other.")
-    jurisdiction: str = Field(description="The city.")
-    status: Status = Field("Actual", description="CAP status: Actual, Exercise or Test.")
-    item: str = Field(description="The item (bed.icu, ppe.n95, …).")
-    unit: str = Field(description="Unit of the counts.")
-    at: AwareDatetime = Field(description="Event time of the snapshot.")
-    on_hand: float = Field(description="Available now.")
-    baseline: float | None = Field(None, description="Total capacity, when reported.")
-    convertible: float | None = Field(
-        None, description="Beds the site can open within the surge lead time, when reported."
-    )
-    burn_rate_per_day: float | None = Field(
-        None, description="Consumption per day over the rulebook's burn window."
-    )
-    days_of_cover: float | None = Field(
-        None, description="on_hand / burn rate: days until it runs out at the current rate."
-    )
-    full_load_per_day: float | None = Field(
-        None,
-        description=(
-            "For an item of the stockpile catalogue: what the jurisdiction uses a day at full "
-            "load (per bed a day x the capacity of the catalogue's bed item), as of the snapshot."
-        ),
-    )
-    days_at_full_load: float | None = Field(
-        None, description="on_hand / full_load_per_day: the days it lasts with every bed occupied."
-    )

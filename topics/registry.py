@@ -10,17 +10,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from topics.models import (
-    Alert,
-    CaseEvent,
-    Escalation,
-    IncidentEvent,
-    Rejection,
-    StockEvent,
-    Task,
-    Tick,
-    TransferEvent,
-)
+from topics.models import CaseEvent, IncidentEvent, StockEvent, TransferEvent
+from topics.outputs import Alert, Escalation, Rejection, Task, Tick
 
 DAY_MS = 24 * 3600 * 1000
 

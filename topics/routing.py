@@ -14,7 +14,7 @@ from datetime import datetime
 import orjson
 
 from topics.codec import decode, decode_tick
-from topics.models import Rejection, Tick
+from topics.outputs import Rejection, Tick
 from topics.registry import TICKS, TOPIC_FOR_KIND, jurisdiction_of
 
 

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     metrics_port: int = 9108
     metrics_host: str = "127.0.0.1"  # 0.0.0.0 where Prometheus scrapes from elsewhere
     rulebook_path: Path | None = None
+    # A facility registry (YAML or CSV) in place of the one the rulebook names or holds:
+    # reference data a deployment keeps apart from the national rules.
+    registry_path: Path | None = None
     # Clock ticks the worker writes into the log: "wall" = wall clock; "event" = the
     # highest Actual occurred_at seen (capped at the wall clock), for scenario replays.
     tick_clock: Literal["wall", "event"] = "wall"

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from topics.models import AgencyType
+from topics.vocabulary import AgencyType
 
 HEADER = "tierflow-sig"
 _BLOCK = 64  # SHA-256's block size

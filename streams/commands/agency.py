@@ -10,8 +10,8 @@ from rich.table import Table
 
 from streams.commands import term
 from topics.errors import TierflowError
-from topics.models import AgencyType
 from topics.settings import load_settings
+from topics.vocabulary import AgencyType
 
 agency_app = typer.Typer(
     help="Agencies: Kafka credentials and ACLs, signing keys.", no_args_is_help=True

@@ -11,8 +11,8 @@ import typer
 from rich.text import Text
 
 from streams.commands import term
-from topics.models import Status
 from topics.settings import Settings, load_settings
+from topics.vocabulary import Status
 
 if TYPE_CHECKING:
     from sinks.command_view import WorkerHealth

@@ -203,6 +203,7 @@ def _beds_section(view: View) -> Section:
             (
                 site,
                 _share(icu.get("free"), icu.get("baseline")).append(_convertible(icu)),
+                _converted(icu),
                 _share(iso.get("free"), iso.get("baseline")).append(_convertible(iso)),
                 view.clock.short(latest),
             )
@@ -210,12 +211,20 @@ def _beds_section(view: View) -> Section:
     columns = (
         Column("hospital", ratio=1),
         Column("ICU free/beds", width=13, justify="right"),
+        Column("converted", width=9, justify="right"),
         Column("isolation free/beds", width=19, justify="right"),
         Column("as of", width=11),
     )
     return Section(
         "Beds free of capacity (+ convertible within the surge lead time)", columns, rows
     )
+
+
+def _converted(row: dict[str, Any]) -> str:
+    """The ICU beds an acked conversion opened at the hospital (平战转换), besides the beds
+    it reports; nothing when none did."""
+    beds = row.get("converted")
+    return f"{beds:g}" if beds else ""
 
 
 def _convertible(row: dict[str, Any]) -> str:

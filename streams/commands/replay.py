@@ -40,6 +40,13 @@ def replay(
     ] = None,
     to_at: Annotated[str | None, typer.Option("--to", help="end (RFC 3339), exclusive")] = None,
     rules: Annotated[Path | None, typer.Option(help="alternate rulebook (what-if)")] = None,
+    registry: Annotated[
+        Path | None,
+        typer.Option(
+            help="facility registry in place of the rulebook's (as the worker's "
+            "TIERFLOW_REGISTRY_PATH)"
+        ),
+    ] = None,
     jurisdiction: Annotated[str | None, typer.Option(help="only regions with this prefix")] = None,
     from_file: Annotated[Path | None, typer.Option(help="replay a JSONL file, not Kafka")] = None,
     source: Annotated[
@@ -56,7 +63,7 @@ def replay(
     The range is found by reading the topics' event times (occurred_at, tick_at), not
     their Kafka timestamps; what was left out is counted and said.
     Ctrl-C leaves a consistent review; the same command again resumes it."""
-    from streams.core import default_rulebook, load_rulebook
+    from streams.core import load_rules
     from streams.ops.runtime import tune_gc_for_core_state
     from streams.replay.session import ReviewRequest, replay_file, replay_kafka
 
@@ -75,7 +82,7 @@ def replay(
     try:
         if from_file is None and source == "inputs" and start is not None:
             _warn_expired_cases(settings, start)
-        rulebook = load_rulebook(rules) if rules else default_rulebook()
+        rulebook = load_rules(rules, registry)
         request = ReviewRequest(
             name,
             rulebook,

@@ -33,7 +33,13 @@ from streams.core.rollup import (
 from streams.core.rollup_feed import FeedItem, feeds_rollup, rollup_many
 from streams.core.rollup_tasks import NATION
 from streams.core.rulebook import Rulebook, RulebookError, parse_rulebook
-from streams.core.rulebook_loader import auto_declared, default_rulebook, load_rulebook
+from streams.core.rulebook_loader import (
+    auto_declared,
+    default_rulebook,
+    load_rulebook,
+    load_rules,
+    shipped_registry,
+)
 from streams.core.state import CoreState, initial_state
 
 __all__ = [
@@ -63,6 +69,7 @@ __all__ = [
     "initial_state",
     "input_problem",
     "load_rulebook",
+    "load_rules",
     "parse_rulebook",
     "received_problem",
     "rollup_ack",
@@ -71,6 +78,7 @@ __all__ = [
     "rollup_step",
     "rollup_tick",
     "rollup_timeline",
+    "shipped_registry",
     "state_fingerprint",
     "step",
     "step_many",

@@ -16,7 +16,7 @@ from typing import Any
 from streams.core.eventtime import from_us
 from streams.core.ids import content_id
 from streams.core.state import Namespace, edited
-from topics.models import Alert, AlertKind, AlertLevel
+from topics.outputs import Alert, AlertKind, AlertLevel
 
 Params = tuple[Any, ...]
 

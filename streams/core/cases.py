@@ -33,7 +33,8 @@ from streams.core.state import (
     all_cases,
     case_record,
 )
-from topics.models import CaseEvent, IncidentEvent, IncidentPhase
+from topics.models import CaseEvent, IncidentEvent
+from topics.vocabulary import IncidentPhase
 
 CONFIRMED = "confirmed"
 DISCARDED = "discarded"

@@ -38,7 +38,7 @@ from streams.core.persist import (
 from streams.core.state import TOUCHED_KINDS, CoreState, Namespace, Track, whole
 from streams.core.transfers import index_ask
 from topics.codec import encode
-from topics.models import Status
+from topics.vocabulary import Status
 
 FORMAT = 4
 SEP = "|"

@@ -36,7 +36,9 @@ from streams.core.tasks import (
     withdraw_tasks,
 )
 from streams.core.tiers import Pair
-from topics.models import Alert, Escalation, IncidentEvent, Status, Tier
+from topics.models import IncidentEvent
+from topics.outputs import Alert, Escalation
+from topics.vocabulary import Status, Tier
 
 
 def declared_rank(ev: IncidentEvent) -> int:

@@ -24,7 +24,7 @@ from streams.core.alerts import alert
 from streams.core.state import Declaration, Namespace, Track
 from streams.core.tasks import TIER_BY_RANK
 from streams.core.tiers import Pair
-from topics.models import Alert
+from topics.outputs import Alert
 
 
 class DeclaredChange(NamedTuple):

@@ -54,31 +54,28 @@ from streams.core.plan import (
 from streams.core.rulebook import Rulebook
 from streams.core.staff import staff_changed
 from streams.core.state import NO_TIME, CoreState, Namespace, Track, Work, edited
-from streams.core.stock import apply_stock
+from streams.core.stock import apply_stock, next_snapshot
 from streams.core.stockpile import stockpile_changed
-from streams.core.surge import conversion_opens, icu_line_for, order_time, sync_surge
+from streams.core.surge import (
+    conversion_opens,
+    conversions_changed,
+    icu_line_for,
+    jurisdiction_line,
+    order_time,
+    sync_surge,
+)
 from streams.core.tiers import Timeline, same_tier_newest_case
 from streams.core.transfers import apply_transfer, beds_changed, delayed
-from topics.models import (
-    Alert,
-    CaseEvent,
-    Escalation,
-    IncidentEvent,
-    IncidentState,
-    Status,
-    StockEvent,
-    StockLevel,
-    Task,
-    Tick,
-    TransferEvent,
-)
+from topics.models import CaseEvent, IncidentEvent, StockEvent, TransferEvent
+from topics.outputs import Alert, Escalation, IncidentState, StockLevel, Task, Tick
+from topics.vocabulary import Status
 
 InputEvent = IncidentEvent | CaseEvent | TransferEvent | StockEvent
 _INPUT_TYPES = frozenset({IncidentEvent, CaseEvent, TransferEvent, StockEvent})
 Output = Escalation | Task | Alert | IncidentState | StockLevel
 
 # The outputs whose copies are numbered (``revision``), and their ids.
-_REVISED_ID: dict[type, Callable[[Any], str]] = {
+REVISED_ID: dict[type, Callable[[Any], str]] = {
     Escalation: attrgetter("decision_id"),
     Task: attrgetter("task_id"),
     Alert: attrgetter("alert_id"),
@@ -135,6 +132,7 @@ class _Batch:
                 opens = conversion_opens(ns, ev.ack_task_id, self.comp)
                 if opens is not None:
                     self._icu_recompute(ns, min(opens, watermark))
+                    self._conversions(ns)
                 if ev.verification is not None:  # what the check found: a report on it
                     key = disease_key(ev.disease) if ev.disease else "i:" + ev.incident_id
                     self._track_event(ns, key, ev, t)
@@ -153,12 +151,14 @@ class _Batch:
                     facilities=self.comp.facilities, out=self.out,
                 )  # fmt: skip
                 if ev.item == self.comp.icu_item:
-                    icu_changed(ns, self.jurisdiction, ev.site_id, t, comp=self.comp, out=self.out)
+                    line = jurisdiction_line(ns, self.jurisdiction, self.comp)
+                    end = next_snapshot(ns, ev.site_id, ev.item, t)
+                    icu_changed(ns, self.jurisdiction, line, (t, end), comp=self.comp, out=self.out)
                     self._icu_recompute(ns, t)
-                    for key, track in ns.tracks.items():  # every ICU forecast reads the beds
-                        if visible(track):
-                            self._touch(ns.status, key)  # the picture's figures change
-                        self._forecast(ns, key)
+                    if not self._conversions(ns):
+                        self._beds_seen(ns)
+                elif self.comp.surge is not None and ev.item == self.comp.surge.item:
+                    self._conversions(ns)
             if fresh and ev.item in self.comp.staffing:
                 staff_changed(
                     ns, self.jurisdiction, ev.site_id, ev.item, t, comp=self.comp, out=self.out
@@ -260,6 +260,7 @@ class _Batch:
             )  # fmt: skip
             if moved is not None:
                 self._icu_recompute(ns, min(moved, watermark))
+                self._conversions(ns)
         if track.warn_dirty:
             self._warn(ns, track)
         self._forecast(ns, key)
@@ -268,6 +269,25 @@ class _Batch:
             if ns.tracks[other].warn_dirty:
                 self._warn(ns, ns.tracks[other])
             self._forecast(ns, other)
+
+    def _conversions(self, ns: Namespace) -> bool:
+        """Show the jurisdiction's conversions as the state says now; where one came, went
+        or changed, re-evaluate ``icu_capacity_low`` from its opening on and every ICU
+        forecast. Returns whether one did."""
+        changed = conversions_changed(ns, self.jurisdiction, comp=self.comp, out=self.out)
+        if changed is None:
+            return False
+        line = jurisdiction_line(ns, self.jurisdiction, self.comp)
+        icu_changed(ns, self.jurisdiction, line, (changed, NEVER), comp=self.comp, out=self.out)
+        self._beds_seen(ns)
+        return True
+
+    def _beds_seen(self, ns: Namespace) -> None:
+        """The ICU beds changed: every ICU forecast reads them."""
+        for key, track in ns.tracks.items():
+            if visible(track):
+                self._touch(ns.status, key)  # the picture's figures change
+            self._forecast(ns, key)
 
     def _forecast(self, ns: Namespace, key: str) -> None:
         """The track's ``capacity_forecast`` after this event."""
@@ -409,7 +429,7 @@ class _Batch:
     def _revise(self) -> None:
         """Number the copies of each Escalation / Task / Alert id in emission order."""
         for i, out in enumerate(self.out):
-            get_id = _REVISED_ID.get(type(out))
+            get_id = REVISED_ID.get(type(out))
             if get_id is None:
                 continue
             ns = self.work.namespace(out.status)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from topics.models import JurisdictionCode, SiteType
+from topics.vocabulary import JurisdictionCode, SiteType
 
 Designation = Literal["designated", "reserve", "none"]
 

@@ -12,7 +12,8 @@ from streams.core.eventtime import from_us
 from streams.core.plan import TIER_BY_RANK, incident_id
 from streams.core.rulebook import Rulebook
 from streams.core.state import CoreState, initial_state
-from topics.models import Status, Tick, Tier
+from topics.outputs import Tick
+from topics.vocabulary import Status, Tier
 
 
 class TimelineEntry(NamedTuple):

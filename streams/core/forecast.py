@@ -13,9 +13,12 @@ track's last confirmation time), never of a clock or of arrival order:
 * **ICU demand** — the incident's cases critical now (latest severity ``critical``, alive;
   critical illness is the ICU's case mix, severe cases are left out) grow at the cases'
   rate: c · 2^(t / doubling). The capacity open to the incident is its own c beds plus the
-  jurisdiction's free ICU beds F (each site's latest ``icu.item`` snapshot) plus the
-  convertible ones V (each site's latest ``convertible`` figure: beds it can open, whether
-  or not a conversion was ordered yet). Demand exceeds it after
+  jurisdiction's free ICU beds F (each site's latest ``icu.item`` snapshot, plus the beds
+  acked conversions opened by T, :mod:`streams.core.surge`) plus the convertible ones V
+  (each site's latest ``convertible`` figure, less what its conversion opened: beds it can
+  still open, whether or not a conversion was ordered yet). A site that keeps reporting
+  its convertible beds after converting them is not counted twice, nor one that reports
+  none left. Demand exceeds it after
   doubling · log2((c + F + V) / c) days. Example: c = 10, F = 30, doubling 7 days →
   7 · log2(4) = 14 days. Undefined without a critical case or without growth.
 * **capacity_forecast** — one alert per incident while that day count is at most
@@ -36,8 +39,9 @@ from typing import Any, NamedTuple
 from streams.core.alerts import alert, show
 from streams.core.compiled import Compiled
 from streams.core.eventtime import DAY, days_to_us
+from streams.core.icu_line import converted_by
 from streams.core.state import Namespace, Track
-from topics.models import Alert
+from topics.outputs import Alert
 
 
 class Growth(NamedTuple):
@@ -47,9 +51,9 @@ class Growth(NamedTuple):
 
 
 class IcuBeds(NamedTuple):
-    free: float  # free ICU beds, each site's latest snapshot
+    free: float  # free ICU beds, each site's latest snapshot, and the converted ones
     baseline: float  # capacity of the sites whose latest snapshot carries a baseline
-    convertible: float  # beds that can be opened, each site's latest snapshot
+    convertible: float  # beds that can still be opened, each site's latest snapshot
 
 
 class IcuOutlook(NamedTuple):
@@ -93,8 +97,9 @@ def full_load_days(on_hand: float, per_bed_day: float, beds: float) -> float | N
     return on_hand / (per_bed_day * beds) if beds > 0 else None
 
 
-def icu_beds(ns: Namespace, item: str) -> IcuBeds | None:
-    """The jurisdiction's ICU beds now (None: no site reported ``item``)."""
+def icu_beds(ns: Namespace, item: str, converted: dict[str, float]) -> IcuBeds | None:
+    """The jurisdiction's ICU beds now, with the beds ``converted`` by site (None: no site
+    reported ``item``)."""
     sites = ns.beds.get(item, ())
     if not sites:
         return None
@@ -102,9 +107,10 @@ def icu_beds(ns: Namespace, item: str) -> IcuBeds | None:
     for site in sites:
         series = ns.stock[(site, item)]
         _, _, baseline, can_open = series.meta[series.n - 1]
-        free += series.on_hand[series.n - 1]
-        base += baseline or 0.0
-        convertible += can_open or 0.0
+        opened = converted.get(site, 0.0)
+        free += series.on_hand[series.n - 1] + opened
+        base += (baseline or 0.0) + opened
+        convertible += max((can_open or 0.0) - opened, 0.0)
     return IcuBeds(free, base, convertible)
 
 
@@ -120,7 +126,7 @@ def metrics(ns: Namespace, track: Track, comp: Compiled) -> dict[str, float]:
     }
     if g.doubling_days is not None:
         figures["doubling_days"] = g.doubling_days
-    beds = icu_beds(ns, comp.icu_item)
+    beds = icu_beds(ns, comp.icu_item, converted_by(ns, comp.icu_item, track.times[-1]))
     if beds is not None:
         outlook = icu_outlook(
             track.counters["critical"], beds, g.doubling_days, settings.horizon_days
@@ -156,7 +162,7 @@ def _wanted(
     settings = comp.forecast
     at = track.times[-1]
     g = growth(track.times, at, settings.window_days)
-    beds = icu_beds(ns, comp.icu_item)
+    beds = icu_beds(ns, comp.icu_item, converted_by(ns, comp.icu_item, at))
     if g.doubling_days is None or beds is None:
         return ()
     # to a tenth of a day: the alert changes when the forecast does, not with every case

@@ -26,7 +26,7 @@ from streams.core.alerts import alert, retracted
 from streams.core.eventtime import NEVER
 from streams.core.ids import content_id
 from streams.core.state import CoreState, Namespace
-from topics.models import Alert
+from topics.outputs import Alert
 
 _ORDER = itemgetter(0, 1)
 

@@ -3,12 +3,15 @@
 At an instant T the jurisdiction's ICU ratio is the sum, over the sites that reported the
 rulebook's ``icu.item`` (``bed.icu``: free beds, EDXL-HAVE AvailableCount) with a
 ``baseline`` in their latest snapshot at or before T, of free beds over the sum of those
-baselines (None: no such site). A site whose latest snapshot carries no baseline counts in
-neither sum. The ratio is evaluated at every instant some site reported; the alert is
-raised at each instant where the ratio is below ``icu.threshold`` and the instant before
-was not (the first instant counts as not low), so, as ``stock_low``, the alerts depend on
-the snapshots, not on their arrival: a late snapshot re-evaluates the instants from its
-own time to that site's next snapshot and retracts what no longer holds.
+baselines (None: no such site), each sum with the beds acked conversions opened at or
+before T (:mod:`streams.core.icu_line`). A site whose latest snapshot carries no baseline
+counts in neither sum. The ratio is evaluated at every instant some site reported and at
+every opening; the alert is raised at each reported instant where the ratio is below
+``icu.threshold`` and the instant before was not (the first instant counts as not low; an
+opening only raises the ratio, so it raises none itself). As ``stock_low``, the alerts
+depend on the snapshots and the conversions, not on their arrival: a late snapshot
+re-evaluates the instants from its own time to that site's next snapshot, a changed
+conversion every instant from its opening, and what no longer holds is retracted.
 """
 
 from __future__ import annotations
@@ -17,29 +20,41 @@ from typing import Any
 
 from streams.core.alerts import alert, show
 from streams.core.compiled import Compiled
-from streams.core.icu_line import IcuFigures, icu_figures
-from streams.core.state import Namespace
-from streams.core.stock import instants_from
-from topics.models import Alert
+from streams.core.icu_line import IcuFigures, IcuLine
+from streams.core.state import NO_TIME, Namespace
+from topics.outputs import Alert
 
 
 def icu_changed(
-    ns: Namespace, jurisdiction: str, site: str, t: int, *, comp: Compiled, out: list[Any]
+    ns: Namespace,
+    jurisdiction: str,
+    line: IcuLine,
+    span: tuple[int, int],
+    *,
+    comp: Compiled,
+    out: list[Any],
 ) -> None:
-    """A new ``icu.item`` snapshot of ``site`` at ``t``: re-evaluate the instants whose
-    alert it can change (from ``t`` to the site's next snapshot, inclusive)."""
+    """The figures of ``line`` may have changed at the instants of ``span`` (from, to;
+    inclusive; NEVER: every later one): re-evaluate the alerts there. A snapshot at ``t``
+    spans ``t`` to the site's next snapshot; a conversion that came or went, its opening
+    onwards."""
     threshold = comp.icu_threshold
     if threshold is None:
         return
-    item = comp.icu_item
-    sites = ns.beds.get(item, ())
-    before, instants = instants_from(ns, ((s, item) for s in sites), (site, item), t)
-    was_low = before >= 0 and _low(icu_figures(ns, sites, item, before), threshold)
-    for at in instants:
-        figures = icu_figures(ns, sites, item, at)
+    t, end = span
+    openings = [c.opens_at for c in line.conversions()]
+    reported = [at for at in sorted(line.points_from(t)) if at <= end]
+    before = max([line.last_before(t), *(o for o in openings if o < t)])
+    was_low = before != NO_TIME and _low(line.figures(before), threshold)
+    for at in sorted({*reported, *(o for o in openings if t <= o <= end)}):
+        figures = line.figures(at)
         low = _low(figures, threshold)
-        wanted = ((at, *figures),) if low and not was_low and figures is not None else ()
-        _show(ns, jurisdiction, (item, at, threshold), wanted, out)
+        if at in reported:
+            opened = line.opened(at)
+            wanted: tuple[tuple[Any, ...], ...] = ()
+            if low and not was_low and figures is not None:
+                wanted = ((at, *figures, opened) if opened else (at, *figures),)
+            _show(ns, jurisdiction, (line.item, at, threshold), wanted, out)
         was_low = low
 
 
@@ -61,20 +76,25 @@ def _show(
         return
 
     def build(params: tuple[Any, ...], gone: bool) -> Alert:
-        t, free, base = params
+        t, free, base, *opened = params  # opened: the converted beds among them, if any
         ratio = free / base
+        details = {"item": item, "free": free, "baseline": base, "ratio": ratio}
+        with_converted = ""
+        if opened:
+            details["converted"] = opened[0]
+            with_converted = f" (converted beds: {opened[0]:g})"
         return alert(
             ns,
             jurisdiction,
             "icu_capacity_low",
             "orange",
-            about=(item, t, free, base),
+            about=(item, *params),
             at=t,
             message=(
-                f"{item} in {jurisdiction}: {free:g} free of {base:g} "
+                f"{item} in {jurisdiction}: {free:g} free of {base:g}{with_converted} "
                 f"({ratio:.0%}, below {threshold:.0%})"
             ),
-            details={"item": item, "free": free, "baseline": base, "ratio": ratio},
+            details=details,
             subject=f"{jurisdiction}/{item}",
             gone=gone,
         )

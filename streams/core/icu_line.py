@@ -8,9 +8,9 @@ figures change only at the *instants* some site reported, so a tier rule on occu
 start or stop holding only there: :mod:`streams.core.tiers` takes them as points.
 
 Beds opened by conversions (:mod:`streams.core.surge`) count from their opening instant
-as free and as capacity of the line (not of ``icu_capacity_low``, which reads the
-snapshots alone). An opening can only lower the occupancy, so it is not a point: the
-tier can only fall there, which :meth:`IcuLine.drop_after` tells de-escalation.
+as free and as capacity of the line (the tier rules' occupancy and ``icu_capacity_low``).
+An opening can only lower the occupancy, so it is not a point: the tier can only fall
+there, which :meth:`IcuLine.drop_after` tells de-escalation.
 """
 
 from __future__ import annotations
@@ -22,11 +22,24 @@ from typing import NamedTuple
 from streams.core.eventtime import NEVER
 from streams.core.state import NO_TIME, Namespace
 
+# The ledger subject (+ item) under which streams.core.surge shows the conversions: the
+# forecast reads them there rather than work them out again.
+CONVERTED = "converted:"
+
 
 class Conversion(NamedTuple):
     site: str
     opens_at: int
     beds: float
+
+
+def converted_by(ns: Namespace, item: str, t: int) -> dict[str, float]:
+    """Beds by site that the conversions last shown for ``item`` opened at or before ``t``."""
+    opened: dict[str, float] = {}
+    for site, opens_at, beds in ns.shown.get(CONVERTED + item, ()):
+        if opens_at <= t:
+            opened[site] = beds
+    return opened
 
 
 class IcuFigures(NamedTuple):
@@ -76,9 +89,13 @@ class IcuLine:
             self._conversions = self._find()
         return self._conversions or ()
 
+    def opened(self, t: int) -> float:
+        """The beds conversions opened at or before ``t``."""
+        return sum(c.beds for c in self.conversions() if c.opens_at <= t)
+
     def figures(self, t: int) -> IcuFigures | None:
         found = icu_figures(self.ns, self.sites, self.item, t)
-        opened = sum(c.beds for c in self.conversions() if c.opens_at <= t)
+        opened = self.opened(t)
         if not opened:
             return found
         free, base = found if found is not None else (0.0, 0.0)

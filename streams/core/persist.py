@@ -16,19 +16,19 @@ import orjson
 from immutables import Map
 from pydantic import BaseModel
 
+from streams.core.series import Series
 from streams.core.state import (
     NO_SIGNAL,
     CaseRecord,
     CoreState,
     Namespace,
-    Series,
     Track,
     whole,
 )
 from streams.core.transfers import index_ask
 from topics.codec import decode, encode
 from topics.errors import TierflowError
-from topics.models import Rejection
+from topics.outputs import Rejection
 
 FORMAT = 3
 # Format 1 had no count of emitted copies: its outputs count as never emitted.

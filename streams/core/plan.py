@@ -35,7 +35,8 @@ from streams.core.tasks import (
 )
 from streams.core.tier_metrics import casualties
 from streams.core.tiers import Pair
-from topics.models import Alert, Escalation, IncidentState, Status
+from topics.outputs import Alert, Escalation, IncidentState
+from topics.vocabulary import Status
 
 # The city stage's entry points (streams.core.engine), the task ledger's among them.
 __all__ = [

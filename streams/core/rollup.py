@@ -55,7 +55,9 @@ from streams.core.rulebook import TIER_RANK, RollupLevel, RollupRule, Rulebook
 from streams.core.state import NO_TIME, CoreState, Entry
 from streams.core.tasks import TIER_BY_RANK
 from streams.core.tiers import Pair
-from topics.models import Alert, Escalation, IncidentEvent, IncidentState, Status, Task, Tier
+from topics.models import IncidentEvent
+from topics.outputs import Alert, Escalation, IncidentState, Task
+from topics.vocabulary import Status, Tier
 
 Output = Escalation | IncidentState | Task | Alert
 Line = list[list[Any]]  # [[at_us, rank, rule_ids, units]]

@@ -31,7 +31,8 @@ from streams.core.rollup import (
 from streams.core.rollup_tasks import NATION, ack_area
 from streams.core.rulebook import Rulebook
 from streams.core.state import NO_TIME
-from topics.models import IncidentEvent, IncidentState, Tick
+from topics.models import IncidentEvent
+from topics.outputs import IncidentState, Tick
 
 FeedItem = IncidentState | IncidentEvent | Tick
 

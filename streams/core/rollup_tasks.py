@@ -38,7 +38,8 @@ from streams.core.rulebook import TIER_RANK, Rulebook
 from streams.core.state import NO_TIME, CoreState, Namespace, Work, initial_state
 from streams.core.tasks import apply_ack, issue_tasks, overdue, task_specs, withdraw_tasks
 from streams.core.tiers import Pair
-from topics.models import IncidentEvent, Status, Tier
+from topics.models import IncidentEvent
+from topics.vocabulary import Status, Tier
 
 NATION = "nation"  # the area of the national stage
 OWNER = "rollup"  # the claim a roll-up task is held by (the city's are track keys)

@@ -27,7 +27,7 @@ from streams.core.rulebook_resources import Resources
 from streams.core.yaml_keys import duplicate_keys
 from topics.codec import error_path
 from topics.errors import TierflowError
-from topics.models import AgencyType, IncidentCategory, Tier
+from topics.vocabulary import AgencyType, IncidentCategory, Tier
 
 TIER_ORDER: tuple[Tier, ...] = ("IV", "III", "II", "I")
 TIER_RANK: dict[Tier, int] = {tier: rank for rank, tier in enumerate(TIER_ORDER, start=1)}

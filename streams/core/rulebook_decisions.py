@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from topics.models import AgencyType, IncidentCategory
+from topics.vocabulary import AgencyType, IncidentCategory
 
 PositiveHours = Annotated[float, Field(gt=0)]
 # An agency type (health, emergency, …) or one agency's id (H-510104-01).

@@ -26,7 +26,20 @@ def load_rulebook(path: str | Path) -> Rulebook:
     named = book.resources.registry
     if named is None or book.resources.facilities is not None:
         return book
-    registry = load_registry(Path(path).parent / named)
+    return with_registry(book, load_registry(Path(path).parent / named))
+
+
+def load_rules(rulebook: str | Path | None, registry: str | Path | None = None) -> Rulebook:
+    """The rulebook at ``rulebook`` (None: the default), with the facility registry at
+    ``registry`` in place of the one it names or holds (None: as it is): what a worker
+    (``TIERFLOW_RULEBOOK_PATH``, ``TIERFLOW_REGISTRY_PATH``) and a replay (``--rules``,
+    ``--registry``) decide with."""
+    book = load_rulebook(rulebook) if rulebook is not None else default_rulebook()
+    return book if registry is None else with_registry(book, load_registry(registry))
+
+
+def with_registry(book: Rulebook, registry: Registry) -> Rulebook:
+    """``book`` with ``registry`` as its facility registry."""
     resources = book.resources.model_copy(update={"facilities": registry})
     return book.model_copy(update={"resources": resources})
 
@@ -45,6 +58,11 @@ def _read(path: str | Path, error: type[RulebookError]) -> str:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise error(str(path), [Problem("", f"cannot read: {exc}")]) from exc
+
+
+def shipped_registry(name: str) -> Path:
+    """The path of a facility registry shipped with tierflow (``streams/registries/``)."""
+    return Path(str(resources.files("streams").joinpath("registries", name)))
 
 
 def default_rulebook() -> Rulebook:

@@ -22,7 +22,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from streams.core.facilities import Registry
-from topics.models import AgencyType, Tier
+from topics.vocabulary import AgencyType, Tier
 
 Positive = Annotated[float, Field(gt=0)]
 

@@ -20,7 +20,7 @@ from streams.core.compiled import Compiled
 from streams.core.rulebook_resources import StaffMinimum
 from streams.core.state import Namespace
 from streams.core.stock import instants_from, snapshot_at
-from topics.models import Alert
+from topics.outputs import Alert
 
 
 class Short(NamedTuple):

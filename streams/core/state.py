@@ -16,9 +16,9 @@ Layout (all plain lists, dicts and tuples so the hot path stays cheap):
 
 States handed out are never mutated again. A batch (:class:`Work`) copies each container
 the first time it touches it, except what grows with the history: the persistent maps
-(:data:`Grown`) and the stock series' columns (:class:`Series`) are shared and only what
-the batch changes is new. So the cost of a batch is its events plus a copy of the small
-containers it touched, whatever the history behind it.
+(:data:`Grown`) and the stock series' columns (:class:`streams.core.series.Series`) are
+shared and only what the batch changes is new. So the cost of a batch is its events plus
+a copy of the small containers it touched, whatever the history behind it.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from typing import Any, TypeVar, cast
 
 from immutables import Map, MapMutation
 
-from topics.models import IncidentCategory, IncidentPhase, SiteType, Status
+from streams.core.series import Series
+from topics.vocabulary import IncidentCategory, IncidentPhase, Status
 
 NO_TIME = -(1 << 62)
 
@@ -53,8 +54,6 @@ _GROWN = ("asks", "emitted", "shown", "transfers")
 # The keyed parts of a namespace a batch reports as touched (Namespace.touched): cases,
 # tracks, stock series, transfers, the ledger's shown and emitted.
 TOUCHED_KINDS = ("c", "t", "s", "x", "w", "e")
-# A snapshot's (site type, unit, baseline, convertible)
-Meta = tuple[SiteType, str, float | None, float | None]
 # Timeline entry: (effective_at, rank, rule_ids, evidence)
 Entry = tuple[int, int, tuple[str, ...], dict[str, float]]
 # Declaration: (t, event_id, rank declared (0: none), agency_id, reason)
@@ -140,92 +139,6 @@ class Track:
     @property
     def declared(self) -> bool:
         return bool(self.reports)
-
-
-class Series:
-    """Snapshots of one (site, item), sorted by (occurred_at, event_id), with the
-    cumulative consumption ``prev_on_hand + received - on_hand`` up to each one, and what
-    each snapshot derives: burn rate per day and days of cover (both None: unknown).
-
-    Versions share their columns: a version sees the first ``n`` rows, and a snapshot
-    newer than all of them (the common one) is appended in place, so a batch neither
-    copies a long history nor hands the collector a fresh copy of it to scan. A version
-    writes only rows from ``own`` on (those it appended itself); anything else, or
-    columns another version has appended to since, are copied first (:meth:`insert`)."""
-
-    __slots__ = (
-        "burn",
-        "cons",
-        "cover",
-        "eids",
-        "meta",
-        "n",
-        "on_hand",
-        "own",
-        "received",
-        "times",
-    )
-
-    def __init__(self) -> None:
-        self.times: list[int] = []
-        self.eids: list[str] = []
-        self.on_hand: list[float] = []
-        self.received: list[float] = []
-        self.meta: list[Meta] = []  # site type, unit, baseline, convertible
-        self.cons: list[float] = []
-        self.burn: list[float | None] = []
-        self.cover: list[float | None] = []
-        self.n = 0
-        self.own = 0
-
-    def clone(self) -> Series:
-        """A new version over the same columns, owning none of their rows yet."""
-        new = Series.__new__(Series)
-        new.times, new.eids = self.times, self.eids
-        new.on_hand, new.received = self.on_hand, self.received
-        new.meta, new.cons = self.meta, self.cons
-        new.burn, new.cover = self.burn, self.cover
-        new.n = new.own = self.n
-        return new
-
-    def insert(
-        self,
-        i: int,
-        t: int,
-        eid: str,
-        *,
-        on_hand: float,
-        received: float,
-        meta: Meta,
-    ) -> None:
-        """Put a snapshot at row ``i`` (its consumption, burn and cover still to work
-        out); rows from ``i`` on are this version's own to write afterwards."""
-        n = self.n
-        if i < self.own or len(self.times) != n:
-            self.times, self.eids = self.times[:n], self.eids[:n]
-            self.on_hand, self.received = self.on_hand[:n], self.received[:n]
-            self.meta, self.cons = self.meta[:n], self.cons[:n]
-            self.burn, self.cover = self.burn[:n], self.cover[:n]
-            self.own = 0
-        if i == n:
-            self.times.append(t)
-            self.eids.append(eid)
-            self.on_hand.append(on_hand)
-            self.received.append(received)
-            self.meta.append(meta)
-            self.cons.append(0.0)
-            self.burn.append(None)
-            self.cover.append(None)
-        else:
-            self.times.insert(i, t)
-            self.eids.insert(i, eid)
-            self.on_hand.insert(i, on_hand)
-            self.received.insert(i, received)
-            self.meta.insert(i, meta)
-            self.cons.insert(i, 0.0)
-            self.burn.insert(i, None)
-            self.cover.insert(i, None)
-        self.n = n + 1
 
 
 class Namespace:

@@ -23,8 +23,10 @@ from typing import Any, NamedTuple
 from streams.core.alerts import alert, show
 from streams.core.compiled import Compiled
 from streams.core.eventtime import DAY, NEVER, from_us
-from streams.core.state import Namespace, Series, Work
-from topics.models import Alert, StockEvent, StockLevel
+from streams.core.series import Series
+from streams.core.state import Namespace, Work
+from topics.models import StockEvent
+from topics.outputs import Alert, StockLevel
 
 
 def apply_stock(

@@ -28,7 +28,7 @@ from streams.core.rulebook_resources import StockpileItem
 from streams.core.state import Namespace
 from streams.core.stock import bed_capacity, instants_from, snapshot_at, stock_level
 from streams.core.tasks import VERIFICATION_TIER, claim, unclaim
-from topics.models import Alert
+from topics.outputs import Alert
 
 
 class Sites(NamedTuple):

@@ -21,16 +21,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from streams.core.alerts import alert, show
 from streams.core.compiled import Compiled, PlanItem
 from streams.core.declared import DeclaredChange, declared_changes
+from streams.core.eventtime import from_us
 from streams.core.facilities import Facility
-from streams.core.icu_line import Conversion, IcuLine
+from streams.core.icu_line import CONVERTED, Conversion, IcuLine
 from streams.core.ids import content_id
 from streams.core.plan import incident_id
 from streams.core.rulebook import TIER_RANK
 from streams.core.state import Namespace, Track
 from streams.core.stock import snapshot_at
 from streams.core.tasks import claim, unclaim
+from topics.outputs import Alert
 
 SURGE_ACTION = "平战转换"  # what every conversion task's action starts with
 Order = tuple[str, int | None]  # (incident id, order time; None: not ordered)
@@ -56,6 +59,12 @@ def order_time(changes: Sequence[DeclaredChange], comp: Compiled) -> int | None:
     return next((c.at for c in changes if c.rank >= level), None)
 
 
+def conversion_task_id(status: str, incident: str, site: str, item: str, ordered_at: int) -> str:
+    """The id of the task ordering ``site`` to open its ``item`` beds for ``incident``,
+    ordered at ``ordered_at`` (what the hospital's ack names)."""
+    return content_id("task", status, incident, "convert", site, item, ordered_at)
+
+
 def _tasks(
     status: str, jurisdiction: str, order: Order, comp: Compiled
 ) -> list[tuple[str, PlanItem]]:
@@ -65,7 +74,7 @@ def _tasks(
         return []
     return [
         (
-            content_id("task", status, inc, "convert", f.id, surge.item, t),
+            conversion_task_id(status, inc, f.id, surge.item, t),
             PlanItem(
                 surge.agency,
                 f"{SURGE_ACTION}: open the convertible {surge.item} beds of {f.id} "
@@ -132,11 +141,13 @@ def conversion_opens(ns: Namespace, task_id: str, comp: Compiled) -> int | None:
 def conversions(ns: Namespace, jurisdiction: str, comp: Compiled) -> tuple[Conversion, ...]:
     """Each hospital's conversion (its earliest acked order), by opening time."""
     surge = comp.surge
-    if surge is None:
-        return ()
+    if surge is None or not ns.acks or not hospitals(comp, jurisdiction):
+        return ()  # the common case (no registry, or nothing acked): no track to look at
     lead = round(surge.lead_hours * 3_600_000_000)
     acked: dict[str, int] = {}
     for track in ns.tracks.values():
+        if not track.decls:
+            continue
         order = (
             incident_id(ns.status, jurisdiction, track),
             order_time(declared_changes(track.decls), comp),
@@ -158,12 +169,61 @@ def conversions(ns: Namespace, jurisdiction: str, comp: Compiled) -> tuple[Conve
     return tuple(sorted(found, key=lambda c: (c.opens_at, c.site)))
 
 
-def icu_line_for(ns: Namespace, jurisdiction: str, comp: Compiled, track: Track) -> IcuLine | None:
-    """The ICU line ``track``'s rules read (None: they read no ICU occupancy), with the
-    jurisdiction's conversions of the ICU item (worked out when first needed)."""
-    if not comp.reads_icu(track.disease, track.category):
+def conversions_changed(
+    ns: Namespace, jurisdiction: str, *, comp: Compiled, out: list[Any]
+) -> int | None:
+    """Make the ``beds_converted`` alerts what the state says now; returns the earliest
+    opening of a conversion that came, went or changed (None: none did)."""
+    surge = comp.surge
+    if surge is None:
         return None
+    subject = CONVERTED + surge.item
+    before: tuple[tuple[Any, ...], ...] = ns.shown.get(subject, ())
+    wanted: tuple[tuple[Any, ...], ...] = tuple(map(tuple, conversions(ns, jurisdiction, comp)))
+    if before == wanted:
+        return None
+    lead = round(surge.lead_hours * 3_600_000_000)
+    item = surge.item
+
+    def build(params: tuple[Any, ...], gone: bool) -> Alert:
+        site, opens_at, beds = params
+        return alert(
+            ns,
+            jurisdiction,
+            "beds_converted",
+            "info",
+            about=(item, *params),
+            at=opens_at,
+            message=(
+                f"{SURGE_ACTION}: {beds:g} {item} beds of {site} open at "
+                f"{from_us(opens_at).isoformat()}"
+            ),
+            details={
+                "item": item,
+                "beds": beds,
+                "acked_at": from_us(opens_at - lead).isoformat(),
+                "opens_at": from_us(opens_at).isoformat(),
+            },
+            subject=f"{site}/{item}",
+            gone=gone,
+        )
+
+    show(ns, subject, wanted, build, out)
+    changed: int = min(p[1] for p in set(before) ^ set(wanted))
+    return changed
+
+
+def jurisdiction_line(ns: Namespace, jurisdiction: str, comp: Compiled) -> IcuLine:
+    """The jurisdiction's line of the ICU item, with its conversions of that item (worked
+    out when first needed)."""
     item = comp.icu_item
     if comp.surge is None or comp.surge.item != item:
         return IcuLine(ns, item)
     return IcuLine(ns, item, lambda: conversions(ns, jurisdiction, comp))
+
+
+def icu_line_for(ns: Namespace, jurisdiction: str, comp: Compiled, track: Track) -> IcuLine | None:
+    """The ICU line ``track``'s rules read (None: they read no ICU occupancy)."""
+    if not comp.reads_icu(track.disease, track.category):
+        return None
+    return jurisdiction_line(ns, jurisdiction, comp)

@@ -25,7 +25,9 @@ from streams.core.ids import content_id
 from streams.core.rulebook import TIER_ORDER
 from streams.core.state import Namespace, edited
 from streams.core.tiers import Pair
-from topics.models import Alert, IncidentEvent, Task, Tier
+from topics.models import IncidentEvent
+from topics.outputs import Alert, Task
+from topics.vocabulary import Tier
 
 TIER_BY_RANK: dict[int, Tier | None] = {0: None, **dict(enumerate(TIER_ORDER, start=1))}
 

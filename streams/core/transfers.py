@@ -32,7 +32,8 @@ from streams.core.facilities import FacilityIndex
 from streams.core.ranking import best_facility
 from streams.core.state import Namespace, edited
 from streams.core.stock import next_snapshot, on_hand_at
-from topics.models import Alert, TransferEvent
+from topics.models import TransferEvent
+from topics.outputs import Alert
 
 TRANSFER_STATES = ("requested", "dispatched", "en_route", "arrived", "cancelled")
 _STATE_INDEX = {s: i for i, s in enumerate(TRANSFER_STATES)}

@@ -11,7 +11,7 @@ from typing import Any
 import faust
 from prometheus_client import start_http_server
 
-from streams.core import default_rulebook, load_rulebook
+from streams.core import load_rules
 from streams.live.app import build_app, landing_stage
 from streams.live.health import Heartbeat
 from streams.ops.kafka import create_topics
@@ -41,9 +41,7 @@ def run_worker(settings: Settings) -> None:
     user runs no DDL)."""
     configure_logging()
     tune_gc_for_core_state()
-    rulebook = (
-        load_rulebook(settings.rulebook_path) if settings.rulebook_path else default_rulebook()
-    )
+    rulebook = load_rules(settings.rulebook_path, settings.registry_path)
     asyncio.run(create_topics(settings, (*ALL_TOPICS, *LIVE_TOPICS), principal="worker"))
     start_http_server(settings.metrics_port, addr=settings.metrics_host)
     log.info(

@@ -33,10 +33,10 @@ from topics.agencies import (
     write_private,
 )
 from topics.kafka_security import aiokafka_options, librdkafka_properties, render_properties
-from topics.models import AgencyType
 from topics.registry import INPUT_TOPICS
 from topics.settings import Settings
 from topics.signing import SigningKey
+from topics.vocabulary import AgencyType
 
 
 def add_agency(

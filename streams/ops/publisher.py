@@ -28,7 +28,7 @@ from topics.agencies import AgencyError
 from topics.codec import all_problems
 from topics.errors import TierflowError
 from topics.kafka_security import Principal
-from topics.models import Rejection
+from topics.outputs import Rejection
 from topics.routing import OutgoingRecord, is_tick, route_line
 from topics.settings import Settings
 

@@ -40,8 +40,8 @@ from streams.replay.report_summary import (
     live_latency,
     peak_tier,
 )
-from topics.models import Status
 from topics.settings import Settings
+from topics.vocabulary import Status
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,8 @@ from streams.stages.ticks import TickClock
 from streams.stages.topology import REKEYED, TopicNames, partition_for
 from topics.codec import b64, encode
 from topics.errors import TierflowError
-from topics.models import IncidentEvent, IncidentState, Rejection, Tick
+from topics.models import IncidentEvent
+from topics.outputs import IncidentState, Rejection, Tick
 from topics.privacy import redact_raw, withheld_note
 from topics.registry import CASES, TICKS, TRANSFERS
 from topics.routing import route_line

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 
-from streams.simulate import cholera, ili_school, poisoning, road_mci, supply_squeeze
+from streams.core import load_rules, shipped_registry
+from streams.core.rulebook import Rulebook
+from streams.simulate import cholera, ili_school, poisoning, road_mci, supply_squeeze, surge
 from streams.simulate.errors import SimulateError
 from streams.simulate.script import Params, Scenario, SimRecord
-from topics.models import Rejection
+from topics.outputs import Rejection
 from topics.routing import OutgoingRecord, route_line
 
 # A fixed default start keeps files reproducible: Monday 2 March 2026, 08:00 Beijing time.
@@ -26,17 +28,23 @@ SCENARIOS: dict[str, Callable[[Params], Scenario]] = {
     "supply-squeeze": supply_squeeze.build,
     "chemical-poisoning": poisoning.build,
     "ili-school": ili_school.build,
+    "surge": surge.build,
 }
+# The facility registry a scenario is decided with (streams/registries/), beside the
+# default rulebook; the others use the default rulebook alone.
+REGISTRIES = {"surge": surge.REGISTRY}
 STATUSES = ("Actual", "Exercise")
 
 __all__ = [
     "DEFAULT_START",
+    "REGISTRIES",
     "SCENARIOS",
     "Scenario",
     "SimRecord",
     "SimulateError",
     "generate",
     "outgoing_records",
+    "rulebook_for",
 ]
 
 
@@ -70,3 +78,10 @@ def outgoing_records(records: Sequence[SimRecord], digits: int) -> Iterator[Outg
             yield OutgoingRecord(record.topic_stem, record.value, record.key)
         else:
             yield from routed
+
+
+def rulebook_for(name: str) -> Rulebook:
+    """The rules scenario ``name`` is meant to be decided with: the default rulebook, with
+    its facility registry if it names one (:data:`REGISTRIES`)."""
+    registry = REGISTRIES.get(name)
+    return load_rules(None, None if registry is None else shipped_registry(registry))

@@ -40,7 +40,7 @@ from streams.simulate.script import (
     rfc3339,
     whole_seconds,
 )
-from topics.models import Tier
+from topics.vocabulary import Tier
 
 DISEASE = "cholera"
 WINDOW = timedelta(days=7)  # "a week in one city" (national plan, Tier II/III)

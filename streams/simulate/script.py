@@ -233,13 +233,16 @@ class Script:
         previous: str | None,
         recommended_at: datetime,
         lag: timedelta,
+        ahead_of: str | None = None,
         **payload: Any,
     ) -> None:
         """The command agency's declaration of ``tier`` (None: stand down) ``lag`` after
         the recommendation of it at ``recommended_at`` (an incident Update with
         ``declared_tier``), with its ack of the joint-assessment task that recommendation
         gave it: a step of the intended declared timeline. Punctual (``steady``): the
-        intended decision lag is the one the record carries."""
+        intended decision lag is the one the record carries. ``ahead_of``: the tier
+        recommended at ``recommended_at`` when the leading group declares a higher one the
+        rules never recommended (its decision lag is undefined)."""
         at = whole_seconds(recommended_at + lag)
         status = self.params.status
         self.event(
@@ -258,7 +261,7 @@ class Script:
         task_id = assessment_task_id(
             status,
             incident_id,
-            tier=tier,  # type: ignore[arg-type]
+            tier=ahead_of or tier,  # type: ignore[arg-type]
             previous=previous,  # type: ignore[arg-type]
             at=recommended_at,
             rulebook=default_rulebook(),
@@ -282,7 +285,9 @@ class Script:
                 "tier": tier,
                 "declared_at": rfc3339(at),
                 "by": agency.agency_id,
-                "decision_lag_s": int((at - whole_seconds(recommended_at)).total_seconds()),
+                "decision_lag_s": None
+                if ahead_of
+                else int((at - whole_seconds(recommended_at)).total_seconds()),
             }
         )
 

@@ -65,17 +65,8 @@ from streams.stages.topology import (
     partition_for,
 )
 from topics.codec import b64, decode, decode_tick
-from topics.models import (
-    Alert,
-    CaseEvent,
-    Escalation,
-    IncidentEvent,
-    IncidentState,
-    Rejection,
-    StockLevel,
-    Task,
-    Tick,
-)
+from topics.models import CaseEvent, IncidentEvent
+from topics.outputs import Alert, Escalation, IncidentState, Rejection, StockLevel, Task, Tick
 from topics.privacy import pseudonymise_case, redact_raw, withheld_note
 from topics.registry import (
     ALERTS,

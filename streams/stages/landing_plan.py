@@ -20,19 +20,11 @@ from sinks.namespaces import Namespace, namespace_of
 from sinks.writer import dedup_token
 from streams.stages.topology import INCIDENT_STATES, STOCK_LEVELS
 from topics.codec import decode
-from topics.models import (
-    Alert,
-    CaseEvent,
-    Escalation,
-    IncidentState,
-    Rejection,
-    Status,
-    StockLevel,
-    Task,
-    TransferEvent,
-)
+from topics.models import CaseEvent, TransferEvent
+from topics.outputs import Alert, Escalation, IncidentState, Rejection, StockLevel, Task
 from topics.privacy import pseudonymise_case
 from topics.registry import ALERTS, CASES, DLQ, ESCALATIONS, TASKS, TRANSFERS, TopicSpec
+from topics.vocabulary import Status
 
 if TYPE_CHECKING:  # the types of what a consumer hands over; no Kafka client at run time
     from aiokafka import ConsumerRecord, TopicPartition

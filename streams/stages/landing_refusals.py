@@ -19,7 +19,7 @@ from sinks.namespaces import Namespace
 from sinks.writer import Sink
 from streams.stages.landing_plan import Origin, Write
 from topics.codec import b64
-from topics.models import Rejection
+from topics.outputs import Rejection
 from topics.privacy import redact_raw
 
 

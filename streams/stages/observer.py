@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Protocol
 
-from topics.models import Rejection
+from topics.outputs import Rejection
 
 
 class StageObserver(Protocol):

@@ -28,7 +28,7 @@ from streams.core import (
 from streams.stages.batch import Emitted, StateStore
 from streams.stages.observer import QUIET, StageObserver
 from streams.stages.topology import INCIDENT_STATES, TopicNames, decode_feed
-from topics.models import Alert, Escalation, IncidentState, Task
+from topics.outputs import Alert, Escalation, IncidentState, Task
 from topics.registry import ALERTS, ESCALATIONS, TASKS
 
 

@@ -19,7 +19,7 @@ from streams.core.changelog import (
 )
 from streams.core.state import TOUCHED_KINDS
 from streams.stages.topology import partition_for
-from topics.models import Status
+from topics.vocabulary import Status
 
 # murmur2 in Python, asked once per record written: remembered per jurisdiction
 _partition_of = functools.cache(partition_for)

@@ -1,6 +1,6 @@
 """The clock the live shell writes into the log.
 
-A timer turns this clock into :class:`topics.models.Tick` records, one per partition of the
+A timer turns this clock into :class:`topics.outputs.Tick` records, one per partition of the
 ticks topic that the worker owns; the decide stage reads them back like any event, so a
 replay of the topics sees exactly the time the live run saw.
 
@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
 
-from topics.models import Tick
+from topics.outputs import Tick
 
 TickMode = Literal["wall", "event"]
 

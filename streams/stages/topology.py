@@ -13,7 +13,8 @@ from typing import Annotated, Any
 from aiokafka.partitioner import murmur2
 from pydantic import Discriminator, RootModel, Tag
 
-from topics.models import Envelope, IncidentEvent, IncidentState, StockLevel, Tick
+from topics.models import Envelope, IncidentEvent
+from topics.outputs import IncidentState, StockLevel, Tick
 from topics.registry import (
     ALERTS,
     CASES,

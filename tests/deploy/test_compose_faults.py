@@ -36,7 +36,8 @@ from tests.integration.offline_answer import (
 )
 from topics.codec import decode
 from topics.kafka_security import aiokafka_options
-from topics.models import CaseEvent, Rejection
+from topics.models import CaseEvent
+from topics.outputs import Rejection
 from topics.privacy import pseudonymise_case
 from topics.registry import ALL_TOPICS
 from topics.routing import route_line

@@ -35,7 +35,7 @@ def stack(settings: Settings) -> Settings:
         stack_up(settings)
     # The scenarios' agencies have signing keys (as the demo gives them), so files the
     # tests simulate can be published with `tierflow publish`, each record signed.
-    for name in SCENARIOS:
+    for name in (*SCENARIOS, "surge"):
         records = outgoing_records(generate(name, 1).records, settings.jurisdiction_digits)
         register_senders(settings, list(records))
     return settings

@@ -31,6 +31,7 @@ from streams.core import (
     rollup_many,
     rollup_timeline,
 )
+from streams.core.engine import REVISED_ID
 from streams.ops.kafka import create_topics
 from streams.stages.topology import (
     LIVE_TOPICS,
@@ -40,15 +41,8 @@ from streams.stages.topology import (
 )
 from tests.integration.kafka_helpers import admin_options, signatures
 from topics.codec import decode, decode_tick
-from topics.models import (
-    CaseEvent,
-    Escalation,
-    IncidentEvent,
-    IncidentState,
-    Rejection,
-    Task,
-    Tick,
-)
+from topics.models import CaseEvent, IncidentEvent
+from topics.outputs import Alert, Escalation, IncidentState, Rejection, Task, Tick
 from topics.privacy import pseudonymise_case
 from topics.registry import (
     ALL_TOPICS,
@@ -246,6 +240,12 @@ def worker_env(settings: Settings) -> dict[str, str]:
         # the stack's registry: the agencies the tests' records are signed by
         "TIERFLOW_AGENCY_REGISTRY_PATH": str(settings.agency_registry().resolve()),
         "TIERFLOW_PSEUDONYM_KEY": settings.pseudonym_key.get_secret_value(),
+        # a scenario's facility registry (surge), when it names one
+        **(
+            {"TIERFLOW_REGISTRY_PATH": str(settings.registry_path)}
+            if settings.registry_path is not None
+            else {}
+        ),
     }
 
 
@@ -434,13 +434,14 @@ def escalations_produced(settings: Settings) -> list[Escalation]:
     ]
 
 
-def last_copies(outputs: list[Any]) -> dict[str, Escalation | Task]:
-    """Per escalation or task id the copy with the highest revision: the one a sink keeps
-    (sinks/tables.py), whatever order the copies landed in."""
-    last: dict[str, Escalation | Task] = {}
+def last_copies(outputs: list[Any]) -> dict[str, Escalation | Task | Alert]:
+    """Per escalation, task or alert id the copy with the highest revision: the one a sink
+    keeps (sinks/tables.py), whatever order the copies landed in."""
+    last: dict[str, Escalation | Task | Alert] = {}
     for out in outputs:
-        if isinstance(out, Escalation | Task):
-            oid = out.decision_id if isinstance(out, Escalation) else out.task_id
+        get_id = REVISED_ID.get(type(out))
+        if get_id is not None:
+            oid = get_id(out)
             if oid not in last or out.revision > last[oid].revision:
                 last[oid] = out
     return last

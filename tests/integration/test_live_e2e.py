@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from streams.core import default_rulebook, fold
+from streams.core import default_rulebook, fold, shipped_registry
+from streams.simulate import REGISTRIES, rulebook_for
 from topics.registry import TOPIC_FOR_KIND
 from topics.settings import Settings
 
@@ -55,7 +56,7 @@ _REASON = {
 }
 
 
-@pytest.mark.parametrize("scenario", ["road-mci", "cholera", "supply-squeeze"])
+@pytest.mark.parametrize("scenario", ["road-mci", "cholera", "supply-squeeze", "surge"])
 def test_scenario_lands_as_the_core_decides_offline(
     scenario: str,
     stack: Settings,
@@ -63,7 +64,13 @@ def test_scenario_lands_as_the_core_decides_offline(
     unique_name: Callable[..., str],
     tmp_path: Path,
 ) -> None:
-    settings = live_settings(stack, unique_name("live"))
+    # surge: the worker reads the scenario's facility registry (TIERFLOW_REGISTRY_PATH)
+    registry = REGISTRIES.get(scenario)
+    settings = live_settings(
+        stack,
+        unique_name("live"),
+        registry_path=None if registry is None else shipped_registry(registry),
+    )
     db = settings.clickhouse_database
     lines, truth = simulate(scenario, 7, tmp_path / "scenario.jsonl")
     prepare(settings)
@@ -79,11 +86,14 @@ def test_scenario_lands_as_the_core_decides_offline(
 
     # Offline: the same events (duplicates included) and every tick the log holds, then
     # the roll-up stages over the city snapshots.
-    rulebook = default_rulebook()
+    rulebook = rulebook_for(scenario)
     inputs = [*sent.events, *worker_ticks(settings)]
     states, outputs = fold(inputs, rulebook)
     assert_decisions_equal_offline(ch_admin, db, states, with_rollups(outputs, rulebook, inputs))
     assert_areas_as_intended(ch_admin, db, truth)
+    if scenario == "surge":  # the reserve hospital's converted beds landed as intended
+        converted = "alert_kind = 'beds_converted' AND status = 'Actual' AND NOT retracted"
+        assert rows(ch_admin, db, "alerts", "subject_id", converted) == [("H-510105-01/bed.icu",)]
     if scenario == "cholera":  # its ack of the province's command task went the whole way
         province = "jurisdiction = '51' AND status = 'Actual'"
         landed_tasks = rows(ch_admin, db, "tasks", "agency_type, state", province)

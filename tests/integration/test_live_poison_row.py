@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
 
 from topics.codec import encode
-from topics.models import Alert
+from topics.outputs import Alert
 from topics.registry import ALERTS, DLQ
 from topics.settings import Settings
 

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
 
 from streams.stages.topology import LIVE_TOPICS
-from topics.models import Rejection
+from topics.outputs import Rejection
 from topics.privacy import redact_raw
 from topics.registry import ALL_TOPICS, DLQ
 from topics.settings import Settings

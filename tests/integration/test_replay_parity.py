@@ -14,6 +14,8 @@ import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from streams.core import shipped_registry
+from streams.simulate import REGISTRIES
 from topics.settings import Settings
 
 from .kafka_helpers import read_topic, run_cli
@@ -27,7 +29,7 @@ from .replay_support import (
     wait_settled,
 )
 
-SCENARIOS = ("cholera", "road-mci", "supply-squeeze")
+SCENARIOS = ("cholera", "road-mci", "supply-squeeze", "surge")
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,9 @@ def live_runs(
     def run(scenario: str) -> LiveRun:
         if scenario not in done:
             tmp = tmp_path_factory.mktemp(scenario)
-            settings = live_settings(stack, f"tierflow_live_{uuid.uuid4().hex[:12]}")
+            settings = live_settings(
+                stack, f"tierflow_live_{uuid.uuid4().hex[:12]}", registry_path=_registry(scenario)
+            )
             lines, _truth = simulate(scenario, 3, tmp / "scenario.jsonl")
             prepare(settings)
             start, end = publish_scenario(settings, lines)
@@ -66,9 +70,17 @@ def live_runs(
     drop_databases(ch_admin, *(r.settings.clickhouse_database for r in done.values()))
 
 
+def _registry(scenario: str) -> Path | None:
+    """The facility registry the scenario is decided with (surge), live and in replay."""
+    registry = REGISTRIES.get(scenario)
+    return None if registry is None else shipped_registry(registry)
+
+
 def _replay(run: LiveRun, name: str) -> None:
+    registry = run.settings.registry_path
     run_cli(
-        ["replay", "--name", name, "--from", run.start.isoformat(), "--to", run.end.isoformat()],
+        ["replay", "--name", name, "--from", run.start.isoformat(), "--to", run.end.isoformat()]
+        + ([] if registry is None else ["--registry", str(registry)]),
         run.settings,
     )
 

@@ -19,7 +19,8 @@ from sinks.errors import SinkBackpressure
 from sinks.memory import InMemorySink, MemoryStore
 from sinks.migrate import migrate
 from sinks.writer import RetryPolicy, Sink, SinkPolicy, dedup_token
-from topics.models import CaseEvent, Escalation, IncidentState, Task, TransferEvent
+from topics.models import CaseEvent, TransferEvent
+from topics.outputs import Escalation, IncidentState, Task
 from topics.privacy import pseudonymise_case
 from topics.settings import Settings
 

@@ -20,13 +20,8 @@ from streams.core import (
     step_many,
     tier_timeline,
 )
-from topics.models import (
-    CaseEvent,
-    IncidentEvent,
-    StockEvent,
-    Tick,
-    TransferEvent,
-)
+from topics.models import CaseEvent, IncidentEvent, StockEvent, TransferEvent
+from topics.outputs import Tick
 
 # The default rulebook with measles baselines low enough for the generated streams to
 # cross them, so the baseline rules are held to the same invariants as the others; and

@@ -17,7 +17,7 @@ from tests.wire_strategies import (
     transfer_events,
 )
 from topics.codec import decode, encode
-from topics.models import Rejection
+from topics.outputs import Rejection
 
 
 def _decoded(raw: bytes) -> BaseModel:

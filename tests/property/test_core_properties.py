@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from streams.core import decode_state, encode_state, initial_state, step, step_many, tier_timeline
 from tests.property.core_streams import FAST, RULES, facts, logistics_streams, run, streams
-from topics.models import Alert, Escalation, IncidentState, Task, Tick
+from topics.outputs import Alert, Escalation, IncidentState, Task, Tick
 
 
 @FAST

@@ -31,7 +31,7 @@ from streams.stages.batch import Decided, Record
 from streams.stages.decide import Decider
 from streams.stages.ticks import TickClock
 from topics.codec import MAX_RECORD_BYTES, decode, decode_tick
-from topics.models import Rejection
+from topics.outputs import Rejection
 from topics.settings import Settings
 
 P = "fuzz"

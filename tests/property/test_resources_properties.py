@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tests.property.core_streams import FAST, build, nurses, run
 from tests.property.test_core_properties import same_for_any_order_and_batching
-from topics.models import Alert
+from topics.outputs import Alert
 
 hospitals = st.sampled_from(["H1", "H2", "H3"])
 beds = st.fixed_dictionaries(

@@ -30,7 +30,8 @@ from streams.core import (
     rollup_timeline,
 )
 from streams.core.rulebook import TIER_RANK
-from topics.models import Alert, Escalation, IncidentEvent, IncidentState, Task, Tick
+from topics.models import IncidentEvent
+from topics.outputs import Alert, Escalation, IncidentState, Task, Tick
 
 RULES = default_rulebook()
 T0 = datetime(2026, 3, 1, tzinfo=timezone(timedelta(hours=8)))

@@ -28,7 +28,7 @@ from streams.core import (
 )
 from tests.unit.test_input_checks import HANGZHOU, hz_case
 from topics.codec import decode
-from topics.models import Alert, Task, Tick
+from topics.outputs import Alert, Task, Tick
 
 BOOK = auto_declared(default_rulebook())  # tasks on the recommendation, as before declarations
 

@@ -68,7 +68,7 @@ def board(**fields: Any) -> Board:
         "beds": [
             {"site_id": "H-1", "item": "bed.icu", "free": 0.0, "baseline": 12.0, "latest_at": T0},
             {"site_id": "H-2", "item": "bed.icu", "free": 9.0, "baseline": 120.0,
-             "convertible": 5.0, "latest_at": T0},
+             "convertible": 5.0, "converted": 4.0, "latest_at": T0},
         ],
         "staff": [
             {"jurisdiction": "5101", "item": "staff.icu_nurse", "available": 42.0, "sites": 2,
@@ -125,7 +125,9 @@ def test_beds_show_free_of_capacity_the_fullest_first() -> None:
     beds = [line.split() for line in lines if line.startswith("H-")]
     assert [(b[0], b[1]) for b in beds] == [("H-1", "0/12"), ("H-2", "9/120")]
     assert beds[1][2] == "+5"  # H-2 can open 5 more ICU beds (convertible)
+    assert beds[1][3] == "4"  # and an acked conversion opened 4 (converted)
     assert beds[0][2] != "+0"  # H-1 reported none: nothing shown
+    assert "converted" in next(line for line in lines if "ICU free/beds" in line)
 
 
 def test_staff_and_teams_show_by_jurisdiction() -> None:

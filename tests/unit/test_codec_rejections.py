@@ -8,7 +8,8 @@ import orjson
 import pytest
 
 from topics.codec import MAX_RECORD_BYTES, decode, decode_tick
-from topics.models import CaseEvent, Rejection, TransferEvent
+from topics.models import CaseEvent, TransferEvent
+from topics.outputs import Rejection
 
 GOOD: dict[str, Any] = {
     "event_id": "cdc-510104-000001",

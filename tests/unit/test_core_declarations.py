@@ -21,7 +21,8 @@ from streams.core import (
     step_many,
 )
 from streams.core.declared import DeclaredChange, decision_lag, declared_changes
-from topics.models import Alert, Escalation, IncidentEvent, IncidentState, Task, Tick
+from topics.models import IncidentEvent
+from topics.outputs import Alert, Escalation, IncidentState, Task, Tick
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=CST)

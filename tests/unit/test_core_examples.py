@@ -29,14 +29,8 @@ from tests.core_events import (
     tick,
     transfer,
 )
-from topics.models import (
-    Alert,
-    CaseEvent,
-    Escalation,
-    IncidentState,
-    StockLevel,
-    Task,
-)
+from topics.models import CaseEvent
+from topics.outputs import Alert, Escalation, IncidentState, StockLevel, Task
 
 
 @pytest.mark.parametrize(

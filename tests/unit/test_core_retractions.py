@@ -26,7 +26,7 @@ from tests.core_events import (
     tick,
     transfer,
 )
-from topics.models import Alert, Escalation, StockLevel, Task
+from topics.outputs import Alert, Escalation, StockLevel, Task
 
 
 def _dumps(outputs: list[Any]) -> list[dict[str, Any]]:

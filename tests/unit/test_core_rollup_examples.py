@@ -21,11 +21,7 @@ from tests.core_events import (
     case,
     of,
 )
-from topics.models import (
-    Escalation,
-    IncidentState,
-    Task,
-)
+from topics.outputs import Escalation, IncidentState, Task
 
 
 def test_fold_groups_by_city_and_rollup_sees_spread_to_two_cities() -> None:

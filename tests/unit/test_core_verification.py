@@ -18,7 +18,8 @@ from streams.core import (
     tier_timeline,
     warning_incident_id,
 )
-from topics.models import Alert, CaseEvent, IncidentEvent, IncidentState, Task, Tick
+from topics.models import CaseEvent, IncidentEvent
+from topics.outputs import Alert, IncidentState, Task, Tick
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=CST)

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 from topics.codec import KINDS, decode
-from topics.models import Rejection
+from topics.outputs import Rejection
 from topics.registry import TOPIC_FOR_KIND
 from topics.schema import SCHEMA_DIR
 

@@ -14,7 +14,7 @@ from streams.core.eventtime import to_us
 from streams.core.forecast import IcuBeds, full_load_days, growth, icu_outlook
 from tests.core_events import CST, case
 from tests.folding import fold_shuffled, snapshot
-from topics.models import Alert, IncidentState, StockLevel
+from topics.outputs import Alert, IncidentState, StockLevel
 
 RULES = default_rulebook()
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=CST)  # midnight UTC

@@ -11,7 +11,8 @@ import pytest
 from streams.core import default_rulebook, initial_state, step_many
 from streams.core.rulebook import Rulebook
 from tests.folding import fold_shuffled
-from topics.models import Alert, StockEvent
+from topics.models import StockEvent
+from topics.outputs import Alert
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=CST)

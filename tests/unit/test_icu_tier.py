@@ -16,7 +16,7 @@ from streams.core import default_rulebook, initial_state, parse_rulebook, step_m
 from streams.core.rulebook import RulebookError
 from tests.core_events import T0, case, tick
 from tests.folding import snapshot
-from topics.models import Escalation
+from topics.outputs import Escalation
 
 RULES = default_rulebook()
 HOUR = timedelta(hours=1)

@@ -24,7 +24,7 @@ from streams.stages.observer import reason_class
 from streams.stages.ticks import TickClock
 from streams.stages.topology import partition_for
 from topics.codec import decode, decode_tick
-from topics.models import Rejection, Tick
+from topics.outputs import Rejection, Tick
 
 P = "unit"
 NOW = datetime(2026, 3, 9, tzinfo=UTC)

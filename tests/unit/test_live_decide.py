@@ -22,7 +22,8 @@ from streams.stages.decide import Decider
 from streams.stages.state_records import RecordStore
 from streams.stages.ticks import TickClock
 from streams.stages.topology import decode_feed, partition_for
-from topics.models import IncidentEvent, Rejection, Tick
+from topics.models import IncidentEvent
+from topics.outputs import Rejection, Tick
 from topics.privacy import pseudonym
 
 P = "unit"

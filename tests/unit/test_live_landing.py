@@ -14,7 +14,8 @@ from pydantic import BaseModel
 from sinks.errors import SinkRejected
 from sinks.writer import Sink
 from streams.live.landing import Landing
-from topics.models import CaseEvent, Escalation, Rejection, StockLevel, Task
+from topics.models import CaseEvent
+from topics.outputs import Escalation, Rejection, StockLevel, Task
 from topics.privacy import pseudonym
 
 P = "unit"

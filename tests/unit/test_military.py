@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 from streams.core import auto_declared, default_rulebook, initial_state, step_many
 from topics.codec import decode
-from topics.models import IncidentEvent, StockEvent, StockLevel, Task
+from topics.models import IncidentEvent, StockEvent
+from topics.outputs import StockLevel, Task
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=CST)

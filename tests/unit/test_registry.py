@@ -20,7 +20,8 @@ from streams.core.registry import RegistryError, parse_registry
 from streams.core.rulebook import Rulebook
 from streams.core.rulebook_loader import load_rulebook
 from tests.folding import snapshot
-from topics.models import Alert, TransferEvent
+from topics.models import TransferEvent
+from topics.outputs import Alert
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=CST)

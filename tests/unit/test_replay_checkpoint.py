@@ -23,7 +23,8 @@ from streams.core import (
 )
 from streams.replay.checkpoint import Checkpoint, CheckpointFile
 from streams.replay.kafka_range import PartitionRange
-from topics.models import IncidentEvent, IncidentState
+from topics.models import IncidentEvent
+from topics.outputs import IncidentState
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 RULES = default_rulebook()

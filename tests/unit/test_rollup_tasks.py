@@ -23,7 +23,8 @@ from streams.core import (
     rollup_many,
 )
 from streams.core.ids import TIERFLOW_NS
-from topics.models import Alert, IncidentEvent, IncidentState, Task, Tick
+from topics.models import IncidentEvent
+from topics.outputs import Alert, IncidentState, Task, Tick
 
 RULES = default_rulebook()
 CST = timezone(timedelta(hours=8))

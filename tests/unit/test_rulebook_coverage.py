@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from streams.core import default_rulebook, initial_state, parse_rulebook, step_many, tier_timeline
-from topics.models import Alert, CaseEvent, IncidentEvent
+from topics.models import CaseEvent, IncidentEvent
+from topics.outputs import Alert
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=CST)

@@ -13,7 +13,7 @@ from streams.core import default_rulebook
 from streams.stages.batch import Record
 from streams.stages.decide import Decider
 from streams.stages.ticks import TickClock
-from topics.models import Rejection
+from topics.outputs import Rejection
 from topics.signing import HEADER, KeyRing, Signer, SigningKey, signature, source_mismatch
 
 HEX = "a" * 64

@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 from streams.cli import app
 from streams.simulate import SCENARIOS, SimulateError, generate
 from topics.codec import decode, decode_tick
-from topics.models import CaseEvent, Rejection, StockEvent, Tick, TransferEvent
+from topics.models import CaseEvent, StockEvent, TransferEvent
+from topics.outputs import Rejection, Tick
 
 NAMES = sorted(SCENARIOS)
 # The class of error each malformed record is meant to carry, as the codec words it.

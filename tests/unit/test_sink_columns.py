@@ -14,7 +14,8 @@ from sinks.columns import RowMapper, VersionRule, columns_of
 from sinks.errors import PrivacyViolation, SinkError
 from sinks.tables import TABLES, table
 from tests.wire_strategies import case_events
-from topics.models import CaseEvent, IncidentState, Task, TransferEvent
+from topics.models import CaseEvent, TransferEvent
+from topics.outputs import IncidentState, Task
 from topics.privacy import pseudonymise_case
 
 KEY = b"test-key"

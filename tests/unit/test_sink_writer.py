@@ -10,7 +10,7 @@ from sinks.errors import SinkBackpressure, SinkError
 from sinks.memory import MemoryStore
 from sinks.tables import TABLES, TableSpec
 from sinks.writer import Columns, RetryPolicy, Sink, SinkPolicy, dedup_token
-from topics.models import Rejection
+from topics.outputs import Rejection
 
 
 class FakeTime:

@@ -13,7 +13,7 @@ import pytest
 from streams.core import default_rulebook, initial_state, step_many
 from streams.core.rulebook import Rulebook
 from tests.folding import fold_shuffled, snapshot
-from topics.models import Alert, StockLevel
+from topics.outputs import Alert, StockLevel
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=CST)

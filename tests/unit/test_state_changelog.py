@@ -13,6 +13,7 @@ import pytest
 
 from streams.core import (
     CoreState,
+    Rulebook,
     default_rulebook,
     encode_state,
     initial_state,
@@ -21,22 +22,25 @@ from streams.core import (
 )
 from streams.core.changelog import decode_records
 from streams.core.persist import StateDecodeError
-from streams.simulate import DEFAULT_START, generate
+from streams.simulate import DEFAULT_START, generate, rulebook_for
 from streams.stages.state_records import RecordStore
 from tests.core_events import case
 from tests.folding import valid_records
-from topics.models import CaseEvent, Tick
+from topics.models import CaseEvent
+from topics.outputs import Tick
 from topics.registry import jurisdiction_of
 
 RULES = default_rulebook()
-SCENARIOS = ("cholera", "road-mci", "supply-squeeze", "chemical-poisoning", "ili-school")
+SCENARIOS = ("cholera", "road-mci", "supply-squeeze", "chemical-poisoning", "ili-school", "surge")
 
 
 def _records(name: str, status: str) -> list[Any]:
     return valid_records(generate(name, 1, status=status).jsonl().splitlines())
 
 
-def _fold(store: RecordStore, states: dict[str, CoreState], batch: list[Any]) -> None:
+def _fold(
+    store: RecordStore, states: dict[str, CoreState], batch: list[Any], rules: Rulebook = RULES
+) -> None:
     by_place: dict[str, list[Any]] = {}
     for record in batch:
         if isinstance(record, Tick) and record.jurisdiction is None:
@@ -47,14 +51,14 @@ def _fold(store: RecordStore, states: dict[str, CoreState], batch: list[Any]) ->
         by_place.setdefault(jurisdiction_of(place, 4), []).append(record)
     for jurisdiction, events in by_place.items():
         before = states.get(jurisdiction) or initial_state(jurisdiction)
-        after, _ = step_many(before, events, RULES)
+        after, _ = step_many(before, events, rules)
         if after is not before:
             store.changed(jurisdiction, before, after)
         states[jurisdiction] = after
 
 
-def _read_back(store: RecordStore, states: dict[str, CoreState]) -> None:
-    fresh = RecordStore(dict(store.data), RULES)  # a worker recovering the changelog
+def _read_back(store: RecordStore, states: dict[str, CoreState], rules: Rulebook) -> None:
+    fresh = RecordStore(dict(store.data), rules)  # a worker recovering the changelog
     assert sorted(fresh.jurisdictions()) == sorted(states)
     for jurisdiction, state in states.items():
         got = fresh.get(jurisdiction)
@@ -67,13 +71,14 @@ def _read_back(store: RecordStore, states: dict[str, CoreState]) -> None:
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_records_read_back_are_the_state_after_every_commit(name: str, status: str) -> None:
     records = _records(name, status)
-    store = RecordStore({}, RULES)
+    rules = rulebook_for(name)
+    store = RecordStore({}, rules)
     states: dict[str, CoreState] = {}
     size = max(1, len(records) // 12)
     for i in range(0, len(records), size):
-        _fold(store, states, records[i : i + size])
+        _fold(store, states, records[i : i + size], rules)
         store.flush()
-        _read_back(store, states)
+        _read_back(store, states, rules)
     assert states
 
 

@@ -14,7 +14,8 @@ import pytest
 from streams.core import default_rulebook, initial_state, step_many
 from streams.core.rulebook import RulebookError, parse_rulebook
 from tests.folding import fold_shuffled, snapshot
-from topics.models import Alert, IncidentEvent, Task, Tick
+from topics.models import IncidentEvent
+from topics.outputs import Alert, Task, Tick
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=CST)

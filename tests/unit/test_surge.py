@@ -17,7 +17,8 @@ from streams.core.rulebook import Rulebook
 from streams.core.surge import SURGE_ACTION
 from tests.core_events import T0, case, tick
 from tests.folding import snapshot
-from topics.models import IncidentEvent, Task
+from topics.models import IncidentEvent
+from topics.outputs import Task
 
 H = timedelta(hours=1)
 BASE = default_rulebook()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from streams.stages.ticks import TickClock, ticks_for
-from topics.models import Tick
+from topics.outputs import Tick
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 WALL = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
