@@ -15,9 +15,9 @@ from topics.settings import Settings, load_settings
 from topics.vocabulary import Status
 
 if TYPE_CHECKING:
-    from sinks.command_view import WorkerHealth
     from sinks.display import LocalTime
-    from streams.commands.board_view import View
+    from sinks.pipeline_view import WorkerHealth
+    from streams.commands.board_layout import View
 
 console = term.console()
 
@@ -27,9 +27,10 @@ def reader(
 ) -> Callable[[], View]:
     """A function that reads one snapshot of ``database``'s command view."""
     from sinks.client import connect
-    from sinks.command_view import read_board, worker_health
+    from sinks.command_view import read_board
     from sinks.display import LocalTime
-    from streams.commands.board_view import View
+    from sinks.pipeline_view import worker_health
+    from streams.commands.board_layout import View
 
     client = connect(settings, database, reader=True)
     clock = LocalTime(settings.display_zone())

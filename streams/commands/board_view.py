@@ -12,109 +12,29 @@ with ``--ids``. Every time is local, in the display zone the header names.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
+from typing import Any
 
-from rich import box
-from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from sinks.display import LocalTime, unique_names
+from sinks.display import unique_names
 from streams.commands.board_cells import (
     TIER_NAME,
     Cell,
     Row,
     declared_cell,
-    forecast_row,
     tier_badge,
     timeline_text,
 )
-
-if TYPE_CHECKING:
-    from sinks.command_view import Board
-
-
-@dataclass(frozen=True)
-class View:
-    """One snapshot and how to show it."""
-
-    board: Board
-    database: str
-    clock: LocalTime
-    read_at: datetime
-    ids: bool = False  # show incident and task ids
-    program: str = "tierflow"  # how the footer's commands start (term.program())
-    health: Text | None = None  # the worker's health line, under the title
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    width: int | None = None  # fixed: never cut (tiers, times, ids)
-    ratio: int | None = None  # shares what the fixed columns leave
-    justify: str = "left"
-
-
-@dataclass(frozen=True)
-class Section:
-    """A titled table: its columns and rows; ``empty`` says what none means."""
-
-    title: str
-    columns: Sequence[Column]
-    rows: Sequence[Row]
-    empty: str = "none"
-    note: str = ""  # under the table (its last page)
-
-    def table(
-        self,
-        rows: Sequence[Row],
-        width: int,
-        *,
-        one_line: bool,
-        continued: bool = False,
-        last: bool = True,
-    ) -> Table:
-        """The table of ``rows`` in ``width`` columns: as wide as its content when that
-        fits, else the full width with the flexible columns sharing what is left."""
-        title = f"{self.title} (continued)" if continued else self.title
-        table = Table(
-            title=Text(title, style="bold"),
-            title_justify="left",
-            caption=Text(self.note, style="dim") if self.note and last else None,
-            caption_justify="left",
-            box=box.SIMPLE_HEAD,
-            expand=self.natural_width(rows) > width,
-            pad_edge=False,
-            show_edge=False,
-        )
-        for column in self.columns:
-            table.add_column(
-                column.name,
-                width=column.width,
-                min_width=column.width,
-                ratio=column.ratio,
-                no_wrap=one_line or column.width is not None,
-                overflow="ellipsis" if one_line else "fold",
-                justify=column.justify,  # type: ignore[arg-type]
-            )
-        for row in rows:
-            table.add_row(*row)
-        return table
-
-    def natural_width(self, rows: Sequence[Row]) -> int:
-        """Columns wide enough for every cell, two spaces between them."""
-        widths = [
-            column.width or max(cell_len(column.name), *(cell_len(str(r[i])) for r in rows))
-            for i, column in enumerate(self.columns)
-        ]
-        return sum(widths) + 2 * (len(widths) - 1)
-
-    def nothing(self) -> Text:
-        note = f" ({self.note})" if self.note else ""
-        return Text.assemble((self.title, "bold"), ": ", (self.empty + note, "dim"))
+from streams.commands.board_layout import Column, Section, View
+from streams.commands.board_resources import (
+    beds_section,
+    forecast_section,
+    logistics_sections,
+    staff_section,
+)
 
 
 def _incident_section(view: View, title: str, rows: list[dict[str, Any]], active: bool) -> Section:
@@ -181,144 +101,6 @@ def _overdue_section(view: View) -> Section:
     return Section(title, columns, rows, note=elsewhere)
 
 
-def _share(free: float | None, total: float | None) -> Text:
-    if free is None:
-        return Text("-", style="dim")
-    if not total:
-        return Text(f"{free:.0f} free")
-    ratio = free / total
-    style = "bold red" if ratio < 0.05 else "dark_orange" if ratio < 0.15 else "green"
-    return Text(f"{free:.0f}/{total:.0f}", style=style)
-
-
-def _beds_section(view: View) -> Section:
-    by_site: dict[str, dict[str, dict[str, Any]]] = {}
-    for row in view.board.beds:
-        by_site.setdefault(row["site_id"], {})[row["item"]] = row
-    rows: list[Row] = []
-    for site, items in sorted(by_site.items(), key=lambda kv: _pressure(kv[1])):
-        icu, iso = items.get("bed.icu", {}), items.get("bed.isolation", {})
-        latest = max(r["latest_at"] for r in items.values())
-        rows.append(
-            (
-                site,
-                _share(icu.get("free"), icu.get("baseline")).append(_convertible(icu)),
-                _converted(icu),
-                _share(iso.get("free"), iso.get("baseline")).append(_convertible(iso)),
-                view.clock.short(latest),
-            )
-        )
-    columns = (
-        Column("hospital", ratio=1),
-        Column("ICU free/beds", width=13, justify="right"),
-        Column("converted", width=9, justify="right"),
-        Column("isolation free/beds", width=19, justify="right"),
-        Column("as of", width=11),
-    )
-    return Section(
-        "Beds free of capacity (+ convertible within the surge lead time)", columns, rows
-    )
-
-
-def _converted(row: dict[str, Any]) -> str:
-    """The ICU beds an acked conversion opened at the hospital (平战转换), besides the beds
-    it reports; nothing when none did."""
-    beds = row.get("converted")
-    return f"{beds:g}" if beds else ""
-
-
-def _convertible(row: dict[str, Any]) -> str:
-    """`` +N`` for the beds a hospital can open (平战转换), nothing when it reported none."""
-    beds = row.get("convertible")
-    return f" +{beds:g}" if beds else ""
-
-
-def _staff_section(view: View) -> Section:
-    """Staff and teams available now, by jurisdiction (each site's latest count, summed)."""
-    columns = (
-        Column("jurisdiction", width=12),
-        Column("staff / team", ratio=1),
-        Column("available", width=9, justify="right"),
-        Column("sites", width=5, justify="right"),
-        Column("as of", width=11),
-    )
-    rows: list[Row] = [
-        (r["jurisdiction"], r["item"], f"{r['available']:g}", str(r["sites"]),
-         view.clock.short(r["latest_at"]))
-        for r in view.board.staff
-    ]  # fmt: skip
-    return Section("Staff and teams by jurisdiction", columns, rows)
-
-
-def _pressure(items: dict[str, dict[str, Any]]) -> float:
-    """Sort key: the hospital's lowest share of free beds first."""
-    shares = [r["free"] / r["baseline"] for r in items.values() if r.get("baseline")]
-    return min(shares, default=1.0)
-
-
-def _cover(days: float | None) -> Text:
-    if days is None:
-        return Text("-", style="dim")
-    style = (
-        "red" if days < 7 else "dark_orange" if days < 14 else "yellow" if days < 30 else "green"
-    )
-    return Text(f"{days:.1f} d", style=style)
-
-
-def _logistics_sections(view: View) -> list[Section]:
-    board, short = view.board, view.clock.short
-    transfers = Section(
-        "Transfers in flight",
-        (
-            Column("transfer", ratio=1),
-            Column("triage", width=9),
-            Column("from → to", ratio=2),
-            Column("bed", width=9),
-            Column("state", width=10),
-            Column("eta", width=11),
-        ),
-        [
-            (
-                r["transfer_id"],
-                r["triage"] or "-",
-                f"{r['from_facility']} → {r['to_facility']}",
-                r["required_bed"],
-                r["transfer_status"],
-                short(r["eta"]),
-            )
-            for r in board.transfers
-        ],
-    )
-    redirects = Section(
-        "Capacity redirects",
-        (Column("transfer", ratio=1), Column("at", width=11), Column("redirect", ratio=3)),
-        [(r["subject_id"], short(r["at"]), r["message"]) for r in board.redirects],
-    )
-    stock = Section(
-        "Stock days of cover (target 30 d)",
-        (
-            Column("site", ratio=1),
-            Column("item", ratio=1),
-            Column("on hand", width=9, justify="right"),
-            Column("cover", width=9, justify="right"),
-            Column("full load", width=9, justify="right"),
-            Column("as of", width=11),
-        ),
-        [
-            (
-                r["site_id"],
-                r["item"],
-                f"{r['latest_on_hand']:.0f}",
-                _cover(r["latest_days_of_cover"]),
-                _cover(r["latest_days_at_full_load"]),
-                short(r["latest_at"]),
-            )
-            for r in board.stock
-        ],
-    )
-    return [transfers, redirects, stock]
-
-
 def sections(view: View) -> list[Section]:
     """The board's sections in the order the room reads them."""
     board = view.board
@@ -326,25 +108,11 @@ def sections(view: View) -> list[Section]:
         _incident_section(view, "Active incidents by tier", board.incidents, True),
         _incident_section(view, "Stood down (latest 10)", board.stood_down, False),
         _overdue_section(view),
-        _beds_section(view),
-        _staff_section(view),
-        _forecast_section(view),
-        *_logistics_sections(view),
+        beds_section(view),
+        staff_section(view),
+        forecast_section(view),
+        *logistics_sections(view),
     ]
-
-
-def _forecast_section(view: View) -> Section:
-    """Each open incident's growth and ICU outlook (streams/core/forecast.py)."""
-    names = unique_names(view.board.forecasts)
-    columns = (
-        Column("incident", ratio=1),
-        Column("week before → week", width=18),
-        Column("doubling", width=9, justify="right"),
-        Column("critical / ICU cap.", width=19, justify="right"),
-        Column("ICU full", width=9, justify="right"),
-    )
-    rows = [forecast_row(r, names[r["incident_id"]]) for r in view.board.forecasts]
-    return Section("Forecasts", columns, rows)
 
 
 def header(view: View) -> list[Text]:

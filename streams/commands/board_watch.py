@@ -23,7 +23,8 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.text import Text
 
-from streams.commands.board_view import View, board_pages, header
+from streams.commands.board_layout import View
+from streams.commands.board_view import board_pages, header
 
 Key = Literal["next", "previous", "refresh", "quit"]
 KEYS: dict[str, Key] = {

@@ -25,8 +25,8 @@ def list_rejections(
     latest few of each and where they came from (topic, partition, offset). The records'
     bytes are not shown: they stay in the DLQ topic for the people who repair them."""
     from sinks.client import connect
-    from sinks.command_view import read_dlq
     from sinks.display import LocalTime
+    from sinks.pipeline_view import read_dlq
 
     settings = load_settings()
     name = database or settings.clickhouse_database

@@ -16,12 +16,18 @@ warning is its earliest non-discarded event (a warning, once opened, is history)
 
 from __future__ import annotations
 
-import heapq
 from array import array
 from bisect import bisect_left, insort
-from typing import Any
 
-from streams.core.compiled import Compiled, Trigger
+from streams.core.compiled import Compiled
+from streams.core.early_warning import (
+    case_signal,
+    matches,
+    place,
+    signal_in,
+    signal_key,
+    signal_out,
+)
 from streams.core.state import (
     NO_SIGNAL,
     NO_TIME,
@@ -30,7 +36,6 @@ from streams.core.state import (
     Report,
     Track,
     Work,
-    all_cases,
     case_record,
 )
 from topics.models import CaseEvent, IncidentEvent
@@ -148,13 +153,13 @@ def _moved(
             k = disease_key(new_c[0])
             touched[k] = min(touched.get(k, new_c[1]), new_c[1])
     others = set(touched)
-    old_s, new_s = _signal(old), _signal(new)
+    old_s, new_s = case_signal(old), case_signal(new)
     if old_s != new_s:
         if old_s is not None:
-            _signal_out(work, ns, old_s, comp)
+            signal_out(work.track(ns, disease_key(old_s[0]), old_s[0]), ns, old_s, comp)
             others.add(disease_key(old_s[0]))
         if new_s is not None:
-            _signal_in(track_of(new_s[0]), new_s, comp)
+            signal_in(track_of(new_s[0]), new_s, comp)
             others.add(disease_key(new_s[0]))
     old_v, new_v = _severity(old), _severity(new)
     if old_v != new_v:
@@ -186,7 +191,7 @@ def _first_event(
     conf = t if cls == CONFIRMED else None
     ns.case_edits[ev.case_id] = (conf, *latest, t, eid, disease, facility, setting, triaged)
     if comp.triggers_for(disease):
-        _signal_in(home, (disease, t, facility, setting, triaged), comp)
+        signal_in(home, (disease, t, facility, setting, triaged), comp)
     if ev.outcome == "died":
         home.counters["dead"] += 1
     elif ev.severity == "critical" and ev.outcome == "none":
@@ -201,12 +206,6 @@ def _confirmed(rec: CaseRecord | None) -> tuple[str, int, str] | None:
     if rec is None or rec[0] is None or rec[4] == DISCARDED:
         return None
     return (rec[3], rec[0], rec[7])
-
-
-def _signal(rec: CaseRecord | None) -> tuple[Any, ...] | None:
-    if rec is None or rec[8] is None:
-        return None
-    return (rec[10], rec[8], *rec[11:])
 
 
 def _severity(rec: CaseRecord | None) -> tuple[str, int, int] | None:
@@ -239,114 +238,6 @@ def _remove_confirmed(track: Track, conf: tuple[str, int, str]) -> None:
     del lst[bisect_left(lst, t)]
     if not lst:
         del track.by_county[county]
-
-
-def place(ev: CaseEvent) -> str | None:
-    """The case's setting as its signal keeps it: ``school@SCH-1`` when it names its
-    institution (warnings "within one institution" count per institution), else the
-    setting type alone (counted together, city-wide)."""
-    if ev.setting is None or ev.institution_id is None:
-        return ev.setting
-    return f"{ev.setting}@{ev.institution_id}"
-
-
-def _matches(trig: Trigger, sig: tuple[Any, ...]) -> bool:
-    _, _, _, setting, triaged = sig
-    if trig.settings is not None and (setting or "").partition("@")[0] not in trig.settings:
-        return False
-    return triaged or not trig.triaged
-
-
-def _signal_key(trig: Trigger, sig: tuple[Any, ...]) -> str:
-    """Where a trigger counts a signal: per institution for a setting trigger when the
-    case names one (``measles-group-institution@SCH-1``), else the trigger's own key."""
-    setting = sig[3]
-    if trig.settings is None or not setting or "@" not in setting:
-        return trig.trigger_id
-    return f"{trig.trigger_id}@{setting.partition('@')[2]}"
-
-
-def _signal_in(track: Track, sig: tuple[Any, ...], comp: Compiled) -> None:
-    disease, t, facility = sig[0], sig[1], sig[2]
-    for trig in comp.triggers_for(disease):
-        if not _matches(trig, sig):
-            continue
-        tid = trig.trigger_id
-        if trig.distinct:
-            firsts = track.facility_first.setdefault(tid, {})
-            if t < firsts.get(facility, -NO_TIME):
-                firsts[facility] = t
-                _distinct_warning(track, trig)
-            continue
-        tid = _signal_key(trig, sig)
-        times = track.signals.setdefault(tid, array("q"))
-        insort(times, t)
-        at = track.warning_at.get(tid)
-        if at is not None and t >= at:
-            continue  # a later signal cannot open the warning earlier
-        i = bisect_left(times, t)
-        k, window = trig.min, trig.window
-        for j in range(max(i, k - 1), min(i + k, len(times))):
-            if window is None or times[j] - times[j - k + 1] < window:
-                if at is None or times[j] < at:
-                    at = times[j]
-                break
-        if at is not None and at != track.warning_at.get(tid):
-            track.warning_at[tid] = at
-            track.warn_dirty = True
-
-
-def _distinct_warning(track: Track, trig: Trigger) -> None:
-    firsts = track.facility_first.get(trig.trigger_id, {})
-    before = track.warning_at.get(trig.trigger_id)
-    if len(firsts) >= trig.min:
-        track.warning_at[trig.trigger_id] = heapq.nsmallest(trig.min, firsts.values())[-1]
-    else:
-        track.warning_at.pop(trig.trigger_id, None)
-    track.warn_dirty |= before != track.warning_at.get(trig.trigger_id)
-
-
-def _signal_out(work: Work, ns: Namespace, sig: tuple[Any, ...], comp: Compiled) -> None:
-    """A case's first signal moved (an earlier event arrived late): take the old one out
-    and recompute the affected warnings from the case records (rare path)."""
-    disease, t, facility = sig[0], sig[1], sig[2]
-    track = work.track(ns, disease_key(disease), disease)
-    for trig in comp.triggers_for(disease):
-        if not _matches(trig, sig):
-            continue
-        tid = trig.trigger_id
-        if trig.distinct:
-            firsts = track.facility_first[tid]
-            if firsts.get(facility) == t:
-                # ns.cases already holds the moved record: what is left is the rest
-                rest = [
-                    s[1]
-                    for rec in all_cases(ns).values()
-                    if (s := _signal(rec)) is not None
-                    and s[0] == disease
-                    and s[2] == facility
-                    and _matches(trig, s)
-                ]
-                if rest:
-                    firsts[facility] = min(rest)
-                else:
-                    del firsts[facility]
-            if not firsts:
-                del track.facility_first[tid]
-            _distinct_warning(track, trig)
-            continue
-        tid = _signal_key(trig, sig)
-        times = track.signals[tid]
-        del times[bisect_left(times, t)]
-        if not times:
-            del track.signals[tid]
-        track.warning_at.pop(tid, None)
-        track.warn_dirty = True
-        k, window = trig.min, trig.window
-        for j in range(k - 1, len(times)):
-            if window is None or times[j] - times[j - k + 1] < window:
-                track.warning_at[tid] = times[j]
-                break
 
 
 def apply_report(work: Work, ns: Namespace, ev: IncidentEvent, t: int) -> dict[str, int]:
@@ -397,7 +288,7 @@ def rebuild_from_cases(ns: Namespace, comp: Compiled) -> None:
     that hold none of it (a state read back from per-key records). ``comp`` must be the
     rulebook the state was folded with: its triggers say which signals count where."""
     for rec in ns.cases.values():
-        conf, sig = _confirmed(rec), _signal(rec)
+        conf, sig = _confirmed(rec), case_signal(rec)
         if conf is not None:
             track = ns.tracks[disease_key(conf[0])]
             track.times.append(conf[1])
@@ -405,14 +296,14 @@ def rebuild_from_cases(ns: Namespace, comp: Compiled) -> None:
         if sig is None:
             continue
         for trig in comp.triggers_for(sig[0]):
-            if not _matches(trig, sig):
+            if not matches(trig, sig):
                 continue
             track = ns.tracks[disease_key(sig[0])]
             if trig.distinct:
                 firsts = track.facility_first.setdefault(trig.trigger_id, {})
                 firsts[sig[2]] = min(firsts.get(sig[2], sig[1]), sig[1])
             else:
-                track.signals.setdefault(_signal_key(trig, sig), array("q")).append(sig[1])
+                track.signals.setdefault(signal_key(trig, sig), array("q")).append(sig[1])
     for track in ns.tracks.values():  # in key order, as a whole state is read back
         track.times = array("q", sorted(track.times))
         track.by_county = {c: array("q", sorted(ts)) for c, ts in sorted(track.by_county.items())}

@@ -3,11 +3,8 @@ one HTML document: inline CSS and SVG, no scripts, nothing fetched when it is op
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
-from html import escape
+from collections.abc import Sequence
 
-from sinks.display import LocalTime
 from streams.replay.diff import decision_latency, format_shift
 from streams.replay.report import (
     ChangeRow,
@@ -19,72 +16,16 @@ from streams.replay.report import (
     TaskRow,
     TransferRow,
 )
-from streams.replay.report_charts import Step, cover_curve_svg, paint, tier_timeline_svg, time_range
+from streams.replay.report_charts import Step, cover_curve_svg, tier_timeline_svg, time_range
+from streams.replay.report_style import CSS, Html, esc, table
 from streams.replay.report_summary import Summary
-
-# The tier names are Chinese: fonts with CJK glyphs first (Linux: fonts-noto-cjk; Windows:
-# Microsoft YaHei; macOS: PingFang SC), then the platform's own. Nothing is fetched.
-FONT_STACK = (
-    '"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC",'
-    '"WenQuanYi Micro Hei",system-ui,sans-serif'
-)
-CSS = (
-    "body{font-family:"
-    + FONT_STACK
-    + ";margin:24px;color:#222;max-width:1100px}"
-    + """
-.summary th{width:170px}
-h1{font-size:22px}h2{font-size:18px;border-bottom:2px solid #ddd;padding-bottom:4px;
-margin-top:32px}h3{font-size:15px;margin-bottom:4px}
-table{border-collapse:collapse;margin:6px 0 14px;font-size:12px}
-th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}
-th{background:#f3f3f3}.tier{display:inline-block;padding:0 6px;border-radius:3px;color:#fff}
-.late{color:#b30000;font-weight:bold}.ok{color:#1a7f37}.muted{color:#777}
-.legend span{margin-right:14px}.cover{margin:4px 8px 8px 0}.grid{display:flex;flex-wrap:wrap}
-"""
-)
-
-
-def _esc(value: object) -> str:
-    return escape(str(value)) if value is not None else "-"
-
-
-class _Html:
-    """Formatting helpers bound to the report's time zone and tier colours."""
-
-    def __init__(self, report: ReviewReport) -> None:
-        self.clock = LocalTime(report.tz)
-        self.lanes = {lane.tier: lane for lane in report.lanes}
-
-    def at(self, value: datetime | None) -> str:
-        return self.clock.full(value)
-
-    def zone_label(self, at: datetime | None) -> str:
-        return self.clock.label(at or datetime(2026, 1, 1, tzinfo=UTC))
-
-    def tier(self, tier: str | None) -> str:
-        lane = self.lanes.get(tier or "")
-        if lane is None:
-            return '<span class="muted">stood down</span>' if tier is None else _esc(tier)
-        colour = paint(lane.color)
-        text = "#222" if lane.color == "yellow" else "#fff"
-        return (
-            f'<span class="tier" style="background:{colour};color:{text}">{_esc(lane.label)}</span>'
-        )
-
-
-def _table(head: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    """A table of already-escaped cells."""
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    heads = "".join(f"<th>{escape(h)}</th>" for h in head)
-    return f"<table><tr>{heads}</tr>{body}</table>"
 
 
 def _evidence(change: ChangeRow) -> str:
-    return ", ".join(f"{_esc(k)} = {v:g}" for k, v in sorted(change.evidence.items())) or "-"
+    return ", ".join(f"{esc(k)} = {v:g}" for k, v in sorted(change.evidence.items())) or "-"
 
 
-def _ack(task: TaskRow, h: _Html) -> str:
+def _ack(task: TaskRow, h: Html) -> str:
     if task.acked_at is None:
         if task.state == "overdue":
             return f'<span class="late">not acked, overdue since {h.at(task.due_at)}</span>'
@@ -95,17 +36,17 @@ def _ack(task: TaskRow, h: _Html) -> str:
     return f'<span class="late">acked {h.at(task.acked_at)}, {format_shift(late)} late</span>'
 
 
-def _incident_html(section: IncidentSection, report: ReviewReport, h: _Html) -> str:
+def _incident_html(section: IncidentSection, report: ReviewReport, h: Html) -> str:
     instants = [c.effective_at for c in (*section.changes, *(section.reference_changes or []))]
     instants += [t.due_at for t in section.tasks] + [
         t.acked_at for t in section.tasks if t.acked_at
     ]
     title = section.name
-    headline = f"{_esc(section.headline)} · " if section.headline else ""
+    headline = f"{esc(section.headline)} · " if section.headline else ""
     out = [
-        f'<h2 id="{_esc(section.incident_id)}">{_esc(title)}</h2>',
-        f'<p class="muted">{headline}incident {_esc(section.incident_id)} · jurisdiction '
-        f"{_esc(section.jurisdiction)} · {_esc(section.category)}</p>",
+        f'<h2 id="{esc(section.incident_id)}">{esc(title)}</h2>',
+        f'<p class="muted">{headline}incident {esc(section.incident_id)} · jurisdiction '
+        f"{esc(section.jurisdiction)} · {esc(section.category)}</p>",
     ]
     if instants:
         start, end = time_range(instants)
@@ -125,19 +66,19 @@ def _incident_html(section: IncidentSection, report: ReviewReport, h: _Html) -> 
         )
         if reference_steps is not None and report.diff:
             out.append(
-                f'<p class="muted">bars: review {_esc(report.name)}; dashed line: '
-                f"{_esc(report.diff.against)}</p>"
+                f'<p class="muted">bars: review {esc(report.name)}; dashed line: '
+                f"{esc(report.diff.against)}</p>"
             )
     out.append("<h3>Tier changes and their evidence</h3>")
     out.append(
-        _table(
+        table(
             ("effective at", "from", "to", "rules", "evidence"),
             (
                 (
                     h.at(c.effective_at),
                     h.tier(c.previous_tier),
                     h.tier(c.tier),
-                    _esc(", ".join(c.rule_ids) or "-"),
+                    esc(", ".join(c.rule_ids) or "-"),
                     _evidence(c),
                 )
                 for c in section.changes
@@ -150,13 +91,13 @@ def _incident_html(section: IncidentSection, report: ReviewReport, h: _Html) -> 
     if section.tasks:
         out.append("<h3>Tasks</h3>")
         out.append(
-            _table(
+            table(
                 ("tier", "agency", "action", "issued", "due", "acknowledgement"),
                 (
                     (
                         h.tier(t.tier),
-                        _esc(t.agency_type),
-                        _esc(t.action),
+                        esc(t.agency_type),
+                        esc(t.action),
                         h.at(t.issued_at),
                         h.at(t.due_at),
                         _ack(t, h),
@@ -169,20 +110,20 @@ def _incident_html(section: IncidentSection, report: ReviewReport, h: _Html) -> 
     return "".join(out)
 
 
-def _declarations_html(section: IncidentSection, h: _Html) -> str:
+def _declarations_html(section: IncidentSection, h: Html) -> str:
     """Who declared which tier when, and how long after the rules recommended it."""
     if not section.declarations:
         return '<h3>Declarations</h3><p class="muted">no tier declared in this review</p>'
-    return "<h3>Declarations and decision lags</h3>" + _table(
+    return "<h3>Declarations and decision lags</h3>" + table(
         ("declared at", "from", "to", "by", "reason", "decision lag"),
         (
             (
                 h.at(d.declared_at),
                 h.tier(d.previous_tier),
                 h.tier(d.tier),
-                _esc(d.declared_by or "-"),
-                _esc(d.reason or "-"),
-                _esc(format_shift(d.lag)) if d.lag is not None else "not recommended before",
+                esc(d.declared_by or "-"),
+                esc(d.reason or "-"),
+                esc(format_shift(d.lag)) if d.lag is not None else "not recommended before",
             )
             for d in section.declarations
         ),
@@ -190,22 +131,22 @@ def _declarations_html(section: IncidentSection, h: _Html) -> str:
 
 
 def _logistics_html(
-    transfers: Sequence[TransferRow], alerts: Sequence[LogisticsAlert], h: _Html
+    transfers: Sequence[TransferRow], alerts: Sequence[LogisticsAlert], h: Html
 ) -> str:
     out = []
     if transfers:
         out.append("<h3>Transfers</h3>")
         out.append(
-            _table(
+            table(
                 ("transfer", "triage", "from", "to", "bed", "last state", "at", "eta"),
                 (
                     (
-                        _esc(t.transfer_id),
-                        _esc(t.triage),
-                        _esc(t.from_facility),
-                        _esc(t.to_facility),
-                        _esc(t.required_bed),
-                        _esc(t.status),
+                        esc(t.transfer_id),
+                        esc(t.triage),
+                        esc(t.from_facility),
+                        esc(t.to_facility),
+                        esc(t.required_bed),
+                        esc(t.status),
                         h.at(t.occurred_at),
                         h.at(t.eta),
                     )
@@ -216,10 +157,10 @@ def _logistics_html(
     if alerts:
         out.append("<h3>Redirects and delays</h3>")
         out.append(
-            _table(
+            table(
                 ("at", "kind", "level", "subject", "message"),
                 (
-                    (h.at(a.at), _esc(a.kind), _esc(a.level), _esc(a.subject_id), _esc(a.message))
+                    (h.at(a.at), esc(a.kind), esc(a.level), esc(a.subject_id), esc(a.message))
                     for a in alerts
                 ),
             )
@@ -231,7 +172,7 @@ def _stock_html(report: ReviewReport) -> str:
     if not report.stock:
         return '<p class="muted">no stock with a days-of-cover figure</p>'
     charts = [
-        f"<div><h3>{_esc(s.site_id)} · {_esc(s.item)}</h3>{_full_load_line(s)}"
+        f"<div><h3>{esc(s.site_id)} · {esc(s.item)}</h3>{_full_load_line(s)}"
         + cover_curve_svg(
             s.points, report.target_days, report.tz, f"days of cover, {s.site_id} {s.item}"
         )
@@ -247,7 +188,7 @@ def _full_load_line(series: CoverSeries) -> str:
     return f'<p class="muted">at full load (every bed occupied): {series.full_load:.1f} days</p>'
 
 
-def _forecasts_html(report: ReviewReport, h: _Html) -> str:
+def _forecasts_html(report: ReviewReport, h: Html) -> str:
     """Each capacity_forecast beside when the jurisdiction's ICU beds did run out."""
     if not report.forecasts:
         return '<p class="muted">no capacity_forecast in this review</p>'
@@ -256,18 +197,18 @@ def _forecasts_html(report: ReviewReport, h: _Html) -> str:
     rows = (
         (
             h.at(f.made_at),
-            _esc(names.get(f.incident_id, f.incident_id)),
-            _esc(f"{f.critical:g} critical, doubling {f.doubling_days:g} d, {f.icu_free:g} free"),
+            esc(names.get(f.incident_id, f.incident_id)),
+            esc(f"{f.critical:g} critical, doubling {f.doubling_days:g} d, {f.icu_free:g} free"),
             h.at(f.projected_at),
             h.at(f.full_at),
-            _esc(f.verdict),
+            esc(f.verdict),
         )
         for f in report.forecasts
     )
-    return _table(head, rows)
+    return table(head, rows)
 
 
-def _diff_html(diff: DiffSection, report: ReviewReport, h: _Html) -> str:
+def _diff_html(diff: DiffSection, report: ReviewReport, h: Html) -> str:
     """Only the tier changes that differ; the same ones are counted."""
     names = {section.incident_id: section.name for section in report.incidents}
     differ = [d for d in diff.rows if d.verdict != "same"]
@@ -285,20 +226,20 @@ def _diff_html(diff: DiffSection, report: ReviewReport, h: _Html) -> str:
     rows = []
     for d in differ:
         row = [
-            _esc(names.get(d.incident_id, d.incident_id)),
+            esc(names.get(d.incident_id, d.incident_id)),
             h.tier(d.tier),
-            _esc(d.verdict),
-            _esc(format_shift(d.shift)),
+            esc(d.verdict),
+            esc(format_shift(d.shift)),
             h.at(d.review.effective_at if d.review else None),
             h.at(d.reference.effective_at if d.reference else None),
-            _esc(
+            esc(
                 f"{','.join(d.review.rule_ids) if d.review else '-'} / "
                 f"{','.join(d.reference.rule_ids) if d.reference else '-'}"
             ),
         ]
         if diff.latency_shown:
             latency = decision_latency(d.reference) if d.reference else None
-            row.append(_esc(format_shift(latency)))
+            row.append(esc(format_shift(latency)))
         rows.append(row)
     same = len(diff.rows) - len(differ)
     summary = (
@@ -310,16 +251,16 @@ def _diff_html(diff: DiffSection, report: ReviewReport, h: _Html) -> str:
     latency_note = (
         ""
         if diff.latency_shown
-        else f'<p class="muted">live decision latency: {_esc(report.summary.latency.why_not)}</p>'
+        else f'<p class="muted">live decision latency: {esc(report.summary.latency.why_not)}</p>'
     )
-    return summary + _table(head, rows) + latency_note
+    return summary + table(head, rows) + latency_note
 
 
-def _summary_html(report: ReviewReport, h: _Html) -> str:
+def _summary_html(report: ReviewReport, h: Html) -> str:
     """The figures a chief reads first, then one line per incident."""
     summary = report.summary
     peak = (
-        f"{h.tier(summary.peak)} — {_esc(', '.join(summary.peak_incidents))}"
+        f"{h.tier(summary.peak)} — {esc(', '.join(summary.peak_incidents))}"
         if summary.peak
         else "no incident reached a tier"
     )
@@ -328,7 +269,7 @@ def _summary_html(report: ReviewReport, h: _Html) -> str:
         f"median {format_shift(latency.median)}, worst {format_shift(latency.worst)} over "
         f"{latency.decisions} decisions"
         if latency.median is not None
-        else _esc(latency.why_not)
+        else esc(latency.why_not)
     )
     facts = [
         ("event time range", f"{h.at(summary.start)} – {h.at(summary.end)}"),
@@ -346,18 +287,18 @@ def _summary_html(report: ReviewReport, h: _Html) -> str:
     if summary.differ is not None and report.diff is not None:
         facts.append(
             (
-                f"against {_esc(report.diff.against)}",
+                f"against {esc(report.diff.against)}",
                 f"{summary.differ} of {summary.differ + (summary.same or 0)} tier changes "
                 f"differ, {summary.same} the same",
             )
         )
     rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
-    lines = _table(
+    lines = table(
         ("incident", "peak tier", "first tier at", "last change", "tasks", "acked late",
          "overdue, never acked"),
         (
             (
-                f'<a href="#{_esc(line.incident_id)}">{_esc(line.name)}</a>',
+                f'<a href="#{esc(line.incident_id)}">{esc(line.name)}</a>',
                 h.tier(line.peak) if line.peak else '<span class="muted">none</span>',
                 h.at(line.first_at),
                 f"{h.tier(line.latest[1])} {h.at(line.latest[0])}" if line.latest else "-",
@@ -381,23 +322,23 @@ def _decision_lag(summary: Summary) -> str:
         f", {lags.without_recommendation} ahead of the rules" if lags.without_recommendation else ""
     )
     return (
-        f"median {_esc(format_shift(lags.median))}, worst {_esc(format_shift(lags.worst))} "
+        f"median {esc(format_shift(lags.median))}, worst {esc(format_shift(lags.worst))} "
         f"over {lags.declarations} declarations{ahead}"
     )
 
 
 def render_report(report: ReviewReport) -> str:
     """The report as one HTML document: inline CSS and SVG only (opens offline)."""
-    h = _Html(report)
+    h = Html(report)
     legend = "".join(f"<span>{h.tier(lane.tier)}</span>" for lane in report.lanes)
     versions = ", ".join(report.rulebook_versions) or "-"
     parts = [
         '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">',
-        f"<title>After-action review {_esc(report.name)}</title><style>{CSS}</style>",
+        f"<title>After-action review {esc(report.name)}</title><style>{CSS}</style>",
         "</head><body>",
-        f"<h1>After-action review {_esc(report.name)}</h1>",
-        f'<p class="muted">database {_esc(report.database)} · rulebook {_esc(versions)} · '
-        f"times in {_esc(h.zone_label(report.summary.start))}</p>",
+        f"<h1>After-action review {esc(report.name)}</h1>",
+        f'<p class="muted">database {esc(report.database)} · rulebook {esc(versions)} · '
+        f"times in {esc(h.zone_label(report.summary.start))}</p>",
         f'<p class="legend">{legend}</p>',
         _summary_html(report, h),
     ]
@@ -412,7 +353,7 @@ def render_report(report: ReviewReport) -> str:
     parts.append("<h2>Forecasts against what happened</h2>")
     parts.append(_forecasts_html(report, h))
     if report.diff is not None:
-        parts.append(f"<h2>Diff against {_esc(report.diff.against)}</h2>")
+        parts.append(f"<h2>Diff against {esc(report.diff.against)}</h2>")
         parts.append(_diff_html(report.diff, report, h))
     parts.append("</body></html>")
     return "".join(parts)

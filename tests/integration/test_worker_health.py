@@ -14,7 +14,7 @@ from pathlib import Path
 from clickhouse_connect.driver.client import Client
 
 from sinks.client import connect
-from sinks.command_view import worker_health
+from sinks.pipeline_view import worker_health
 from streams.ops import workers
 from streams.ops.stack_proc import is_alive
 from topics.settings import Settings

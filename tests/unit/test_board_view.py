@@ -16,7 +16,8 @@ from sinks.command_view import Board
 from sinks.display import LocalTime
 from streams.commands import term
 from streams.commands.board_cells import lag_text
-from streams.commands.board_view import View, board_pages, render
+from streams.commands.board_layout import View
+from streams.commands.board_view import board_pages, render
 from streams.simulate.places import COUNTIES
 from topics.regions import RegionTableError, parse_regions, place_name, regions
 

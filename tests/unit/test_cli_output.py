@@ -14,7 +14,8 @@ from sinks.command_view import Board
 from sinks.display import LocalTime
 from streams.cli import app
 from streams.commands import term
-from streams.commands.board_view import View, render
+from streams.commands.board_layout import View
+from streams.commands.board_view import render
 
 VALID = (
     b'{"kind":"tick","event_id":"t1","tick_at":"2026-03-02T08:00:00+08:00","jurisdiction":"5101"}'
