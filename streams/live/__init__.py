@@ -27,8 +27,11 @@ Decisions:
   consumer and puts the whole batch on an in-memory Faust channel; the decide agent on
   that channel decodes each record with ``topics.codec.decode``. Faust still owns the
   partitions: its group (``<p>.decide``) holds the ticks topic, co-partitioned with the
-  state table, and the intake reads exactly the partitions Faust assigned, once Faust has
-  recovered the table (``on_rebalance_complete``). A bad record becomes a ``Rejection``
+  state table, and the intake reads exactly the partitions Faust assigned, once this
+  worker has claimed them (:mod:`streams.live.fencing`) and Faust has recovered the table
+  (``on_rebalance_complete``) — in the group generation still current: Faust also signals
+  the end of an older generation's recovery, when the consumer's assignment is already a
+  newer one that nobody here has claimed or recovered. A bad record becomes a ``Rejection``
   (original bytes, topic, partition, offset, key, reason) on the DLQ topic; the landing
   stage puts it in ``rejected_events``. Nothing about input can raise out of the agent.
 - **Re-keying.** State is per jurisdiction (``region[:jurisdiction_digits]``), and a

@@ -33,7 +33,7 @@ from streams.live.waiting import assignment_wait, report_while
 from streams.stages.batch import Outgoing, Record
 from streams.stages.decide import Decider
 from streams.stages.rollup_stage import RollupStage
-from streams.stages.ticks import TickClock, ticks_for
+from streams.stages.ticks import TickClock
 from streams.stages.topology import DECIDE_JOURNAL, PARTITIONS, ROLLUP_FEED, TopicNames
 from topics.agencies import AgencyError, KeyRingFile
 from topics.codec import encode
@@ -114,20 +114,28 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
 
     def on_recovered(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         decider.forget()
-        intake.assign(tp.partition for tp in app.consumer.assignment() if tp.topic == ticks_topic)
+        held = claimed.current(ticks_topic)
+        # None: an older generation's recovery ended; the newer one's end assigns
+        if held is not None:
+            intake.assign(held)
+
+    def held_ticks() -> frozenset[int]:
+        return claimed.current(ticks_topic) or frozenset()
 
     async def refresh_lag() -> None:
         decide_lag.refresh(intake.lag_offsets())
         _exit_if_stalled(decide_lag, names.decide_sources, settings.worker_stall_exit_s)
 
     rollup, rollup_committer = _rollup_stage(app, settings, rulebook, names)
-    fence_on_rebalance(app, {ticks_topic: committer, names.of(ROLLUP_FEED): rollup_committer})
+    claimed = fence_on_rebalance(
+        app, {ticks_topic: committer, names.of(ROLLUP_FEED): rollup_committer}
+    )
 
     # Registered by call, not decorator syntax: faust's decorators are untyped.
     app.agent(partition_holder)(hold_partitions)
     app.on_partitions_revoked.connect(on_revoked)
     app.on_rebalance_complete.connect(on_recovered)
-    app.timer(interval=settings.tick_interval_s)(_tick_writer(app, clock, ticks_topic))
+    app.timer(interval=settings.tick_interval_s)(_tick_writer(app, clock, ticks_topic, held_ticks))
     app.timer(interval=metrics.LAG_REFRESH_S)(refresh_lag)
     app.timer(interval=settings.worker_heartbeat_s)(heartbeat.beat)
     app.task(read_inputs)
@@ -306,17 +314,16 @@ def _decider(
     )
 
 
-def _tick_writer(app: Any, clock: TickClock, ticks_topic: str) -> Callable[[], Awaitable[None]]:
-    """The timer that writes a tick to each ticks partition this worker holds."""
+def _tick_writer(
+    app: Any, clock: TickClock, ticks_topic: str, held: Callable[[], frozenset[int]]
+) -> Callable[[], Awaitable[None]]:
+    """The timer that writes a tick to each ticks partition this worker holds (``held``:
+    claimed in the current generation, not merely in the consumer's newest assignment)."""
 
     async def write_ticks() -> None:
-        at = clock.next_tick(datetime.now(UTC))
-        if at is None:
-            return
-        mine = [tp.partition for tp in app.consumer.assignment() if tp.topic == ticks_topic]
         sends = [
             await app.producer.send(ticks_topic, None, encode(tick), partition, None, None)
-            for partition, tick in ticks_for(at, mine)
+            for partition, tick in clock.next_ticks(datetime.now(UTC), held())
         ]
         await asyncio.gather(*sends)
 

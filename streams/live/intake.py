@@ -194,7 +194,16 @@ class Intake:
         consumer.assign([*inputs, *books])
         self._committed = await _committed_offsets(consumer)
         consumer.pause(*inputs)
-        unfinished = await _journal_entries(consumer, books, self._committed)
+        unfinished = []
+        for book, offset, entry in await _journal_entries(consumer, books, self._committed):
+            if _behind(entry, book.partition, self._committed):
+                # Written after the commit by a worker that had lost the partition (paused
+                # past its session, it read on until it heard of the rebalance): its owner
+                # decided those records since. Deciding them again would seek back and
+                # commit offsets before the owner's, in batches the owner never made.
+                decided[book] = max(decided.get(book, 0), offset + 1)
+            else:
+                unfinished.append((book, offset, entry))
         consumer.pause(*books)
         consumer.resume(*inputs)
         batches = await _journaled_batches(consumer, unfinished)
@@ -295,6 +304,15 @@ async def _journaled_batches(
             batch += [consumed(read[n]) for n in range(first, end) if n in read]
         batches.append(journal.in_order(batch))
     return batches
+
+
+def _behind(entry: bytes, partition: int, committed: Mapping[TopicPartition, int]) -> bool:
+    """Whether a journal entry names records before the committed offsets (decided and
+    committed already)."""
+    return any(
+        first < committed.get(TopicPartition(topic, partition), 0)
+        for topic, first, _ in journal.ranges(entry)
+    )
 
 
 async def _read_spans(

@@ -9,13 +9,17 @@ Two modes (setting ``tick_clock``):
 - ``wall`` — ticks carry the wall clock (production: agencies report in real time).
 - ``event`` — ticks carry the highest ``occurred_at`` of the ``Actual`` events this worker
   has decoded, capped at the wall clock so one future-dated record cannot fast-forward
-  every deadline; a tick is written only when that watermark moved. Demos and tests
+  every deadline; a partition gets a tick only when that watermark moved past the last
+  tick it got from this clock (a partition gained in a rebalance gets the watermark at
+  once: its events held ahead of its clock would otherwise wait for the next event, which
+  at the end of a stream never comes). Demos and tests
   replay scenarios whose event times lie in the past: wall-clock ticks would make every
   task overdue at once, the watermark keeps scenario time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
 
@@ -25,30 +29,32 @@ TickMode = Literal["wall", "event"]
 
 
 class TickClock:
-    """Decides the time of the next tick (None: no tick this round)."""
+    """Decides the ticks of each round: per partition, the clock's time when it is later
+    than the last tick that partition got from this clock."""
 
     def __init__(self, mode: TickMode) -> None:
         self.mode = mode
         self._watermark: datetime | None = None
-        self._last: datetime | None = None
+        self._last: dict[int, datetime] = {}
 
     def observe(self, occurred_at: datetime) -> None:
         """Note the event time of an Actual event (event mode's watermark)."""
         if self._watermark is None or occurred_at > self._watermark:
             self._watermark = occurred_at
 
-    def next_tick(self, now: datetime) -> datetime | None:
-        """The tick time for this round, never earlier than the last one."""
+    def next_ticks(self, now: datetime, partitions: Iterable[int]) -> list[tuple[int, Tick]]:
+        """The ticks for this round to the ``partitions`` held now, none earlier than or
+        equal to the last one a partition got."""
         if self.mode == "wall":
             at = now
         elif self._watermark is None:
-            return None
+            return []
         else:
             at = min(self._watermark, now)
-        if self._last is not None and at <= self._last:
-            return None
-        self._last = at
-        return at
+        behind = [p for p in partitions if p not in self._last or self._last[p] < at]
+        for partition in behind:
+            self._last[partition] = at
+        return ticks_for(at, behind)
 
 
 def ticks_for(at: datetime, partitions: list[int]) -> list[tuple[int, Tick]]:

@@ -312,9 +312,9 @@ def test_the_event_clock_follows_actual_event_time_only() -> None:
     drill["status"] = "Exercise"
     drill["occurred_at"] = (T0 + timedelta(hours=3)).isoformat()
     d.process([rec("incidents", raw(drill), partition=4)])
-    assert d.clock.next_tick(NOW) is None  # a drill does not move the clock
+    assert d.clock.next_ticks(NOW, [4]) == []  # a drill does not move the clock
     d.process([rec("incidents", crash("a", SAME_A), partition=4)])
-    assert d.clock.next_tick(NOW) == T0
+    assert [t.tick_at for _, t in d.clock.next_ticks(NOW, [4])] == [T0]
 
 
 def test_deferred_puts_wait_for_flush_and_put_each_changed_state_once() -> None:

@@ -203,6 +203,25 @@ def test_batches_journaled_after_the_commit_are_decided_again_in_the_same_ranges
     assert consumer.logs[BOOK][1].value == b'[["t",2,3]]'
 
 
+def test_a_journal_entry_behind_the_committed_offsets_is_not_decided_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer = _Consumer()
+    # The owner decided and committed offsets 0-2 (journal entry 0); a worker that had
+    # lost the partition, paused past its session, resumed and journaled offsets 1-2
+    # before it heard of the rebalance (entry 1, after the committed journal offset).
+    consumer.logs[BOOK] += [
+        _Message("j", 0, 0, None, b'[["t",0,3]]'),
+        _Message("j", 0, 1, None, b'[["t",1,3]]'),
+    ]
+    consumer.committed_offsets = {TP: 3, BOOK: 1}
+    consumer.logs[TP].append(_Message("t", 0, 3, None, b"{}"))
+    decided = _until_first_commit(consumer, monkeypatch)
+    assert decided == [[3]]  # only the new record: nothing decided again
+    assert consumer.commits == [{TP: 4, BOOK: 3}]  # no input offset goes back
+    assert (TP, 1) not in consumer.seeks
+
+
 def test_a_batch_journaled_across_a_rebalance_is_decided_once_from_the_journal(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -15,28 +15,47 @@ def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
+def _times(ticks: list[tuple[int, Tick]]) -> list[tuple[int, datetime]]:
+    return [(p, t.tick_at) for p, t in ticks]
+
+
 def test_wall_ticks_follow_the_wall_clock_and_never_go_back() -> None:
     clock = TickClock("wall")
     clock.observe(at(5))  # event time does not matter in wall mode
-    assert clock.next_tick(WALL) == WALL
-    assert clock.next_tick(WALL) is None  # same instant: nothing new to say
-    assert clock.next_tick(WALL - timedelta(seconds=1)) is None  # wall clock stepped back
-    assert clock.next_tick(WALL + timedelta(seconds=5)) == WALL + timedelta(seconds=5)
+    assert _times(clock.next_ticks(WALL, [0])) == [(0, WALL)]
+    assert clock.next_ticks(WALL, [0]) == []  # same instant: nothing new to say
+    assert clock.next_ticks(WALL - timedelta(seconds=1), [0]) == []  # wall clock stepped back
+    later = WALL + timedelta(seconds=5)
+    assert _times(clock.next_ticks(later, [0])) == [(0, later)]
 
 
 def test_event_ticks_follow_the_newest_event_time_capped_at_the_wall_clock() -> None:
     clock = TickClock("event")
-    assert clock.next_tick(WALL) is None  # nothing seen yet: no tick
+    assert clock.next_ticks(WALL, [0]) == []  # nothing seen yet: no tick
     clock.observe(at(10))
     clock.observe(at(3))  # a late event does not move the watermark back
-    assert clock.next_tick(WALL) == at(10)
-    assert clock.next_tick(WALL) is None  # watermark unchanged: no tick
+    assert _times(clock.next_ticks(WALL, [0])) == [(0, at(10))]
+    assert clock.next_ticks(WALL, [0]) == []  # watermark unchanged: no tick
     clock.observe(at(25))
-    assert clock.next_tick(WALL) == at(25)
+    assert _times(clock.next_ticks(WALL, [0])) == [(0, at(25))]
     # A record dated in the future cannot fast-forward every deadline past the wall clock.
     clock.observe(WALL + timedelta(days=30))
-    assert clock.next_tick(WALL) == WALL
-    assert clock.next_tick(WALL + timedelta(hours=1)) == WALL + timedelta(hours=1)
+    assert _times(clock.next_ticks(WALL, [0])) == [(0, WALL)]
+    hour = WALL + timedelta(hours=1)
+    assert _times(clock.next_ticks(hour, [0])) == [(0, hour)]
+
+
+def test_a_partition_gained_later_gets_the_watermark_at_once() -> None:
+    """Its events held ahead of its clock wait for a tick; the watermark that reaches them
+    was already written to the partitions held before, and at the end of a stream it does
+    not move again (issue 16: held events of a taken-over partition never applied)."""
+    clock = TickClock("event")
+    clock.observe(at(10))
+    assert _times(clock.next_ticks(WALL, [1, 3])) == [(1, at(10)), (3, at(10))]
+    assert clock.next_ticks(WALL, []) == []  # between a revoke and the next assignment
+    assert _times(clock.next_ticks(WALL, [0, 1, 3])) == [(0, at(10))]
+    clock.observe(at(12))
+    assert [p for p, _ in clock.next_ticks(WALL, [0, 1, 3])] == [0, 1, 3]
 
 
 def test_one_tick_per_owned_partition_with_an_id_that_names_both() -> None:
