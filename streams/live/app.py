@@ -94,7 +94,7 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
         changelog=states.changelog,
         max_bytes=MAX_STATE_BYTES,
     )
-    commit = fenced_commits(committer, decider=decider, states=states)
+    commit = fenced_commits(committer, decider=decider, states=states, stop_reading=intake.revoke)
 
     async def read_inputs() -> None:
         try:
@@ -271,7 +271,11 @@ def _rollup_stage(
                 for event in events:
                     message = event.message
                     offsets[TopicPartition(message.topic, message.partition)] = message.offset + 1
-                log_lost(committer, await committer.commit(store.take_unsent(), offsets))
+                lost = await committer.commit(store.take_unsent(), offsets)
+                log_lost(committer, lost)
+                if lost:  # as the decide stage's commit (fencing.fenced_commits)
+                    store.drop_partitions(lost)
+                    stage.forget()
             except Exception:
                 _stop_hard("roll-up", len(events))
 

@@ -233,11 +233,19 @@ async def _abort_quietly(producer: AIOKafkaProducer) -> None:
 
 
 def fenced_commits(
-    committer: PartitionCommitter, *, decider: Decider, states: DecideStateStore
+    committer: PartitionCommitter,
+    *,
+    decider: Decider,
+    states: DecideStateStore,
+    stop_reading: Callable[[], None],
 ) -> Callable[[dict[TopicPartition, int]], Awaitable[None]]:
     """The intake's commit over ``committer``: the changed states and the offsets, per
     partition, in one transaction. The partitions of a fenced commit are logged and left
-    to their new owner (the rebalance that follows revokes them here too)."""
+    to their new owner, and their records leave the local copy and the decider's cache:
+    what this worker decided there since its last commit is not in the changelog, so it
+    must not be read back here. Reading stops (``stop_reading``) until the rebalance that
+    follows says what is this worker's: deciding on meanwhile would start from states
+    without that history."""
 
     async def commit(offsets: dict[TopicPartition, int]) -> None:
         started = time.perf_counter()
@@ -245,6 +253,10 @@ def fenced_commits(
             metrics.STATE_FLUSH_SECONDS.observe(time.perf_counter() - started)
         lost = await committer.commit(states.take_unsent(), offsets)
         log_lost(committer, lost)
+        if lost:
+            states.drop_partitions(lost)
+            decider.forget()
+            stop_reading()
 
     return commit
 

@@ -3,7 +3,7 @@ each partition's commit transaction (:mod:`streams.live.fencing`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from streams.stages.state_records import RecordStore
@@ -58,6 +58,13 @@ class FencedStateStore:
     @property
     def changelog(self) -> str:
         return str(self.table.changelog_topic.get_topic_name())
+
+    def drop_partitions(self, partitions: Collection[int]) -> None:
+        """Remove the local copy's states of ``partitions``, as
+        :meth:`streams.stages.state_records.RecordStore.drop_partitions` does."""
+        data = self.table.data
+        for key in [k for k in data if partition_for(k.decode(), self.partitions) in partitions]:
+            del data[key]
 
     def take_unsent(self) -> dict[int, dict[bytes, bytes]]:
         """The states put since the last call, by changelog partition (key -> state)."""

@@ -6,7 +6,7 @@ dict)."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Collection, Iterator, MutableMapping
 from typing import Any
 
 from streams.core import CoreState, decode_state
@@ -112,13 +112,26 @@ class RecordStore:
     def jurisdictions(self) -> Iterator[str]:
         return iter(list(self._by_jurisdiction()))
 
+    def drop_partitions(self, partitions: Collection[int]) -> None:
+        """Remove from ``data`` every record of a jurisdiction on ``partitions``: records a
+        commit could not send (another worker owns the partition now) must not outlive it
+        in the local copy, or a later commit (which sends only what changed) would leave
+        the changelog without them while this copy has them."""
+        for raw in [raw for raw in self.data if _partition_of(_jurisdiction(raw)) in partitions]:
+            del self.data[raw]
+        self.forget()
+
     def take_unsent(self) -> dict[int, dict[bytes, bytes | None]]:
         """The records written since the last call (None: a tombstone), by changelog
         partition: the partition of their jurisdiction."""
         unsent, self._unsent = self._unsent, {}
         out: dict[int, dict[bytes, bytes | None]] = {}
         for raw, value in unsent.items():
-            key = raw.decode()
-            partition = _partition_of(jurisdiction_of_key(key) or key)
-            out.setdefault(partition, {})[raw] = value
+            out.setdefault(_partition_of(_jurisdiction(raw)), {})[raw] = value
         return out
+
+
+def _jurisdiction(raw: bytes) -> str:
+    """The jurisdiction a record key belongs to (a bare key: a whole state's)."""
+    key = raw.decode()
+    return jurisdiction_of_key(key) or key

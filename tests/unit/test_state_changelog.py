@@ -135,3 +135,20 @@ def test_records_of_another_jurisdiction_or_garbage_are_refused() -> None:
         decode_records("5101", {"1101|": b"[4,0,[]]"}, RULES)
     with pytest.raises(StateDecodeError):
         decode_records("5101", {"5101|": b"not json"}, RULES)
+
+
+def test_a_lost_partition_s_records_leave_the_local_copy_and_the_rest_stay() -> None:
+    """What a fenced commit could not send must not be read back (streams/live/fencing)."""
+    data: dict[bytes, bytes] = {}
+    store = RecordStore(data, RULES)
+    states: dict[str, CoreState] = {}
+    chengdu = [_case(n, n) for n in range(5)]  # 5101: partition 4
+    chongqing = [case(n, DEFAULT_START, region="500103", event_id=f"cq-{n}") for n in range(3)]
+    _fold(store, states, [*chengdu, *chongqing])  # 5001: partition 0
+    store.flush()
+    assert {"5101", "5001"} <= set(store.jurisdictions())
+    store.drop_partitions([4])
+    assert store.get("5101") is None
+    assert all(not raw.startswith(b"5101") for raw in data)
+    kept = store.get("5001")
+    assert kept is not None and encode_state(kept) == encode_state(states["5001"])
