@@ -107,7 +107,7 @@ class _Batch:
         limit = comp.ahead_limit
         tick_wm = self.work.state.tick_wm
         if limit is not None and t - limit > tick_wm != NO_TIME:
-            hold(self.work.state, self._space(ev.status), ev, t, self.out)
+            hold(self.work, self._space(ev.status), ev, t, self.out)
         else:
             self._apply(ev, t, reported)
 
@@ -186,7 +186,8 @@ class _Batch:
         state = self.work.state
         at = to_us(tick.tick_at)
         state.tick_wm = max(state.tick_wm, at)
-        for held_t, held in take_ready(state, self.comp.ahead_limit) if state.held else ():
+        ready = take_ready(self.work, self.comp.ahead_limit) if self.work.has_held() else ()
+        for held_t, held in ready:
             unhold(self._space(held.status), self.jurisdiction, held, held_t, self.out)
             self._apply(held, held_t, to_us(held.reported_at))
         for status, ns in list(state.namespaces.items()):

@@ -19,28 +19,32 @@ replayed), so a replay holds and releases what live did.
 
 from __future__ import annotations
 
+from bisect import bisect_right, insort
 from operator import itemgetter
 from typing import Any
 
 from streams.core.alerts import alert, retracted
 from streams.core.eventtime import NEVER
 from streams.core.ids import content_id
-from streams.core.state import CoreState, Namespace
+from streams.core.state import Namespace, Work
 from topics.outputs import Alert
 
 _ORDER = itemgetter(0, 1)
+_TIME = itemgetter(0)
 
 
-def hold(state: CoreState, ns: Namespace, ev: Any, t: int, out: list[Any]) -> None:
-    """Put ``ev`` (event time ``t``) in ``state``'s held queue, raising ``event_held``
+def hold(work: Work, ns: Namespace, ev: Any, t: int, out: list[Any]) -> None:
+    """Put ``ev`` (event time ``t``) in the batch's held queue, raising ``event_held``
     once; an event already held is not held twice (at-least-once delivery)."""
-    if any(held[1] == ev.event_id for held in state.held):
+    queue = work.held()
+    if ev.event_id in queue.ids:
         return
-    state.held = tuple(sorted((*state.held, (t, ev.event_id, ev)), key=_ORDER))
+    insort(queue.events, (t, ev.event_id, ev), key=_ORDER)
+    queue.ids.add(ev.event_id)
     alert_id = content_id("event_held", ns.status, ev.event_id)
     if alert_id not in ns.alerted:
         ns.alerted.add(alert_id)
-        out.append(_held_alert(ns, state.jurisdiction, ev, t))
+        out.append(_held_alert(ns, work.state.jurisdiction, ev, t))
 
 
 def unhold(ns: Namespace, jurisdiction: str, ev: Any, t: int, out: list[Any]) -> None:
@@ -77,11 +81,14 @@ def _held_alert(ns: Namespace, jurisdiction: str, ev: Any, t: int) -> Alert:
     )
 
 
-def take_ready(state: CoreState, limit: int | None) -> list[tuple[int, Any]]:
-    """Take out of ``state``'s held queue, oldest first, the events the tick watermark
+def take_ready(work: Work, limit: int | None) -> list[tuple[int, Any]]:
+    """Take out of the batch's held queue, oldest first, the events the tick watermark
     has come within ``limit`` of (every one when holding is off)."""
-    horizon = NEVER if limit is None else state.tick_wm + limit
-    ready = [(t, ev) for t, _, ev in state.held if t <= horizon]
-    if ready:
-        state.held = tuple(held for held in state.held if held[0] > horizon)
+    horizon = NEVER if limit is None else work.state.tick_wm + limit
+    queue = work.held()
+    end = bisect_right(queue.events, horizon, key=_TIME)
+    ready = [(t, ev) for t, _, ev in queue.events[:end]]
+    for _, event_id, _ in queue.events[:end]:
+        queue.ids.discard(event_id)
+    del queue.events[:end]
     return ready

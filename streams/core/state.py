@@ -24,7 +24,7 @@ a copy of the small containers it touched, whatever the history behind it.
 from __future__ import annotations
 
 from array import array
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from immutables import Map, MapMutation
 
@@ -235,6 +235,14 @@ class CoreState:
         return f"CoreState({self.jurisdiction!r}, cases={sizes})"
 
 
+class HeldQueue(NamedTuple):
+    """A batch's held queue (:meth:`Work.held`): (t, event_id, event) in (t, event_id)
+    order, and the event ids among them."""
+
+    events: list[tuple[int, str, Any]]
+    ids: set[str]
+
+
 def initial_state(jurisdiction: str) -> CoreState:
     """The empty state of a jurisdiction (a city: the first 4 digits of a region code)."""
     return CoreState(jurisdiction)
@@ -243,7 +251,7 @@ def initial_state(jurisdiction: str) -> CoreState:
 class Work:
     """Copy-on-write over one batch: the first touch of a container copies it."""
 
-    __slots__ = ("fresh", "state")
+    __slots__ = ("_held", "fresh", "state")
 
     def __init__(self, state: CoreState) -> None:
         new = CoreState(state.jurisdiction)
@@ -252,6 +260,20 @@ class Work:
         new.namespaces = state.namespaces.copy()
         self.state = new
         self.fresh: set[int] = set()
+        self._held: HeldQueue | None = None
+
+    def held(self) -> HeldQueue:
+        """The held queue as this batch edits it, copied from the state on first use: the
+        events in (t, event_id) order and their ids, so holding one more costs a bisect,
+        not a copy and a scan of every event already held."""
+        if self._held is None:
+            queue = list(self.state.held)
+            self._held = HeldQueue(queue, {event_id for _, event_id, _ in queue})
+        return self._held
+
+    def has_held(self) -> bool:
+        """Whether any event is held (in the state, or as this batch edits it)."""
+        return bool(self.state.held if self._held is None else self._held.events)
 
     def namespace(self, status: Status) -> Namespace:
         spaces = self.state.namespaces
@@ -267,6 +289,8 @@ class Work:
 
     def seal(self) -> CoreState:
         """The batch's state, frozen: its maps finished (the batch is over)."""
+        if self._held is not None:
+            self.state.held = tuple(self._held.events)
         for ns in self.state.namespaces.values():
             merge_case_edits(ns)
             for name in _GROWN:
