@@ -1,6 +1,6 @@
 """The Faust app of a worker: the decide agent, its state table, the roll-up agent and its
-table, the tick timer, the lag timer and the landing task (see :mod:`streams.live` for the
-design)."""
+table (:mod:`streams.live.rollup`), the tick timer, the lag timer and the landing task (see
+:mod:`streams.live` for the design)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import faust
-from aiokafka import TopicPartition
 
 from sinks.namespaces import namespace_sinks
 from sinks.writer import RetryPolicy, SinkPolicy
@@ -22,17 +21,16 @@ from streams.live.fencing import (
     PartitionCommitter,
     fence_on_rebalance,
     fenced_commits,
-    log_lost,
 )
 from streams.live.health import Heartbeat
 from streams.live.intake import Intake
 from streams.live.landing import Landing
 from streams.live.readiness import stop_for_good, wait_until_migrated
-from streams.live.state_store import DecideStateStore, FencedStateStore
+from streams.live.rollup import rollup_stage
+from streams.live.state_store import DecideStateStore
 from streams.live.waiting import assignment_wait, report_while
 from streams.stages.batch import Outgoing, Record
 from streams.stages.decide import Decider
-from streams.stages.rollup_stage import RollupStage
 from streams.stages.ticks import TickClock
 from streams.stages.topology import DECIDE_JOURNAL, PARTITIONS, ROLLUP_FEED, TopicNames
 from topics.agencies import AgencyError, KeyRingFile
@@ -49,9 +47,6 @@ EXIT_STALLED = 75  # EX_TEMPFAIL: the decide stage stopped committing with recor
 
 # Core states can outgrow Kafka's default 1 MB record limit on a long incident.
 MAX_STATE_BYTES = 32 << 20
-# The roll-up feed is small (city snapshots): Faust's own batches are fast enough.
-ROLLUP_BATCH_MAX = 1000
-ROLLUP_BATCH_WAIT_S = 0.2
 
 
 def build_app(settings: Settings, rulebook: Any) -> Any:
@@ -126,7 +121,14 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
         decide_lag.refresh(intake.lag_offsets())
         _exit_if_stalled(decide_lag, names.decide_sources, settings.worker_stall_exit_s)
 
-    rollup, rollup_committer = _rollup_stage(app, settings, rulebook, names)
+    rollup, rollup_committer = rollup_stage(
+        app,
+        settings,
+        rulebook,
+        max_bytes=MAX_STATE_BYTES,
+        produce=lambda outgoing: _produce(app, outgoing),
+        stop_hard=_stop_hard,
+    )
     claimed = fence_on_rebalance(
         app, {ticks_topic: committer, names.of(ROLLUP_FEED): rollup_committer}
     )
@@ -216,71 +218,6 @@ async def _produce(app: Any, outgoing: list[Outgoing]) -> None:
         await app.producer.send(o.topic, o.key, o.value, o.partition, None, None) for o in outgoing
     ]
     await asyncio.gather(*sends)
-
-
-def _rollup_stage(
-    app: Any, settings: Settings, rulebook: Any, names: TopicNames
-) -> tuple[RollupStage, PartitionCommitter]:
-    """The roll-up agent over the one-partition feed, its states in a one-partition table
-    beside it, committed like the decide stage's (fenced, :mod:`streams.live.fencing`):
-    a batch's outputs are produced and acknowledged, then its changed states and the feed
-    offset after it go in one transaction of the feed partition's producer. Returns the
-    stage (its cache is dropped on a rebalance) and that committer (claimed on every
-    rebalance)."""
-    store = FencedStateStore(
-        app.Table(
-            "rollup",
-            key_type=bytes,
-            value_type=bytes,
-            partitions=ROLLUP_FEED.partitions,
-            use_partitioner=True,
-        ),
-        partitions=ROLLUP_FEED.partitions,
-    )
-    stage = RollupStage(
-        prefix=settings.topic_prefix,
-        rulebook=rulebook,
-        now=lambda: datetime.now(UTC),
-        store=store,
-        observer=metrics,
-    )
-    committer = PartitionCommitter(
-        kafka=aiokafka_options(settings, "worker"),
-        prefix=settings.topic_prefix,
-        stage="rollup",
-        group=app.conf.id,  # Faust's group reads the feed (and commits it too, checked)
-        changelog=store.changelog,
-        max_bytes=MAX_STATE_BYTES,
-    )
-    feed = app.topic(
-        names.of(ROLLUP_FEED),
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
-
-    async def roll_up(stream: Any) -> None:
-        # take_events() acks a batch only once this body has finished with it
-        async for events in stream.take_events(ROLLUP_BATCH_MAX, within=ROLLUP_BATCH_WAIT_S):
-            try:
-                outgoing = stage.decide_records([event.value for event in events])
-                await _produce(app, [o.encoded() for o in outgoing])
-                stage.flush_states()
-                offsets: dict[TopicPartition, int] = {}
-                for event in events:
-                    message = event.message
-                    offsets[TopicPartition(message.topic, message.partition)] = message.offset + 1
-                lost = await committer.commit(store.take_unsent(), offsets)
-                log_lost(committer, lost)
-                if lost:  # as the decide stage's commit (fencing.fenced_commits)
-                    store.drop_partitions(lost)
-                    stage.forget()
-            except Exception:
-                _stop_hard("roll-up", len(events))
-
-    app.agent(feed)(roll_up)
-    return stage, committer
 
 
 def _key_source(settings: Settings) -> Callable[[], KeyRing]:

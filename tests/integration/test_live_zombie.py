@@ -57,7 +57,8 @@ def _until_all_partitions(log: Path, timeout: float = 90) -> None:
 
 
 def _offsets(settings: Settings) -> dict[str, int]:
-    """Committed offsets of the decide intake's group and Faust's (the roll-up feed)."""
+    """Committed offsets of the decide intake's group and Faust's (the roll-up feed: only
+    the roll-up stage's transactions commit it, streams/live/rollup.py)."""
     out: dict[str, int] = {}
     for group in (f"{settings.topic_prefix}.decide-intake", f"{settings.topic_prefix}.decide"):
         out |= asyncio.run(committed_offsets(settings.kafka_bootstrap, group))
@@ -78,20 +79,7 @@ def _holds_rollup_feed(log: Path, timeout: float = 60) -> bool:
     raise AssertionError(f"the worker did not claim its roll-up partitions in {timeout}s")
 
 
-# The roll-up feed's committed offset has two writers: the roll-up stage's transaction
-# (streams/live/fencing.py) and Faust's own consumer commits of what its agent acked. Once
-# in CI (2026-12-04) the feed's offset went back from 188 to 58 after the zombie resumed,
-# with the zombie's own commits all refused (fenced; OffsetCommit UnknownMemberId): a race
-# between those two writers, open (README "Known limits"). Not strict: it passes most runs.
-_TWO_OFFSET_WRITERS = pytest.mark.xfail(
-    reason="the roll-up feed's offset has two writers (open race, README Known limits)",
-    strict=False,
-)
-
-
-@pytest.mark.parametrize(
-    "victim_holds", ["chengdu", pytest.param("rollup-feed", marks=_TWO_OFFSET_WRITERS)]
-)
+@pytest.mark.parametrize("victim_holds", ["chengdu", "rollup-feed"])
 def test_a_paused_worker_resumed_after_losing_its_partitions_changes_nothing(
     stack: Settings, unique_name: Callable[..., str], tmp_path: Path, victim_holds: str
 ) -> None:
