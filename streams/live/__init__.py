@@ -74,10 +74,12 @@ Decisions:
   newest tick of each decided batch (key ``tick``: the roll-up stages' time). It has one
   partition because the national stage needs every city, and it is small (one snapshot
   per incident touched by a decided batch, one tick per batch, the rare ack). A Faust
-  agent folds it in batches (``take``, acked only after the batch's outputs are durable)
-  into per-area states (a province, ``nation``) in a one-partition table, and emits the
-  roll-up incident's escalations, tasks, ``task_overdue`` alerts and snapshots, keyed by
-  area, to the same output topics as the city stage. A snapshot carries its incident's
+  agent (:mod:`streams.live.rollup`) folds it in batches (``take``) into per-area states
+  (a province, ``nation``) in a one-partition table, and emits the roll-up incident's
+  escalations, tasks, ``task_overdue`` alerts and snapshots, keyed by area, to the same
+  output topics as the city stage; a batch's feed offset is committed only in the roll-up
+  stage's fenced transaction, after its outputs are durable (the feed is read with
+  ``acks=False``: Faust commits none of it). A snapshot carries its incident's
   ``tier_periods``, a task's state is a join of its acks and the newest tick, so an
   area's decisions do not depend on batching, restarts or repeats.
 - **Landing** (:mod:`streams.live.landing`): a plain aiokafka consumer group in the

@@ -29,9 +29,8 @@ a crash between a changelog write and a commit. It never lands after the new own
 
 Why not generation-checked group commits: the intake assigns partitions by hand (no group
 generation of its own), and a generation check guards offsets only, never the changelog
-records written before them. (The roll-up agent's offsets are Faust's group's, which
-Faust also commits itself, generation-checked; its transaction carries them too, so a
-state and the offsets it covers move together.)
+records written before them. (The roll-up agent's offsets are Faust's group's; its
+transaction is their only writer, Faust commits none of them: :mod:`streams.live.rollup`.)
 """
 
 from __future__ import annotations

@@ -5,22 +5,25 @@ changed states and the feed offset after it go in one transaction of the feed pa
 producer.
 
 That transaction is the **only** writer of the feed's committed offset (under Faust's
-group, which the feed's consumer reads its position from). Faust's own consumer commits
-what its agents *acked*, for every topic whose channel acks (``acks=True``, the default);
-its commits are generation-checked, but its bookkeeping is not: a zombie's agent that
-finishes a batch while its consumer is between a revoke and Faust's seek to the committed
-offsets (no committed offset known then) acks that batch, and the next commit timer sends
-it in the new generation if the feed is assigned there again — the feed's offset went
-back from 188 to 58 once in CI that way, past every fenced transaction. So the feed topic
-is declared with ``acks=False``: Faust's ``Consumer.ack`` records no offset of a topic no
-acking channel reads, and ``Consumer.commit`` only ever commits recorded ones
-(faust-streaming 0.15.3, ``faust/transport/consumer.py``; ``tests/unit/
-test_rollup_feed_offsets.py`` runs Faust's own consumer to show it). Why not a consumer of
-its own assigned by hand, as the decide intake reads the inputs: the feed is small (Faust's
-per-record cost does not matter there), and Faust's assignment keeps the feed partition
-and the ``rollup`` table's changelog partition on one worker and recovers the table before
-the agent reads; a hand-assigned reader would have to rebuild both. Only the commit was
-wrong, and one switch removes it.
+group, which the feed's consumer takes its position from after a rebalance). Faust's own
+consumer commits, on its timer and on a revoke, the offsets its agents *acked*, for every
+topic a channel with ``acks=True`` (the default) reads. Its commits are generation-checked,
+its bookkeeping is not: an ack is recorded whenever the partition's committed offset is
+unknown or lower, as it is from a revoke until Faust's seek after the next assignment, so
+a resumed zombie's agent finishing a batch taken before its pause can leave offsets that
+its consumer commits once it holds the feed again in a later generation (how the feed's
+offset went back from 188 to 58 once in CI; the exact interleaving was not reproduced,
+``tests/unit/test_rollup_feed_offsets.py`` shows Faust committing such stale acks). So the
+feed topic is declared with ``acks=False``: ``Consumer.ack`` records no offset of a topic
+no acking channel reads, and every commit Faust makes is taken from recorded acks
+(faust-streaming 0.15.3, ``faust/transport/consumer.py``), whatever the interleaving. The
+unit test runs the worker's app and Faust's own consumer, so a Faust upgrade that commits
+otherwise fails it. Why not a consumer of the stage's own, assigned by hand as the decide
+intake reads the inputs: the feed is small (Faust's per-record cost does not matter
+there), and Faust's assignment keeps the feed partition and the ``rollup`` table's
+changelog partition on one worker and recovers the table before the agent reads; a
+hand-assigned reader would have to rebuild both. Only the commit was wrong, and one
+per-topic switch removes it.
 """
 
 from __future__ import annotations
