@@ -31,7 +31,7 @@ from streams.core import (
     rollup_many,
     rollup_timeline,
 )
-from streams.core.engine import REVISED_ID
+from streams.core.revisions import REVISED_ID
 from streams.ops.kafka import create_topics
 from streams.stages.topology import (
     LIVE_TOPICS,
