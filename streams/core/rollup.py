@@ -39,6 +39,7 @@ from typing import Any
 
 import orjson
 
+from streams.core.compact import dumps
 from streams.core.compiled import compile_rulebook
 from streams.core.eventtime import from_us, to_us
 from streams.core.persist import decode_state, encode_state
@@ -328,7 +329,7 @@ def encode_rollup(state: RollupState) -> bytes:
     """Deterministic bytes of ``state``: its fields, the ledger as ``encode_state`` writes
     a city's state."""
     ledger = orjson.Fragment(encode_state(state.ledger))
-    return orjson.dumps(
+    return dumps(
         [state.area, state.incidents, state.timeline, state.revisions, state.seq, ledger],
         option=orjson.OPT_SORT_KEYS,
     )
