@@ -80,6 +80,4 @@ def standing(outputs: Iterable[Any], jurisdiction: str) -> dict[str, Alert]:
         is_redirect = isinstance(o, Alert) and o.alert_kind == "capacity_redirect"
         if is_redirect and (o.alert_id not in last or o.revision > last[o.alert_id].revision):
             last[o.alert_id] = o
-    return {
-        k: a for k, a in last.items() if not a.retracted and a.jurisdiction == jurisdiction
-    }
+    return {k: a for k, a in last.items() if not a.retracted and a.jurisdiction == jurisdiction}
