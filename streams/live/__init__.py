@@ -80,9 +80,10 @@ Decisions:
   agent folds it in batches (``take``, acked only after the batch's outputs are durable)
   into per-area states (a province, ``nation``) in a one-partition table, and emits the
   roll-up incident's escalations, tasks, ``task_overdue`` and ``capacity_redirect``
-  alerts and snapshots, keyed by area, to the same output topics as the city stage. A snapshot carries its incident's
-  ``tier_periods``, a task's state is a join of its acks and the newest tick, so an
-  area's decisions do not depend on batching, restarts or repeats.
+  alerts and snapshots, keyed by area, to the same output topics as the city stage. A
+  snapshot carries its incident's ``tier_periods``, a task's state is a join of its acks
+  and the newest tick, so an area's decisions do not depend on batching, restarts or
+  repeats.
 - **Landing** (:mod:`streams.live.landing`): a plain aiokafka consumer group in the
   same process (or alone in a second one: ``worker_stages``), batches of ``getmany``, one
   sink write per table and partition with a dedup token from the offset range, flush,
