@@ -98,7 +98,7 @@ def _snapshot(state: RollupState, snap: StockLevel) -> tuple[RollupState, set[Su
     subjects = {
         (r[2], r[3], r[4])
         for r in state.redirects.values()
-        if (r[2], r[6]) == (snap.status, snap.item) and r[7] >= at
+        if (r[2], r[6]) == (snap.status, snap.item) and r[7] >= at and not r[1]
     }
     return replace(state, beds=beds), subjects
 
