@@ -120,7 +120,7 @@ LIMIT 30
 """
 
 REDIRECTS = """
-SELECT subject_id, at, message
+SELECT subject_id, jurisdiction, at, message
 FROM alerts FINAL
 WHERE status = 'Actual' AND alert_kind = 'capacity_redirect' AND NOT retracted
 ORDER BY at DESC

@@ -10,6 +10,7 @@ from rich.text import Text
 from sinks.display import unique_names
 from streams.commands.board_cells import Row, forecast_row
 from streams.commands.board_layout import Column, Section, View
+from topics.regions import place_name
 
 
 def _share(free: float | None, total: float | None) -> Text:
@@ -120,10 +121,19 @@ def logistics_sections(view: View) -> list[Section]:
             for r in board.transfers
         ],
     )
+    # "by": the city's own redirect, or its province's into another city (issue 15)
     redirects = Section(
         "Capacity redirects",
-        (Column("transfer", ratio=1), Column("at", width=11), Column("redirect", ratio=3)),
-        [(r["subject_id"], short(r["at"]), r["message"]) for r in board.redirects],
+        (
+            Column("transfer", ratio=1),
+            Column("by", width=10),
+            Column("at", width=11),
+            Column("redirect", ratio=3),
+        ),
+        [
+            (r["subject_id"], place_name(r["jurisdiction"]), short(r["at"]), r["message"])
+            for r in board.redirects
+        ],
     )
     stock = Section(
         "Stock days of cover (target 30 d)",

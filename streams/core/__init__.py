@@ -30,7 +30,7 @@ from streams.core.rollup import (
     rollup_tick,
     rollup_timeline,
 )
-from streams.core.rollup_feed import FeedItem, feeds_rollup, rollup_many
+from streams.core.rollup_feed import FeedItem, feeds_rollup, output_feeds_rollup, rollup_many
 from streams.core.rollup_tasks import NATION
 from streams.core.rulebook import Rulebook, RulebookError, parse_rulebook
 from streams.core.rulebook_loader import (
@@ -70,6 +70,7 @@ __all__ = [
     "input_problem",
     "load_rulebook",
     "load_rules",
+    "output_feeds_rollup",
     "parse_rulebook",
     "received_problem",
     "rollup_ack",

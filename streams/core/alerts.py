@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from streams.core.eventtime import from_us
+from streams.core.eventtime import from_us, to_us
 from streams.core.ids import content_id
 from streams.core.state import Namespace, edited
 from topics.outputs import Alert, AlertKind, AlertLevel
@@ -75,4 +75,33 @@ def alert(
         message=message,
         details=details,
         retracted=gone,
+    )
+
+
+def reporting_late(ns: Namespace, jurisdiction: str, ev: Any, late_us: int, out: list[Any]) -> None:
+    """``reporting_late`` (blue) for input event ``ev``, reported ``late_us`` after it
+    occurred: once per event."""
+    alert_id = content_id("reporting_late", ns.status, ev.event_id)
+    if alert_id in ns.alerted:
+        return
+    ns.alerted.add(alert_id)
+    hours = late_us / 3_600_000_000
+    out.append(
+        alert(
+            ns,
+            jurisdiction,
+            "reporting_late",
+            "blue",
+            about=(ev.event_id,),
+            at=to_us(ev.reported_at),
+            message=f"{ev.source.agency_id} reported {ev.kind} {hours:.1f} h after it occurred",
+            details={
+                "agency_id": ev.source.agency_id,
+                "kind": ev.kind,
+                "late_hours": hours,
+                "occurred_at": ev.occurred_at.isoformat(),
+            },
+            subject=ev.event_id,
+            incident=ev.incident_id,
+        )
     )

@@ -24,6 +24,7 @@ import orjson
 from immutables import Map
 
 from streams.core.cases import rebuild_from_cases
+from streams.core.compact import dumps
 from streams.core.compiled import compile_rulebook
 from streams.core.persist import (
     StateDecodeError,
@@ -63,11 +64,11 @@ def changed_records(state: CoreState, touched: Touched) -> dict[str, bytes | Non
     jurisdiction's record and the touched namespaces' own records."""
     j = state.jurisdiction
     held = [[t, event_id, encode(ev).decode()] for t, event_id, ev in state.held]
-    out: dict[str, bytes | None] = {head_key(j): orjson.dumps([FORMAT, state.tick_wm, held])}
+    out: dict[str, bytes | None] = {head_key(j): dumps([FORMAT, state.tick_wm, held])}
     for status, kinds in touched.items():
         ns = state.namespaces[status]
         prefix = f"{j}{SEP}{status}{SEP}"
-        out[prefix + "n"] = orjson.dumps(_rest_out(ns))
+        out[prefix + "n"] = dumps(_rest_out(ns))
         for kind, keys in kinds.items():
             value_of = _VALUE_OUT[kind]
             for key in keys:
@@ -168,22 +169,22 @@ def _rest_out(ns: Namespace) -> list[Any]:
 
 
 def _dumps_or_none(value: Any) -> bytes | None:
-    return None if value is None else orjson.dumps(value)
+    return None if value is None else dumps(value)
 
 
 def _case_value(ns: Namespace, key: Any) -> bytes | None:
     rec = ns.cases.get(key)
-    return None if rec is None else orjson.dumps(_case_out(rec))
+    return None if rec is None else dumps(_case_out(rec))
 
 
 def _track_value(ns: Namespace, key: Any) -> bytes | None:
     track = ns.tracks.get(key)
-    return None if track is None else orjson.dumps(_track_out(track))
+    return None if track is None else dumps(_track_out(track))
 
 
 def _series_value(ns: Namespace, key: Any) -> bytes | None:
     series = ns.stock.get(key)
-    return None if series is None else orjson.dumps(_series_out(key, series))
+    return None if series is None else dumps(_series_out(key, series))
 
 
 _VALUE_OUT: dict[str, Callable[[Namespace, Any], bytes | None]] = {

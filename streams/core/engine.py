@@ -23,80 +23,53 @@ is the one with the highest revision, which is how the sinks keep it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
-from operator import attrgetter
-from typing import Any
+from collections.abc import Collection, Sequence
 
-from streams.core.alerts import alert
+from streams.core.alerts import reporting_late
 from streams.core.cases import apply_case, apply_report, disease_key
 from streams.core.checks import value_problem
-from streams.core.compiled import Compiled, compile_rulebook
+from streams.core.compiled import compile_rulebook
 from streams.core.declare import declaration_due, note_declaration, rejected, sync_declared
 from streams.core.declared import declared_changes
 from streams.core.eventtime import NEVER, to_us
 from streams.core.forecast import forecast_changed
 from streams.core.held import hold, take_ready, unhold
 from streams.core.icu import icu_changed
-from streams.core.ids import content_id
 from streams.core.plan import (
     apply_ack,
-    forget_early_acks,
     incident_id,
     incident_state,
     merged_state,
     name_of,
-    overdue,
     reissue,
-    timeline_changed,
     visible,
     warning_alert,
 )
+from streams.core.revisions import number_copies
 from streams.core.rulebook import Rulebook
 from streams.core.staff import staff_changed
-from streams.core.state import NO_TIME, CoreState, Namespace, Track, Work, edited
+from streams.core.state import NO_TIME, CoreState, Namespace, Track
 from streams.core.stock import apply_stock, next_snapshot
 from streams.core.stockpile import stockpile_changed
 from streams.core.surge import (
     conversion_opens,
     conversions_changed,
-    icu_line_for,
     jurisdiction_line,
     order_time,
     sync_surge,
 )
-from streams.core.tiers import Timeline, same_tier_newest_case
-from streams.core.transfers import apply_transfer, beds_changed, delayed
+from streams.core.timelines import Timelines
+from streams.core.transfers import apply_transfer, beds_changed
 from topics.models import CaseEvent, IncidentEvent, StockEvent, TransferEvent
 from topics.outputs import Alert, Escalation, IncidentState, StockLevel, Task, Tick
-from topics.vocabulary import Status
 
 InputEvent = IncidentEvent | CaseEvent | TransferEvent | StockEvent
 _INPUT_TYPES = frozenset({IncidentEvent, CaseEvent, TransferEvent, StockEvent})
 Output = Escalation | Task | Alert | IncidentState | StockLevel
 
-# The outputs whose copies are numbered (``revision``), and their ids.
-REVISED_ID: dict[type, Callable[[Any], str]] = {
-    Escalation: attrgetter("decision_id"),
-    Task: attrgetter("task_id"),
-    Alert: attrgetter("alert_id"),
-}
 
-
-_PENDING = attrgetter("pending")
-_DECL_DUE = attrgetter("decl_due")
-
-
-class _Batch:
-    __slots__ = ("comp", "dirty", "jurisdiction", "out", "spaces", "touched", "work")
-
-    def __init__(self, state: CoreState, comp: Compiled) -> None:
-        self.work = Work(state)
-        self.jurisdiction = state.jurisdiction
-        self.comp = comp
-        self.out: list[Any] = []
-        self.touched: dict[tuple[Status, str], None] = {}  # (status, track key), first-touch order
-        self.spaces: dict[Status, Namespace] = {}  # the namespaces this batch already copied
-        self.dirty: dict[tuple[Status, str], None] = {}  # touched by the current event
+class _Batch(Timelines):
+    __slots__ = ()
 
     def event(self, ev: InputEvent) -> None:
         comp = self.comp
@@ -110,12 +83,6 @@ class _Batch:
             hold(self.work, self._space(ev.status), ev, t, self.out)
         else:
             self._apply(ev, t, reported)
-
-    def _space(self, status: Status) -> Namespace:
-        ns = self.spaces.get(status)
-        if ns is None:
-            ns = self.spaces[status] = self.work.namespace(status)
-        return ns
 
     def _apply(self, ev: InputEvent, t: int, reported: int) -> None:
         ns = self._space(ev.status)
@@ -177,7 +144,7 @@ class _Batch:
                 facilities=self.comp.facilities, watermark=watermark, out=self.out,
             )  # fmt: skip
         if reported - t > self.comp.reporting_limit:
-            self._reporting_late(ns, ev, reported - t)
+            reporting_late(ns, self.jurisdiction, ev, reported - t, self.out)
         if ns.event_wm >= ns.next_due or self.work.state.tick_wm >= ns.next_due:
             self._advance(ns)
         self._declarations_due()
@@ -194,16 +161,6 @@ class _Batch:
             if max(ns.event_wm, state.tick_wm) >= ns.next_due:
                 self._advance(self.work.namespace(status))
         self._declarations_due()
-
-    def _touch(self, status: Status, key: str) -> None:
-        self.touched[(status, key)] = None
-
-    def _dirty(self, status: Status, key: str) -> None:
-        """The track's two timelines (or its name) changed: look at its declaration gaps
-        after this event (nothing else can change them but the watermark passing their
-        deadline, which :meth:`_advance` sees)."""
-        self.touched[(status, key)] = None
-        self.dirty[(status, key)] = None
 
     def _track_event(self, ns: Namespace, key: str, ev: CaseEvent | IncidentEvent, t: int) -> None:
         before = ns.tracks.get(key)
@@ -312,136 +269,6 @@ class _Batch:
             ns, self.jurisdiction, track, self.out, comp=self.comp, watermark=self._watermark(ns)
         )
 
-    def _watermark(self, ns: Namespace) -> int:
-        return max(ns.event_wm, self.work.state.tick_wm)
-
-    def _timeline(self, ns: Namespace, key: str) -> Timeline:
-        track = self.work.track(ns, key, None)
-        rules = self.comp.rules_for(track.disease, track.category)
-        quiet = self.comp.quiet.get(track.disease, 0) if track.disease else 0
-        icu = icu_line_for(ns, self.jurisdiction, self.comp, track)
-        return Timeline(track, rules, quiet, self._watermark(ns), icu)
-
-    def _icu_recompute(self, ns: Namespace, t: int) -> None:
-        """A new ICU snapshot at ``t``: the recommendation of each track whose rules read
-        the occupancy, from ``t`` on. A track with no confirmed case is left alone: every
-        such rule also counts cases (rulebook_checks), so none of them can hold there."""
-        for key, track in list(ns.tracks.items()):
-            if track.times and self.comp.reads_icu(track.disease, track.category):
-                line = self._timeline(ns, key)
-                line.recompute_from(t)
-                if line.added or line.dropped:
-                    self._timeline_done(ns, line)
-                ns.next_due = min(ns.next_due, line.track.pending)
-
-    def _recompute(self, ns: Namespace, key: str, t0: int) -> None:
-        track = ns.tracks[key]  # the event's own tracks: this batch has copied them already
-        rules = self.comp.rules_for(track.disease, track.category)
-        quiet = self.comp.quiet.get(track.disease, 0) if track.disease else 0
-        tick_wm = self.work.state.tick_wm
-        watermark = ns.event_wm if ns.event_wm > tick_wm else tick_wm
-        icu = icu_line_for(ns, self.jurisdiction, self.comp, track)
-        if same_tier_newest_case(track, rules, quiet, watermark, t0, icu=icu):
-            # the common event: nothing to emit, only the next instant to look again
-            if track.pending < ns.next_due:
-                ns.next_due = track.pending
-            return
-        line = Timeline(track, rules, quiet, watermark, icu)
-        if not line.newest_case(t0):
-            line.recompute_from(t0)
-        self._timeline_done(ns, line)
-
-    def _timeline_done(self, ns: Namespace, line: Timeline) -> None:
-        track = line.track
-        self._touch(ns.status, track.key)
-        if line.added or line.dropped:
-            self._dirty(ns.status, track.key)
-            timeline_changed(
-                ns,
-                self.jurisdiction,
-                track,
-                line.added,
-                dropped=line.dropped,
-                comp=self.comp,
-                watermark=line.watermark,
-                out=self.out,
-            )
-        ns.next_due = min(ns.next_due, track.pending)
-
-    def _advance(self, ns: Namespace) -> None:
-        """Fire what the watermark has reached: de-escalations, overdue tasks, delays."""
-        watermark = self._watermark(ns)
-        if watermark < ns.next_due:
-            return
-        # mostly a transfer's eta or a task's due time brought us here, not a track: find
-        # that out at C speed (hints are at most NEVER) before walking the tracks
-        soonest = min(map(_PENDING, ns.tracks.values()), default=NEVER)
-        if soonest <= watermark:
-            soonest = NEVER
-            for key, track in list(ns.tracks.items()):
-                pending = track.pending
-                if pending <= watermark:
-                    line = self._timeline(ns, key)
-                    line.advance()
-                    self._timeline_done(ns, line)
-                    pending = line.track.pending
-                if pending < soonest:
-                    soonest = pending
-        if min(map(_DECL_DUE, ns.tracks.values()), default=NEVER) <= watermark:
-            # a declaration deadline passed: :meth:`finish` looks at the track again
-            for key, track in list(ns.tracks.items()):
-                if track.decl_due <= watermark:
-                    self.work.track(ns, key, None).decl_due = NEVER
-                    self._dirty(ns.status, key)
-        overdue(ns, self.jurisdiction, watermark, self.out)
-        delayed(ns, self.jurisdiction, watermark, self.out)
-        heads = [h[0][0] for h in (ns.due_heap, ns.eta_heap) if h]
-        if ns.early_acks:
-            heads.append(forget_early_acks(ns, watermark, self.comp.unknown_ack_keep))
-        decl_due = min(map(_DECL_DUE, ns.tracks.values()), default=NEVER)
-        ns.next_due = min((soonest, decl_due, *heads))
-
-    def _reporting_late(self, ns: Namespace, ev: InputEvent, late: int) -> None:
-        alert_id = content_id("reporting_late", ns.status, ev.event_id)
-        if alert_id in ns.alerted:
-            return
-        ns.alerted.add(alert_id)
-        hours = late / 3_600_000_000
-        self.out.append(
-            alert(
-                ns,
-                self.jurisdiction,
-                "reporting_late",
-                "blue",
-                about=(ev.event_id,),
-                at=to_us(ev.reported_at),
-                message=f"{ev.source.agency_id} reported {ev.kind} {hours:.1f} h after it occurred",
-                details={
-                    "agency_id": ev.source.agency_id,
-                    "kind": ev.kind,
-                    "late_hours": hours,
-                    "occurred_at": ev.occurred_at.isoformat(),
-                },
-                subject=ev.event_id,
-                incident=ev.incident_id,
-            )
-        )
-
-    def _revise(self) -> None:
-        """Number the copies of each Escalation / Task / Alert id in emission order."""
-        for i, out in enumerate(self.out):
-            get_id = REVISED_ID.get(type(out))
-            if get_id is None:
-                continue
-            ns = self.work.namespace(out.status)
-            emitted = edited(ns.emitted)
-            output_id = get_id(out)
-            ns.touched["e"].add(output_id)
-            revision = emitted.get(output_id, 0)
-            emitted[output_id] = revision + 1
-            if revision:
-                self.out[i] = out.model_copy(update={"revision": revision})
-
     def _declarations_due(self) -> None:
         """``declaration_overdue`` of every track the event touched, as of its watermark
         (after each event, so a batch emits what the events one by one would)."""
@@ -463,7 +290,7 @@ class _Batch:
                 ns.next_due = track.decl_due
 
     def finish(self) -> tuple[CoreState, list[Output]]:
-        self._revise()
+        number_copies(self.work, self.out)
         state = self.work.seal()
         for status, key in self.touched:
             ns = state.namespaces[status]

@@ -16,6 +16,7 @@ import orjson
 from immutables import Map
 from pydantic import BaseModel
 
+from streams.core.compact import dumps
 from streams.core.series import Series
 from streams.core.state import (
     NO_SIGNAL,
@@ -176,14 +177,14 @@ def encode_state(state: CoreState) -> bytes:
     """Compact, deterministic bytes of ``state`` (everything, ledger included)."""
     spaces = [[_semantic(ns), _ledger(ns)] for _, ns in sorted(state.namespaces.items())]
     held = [[t, event_id, encode(ev).decode()] for t, event_id, ev in state.held]
-    return orjson.dumps([FORMAT, state.jurisdiction, state.tick_wm, spaces, held])
+    return dumps([FORMAT, state.jurisdiction, state.tick_wm, spaces, held])
 
 
 def state_fingerprint(state: CoreState) -> bytes:
     """Bytes of what the events determine (no ledger): equal for any order of the same
     events and ticks, and unchanged by repeating any of them."""
     spaces = [_semantic(ns) for _, ns in sorted(state.namespaces.items())]
-    return orjson.dumps([state.jurisdiction, state.tick_wm, spaces])
+    return dumps([state.jurisdiction, state.tick_wm, spaces])
 
 
 def decode_state(data: bytes) -> CoreState:

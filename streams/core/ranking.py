@@ -6,10 +6,13 @@ of an instant, other than the full destination: designated (定点) before reser
 the most free beds, then the nearest to the full destination (great-circle distance
 between registry locations; unknown: last), then the smallest id. Without a registry
 that is the most free beds, ties by id. The choice says why it was made.
+:func:`best_of` is that ranking over given sites and free beds (the province's, which
+crosses into another city: :mod:`streams.core.rollup_beds`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from math import asin, cos, radians, sin, sqrt
 
 from streams.core.facilities import Facility, Location
@@ -32,10 +35,18 @@ def best_facility(
 ) -> tuple[str, float, str] | None:
     """As of ``t``: (site, free ``item`` beds, why) of the best site other than
     ``exclude`` by the ranking above (None: no site has a free bed)."""
+    sites = ((site, on_hand_at(ns, site, item, t)) for site in ns.beds.get(item, ()))
+    return best_of(sites, exclude, facilities)
+
+
+def best_of(
+    sites: Iterable[tuple[str, float | None]], exclude: str, facilities: dict[str, Facility]
+) -> tuple[str, float, str] | None:
+    """(site, free beds, why) of the best of ``sites`` (each with its free beds, None:
+    unknown) other than ``exclude`` by the ranking above (None: none has a free bed)."""
     origin = facilities.get(exclude)
     best: tuple[tuple[int, float, float, str], str, float, str] | None = None
-    for site in ns.beds.get(item, ()):
-        free = on_hand_at(ns, site, item, t)
+    for site, free in sites:
         if site == exclude or free is None or free <= 0:
             continue
         known = facilities.get(site)

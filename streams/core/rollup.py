@@ -39,6 +39,7 @@ from typing import Any
 
 import orjson
 
+from streams.core.compact import dumps
 from streams.core.compiled import compile_rulebook
 from streams.core.eventtime import from_us, to_us
 from streams.core.persist import decode_state, encode_state
@@ -69,7 +70,9 @@ class RollupState:
     watermark (:mod:`streams.core.rollup_tasks`); ``incidents``: (status, disease) ->
     incident id -> [version, city, [[since_us, until_us | None]]]; ``timeline``: (status,
     disease) -> [[at_us, rank, rule_ids, units]]; ``revisions``: output id -> copies
-    emitted so far; ``seq``: versions of the area's own snapshots."""
+    emitted so far; ``seq``: versions of the area's own snapshots; ``beds`` and
+    ``redirects``: what a province keeps to redirect a transfer into another of its
+    cities (:mod:`streams.core.rollup_beds`)."""
 
     area: str
     ledger: CoreState
@@ -77,6 +80,8 @@ class RollupState:
     timeline: dict[str, Line] = field(default_factory=dict)
     revisions: dict[str, int] = field(default_factory=dict)
     seq: int = 0
+    beds: dict[str, dict[str, list[list[Any]]]] = field(default_factory=dict)
+    redirects: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def level(self) -> RollupLevel:
@@ -134,16 +139,16 @@ def rollup_step(
         outputs += _changes(state.area, s.status, inc, (old, now), rulebook)
         comp = compile_rulebook(rulebook)
         ledger = follow_line(ledger, s.status, inc, (old, now), comp=comp, out=outputs)
-        revisions = _revise(outputs, revisions)
+        revisions = number_copies(outputs, revisions)
         seq += 1
         outputs.append(_snapshot(state, s, inc, (opened, line), rulebook=rulebook, seq=seq))
-    new = RollupState(
-        state.area,
-        ledger,
-        {**state.incidents, key: incidents},
-        {**state.timeline, key: line},
-        revisions,
-        seq,
+    new = replace(
+        state,
+        ledger=ledger,
+        incidents={**state.incidents, key: incidents},
+        timeline={**state.timeline, key: line},
+        revisions=revisions,
+        seq=seq,
     )
     return new, outputs
 
@@ -171,11 +176,11 @@ def _followed(
 ) -> tuple[RollupState, list[Output]]:
     if ledger is state.ledger:
         return state, []
-    revisions = _revise(out, state.revisions)
+    revisions = number_copies(out, state.revisions)
     return replace(state, ledger=ledger, revisions=revisions), out
 
 
-def _revise(outputs: list[Output], revisions: dict[str, int]) -> dict[str, int]:
+def number_copies(outputs: list[Output], revisions: dict[str, int]) -> dict[str, int]:
     """Number the copies of each escalation, task and alert id in emission order (as the
     city stage does); returns the counts after them."""
     counts = dict(revisions)
@@ -326,18 +331,21 @@ def rollup_timeline(state: RollupState) -> list[tuple[str, str, datetime, Tier |
 
 def encode_rollup(state: RollupState) -> bytes:
     """Deterministic bytes of ``state``: its fields, the ledger as ``encode_state`` writes
-    a city's state."""
+    a city's state; ``beds`` and ``redirects`` only when a province has any (an area
+    without them encodes as before they existed)."""
     ledger = orjson.Fragment(encode_state(state.ledger))
-    return orjson.dumps(
-        [state.area, state.incidents, state.timeline, state.revisions, state.seq, ledger],
-        option=orjson.OPT_SORT_KEYS,
-    )
+    fields = [state.area, state.incidents, state.timeline, state.revisions, state.seq, ledger]
+    if state.beds or state.redirects:
+        fields += [state.beds, state.redirects]
+    return dumps(fields, option=orjson.OPT_SORT_KEYS)
 
 
 def decode_rollup(data: bytes) -> RollupState:
     """The state ``encode_rollup`` wrote; one written before roll-up tasks were followed
     (no ledger) gets an empty ledger, and the tasks it issued are taken into it at the
-    area's next tier change (:func:`streams.core.rollup_tasks.follow_line`)."""
-    area, incidents, timeline, revisions, seq, *ledger = orjson.loads(data)
-    follow = decode_state(orjson.dumps(ledger[0])) if ledger else initial_ledger(area, NO_TIME)
-    return RollupState(area, follow, incidents, timeline, revisions, seq)
+    area's next tier change (:func:`streams.core.rollup_tasks.follow_line`); one written
+    before provinces kept beds and redirects has none."""
+    area, incidents, timeline, revisions, seq, *rest = orjson.loads(data)
+    follow = decode_state(orjson.dumps(rest[0])) if rest else initial_ledger(area, NO_TIME)
+    beds, redirects = rest[1:3] if len(rest) == 3 else ({}, {})
+    return RollupState(area, follow, incidents, timeline, revisions, seq, beds, redirects)

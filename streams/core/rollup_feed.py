@@ -1,12 +1,15 @@
 """The roll-up feed folded as a whole: what it carries and which areas each item reaches.
 
 The feed (the live worker's one-partition ``rollup-feed`` topic; a replay's in-process
-hand-over) carries three things, all from the decide stage:
+hand-over) carries four things, all from the decide stage:
 
 * city :class:`IncidentState` snapshots a roll-up rule may count: to their province and/or
   the nation (:func:`streams.core.rollup.rollup_areas`);
 * acks (:class:`IncidentEvent`, ``msg_type: Ack``) of roll-up tasks: to the area whose
   roll-up incident they name (:func:`streams.core.rollup_tasks.ack_area`);
+* with a facility registry, hospitals' ``bed.*`` StockLevels and the city redirects that
+  found no free bed in the city: to their province, which may redirect into another of
+  its cities (:mod:`streams.core.rollup_beds`);
 * ticks: to every area the stage holds, and always to the nation, whose ledger is the
   stage's clock: an area met for the first time starts from it, so it missed no tick
   that came before it (order-insensitivity would not hold otherwise).
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from streams.core.compiled import compile_rulebook
 from streams.core.rollup import (
     Output,
     RollupState,
@@ -28,18 +32,27 @@ from streams.core.rollup import (
     rollup_step,
     rollup_tick,
 )
+from streams.core.rollup_beds import feeds_province, province_of, rollup_beds
 from streams.core.rollup_tasks import NATION, ack_area
 from streams.core.rulebook import Rulebook
 from streams.core.state import NO_TIME
 from topics.models import IncidentEvent
-from topics.outputs import IncidentState, Tick
+from topics.outputs import Alert, IncidentState, StockLevel, Tick
 
-FeedItem = IncidentState | IncidentEvent | Tick
+FeedItem = IncidentState | IncidentEvent | Tick | StockLevel | Alert
 
 
 def feeds_rollup(event: IncidentEvent, rulebook: Rulebook) -> bool:
     """Whether the decide stage forwards ``event`` to the feed: an ack of a roll-up task."""
     return ack_area(event, rulebook) is not None
+
+
+def output_feeds_rollup(output: object, rulebook: Rulebook) -> bool:
+    """Whether the decide stage forwards a city output to the feed: a snapshot a roll-up
+    rule may count, or what a province needs to redirect across its cities."""
+    if type(output) is IncidentState:
+        return bool(rollup_areas(output, rulebook))
+    return feeds_province(output, compile_rulebook(rulebook))
 
 
 def rollup_many(
@@ -60,8 +73,10 @@ def rollup_many(
                 areas[area], decided = rollup_tick(state, item.tick_at)
             elif isinstance(item, IncidentEvent):
                 areas[area], decided = rollup_ack(state, item, rulebook)
-            else:
+            elif isinstance(item, IncidentState):
                 areas[area], decided = rollup_step(state, item, rulebook)
+            else:
+                areas[area], decided = rollup_beds(state, item, rulebook)
             out += decided
     return areas, out
 
@@ -72,4 +87,6 @@ def _areas_of(item: FeedItem, areas: Mapping[str, RollupState], rulebook: Rulebo
     if isinstance(item, IncidentEvent):
         area = ack_area(item, rulebook)
         return [] if area is None else [area]
-    return rollup_areas(item, rulebook)
+    if isinstance(item, IncidentState):
+        return rollup_areas(item, rulebook)
+    return province_of(item, rulebook)

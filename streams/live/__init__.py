@@ -71,14 +71,17 @@ Decisions:
 - **Roll-up stages** (:mod:`streams.stages.rollup_stage`, DESIGN.md section 3): every city
   snapshot of a disease some roll-up rule names also goes to ``<p>.rollup-feed.v1``, keyed
   by incident, and so do acks of roll-up tasks (an Ack naming a roll-up incident) and the
-  newest tick of each decided batch (key ``tick``: the roll-up stages' time). It has one
+  newest tick of each decided batch (key ``tick``: the roll-up stages' time), and, with a
+  facility registry, hospitals' bed levels and the redirects that found no free bed in the
+  city (:mod:`streams.core.rollup_beds`: the province crosses into another city). It has one
   partition because the national stage needs every city, and it is small (one snapshot
-  per incident touched by a decided batch, one tick per batch, the rare ack). A Faust
-  agent (:mod:`streams.live.rollup`) folds it in batches (``take``) into per-area states
-  (a province, ``nation``) in a one-partition table, and emits the roll-up incident's
-  escalations, tasks, ``task_overdue`` alerts and snapshots, keyed by area, to the same
-  output topics as the city stage; a batch's feed offset is committed only in the roll-up
-  stage's fenced transaction, after its outputs are durable (the feed is read with
+  per incident touched by a decided batch, one tick per batch, the rare ack, one record
+  per registered hospital's bed report). A Faust agent (:mod:`streams.live.rollup`) folds
+  it in batches (``take``) into per-area states (a province, ``nation``) in a
+  one-partition table, and emits the roll-up incident's escalations, tasks,
+  ``task_overdue`` and ``capacity_redirect`` alerts and snapshots, keyed by area, to the
+  same output topics as the city stage; a batch's feed offset is committed only in the
+  roll-up stage's fenced transaction, after its outputs are durable (the feed is read with
   ``acks=False``: Faust commits none of it). A snapshot carries its incident's
   ``tier_periods``, a task's state is a join of its acks and the newest tick, so an
   area's decisions do not depend on batching, restarts or repeats.

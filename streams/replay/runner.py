@@ -49,7 +49,7 @@ from pydantic import BaseModel
 from sinks.client import check_identifier
 from sinks.namespaces import Namespace, migrate_namespaces, namespace_sinks
 from sinks.writer import Sink, SinkPolicy
-from streams.core import CoreState, RollupState, Rulebook
+from streams.core import CoreState, FeedItem, RollupState, Rulebook
 from streams.stages.batch import Emitted, Record
 from streams.stages.decide import Decider
 from streams.stages.landing_plan import LandingPlan, Write
@@ -60,8 +60,7 @@ from streams.stages.ticks import TickClock
 from streams.stages.topology import REKEYED, TopicNames, partition_for
 from topics.codec import b64, encode
 from topics.errors import TierflowError
-from topics.models import IncidentEvent
-from topics.outputs import IncidentState, Rejection, Tick
+from topics.outputs import Rejection
 from topics.privacy import redact_raw, withheld_note
 from topics.registry import CASES, TICKS, TRANSFERS
 from topics.routing import route_line
@@ -160,9 +159,7 @@ class Review:
         feed = self.decider.rollup_feed
         items = [o.model for o in out if o.topic == feed]
         out = [o for o in out if o.topic != feed]
-        out += self.rollup.decide(
-            i for i in items if isinstance(i, IncidentState | IncidentEvent | Tick)
-        )
+        out += self.rollup.decide(i for i in items if isinstance(i, FeedItem))
         by_topic: dict[str, list[BaseModel]] = {}
         for emitted in out:
             by_topic.setdefault(emitted.topic, []).append(emitted.model)

@@ -18,6 +18,10 @@ and each acks an hour later. H-510105-01's 12 beds open 24 h after its ack: 14 f
 Day 4: H-510104-01's 46 ICU nurses fall below 2.5 per occupied ICU bed (19 occupied:
 47.5) and its gowns below 30 days at full load (7 000 < 30 x 25 x 10 isolation beds):
 ``staff_ratio_low``, ``stockpile_short`` and a replenishment task to health.
+Day 6, 10:00: every Chengdu ICU bed is taken (the 08:00 reports: 0 free) when 120 asks
+for one at H-510104-01: the city has no free bed, and the province redirects the transfer
+to Zigong's designated H-510302-01 (3 free; H-510303-01's 6 free rank after it, not
+designated), where it arrives.
 """
 
 from __future__ import annotations
@@ -29,7 +33,14 @@ from streams.core.eventtime import to_us
 from streams.core.surge import conversion_task_id
 from streams.simulate.errors import SimulateError
 from streams.simulate.params import FaultPlan, Params, Scenario, rfc3339
-from streams.simulate.places import CHENGDU, EMERGENCY_MGMT, Agency, hospital
+from streams.simulate.places import (
+    CHENGDU,
+    DISPATCH_120,
+    EMERGENCY_MGMT,
+    ZIGONG,
+    Agency,
+    hospital,
+)
 from streams.simulate.script import Script
 
 REGISTRY = "sichuan-example.yaml"  # streams/registries/
@@ -55,6 +66,9 @@ NURSES, NURSES_PER_BED = 46, 2.5
 ISOLATION_BEDS, ISOLATION_FREE = 10, 3
 GOWNS, GOWNS_A_DAY, GOWN_TARGET = 9000, 500, 30 * 25 * ISOLATION_BEDS
 RESPIRATORS, RESPIRATORS_A_DAY = 2000, 50
+# Zigong's ICU beds every morning: (county, baseline, free); the designated one first
+ZIGONG_ICU = ((ZIGONG[0], 8, 3), (ZIGONG[1], 10, 6))
+CROSSING_AT = timedelta(days=6, hours=10)  # Chengdu's ICUs all full since 08:00
 
 
 def build(params: Params) -> Scenario:
@@ -71,6 +85,10 @@ def build(params: Params) -> Scenario:
         "to convert; an acked order opens the hospital's convertible ICU beds 24 h later",
         "staff_ratio_low": "ICU nurses below 2.5 per occupied ICU bed at a hospital",
         "stockpile_short": "gowns below 30 days x 25 per isolation bed a day at full load",
+        "capacity_redirect": "a transfer to a hospital with 0 free beds of its type: the "
+        "city suggests its best other site; with none free in the city, the province "
+        "suggests the best hospital of another of its cities (designated first, then "
+        "most free beds, then nearest)",
     }
     incident = f"INC-FLU-{params.tag}"
     start = script.at(timedelta(0))
@@ -100,6 +118,7 @@ def build(params: Params) -> Scenario:
         beds=12,
     )  # fmt: skip
     _resources(script)
+    _cross_city(script, incident)
     script.ticks(start, start + timedelta(days=DAYS), timedelta(hours=1))
     return script.finish(FaultPlan())
 
@@ -205,3 +224,43 @@ def _resources(script: Script) -> None:
             script.intend_alert(
                 "stockpile_short", f"{city}/ppe.gown", jurisdiction=city, at=rfc3339(at)
             )
+
+
+def _cross_city(script: Script, incident: str) -> None:
+    """Zigong's ICU reports, and the transfer Chengdu cannot take that crosses into Zigong."""
+    for day in range(DAYS):
+        at = script.at(timedelta(days=day))
+        for county, baseline, free in ZIGONG_ICU:
+            site = hospital(county.code)
+            script.event(
+                "stock", agency=site, occurred_at=at, county=county, site_id=site.agency_id,
+                site_type="hospital", item="bed.icu", unit="bed", on_hand=free,
+                baseline=baseline, steady=True,
+            )  # fmt: skip
+    if any(ICU_FREE[CROSSING_AT.days]):
+        raise SimulateError("surge: Chengdu has a free ICU bed on the crossing day")
+    transfer_id = f"T-SRG-{script.params.tag}"
+    requested_at = script.at(CROSSING_AT)
+    full, into = hospital(CHENGDU[0].code).agency_id, hospital(ZIGONG_ICU[0][0].code).agency_id
+    common: dict[str, Any] = {
+        "transfer_id": transfer_id, "patient_ref": f"{full}-ICU-1", "triage": "immediate",
+        "from_facility": hospital(CHENGDU[2].code).agency_id, "required_bed": "icu",
+        "incident_id": incident,
+    }  # fmt: skip
+    script.event(
+        "transfer", agency=DISPATCH_120, occurred_at=requested_at, county=CHENGDU[0],
+        to_facility=full, transfer_status="requested", steady=True, **common,
+    )  # fmt: skip
+    city = CHENGDU[0].city
+    script.intend_alert(
+        "capacity_redirect", transfer_id, jurisdiction=city, requested=full, suggested=None
+    )
+    script.intend_alert(
+        "capacity_redirect", transfer_id, jurisdiction=city[:2], requested=full, suggested=into
+    )
+    for minutes, state in ((5, "dispatched"), (80, "arrived")):
+        script.event(
+            "transfer", agency=DISPATCH_120, occurred_at=requested_at + timedelta(minutes=minutes),
+            county=CHENGDU[0], msg_type="Update", to_facility=into, transfer_status=state,
+            transport_unit="AMB-5101-SRG", steady=True, **common,
+        )  # fmt: skip

@@ -7,7 +7,8 @@ something else) forward it once, keyed by jurisdiction, to the re-keyed topic an
 Then, per jurisdiction, run ``streams.core.step_many`` over the batch's events and the
 partition's ticks, store the new state, and stamp ``decided_at`` on the outputs. The
 roll-up feed gets what the roll-up stages fold: every city snapshot a roll-up rule may
-count, every ack of a roll-up task, and the batch's newest tick (their clock). The core
+count, every ack of a roll-up task, with a facility registry hospitals' bed levels and the
+redirects that found no free bed in the city, and the batch's newest tick (their clock). The core
 keeps Exercise/Test apart from Actual inside a jurisdiction's state (one namespace per CAP
 status); outputs carry the status and the landing stage routes them by it.
 
@@ -41,12 +42,13 @@ from pydantic import BaseModel
 
 from streams.core import (
     CoreState,
+    Output,
     compile_rulebook,
     feeds_rollup,
     initial_state,
     input_problem,
+    output_feeds_rollup,
     received_problem,
-    rollup_areas,
     step_many,
 )
 from streams.core.checks import Problem
@@ -80,6 +82,18 @@ from topics.registry import (
 from topics.signing import KeyRing, source_mismatch
 
 _STAMPED = (Escalation, Task, Alert)
+
+
+def _feed_key(output: Output) -> bytes:
+    """A roll-up feed record's key: the site of a bed level, the transfer of a redirect,
+    else the incident (one partition: the key only names what it is about)."""
+    if isinstance(output, StockLevel):
+        return output.site_id.encode()
+    if isinstance(output, Alert):
+        return output.subject_id.encode()
+    return output.incident_id.encode()
+
+
 # murmur2 in Python, asked once per record: remembered per jurisdiction (a few hundred).
 _partition_of = functools.cache(partition_for)
 
@@ -358,6 +372,5 @@ class Decider:
                 else output
             )
             out.append(Emitted(self._output_topic[type(output)], key, stamped))
-            if isinstance(output, IncidentState) and rollup_areas(output, self.rulebook):
-                feed_key = output.incident_id.encode()
-                out.append(Emitted(self.rollup_feed, feed_key, output, partition=0))
+            if output_feeds_rollup(output, self.rulebook):
+                out.append(Emitted(self.rollup_feed, _feed_key(output), output, partition=0))

@@ -14,7 +14,7 @@ from aiokafka.partitioner import murmur2
 from pydantic import Discriminator, RootModel, Tag
 
 from topics.models import Envelope, IncidentEvent
-from topics.outputs import IncidentState, StockLevel, Tick
+from topics.outputs import Alert, IncidentState, StockLevel, Tick
 from topics.registry import (
     ALERTS,
     CASES,
@@ -46,10 +46,15 @@ STOCK_LEVELS = TopicSpec(
 
 
 def _feed_tag(value: Any) -> str:
-    """Which model a roll-up feed record holds: acks and ticks carry their ``kind``, a
-    city snapshot has none."""
-    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
-    return kind if kind in ("incident", "tick") else "snapshot"
+    """Which model a roll-up feed record holds: acks and ticks carry their ``kind``, a bed
+    level its ``site_id``, a redirect its ``alert_id``, a city snapshot none of them."""
+    if isinstance(value, dict):
+        kind, fields = value.get("kind"), value
+    else:
+        kind, fields = getattr(value, "kind", None), getattr(value, "__dict__", {})
+    if kind in ("incident", "tick"):
+        return str(kind)
+    return "level" if "site_id" in fields else "alert" if "alert_id" in fields else "snapshot"
 
 
 class RollupFeedItem(
@@ -57,24 +62,30 @@ class RollupFeedItem(
         Annotated[
             Annotated[IncidentState, Tag("snapshot")]
             | Annotated[IncidentEvent, Tag("incident")]
-            | Annotated[Tick, Tag("tick")],
+            | Annotated[Tick, Tag("tick")]
+            | Annotated[StockLevel, Tag("level")]
+            | Annotated[Alert, Tag("alert")],
             Discriminator(_feed_tag),
         ]
     ]
 ):
     """One record of the roll-up feed (:mod:`streams.core.rollup_feed`): a city snapshot,
-    an ack of a roll-up task, or the newest tick of a decided batch."""
+    an ack of a roll-up task, the newest tick of a decided batch, a hospital's bed level
+    or a redirect that found no free bed in the city (records written before the last two
+    existed decode as before)."""
 
 
-def decode_feed(value: bytes) -> IncidentState | IncidentEvent | Tick:
+def decode_feed(value: bytes) -> IncidentState | IncidentEvent | Tick | StockLevel | Alert:
     """The item a roll-up feed record holds (the decide stage wrote it: never malformed)."""
     return RollupFeedItem.model_validate_json(value).root
 
 
 # What the roll-up stages fold (streams.stages.rollup_stage): city incident pictures (keyed
-# by incident), acks of roll-up tasks (keyed by incident) and each decided batch's newest
-# tick (key ``tick``). One partition: the national stage needs every city, and these are
-# few (one per incident of a roll-up disease per decided batch, one tick per batch).
+# by incident), acks of roll-up tasks (keyed by incident), each decided batch's newest
+# tick (key ``tick``) and, with a facility registry, hospitals' bed levels (keyed by site)
+# and redirects that found no free bed in the city (keyed by transfer). One partition: the
+# national stage needs every city, and these are few (one per incident of a roll-up
+# disease per decided batch, one tick per batch, one per hospital's bed report).
 ROLLUP_FEED = TopicSpec("rollup-feed", 1, "incident", 30 * DAY_MS, RollupFeedItem, "internal")
 
 

@@ -28,10 +28,11 @@ from streams.core import (
     Rulebook,
     decode_rollup,
     feeds_rollup,
+    output_feeds_rollup,
     rollup_many,
     rollup_timeline,
 )
-from streams.core.engine import REVISED_ID
+from streams.core.revisions import REVISED_ID
 from streams.ops.kafka import create_topics
 from streams.stages.topology import (
     LIVE_TOPICS,
@@ -42,7 +43,7 @@ from streams.stages.topology import (
 from tests.integration.kafka_helpers import admin_options, signatures
 from topics.codec import decode, decode_tick
 from topics.models import CaseEvent, IncidentEvent
-from topics.outputs import Alert, Escalation, IncidentState, Rejection, Task, Tick
+from topics.outputs import Alert, Escalation, Rejection, Task, Tick
 from topics.privacy import pseudonymise_case
 from topics.registry import (
     ALL_TOPICS,
@@ -381,10 +382,10 @@ def wait_decided(settings: Settings, proc: subprocess.Popen[bytes], timeout: flo
 
 
 def rollup_feed(outputs: list[Any], rulebook: Rulebook, inputs: list[Any]) -> list[Any]:
-    """What the decide stage puts on the roll-up feed, offline: the city snapshots of
-    ``outputs`` (of ``streams.core.fold`` over ``inputs``), the acks of roll-up tasks and
-    the ticks."""
-    feed: list[Any] = [o for o in outputs if isinstance(o, IncidentState)]
+    """What the decide stage puts on the roll-up feed, offline: the city outputs it
+    forwards (of ``streams.core.fold`` over ``inputs``: snapshots, and with a registry bed
+    levels and no-bed redirects), the acks of roll-up tasks and the ticks."""
+    feed: list[Any] = [o for o in outputs if output_feeds_rollup(o, rulebook)]
     feed += [e for e in inputs if isinstance(e, IncidentEvent) and feeds_rollup(e, rulebook)]
     feed += [t for t in inputs if isinstance(t, Tick)]
     return feed

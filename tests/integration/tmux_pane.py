@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -15,7 +16,10 @@ from types import TracebackType
 
 class Pane:
     """``command`` running in a ``cols``×``rows`` tmux pane; the pane stays after the
-    command exits, so its exit status can be read."""
+    command exits, so its last screen can be read, and a shell around the command keeps
+    its exit status in a file. tmux's own ``pane_dead_status`` is not enough: tmux 3.3a
+    sometimes never reaps the command (seen in CI and reproduced: the pane dead, the
+    process a zombie, no status, 20 s after ``q``)."""
 
     def __init__(
         self,
@@ -32,7 +36,10 @@ class Pane:
         self.base = [tmux, "-L", f"tierflow-{uuid.uuid4().hex[:10]}", "-f", "/dev/null"]
         # COLUMNS/LINES of the caller's environment would override the pane's real size.
         variables = [f"{k}={v}" for k, v in env.items()]
-        line = shlex.join(["env", "-u", "COLUMNS", "-u", "LINES", *variables, *command])
+        self._status = Path(tempfile.mkdtemp(prefix="tierflow-pane-")) / "status"
+        unset = ["env", "-u", "COLUMNS", "-u", "LINES", *variables, *command]
+        keep = f'"$@"; echo $? > {shlex.quote(str(self._status))}'
+        line = shlex.join(["sh", "-c", keep, "sh", *unset])
         self._tmux("new-session", "-d", "-x", str(cols), "-y", str(rows), "-c", str(cwd), "-s", "t")
         self._tmux("set-option", "-t", "t", "remain-on-exit", "on")
         self._tmux("respawn-pane", "-k", "-t", "t", line)
@@ -50,18 +57,13 @@ class Pane:
         self._tmux("send-keys", "-t", "t", *keys)
 
     def exit_status(self) -> int | None:
-        """The command's exit status once it has exited, else None."""
-        shown = self._tmux(
-            "display-message",
-            "-p",
-            "-t",
-            "t",
-            "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}",
-        )
-        dead, status, signal = shown.strip().split(":")
-        if dead != "1" or not (status or signal):  # tmux may not have the status yet
+        """The command's exit status once it has exited (128 + n when signal n ended it),
+        else None."""
+        try:
+            shown = self._status.read_text()
+        except FileNotFoundError:
             return None
-        return int(status) if status else 128 + int(signal)
+        return int(shown) if shown.endswith("\n") else None  # else still being written
 
     def wait(self, ready: Callable[[list[str]], bool], timeout: float = 90) -> list[str]:
         """The screen once ``ready`` holds for it (a refresh may be drawing meanwhile)."""
@@ -81,3 +83,4 @@ class Pane:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         subprocess.run([*self.base, "kill-server"], check=False, capture_output=True, timeout=30)
+        shutil.rmtree(self._status.parent, ignore_errors=True)

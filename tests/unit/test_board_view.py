@@ -287,3 +287,18 @@ def test_the_board_of_a_drill_reads_its_exercise_rows_only() -> None:
     assert all("status = 'Exercise'" in sql and "'Actual'" not in sql for sql in with_status)
     with pytest.raises(ValueError, match="status 'Drill'"):
         read_board(client, "Drill")  # type: ignore[arg-type]
+
+
+def test_a_redirect_says_whether_the_city_or_its_province_made_it() -> None:
+    redirects = [
+        {"subject_id": "T-1", "jurisdiction": "51", "at": T0,
+         "message": "H-510104-01 has no free icu bed in 5101: redirect to H-510302-01 "
+                    "自流井区第一医院 in 5103 (designated, 3 free, 161.3 km from H-510104-01)"},
+        {"subject_id": "T-1", "jurisdiction": "5101", "at": T0,
+         "message": "H-510104-01 has no free icu bed: no free bed in the jurisdiction"},
+    ]  # fmt: skip
+    lines = text_of(render(view(redirects=redirects), 200)).splitlines()
+    rows = [line.split(maxsplit=4) for line in lines if line.startswith("T-1")]
+    assert [r[:2] for r in rows] == [["T-1", "Sichuan"], ["T-1", "Chengdu"]]
+    assert "redirect to H-510302-01 自流井区第一医院 in 5103" in rows[0][4]
+    assert rows[1][4].rstrip().endswith("no free bed in the jurisdiction")

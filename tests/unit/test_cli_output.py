@@ -55,7 +55,14 @@ def test_board_prints_agency_text_verbatim() -> None:
         timeline={odd: [{"tier": "II", "effective_at": at}]},
         overdue_tasks=[],
         transfers=[],
-        redirects=[{"subject_id": "T-1", "at": at, "message": "to [red]H-2[/red] :fire:"}],
+        redirects=[
+            {
+                "subject_id": "T-1",
+                "jurisdiction": "5101",
+                "at": at,
+                "message": "to [red]H-2[/red] :fire:",
+            }
+        ],
         stock=[],
         dlq_count=0,
     )

@@ -77,7 +77,7 @@ def hangzhou_outbreak() -> list[dict[str, Any]]:
     return [*cases, tick(24 * 60 + 6 * 60)]
 
 
-def decider(rulebook: Rulebook | None = None) -> Decider:
+def decider(rulebook: Rulebook | None = None, now: datetime = NOW) -> Decider:
     return Decider(
         prefix=P,
         digits=4,
@@ -85,7 +85,7 @@ def decider(rulebook: Rulebook | None = None) -> Decider:
         rulebook=rulebook or auto_declared(default_rulebook()),
         store=None,
         clock=TickClock("event"),
-        now=lambda: NOW,
+        now=lambda: now,
     )
 
 
@@ -97,16 +97,21 @@ def records(bodies: list[dict[str, Any]]) -> list[Record]:
     return out
 
 
-def decided(bodies: list[dict[str, Any]], rulebook: Rulebook | None = None) -> tuple[Any, Any]:
+def picture(batch: list[Record], stage: Decider) -> tuple[Any, Any]:
     """(tiers, tasks and alerts as emitted; the DLQ's rejections) of one batch."""
-    out = decider(rulebook).decide(records(bodies)).out
-    picture = [
+    out = stage.decide(batch).out
+    shown = [
         (o.topic, o.model.model_dump(exclude={"decided_at"}))
         for o in out
         if not o.topic.endswith(".dlq.v1")
     ]
     rejected = [o.model for o in out if o.topic.endswith(".dlq.v1")]
-    return picture, rejected
+    return shown, rejected
+
+
+def decided(bodies: list[dict[str, Any]], rulebook: Rulebook | None = None) -> tuple[Any, Any]:
+    """:func:`picture` of the cases and ticks ``bodies`` as one batch."""
+    return picture(records(bodies), decider(rulebook))
 
 
 def test_the_2062_typo_changes_no_tier_task_or_alert_and_lands_in_the_dlq() -> None:

@@ -15,31 +15,17 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from streams.core import auto_declared, default_rulebook
 from streams.stages.batch import Record, consumed
-from streams.stages.decide import Decider
 from streams.stages.observer import reason_class
-from streams.stages.ticks import TickClock
 from streams.stages.topology import partition_for
 from tests.core_events import T0, case, incident
+from tests.unit.test_input_checks import decider, picture
 from topics.codec import encode
 
 P = "unit"
 CHENGDU = partition_for("5101")
 RECEIVED = T0 + timedelta(minutes=5)  # when the broker took each record of these tests
 FUTURE = T0 + timedelta(days=3652)
-
-
-def _decider() -> Decider:
-    return Decider(
-        prefix=P,
-        digits=4,
-        pseudonym_key=b"k",
-        rulebook=auto_declared(default_rulebook()),
-        store=None,
-        clock=TickClock("event"),
-        now=lambda: T0 + timedelta(hours=1),
-    )
 
 
 def _record(event: Any, offset: int, received: datetime | None = RECEIVED) -> Record:
@@ -55,14 +41,8 @@ def _hostile(received: datetime | None = RECEIVED) -> Record:
     return _record(case(999, FUTURE, event_id="far-ahead"), 1, received)
 
 
-def _picture(records: list[Record]) -> tuple[list[tuple[str, dict[str, Any]]], list[Any]]:
-    out = _decider().decide(records).out
-    shown = [
-        (o.topic, o.model.model_dump(exclude={"decided_at"}))
-        for o in out
-        if not o.topic.endswith(".dlq.v1")
-    ]
-    return shown, [o.model for o in out if o.topic.endswith(".dlq.v1")]
+def _picture(batch: list[Record]) -> tuple[list[tuple[str, dict[str, Any]]], list[Any]]:
+    return picture(batch, decider(now=T0 + timedelta(hours=1)))
 
 
 def _overdue(picture: list[tuple[str, dict[str, Any]]]) -> list[str]:

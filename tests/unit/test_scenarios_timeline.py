@@ -57,7 +57,12 @@ def _folded(
         for status, _, at, tier in core.rollup_timeline(state):
             if status == "Actual":
                 by_place.setdefault(province, []).append((tier, at))
-    alerts = [o for o in outputs if isinstance(o, Alert) and o.status == "Actual"]
+    # ... and the provinces' redirects into another city, from the bed levels and no-bed
+    # redirects the decide stage forwards (with a registry)
+    _, rolled = core.rollup_many(
+        {}, [o for o in outputs if core.output_feeds_rollup(o, rulebook)], rulebook
+    )
+    alerts = [o for o in [*outputs, *rolled] if isinstance(o, Alert) and o.status == "Actual"]
     return scenario.truth, by_incident, by_place, alerts
 
 

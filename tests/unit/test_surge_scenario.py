@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.core import default_rulebook, fold
+from streams.core import default_rulebook, fold, output_feeds_rollup, rollup_many
 from streams.core.surge import SURGE_ACTION
 from streams.simulate import generate, rulebook_for
 from tests.folding import valid_records
@@ -51,3 +51,34 @@ def test_without_the_registry_nothing_is_ordered_or_converted() -> None:
     tasks, standing = _folded(default_rulebook())
     assert not [t for t in tasks.values() if t.action.startswith(SURGE_ACTION)]
     assert not [s for k, s in standing if k == "beds_converted"]
+
+
+def test_the_province_redirects_the_transfer_chengdu_cannot_take_into_zigong() -> None:
+    scenario = generate("surge", 1)
+    for rulebook, crossed in ((rulebook_for("surge"), ["H-510302-01"]), (default_rulebook(), [])):
+        _, outputs = fold(valid_records(scenario.jsonl().splitlines()), rulebook)
+        _, rolled = rollup_many(
+            {}, [o for o in outputs if output_feeds_rollup(o, rulebook)], rulebook
+        )
+        province = [
+            a.details["suggested_facility"]
+            for a in last_alerts(rolled)
+            if a.jurisdiction == "51" and a.alert_kind == "capacity_redirect"
+        ]
+        assert province == crossed
+        # the city's own: no free ICU bed in Chengdu, with or without the registry
+        city = [
+            a.details["suggested_facility"]
+            for a in last_alerts(outputs)
+            if a.alert_kind == "capacity_redirect"
+        ]
+        assert city == [None]
+
+
+def last_alerts(outputs: list[Any]) -> list[Alert]:
+    """The standing alerts: per id the last copy, retractions left out."""
+    last: dict[str, Alert] = {}
+    for out in outputs:
+        if isinstance(out, Alert):
+            last[out.alert_id] = out
+    return [a for a in last.values() if not a.retracted]
