@@ -19,8 +19,8 @@ no acking channel reads, and every commit Faust makes is taken from recorded ack
 (faust-streaming 0.15.3, ``faust/transport/consumer.py``), whatever the interleaving. The
 unit test runs the worker's app and Faust's own consumer, so a Faust upgrade that commits
 otherwise fails it. Why not a consumer of the stage's own, assigned by hand as the decide
-intake reads the inputs: the feed is small (Faust's per-record cost does not matter
-there), and Faust's assignment keeps the feed partition and the ``rollup`` table's
+intake reads the inputs: the feed is small next to the inputs (Faust's per-record cost
+matters little there), and Faust's assignment keeps the feed partition and the ``rollup`` table's
 changelog partition on one worker and recovers the table before the agent reads; a
 hand-assigned reader would have to rebuild both. Only the commit was wrong, and one
 per-topic switch removes it.
@@ -43,7 +43,7 @@ from streams.stages.topology import ROLLUP_FEED, TopicNames
 from topics.kafka_security import aiokafka_options
 from topics.settings import Settings
 
-# The roll-up feed is small (city snapshots): Faust's own batches are fast enough.
+# The roll-up feed is small next to the inputs: Faust's own batches are fast enough.
 ROLLUP_BATCH_MAX = 1000
 ROLLUP_BATCH_WAIT_S = 0.2
 
