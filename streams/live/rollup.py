@@ -20,9 +20,9 @@ no acking channel reads, and every commit Faust makes is taken from recorded ack
 unit test runs the worker's app and Faust's own consumer, so a Faust upgrade that commits
 otherwise fails it. Why not a consumer of the stage's own, assigned by hand as the decide
 intake reads the inputs: the feed is small next to the inputs (Faust's per-record cost
-matters little there), and Faust's assignment keeps the feed partition and the ``rollup`` table's
-changelog partition on one worker and recovers the table before the agent reads; a
-hand-assigned reader would have to rebuild both. Only the commit was wrong, and one
+matters little there), and Faust's assignment keeps the feed partition and the ``rollup``
+table's changelog partition on one worker and recovers the table before the agent reads;
+a hand-assigned reader would have to rebuild both. Only the commit was wrong, and one
 per-topic switch removes it.
 """
 
