@@ -3,7 +3,7 @@ into ClickHouse) against the ceiling (bench/ceiling.py: decoding and folding the
 records in one process, no Kafka, no landing) and raw aiokafka consumption, in one run.
 
     .venv/bin/python -m bench.e2e [--events 1000000] [--latency-s 30] [--split]
-        [--rate R] [--skip throughput|latency|recovery]
+        [--rate R] [--skip throughput|latency|recovery] [--hold]
 
 1. **Throughput.** ``--events`` mixed events (bench/core.py's generator: 75 % cases,
    10 % stock, 8 % transfers, 7 % incident reports over 8 cities), encoded before the
@@ -30,6 +30,13 @@ records in one process, no Kafka, no landing) and raw aiokafka consumption, in o
    the decide batch holding the probe began) minus the wall clock just before the probe was
    handed to the producer; also the alert record's Kafka timestamp (when the worker
    produced it) minus the same.
+
+The worker decides with the default rulebook holding nothing ahead of the clock
+(``bench.live_bench.holding_nothing``; ``--hold``: the default as it is): the streams lie
+in the past, so the worker runs on the event clock, and a catch-up reading hours of event
+time per batch would hold most events behind its newest tick, raising and retracting an
+``event_held`` alert for each, which a wall-clock worker never does for past events and
+the ceiling (no ticks) never does either.
 
 ``--split`` runs the worker as two processes, one deciding and one landing
 (``TIERFLOW_WORKER_STAGES``), so that the landing has the second core.
@@ -62,6 +69,7 @@ from bench.live_bench import (
     committed,
     drop,
     fresh,
+    holding_nothing,
     mixed,
     publish,
     wait_drained,
@@ -108,7 +116,7 @@ def _ceiling(records: list[Keyed]) -> float:
 
 def throughput(
     base: Settings, events: int, max_s: float, log: Path, *, keep: bool, split: bool,
-    recover: bool,
+    recover: bool, env: dict[str, str],
 ) -> float:  # fmt: skip
     """Runs the throughput phase (then the recovery phase unless not ``recover``); returns
     the end-to-end rate."""
@@ -116,7 +124,7 @@ def throughput(
     print(f"throughput: encoding {events:,} mixed events …", flush=True)
     records = mixed(settings, events)
     ceiling_rate = _ceiling(records)
-    worker = Workers.start(settings, log, split)
+    worker = Workers.start(settings, log, split, **env)
     curve = Curve()
     try:
         worker.ready()
@@ -138,7 +146,7 @@ def throughput(
             ceiling_rate=ceiling_rate,
         )  # fmt: skip
         if recover and drained.landed is not None:
-            recovery(settings, worker, log, events, split)
+            recovery(settings, worker, log, events, split, env=env)
     finally:
         worker.stop()
     if not keep:
@@ -186,7 +194,10 @@ def _report(
     return e2e
 
 
-def recovery(settings: Settings, workers: Workers, log: Path, events: int, split: bool) -> None:
+def recovery(
+    settings: Settings, workers: Workers, log: Path, events: int, split: bool, *,
+    env: dict[str, str],
+) -> None:  # fmt: skip
     """SIGKILL the drained ``workers``, publish new events, start new workers (replacing
     ``workers``' members): time to the decide group's first new commit."""
     group = f"{settings.topic_prefix}.decide-intake"
@@ -196,8 +207,8 @@ def recovery(settings: Settings, workers: Workers, log: Path, events: int, split
     before = asyncio.run(committed(settings, group))
     asyncio.run(publish(aiokafka_options(settings, "admin"), more))
     began = time.monotonic()
-    workers.members = Workers.start(settings, log, split).members
-    workers.ready()
+    workers.members = Workers.start(settings, log, split, **env).members
+    workers.ready(timeout=600)  # a large state's recovery comes first
     assigned = time.monotonic() - began
     first: float | None = None
     while time.monotonic() - began < 300:
@@ -220,12 +231,13 @@ def recovery(settings: Settings, workers: Workers, log: Path, events: int, split
 
 
 def latency(
-    base: Settings, rate: float, why: str, seconds: float, log: Path, *, keep: bool, split: bool
-) -> None:
+    base: Settings, rate: float, why: str, seconds: float, log: Path, *, keep: bool, split: bool,
+    env: dict[str, str],
+) -> None:  # fmt: skip
     settings = fresh(base, "lat")
     count = int(rate * seconds)
     records = mixed(settings, count, probes=True)
-    worker = Workers.start(settings, log, split)
+    worker = Workers.start(settings, log, split, **env)
     try:
         worker.ready()
         print(
@@ -276,6 +288,12 @@ def main() -> None:
     )
     parser.add_argument("--keep", action="store_true", help="keep topics' databases")
     parser.add_argument(
+        "--hold",
+        action="store_true",
+        help="the default rulebook as it is: hold events ahead of the event clock "
+        "(default: hold nothing, as a wall-clock worker never holds past events)",
+    )
+    parser.add_argument(
         "--split", action="store_true", help="decide and land in two processes (two cores)"
     )
     args = parser.parse_args()
@@ -284,11 +302,20 @@ def main() -> None:
     log.parent.mkdir(parents=True, exist_ok=True)
     print(f"worker log: {log}")
     tune_gc_for_core_state()  # the ceiling folds as the shells do
+    env = {} if args.hold else holding_nothing()
+    print(
+        "worker rulebook: "
+        + (
+            "the default (holds events ahead of the clock)"
+            if args.hold
+            else "the default, holding nothing (--hold: as it is)"
+        )
+    )
     e2e: float | None = None
     if "throughput" not in args.skip:
         e2e = throughput(
             base, args.events, args.max_s, log, keep=args.keep, split=args.split,
-            recover="recovery" not in args.skip,
+            recover="recovery" not in args.skip, env=env,
         )  # fmt: skip
     if "latency" not in args.skip:
         if args.rate is not None:
@@ -297,7 +324,7 @@ def main() -> None:
             rate, why = e2e / 2, f"half the throughput phase's {e2e:,.0f}/s"
         else:
             rate, why = 5_000, "the default: throughput phase skipped"
-        latency(base, rate, why, args.latency_s, log, keep=args.keep, split=args.split)
+        latency(base, rate, why, args.latency_s, log, keep=args.keep, split=args.split, env=env)
 
 
 if __name__ == "__main__":
