@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from streams.core import default_rulebook, fold, rollup_many, rollup_timeline, state_fingerprint
-from streams.stages.topology import partition_for
+from streams.stages.topology import ROLLUP_FEED, TopicNames, partition_for
 from topics.settings import Settings
 
 from .kafka_helpers import committed_offsets
@@ -57,12 +57,16 @@ def _until_all_partitions(log: Path, timeout: float = 90) -> None:
 
 
 def _offsets(settings: Settings) -> dict[str, int]:
-    """Committed offsets of the decide intake's group and Faust's (the roll-up feed: only
-    the roll-up stage's transactions commit it, streams/live/rollup.py)."""
-    out: dict[str, int] = {}
-    for group in (f"{settings.topic_prefix}.decide-intake", f"{settings.topic_prefix}.decide"):
-        out |= asyncio.run(committed_offsets(settings.kafka_bootstrap, group))
-    return out
+    """The committed offsets that say where a worker resumes: the decide intake's group's
+    (inputs, ticks, journal) and, in Faust's group, the roll-up feed's (only the roll-up
+    stage's transactions commit it, streams/live/rollup.py). Faust's group also commits the
+    ticks its partition-holding agent drained, which nothing resumes by (the intake reads
+    the ticks): those may go back and change nothing."""
+    prefix = settings.topic_prefix
+    out = asyncio.run(committed_offsets(settings.kafka_bootstrap, f"{prefix}.decide-intake"))
+    faust = asyncio.run(committed_offsets(settings.kafka_bootstrap, f"{prefix}.decide"))
+    feed = TopicNames(prefix).of(ROLLUP_FEED)
+    return out | {tp: offset for tp, offset in faust.items() if tp.startswith(f"{feed}[")}
 
 
 _ROLLUP_CLAIM = re.compile(r"rollup: fenced and claimed partitions \[(.*)\]")
