@@ -26,13 +26,13 @@ from clickhouse_connect.driver.client import Client
 from streams.core import default_rulebook, fold
 from streams.ops.record_signer import register_senders
 from streams.stages.topology import LIVE_TOPICS
-from tests.integration.live_support import (
-    with_rollups,
-    worker_ticks,
-)
 from tests.integration.offline_answer import (
     assert_decisions_equal_offline,
     assert_log_landed,
+)
+from tests.integration.rollup_answer import (
+    with_rollups,
+    worker_ticks,
 )
 from topics.codec import decode
 from topics.kafka_security import aiokafka_options

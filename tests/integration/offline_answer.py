@@ -34,8 +34,10 @@ from topics.settings import Settings
 
 from .kafka_helpers import read_topic
 from .live_support import (
-    last_copies,
     rows,
+)
+from .rollup_answer import (
+    last_copies,
 )
 
 

@@ -34,14 +34,16 @@ from .live_support import (
     topic_of,
     wait_decided,
     wait_landed,
-    with_rollups,
-    worker_ticks,
 )
 from .offline_answer import (
     assert_areas_as_intended,
     assert_decisions_equal_offline,
 )
 from .privacy_support import assert_no_personal_data
+from .rollup_answer import (
+    with_rollups,
+    worker_ticks,
+)
 
 # The reason label the DLQ gives each of the simulator's malformed-record classes (the
 # wording the codec promises, see tests/unit/test_simulate.py).

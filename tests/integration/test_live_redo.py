@@ -29,13 +29,15 @@ from .live_support import (
     simulate,
     wait_decided,
     wait_landed,
-    with_rollups,
     worker_env,
-    worker_ticks,
 )
 from .offline_answer import (
     assert_areas_as_intended,
     assert_decisions_equal_offline,
+)
+from .rollup_answer import (
+    with_rollups,
+    worker_ticks,
 )
 
 # Exits the moment the outputs of its 6th decided batch are durable.

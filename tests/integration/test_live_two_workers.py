@@ -29,12 +29,14 @@ from .live_support import (
     stop_worker,
     wait_decided,
     wait_landed,
-    with_rollups,
-    worker_ticks,
 )
 from .offline_answer import (
     assert_areas_as_intended,
     assert_decisions_equal_offline,
+)
+from .rollup_answer import (
+    with_rollups,
+    worker_ticks,
 )
 
 

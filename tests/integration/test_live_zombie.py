@@ -27,22 +27,24 @@ from topics.settings import Settings
 
 from .kafka_helpers import committed_offsets
 from .live_support import (
-    area_decisions,
-    escalations_produced,
     free_port,
     live_settings,
     prepare,
     publish,
-    rollup_feed,
-    rollup_timelines,
     simulate,
     start_worker,
     stop_worker,
     wait_decided,
+)
+from .offline_answer import state_fingerprints
+from .rollup_answer import (
+    area_decisions,
+    escalations_produced,
+    rollup_feed,
+    rollup_timelines,
     wait_rolled_up,
     worker_ticks,
 )
-from .offline_answer import state_fingerprints
 from .test_live_two_workers import _assigned, _until_consumed, _until_split
 
 SESSION_TIMEOUT_S = 10  # the worker's broker_session_timeout (streams/live/app.py)
