@@ -151,21 +151,30 @@ class PartitionCommitter:
         by_partition: dict[int, dict[TopicPartition, int]] = {}
         for tp, offset in offsets.items():
             by_partition.setdefault(tp.partition, {})[tp] = offset
-        lost = []
-        for partition in sorted(set(by_partition) | set(states)):
-            producer = self._producers.get(partition)
-            if producer is None:
-                lost.append(partition)
-                continue
-            try:
-                await self._commit_one(
-                    producer, partition, states.get(partition, {}), by_partition.get(partition)
-                )
-            except ProducerFenced:
+        partitions = sorted(set(by_partition) | set(states))
+        lost = [p for p in partitions if p not in self._producers]
+        mine = [p for p in partitions if p in self._producers]
+        # the partitions' transactions are independent (a producer each): all at once, so
+        # a commit takes the round trips of one partition, not of every partition in turn
+        # (the intake reads nothing meanwhile)
+        outcomes = await asyncio.gather(
+            *(
+                self._commit_one(self._producers[p], p, states.get(p, {}), by_partition.get(p))
+                for p in mine
+            ),
+            return_exceptions=True,
+        )
+        failed: BaseException | None = None
+        for partition, outcome in zip(mine, outcomes, strict=True):
+            if isinstance(outcome, ProducerFenced):
                 # another worker claimed it: this producer can do nothing more
                 await self._producers.pop(partition).stop()
                 lost.append(partition)
-        return lost
+            elif isinstance(outcome, BaseException) and failed is None:
+                failed = outcome
+        if failed is not None:  # every transaction has ended, committed or aborted
+            raise failed
+        return sorted(lost)
 
     async def _commit_one(
         self,

@@ -1,0 +1,104 @@
+"""A commit's partitions are committed side by side, each in its own transaction: the
+intake reads nothing while it commits, so a commit must take the round trips of one
+partition, not of every partition in turn; a fenced partition is left out and a failed
+one raises only once every transaction has ended (streams/live/fencing.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiokafka.errors import ProducerFenced
+from aiokafka.structs import TopicPartition
+
+from streams.live.fencing import PartitionCommitter
+from streams.live.state_store import ChangelogError
+
+
+class _Producer:
+    """A transactional producer whose transaction begins only once ``everyone`` has
+    begun: a committer that runs the partitions in turn never gets past the first."""
+
+    def __init__(self, everyone: asyncio.Barrier, fail: BaseException | None = None) -> None:
+        self.everyone, self.fail = everyone, fail
+        self.calls: list[str] = []
+
+    async def begin_transaction(self) -> None:
+        self.calls.append("begin")
+        await asyncio.wait_for(self.everyone.wait(), timeout=2)
+
+    async def send(self, topic: str, value: bytes, key: bytes, partition: int) -> Any:
+        self.calls.append(f"send {key.decode()}")
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.fail is None:
+            done.set_result(None)
+        else:
+            done.set_exception(self.fail)
+        return done
+
+    async def send_offsets_to_transaction(self, offsets: Any, group: str) -> None:
+        self.calls.append(f"offsets {sorted(tp.partition for tp in offsets)}")
+
+    async def commit_transaction(self) -> None:
+        self.calls.append("commit")
+
+    async def abort_transaction(self) -> None:
+        self.calls.append("abort")
+
+    async def stop(self) -> None:
+        self.calls.append("stop")
+
+
+def _committer() -> PartitionCommitter:
+    return PartitionCommitter(
+        kafka={}, prefix="unit", stage="decide-intake", group="g", changelog="c", max_bytes=1
+    )
+
+
+def _commit(fails: dict[int, BaseException]) -> tuple[dict[int, _Producer], Any]:
+    async def run() -> tuple[dict[int, _Producer], Any]:
+        everyone = asyncio.Barrier(4)
+        producers = {p: _Producer(everyone, fails.get(p)) for p in range(4)}
+        committer = _committer()
+        committer._producers = dict(producers)  # type: ignore[assignment]
+        states = {p: {f"k{p}".encode(): b"v"} for p in range(4)}
+        offsets = {TopicPartition("in", p): 10 + p for p in range(4)}
+        try:
+            return producers, await committer.commit(states, offsets)
+        except Exception as exc:  # the outcome under test
+            return producers, exc
+
+    return asyncio.run(run())
+
+
+def test_the_partitions_commit_side_by_side() -> None:
+    producers, lost = _commit({})
+    assert lost == []
+    for p, producer in producers.items():
+        assert producer.calls == ["begin", f"send k{p}", f"offsets [{p}]", "commit"]
+
+
+def test_a_fenced_partition_is_left_out_and_the_others_commit() -> None:
+    producers, lost = _commit({2: ProducerFenced()})
+    assert lost == [2]
+    assert producers[2].calls[-2:] == ["abort", "stop"]
+    assert all(producers[p].calls[-1] == "commit" for p in (0, 1, 3))
+
+
+def test_a_failed_partition_raises_after_every_transaction_ended() -> None:
+    producers, outcome = _commit({1: RuntimeError("record too large")})
+    assert isinstance(outcome, ChangelogError), outcome
+    assert "k1" in str(outcome)
+    assert producers[1].calls[-1] == "abort"
+    assert all(producers[p].calls[-1] == "commit" for p in (0, 2, 3))
+
+
+@pytest.mark.parametrize("partitions", [[0], [0, 1, 2, 3]])
+def test_a_partition_never_claimed_here_is_lost(partitions: list[int]) -> None:
+    async def run() -> list[int]:
+        committer = _committer()
+        offsets = {TopicPartition("in", p): 1 for p in partitions}
+        return await committer.commit({}, offsets)
+
+    assert asyncio.run(run()) == partitions
