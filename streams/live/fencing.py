@@ -154,44 +154,64 @@ class PartitionCommitter:
         partitions = sorted(set(by_partition) | set(states))
         lost = [p for p in partitions if p not in self._producers]
         mine = [p for p in partitions if p in self._producers]
-        # the partitions' transactions are independent (a producer each): all at once, so
-        # a commit takes the round trips of one partition, not of every partition in turn
-        # (the intake reads nothing meanwhile)
-        outcomes = await asyncio.gather(
-            *(
-                self._commit_one(self._producers[p], p, states.get(p, {}), by_partition.get(p))
-                for p in mine
-            ),
-            return_exceptions=True,
-        )
-        failed: BaseException | None = None
-        for partition, outcome in zip(mine, outcomes, strict=True):
+        # The partitions' transactions are independent (a producer each), so they run side
+        # by side: a commit takes the round trips of one partition, not of every one in
+        # turn (the intake reads nothing meanwhile). In two steps, so that a state the
+        # changelog refuses in one partition still commits nothing anywhere: first every
+        # transaction gets its records and offsets, then, if all did, every one commits.
+        prepared = await self._each(mine, lost, lambda p: self._prepare(p, states, by_partition))
+        await self._each(prepared, lost, self._commit_prepared, abort=False)
+        return sorted(lost)
+
+    async def _each(
+        self,
+        partitions: list[int],
+        lost: list[int],
+        step: Callable[[int], Awaitable[None]],
+        *,
+        abort: bool = True,
+    ) -> list[int]:
+        """Run ``step`` for every partition at once; returns those it succeeded for. A
+        fenced partition is added to ``lost`` (its producer stopped); on any other failure
+        the first one is raised, after the others' transactions are aborted (``abort``:
+        still open)."""
+        outcomes = await asyncio.gather(*(step(p) for p in partitions), return_exceptions=True)
+        done, failed = [], None
+        for partition, outcome in zip(partitions, outcomes, strict=True):
             if isinstance(outcome, ProducerFenced):
                 # another worker claimed it: this producer can do nothing more
                 await self._producers.pop(partition).stop()
                 lost.append(partition)
-            elif isinstance(outcome, BaseException) and failed is None:
-                failed = outcome
-        if failed is not None:  # every transaction has ended, committed or aborted
+            elif isinstance(outcome, BaseException):
+                failed = failed or outcome
+            else:
+                done.append(partition)
+        if failed is not None:
+            for partition in done if abort else ():
+                await _abort_quietly(self._producers[partition])
             raise failed
-        return sorted(lost)
+        return done
 
-    async def _commit_one(
+    async def _commit_prepared(self, partition: int) -> None:
+        await self._producers[partition].commit_transaction()
+
+    async def _prepare(
         self,
-        producer: AIOKafkaProducer,
         partition: int,
-        states: Mapping[bytes, bytes | None],
-        offsets: dict[TopicPartition, int] | None,
+        states: Mapping[int, Mapping[bytes, bytes | None]],
+        offsets: Mapping[int, dict[TopicPartition, int]],
     ) -> None:
+        """Begin the partition's transaction with its changelog records (acknowledged) and
+        its offsets in it; aborted on failure."""
+        producer = self._producers[partition]
         await producer.begin_transaction()
         try:
-            await self._send_states(producer, partition, states)
-            if offsets:
-                await producer.send_offsets_to_transaction(offsets, self.group)
+            await self._send_states(producer, partition, states.get(partition, {}))
+            if offsets.get(partition):
+                await producer.send_offsets_to_transaction(offsets[partition], self.group)
         except BaseException:
             await _abort_quietly(producer)
             raise
-        await producer.commit_transaction()
 
     async def _send_states(
         self, producer: AIOKafkaProducer, partition: int, states: Mapping[bytes, bytes | None]
