@@ -44,6 +44,7 @@ from streams.core.compiled import compile_rulebook
 from streams.core.eventtime import from_us, to_us
 from streams.core.persist import decode_state, encode_state
 from streams.core.plan import escalation, tier_periods
+from streams.core.revisions import revise
 from streams.core.rollup_tasks import (
     NATION,
     follow_ack,
@@ -139,7 +140,7 @@ def rollup_step(
         outputs += _changes(state.area, s.status, inc, (old, now), rulebook)
         comp = compile_rulebook(rulebook)
         ledger = follow_line(ledger, s.status, inc, (old, now), comp=comp, out=outputs)
-        revisions = number_copies(outputs, revisions)
+        revisions = number_area_copies(outputs, revisions)
         seq += 1
         outputs.append(_snapshot(state, s, inc, (opened, line), rulebook=rulebook, seq=seq))
     new = replace(
@@ -176,28 +177,15 @@ def _followed(
 ) -> tuple[RollupState, list[Output]]:
     if ledger is state.ledger:
         return state, []
-    revisions = number_copies(out, state.revisions)
+    revisions = number_area_copies(out, state.revisions)
     return replace(state, ledger=ledger, revisions=revisions), out
 
 
-def number_copies(outputs: list[Output], revisions: dict[str, int]) -> dict[str, int]:
+def number_area_copies(outputs: list[Output], revisions: dict[str, int]) -> dict[str, int]:
     """Number the copies of each escalation, task and alert id in emission order (as the
     city stage does); returns the counts after them."""
     counts = dict(revisions)
-    for i, out in enumerate(outputs):
-        if isinstance(out, IncidentState):
-            continue
-        oid = (
-            out.decision_id
-            if isinstance(out, Escalation)
-            else out.task_id
-            if isinstance(out, Task)
-            else out.alert_id
-        )
-        revision = counts.get(oid, 0)
-        counts[oid] = revision + 1
-        if revision:
-            outputs[i] = out.model_copy(update={"revision": revision})
+    revise(outputs, lambda _output, _output_id: counts)
     return counts
 
 

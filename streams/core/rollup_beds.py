@@ -34,7 +34,7 @@ from streams.core.alerts import alert, show
 from streams.core.compiled import Compiled, compile_rulebook
 from streams.core.eventtime import to_us
 from streams.core.ranking import best_of
-from streams.core.rollup import Output, RollupState, number_copies
+from streams.core.rollup import Output, RollupState, number_area_copies
 from streams.core.rulebook import Rulebook
 from streams.core.state import Namespace, Work
 from topics.outputs import Alert, StockLevel
@@ -145,7 +145,7 @@ def _decide(
         build = _builder(ns, state.area, transfer, comp)
         show(ns, f"x:{city}:{transfer}", tuple(wanted), build, out)
     ledger = work.seal()
-    return replace(state, ledger=ledger, revisions=number_copies(out, state.revisions)), out
+    return replace(state, ledger=ledger, revisions=number_area_copies(out, state.revisions)), out
 
 
 def _free_elsewhere(
