@@ -94,6 +94,17 @@ def _incident_problem(event: IncidentEvent, comp: Compiled) -> Problem | None:
 
 
 def _stock_problem(event: StockEvent, comp: Compiled) -> Problem | None:
+    known = comp.facilities.by_id.get(event.site_id)
+    if known is not None and not event.region.startswith(known.jurisdiction):
+        # a registered site reports its own levels: beds counted in another city would
+        # fill that city's ICU line and redirect its patients to a hospital not there
+        return (
+            "region",
+            f"site outside its registered jurisdiction: {event.site_id} ({known.name}) is "
+            f"in {known.jurisdiction} by facility registry {comp.facilities.version}, the "
+            f"record says region {event.region}: publish the site's own region, or correct "
+            "the registry",
+        )
     if event.convertible is not None and not event.item.startswith("bed."):
         return (
             "convertible",

@@ -63,10 +63,15 @@ class Timelines:
 
     def _icu_recompute(self, ns: Namespace, t: int) -> None:
         """A new ICU snapshot at ``t``: the recommendation of each track whose rules read
-        the occupancy, from ``t`` on. A track with no confirmed case is left alone: every
-        such rule also counts cases (rulebook_checks), so none of them can hold there."""
+        the occupancy, from ``t`` on. A track with neither a confirmed case nor a timeline
+        entry is left alone: every such rule also counts cases (rulebook_checks), so none
+        of them can hold there. One with entries but no case is not: the evidence of its
+        entries (a stand-down's names every rule's metrics) holds the occupancy, which must
+        not depend on whether the snapshot arrived before or after them."""
         for key, track in list(ns.tracks.items()):
-            if track.times and self.comp.reads_icu(track.disease, track.category):
+            if (track.times or track.timeline) and self.comp.reads_icu(
+                track.disease, track.category
+            ):
                 line = self._timeline(ns, key)
                 line.recompute_from(t)
                 if line.added or line.dropped:

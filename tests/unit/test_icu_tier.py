@@ -14,7 +14,7 @@ import pytest
 
 from streams.core import default_rulebook, initial_state, parse_rulebook, step_many, tier_timeline
 from streams.core.rulebook import RulebookError
-from tests.core_events import T0, case, tick
+from tests.core_events import T0, case, incident, tick
 from tests.folding import snapshot
 from topics.outputs import Escalation
 
@@ -95,6 +95,24 @@ def test_the_timeline_does_not_depend_on_arrival_order(seed: int) -> None:
     shuffled = events[:-1]
     random.Random(seed).shuffle(shuffled)
     assert steps([*shuffled, events[-1]]) == want
+
+
+def test_a_stand_down_shows_the_same_icu_whether_the_snapshot_came_before_or_after() -> None:
+    # found by Hypothesis: an influenza mass-casualty incident (no confirmed case) at tier IV
+    # from 10 casualties at hour 0, 0 casualties at hour 1 (stand-down: nothing holds, so
+    # the evidence names every rule's metrics, the ICU's among them). The hour-0 snapshot
+    # (H1: 0 of 20 free) must show in that evidence however late it arrives.
+    reports = [
+        incident("r1", h(0), disease="influenza", casualties={"total": 10, "critical": 2}),
+        incident("r2", h(1), disease="influenza", casualties={"total": 0, "critical": 0}),
+    ]
+    full = icu(0, "H1", 0)
+    want = steps([full, *reports])
+    assert [s[:2] for s in want] == [("IV", h(0)), (None, h(1))]
+    assert want[1][2]["icu_occupancy"] == 1.0
+    assert (want[1][2]["icu_free"], want[1][2]["icu_baseline"]) == (0.0, 20.0)
+    assert steps([*reports, full]) == want
+    assert steps([reports[1], full, reports[0]]) == want
 
 
 def test_the_tier_falls_when_the_beds_recover_after_the_quiet_period() -> None:
