@@ -60,6 +60,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.ceiling import Curve, ceiling
+from bench.cpu_share import CpuShare, stack_pids
 from bench.live_bench import (
     PROBE_EVERY,
     ROOT,
@@ -129,6 +130,7 @@ def throughput(
     try:
         worker.ready()
         print("  worker ready; publishing as fast as possible", flush=True)
+        cpu = CpuShare({**worker.pids(), **stack_pids(settings.stack_home)}).start()
         first, _ = asyncio.run(publish(aiokafka_options(settings, "admin"), records))
         published = time.time()
         print(f"  published in {published - first:.1f} s ({events / (published - first):,.0f}/s)")
@@ -140,6 +142,7 @@ def throughput(
             wait_drained(settings, timeout=max_s - (time.time() - first), sample=sample)
         )
         sample()
+        print("  " + cpu.describe(time.time() - first))
         print(f"  worker peak RSS: {worker.peak_rss()}")
         e2e = _report(
             settings, events, first=first, drained=drained, curve=curve,

@@ -218,6 +218,11 @@ class Workers:
     def consumed(self) -> int:
         return consumed_in("".join(worker.metrics() for worker in self.members))
 
+    def pids(self) -> dict[str, int]:
+        """The processes by stage: ``worker``, or ``decide`` and ``land``."""
+        names = ["worker"] if len(self.members) == 1 else ["decide", "land"]
+        return {name: w.proc.pid for name, w in zip(names, self.members, strict=True)}
+
     def peak_rss(self) -> str:
         return " + ".join(f"{w.peak_rss() / 2**20:,.0f} MiB" for w in self.members)
 

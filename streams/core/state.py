@@ -24,12 +24,15 @@ a copy of the small containers it touched, whatever the history behind it.
 from __future__ import annotations
 
 from array import array
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from immutables import Map, MapMutation
 
 from streams.core.series import Series
 from topics.vocabulary import IncidentCategory, IncidentPhase, Status
+
+if TYPE_CHECKING:
+    from streams.core.totals import ItemTotals
 
 NO_TIME = -(1 << 62)
 
@@ -163,6 +166,7 @@ class Namespace:
         "status",
         "stock",
         "tasks",
+        "totals",
         "touched",
         "tracks",
         "transfers",
@@ -176,6 +180,9 @@ class Namespace:
         self.case_edits: dict[str, CaseRecord] = {}  # a batch's records, newer than ``cases``
         self.stock: dict[tuple[str, str], Series] = {}
         self.beds: dict[str, tuple[str, ...]] = {}  # bed item -> sites reporting it, sorted
+        # item -> its sums over the sites (streams.core.totals): derived from ``stock``, not
+        # state; built when first read
+        self.totals: dict[str, ItemTotals] = {}
         self.transfers: Grown[str, tuple[Any, ...]] = Map()
         self.tasks: dict[str, tuple[Any, ...]] = {}
         self.acks: dict[str, int] = {}
@@ -210,6 +217,7 @@ class Namespace:
         for name in _GROWN:
             setattr(new, name, getattr(self, name).mutate())
         new.beds, new.ask_last = self.beds.copy(), self.ask_last.copy()
+        new.totals = self.totals.copy()  # each copied again before a batch changes it
         new.tasks, new.acks = self.tasks.copy(), self.acks.copy()
         new.early_acks = self.early_acks.copy()
         new.alerted = self.alerted.copy()

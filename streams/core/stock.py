@@ -25,6 +25,7 @@ from streams.core.compiled import Compiled
 from streams.core.eventtime import DAY, NEVER, from_us
 from streams.core.series import Series
 from streams.core.state import Namespace, Work
+from streams.core.totals import snapshot_added, totals_of
 from topics.models import StockEvent
 from topics.outputs import Alert, StockLevel
 
@@ -53,6 +54,7 @@ def apply_stock(
     if i and series.meta[i - 1] == meta:
         meta = series.meta[i - 1]  # one object fewer a snapshot to keep (and to collect)
     series.insert(i, t, ev.event_id, on_hand=ev.on_hand, received=ev.received or 0.0, meta=meta)
+    snapshot_added(work, ns, key, i)
     times, cons, on_hand, n = series.times, series.cons, series.on_hand, series.n
     for j in range(max(i, 1), n):
         cons[j] = cons[j - 1] + on_hand[j - 1] + series.received[j] - on_hand[j]
@@ -108,12 +110,7 @@ def stock_level(
 def bed_capacity(ns: Namespace, item: str, at: int) -> float:
     """The baselines of each hospital's latest ``item`` snapshot at or before ``at`` that
     carries one: the beds occupied at full load."""
-    beds = 0.0
-    for site in ns.beds.get(item, ()):
-        snap = snapshot_at(ns, site, item, at)
-        if snap is not None and snap.baseline:
-            beds += snap.baseline
-    return beds
+    return totals_of(ns, item).at(at).baseline if item in ns.beds else 0.0
 
 
 def _position(series: Series, t: int, eid: str) -> tuple[int, bool]:

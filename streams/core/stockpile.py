@@ -26,14 +26,10 @@ from streams.core.eventtime import HOUR
 from streams.core.ids import content_id
 from streams.core.rulebook_resources import StockpileItem
 from streams.core.state import Namespace
-from streams.core.stock import bed_capacity, instants_from, snapshot_at, stock_level
+from streams.core.stock import bed_capacity, next_snapshot, stock_level
 from streams.core.tasks import VERIFICATION_TIER, claim, unclaim
+from streams.core.totals import instants_between, totals_of
 from topics.outputs import Alert
-
-
-class Sites(NamedTuple):
-    stock: tuple[str, ...]  # the sites that reported the entry's item
-    beds: tuple[str, ...]  # the hospitals that reported its bed item
 
 
 class Level(NamedTuple):
@@ -54,16 +50,20 @@ def stockpile_changed(
     """A new snapshot of series ``changed`` (site, item) at ``t``: re-evaluate the instants
     of every catalogue entry that reads the item whose alert and task it can change."""
     for entry in comp.stockpile.get(changed[1], ()):
-        sites = Sites(tuple(s for s, i in ns.stock if i == entry.item), ns.beds.get(entry.beds, ()))
-        keys = [(s, entry.item) for s in sites.stock] + [(s, entry.beds) for s in sites.beds]
-        before, instants = instants_from(ns, keys, changed, t)
-        was_short = before >= 0 and _short(level(ns, entry, sites, before), entry)
+        # every instant a site reported the item or its beds: the instants of their totals
+        before, instants = instants_between(
+            (totals_of(ns, entry.item), totals_of(ns, entry.beds)),
+            t,
+            next_snapshot(ns, *changed, t),
+        )
+        was_short = before >= 0 and _short(level(ns, entry, before), entry)
         inc = f"stockpile/{jurisdiction}/{entry.item}"
         owner, task = "stockpile:" + entry.item, _task(entry)
         if changed[1] == entry.beds:  # the item's rows its full-load figure changed at
-            _full_load_changed(ns, jurisdiction, entry, sites.stock, instants, comp=comp, out=out)
+            sites = tuple(s for s, i in ns.stock if i == entry.item)
+            _full_load_changed(ns, jurisdiction, entry, sites, instants, comp=comp, out=out)
         for at in instants:
-            now = level(ns, entry, sites, at)
+            now = level(ns, entry, at)
             wanted = (
                 ((at, *now),) if now is not None and _short(now, entry) and not was_short else ()
             )
@@ -78,18 +78,12 @@ def stockpile_changed(
             was_short = _short(now, entry)
 
 
-def level(ns: Namespace, entry: StockpileItem, sites: Sites, at: int) -> Level | None:
+def level(ns: Namespace, entry: StockpileItem, at: int) -> Level | None:
     """The jurisdiction's ``entry.item`` on hand and ``entry.beds`` capacity as of ``at``
     (None: no site has reported the item, or no capacity is known)."""
-    on_hand = 0.0
-    counted = False
-    for site in sites.stock:
-        snap = snapshot_at(ns, site, entry.item, at)
-        if snap is not None:
-            on_hand += snap.on_hand
-            counted = True
+    stock = totals_of(ns, entry.item).at(at)
     beds = bed_capacity(ns, entry.beds, at)
-    return Level(on_hand, beds) if counted and beds > 0 else None
+    return Level(stock.on_hand, beds) if stock.counted and beds > 0 else None
 
 
 def _full_load_changed(
