@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from topics.errors import TierflowError
 from topics.signing import KeyRing, SigningKey
-from topics.vocabulary import AgencyType
+from topics.vocabulary import AgencyType, AreaCode
 
 AGENCY_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 # Principals tierflow keeps for itself: an agency may not take their names.
@@ -36,6 +36,7 @@ class Agency(BaseModel):
     name: str
     created_at: AwareDatetime
     revoked_at: AwareDatetime | None = None
+    jurisdiction: AreaCode | None = None  # where it may declare a tier (None: anywhere)
 
 
 class Registry(BaseModel):

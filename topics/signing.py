@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from topics.vocabulary import AgencyType
+from topics.vocabulary import AgencyType, AreaCode
 
 HEADER = "tierflow-sig"
 _BLOCK = 64  # SHA-256's block size
@@ -57,6 +57,8 @@ class SigningKey(BaseModel):
     agency_type: AgencyType
     secret: SecretStr = Field(description="64 lowercase hex characters: the 32 key bytes.")
     created_at: AwareDatetime
+    # the agency's area (None: anywhere): a declaration of a tier outside it is refused
+    jurisdiction: AreaCode | None = None
     # None: in force. Else the input topics' end offsets when it was revoked; a record of
     # a topic or partition not listed there is refused.
     revoked_at_offsets: dict[str, dict[int, int]] | None = None
@@ -80,6 +82,7 @@ class Signer:
     kid: str
     agency_id: str
     agency_type: str
+    jurisdiction: str | None = None  # where it may declare a tier (None: anywhere)
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ class _Entry:
     def of(cls, key: SigningKey) -> _Entry:
         block = key.secret_bytes().ljust(_BLOCK, b"\0")
         return cls(
-            Signer(key.kid, key.agency_id, key.agency_type),
+            Signer(key.kid, key.agency_id, key.agency_type, key.jurisdiction),
             hashlib.sha256(bytes(b ^ 0x36 for b in block)),
             hashlib.sha256(bytes(b ^ 0x5C for b in block)),
             key.revoked_at_offsets,
@@ -172,6 +175,19 @@ def source_mismatch(signer: Signer, agency_id: str, agency_type: str) -> str | N
             f" registered type {signer.agency_type!r}"
         )
     return None
+
+
+def declaring_outside(signer: Signer, region: str) -> str | None:
+    """Why ``signer`` may not declare a tier for an incident in ``region``, or None when it
+    may: an agency registered for an area declares for that area (and what lies in it)."""
+    area = signer.jurisdiction
+    if area is None or region.startswith(area):
+        return None
+    return (
+        f"declaration outside the agency's jurisdiction: {signer.agency_id!r} is registered"
+        f" for {area}, the incident's region is {region}: only the leading group of the"
+        " incident's jurisdiction (or one above it) declares its tier"
+    )
 
 
 def _signature_header(headers: Sequence[tuple[str, bytes]]) -> bytes | None:

@@ -43,6 +43,8 @@ NonNegativeInt = Annotated[int, Field(ge=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
 # A city (4 digits) or, with county jurisdictions, a county (6 digits).
 JurisdictionCode = Annotated[str, StringConstraints(pattern=r"^[1-8]\d{3}(\d{2})?$")]
+# Where an agency's authority runs: a province (2 digits), a city (4) or a county (6).
+AreaCode = Annotated[str, StringConstraints(pattern=r"^[1-8]\d(\d{2}){0,2}$")]
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, get_args
+from typing import Annotated, cast, get_args
 
 import typer
 from rich.table import Table
@@ -38,6 +38,13 @@ def add(
     agency_type: Annotated[str, typer.Option("--type", help=f"one of {', '.join(TYPES)}")],
     out: OutDir,
     name: Annotated[str | None, typer.Option(help="a name people read")] = None,
+    jurisdiction: Annotated[
+        str | None,
+        typer.Option(
+            help="its area, a province (2 digits), city (4) or county (6) code: its"
+            " declarations of a tier count only there (default: anywhere)"
+        ),
+    ] = None,
 ) -> None:
     """Create the agency's Kafka credentials (SCRAM-SHA-512), its ACLs (write the inputs,
     read the outputs) and its signing key; write OUT/ID.properties (kcat -F) and OUT/ID.key."""
@@ -47,7 +54,8 @@ def add(
         errors.print(term.error(f"--type {agency_type!r}: one of {', '.join(TYPES)}"))
         raise typer.Exit(2)
     try:
-        properties, key = add_agency(load_settings(), agency_id, agency_type, name, out)  # type: ignore[arg-type]
+        kind = cast("AgencyType", agency_type)  # checked against TYPES above
+        properties, key = add_agency(load_settings(), agency_id, kind, name, out, jurisdiction)
     except TierflowError as exc:
         raise _fail(exc) from exc
     console.print(f"agency {agency_id} ({agency_type}): {properties}, {key}")
@@ -62,12 +70,13 @@ def list_agencies() -> None:
         registry = load_registry(load_settings().agency_registry())
     except TierflowError as exc:
         raise _fail(exc) from exc
-    table = Table("agency", "type", "name", "state", "keys in force", "revoked keys")
+    table = Table("agency", "type", "area", "name", "state", "keys in force", "revoked keys")
     for agency in sorted(registry.agencies.values(), key=lambda a: a.agency_id):
         keys = registry.keys_of(agency.agency_id)
         table.add_row(
             agency.agency_id,
             agency.agency_type,
+            agency.jurisdiction or "any",
             agency.name,
             "revoked" if agency.revoked_at else "active",
             " ".join(k.kid for k in keys if k.revoked_at_offsets is None),

@@ -39,11 +39,17 @@ from topics.signing import SigningKey
 from topics.vocabulary import AgencyType
 
 
-def add_agency(
-    settings: Settings, agency_id: str, agency_type: AgencyType, name: str | None, out: Path
+def add_agency(  # noqa: PLR0917 - the command's arguments, in its order
+    settings: Settings,
+    agency_id: str,
+    agency_type: AgencyType,
+    name: str | None,
+    out: Path,
+    jurisdiction: str | None = None,
 ) -> tuple[Path, Path]:
     """Create the agency's SCRAM credentials, ACLs and first key; write
-    ``OUT/<id>.properties`` (kcat -F) and ``OUT/<id>.key``; return both paths."""
+    ``OUT/<id>.properties`` (kcat -F) and ``OUT/<id>.key``; return both paths. With a
+    ``jurisdiction`` (2, 4 or 6 digits) its declarations of a tier count only there."""
     if agency_id in RESERVED:
         raise AgencyError(f"{agency_id!r} is reserved for tierflow's own principals")
     path = settings.agency_registry()
@@ -56,14 +62,24 @@ def add_agency(
     now = datetime.now(UTC)
     try:
         agency = Agency(
-            agency_id=agency_id, agency_type=agency_type, name=name or agency_id, created_at=now
+            agency_id=agency_id,
+            agency_type=agency_type,
+            name=name or agency_id,
+            created_at=now,
+            jurisdiction=jurisdiction,
         )
     except ValidationError as exc:
+        field = exc.errors()[0]["loc"][0]
+        if field == "jurisdiction":
+            raise AgencyError(
+                f"jurisdiction {jurisdiction!r}: a province (2 digits), city (4) or county (6)"
+                " code of GB/T 2260"
+            ) from exc
         raise AgencyError(f"agency id {agency_id!r}: letters, digits, '.-_' (1-63)") from exc
     password = SecretStr(secrets.token_urlsafe(24))
     asyncio.run(_scram(settings, agency_id, add=password))
     asyncio.run(_grant(settings, agency_id))
-    key = new_key(registry, agency_id, agency_type, now)
+    key = new_key(registry, agency_id, agency_type, now, jurisdiction)
     registry.agencies[agency_id] = agency
     registry.keys.append(key)
     save_registry(path, registry)
@@ -78,7 +94,7 @@ def rotate_key(settings: Settings, agency_id: str, out: Path) -> tuple[SigningKe
     path = settings.agency_registry()
     registry = load_registry(path)
     agency = _current(registry, agency_id)
-    key = new_key(registry, agency_id, agency.agency_type, datetime.now(UTC))
+    key = new_key(registry, agency_id, agency.agency_type, datetime.now(UTC), agency.jurisdiction)
     registry.keys.append(key)
     save_registry(path, registry)
     return key, write_key_file(out, key)

@@ -112,8 +112,15 @@ def register_senders(settings: Settings, records: Iterable[OutgoingRecord]) -> l
     )
 
 
-def new_key(registry: Registry, agency_id: str, agency_type: str, now: datetime) -> SigningKey:
-    """The agency's next key (``<agency id>.k<n>``), with fresh random bytes."""
+def new_key(
+    registry: Registry,
+    agency_id: str,
+    agency_type: str,
+    now: datetime,
+    jurisdiction: str | None = None,
+) -> SigningKey:
+    """The agency's next key (``<agency id>.k<n>``), with fresh random bytes; it carries the
+    agency's ``jurisdiction`` (None: anywhere)."""
     number = len(registry.keys_of(agency_id)) + 1
     return SigningKey(
         kid=f"{agency_id}.k{number}",
@@ -121,4 +128,5 @@ def new_key(registry: Registry, agency_id: str, agency_type: str, now: datetime)
         agency_type=agency_type,
         secret=SecretStr(secrets.token_hex(KEY_BYTES)),
         created_at=now,
+        jurisdiction=jurisdiction,
     )

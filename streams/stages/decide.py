@@ -79,7 +79,7 @@ from topics.registry import (
     TOPIC_FOR_KIND,
     jurisdiction_of,
 )
-from topics.signing import KeyRing, source_mismatch
+from topics.signing import KeyRing, declaring_outside, source_mismatch
 
 _STAMPED = (Escalation, Task, Alert)
 
@@ -280,7 +280,7 @@ class Decider:
             topic = self._kind_topic[event.kind]
         elif topic != self._rekeyed_topic:  # a forward was checked on its first sight
             if self.keys is not None:
-                refused = self._unauthentic(record, event.source)
+                refused = self._unauthentic(record, event)
                 if refused is not None:
                     self._reject(refused, record, batch, now)
                     return
@@ -321,16 +321,24 @@ class Decider:
         this worker's jurisdiction length: whoever owns another partition owns its state."""
         return len(jurisdiction) == self.digits and _partition_of(jurisdiction) == record.partition
 
-    def _unauthentic(self, record: Record, source: Any) -> Rejection | None:
-        """Why a decoded input record is not its source agency's (topics/signing.py)."""
+    def _unauthentic(self, record: Record, event: Any) -> Rejection | None:
+        """Why a decoded input record is not its source agency's, or declares a tier
+        outside the agency's jurisdiction (topics/signing.py)."""
         assert self.keys is not None
         signer = self.keys.check(
             record.headers, record.value, record.topic, record.partition, record.offset
         )
         if isinstance(signer, str):
             return Rejection(reason=signer, value_b64="")
+        source = event.source
         foreign = source_mismatch(signer, source.agency_id, source.agency_type)
-        return None if foreign is None else Rejection(reason=foreign, field="source", value_b64="")
+        if foreign is not None:
+            return Rejection(reason=foreign, field="source", value_b64="")
+        if type(event) is IncidentEvent and event.declared_tier is not None:
+            outside = declaring_outside(signer, event.region)
+            if outside is not None:
+                return Rejection(reason=outside, field="region", value_b64="")
+        return None
 
     # --- state and outputs ----------------------------------------------------------
 
