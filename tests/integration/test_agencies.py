@@ -4,7 +4,8 @@ client and a MAC tierflow did not write) and its event lands; a record claiming 
 agency, one dated ten years ahead (hostile input: the broker's receipt time bounds it) and
 one signed with a revoked key land in the DLQ with their reasons; its
 principal may not read the raw inputs nor write ticks; a replay verifies again and
-decides the same, the revoked key still covering what it signed before."""
+decides the same, the revoked key still covering what it signed before; an agency
+registered for one city declares a tier there and not in another."""
 
 from __future__ import annotations
 
@@ -216,3 +217,51 @@ def test_revoke_without_input_topics_names_them(
     assert "tierflow topics create" in line, line
     assert load_registry(registry).agencies[agency].revoked_at is None
     assert asyncio.run(logs_in(settings, read_login(properties)))  # still in force
+
+
+def _declaration(n: int, agency_id: str, region: str) -> bytes:
+    return orjson.dumps(
+        {
+            "event_id": f"decl-{n}", "kind": "incident", "msg_type": "Update",
+            "source": {"agency_id": agency_id, "agency_type": "emergency"},
+            "occurred_at": f"2026-03-02T10:0{n}:00+08:00",
+            "reported_at": f"2026-03-02T10:0{n}:10+08:00",
+            "region": region, "incident_id": f"INC-{region}", "category": "mass_casualty",
+            "declared_tier": "III", "reason": "joint assessment",
+        }
+    )  # fmt: skip
+
+
+def test_an_agency_registered_for_a_city_declares_there_only(
+    stack: Settings, ch_admin: Client, unique_name: Callable[..., str], tmp_path: Path
+) -> None:
+    """`agency add --jurisdiction 5103` (Zigong): its declaration for Zigong (510302) lands
+    in the declared timeline; the same agency's declaration for Chengdu (510104) lands in
+    the DLQ with its reason and declares nothing."""
+    settings = live_settings(stack, unique_name("area"))
+    prepare(settings)
+    agency = unique_name("em").replace("tierflow_", "em-")
+    out = tmp_path / "agencies"
+    argv = ["agency", "add", agency, "--type", "emergency", "--jurisdiction", "5103"]
+    run_cli([*argv, "--out", str(out)], settings)
+    assert "5103" in run_cli(["agency", "list"], settings).stdout
+    properties, key_file = out / f"{agency}.properties", out / f"{agency}.key"
+    kid, hex_key = key_file.read_text().split()
+    incidents = f"{settings.topic_prefix}.incidents.v1"
+    for value in (_declaration(1, agency, "510302"), _declaration(2, agency, "510104")):
+        header = f"v1;kid={kid};hmac-sha256={_openssl_mac(value, hex_key)}"
+        sent = _kcat_produce(properties, incidents, value, header)
+        assert sent.returncode == 0, sent.stderr.decode()
+
+    db = settings.clickhouse_database
+    with running_worker(settings, tmp_path / "worker.log") as proc:
+        wait_landed(ch_admin, db, rejected=1, proc=proc)
+    declared = rows(ch_admin, db, "tier_timeline", "jurisdiction, tier, declared_by",
+                    "basis = 'declared'")  # fmt: skip
+    assert declared == [("5103", "III", agency)]
+    ((reason, field),) = rows(ch_admin, db, "rejected_events", "reason, field")
+    assert field == "region"
+    assert reason.startswith(
+        f"declaration outside the agency's jurisdiction: '{agency}' is registered for 5103,"
+        " the incident's region is 510104"
+    )
