@@ -21,39 +21,22 @@ from typing import Any
 
 from streams.core import default_rulebook, initial_state, step_many
 from streams.ops.runtime import tune_gc_for_core_state
-from topics.models import StockEvent
+from tests.folding import snapshot
 
 T0 = datetime(2026, 3, 2, 8, tzinfo=timezone(timedelta(hours=8)))
 HOSPITALS = 20
 BATCH = 500
 
 
-def _snapshot(site: str, item: str, day: int, on_hand: float, baseline: float | None) -> Any:
-    at = T0 + timedelta(days=day)
-    return StockEvent(
-        event_id=f"{site}/{item}/{day}",
-        kind="stock",
-        source={"agency_id": site, "agency_type": "health"},
-        occurred_at=at,
-        reported_at=at,
-        region="510104",
-        site_id=site,
-        site_type="hospital" if site.startswith("H") else "depot",
-        item=item,
-        unit="each",
-        on_hand=on_hand,
-        baseline=baseline,
-    )
-
-
 def day_of(sites: int, day: int) -> list[Any]:
     """Every report of ``day``: the depots' gowns and respirators, the hospitals' beds."""
-    out = [_snapshot(f"H{h:03d}", "bed.isolation", day, 10.0, 40.0) for h in range(HOSPITALS)]
+    at = T0 + timedelta(days=day)
+    out = [snapshot(at, f"H{h:03d}", "bed.isolation", 10.0, 40.0) for h in range(HOSPITALS)]
     for s in range(sites):
         left = 1000.0 - 30 * day - (s % 7)
         out += [
-            _snapshot(f"D{s:05d}", "ppe.gown", day, left, None),
-            _snapshot(f"D{s:05d}", "ppe.n95", day, left / 2, None),
+            snapshot(at, f"D{s:05d}", "ppe.gown", left),
+            snapshot(at, f"D{s:05d}", "ppe.n95", left / 2),
         ]
     return out
 

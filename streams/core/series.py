@@ -1,8 +1,13 @@
 """The snapshots of one stock series (site, item), in columns that versions share: see
-:class:`Series` and the copy-on-write of :mod:`streams.core.state`."""
+:class:`Series` and the copy-on-write of :mod:`streams.core.state`; and the instants a
+snapshot changes across several such time columns (:func:`instants_in`)."""
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
+
+from streams.core.eventtime import NEVER
 from topics.vocabulary import SiteType
 
 # A snapshot's (site type, unit, baseline, convertible)
@@ -93,3 +98,21 @@ class Series:
             self.burn.insert(i, None)
             self.cover.insert(i, None)
         self.n = n + 1
+
+
+def instants_in(
+    columns: Iterable[tuple[Sequence[int], int]], t: int, end: int
+) -> tuple[int, list[int]]:
+    """Of the time columns (each its first ``n`` sorted instants), the instants from ``t``
+    to ``end`` (inclusive; NEVER: no end), sorted, and the latest one before ``t`` (-1:
+    none): what a snapshot at ``t`` of a series whose next snapshot is at ``end`` changes,
+    and what the first of them is compared with."""
+    found: set[int] = set()
+    before = -1
+    for times, n in columns:
+        lo = bisect_left(times, t, 0, n)
+        hi = n if end == NEVER else bisect_right(times, end, lo, n)
+        found.update(times[lo:hi])
+        if lo:
+            before = max(before, times[lo - 1])
+    return before, sorted(found)

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from streams.core.alerts import alert, show
 from streams.core.compiled import Compiled
 from streams.core.eventtime import DAY, NEVER, from_us
-from streams.core.series import Series
+from streams.core.series import Series, instants_in
 from streams.core.state import Namespace, Work
 from streams.core.totals import snapshot_added, totals_of
 from topics.models import StockEvent
@@ -219,17 +219,6 @@ def instants_from(
     together at the instants from ``t`` to ``changed``'s next snapshot (inclusive): those
     instants (the times any of them reported), sorted, and the latest instant before ``t``
     (-1: none), whose state the first of them is compared with."""
-    end = next_snapshot(ns, *changed, t)
-    instants: set[int] = set()
-    before = -1
-    for key in keys:
-        series = ns.stock.get(key)
-        if series is None:
-            continue
-        times, n = series.times, series.n
-        lo = bisect_left(times, t, 0, n)
-        hi = n if end == NEVER else bisect_right(times, end, 0, n)
-        instants.update(times[lo:hi])
-        if lo:
-            before = max(before, times[lo - 1])
-    return before, sorted(instants)
+    found = (ns.stock.get(key) for key in keys)
+    columns = ((series.times, series.n) for series in found if series is not None)
+    return instants_in(columns, t, next_snapshot(ns, *changed, t))

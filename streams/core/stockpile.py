@@ -25,10 +25,11 @@ from streams.core.compiled import Compiled, PlanItem
 from streams.core.eventtime import HOUR
 from streams.core.ids import content_id
 from streams.core.rulebook_resources import StockpileItem
+from streams.core.series import instants_in
 from streams.core.state import Namespace
 from streams.core.stock import bed_capacity, next_snapshot, stock_level
 from streams.core.tasks import VERIFICATION_TIER, claim, unclaim
-from streams.core.totals import instants_between, totals_of
+from streams.core.totals import totals_of
 from topics.outputs import Alert
 
 
@@ -51,11 +52,9 @@ def stockpile_changed(
     of every catalogue entry that reads the item whose alert and task it can change."""
     for entry in comp.stockpile.get(changed[1], ()):
         # every instant a site reported the item or its beds: the instants of their totals
-        before, instants = instants_between(
-            (totals_of(ns, entry.item), totals_of(ns, entry.beds)),
-            t,
-            next_snapshot(ns, *changed, t),
-        )
+        lines = (totals_of(ns, entry.item), totals_of(ns, entry.beds))
+        columns = ((line.times, len(line.times)) for line in lines)
+        before, instants = instants_in(columns, t, next_snapshot(ns, *changed, t))
         was_short = before >= 0 and _short(level(ns, entry, before), entry)
         inc = f"stockpile/{jurisdiction}/{entry.item}"
         owner, task = "stockpile:" + entry.item, _task(entry)

@@ -140,19 +140,3 @@ def snapshot_added(work: Work, ns: Namespace, key: tuple[str, str], i: int) -> N
         found = ns.totals[key[1]] = found.copy()
         work.fresh.add(id(found))
     add_snapshot(found, ns.stock[key], i)
-
-
-def instants_between(lines: tuple[ItemTotals, ...], t: int, end: int) -> tuple[int, list[int]]:
-    """The instants of ``lines`` from ``t`` to ``end`` (inclusive; NEVER: no end), sorted,
-    and the latest one before ``t`` (-1: none): what a snapshot at ``t`` of a series whose
-    next snapshot is at ``end`` changes, and what the first of them is compared with."""
-    found: set[int] = set()
-    before = -1
-    for line in lines:
-        times = line.times
-        lo = bisect_left(times, t)
-        hi = len(times) if end == NEVER else bisect_right(times, end, lo)
-        found.update(times[lo:hi])
-        if lo:
-            before = max(before, times[lo - 1])
-    return before, sorted(found)
