@@ -23,8 +23,8 @@ from clickhouse_connect.driver.client import Client
 
 from sinks.client import connect
 from sinks.migrate import migrate
+from streams.config.settings import load_settings
 from tests.grafana_sql import ALL, QueryWindow, VariableValue, expand, sql_targets
-from topics.settings import load_settings
 
 TARGET_MS = 100.0
 

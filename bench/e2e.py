@@ -76,11 +76,11 @@ from bench.live_bench import (
     wait_drained,
 )
 from bench.raw_consume import RawRate, raw_consume
+from streams.config.kafka_security import aiokafka_options
+from streams.config.settings import Settings, load_settings
 from streams.ops.runtime import tune_gc_for_core_state
 from streams.stages.topology import TopicNames
-from topics.kafka_security import aiokafka_options
 from topics.registry import ALERTS
-from topics.settings import Settings, load_settings
 
 
 async def alerts_of(settings: Settings) -> Iterator[tuple[dict[str, Any], int]]:

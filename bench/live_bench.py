@@ -26,13 +26,13 @@ from aiokafka.admin import AIOKafkaAdminClient
 from bench.core import CITIES, EMERGENCY, HEALTH, T0, _mixed
 from sinks.client import connect
 from sinks.namespaces import migrate_namespaces, namespace_databases
+from streams.config.kafka_security import aiokafka_options
+from streams.config.settings import Settings
 from streams.ops.kafka import create_topics
 from streams.ops.record_signer import RecordSigner, register_keys
 from streams.stages.topology import LIVE_TOPICS, TopicNames
 from topics.codec import encode
-from topics.kafka_security import aiokafka_options
 from topics.registry import ALL_TOPICS, TOPIC_FOR_KIND
-from topics.settings import Settings
 from topics.signing import sign_headers
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -28,10 +28,10 @@ import faust
 import orjson
 from faust.serializers import codecs
 
+from streams.config.kafka_security import parse_properties
 from streams.core import decode_state, default_rulebook, encode_state, initial_state, step
 from streams.ops.runtime import tune_gc_for_core_state
 from topics.codec import decode, encode
-from topics.kafka_security import parse_properties
 from topics.registry import jurisdiction_of
 
 PARTITIONS = 6  # the input topics' (topics/registry.py): the table is co-partitioned

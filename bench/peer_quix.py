@@ -35,10 +35,10 @@ from confluent_kafka.admin import (
 )
 from quixstreams import Application, State
 
+from streams.config.kafka_security import parse_properties
 from streams.core import CoreState, default_rulebook, encode_state, initial_state, step
 from streams.ops.runtime import tune_gc_for_core_state
 from topics.codec import decode, encode
-from topics.kafka_security import parse_properties
 from topics.registry import jurisdiction_of
 
 STATE_KEY = "core"

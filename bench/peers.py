@@ -44,16 +44,16 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.ceiling import Decisions, ceiling
 from bench.live_bench import ROOT, Worker, committed, consumed_in, drop, fresh, mixed, publish
-from streams.ops.runtime import tune_gc_for_core_state
-from streams.stages.topology import TopicNames
-from topics.kafka_security import (
+from streams.config.kafka_security import (
     aiokafka_options,
     credentials,
     librdkafka_properties,
     render_properties,
 )
+from streams.config.settings import Settings, load_settings
+from streams.ops.runtime import tune_gc_for_core_state
+from streams.stages.topology import TopicNames
 from topics.registry import ALERTS, ESCALATIONS, TASKS
-from topics.settings import Settings, load_settings
 
 QUIX_VENV = ROOT / "bench" / ".venv-quix"
 PEER_TIMEOUT_S = 3_600

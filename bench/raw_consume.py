@@ -18,9 +18,9 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
+from streams.config.kafka_security import aiokafka_options
+from streams.config.settings import load_settings
 from streams.live.intake import batch_consumer
-from topics.kafka_security import aiokafka_options
-from topics.settings import load_settings
 
 
 @dataclass(frozen=True)

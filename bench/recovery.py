@@ -39,6 +39,8 @@ from aiokafka.admin import NewTopic
 from bench.core import HEALTH, T0
 from bench.live_bench import ROOT, Keyed, Worker, committed, drop, fresh, publish
 from bench.state import CITY, _folded, _new_case
+from streams.config.kafka_security import aiokafka_options
+from streams.config.settings import Settings, load_settings
 from streams.core import default_rulebook
 from streams.core.changelog import all_records
 from streams.live.app import MAX_STATE_BYTES
@@ -47,9 +49,7 @@ from streams.ops.record_signer import RecordSigner, register_keys
 from streams.ops.runtime import tune_gc_for_core_state
 from streams.stages.topology import PARTITIONS, partition_for
 from topics.codec import encode
-from topics.kafka_security import aiokafka_options
 from topics.registry import TOPIC_FOR_KIND
-from topics.settings import Settings, load_settings
 from topics.signing import sign_headers
 
 _MARKS = {

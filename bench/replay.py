@@ -43,6 +43,8 @@ from bench.core import CITIES, _mixed
 from bench.raw_consume import raw_consume
 from sinks.client import connect
 from sinks.namespaces import namespace_databases
+from streams.config.kafka_security import aiokafka_options
+from streams.config.settings import Settings, load_settings
 from streams.core import default_rulebook
 from streams.ops.kafka import create_topics
 from streams.ops.publisher import publish_records
@@ -58,10 +60,8 @@ from streams.replay.session import (
 )
 from streams.stages.topology import LIVE_TOPICS, TopicNames
 from topics.codec import decode, encode
-from topics.kafka_security import aiokafka_options
 from topics.registry import ALL_TOPICS, TICKS, TOPIC_FOR_KIND
 from topics.routing import OutgoingRecord
-from topics.settings import Settings, load_settings
 
 SPACING = timedelta(seconds=2)  # event time between consecutive events of one city
 # Event times end about now: records are stamped with them, and topic retention counts from

@@ -35,11 +35,11 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streams.config.kafka_security import aiokafka_options
+from streams.config.settings import Settings
 from tests.deploy.compose import PROJECT, ROOT, ComposeStack
 from tests.deploy.test_compose_faults import SIM_CACHE, mixed_scenario, register_agencies
-from topics.kafka_security import aiokafka_options
 from topics.registry import INPUT_TOPICS
-from topics.settings import Settings
 
 POLL_S = 0.5
 

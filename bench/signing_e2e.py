@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.live_bench import ROOT, Workers, drop, fresh, mixed, publish, wait_drained
+from streams.config.kafka_security import aiokafka_options
+from streams.config.settings import Settings, load_settings
 from streams.ops.runtime import tune_gc_for_core_state
-from topics.kafka_security import aiokafka_options
-from topics.settings import Settings, load_settings
 
 _MODULE = {True: "streams.live", False: "bench.unsigned_worker"}
 

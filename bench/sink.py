@@ -25,9 +25,9 @@ from sinks.client import connect
 from sinks.migrate import migrate
 from sinks.tables import TABLES
 from sinks.writer import SinkPolicy, dedup_token
+from streams.config.settings import Settings, load_settings
 from topics.models import CaseEvent
 from topics.privacy import pseudonymise_case
-from topics.settings import Settings, load_settings
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 TOPIC = "tierflow.cases.v1"

@@ -21,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from streams.config.settings import load_settings  # noqa: E402
 from tests.integration.chromium import screenshot, terminal_png  # noqa: E402
 from tests.integration.kafka_helpers import settings_env  # noqa: E402
 from tests.integration.tmux_pane import Pane  # noqa: E402
-from topics.settings import load_settings  # noqa: E402
 
 IMG = ROOT / "docs" / "img"
 TIERFLOW = [sys.executable, "-m", "streams.cli"]

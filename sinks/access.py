@@ -44,7 +44,7 @@ from xml.sax.saxutils import escape
 from pydantic import SecretStr
 
 from sinks.errors import SinkError
-from topics.settings import Settings
+from streams.config.settings import Settings
 
 Login = Literal["migrator", "writer", "reader", "reviewer"]
 Target = Literal["local", "production"]

@@ -11,7 +11,7 @@ from sinks.client import connect
 from sinks.errors import SinkError, SinkRejected, SinkUnavailable
 from sinks.tables import TableSpec
 from sinks.writer import BatchObserver, Columns, Sink, SinkPolicy
-from topics.settings import Settings
+from streams.config.settings import Settings
 
 # Server errors that go away by themselves: overload, timeouts, a node restarting.
 RETRYABLE_CODES = frozenset(

@@ -10,7 +10,7 @@ from clickhouse_connect.driver.client import Client
 
 from sinks.access import Login, credentials
 from sinks.errors import SinkError
-from topics.settings import Settings
+from streams.config.settings import Settings
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 

@@ -14,7 +14,7 @@ from sinks.clickhouse import ClickHouseSink
 from sinks.client import connect
 from sinks.migrate import migrate, pending
 from sinks.writer import BatchObserver, Sink, SinkPolicy
-from topics.settings import Settings
+from streams.config.settings import Settings
 from topics.vocabulary import Status
 
 Namespace = Literal["live", "exercise"]

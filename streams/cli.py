@@ -23,7 +23,7 @@ from streams.commands.simulate import simulate
 from streams.commands.stack import stack_app
 from streams.commands.topics import publish, topics_app
 from streams.commands.worker import worker
-from topics.settings import (
+from streams.config.settings import (
     DEV_SECRETS,
     EXIT_DEV_SECRET,
     WORKER_SECRETS,

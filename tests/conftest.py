@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from topics.settings import Settings
+from streams.config.settings import Settings
 
 _INTEGRATION_DIR = Path(__file__).parent / "integration"
 

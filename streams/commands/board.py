@@ -11,7 +11,7 @@ import typer
 from rich.text import Text
 
 from streams.commands import term
-from topics.settings import Settings, load_settings
+from streams.config.settings import Settings, load_settings
 from topics.vocabulary import Status
 
 if TYPE_CHECKING:

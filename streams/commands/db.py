@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from topics.settings import load_settings
+from streams.config.settings import load_settings
 
 db_app = typer.Typer(help="The ClickHouse schema of the command view.", no_args_is_help=True)
 

@@ -9,8 +9,8 @@ import typer
 from rich.text import Text
 
 from streams.commands import term
+from streams.config.settings import load_settings
 from topics.errors import TierflowError
-from topics.settings import load_settings
 
 console = term.console()
 

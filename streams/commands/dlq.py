@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from streams.commands import term
-from topics.settings import load_settings
+from streams.config.settings import load_settings
 
 dlq_app = typer.Typer(help="Rejected records (the DLQ).", no_args_is_help=True)
 console = term.console()

@@ -9,8 +9,8 @@ from rich.table import Table
 
 from streams.commands import term
 from streams.commands.review import StatusOption, review_db
+from streams.config.settings import load_settings
 from topics.errors import TierflowError
-from topics.settings import load_settings
 
 console = term.console()
 errors = term.console(stderr=True)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from streams.config.settings import Settings, load_settings
 from topics.errors import TierflowError
-from topics.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.exceptions import DatabaseError

@@ -11,8 +11,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from streams.commands import term
+from streams.config.settings import Settings, load_settings
 from topics.errors import TierflowError
-from topics.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from streams.replay.kafka_range import RangeCensus

@@ -11,8 +11,8 @@ import typer
 from rich.table import Table
 
 from streams.commands import term
+from streams.config.settings import Settings, load_settings
 from topics.errors import TierflowError
-from topics.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     pass

@@ -11,8 +11,8 @@ import typer
 from rich.table import Table
 
 from streams.commands import term
+from streams.config.settings import load_settings
 from topics.errors import TierflowError
-from topics.settings import load_settings
 
 console = term.console()
 errors = term.console(stderr=True)

@@ -10,9 +10,9 @@ import typer
 from rich.table import Table
 
 from streams.commands import term
+from streams.config.settings import Settings, load_settings
 from streams.ops import workers
 from streams.ops.stack import StackError, StackStatus, stack_down, stack_status, stack_up
-from topics.settings import Settings, load_settings
 
 stack_app = typer.Typer(
     help="The local stack: one Kafka broker and one ClickHouse server on loopback, no Docker.",

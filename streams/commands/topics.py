@@ -12,8 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from streams.commands import term
+from streams.config.settings import load_settings
 from topics.errors import TierflowError
-from topics.settings import load_settings
 
 topics_app = typer.Typer(help="Kafka topics from the registry.", no_args_is_help=True)
 console = term.console()
@@ -108,9 +108,9 @@ def publish(
     On any invalid line prints FILE:LINE: field: reason for every problem of it and
     publishes nothing, unless --skip-invalid. A file with no event (empty, or blank lines
     only) is an error too (exit 1): publishing nothing is never what was meant."""
+    from streams.config.kafka_security import Principal, read_login
     from streams.ops.publisher import PublishTally, layout_hint, plan_lines, publish_records
     from streams.ops.record_signer import RecordSigner
-    from topics.kafka_security import Principal, read_login
 
     settings = load_settings()
     principal: Principal = "admin"

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from topics.settings import load_settings
+from streams.config.settings import load_settings
 
 
 def worker(

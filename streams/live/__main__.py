@@ -2,14 +2,14 @@
 
 import sys
 
-from streams.live.runner import run_worker
-from topics.settings import (
+from streams.config.settings import (
     EXIT_DEV_SECRET,
     WORKER_SECRETS,
     DevSecretError,
     load_settings,
     refuse_dev_secrets,
 )
+from streams.live.runner import run_worker
 
 settings = load_settings()
 try:

@@ -16,6 +16,8 @@ import faust
 
 from sinks.namespaces import namespace_sinks
 from sinks.writer import RetryPolicy, SinkPolicy
+from streams.config.kafka_security import aiokafka_options, credentials, ssl_context
+from streams.config.settings import Settings
 from streams.live import metrics
 from streams.live.fencing import (
     PartitionCommitter,
@@ -35,9 +37,7 @@ from streams.stages.ticks import TickClock
 from streams.stages.topology import DECIDE_JOURNAL, PARTITIONS, ROLLUP_FEED, TopicNames
 from topics.agencies import AgencyError, KeyRingFile
 from topics.codec import encode
-from topics.kafka_security import aiokafka_options, credentials, ssl_context
 from topics.registry import TICKS
-from topics.settings import Settings
 from topics.signing import KeyRing
 
 log = logging.getLogger("tierflow.live")

@@ -69,7 +69,7 @@ class PartitionCommitter:
         changelog: str,
         max_bytes: int,
     ) -> None:
-        self.kafka = kafka  # aiokafka client options (topics.kafka_security)
+        self.kafka = kafka  # aiokafka client options (streams.config.kafka_security)
         self.prefix = prefix
         self.stage = stage
         self.group = group

@@ -25,8 +25,8 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from sinks.client import connect
+from streams.config.settings import Settings
 from streams.live.metrics import CommitTracker
-from topics.settings import Settings
 
 log = logging.getLogger("tierflow.live.health")
 

@@ -74,7 +74,7 @@ class Intake:
         self.wait_ms = max(int(wait_s * 1000), 1)
         self.commit_interval_s = commit_interval_s
         self.clock = clock
-        self.kafka = kafka  # aiokafka client options (topics.kafka_security)
+        self.kafka = kafka  # aiokafka client options (streams.config.kafka_security)
         self._consumer: AIOKafkaConsumer | None = None  # made in run(): it needs the loop
         self._partitions: frozenset[int] | None = None  # None: nothing to read (rebalance)
         self._generation = 0  # moves on every revoke and assign

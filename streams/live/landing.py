@@ -78,7 +78,7 @@ class Landing(LandingPlan):
         tracker: metrics.CommitTracker | None = None,
     ) -> None:
         super().__init__(prefix=prefix, pseudonym_key=pseudonym_key)
-        self.kafka = kafka  # aiokafka client options (topics.kafka_security)
+        self.kafka = kafka  # aiokafka client options (streams.config.kafka_security)
         self.group = f"{prefix}.landing"
         self.sinks = sinks
         self.batch_records = batch_records

@@ -16,7 +16,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from sinks.errors import MigrationError, SinkError
 from sinks.namespaces import unmigrated_namespaces
 from streams.commands.failures import explain, refused_for_good
-from topics.settings import Settings
+from streams.config.settings import Settings
 
 log = logging.getLogger("tierflow.live")
 

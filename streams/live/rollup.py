@@ -34,14 +34,14 @@ from typing import Any, NoReturn
 
 from aiokafka import TopicPartition
 
+from streams.config.kafka_security import aiokafka_options
+from streams.config.settings import Settings
 from streams.live import metrics
 from streams.live.fencing import PartitionCommitter, log_lost
 from streams.live.state_store import FencedStateStore
 from streams.stages.batch import Outgoing
 from streams.stages.rollup_stage import RollupStage
 from streams.stages.topology import ROLLUP_FEED, TopicNames
-from topics.kafka_security import aiokafka_options
-from topics.settings import Settings
 
 # The roll-up feed is small next to the inputs: Faust's own batches are fast enough.
 ROLLUP_BATCH_MAX = 1000

@@ -11,6 +11,7 @@ from typing import Any
 import faust
 from prometheus_client import start_http_server
 
+from streams.config.settings import Settings
 from streams.core import load_rules
 from streams.live.app import build_app, landing_stage
 from streams.live.health import Heartbeat
@@ -18,7 +19,6 @@ from streams.ops.kafka import create_topics
 from streams.ops.runtime import tune_gc_for_core_state
 from streams.stages.topology import LIVE_TOPICS, TopicNames
 from topics.registry import ALL_TOPICS
-from topics.settings import Settings
 
 log = logging.getLogger("tierflow")
 

@@ -19,6 +19,8 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import SecretStr, ValidationError
 
+from streams.config.kafka_security import aiokafka_options, librdkafka_properties, render_properties
+from streams.config.settings import Settings
 from streams.ops import kafka_acl, kafka_scram
 from streams.ops.kafka import admin_client
 from streams.ops.record_signer import new_key
@@ -32,9 +34,7 @@ from topics.agencies import (
     write_key_file,
     write_private,
 )
-from topics.kafka_security import aiokafka_options, librdkafka_properties, render_properties
 from topics.registry import INPUT_TOPICS
-from topics.settings import Settings
 from topics.signing import SigningKey
 from topics.vocabulary import AgencyType
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from sinks.client import connect
 from sinks.namespaces import migrate_namespaces
+from streams.config.settings import Settings
 from streams.ops import workers
 from streams.ops.kafka import create_topics
 from streams.ops.publisher import publish_records
@@ -28,7 +29,6 @@ from streams.ops.record_signer import register_senders
 from streams.ops.stack import stack_up
 from streams.ops.stack_proc import StackError
 from streams.simulate import generate, outgoing_records
-from topics.settings import Settings
 
 SCENARIOS = ("cholera", "road-mci", "supply-squeeze")
 Say = Callable[[str], None]

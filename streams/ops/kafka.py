@@ -15,10 +15,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
+from streams.config.kafka_security import Principal, aiokafka_options
+from streams.config.settings import Settings
 from topics.errors import TierflowError
-from topics.kafka_security import Principal, aiokafka_options
 from topics.registry import ALL_TOPICS, CASES, DAY_MS, TopicSpec
-from topics.settings import Settings
 
 log = logging.getLogger("tierflow.kafka")
 

@@ -22,10 +22,10 @@ from enum import IntEnum
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.admin import CreateAclsRequest, DeleteAclsRequest
 
+from streams.config.settings import Settings
 from streams.ops.kafka import admin_client
 from topics.errors import TierflowError
 from topics.registry import ALERTS, ESCALATIONS, INPUT_TOPICS, TASKS
-from topics.settings import Settings
 
 
 class Resource(IntEnum):

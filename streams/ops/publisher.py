@@ -22,15 +22,15 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 
+from streams.config.kafka_security import Principal
+from streams.config.settings import Settings
 from streams.ops.kafka import idempotent_producer
 from streams.ops.record_signer import RecordSigner
 from topics.agencies import AgencyError
 from topics.codec import all_problems
 from topics.errors import TierflowError
-from topics.kafka_security import Principal
 from topics.outputs import Rejection
 from topics.routing import OutgoingRecord, is_tick, route_line
-from topics.settings import Settings
 
 _SEND_WINDOW = 5_000  # unacknowledged sends in flight before we wait for the oldest
 

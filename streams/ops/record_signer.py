@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
+from streams.config.settings import Settings
 from topics.agencies import (
     Agency,
     Registry,
@@ -23,7 +24,6 @@ from topics.agencies import (
     read_key_file,
     save_registry,
 )
-from topics.settings import Settings
 from topics.signing import KEY_BYTES, SigningKey, sign_headers
 
 if TYPE_CHECKING:

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from streams.config.settings import Settings
 from streams.ops import kafka_acl, stack_clickhouse, stack_kafka, workers
 from streams.ops.stack_proc import (
     Daemon,
@@ -34,7 +35,6 @@ from streams.ops.stack_proc import (
     wait_ports_free,
     wait_ready,
 )
-from topics.settings import Settings
 
 __all__ = ["ComponentStatus", "StackError", "StackStatus", "stack_down", "stack_status", "stack_up"]
 

@@ -13,7 +13,7 @@ import urllib.request
 
 from sinks.access import ACCESS_CONFIG, credentials
 from sinks.access import users_xml as access_users_xml
-from topics.settings import Settings
+from streams.config.settings import Settings
 
 # Ends the server's blocking query (streams/ops/chserver.py), which ends its process; the
 # KILL statement's own text also matches the LIKE, hence the second condition.

@@ -20,9 +20,9 @@ from aiokafka import AIOKafkaClient
 from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaError, SaslAuthenticationFailed
 
+from streams.config.kafka_security import aiokafka_options
+from streams.config.settings import Settings
 from streams.ops.stack_proc import StackError
-from topics.kafka_security import aiokafka_options
-from topics.settings import Settings
 
 DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy" / "local"
 POM = DEPLOY_DIR / "pom.xml"

@@ -17,9 +17,9 @@ from pathlib import Path
 import psutil
 from pydantic import SecretStr
 
+from streams.config.settings import Settings
 from streams.ops.stack_proc import Daemon, is_alive, running_pid, spawn, terminate
 from streams.ops.supervise import STOP_GRACE_S, SupervisorState
-from topics.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_MARKER = "streams.live"

@@ -38,9 +38,9 @@ from typing import Literal
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from streams.config.kafka_security import aiokafka_options
+from streams.config.settings import Settings
 from streams.stages.batch import LOG_APPEND_TIME
-from topics.kafka_security import aiokafka_options
-from topics.settings import Settings
 
 # A Kafka timestamp further than this from the record's event time is someone else's
 # clock (tierflow publish stamps the event time to the millisecond).

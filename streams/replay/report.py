@@ -23,6 +23,7 @@ from typing import Any
 from sinks.client import connect
 from sinks.command_view import ReviewRecord, read_review_record
 from sinks.display import unique_names
+from streams.config.settings import Settings
 from streams.core import Rulebook
 from streams.replay.diff import TierChange, TierChangeDiff, diff_timelines
 from streams.replay.report_charts import TierLane
@@ -40,7 +41,6 @@ from streams.replay.report_summary import (
     live_latency,
     peak_tier,
 )
-from topics.settings import Settings
 from topics.vocabulary import Status
 
 

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 
 from aiokafka import TopicPartition
 
+from streams.config.settings import Settings
 from streams.replay.kafka_range import range_consumer
 from topics.registry import CASES
-from topics.settings import Settings
 
 
 @dataclass(frozen=True)

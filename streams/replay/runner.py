@@ -49,6 +49,7 @@ from pydantic import BaseModel
 from sinks.client import check_identifier
 from sinks.namespaces import Namespace, migrate_namespaces, namespace_sinks
 from sinks.writer import Sink, SinkPolicy
+from streams.config.settings import Settings
 from streams.core import CoreState, FeedItem, RollupState, Rulebook
 from streams.stages.batch import Emitted, Record
 from streams.stages.decide import Decider
@@ -64,7 +65,6 @@ from topics.outputs import Rejection
 from topics.privacy import redact_raw, withheld_note
 from topics.registry import CASES, TICKS, TRANSFERS
 from topics.routing import route_line
-from topics.settings import Settings
 from topics.signing import KeyRing
 
 log = logging.getLogger("tierflow.replay")

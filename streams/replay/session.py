@@ -48,6 +48,7 @@ import orjson
 from sinks.access import login_for
 from sinks.client import connect
 from sinks.reviews import ReviewRun, record_review_run
+from streams.config.settings import Settings
 from streams.core import CoreState, RollupState, Rulebook
 from streams.replay.checkpoint import CheckpointFile
 from streams.replay.kafka_range import (
@@ -69,7 +70,6 @@ from streams.stages.batch import Record, consumed
 from streams.stages.topology import DECIDED, TopicNames
 from topics.agencies import load_registry
 from topics.registry import TICKS
-from topics.settings import Settings
 
 Progress = Callable[[int, int], None]  # (records done in this step, total records)
 BATCH_RECORDS = 100_000

@@ -19,8 +19,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 
-from topics.kafka_security import aiokafka_options
-from topics.settings import Settings
+from streams.config.kafka_security import aiokafka_options
+from streams.config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -23,6 +23,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from clickhouse_connect.driver.client import Client
 
+from streams.config.kafka_security import aiokafka_options
+from streams.config.settings import Settings
 from streams.core import default_rulebook, fold
 from streams.ops.record_signer import register_senders
 from streams.stages.topology import LIVE_TOPICS
@@ -35,13 +37,11 @@ from tests.integration.rollup_answer import (
     worker_ticks,
 )
 from topics.codec import decode
-from topics.kafka_security import aiokafka_options
 from topics.models import CaseEvent
 from topics.outputs import Rejection
 from topics.privacy import pseudonymise_case
 from topics.registry import ALL_TOPICS
 from topics.routing import route_line
-from topics.settings import Settings
 
 from .compose import NODES, ROOT, ComposeStack
 

@@ -17,13 +17,13 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from sinks.access import credentials
+from streams.config.settings import Settings
 from streams.ops.record_signer import register_senders
 from streams.ops.stack import stack_up
 from streams.ops.stack_clickhouse import pings
 from streams.ops.stack_kafka import answers_metadata
 from streams.simulate import generate, outgoing_records
 from tests.integration.kafka_helpers import run_cli
-from topics.settings import Settings
 
 SCENARIOS = ("cholera", "road-mci", "supply-squeeze")
 

@@ -22,9 +22,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from sinks.clickhouse import ClickHouseSink
+from streams.config.settings import Settings
 from tests.integration.dashboard_seed_reports import at, cases, stock_levels, transfers
 from topics.outputs import Alert, Escalation, IncidentState, Task
-from topics.settings import Settings
 
 WINDOW_START = datetime(2026, 3, 1, tzinfo=UTC)
 WINDOW_END = datetime(2026, 3, 8, tzinfo=UTC)

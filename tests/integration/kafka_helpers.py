@@ -13,8 +13,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from topics.kafka_security import Principal, aiokafka_options
-from topics.settings import Settings
+from streams.config.kafka_security import Principal, aiokafka_options
+from streams.config.settings import Settings
 
 TIERFLOW = [sys.executable, "-m", "streams.cli"]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import confluent_kafka
 
-from topics.kafka_security import credentials, librdkafka_properties
-from topics.settings import Settings
+from streams.config.kafka_security import credentials, librdkafka_properties
+from streams.config.settings import Settings
 
 _LIBS = Path(confluent_kafka.__file__).resolve().parent.parent / "confluent_kafka.libs"
 

@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
 
 from sinks.namespaces import migrate_namespaces
+from streams.config.settings import Settings
 from streams.ops.kafka import create_topics
 from streams.stages.topology import (
     LIVE_TOPICS,
@@ -42,7 +43,6 @@ from topics.registry import (
     TOPIC_FOR_KIND,
     jurisdiction_of,
 )
-from topics.settings import Settings
 
 from .kafka_helpers import committed_offsets, settings_env, uncommitted
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from streams.config.settings import Settings
 from streams.core import (
     declared_timeline,
     default_rulebook,
@@ -30,7 +31,6 @@ from topics.registry import (
     TASKS,
     TRANSFERS,
 )
-from topics.settings import Settings
 
 from .kafka_helpers import read_topic
 from .live_support import (

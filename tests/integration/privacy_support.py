@@ -10,9 +10,9 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from streams.config.settings import Settings
 from streams.stages.topology import LIVE_TOPICS
 from topics.registry import ALL_TOPICS
-from topics.settings import Settings
 
 from .kafka_helpers import read_topic
 from .live_support import TABLES

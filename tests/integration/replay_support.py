@@ -15,11 +15,11 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from streams.config.settings import Settings
 from streams.ops.kafka import admin_client
 from streams.ops.publisher import plan_lines, publish_records
 from streams.ops.record_signer import register_senders
 from streams.replay.session import ReviewRequest, replay_kafka
-from topics.settings import Settings
 
 from .live_support import TABLES, counts
 

@@ -8,6 +8,7 @@ import subprocess
 import time
 from typing import Any
 
+from streams.config.settings import Settings
 from streams.core import (
     Rulebook,
     decode_rollup,
@@ -22,7 +23,6 @@ from topics.codec import decode_tick
 from topics.models import IncidentEvent
 from topics.outputs import Alert, Escalation, Task, Tick
 from topics.registry import ESCALATIONS, TICKS
-from topics.settings import Settings
 
 from .kafka_helpers import read_topic, uncommitted
 

@@ -14,7 +14,7 @@ from sinks.access import Login
 from sinks.client import connect
 from sinks.command_view import DLQ_COUNT
 from sinks.namespaces import migrate_namespaces
-from topics.settings import Settings
+from streams.config.settings import Settings
 
 DENIED = r"ACCESS_DENIED|Not enough privileges"
 

@@ -21,15 +21,15 @@ from aiokafka import AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
 from pydantic import SecretStr
 
+from streams.config.kafka_security import Login, read_login
+from streams.config.settings import Settings
 from streams.ops.agencies import add_agency, revoke
 from streams.ops.kafka import create_topics
 from tests.integration import kcat
 from tests.integration.kafka_helpers import admin_options, logs_in, run_cli
 from tests.integration.live_support import live_settings, prepare, rows, running_worker, wait_landed
 from topics.agencies import load_registry
-from topics.kafka_security import Login, read_login
 from topics.registry import INPUT_TOPICS
-from topics.settings import Settings
 from topics.signing import HEADER, sign_headers
 
 pytestmark = [

@@ -13,9 +13,9 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from rich.cells import cell_len
 
+from streams.config.settings import Settings
 from streams.core import default_rulebook
 from streams.simulate import generate
-from topics.settings import Settings
 
 from .kafka_helpers import run_cli, settings_env
 from .live_support import ROOT

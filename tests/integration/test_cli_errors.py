@@ -17,9 +17,9 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from streams.config.settings import Settings
 from tests.integration.kafka_helpers import admin_options
 from topics.registry import INPUT_TOPICS, TICKS
-from topics.settings import Settings
 
 from .kafka_helpers import TIERFLOW, read_topic, run_cli, settings_env
 from .live_support import ROOT, free_port, simulate

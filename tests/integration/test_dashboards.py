@@ -17,6 +17,7 @@ from clickhouse_connect.driver.client import Client
 
 from sinks.client import connect
 from sinks.command_view import read_board
+from streams.config.settings import Settings
 from tests.grafana_sql import (
     ALL,
     QueryWindow,
@@ -36,7 +37,6 @@ from tests.integration.dashboard_expected import (
 )
 from tests.integration.dashboard_seed import WINDOW_END, WINDOW_START, land_scenario
 from tests.integration.kafka_helpers import run_cli
-from topics.settings import Settings
 
 # Grafana's interval for a 7-day range on a wide panel is minutes; one day keeps the
 # expected buckets readable and exercises the same macro.

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sinks.client import connect
+from streams.config.settings import Settings
 from tests.grafana_sql import ALL, QueryWindow, SqlTarget, expand, sql_targets
 from tests.integration.kafka_helpers import run_cli
-from topics.settings import Settings
 
 # The scenarios start on 2026-03-02 08:00 +08:00 and run about three weeks.
 WINDOW = QueryWindow(

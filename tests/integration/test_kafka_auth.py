@@ -9,10 +9,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaConnectionError
 
+from streams.config.kafka_security import aiokafka_options
+from streams.config.settings import Settings
 from tests.integration import kcat
 from tests.integration.kafka_helpers import read_topic, run_cli
-from topics.kafka_security import aiokafka_options
-from topics.settings import Settings
 
 pytestmark = [
     pytest.mark.integration,

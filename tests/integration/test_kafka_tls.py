@@ -13,11 +13,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaConnectionError
 
+from streams.config.kafka_security import aiokafka_options
+from streams.config.settings import Settings
 from streams.ops.stack import stack_down, stack_up
 from tests.integration import kcat
 from tests.integration.test_stack import _private_settings
-from topics.kafka_security import aiokafka_options
-from topics.settings import Settings
 
 pytestmark = pytest.mark.integration
 

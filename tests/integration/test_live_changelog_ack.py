@@ -13,9 +13,9 @@ from pathlib import Path
 
 from aiokafka.admin import NewTopic
 
+from streams.config.settings import Settings
 from streams.ops.kafka import admin_client
 from streams.stages.topology import PARTITIONS
-from topics.settings import Settings
 
 from .live_support import committed_nothing, live_settings, prepare, publish, simulate, start_worker
 

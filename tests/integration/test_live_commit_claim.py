@@ -17,10 +17,10 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import NewTopic
 
+from streams.config.kafka_security import aiokafka_options
+from streams.config.settings import Settings
 from streams.live.fencing import FENCE_KEY, PartitionCommitter
 from streams.ops.kafka import admin_client
-from topics.kafka_security import aiokafka_options
-from topics.settings import Settings
 
 from .kafka_helpers import committed_offsets
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
-from topics.settings import Settings
+from streams.config.settings import Settings
 
 from .live_support import (
     TABLES,

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from streams.config.settings import Settings
 from streams.core import default_rulebook, fold, shipped_registry
 from streams.simulate import REGISTRIES, rulebook_for
 from topics.registry import TOPIC_FOR_KIND
-from topics.settings import Settings
 
 from .kafka_helpers import read_topic, run_cli
 from .live_support import (

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
-from topics.settings import Settings
+from streams.config.settings import Settings
 
 from .live_support import (
     committed_nothing,
@@ -36,7 +36,7 @@ def process(self, records):
     return real(self, records)
 decide.Decider.process = process
 from streams.live.runner import run_worker
-from topics.settings import load_settings
+from streams.config.settings import load_settings
 run_worker(load_settings())
 """
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
+from streams.config.settings import Settings
 from streams.core import default_rulebook, fold, state_fingerprint
 from streams.simulate import DEFAULT_START
 from tests.core_events import case
@@ -23,7 +24,6 @@ from topics.codec import decode, encode
 from topics.models import CaseEvent
 from topics.privacy import pseudonymise_case
 from topics.registry import CASES
-from topics.settings import Settings
 
 from .live_support import (
     live_settings,

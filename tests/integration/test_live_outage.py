@@ -15,7 +15,7 @@ import psutil
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from topics.settings import Settings
+from streams.config.settings import Settings
 
 from .live_support import (
     live_settings,

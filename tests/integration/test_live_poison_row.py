@@ -13,10 +13,10 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
 
+from streams.config.settings import Settings
 from topics.codec import encode
 from topics.outputs import Alert
 from topics.registry import ALERTS, DLQ
-from topics.settings import Settings
 
 from .kafka_helpers import admin_options, uncommitted
 from .live_support import live_settings, prepare, running_worker

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
+from streams.config.settings import Settings
 from streams.core import default_rulebook, fold
-from topics.settings import Settings
 
 from .kafka_helpers import committed_offsets
 from .live_support import (
@@ -53,7 +53,7 @@ async def produce(app, outgoing):
         os._exit(1)
 app_module._produce = produce
 from streams.live.runner import run_worker
-from topics.settings import load_settings
+from streams.config.settings import load_settings
 run_worker(load_settings())
 """
 

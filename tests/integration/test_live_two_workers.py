@@ -13,9 +13,9 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
+from streams.config.settings import Settings
 from streams.core import default_rulebook, fold
 from streams.stages.topology import partition_for
-from topics.settings import Settings
 
 from .live_support import (
     free_port,

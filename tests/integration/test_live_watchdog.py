@@ -13,7 +13,7 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
-from topics.settings import Settings
+from streams.config.settings import Settings
 
 from .live_support import (
     committed_nothing,
@@ -35,7 +35,7 @@ async def never(*args):
     await asyncio.Event().wait()
 app._produce = never
 from streams.live.runner import run_worker
-from topics.settings import load_settings
+from streams.config.settings import load_settings
 run_worker(load_settings())
 """
 

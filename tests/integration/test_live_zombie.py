@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from streams.config.settings import Settings
 from streams.core import default_rulebook, fold, rollup_many, rollup_timeline, state_fingerprint
 from streams.stages.topology import ROLLUP_FEED, TopicNames, partition_for
-from topics.settings import Settings
 
 from .kafka_helpers import committed_offsets
 from .live_support import (

@@ -15,7 +15,7 @@ from sinks.errors import MigrationError
 from sinks.migrate import load_migrations, migrate
 from sinks.tables import TABLES
 from streams.cli import app
-from topics.settings import Settings
+from streams.config.settings import Settings
 
 # What the command view needs, written out by hand: ORDER BY and monthly partitions.
 EXPECTED_LAYOUT = {

@@ -13,11 +13,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
 
+from streams.config.settings import Settings
 from streams.stages.topology import LIVE_TOPICS
 from topics.outputs import Rejection
 from topics.privacy import redact_raw
 from topics.registry import ALL_TOPICS, DLQ
-from topics.settings import Settings
 
 from .kafka_helpers import admin_options
 from .live_support import (

@@ -22,9 +22,9 @@ import pytest
 import yaml
 from clickhouse_connect.driver.client import Client
 
+from streams.config.settings import Settings
 from streams.ops.record_signer import register_keys
 from tests.integration.kafka_helpers import run_cli, settings_env
-from topics.settings import Settings
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "prometheus.yml"
 JOB = "tierflow-workers"

@@ -10,13 +10,13 @@ import orjson
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from streams.config.settings import Settings
 from streams.stages.topology import LIVE_TOPICS
 from tests.integration import kcat
 from tests.integration.kafka_helpers import admin_options, read_topic, run_cli
 from topics.codec import decode
 from topics.outputs import Rejection
 from topics.registry import ALL_TOPICS, INPUT_TOPICS, TICKS
-from topics.settings import Settings
 
 
 @pytest.fixture

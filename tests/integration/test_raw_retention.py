@@ -13,12 +13,12 @@ import orjson
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
+from streams.config.settings import Settings
 from streams.ops.kafka import create_topics
 from streams.ops.record_signer import register_keys
 from tests.integration.kafka_helpers import admin_options, run_cli
 from tests.integration.live_support import live_settings
 from topics.registry import CASES
-from topics.settings import Settings
 
 CASE = orjson.loads((Path(__file__).parents[2] / "examples/case.json").read_bytes())
 MARCH = ["--from", "2026-03-01T00:00:00Z", "--to", "2026-04-01T00:00:00Z"]

@@ -10,8 +10,8 @@ from pathlib import Path
 import orjson
 from clickhouse_connect.driver.client import Client
 
+from streams.config.settings import Settings
 from tests.unit.test_input_checks import TYPO, hangzhou_outbreak
-from topics.settings import Settings
 
 from .kafka_helpers import run_cli
 from .replay_support import DECISIONS, decisions, drop_databases

@@ -14,9 +14,9 @@ import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from streams.config.settings import Settings
 from streams.core import shipped_registry
 from streams.simulate import REGISTRIES
-from topics.settings import Settings
 
 from .kafka_helpers import read_topic, run_cli
 from .live_support import live_settings, prepare, running_worker, simulate

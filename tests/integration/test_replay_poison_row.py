@@ -15,8 +15,8 @@ import orjson
 from clickhouse_connect.driver.client import Client
 
 from sinks.namespaces import migrate_namespaces
+from streams.config.settings import Settings
 from tests.unit.test_input_checks import hangzhou_outbreak, hz_case
-from topics.settings import Settings
 
 from .kafka_helpers import run_cli
 from .replay_support import DECISIONS, decisions, drop_databases

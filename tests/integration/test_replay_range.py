@@ -22,10 +22,10 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
 
+from streams.config.settings import Settings
 from streams.ops.demo import publish_scenarios
 from streams.simulate import generate
 from tests.integration.kafka_helpers import admin_options, signatures
-from topics.settings import Settings
 
 from .kafka_helpers import run_cli
 from .live_support import live_settings, prepare, running_worker, topic_of, wait_decided

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from streams.config.settings import Settings
 from streams.core import default_rulebook
 from streams.replay.runner import DecidedBatch, Review
 from streams.replay.session import ReviewRequest, replay_kafka
-from topics.settings import Settings
 
 from .chromium import screenshot
 from .kafka_helpers import run_cli

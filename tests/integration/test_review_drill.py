@@ -16,10 +16,10 @@ from clickhouse_connect.driver.client import Client
 
 from sinks.client import connect
 from sinks.command_view import read_review_record
+from streams.config.settings import Settings
 from streams.replay.drill import AgencyScore, score_drill
 from tests.grafana_sql import ALL, QueryWindow, VariableValue, expand, sql_targets
 from topics.models import IncidentEvent
-from topics.settings import Settings
 
 from .kafka_helpers import run_cli
 from .replay_support import drop_databases

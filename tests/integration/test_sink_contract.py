@@ -19,10 +19,10 @@ from sinks.errors import SinkBackpressure
 from sinks.memory import InMemorySink, MemoryStore
 from sinks.migrate import migrate
 from sinks.writer import RetryPolicy, Sink, SinkPolicy, dedup_token
+from streams.config.settings import Settings
 from topics.models import CaseEvent, TransferEvent
 from topics.outputs import Escalation, IncidentState, Task
 from topics.privacy import pseudonymise_case
-from topics.settings import Settings
 
 from .tcp_gate import Gate
 

@@ -22,15 +22,15 @@ from typer.testing import CliRunner
 
 from sinks.access import credentials
 from streams.cli import app
+from streams.config.kafka_security import read_login
+from streams.config.settings import Settings
 from streams.ops import workers
 from streams.ops.agencies import add_agency, revoke
 from streams.ops.kafka import create_topics
 from streams.ops.stack import stack_down, stack_status, stack_up
 from streams.ops.stack_proc import StackError, is_alive, wait_exit
 from tests.integration.kafka_helpers import admin_options, logs_in
-from topics.kafka_security import read_login
 from topics.registry import INPUT_TOPICS
-from topics.settings import Settings
 
 
 def _free_ports(count: int) -> list[int]:

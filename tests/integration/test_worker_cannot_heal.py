@@ -12,8 +12,8 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
+from streams.config.settings import Settings
 from streams.live.readiness import EXIT_CANNOT_HEAL
-from topics.settings import Settings
 
 from .live_support import ROOT, live_settings, prepare, worker_env
 

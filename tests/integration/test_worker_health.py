@@ -15,9 +15,9 @@ from clickhouse_connect.driver.client import Client
 
 from sinks.client import connect
 from sinks.pipeline_view import worker_health
+from streams.config.settings import Settings
 from streams.ops import workers
 from streams.ops.stack_proc import is_alive
-from topics.settings import Settings
 
 from .kafka_helpers import run_cli
 from .live_support import (

@@ -24,6 +24,7 @@ import orjson
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from streams.config.settings import Settings
 from streams.core import compile_rulebook, default_rulebook, input_problem, received_problem
 from streams.replay.runner import file_records
 from streams.simulate import generate
@@ -32,7 +33,6 @@ from streams.stages.decide import Decider
 from streams.stages.ticks import TickClock
 from topics.codec import MAX_RECORD_BYTES, decode, decode_tick
 from topics.outputs import Rejection
-from topics.settings import Settings
 
 P = "fuzz"
 # when the broker received every record (LogAppendTime): after the scenario, March 2026

@@ -11,7 +11,7 @@ import pytest
 
 from sinks.access import access_config_xml, check_database_name, login_for, users_xml
 from sinks.errors import SinkError
-from topics.settings import Settings
+from streams.config.settings import Settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "clickhouse"
 # What a grant may name: a tierflow or review database family, one of the live database's

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import orjson
 
+from streams.config.settings import Settings
 from streams.core import default_rulebook
 from streams.ops.kafka import topic_configs
 from streams.stages.batch import Record
@@ -17,7 +18,6 @@ from tests.unit.test_live_decide import KEY, NAME, NATIONAL_ID, NOW, SAME_A, P, 
 from topics.models import CaseEvent
 from topics.privacy import pseudonym
 from topics.registry import CASES, STOCK
-from topics.settings import Settings
 from topics.signing import KeyRing
 
 

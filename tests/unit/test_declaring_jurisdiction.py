@@ -16,6 +16,7 @@ from pydantic import SecretStr, ValidationError
 from typer.testing import CliRunner
 
 from streams.cli import app
+from streams.config.settings import Settings
 from streams.core import default_rulebook
 from streams.ops.agencies import add_agency, rotate_key
 from streams.stages.batch import Record
@@ -23,7 +24,6 @@ from streams.stages.decide import Decider
 from streams.stages.ticks import TickClock
 from topics.agencies import Agency, AgencyError, Registry, load_registry, save_registry
 from topics.outputs import Escalation, Rejection
-from topics.settings import Settings
 from topics.signing import HEADER, KeyRing, Signer, SigningKey, signature
 
 AT = datetime(2026, 3, 2, tzinfo=UTC)

@@ -18,6 +18,7 @@ import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
 from sinks.tables import TABLES
+from streams.config.settings import Settings
 from tests.grafana_sql import (
     CLICKHOUSE_UID,
     PROMETHEUS_UID,
@@ -25,7 +26,6 @@ from tests.grafana_sql import (
     panels,
     sql_targets,
 )
-from topics.settings import Settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 COMPOSE = DEPLOY / "docker-compose.yml"

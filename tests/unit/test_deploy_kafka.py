@@ -67,8 +67,8 @@ def _run_start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_compose_brokers_are_secured_as_the_local_stack(tmp_path: Path) -> None:
+    from streams.config.settings import Settings
     from streams.ops.stack_kafka import server_properties
-    from topics.settings import Settings
 
     done = _run_start(tmp_path)
     assert done.returncode == 0, done.stderr

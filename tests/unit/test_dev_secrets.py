@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from streams.cli import app
-from topics.settings import (
+from streams.config.settings import (
     DEV_SECRETS,
     EXIT_DEV_SECRET,
     WORKER_SECRETS,

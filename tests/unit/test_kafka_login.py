@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from streams.config.kafka_security import aiokafka_options, read_login
+from streams.config.settings import Settings
 from topics.errors import TierflowError
-from topics.kafka_security import aiokafka_options, read_login
-from topics.settings import Settings
 
 
 def test_the_login_of_a_properties_file_is_what_the_client_speaks_as(tmp_path: Path) -> None:

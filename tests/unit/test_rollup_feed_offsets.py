@@ -21,10 +21,10 @@ from typing import Any
 from faust.types import TP
 from faust.types.tuples import Message
 
+from streams.config.settings import Settings
 from streams.core import default_rulebook
 from streams.live.app import build_app
 from streams.live.rollup import feed_topic
-from topics.settings import Settings
 
 PREFIX = "p"
 FEED = TP(f"{PREFIX}.rollup-feed.v1", 0)

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from streams.config.settings import Settings
 from streams.ops.stack_clickhouse import config_xml, users_xml
 from streams.ops.stack_kafka import ensure_jars, java_argv, new_cluster_id, server_properties
 from streams.ops.stack_proc import StackError
-from topics.settings import Settings
 
 # `printf PASSWORD | sha256sum`, computed outside the code under test.
 SHA_TIERFLOW = "5aaebaa1b89a449641594c37172f978df4ca70476d5a6c09e20a51d99da8b6be"

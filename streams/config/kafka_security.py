@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import SecretStr
 
+from streams.config.settings import Settings
 from topics.errors import TierflowError
-from topics.settings import Settings
 
 
 @dataclass(frozen=True)

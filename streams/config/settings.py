@@ -1,7 +1,7 @@
-"""Settings from the environment (``TIERFLOW_*``), one object for every part.
+"""Settings from the environment (``TIERFLOW_*``), one object for every process.
 
-They live in ``topics`` because the topic prefix is a setting and ``topics`` is the one
-package everything else may import. Secrets are ``SecretStr`` so they never print.
+Process settings, not wire ones: ``topics`` takes the topic prefix and the jurisdiction
+digits as arguments and never reads them. Secrets are ``SecretStr`` so they never print.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class Settings(BaseSettings):
 
     # Kafka
     kafka_bootstrap: str = "127.0.0.1:19092"
-    # --- Kafka authentication (topics/kafka_security.py builds the clients' options) ---
+    # --- Kafka authentication (streams/config/kafka_security.py builds the clients' options) ---
     # SASL_PLAINTEXT on the local stack (loopback); SASL_SSL in production, with the CA
     # that signed the brokers' certificates (None: the system's trust store).
     kafka_security_protocol: Literal["SASL_PLAINTEXT", "SASL_SSL"] = "SASL_PLAINTEXT"
