@@ -19,6 +19,7 @@ from sinks.writer import RetryPolicy, SinkPolicy
 from streams.config.kafka_security import aiokafka_options, credentials, ssl_context
 from streams.config.settings import Settings
 from streams.live import metrics
+from streams.live.changelog_read import STORE_URL
 from streams.live.fencing import (
     PartitionCommitter,
     fence_on_rebalance,
@@ -68,8 +69,10 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
             partitions=PARTITIONS,
             use_partitioner=True,
             extra_topic_configs={"max.message.bytes": str(MAX_STATE_BYTES)},
+            store=STORE_URL,  # read back by the worker itself: streams.live.changelog_read
         ),
         rulebook,
+        aiokafka_options(settings, "worker"),
     )
     decider = _decider(settings, rulebook, clock, states)
     intake = _intake(app, settings, names)
@@ -88,6 +91,7 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
         group=intake.group,
         changelog=states.changelog,
         max_bytes=MAX_STATE_BYTES,
+        reload=states.refill,
     )
     commit = fenced_commits(committer, decider=decider, states=states, stop_reading=intake.revoke)
 

@@ -68,6 +68,7 @@ class PartitionCommitter:
         group: str,
         changelog: str,
         max_bytes: int,
+        reload: Callable[[frozenset[int]], Awaitable[None]] | None = None,
     ) -> None:
         self.kafka = kafka  # aiokafka client options (streams.config.kafka_security)
         self.prefix = prefix
@@ -75,6 +76,7 @@ class PartitionCommitter:
         self.group = group
         self.changelog = changelog
         self.max_bytes = max_bytes
+        self.reload = reload
         self._producers: dict[int, AIOKafkaProducer] = {}
         # A claim waits for the commit in flight, and a commit for the claim: a claim that
         # replaced a kept partition's producer mid-commit left that commit undone while
@@ -91,7 +93,9 @@ class PartitionCommitter:
         (returns once the broker has bumped every id's epoch). Every rebalance claims all of
         them again, kept ones too: another worker may have claimed one in between (this
         worker paused), which left this worker's producer fenced for good. Waits for a
-        commit in flight to end first."""
+        commit in flight to end first. Then ``reload`` (if given) reads the claimed
+        partitions' states back, still before any commit: a commit landing during that
+        read could be missing from what it read."""
         async with self._turn:
             await self._claim(partitions)
 
@@ -111,6 +115,15 @@ class PartitionCommitter:
             self._producers[partition] = producer
         await self._end_with_a_record(sorted(self._producers))
         log.info("%s: fenced and claimed partitions %s", self.stage, sorted(self._producers))
+        if self.reload is not None:
+            started = time.perf_counter()
+            await self.reload(frozenset(self._producers))
+            log.info(
+                "%s: states of partitions %s read back in %.1fs",
+                self.stage,
+                sorted(self._producers),
+                time.perf_counter() - started,
+            )
 
     async def _end_with_a_record(self, partitions: list[int]) -> None:
         """Append a tombstone of :data:`FENCE_KEY` (outside any transaction) to each

@@ -3,7 +3,7 @@ each partition's commit transaction (:mod:`streams.live.fencing`)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from streams.stages.state_records import RecordStore
@@ -85,10 +85,18 @@ class DecideStateStore(RecordStore):
     murmur2(jurisdiction) — the partition the decide stage reads that jurisdiction from,
     which is what Faust's recovery expects (DESIGN.md section 7)."""
 
-    def __init__(self, table: Any, rulebook: Any) -> None:
+    def __init__(self, table: Any, rulebook: Any, kafka: Mapping[str, Any]) -> None:
         super().__init__(table.data, rulebook)
         self.table = table
+        self.kafka = kafka  # aiokafka client options, for :meth:`refill`
 
     @property
     def changelog(self) -> str:
         return str(self.table.changelog_topic.get_topic_name())
+
+    async def refill(self, partitions: frozenset[int]) -> None:
+        """Make the local copy the changelog's committed records of ``partitions``, read in
+        bulk (the table's store is a :class:`streams.live.changelog_read.ReadAheadStore`,
+        so Faust's recovery then starts where this read ended); forgets what was noted."""
+        await self.table.data.refill(self.kafka, self.changelog, partitions)
+        self.forget()
