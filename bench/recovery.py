@@ -43,7 +43,7 @@ from streams.config.kafka_security import aiokafka_options
 from streams.config.settings import Settings, load_settings
 from streams.core import default_rulebook
 from streams.core.changelog import all_records
-from streams.live.app import MAX_STATE_BYTES
+from streams.live.faust_app import MAX_STATE_BYTES
 from streams.ops.kafka import admin_client
 from streams.ops.record_signer import RecordSigner, register_keys
 from streams.ops.runtime import tune_gc_for_core_state

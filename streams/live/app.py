@@ -12,23 +12,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
-import faust
-
 from sinks.namespaces import namespace_sinks
 from sinks.writer import RetryPolicy, SinkPolicy
-from streams.config.kafka_security import aiokafka_options, credentials, ssl_context
+from streams.config.kafka_security import aiokafka_options
 from streams.config.settings import Settings
 from streams.live import metrics
 from streams.live.changelog_read import STORE_URL
-from streams.live.fencing import (
-    PartitionCommitter,
-    fence_on_rebalance,
-    fenced_commits,
-)
+from streams.live.faust_app import MAX_STATE_BYTES, faust_app
+from streams.live.fencing import PartitionCommitter, fenced_commits
 from streams.live.health import Heartbeat
 from streams.live.intake import Intake
 from streams.live.landing import Landing
 from streams.live.readiness import stop_for_good, wait_until_migrated
+from streams.live.rebalance import fence_on_rebalance
 from streams.live.rollup import rollup_stage
 from streams.live.state_store import DecideStateStore
 from streams.live.waiting import assignment_wait, report_while
@@ -46,14 +42,11 @@ log = logging.getLogger("tierflow.live")
 EXIT_STAGE_FAILED = 70  # EX_SOFTWARE: a stage raised; the supervisor restarts the worker
 EXIT_STALLED = 75  # EX_TEMPFAIL: the decide stage stopped committing with records waiting
 
-# Core states can outgrow Kafka's default 1 MB record limit on a long incident.
-MAX_STATE_BYTES = 32 << 20
-
 
 def build_app(settings: Settings, rulebook: Any) -> Any:
     """A configured Faust app; run it with :func:`streams.live.runner.run_worker`."""
     names = TopicNames(settings.topic_prefix)
-    app = _faust_app(settings)
+    app = faust_app(settings)
     ticks_topic = names.of(TICKS)
     # Faust's group holds the ticks topic: its assignment (co-partitioned with the table)
     # says which partitions this worker decides; the intake reads them (streams.live.intake)
@@ -333,55 +326,6 @@ def _stop_hard(stage: str, records: int) -> NoReturn:
         exc_info=True,
     )
     os._exit(EXIT_STAGE_FAILED)
-
-
-def _faust_credentials(settings: Settings) -> faust.SASLCredentials:
-    """The worker principal, as Faust passes it to its aiokafka clients (SASL_SSL when a
-    TLS context is given)."""
-    username, password = credentials(settings, "worker")
-    return faust.SASLCredentials(
-        username=username,
-        password=password,
-        mechanism=settings.kafka_sasl_mechanism,
-        ssl_context=ssl_context(settings),
-    )
-
-
-def _faust_app(settings: Settings) -> Any:
-    datadir = settings.stack_home / "worker" / settings.topic_prefix
-    datadir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
-        f"{settings.topic_prefix}.decide",
-        broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
-        broker_credentials=_faust_credentials(settings),
-        store="memory://",
-        autodiscover=False,
-        web_enabled=False,
-        datadir=str(datadir),
-        topic_partitions=PARTITIONS,
-        topic_replication_factor=settings.replication_factor,
-        consumer_auto_offset_reset="earliest",
-        broker_commit_interval=1.0,
-        producer_acks=-1,
-        producer_linger_ms=5,
-        producer_max_request_size=MAX_STATE_BYTES,
-        stream_recovery_delay=0.2,
-        # A worker that died without leaving the group holds its partitions until the
-        # session times out (Faust's default: 60 s), so a restart waits that long. 10 s is
-        # well above one decide batch, which holds the event loop (and so the heartbeats).
-        broker_session_timeout=10.0,
-        # ... unless the restart has the same static member id: then it replaces the
-        # killed member at once (settings.worker_instance_id).
-        consumer_group_instance_id=settings.worker_instance_id,
-        # A group formed before the broker knew the ticks topic's partitions assigns none
-        # of them (seen right after a cold start); fresher metadata makes the consumer
-        # notice them and rebalance within seconds instead of Kafka's default 5 minutes.
-        consumer_metadata_max_age_ms=10_000,
-        # The memory store keeps a standby copy in RAM per replica; recovery from the
-        # changelog is the fallback instead.
-        table_standby_replicas=0,
-    )
-    return app
 
 
 def _exit_if_stalled(

@@ -99,7 +99,10 @@ class ReadAheadStore(Store[bytes, bytes]):
         self, kafka: Mapping[str, Any], topic: str, partitions: Collection[int]
     ) -> None:
         """Empty the local copy and read ``partitions`` of the changelog ``topic`` into it:
-        the copy is then the changelog's committed records of exactly those partitions."""
+        the copy is then the changelog's committed records of exactly those partitions.
+        Nothing may read the copy meanwhile (it is partly filled): the claim that calls
+        this holds the committer's turn (:meth:`streams.live.fencing.PartitionCommitter.
+        exclusive`)."""
         self.data.clear()
         self._key_partition.clear()
         self.read_to = {}

@@ -12,9 +12,10 @@ for both stages that keep states:
   (``decide-intake``: the decide stage's partitions, numbered as the ticks topic's;
   ``rollup``: the roll-up feed's one partition). Whoever is given ``p`` initialises that
   id (:meth:`PartitionCommitter.claim`) *before* the table's changelog is recovered (the
-  worker wraps Faust's table rebalance, :func:`fence_on_rebalance`): the broker bumps the
-  id's epoch, aborts the previous owner's open transaction, and refuses every later send
-  or commit of the previous owner's producer (``ProducerFenced``).
+  worker wraps Faust's table rebalance,
+  :func:`streams.live.rebalance.fence_on_rebalance`): the broker bumps the id's epoch,
+  aborts the previous owner's open transaction, and refuses every later send or commit
+  of the previous owner's producer (``ProducerFenced``).
 - A commit (:meth:`PartitionCommitter.commit`) is, per partition, one transaction: the
   changelog records of the states of the partition's keys, and the stage's offsets of the
   partition (``send_offsets_to_transaction``), committed together or not at all; every
@@ -36,12 +37,14 @@ transaction is their only writer, Faust commits none of them: :mod:`streams.live
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import ProducerFenced
 
 from streams.live import metrics
@@ -69,6 +72,7 @@ class PartitionCommitter:
         changelog: str,
         max_bytes: int,
         reload: Callable[[frozenset[int]], Awaitable[None]] | None = None,
+        source: str | None = None,
     ) -> None:
         self.kafka = kafka  # aiokafka client options (streams.config.kafka_security)
         self.prefix = prefix
@@ -77,6 +81,12 @@ class PartitionCommitter:
         self.changelog = changelog
         self.max_bytes = max_bytes
         self.reload = reload
+        # The topic whose offsets the stage commits, and where each claimed partition of it
+        # resumes, noted at each claim (``claims`` counts them): the roll-up agent's
+        # streams.live.rollup.FeedCursor.
+        self.source = source
+        self.resume_from: dict[int, int] = {}
+        self.claims = 0
         self._producers: dict[int, AIOKafkaProducer] = {}
         # A claim waits for the commit in flight, and a commit for the claim: a claim that
         # replaced a kept partition's producer mid-commit left that commit undone while
@@ -115,6 +125,8 @@ class PartitionCommitter:
             self._producers[partition] = producer
         await self._end_with_a_record(sorted(self._producers))
         log.info("%s: fenced and claimed partitions %s", self.stage, sorted(self._producers))
+        if self.source is not None:
+            await self._note_the_start(sorted(self._producers))
         if self.reload is not None:
             started = time.perf_counter()
             await self.reload(frozenset(self._producers))
@@ -124,6 +136,22 @@ class PartitionCommitter:
                 sorted(self._producers),
                 time.perf_counter() - started,
             )
+
+    async def _note_the_start(self, partitions: list[int]) -> None:
+        """Set :attr:`resume_from`: each of ``partitions`` of :attr:`source` at its offset
+        committed in the stage's group (0 when none), and count the claim."""
+        assert self.source is not None
+        tps = [TopicPartition(self.source, p) for p in partitions]
+        admin = AIOKafkaAdminClient(**self.kafka)
+        await admin.start()
+        try:
+            committed = await admin.list_consumer_group_offsets(self.group, partitions=tps)
+        finally:
+            await admin.close()
+        self.resume_from = {
+            tp.partition: max(committed[tp].offset, 0) if tp in committed else 0 for tp in tps
+        }
+        self.claims += 1
 
     async def _end_with_a_record(self, partitions: list[int]) -> None:
         """Append a tombstone of :data:`FENCE_KEY` (outside any transaction) to each
@@ -142,6 +170,24 @@ class PartitionCommitter:
                 await acknowledged
         finally:
             await producer.stop()
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        """While this is held no claim runs (a claim waits for it), so no claim's read-back
+        empties and refills the states under a batch that read them before it and commits
+        them after. The roll-up agent holds it over each batch, reading to committing,
+        and commits inside it with :meth:`commit_exclusive`. (The decide stage reads no
+        state from a revoke to the next assignment, so its batches need not.)"""
+        async with self._turn:
+            yield
+
+    async def commit_exclusive(
+        self,
+        states: Mapping[int, Mapping[bytes, bytes | None]],
+        offsets: Mapping[TopicPartition, int],
+    ) -> list[int]:
+        """:meth:`commit`, inside :meth:`exclusive`."""
+        return await self._commit(states, offsets)
 
     async def commit(
         self,
@@ -311,69 +357,3 @@ def log_lost(committer: PartitionCommitter, lost: list[int]) -> None:
             committer.stage,
             lost,
         )
-
-
-class ClaimedPartitions:
-    """What this worker claimed in the group generation it last claimed in, by topic: the
-    partitions it may read once their tables are recovered.
-
-    Faust signals ``on_rebalance_complete`` when *a* recovery ends, also one of an older
-    generation whose assignment a newer rebalance has already replaced in the consumer
-    (its generation check comes after the signal). The consumer's assignment at that
-    moment is the newer one, neither claimed nor recovered yet: an intake given it decided
-    partitions another worker owned and was deciding too, from states without that
-    worker's (the compose fault test's divergence, issue 16). So the intake reads what
-    was claimed, and only while the generation it was claimed in is still the current one.
-    """
-
-    def __init__(self, app: Any) -> None:
-        self._app = app
-        self._generation: int | None = None
-        self._partitions: dict[str, frozenset[int]] = {}
-
-    def current(self, topic: str) -> frozenset[int] | None:
-        """The partitions of ``topic`` claimed in the consumer's current generation; None
-        when that generation has claimed nothing yet (its rebalance is under way)."""
-        if self._generation is None or self._generation != self._app.consumer_generation_id:
-            return None
-        return self._partitions.get(topic, frozenset())
-
-    def record(self, generation: int, partitions: dict[str, frozenset[int]]) -> None:
-        """Note the partitions claimed, by topic, in ``generation``."""
-        self._generation, self._partitions = generation, partitions
-
-
-def fence_on_rebalance(app: Any, claims: Mapping[str, PartitionCommitter]) -> ClaimedPartitions:
-    """Wrap Faust's table rebalance so that, for each ``topic -> committer`` of ``claims``,
-    the previous owners of the topic's partitions assigned here are fenced before the
-    tables recover (as Faust's ``exactly_once`` does). Returns what was claimed.
-
-    A rebalance of a generation the consumer has already left behind claims nothing (Faust
-    skips its recovery too): its assignment may give partitions that the newer generation
-    gives another worker, and a claim would fence that worker's commits."""
-    recover = app.tables.on_rebalance
-    claimed = ClaimedPartitions(app)
-
-    async def fence_then_recover(
-        assigned: set[Any], revoked: set[Any], newly_assigned: set[Any], generation_id: int = 0
-    ) -> None:
-        if generation_id == app.consumer_generation_id:
-            # Nothing the previous owners send after the claim becomes visible, so the
-            # state recovered next is final.
-            held = {
-                topic: frozenset(tp.partition for tp in assigned if tp.topic == topic)
-                for topic in claims
-            }
-            for topic, committer in claims.items():
-                await committer.claim(held[topic])
-            claimed.record(generation_id, held)
-        else:
-            log.info(
-                "rebalance of generation %d skipped: the consumer is in generation %d already",
-                generation_id,
-                app.consumer_generation_id,
-            )
-        await recover(assigned, revoked, newly_assigned, generation_id)
-
-    app.tables.on_rebalance = fence_then_recover
-    return claimed

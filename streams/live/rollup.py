@@ -28,6 +28,7 @@ per-topic switch removes it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -37,11 +38,14 @@ from aiokafka import TopicPartition
 from streams.config.kafka_security import aiokafka_options
 from streams.config.settings import Settings
 from streams.live import metrics
+from streams.live.changelog_read import STORE_URL
 from streams.live.fencing import PartitionCommitter, log_lost
 from streams.live.state_store import FencedStateStore
 from streams.stages.batch import Outgoing
 from streams.stages.rollup_stage import RollupStage
 from streams.stages.topology import ROLLUP_FEED, TopicNames
+
+log = logging.getLogger("tierflow.live.rollup")
 
 # The roll-up feed is small next to the inputs: Faust's own batches are fast enough.
 ROLLUP_BATCH_MAX = 1000
@@ -81,7 +85,9 @@ def rollup_stage(
             value_type=bytes,
             partitions=ROLLUP_FEED.partitions,
             use_partitioner=True,
+            store=STORE_URL,  # read back by the worker itself: streams.live.changelog_read
         ),
+        aiokafka_options(settings, "worker"),
         partitions=ROLLUP_FEED.partitions,
     )
     stage = RollupStage(
@@ -98,19 +104,36 @@ def rollup_stage(
         group=app.conf.id,  # Faust's group: the feed's consumer seeks to what it holds
         changelog=store.changelog,
         max_bytes=max_bytes,
+        reload=store.refill,
+        source=TopicNames(settings.topic_prefix).of(ROLLUP_FEED),
     )
 
+    cursor = FeedCursor(committer)
+
     async def roll_up(stream: Any) -> None:
-        async for events in stream.take_events(ROLLUP_BATCH_MAX, within=ROLLUP_BATCH_WAIT_S):
+        async for taken in stream.take_events(ROLLUP_BATCH_MAX, within=ROLLUP_BATCH_WAIT_S):
+            events, gaps = cursor.admit(taken)
+            for tp, offset in gaps.items():
+                log.warning(
+                    "roll-up feed %s: the consumer skipped to past %d; reading again from there",
+                    tp,
+                    offset,
+                )
+                await app.consumer.seek(tp, offset)
+            if not events:
+                continue
             try:
-                outgoing = stage.decide_records([event.value for event in events])
-                await produce([o.encoded() for o in outgoing])
-                stage.flush_states()
-                offsets: dict[TopicPartition, int] = {}
-                for event in events:
-                    message = event.message
-                    offsets[TopicPartition(message.topic, message.partition)] = message.offset + 1
-                lost = await committer.commit(store.take_unsent(), offsets)
+                async with committer.exclusive():  # no claim's read-back in between
+                    outgoing = stage.decide_records([event.value for event in events])
+                    await produce([o.encoded() for o in outgoing])
+                    stage.flush_states()
+                    offsets: dict[TopicPartition, int] = {}
+                    for event in events:
+                        message = event.message
+                        offsets[TopicPartition(message.topic, message.partition)] = (
+                            message.offset + 1
+                        )
+                    lost = await committer.commit_exclusive(store.take_unsent(), offsets)
                 log_lost(committer, lost)
                 if lost:  # as the decide stage's commit (fencing.fenced_commits)
                     store.drop_partitions(lost)
@@ -120,3 +143,44 @@ def rollup_stage(
 
     app.agent(feed_topic(app, settings.topic_prefix))(roll_up)
     return stage, committer
+
+
+class FeedCursor:
+    """Which feed records the roll-up agent decides: each partition's records in offset
+    order from where the last claim found it committed
+    (:attr:`streams.live.fencing.PartitionCommitter.resume_from`), each once.
+
+    Faust's consumer begins a partition taken over with no committed offset (or 0) where
+    its position happens to be: a worker taking the feed over from one paused before its
+    first roll-up commit began at the feed's end, and what was fed before the takeover was
+    never rolled up (the zombie test's lost province timeline). So a record past the
+    expected offset is a gap: the consumer is sent back there (once per gap) and the
+    records after it are left until it is filled. Records before it were decided and
+    committed already."""
+
+    def __init__(self, committer: PartitionCommitter) -> None:
+        self.committer = committer
+        self._claims = -1
+        self._next: dict[int, int] = {}
+        self._sought: dict[int, int] = {}  # partition -> offset the consumer was sent to
+
+    def admit(self, events: list[Any]) -> tuple[list[Any], dict[TopicPartition, int]]:
+        """The events to decide, in order, and the partitions to seek (to the offset)."""
+        if self._claims != self.committer.claims:
+            self._claims = self.committer.claims
+            self._next = dict(self.committer.resume_from)
+            self._sought = {}
+        admitted: list[Any] = []
+        gaps: dict[TopicPartition, int] = {}
+        for event in events:
+            message = event.message
+            partition, offset = message.partition, message.offset
+            want = self._next.get(partition)
+            if want is None or offset == want:
+                admitted.append(event)
+                self._next[partition] = offset + 1
+                self._sought.pop(partition, None)
+            elif offset > want and self._sought.get(partition) != want:
+                gaps[TopicPartition(message.topic, partition)] = want
+                self._sought[partition] = want
+        return admitted, gaps

@@ -25,7 +25,35 @@ class ChangelogError(TierflowError):
         )
 
 
-class FencedStateStore:
+class _ReadBack:
+    """A stage's states in a Faust table whose store is a
+    :class:`streams.live.changelog_read.ReadAheadStore`: its changelog is read back by
+    :meth:`refill` on every claim (:class:`streams.live.fencing.PartitionCommitter`), never
+    by Faust's recovery."""
+
+    def __init__(self, table: Any, kafka: Mapping[str, Any]) -> None:
+        self.table = table
+        self.kafka = kafka  # aiokafka client options
+
+    @property
+    def changelog(self) -> str:
+        return str(self.table.changelog_topic.get_topic_name())
+
+    async def refill(self, partitions: frozenset[int]) -> None:
+        """Make the local copy the changelog's committed records of ``partitions``, read in
+        bulk, so Faust's recovery then starts where this read ended; then :meth:`forget`.
+        A copy that only Faust's recovery kept up went wrong after a fenced commit: the
+        commit drops the lost partitions from the copy, and Faust, taking a partition back,
+        read on from where it had stopped, not from the beginning (the zombie test's lost
+        roll-up timeline)."""
+        await self.table.data.refill(self.kafka, self.changelog, partitions)
+        self.forget()
+
+    def forget(self) -> None:
+        """Drop what was derived from the local copy (nothing here)."""
+
+
+class FencedStateStore(_ReadBack):
     """:class:`streams.stages.decide.StateStore` over a Faust table of bytes keyed by the
     area's bytes, for a fenced stage: the roll-up stage's states (``partitions=1``; the
     decide stage's are per-key records, :class:`DecideStateStore`). ``put`` sets the
@@ -38,8 +66,8 @@ class FencedStateStore:
     to murmur2(key) — the partition the stage reads that key's records from, which is what
     Faust's recovery expects (DESIGN.md section 7)."""
 
-    def __init__(self, table: Any, partitions: int = PARTITIONS) -> None:
-        self.table = table
+    def __init__(self, table: Any, kafka: Mapping[str, Any], partitions: int = PARTITIONS) -> None:
+        super().__init__(table, kafka)
         self.partitions = partitions  # of the table's changelog
         self._unsent: dict[bytes, bytes] = {}
 
@@ -54,10 +82,6 @@ class FencedStateStore:
 
     def jurisdictions(self) -> Iterator[str]:
         return (key.decode() for key in self.table)
-
-    @property
-    def changelog(self) -> str:
-        return str(self.table.changelog_topic.get_topic_name())
 
     def drop_partitions(self, partitions: Collection[int]) -> None:
         """Remove the local copy's states of ``partitions``, as
@@ -75,7 +99,7 @@ class FencedStateStore:
         return out
 
 
-class DecideStateStore(RecordStore):
+class DecideStateStore(RecordStore, _ReadBack):
     """The decide stage's states as per-key records in the worker's Faust table
     (:class:`streams.stages.state_records.RecordStore` over the table's local copy):
     :meth:`flush` sets the local copy only; :meth:`take_unsent` hands the records to the
@@ -86,17 +110,5 @@ class DecideStateStore(RecordStore):
     which is what Faust's recovery expects (DESIGN.md section 7)."""
 
     def __init__(self, table: Any, rulebook: Any, kafka: Mapping[str, Any]) -> None:
-        super().__init__(table.data, rulebook)
-        self.table = table
-        self.kafka = kafka  # aiokafka client options, for :meth:`refill`
-
-    @property
-    def changelog(self) -> str:
-        return str(self.table.changelog_topic.get_topic_name())
-
-    async def refill(self, partitions: frozenset[int]) -> None:
-        """Make the local copy the changelog's committed records of ``partitions``, read in
-        bulk (the table's store is a :class:`streams.live.changelog_read.ReadAheadStore`,
-        so Faust's recovery then starts where this read ended); forgets what was noted."""
-        await self.table.data.refill(self.kafka, self.changelog, partitions)
-        self.forget()
+        RecordStore.__init__(self, table.data, rulebook)
+        _ReadBack.__init__(self, table, kafka)

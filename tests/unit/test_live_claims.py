@@ -15,7 +15,7 @@ from typing import Any
 
 from faust.types import TP
 
-from streams.live.fencing import ClaimedPartitions, fence_on_rebalance
+from streams.live.rebalance import ClaimedPartitions, fence_on_rebalance
 
 TICKS = "p.ticks.v1"
 FEED = "p.rollup-feed.v1"

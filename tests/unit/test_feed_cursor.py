@@ -1,0 +1,61 @@
+"""The roll-up agent decides each feed record once, in offset order, from where the last
+claim found the feed committed (streams/live/rollup.py FeedCursor): Faust's consumer began
+a partition taken over with nothing committed at the feed's end, and what was fed before
+the takeover was never rolled up (test_live_zombie). Offsets here are hand-picked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import TopicPartition
+
+from streams.live.rollup import FeedCursor
+
+FEED = "p.rollup-feed.v1"
+
+
+@dataclass
+class _Message:
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass
+class _Event:
+    message: _Message
+
+
+@dataclass
+class _Claims:
+    claims: int
+    resume_from: dict[int, int]
+
+
+def _events(*offsets: int) -> list[Any]:
+    return [_Event(_Message(FEED, 0, o)) for o in offsets]
+
+
+def _offsets(events: list[Any]) -> list[int]:
+    return [e.message.offset for e in events]
+
+
+def test_a_takeover_that_began_at_the_end_goes_back_to_the_start() -> None:
+    claims = _Claims(claims=1, resume_from={0: 0})
+    cursor = FeedCursor(claims)  # type: ignore[arg-type]
+    admitted, gaps = cursor.admit(_events(54, 55))
+    assert (_offsets(admitted), gaps) == ([], {TopicPartition(FEED, 0): 0})
+    # the records still buffered past the gap: no second seek, nothing decided
+    assert cursor.admit(_events(56)) == ([], {})
+    # after the seek: the start, then on; a record seen twice is decided once
+    admitted, gaps = cursor.admit(_events(0, 1, 2, 1, 3))
+    assert (_offsets(admitted), gaps) == ([0, 1, 2, 3], {})
+
+
+def test_a_claim_resumes_from_what_it_found_committed() -> None:
+    claims = _Claims(claims=1, resume_from={0: 10})
+    cursor = FeedCursor(claims)  # type: ignore[arg-type]
+    assert _offsets(cursor.admit(_events(8, 9, 10, 11))[0]) == [10, 11]
+    claims.claims, claims.resume_from = 2, {0: 5}  # taken over and back: committed at 5
+    assert _offsets(cursor.admit(_events(5, 6))[0]) == [5, 6]
