@@ -1,5 +1,5 @@
-"""The decide table's changelog read back in bulk, by the worker itself, before Faust's
-recovery.
+"""The tables' changelogs (decide and roll-up states) read back in bulk, by the worker
+itself, before Faust's recovery.
 
 Faust's recovery hands every changelog record through its consumer, an event and its
 recovery loop one at a time: ~2.6 k records/s, so 2 minutes for the ~320 k records of

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from streams.config.kafka_security import Principal, aiokafka_options
@@ -43,6 +43,16 @@ def run_cli(
     if check and proc.returncode != 0:
         raise AssertionError(f"tierflow {args} exited {proc.returncode}:\n{proc.stderr}")
     return proc
+
+
+def changelog_topic(settings: Settings, name: str, partitions: int) -> NewTopic:
+    """A compacted topic like a worker's table changelog."""
+    return NewTopic(
+        name,
+        num_partitions=partitions,
+        replication_factor=settings.replication_factor,
+        topic_configs={"cleanup.policy": "compact"},
+    )
 
 
 def admin_options(bootstrap: str) -> dict[str, Any]:

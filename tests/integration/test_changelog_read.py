@@ -13,7 +13,6 @@ from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import NewTopic
 from faust.types import TP
 
 from streams.config.kafka_security import aiokafka_options
@@ -22,19 +21,12 @@ from streams.live.changelog_read import STORE_URL, ReadAheadStore
 from streams.live.fencing import PartitionCommitter
 from streams.ops.kafka import admin_client
 
+from .kafka_helpers import changelog_topic
+
 
 async def _topics(settings: Settings, changelog: str) -> None:
     async with admin_client(settings) as admin:
-        await admin.create_topics(
-            [
-                NewTopic(
-                    changelog,
-                    num_partitions=2,
-                    replication_factor=settings.replication_factor,
-                    topic_configs={"cleanup.policy": "compact"},
-                )
-            ]
-        )
+        await admin.create_topics([changelog_topic(settings, changelog, 2)])
 
 
 def _committer(settings: Settings, changelog: str, reload: Any = None) -> PartitionCommitter:

@@ -22,7 +22,7 @@ from streams.config.settings import Settings
 from streams.live.fencing import FENCE_KEY, PartitionCommitter
 from streams.ops.kafka import admin_client
 
-from .kafka_helpers import committed_offsets
+from .kafka_helpers import changelog_topic, committed_offsets
 
 STATES = 3000  # enough states that the commit is still sending when the claim begins
 STATE_BYTES = 4096
@@ -33,12 +33,7 @@ async def _topics(settings: Settings, changelog: str, source: str) -> None:
     async with admin_client(settings) as admin:
         await admin.create_topics(
             [
-                NewTopic(
-                    changelog,
-                    num_partitions=1,
-                    replication_factor=settings.replication_factor,
-                    topic_configs={"cleanup.policy": "compact"},
-                ),
+                changelog_topic(settings, changelog, 1),
                 NewTopic(source, num_partitions=1, replication_factor=settings.replication_factor),
             ]
         )
