@@ -3,7 +3,7 @@ into ClickHouse) against the ceiling (bench/ceiling.py: decoding and folding the
 records in one process, no Kafka, no landing) and raw aiokafka consumption, in one run.
 
     .venv/bin/python -m bench.e2e [--events 1000000] [--latency-s 30] [--split]
-        [--rate R] [--skip throughput|latency|recovery] [--hold]
+        [--rate R] [--skip throughput|latency|recovery] [--hold] [--static]
 
 1. **Throughput.** ``--events`` mixed events (bench/core.py's generator: 75 % cases,
    10 % stock, 8 % transfers, 7 % incident reports over 8 cities), encoded before the
@@ -38,6 +38,10 @@ time per batch would hold most events behind its newest tick, raising and retrac
 ``event_held`` alert for each, which a wall-clock worker never does for past events and
 the ceiling (no ticks) never does either.
 
+``--static`` makes the throughput phase's workers static group members (one
+``group.instance.id`` per process), so the recovery phase's restart is what a supervisor's
+restart in place is, not a new member waiting out the killed one's session.
+
 ``--split`` runs the worker as two processes, one deciding and one landing
 (``TIERFLOW_WORKER_STAGES``), so that the landing has the second core.
 
@@ -68,6 +72,7 @@ from bench.live_bench import (
     Keyed,
     Workers,
     committed,
+    decide_time,
     drop,
     fresh,
     holding_nothing,
@@ -117,7 +122,7 @@ def _ceiling(records: list[Keyed]) -> float:
 
 def throughput(
     base: Settings, events: int, max_s: float, log: Path, *, keep: bool, split: bool,
-    recover: bool, env: dict[str, str],
+    recover: bool, env: dict[str, str], instance: str | None,
 ) -> float:  # fmt: skip
     """Runs the throughput phase (then the recovery phase unless not ``recover``); returns
     the end-to-end rate."""
@@ -125,7 +130,7 @@ def throughput(
     print(f"throughput: encoding {events:,} mixed events …", flush=True)
     records = mixed(settings, events)
     ceiling_rate = _ceiling(records)
-    worker = Workers.start(settings, log, split, **env)
+    worker = Workers.start(settings, log, split, instance=instance, **env)
     curve = Curve()
     try:
         worker.ready()
@@ -144,12 +149,13 @@ def throughput(
         sample()
         print("  " + cpu.describe(time.time() - first))
         print(f"  worker peak RSS: {worker.peak_rss()}")
+        print("  " + decide_time(worker.metrics(), time.time() - first))
         e2e = _report(
             settings, events, first=first, drained=drained, curve=curve,
             ceiling_rate=ceiling_rate,
         )  # fmt: skip
         if recover and drained.landed is not None:
-            recovery(settings, worker, log, events, split, env=env)
+            recovery(settings, worker, log, events, split, env=env, instance=instance)
     finally:
         worker.stop()
     if not keep:
@@ -199,10 +205,11 @@ def _report(
 
 def recovery(
     settings: Settings, workers: Workers, log: Path, events: int, split: bool, *,
-    env: dict[str, str],
+    env: dict[str, str], instance: str | None,
 ) -> None:  # fmt: skip
     """SIGKILL the drained ``workers``, publish new events, start new workers (replacing
-    ``workers``' members): time to the decide group's first new commit."""
+    ``workers``' members; static members with the killed ones' ids when ``instance``):
+    time to the decide group's first new commit."""
     group = f"{settings.topic_prefix}.decide-intake"
     extra = max(events // 100, 1_000)
     more = mixed(settings, extra, start=events)
@@ -210,20 +217,21 @@ def recovery(
     before = asyncio.run(committed(settings, group))
     asyncio.run(publish(aiokafka_options(settings, "admin"), more))
     began = time.monotonic()
-    workers.members = Workers.start(settings, log, split, **env).members
-    workers.ready(timeout=600)  # a large state's recovery comes first
-    assigned = time.monotonic() - began
+    workers.members = Workers.start(settings, log, split, instance=instance, **env).members
+    assigned: float | None = None  # both stages' partitions (the landing's may come last)
     first: float | None = None
-    while time.monotonic() - began < 300:
+    while time.monotonic() - began < 600:
+        if assigned is None and workers.assigned():
+            assigned = time.monotonic() - began
         now_committed = asyncio.run(committed(settings, group))
         if now_committed > before and first is None:
             first = time.monotonic() - began
-        if now_committed >= before + extra:
+        if now_committed >= before + extra and assigned is not None:
             break
         time.sleep(0.25)
     all_in = time.monotonic() - began
-    if first is None:
-        print(f"recovery after SIGKILL: no new commit within {all_in:.0f} s")
+    if first is None or assigned is None:
+        print(f"recovery after SIGKILL: no new commit or no assignment within {all_in:.0f} s")
         return
     print(
         f"recovery after SIGKILL ({events:,} events of state, {extra:,} new events): "
@@ -299,6 +307,13 @@ def main() -> None:
     parser.add_argument(
         "--split", action="store_true", help="decide and land in two processes (two cores)"
     )
+    parser.add_argument(
+        "--static",
+        action="store_true",
+        help="the throughput phase's workers are static group members (group.instance.id), "
+        "as a supervised deployment's are: a restart takes the killed member's partitions "
+        "back without waiting for its session to time out",
+    )
     args = parser.parse_args()
     base = load_settings()
     log = ROOT / "var" / "bench-e2e-worker.log"
@@ -319,6 +334,7 @@ def main() -> None:
         e2e = throughput(
             base, args.events, args.max_s, log, keep=args.keep, split=args.split,
             recover="recovery" not in args.skip, env=env,
+            instance="bench-e2e" if args.static else None,
         )  # fmt: skip
     if "latency" not in args.skip:
         if args.rate is not None:

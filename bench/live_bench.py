@@ -169,18 +169,44 @@ class Worker:
 def consumed_in(metrics: str) -> int:
     """Input records the decide stage has decoded: its counter in a ``/metrics`` text,
     summed over labels."""
-    return int(
-        sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in metrics.splitlines()
-            if line.startswith("tierflow_records_consumed_total")
-        )
+    return int(_metric(metrics, "tierflow_records_consumed_total"))
+
+
+def _metric(metrics: str, name: str) -> float:
+    """A metric's value in a ``/metrics`` text, summed over labels (0 when absent)."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith((name + " ", name + "{"))
+    )
+
+
+def decide_time(metrics: str, seconds: float) -> str:
+    """Where the decide stage's ``seconds`` went, from its histograms in a ``/metrics``
+    text: deciding batches (decode, core, encode, produce, acknowledgements), commits
+    (states flushed, transactions), and the rest (reading, the journal, waiting); and the
+    records it produced per record consumed."""
+    batches = _metric(metrics, "tierflow_decide_batch_seconds_count")
+    deciding = _metric(metrics, "tierflow_decide_batch_seconds_sum")
+    committing = _metric(metrics, "tierflow_decide_commit_seconds_sum")
+    commits = _metric(metrics, "tierflow_decide_commit_seconds_count")
+    flushing = _metric(metrics, "tierflow_state_flush_seconds_sum")
+    consumed = _metric(metrics, "tierflow_records_consumed_total")
+    produced = _metric(metrics, "tierflow_outputs_total")
+    rest = seconds - deciding - committing
+    return (
+        f"decide stage's {seconds:.0f} s: {batches:,.0f} batches decided and produced in "
+        f"{deciding:.1f} s, {commits:,.0f} commits in {committing:.1f} s (states flushed "
+        f"{flushing:.1f} s), the rest {rest:.1f} s (reading, journal, waiting); "
+        f"{produced / max(consumed, 1):.2f} outputs per record consumed"
     )
 
 
 @dataclass
 class Workers:
-    """One worker deciding and landing, or (``split``) one deciding and one landing."""
+    """One worker deciding and landing, or (``split``) one deciding and one landing; with
+    ``instance``, each a static group member (``TIERFLOW_WORKER_INSTANCE_ID``: ``instance``
+    and its stage, so the two processes are two members)."""
 
     members: list[Worker]
 
@@ -191,32 +217,41 @@ class Workers:
         log: Path,
         split: bool,
         module: str = "streams.live",
+        instance: str | None = None,
         **more_env: str,
     ) -> Workers:
-        port = settings.metrics_port
-        if not split:
-            return cls([Worker.start(settings, log, "all", port, module, **more_env)])
-        return cls(
-            [
-                Worker.start(settings, log, "decide", port, module, **more_env),
-                Worker.start(settings, log, "land", port + 1, module, **more_env),
-            ]
-        )
+        stages = ["decide", "land"] if split else ["all"]
+        members = []
+        for i, stage in enumerate(stages):
+            static = (
+                {} if instance is None else {"TIERFLOW_WORKER_INSTANCE_ID": f"{instance}-{stage}"}
+            )
+            port = settings.metrics_port + i
+            members.append(Worker.start(settings, log, stage, port, module, **more_env, **static))
+        return cls(members)
 
-    def ready(self, timeout: float = 90) -> None:
-        """Both stages have their partitions (their lag gauges exist)."""
+    def assigned(self) -> bool:
+        """Whether both stages have their partitions (their lag gauges exist)."""
         prefix = self.members[0].settings.topic_prefix
         wanted = (f'group="{prefix}.decide-intake"', f'group="{prefix}.landing"')
+        text = "".join(worker.metrics() for worker in self.members)
+        return all(w in text for w in wanted)
+
+    def ready(self, timeout: float = 90) -> None:
+        """Wait until :meth:`assigned`."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            text = "".join(worker.metrics() for worker in self.members)
-            if all(w in text for w in wanted):
+            if self.assigned():
                 return
             time.sleep(0.5)
         raise SystemExit("worker not ready")
 
     def consumed(self) -> int:
-        return consumed_in("".join(worker.metrics() for worker in self.members))
+        return consumed_in(self.metrics())
+
+    def metrics(self) -> str:
+        """Every member's ``/metrics`` text, together."""
+        return "".join(worker.metrics() for worker in self.members)
 
     def pids(self) -> dict[str, int]:
         """The processes by stage: ``worker``, or ``decide`` and ``land``."""

@@ -111,7 +111,10 @@ def beds_changed(
     out: list[Any],
 ) -> None:
     """A ``bed.*`` snapshot of ``site`` at ``t`` arrived: re-evaluate the redirects of the
-    requests for that bed type between ``t`` and the site's next snapshot."""
+    requests for that bed type between ``t`` and the site's next snapshot that it can
+    change: those with a request to ``site`` (whether it has a free bed) or a redirect
+    shown (its suggestion ranks every site). Any other one wants no redirect and still
+    wants none: its destinations' beds are not ``site``'s."""
     site, item = changed
     last = ns.ask_last.get(item)
     if last is None or last < t:
@@ -126,7 +129,8 @@ def beds_changed(
             if transfer_id not in seen:
                 seen.add(transfer_id)
                 rec = ns.transfers[transfer_id]
-                _redirects(ns, jurisdiction, transfer_id, rec, facilities, out)
+                if "r:" + transfer_id in ns.shown or any(ask[2] == site for ask in rec[3]):
+                    _redirects(ns, jurisdiction, transfer_id, rec, facilities, out)
 
 
 def _terminal(reached: tuple[Any, ...]) -> tuple[int, str] | None:

@@ -23,12 +23,13 @@ from streams.live.fencing import PartitionCommitter, fenced_commits
 from streams.live.health import Heartbeat
 from streams.live.intake import Intake
 from streams.live.landing import Landing
+from streams.live.output_sender import OutputSender
 from streams.live.readiness import stop_for_good, wait_until_migrated
 from streams.live.rebalance import fence_on_rebalance
 from streams.live.rollup import rollup_stage
 from streams.live.state_store import DecideStateStore
 from streams.live.waiting import assignment_wait, report_while
-from streams.stages.batch import Outgoing, Record
+from streams.stages.batch import Record
 from streams.stages.decide import Decider
 from streams.stages.ticks import TickClock
 from streams.stages.topology import DECIDE_JOURNAL, PARTITIONS, ROLLUP_FEED, TopicNames
@@ -71,7 +72,8 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
     intake = _intake(app, settings, names)
     decide_lag = metrics.CommitTracker(intake.group)
     heartbeat = Heartbeat(settings, decide=decide_lag, decide_topics=names.decide_sources)
-    hand_over = _decide_agent(app, decider, intake, heartbeat.decided)
+    outputs = _output_sender(app, settings)
+    hand_over = _decide_agent(app, decider, intake, outputs, heartbeat.decided)
 
     async def hold_partitions(stream: Any) -> None:
         async for _ in stream:  # the intake reads ticks, in order with the inputs
@@ -123,7 +125,7 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
         settings,
         rulebook,
         max_bytes=MAX_STATE_BYTES,
-        produce=lambda outgoing: _produce(app, outgoing),
+        produce=outputs.send,
         stop_hard=_stop_hard,
     )
     claimed = fence_on_rebalance(
@@ -143,8 +145,23 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
     return app
 
 
+def _output_sender(app: Any, settings: Settings) -> OutputSender:
+    """The outputs' sender, its producer held by a task of ``app`` (a producer that cannot
+    start stops the worker: nothing could be decided)."""
+    outputs = OutputSender(aiokafka_options(settings, "worker"))
+
+    async def hold_producer() -> None:
+        try:
+            await outputs.run()
+        except Exception:
+            _stop_hard("outputs", 0)
+
+    app.task(hold_producer)
+    return outputs
+
+
 def _decide_agent(
-    app: Any, decider: Decider, intake: Intake, decided: Callable[[], None]
+    app: Any, decider: Decider, intake: Intake, outputs: OutputSender, decided: Callable[[], None]
 ) -> Callable[[list[Record], int], Awaitable[None]]:
     """The decide agent on an in-memory channel; returns how the intake hands it a batch
     (returning once the batch is decided and its outputs are durable)."""
@@ -154,7 +171,7 @@ def _decide_agent(
         async for batch in stream:
             # a batch from before a rebalance: its partitions may be another worker's now
             if batch.generation == intake.generation:
-                await _decide_batch(app, decider, batch.records)
+                await _decide_batch(outputs, decider, batch.records)
                 decided()
             if not batch.done.done():  # (the intake stops waiting on a revoke)
                 batch.done.set_result(None)
@@ -182,11 +199,8 @@ def _intake(app: Any, settings: Settings, names: TopicNames) -> Intake:
         }
         return {partition: (await sent).offset for partition, sent in sends.items()}
 
-    kafka = aiokafka_options(settings, "worker")
-    if settings.worker_instance_id is not None:  # as the Faust consumer's, below
-        kafka["group_instance_id"] = settings.worker_instance_id
     return Intake(
-        kafka=kafka,
+        kafka=_member_options(settings),
         group=f"{settings.topic_prefix}.decide-intake",
         topics=names.decide_sources,
         batch_max=settings.worker_batch_max,
@@ -197,24 +211,27 @@ def _intake(app: Any, settings: Settings, names: TopicNames) -> Intake:
     )
 
 
-async def _decide_batch(app: Any, decider: Decider, records: list[Record]) -> None:
+def _member_options(settings: Settings) -> dict[str, Any]:
+    """aiokafka options for the intake's consumer: a static member with the worker's
+    instance id when it has one, as its Faust consumer (:mod:`streams.live.faust_app`) and
+    its landing's are, so that a restart in place gets every group's partitions back at
+    once."""
+    kafka = aiokafka_options(settings, "worker")
+    if settings.worker_instance_id is not None:
+        kafka["group_instance_id"] = settings.worker_instance_id
+    return kafka
+
+
+async def _decide_batch(outputs: OutputSender, decider: Decider, records: list[Record]) -> None:
     """Decide one batch and wait until its outputs are durable in Kafka (before the
     intake commits it: at-least-once); any exception stops the worker (exit 70)."""
     started = asyncio.get_running_loop().time()
     try:
-        await _produce(app, decider.process(records))
+        await outputs.send(decider.process(records))
     except Exception:
         _stop_hard("decide", len(records))
     metrics.DECIDE_BATCH_SECONDS.observe(asyncio.get_running_loop().time() - started)
     metrics.DECIDE_BATCH_RECORDS.observe(len(records))
-
-
-async def _produce(app: Any, outgoing: list[Outgoing]) -> None:
-    """Send every record and wait until all are acknowledged (durable)."""
-    sends = [
-        await app.producer.send(o.topic, o.key, o.value, o.partition, None, None) for o in outgoing
-    ]
-    await asyncio.gather(*sends)
 
 
 def _key_source(settings: Settings) -> Callable[[], KeyRing]:
@@ -276,6 +293,7 @@ def landing_stage(
     commits go into ``heartbeat``."""
     landing = Landing(
         kafka=aiokafka_options(settings, "worker"),
+        instance_id=settings.worker_instance_id,
         prefix=settings.topic_prefix,
         sinks=namespace_sinks(
             settings,

@@ -339,6 +339,7 @@ def fenced_commits(
         if decider.flush_states():
             metrics.STATE_FLUSH_SECONDS.observe(time.perf_counter() - started)
         lost = await committer.commit(states.take_unsent(), offsets)
+        metrics.COMMIT_SECONDS.observe(time.perf_counter() - started)
         log_lost(committer, lost)
         if lost:
             states.drop_partitions(lost)

@@ -76,9 +76,11 @@ class Landing(LandingPlan):
         batch_records: int = 20_000,
         poll_ms: int = 200,
         tracker: metrics.CommitTracker | None = None,
+        instance_id: str | None = None,
     ) -> None:
         super().__init__(prefix=prefix, pseudonym_key=pseudonym_key)
         self.kafka = kafka  # aiokafka client options (streams.config.kafka_security)
+        self.instance_id = instance_id  # static group membership (settings.worker_instance_id)
         self.group = f"{prefix}.landing"
         self.sinks = sinks
         self.batch_records = batch_records
@@ -112,6 +114,7 @@ class Landing(LandingPlan):
             *topics,
             **self.kafka,
             group_id=self.group,
+            group_instance_id=self.instance_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 << 20,

@@ -65,6 +65,12 @@ STATE_FLUSH_SECONDS = Histogram(
     "Time to encode the changed jurisdiction states into the state table before a commit",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+COMMIT_SECONDS = Histogram(
+    "tierflow_decide_commit_seconds",
+    "Time of one decide commit: the changed states flushed, and every partition's "
+    "transaction (states and offsets) committed",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
 DECIDE_BATCH_RECORDS = Histogram(
     "tierflow_decide_batch_records",
     "Records per decide batch (small batches under load: per-batch costs dominate)",

@@ -40,18 +40,20 @@ from .rollup_answer import (
     worker_ticks,
 )
 
-# Exits the moment the outputs of its 6th decided batch are durable.
-DOOMED_WORKER = """
+# Exits (DOOMED, a code nothing else exits with: not a traceback's 1) the moment the
+# outputs of its 6th decided batch are durable.
+DOOMED = 97
+DOOMED_WORKER = f"""
 import os
-import streams.live.app as app_module
-real = app_module._produce
+from streams.live.output_sender import OutputSender
+real = OutputSender.send
 batches = []
-async def produce(app, outgoing):
-    await real(app, outgoing)
+async def produce(self, outgoing):
+    await real(self, outgoing)
     batches.append(len(outgoing))
     if len(batches) == 6:
-        os._exit(1)
-app_module._produce = produce
+        os._exit({DOOMED})
+OutputSender.send = produce
 from streams.live.runner import run_worker
 from streams.config.settings import load_settings
 run_worker(load_settings())
@@ -74,7 +76,7 @@ def test_a_redo_after_a_crash_decides_the_same_batches(
             [sys.executable, "-c", DOOMED_WORKER], env={**worker_env(settings), **small_batches},
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, timeout=90, check=False,
         )  # fmt: skip
-    assert doomed.returncode == 1, log.read_text()[-2000:]
+    assert doomed.returncode == DOOMED, log.read_text()[-2000:]
     group = f"{settings.topic_prefix}.decide-intake"
     committed = asyncio.run(committed_offsets(settings.kafka_bootstrap, group))
     assert not any(offset > 0 for offset in committed.values()), committed

@@ -30,10 +30,10 @@ STALL_S = 12.0  # the watchdog's threshold here (production: 300 s): far above o
 # A worker whose decide stage never finishes its first batch (its sends never return).
 STUCK_WORKER = """
 import asyncio
-import streams.live.app as app
-async def never(*args):
+from streams.live.output_sender import OutputSender
+async def never(self, outgoing):
     await asyncio.Event().wait()
-app._produce = never
+OutputSender.send = never
 from streams.live.runner import run_worker
 from streams.config.settings import load_settings
 run_worker(load_settings())
