@@ -1,7 +1,7 @@
 """The outputs' sender (streams/live/output_sender.py) on the real broker, as the worker
 principal: each record lands in the partition aiokafka's own ``send`` gives its key (or the
-one it names), in the order sent within each partition, across several produce batches and two batches
-queued without waiting (``send_soon``, then ``durable``)."""
+one it names), in the order sent within each partition, across several produce batches and
+two batches queued without waiting (``send_soon``, then ``durable``)."""
 
 from __future__ import annotations
 
