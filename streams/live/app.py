@@ -88,10 +88,7 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
         max_bytes=MAX_STATE_BYTES,
         reload=states.refill,
     )
-    commit = fenced_commits(
-        committer, decider=decider, states=states, stop_reading=intake.revoke,
-        outputs_durable=outputs.durable,
-    )  # fmt: skip
+    commit = fenced_commits(committer, decider=decider, states=states, stop_reading=intake.revoke)
 
     async def read_inputs() -> None:
         try:
@@ -167,8 +164,7 @@ def _decide_agent(
     app: Any, decider: Decider, intake: Intake, outputs: OutputSender, decided: Callable[[], None]
 ) -> Callable[[list[Record], int], Awaitable[None]]:
     """The decide agent on an in-memory channel; returns how the intake hands it a batch
-    (returning once the batch is decided and its outputs are sent: the intake's commit
-    waits for their acknowledgements, :func:`streams.live.fencing.fenced_commits`)."""
+    (returning once the batch is decided and its outputs are durable)."""
     batches = app.channel()  # one event per intake batch
 
     async def decide(stream: Any) -> None:
@@ -227,11 +223,11 @@ def _member_options(settings: Settings) -> dict[str, Any]:
 
 
 async def _decide_batch(outputs: OutputSender, decider: Decider, records: list[Record]) -> None:
-    """Decide one batch and send its outputs (the intake's commit waits until they are
-    durable: at-least-once); any exception stops the worker (exit 70)."""
+    """Decide one batch and wait until its outputs are durable in Kafka (before the
+    intake commits it: at-least-once); any exception stops the worker (exit 70)."""
     started = asyncio.get_running_loop().time()
     try:
-        await outputs.send_soon(decider.process(records))
+        await outputs.send(decider.process(records))
     except Exception:
         _stop_hard("decide", len(records))
     metrics.DECIDE_BATCH_SECONDS.observe(asyncio.get_running_loop().time() - started)

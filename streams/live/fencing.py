@@ -325,12 +325,9 @@ def fenced_commits(
     decider: Decider,
     states: DecideStateStore,
     stop_reading: Callable[[], None],
-    outputs_durable: Callable[[], Awaitable[None]],
 ) -> Callable[[dict[TopicPartition, int]], Awaitable[None]]:
-    """The intake's commit over ``committer``: once every output sent so far is
-    acknowledged (``outputs_durable``, which raises if one failed: then nothing is
-    committed), the changed states and the offsets, per partition, in one transaction.
-    The partitions of a fenced commit are logged and left
+    """The intake's commit over ``committer``: the changed states and the offsets, per
+    partition, in one transaction. The partitions of a fenced commit are logged and left
     to their new owner, and their records leave the local copy and the decider's cache:
     what this worker decided there since its last commit is not in the changelog, so it
     must not be read back here. Reading stops (``stop_reading``) until the rebalance that
@@ -338,7 +335,6 @@ def fenced_commits(
     without that history."""
 
     async def commit(offsets: dict[TopicPartition, int]) -> None:
-        await outputs_durable()  # at-least-once: no offset past an output not durable
         started = time.perf_counter()
         if decider.flush_states():
             metrics.STATE_FLUSH_SECONDS.observe(time.perf_counter() - started)

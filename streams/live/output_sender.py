@@ -36,15 +36,14 @@ def _key_partition(key: bytes, partitions: int) -> int:
 
 class OutputSender:
     """Sends output records with its own idempotent producer (acks from every in-sync
-    replica; each partition's records in the order queued). :meth:`run` is the worker's
-    task that owns the producer; the sends wait for it to be started."""
+    replica). :meth:`run` is the worker's task that owns the producer; :meth:`send`
+    waits for it to be started."""
 
     def __init__(self, kafka: Mapping[str, Any]) -> None:
         self.kafka = kafka  # aiokafka client options (streams.config.kafka_security)
         self._producer: AIOKafkaProducer | None = None
         self._started = asyncio.Event()
         self._partitions: dict[str, int] = {}  # topic -> how many partitions
-        self._pending: list[asyncio.Future[Any]] = []  # send_soon's, not yet awaited
 
     async def run(self) -> None:
         """Start the producer and hold it until cancelled (the worker stops), then flush
@@ -67,30 +66,6 @@ class OutputSender:
         """Send every record and wait until all are acknowledged (durable). A record goes
         to its ``partition``, or when that is None to its key's partition (murmur2); a
         record with neither goes to partition 0. Raises the first failed batch's error."""
-        await asyncio.gather(*await self._queue(outgoing))
-
-    async def send_soon(self, outgoing: Sequence[Outgoing]) -> None:
-        """Queue every record as :meth:`send` does, without waiting for the
-        acknowledgements: :meth:`durable` waits for them. The next batch is decided
-        meanwhile (the broker's round trip was ~10 % of the decide stage's time). Raises
-        the error of a send queued before that has failed."""
-        still = []
-        for ack in self._pending:
-            if not ack.done():
-                still.append(ack)
-            elif ack.exception() is not None:
-                raise ack.exception()  # type: ignore[misc]
-        self._pending = still + await self._queue(outgoing)
-
-    async def durable(self) -> None:
-        """Wait until every record queued by :meth:`send_soon` is acknowledged; raises
-        the first failure."""
-        pending, self._pending = self._pending, []
-        await asyncio.gather(*pending)
-
-    async def _queue(self, outgoing: Sequence[Outgoing]) -> list[asyncio.Future[Any]]:
-        """Hand every record to the producer, in whole batches per partition; returns
-        their batches' acknowledgements."""
         await self._started.wait()
         producer = self._producer
         assert producer is not None  # set with _started
@@ -100,7 +75,7 @@ class OutputSender:
             if partition is None:
                 partition = 0 if record.key is None else await self._partition(record)
             by_partition.setdefault((record.topic, partition), []).append(record)
-        acks: list[asyncio.Future[Any]] = []
+        acks = []
         for (topic, partition), records in by_partition.items():
             batch = producer.create_batch()
             for record in records:
@@ -109,7 +84,7 @@ class OutputSender:
                     batch = producer.create_batch()
                     batch.append(key=record.key, value=record.value, timestamp=None)
             acks.append(await producer.send_batch(batch, topic, partition=partition))
-        return acks
+        await asyncio.gather(*acks)
 
     async def _partition(self, record: Outgoing) -> int:
         assert record.key is not None and self._producer is not None

@@ -46,14 +46,14 @@ DOOMED = 97
 DOOMED_WORKER = f"""
 import os
 from streams.live.output_sender import OutputSender
-real = OutputSender.send  # queued and acknowledged
+real = OutputSender.send
 batches = []
 async def produce(self, outgoing):
     await real(self, outgoing)
     batches.append(len(outgoing))
     if len(batches) == 6:
         os._exit({DOOMED})
-OutputSender.send_soon = produce
+OutputSender.send = produce
 from streams.live.runner import run_worker
 from streams.config.settings import load_settings
 run_worker(load_settings())

@@ -1,7 +1,6 @@
 """The outputs' sender (streams/live/output_sender.py) on the real broker, as the worker
 principal: each record lands in the partition aiokafka's own ``send`` gives its key (or the
-one it names), in the order sent within each partition, across several produce batches and
-two batches queued without waiting (``send_soon``, then ``durable``)."""
+one it names), in the order sent within each partition, across several produce batches."""
 
 from __future__ import annotations
 
@@ -52,10 +51,7 @@ async def _send(settings: Settings, topic: str, outgoing: list[Outgoing]) -> Non
     sender = OutputSender(aiokafka_options(settings, "worker"))
     holder = asyncio.ensure_future(sender.run())
     try:
-        half = len(outgoing) // 2
-        await sender.send_soon(outgoing[:half])  # as the decide agent, batch after batch
-        await sender.send_soon(outgoing[half:])
-        await asyncio.wait_for(sender.durable(), timeout=120)
+        await asyncio.wait_for(sender.send(outgoing), timeout=120)
     finally:
         holder.cancel()
         await asyncio.gather(holder, return_exceptions=True)

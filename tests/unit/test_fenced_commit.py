@@ -1,15 +1,11 @@
 """A commit some of whose partitions another worker owns now (fenced): their records
 leave the local copy, the decider forgets its cached states, and the intake stops reading
-until the rebalance says what is this worker's (streams/live/fencing.fenced_commits). And
-no commit before the outputs sent so far are durable: a failed send commits nothing."""
+until the rebalance says what is this worker's (streams/live/fencing.fenced_commits)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
-
-import pytest
-from aiokafka.errors import KafkaTimeoutError
 
 from streams.live.fencing import fenced_commits
 
@@ -49,22 +45,13 @@ class _States:
         self.dropped.append(list(partitions))
 
 
-def _commit(
-    lost: list[int], committer: _Committer | None = None, send_failed: bool = False
-) -> tuple[_Decider, _States, list[str]]:
+def _commit(lost: list[int]) -> tuple[_Decider, _States, list[str]]:
     decider, states, stopped = _Decider(), _States(), []
-
-    async def outputs_durable() -> None:
-        decider.calls.append("durable")
-        if send_failed:
-            raise KafkaTimeoutError("a batch of outputs was never acknowledged")
-
     commit = fenced_commits(
-        committer or _Committer(lost),  # type: ignore[arg-type]
+        _Committer(lost),  # type: ignore[arg-type]
         decider=decider,  # type: ignore[arg-type]
         states=states,  # type: ignore[arg-type]
         stop_reading=lambda: stopped.append("stopped"),
-        outputs_durable=outputs_durable,
     )
     asyncio.run(commit({}))
     return decider, states, stopped
@@ -73,17 +60,10 @@ def _commit(
 def test_a_fenced_partition_is_dropped_forgotten_and_reading_stops() -> None:
     decider, states, stopped = _commit([4])
     assert states.dropped == [[4]]
-    assert decider.calls == ["durable", "flush", "forget"]
+    assert decider.calls == ["flush", "forget"]
     assert stopped == ["stopped"]
 
 
 def test_a_commit_that_lost_nothing_changes_nothing() -> None:
     decider, states, stopped = _commit([])
-    assert (states.dropped, decider.calls, stopped) == ([], ["durable", "flush"], [])
-
-
-def test_a_send_that_failed_commits_nothing() -> None:
-    committer = _Committer([])
-    with pytest.raises(KafkaTimeoutError):
-        _commit([], committer, send_failed=True)
-    assert committer.sent == []
+    assert (states.dropped, decider.calls, stopped) == ([], ["flush"], [])
