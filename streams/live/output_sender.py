@@ -2,11 +2,11 @@
 
 Why: a decide batch of 5 000 records produces about as many output records (every input
 goes on to the decided log, and the decisions with it: 1.2 outputs per input record in
-the bench). aiokafka's ``send`` costs 12–16 µs of CPU per record (a coroutine, a metadata
+the bench). aiokafka's ``send`` costs ~16 µs of CPU per record (a coroutine, a metadata
 wait and a future each), and Faust's producer adds its own sensors on top; filling
-aiokafka's batch builders and handing each one over whole (``send_batch``) costs ~3 µs a
-record, measured side by side (BENCHMARKS.md, issue 14). Records keep their order within a
-partition, as with ``send``.
+aiokafka's batch builders and handing each one over whole (``send_batch``) costs ~1.5 µs a
+record, measured side by side (``bench/produce.py``, BENCHMARKS.md issue 14). Records keep
+their order within a partition, as with ``send``.
 """
 
 from __future__ import annotations
