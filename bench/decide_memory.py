@@ -1,0 +1,83 @@
+"""Where the decide stage's memory goes, offline: the decoded states against their per-key
+records (what the worker's table keeps for a claim to read back).
+
+    .venv/bin/python -m bench.decide_memory [--events 600000]
+
+The bench's mixed stream (bench/core.py, 8 cities) through the decide stage
+(:class:`streams.stages.decide.Decider`) over a :class:`streams.stages.state_records.
+RecordStore` on a dict, as the live worker runs it (batches of 5 000, states flushed every
+5 batches); then, under ``tracemalloc``, each part dropped in turn: the decoded states, the
+store's grouping of its records by jurisdiction, the records. Prints MiB of each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+
+from bench.core import CITIES, T0, _mixed
+from streams.core import default_rulebook
+from streams.ops.runtime import tune_gc_for_core_state
+from streams.stages.batch import Record
+from streams.stages.decide import Decider
+from streams.stages.state_records import RecordStore
+from streams.stages.ticks import TickClock
+from streams.stages.topology import partition_for
+from topics.codec import encode
+from topics.registry import TOPIC_FOR_KIND
+
+BATCH = 5_000
+MIB = 2**20
+
+
+def _traced() -> int:
+    gc.collect()
+    return tracemalloc.get_traced_memory()[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=600_000)
+    events = parser.parse_args().events
+    tune_gc_for_core_state()
+    rules = default_rulebook()
+    data: dict[bytes, bytes] = {}
+    store = RecordStore(data, rules)
+    decider = Decider(
+        prefix="bench", digits=4, pseudonym_key=b"k" * 32, rulebook=rules, store=store,
+        clock=TickClock("event"), now=lambda: datetime(2026, 3, 1, tzinfo=UTC),
+        deferred_puts=True,
+    )  # fmt: skip
+    tracemalloc.start()
+    batch: list[Record] = []
+    for n in range(events):
+        city = CITIES[n % len(CITIES)]
+        k = n // len(CITIES)
+        event = _mixed(k, city, T0 + timedelta(seconds=20 * k))
+        event = event.model_copy(update={"event_id": f"{event.event_id}-{city}"})
+        topic = TOPIC_FOR_KIND[event.kind].name("bench")
+        batch.append(Record(topic, partition_for(city), n, city.encode(), encode(event)))
+        if len(batch) == BATCH or n == events - 1:
+            decider.process(batch)
+            batch = []
+            if (n // BATCH) % 5 == 0 or n == events - 1:
+                decider.flush_states()
+                store.take_unsent()
+    total = _traced()
+    decider.forget()  # the decoded states, and the store's grouping by jurisdiction
+    without_states = _traced()
+    records, keys, values = len(data), sum(map(len, data)), sum(map(len, data.values()))
+    data.clear()
+    rest = _traced()
+    print(
+        f"{events:,} events: traced {total / MIB:.0f} MiB: decoded states (and the "
+        f"grouping) {(total - without_states) / MIB:.0f} MiB, records "
+        f"{(without_states - rest) / MIB:.0f} MiB ({records:,} records: keys "
+        f"{keys / MIB:.0f} MiB, values {values / MIB:.0f} MiB), the rest {rest / MIB:.0f} MiB"
+    )
+
+
+if __name__ == "__main__":
+    main()
