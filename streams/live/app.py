@@ -203,6 +203,7 @@ def _intake(app: Any, settings: Settings, names: TopicNames) -> Intake:
         kafka=_member_options(settings),
         group=f"{settings.topic_prefix}.decide-intake",
         topics=names.decide_sources,
+        in_step=names.inputs,
         batch_max=settings.worker_batch_max,
         wait_s=settings.worker_batch_wait_s,
         commit_interval_s=settings.worker_commit_interval_s,

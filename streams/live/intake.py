@@ -13,16 +13,22 @@ of the same numbers (co-partitioned) and recover them; when the rebalance is com
 :meth:`Intake.assign` gets those numbers and the intake reads exactly those partitions of
 every decide source (manual assignment: no second group protocol to agree with Faust's).
 
-Offsets: committed under the group ``<prefix>.decide-intake``, which only the intake
-uses, at most every ``commit_interval_s`` and at least :data:`COMMIT_COST_FACTOR` times
-what the last commit took apart (encoding a state is O(state): not after every batch),
-and only after the agent has decided the batches and their outputs are durable in Kafka.
-The ``commit`` the worker gives puts the states they changed in the table's changelog and
-the offsets in the group together, per partition, in a transaction a paused worker that
-lost the partition cannot complete (:mod:`streams.live.fencing`): every committed offset is
-covered by an acknowledged changelog record. A rebalance during a batch drops its work
-uncommitted (:meth:`Intake.revoke`) and stops waiting for it (Faust may have cleared it
-from the channel); the next assignment reads again from the committed offsets, and the
+Order: the agencies' topics are decided in step, oldest Kafka timestamp first across the
+partitions read (:mod:`streams.live.in_step`): records read ahead of the others are held
+back, at most :data:`HOLD_RECORDS` per topic-partition (its fetching paused meanwhile), and
+dropped on a revoke (read again from the offsets decided).
+
+Offsets: committed under the group ``<prefix>.decide-intake``, which only the intake uses,
+at most every ``commit_interval_s`` and, while there is more to read, at least
+:data:`COMMIT_COST_FACTOR` times what the last commit took apart (encoding a state is
+O(state): not after every batch); caught up, every ``commit_interval_s``; and only after
+the agent has decided the batches and their outputs are durable in Kafka. The ``commit``
+the worker gives puts the states they changed in the table's changelog and the offsets in
+the group together, per partition, in a transaction a paused worker that lost the partition
+cannot complete (:mod:`streams.live.fencing`): every committed offset is covered by an
+acknowledged changelog record. A rebalance during a batch drops its work uncommitted
+(:meth:`Intake.revoke`) and stops waiting for it (Faust may have cleared it from the
+channel); the next assignment reads again from the committed offsets, and the
 core's event-id idempotence makes the repeat harmless.
 """
 
@@ -37,6 +43,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.live import journal
+from streams.live.in_step import InStep
 from streams.live.waiting import Progress
 from streams.stages.batch import Record, consumed
 
@@ -48,6 +55,12 @@ COMMIT_COST_FACTOR = 10.0
 MAX_COMMIT_SPACING_S = 60.0
 # How often a wait for the decide agent looks whether the partitions were revoked.
 REVOKE_POLL_S = 0.5
+# A topic-partition holding this many records read ahead of its partition's others is not
+# fetched until some are decided (bounds the memory of a catch-up: streams.live.in_step).
+HOLD_RECORDS = 1_000
+# A topic-partition the broker says has more, whose position has not moved for this long,
+# no longer holds its partition's other topics back (a stuck fetch must not stop the rest).
+MAX_HOLD_S = 5.0
 
 
 class Intake:
@@ -59,6 +72,7 @@ class Intake:
         kafka: Mapping[str, Any],
         group: str,
         topics: Iterable[str],
+        in_step: Iterable[str] = (),
         batch_max: int,
         wait_s: float,
         commit_interval_s: float,
@@ -70,6 +84,10 @@ class Intake:
         self.journal_topic = journal_topic
         self.write_journal = write_journal  # entries by partition -> their offsets, durable
         self.topics = tuple(topics)
+        # decided in step (streams.live.in_step): the agencies' topics, stamped alike by
+        # the broker on arrival; ticks and forwards carry their producer's time and go as
+        # soon as they are read, as before
+        self.in_step = frozenset(in_step)
         self.batch_max = batch_max
         self.wait_ms = max(int(wait_s * 1000), 1)
         self.commit_interval_s = commit_interval_s
@@ -80,6 +98,10 @@ class Intake:
         self._generation = 0  # moves on every revoke and assign
         self._assigned = asyncio.Event()
         self._committed: dict[TopicPartition, int] = {}
+        self._stepped: list[TopicPartition] = []  # the partitions read in step
+        self._in_step: InStep[Any] = InStep()
+        self._paused: set[TopicPartition] = set()  # by the intake: too much held
+        self._still: dict[TopicPartition, tuple[int, float]] = {}  # (position, since)
 
     def assign(self, partitions: Iterable[int]) -> None:
         """Faust's rebalance is complete (tables recovered): read these partitions."""
@@ -131,12 +153,21 @@ class Intake:
                 fetched = await consumer.getmany(
                     timeout_ms=self.wait_ms, max_records=self.batch_max
                 )
+                stepped = {tp: ms for tp, ms in fetched.items() if tp.topic in self.in_step}
+                self._in_step.add(stepped)
+                released = self._in_step.release(await self._behind(consumer), self.batch_max)
+                released.update((tp, ms) for tp, ms in fetched.items() if tp not in stepped)
+                self._hold(consumer)
                 # in decide order (journal.in_order) without sorting every record: each
                 # partition's records come in offset order
-                records = [consumed(m) for _, batch in sorted(fetched.items()) for m in batch]
+                records = [consumed(m) for _, batch in sorted(released.items()) for m in batch]
                 if records and not await self._decided(records, decide, decided, generation):
                     continue  # revoked meanwhile: the next assignment decides it again
-                due = self.clock() - last_commit >= spacing
+                # caught up (nothing read, nothing held): commit at the base interval,
+                # the spacing keeps commits a small share of busy time only
+                idle = not fetched and not len(self._in_step)
+                since = self.clock() - last_commit
+                due = since >= spacing or (idle and since >= self.commit_interval_s)
                 if not decided or not due or generation != self._generation:
                     continue  # (rebalanced meanwhile: the decider forgot; nothing to commit)
                 began = self.clock()
@@ -192,6 +223,9 @@ class Intake:
         inputs = [TopicPartition(t, p) for t in self.topics for p in sorted(partitions)]
         books = [TopicPartition(self.journal_topic, p) for p in sorted(partitions)]
         consumer.assign([*inputs, *books])
+        self._stepped = [tp for tp in inputs if tp.topic in self.in_step]
+        self._paused, self._still = set(), {}
+        self._in_step.clear()
         self._committed = await _committed_offsets(consumer)
         consumer.pause(*inputs)
         unfinished = []
@@ -225,6 +259,33 @@ class Intake:
         if unfinished:
             log.info("decide intake: decided %d journaled batches again", len(unfinished))
         return True
+
+    async def _behind(self, consumer: AIOKafkaConsumer) -> set[TopicPartition]:
+        """The partitions of the topics read in step that the broker has more of than was
+        fetched (or that were not fetched yet), except those stuck longer than
+        :data:`MAX_HOLD_S`."""
+        behind, now = set(), self.clock()
+        for tp in self._stepped:
+            high, position = consumer.highwater(tp), await consumer.position(tp)
+            if high is not None and position >= high:
+                self._still.pop(tp, None)
+                continue
+            last = self._still.get(tp)
+            if last is None or last[0] != position:
+                self._still[tp] = (position, now)
+            elif now - last[1] >= MAX_HOLD_S:
+                continue
+            behind.add(tp)
+        return behind
+
+    def _hold(self, consumer: AIOKafkaConsumer) -> None:
+        """Fetch nothing more of a topic-partition while it holds :data:`HOLD_RECORDS`."""
+        full = self._in_step.full(HOLD_RECORDS)
+        if full - self._paused:
+            consumer.pause(*(full - self._paused))
+        if self._paused - full:
+            consumer.resume(*(self._paused - full))
+        self._paused = full
 
     @property
     def reading(self) -> bool:

@@ -82,4 +82,3 @@ def test_records_land_in_their_partitions_in_order(
         assert landed == sent  # all of them, in the order sent
     assert (b"5101", b"named", 5) in seen
     assert (None, b"keyless", 0) in seen
-

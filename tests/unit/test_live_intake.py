@@ -62,6 +62,12 @@ class _Consumer:
     def assignment(self) -> set[TopicPartition]:
         return set(self._assigned)
 
+    def highwater(self, tp: TopicPartition) -> int:
+        return len(self.logs[tp])
+
+    async def position(self, tp: TopicPartition) -> int:
+        return self._position[tp]
+
     def pause(self, *tps: TopicPartition) -> None:
         self._paused |= set(tps)
 
@@ -281,3 +287,65 @@ def test_partitions_never_committed_are_sought_to_their_beginning_in_one_request
     consumer.logs = {tp: consumer.logs.get(tp, []) for tp in (*more, *books)}
     _until_first_commit(consumer, monkeypatch, partitions=(0, 1, 2), topics=("t", "u"))
     assert consumer.seeks_to_beginning == [tuple(more)]
+
+
+def test_a_topic_read_ahead_is_held_back_to_the_pace_of_its_partitions_other_topics(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Topic ``a`` (three records, fetched whole) is stamped after most of ``t`` (thirty,
+    ten a fetch): each batch decided is younger than the one before, as if read live."""
+    consumer = _Consumer()
+    a = TopicPartition("a", 0)
+    consumer.logs = {
+        a: [_Message("a", 0, n, None, b"{}", timestamp=1000 * (n + 1)) for n in range(3)],
+        TP: [_Message("t", 0, n, None, b"{}", timestamp=100 * n) for n in range(30)],
+        BOOK: [],
+    }
+    stamps = {(m.topic, m.offset): m.timestamp for log in consumer.logs.values() for m in log}
+    decided: list[list[int]] = []
+
+    async def decide(records: list[Record], generation: int) -> None:
+        decided.append([stamps[r.topic, r.offset] for r in records])
+
+    async def scenario() -> None:
+        intake = _intake(consumer, monkeypatch)
+        intake.topics, intake.in_step = ("a", "t"), frozenset({"a", "t"})
+        running = asyncio.ensure_future(intake.run(decide, consumer.commit))
+        intake.assign([0])
+        await _until(lambda: sum(map(len, decided)) == 33)
+        running.cancel()
+
+    asyncio.run(scenario())
+    for before, after in itertools.pairwise(decided):
+        assert max(before) <= min(after), decided
+    assert sorted(s for batch in decided for s in batch) == sorted(stamps.values())
+
+
+def test_caught_up_it_commits_without_waiting_out_the_spacing_of_a_busy_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first commit takes 5 s of the intake's clock, so the next is spaced 50 s apart
+    while there is more to read; with nothing more, it comes at the base interval."""
+    consumer = _Consumer()
+    now = [0.0]
+
+    async def commit(offsets: dict[TopicPartition, int]) -> None:
+        await consumer.commit(offsets)
+        now[0] += 5.0
+
+    async def decide(records: list[Record], generation: int) -> None:
+        pass
+
+    async def scenario() -> None:
+        intake = _intake(consumer, monkeypatch)
+        intake.clock = lambda: now[0]
+        running = asyncio.ensure_future(intake.run(decide, commit))
+        intake.assign([0])
+        await _until(lambda: consumer.commits)
+        consumer.logs[TP] += [_Message("t", 0, n, None, b"{}") for n in (3, 4)]
+        await _until(lambda: len(consumer.commits) == 2)
+        running.cancel()
+
+    asyncio.run(scenario())
+    assert consumer.commits[1][TP] == 5
+    assert now[0] == 10.0  # the clock did not move: no spacing was waited out
