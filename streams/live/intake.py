@@ -58,7 +58,7 @@ REVOKE_POLL_S = 0.5
 # A topic-partition holding this many records read ahead of its partition's others is not
 # fetched until some are decided (bounds the memory of a catch-up: streams.live.in_step).
 HOLD_RECORDS = 1_000
-# A topic-partition the broker says has more, whose position has not moved for this long,
+# A topic-partition the broker says has more, unpaused, whose position has not moved this long
 # no longer holds its partition's other topics back (a stuck fetch must not stop the rest).
 MAX_HOLD_S = 5.0
 
@@ -271,8 +271,8 @@ class Intake:
                 self._still.pop(tp, None)
                 continue
             last = self._still.get(tp)
-            if last is None or last[0] != position:
-                self._still[tp] = (position, now)
+            if tp in self._paused or last is None or last[0] != position:
+                self._still[tp] = (position, now)  # (paused: still on purpose, not stuck)
             elif now - last[1] >= MAX_HOLD_S:
                 continue
             behind.add(tp)

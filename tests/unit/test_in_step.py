@@ -99,3 +99,15 @@ def test_what_is_released_is_the_oldest_prefix_of_each_topic_partition(
             assert not any(released.get(tp) for tp in logs if tp.partition == partition)
     if not behind and limit >= sum(len(s) for s in logs.values()):
         assert len(held) == 0
+
+
+def test_a_record_stamped_far_ahead_holds_back_only_what_follows_it_on_its_topic() -> None:
+    """A topic its producers stamp (CreateTime, created before tierflow stamped its inputs
+    on arrival) with a stamp from the year 2100: the other topics go on meanwhile."""
+    held: InStep[_Msg] = InStep()
+    far = 4_102_444_800_000
+    held.add({STOCK: _log(10, far, 20), CASES: _log(15, 30), CASES_1: _log(5)})
+    released = held.release({CASES, CASES_1}, limit=100)
+    assert _stamps(released) == {"stock-0": [10], "cases-0": [15, 30], "cases-1": [5]}
+    held.add({CASES: [_Msg(2, 40)]})
+    assert _stamps(held.release(set(), limit=100)) == {"cases-0": [40], "stock-0": [far, 20]}

@@ -349,3 +349,30 @@ def test_caught_up_it_commits_without_waiting_out_the_spacing_of_a_busy_worker(
     asyncio.run(scenario())
     assert consumer.commits[1][TP] == 5
     assert now[0] == 10.0  # the clock did not move: no spacing was waited out
+
+
+def test_a_topic_partition_paused_for_holding_too_much_still_holds_its_partition_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not fetched while paused, its position stands still on purpose: however long that
+    lasts, it is behind until fetched (else, drained, its partition's other topics would
+    go ahead of its records still on the broker). Unpaused and still as long, it is stuck."""
+    consumer = _Consumer()
+    consumer.assign([TP])  # three records on the broker, none fetched: position 0
+    now = [0.0]
+    intake = _intake(consumer, monkeypatch)
+    intake.clock = lambda: now[0]
+    intake._stepped, intake._paused = [TP], {TP}
+
+    async def behind_after(seconds: float) -> set[TopicPartition]:
+        now[0] += seconds
+        return await intake._behind(consumer)  # type: ignore[arg-type]
+
+    async def scenario() -> None:
+        assert await behind_after(0) == {TP}
+        assert await behind_after(60) == {TP}
+        intake._paused = set()
+        assert await behind_after(1) == {TP}
+        assert await behind_after(60) == set()  # stuck: it holds nothing back any more
+
+    asyncio.run(scenario())
