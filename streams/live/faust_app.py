@@ -84,7 +84,9 @@ def faust_app(settings: Settings) -> Any:
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
         producer_acks=-1,
-        producer_linger_ms=5,
+        # No linger: this producer sends the decide journal, which each batch waits for
+        # before it is decided, and the ticks; both are a record per partition
+        producer_linger_ms=0,
         producer_max_request_size=MAX_STATE_BYTES,
         stream_recovery_delay=0.2,
         # A worker that died without leaving the group holds its partitions until the

@@ -3,7 +3,7 @@ each partition's commit transaction (:mod:`streams.live.fencing`)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from streams.stages.state_records import RecordStore
@@ -16,12 +16,22 @@ class ChangelogError(TierflowError):
 
     @classmethod
     def not_written(
-        cls, topic: str, key: bytes, blob: bytes | None, exc: Exception
+        cls, topic: str, records: Sequence[tuple[bytes, bytes | None]], exc: Exception
     ) -> ChangelogError:
-        size = 0 if blob is None else len(blob)
+        """``records``: the (key, state record) pairs the broker refused together (one
+        produce batch), named by the largest, the likeliest cause of a size refusal."""
+        sizes = [(0 if blob is None else len(blob), key) for key, blob in records]
+        size, key = max(sizes)
+        what = f"the state record {key.decode()} ({size} bytes) was"
+        if len(records) > 1:
+            total = sum(s for s, _ in sizes)
+            what = (
+                f"{len(records)} state records ({total} bytes in one batch, the largest "
+                f"{key.decode()} of {size} bytes) were"
+            )
         return cls(
-            f"the state record {key.decode()} ({size} bytes) was not written to "
-            f"{topic}: {type(exc).__name__}: {exc}; no offset is committed past it"
+            f"{what} not written to {topic}: {type(exc).__name__}: {exc}; "
+            "no offset is committed past it"
         )
 
 

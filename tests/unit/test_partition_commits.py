@@ -15,23 +15,48 @@ from aiokafka.structs import TopicPartition
 from streams.live.fencing import PartitionCommitter
 from streams.live.state_store import ChangelogError
 
+RECORDS_PER_BATCH = 3
+
+
+class _Batch:
+    """A produce batch of at most :data:`RECORDS_PER_BATCH` records (aiokafka's
+    BatchBuilder's ``append``: None when full)."""
+
+    def __init__(self) -> None:
+        self.keys: list[bytes] = []
+
+    def append(self, *, key: bytes, value: bytes | None, timestamp: int | None) -> object:
+        if len(self.keys) == RECORDS_PER_BATCH:
+            return None
+        self.keys.append(key)
+        return object()  # the record's metadata
+
 
 class _Producer:
     """A transactional producer whose transaction begins only once ``everyone`` has
     begun: a committer that runs the partitions in turn never gets past the first."""
 
-    def __init__(self, everyone: asyncio.Barrier, fail: BaseException | None = None) -> None:
-        self.everyone, self.fail = everyone, fail
+    def __init__(
+        self,
+        everyone: asyncio.Barrier,
+        fail: BaseException | None = None,
+        refused: bytes | None = None,
+    ) -> None:
+        # fail: every batch fails with it, or only the one with the key ``refused``
+        self.everyone, self.fail, self.refused = everyone, fail, refused
         self.calls: list[str] = []
 
     async def begin_transaction(self) -> None:
         self.calls.append("begin")
         await asyncio.wait_for(self.everyone.wait(), timeout=2)
 
-    async def send(self, topic: str, value: bytes, key: bytes, partition: int) -> Any:
-        self.calls.append(f"send {key.decode()}")
+    def create_batch(self) -> _Batch:
+        return _Batch()
+
+    async def send_batch(self, batch: _Batch, topic: str, *, partition: int) -> Any:
+        self.calls.append(f"send {b' '.join(batch.keys).decode()}")
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if self.fail is None:
+        if self.fail is None or self.refused not in (None, *batch.keys):
             done.set_result(None)
         else:
             done.set_exception(self.fail)
@@ -56,13 +81,18 @@ def _committer() -> PartitionCommitter:
     )
 
 
-def _commit(fails: dict[int, BaseException]) -> tuple[dict[int, _Producer], Any]:
+def _commit(
+    fails: dict[int, BaseException],
+    states: dict[int, dict[bytes, bytes | None]] | None = None,
+    refused: bytes | None = None,
+) -> tuple[dict[int, _Producer], Any]:
     async def run() -> tuple[dict[int, _Producer], Any]:
         everyone = asyncio.Barrier(4)
-        producers = {p: _Producer(everyone, fails.get(p)) for p in range(4)}
+        producers = {p: _Producer(everyone, fails.get(p), refused) for p in range(4)}
         committer = _committer()
         committer._producers = dict(producers)  # type: ignore[assignment]
-        states = {p: {f"k{p}".encode(): b"v"} for p in range(4)}
+        nonlocal states
+        states = states or {p: {f"k{p}".encode(): b"v"} for p in range(4)}
         offsets = {TopicPartition("in", p): 10 + p for p in range(4)}
         try:
             return producers, await committer.commit(states, offsets)
@@ -93,6 +123,27 @@ def test_a_state_refused_in_one_partition_commits_nothing_anywhere() -> None:
     for producer in producers.values():
         assert "commit" not in producer.calls
         assert producer.calls[-1] == "abort"
+
+
+def test_the_states_go_in_whole_batches_in_order() -> None:
+    keys = [f"k{i}".encode() for i in range(7)]
+    producers, lost = _commit({}, {0: dict.fromkeys(keys, b"v")})
+    assert lost == []
+    assert producers[0].calls == [
+        "begin", "send k0 k1 k2", "send k3 k4 k5", "send k6", "offsets [0]", "commit",
+    ]  # fmt: skip
+
+
+def test_a_refused_batch_names_its_largest_record_and_commits_nothing() -> None:
+    states: dict[int, dict[bytes, bytes | None]] = {
+        p: {b"a": b"x" * 5, b"b": b"y" * 50, b"c": None, b"d": b"z"} for p in range(4)
+    }
+    producers, outcome = _commit({1: RuntimeError("batch too large")}, states, refused=b"b")
+    assert isinstance(outcome, ChangelogError), outcome
+    assert "3 state records (55 bytes in one batch, the largest b of 50 bytes)" in str(outcome)
+    assert "RuntimeError: batch too large" in str(outcome)
+    for producer in producers.values():
+        assert "commit" not in producer.calls
 
 
 @pytest.mark.parametrize("partitions", [[0], [0, 1, 2, 3]])
