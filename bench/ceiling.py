@@ -7,8 +7,8 @@ Also what every bench run reports beside its rate: a :class:`Curve` of records d
 time (its last 10 % against its first 10 %: cost must not grow with state), and a
 fingerprint of the decisions so that no peer is faster by doing less.
 
-Imports only ``topics`` and ``streams.core`` (bench/peers.py's Quix Streams peer runs it in
-a venv of its own).
+Imports only ``topics``, ``streams.core`` and ``streams.ops.runtime`` (bench/peers.py's Quix
+Streams peer runs it in a venv of its own).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from streams.core import CoreState, default_rulebook, initial_state, state_fingerprint, step_many
+from streams.ops.runtime import collector_paused
 from topics.codec import decode
 from topics.registry import jurisdiction_of
 
@@ -131,23 +132,25 @@ class CeilingRun:
 
 def ceiling(values: Sequence[bytes], batch: int = BATCH, digits: int = 4) -> CeilingRun:
     """Decode ``values`` and fold them, ``batch`` records at a time, one ``step_many`` per
-    jurisdiction and batch (as the decide stage does); timed per batch."""
+    jurisdiction and batch, the cyclic collector paused over each batch (as the decide
+    stage does); timed per batch."""
     rulebook = default_rulebook()
     states: dict[str, CoreState] = {}
     decisions = Decisions()
     curve = Curve()
     began = time.perf_counter()
     for start in range(0, len(values), batch):
-        groups: dict[str, list[Any]] = {}
-        for value in values[start : start + batch]:
-            event: Any = decode(value)
-            region = getattr(event, "region", None)
-            if region is None:
-                raise SystemExit(f"bench record does not decode: {event}")
-            groups.setdefault(jurisdiction_of(region, digits), []).append(event)
-        for juris, events in groups.items():
-            state = states.get(juris) or initial_state(juris)
-            states[juris], outputs = step_many(state, events, rulebook)
-            decisions.add(outputs)
+        with collector_paused():  # as the decide stage folds a batch
+            groups: dict[str, list[Any]] = {}
+            for value in values[start : start + batch]:
+                event: Any = decode(value)
+                region = getattr(event, "region", None)
+                if region is None:
+                    raise SystemExit(f"bench record does not decode: {event}")
+                groups.setdefault(jurisdiction_of(region, digits), []).append(event)
+            for juris, events in groups.items():
+                state = states.get(juris) or initial_state(juris)
+                states[juris], outputs = step_many(state, events, rulebook)
+                decisions.add(outputs)
         curve.add(time.perf_counter() - began, min(start + batch, len(values)))
     return CeilingRun(curve, decisions.fingerprint(), states_digest(states))

@@ -29,6 +29,7 @@ from streams.live.rebalance import fence_on_rebalance
 from streams.live.rollup import rollup_stage
 from streams.live.state_store import DecideStateStore
 from streams.live.waiting import assignment_wait, report_while
+from streams.ops.runtime import collector_paused
 from streams.stages.batch import Record
 from streams.stages.decide import Decider
 from streams.stages.ticks import TickClock
@@ -228,7 +229,9 @@ async def _decide_batch(outputs: OutputSender, decider: Decider, records: list[R
     intake commits it: at-least-once); any exception stops the worker (exit 70)."""
     started = asyncio.get_running_loop().time()
     try:
-        await outputs.send(decider.process(records))
+        with collector_paused():
+            decided = decider.process(records)
+        await outputs.send(decided)
     except Exception:
         _stop_hard("decide", len(records))
     metrics.DECIDE_BATCH_SECONDS.observe(asyncio.get_running_loop().time() - started)

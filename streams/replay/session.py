@@ -50,6 +50,7 @@ from sinks.client import connect
 from sinks.reviews import ReviewRun, record_review_run
 from streams.config.settings import Settings
 from streams.core import CoreState, RollupState, Rulebook
+from streams.ops.runtime import collector_paused
 from streams.replay.checkpoint import CheckpointFile
 from streams.replay.kafka_range import (
     PartitionRange,
@@ -241,13 +242,10 @@ class _Point:
 def _collector_paused() -> Iterator[None]:
     """No cyclic collection inside; afterwards one collection of what is not frozen yet,
     then freeze the survivors (see the module docstring)."""
-    enabled = gc.isenabled()
-    gc.disable()
     try:
-        yield
+        with collector_paused():
+            yield
     finally:
-        if enabled:
-            gc.enable()
         gc.collect()
         gc.freeze()
 
