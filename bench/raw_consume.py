@@ -39,11 +39,13 @@ async def raw_consume(
     topics: Sequence[str],
     batch: int = 20_000,
     on_values: Callable[[list[bytes]], None] | None = None,
+    on_stamped: Callable[[list[tuple[int, bytes]]], None] | None = None,
 ) -> RawRate:
     """Read every record of ``topics`` (all partitions, offsets 0 → end as of the start)
     with one consumer and ``getmany``; timed from the first fetch to the last record. The
     values are touched (their length summed) so nothing is left lazily unread;
-    ``on_values`` gets each fetch's values (a bench's work per batch, timed with it)."""
+    ``on_values`` gets each fetch's values (a bench's work per batch, timed with it),
+    ``on_stamped`` each fetch's (Kafka timestamp, value) pairs."""
     consumer = batch_consumer(kafka, None)
     await consumer.start()
     try:
@@ -66,6 +68,8 @@ async def raw_consume(
                 size += sum(len(r.value or b"") for r in got)
                 if on_values is not None:
                     on_values([r.value for r in got if r.value is not None])
+                if on_stamped is not None:
+                    on_stamped([(r.timestamp, r.value) for r in got if r.value is not None])
             for tp in list(remaining):
                 # By position, not last offset: control records leave gaps at the end.
                 if await consumer.position(tp) >= ends[tp]:

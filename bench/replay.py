@@ -236,10 +236,18 @@ def main() -> None:
     settings = settings.model_copy(update={"topic_prefix": prefix})
     ensure_published(settings, args.events)
     names = TopicNames(settings.topic_prefix)
-    values: list[bytes] = []
+    stamped: list[tuple[int, bytes]] = []
     raw = asyncio.run(
-        raw_consume(aiokafka_options(settings, "admin"), names.inputs, on_values=values.extend)
+        raw_consume(aiokafka_options(settings, "admin"), names.inputs, on_stamped=stamped.extend)
     )
+    # The ceiling folds them in publishing order (broker time), as the replay reads them
+    # (slices by time). In fetch order one topic can come far ahead of another, and then
+    # every late bed snapshot re-evaluates each later transfer request (the core's
+    # transfers.beds_changed): single batches took 30 s and the ceiling 138-172 s in
+    # three runs of six (BENCHMARKS.md, fifth session).
+    stamped.sort(key=lambda pair: pair[0])
+    values = [value for _, value in stamped]
+    del stamped
     print(
         f"raw aiokafka : {raw.records:,} records in {raw.seconds:.1f} s = {raw.per_second:,.0f}/s"
     )
