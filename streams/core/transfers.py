@@ -112,14 +112,20 @@ def beds_changed(
 ) -> None:
     """A ``bed.*`` snapshot of ``site`` at ``t`` arrived: re-evaluate the redirects of the
     requests for that bed type between ``t`` and the site's next snapshot that it can
-    change: those with a request to ``site`` (whether it has a free bed) or a redirect
-    shown (its suggestion ranks every site). Any other one wants no redirect and still
-    wants none: its destinations' beds are not ``site``'s."""
+    change: those with a redirect shown (its suggestion ranks every site), and, when
+    ``site`` has no free bed from ``t`` on, those with a request to ``site``. Any other
+    one wants no redirect and still wants none: its destinations' beds are not ``site``'s,
+    or ``site`` has beds free at its request (as it had: no redirect is shown for it).
+
+    Why the last condition: a late snapshot re-evaluates every request after it, until
+    the site's next snapshot, so a backfill of bed reports costs O(requests after each
+    report); re-evaluating only what it can change keeps that cost to a scan."""
     site, item = changed
     last = ns.ask_last.get(item)
     if last is None or last < t:
         return  # the common case: no request since
     until = next_snapshot(ns, site, item, t)
+    full = on_hand_at(ns, site, item, t) == 0  # what the site says until ``until``
     seen: set[str] = set()
     for h in range(t // HOUR, min(last, until) // HOUR + 1):
         entries = ns.asks.get((item, h), ())
@@ -129,7 +135,9 @@ def beds_changed(
             if transfer_id not in seen:
                 seen.add(transfer_id)
                 rec = ns.transfers[transfer_id]
-                if "r:" + transfer_id in ns.shown or any(ask[2] == site for ask in rec[3]):
+                if "r:" + transfer_id in ns.shown or (
+                    full and any(ask[2] == site for ask in rec[3])
+                ):
                     _redirects(ns, jurisdiction, transfer_id, rec, facilities, out)
 
 
