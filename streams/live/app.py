@@ -139,11 +139,19 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
     app.on_rebalance_complete.connect(on_recovered)
     app.timer(interval=settings.tick_interval_s)(_tick_writer(app, clock, ticks_topic, held_ticks))
     app.timer(interval=metrics.LAG_REFRESH_S)(refresh_lag)
-    app.timer(interval=settings.worker_heartbeat_s)(heartbeat.beat)
+    _beat(app, heartbeat, settings.worker_heartbeat_s)
     app.task(read_inputs)
     if settings.worker_stages == "all":
         app.task(landing_stage(settings, names, heartbeat))
     return app
+
+
+def _beat(app: Any, heartbeat: Heartbeat, interval_s: float) -> None:
+    """Land a heartbeat at the start and every ``interval_s``: the timer's first beat comes
+    an interval after the start, and a board read meanwhile (the demo's, ~15 s after it)
+    said that no worker was up."""
+    app.timer(interval=interval_s)(heartbeat.beat)
+    app.task(heartbeat.beat)
 
 
 def _output_sender(app: Any, settings: Settings) -> OutputSender:
