@@ -48,7 +48,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import ProducerFenced
 
 from streams.live import metrics
-from streams.live.output_sender import BATCH_BYTES
+from streams.live.output_sender import BATCH_BYTES, whole_batches
 from streams.live.state_store import ChangelogError, DecideStateStore
 from streams.live.waiting import reporting
 from streams.stages.decide import Decider
@@ -279,18 +279,10 @@ class PartitionCommitter:
     ) -> None:
         """Send the records in whole produce batches (a ``send`` each costs ~10x the CPU,
         streams.live.output_sender) and wait for every one to be acknowledged."""
-        sending: list[tuple[list[tuple[bytes, bytes | None]], Awaitable[Any]]] = []
-        members: list[tuple[bytes, bytes | None]] = []
-        batch = producer.create_batch()
-        for key, blob in states.items():
-            # (an empty batch takes any record: one over the batch size goes alone)
-            if batch.append(key=key, value=blob, timestamp=None) is None:
-                sending.append(await self._send_batch(producer, batch, partition, members))
-                batch, members = producer.create_batch(), []
-                batch.append(key=key, value=blob, timestamp=None)
-            members.append((key, blob))
-        if members:
-            sending.append(await self._send_batch(producer, batch, partition, members))
+        sending = [
+            await self._send_batch(producer, batch, partition, members)
+            for members, batch in whole_batches(producer, states.items())
+        ]
         # every outcome retrieved (a fenced producer fails them all), the first one raised
         outcomes = await asyncio.gather(*(a for _, a in sending), return_exceptions=True)
         for (members, _), outcome in zip(sending, outcomes, strict=True):

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
@@ -24,6 +24,27 @@ from streams.stages.batch import Outgoing
 # Bytes per produce batch: few requests per decide batch, under the broker's and the
 # topics' default message size limit (1 MiB), which a batch must fit.
 BATCH_BYTES = 512 * 1024
+
+
+Key = TypeVar("Key", bound=bytes | None)
+
+
+def whole_batches(
+    producer: AIOKafkaProducer, records: Iterable[tuple[Key, bytes | None]]
+) -> Iterator[tuple[list[tuple[Key, bytes | None]], Any]]:
+    """``records`` (key, value) in order, in ``producer``'s produce batches each as full as
+    its ``max_batch_size`` lets it be (a record over that size goes alone), each with the
+    records it holds."""
+    members: list[tuple[Key, bytes | None]] = []
+    batch = producer.create_batch()
+    for key, value in records:
+        if batch.append(key=key, value=value, timestamp=None) is None:
+            yield members, batch
+            members, batch = [], producer.create_batch()
+            batch.append(key=key, value=value, timestamp=None)
+        members.append((key, value))
+    if members:
+        yield members, batch
 
 
 @functools.lru_cache(maxsize=4096)  # keys are mostly jurisdictions: few, asked per record
@@ -79,13 +100,9 @@ class OutputSender:
             by_partition.setdefault((record.topic, partition), []).append(record)
         acks = []
         for (topic, partition), records in by_partition.items():
-            batch = producer.create_batch()
-            for record in records:
-                if batch.append(key=record.key, value=record.value, timestamp=None) is None:
-                    acks.append(await producer.send_batch(batch, topic, partition=partition))
-                    batch = producer.create_batch()
-                    batch.append(key=record.key, value=record.value, timestamp=None)
-            acks.append(await producer.send_batch(batch, topic, partition=partition))
+            pairs = ((record.key, record.value) for record in records)
+            for _, batch in whole_batches(producer, pairs):
+                acks.append(await producer.send_batch(batch, topic, partition=partition))
         await asyncio.gather(*acks)
 
     async def _partition(self, record: Outgoing) -> int:
