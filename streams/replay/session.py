@@ -22,12 +22,15 @@ checkpoints cost at most about 1/:data:`CHECKPOINT_COST_SHARE` of the run. A har
 resumes from the last save: batches after it are decided and landed again, which the
 rows' deterministic ids and versions make harmless. A complete review deletes its checkpoint.
 
-The cyclic garbage collector is off while a batch is decided, and after the batch it
-collects once and then freezes what survived (:func:`gc.freeze`): the states the batch
-left are long-lived and hold no reference cycles (``tune_gc_for_core_state``), so
-collections that re-scan them — more often the larger the batch, and longer the larger
-the states — are pure cost. Per batch the collector then looks at that batch's survivors
-only; reference counting frees everything acyclic as before.
+The cyclic garbage collector is off while a batch is decided, and what the batch left is
+frozen (:func:`gc.freeze`) before the collector runs again: the states the batch left are
+long-lived and hold no reference cycles (``tune_gc_for_core_state``), so collections that
+scan them — more often the larger the batch, and longer the larger the states — are pure
+cost. Reference counting frees everything acyclic as before, frozen or not. What is
+frozen is never collected, so the few cycles a batch leaves as garbage stay until the
+review ends: about 250 objects per batch (bench/replay.py prints the count), where
+collecting once before each freeze cost 15 % of the replay's time (BENCHMARKS.md, sixth
+session).
 """
 
 from __future__ import annotations
@@ -240,14 +243,13 @@ class _Point:
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """No cyclic collection inside; afterwards one collection of what is not frozen yet,
-    then freeze the survivors (see the module docstring)."""
-    try:
-        with collector_paused():
+    """No cyclic collection inside, and what the batch left is frozen before the collector
+    runs again (see the module docstring)."""
+    with collector_paused():
+        try:
             yield
-    finally:
-        gc.collect()
-        gc.freeze()
+        finally:
+            gc.freeze()
 
 
 def _ms(at: datetime) -> int:

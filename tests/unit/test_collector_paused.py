@@ -1,5 +1,6 @@
 """The cyclic collector is off while a decide batch is folded and as before afterwards
-(streams/ops/runtime.py ``collector_paused``, used by streams/live/app.py's decide batch)."""
+(streams/ops/runtime.py ``collector_paused``, used by streams/live/app.py's decide batch);
+a review's batch is frozen without a collection (streams/replay/session.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from streams.live.app import _decide_batch
 from streams.ops.runtime import collector_paused
+from streams.replay.session import _collector_paused as review_batch
 
 
 @pytest.fixture
@@ -65,3 +67,23 @@ def test_a_decide_batch_is_folded_with_the_collector_paused_and_sent_after() -> 
     assert decider.collecting == [False]
     assert outputs.collecting == [True]
     assert gc.isenabled()
+
+
+def _no_collection() -> int:
+    raise AssertionError("a review batch must not run a full collection")
+
+
+@pytest.mark.usefixtures("collector_on")
+def test_a_review_batch_is_frozen_without_a_collection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gc, "collect", _no_collection)
+    frozen = gc.get_freeze_count()
+    try:
+        with review_batch():
+            assert not gc.isenabled()
+            kept = [[n] for n in range(10_000)]  # tracked containers the batch leaves
+        assert gc.isenabled()
+        # Frozen, and the young generation emptied: no collection re-scans them later.
+        assert gc.get_freeze_count() >= frozen + len(kept)
+        assert gc.get_count()[0] < 1_000
+    finally:
+        gc.unfreeze()
