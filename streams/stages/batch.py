@@ -53,15 +53,19 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class Emitted:
-    """One decided record before encoding: ``model`` is what its value will hold."""
+    """One decided record before encoding: ``model`` is what its value will hold. ``raw``,
+    when set, are bytes that decode to exactly ``model`` (an input passed on unchanged):
+    they are its value, so nothing is encoded again."""
 
     topic: str
     key: bytes | None
     model: BaseModel
     partition: int | None = None
+    raw: bytes | None = None
 
     def encoded(self) -> Outgoing:
-        return Outgoing(self.topic, self.key, encode(self.model), self.partition)
+        value = encode(self.model) if self.raw is None else self.raw
+        return Outgoing(self.topic, self.key, value, self.partition)
 
 
 @dataclass(frozen=True)

@@ -276,6 +276,7 @@ class Decider:
             self._reject(event, record, batch, now)
             return
         topic = record.topic
+        raw: bytes | None = record.value  # None once the event differs from what it decodes
         if topic == self._decided_topic:  # a review of the decided log: checked, pseudonymous
             topic = self._kind_topic[event.kind]
         elif topic != self._rekeyed_topic:  # a forward was checked on its first sight
@@ -289,7 +290,9 @@ class Decider:
             ):
                 return
             if isinstance(event, CaseEvent):
-                event = pseudonymise_case(event, self.pseudonym_key)
+                pseudonymous = pseudonymise_case(event, self.pseudonym_key)
+                if pseudonymous is not event:
+                    event, raw = pseudonymous, None
         if self._refused(input_problem(event, self._compiled()), record, batch, now):
             return
         jurisdiction = jurisdiction_of(event.region, self.digits)
@@ -304,9 +307,10 @@ class Decider:
                     batch.newest[topic] = event.occurred_at
             if self.decided_log:
                 key = jurisdiction.encode()
-                batch.out.append(Emitted(self._decided_topic, key, event, target))
+                batch.out.append(Emitted(self._decided_topic, key, event, target, raw))
         if target != record.partition:
-            batch.out.append(Emitted(self._rekeyed_topic, jurisdiction.encode(), event, target))
+            forward = Emitted(self._rekeyed_topic, jurisdiction.encode(), event, target, raw)
+            batch.out.append(forward)
             return
         batch.events.setdefault(jurisdiction, []).append(event)
         # the exact type: a failing isinstance on a pydantic model is slow (every event)
