@@ -12,7 +12,8 @@ read 1,141 of 1,465 records and called a city's cholera timeline missing.
 So a range is planned by a **scan**: every partition of every source is read once, from
 its first offset to its end at planning time, the event time read from each value, and
 the partition's range runs from the first to the last record whose event time is in
-``[from, to)``; the reader then keeps exactly the records inside (the same test). Chosen
+``[from, to)``; the reader then keeps exactly the records inside (the same test, not
+repeated for a partition whose span held no record outside: the plan marks it whole). Chosen
 over an event-time index written by the worker because it works for any source topic
 (one the worker never reads, such as a topic of decided events), for records written
 before any index existed and whoever wrote them; it costs one read of the sources per
@@ -53,12 +54,15 @@ EventTimeSource = Literal["occurred_at", "tick_at", "kafka"]
 
 @dataclass(frozen=True)
 class PartitionRange:
-    """Offsets ``[start, end)`` of one partition that hold every record of the range."""
+    """Offsets ``[start, end)`` of one partition that hold every record of the range;
+    ``whole`` when the plan's scan saw no record between them outside the range (the reader
+    then keeps them all without reading their event times again)."""
 
     topic: str
     partition: int
     start: int
     end: int
+    whole: bool = False
 
     @property
     def size(self) -> int:
@@ -149,42 +153,67 @@ async def plan_ranges(
         await consumer._client.force_metadata_update()  # topic may be new to this client
         found = consumer.partitions_for_topic(topic) or set()
         partitions.extend(TopicPartition(topic, p) for p in sorted(found))
-    census = RangeCensus()
     if not partitions:
-        return RangePlan([], census)
+        return RangePlan([], RangeCensus())
     ends = await consumer.end_offsets(partitions)
     begins = await consumer.beginning_offsets(partitions)  # retention may have cut heads
-    first: dict[TopicPartition, int] = {}
-    last: dict[TopicPartition, int] = {}
+    planner = RangePlanner(from_ms, to_ms)
     whole = [PartitionRange(tp.topic, tp.partition, begins[tp], ends[tp]) for tp in partitions]
     async for _batch, records in _read_ranges(consumer, chunked(whole, SCAN_BATCH_RECORDS)):
         for record in records:
-            at, source = event_time_ms(record.value, record.timestamp)
-            census.scanned += 1
-            if (
-                source == "occurred_at"
-                and record.timestamp_type != LOG_APPEND_TIME  # the broker's, by design
-                and abs(record.timestamp - at) > STAMP_TOLERANCE_MS
-            ):
-                census.restamped += 1
-            census.undated += source == "kafka"
-            if at < from_ms:
-                census.before += 1
-            elif at >= to_ms:
-                census.after += 1
-            else:
-                census.inside += 1
-                census.topics[record.topic] = census.topics.get(record.topic, 0) + 1
-                tp = TopicPartition(record.topic, record.partition)
-                first.setdefault(tp, record.offset)
-                last[tp] = record.offset
-    ranges = [
-        PartitionRange(tp.topic, tp.partition, first[tp], last[tp] + 1)
-        if tp in first
-        else PartitionRange(tp.topic, tp.partition, ends[tp], ends[tp])
-        for tp in partitions
-    ]
-    return RangePlan(ranges, census)
+            planner.see(record)
+    return planner.plan(partitions, ends)
+
+
+class RangePlanner:
+    """Folds a scan's records, each partition front to back, into a :class:`RangePlan`."""
+
+    def __init__(self, from_ms: int, to_ms: int) -> None:
+        self.from_ms, self.to_ms = from_ms, to_ms
+        self.census = RangeCensus()
+        self.first: dict[TopicPartition, int] = {}
+        self.last: dict[TopicPartition, int] = {}
+        self._strayed: set[TopicPartition] = set()  # a record outside since the last inside
+        self._holed: set[TopicPartition] = set()  # one outside between two inside
+
+    def see(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        census = self.census
+        at, source = event_time_ms(record.value, record.timestamp)
+        census.scanned += 1
+        if (
+            source == "occurred_at"
+            and record.timestamp_type != LOG_APPEND_TIME  # the broker's, by design
+            and abs(record.timestamp - at) > STAMP_TOLERANCE_MS
+        ):
+            census.restamped += 1
+        census.undated += source == "kafka"
+        tp = TopicPartition(record.topic, record.partition)
+        if self.from_ms <= at < self.to_ms:
+            census.inside += 1
+            census.topics[record.topic] = census.topics.get(record.topic, 0) + 1
+            self.first.setdefault(tp, record.offset)
+            self.last[tp] = record.offset
+            if tp in self._strayed:
+                self._holed.add(tp)
+            return
+        if at < self.from_ms:
+            census.before += 1
+        else:
+            census.after += 1
+        if tp in self.first:
+            self._strayed.add(tp)
+
+    def plan(self, partitions: list[TopicPartition], ends: dict[TopicPartition, int]) -> RangePlan:
+        """The range of each of ``partitions`` (empty at its end when nothing was inside)."""
+        ranges = [
+            PartitionRange(
+                tp.topic, tp.partition, self.first[tp], self.last[tp] + 1, tp not in self._holed
+            )
+            if tp in self.first
+            else PartitionRange(tp.topic, tp.partition, ends[tp], ends[tp], True)
+            for tp in partitions
+        ]
+        return RangePlan(ranges, self.census)
 
 
 def chunked(ranges: list[PartitionRange], batch_records: int) -> list[list[PartitionRange]]:
@@ -200,7 +229,8 @@ def chunked(ranges: list[PartitionRange], batch_records: int) -> list[list[Parti
         cuts = [r.start + r.size * k // count for k in range(count + 1)]
         for k in range(count):
             if cuts[k + 1] > cuts[k]:
-                batches[k].append(PartitionRange(r.topic, r.partition, cuts[k], cuts[k + 1]))
+                part = PartitionRange(r.topic, r.partition, cuts[k], cuts[k + 1], r.whole)
+                batches[k].append(part)
     return [batch for batch in batches if batch]
 
 
@@ -214,10 +244,24 @@ async def read_batches(
     (:func:`event_time_ms`) is in ``[from_ms, to_ms)``, ordered by topic, partition and
     offset (an order that does not depend on fetch timing)."""
     async for batch, records in _read_ranges(consumer, batches):
-        yield (
-            batch,
-            [r for r in records if from_ms <= event_time_ms(r.value, r.timestamp)[0] < to_ms],
-        )
+        yield batch, inside(batch, records, from_ms, to_ms)
+
+
+def inside(
+    batch: list[PartitionRange],
+    records: list[ConsumerRecord[bytes, bytes]],
+    from_ms: int,
+    to_ms: int,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """The ``records`` of ``batch`` whose event time is in ``[from_ms, to_ms)``: all of a
+    ``whole`` slice's, the others' by their values."""
+    whole = {(part.topic, part.partition) for part in batch if part.whole}
+    return [
+        r
+        for r in records
+        if (r.topic, r.partition) in whole
+        or from_ms <= event_time_ms(r.value, r.timestamp)[0] < to_ms
+    ]
 
 
 async def _read_ranges(
