@@ -241,9 +241,12 @@ class _Batch(Timelines):
         return True
 
     def _beds_seen(self, ns: Namespace) -> None:
-        """The ICU beds changed: every ICU forecast reads them."""
+        """The ICU beds changed: every ICU forecast reads them, and so does the picture of
+        an incident with confirmed cases. One without has no ICU figures
+        (:func:`streams.core.forecast.metrics`): showing it again would only repeat it, for
+        every incident the jurisdiction ever had, at every bed report."""
         for key, track in ns.tracks.items():
-            if visible(track):
+            if track.times and visible(track):
                 self._touch(ns.status, key)  # the picture's figures change
             self._forecast(ns, key)
 

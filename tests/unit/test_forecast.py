@@ -12,7 +12,7 @@ import pytest
 from streams.core import default_rulebook, initial_state, step_many
 from streams.core.eventtime import to_us
 from streams.core.forecast import IcuBeds, full_load_days, growth, icu_outlook
-from tests.core_events import CST, case
+from tests.core_events import CST, case, incident
 from tests.folding import fold_shuffled, snapshot
 from topics.outputs import Alert, IncidentState, StockLevel
 
@@ -122,6 +122,20 @@ def test_beds_a_hospital_can_open_count_in_the_capacity() -> None:
     picture = [o for o in out if isinstance(o, IncidentState)][-1]
     assert picture.metrics["icu_capacity"] == 24
     assert picture.metrics["icu_days_to_exceed"] == pytest.approx(7 * math.log2(6))
+
+
+def test_a_bed_report_shows_again_only_the_pictures_with_icu_figures() -> None:
+    # The outbreak's picture reads the ICU beds; a road crash's (no confirmed case) does
+    # not: a later bed report shows the first again with its new capacity, not the second.
+    crash = incident("crash-1", at(2), "INC-CRASH", casualties={"total": 60, "dead": 6})
+    state, out = step_many(initial_state("5101"), [*outbreak(), crash], RULES)
+    shown = {o.category: o for o in out if isinstance(o, IncidentState)}
+    assert shown["mass_casualty"].tier == "II"  # 50-99 casualties, more than 5 dead
+    assert shown["infectious_disease"].metrics["icu_capacity"] == 4 + 12
+    _, later = step_many(state, [snapshot(at(14), "H1", "bed.icu", 8, 20)], RULES)
+    (again,) = [o for o in later if isinstance(o, IncidentState)]
+    assert again.incident_id == shown["infectious_disease"].incident_id
+    assert again.metrics["icu_capacity"] == 4 + 8
 
 
 @pytest.mark.parametrize("seed", range(4))
