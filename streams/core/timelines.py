@@ -131,16 +131,17 @@ class Timelines:
                     pending = line.track.pending
                 if pending < soonest:
                     soonest = pending
-        if min(map(DECL_DUE, ns.tracks.values()), default=NEVER) <= watermark:
+        decl_due = min(map(DECL_DUE, ns.tracks.values()), default=NEVER)
+        if decl_due <= watermark:
             # a declaration deadline passed: :meth:`finish` looks at the track again
             for key, track in list(ns.tracks.items()):
                 if track.decl_due <= watermark:
                     self.work.track(ns, key, None).decl_due = NEVER
                     self._dirty(ns.status, key)
+            decl_due = min(map(DECL_DUE, ns.tracks.values()), default=NEVER)
         overdue(ns, self.jurisdiction, watermark, self.out)
         delayed(ns, self.jurisdiction, watermark, self.out)
         heads = [h[0][0] for h in (ns.due_heap, ns.eta_heap) if h]
         if ns.early_acks:
             heads.append(forget_early_acks(ns, watermark, self.comp.unknown_ack_keep))
-        decl_due = min(map(DECL_DUE, ns.tracks.values()), default=NEVER)
         ns.next_due = min((soonest, decl_due, *heads))
