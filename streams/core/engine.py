@@ -245,10 +245,13 @@ class _Batch(Timelines):
         an incident with confirmed cases. One without has no ICU figures
         (:func:`streams.core.forecast.metrics`): showing it again would only repeat it, for
         every incident the jurisdiction ever had, at every bed report."""
+        shown = ns.shown
         for key, track in ns.tracks.items():
             if track.times and visible(track):
                 self._touch(ns.status, key)  # the picture's figures change
-            self._forecast(ns, key)
+            # what :meth:`_forecast` returns at once for, not asked (most incidents)
+            if track.counters["critical"] > 0 or "forecast:" + key in shown:
+                self._forecast(ns, key)
 
     def _forecast(self, ns: Namespace, key: str) -> None:
         """The track's ``capacity_forecast`` after this event."""
