@@ -53,19 +53,15 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class Emitted:
-    """One decided record before encoding: ``model`` is what its value will hold. ``raw``,
-    when set, are bytes that decode to exactly ``model`` (an input passed on unchanged):
-    they are its value, so nothing is encoded again."""
+    """One decided record before encoding: ``model`` is what its value will hold."""
 
     topic: str
     key: bytes | None
     model: BaseModel
     partition: int | None = None
-    raw: bytes | None = None
 
     def encoded(self) -> Outgoing:
-        value = encode(self.model) if self.raw is None else self.raw
-        return Outgoing(self.topic, self.key, value, self.partition)
+        return Outgoing(self.topic, self.key, encode(self.model), self.partition)
 
 
 @dataclass(frozen=True)

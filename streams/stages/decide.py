@@ -276,7 +276,6 @@ class Decider:
             self._reject(event, record, batch, now)
             return
         topic = record.topic
-        raw: bytes | None = record.value  # None once the event differs from what it decodes
         if topic == self._decided_topic:  # a review of the decided log: checked, pseudonymous
             topic = self._kind_topic[event.kind]
         elif topic != self._rekeyed_topic:  # a forward was checked on its first sight
@@ -290,9 +289,7 @@ class Decider:
             ):
                 return
             if isinstance(event, CaseEvent):
-                pseudonymous = pseudonymise_case(event, self.pseudonym_key)
-                if pseudonymous is not event:
-                    event, raw = pseudonymous, None
+                event = pseudonymise_case(event, self.pseudonym_key)
         if self._refused(input_problem(event, self._compiled()), record, batch, now):
             return
         jurisdiction = jurisdiction_of(event.region, self.digits)
@@ -307,10 +304,9 @@ class Decider:
                     batch.newest[topic] = event.occurred_at
             if self.decided_log:
                 key = jurisdiction.encode()
-                batch.out.append(Emitted(self._decided_topic, key, event, target, raw))
+                batch.out.append(Emitted(self._decided_topic, key, event, target))
         if target != record.partition:
-            forward = Emitted(self._rekeyed_topic, jurisdiction.encode(), event, target, raw)
-            batch.out.append(forward)
+            batch.out.append(Emitted(self._rekeyed_topic, jurisdiction.encode(), event, target))
             return
         batch.events.setdefault(jurisdiction, []).append(event)
         # the exact type: a failing isinstance on a pydantic model is slow (every event)

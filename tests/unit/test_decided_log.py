@@ -14,8 +14,7 @@ from streams.stages.batch import Record
 from streams.stages.decide import Decider
 from streams.stages.ticks import TickClock
 from streams.stages.topology import partition_for
-from tests.unit.test_live_decide import KEY, NAME, NATIONAL_ID, NOW, SAME_A, P, case, crash
-from topics.codec import decode
+from tests.unit.test_live_decide import KEY, NAME, NATIONAL_ID, NOW, SAME_A, P, case
 from topics.models import CaseEvent
 from topics.privacy import pseudonym
 from topics.registry import CASES, STOCK
@@ -39,26 +38,6 @@ def test_the_live_stage_logs_each_accepted_event_pseudonymised_on_its_partition(
     assert NATIONAL_ID.encode() not in logged[0].value and NAME.encode() not in logged[0].value
     assert orjson.loads(logged[0].value)["national_id"] == pseudonym(NATIONAL_ID, KEY)
     assert not [o for o in _decider(False).process([record]) if "decided" in o.topic]
-
-
-def test_an_event_passed_on_unchanged_is_logged_and_forwarded_as_its_own_bytes() -> None:
-    # Indented, with a field of its sender's: bytes our encoder would not write, same event.
-    unchanged = orjson.loads(crash("i-1")) | {"extra": {"kept": [1, 2]}}
-    value = orjson.dumps(unchanged, option=orjson.OPT_INDENT_2)
-    wrong = (partition_for(SAME_A) + 1) % 6
-    decider = _decider(True)
-    decided = decider.decide([Record(f"{P}.incidents.v1", wrong, 0, b"x", value)])
-    ((_, event),) = decided.inputs
-    passed = [o.encoded() for o in decided.out if o.topic in (f"{P}.decided.v1", f"{P}.rekeyed.v1")]
-    assert [o.topic for o in passed] == [f"{P}.decided.v1", f"{P}.rekeyed.v1"]
-    assert all(o.value == value and decode(o.value) == event for o in passed)
-    # A case without a national id or a name is unchanged too; one with them is not.
-    bare = {k: v for k, v in orjson.loads(case("c-3")).items() if k not in ("national_id", "name")}
-    for body, same in ((orjson.dumps(bare), True), (case("c-4"), False)):
-        out = _decider(True).decide([Record(f"{P}.cases.v1", partition_for(SAME_A), 0, None, body)])
-        logged = next(o.encoded() for o in out.out if o.topic == f"{P}.decided.v1")
-        assert (logged.value == body) is same
-        assert decode(logged.value) == out.inputs[0][1]
 
 
 def test_a_replay_of_the_decided_topic_reads_inputs_of_their_kind_unverified() -> None:
