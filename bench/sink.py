@@ -27,7 +27,7 @@ from sinks.tables import TABLES
 from sinks.writer import SinkPolicy, dedup_token
 from streams.config.settings import Settings, load_settings
 from topics.models import CaseEvent
-from topics.privacy import pseudonymise_case
+from topics.privacy import scrub_input
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 TOPIC = "tierflow.cases.v1"
@@ -54,7 +54,7 @@ def make_cases(count: int) -> list[CaseEvent]:
             classification=("suspected", "confirmed")[n % 2],
             facility_id=f"h{n % 40}",
         )
-        out.append(pseudonymise_case(raw, key))
+        out.append(scrub_input(raw, key))
     return out
 
 

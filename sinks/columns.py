@@ -14,7 +14,7 @@ Rules (applied to a model's declared fields, in order; unknown extra fields neve
 - every table ends with ``version UInt64`` made by the table's :class:`VersionRule`.
 
 Privacy is enforced here too: no column may be called ``name``, and a ``national_id``
-value must already be a pseudonym (see :func:`topics.privacy.pseudonymise_case`).
+value must already be a pseudonym (see :func:`topics.privacy.scrub_input`).
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def _nullable(ch_type: str) -> str:
 
 
 def _guard_pseudonym(value: str | None) -> str | None:
-    # pseudonymise_case writes "p:<hmac>"; anything else is a raw id that must not land.
+    # scrub_input writes "p:<hmac>"; anything else is a raw id that must not land.
     if value is not None and not value.startswith("p:"):
         raise PrivacyViolation("a raw national_id reached the sink: pseudonymise at ingestion")
     return value

@@ -1,7 +1,8 @@
 """Pseudonymisation at ingestion: national ids become keyed HMACs, names are dropped.
 
 Applied by the shells right after decoding, before anything reaches the core, a table
-or an output topic.
+or an output topic: to the fields we know and to the extra fields an agency adds (kept,
+unread, on the decided log), at any depth.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ import re
 from typing import Any
 
 import orjson
+from pydantic import BaseModel, ValidationError
 
+from topics.codec import rejection_from
 from topics.models import CaseEvent
+from topics.outputs import Rejection
 
 
 def pseudonym(national_id: str, key: bytes) -> str:
@@ -22,27 +26,54 @@ def pseudonym(national_id: str, key: bytes) -> str:
     return f"p:{digest[:32]}"
 
 
-def pseudonymise_case(event: CaseEvent, key: bytes) -> CaseEvent:
-    """The case with ``national_id`` replaced by its pseudonym and ``name`` removed.
-
-    Always: a value that already looks like a pseudonym (``p:…``) is hashed again, or a
-    sender could pass a raw id through by prefixing it. So apply it once, to what an agency
-    sent (the decide stage does not re-apply it to the records it forwarded itself)."""
-    if event.national_id is None and event.name is None:
-        return event
-    update: dict[str, str | None] = {"name": None}
-    if event.national_id is not None:
-        update["national_id"] = pseudonym(event.national_id, key)
-    return event.model_copy(update=update)
-
-
 # A PRC resident identity number (GB 11643): 17 digits and a check digit or X.
 _RESIDENT_ID = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
 
 
+# Bytes mapped so that a run of digits reads as a run of "0" (every other byte a space).
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_DIGIT_RUN = b"0" * 17  # what every resident id has: 17 digits before its check character
+
+
+def _may_identify(raw: bytes) -> bool:
+    """Whether the JSON ``raw`` may hold a name, a national id or a resident id: a key
+    ``name`` or ``national_id``, 17 digits in a row, or an escape that may spell either.
+    A superset (a long decimal fraction is enough), cheap enough for every record."""
+    return (
+        b'"name"' in raw
+        or b'"national_id"' in raw
+        or b"\\u" in raw
+        or _DIGIT_RUN in raw.translate(_DIGITS_AS_ZERO)
+    )
+
+
+# One member of a JSON object with a plain string value (no escape in it).
+_NATIONAL_ID_MEMBER = re.compile(rb'"national_id"\s*:\s*"([^"\\]*)"')
+_NAME_MEMBER = re.compile(rb'"name"\s*:\s*"([^"\\]*)"')
+
+
+def _without_own_members(raw: bytes, case: CaseEvent) -> bytes | None:
+    """``raw`` without the members that hold the case's own ``national_id`` and ``name``
+    (the first of each, when it is exactly the value decoded), or None when they are not
+    found so: whatever is left is what :func:`_may_identify` must still look at."""
+    for member, value in ((_NATIONAL_ID_MEMBER, case.national_id), (_NAME_MEMBER, case.name)):
+        if value is None:
+            continue
+        found = member.search(raw)
+        if found is None or found.group(1) != value.encode():
+            return None
+        raw = raw[: found.start()] + raw[found.end() :]
+    return raw
+
+
+def _scrub_id(text: str, key: bytes) -> str:
+    return _RESIDENT_ID.sub(lambda m: pseudonym(m.group(0), key), text)
+
+
 def _scrub(value: Any, key: bytes) -> Any:
     """``value`` with every ``name`` key dropped, every ``national_id`` pseudonymised, and
-    anything shaped like a resident id pseudonymised, at any depth."""
+    anything shaped like a resident id (in a string, a key, or an 18-digit integer)
+    pseudonymised, at any depth."""
     if isinstance(value, dict):
         out = {}
         for field, item in value.items():
@@ -53,13 +84,54 @@ def _scrub(value: Any, key: bytes) -> Any:
                     item if isinstance(item, str) else orjson.dumps(item).decode(), key
                 )
             else:
-                out[field] = _scrub(item, key)
+                out[_scrub_id(field, key) if isinstance(field, str) else field] = _scrub(item, key)
         return out
     if isinstance(value, list):
         return [_scrub(item, key) for item in value]
     if isinstance(value, str):
-        return _RESIDENT_ID.sub(lambda m: pseudonym(m.group(0), key), value)
+        return _scrub_id(value, key)
+    if type(value) is int and 10**17 <= value < 10**18:
+        return pseudonym(str(value), key)
     return value
+
+
+def _pseudonymise_own(case: CaseEvent, key: bytes) -> CaseEvent:
+    """The case with its own ``national_id`` pseudonymised and ``name`` removed."""
+    national_id, name = case.national_id, case.name
+    if national_id is None and name is None:
+        return case
+    update: dict[str, str | None] = {"name": None}
+    if national_id is not None:
+        update["national_id"] = pseudonym(national_id, key)
+    return case.model_copy(update=update)
+
+
+def scrub_input(event: BaseModel, key: bytes, raw: bytes | None = None) -> BaseModel | Rejection:
+    """``event`` (an input just decoded from ``raw``) with its personal data made
+    pseudonymous, in every field we know and every extra field an agency added, at any
+    depth: as :func:`redact_raw` does for a rejected record. ``event`` itself when ``raw``
+    cannot hold any (checked on the bytes); pass no ``raw`` to always check the fields.
+
+    Always: a value that already looks like a pseudonym (``p:…``) is hashed again, or a
+    sender could pass a raw id through by prefixing it. So apply it once, to what an agency
+    sent (the decide stage does not re-apply it to the records it forwarded itself). A
+    Rejection when a pseudonym no longer fits its field (an 18-digit count, an id grown
+    past its length): such a record is refused, not stored."""
+    if raw is not None:
+        if not isinstance(event, CaseEvent):
+            if not _may_identify(raw):
+                return event
+        else:  # a case's own national id and name are the usual personal data: cheaper
+            rest = _without_own_members(raw, event)
+            if rest is not None and not _may_identify(rest):
+                return _pseudonymise_own(event, key)
+    scrubbed = _scrub(event.model_dump(mode="json"), key)
+    try:
+        return type(event).model_validate(scrubbed)
+    except ValidationError as exc:
+        rejection = rejection_from(exc, b"")
+        reason = "its resident ids, pseudonymised, no longer fit: " + rejection.reason
+        return rejection.model_copy(update={"reason": reason})
 
 
 def redact_raw(raw: bytes, key: bytes) -> bytes:

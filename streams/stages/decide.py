@@ -67,9 +67,9 @@ from streams.stages.topology import (
     partition_for,
 )
 from topics.codec import b64, decode, decode_tick
-from topics.models import CaseEvent, IncidentEvent
+from topics.models import IncidentEvent
 from topics.outputs import Alert, Escalation, IncidentState, Rejection, StockLevel, Task, Tick
-from topics.privacy import pseudonymise_case, redact_raw, withheld_note
+from topics.privacy import redact_raw, scrub_input, withheld_note
 from topics.registry import (
     ALERTS,
     DLQ,
@@ -288,8 +288,10 @@ class Decider:
                 received_problem(event, record.received_at, self._compiled()), record, batch, now
             ):
                 return
-            if isinstance(event, CaseEvent):
-                event = pseudonymise_case(event, self.pseudonym_key)
+            event = scrub_input(event, self.pseudonym_key, record.value)
+            if isinstance(event, Rejection):
+                self._reject(event, record, batch, now)
+                return
         if self._refused(input_problem(event, self._compiled()), record, batch, now):
             return
         jurisdiction = jurisdiction_of(event.region, self.digits)

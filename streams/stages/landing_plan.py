@@ -22,7 +22,7 @@ from streams.stages.topology import INCIDENT_STATES, STOCK_LEVELS
 from topics.codec import decode
 from topics.models import CaseEvent, TransferEvent
 from topics.outputs import Alert, Escalation, IncidentState, Rejection, StockLevel, Task
-from topics.privacy import pseudonymise_case
+from topics.privacy import scrub_input
 from topics.registry import ALERTS, CASES, DLQ, ESCALATIONS, TASKS, TRANSFERS, TopicSpec
 from topics.vocabulary import Status
 
@@ -116,13 +116,16 @@ class LandingPlan:
     def __init__(self, *, prefix: str, pseudonym_key: bytes) -> None:
         key = pseudonym_key
 
-        def case(raw: bytes) -> BaseModel | None:
-            event = decode(raw)
-            return pseudonymise_case(event, key) if isinstance(event, CaseEvent) else None
+        def scrubbed(kind: type[BaseModel]) -> Decoder:
+            # A record the decide stage refuses for its personal data lands nowhere either.
+            def decoder(raw: bytes) -> BaseModel | None:
+                event = decode(raw)
+                if not isinstance(event, kind):
+                    return None
+                safe = scrub_input(event, key, raw)
+                return None if isinstance(safe, Rejection) else safe
 
-        def transfer(raw: bytes) -> BaseModel | None:
-            event = decode(raw)
-            return event if isinstance(event, TransferEvent) else None
+            return decoder
 
         routes: list[tuple[TopicSpec, Route]] = [
             (ESCALATIONS, _output("tier_timeline", Escalation)),
@@ -131,8 +134,8 @@ class LandingPlan:
             (INCIDENT_STATES, _output("incidents", IncidentState)),
             (STOCK_LEVELS, _output("stock_levels", StockLevel)),
             (DLQ, _output("rejected_events", Rejection)),
-            (CASES, Route("cases", CaseEvent, case)),
-            (TRANSFERS, Route("transfers", TransferEvent, transfer)),
+            (CASES, Route("cases", CaseEvent, scrubbed(CaseEvent))),
+            (TRANSFERS, Route("transfers", TransferEvent, scrubbed(TransferEvent))),
         ]
         self.routes = {spec.name(prefix): route for spec, route in routes}
 

@@ -39,7 +39,7 @@ from tests.integration.rollup_answer import (
 from topics.codec import decode
 from topics.models import CaseEvent
 from topics.outputs import Rejection
-from topics.privacy import pseudonymise_case
+from topics.privacy import scrub_input
 from topics.registry import ALL_TOPICS
 from topics.routing import route_line
 
@@ -73,7 +73,7 @@ def mixed_scenario(events: int) -> list[bytes]:
 
 
 def offline_inputs(settings: Settings, lines: list[bytes]) -> tuple[list[Any], int]:
-    """The valid input events as the worker sees them (cases pseudonymised), and how many
+    """The valid input events as the worker sees them (pseudonymised), and how many
     lines are malformed (DLQ-bound, not published: --skip-invalid)."""
     key = settings.pseudonym_key.get_secret_value().encode()
     events, malformed = [], 0
@@ -81,10 +81,12 @@ def offline_inputs(settings: Settings, lines: list[bytes]) -> tuple[list[Any], i
         if b'"kind":"tick"' in raw:
             continue  # ticks come from the ticks topic (the scenario's and the workers')
         event = decode(raw)
+        if not isinstance(event, Rejection):  # as the worker sees it
+            event = scrub_input(event, key, raw)
         if isinstance(event, Rejection):
             malformed += 1
         else:
-            events.append(pseudonymise_case(event, key) if isinstance(event, CaseEvent) else event)
+            events.append(event)
     return events, malformed
 
 

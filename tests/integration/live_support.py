@@ -36,7 +36,7 @@ from tests.integration.kafka_helpers import admin_options, signatures
 from topics.codec import decode, decode_tick
 from topics.models import CaseEvent
 from topics.outputs import Rejection, Tick
-from topics.privacy import pseudonymise_case
+from topics.privacy import scrub_input
 from topics.registry import (
     ALL_TOPICS,
     TICKS,
@@ -127,12 +127,14 @@ async def _publish(settings: Settings, lines: list[bytes], wrong_keys: int) -> P
                     await producer.send_and_wait(TICKS.name(prefix), raw, partition=p)
                 continue
             event = decode(raw)
+            if not isinstance(event, Rejection):  # as the worker sees it
+                event = scrub_input(event, key, raw)
             topic = topic_of(raw, prefix)
             if isinstance(event, Rejection):
                 malformed += 1
                 await producer.send_and_wait(topic, raw, key=b"whatever")
                 continue
-            events.append(pseudonymise_case(event, key) if isinstance(event, CaseEvent) else event)
+            events.append(event)
             jurisdiction = jurisdiction_of(event.region, settings.jurisdiction_digits)  # type: ignore[attr-defined]
             if wrong_keys > 0:  # a producer that keys by something else: the worker re-keys
                 wrong_keys -= 1

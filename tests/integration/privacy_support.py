@@ -8,6 +8,7 @@ import json
 import re
 from typing import Any
 
+import orjson
 from clickhouse_connect.driver.client import Client
 
 from streams.config.settings import Settings
@@ -31,6 +32,37 @@ def _personal_values(value: Any, found: set[str]) -> None:
     elif isinstance(value, list):
         for item in value:
             _personal_values(item, found)
+
+
+def with_personal_extras(lines: list[bytes], every: int = 3) -> list[bytes]:
+    """``lines`` with personal data planted in every ``every``-th case, transfer and
+    incident: a contact's national id and name, a resident id in a note and one as an
+    18-digit number, all in extra fields, and a resident id in an incident's headline.
+    Extra fields are kept unread, so decisions stay the same; the privacy scan finds each
+    planted value wherever it goes."""
+    out, seen = [], 0
+    for raw in lines:
+        try:
+            event = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            event = None
+        if not isinstance(event, dict) or event.get("kind") not in ("case", "transfer", "incident"):
+            out.append(raw)
+            continue
+        seen += 1
+        if seen % every:
+            out.append(raw)
+            continue
+        event["contact"] = {
+            "national_id": f"1101011980{seen:08d}",
+            "name": f"联系人{seen}",
+            "note": f"证件号 3301061988{seen:08d}",
+        }
+        event["refs"] = [int(f"4401061975{seen:08d}")]
+        if isinstance(event.get("headline"), str):
+            event["headline"] += f" (caller 5101041966{seen:08d})"
+        out.append(orjson.dumps(event))
+    return out
 
 
 def published_secrets(lines: list[bytes]) -> set[str]:

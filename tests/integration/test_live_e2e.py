@@ -39,7 +39,7 @@ from .offline_answer import (
     assert_areas_as_intended,
     assert_decisions_equal_offline,
 )
-from .privacy_support import assert_no_personal_data
+from .privacy_support import assert_no_personal_data, with_personal_extras
 from .rollup_answer import (
     with_rollups,
     worker_ticks,
@@ -75,6 +75,7 @@ def test_scenario_lands_as_the_core_decides_offline(
     )
     db = settings.clickhouse_database
     lines, truth = simulate(scenario, 7, tmp_path / "scenario.jsonl")
+    lines = with_personal_extras(lines)
     prepare(settings)
     sent = publish(settings, lines, wrong_keys=3)
     assert sent.malformed == len(truth["malformed"]) > 0

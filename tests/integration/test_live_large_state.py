@@ -22,7 +22,7 @@ from tests.core_events import case
 from tests.integration.kafka_helpers import admin_options, signatures, uncommitted
 from topics.codec import decode, encode
 from topics.models import CaseEvent
-from topics.privacy import pseudonymise_case
+from topics.privacy import scrub_input
 from topics.registry import CASES
 
 from .live_support import (
@@ -103,7 +103,7 @@ def test_a_large_city_survives_sigkill_and_recovers_its_state(
     with running_worker(settings, tmp_path / "second.log") as proc:
         wait_decided(settings, proc)
     key = settings.pseudonym_key.get_secret_value().encode()
-    events = [pseudonymise_case(_case_of(line), key) for line in lines]
+    events = [scrub_input(_case_of(line), key) for line in lines]
     states, _ = fold(events, default_rulebook())
     assert state_fingerprints(settings) == {j: state_fingerprint(s) for j, s in states.items()}
 

@@ -20,6 +20,7 @@ from streams.simulate import REGISTRIES
 
 from .kafka_helpers import read_topic, run_cli
 from .live_support import live_settings, prepare, running_worker, simulate
+from .privacy_support import with_personal_extras
 from .replay_support import (
     all_counts,
     consumer_groups,
@@ -54,6 +55,7 @@ def live_runs(
                 stack, f"tierflow_live_{uuid.uuid4().hex[:12]}", registry_path=_registry(scenario)
             )
             lines, _truth = simulate(scenario, 3, tmp / "scenario.jsonl")
+            lines = with_personal_extras(lines)  # scrubbed alike, live and in review
             prepare(settings)
             start, end = publish_scenario(settings, lines)
             with running_worker(settings, tmp / "worker.log") as proc:

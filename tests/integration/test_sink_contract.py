@@ -22,7 +22,7 @@ from sinks.writer import RetryPolicy, Sink, SinkPolicy, dedup_token
 from streams.config.settings import Settings
 from topics.models import CaseEvent, TransferEvent
 from topics.outputs import Escalation, IncidentState, Task
-from topics.privacy import pseudonymise_case
+from topics.privacy import scrub_input
 
 from .tcp_gate import Gate
 
@@ -90,7 +90,7 @@ def harness(request: pytest.FixtureRequest) -> Harness:
 
 def cases(first: int, count: int) -> list[CaseEvent]:
     return [
-        pseudonymise_case(
+        scrub_input(
             CaseEvent.model_validate(
                 {
                     "kind": "case",

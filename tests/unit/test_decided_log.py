@@ -14,7 +14,7 @@ from streams.stages.batch import Record
 from streams.stages.decide import Decider
 from streams.stages.ticks import TickClock
 from streams.stages.topology import partition_for
-from tests.unit.test_live_decide import KEY, NAME, NATIONAL_ID, NOW, SAME_A, P, case
+from tests.unit.test_live_decide import KEY, NAME, NATIONAL_ID, NOW, OTHER, SAME_A, P, case
 from topics.models import CaseEvent
 from topics.privacy import pseudonym
 from topics.registry import CASES, STOCK
@@ -38,6 +38,24 @@ def test_the_live_stage_logs_each_accepted_event_pseudonymised_on_its_partition(
     assert NATIONAL_ID.encode() not in logged[0].value and NAME.encode() not in logged[0].value
     assert orjson.loads(logged[0].value)["national_id"] == pseudonym(NATIONAL_ID, KEY)
     assert not [o for o in _decider(False).process([record]) if "decided" in o.topic]
+
+
+def test_personal_data_in_extra_fields_reaches_neither_the_log_nor_the_rekeyed_topic() -> None:
+    """Extra fields are kept, unread, on both topics: scrubbed like the DLQ's bytes."""
+    planted = {
+        "contact": {"national_id": NATIONAL_ID, "name": NAME},
+        "note": f"id {NATIONAL_ID[:-4]}5678",
+        "refs": [int(NATIONAL_ID[:-4] + "9999")],
+    }
+    sent = orjson.loads(case("c-3", OTHER))
+    del sent["national_id"], sent["name"]  # nothing to pseudonymise where we read
+    value = orjson.dumps({**sent, **planted})
+    decided = _decider(True).process([Record(f"{P}.cases.v1", 0, 0, b"x", value)])
+    written = [o for o in decided if o.topic in (f"{P}.decided.v1", f"{P}.rekeyed.v1")]
+    assert sorted(o.topic for o in written) == [f"{P}.decided.v1", f"{P}.rekeyed.v1"]
+    for o in written:
+        assert NATIONAL_ID[:-4].encode() not in o.value and NAME.encode() not in o.value
+        assert orjson.loads(o.value)["contact"] == {"national_id": pseudonym(NATIONAL_ID, KEY)}
 
 
 def test_a_replay_of_the_decided_topic_reads_inputs_of_their_kind_unverified() -> None:

@@ -16,7 +16,7 @@ from sinks.tables import TABLES, table
 from tests.wire_strategies import case_events
 from topics.models import CaseEvent, TransferEvent
 from topics.outputs import IncidentState, Task
-from topics.privacy import pseudonymise_case
+from topics.privacy import scrub_input
 
 KEY = b"test-key"
 CST = timezone(timedelta(hours=8))
@@ -127,7 +127,7 @@ def test_a_raw_national_id_is_refused() -> None:
 
 
 def test_unknown_extra_fields_never_land() -> None:
-    event = pseudonymise_case(_case(nickname="Lao Wang", national_id="5101041990"), KEY)
+    event = scrub_input(_case(nickname="Lao Wang", national_id="5101041990"), KEY)
     row = table("cases").rows([event])[0]
     assert "Lao Wang" not in row
     assert "5101041990" not in row
@@ -137,7 +137,7 @@ def test_unknown_extra_fields_never_land() -> None:
 @given(case_events)
 def test_any_pseudonymised_case_maps_without_personal_data(raw: dict[str, Any]) -> None:
     raw = {**raw, "name": "Zhang San", "national_id": "110101199003077777"}
-    event = pseudonymise_case(CaseEvent.model_validate(raw), KEY)
+    event = scrub_input(CaseEvent.model_validate(raw), KEY)
     row = table("cases").rows([event])[0]
     names = TABLES["cases"].column_names
     assert len(row) == len(names)
