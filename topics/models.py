@@ -21,6 +21,7 @@ from pydantic import (
 
 from topics.vocabulary import (
     AgencyType,
+    CalendarDay,
     CapCertainty,
     CapSeverity,
     CapUrgency,
@@ -267,7 +268,11 @@ class CaseEvent(Envelope):
     )
     severity: CaseSeverity = Field("mild", description="mild, moderate, severe or critical.")
     outcome: CaseOutcome = Field("none", description="none (yet), recovered or died.")
-    onset_date: str | None = Field(None, description="Date of symptom onset, YYYY-MM-DD.")
+    onset_date: CalendarDay | None = Field(
+        None,
+        description="Date of symptom onset, YYYY-MM-DD (a real day, 2000 to 2099).",
+        json_schema_extra={"format": "date"},
+    )
     facility_id: Identifier = Field(
         description=(
             "The reporting facility, e.g. H-510104-01; cases from two or more facilities open a "

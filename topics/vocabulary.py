@@ -3,7 +3,8 @@ model (:mod:`topics.models`, :mod:`topics.outputs`) is built from (DESIGN.md sec
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
@@ -57,3 +58,22 @@ def _plausible(instant: datetime) -> datetime:
 
 # Every instant on the wire: RFC 3339 with an offset, in 2000-2099.
 Instant = Annotated[AwareDatetime, AfterValidator(_plausible)]
+
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _calendar_day(text: str) -> str:
+    try:
+        day = date.fromisoformat(text) if _DAY.fullmatch(text) else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise ValueError(f"not a date: {text[:40]!r} (YYYY-MM-DD, e.g. 2026-03-01)")
+    if not _EARLIEST.date() <= day < _LATEST.date():
+        raise ValueError("a date before 2000 or from 2100 on is a typo: check the year")
+    return text
+
+
+# A calendar day as sent (kept as its text, so it is written back unchanged), in 2000-2099.
+CalendarDay = Annotated[str, AfterValidator(_calendar_day)]

@@ -54,6 +54,9 @@ def test_the_good_record_decodes() -> None:
         (_with(on_hand="x", classification=3), "classification", "wrong value for classification"),
         (_with(occurred_at="2026-03-02T08:00:00"), "occurred_at", "bad timestamp in occurred_at"),
         (_with(reported_at="yesterday"), "reported_at", "bad timestamp in reported_at"),
+        (_with(onset_date="2026-02-30"), "onset_date", "onset_date: not a date: '2026-02-30'"),
+        (_with(onset_date="2026-W09-1"), "onset_date", "onset_date: not a date"),
+        (_with(onset_date="1926-03-01"), "onset_date", "onset_date: a date before 2000"),
         (_with(region="5101"), "region", "bad region code '5101'"),
         (_with(region="910104"), "region", "bad region code '910104'"),
         (
