@@ -15,6 +15,7 @@ from clickhouse_connect.driver.binding import quote_identifier
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
+from sinks.display import printable
 from topics.vocabulary import Status
 
 TIER_ORDER = "multiIf(tier = 'I', 1, tier = 'II', 2, tier = 'III', 3, tier = 'IV', 4, 5)"
@@ -192,8 +193,15 @@ class Board:
     overdue_elsewhere: int = 0
 
 
-def named_rows(client: Client, sql: str) -> list[dict[str, Any]]:
-    return list(client.query(sql).named_results())
+def named_rows(
+    client: Client, sql: str, parameters: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The rows of ``sql`` by column name, their text made printable
+    (:func:`sinks.display.printable`): agencies wrote much of it."""
+    return [
+        {name: printable(value) for name, value in row.items()}
+        for row in client.query(sql, parameters=parameters).named_results()
+    ]
 
 
 def of_status(sql: str, status: Status) -> str:

@@ -5,10 +5,13 @@
   their ids to tell them apart.
 - **Local time with its zone**: ClickHouse holds UTC; people read the display zone
   (setting ``DISPLAY_TZ``, default Asia/Shanghai), and every view names it once.
+- **Only what can be shown**: a control character or a bidirectional override an agency
+  put in a field is shown escaped (``\x1b``), never acted on by the terminal.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +19,25 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from topics.regions import place_name
+
+# What a terminal acts on rather than shows: C0 and C1 controls (ESC starts a screen
+# command, a newline breaks a row), DEL, and the marks, overrides and isolates that
+# reorder the text around them ("Trojan Source").
+_UNSHOWN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(found: re.Match[str]) -> str:
+    return found.group(0).encode("unicode_escape").decode("ascii")
+
+
+def printable(value: Any) -> Any:
+    """``value`` as a view may print it: in a string (or a list or tuple of them) every
+    character of :data:`_UNSHOWN` written as its escape; anything else as it is."""
+    if isinstance(value, str):
+        return _UNSHOWN.sub(_escaped, value)
+    if isinstance(value, list | tuple):
+        return type(value)(printable(item) for item in value)
+    return value
 
 
 def incident_name(row: Mapping[str, Any], *, chinese: Mapping[str, str] | None = None) -> str:

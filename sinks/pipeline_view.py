@@ -46,7 +46,7 @@ class DlqKind:
 def read_dlq(client: Client, examples: int = 3) -> list[DlqKind]:
     """The DLQ of the client's database grouped by kind, most frequent first."""
     found: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
-    for row in client.query(DLQ_EXAMPLES, parameters={"examples": examples}).named_results():
+    for row in named_rows(client, DLQ_EXAMPLES, {"examples": examples}):
         found.setdefault((row["kind"], row["field"]), []).append(row)
     return [
         DlqKind(

@@ -267,7 +267,7 @@ def test_the_board_of_a_drill_reads_its_exercise_rows_only() -> None:
         def __init__(self) -> None:
             self.sql: list[str] = []
 
-        def query(self, sql: str) -> Any:
+        def query(self, sql: str, parameters: Any = None) -> Any:
             self.sql.append(sql)
 
             class Result:

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from typer.testing import CliRunner
 
-from sinks.command_view import Board
-from sinks.display import LocalTime
+from sinks.command_view import Board, named_rows
+from sinks.display import LocalTime, printable
 from streams.cli import app
 from streams.commands import term
 from streams.commands.board_layout import View
@@ -74,3 +74,33 @@ def test_board_prints_agency_text_verbatim() -> None:
     text = captured.get()
     assert odd in text
     assert "to [red]H-2[/red] :fire:" in text
+
+
+class _Result:
+    def __init__(self, rows: list[dict[str, object]]) -> None:
+        self.rows = rows
+
+    def named_results(self) -> list[dict[str, object]]:
+        return self.rows
+
+
+class _Client:
+    """Answers every query with the same rows (a shell test of the read, not of SQL)."""
+
+    def __init__(self, rows: list[dict[str, object]]) -> None:
+        self.rows = rows
+
+    def query(self, sql: str, parameters: object = None) -> _Result:
+        return _Result(self.rows)
+
+
+def test_control_characters_an_agency_sent_are_shown_not_obeyed() -> None:
+    """ESC [2J clears the command room's screen; U+202E shows what follows reversed. Read
+    from the store, each is shown as its escape; text around it and other values stay."""
+    hostile = "INC-\x1b[2J\x1b[31mTIER I\u202ex\nnext"
+    rows = named_rows(_Client([{"incident_id": hostile, "tier": "II", "n": 3}]), "SELECT")  # type: ignore[arg-type]
+    assert rows == [
+        {"incident_id": "INC-\\x1b[2J\\x1b[31mTIER I\\u202ex\\nnext", "tier": "II", "n": 3}
+    ]
+    assert printable(["a\x07", ("b\x9b",)]) == ["a\\x07", ("b\\x9b",)]
+    assert printable("霍乱 cholera · 成都市") == "霍乱 cholera · 成都市"
