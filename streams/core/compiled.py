@@ -87,6 +87,8 @@ class Compiled:
     facilities: FacilityIndex  # the facility registry's version and rows by id
     surge: Surge | None  # peacetime/wartime conversion (streams.core.surge)
     forecast: Forecasts  # the incident forecasts' window and horizon
+    # the diseases of the rules that read the ICU occupancy (None: a rule of any disease)
+    icu_diseases: frozenset[str] | None
     _rules: tuple[Rule, ...]
     _triggers: dict[str, tuple[Trigger, ...]]
     _baselines: dict[str, dict[str, float]]
@@ -172,6 +174,18 @@ def _can_hold(rule: CRule) -> bool:
     """False for a baseline rule of a disease with no baseline figure: no county counts,
     so the rule never holds; leaving it out spares every evaluation of it."""
     return all(c.baselines is None or c.baselines for c in rule.conds)
+
+
+def _icu_diseases(rules: Iterable[Rule]) -> frozenset[str] | None:
+    """The diseases an incident must have for a rule reading the ICU occupancy to apply
+    (empty: no rule reads it; None: one applies whatever the disease)."""
+    found: set[str] = set()
+    for rule in rules:
+        if any(c.metric == ICU_OCCUPANCY for c in (rule, *rule.also)):
+            if rule.diseases is None:
+                return None
+            found.update(rule.diseases)
+    return frozenset(found)
 
 
 def _applies(rule: Rule, disease: str | None, category: str) -> bool:
@@ -264,6 +278,7 @@ def compile_rulebook(book: Rulebook) -> Compiled:
         facilities=index(book.resources.facilities),
         surge=book.resources.surge,
         forecast=book.resources.forecast,
+        icu_diseases=_icu_diseases(book.rules),
         _rules=book.rules,
         _triggers={code: tuple(found) for code, found in triggers.items()},
         _baselines=book.baselines,

@@ -48,7 +48,7 @@ from streams.core.plan import (
 from streams.core.revisions import number_copies
 from streams.core.rulebook import Rulebook
 from streams.core.staff import staff_changed
-from streams.core.state import NO_TIME, CoreState, Namespace, Track
+from streams.core.state import NO_TIME, CoreState, Namespace, Track, disease_tracks, track_due
 from streams.core.stock import apply_stock, next_snapshot
 from streams.core.stockpile import stockpile_changed
 from streams.core.surge import (
@@ -245,8 +245,9 @@ class _Batch(Timelines):
         an incident with confirmed cases. One without has no ICU figures
         (:func:`streams.core.forecast.metrics`): showing it again would only repeat it, for
         every incident the jurisdiction ever had, at every bed report."""
-        shown = ns.shown
-        for key, track in ns.tracks.items():
+        shown, tracks = ns.shown, ns.tracks
+        for key in disease_tracks(ns):  # cases land on these alone
+            track = tracks[key]
             if track.times and visible(track):
                 self._touch(ns.status, key)  # the picture's figures change
             # what :meth:`_forecast` returns at once for, not asked (most incidents)
@@ -292,8 +293,7 @@ class _Batch(Timelines):
                 watermark=self._watermark(ns),
                 out=self.out,
             )
-            if track.decl_due < ns.next_due:
-                ns.next_due = track.decl_due
+            track_due(ns, track.decl_due)
 
     def finish(self) -> tuple[CoreState, list[Output]]:
         number_copies(self.work, self.out)

@@ -155,6 +155,7 @@ class Namespace:
         "beds",
         "case_edits",
         "cases",
+        "disease_keys",
         "due_heap",
         "early_acks",
         "emitted",
@@ -168,6 +169,7 @@ class Namespace:
         "tasks",
         "totals",
         "touched",
+        "track_floor",
         "tracks",
         "transfers",
     )
@@ -199,6 +201,15 @@ class Namespace:
         self.due_heap: list[tuple[int, str]] = []  # (due_at, task_id)
         self.eta_heap: list[tuple[int, str]] = []  # (eta, transfer_id)
         self.next_due = -NO_TIME
+        # Derived, not state. At most the soonest pending or decl_due of a track (NO_TIME:
+        # unknown, so the next watermark advance looks at every track and sets it): the
+        # advance walks the tracks only once the watermark reaches it.
+        self.track_floor = NO_TIME
+        # Derived, not state: the keys of the tracks that name a disease (a disease's own,
+        # the only ones cases and so confirmed times, critical counts and ICU forecasts
+        # land on, and incidents reported with one), in ``tracks`` order; None: not listed
+        # yet (see :func:`disease_tracks`).
+        self.disease_keys: tuple[str, ...] | None = None
         # what the batch that made this version changed, by kind (:data:`TOUCHED_KINDS`):
         # a changelog writes those keys alone (streams.core.changelog); not state
         self.touched: dict[str, set[Any]] = {kind: set() for kind in TOUCHED_KINDS}
@@ -212,6 +223,7 @@ class Namespace:
             self.seq,
             self.next_due,
         )
+        new.track_floor, new.disease_keys = self.track_floor, self.disease_keys
         new.tracks, new.stock = self.tracks.copy(), self.stock.copy()
         new.cases, new.case_edits = self.cases, {}
         for name in _GROWN:
@@ -311,6 +323,9 @@ class Work:
         track = ns.tracks.get(key)
         if track is None:
             track = ns.tracks[key] = Track(key, disease)
+            ns.track_floor = NO_TIME  # its pending: look at it at the next advance
+            if ns.disease_keys is not None and disease is not None:
+                ns.disease_keys += (key,)
         elif id(track) in self.fresh:
             return track
         else:
@@ -342,6 +357,24 @@ def whole(grown: Grown[K, V]) -> Map[K, V]:
     if not isinstance(grown, Map):
         raise TypeError("a map still being edited by a batch")
     return grown
+
+
+def track_due(ns: Namespace, at: int) -> None:
+    """A track of ``ns`` is to be looked at again at ``at`` (its pending or declaration
+    deadline): the watermark's advance must not pass it by."""
+    if at < ns.next_due:
+        ns.next_due = at
+    if at < ns.track_floor:
+        ns.track_floor = at
+
+
+def disease_tracks(ns: Namespace) -> tuple[str, ...]:
+    """The keys of the tracks of ``ns`` that name a disease, in ``ns.tracks`` order (listed
+    once, then kept up by :meth:`Work.track`, the only place a track is added; a track's
+    disease never changes)."""
+    if ns.disease_keys is None:
+        ns.disease_keys = tuple(k for k, track in ns.tracks.items() if track.disease is not None)
+    return ns.disease_keys
 
 
 def case_record(ns: Namespace, case_id: str) -> CaseRecord | None:

@@ -5,13 +5,14 @@ delayed transfers). :mod:`streams.core.engine` dispatches events on top of it.""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from operator import attrgetter
 from typing import Any
 
 from streams.core.compiled import Compiled
 from streams.core.eventtime import NEVER
 from streams.core.plan import forget_early_acks, overdue, timeline_changed
-from streams.core.state import CoreState, Namespace, Work
+from streams.core.state import CoreState, Namespace, Work, disease_tracks, track_due
 from streams.core.surge import icu_line_for
 from streams.core.tiers import Timeline, same_tier_newest_case
 from streams.core.transfers import delayed
@@ -68,7 +69,13 @@ class Timelines:
         of them can hold there. One with entries but no case is not: the evidence of its
         entries (a stand-down's names every rule's metrics) holds the occupancy, which must
         not depend on whether the snapshot arrived before or after them."""
-        for key, track in list(ns.tracks.items()):
+        icu = self.comp.icu_diseases
+        if icu is None:
+            keys: Iterable[str] = list(ns.tracks)
+        else:  # (a rule of no disease in ``icu`` reads no ICU occupancy)
+            keys = [k for k in disease_tracks(ns) if ns.tracks[k].disease in icu]
+        for key in keys:
+            track = ns.tracks[key]
             if (track.times or track.timeline) and self.comp.reads_icu(
                 track.disease, track.category
             ):
@@ -76,7 +83,7 @@ class Timelines:
                 line.recompute_from(t)
                 if line.added or line.dropped:
                     self._timeline_done(ns, line)
-                ns.next_due = min(ns.next_due, line.track.pending)
+                track_due(ns, line.track.pending)
 
     def _recompute(self, ns: Namespace, key: str, t0: int) -> None:
         track = ns.tracks[key]  # the event's own tracks: this batch has copied them already
@@ -87,8 +94,7 @@ class Timelines:
         icu = icu_line_for(ns, self.jurisdiction, self.comp, track)
         if same_tier_newest_case(track, rules, quiet, watermark, t0, icu=icu):
             # the common event: nothing to emit, only the next instant to look again
-            if track.pending < ns.next_due:
-                ns.next_due = track.pending
+            track_due(ns, track.pending)
             return
         line = Timeline(track, rules, quiet, watermark, icu)
         if not line.newest_case(t0):
@@ -110,15 +116,30 @@ class Timelines:
                 watermark=line.watermark,
                 out=self.out,
             )
-        ns.next_due = min(ns.next_due, track.pending)
+        track_due(ns, track.pending)
 
     def _advance(self, ns: Namespace) -> None:
         """Fire what the watermark has reached: de-escalations, overdue tasks, delays."""
         watermark = self._watermark(ns)
         if watermark < ns.next_due:
             return
-        # mostly a transfer's eta or a task's due time brought us here, not a track: find
-        # that out at C speed (hints are at most NEVER) before walking the tracks
+        # mostly a transfer's eta or a task's due time brought us here, not a track
+        if ns.track_floor > watermark:  # no track is due: leave them alone
+            soonest = decl_due = ns.track_floor
+        else:
+            soonest, decl_due = self._advance_tracks(ns, watermark)
+        overdue(ns, self.jurisdiction, watermark, self.out)
+        delayed(ns, self.jurisdiction, watermark, self.out)
+        heads = [h[0][0] for h in (ns.due_heap, ns.eta_heap) if h]
+        if ns.early_acks:
+            heads.append(forget_early_acks(ns, watermark, self.comp.unknown_ack_keep))
+        ns.next_due = min((soonest, decl_due, *heads))
+
+    def _advance_tracks(self, ns: Namespace, watermark: int) -> tuple[int, int]:
+        """Advance every track the watermark reached; returns the soonest pending and the
+        soonest declaration deadline after it, and keeps the lower as the namespace's
+        ``track_floor``."""
+        # whether any track is due, at C speed (hints are at most NEVER), before the walk
         soonest = min(map(PENDING, ns.tracks.values()), default=NEVER)
         if soonest <= watermark:
             soonest = NEVER
@@ -139,9 +160,5 @@ class Timelines:
                     self.work.track(ns, key, None).decl_due = NEVER
                     self._dirty(ns.status, key)
             decl_due = min(map(DECL_DUE, ns.tracks.values()), default=NEVER)
-        overdue(ns, self.jurisdiction, watermark, self.out)
-        delayed(ns, self.jurisdiction, watermark, self.out)
-        heads = [h[0][0] for h in (ns.due_heap, ns.eta_heap) if h]
-        if ns.early_acks:
-            heads.append(forget_early_acks(ns, watermark, self.comp.unknown_ack_keep))
-        ns.next_due = min((soonest, decl_due, *heads))
+        ns.track_floor = min(soonest, decl_due)
+        return soonest, decl_due
