@@ -30,15 +30,17 @@ def pseudonym(national_id: str, key: bytes) -> str:
 _RESIDENT_ID = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
 
 
-# Bytes mapped so that a run of digits reads as a run of "0" (every other byte a space).
-_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+# Bytes mapped so that a run of digits reads as a run of "0" (every other byte a space);
+# a point too, so that an id sent as a float (5.1010419900101126e+17) is one run.
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 or b == 0x2E else 0x20 for b in range(256))
 _DIGIT_RUN = b"0" * 17  # what every resident id has: 17 digits before its check character
 
 
 def _may_identify(raw: bytes) -> bool:
     """Whether the JSON ``raw`` may hold a name, a national id or a resident id: a key
-    ``name`` or ``national_id``, 17 digits in a row, or an escape that may spell either.
-    A superset (a long decimal fraction is enough), cheap enough for every record."""
+    ``name`` or ``national_id``, 17 digits in a row (a point among them too), or an escape
+    that may spell either. A superset (a long decimal fraction is enough), cheap enough
+    for every record."""
     return (
         b'"name"' in raw
         or b'"national_id"' in raw
@@ -72,8 +74,8 @@ def _scrub_id(text: str, key: bytes) -> str:
 
 def _scrub(value: Any, key: bytes) -> Any:
     """``value`` with every ``name`` key dropped, every ``national_id`` pseudonymised, and
-    anything shaped like a resident id (in a string, a key, or an 18-digit integer)
-    pseudonymised, at any depth."""
+    anything shaped like a resident id (in a string, a key, or an 18-digit number, integer
+    or float) pseudonymised, at any depth."""
     if isinstance(value, dict):
         out = {}
         for field, item in value.items():
@@ -92,6 +94,8 @@ def _scrub(value: Any, key: bytes) -> Any:
         return _scrub_id(value, key)
     if type(value) is int and 10**17 <= value < 10**18:
         return pseudonym(str(value), key)
+    if type(value) is float and 1e17 <= value < 1e18 and value.is_integer():
+        return pseudonym(str(int(value)), key)  # (5.1010419900101126e+17: 16 of 18 digits)
     return value
 
 

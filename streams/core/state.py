@@ -369,9 +369,9 @@ def track_due(ns: Namespace, at: int) -> None:
 
 
 def disease_tracks(ns: Namespace) -> tuple[str, ...]:
-    """The keys of the tracks of ``ns`` that name a disease, in ``ns.tracks`` order (listed
-    once, then kept up by :meth:`Work.track`, the only place a track is added; a track's
-    disease never changes)."""
+    """The keys of the tracks of ``ns`` that name a disease, in ``ns.tracks`` order: listed
+    once (a state read back has none listed), then kept up by :meth:`Work.track`, where a
+    batch adds its tracks. A track's disease never changes."""
     if ns.disease_keys is None:
         ns.disease_keys = tuple(k for k, track in ns.tracks.items() if track.disease is not None)
     return ns.disease_keys

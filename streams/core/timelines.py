@@ -72,7 +72,7 @@ class Timelines:
         icu = self.comp.icu_diseases
         if icu is None:
             keys: Iterable[str] = list(ns.tracks)
-        else:  # (a rule of no disease in ``icu`` reads no ICU occupancy)
+        else:  # no rule that reads the occupancy applies to another disease
             keys = [k for k in disease_tracks(ns) if ns.tracks[k].disease in icu]
         for key in keys:
             track = ns.tracks[key]
