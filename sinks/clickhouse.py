@@ -3,6 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from clickhouse_connect.datatypes.registry import get_from_name
+from clickhouse_connect.datatypes.temporal import DateTime64
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, DataError, OperationalError
 
@@ -55,6 +61,33 @@ REJECTED_CODES = frozenset(
 # durable on return nor deduplicated by our token, so every insert here is synchronous.
 INSERT_SETTINGS = {"async_insert": 0, "insert_deduplicate": 1}
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def millisecond_ticks(values: Sequence[datetime | None]) -> list[int | None]:
+    """The ``DateTime64(3)`` ticks clickhouse-connect would send for these aware
+    datetimes (milliseconds since the epoch, floored); None stays None."""
+    # clickhouse-connect spends a float timestamp, floor() and arithmetic on every value;
+    # the fields of a timedelta give the same UTC second exactly, for less. Its millisecond
+    # is the local one: the same as the UTC one unless an offset has a fraction of a second.
+    return [
+        None
+        if v is None
+        else ((d := v - _EPOCH).days * 86_400 + d.seconds) * 1000 + v.microsecond // 1000
+        for v in values
+    ]
+
+
+def _takes_milliseconds(type_name: str) -> bool:
+    kind = get_from_name(type_name)
+    return isinstance(kind, DateTime64) and kind.scale == 3
+
+
+def _with_ticks(columns: Columns, at: frozenset[int]) -> list[Sequence[Any]]:
+    # clickhouse-connect sends a DateTime64 column of ints as they are (no per-value
+    # Python); None values still make its null map.
+    return [millisecond_ticks(c) if i in at else c for i, c in enumerate(columns)]
+
 
 class ClickHouseStore:
     """Inserts batches into ``database`` on the server of ``settings``, as the writer (a
@@ -65,14 +98,15 @@ class ClickHouseStore:
         self._settings = settings
         self.database = database or settings.clickhouse_database
         self._client: Client | None = None
-        self._types: dict[str, list[str]] = {}
+        # Per table: the server's column types, and which columns take millisecond ticks.
+        self._types: dict[str, tuple[list[str], frozenset[int]]] = {}
 
     def insert(self, spec: TableSpec, columns: Columns, token: str) -> None:
         """Insert ``columns`` synchronously with ``token`` as insert_deduplication_token."""
         where = f"{self.database}.{spec.name}"
         try:
             client = self._connected()
-            types = self._column_types(client, spec)
+            types, ticks_at = self._column_types(client, spec)
         except OperationalError as exc:
             raise SinkUnavailable(f"cannot reach ClickHouse: {exc}") from exc
         except ClickHouseError as exc:
@@ -80,7 +114,7 @@ class ClickHouseStore:
         try:
             client.insert(
                 spec.name,
-                columns,
+                _with_ticks(columns, ticks_at),
                 column_oriented=True,
                 column_names=list(spec.column_names),
                 column_type_names=types,
@@ -110,7 +144,7 @@ class ClickHouseStore:
             self._client = connect(self._settings, self.database, login=login)
         return self._client
 
-    def _column_types(self, client: Client, spec: TableSpec) -> list[str]:
+    def _column_types(self, client: Client, spec: TableSpec) -> tuple[list[str], frozenset[int]]:
         # Types come from the server once per table; the names must match the row mapping.
         if spec.name not in self._types:
             found = client.query(
@@ -124,7 +158,9 @@ class ClickHouseStore:
                     f"{self.database}.{spec.name} has columns {list(names)}, rows have "
                     f"{list(spec.column_names)}: run `tierflow db migrate` on {self.database}"
                 )
-            self._types[spec.name] = [str(kind) for _, kind in found]
+            types = [str(kind) for _, kind in found]
+            ticks_at = frozenset(i for i, kind in enumerate(types) if _takes_milliseconds(kind))
+            self._types[spec.name] = types, ticks_at
         return self._types[spec.name]
 
 
