@@ -7,18 +7,14 @@ records in one process, no Kafka, no landing) and raw aiokafka consumption, in o
 Prints ``ratio replay / ceiling`` (issue 14: target >= 0.7) and, for the replay and the
 ceiling, ``ratio last 10% / first 10%`` (target >= 0.9: flat over 5 M events). The replay
 runs in batches of ``--events``/20 records (100 000 at most, the default of
-``replay_kafka``), and its rate curve starts when its first batch is landed: the plan's scan
-comes before it (timed on its own below), so the first 10 % are the records after the
-first batch.
+``replay_kafka``), and its rate curve starts when its first batch is landed (the landing
+lags the deciding by one batch), so the first 10 % are the records after the first batch.
 
 The events (bench/core.py's mixed stream: cases, stock, transfers, incident reports over 8
 cities, stamped with their event time as ``tierflow publish`` does) are published once
 into the topic prefix ``bench_replay_<events>_v2`` (or ``--prefix``); a later run with the
 same ``--events`` and prefix reuses them. The replayed range is all of them, and so is
 what the raw reader reads.
-The plan's scan (:func:`streams.replay.kafka_range.plan_ranges`: every record read once and
-its event time parsed from the value) is timed on its own beside raw consumption too: a
-replay pays it once, whatever its range.
 ``--profile`` runs the replay under cProfile and prints what dominates; ``--batches`` prints
 the time of every landed batch (flat when the replay is linear). ``--decode`` also reads
 the range once more in the same run decoding every value (pydantic, as the decide stage
@@ -51,7 +47,6 @@ from streams.ops.kafka import create_topics
 from streams.ops.publisher import publish_records
 from streams.ops.record_signer import register_senders
 from streams.ops.runtime import tune_gc_for_core_state
-from streams.replay.kafka_range import RangePlan, plan_ranges, range_consumer
 from streams.replay.session import (
     BATCH_RECORDS,
     Progress,
@@ -61,7 +56,7 @@ from streams.replay.session import (
 )
 from streams.stages.topology import LIVE_TOPICS, TopicNames
 from topics.codec import decode, encode
-from topics.registry import ALL_TOPICS, TICKS, TOPIC_FOR_KIND
+from topics.registry import ALL_TOPICS, TOPIC_FOR_KIND
 from topics.routing import OutgoingRecord
 
 SPACING = timedelta(seconds=2)  # event time between consecutive events of one city
@@ -197,30 +192,6 @@ def raw_with_decoding(settings: Settings, raw_rate: float) -> None:
     )
 
 
-def plan_scan(settings: Settings, raw_rate: float) -> None:
-    """Time the plan of the whole range alone (the scan every new review pays once)."""
-    names = TopicNames(settings.topic_prefix)
-
-    async def plan() -> RangePlan:
-        async with range_consumer(settings) as consumer:
-            return await plan_ranges(
-                consumer, (*names.inputs, names.of(TICKS)), *map(_ms, EVERYTHING)
-            )
-
-    began = time.perf_counter()
-    planned = asyncio.run(plan())
-    seconds = time.perf_counter() - began
-    rate = planned.census.scanned / seconds
-    print(
-        f"plan (scan)  : {planned.census.scanned:,} records in {seconds:.1f} s = {rate:,.0f}/s "
-        f"(ratio to raw {rate / raw_rate:.3f})"
-    )
-
-
-def _ms(at: datetime) -> int:
-    return int(at.timestamp() * 1000)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -256,7 +227,6 @@ def main() -> None:
     ceiling_run = ceiling(values)
     del values
     print(ceiling_run.curve.describe("ceiling"))
-    plan_scan(settings, raw.per_second)
     if args.decode:
         raw_with_decoding(settings, raw.per_second)
     summary, cpu, curve = replay(settings, args.events, args.profile, args.batches)

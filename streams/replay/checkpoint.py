@@ -2,7 +2,8 @@
 incrementally.
 
 A checkpoint is a manifest, ``reviews/<NAME>.checkpoint.json`` (identity, next position
-per source, events done, the planned offset ranges of a Kafka review, the roll-up states
+per source, events done, the planned offset ranges of a Kafka review and what it has read
+(its census), the roll-up states
 inline — they are small — and the state file of each jurisdiction), beside a directory
 ``reviews/<NAME>.states/`` of encoded core states, one file per jurisdiction and save.
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from dataclasses import astuple, dataclass, field
+from dataclasses import asdict, astuple, dataclass, field
 from pathlib import Path
 
 import orjson
@@ -36,20 +37,21 @@ from streams.core import (
     encode_rollup,
     encode_state,
 )
-from streams.replay.kafka_range import PartitionRange
+from streams.replay.kafka_range import PartitionRange, RangeCensus
 
 log = logging.getLogger("tierflow.replay")
 
 # 1: states inlined in the manifest as base64; 2: no roll-up states; 3: no plan; 4: roll-up
-# states without their task ledgers (read as "no checkpoint": the review starts over)
-FORMAT = 5
+# states without their task ledgers, 5: ranges planned by a scan, no census (read as "no
+# checkpoint": the review starts over)
+FORMAT = 6
 
 
 @dataclass
 class Checkpoint:
     """Where a review stopped: next offset per ``topic:partition`` (``file``: next record
-    of a file), the input events done, the state of every jurisdiction and the roll-up
-    state of every area."""
+    of a file), the input events done, the state of every jurisdiction, the roll-up state
+    of every area, and (Kafka) the planned ranges and what was read of them."""
 
     identity: str
     positions: dict[str, int] = field(default_factory=dict)
@@ -58,6 +60,7 @@ class Checkpoint:
     rollups: dict[str, RollupState] = field(default_factory=dict)
     # the planned offset ranges of a Kafka review (resumed with the same batches)
     plan: list[PartitionRange] = field(default_factory=list)
+    census: RangeCensus = field(default_factory=RangeCensus)
 
 
 class CheckpointFile:
@@ -96,7 +99,13 @@ class CheckpointFile:
         rollups = {area: decode_rollup(blob.encode()) for area, blob in manifest["rollups"].items()}
         plan = [PartitionRange(*part) for part in manifest["plan"]]
         return Checkpoint(
-            self.identity, manifest["positions"], states, manifest["events"], rollups, plan
+            self.identity,
+            manifest["positions"],
+            states,
+            manifest["events"],
+            rollups,
+            plan,
+            RangeCensus(**manifest["census"]),
         )
 
     def save(self, checkpoint: Checkpoint) -> int:
@@ -125,6 +134,7 @@ class CheckpointFile:
             "states": files,
             "rollups": {a: encode_rollup(r).decode() for a, r in checkpoint.rollups.items()},
             "plan": [astuple(part) for part in checkpoint.plan],
+            "census": asdict(checkpoint.census),
         }
         if encoded:
             _sync_directory(self.states_dir)  # the new state files' names are on disk

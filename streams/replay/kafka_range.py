@@ -9,17 +9,17 @@ them. A time index over such stamps cannot say where a range ends: ``offsets_for
 the range's end stopped a partition at its first wall-clock stamp, and a review of March
 read 1,141 of 1,465 records and called a city's cholera timeline missing.
 
-So a range is planned by a **scan**: every partition of every source is read once, from
-its first offset to its end at planning time, the event time read from each value, and
-the partition's range runs from the first to the last record whose event time is in
-``[from, to)``; the reader then keeps exactly the records inside (the same test, not
-repeated for a partition whose span held no record outside: the plan marks it whole). Chosen
-over an event-time index written by the worker because it works for any source topic
-(one the worker never reads, such as a topic of decided events), for records written
-before any index existed and whoever wrote them; it costs one read of the sources per
-plan (a resumed review keeps its first plan). A record without a readable event time
+So a review reads every partition of every source whole, from its first offset to its end
+at planning time (the **plan**: no record read), and keeps exactly the records whose event
+time is in ``[from, to)`` (:class:`RangeFilter`). Chosen over an event-time index written
+by the worker because it works for any source topic (one the worker never reads, such as a
+topic of decided events), for records written before any index existed and whoever wrote
+them. Until the eighth session a plan was a scan: every partition read once to find its
+first and last record inside, then that span read again; the second read of the same
+records cost 11 % of a replay of 1 M records (BENCHMARKS.md), and the scan saved nothing
+over reading once and filtering as the records pass. A record without a readable event time
 (malformed: the review dead-letters it as the live run did) is judged by its Kafka
-timestamp. The plan counts what it saw (:class:`RangeCensus`), so what was left out and
+timestamp. The filter counts what it saw (:class:`RangeCensus`), so what was left out and
 which records carry a foreign timestamp are said, never silent.
 
 The end of each range is fixed at planning time, so a replay never chases a live
@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -47,22 +47,18 @@ from streams.stages.batch import LOG_APPEND_TIME
 # clock (tierflow publish stamps the event time to the millisecond).
 STAMP_TOLERANCE_MS = 1000
 
-SCAN_BATCH_RECORDS = 100_000  # a plan's scan holds at most about this many records at once
-
 EventTimeSource = Literal["occurred_at", "tick_at", "kafka"]
 
 
 @dataclass(frozen=True)
 class PartitionRange:
-    """Offsets ``[start, end)`` of one partition that hold every record of the range;
-    ``whole`` when the plan's scan saw no record between them outside the range (the reader
-    then keeps them all without reading their event times again)."""
+    """Offsets ``[start, end)`` of one partition, read whole; its records outside the
+    event-time range are left out as they pass."""
 
     topic: str
     partition: int
     start: int
     end: int
-    whole: bool = False
 
     @property
     def size(self) -> int:
@@ -71,9 +67,9 @@ class PartitionRange:
 
 @dataclass
 class RangeCensus:
-    """What a plan's scan saw: records inside the range, before and after it, events
-    whose producer stamped a Kafka timestamp that is not their event time, records with no
-    event time."""
+    """What a review read: records inside the range, before and after it, events whose
+    producer stamped a Kafka timestamp that is not their event time, records with no event
+    time."""
 
     scanned: int = 0
     inside: int = 0
@@ -81,17 +77,10 @@ class RangeCensus:
     after: int = 0
     restamped: int = 0
     undated: int = 0
-    topics: dict[str, int] = field(default_factory=dict)  # records inside, per topic
 
     @property
     def outside(self) -> int:
         return self.before + self.after
-
-
-@dataclass(frozen=True)
-class RangePlan:
-    ranges: list[PartitionRange]
-    census: RangeCensus
 
 
 def event_time_ms(value: bytes | None, stamp_ms: int) -> tuple[int, EventTimeSource]:
@@ -142,78 +131,59 @@ async def range_consumer(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
         await consumer.stop()
 
 
-async def plan_ranges(
-    consumer: AIOKafkaConsumer, topics: Iterable[str], from_ms: int, to_ms: int
-) -> RangePlan:
-    """The offset range of every partition of ``topics`` that holds the records whose event
-    time is in ``[from_ms, to_ms)``, found by reading each partition once (see above), and
-    the census of what the scan saw."""
+async def plan_ranges(consumer: AIOKafkaConsumer, topics: Iterable[str]) -> list[PartitionRange]:
+    """Every partition of ``topics``, from its first offset (retention may have cut its
+    head) to its end now."""
     partitions: list[TopicPartition] = []
     for topic in topics:
         await consumer._client.force_metadata_update()  # topic may be new to this client
         found = consumer.partitions_for_topic(topic) or set()
         partitions.extend(TopicPartition(topic, p) for p in sorted(found))
     if not partitions:
-        return RangePlan([], RangeCensus())
+        return []
     ends = await consumer.end_offsets(partitions)
-    begins = await consumer.beginning_offsets(partitions)  # retention may have cut heads
-    planner = RangePlanner(from_ms, to_ms)
-    whole = [PartitionRange(tp.topic, tp.partition, begins[tp], ends[tp]) for tp in partitions]
-    async for _batch, records in _read_ranges(consumer, chunked(whole, SCAN_BATCH_RECORDS)):
-        for record in records:
-            planner.see(record)
-    return planner.plan(partitions, ends)
+    begins = await consumer.beginning_offsets(partitions)
+    return [PartitionRange(tp.topic, tp.partition, begins[tp], ends[tp]) for tp in partitions]
 
 
-class RangePlanner:
-    """Folds a scan's records, each partition front to back, into a :class:`RangePlan`."""
+class RangeFilter:
+    """Keeps the records whose event time (:func:`event_time_ms`) is in ``[from_ms,
+    to_ms)``, counting in ``census`` what it saw."""
 
-    def __init__(self, from_ms: int, to_ms: int) -> None:
+    def __init__(self, from_ms: int, to_ms: int, census: RangeCensus) -> None:
         self.from_ms, self.to_ms = from_ms, to_ms
-        self.census = RangeCensus()
-        self.first: dict[TopicPartition, int] = {}
-        self.last: dict[TopicPartition, int] = {}
-        self._strayed: set[TopicPartition] = set()  # a record outside since the last inside
-        self._holed: set[TopicPartition] = set()  # one outside between two inside
+        self.census = census
 
-    def see(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    def keep(
+        self, records: list[ConsumerRecord[bytes, bytes]]
+    ) -> list[ConsumerRecord[bytes, bytes]]:
+        """The ``records`` inside the range, in their order."""
+        from_ms, to_ms = self.from_ms, self.to_ms
+        kept = []
+        before = after = restamped = undated = 0
+        for record in records:
+            at, source = event_time_ms(record.value, record.timestamp)
+            if source == "occurred_at":
+                restamped += (
+                    record.timestamp_type != LOG_APPEND_TIME  # the broker's, by design
+                    and abs(record.timestamp - at) > STAMP_TOLERANCE_MS
+                )
+            elif source == "kafka":
+                undated += 1
+            if at < from_ms:
+                before += 1
+            elif at >= to_ms:
+                after += 1
+            else:
+                kept.append(record)
         census = self.census
-        at, source = event_time_ms(record.value, record.timestamp)
-        census.scanned += 1
-        if (
-            source == "occurred_at"
-            and record.timestamp_type != LOG_APPEND_TIME  # the broker's, by design
-            and abs(record.timestamp - at) > STAMP_TOLERANCE_MS
-        ):
-            census.restamped += 1
-        census.undated += source == "kafka"
-        tp = TopicPartition(record.topic, record.partition)
-        if self.from_ms <= at < self.to_ms:
-            census.inside += 1
-            census.topics[record.topic] = census.topics.get(record.topic, 0) + 1
-            self.first.setdefault(tp, record.offset)
-            self.last[tp] = record.offset
-            if tp in self._strayed:
-                self._holed.add(tp)
-            return
-        if at < self.from_ms:
-            census.before += 1
-        else:
-            census.after += 1
-        if tp in self.first:
-            self._strayed.add(tp)
-
-    def plan(self, partitions: list[TopicPartition], ends: dict[TopicPartition, int]) -> RangePlan:
-        """The range of each of ``partitions`` (empty at its end when nothing was inside)."""
-        ranges = [
-            PartitionRange(
-                tp.topic, tp.partition, self.first[tp], self.last[tp] + 1, tp not in self._holed
-            )
-            if tp in self.first
-            else PartitionRange(tp.topic, tp.partition, ends[tp], ends[tp], True)
-            for tp in partitions
-        ]
-        return RangePlan(ranges, self.census)
+        census.scanned += len(records)
+        census.inside += len(kept)
+        census.before += before
+        census.after += after
+        census.restamped += restamped
+        census.undated += undated
+        return kept
 
 
 def chunked(ranges: list[PartitionRange], batch_records: int) -> list[list[PartitionRange]]:
@@ -229,46 +199,17 @@ def chunked(ranges: list[PartitionRange], batch_records: int) -> list[list[Parti
         cuts = [r.start + r.size * k // count for k in range(count + 1)]
         for k in range(count):
             if cuts[k + 1] > cuts[k]:
-                part = PartitionRange(r.topic, r.partition, cuts[k], cuts[k + 1], r.whole)
+                part = PartitionRange(r.topic, r.partition, cuts[k], cuts[k + 1])
                 batches[k].append(part)
     return [batch for batch in batches if batch]
 
 
 async def read_batches(
-    consumer: AIOKafkaConsumer,
-    batches: list[list[PartitionRange]],
-    from_ms: int,
-    to_ms: int,
-) -> AsyncIterator[tuple[list[PartitionRange], list[ConsumerRecord[bytes, bytes]]]]:
-    """Each batch of ranges (:func:`chunked`) with its records whose event time
-    (:func:`event_time_ms`) is in ``[from_ms, to_ms)``, ordered by topic, partition and
-    offset (an order that does not depend on fetch timing)."""
-    async for batch, records in _read_ranges(consumer, batches):
-        yield batch, inside(batch, records, from_ms, to_ms)
-
-
-def inside(
-    batch: list[PartitionRange],
-    records: list[ConsumerRecord[bytes, bytes]],
-    from_ms: int,
-    to_ms: int,
-) -> list[ConsumerRecord[bytes, bytes]]:
-    """The ``records`` of ``batch`` whose event time is in ``[from_ms, to_ms)``: all of a
-    ``whole`` slice's, the others' by their values."""
-    whole = {(part.topic, part.partition) for part in batch if part.whole}
-    return [
-        r
-        for r in records
-        if (r.topic, r.partition) in whole
-        or from_ms <= event_time_ms(r.value, r.timestamp)[0] < to_ms
-    ]
-
-
-async def _read_ranges(
     consumer: AIOKafkaConsumer, batches: list[list[PartitionRange]]
 ) -> AsyncIterator[tuple[list[PartitionRange], list[ConsumerRecord[bytes, bytes]]]]:
-    """Each batch of ranges with every record of its slices, ordered by topic, partition
-    and offset. Each partition is read once, front to back."""
+    """Each batch of ranges (:func:`chunked`) with every record of its slices, ordered by
+    topic, partition and offset (an order that does not depend on fetch timing). Each
+    partition is read once, front to back."""
     last: dict[TopicPartition, int] = {}  # where each partition's final slice ends
     for batch in batches:
         for part in batch:
@@ -278,8 +219,8 @@ async def _read_ranges(
     consumer.assign(list(last))
     buffered: dict[TopicPartition, deque[ConsumerRecord[bytes, bytes]]] = {}
     for batch in batches:
-        kept: list[ConsumerRecord[bytes, bytes]] = []
         pending = {TopicPartition(p.topic, p.partition): p for p in batch}
+        kept: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {tp: [] for tp in pending}
         for tp, part in pending.items():
             if tp not in buffered:
                 consumer.seek(tp, part.start)
@@ -287,8 +228,9 @@ async def _read_ranges(
         while pending:
             for tp, part in list(pending.items()):
                 buffer = buffered[tp]
+                into = kept[tp]
                 while buffer and buffer[0].offset < part.end:
-                    kept.append(buffer.popleft())
+                    into.append(buffer.popleft())
                 # Position, not the last record, decides: control records leave offset gaps.
                 if buffer or await consumer.position(tp) >= part.end:
                     del pending[tp]
@@ -298,5 +240,5 @@ async def _read_ranges(
                 fetched = await consumer.getmany(*pending, timeout_ms=1000)
                 for tp, records in fetched.items():
                     buffered[tp].extend(records)
-        kept.sort(key=lambda r: (r.topic, r.partition, r.offset))
-        yield batch, kept
+        # each partition's records are in offset order already
+        yield batch, [r for tp in sorted(kept) for r in kept[tp]]

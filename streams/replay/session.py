@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -58,6 +58,7 @@ from streams.replay.checkpoint import CheckpointFile
 from streams.replay.kafka_range import (
     PartitionRange,
     RangeCensus,
+    RangeFilter,
     chunked,
     event_time_ms,
     plan_ranges,
@@ -119,8 +120,8 @@ class ReviewRequest:
 
 @dataclass(frozen=True)
 class ReviewSummary:
-    """A finished review; ``census``: what planning its range saw (None: a resumed review
-    kept the plan of its first run and scanned nothing)."""
+    """A finished review; ``census``: what reading its range saw, over all its runs
+    (None: a file review)."""
 
     database: str
     records: int
@@ -166,13 +167,22 @@ class _Run:
         self._lander = ThreadPoolExecutor(max_workers=1, thread_name_prefix="review-landing")
         self._landing: tuple[Future[None], _Point] | None = None
 
-    def take(self, records: list[Record], positions: dict[str, int]) -> None:
+    def take(
+        self, records: list[Record], positions: dict[str, int], census: RangeCensus | None = None
+    ) -> None:
         """Decide one batch and start landing it, once the batch before it has landed (the
-        consistent point then moves past that one: :meth:`settle`)."""
+        consistent point then moves past that one: :meth:`settle`). ``census``: what the
+        review has read up to the end of this batch."""
         with _collector_paused():
             batch = self.review.decide(records)
         # Copies: a later batch must not leak into this batch's consistent point.
-        point = _Point(positions, dict(self.review.states), dict(self.review.rollups), batch.events)
+        point = _Point(
+            positions,
+            dict(self.review.states),
+            dict(self.review.rollups),
+            batch.events,
+            None if census is None else replace(census),
+        )
         self.settle()
         self._landing = (self._lander.submit(self.review.land, batch), point)
 
@@ -189,6 +199,8 @@ class _Run:
         ckpt.states = point.states
         ckpt.rollups = point.rollups
         ckpt.events += point.events
+        if point.census is not None:
+            ckpt.census = point.census
         if time.monotonic() - self.saved_at > self.save_every:
             self._save()
 
@@ -215,7 +227,7 @@ class _Run:
 
     def finish(self, run: ReviewRun, census: RangeCensus | None = None) -> ReviewSummary:
         """The review is complete: note its range in its database (``review diff`` reads
-        it), drop the checkpoint."""
+        it), drop the checkpoint. ``census``: a Kafka review's."""
         self._lander.shutdown()
         database = self.review.database
         client = connect(self.settings, database, login=login_for(database, ddl=False))
@@ -233,12 +245,14 @@ class _Run:
 @dataclass(frozen=True)
 class _Point:
     """Where a review stands once a batch has landed: the positions after it, the states
-    it left (dicts of references; states are immutable) and how many events it held."""
+    it left (dicts of references; states are immutable), how many events it held and
+    (Kafka) what the review had read by its end."""
 
     positions: dict[str, int]
     states: dict[str, CoreState]
     rollups: dict[str, RollupState]
     events: int
+    census: RangeCensus | None
 
 
 @contextmanager
@@ -264,38 +278,37 @@ async def replay_kafka(
     batch_records: int = BATCH_RECORDS,
 ) -> ReviewSummary:
     """Replay the records whose event time is in ``[from_at, to_at)`` of the input topics
-    (and the ticks the live run wrote) into the review database, planned by a scan of the
-    topics (:mod:`streams.replay.kafka_range`); resumes a checkpoint of the same request.
-    Interrupted, it saves the checkpoint of the last landed batch and re-raises."""
+    (and the ticks the live run wrote) into the review database, reading every partition
+    once up to its end at planning time (:mod:`streams.replay.kafka_range`); resumes a
+    checkpoint of the same request. Interrupted, it saves the checkpoint of the last landed
+    batch and re-raises."""
     assert request.from_at is not None and request.to_at is not None
     run = _Run(settings, request)
     names = TopicNames(settings.topic_prefix)
     from_ms, to_ms = _ms(request.from_at), _ms(request.to_at)
-    census: RangeCensus | None = None
+    # A resumed review counts on from what its landed batches had read.
+    in_range = RangeFilter(from_ms, to_ms, replace(run.checkpoint.census))
     try:
         async with range_consumer(settings) as consumer:
             # Not the re-keyed topic: the Review forwards mis-keyed records itself.
             inputs = names.inputs if request.source == "inputs" else (names.of(DECIDED),)
             sources = (*inputs, names.of(TICKS))
             # A resumed review keeps its first plan: the same ends, and the same batches.
-            plan = run.checkpoint.plan
-            if not plan:
-                planned = await plan_ranges(consumer, sources, from_ms, to_ms)
-                plan, census = planned.ranges, planned.census
+            plan = run.checkpoint.plan or await plan_ranges(consumer, sources)
             run.checkpoint.plan = plan
             positions = run.checkpoint.positions
             batches = [b for b in chunked(plan, batch_records) if not _done(b, positions)]
             total = sum(part.size for batch in batches for part in batch)
-            async for parts, batch in read_batches(consumer, batches, from_ms, to_ms):
+            async for parts, batch in read_batches(consumer, batches):
                 ends = {f"{p.topic}:{p.partition}": p.end for p in parts}
-                run.take([consumed(r) for r in batch], ends)
+                run.take([consumed(r) for r in in_range.keep(batch)], ends, in_range.census)
                 if progress:
                     progress(sum(part.size for part in parts), total)
             run.settle()
     except BaseException:
         run.interrupted()
         raise
-    counted = census or RangeCensus(inside=run.checkpoint.events)
+    counted = run.checkpoint.census
     noted = ReviewRun(
         request.name,
         "kafka",
@@ -306,7 +319,7 @@ async def replay_kafka(
         counted.restamped,
         counted.undated,
     )
-    return run.finish(noted, census)
+    return run.finish(noted, counted)
 
 
 def _done(batch: list[PartitionRange], positions: dict[str, int]) -> bool:

@@ -22,7 +22,7 @@ from streams.core import (
     step_many,
 )
 from streams.replay.checkpoint import Checkpoint, CheckpointFile
-from streams.replay.kafka_range import PartitionRange
+from streams.replay.kafka_range import PartitionRange, RangeCensus
 from topics.models import IncidentEvent
 from topics.outputs import IncidentState
 
@@ -139,12 +139,17 @@ def test_roll_up_states_round_trip(tmp_path: Path) -> None:
     assert loaded.rollups["51"].incidents["Actual|cholera"]["INC-1"][0] == 3
 
 
-def test_the_plan_round_trips(tmp_path: Path) -> None:
-    """A resumed review reads the ranges its first run planned (not a fresh plan)."""
+def test_the_plan_and_the_census_round_trip(tmp_path: Path) -> None:
+    """A resumed review reads the ranges its first run planned (not a fresh plan), and
+    counts on from what its first run had read."""
     path = tmp_path / "r.checkpoint.json"
     plan = [PartitionRange("p.cases", 0, 0, 120), PartitionRange("p.ticks", 3, 7, 9)]
-    CheckpointFile(path, "id-1").save(Checkpoint("id-1", {"p.cases:0": 60}, plan=plan))
-    assert CheckpointFile(path, "id-1").load().plan == plan
+    census = RangeCensus(scanned=62, inside=50, before=7, after=5, restamped=3, undated=1)
+    CheckpointFile(path, "id-1").save(
+        Checkpoint("id-1", {"p.cases:0": 60}, plan=plan, census=census)
+    )
+    loaded = CheckpointFile(path, "id-1").load()
+    assert (loaded.plan, loaded.census) == (plan, census)
 
 
 def test_a_save_is_durable_before_and_after_the_rename(
