@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from pydantic import BaseModel
 
@@ -16,9 +16,9 @@ from streams.core import CoreState
 from topics.codec import encode
 
 
-@dataclass(frozen=True)
-class Record:
-    """One consumed Kafka record, as the decide stage needs it."""
+class Record(NamedTuple):
+    """One consumed Kafka record, as the decide stage needs it. (A named tuple: one is
+    made per record consumed, in a third of a frozen dataclass's time.)"""
 
     topic: str
     partition: int
