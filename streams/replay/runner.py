@@ -42,6 +42,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import orjson
 from pydantic import BaseModel
@@ -203,11 +204,11 @@ class Review:
     def _token(self, records: Sequence[Record]) -> str:
         """The insert_deduplication_token of a batch's rows: this run and the offset range
         of each partition the batch read (a retried insert is then kept once)."""
-        ranges: dict[tuple[str, int], tuple[int, int]] = {}
+        offsets: dict[tuple[str, int], list[int]] = {}
         for r in records:
-            first, last = ranges.get((r.topic, r.partition), (r.offset, r.offset))
-            ranges[r.topic, r.partition] = (min(first, r.offset), max(last, r.offset))
-        digest = hashlib.sha256(orjson.dumps([self._run, sorted(ranges.items())]))
+            offsets.setdefault((r.topic, r.partition), []).append(r.offset)
+        ranges = sorted((part, (min(o), max(o))) for part, o in offsets.items())
+        digest = hashlib.sha256(orjson.dumps([self._run, ranges]))
         return f"review:{digest.hexdigest()[:32]}"
 
     def _land_isolating(self, writes: Sequence[Write], token: str) -> None:
@@ -246,10 +247,9 @@ class DecidedBatch:
     events: int
 
 
-@dataclass(frozen=True)
-class _Row:
+class _Row(NamedTuple):
     """A row a review decided (never a record): where a refused one came from, its bytes
-    encoded only when it is refused."""
+    encoded only when it is refused. (A named tuple: one is made per row.)"""
 
     topic: str
     model: BaseModel
