@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -55,7 +54,7 @@ def good() -> tuple[list[bytes], list[Record]]:
     ]
     records, rejected = file_records(lines, Settings(topic_prefix=P), "road-mci")
     assert not rejected
-    return lines, [replace(r, received_at=RECEIVED) for r in records]
+    return lines, [r._replace(received_at=RECEIVED) for r in records]
 
 
 def decider() -> Decider:
