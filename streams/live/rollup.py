@@ -29,6 +29,7 @@ per-topic switch removes it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -50,6 +51,10 @@ log = logging.getLogger("tierflow.live.rollup")
 # The roll-up feed is small next to the inputs: Faust's own batches are fast enough.
 ROLLUP_BATCH_MAX = 1000
 ROLLUP_BATCH_WAIT_S = 0.2
+# A gap still there this long after the consumer was sent back is sent back again: a seek
+# can be lost (CI once saw a survivor's feed stall after its one seek, 150 s, until the
+# test gave up), and records fetched before a seek arrive within one batch's wait.
+RESEEK_AFTER_S = 5.0
 
 
 def feed_topic(app: Any, prefix: str) -> Any:
@@ -154,15 +159,19 @@ class FeedCursor:
     its position happens to be: a worker taking the feed over from one paused before its
     first roll-up commit began at the feed's end, and what was fed before the takeover was
     never rolled up (the zombie test's lost province timeline). So a record past the
-    expected offset is a gap: the consumer is sent back there (once per gap) and the
-    records after it are left until it is filled. Records before it were decided and
-    committed already."""
+    expected offset is a gap: the consumer is sent back there (again if records past it
+    still come :data:`RESEEK_AFTER_S` later) and the records after it are left until it
+    is filled. Records before it were decided and committed already."""
 
-    def __init__(self, committer: PartitionCommitter) -> None:
+    def __init__(
+        self, committer: PartitionCommitter, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.committer = committer
+        self._clock = clock
         self._claims = -1
         self._next: dict[int, int] = {}
-        self._sought: dict[int, int] = {}  # partition -> offset the consumer was sent to
+        # partition -> (offset the consumer was sent to, when)
+        self._sought: dict[int, tuple[int, float]] = {}
 
     def admit(self, events: list[Any]) -> tuple[list[Any], dict[TopicPartition, int]]:
         """The events to decide, in order, and the partitions to seek (to the offset)."""
@@ -180,7 +189,10 @@ class FeedCursor:
                 admitted.append(event)
                 self._next[partition] = offset + 1
                 self._sought.pop(partition, None)
-            elif offset > want and self._sought.get(partition) != want:
-                gaps[TopicPartition(message.topic, partition)] = want
-                self._sought[partition] = want
+            elif offset > want:
+                now = self._clock()
+                sent = self._sought.get(partition)
+                if sent is None or sent[0] != want or now - sent[1] > RESEEK_AFTER_S:
+                    gaps[TopicPartition(message.topic, partition)] = want
+                    self._sought[partition] = (want, now)
         return admitted, gaps

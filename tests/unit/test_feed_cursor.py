@@ -10,7 +10,7 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from streams.live.rollup import FeedCursor
+from streams.live.rollup import RESEEK_AFTER_S, FeedCursor
 
 FEED = "p.rollup-feed.v1"
 
@@ -59,3 +59,17 @@ def test_a_claim_resumes_from_what_it_found_committed() -> None:
     assert _offsets(cursor.admit(_events(8, 9, 10, 11))[0]) == [10, 11]
     claims.claims, claims.resume_from = 2, {0: 5}  # taken over and back: committed at 5
     assert _offsets(cursor.admit(_events(5, 6))[0]) == [5, 6]
+
+
+def test_a_gap_still_there_later_sends_the_consumer_back_again() -> None:
+    """A lost seek: records past the gap keep coming; after RESEEK_AFTER_S the consumer is
+    sent back again (before it, they are taken as fetched before the seek)."""
+    now = [100.0]
+    cursor = FeedCursor(_Claims(claims=1, resume_from={0: 0}), lambda: now[0])  # type: ignore[arg-type]
+    assert cursor.admit(_events(54))[1] == {TopicPartition(FEED, 0): 0}
+    now[0] += RESEEK_AFTER_S
+    assert cursor.admit(_events(55)) == ([], {})
+    now[0] += 0.1
+    assert cursor.admit(_events(56)) == ([], {TopicPartition(FEED, 0): 0})
+    assert cursor.admit(_events(57)) == ([], {})  # and not at once a third time
+    assert _offsets(cursor.admit(_events(0, 1))[0]) == [0, 1]
