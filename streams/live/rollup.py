@@ -53,7 +53,7 @@ ROLLUP_BATCH_MAX = 1000
 ROLLUP_BATCH_WAIT_S = 0.2
 # A gap still there this long after the consumer was sent back is sent back again: a seek
 # can be lost (CI once saw a survivor's feed stall after its one seek, 150 s, until the
-# test gave up), and records fetched before a seek arrive within one batch's wait.
+# test gave up); records fetched before a seek are expected to drain well within it.
 RESEEK_AFTER_S = 5.0
 
 
