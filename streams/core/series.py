@@ -1,17 +1,26 @@
 """The snapshots of one stock series (site, item), in columns that versions share: see
 :class:`Series` and the copy-on-write of :mod:`streams.core.state`; and the instants a
-snapshot changes across several such time columns (:func:`instants_in`)."""
+snapshot changes across several such time columns (:func:`span`, :func:`instants_in`)."""
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 from streams.core.eventtime import NEVER
 from topics.vocabulary import SiteType
 
 # A snapshot's (site type, unit, baseline, convertible)
 Meta = tuple[SiteType, str, float | None, float | None]
+
+
+class Span(NamedTuple):
+    """A time column's instants in a range, and its latest one before the range (-1:
+    none)."""
+
+    before: int
+    instants: Sequence[int]
 
 
 class Series:
@@ -100,19 +109,22 @@ class Series:
         self.n = n + 1
 
 
-def instants_in(
-    columns: Iterable[tuple[Sequence[int], int]], t: int, end: int
-) -> tuple[int, list[int]]:
-    """Of the time columns (each its first ``n`` sorted instants), the instants from ``t``
-    to ``end`` (inclusive; NEVER: no end), sorted, and the latest one before ``t`` (-1:
-    none): what a snapshot at ``t`` of a series whose next snapshot is at ``end`` changes,
-    and what the first of them is compared with."""
+def span(times: Sequence[int], n: int, t: int, end: int) -> Span:
+    """Of a time column's first ``n`` sorted instants, those from ``t`` to ``end``
+    (inclusive; NEVER: no end), and the latest one before ``t`` (-1: none)."""
+    lo = bisect_left(times, t, 0, n)
+    hi = n if end == NEVER else bisect_right(times, end, lo, n)
+    return Span(times[lo - 1] if lo else -1, times[lo:hi])
+
+
+def instants_in(spans: Iterable[Span]) -> tuple[int, list[int]]:
+    """Of several columns' spans (:func:`span`) from one ``t`` to one end, their instants
+    together, sorted, and the latest instant before ``t`` (-1: none): what a snapshot at
+    ``t`` of a series whose next snapshot is at the end changes, and what the first of
+    them is compared with."""
     found: set[int] = set()
     before = -1
-    for times, n in columns:
-        lo = bisect_left(times, t, 0, n)
-        hi = n if end == NEVER else bisect_right(times, end, lo, n)
-        found.update(times[lo:hi])
-        if lo:
-            before = max(before, times[lo - 1])
+    for of in spans:
+        found.update(of.instants)
+        before = max(before, of.before)
     return before, sorted(found)

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from streams.core.alerts import alert, show
 from streams.core.compiled import Compiled
 from streams.core.eventtime import DAY, NEVER, from_us
-from streams.core.series import Series, instants_in
+from streams.core.series import Series, instants_in, span
 from streams.core.state import Namespace, Work
 from streams.core.totals import snapshot_added, totals_of
 from topics.models import StockEvent
@@ -220,5 +220,5 @@ def instants_from(
     instants (the times any of them reported), sorted, and the latest instant before ``t``
     (-1: none), whose state the first of them is compared with."""
     found = (ns.stock.get(key) for key in keys)
-    columns = ((series.times, series.n) for series in found if series is not None)
-    return instants_in(columns, t, next_snapshot(ns, *changed, t))
+    end = next_snapshot(ns, *changed, t)
+    return instants_in(span(s.times, s.n, t, end) for s in found if s is not None)

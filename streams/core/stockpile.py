@@ -52,9 +52,9 @@ def stockpile_changed(
     of every catalogue entry that reads the item whose alert and task it can change."""
     for entry in comp.stockpile.get(changed[1], ()):
         # every instant a site reported the item or its beds: the instants of their totals
+        end = next_snapshot(ns, *changed, t)
         lines = (totals_of(ns, entry.item), totals_of(ns, entry.beds))
-        columns = ((line.times, len(line.times)) for line in lines)
-        before, instants = instants_in(columns, t, next_snapshot(ns, *changed, t))
+        before, instants = instants_in(line.span(t, end) for line in lines)
         was_short = before >= 0 and _short(level(ns, entry, before), entry)
         inc = f"stockpile/{jurisdiction}/{entry.item}"
         owner, task = "stockpile:" + entry.item, _task(entry)
