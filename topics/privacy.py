@@ -48,7 +48,7 @@ def _may_identify(raw: bytes) -> bool:
     """Whether the JSON ``raw`` may hold a name, a national id or a resident id: a key
     ``name`` or ``national_id``, 17 digits in a row (a point among them too), a number
     with an exponent, or an escape that may spell either. A superset (a long decimal
-    fraction is enough), cheap enough for every record."""
+    fraction is enough, and so is a key ``namE``), cheap enough for every record."""
     # As text (latin-1: a character a byte): `in` on bytes first tries its operand as an
     # integer (a TypeError raised and cleared), which costs more than most of these searches.
     text = raw.translate(_DIGITS_AS_ZERO).decode("latin-1")
