@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import gc
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 # Allocations between young-generation collections (CPython's default is 700).
 _GEN0_THRESHOLD = 50_000
-# BatchCollector: a full collection once the memory blocks in use have grown by this share
-# since the last one, and not below this many blocks
+# BatchCollector: a full collection once the frozen objects have grown by this share since
+# the last one, and not below this many objects
 FULL_AFTER_GROWTH = 0.5
-FULL_AFTER_AT_LEAST = 1_000_000
+FULL_AFTER_AT_LEAST = 200_000
 
 
 def tune_gc_for_core_state() -> None:
@@ -56,17 +55,16 @@ class BatchCollector:
     Reference counting frees everything acyclic as before, frozen or not.
 
     Cycles that become garbage once frozen are found by a full collection (unfreeze, collect,
-    freeze again) when the memory blocks in use (:func:`sys.getallocatedblocks`) have grown
-    by ``full_after_growth`` since the last one, or since the collector was made (and are
-    at least :data:`FULL_AFTER_AT_LEAST`): what it scans grows with the live objects, and
-    it runs less often the more there are, like CPython's own rule for full collections.
-    ``None``: never (a bounded run, such as a review, keeps its few cycles until it ends).
-    The blocks are counted after every batch (a walk over the allocator's arenas: 1.2 ms at
-    20 M blocks), not the frozen objects (a walk over every one of them: 118 ms at 5 M)."""
+    freeze again) when the frozen objects have grown by ``full_after_growth`` since the last
+    one (and are at least :data:`FULL_AFTER_AT_LEAST`): what it scans grows with the live
+    objects, and it runs less often the more there are, like CPython's own rule for full
+    collections. ``None``: never (a bounded run, such as a review, keeps its few cycles
+    until it ends). Made after the start-up freeze (:func:`tune_gc_for_core_state`), the
+    growth counts from what that froze."""
 
     def __init__(self, full_after_growth: float | None = FULL_AFTER_GROWTH) -> None:
         self._growth = full_after_growth
-        self._blocks_after_full = sys.getallocatedblocks()
+        self._frozen_after_full = gc.get_freeze_count()
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -81,10 +79,10 @@ class BatchCollector:
         gc.freeze()
         if self._growth is None:
             return
-        if sys.getallocatedblocks() > max(
-            self._blocks_after_full * (1 + self._growth), FULL_AFTER_AT_LEAST
+        if gc.get_freeze_count() > max(
+            self._frozen_after_full * (1 + self._growth), FULL_AFTER_AT_LEAST
         ):
             gc.unfreeze()
             gc.collect()
             gc.freeze()
-            self._blocks_after_full = sys.getallocatedblocks()
+            self._frozen_after_full = gc.get_freeze_count()
