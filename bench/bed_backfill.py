@@ -20,7 +20,7 @@ from typing import Any
 from bench.ceiling import Decisions
 from bench.core import T0, _mixed
 from streams.core import default_rulebook, initial_state, step_many
-from streams.ops.runtime import BatchCollector, tune_gc_for_core_state
+from streams.ops.runtime import collector_paused, tune_gc_for_core_state
 
 CITY = "5101"
 BATCH = 625  # a decide batch of 5 000 records over the bench's 8 cities
@@ -30,10 +30,9 @@ def fold(stream: list[Any]) -> tuple[float, str]:
     """(seconds, decisions' fingerprint) of folding ``stream`` in batches."""
     rules = default_rulebook()
     state, decisions = initial_state(CITY), Decisions()
-    collector = BatchCollector()
     began = time.perf_counter()
     for start in range(0, len(stream), BATCH):
-        with collector.batch():  # as the decide stage folds a batch
+        with collector_paused():  # as the decide stage folds a batch
             state, out = step_many(state, stream[start : start + BATCH], rules)
         decisions.add(out)
     return time.perf_counter() - began, decisions.fingerprint()

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from streams.core import CoreState, default_rulebook, initial_state, state_fingerprint, step_many
-from streams.ops.runtime import BatchCollector
+from streams.ops.runtime import collector_paused
 from topics.codec import decode
 from topics.registry import jurisdiction_of
 
@@ -132,16 +132,15 @@ class CeilingRun:
 
 def ceiling(values: Sequence[bytes], batch: int = BATCH, digits: int = 4) -> CeilingRun:
     """Decode ``values`` and fold them, ``batch`` records at a time, one ``step_many`` per
-    jurisdiction and batch, the cyclic collector paused over each batch and what it left
-    frozen (as the decide stage does); timed per batch."""
+    jurisdiction and batch, the cyclic collector paused over each batch (as the decide
+    stage does); timed per batch."""
     rulebook = default_rulebook()
     states: dict[str, CoreState] = {}
     decisions = Decisions()
     curve = Curve()
-    collector = BatchCollector()
     began = time.perf_counter()
     for start in range(0, len(values), batch):
-        with collector.batch():  # as the decide stage folds a batch
+        with collector_paused():  # as the decide stage folds a batch
             groups: dict[str, list[Any]] = {}
             for value in values[start : start + batch]:
                 event: Any = decode(value)

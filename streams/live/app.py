@@ -29,7 +29,7 @@ from streams.live.rebalance import fence_on_rebalance
 from streams.live.rollup import rollup_stage
 from streams.live.state_store import DecideStateStore
 from streams.live.waiting import assignment_wait, report_while
-from streams.ops.runtime import BatchCollector
+from streams.ops.runtime import collector_paused
 from streams.stages.batch import Record
 from streams.stages.decide import Decider
 from streams.stages.ticks import TickClock
@@ -175,13 +175,12 @@ def _decide_agent(
     """The decide agent on an in-memory channel; returns how the intake hands it a batch
     (returning once the batch is decided and its outputs are durable)."""
     batches = app.channel()  # one event per intake batch
-    collector = BatchCollector()
 
     async def decide(stream: Any) -> None:
         async for batch in stream:
             # a batch from before a rebalance: its partitions may be another worker's now
             if batch.generation == intake.generation:
-                await _decide_batch(outputs, decider, batch.records, collector)
+                await _decide_batch(outputs, decider, batch.records)
                 decided()
             if not batch.done.done():  # (the intake stops waiting on a revoke)
                 batch.done.set_result(None)
@@ -233,14 +232,12 @@ def _member_options(settings: Settings) -> dict[str, Any]:
     return kafka
 
 
-async def _decide_batch(
-    outputs: OutputSender, decider: Decider, records: list[Record], collector: BatchCollector
-) -> None:
+async def _decide_batch(outputs: OutputSender, decider: Decider, records: list[Record]) -> None:
     """Decide one batch and wait until its outputs are durable in Kafka (before the
     intake commits it: at-least-once); any exception stops the worker (exit 70)."""
     started = asyncio.get_running_loop().time()
     try:
-        with collector.batch():
+        with collector_paused():
             decided = decider.process(records)
         await outputs.send(decided)
     except Exception:

@@ -23,24 +23,24 @@ resumes from the last save: batches after it are decided and landed again, which
 rows' deterministic ids and versions make harmless. A complete review deletes its checkpoint.
 
 The cyclic garbage collector is off while a batch is decided, and what the batch left is
-frozen (:func:`gc.freeze`) before the collector runs again
-(:class:`streams.ops.runtime.BatchCollector`, here with no full collections): the states
-the batch left are long-lived and hold no reference cycles (``tune_gc_for_core_state``),
-so collections that scan them — more often the larger the batch, and longer the larger
-the states — are pure cost. Reference counting frees everything acyclic as before, frozen
-or not. What is frozen is never collected, so the few cycles a batch leaves as garbage
-stay until the review ends: about 250 objects per batch (bench/replay.py prints the
-count), where collecting once before each freeze cost 15 % of the replay's time
-(BENCHMARKS.md, sixth session).
+frozen (:func:`gc.freeze`) before the collector runs again: the states the batch left are
+long-lived and hold no reference cycles (``tune_gc_for_core_state``), so collections that
+scan them — more often the larger the batch, and longer the larger the states — are pure
+cost. Reference counting frees everything acyclic as before, frozen or not. What is
+frozen is never collected, so the few cycles a batch leaves as garbage stay until the
+review ends: about 250 objects per batch (bench/replay.py prints the count), where
+collecting once before each freeze cost 15 % of the replay's time (BENCHMARKS.md, sixth
+session).
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,7 +53,7 @@ from sinks.client import connect
 from sinks.reviews import ReviewRun, record_review_run
 from streams.config.settings import Settings
 from streams.core import CoreState, RollupState, Rulebook
-from streams.ops.runtime import BatchCollector
+from streams.ops.runtime import collector_paused
 from streams.replay.checkpoint import CheckpointFile
 from streams.replay.kafka_range import (
     PartitionRange,
@@ -166,7 +166,6 @@ class _Run:
         # core's work instead of following it.
         self._lander = ThreadPoolExecutor(max_workers=1, thread_name_prefix="review-landing")
         self._landing: tuple[Future[None], _Point] | None = None
-        self._collector = BatchCollector(full_after_growth=None)  # a bounded run
 
     def take(
         self, records: list[Record], positions: dict[str, int], census: RangeCensus | None = None
@@ -174,7 +173,7 @@ class _Run:
         """Decide one batch and start landing it, once the batch before it has landed (the
         consistent point then moves past that one: :meth:`settle`). ``census``: what the
         review has read up to the end of this batch."""
-        with self._collector.batch():
+        with _collector_paused():
             batch = self.review.decide(records)
         # Copies: a later batch must not leak into this batch's consistent point.
         point = _Point(
@@ -254,6 +253,17 @@ class _Point:
     rollups: dict[str, RollupState]
     events: int
     census: RangeCensus | None
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic collection inside, and what the batch left is frozen before the collector
+    runs again (see the module docstring)."""
+    with collector_paused():
+        try:
+            yield
+        finally:
+            gc.freeze()
 
 
 def _ms(at: datetime) -> int:
