@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from fractions import Fraction
+from itertools import islice
 from typing import NamedTuple
 
 from streams.core.eventtime import NEVER
@@ -126,7 +127,7 @@ class ItemTotals:
         # from the run with the latest instant before t, if any
         c = max(bisect_left(self.firsts, t) - 1, 0)
         before, found = -1, list[int]()
-        for run in self.runs[c:]:
+        for run in islice(self.runs, c, None):  # no copy of the runs after c
             of = span(run.times, len(run.times), t, end)
             before = max(before, of.before)
             found.extend(of.instants)
