@@ -16,15 +16,33 @@ manifest atomically (the new manifest fsynced before the rename, its directory a
 crash or a power cut at any point leaves the previous manifest and every file it names
 intact; files no manifest names any more are deleted after the replace (and on the next
 save, when a crash left some behind).
+
+A review's periodic saves are written by a forked child
+(:meth:`CheckpointFile.save_in_background`): states are never changed in place, so the
+child's copy-on-write view of them is the point to save, and encoding them (seconds, for a
+large city) runs on the other core while the review goes on. One such save runs at a time;
+its generation is taken when it starts, so no later save writes a file of the same name
+whatever becomes of it; when it fails or is killed, the next save encodes every state
+afresh. Its cost is memory: the child's pages are the parent's until one of them writes,
+and the encoder's reference counting writes to the pages of the states (up to the states'
+size again, while the child runs). Where there is no ``fork`` every save is made in the
+process. The lock file of :func:`run_lock` keeps two processes from writing one
+checkpoint.
 """
 
 from __future__ import annotations
 
+import fcntl
+import gc
 import logging
 import os
 import shutil
+import signal
+import traceback
+from contextlib import suppress
 from dataclasses import asdict, astuple, dataclass, field
 from pathlib import Path
+from typing import IO, NoReturn
 
 import orjson
 
@@ -38,6 +56,7 @@ from streams.core import (
     encode_state,
 )
 from streams.replay.kafka_range import PartitionRange, RangeCensus
+from streams.replay.runner import ReplayError
 
 log = logging.getLogger("tierflow.replay")
 
@@ -72,6 +91,7 @@ class CheckpointFile:
         self.states_dir = path.with_name(path.name.removesuffix(".checkpoint.json") + ".states")
         self._generation = 0
         self._saved: dict[str, tuple[CoreState, str]] = {}  # jurisdiction -> (state, file)
+        self._child: tuple[int, _Plan] | None = None  # a save in the background: (pid, plan)
 
     def load(self) -> Checkpoint:
         """The saved checkpoint when it belongs to the same review (its plan too: a resumed
@@ -109,50 +129,157 @@ class CheckpointFile:
         )
 
     def save(self, checkpoint: Checkpoint) -> int:
-        """Make ``checkpoint`` the one on disk; returns how many states it encoded."""
-        self.states_dir.mkdir(parents=True, exist_ok=True)
-        generation = self._generation + 1
-        files: dict[str, str] = {}
-        saved: dict[str, tuple[CoreState, str]] = {}
-        encoded = 0
+        """Make ``checkpoint`` the one on disk (after a save in the background has ended);
+        returns how many states it encoded."""
+        self.wait()
+        plan = self._plan(checkpoint)
+        _write(self.path, self.states_dir, checkpoint, plan)
+        self._saved = plan.saved
+        return len(plan.encode)
+
+    def save_in_background(self, checkpoint: Checkpoint) -> bool:
+        """Start making ``checkpoint`` the one on disk in a forked child, which encodes and
+        writes while this process goes on; False (nothing started) while the previous one
+        is still running, or where there is no ``fork``. Its outcome is taken up by
+        :meth:`poll` or :meth:`wait`."""
+        if not hasattr(os, "fork") or self.poll():
+            return False
+        plan = self._plan(checkpoint)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child's coverage is not collected
+            _child_writes(self.path, self.states_dir, checkpoint, plan)
+        self._child = (pid, plan)
+        return True
+
+    def poll(self) -> bool:
+        """Whether a save in the background is still running (its outcome taken up once it
+        has ended)."""
+        if self._child is None:
+            return False
+        pid, _ = self._child
+        ended, status = os.waitpid(pid, os.WNOHANG)
+        if ended == 0:
+            return True
+        self._ended(status)
+        return False
+
+    def wait(self) -> None:
+        """Wait for a save in the background to end and take up its outcome."""
+        if self._child is not None:
+            _, status = os.waitpid(self._child[0], 0)
+            self._ended(status)
+
+    def _ended(self, status: int) -> None:
+        assert self._child is not None
+        _, plan = self._child
+        self._child = None
+        if os.waitstatus_to_exitcode(status) == 0:
+            self._saved = plan.saved
+        else:
+            # The manifest may or may not be the child's: encode every state afresh next
+            # time, under names no manifest holds yet.
+            self._saved = {}
+            log.warning("a checkpoint save failed (%s): the next one writes every state", status)
+
+    def _plan(self, checkpoint: Checkpoint) -> _Plan:
+        """The next save: its generation (taken now, whether it succeeds or not, so that
+        no two saves write files of one name) and the state file of every jurisdiction."""
+        self._generation += 1
+        plan = _Plan(self._generation)
         for jurisdiction, state in checkpoint.states.items():
             before = self._saved.get(jurisdiction)
             if before is not None and before[0] is state:
                 name = before[1]
             else:
-                name = f"{generation}-{encoded}.state"
-                _write_durably(self.states_dir / name, encode_state(state))
-                encoded += 1
-            files[jurisdiction] = name
-            saved[jurisdiction] = (state, name)
-        manifest = {
-            "format": FORMAT,
-            "identity": checkpoint.identity,
-            "generation": generation,
-            "positions": checkpoint.positions,
-            "events": checkpoint.events,
-            "states": files,
-            "rollups": {a: encode_rollup(r).decode() for a, r in checkpoint.rollups.items()},
-            "plan": [astuple(part) for part in checkpoint.plan],
-            "census": asdict(checkpoint.census),
-        }
-        if encoded:
-            _sync_directory(self.states_dir)  # the new state files' names are on disk
-        tmp = self.path.with_suffix(".tmp")
-        _write_durably(tmp, orjson.dumps(manifest))
-        tmp.replace(self.path)
-        _sync_directory(self.path.parent)  # the rename itself survives a power cut
-        self._generation, self._saved = generation, saved
-        kept = set(files.values())
-        for stale in self.states_dir.iterdir():
-            if stale.name not in kept:
-                stale.unlink(missing_ok=True)
-        return encoded
+                name = f"{plan.generation}-{len(plan.encode)}.state"
+                plan.encode.append((name, state))
+            plan.files[jurisdiction] = name
+            plan.saved[jurisdiction] = (state, name)
+        return plan
 
     def done(self) -> None:
         """The review is complete: nothing to resume."""
+        self.wait()
         self.path.unlink(missing_ok=True)
         shutil.rmtree(self.states_dir, ignore_errors=True)
+
+
+def run_lock(path: Path, name: str) -> IO[bytes]:
+    """The open lock file of review ``name``, locked for as long as it is open (and any
+    forked child saving its checkpoint lives): two runs of one review, or a resumed run
+    and a save its killed predecessor left running, must never write one checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.open("ab")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise ReplayError(
+            f"review {name!r} is running in another process, or its last checkpoint is"
+            " still being saved: wait for it to end (a killed review's save ends in seconds)"
+        ) from None
+    return lock
+
+
+@dataclass
+class _Plan:
+    """One save: its generation, the file of each jurisdiction's state, the states to
+    encode under new names, and what the file then holds (jurisdiction -> (state, file))."""
+
+    generation: int
+    files: dict[str, str] = field(default_factory=dict)
+    encode: list[tuple[str, CoreState]] = field(default_factory=list)
+    saved: dict[str, tuple[CoreState, str]] = field(default_factory=dict)
+
+
+def _write(path: Path, states_dir: Path, checkpoint: Checkpoint, plan: _Plan) -> None:
+    """Write the new state files, then replace the manifest (see the module docstring),
+    then delete the state files it no longer names."""
+    states_dir.mkdir(parents=True, exist_ok=True)
+    for name, state in plan.encode:
+        _write_durably(states_dir / name, encode_state(state))
+    manifest = {
+        "format": FORMAT,
+        "identity": checkpoint.identity,
+        "generation": plan.generation,
+        "positions": checkpoint.positions,
+        "events": checkpoint.events,
+        "states": plan.files,
+        "rollups": {a: encode_rollup(r).decode() for a, r in checkpoint.rollups.items()},
+        "plan": [astuple(part) for part in checkpoint.plan],
+        "census": asdict(checkpoint.census),
+    }
+    if plan.encode:
+        _sync_directory(states_dir)  # the new state files' names are on disk
+    tmp = path.with_suffix(".tmp")
+    _write_durably(tmp, orjson.dumps(manifest))
+    tmp.replace(path)
+    _sync_directory(path.parent)  # the rename itself survives a power cut
+    kept = set(plan.files.values())
+    for stale in states_dir.iterdir():
+        if stale.name not in kept:
+            stale.unlink(missing_ok=True)
+
+
+def _child_writes(
+    path: Path, states_dir: Path, checkpoint: Checkpoint, plan: _Plan
+) -> NoReturn:  # pragma: no cover - runs in the forked child
+    """The forked child's whole life: write, then leave at once (exit code 0: the manifest
+    is this save's). It uses nothing the parent's other threads may have held locked at the
+    fork (no logging: the error goes to stderr as bytes), ignores the terminal's Ctrl-C
+    (the parent handles it, and waits for this save), and never runs the collector (a
+    collection would touch, and so copy, every page of the states)."""
+    code = 1
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        gc.disable()
+        _write(path, states_dir, checkpoint, plan)
+        code = 0
+    except BaseException:
+        with suppress(BaseException):
+            os.write(2, traceback.format_exc().encode())
+    finally:
+        os._exit(code)
 
 
 def _write_durably(path: Path, data: bytes) -> None:

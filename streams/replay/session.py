@@ -17,10 +17,14 @@ place, so later batches cannot alter it). The point is saved as a checkpoint
 (:mod:`streams.replay.checkpoint`, which encodes only the states changed since its last
 save) when interrupted — Ctrl-C anywhere, even in the middle of a batch, saves the point
 of the last landed batch, the one in flight waited for a few seconds — and otherwise at
-most every :data:`CHECKPOINT_EVERY_S`, spaced further when saving is slow, so that
-checkpoints cost at most about 1/:data:`CHECKPOINT_COST_SHARE` of the run. A hard kill
-resumes from the last save: batches after it are decided and landed again, which the
-rows' deterministic ids and versions make harmless. A complete review deletes its checkpoint.
+most every :data:`CHECKPOINT_EVERY_S`, in a forked child while the review goes on,
+spaced so that the child works at most about 1/:data:`BACKGROUND_COST_SHARE` of the time
+(a save in the process, where there is no ``fork``: 1/:data:`CHECKPOINT_COST_SHARE`). A
+hard kill resumes from the last save: batches after it are decided and landed again,
+which the rows' deterministic ids and versions make harmless. A complete review deletes
+its checkpoint. A review holds a lock file (``reviews/<NAME>.lock``) while it runs, and
+so does its saving child: a second run of the same review is refused, and so is a resume
+while the save a killed run left behind is still being written.
 
 The cyclic garbage collector is off while a batch is decided, and what the batch left is
 frozen (:func:`gc.freeze`) before the collector runs again: the states the batch left are
@@ -54,7 +58,7 @@ from sinks.reviews import ReviewRun, record_review_run
 from streams.config.settings import Settings
 from streams.core import CoreState, RollupState, Rulebook
 from streams.ops.runtime import collector_paused
-from streams.replay.checkpoint import CheckpointFile
+from streams.replay.checkpoint import CheckpointFile, run_lock
 from streams.replay.kafka_range import (
     PartitionRange,
     RangeCensus,
@@ -80,6 +84,8 @@ Progress = Callable[[int, int], None]  # (records done in this step, total recor
 BATCH_RECORDS = 100_000
 CHECKPOINT_EVERY_S = 30.0
 CHECKPOINT_COST_SHARE = 20  # wait at least this many times as long as the last save took
+# ... and after a save in a forked child (on the other core, beside ClickHouse's work)
+BACKGROUND_COST_SHARE = 4
 INTERRUPT_WAIT_S = 10.0  # how long Ctrl-C waits for the batch in flight to land
 
 
@@ -141,6 +147,7 @@ class _Run:
     def __init__(self, settings: Settings, request: ReviewRequest) -> None:
         self.settings = settings
         path = settings.stack_home / "reviews" / f"{request.name}.checkpoint.json"
+        self._lock = run_lock(path.with_name(f"{request.name}.lock"), request.name)
         self.file = CheckpointFile(path, request.identity(settings))
         self.checkpoint = self.file.load()
         self.resumed = bool(self.checkpoint.positions)
@@ -161,6 +168,7 @@ class _Run:
         )
         self.started = self.saved_at = time.monotonic()
         self.save_every = CHECKPOINT_EVERY_S
+        self._background: float | None = None  # when the save being written in a child began
         # One batch lands, in this pool's one thread, while the next is decided: the
         # insert's wait (ClickHouse parsing and writing, on the other core) overlaps the
         # core's work instead of following it.
@@ -201,10 +209,28 @@ class _Run:
         ckpt.events += point.events
         if point.census is not None:
             ckpt.census = point.census
-        if time.monotonic() - self.saved_at > self.save_every:
-            self._save()
+        if self._save_due():
+            began = time.monotonic()
+            if self.file.save_in_background(self.checkpoint):
+                self._background = self.saved_at = began
+            else:  # no fork here
+                self._save()
+
+    def _save_due(self) -> bool:
+        """Whether a periodic save is due: never while one is being written in the
+        background, and after one has, not before it has been over for
+        :data:`BACKGROUND_COST_SHARE` times as long as it took."""
+        now = time.monotonic()
+        if self._background is not None:
+            if self.file.poll():
+                return False
+            share = BACKGROUND_COST_SHARE * (now - self._background)
+            self.save_every = max(CHECKPOINT_EVERY_S, share)
+            self._background = None
+        return now - self.saved_at > self.save_every
 
     def _save(self) -> None:
+        """Save the consistent point here (after any save in the background has ended)."""
         began = time.monotonic()
         self.file.save(self.checkpoint)
         self.saved_at = time.monotonic()
@@ -222,8 +248,11 @@ class _Run:
                 with suppress(Exception):  # a failed landing: the point stays before it
                     self.settle()
         self._lander.shutdown(wait=False, cancel_futures=True)
-        if self.checkpoint.plan or self.checkpoint.positions:
-            self._save()
+        try:
+            if self.checkpoint.plan or self.checkpoint.positions:
+                self._save()
+        finally:
+            self._lock.close()
 
     def finish(self, run: ReviewRun, census: RangeCensus | None = None) -> ReviewSummary:
         """The review is complete: note its range in its database (``review diff`` reads
@@ -236,6 +265,7 @@ class _Run:
         finally:
             client.close()
         self.file.done()
+        self._lock.close()
         seconds = time.monotonic() - self.started
         return ReviewSummary(
             self.review.database, self.checkpoint.events, seconds, self.resumed, census

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
+import os
 import re
+import signal
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,7 +21,9 @@ from clickhouse_connect.driver.client import Client
 
 from streams.config.settings import Settings
 from streams.core import default_rulebook
-from streams.replay.runner import DecidedBatch, Review
+from streams.replay import session
+from streams.replay.checkpoint import run_lock
+from streams.replay.runner import DecidedBatch, ReplayError, Review
 from streams.replay.session import ReviewRequest, replay_kafka
 
 from .chromium import screenshot
@@ -306,3 +312,44 @@ def test_a_resumed_replay_reads_the_batches_of_its_first_run_while_records_arriv
             assert ours == decisions(ch_admin, f"review_{before}", table), table
     finally:
         drop_databases(ch_admin, f"review_{before}", f"review_{cut}")
+
+
+def _killed_after(settings: Settings, request: ReviewRequest, batches: int) -> None:
+    """Run ``request`` with a save in the background after every batch, and SIGKILL the
+    run itself once ``batches`` batches are done (in a forked process: the test's own
+    survives)."""
+    session.CHECKPOINT_EVERY_S = 0.0
+    session.BACKGROUND_COST_SHARE = 0
+    done: list[int] = []
+
+    def kill(n: int, total: int) -> None:
+        done.append(n)
+        if len(done) == batches:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    asyncio.run(replay_kafka(settings, request, kill, batch_records=500))
+
+
+def test_a_killed_replay_resumes_from_its_saves_in_the_background(
+    cut_review: CutReview, ch_admin: Client
+) -> None:
+    """Nothing saves on a hard kill: what a resumed run finds is what the periodic saves
+    (forked children) wrote. (Fails when those write nothing, or a checkpoint that resumes
+    to other decisions.)"""
+    run = multiprocessing.get_context("fork").Process(
+        target=_killed_after, args=(cut_review.settings, cut_review.request, 6)
+    )
+    run.start()
+    run.join(timeout=600)
+    assert run.exitcode == -signal.SIGKILL
+    lock = cut_review.checkpoint.with_name(f"{cut_review.request.name}.lock")
+    deadline = time.monotonic() + 60
+    while True:  # the save the kill left running ends on its own
+        try:
+            run_lock(lock, cut_review.request.name).close()
+            break
+        except ReplayError:
+            assert time.monotonic() < deadline, "a save in the background never ended"
+            time.sleep(0.2)
+    assert json.loads(cut_review.checkpoint.read_bytes())["events"] > 0
+    assert_resumes_to_whole(cut_review.settings, ch_admin, cut_review.request, cut_review.whole)

@@ -5,6 +5,9 @@ checkpoint readable, and another review's checkpoint is not resumed."""
 from __future__ import annotations
 
 import os
+import signal
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from streams.core import (
     rollup_step,
     step_many,
 )
+from streams.replay import checkpoint as checkpoint_module
 from streams.replay.checkpoint import Checkpoint, CheckpointFile
 from streams.replay.kafka_range import PartitionRange, RangeCensus
 from topics.models import IncidentEvent
@@ -181,3 +185,86 @@ def test_a_save_is_durable_before_and_after_the_rename(
         f"rename {tmp} -> {path}",
         f"fsync {tmp_path}",
     ]
+
+
+def test_a_save_in_the_background_is_the_save_here(tmp_path: Path) -> None:
+    """A forked child writes what a save here writes; once it has ended, the next save
+    encodes only what changed since (its files are taken up)."""
+    path = tmp_path / "r.checkpoint.json"
+    a, b = grown(initial_state("5101"), 0), grown(initial_state("1101"), 0)
+    disk = CheckpointFile(path, "id-1")
+    assert disk.save_in_background(Checkpoint("id-1", {"t:0": 5}, {"5101": a, "1101": b}, 7))
+    disk.wait()
+    loaded = CheckpointFile(path, "id-1").load()
+    assert (loaded.positions, loaded.events) == ({"t:0": 5}, 7)
+    assert {j: encode_state(s) for j, s in loaded.states.items()} == {
+        "5101": encode_state(a),
+        "1101": encode_state(b),
+    }
+    assert disk.save(Checkpoint("id-1", {"t:0": 9}, {"5101": grown(a, 1), "1101": b}, 9)) == 1
+    assert len(files(tmp_path)) == 2
+
+
+def test_one_save_in_the_background_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = grown(initial_state("5101"), 0)
+    slow = _planted_encode(monkeypatch, lambda state: time.sleep(0.5))
+    disk = CheckpointFile(tmp_path / "r.checkpoint.json", "id-1")
+    assert disk.save_in_background(Checkpoint("id-1", {}, {"5101": a}))
+    assert disk.poll()
+    assert not disk.save_in_background(Checkpoint("id-1", {}, {"5101": grown(a, 1)}))
+    disk.wait()
+    assert not disk.poll()
+    assert slow == []  # (the child slept, not this process)
+
+
+@pytest.mark.parametrize("end", ["raises", "killed"])
+def test_a_failed_save_in_the_background_leaves_the_checkpoint_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, end: str
+) -> None:
+    """A child that fails or is killed while it writes leaves the previous checkpoint
+    whole, and the next save writes every state afresh (the child may have replaced the
+    manifest, or not)."""
+    path = tmp_path / "r.checkpoint.json"
+    a, b = grown(initial_state("5101"), 0), grown(initial_state("1101"), 0)
+    disk = CheckpointFile(path, "id-1")
+    assert disk.save(Checkpoint("id-1", {"t:0": 5}, {"5101": a, "1101": b}, 7)) == 2
+    before = path.read_bytes()
+
+    def fail(state: CoreState) -> None:
+        if end == "raises":
+            raise OSError("disk full (planted)")
+        time.sleep(60)
+
+    _planted_encode(monkeypatch, fail)
+    assert disk.save_in_background(Checkpoint("id-1", {"t:0": 9}, {"5101": grown(a, 1), "1101": b}))
+    if end == "killed":
+        assert disk.poll()
+        assert disk._child is not None
+        os.kill(disk._child[0], signal.SIGKILL)
+    disk.wait()
+    assert path.read_bytes() == before
+    loaded = CheckpointFile(path, "id-1").load()
+    assert (loaded.positions, loaded.events) == ({"t:0": 5}, 7)
+    monkeypatch.undo()
+    assert disk.save(Checkpoint("id-1", {"t:0": 9}, {"5101": grown(a, 1), "1101": b}, 9)) == 2
+    assert CheckpointFile(path, "id-1").load().events == 9
+
+
+def _planted_encode(
+    monkeypatch: pytest.MonkeyPatch, before: Callable[[CoreState], None]
+) -> list[CoreState]:
+    """Make the checkpoint's encoding call ``before`` first; returns the states this
+    process (not a child) encoded."""
+    here = os.getpid()
+    seen: list[CoreState] = []
+
+    def encode(state: CoreState) -> bytes:
+        if os.getpid() == here:
+            seen.append(state)
+        before(state)
+        return encode_state(state)
+
+    monkeypatch.setattr(checkpoint_module, "encode_state", encode)
+    return seen

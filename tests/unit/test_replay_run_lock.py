@@ -1,0 +1,36 @@
+"""One review runs in one process at a time (``streams.replay.checkpoint.run_lock``), and a
+save its forked child is still writing holds the review as long as it lives: a resumed
+run must never write the checkpoint that child is writing."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from streams.replay.checkpoint import run_lock
+from streams.replay.runner import ReplayError
+
+
+def test_a_second_run_of_a_review_is_refused(tmp_path: Path) -> None:
+    lock = run_lock(tmp_path / "reviews" / "r.lock", "r")
+    with pytest.raises(ReplayError, match="'r' is running in another process"):
+        run_lock(tmp_path / "reviews" / "r.lock", "r")
+    lock.close()
+    run_lock(tmp_path / "reviews" / "r.lock", "r").close()
+
+
+def test_a_child_saving_holds_the_review_after_its_run_has_ended(tmp_path: Path) -> None:
+    path = tmp_path / "r.lock"
+    lock = run_lock(path, "r")
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - a save in the background, still writing
+        time.sleep(1.0)
+        os._exit(0)
+    lock.close()  # the run was killed
+    with pytest.raises(ReplayError, match="still being saved"):
+        run_lock(path, "r")
+    os.waitpid(pid, 0)
+    run_lock(path, "r").close()
