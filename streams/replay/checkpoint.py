@@ -85,8 +85,10 @@ class Checkpoint:
 class CheckpointFile:
     """The checkpoint of one review on disk (see the module docstring)."""
 
-    def __init__(self, path: Path, identity: str) -> None:
+    def __init__(self, path: Path, identity: str, *, in_child: bool = True) -> None:
+        """``in_child``: saves may be made in the background (:meth:`save_in_background`)."""
         self.path = path
+        self.in_child = in_child
         self.identity = identity
         self.states_dir = path.with_name(path.name.removesuffix(".checkpoint.json") + ".states")
         self._generation = 0
@@ -140,9 +142,9 @@ class CheckpointFile:
     def save_in_background(self, checkpoint: Checkpoint) -> bool:
         """Start making ``checkpoint`` the one on disk in a forked child, which encodes and
         writes while this process goes on; False (nothing started) while the previous one
-        is still running, or where there is no ``fork``. Its outcome is taken up by
-        :meth:`poll` or :meth:`wait`."""
-        if not hasattr(os, "fork") or self.poll():
+        is still running, without ``in_child``, or where there is no ``fork``. Its outcome
+        is taken up by :meth:`poll` or :meth:`wait`."""
+        if not (self.in_child and hasattr(os, "fork")) or self.poll():
             return False
         plan = self._plan(checkpoint)
         pid = os.fork()

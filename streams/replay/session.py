@@ -148,7 +148,9 @@ class _Run:
         self.settings = settings
         path = settings.stack_home / "reviews" / f"{request.name}.checkpoint.json"
         self._lock = run_lock(path.with_name(f"{request.name}.lock"), request.name)
-        self.file = CheckpointFile(path, request.identity(settings))
+        self.file = CheckpointFile(
+            path, request.identity(settings), in_child=settings.review_save_in_child
+        )
         self.checkpoint = self.file.load()
         self.resumed = bool(self.checkpoint.positions)
         self.review = Review(
@@ -213,7 +215,7 @@ class _Run:
             began = time.monotonic()
             if self.file.save_in_background(self.checkpoint):
                 self._background = self.saved_at = began
-            else:  # no fork here
+            else:  # no fork here, or not wanted
                 self._save()
 
     def _save_due(self) -> bool:

@@ -268,3 +268,11 @@ def _planted_encode(
 
     monkeypatch.setattr(checkpoint_module, "encode_state", encode)
     return seen
+
+
+def test_without_saves_in_a_child_nothing_is_forked(tmp_path: Path) -> None:
+    """``TIERFLOW_REVIEW_SAVE_IN_CHILD=false``: the session then saves in its process."""
+    disk = CheckpointFile(tmp_path / "r.checkpoint.json", "id-1", in_child=False)
+    assert not disk.save_in_background(Checkpoint("id-1", {}, {"5101": initial_state("5101")}))
+    assert not disk.poll()
+    assert not (tmp_path / "r.checkpoint.json").exists()
