@@ -142,12 +142,17 @@ class CheckpointFile:
     def save_in_background(self, checkpoint: Checkpoint) -> bool:
         """Start making ``checkpoint`` the one on disk in a forked child, which encodes and
         writes while this process goes on; False (nothing started) while the previous one
-        is still running, without ``in_child``, or where there is no ``fork``. Its outcome
-        is taken up by :meth:`poll` or :meth:`wait`."""
+        is still running, without ``in_child``, where there is no ``fork``, or when it
+        fails (no memory or processes left: logged). Its outcome is taken up by
+        :meth:`poll` or :meth:`wait`."""
         if not (self.in_child and hasattr(os, "fork")) or self.poll():
             return False
         plan = self._plan(checkpoint)
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            log.warning("cannot fork to save the checkpoint (%s): saving in the process", exc)
+            return False
         if pid == 0:  # pragma: no cover - the child's coverage is not collected
             _child_writes(self.path, self.states_dir, checkpoint, plan)
         self._child = (pid, plan)
@@ -159,7 +164,10 @@ class CheckpointFile:
         if self._child is None:
             return False
         pid, _ = self._child
-        ended, status = os.waitpid(pid, os.WNOHANG)
+        try:
+            ended, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # reaped by someone else (SIGCHLD ignored): it has ended
+            ended, status = pid, -1
         if ended == 0:
             return True
         self._ended(status)
@@ -168,14 +176,19 @@ class CheckpointFile:
     def wait(self) -> None:
         """Wait for a save in the background to end and take up its outcome."""
         if self._child is not None:
-            _, status = os.waitpid(self._child[0], 0)
+            try:
+                _, status = os.waitpid(self._child[0], 0)
+            except ChildProcessError:
+                status = -1
             self._ended(status)
 
     def _ended(self, status: int) -> None:
+        """Take up the outcome of the save in the background (``status`` from ``waitpid``;
+        -1: unknown)."""
         assert self._child is not None
         _, plan = self._child
         self._child = None
-        if os.waitstatus_to_exitcode(status) == 0:
+        if status == 0:  # exit code 0
             self._saved = plan.saved
         else:
             # The manifest may or may not be the child's: encode every state afresh next

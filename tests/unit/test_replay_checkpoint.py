@@ -276,3 +276,32 @@ def test_without_saves_in_a_child_nothing_is_forked(tmp_path: Path) -> None:
     assert not disk.save_in_background(Checkpoint("id-1", {}, {"5101": initial_state("5101")}))
     assert not disk.poll()
     assert not (tmp_path / "r.checkpoint.json").exists()
+
+
+def test_a_fork_that_fails_starts_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No memory or processes left to fork: the session saves in its process instead."""
+
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable (planted)")
+
+    path = tmp_path / "r.checkpoint.json"
+    disk = CheckpointFile(path, "id-1")
+    a = grown(initial_state("5101"), 0)
+    monkeypatch.setattr(os, "fork", no_fork)
+    assert not disk.save_in_background(Checkpoint("id-1", {"t:0": 5}, {"5101": a}, 3))
+    assert not disk.poll()
+    assert disk.save(Checkpoint("id-1", {"t:0": 5}, {"5101": a}, 3)) == 1
+    assert CheckpointFile(path, "id-1").load().events == 3
+
+
+def test_a_child_reaped_elsewhere_counts_as_a_save_that_may_have_failed(tmp_path: Path) -> None:
+    """A process that ignores SIGCHLD, or a library reaping children, leaves no status to
+    read: the next save then writes every state."""
+    path = tmp_path / "r.checkpoint.json"
+    a, b = grown(initial_state("5101"), 0), grown(initial_state("1101"), 0)
+    disk = CheckpointFile(path, "id-1")
+    assert disk.save_in_background(Checkpoint("id-1", {}, {"5101": a, "1101": b}))
+    assert disk._child is not None
+    os.waitpid(disk._child[0], 0)  # someone else reaps it
+    assert not disk.poll()
+    assert disk.save(Checkpoint("id-1", {}, {"5101": a, "1101": b})) == 2
