@@ -242,3 +242,9 @@ async def read_batches(
                     buffered[tp].extend(records)
         # each partition's records are in offset order already
         yield batch, [r for tp in sorted(kept) for r in kept[tp]]
+
+
+def landed(batch: list[PartitionRange], positions: dict[str, int]) -> bool:
+    """Whether a checkpoint's ``positions`` are past every range of ``batch`` (it landed
+    before)."""
+    return all(positions.get(f"{p.topic}:{p.partition}", -1) >= p.end for p in batch)

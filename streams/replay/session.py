@@ -60,11 +60,11 @@ from streams.core import CoreState, RollupState, Rulebook
 from streams.ops.runtime import collector_paused
 from streams.replay.checkpoint import CheckpointFile, run_lock
 from streams.replay.kafka_range import (
-    PartitionRange,
     RangeCensus,
     RangeFilter,
     chunked,
     event_time_ms,
+    landed,
     plan_ranges,
     range_consumer,
     read_batches,
@@ -84,8 +84,7 @@ Progress = Callable[[int, int], None]  # (records done in this step, total recor
 BATCH_RECORDS = 100_000
 CHECKPOINT_EVERY_S = 30.0
 CHECKPOINT_COST_SHARE = 20  # wait at least this many times as long as the last save took
-# ... and after a save in a forked child (on the other core, beside ClickHouse's work)
-BACKGROUND_COST_SHARE = 4
+BACKGROUND_COST_SHARE = 4  # ... and as long as the last save in a forked child took
 INTERRUPT_WAIT_S = 10.0  # how long Ctrl-C waits for the batch in flight to land
 
 
@@ -148,26 +147,30 @@ class _Run:
         self.settings = settings
         path = settings.stack_home / "reviews" / f"{request.name}.checkpoint.json"
         self._lock = run_lock(path.with_name(f"{request.name}.lock"), request.name)
-        self.file = CheckpointFile(
-            path, request.identity(settings), in_child=settings.review_save_in_child
-        )
-        self.checkpoint = self.file.load()
-        self.resumed = bool(self.checkpoint.positions)
-        self.review = Review(
-            settings,
-            request.name,
-            request.rulebook,
-            jurisdiction=request.jurisdiction,
-            states=self.checkpoint.states,
-            rollups=self.checkpoint.rollups,
-            # Records from Kafka are verified again, with the registry's keys (a revoked
-            # key still covers what was in the log before its revocation): decided as live.
-            keys=(
-                None
-                if request.from_file or request.source == "decided"
-                else load_registry(settings.agency_registry()).keyring()
-            ),
-        )
+        try:  # (a review that cannot start must not keep its name locked)
+            self.file = CheckpointFile(
+                path, request.identity(settings), in_child=settings.review_save_in_child
+            )
+            self.checkpoint = self.file.load()
+            self.resumed = bool(self.checkpoint.positions)
+            self.review = Review(
+                settings,
+                request.name,
+                request.rulebook,
+                jurisdiction=request.jurisdiction,
+                states=self.checkpoint.states,
+                rollups=self.checkpoint.rollups,
+                # Records from Kafka are verified again, with the registry's keys (a revoked
+                # key still covers what was in the log before its revocation): decided as live.
+                keys=(
+                    None
+                    if request.from_file or request.source == "decided"
+                    else load_registry(settings.agency_registry()).keyring()
+                ),
+            )
+        except BaseException:
+            self._lock.close()
+            raise
         self.started = self.saved_at = time.monotonic()
         self.save_every = CHECKPOINT_EVERY_S
         self._background: float | None = None  # when the save being written in a child began
@@ -329,7 +332,7 @@ async def replay_kafka(
             plan = run.checkpoint.plan or await plan_ranges(consumer, sources)
             run.checkpoint.plan = plan
             positions = run.checkpoint.positions
-            batches = [b for b in chunked(plan, batch_records) if not _done(b, positions)]
+            batches = [b for b in chunked(plan, batch_records) if not landed(b, positions)]
             total = sum(part.size for batch in batches for part in batch)
             async for parts, batch in read_batches(consumer, batches):
                 ends = {f"{p.topic}:{p.partition}": p.end for p in parts}
@@ -352,11 +355,6 @@ async def replay_kafka(
         counted.undated,
     )
     return run.finish(noted, counted)
-
-
-def _done(batch: list[PartitionRange], positions: dict[str, int]) -> bool:
-    """Whether a checkpoint is past every range of ``batch`` (landed before)."""
-    return all(positions.get(f"{p.topic}:{p.partition}", -1) >= p.end for p in batch)
 
 
 def replay_file(

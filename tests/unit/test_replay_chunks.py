@@ -7,8 +7,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.replay.kafka_range import PartitionRange, chunked
-from streams.replay.session import _done
+from streams.replay.kafka_range import PartitionRange, chunked, landed
 
 ranges = st.lists(
     st.tuples(st.integers(0, 1000), st.integers(0, 3000)).map(lambda r: (r[0], r[0] + r[1])),
@@ -43,4 +42,4 @@ def test_a_checkpoint_after_batch_k_skips_exactly_batches_up_to_k() -> None:
         [(0, 6, 10), (1, 103, 105)],
     ]
     positions = {"t:0": 6, "t:1": 103}  # what landing batch 1 left in the checkpoint
-    assert [_done(b, positions) for b in batches] == [True, True, False]
+    assert [landed(b, positions) for b in batches] == [True, True, False]

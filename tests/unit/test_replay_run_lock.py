@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from streams.config.settings import Settings
+from streams.core import default_rulebook
+from streams.replay import session
 from streams.replay.checkpoint import run_lock
 from streams.replay.runner import ReplayError
+from streams.replay.session import ReviewRequest
 
 
 def test_a_second_run_of_a_review_is_refused(tmp_path: Path) -> None:
@@ -34,3 +39,25 @@ def test_a_child_saving_holds_the_review_after_its_run_has_ended(tmp_path: Path)
         run_lock(path, "r")
     os.waitpid(pid, 0)
     run_lock(path, "r").close()
+
+
+class _ClickHouseDown(Exception):
+    """The review database cannot be prepared (planted)."""
+
+
+def test_a_review_that_cannot_start_leaves_its_name_unlocked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(*args: object, **kwargs: object) -> None:
+        raise _ClickHouseDown
+
+    monkeypatch.setattr(session, "Review", down)
+    settings = Settings(stack_home=tmp_path)
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    request = ReviewRequest("r", default_rulebook(), None, at, at + timedelta(days=1))
+    with pytest.raises(_ClickHouseDown) as failed:
+        session._Run(settings, request)
+    # While the error is kept (its traceback holds the half-made run, a CLI prints it
+    # first), the name is free: no reliance on the lock file being garbage.
+    run_lock(tmp_path / "reviews" / "r.lock", "r").close()
+    assert failed.traceback
