@@ -223,7 +223,7 @@ class _Run:
 
     def _save_due(self) -> bool:
         """Whether a periodic save is due: never while one is being written in the
-        background, and after one has, not before it has been over for
+        background, and after one, not sooner after it began than
         :data:`BACKGROUND_COST_SHARE` times as long as it took."""
         now = time.monotonic()
         if self._background is not None:
