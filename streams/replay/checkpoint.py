@@ -222,7 +222,8 @@ class CheckpointFile:
 def run_lock(path: Path, name: str) -> IO[bytes]:
     """The open lock file of review ``name``, locked for as long as it is open (and any
     forked child saving its checkpoint lives): two runs of one review, or a resumed run
-    and a save its killed predecessor left running, must never write one checkpoint."""
+    and a save its killed predecessor left running, must never write one checkpoint. A
+    complete review removes it (:func:`release_run_lock`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = path.open("ab")
     try:
@@ -233,7 +234,21 @@ def run_lock(path: Path, name: str) -> IO[bytes]:
             f"review {name!r} is running in another process, or its last checkpoint is"
             " still being saved: wait for it to end (a killed review's save ends in seconds)"
         ) from None
+    try:
+        current = os.stat(path).st_ino == os.fstat(lock.fileno()).st_ino
+    except FileNotFoundError:
+        current = False
+    if not current:  # the run before removed the file between our open and our lock
+        lock.close()
+        return run_lock(path, name)
     return lock
+
+
+def release_run_lock(lock: IO[bytes]) -> None:
+    """A complete review's lock: removed, then released (a run that opened the file
+    before the removal finds it gone once it has the lock, and takes a new one)."""
+    Path(lock.name).unlink(missing_ok=True)
+    lock.close()
 
 
 @dataclass

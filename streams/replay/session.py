@@ -58,7 +58,7 @@ from sinks.reviews import ReviewRun, record_review_run
 from streams.config.settings import Settings
 from streams.core import CoreState, RollupState, Rulebook
 from streams.ops.runtime import collector_paused
-from streams.replay.checkpoint import CheckpointFile, run_lock
+from streams.replay.checkpoint import CheckpointFile, release_run_lock, run_lock
 from streams.replay.kafka_range import (
     RangeCensus,
     RangeFilter,
@@ -270,7 +270,7 @@ class _Run:
         finally:
             client.close()
         self.file.done()
-        self._lock.close()
+        release_run_lock(self._lock)
         seconds = time.monotonic() - self.started
         return ReviewSummary(
             self.review.database, self.checkpoint.events, seconds, self.resumed, census

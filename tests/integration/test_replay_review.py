@@ -353,3 +353,4 @@ def test_a_killed_replay_resumes_from_its_saves_in_the_background(
             time.sleep(0.2)
     assert json.loads(cut_review.checkpoint.read_bytes())["events"] > 0
     assert_resumes_to_whole(cut_review.settings, ch_admin, cut_review.request, cut_review.whole)
+    assert not lock.exists()  # the complete review removed it

@@ -4,17 +4,19 @@ run must never write the checkpoint that child is writing."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from streams.config.settings import Settings
 from streams.core import default_rulebook
 from streams.replay import session
-from streams.replay.checkpoint import run_lock
+from streams.replay.checkpoint import release_run_lock, run_lock
 from streams.replay.runner import ReplayError
 from streams.replay.session import ReviewRequest
 
@@ -61,3 +63,34 @@ def test_a_review_that_cannot_start_leaves_its_name_unlocked(
     # first), the name is free: no reliance on the lock file being garbage.
     run_lock(tmp_path / "reviews" / "r.lock", "r").close()
     assert failed.traceback
+
+
+def test_a_complete_review_removes_its_lock_file(tmp_path: Path) -> None:
+    path = tmp_path / "r.lock"
+    release_run_lock(run_lock(path, "r"))
+    assert not path.exists()
+    run_lock(path, "r").close()
+
+
+def test_a_lock_taken_as_the_run_before_removes_the_file_is_taken_anew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run before completes between this run's open and its lock: the file this run
+    locked is no longer the review's lock file, so it takes the new one."""
+    path = tmp_path / "r.lock"
+    real_flock = fcntl.flock
+    calls: list[int] = []
+
+    def flock_as_the_run_before_completes(fd: Any, operation: int) -> None:
+        if not calls:
+            path.unlink()  # (release_run_lock of the run before, which held the lock)
+        calls.append(operation)
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", flock_as_the_run_before_completes)
+    lock = run_lock(path, "r")
+    assert len(calls) == 2
+    assert os.fstat(lock.fileno()).st_ino == os.stat(path).st_ino
+    with pytest.raises(ReplayError):
+        run_lock(path, "r")
+    lock.close()
