@@ -56,7 +56,7 @@ from streams.core import (
     encode_state,
 )
 from streams.replay.kafka_range import PartitionRange, RangeCensus
-from streams.replay.runner import ReplayError
+from streams.replay.runner import ReplayError, review_database
 
 log = logging.getLogger("tierflow.replay")
 
@@ -161,40 +161,33 @@ class CheckpointFile:
     def poll(self) -> bool:
         """Whether a save in the background is still running (its outcome taken up once it
         has ended)."""
+        return self._reap(os.WNOHANG)
+
+    def wait(self) -> None:
+        """Wait for a save in the background to end and take up its outcome."""
+        self._reap(0)
+
+    def _reap(self, flags: int) -> bool:
+        """``waitpid`` with ``flags`` on the save in the background, if any: whether it is
+        still running; once it has ended, its outcome is taken up."""
         if self._child is None:
             return False
-        pid, _ = self._child
+        pid, plan = self._child
         try:
-            ended, status = os.waitpid(pid, os.WNOHANG)
+            ended, status = os.waitpid(pid, flags)
         except ChildProcessError:  # reaped by someone else (SIGCHLD ignored): it has ended
             ended, status = pid, -1
         if ended == 0:
             return True
-        self._ended(status)
-        return False
-
-    def wait(self) -> None:
-        """Wait for a save in the background to end and take up its outcome."""
-        if self._child is not None:
-            try:
-                _, status = os.waitpid(self._child[0], 0)
-            except ChildProcessError:
-                status = -1
-            self._ended(status)
-
-    def _ended(self, status: int) -> None:
-        """Take up the outcome of the save in the background (``status`` from ``waitpid``;
-        -1: unknown)."""
-        assert self._child is not None
-        _, plan = self._child
         self._child = None
-        if status == 0:  # exit code 0
+        if status == 0:  # exit code 0: the manifest is the child's
             self._saved = plan.saved
         else:
             # The manifest may or may not be the child's: encode every state afresh next
             # time, under names no manifest holds yet.
             self._saved = {}
             log.warning("a checkpoint save failed (%s): the next one writes every state", status)
+        return False
 
     def _plan(self, checkpoint: Checkpoint) -> _Plan:
         """The next save: its generation (taken now, whether it succeeds or not, so that
@@ -223,7 +216,10 @@ def run_lock(path: Path, name: str) -> IO[bytes]:
     """The open lock file of review ``name``, locked for as long as it is open (and any
     forked child saving its checkpoint lives): two runs of one review, or a resumed run
     and a save its killed predecessor left running, must never write one checkpoint. A
-    complete review removes it (:func:`release_run_lock`)."""
+    complete review removes it (:func:`release_run_lock`). A ``name`` that is not a review
+    name (:func:`~streams.replay.runner.review_database`) is refused before any file is
+    made."""
+    review_database(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = path.open("ab")
     try:

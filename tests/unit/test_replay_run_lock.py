@@ -19,6 +19,7 @@ from streams.replay import session
 from streams.replay.checkpoint import release_run_lock, run_lock
 from streams.replay.runner import ReplayError
 from streams.replay.session import ReviewRequest
+from topics.errors import TierflowError
 
 
 def test_a_second_run_of_a_review_is_refused(tmp_path: Path) -> None:
@@ -94,3 +95,10 @@ def test_a_lock_taken_as_the_run_before_removes_the_file_is_taken_anew(
     with pytest.raises(ReplayError):
         run_lock(path, "r")
     lock.close()
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "a b"])
+def test_a_name_that_is_no_review_name_makes_no_file(tmp_path: Path, name: str) -> None:
+    with pytest.raises(TierflowError, match="review name"):
+        run_lock(tmp_path / "reviews" / f"{name}.lock", name)
+    assert list(tmp_path.rglob("*")) == []
