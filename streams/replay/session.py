@@ -146,7 +146,7 @@ class _Run:
     def __init__(self, settings: Settings, request: ReviewRequest) -> None:
         self.settings = settings
         path = settings.stack_home / "reviews" / f"{request.name}.checkpoint.json"
-        self._lock = run_lock(path.with_name(f"{request.name}.lock"), request.name)
+        self._lock = run_lock(path.parent / f"{request.name}.lock", request.name)
         try:  # (a review that cannot start must not keep its name locked)
             self.file = CheckpointFile(
                 path, request.identity(settings), in_child=settings.review_save_in_child

@@ -102,3 +102,13 @@ def test_a_name_that_is_no_review_name_makes_no_file(tmp_path: Path, name: str) 
     with pytest.raises(TierflowError, match="review name"):
         run_lock(tmp_path / "reviews" / f"{name}.lock", name)
     assert list(tmp_path.rglob("*")) == []
+
+
+def test_a_review_named_as_a_path_is_refused_with_its_reason(tmp_path: Path) -> None:
+    """``tierflow replay --name ../../escaped``: the name's error, not a traceback of
+    pathlib's, and no file made."""
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    request = ReviewRequest("../../escaped", default_rulebook(), None, at, at + timedelta(days=1))
+    with pytest.raises(TierflowError, match="bad review name '"):
+        session._Run(Settings(stack_home=tmp_path / "home"), request)
+    assert list(tmp_path.rglob("*")) == []
