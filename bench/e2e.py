@@ -2,7 +2,7 @@
 into ClickHouse) against the ceiling (bench/ceiling.py: decoding and folding the same
 records in one process, no Kafka, no landing) and raw aiokafka consumption, in one run.
 
-    .venv/bin/python -m bench.e2e [--events 1000000] [--latency-s 30] [--split]
+    .venv/bin/python -m bench.e2e [--events 1000000] [--latency-s 30] [--warmup-s 5] [--split]
         [--rate R] [--skip throughput|latency|recovery] [--hold] [--static]
 
 1. **Throughput.** ``--events`` mixed events (bench/core.py's generator: 75 % cases,
@@ -29,7 +29,10 @@ records in one process, no Kafka, no landing) and raw aiokafka consumption, in o
    in the past, so the figure is ``decided_at`` of that alert (the worker's wall clock when
    the decide batch holding the probe began) minus the wall clock just before the probe was
    handed to the producer; also the alert record's Kafka timestamp (when the worker
-   produced it) minus the same.
+   produced it) minus the same. The rate is offered ``--warmup-s`` seconds longer, first:
+   the probes of those first seconds (a worker just started on topics just made: leaders
+   and metadata still settling, the first commits) are reported on a line of their own,
+   not in the p50/p99 of the steady state the phase is for.
 
 The worker decides with the default rulebook holding nothing ahead of the clock
 (``bench.live_bench.holding_nothing``; ``--hold``: the default as it is): the streams lie
@@ -56,6 +59,7 @@ import asyncio
 import statistics
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -241,19 +245,36 @@ def recovery(
     )
 
 
+@dataclass(frozen=True)
+class _Probe:
+    """One probe: when it was offered (seconds after the first record) and its latencies."""
+
+    sent_s: float
+    decided_s: float
+    produced_s: float
+
+
+def _quantiles(values: list[float]) -> str:
+    q = statistics.quantiles(values, n=100)
+    return (
+        f"p50 {q[49] * 1000:,.0f} ms, p99 {q[98] * 1000:,.0f} ms, max {max(values) * 1000:,.0f} ms"
+        f" ({len(values):,} probes)"
+    )
+
+
 def latency(
     base: Settings, rate: float, why: str, seconds: float, log: Path, *, keep: bool, split: bool,
-    env: dict[str, str],
+    env: dict[str, str], warmup: float,
 ) -> None:  # fmt: skip
     settings = fresh(base, "lat")
-    count = int(rate * seconds)
+    count = int(rate * (warmup + seconds))
     records = mixed(settings, count, probes=True)
     worker = Workers.start(settings, log, split, **env)
     try:
         worker.ready()
         print(
             f"latency: {count:,} events offered at {rate:,.0f}/s ({why}), every "
-            f"{PROBE_EVERY}th a probe"
+            f"{PROBE_EVERY}th a probe; the first {warmup:g} s a warm-up, reported apart"
         )
         first, sent_at = asyncio.run(publish(aiokafka_options(settings, "admin"), records, rate))
         offered = count / (time.time() - first)
@@ -261,18 +282,30 @@ def latency(
             print("  not drained within 600 s: latencies below are of the probes decided")
     finally:
         worker.stop()
-    decided, emitted = [], []
-    for alert, timestamp_ms in asyncio.run(alerts_of(settings)):
-        at = sent_at.get(alert["subject_id"])
-        if alert["alert_kind"] == "reporting_late" and at is not None:
-            decided.append(datetime.fromisoformat(alert["decided_at"]).timestamp() - at)
-            emitted.append(timestamp_ms / 1000 - at)
-    print(f"  achieved offered rate {offered:,.0f}/s; {len(decided):,} of {len(sent_at):,} probes")
-    for label, values in (("decided_at", decided), ("alert produced", emitted)):
-        q = statistics.quantiles(values, n=100)
+    probes = [
+        _Probe(
+            at - first,
+            datetime.fromisoformat(alert["decided_at"]).timestamp() - at,
+            timestamp_ms / 1000 - at,
+        )
+        for alert, timestamp_ms in asyncio.run(alerts_of(settings))
+        if alert["alert_kind"] == "reporting_late"
+        and (at := sent_at.get(alert["subject_id"])) is not None
+    ]
+    print(f"  achieved offered rate {offered:,.0f}/s; {len(probes):,} of {len(sent_at):,} probes")
+    measured = [p for p in probes if p.sent_s >= warmup]
+    for label, values in (
+        ("decided_at", [p.decided_s for p in measured]),
+        ("alert produced", [p.produced_s for p in measured]),
+    ):
+        print(f"  {label} − publish wall time: {_quantiles(values)}")
+    slowest = max(measured, key=lambda p: p.decided_s)
+    print(f"  slowest decided at +{slowest.sent_s:.1f} s of the offer")
+    warming = [p.decided_s for p in probes if p.sent_s < warmup]
+    if len(warming) > 1:
         print(
-            f"  {label} − publish wall time: p50 {q[49] * 1000:,.0f} ms, "
-            f"p99 {q[98] * 1000:,.0f} ms, max {max(values) * 1000:,.0f} ms"
+            f"  warm-up (the first {warmup:g} s after the worker's start): decided_at − "
+            f"publish {_quantiles(warming)}"
         )
     if not keep:
         drop(settings)
@@ -288,6 +321,14 @@ def main() -> None:
         "throughput phase reached; 5 000/s when it is skipped)",
     )
     parser.add_argument("--latency-s", type=float, default=30)
+    parser.add_argument(
+        "--warmup-s",
+        type=float,
+        default=5,
+        help="offer the latency phase's rate this long first, before the measured seconds, "
+        "and report those probes apart: a worker just started on fresh topics (leaders, "
+        "metadata, the first commits) is not the steady state the figure is for",
+    )
     parser.add_argument(
         "--max-s",
         type=float,
@@ -343,7 +384,10 @@ def main() -> None:
             rate, why = e2e / 2, f"half the throughput phase's {e2e:,.0f}/s"
         else:
             rate, why = 5_000, "the default: throughput phase skipped"
-        latency(base, rate, why, args.latency_s, log, keep=args.keep, split=args.split, env=env)
+        latency(
+            base, rate, why, args.latency_s, log, keep=args.keep, split=args.split, env=env,
+            warmup=args.warmup_s,
+        )  # fmt: skip
 
 
 if __name__ == "__main__":

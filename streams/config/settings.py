@@ -100,6 +100,11 @@ class Settings(BaseSettings):
     # How often the decide stage puts its changed states in the changelog and commits:
     # encoding a state is O(state), so not after every batch.
     worker_commit_interval_s: float = Field(default=2.0, ge=0)
+    # The landing gathers what arrives for up to this long after a fetch that returned
+    # records (or until 20 000 are held) and lands it as one insert per table: ClickHouse
+    # makes a part of every insert, and one per fetch at a steady rate cost it most of a
+    # core. 0: land every fetch as it comes.
+    worker_landing_linger_s: float = Field(default=1.0, ge=0)
     # What a worker process runs: "all" (decide and land), or one of them, so that the
     # landing can run in a second process (on a second core) beside the deciding one.
     worker_stages: Literal["all", "decide", "land"] = "all"

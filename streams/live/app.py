@@ -316,6 +316,7 @@ def landing_stage(
             on_batch=metrics.observe_sink_batch,
         ),
         pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
+        linger_s=settings.worker_landing_linger_s,
     )
     heartbeat.land = landing.tracker
 

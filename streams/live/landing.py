@@ -75,6 +75,7 @@ class Landing(LandingPlan):
         pseudonym_key: bytes,
         batch_records: int = 20_000,
         poll_ms: int = 200,
+        linger_s: float = 0.0,
         tracker: metrics.CommitTracker | None = None,
         instance_id: str | None = None,
     ) -> None:
@@ -85,6 +86,7 @@ class Landing(LandingPlan):
         self.sinks = sinks
         self.batch_records = batch_records
         self.poll_ms = poll_ms
+        self.linger_s = linger_s  # settings.worker_landing_linger_s
         self.tracker = tracker or metrics.CommitTracker(self.group)
         self.dlq_topic = DLQ.name(prefix)
         self._pseudonym_key = pseudonym_key
@@ -124,9 +126,7 @@ class Landing(LandingPlan):
         try:
             await producer.start()
             while True:
-                batch = await consumer.getmany(
-                    timeout_ms=self.poll_ms, max_records=self.batch_records
-                )
+                batch = await self._gather(consumer)
                 if batch:
                     writes = self.plan(batch)
                     refused = await self._land_until_durable(consumer, writes)
@@ -136,6 +136,32 @@ class Landing(LandingPlan):
         finally:
             await producer.stop()
             await consumer.stop()
+
+    async def _gather(self, consumer: AIOKafkaConsumer) -> Batch:
+        """One ``getmany``; when it returned records, more for up to :attr:`linger_s` after
+        it, while fewer than :attr:`batch_records` are held. Why: every insert makes a
+        ClickHouse part, and at a steady rate a fetch holds a few hundred records, so
+        landing each fetch made several small inserts a second per table, which cost
+        ClickHouse more CPU than the rows (bench.e2e's latency phase: its server at
+        54-58 % of a core, 22-24 % with a 1 s linger), CPU the decide stage needs. A
+        topic-partition sought back meanwhile (a rebalance) starts its records anew."""
+        batch: Batch = await consumer.getmany(
+            timeout_ms=self.poll_ms, max_records=self.batch_records
+        )
+        held = sum(map(len, batch.values()))
+        deadline = time.monotonic() + self.linger_s
+        while 0 < held < self.batch_records and (left := deadline - time.monotonic()) > 0:
+            more = await consumer.getmany(
+                timeout_ms=max(int(left * 1000), 1), max_records=self.batch_records - held
+            )
+            for tp, records in more.items():
+                kept = batch.setdefault(tp, [])
+                if kept and records[0].offset != kept[-1].offset + 1:
+                    held -= len(kept)
+                    kept.clear()
+                kept.extend(records)
+                held += len(records)
+        return batch
 
     async def _dead_letter(self, producer: AIOKafkaProducer, refused: list[Refused]) -> None:
         """Send each refused record to the DLQ and wait for every acknowledgement (before

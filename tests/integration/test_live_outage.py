@@ -33,13 +33,14 @@ from .tcp_gate import Gate
 OUTAGE_S = 20.0
 # Case records published during the outage: event ids the core has already seen, so the
 # decide stage's state does not grow, but each one is a row the landing stage owes.
-FLOOD = 60_000
-# RSS may grow by at most this much during the outage. Measured: ~20 MiB (the decide
-# stage's buffers under load; landing paused on its first small batch). A case record
-# held as a ConsumerRecord plus its decoded model takes ~3.9 KB (tracemalloc), so a landing
-# stage that kept fetching instead of pausing would hold ~230 MB of this flood (the sink
-# accepts up to 200 000 buffered rows) and fail here.
-RSS_GROWTH_BOUND = 100 << 20
+FLOOD = 120_000
+# RSS may grow by at most this much during the outage: the decide stage's buffers as it
+# reads the flood and the one batch the landing holds while it retries, gathered for up to
+# WORKER_LANDING_LINGER_S (1 s), up to 20 000 records. Measured: 123 MiB (~20 MiB with a
+# flood of 60 000 when the landing landed each fetch and so paused on a small batch). A
+# landing stage that kept fetching instead of pausing grew by 266 MiB (planted: its pause
+# and seek taken out); the sink would accept up to 200 000 buffered rows.
+RSS_GROWTH_BOUND = 192 << 20
 RECOVERY_S = 30.0
 INPUTS = (".cases.v1", ".incidents.v1", ".transfers.v1", ".stock.v1")
 
