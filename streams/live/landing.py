@@ -143,7 +143,7 @@ class Landing(LandingPlan):
         ClickHouse part, and at a steady rate a fetch holds a few hundred records, so
         landing each fetch made several small inserts a second per table, which cost
         ClickHouse more CPU than the rows (bench.e2e's latency phase: its server at
-        54-58 % of a core, 22-24 % with a 1 s linger), CPU the decide stage needs. A
+        49-58 % of a core, 21-24 % with a 1 s linger), CPU the decide stage needs. A
         topic-partition sought back meanwhile (a rebalance) starts its records anew."""
         batch: Batch = await consumer.getmany(
             timeout_ms=self.poll_ms, max_records=self.batch_records
@@ -155,6 +155,8 @@ class Landing(LandingPlan):
                 timeout_ms=max(int(left * 1000), 1), max_records=self.batch_records - held
             )
             for tp, records in more.items():
+                if not records:
+                    continue
                 kept = batch.setdefault(tp, [])
                 if kept and records[0].offset != kept[-1].offset + 1:
                     held -= len(kept)

@@ -53,13 +53,13 @@ def offsets(batch: dict[TopicPartition, list[Any]]) -> dict[TopicPartition, list
 
 def gather(stage: Landing, consumer: ScriptedConsumer) -> tuple[dict[TopicPartition, Any], float]:
     began = time.monotonic()
-    batch = asyncio.run(stage._gather(consumer))  # type: ignore[arg-type]
+    batch = asyncio.run(stage._gather(consumer))
     return batch, time.monotonic() - began
 
 
 def test_fetches_within_the_linger_land_as_one_batch() -> None:
     consumer = ScriptedConsumer(
-        {A: records(A, 10, 3)}, {B: records(B, 0, 2)}, {A: records(A, 13, 2)}
+        {A: records(A, 10, 3)}, {B: records(B, 0, 2), A: []}, {A: records(A, 13, 2)}
     )
     batch, took = gather(landing(0.3), consumer)
     assert offsets(batch) == {A: [10, 11, 12, 13, 14], B: [0, 1]}
