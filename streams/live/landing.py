@@ -158,7 +158,9 @@ class Landing(LandingPlan):
                 if not records:
                     continue
                 kept = batch.setdefault(tp, [])
-                if kept and records[0].offset != kept[-1].offset + 1:
+                # back at or before what is held: sought back. A gap forward is no seek
+                # (a transaction's marker, a compacted or aborted record): keep both.
+                if kept and records[0].offset <= kept[-1].offset:
                     held -= len(kept)
                     kept.clear()
                 kept.extend(records)

@@ -87,10 +87,19 @@ def test_no_linger_lands_each_fetch() -> None:
     assert offsets(batch) == {A: [0, 1]} and len(consumer.calls) == 1
 
 
+def test_offsets_that_skip_forward_are_kept() -> None:
+    """A transactional producer's commit markers (and compaction, aborted records) leave
+    gaps in a partition's offsets: the records after a gap are the same read going on,
+    and dropping those before it would commit past records never landed."""
+    consumer = ScriptedConsumer({A: records(A, 0, 3)}, {A: records(A, 4, 2)})
+    batch, _ = gather(landing(0.2), consumer)
+    assert offsets(batch) == {A: [0, 1, 2, 4, 5]}
+
+
 def test_a_partition_sought_back_meanwhile_starts_anew() -> None:
     """A rebalance seeks the consumer back to the committed offset: what was held of that
     partition is dropped (its new owner, or this worker again, reads it from there), so a
-    partition's records stay one contiguous run and its commit is that run's end."""
+    partition's records stay in offset order and its commit is the last one's."""
     consumer = ScriptedConsumer(
         {A: records(A, 20, 5), B: records(B, 7, 1)}, {A: records(A, 18, 4)}, {A: records(A, 22, 1)}
     )
