@@ -1,13 +1,15 @@
-"""The landing stage: output topics (and the case/transfer inputs) into ClickHouse.
+"""The landing stage: output topics (and the decided log's cases and transfers) into
+ClickHouse.
 
 It is a plain aiokafka consumer group (``<prefix>.landing``) run inside the worker beside
 the Faust decide stage, so that a ClickHouse outage stalls only landing (Kafka keeps the
 backlog) and so that records are handled a batch at a time without Faust's per-record
 stream overhead. Per ``getmany`` batch:
 
-1. every record becomes a model (an output topic's model; cases are decoded again and
-   pseudonymised, a record that does not decode is skipped here — the decide stage has
-   already put it in the DLQ);
+1. every record becomes a model (an output topic's model; the decided log's cases and
+   transfers as the decide stage accepted them, verified and pseudonymised: a record it
+   refused is in the DLQ and nowhere else; its incident and stock events land as the
+   decisions they caused);
 2. models go to the sink of their namespace — ``Actual`` to the live database,
    ``Exercise``/``Test`` to ``<database>_exercise`` — one write per (table, partition)
    with ``dedup_token(table, topic, partition, first offset, last offset)``;
@@ -45,7 +47,6 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
-from pydantic import ValidationError
 
 from sinks.errors import SinkError
 from sinks.namespaces import Namespace
@@ -79,7 +80,7 @@ class Landing(LandingPlan):
         tracker: metrics.CommitTracker | None = None,
         instance_id: str | None = None,
     ) -> None:
-        super().__init__(prefix=prefix, pseudonym_key=pseudonym_key)
+        super().__init__(prefix=prefix)
         self.kafka = kafka  # aiokafka client options (streams.config.kafka_security)
         self.instance_id = instance_id  # static group membership (settings.worker_instance_id)
         self.group = f"{prefix}.landing"
@@ -93,14 +94,14 @@ class Landing(LandingPlan):
         self._committed: dict[TopicPartition, int | None] = {}
         self._lag_at = 0.0
 
-    def _undecodable(self, record: Origin, exc: ValidationError) -> None:
-        # Our own output topics: a record that does not decode means a foreign writer.
+    def _undecodable(self, record: Origin, reason: str) -> None:
+        # Our own topics: a record that does not decode means a foreign writer.
         log.error(
             "skipping undecodable %s[%d]@%d: %s",
             record.topic,
             record.partition,
             record.offset,
-            exc.errors(include_url=False)[0]["msg"],
+            reason,
         )
         metrics.RECORDS_REJECTED.labels(record.topic, "undecodable output").inc()
 

@@ -129,7 +129,7 @@ class Review:
             states=rollups,
             observer=QUIET,
         )
-        self.landing = LandingPlan(prefix=settings.topic_prefix, pseudonym_key=key)
+        self.landing = LandingPlan(prefix=settings.topic_prefix)
         if sinks is None:
             migrate_namespaces(settings, self.database)
             sinks = namespace_sinks(settings, self.database, REVIEW_SINK_POLICY)

@@ -18,18 +18,18 @@ from pydantic import BaseModel, ValidationError
 
 from sinks.namespaces import Namespace, namespace_of
 from sinks.writer import dedup_token
-from streams.stages.topology import INCIDENT_STATES, STOCK_LEVELS
-from topics.codec import decode
+from streams.stages.topology import DECIDED, INCIDENT_STATES, STOCK_LEVELS
+from topics.codec import decode_input
 from topics.models import CaseEvent, TransferEvent
 from topics.outputs import Alert, Escalation, IncidentState, Rejection, StockLevel, Task
-from topics.privacy import scrub_input
 from topics.registry import ALERTS, CASES, DLQ, ESCALATIONS, TASKS, TRANSFERS, TopicSpec
 from topics.vocabulary import Status
 
 if TYPE_CHECKING:  # the types of what a consumer hands over; no Kafka client at run time
     from aiokafka import ConsumerRecord, TopicPartition
 
-Decoder = Callable[[bytes], BaseModel | None]
+# A record's bytes to its model; raises ValidationError when they are not one
+Decoder = Callable[[bytes], BaseModel]
 
 
 class Origin(Protocol):
@@ -58,16 +58,10 @@ Batch: TypeAlias = "dict[TopicPartition, list[ConsumerRecord[Any, Any]]]"
 
 @dataclass(frozen=True)
 class Route:
-    """Where a topic's records land: ``table``, which holds ``model`` rows, and how a
-    record's bytes become one (None: not a row of the table)."""
+    """Where a topic's models land: ``table``, which holds ``model`` rows."""
 
     table: str
     model: type[BaseModel]
-    decoder: Decoder
-
-
-def _output(table: str, model: type[BaseModel]) -> Route:
-    return Route(table, model, model.model_validate_json)
 
 
 @dataclass(frozen=True)
@@ -111,50 +105,53 @@ def _by_namespace(
 
 
 class LandingPlan:
-    """The routes of the topics of ``prefix`` (cases pseudonymised with ``pseudonym_key``)."""
+    """The routes of the topics of ``prefix``.
 
-    def __init__(self, *, prefix: str, pseudonym_key: bytes) -> None:
-        key = pseudonym_key
+    The cases and transfers tables are landed from the decided log, not from the agencies'
+    topics: it holds every input the decide stage accepted (its signature verified, its
+    event time checked, pseudonymised), so a record the decide stage refused (unsigned,
+    another agency's, dated ahead) never lands beside its DLQ entry, and the rows are
+    those a review lands from the same decisions (:meth:`writes`). Its records are decoded
+    as written: pseudonymising them again would hash their pseudonyms again."""
 
-        def scrubbed(kind: type[BaseModel]) -> Decoder:
-            # A record the decide stage refuses for its personal data lands nowhere either.
-            def decoder(raw: bytes) -> BaseModel | None:
-                event = decode(raw)
-                if not isinstance(event, kind):
-                    return None
-                safe = scrub_input(event, key, raw)
-                return None if isinstance(safe, Rejection) else safe
-
-            return decoder
-
+    def __init__(self, *, prefix: str) -> None:
         routes: list[tuple[TopicSpec, Route]] = [
-            (ESCALATIONS, _output("tier_timeline", Escalation)),
-            (TASKS, _output("tasks", Task)),
-            (ALERTS, _output("alerts", Alert)),
-            (INCIDENT_STATES, _output("incidents", IncidentState)),
-            (STOCK_LEVELS, _output("stock_levels", StockLevel)),
-            (DLQ, _output("rejected_events", Rejection)),
-            (CASES, Route("cases", CaseEvent, scrubbed(CaseEvent))),
-            (TRANSFERS, Route("transfers", TransferEvent, scrubbed(TransferEvent))),
+            (ESCALATIONS, Route("tier_timeline", Escalation)),
+            (TASKS, Route("tasks", Task)),
+            (ALERTS, Route("alerts", Alert)),
+            (INCIDENT_STATES, Route("incidents", IncidentState)),
+            (STOCK_LEVELS, Route("stock_levels", StockLevel)),
+            (DLQ, Route("rejected_events", Rejection)),
+            (CASES, Route("cases", CaseEvent)),
+            (TRANSFERS, Route("transfers", TransferEvent)),
         ]
+        # by topic: where a review's models of that topic land (writes)
         self.routes = {spec.name(prefix): route for spec, route in routes}
+        # by model: where a decoded record lands (plan); incident and stock events of the
+        # decided log land nowhere (the decisions they caused do)
+        self._by_model = {route.model: route for _, route in routes}
+        self._decoders: dict[str, Decoder] = {
+            spec.name(prefix): route.model.model_validate_json
+            for spec, route in routes
+            if spec not in (CASES, TRANSFERS)
+        }
+        self._decoders[DECIDED.name(prefix)] = decode_input
 
     # --- turning records into writes (no I/O) ------------------------------------------
 
     def plan(self, batch: Batch) -> list[Write]:
-        """The sink writes one ``getmany`` batch becomes."""
+        """The sink writes one ``getmany`` batch becomes: per topic-partition, one write
+        per table (and namespace) under a token of the table and the batch's offsets."""
         writes: list[Write] = []
         for tp, records in sorted(batch.items()):
             if not records:
                 continue
-            route = self.routes[tp.topic]
             first, last = records[0].offset, records[-1].offset
-            token = dedup_token(route.table, tp.topic, tp.partition, first, last)
-            decoded = [(record, self._decoded(route.decoder, record)) for record in records]
-            kept = [(record, model) for record, model in decoded if model is not None]
-            models = [model for _, model in kept]
-            origins = [record for record, _ in kept]
-            writes.extend(_by_namespace(route.table, models, token, origins))
+            for route, kept in self._decoded(tp.topic, records).items():
+                token = dedup_token(route.table, tp.topic, tp.partition, first, last)
+                models = [model for _, model in kept]
+                origins = [record for record, _ in kept]
+                writes.extend(_by_namespace(route.table, models, token, origins))
         return writes
 
     def writes(
@@ -164,9 +161,10 @@ class LandingPlan:
         token: str,
         origin: Callable[[str, BaseModel], Origin] | None = None,
     ) -> list[Write]:
-        """The writes of models that would have been the records of ``topic`` (decoded,
-        cases pseudonymised), under ``token``; models the topic's table does not hold (an
-        incident event on the cases topic) are left out, as :meth:`plan` leaves them.
+        """The writes of models that would have been the records of ``topic`` (an input
+        topic: the decide stage's accepted, pseudonymised events), under ``token``; models
+        the topic's table does not hold (an incident event on the cases topic) are left
+        out, as :meth:`plan` leaves them.
         With ``origin`` (topic, model -> where the row came from) a refused row can be
         isolated (:mod:`streams.stages.landing_refusals`)."""
         route = self.routes.get(topic)
@@ -176,16 +174,26 @@ class LandingPlan:
         origins = None if origin is None else [origin(topic, m) for m in kept]
         return _by_namespace(route.table, kept, token, origins)
 
-    def _decoded(self, decoder: Decoder, record: Origin) -> BaseModel | None:
-        value = record.value
-        if not isinstance(value, bytes):
-            return None
-        try:
-            return decoder(value)
-        except ValidationError as exc:
-            self._undecodable(record, exc)
-            return None
+    def _decoded(
+        self, topic: str, records: Sequence[Origin]
+    ) -> dict[Route, list[tuple[Origin, BaseModel]]]:
+        """The records of ``topic`` that land, each with its model, by where they land."""
+        decoder = self._decoders[topic]
+        found: dict[Route, list[tuple[Origin, BaseModel]]] = {}
+        for record in records:
+            value = record.value
+            if not isinstance(value, bytes):
+                continue
+            try:
+                model = decoder(value)
+            except ValidationError as exc:
+                self._undecodable(record, exc.errors(include_url=False)[0]["msg"])
+                continue
+            route = self._by_model.get(type(model))
+            if route is not None:
+                found.setdefault(route, []).append((record, model))
+        return found
 
-    def _undecodable(self, record: Origin, exc: ValidationError) -> None:
-        """Told of a record that does not decode as its topic's model: on our own output
-        topics that means a foreign writer (the live landing logs and counts it)."""
+    def _undecodable(self, record: Origin, reason: str) -> None:
+        """Told of a record that does not decode as its topic's model: on our own topics
+        that means a foreign writer (the live landing logs and counts it)."""

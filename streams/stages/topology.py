@@ -17,7 +17,6 @@ from topics.models import Envelope, IncidentEvent
 from topics.outputs import Alert, IncidentState, StockLevel, Tick
 from topics.registry import (
     ALERTS,
-    CASES,
     DAY_MS,
     DLQ,
     ESCALATIONS,
@@ -25,7 +24,6 @@ from topics.registry import (
     KEEP,
     TASKS,
     TICKS,
-    TRANSFERS,
     TopicSpec,
 )
 
@@ -143,17 +141,9 @@ class TopicNames:
 
     @property
     def landing_sources(self) -> tuple[str, ...]:
-        """What the landing stage reads: every output plus the inputs landed as they are."""
+        """What the landing stage reads: every output, and the decided log for the inputs
+        it lands (cases and transfers: only those the decide stage accepted)."""
         return tuple(
             spec.name(self.prefix)
-            for spec in (
-                ESCALATIONS,
-                TASKS,
-                ALERTS,
-                INCIDENT_STATES,
-                STOCK_LEVELS,
-                DLQ,
-                CASES,
-                TRANSFERS,
-            )
+            for spec in (ESCALATIONS, TASKS, ALERTS, INCIDENT_STATES, STOCK_LEVELS, DLQ, DECIDED)
         )

@@ -53,9 +53,11 @@ def _ms(stamp: str) -> int:
 
 
 def assert_log_landed(ch: Client, settings: Settings) -> None:
-    """Every record of every topic the landing stage reads is a row: read the topics back
-    with a plain consumer and look each record's key up in its table (live or exercise
-    database). Independent of the landing code: raw JSON fields against SQL columns."""
+    """Every record of every output topic is a row, and so is every case and transfer the
+    agencies sent that decodes (the tests sign every one, so the decide stage accepts them
+    and the landing lands them from the decided log): read the topics back with a plain
+    consumer and look each record's key up in its table (live or exercise database).
+    Independent of the landing code: raw JSON fields against SQL columns."""
     prefix, db = settings.topic_prefix, settings.clickhouse_database
 
     def from_topic(spec: Any, fields: tuple[str, ...]) -> set[tuple[Any, ...]]:

@@ -2,7 +2,8 @@
 made by `tierflow agency add` publishes with kcat -F and a header computed by openssl (a
 client and a MAC tierflow did not write) and its event lands; a record claiming another
 agency, one dated ten years ahead (hostile input: the broker's receipt time bounds it) and
-one signed with a revoked key land in the DLQ with their reasons; its
+one signed with a revoked key land in the DLQ with their reasons (and a forged or unsigned
+case in the DLQ alone, never in the command view's cases table); its
 principal may not read the raw inputs nor write ticks; a replay verifies again and
 decides the same, the revoked key still covering what it signed before; an agency
 registered for one city declares a tier there and not in another."""
@@ -54,6 +55,19 @@ def _stock(n: int, agency_id: str) -> bytes:
     )  # fmt: skip
 
 
+def _case(n: int, agency_id: str) -> bytes:
+    return orjson.dumps(
+        {
+            "event_id": f"ag-case-{n}", "kind": "case",
+            "source": {"agency_id": agency_id, "agency_type": "health"},
+            "occurred_at": f"2026-03-02T09:0{n}:00+08:00",
+            "reported_at": f"2026-03-02T09:0{n}:30+08:00",
+            "region": "510104", "case_id": f"c-{n}", "patient_ref": f"p-{n}",
+            "disease": "cholera", "classification": "confirmed", "facility_id": "H-1",
+        }
+    )  # fmt: skip
+
+
 def _openssl_mac(value: bytes, hex_key: str) -> str:
     done = subprocess.run(
         ["openssl", "dgst", "-sha256", "-mac", "HMAC", "-macopt", f"hexkey:{hex_key}"],
@@ -99,6 +113,18 @@ def test_an_agency_speaks_only_for_itself(
         header = f"v1;kid={kid};hmac-sha256={_openssl_mac(value, hex_key)}"
         sent = _kcat_produce(properties, stock, value, header)
         assert sent.returncode == 0, sent.stderr.decode()
+    cases = f"{settings.topic_prefix}.cases.v1"
+    own_case, forged_case, unsigned_case = (
+        _case(1, agency),
+        _case(2, "hospital-x"),
+        _case(3, agency),
+    )
+    for value in (own_case, forged_case):
+        header = f"v1;kid={kid};hmac-sha256={_openssl_mac(value, hex_key)}"
+        sent = _kcat_produce(properties, cases, value, header)
+        assert sent.returncode == 0, sent.stderr.decode()
+    sent = _kcat_produce(properties, cases, unsigned_case, "v1")
+    assert sent.returncode == 0, sent.stderr.decode()
     # its principal may not read the raw inputs nor write the worker's ticks
     read = kcat.run(["-F", str(properties), "-C", "-t", f"{settings.topic_prefix}.cases.v1",
                      "-p", "0", "-e", "-o", "beginning"], timeout=30)  # fmt: skip
@@ -109,19 +135,22 @@ def test_an_agency_speaks_only_for_itself(
 
     db = settings.clickhouse_database
     with running_worker(settings, tmp_path / "worker.log") as proc:
-        wait_landed(ch_admin, db, rejected=2, proc=proc, tiered=False)
+        wait_landed(ch_admin, db, rejected=4, proc=proc, tiered=False)
         run_cli(["agency", "revoke", agency], settings)
         late = _stock(3, agency)  # the right agency, its key, but after the revocation
         asyncio.run(
             _send_as_admin(settings, stock, late, sign_headers(kid, bytes.fromhex(hex_key), late))
         )
-        wait_landed(ch_admin, db, rejected=3, proc=proc, tiered=False)
+        wait_landed(ch_admin, db, rejected=5, proc=proc, tiered=False)
 
     assert rows(ch_admin, db, "stock_levels", "site_id") == [("site-1",)]
+    # the forged and the unsigned case are refused, and not in the command view either
+    assert rows(ch_admin, db, "cases", "event_id") == [("ag-case-1",)]
     reasons = [r for (r,) in rows(ch_admin, db, "rejected_events", "reason")]
     assert any("'someone-else' differs from the signing key's agency" in r for r in reasons)
     assert any(f"signing key '{kid}'" in r and "revoked" in r for r in reasons)
     assert any(r.startswith("reported after received: reported_at 2036-03-02") for r in reasons)
+    assert any("'hospital-x' differs from the signing key's agency" in r for r in reasons)
     refused = _kcat_produce(properties, stock, own, "v1")  # credentials removed too
     assert refused.returncode != 0
 
@@ -130,6 +159,7 @@ def test_an_agency_speaks_only_for_itself(
     run_cli(["replay", "--name", review, *REVIEWED], settings)
     replayed = f"review_{review}"
     assert rows(ch_admin, replayed, "stock_levels", "site_id") == [("site-1",)]
+    assert rows(ch_admin, replayed, "cases", "event_id") == [("ag-case-1",)]
     assert sorted(r for (r,) in rows(ch_admin, replayed, "rejected_events", "reason")) == sorted(
         reasons
     )

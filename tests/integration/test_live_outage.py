@@ -32,7 +32,8 @@ from .tcp_gate import Gate
 
 OUTAGE_S = 20.0
 # Case records published during the outage: event ids the core has already seen, so the
-# decide stage's state does not grow, but each one is a row the landing stage owes.
+# decide stage's state does not grow, but each one is a row the landing stage owes (it
+# lands them from the decided log, where the decide stage writes every record it accepts).
 FLOOD = 120_000
 # RSS may grow by at most this much during the outage: the decide stage's buffers as it
 # reads the flood and the one batch the landing holds while it retries, gathered for up to
@@ -118,7 +119,7 @@ def test_clickhouse_outage_pauses_landing_bounded_and_loses_nothing(
             until = time.monotonic() + OUTAGE_S
             during = scrape(settings.metrics_port)
             while time.monotonic() < until and (
-                _metric(during, "tierflow_consumer_lag_records", landing, '.cases.v1"') < FLOOD
+                _metric(during, "tierflow_consumer_lag_records", landing, '.decided.v1"') < FLOOD
             ):
                 time.sleep(0.5)
                 during = scrape(settings.metrics_port)
@@ -128,7 +129,7 @@ def test_clickhouse_outage_pauses_landing_bounded_and_loses_nothing(
         # The outage was seen: landing paused and retried, its backlog counted in the lag.
         assert _metric(during, "tierflow_sink_paused") == 1
         assert _metric(during, "tierflow_sink_retries_total") > 0
-        assert _metric(during, "tierflow_consumer_lag_records", landing, '.cases.v1"') >= FLOOD
+        assert _metric(during, "tierflow_consumer_lag_records", landing, '.decided.v1"') >= FLOOD
         growth = max(rss.samples) - before
         assert len(rss.samples) > 50
         assert growth < RSS_GROWTH_BOUND, f"RSS grew {growth >> 20} MiB during the outage"

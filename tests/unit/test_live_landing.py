@@ -1,5 +1,6 @@
 """The landing stage's plan (:meth:`streams.live.landing.Landing.plan`): which table and
-which namespace each record lands in, under which deduplication token. No I/O."""
+which namespace each record lands in, under which deduplication token; cases and
+transfers only from the decided log. No I/O."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from pydantic import BaseModel
 from sinks.errors import SinkRejected
 from sinks.writer import Sink
 from streams.live.landing import Landing
+from streams.stages.topology import DECIDED, TopicNames
+from topics.codec import decode, encode
 from topics.models import CaseEvent
 from topics.outputs import Escalation, Rejection, StockLevel, Task
-from topics.privacy import pseudonym
+from topics.privacy import pseudonym, scrub_input
 
 P = "unit"
 KEY = b"unit-pseudonym-key"
@@ -73,6 +76,14 @@ def case(event_id: str, status: str = "Actual") -> bytes:
             "facility_id": "h1",
         }
     )
+
+
+def decided(raw: bytes) -> bytes:
+    """An agency's record as the decide stage writes it to the decided log once accepted:
+    decoded, pseudonymised, encoded."""
+    event = scrub_input(decode(raw), KEY, raw)
+    assert not isinstance(event, Rejection)
+    return encode(event)
 
 
 def test_each_output_topic_lands_in_its_table_with_a_token_from_its_offsets() -> None:
@@ -146,7 +157,7 @@ def test_drills_land_in_the_exercise_namespace_never_in_the_live_one() -> None:
             record("escalations", 1, 0, escalation("real")),
             record("escalations", 1, 1, escalation("drill", "Exercise")),
             record("escalations", 1, 2, escalation("test", "Test")),
-            record("cases", 1, 0, case("c-drill", "Exercise")),
+            record("decided", 1, 0, decided(case("c-drill", "Exercise"))),
         )
     )
     by_namespace = {
@@ -165,7 +176,7 @@ def test_drills_land_in_the_exercise_namespace_never_in_the_live_one() -> None:
     }
 
 
-def test_inputs_land_pseudonymised_and_undecodable_records_are_skipped() -> None:
+def test_cases_and_transfers_land_from_the_decided_log_as_written() -> None:
     transfer = {
         "kind": "transfer",
         "event_id": "tr-1",
@@ -180,24 +191,48 @@ def test_inputs_land_pseudonymised_and_undecodable_records_are_skipped() -> None
         "required_bed": "icu",
         "transfer_status": "requested",
     }
+    stock = {
+        "kind": "stock",
+        "event_id": "s-1",
+        "source": {"agency_id": "h1", "agency_type": "health"},
+        "occurred_at": T0.isoformat(),
+        "reported_at": T0.isoformat(),
+        "region": "510104",
+        "site_id": "h1",
+        "site_type": "hospital",
+        "item": "bed.icu",
+        "unit": "bed",
+        "on_hand": 3,
+    }
     writes = landing().plan(
         batch(
-            record("cases", 4, 20, case("e1")),
-            record("cases", 4, 21, b"not json"),  # the decide stage dead-letters it
-            record("cases", 4, 22, case("e2")),
-            record("transfers", 4, 0, orjson.dumps(transfer)),
+            record("decided", 4, 20, decided(case("e1"))),
+            record("decided", 4, 21, b"not json"),  # a foreign writer's record
+            record("decided", 4, 22, decided(orjson.dumps(transfer))),
+            record("decided", 4, 23, decided(orjson.dumps(stock))),  # lands as its levels
+            record("decided", 4, 24, decided(case("e2"))),
             record("tasks", 4, 0, b'{"task_id": "only"}'),  # a foreign writer's record
         )
     )
     [cases] = [w for w in writes if w.table == "cases"]
-    assert cases.token == f"cases:{P}.cases.v1:4:20-22"
+    assert cases.token == f"cases:{P}.decided.v1:4:20-24"
     assert [type(r) for r in cases.rows] == [CaseEvent, CaseEvent]
-    for row in cases.rows:
+    assert [o.offset for o in cases.origins or []] == [20, 24]
+    for row in cases.rows:  # pseudonymised once, by the decide stage: not hashed again
         assert row.national_id == pseudonym("510104199001011234", KEY)  # type: ignore[attr-defined]
         assert row.name is None  # type: ignore[attr-defined]
     [transfers] = [w for w in writes if w.table == "transfers"]
+    assert transfers.token == f"transfers:{P}.decided.v1:4:20-24"
     assert [r.transfer_id for r in transfers.rows] == ["T-1"]  # type: ignore[attr-defined]
-    assert not [w for w in writes if w.table == "tasks"]
+    assert {w.table for w in writes} == {"cases", "transfers"}
+
+
+def test_the_agencies_topics_are_not_landed() -> None:
+    # What an agency sent lands only once the decide stage accepted it (the decided log):
+    # an unsigned or forged case is in the DLQ, never in the cases table beside it.
+    names = TopicNames(P)
+    assert names.of(DECIDED) in names.landing_sources
+    assert not set(names.inputs) & set(names.landing_sources)
 
 
 def test_an_empty_batch_plans_nothing() -> None:
@@ -211,7 +246,9 @@ def test_models_land_as_their_records_would_under_the_given_token() -> None:
         "cases": [case("e1"), case("e2", "Test")],
     }
     records = [
-        record(topic, 0, offset, value)
+        record("decided", 0, offset, decided(value))
+        if topic == "cases"
+        else record(topic, 0, offset, value)
         for topic, vs in values.items()
         for offset, value in enumerate(vs)
     ]
