@@ -77,13 +77,12 @@ from bench.live_bench import (
     Workers,
     committed,
     decide_time,
-    drop,
-    fresh,
     holding_nothing,
     mixed,
     publish,
     wait_drained,
 )
+from bench.namespaces import drop, fresh
 from bench.raw_consume import RawRate, raw_consume
 from streams.config.kafka_security import aiokafka_options
 from streams.config.settings import Settings, load_settings

@@ -45,7 +45,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.ceiling import Decisions, ceiling
-from bench.live_bench import ROOT, Worker, committed, consumed_in, drop, fresh, mixed, publish
+from bench.live_bench import ROOT, Worker, committed, consumed_in, mixed, publish
+from bench.namespaces import drop, fresh
 from streams.config.kafka_security import (
     aiokafka_options,
     credentials,

@@ -37,7 +37,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import NewTopic
 
 from bench.core import HEALTH, T0
-from bench.live_bench import ROOT, Keyed, Worker, committed, drop, fresh, publish
+from bench.live_bench import ROOT, Keyed, Worker, committed, publish
+from bench.namespaces import drop, fresh
 from bench.state import CITY, _folded, _new_case
 from streams.config.kafka_security import aiokafka_options
 from streams.config.settings import Settings, load_settings

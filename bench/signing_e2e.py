@@ -25,7 +25,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.live_bench import ROOT, Workers, drop, fresh, mixed, publish, wait_drained
+from bench.live_bench import ROOT, Workers, mixed, publish, wait_drained
+from bench.namespaces import drop, fresh
 from streams.config.kafka_security import aiokafka_options
 from streams.config.settings import Settings, load_settings
 from streams.ops.runtime import tune_gc_for_core_state

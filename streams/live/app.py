@@ -21,7 +21,7 @@ from streams.live.changelog_read import STORE_URL
 from streams.live.faust_app import MAX_STATE_BYTES, faust_app
 from streams.live.fencing import PartitionCommitter, fenced_commits
 from streams.live.health import Heartbeat
-from streams.live.intake import Intake
+from streams.live.intake import Decide, Intake
 from streams.live.landing import Landing
 from streams.live.output_sender import OutputSender
 from streams.live.readiness import stop_for_good, wait_until_migrated
@@ -171,28 +171,30 @@ def _output_sender(app: Any, settings: Settings) -> OutputSender:
 
 def _decide_agent(
     app: Any, decider: Decider, intake: Intake, outputs: OutputSender, decided: Callable[[], None]
-) -> Callable[[list[Record], int], Awaitable[None]]:
+) -> Decide:
     """The decide agent on an in-memory channel; returns how the intake hands it a batch
-    (returning once the batch is decided and its outputs are durable)."""
+    (returning once the batch is decided and its outputs sent, with a future done once
+    they are durable)."""
     batches = app.channel()  # one event per intake batch
 
     async def decide(stream: Any) -> None:
         async for batch in stream:
+            durable = None
             # a batch from before a rebalance: its partitions may be another worker's now
             if batch.generation == intake.generation:
-                await _decide_batch(outputs, decider, batch.records)
+                durable = await _decide_batch(outputs, decider, batch.records)
                 decided()
             if not batch.done.done():  # (the intake stops waiting on a revoke)
-                batch.done.set_result(None)
+                batch.done.set_result(durable)
 
-    async def hand_over(records: list[Record], generation: int) -> None:
+    async def hand_over(records: list[Record], generation: int) -> asyncio.Future[None] | None:
         loop = asyncio.get_running_loop()
         # the generation the intake read it in: tagged with the current one, a batch
         # handed over just after a rebalance was decided in the new generation, before the
         # journaled batches preceding it and from a state without them
         batch = _Handover(records, generation, loop.create_future())
         await batches.put(batch)
-        await batch.done
+        return await batch.done
 
     app.agent(batches)(decide)
     return hand_over
@@ -232,18 +234,29 @@ def _member_options(settings: Settings) -> dict[str, Any]:
     return kafka
 
 
-async def _decide_batch(outputs: OutputSender, decider: Decider, records: list[Record]) -> None:
-    """Decide one batch and wait until its outputs are durable in Kafka (before the
-    intake commits it: at-least-once); any exception stops the worker (exit 70)."""
+async def _decide_batch(
+    outputs: OutputSender, decider: Decider, records: list[Record]
+) -> asyncio.Future[None]:
+    """Decide one batch and hand its outputs to the producer; returns a future done once
+    they are durable in Kafka (the intake waits for it before it commits the batch:
+    at-least-once). Any exception, a failed send's too, stops the worker (exit 70)."""
     started = asyncio.get_running_loop().time()
     try:
         with collector_paused():
             decided = decider.process(records)
-        await outputs.send(decided)
+        acks = await outputs.queue(decided)
     except Exception:
         _stop_hard("decide", len(records))
     metrics.DECIDE_BATCH_SECONDS.observe(asyncio.get_running_loop().time() - started)
     metrics.DECIDE_BATCH_RECORDS.observe(len(records))
+
+    async def durable() -> None:
+        try:
+            await asyncio.gather(*acks)
+        except Exception:
+            _stop_hard("decide", len(records))
+
+    return asyncio.ensure_future(durable())
 
 
 def _key_source(settings: Settings) -> Callable[[], KeyRing]:
@@ -340,7 +353,7 @@ class _Handover:
 
     records: list[Record]
     generation: int
-    done: asyncio.Future[None]
+    done: asyncio.Future[asyncio.Future[None] | None]
 
 
 def _stop_hard(stage: str, records: int) -> NoReturn:

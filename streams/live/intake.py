@@ -22,7 +22,10 @@ Offsets: committed under the group ``<prefix>.decide-intake``, which only the in
 at most every ``commit_interval_s`` and, while there is more to read, at least
 :data:`COMMIT_COST_FACTOR` times what the last commit took apart (encoding a state is
 O(state): not after every batch); caught up, every ``commit_interval_s``; and only after
-the agent has decided the batches and their outputs are durable in Kafka. The ``commit``
+the agent has decided the batches and their outputs are durable in Kafka. A batch's outputs
+go out while the intake reads and journals the next batch (their acknowledgements and the
+journal's take a round trip each): it waits for them before it hands that batch over, so at
+most one batch's outputs are in flight, and before a commit. The ``commit``
 the worker gives puts the states they changed in the table's changelog and the offsets in
 the group together, per partition, in a transaction a paused worker that lost the partition
 cannot complete (:mod:`streams.live.fencing`): every committed offset is covered by an
@@ -38,16 +41,28 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.live import journal
 from streams.live.in_step import InStep
+from streams.live.journal_read import (
+    behind_commit,
+    committed_offsets,
+    journal_entries,
+    journaled_batches,
+)
 from streams.live.waiting import Progress
 from streams.stages.batch import Record, consumed
 
 log = logging.getLogger("tierflow.live.intake")
+
+T = TypeVar("T")
+# The decide agent, given a batch and the generation it was read in: returns once the batch
+# is decided and its outputs handed to the producer, with what is done once they are
+# durable (None: durable already).
+Decide: TypeAlias = Callable[[list[Record], int], Awaitable["asyncio.Future[None] | None"]]
 
 # Commits are spaced to at least this many times what the last one took (states, flush).
 COMMIT_COST_FACTOR = 10.0
@@ -102,6 +117,7 @@ class Intake:
         self._in_step: InStep[Any] = InStep()
         self._paused: set[TopicPartition] = set()  # by the intake: too much held
         self._still: dict[TopicPartition, tuple[int, float]] = {}  # (position, since)
+        self._in_flight: list[asyncio.Future[None]] = []  # decided batches' outputs
 
     def assign(self, partitions: Iterable[int]) -> None:
         """Faust's rebalance is complete (tables recovered): read these partitions."""
@@ -127,7 +143,7 @@ class Intake:
 
     async def run(
         self,
-        decide: Callable[[list[Record], int], Awaitable[None]],
+        decide: Decide,
         commit: Callable[[dict[TopicPartition, int]], Awaitable[None]],
     ) -> None:
         """Read, journal and ``decide`` each batch, ``commit`` (the states, then these next
@@ -148,6 +164,7 @@ class Intake:
                     continue
                 if reading != (generation, partitions):
                     reading, decided = (generation, partitions), {}
+                    self._in_flight = []  # (a revoked batch's: decided again, not committed)
                     if not await self._redo(consumer, partitions, decide, decided, generation):
                         continue
                 fetched = await consumer.getmany(
@@ -171,6 +188,8 @@ class Intake:
                 if not decided or not due or generation != self._generation:
                     continue  # (rebalanced meanwhile: the decider forgot; nothing to commit)
                 began = self.clock()
+                if await self._unless_revoked(self._outputs_durable(), generation) is None:
+                    continue
                 await commit(decided)
                 self._committed.update(decided)
                 decided, last_commit = {}, self.clock()
@@ -186,7 +205,7 @@ class Intake:
     async def _decided(
         self,
         records: list[Record],
-        decide: Callable[[list[Record], int], Awaitable[None]],
+        decide: Decide,
         decided: dict[TopicPartition, int],
         generation: int,
         journaled: dict[int, int] | None = None,
@@ -201,8 +220,15 @@ class Intake:
             journaled = await self.write_journal(journal.entries(records))
         if generation != self._generation:
             return False
-        if not await self._unless_revoked(decide(records, generation), generation):
+        # the batch before's outputs went out meanwhile (the journal's round trip)
+        if await self._unless_revoked(self._outputs_durable(), generation) is None:
             return False
+        done = await self._unless_revoked(decide(records, generation), generation)
+        if done is None:
+            return False
+        durable = done.result()
+        if durable is not None:
+            self._in_flight.append(durable)
         for r in records:
             decided[TopicPartition(r.topic, r.partition)] = r.offset + 1
         for partition, offset in journaled.items():
@@ -213,7 +239,7 @@ class Intake:
         self,
         consumer: AIOKafkaConsumer,
         partitions: frozenset[int],
-        decide: Callable[[list[Record], int], Awaitable[None]],
+        decide: Decide,
         decided: dict[TopicPartition, int],
         generation: int,
     ) -> bool:
@@ -226,11 +252,11 @@ class Intake:
         self._stepped = [tp for tp in inputs if tp.topic in self.in_step]
         self._paused, self._still = set(), {}
         self._in_step.clear()
-        self._committed = await _committed_offsets(consumer)
+        self._committed = await committed_offsets(consumer)
         consumer.pause(*inputs)
         unfinished = []
-        for book, offset, entry in await _journal_entries(consumer, books, self._committed):
-            if _behind(entry, book.partition, self._committed):
+        for book, offset, entry in await journal_entries(consumer, books, self._committed):
+            if behind_commit(entry, book.partition, self._committed):
                 # Written after the commit by a worker that had lost the partition (paused
                 # past its session, it read on until it heard of the rebalance): its owner
                 # decided those records since. Deciding them again would seek back and
@@ -240,7 +266,7 @@ class Intake:
                 unfinished.append((book, offset, entry))
         consumer.pause(*books)
         consumer.resume(*inputs)
-        batches = await _journaled_batches(consumer, unfinished)
+        batches = await journaled_batches(consumer, unfinished)
         progress = Progress(log, "decide intake: journaled batches decided again", len(batches))
         for done, ((book, offset, _), records) in enumerate(zip(unfinished, batches, strict=True)):
             journaled = {book.partition: offset}
@@ -298,19 +324,31 @@ class Intake:
         not to be decided (:meth:`run`)."""
         return self._generation
 
-    async def _unless_revoked(self, work: Awaitable[None], generation: int) -> bool:
-        """Run ``work`` (a batch handed to the decide agent) to its end, unless the
-        partitions are revoked first: then stop waiting and return False. Faust clears
-        its channels' queues on a rebalance, so a batch still queued would never be done;
-        the agent skips a batch of an older :attr:`generation` if it gets to it."""
+    async def _unless_revoked(
+        self, work: Awaitable[T], generation: int
+    ) -> asyncio.Future[T] | None:
+        """Run ``work`` (a batch handed to the decide agent, a wait for outputs) to its
+        end and return it done, unless the partitions are revoked first: then stop
+        waiting and return None. Faust clears its channels' queues on a rebalance, so a
+        batch still queued would never be done; the agent skips a batch of an older
+        :attr:`generation` if it gets to it."""
         task = asyncio.ensure_future(work)
         while not task.done():
             await asyncio.wait({task}, timeout=REVOKE_POLL_S)
             if generation != self._generation:
                 task.cancel()
-                return False
+                return None
         task.result()  # its exception, if any
-        return True
+        return task
+
+    async def _outputs_durable(self) -> None:
+        """Wait until the outputs of every batch decided so far are durable (cancelling
+        this wait leaves the sends alone)."""
+        if self._in_flight:
+            await asyncio.wait(self._in_flight)
+            for durable in self._in_flight:
+                durable.result()  # its exception, if any
+            self._in_flight = []
 
 
 def batch_consumer(kafka: Mapping[str, Any], group: str | None) -> AIOKafkaConsumer:
@@ -325,82 +363,3 @@ def batch_consumer(kafka: Mapping[str, Any], group: str | None) -> AIOKafkaConsu
         max_partition_fetch_bytes=4 << 20,
         fetch_max_bytes=64 << 20,
     )
-
-
-async def _journal_entries(
-    consumer: AIOKafkaConsumer, books: list[TopicPartition], committed: dict[TopicPartition, int]
-) -> list[tuple[TopicPartition, int, bytes]]:
-    """(journal partition, offset, entry) of every entry after the committed journal
-    offsets, in order per partition."""
-    ends = await consumer.end_offsets(books)
-    starts = await consumer.beginning_offsets(books)
-    spans = {book: (committed.get(book, starts[book]), ends[book]) for book in books}
-    found = await _read_spans(consumer, spans)
-    return [(book, m.offset, m.value) for book in books for m in found[book] if m.value is not None]
-
-
-async def _journaled_batches(
-    consumer: AIOKafkaConsumer, unfinished: list[tuple[TopicPartition, int, bytes]]
-) -> list[list[Record]]:
-    """The records of each journaled batch (one per entry of ``unfinished``), in decide
-    order. Every input partition is read once from the first offset any entry names to
-    the last: a seek costs a fetch round trip (about the consumer's ``fetch_max_wait_ms``,
-    0.5 s), so reading entry by entry made a restart take half a second per batch decided
-    since the last commit, minutes after a long commit spacing."""
-    spans: dict[TopicPartition, tuple[int, int]] = {}
-    for book, _, entry in unfinished:
-        for topic, first, end in journal.ranges(entry):
-            tp = TopicPartition(topic, book.partition)
-            low, high = spans.get(tp, (first, end))
-            spans[tp] = (min(low, first), max(high, end))
-    found = {
-        tp: {m.offset: m for m in messages}
-        for tp, messages in (await _read_spans(consumer, spans)).items()
-    }
-    batches = []
-    for book, _, entry in unfinished:
-        batch = []
-        for topic, first, end in journal.ranges(entry):
-            read = found[TopicPartition(topic, book.partition)]
-            batch += [consumed(read[n]) for n in range(first, end) if n in read]
-        batches.append(journal.in_order(batch))
-    return batches
-
-
-def _behind(entry: bytes, partition: int, committed: Mapping[TopicPartition, int]) -> bool:
-    """Whether a journal entry names records before the committed offsets (decided and
-    committed already)."""
-    return any(
-        first < committed.get(TopicPartition(topic, partition), 0)
-        for topic, first, _ in journal.ranges(entry)
-    )
-
-
-async def _read_spans(
-    consumer: AIOKafkaConsumer, spans: Mapping[TopicPartition, tuple[int, int]]
-) -> dict[TopicPartition, list[Any]]:
-    """The messages of every ``tp: (first, end)`` (``end`` exclusive), all partitions
-    read together, each sought once."""
-    found: dict[TopicPartition, list[Any]] = {tp: [] for tp in spans}
-    pending = set()
-    for tp, (first, end) in spans.items():
-        if first < end:
-            consumer.seek(tp, first)
-            pending.add(tp)
-    while pending:
-        fetched = await consumer.getmany(*pending, timeout_ms=1000)
-        for tp, messages in fetched.items():
-            first, end = spans[tp]
-            found[tp] += [m for m in messages if first <= m.offset < end]
-            if messages and messages[-1].offset + 1 >= end:
-                pending.discard(tp)
-    return found
-
-
-async def _committed_offsets(consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:
-    found: dict[TopicPartition, int] = {}
-    for tp in consumer.assignment():
-        offset = await consumer.committed(tp)
-        if offset is not None:
-            found[tp] = offset
-    return found

@@ -86,9 +86,15 @@ class OutputSender:
             await producer.stop()
 
     async def send(self, outgoing: Sequence[Outgoing]) -> None:
-        """Send every record and wait until all are acknowledged (durable). A record goes
-        to its ``partition``, or when that is None to its key's partition (murmur2); a
-        record with neither goes to partition 0. Raises the first failed batch's error."""
+        """Send every record and wait until all are acknowledged (durable), as
+        :meth:`queue` sends them. Raises the first failed batch's error."""
+        await asyncio.gather(*await self.queue(outgoing))
+
+    async def queue(self, outgoing: Sequence[Outgoing]) -> list[asyncio.Future[Any]]:
+        """Hand every record to the producer, in order; returns the futures of their
+        produce batches (done once acknowledged: durable). A record goes to its
+        ``partition``, or when that is None to its key's partition (murmur2); a record with
+        neither goes to partition 0."""
         await self._started.wait()
         producer = self._producer
         assert producer is not None  # set with _started
@@ -103,7 +109,7 @@ class OutputSender:
             pairs = ((record.key, record.value) for record in records)
             for _, batch in whole_batches(producer, pairs):
                 acks.append(await producer.send_batch(batch, topic, partition=partition))
-        await asyncio.gather(*acks)
+        return acks
 
     async def _partition(self, record: Outgoing) -> int:
         assert record.key is not None and self._producer is not None

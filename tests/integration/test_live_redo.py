@@ -44,16 +44,18 @@ from .rollup_answer import (
 # outputs of its 6th decided batch are durable.
 DOOMED = 97
 DOOMED_WORKER = f"""
-import os
+import asyncio, os
 from streams.live.output_sender import OutputSender
-real = OutputSender.send
+real = OutputSender.queue
 batches = []
 async def produce(self, outgoing):
-    await real(self, outgoing)
+    acks = await real(self, outgoing)
+    await asyncio.gather(*acks)
     batches.append(len(outgoing))
     if len(batches) == 6:
         os._exit({DOOMED})
-OutputSender.send = produce
+    return acks
+OutputSender.queue = produce
 from streams.live.runner import run_worker
 from streams.config.settings import load_settings
 run_worker(load_settings())

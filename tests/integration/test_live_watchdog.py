@@ -33,7 +33,7 @@ import asyncio
 from streams.live.output_sender import OutputSender
 async def never(self, outgoing):
     await asyncio.Event().wait()
-OutputSender.send = never
+OutputSender.queue = never
 from streams.live.runner import run_worker
 from streams.config.settings import load_settings
 run_worker(load_settings())

@@ -56,14 +56,18 @@ class _Outputs:
     def __init__(self) -> None:
         self.collecting: list[bool] = []
 
-    async def send(self, outgoing: Sequence[Any]) -> None:
+    async def queue(self, outgoing: Sequence[Any]) -> list[Any]:
         self.collecting.append(gc.isenabled())
+        return []
 
 
 @pytest.mark.usefixtures("collector_on")
 def test_a_decide_batch_is_folded_with_the_collector_paused_and_sent_after() -> None:
     decider, outputs = _Decider(), _Outputs()
-    asyncio.run(_decide_batch(outputs, decider, []))  # type: ignore[arg-type]
+    async def decide() -> None:
+        await (await _decide_batch(outputs, decider, []))  # type: ignore[arg-type]
+
+    asyncio.run(decide())
     assert decider.collecting == [False]
     assert outputs.collecting == [True]
     assert gc.isenabled()

@@ -260,6 +260,63 @@ def test_a_batch_journaled_across_a_rebalance_is_decided_once_from_the_journal(
     asyncio.run(scenario())
 
 
+class _Outputs:
+    """A decide agent whose batches' outputs stay in flight until :meth:`durable`."""
+
+    def __init__(self) -> None:
+        self.decided: list[list[int]] = []
+        self.in_flight: list[asyncio.Future[None]] = []
+
+    async def decide(self, records: list[Record], generation: int) -> asyncio.Future[None]:
+        self.decided.append([r.offset for r in records])
+        self.in_flight.append(asyncio.get_running_loop().create_future())
+        return self.in_flight[-1]
+
+    def durable(self, batch: int) -> None:
+        self.in_flight[batch].set_result(None)
+
+
+def test_the_next_batch_is_read_and_journaled_while_outputs_are_in_flight(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer, agent = _Consumer(), _Outputs()
+
+    async def scenario() -> None:
+        intake = _intake(consumer, monkeypatch)
+        intake.batch_max, intake.clock = 1, lambda: 0.0  # batches of one, no commit due
+        intake.commit_interval_s = 60.0
+        running = asyncio.ensure_future(intake.run(agent.decide, consumer.commit))
+        intake.assign([0])
+        await _until(lambda: len(consumer.logs[BOOK]) == 2)  # the second batch journaled
+        await asyncio.sleep(0.05)
+        assert agent.decided == [[0]]  # not decided while the first one's are in flight
+        agent.durable(0)
+        await _until(lambda: agent.decided == [[0], [1]])
+        running.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_a_commit_waits_until_the_outputs_of_its_batches_are_durable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer, agent = _Consumer(), _Outputs()
+
+    async def scenario() -> None:
+        intake = _intake(consumer, monkeypatch)  # every commit is due
+        running = asyncio.ensure_future(intake.run(agent.decide, consumer.commit))
+        intake.assign([0])
+        await _until(lambda: agent.decided == [[0, 1, 2]])
+        await asyncio.sleep(0.05)
+        assert consumer.commits == []  # its outputs are not durable yet
+        agent.durable(0)
+        await _until(lambda: consumer.commits)
+        assert consumer.commits == [{TP: 3, BOOK: 1}]
+        running.cancel()
+
+    asyncio.run(scenario())
+
+
 def test_a_redo_reads_each_partition_once_however_many_batches_were_journaled(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -1,0 +1,92 @@
+"""Reading the decide journal back when a worker takes partitions over
+(:meth:`streams.live.intake.Intake.run`): the entries after the committed offsets and the
+records of the batches they name (:mod:`streams.live.journal` for what an entry is)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from streams.live import journal
+from streams.stages.batch import Record, consumed
+
+
+async def journal_entries(
+    consumer: AIOKafkaConsumer, books: list[TopicPartition], committed: dict[TopicPartition, int]
+) -> list[tuple[TopicPartition, int, bytes]]:
+    """(journal partition, offset, entry) of every entry after the committed journal
+    offsets, in order per partition."""
+    ends = await consumer.end_offsets(books)
+    starts = await consumer.beginning_offsets(books)
+    spans = {book: (committed.get(book, starts[book]), ends[book]) for book in books}
+    found = await read_spans(consumer, spans)
+    return [(book, m.offset, m.value) for book in books for m in found[book] if m.value is not None]
+
+
+async def journaled_batches(
+    consumer: AIOKafkaConsumer, unfinished: list[tuple[TopicPartition, int, bytes]]
+) -> list[list[Record]]:
+    """The records of each journaled batch (one per entry of ``unfinished``), in decide
+    order. Every input partition is read once from the first offset any entry names to
+    the last: a seek costs a fetch round trip (about the consumer's ``fetch_max_wait_ms``,
+    0.5 s), so reading entry by entry made a restart take half a second per batch decided
+    since the last commit, minutes after a long commit spacing."""
+    spans: dict[TopicPartition, tuple[int, int]] = {}
+    for book, _, entry in unfinished:
+        for topic, first, end in journal.ranges(entry):
+            tp = TopicPartition(topic, book.partition)
+            low, high = spans.get(tp, (first, end))
+            spans[tp] = (min(low, first), max(high, end))
+    found = {
+        tp: {m.offset: m for m in messages}
+        for tp, messages in (await read_spans(consumer, spans)).items()
+    }
+    batches = []
+    for book, _, entry in unfinished:
+        batch = []
+        for topic, first, end in journal.ranges(entry):
+            read = found[TopicPartition(topic, book.partition)]
+            batch += [consumed(read[n]) for n in range(first, end) if n in read]
+        batches.append(journal.in_order(batch))
+    return batches
+
+
+def behind_commit(entry: bytes, partition: int, committed: Mapping[TopicPartition, int]) -> bool:
+    """Whether a journal entry names records before the committed offsets (decided and
+    committed already)."""
+    return any(
+        first < committed.get(TopicPartition(topic, partition), 0)
+        for topic, first, _ in journal.ranges(entry)
+    )
+
+
+async def read_spans(
+    consumer: AIOKafkaConsumer, spans: Mapping[TopicPartition, tuple[int, int]]
+) -> dict[TopicPartition, list[Any]]:
+    """The messages of every ``tp: (first, end)`` (``end`` exclusive), all partitions
+    read together, each sought once."""
+    found: dict[TopicPartition, list[Any]] = {tp: [] for tp in spans}
+    pending = set()
+    for tp, (first, end) in spans.items():
+        if first < end:
+            consumer.seek(tp, first)
+            pending.add(tp)
+    while pending:
+        fetched = await consumer.getmany(*pending, timeout_ms=1000)
+        for tp, messages in fetched.items():
+            first, end = spans[tp]
+            found[tp] += [m for m in messages if first <= m.offset < end]
+            if messages and messages[-1].offset + 1 >= end:
+                pending.discard(tp)
+    return found
+
+
+async def committed_offsets(consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:
+    found: dict[TopicPartition, int] = {}
+    for tp in consumer.assignment():
+        offset = await consumer.committed(tp)
+        if offset is not None:
+            found[tp] = offset
+    return found
