@@ -42,29 +42,27 @@ pytestmark = [
 REVIEWED = ["--from", "2026-03-01T00:00:00Z", "--to", "2037-01-01T00:00:00Z"]
 
 
-def _stock(n: int, agency_id: str) -> bytes:
+def _event(event_id: str, n: int, agency_id: str, **payload: object) -> bytes:
     return orjson.dumps(
         {
-            "event_id": f"ag-{n}", "kind": "stock",
-            "source": {"agency_id": agency_id, "agency_type": "health"},
+            "event_id": event_id, "source": {"agency_id": agency_id, "agency_type": "health"},
             "occurred_at": f"2026-03-02T09:0{n}:00+08:00",
-            "reported_at": f"2026-03-02T09:0{n}:30+08:00",
-            "region": "510104", "site_id": f"site-{n}", "site_type": "hospital",
-            "item": "bed.icu", "unit": "bed", "on_hand": 10 + n, "baseline": 20,
+            "reported_at": f"2026-03-02T09:0{n}:30+08:00", "region": "510104", **payload,
         }
     )  # fmt: skip
 
 
+def _stock(n: int, agency_id: str) -> bytes:
+    return _event(
+        f"ag-{n}", n, agency_id, kind="stock", site_id=f"site-{n}", site_type="hospital",
+        item="bed.icu", unit="bed", on_hand=10 + n, baseline=20,
+    )  # fmt: skip
+
+
 def _case(n: int, agency_id: str) -> bytes:
-    return orjson.dumps(
-        {
-            "event_id": f"ag-case-{n}", "kind": "case",
-            "source": {"agency_id": agency_id, "agency_type": "health"},
-            "occurred_at": f"2026-03-02T09:0{n}:00+08:00",
-            "reported_at": f"2026-03-02T09:0{n}:30+08:00",
-            "region": "510104", "case_id": f"c-{n}", "patient_ref": f"p-{n}",
-            "disease": "cholera", "classification": "confirmed", "facility_id": "H-1",
-        }
+    return _event(
+        f"ag-case-{n}", n, agency_id, kind="case", case_id=f"c-{n}", patient_ref=f"p-{n}",
+        disease="cholera", classification="confirmed", facility_id="H-1",
     )  # fmt: skip
 
 

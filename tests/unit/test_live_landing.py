@@ -177,13 +177,14 @@ def test_drills_land_in_the_exercise_namespace_never_in_the_live_one() -> None:
 
 
 def test_cases_and_transfers_land_from_the_decided_log_as_written() -> None:
+    def envelope(kind: str, event_id: str) -> dict[str, Any]:
+        source = {"agency_id": "h1", "agency_type": "health"}
+        at = T0.isoformat()
+        return {"kind": kind, "event_id": event_id, "source": source, "occurred_at": at,
+                "reported_at": at, "region": "510104"}  # fmt: skip
+
     transfer = {
-        "kind": "transfer",
-        "event_id": "tr-1",
-        "source": {"agency_id": "120-5101", "agency_type": "health"},
-        "occurred_at": T0.isoformat(),
-        "reported_at": T0.isoformat(),
-        "region": "510104",
+        **envelope("transfer", "tr-1"),
         "transfer_id": "T-1",
         "patient_ref": "h1-1",
         "from_facility": "h1",
@@ -192,12 +193,7 @@ def test_cases_and_transfers_land_from_the_decided_log_as_written() -> None:
         "transfer_status": "requested",
     }
     stock = {
-        "kind": "stock",
-        "event_id": "s-1",
-        "source": {"agency_id": "h1", "agency_type": "health"},
-        "occurred_at": T0.isoformat(),
-        "reported_at": T0.isoformat(),
-        "region": "510104",
+        **envelope("stock", "s-1"),
         "site_id": "h1",
         "site_type": "hospital",
         "item": "bed.icu",
