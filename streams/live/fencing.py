@@ -343,25 +343,32 @@ def fenced_commits(
     states: DecideStateStore,
     stop_reading: Callable[[], None],
 ) -> Callable[[dict[TopicPartition, int]], Awaitable[None]]:
-    """The intake's commit over ``committer``: the changed states and the offsets, per
-    partition, in one transaction. The partitions of a fenced commit are logged and left
-    to their new owner, and their records leave the local copy and the decider's cache:
-    what this worker decided there since its last commit is not in the changelog, so it
-    must not be read back here. Reading stops (``stop_reading``) until the rebalance that
-    follows says what is this worker's: deciding on meanwhile would start from states
-    without that history."""
+    """The intake's commit over ``committer``: the changed states (taken when it is called)
+    and the offsets, per partition, in one transaction (sent by the future it returns).
+    The partitions of a fenced commit are logged and left to their new owner, and their
+    records leave the local copy and the decider's cache: what this worker decided there
+    since its last commit is not in the changelog, so it must not be read back here.
+    Reading stops (``stop_reading``) until the rebalance that follows says what is this
+    worker's: deciding on meanwhile would start from states without that history."""
 
-    async def commit(offsets: dict[TopicPartition, int]) -> None:
+    def commit(offsets: dict[TopicPartition, int]) -> asyncio.Future[None]:
+        # The states changed so far are taken now; what the batches decided while the
+        # returned future sends them goes in the next commit.
         started = time.perf_counter()
         if decider.flush_states():
             metrics.STATE_FLUSH_SECONDS.observe(time.perf_counter() - started)
-        lost = await committer.commit(states.take_unsent(), offsets)
-        metrics.COMMIT_SECONDS.observe(time.perf_counter() - started)
-        log_lost(committer, lost)
-        if lost:
-            states.drop_partitions(lost)
-            decider.forget()
-            stop_reading()
+        unsent = states.take_unsent()
+
+        async def send() -> None:
+            lost = await committer.commit(unsent, offsets)
+            metrics.COMMIT_SECONDS.observe(time.perf_counter() - started)
+            log_lost(committer, lost)
+            if lost:
+                states.drop_partitions(lost)
+                decider.forget()  # and what was decided since: reading stops, it is redone
+                stop_reading()
+
+        return asyncio.ensure_future(send())
 
     return commit
 

@@ -23,16 +23,17 @@ at most every ``commit_interval_s`` and, while there is more to read, at least
 :data:`COMMIT_COST_FACTOR` times what the last commit took apart (encoding a state is
 O(state): not after every batch); caught up, every ``commit_interval_s``; and only after
 the agent has decided the batches and their outputs are durable in Kafka. A batch's outputs
-go out while the intake reads and journals the next batch (their acknowledgements and the
-journal's take a round trip each): it waits for them before it hands that batch over, so at
-most one batch's outputs are in flight, and before a commit. The ``commit``
-the worker gives puts the states they changed in the table's changelog and the offsets in
-the group together, per partition, in a transaction a paused worker that lost the partition
-cannot complete (:mod:`streams.live.fencing`): every committed offset is covered by an
-acknowledged changelog record. A rebalance during a batch drops its work uncommitted
-(:meth:`Intake.revoke`) and stops waiting for it (Faust may have cleared it from the
-channel); the next assignment reads again from the committed offsets, and the
-core's event-id idempotence makes the repeat harmless.
+are acknowledged while the intake reads and journals the next batch (a round trip each),
+waited for before that batch is handed over (at most one batch's in flight) and before a
+commit. A commit takes the states to write when it is called, and sends them and the
+offsets while the intake decides on (one commit at a time; a new assignment waits for it
+before it reads the journal). The ``commit`` the worker gives puts the states in the
+table's changelog and the offsets in the group together, per partition, in a transaction a
+paused worker that lost the partition cannot complete (:mod:`streams.live.fencing`): every
+committed offset is covered by an acknowledged changelog record. A rebalance during a
+batch drops its work uncommitted (:meth:`Intake.revoke`) and stops waiting for it (Faust
+may have cleared it from the channel); the next assignment reads again from the committed
+offsets, and the core's event-id idempotence makes the repeat harmless.
 """
 
 from __future__ import annotations
@@ -118,6 +119,8 @@ class Intake:
         self._paused: set[TopicPartition] = set()  # by the intake: too much held
         self._still: dict[TopicPartition, tuple[int, float]] = {}  # (position, since)
         self._in_flight: list[asyncio.Future[None]] = []  # decided batches' outputs
+        self._committing: asyncio.Future[None] | None = None  # the commit being sent
+        self._spacing = commit_interval_s  # between commits while busy
 
     def assign(self, partitions: Iterable[int]) -> None:
         """Faust's rebalance is complete (tables recovered): read these partitions."""
@@ -147,22 +150,27 @@ class Intake:
         commit: Callable[[dict[TopicPartition, int]], Awaitable[None]],
     ) -> None:
         """Read, journal and ``decide`` each batch, ``commit`` (the states, then these next
-        offsets); forever. A fresh assignment first decides again the journaled batches
-        after the commit. ``decide`` gets a batch with the :attr:`generation` it was read
-        in, and must not decide it in another (its partitions may be another worker's, and
-        the journaled batches before it are decided again first)."""
+        offsets: the call takes the states changed so far, the awaitable it returns sends
+        them while the next batches are decided); forever. A fresh assignment first
+        decides again the journaled batches after the commit. ``decide`` gets a batch with
+        the :attr:`generation` it was read in, and must not decide it in another (its
+        partitions may be another worker's; the journaled batches before it come first)."""
         consumer = self._consumer = batch_consumer(self.kafka, self.group)
         await consumer.start()
         try:
             reading: tuple[int, frozenset[int]] | None = None
             decided: dict[TopicPartition, int] = {}  # next offsets, decided, not committed
-            last_commit, spacing = self.clock(), self.commit_interval_s
+            last_commit, self._spacing = self.clock(), self.commit_interval_s
             while True:
                 await self._assigned.wait()
                 generation, partitions = self._generation, self._partitions
                 if partitions is None:
                     continue
+                if self._committing is not None and self._committing.done():
+                    self._committing.result()  # a commit that failed raises: the worker stops
                 if reading != (generation, partitions):
+                    # the redo reads the journal after the committed offsets: none may move
+                    await self._one_commit_at_a_time(None)
                     reading, decided = (generation, partitions), {}
                     self._in_flight = []  # (a revoked batch's: decided again, not committed)
                     if not await self._redo(consumer, partitions, decide, decided, generation):
@@ -184,21 +192,18 @@ class Intake:
                 # the spacing keeps commits a small share of busy time only
                 idle = not fetched and not len(self._in_step)
                 since = self.clock() - last_commit
-                due = since >= spacing or (idle and since >= self.commit_interval_s)
+                due = since >= self._spacing or (idle and since >= self.commit_interval_s)
                 if not decided or not due or generation != self._generation:
                     continue  # (rebalanced meanwhile: the decider forgot; nothing to commit)
-                began = self.clock()
                 if await self._unless_revoked(self._outputs_durable(), generation) is None:
                     continue
-                await commit(decided)
-                self._committed.update(decided)
-                decided, last_commit = {}, self.clock()
-                # states grow over an incident and their encoding with them: keep it a
-                # small share of the time (a restart decides again at most one spacing)
-                spacing = min(
-                    max(self.commit_interval_s, COMMIT_COST_FACTOR * (last_commit - began)),
-                    MAX_COMMIT_SPACING_S,
+                if not await self._one_commit_at_a_time(generation):
+                    continue
+                last_commit = self.clock()
+                self._committing = asyncio.ensure_future(
+                    self._commit_sent(commit(decided), decided, last_commit)
                 )
+                decided = {}
         finally:
             await consumer.stop()
 
@@ -340,6 +345,31 @@ class Intake:
                 return None
         task.result()  # its exception, if any
         return task
+
+    async def _commit_sent(
+        self, sending: Awaitable[None], offsets: dict[TopicPartition, int], began: float
+    ) -> None:
+        await sending
+        self._committed.update(offsets)
+        # states grow over an incident and their encoding with them: keep it a small share
+        # of the time (a restart decides again at most one spacing)
+        took = self.clock() - began
+        self._spacing = min(
+            max(self.commit_interval_s, COMMIT_COST_FACTOR * took), MAX_COMMIT_SPACING_S
+        )
+
+    async def _one_commit_at_a_time(self, generation: int | None) -> bool:
+        """Wait until the commit being sent is done (a failed one raises); False when the
+        partitions of ``generation`` are revoked first (the commit goes on)."""
+        committing = self._committing
+        if committing is not None:
+            if generation is None:
+                await asyncio.wait({committing})
+            elif await self._unless_revoked(asyncio.shield(committing), generation) is None:
+                return False
+            committing.result()
+            self._committing = None
+        return True
 
     async def _outputs_durable(self) -> None:
         """Wait until the outputs of every batch decided so far are durable (cancelling

@@ -64,6 +64,7 @@ class _Outputs:
 @pytest.mark.usefixtures("collector_on")
 def test_a_decide_batch_is_folded_with_the_collector_paused_and_sent_after() -> None:
     decider, outputs = _Decider(), _Outputs()
+
     async def decide() -> None:
         await (await _decide_batch(outputs, decider, []))  # type: ignore[arg-type]
 

@@ -53,7 +53,14 @@ def _commit(lost: list[int]) -> tuple[_Decider, _States, list[str]]:
         states=states,  # type: ignore[arg-type]
         stop_reading=lambda: stopped.append("stopped"),
     )
-    asyncio.run(commit({}))
+
+    async def committed() -> None:
+        sending = commit({})
+        # the states are taken at the call: batches decided while it is sent are not in it
+        assert decider.calls == ["flush"]
+        await sending
+
+    asyncio.run(committed())
     return decider, states, stopped
 
 

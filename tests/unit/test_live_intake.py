@@ -317,6 +317,84 @@ def test_a_commit_waits_until_the_outputs_of_its_batches_are_durable(
     asyncio.run(scenario())
 
 
+class _Commits:
+    """Commits whose sending goes on until :meth:`sent` (the consumer records them then)."""
+
+    def __init__(self, consumer: _Consumer) -> None:
+        self.consumer = consumer
+        self.called: list[dict[TopicPartition, int]] = []
+        self.sending: list[asyncio.Future[None]] = []
+
+    def commit(self, offsets: dict[TopicPartition, int]) -> asyncio.Future[None]:
+        self.called.append(dict(offsets))
+        self.sending.append(asyncio.get_running_loop().create_future())
+        sending = self.sending[-1]
+
+        async def send() -> None:
+            await sending
+            await self.consumer.commit(offsets)
+
+        return asyncio.ensure_future(send())
+
+    def sent(self, commit: int) -> None:
+        self.sending[commit].set_result(None)
+
+
+def test_batches_are_decided_while_a_commit_is_sent_one_commit_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer = _Consumer()
+    commits, decided = _Commits(consumer), []
+
+    async def decide(records: list[Record], generation: int) -> None:
+        decided.append([r.offset for r in records])
+
+    async def scenario() -> None:
+        intake = _intake(consumer, monkeypatch)  # every commit is due
+        intake.batch_max = 1
+        running = asyncio.ensure_future(intake.run(decide, commits.commit))
+        intake.assign([0])
+        await _until(lambda: decided == [[0], [1]])  # decided while the first commit goes
+        await asyncio.sleep(0.05)
+        assert commits.called == [{TP: 1, BOOK: 1}]  # the next waits for it
+        commits.sent(0)
+        await _until(lambda: len(commits.called) == 2)
+        assert commits.called[1] == {TP: 2, BOOK: 2}
+        assert consumer.commits == [{TP: 1, BOOK: 1}]
+        running.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_a_new_assignment_reads_the_journal_once_the_commit_being_sent_is_done(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer = _Consumer()
+    commits, decided = _Commits(consumer), []
+
+    async def decide(records: list[Record], generation: int) -> None:
+        decided.append([r.offset for r in records])
+
+    async def scenario() -> None:
+        intake = _intake(consumer, monkeypatch)
+        running = asyncio.ensure_future(intake.run(decide, commits.commit))
+        intake.assign([0])
+        await _until(lambda: commits.called)  # offsets 0-2 being committed
+        intake.revoke()
+        intake.assign([0])
+        await asyncio.sleep(0.05)
+        # the redo would read the journal entry of 0-2 as after the commit and decide it
+        # again; the commit moves the offsets past it once sent
+        assert decided == [[0, 1, 2]]
+        commits.sent(0)
+        await asyncio.sleep(0.1)
+        assert decided == [[0, 1, 2]]
+        assert consumer.commits == [{TP: 3, BOOK: 1}]
+        running.cancel()
+
+    asyncio.run(scenario())
+
+
 def test_a_redo_reads_each_partition_once_however_many_batches_were_journaled(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
