@@ -20,20 +20,21 @@ dropped on a revoke (read again from the offsets decided).
 
 Offsets: committed under the group ``<prefix>.decide-intake``, which only the intake uses,
 at most every ``commit_interval_s`` and, while there is more to read, at least
-:data:`COMMIT_COST_FACTOR` times what the last commit took apart (encoding a state is
-O(state): not after every batch); caught up, every ``commit_interval_s``; and only after
-the agent has decided the batches and their outputs are durable in Kafka. A batch's outputs
-are acknowledged while the intake reads and journals the next batch (a round trip each),
-waited for before that batch is handed over (at most one batch's in flight) and before a
-commit. A commit takes the states to write when it is called, and sends them and the
-offsets while the intake decides on (one commit at a time; a new assignment waits for it
-before it reads the journal). The ``commit`` the worker gives puts the states in the
-table's changelog and the offsets in the group together, per partition, in a transaction a
-paused worker that lost the partition cannot complete (:mod:`streams.live.fencing`): every
-committed offset is covered by an acknowledged changelog record. A rebalance during a
-batch drops its work uncommitted (:meth:`Intake.revoke`) and stops waiting for it (Faust
-may have cleared it from the channel); the next assignment reads again from the committed
-offsets, and the core's event-id idempotence makes the repeat harmless.
+:data:`COMMIT_COST_FACTOR` times what the intake waited for the last commit apart
+(encoding a state is O(state): not after every batch); caught up, every
+``commit_interval_s``; and only after the agent has decided the batches and their outputs
+are durable in Kafka. A batch's outputs are acknowledged while the intake reads and
+journals the next batch (a round trip each), waited for before that batch is handed over
+(at most one batch's in flight) and before a commit. A commit takes the states to write
+when it is called, and sends them and the offsets while the intake decides on (one commit
+at a time; a new assignment waits for it before it reads the journal). The ``commit`` the
+worker gives puts the states in the table's changelog and the offsets in the group
+together, per partition, in a transaction a paused worker that lost the partition cannot
+complete (:mod:`streams.live.fencing`): every committed offset is covered by an
+acknowledged changelog record. A rebalance during a batch drops its work uncommitted
+(:meth:`Intake.revoke`) and stops waiting for it (Faust may have cleared it from the
+channel); the next assignment reads again from the committed offsets, and the core's
+event-id idempotence makes the repeat harmless.
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ T = TypeVar("T")
 # durable (None: durable already).
 Decide: TypeAlias = Callable[[list[Record], int], Awaitable["asyncio.Future[None] | None"]]
 
-# Commits are spaced to at least this many times what the last one took (states, flush).
+# Commits are spaced to at least this many times what the intake waited for the last one
+# (encoding the states; the one before, still being sent).
 COMMIT_COST_FACTOR = 10.0
 # ... but never further apart than this (the stall watchdog waits 300 s for a commit).
 MAX_COMMIT_SPACING_S = 60.0
@@ -197,13 +199,19 @@ class Intake:
                     continue  # (rebalanced meanwhile: the decider forgot; nothing to commit)
                 if await self._unless_revoked(self._outputs_durable(), generation) is None:
                     continue
+                began = self.clock()
                 if not await self._one_commit_at_a_time(generation):
                     continue
-                last_commit = self.clock()
-                self._committing = asyncio.ensure_future(
-                    self._commit_sent(commit(decided), decided, last_commit)
-                )
+                sending, last_commit = commit(decided), self.clock()
+                self._committing = asyncio.ensure_future(self._commit_sent(sending, decided))
                 decided = {}
+                # states grow over an incident and their encoding with them: keep the wait
+                # for commits a small share of the time (a restart decides again at most
+                # one spacing); the sending goes on beside the batches
+                self._spacing = min(
+                    max(self.commit_interval_s, COMMIT_COST_FACTOR * (last_commit - began)),
+                    MAX_COMMIT_SPACING_S,
+                )
         finally:
             await consumer.stop()
 
@@ -347,16 +355,10 @@ class Intake:
         return task
 
     async def _commit_sent(
-        self, sending: Awaitable[None], offsets: dict[TopicPartition, int], began: float
+        self, sending: Awaitable[None], offsets: dict[TopicPartition, int]
     ) -> None:
         await sending
         self._committed.update(offsets)
-        # states grow over an incident and their encoding with them: keep it a small share
-        # of the time (a restart decides again at most one spacing)
-        took = self.clock() - began
-        self._spacing = min(
-            max(self.commit_interval_s, COMMIT_COST_FACTOR * took), MAX_COMMIT_SPACING_S
-        )
 
     async def _one_commit_at_a_time(self, generation: int | None) -> bool:
         """Wait until the commit being sent is done (a failed one raises); False when the
