@@ -179,9 +179,10 @@ def _metric(metrics: str, name: str) -> float:
 
 def decide_time(metrics: str, seconds: float) -> str:
     """Where the decide stage's ``seconds`` went, from its histograms in a ``/metrics``
-    text: deciding batches (decode, core, encode, produce, acknowledgements), commits
-    (states flushed, transactions), and the rest (reading, the journal, waiting); and the
-    records it produced per record consumed."""
+    text: deciding batches (decode, core, encode, handing the outputs to the producer),
+    commits (the states flushed, which the intake waits for; their transactions are sent
+    beside the next batches), and the rest (reading, the journal, acknowledgements,
+    waiting); and the records it produced per record consumed."""
     batches = _metric(metrics, "tierflow_decide_batch_seconds_count")
     deciding = _metric(metrics, "tierflow_decide_batch_seconds_sum")
     committing = _metric(metrics, "tierflow_decide_commit_seconds_sum")
@@ -189,12 +190,13 @@ def decide_time(metrics: str, seconds: float) -> str:
     flushing = _metric(metrics, "tierflow_state_flush_seconds_sum")
     consumed = _metric(metrics, "tierflow_records_consumed_total")
     produced = _metric(metrics, "tierflow_outputs_total")
-    rest = seconds - deciding - committing
+    rest = seconds - deciding - flushing
     return (
-        f"decide stage's {seconds:.0f} s: {batches:,.0f} batches decided and produced in "
-        f"{deciding:.1f} s, {commits:,.0f} commits in {committing:.1f} s (states flushed "
-        f"{flushing:.1f} s), the rest {rest:.1f} s (reading, journal, waiting); "
-        f"{produced / max(consumed, 1):.2f} outputs per record consumed"
+        f"decide stage's {seconds:.0f} s: {batches:,.0f} batches decided in {deciding:.1f} s, "
+        f"{commits:,.0f} commits (states flushed in {flushing:.1f} s; sent beside the "
+        f"batches, {committing:.1f} s from start to committed), the rest {rest:.1f} s "
+        f"(reading, journal, waiting); {produced / max(consumed, 1):.2f} outputs per record "
+        "consumed"
     )
 
 

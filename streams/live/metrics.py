@@ -68,7 +68,7 @@ STATE_FLUSH_SECONDS = Histogram(
 COMMIT_SECONDS = Histogram(
     "tierflow_decide_commit_seconds",
     "Time of one decide commit: the changed states flushed, and every partition's "
-    "transaction (states and offsets) committed",
+    "transaction (states and offsets) committed, sent while the next batches are decided",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 DECIDE_BATCH_RECORDS = Histogram(
