@@ -366,6 +366,36 @@ def test_batches_are_decided_while_a_commit_is_sent_one_commit_at_a_time(
     asyncio.run(scenario())
 
 
+def test_commits_are_spaced_by_the_wait_for_them_not_by_their_sending(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sending goes on beside the batches: spaced by it (4 s here, so 40 s apart), a
+    busy worker would commit rarely and a restart would redo that many batches."""
+    consumer = _Consumer()
+    consumer.logs[TP] = [_Message("t", 0, n, None, b"{}") for n in range(5_000)]
+    commits, now = _Commits(consumer), [0.0]
+
+    async def decide(records: list[Record], generation: int) -> None:
+        await asyncio.sleep(0.001)  # busy: there is always more to read
+
+    async def scenario() -> None:
+        intake = _intake(consumer, monkeypatch)
+        intake.batch_max, intake.clock, intake.commit_interval_s = 1, lambda: now[0], 1.0
+        running = asyncio.ensure_future(intake.run(decide, commits.commit))
+        intake.assign([0])
+        await asyncio.sleep(0.05)
+        now[0] = 1.0
+        await _until(lambda: len(commits.called) == 1)
+        now[0] = 5.0  # its transactions took 4 s, beside the batches
+        commits.sent(0)
+        await asyncio.sleep(0.05)
+        now[0] = 7.0
+        await _until(lambda: len(commits.called) == 2)  # one interval after, not 40 s
+        running.cancel()
+
+    asyncio.run(scenario())
+
+
 def test_a_new_assignment_reads_the_journal_once_the_commit_being_sent_is_done(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
