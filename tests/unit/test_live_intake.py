@@ -318,12 +318,17 @@ def test_a_commit_waits_until_the_outputs_of_its_batches_are_durable(
 
 
 class _Commits:
-    """Commits whose sending goes on until :meth:`sent` (the consumer records them then)."""
+    """Commits whose sending goes on until :meth:`sent` (the consumer records them then),
+    and a decide agent that notes the offsets of each batch."""
 
     def __init__(self, consumer: _Consumer) -> None:
         self.consumer = consumer
         self.called: list[dict[TopicPartition, int]] = []
         self.sending: list[asyncio.Future[None]] = []
+        self.decided: list[list[int]] = []
+
+    async def decide(self, records: list[Record], generation: int) -> None:
+        self.decided.append([r.offset for r in records])
 
     def commit(self, offsets: dict[TopicPartition, int]) -> asyncio.Future[None]:
         self.called.append(dict(offsets))
@@ -344,17 +349,15 @@ def test_batches_are_decided_while_a_commit_is_sent_one_commit_at_a_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     consumer = _Consumer()
-    commits, decided = _Commits(consumer), []
-
-    async def decide(records: list[Record], generation: int) -> None:
-        decided.append([r.offset for r in records])
+    commits = _Commits(consumer)
 
     async def scenario() -> None:
         intake = _intake(consumer, monkeypatch)  # every commit is due
         intake.batch_max = 1
-        running = asyncio.ensure_future(intake.run(decide, commits.commit))
+        running = asyncio.ensure_future(intake.run(commits.decide, commits.commit))
         intake.assign([0])
-        await _until(lambda: decided == [[0], [1]])  # decided while the first commit goes
+        # decided while the first commit goes
+        await _until(lambda: commits.decided == [[0], [1]])
         await asyncio.sleep(0.05)
         assert commits.called == [{TP: 1, BOOK: 1}]  # the next waits for it
         commits.sent(0)
@@ -400,14 +403,11 @@ def test_a_new_assignment_reads_the_journal_once_the_commit_being_sent_is_done(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     consumer = _Consumer()
-    commits, decided = _Commits(consumer), []
-
-    async def decide(records: list[Record], generation: int) -> None:
-        decided.append([r.offset for r in records])
+    commits = _Commits(consumer)
 
     async def scenario() -> None:
         intake = _intake(consumer, monkeypatch)
-        running = asyncio.ensure_future(intake.run(decide, commits.commit))
+        running = asyncio.ensure_future(intake.run(commits.decide, commits.commit))
         intake.assign([0])
         await _until(lambda: commits.called)  # offsets 0-2 being committed
         intake.revoke()
@@ -415,10 +415,10 @@ def test_a_new_assignment_reads_the_journal_once_the_commit_being_sent_is_done(
         await asyncio.sleep(0.05)
         # the redo would read the journal entry of 0-2 as after the commit and decide it
         # again; the commit moves the offsets past it once sent
-        assert decided == [[0, 1, 2]]
+        assert commits.decided == [[0, 1, 2]]
         commits.sent(0)
         await asyncio.sleep(0.1)
-        assert decided == [[0, 1, 2]]
+        assert commits.decided == [[0, 1, 2]]
         assert consumer.commits == [{TP: 3, BOOK: 1}]
         running.cancel()
 
