@@ -172,7 +172,8 @@ class Intake:
                     self._committing.result()  # a commit that failed raises: the worker stops
                 if reading != (generation, partitions):
                     # the redo reads the journal after the committed offsets: none may move
-                    await self._one_commit_at_a_time(None)
+                    if not await self._one_commit_at_a_time(generation):
+                        continue
                     reading, decided = (generation, partitions), {}
                     self._in_flight = []  # (a revoked batch's: decided again, not committed)
                     if not await self._redo(consumer, partitions, decide, decided, generation):
@@ -190,14 +191,13 @@ class Intake:
                 records = [consumed(m) for _, batch in sorted(released.items()) for m in batch]
                 if records and not await self._decided(records, decide, decided, generation):
                     continue  # revoked meanwhile: the next assignment decides it again
-                # caught up (nothing read, nothing held): commit at the base interval,
-                # the spacing keeps commits a small share of busy time only
+                # caught up (nothing read, nothing held): commit at the base interval
                 idle = not fetched and not len(self._in_step)
                 since = self.clock() - last_commit
                 due = since >= self._spacing or (idle and since >= self.commit_interval_s)
                 if not decided or not due or generation != self._generation:
                     continue  # (rebalanced meanwhile: the decider forgot; nothing to commit)
-                if await self._unless_revoked(self._outputs_durable(), generation) is None:
+                if self._in_flight and not await self._outputs_durable(generation):
                     continue
                 began = self.clock()
                 if not await self._one_commit_at_a_time(generation):
@@ -205,9 +205,8 @@ class Intake:
                 sending, last_commit = commit(decided), self.clock()
                 self._committing = asyncio.ensure_future(self._commit_sent(sending, decided))
                 decided = {}
-                # states grow over an incident and their encoding with them: keep the wait
-                # for commits a small share of the time (a restart decides again at most
-                # one spacing); the sending goes on beside the batches
+                # states grow, and encoding them: keep the wait for commits a small share of
+                # the time (a restart redoes one spacing at most; sending goes on beside)
                 self._spacing = min(
                     max(self.commit_interval_s, COMMIT_COST_FACTOR * (last_commit - began)),
                     MAX_COMMIT_SPACING_S,
@@ -234,7 +233,7 @@ class Intake:
         if generation != self._generation:
             return False
         # the batch before's outputs went out meanwhile (the journal's round trip)
-        if await self._unless_revoked(self._outputs_durable(), generation) is None:
+        if self._in_flight and not await self._outputs_durable(generation):
             return False
         done = await self._unless_revoked(decide(records, generation), generation)
         if done is None:
@@ -360,27 +359,30 @@ class Intake:
         await sending
         self._committed.update(offsets)
 
-    async def _one_commit_at_a_time(self, generation: int | None) -> bool:
+    async def _one_commit_at_a_time(self, generation: int) -> bool:
         """Wait until the commit being sent is done (a failed one raises); False when the
         partitions of ``generation`` are revoked first (the commit goes on)."""
-        committing = self._committing
-        if committing is not None:
-            if generation is None:
-                await asyncio.wait({committing})
-            elif await self._unless_revoked(asyncio.shield(committing), generation) is None:
+        if self._committing is not None:
+            if await self._unless_revoked(_settled([self._committing]), generation) is None:
                 return False
-            committing.result()
             self._committing = None
         return True
 
-    async def _outputs_durable(self) -> None:
-        """Wait until the outputs of every batch decided so far are durable (cancelling
-        this wait leaves the sends alone)."""
-        if self._in_flight:
-            await asyncio.wait(self._in_flight)
-            for durable in self._in_flight:
-                durable.result()  # its exception, if any
-            self._in_flight = []
+    async def _outputs_durable(self, generation: int) -> bool:
+        """Wait until the outputs of every batch decided so far are durable (a failed send
+        raises); False when the partitions are revoked first (the sends go on)."""
+        if await self._unless_revoked(_settled(self._in_flight), generation) is None:
+            return False
+        self._in_flight = []
+        return True
+
+
+async def _settled(futures: list[asyncio.Future[None]]) -> None:
+    """Wait for every one of ``futures``, then raise the first one's exception; cancelled,
+    it leaves them alone."""
+    await asyncio.wait(futures)
+    for future in futures:
+        future.result()
 
 
 def batch_consumer(kafka: Mapping[str, Any], group: str | None) -> AIOKafkaConsumer:

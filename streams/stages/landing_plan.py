@@ -161,8 +161,8 @@ class LandingPlan:
         token: str,
         origin: Callable[[str, BaseModel], Origin] | None = None,
     ) -> list[Write]:
-        """The writes of models that would have been the records of ``topic`` (an input
-        topic: the decide stage's accepted, pseudonymised events), under ``token``; models
+        """The writes of models that would have been the records of ``topic`` (for an
+        input topic, the decide stage's accepted, pseudonymised events), under ``token``; models
         the topic's table does not hold (an incident event on the cases topic) are left
         out, as :meth:`plan` leaves them.
         With ``origin`` (topic, model -> where the row came from) a refused row can be
