@@ -1,13 +1,15 @@
-"""Where the decide stage's memory goes, offline: the decoded states against their per-key
-records (what the worker's table keeps for a claim to read back).
+"""Where the decide stage's memory goes, offline: the decoded states, and the per-key
+records they were sent as (which the worker's table kept as well until the thirteenth
+session; it now keeps only what a claim read back and nothing decoded yet).
 
     .venv/bin/python -m bench.decide_memory [--events 600000]
 
 The bench's mixed stream (bench/core.py, 8 cities) through the decide stage
 (:class:`streams.stages.decide.Decider`) over a :class:`streams.stages.state_records.
 RecordStore` on a dict, as the live worker runs it (batches of 5 000, states flushed every
-5 batches); then, under ``tracemalloc``, each part dropped in turn: the decoded states, the
-store's grouping of its records by jurisdiction, the records. Prints MiB of each.
+5 batches), the records it sends kept in a dict as the changelog keeps them; then, under
+``tracemalloc``, each part dropped in turn: the states (the decider's and the store's),
+the records. Prints MiB of each.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from streams.core import default_rulebook
 from streams.ops.runtime import tune_gc_for_core_state
 from streams.stages.batch import Record
 from streams.stages.decide import Decider
-from streams.stages.state_records import RecordStore
+from streams.stages.state_records import RecordStore, apply_records
 from streams.stages.ticks import TickClock
 from streams.stages.topology import partition_for
 from topics.codec import encode
@@ -45,6 +47,7 @@ def main() -> None:
     rules = default_rulebook()
     data: dict[bytes, bytes] = {}
     store = RecordStore(data, rules)
+    sent: dict[bytes, bytes] = {}
     decider = Decider(
         prefix="bench", digits=4, pseudonym_key=b"k" * 32, rulebook=rules, store=store,
         clock=TickClock("event"), now=lambda: datetime(2026, 3, 1, tzinfo=UTC),
@@ -64,18 +67,21 @@ def main() -> None:
             batch = []
             if (n // BATCH) % 5 == 0 or n == events - 1:
                 decider.flush_states()
-                store.take_unsent()
+                for records in store.take_unsent().values():
+                    apply_records(sent, records.items())
     total = _traced()
-    decider.forget()  # the decoded states, and the store's grouping by jurisdiction
+    decider.forget()
+    store.reloaded()  # the store's states held, and its grouping of ``data``
     without_states = _traced()
-    records, keys, values = len(data), sum(map(len, data)), sum(map(len, data.values()))
-    data.clear()
+    records, keys, values = len(sent), sum(map(len, sent)), sum(map(len, sent.values()))
+    sent.clear()
     rest = _traced()
     print(
-        f"{events:,} events: traced {total / MIB:.0f} MiB: decoded states (and the "
-        f"grouping) {(total - without_states) / MIB:.0f} MiB, records "
+        f"{events:,} events: traced {total / MIB:.0f} MiB: decoded states "
+        f"{(total - without_states) / MIB:.0f} MiB, records sent "
         f"{(without_states - rest) / MIB:.0f} MiB ({records:,} records: keys "
-        f"{keys / MIB:.0f} MiB, values {values / MIB:.0f} MiB), the rest {rest / MIB:.0f} MiB"
+        f"{keys / MIB:.0f} MiB, values {values / MIB:.0f} MiB), the rest {rest / MIB:.0f} MiB "
+        f"(the store's local copy: {len(data):,} records)"
     )
 
 

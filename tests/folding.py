@@ -12,6 +12,7 @@ import orjson
 
 from streams.core import initial_state, step_many
 from streams.core.rulebook import Rulebook
+from streams.stages.state_records import apply_records
 from topics.codec import decode, decode_tick
 from topics.models import StockEvent
 from topics.outputs import Rejection
@@ -75,3 +76,14 @@ def snapshot(  # noqa: PLR0917 - positional, so a test's snapshot table reads as
         baseline=baseline,
         convertible=convertible,
     )
+
+
+def send_unsent(store: Any, changelog: dict[bytes, bytes]) -> list[bytes]:
+    """Apply the records ``store`` (a :class:`streams.stages.state_records.RecordStore`)
+    has not sent yet to ``changelog``, as a compacted changelog keeps them. Returns their
+    keys."""
+    sent = []
+    for records in store.take_unsent().values():
+        sent += records
+        apply_records(changelog, records.items())
+    return sent

@@ -23,6 +23,7 @@ from faust.stores.memory import Store
 from faust.types import TP
 
 from streams.live.state_store import ChangelogError
+from streams.stages.state_records import apply_records
 
 # Give up when a partition's read has not moved for this long (a broker gone for good):
 # the rebalance fails and the worker exits, to be restarted, rather than hang in it.
@@ -62,11 +63,7 @@ async def read_changelog(
         while waiting:
             fetched = await consumer.getmany(*waiting, timeout_ms=500, max_records=50_000)
             for records in fetched.values():
-                for record in records:
-                    if record.value is None:
-                        into.pop(record.key, None)
-                    else:
-                        into[record.key] = record.value
+                apply_records(into, ((record.key, record.value) for record in records))
             done = {tp for tp in waiting if await consumer.position(tp) >= ends[tp]}
             if fetched or done:
                 moved_at = loop.time()

@@ -51,15 +51,15 @@ class _ReadBack:
 
     async def refill(self, partitions: frozenset[int]) -> None:
         """Make the local copy the changelog's committed records of ``partitions``, read in
-        bulk, so Faust's recovery then starts where this read ended; then :meth:`forget`.
+        bulk, so Faust's recovery then starts where this read ended; then :meth:`reloaded`.
         A copy that only Faust's recovery kept up went wrong after a fenced commit: the
         commit drops the lost partitions from the copy, and Faust, taking a partition back,
         read on from where it had stopped, not from the beginning (the zombie test's lost
         roll-up timeline)."""
         await self.table.data.refill(self.kafka, self.changelog, partitions)
-        self.forget()
+        self.reloaded()
 
-    def forget(self) -> None:
+    def reloaded(self) -> None:
         """Drop what was derived from the local copy (nothing here)."""
 
 
@@ -111,13 +111,14 @@ class FencedStateStore(_ReadBack):
 
 class DecideStateStore(RecordStore, _ReadBack):
     """The decide stage's states as per-key records in the worker's Faust table
-    (:class:`streams.stages.state_records.RecordStore` over the table's local copy):
-    :meth:`flush` sets the local copy only; :meth:`take_unsent` hands the records to the
-    commit, which sends them in the partition's transaction and waits for every
-    acknowledgement (:mod:`streams.live.fencing`), for the reasons
-    :class:`FencedStateStore` gives. A record goes to its jurisdiction's partition,
-    murmur2(jurisdiction) — the partition the decide stage reads that jurisdiction from,
-    which is what Faust's recovery expects (DESIGN.md section 7)."""
+    (:class:`streams.stages.state_records.RecordStore` over the table's local copy, which
+    the worker's own read of the changelog fills at each claim, :meth:`refill`):
+    :meth:`take_unsent` hands the records :meth:`flush` encoded to the commit, which sends
+    them in the partition's transaction and waits for every acknowledgement
+    (:mod:`streams.live.fencing`), for the reasons :class:`FencedStateStore` gives. A
+    record goes to its jurisdiction's partition, murmur2(jurisdiction) — the partition the
+    decide stage reads that jurisdiction from, which is what Faust's recovery expects
+    (DESIGN.md section 7)."""
 
     def __init__(self, table: Any, rulebook: Any, kafka: Mapping[str, Any]) -> None:
         RecordStore.__init__(self, table.data, rulebook)

@@ -6,7 +6,7 @@ dict)."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Iterator, MutableMapping
+from collections.abc import Collection, Iterable, Iterator, MutableMapping
 from typing import Any
 
 from streams.core import CoreState, decode_state
@@ -28,12 +28,19 @@ _partition_of = functools.cache(partition_for)
 class RecordStore:
     """:class:`streams.stages.decide.CoreStateStore` over per-key records
     (:mod:`streams.core.changelog`) in ``data`` (key bytes -> value bytes; a Faust table's
-    local copy, or a dict). :meth:`changed` notes what a batch touched; :meth:`flush`
-    encodes those records alone, so a commit costs what changed, not what exists. Reading
-    a jurisdiction back groups ``data`` by jurisdiction once (after each :meth:`forget`:
-    a rebalance refilled ``data``). A whole state of the format before (keyed by the bare
-    jurisdiction, :func:`streams.core.decode_state`) is read as such, and rewritten as
-    records (its old key tombstoned) the first time it changes."""
+    local copy, or a dict), the changelog's records as a claim read them back.
+    :meth:`changed` notes what a batch touched; :meth:`flush` encodes those records alone
+    (for :meth:`take_unsent`), so a commit costs what changed, not what exists.
+
+    A jurisdiction is in memory once: its records leave ``data`` when it is first read
+    (grouping ``data`` by jurisdiction once) or written, and from then on the store holds
+    its state as of the last :meth:`flush` instead, which is what :meth:`get` returns
+    until :meth:`reloaded`. States are never mutated and share what a batch did not touch
+    with the states before them, so that costs what changed since the flush, where the
+    records cost as much again as the decoded cases (BENCHMARKS.md, issue 14). A whole
+    state of the format before (keyed by the bare jurisdiction,
+    :func:`streams.core.decode_state`) is read as such, and rewritten as records (its old
+    key tombstoned) the first time it changes."""
 
     def __init__(self, data: MutableMapping[bytes, bytes], rulebook: Any) -> None:
         self.data = data
@@ -41,6 +48,7 @@ class RecordStore:
         self._index: dict[str, dict[str, bytes]] | None = None
         self._touched: dict[str, dict[Status, dict[str, set[Any]]]] = {}
         self._changed: dict[str, CoreState] = {}
+        self._flushed: dict[str, CoreState] = {}  # read or written: its records left data
         self._whole: set[str] = set()  # read from the older format: rewrite every record
         self._unsent: dict[bytes, bytes | None] = {}
 
@@ -53,14 +61,26 @@ class RecordStore:
         return self._index
 
     def get(self, jurisdiction: str) -> CoreState | None:
+        held = self._flushed.get(jurisdiction)
+        if held is not None:
+            return held
         records = self._by_jurisdiction().get(jurisdiction)
         if not records:
             return None
         if head_key(jurisdiction) not in records:  # only a whole state of the older format
+            state = decode_state(records[jurisdiction])
             self._whole.add(jurisdiction)
-            return decode_state(records[jurisdiction])
-        per_key = {k: v for k, v in records.items() if k != jurisdiction}
-        return decode_records(jurisdiction, per_key, self.rulebook)
+        else:
+            per_key = {k: v for k, v in records.items() if k != jurisdiction}
+            state = decode_records(jurisdiction, per_key, self.rulebook)
+        self._hold(jurisdiction, state)
+        return state
+
+    def _hold(self, jurisdiction: str, state: CoreState) -> None:
+        """Keep ``state`` as the jurisdiction's, its records out of ``data``."""
+        self._flushed[jurisdiction] = state
+        for key in self._by_jurisdiction().pop(jurisdiction, {}):
+            del self.data[key.encode()]
 
     def changed(self, jurisdiction: str, before: CoreState, after: CoreState) -> None:
         """Note what the batch that turned ``before`` into ``after`` touched."""
@@ -75,9 +95,8 @@ class RecordStore:
         self._changed[jurisdiction] = after
 
     def flush(self) -> int:
-        """Write the records of every state changed since the last call; returns how many
-        states."""
-        index = self._index
+        """Encode the records of every state changed since the last call (for
+        :meth:`take_unsent`), and hold those states; returns how many."""
         for jurisdiction, state in self._changed.items():
             if jurisdiction in self._whole:
                 records = all_records(state)
@@ -85,40 +104,41 @@ class RecordStore:
                 self._whole.discard(jurisdiction)
             else:
                 records = changed_records(state, self._touched.get(jurisdiction, {}))
-            mine = None if index is None else index.setdefault(jurisdiction, {})
             for key, value in records.items():
-                raw = key.encode()
-                self._unsent[raw] = value
-                if value is None:
-                    self.data.pop(raw, None)
-                    if mine is not None:
-                        mine.pop(key, None)
-                else:
-                    self.data[raw] = value
-                    if mine is not None:
-                        mine[key] = value
+                self._unsent[key.encode()] = value
+            self._hold(jurisdiction, state)
         flushed = len(self._changed)
         self._changed.clear()
         self._touched.clear()
         return flushed
 
     def forget(self) -> None:
-        """Drop what was noted and not flushed, and the grouping of ``data``."""
+        """Drop what was noted and not flushed."""
         self._changed.clear()
         self._touched.clear()
+
+    def reloaded(self) -> None:
+        """``data`` holds the changelog's records anew (a claim read them back): drop the
+        states held and the grouping, and what was noted and not flushed."""
+        self._flushed.clear()
         self._whole.clear()
         self._index = None
+        self.forget()
 
     def jurisdictions(self) -> Iterator[str]:
-        return iter(list(self._by_jurisdiction()))
+        return iter([*self._by_jurisdiction(), *self._flushed])
 
     def drop_partitions(self, partitions: Collection[int]) -> None:
-        """Remove from ``data`` every record of a jurisdiction on ``partitions``: records a
-        commit could not send (another worker owns the partition now) must not outlive it
-        in the local copy, or a later commit (which sends only what changed) would leave
-        the changelog without them while this copy has them."""
+        """Forget every jurisdiction on ``partitions``, its records and its state held:
+        records a commit could not send (another worker owns the partition now) must not
+        outlive it here, or a later commit (which sends only what changed) would leave the
+        changelog without them while this worker has them."""
         for raw in [raw for raw in self.data if _partition_of(_jurisdiction(raw)) in partitions]:
             del self.data[raw]
+        for jurisdiction in [j for j in self._flushed if _partition_of(j) in partitions]:
+            del self._flushed[jurisdiction]
+            self._whole.discard(jurisdiction)
+        self._index = None
         self.forget()
 
     def take_unsent(self) -> dict[int, dict[bytes, bytes | None]]:
@@ -129,6 +149,18 @@ class RecordStore:
         for raw, value in unsent.items():
             out.setdefault(_partition_of(_jurisdiction(raw)), {})[raw] = value
         return out
+
+
+def apply_records(
+    into: MutableMapping[bytes, bytes], records: Iterable[tuple[bytes, bytes | None]]
+) -> None:
+    """Apply changelog records (key, value) to ``into`` in their order, as a compacted
+    changelog keeps them: a value is set, a tombstone (None) deletes its key."""
+    for key, value in records:
+        if value is None:
+            into.pop(key, None)
+        else:
+            into[key] = value
 
 
 def _jurisdiction(raw: bytes) -> str:

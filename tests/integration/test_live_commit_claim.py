@@ -77,8 +77,13 @@ async def _commit_while_claimed(settings: Settings, group: str, changelog: str, 
         committing = asyncio.ensure_future(
             committer.commit(states, {TopicPartition(source, 0): OFFSET})
         )
-        await asyncio.sleep(0.05)
+        # Once the commit holds the committer's turn it is under way (a fixed sleep let a
+        # fast commit end before the claim began, now and then).
+        while not committer._turn.locked() and not committing.done():
+            await asyncio.sleep(0)
         in_flight = not committing.done()
+        # A claim that cut the commit off would leave it abandoned (lost), or, begun this
+        # early, both hung on the broker until pytest's timeout.
         await committer.claim([0])  # a rebalance that keeps partition 0 here
         lost = await committing
         return in_flight, lost, await _committed_keys(settings, changelog)

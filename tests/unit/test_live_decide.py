@@ -22,6 +22,7 @@ from streams.stages.decide import Decider
 from streams.stages.state_records import RecordStore
 from streams.stages.ticks import TickClock
 from streams.stages.topology import decode_feed, partition_for
+from tests.folding import send_unsent
 from topics.models import IncidentEvent
 from topics.outputs import Rejection, Tick
 from topics.privacy import pseudonym
@@ -38,15 +39,17 @@ OTHER = "1101"  # partition 5
 
 
 class DictStore(RecordStore):
-    """The worker's store over a dict, noting the jurisdictions whose records it wrote."""
+    """The worker's store over a dict, noting the jurisdictions whose records it wrote and
+    sending them to a changelog (``sent``) at once."""
 
-    def __init__(self) -> None:
-        super().__init__({}, default_rulebook())
+    def __init__(self, changelog: dict[bytes, bytes] | None = None) -> None:
+        super().__init__(dict(changelog or {}), default_rulebook())
         self.puts: list[str] = []
+        self.sent: dict[bytes, bytes] = dict(changelog or {})
 
     def flush(self) -> int:
         flushed = super().flush()
-        written = [key for records in self.take_unsent().values() for key in records]
+        written = send_unsent(self, self.sent)
         self.puts += sorted(key.decode()[:-1] for key in written if key.endswith(b"|"))
         return flushed
 
@@ -208,7 +211,9 @@ def test_national_id_and_name_never_leave_the_decide_stage() -> None:
     [forward] = on("rekeyed", out)
     out += d.process([Record(forward.topic, 4, 0, forward.key, forward.value)])
     assert out and store.get("5101")
-    for blob in (*(o.value for o in out), *store.data.values()):
+    d.flush_states()
+    assert store.sent
+    for blob in (*(o.value for o in out), *store.sent.values()):
         assert NATIONAL_ID.encode() not in blob and NAME.encode() not in blob
     assert orjson.loads(forward.value)["national_id"] == pseudonym(NATIONAL_ID, KEY)
     assert "name" not in orjson.loads(forward.value) or orjson.loads(forward.value)["name"] is None
@@ -336,8 +341,8 @@ def test_deferred_puts_wait_for_flush_and_put_each_changed_state_once() -> None:
     assert d.flush_states() == 2
     assert sorted(store.puts) == [OTHER, SAME_A]
     assert d.flush_states() == 0  # nothing changed since
-    # The flushed state is the whole story: a worker restarted from the store goes on.
-    again = decider(store)
+    # The flushed state is the whole story: a worker restarted from the changelog goes on.
+    again = decider(DictStore(store.sent))
     out = again.process([rec("incidents", crash("b", SAME_A, total=31, dead=5), partition=4)])
     assert on("escalations", out) == []  # a duplicate: already decided before the flush
     # A rebalance drops changes not flushed (their records were not committed either).

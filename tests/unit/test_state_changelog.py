@@ -25,7 +25,7 @@ from streams.core.persist import StateDecodeError
 from streams.simulate import DEFAULT_START, generate, rulebook_for
 from streams.stages.state_records import RecordStore
 from tests.core_events import case
-from tests.folding import valid_records
+from tests.folding import send_unsent, valid_records
 from topics.models import CaseEvent
 from topics.outputs import Tick
 from topics.registry import jurisdiction_of
@@ -57,8 +57,11 @@ def _fold(
         states[jurisdiction] = after
 
 
-def _read_back(store: RecordStore, states: dict[str, CoreState], rules: Rulebook) -> None:
-    fresh = RecordStore(dict(store.data), rules)  # a worker recovering the changelog
+def _read_back(
+    store: RecordStore, changelog: dict[bytes, bytes], states: dict[str, CoreState], rules: Rulebook
+) -> None:
+    send_unsent(store, changelog)
+    fresh = RecordStore(dict(changelog), rules)  # a worker recovering the changelog
     assert sorted(fresh.jurisdictions()) == sorted(states)
     for jurisdiction, state in states.items():
         got = fresh.get(jurisdiction)
@@ -74,11 +77,14 @@ def test_records_read_back_are_the_state_after_every_commit(name: str, status: s
     rules = rulebook_for(name)
     store = RecordStore({}, rules)
     states: dict[str, CoreState] = {}
+    changelog: dict[bytes, bytes] = {}
     size = max(1, len(records) // 12)
     for i in range(0, len(records), size):
         _fold(store, states, records[i : i + size], rules)
         store.flush()
-        _read_back(store, states, rules)
+        _read_back(store, changelog, states, rules)
+        for jurisdiction, state in states.items():  # and what this worker holds is it too
+            assert store.get(jurisdiction) is state
     assert states
 
 
@@ -121,12 +127,11 @@ def test_a_whole_state_of_the_format_before_is_read_then_rewritten_as_records() 
     after, _ = step_many(got, [_case(7, 500)], RULES)
     store.changed("5101", got, after)
     store.flush()
-    assert b"5101" not in data and b"5101|" in data  # rewritten, the old key tombstoned
-    unsent = store.take_unsent()
-    assert unsent[max(unsent)][b"5101"] is None or any(
-        records.get(b"5101", b"") is None for records in unsent.values()
-    )
-    again = RecordStore(dict(data), RULES).get("5101")
+    assert data == {}  # read, then held decoded: its record left the local copy
+    changelog = {b"5101": encode_state(old)}
+    send_unsent(store, changelog)  # rewritten as records, the old key tombstoned
+    assert b"5101" not in changelog and b"5101|" in changelog
+    again = RecordStore(changelog, RULES).get("5101")
     assert again is not None and encode_state(again) == encode_state(after)
 
 
@@ -137,18 +142,54 @@ def test_records_of_another_jurisdiction_or_garbage_are_refused() -> None:
         decode_records("5101", {"5101|": b"not json"}, RULES)
 
 
-def test_a_lost_partition_s_records_leave_the_local_copy_and_the_rest_stay() -> None:
-    """What a fenced commit could not send must not be read back (streams/live/fencing)."""
-    data: dict[bytes, bytes] = {}
-    store = RecordStore(data, RULES)
+def test_a_lost_partition_leaves_the_local_copy_and_the_states_held_and_the_rest_stay() -> None:
+    """What a fenced commit could not send must not be read back (streams/live/fencing),
+    whether still as records or held decoded."""
+    writer = RecordStore({}, RULES)
     states: dict[str, CoreState] = {}
     chengdu = [_case(n, n) for n in range(5)]  # 5101: partition 4
     chongqing = [case(n, DEFAULT_START, region="500103", event_id=f"cq-{n}") for n in range(3)]
-    _fold(store, states, [*chengdu, *chongqing])  # 5001: partition 0
+    _fold(writer, states, [*chengdu, *chongqing])  # 5001: partition 0
+    writer.flush()
+    changelog: dict[bytes, bytes] = {}
+    send_unsent(writer, changelog)
+    for read_first in ((), ("5101",), ("5001",), ("5101", "5001")):
+        data = dict(changelog)
+        store = RecordStore(data, RULES)
+        for jurisdiction in read_first:
+            assert store.get(jurisdiction) is not None
+        assert sorted(store.jurisdictions()) == ["5001", "5101"]
+        store.drop_partitions([4])
+        assert store.get("5101") is None and list(store.jurisdictions()) == ["5001"]
+        assert all(not raw.startswith(b"5101") for raw in data)
+        kept = store.get("5001")
+        assert kept is not None and encode_state(kept) == encode_state(states["5001"])
+    writer.drop_partitions([4])
+    assert writer.get("5101") is None and writer.get("5001") is states["5001"]
+
+
+def test_a_state_read_or_written_leaves_the_local_copy_until_it_is_reloaded() -> None:
+    """A jurisdiction is in memory once: decoded, not also as records; the state held is
+    the one of the last flush (what was folded since is not), until a claim refills the
+    local copy from the changelog."""
+    writer = RecordStore({}, RULES)
+    states: dict[str, CoreState] = {}
+    _fold(writer, states, [_case(n, n) for n in range(20)])
+    writer.flush()
+    changelog: dict[bytes, bytes] = {}
+    send_unsent(writer, changelog)
+    data = dict(changelog)
+    store = RecordStore(data, RULES)
+    got = store.get("5101")
+    assert got is not None and data == {} and list(store.jurisdictions()) == ["5101"]
+    after, _ = step_many(got, [_case(7, 500)], RULES)
+    store.changed("5101", got, after)
+    store.forget()  # a revoke: not flushed, so not held
+    assert store.get("5101") is got
+    store.changed("5101", got, after)
     store.flush()
-    assert {"5101", "5001"} <= set(store.jurisdictions())
-    store.drop_partitions([4])
-    assert store.get("5101") is None
-    assert all(not raw.startswith(b"5101") for raw in data)
-    kept = store.get("5001")
-    assert kept is not None and encode_state(kept) == encode_state(states["5001"])
+    assert store.get("5101") is after and data == {}
+    data.update(changelog)  # the claim's read of the changelog, where the flush never landed
+    store.reloaded()
+    again = store.get("5101")
+    assert again is not None and encode_state(again) == encode_state(got)
