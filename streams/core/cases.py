@@ -36,6 +36,7 @@ from streams.core.state import (
     Report,
     Track,
     Work,
+    all_cases,
     case_record,
 )
 from topics.models import CaseEvent, IncidentEvent
@@ -287,7 +288,7 @@ def rebuild_from_cases(ns: Namespace, comp: Compiled) -> None:
     (whole and by county), signal times and each facility's first signal — into tracks
     that hold none of it (a state read back from per-key records). ``comp`` must be the
     rulebook the state was folded with: its triggers say which signals count where."""
-    for rec in ns.cases.values():
+    for _, rec in all_cases(ns):
         conf, sig = _confirmed(rec), case_signal(rec)
         if conf is not None:
             track = ns.tracks[disease_key(conf[0])]

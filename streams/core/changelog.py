@@ -35,9 +35,17 @@ from streams.core.persist import (
     _series_in,
     _series_out,
     _tuple,
+    transfers_in,
 )
-from streams.core.state import TOUCHED_KINDS, CoreState, Namespace, Track, whole
-from streams.core.transfers import index_ask
+from streams.core.state import (
+    TOUCHED_KINDS,
+    CoreState,
+    Namespace,
+    Track,
+    pack,
+    unpack,
+    whole,
+)
 from topics.codec import encode
 from topics.vocabulary import Status
 
@@ -174,7 +182,12 @@ def _dumps_or_none(value: Any) -> bytes | None:
 
 def _case_value(ns: Namespace, key: Any) -> bytes | None:
     rec = ns.cases.get(key)
-    return None if rec is None else dumps(_case_out(rec))
+    return None if rec is None else dumps(_case_out(unpack(rec)))
+
+
+def _transfer_value(ns: Namespace, key: Any) -> bytes | None:
+    rec = whole(ns.transfers).get(key)
+    return None if rec is None else dumps(unpack(rec))
 
 
 def _track_value(ns: Namespace, key: Any) -> bytes | None:
@@ -191,7 +204,7 @@ _VALUE_OUT: dict[str, Callable[[Namespace, Any], bytes | None]] = {
     "c": _case_value,
     "t": _track_value,
     "s": _series_value,
-    "x": lambda ns, key: _dumps_or_none(whole(ns.transfers).get(key)),
+    "x": _transfer_value,
     "w": lambda ns, key: _dumps_or_none(whole(ns.shown).get(key)),
     "e": lambda ns, key: _dumps_or_none(whole(ns.emitted).get(key)),
 }
@@ -214,19 +227,11 @@ def _namespace_in(status: str, kinds: dict[str, list[Any]]) -> Namespace:
     ns = Namespace(status)  # type: ignore[arg-type]  # a status the state was written with
     ns.event_wm = event_wm
     ns.tracks = {track.key: track for track in (_track_in(row) for _, row in rows("t"))}
-    ns.cases = Map((cid, _case_in(row)) for cid, row in rows("c"))
+    ns.cases = Map((cid, pack(_case_in(row))) for cid, row in rows("c"))
     ns.stock = dict(sorted(_series_in(row) for _, row in rows("s")))
     ns.tracks = dict(sorted(ns.tracks.items()))
     ns.beds = {item: tuple(sites) for item, sites in beds}
-    ns.transfers = Map(
-        (tid, (tuple(_tuple(k) for k in reached), tuple(lkey), tuple(latest), _deep_tuple(asks)))
-        for tid, (reached, lkey, latest, asks) in rows("x")
-    )
-    asks_index = ns.asks = Map[tuple[str, int], tuple[tuple[int, str], ...]]().mutate()
-    for tid, rec in sorted(whole(ns.transfers).items()):
-        for t, _, _, item, _ in rec[3]:
-            index_ask(ns, item, t, tid)
-    ns.asks = asks_index.finish()
+    transfers_in(ns, rows("x"))
     ns.tasks = {tid: (tuple(task[0]), *task[1:]) for tid, task in tasks}
     ns.acks = dict(acks)
     ns.early_acks = {tid: tuple(map(tuple, kept)) for tid, kept in early_acks}

@@ -101,7 +101,7 @@ def signal_out(track: Track, ns: Namespace, sig: tuple[Any, ...], comp: Compiled
                 # ns.cases already holds the moved record: what is left is the rest
                 rest = [
                     s[1]
-                    for rec in all_cases(ns).values()
+                    for _, rec in all_cases(ns)
                     if (s := case_signal(rec)) is not None
                     and s[0] == disease
                     and s[2] == facility

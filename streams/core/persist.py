@@ -10,6 +10,7 @@ arrival order by nature. Order-insensitivity and idempotence are stated on it.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -23,7 +24,10 @@ from streams.core.state import (
     CaseRecord,
     CoreState,
     Namespace,
+    Packed,
     Track,
+    pack,
+    unpack,
     whole,
 )
 from streams.core.transfers import index_ask
@@ -150,10 +154,10 @@ def _semantic(ns: Namespace) -> list[Any]:
         ns.status,
         ns.event_wm,
         [_track_out(ns.tracks[k]) for k in sorted(ns.tracks)],
-        sorted((cid, _case_out(rec)) for cid, rec in ns.cases.items()),
+        sorted((cid, _case_out(unpack(rec))) for cid, rec in ns.cases.items()),
         [_series_out(k, ns.stock[k]) for k in sorted(ns.stock)],
         sorted(ns.beds.items()),
-        sorted(whole(ns.transfers).items()),
+        sorted((tid, unpack(rec)) for tid, rec in whole(ns.transfers).items()),
         sorted(ns.tasks.items()),
         sorted(ns.acks.items()),
         sorted(ns.early_acks.items()),
@@ -211,24 +215,29 @@ def _held_in(blob: str) -> BaseModel:
     return event
 
 
+def transfers_in(ns: Namespace, rows: Iterable[tuple[str, list[Any]]]) -> None:
+    """Fill the transfers of ``ns`` (a namespace being read back) from their written rows,
+    and the request index they derive."""
+    transfers = ns.transfers = Map[str, Packed]().mutate()
+    asks = ns.asks = Map[tuple[str, int], tuple[tuple[int, str], ...]]().mutate()
+    for tid, (reached, lkey, latest, requests) in sorted(rows):
+        rec = (tuple(_tuple(k) for k in reached), tuple(lkey), tuple(latest), _deep_tuple(requests))
+        transfers[tid] = pack(rec)
+        for t, _, _, item, _ in rec[3]:
+            index_ask(ns, item, t, tid)
+    ns.transfers, ns.asks = transfers.finish(), asks.finish()
+
+
 def _namespace_in(semantic: list[Any], ledger: list[Any]) -> Namespace:
     status, event_wm, tracks, cases, stock, beds, transfers, tasks, acks, *early = semantic
     seq, alerted, shown, due_heap, eta_heap, next_due, pending, *emitted = ledger
     ns = Namespace(status)
     ns.event_wm = event_wm
     ns.tracks = {row[0]: _track_in(row) for row in tracks}
-    ns.cases = Map((cid, _case_in(row)) for cid, row in cases)
+    ns.cases = Map((cid, pack(_case_in(row))) for cid, row in cases)
     ns.stock = dict(_series_in(row) for row in stock)
     ns.beds = {item: tuple(sites) for item, sites in beds}
-    ns.transfers = Map(
-        (tid, (tuple(_tuple(k) for k in reached), tuple(lkey), tuple(latest), _deep_tuple(asks)))
-        for tid, (reached, lkey, latest, asks) in transfers
-    )
-    asks = ns.asks = Map[tuple[str, int], tuple[tuple[int, str], ...]]().mutate()
-    for tid, rec in whole(ns.transfers).items():
-        for t, _, _, item, _ in rec[3]:
-            index_ask(ns, item, t, tid)
-    ns.asks = asks.finish()
+    transfers_in(ns, transfers)
     ns.tasks = {tid: (tuple(task[0]), *task[1:]) for tid, task in tasks}
     ns.acks = dict(acks)
     ns.early_acks = {tid: tuple(map(tuple, kept)) for tid, kept in (early[0] if early else ())}

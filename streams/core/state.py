@@ -24,6 +24,9 @@ a copy of the small containers it touched, whatever the history behind it.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterator
+from marshal import dumps as marshal_dumps
+from marshal import loads as marshal_loads
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from immutables import Map, MapMutation
@@ -43,6 +46,14 @@ NO_TIME = -(1 << 62)
 #   event, or NO_SIGNAL while it has none
 CaseRecord = tuple[Any, ...]
 NO_SIGNAL: CaseRecord = (None,) * 6
+# Cases and transfers at rest (in ``Namespace.cases`` and ``transfers``) are their records
+# marshalled: a case is one bytes object of ~150 bytes where its tuple, three times and two
+# event ids take ~370, a transfer ~300 where its nested tuples take ~1 300, and they are
+# most of a state at scale. A batch decodes the records it reads; it packs a case once,
+# when the batch is sealed, and a transfer at each write (they are few). Equal records may
+# marshal to different bytes (marshal writes a reference where a record shares an object):
+# compare records unpacked, never packed, and never write the packed form out.
+Packed = bytes
 K = TypeVar("K")
 V = TypeVar("V")
 # What grows with the history (cases, transfers, the request index, the ledger's ``shown``
@@ -178,14 +189,14 @@ class Namespace:
         self.status: Status = status
         self.event_wm = NO_TIME
         self.tracks: dict[str, Track] = {}
-        self.cases: Map[str, CaseRecord] = Map()
+        self.cases: Map[str, Packed] = Map()
         self.case_edits: dict[str, CaseRecord] = {}  # a batch's records, newer than ``cases``
         self.stock: dict[tuple[str, str], Series] = {}
         self.beds: dict[str, tuple[str, ...]] = {}  # bed item -> sites reporting it, sorted
         # item -> its sums over the sites (streams.core.totals): derived from ``stock``, not
         # state; built when first read
         self.totals: dict[str, ItemTotals] = {}
-        self.transfers: Grown[str, tuple[Any, ...]] = Map()
+        self.transfers: Grown[str, Packed] = Map()
         self.tasks: dict[str, tuple[Any, ...]] = {}
         self.acks: dict[str, int] = {}
         # acks of tasks not issued (yet): task id -> ((t, reported, agency type, agency id), …)
@@ -380,18 +391,38 @@ def disease_tracks(ns: Namespace) -> tuple[str, ...]:
 def case_record(ns: Namespace, case_id: str) -> CaseRecord | None:
     """The record of ``case_id`` (None: no event of it yet), this batch's writes included."""
     rec = ns.case_edits.get(case_id)
-    return ns.cases.get(case_id) if rec is None else rec
+    if rec is not None:
+        return rec
+    packed = ns.cases.get(case_id)
+    return None if packed is None else unpack(packed)
+
+
+def pack(rec: tuple[Any, ...]) -> Packed:
+    """A case or transfer record as ``Namespace.cases`` and ``transfers`` hold it."""
+    return marshal_dumps(rec)
+
+
+def unpack(packed: Packed) -> tuple[Any, ...]:
+    """The record :func:`pack` packed."""
+    return marshal_loads(packed)  # type: ignore[no-any-return]
 
 
 def merge_case_edits(ns: Namespace) -> None:
     """Put the batch's case records into ``cases`` (the namespace must be the batch's)."""
     if ns.case_edits:
         ns.touched["c"].update(ns.case_edits)
-        ns.cases = ns.cases.update(ns.case_edits)
+        ns.cases = ns.cases.update({cid: pack(rec) for cid, rec in ns.case_edits.items()})
         ns.case_edits = {}
 
 
-def all_cases(ns: Namespace) -> Map[str, CaseRecord]:
-    """Every case record of ``ns``, as a Map (a rare, whole-namespace read)."""
+def transfer_record(ns: Namespace, transfer_id: str) -> tuple[Any, ...] | None:
+    """The record of ``transfer_id`` (None: no report of it yet)."""
+    packed = ns.transfers.get(transfer_id)
+    return None if packed is None else unpack(packed)
+
+
+def all_cases(ns: Namespace) -> Iterator[tuple[str, CaseRecord]]:
+    """Every case of ``ns`` with its record (a rare, whole-namespace read), in the order of
+    ``ns.cases``."""
     merge_case_edits(ns)
-    return ns.cases
+    return ((cid, unpack(packed)) for cid, packed in ns.cases.items())

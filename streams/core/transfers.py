@@ -30,7 +30,7 @@ from streams.core.alerts import alert, show
 from streams.core.eventtime import HOUR, from_us, to_us
 from streams.core.facilities import FacilityIndex
 from streams.core.ranking import best_facility
-from streams.core.state import Namespace, edited
+from streams.core.state import Namespace, edited, pack, transfer_record, unpack
 from streams.core.stock import next_snapshot, on_hand_at
 from topics.models import TransferEvent
 from topics.outputs import Alert
@@ -62,7 +62,7 @@ def apply_transfer(
     state = _STATE_INDEX[ev.transfer_status]
     eta = to_us(ev.eta) if ev.eta is not None else None
     fields = (ev.from_facility, ev.to_facility, ev.required_bed, eta, ev.case_id)
-    old = ns.transfers.get(transfer_id)
+    old = transfer_record(ns, transfer_id)
     asks: tuple[tuple[Any, ...], ...]
     if old is None:
         reached: list[Any] = [None] * len(TRANSFER_STATES)
@@ -82,7 +82,7 @@ def apply_transfer(
     if new == old:
         return
     ns.touched["x"].add(transfer_id)
-    edited(ns.transfers)[transfer_id] = new
+    edited(ns.transfers)[transfer_id] = pack(new)
     if latest[3] is not None and (old is None or old[2][3] != latest[3]):
         heapq.heappush(ns.eta_heap, (latest[3], transfer_id))
         ns.next_due = min(ns.next_due, latest[3])
@@ -134,7 +134,7 @@ def beds_changed(
                 break
             if transfer_id not in seen:
                 seen.add(transfer_id)
-                rec = ns.transfers[transfer_id]
+                rec = unpack(ns.transfers[transfer_id])
                 if "r:" + transfer_id in ns.shown or (
                     full and any(ask[2] == site for ask in rec[3])
                 ):
@@ -260,6 +260,6 @@ def delayed(ns: Namespace, jurisdiction: str, watermark: int, out: list[Any]) ->
     heap = ns.eta_heap
     while heap and heap[0][0] < watermark:
         eta, transfer_id = heapq.heappop(heap)
-        rec = ns.transfers[transfer_id]
+        rec = unpack(ns.transfers[transfer_id])
         if rec[2][3] == eta:
             _delay(ns, jurisdiction, transfer_id, rec, watermark=watermark, out=out)
