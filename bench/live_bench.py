@@ -188,13 +188,15 @@ def decide_time(metrics: str, seconds: float) -> str:
     committing = _metric(metrics, "tierflow_decide_commit_seconds_sum")
     commits = _metric(metrics, "tierflow_decide_commit_seconds_count")
     flushing = _metric(metrics, "tierflow_state_flush_seconds_sum")
+    trims = _metric(metrics, "tierflow_memory_trim_seconds_sum")
     consumed = _metric(metrics, "tierflow_records_consumed_total")
     produced = _metric(metrics, "tierflow_outputs_total")
     rest = seconds - deciding - flushing
     return (
         f"decide stage's {seconds:.0f} s: {batches:,.0f} batches decided in {deciding:.1f} s, "
         f"{commits:,.0f} commits (states flushed in {flushing:.1f} s; sent beside the "
-        f"batches, {committing:.1f} s from start to committed), the rest {rest:.1f} s "
+        f"batches, {committing:.1f} s from start to committed; free memory given back in "
+        f"{trims:.2f} s), the rest {rest:.1f} s "
         f"(reading, journal, waiting); {produced / max(consumed, 1):.2f} outputs per record "
         "consumed"
     )

@@ -51,6 +51,7 @@ from streams.live import metrics
 from streams.live.output_sender import BATCH_BYTES, whole_batches
 from streams.live.state_store import ChangelogError, DecideStateStore
 from streams.live.waiting import reporting
+from streams.ops.runtime import release_freed_memory
 from streams.stages.decide import Decider
 
 log = logging.getLogger("tierflow.live.fencing")
@@ -362,6 +363,11 @@ def fenced_commits(
         async def send() -> None:
             lost = await committer.commit(unsent, offsets)
             metrics.COMMIT_SECONDS.observe(time.perf_counter() - started)
+            # what it sent, and the parts of the states before it that the flush replaced,
+            # are freed by now
+            trimming = time.perf_counter()
+            release_freed_memory()
+            metrics.MEMORY_TRIM_SECONDS.observe(time.perf_counter() - trimming)
             log_lost(committer, lost)
             if lost:
                 states.drop_partitions(lost)

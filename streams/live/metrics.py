@@ -71,6 +71,11 @@ COMMIT_SECONDS = Histogram(
     "transaction (states and offsets) committed, sent while the next batches are decided",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+MEMORY_TRIM_SECONDS = Histogram(
+    "tierflow_memory_trim_seconds",
+    "Time to give the C allocator's free pages back to the system after a decide commit",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
+)
 DECIDE_BATCH_RECORDS = Histogram(
     "tierflow_decide_batch_records",
     "Records per decide batch (small batches under load: per-batch costs dominate)",

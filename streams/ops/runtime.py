@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 # Allocations between young-generation collections (CPython's default is 700).
@@ -37,3 +38,27 @@ def collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(None)  # the process's own symbols: the C library's among them
+    except OSError:
+        return None
+    return getattr(libc, "malloc_trim", None)
+
+
+_MALLOC_TRIM = _malloc_trim()
+
+
+def release_freed_memory() -> None:
+    """Give the C allocator's free pages back to the system: glibc's ``malloc_trim(0)``,
+    a no-op where there is none.
+
+    Why: Python's small objects live in its own arenas, but every block over 512 bytes
+    (fetched record values, the outputs and state records sent, the columns a batch copies)
+    comes from glibc's heap, where the long-lived ones pin the freed ones between them and
+    the heap only shrinks from its top. In the decide process at 5 M bench events ~250 MB
+    of that heap was free and still resident (BENCHMARKS.md "Cases and transfers packed")."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
