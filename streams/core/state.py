@@ -1,6 +1,7 @@
 """The state of one jurisdiction, and copy-on-write for a batch of steps.
 
-Layout (all plain lists, dicts and tuples so the hot path stays cheap):
+Layout (plain lists, dicts and tuples so the hot path stays cheap; the records that grow
+with the history, cases and transfers, packed at rest: :data:`Packed`):
 
 * ``CoreState`` — one jurisdiction: the tick watermark, the events held until the ticks
   reach them (:mod:`streams.core.engine`), and one :class:`Namespace` per CAP
@@ -399,7 +400,9 @@ def case_record(ns: Namespace, case_id: str) -> CaseRecord | None:
 
 def pack(rec: tuple[Any, ...]) -> Packed:
     """A case or transfer record as ``Namespace.cases`` and ``transfers`` hold it."""
-    return marshal_dumps(rec)
+    # copied: marshal grows its buffer past 1 KiB and shrinks it at the end, which leaves
+    # the record in glibc's heap (pinning freed blocks around it), not in Python's arenas
+    return memoryview(marshal_dumps(rec)).tobytes()
 
 
 def unpack(packed: Packed) -> tuple[Any, ...]:
