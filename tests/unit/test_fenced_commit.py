@@ -1,12 +1,16 @@
 """A commit some of whose partitions another worker owns now (fenced): their records
 leave the local copy, the decider forgets its cached states, and the intake stops reading
-until the rebalance says what is this worker's (streams/live/fencing.fenced_commits)."""
+until the rebalance says what is this worker's (streams/live/fencing.fenced_commits). Once a
+commit is sent, the C allocator's free pages are given back."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+import pytest
+
+from streams.live import fencing
 from streams.live.fencing import fenced_commits
 
 
@@ -74,3 +78,24 @@ def test_a_fenced_partition_is_dropped_forgotten_and_reading_stops() -> None:
 def test_a_commit_that_lost_nothing_changes_nothing() -> None:
     decider, states, stopped = _commit([])
     assert (states.dropped, decider.calls, stopped) == ([], ["flush"], [])
+
+
+def test_the_free_heap_pages_are_given_back_once_the_commit_is_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    committer, released = _Committer([]), []
+    monkeypatch.setattr(fencing, "release_freed_memory", lambda: released.append(committer.sent))
+    commit = fenced_commits(
+        committer,  # type: ignore[arg-type]
+        decider=_Decider(),  # type: ignore[arg-type]
+        states=_States(),  # type: ignore[arg-type]
+        stop_reading=lambda: None,
+    )
+
+    async def committed() -> None:
+        sending = commit({})
+        assert released == []
+        await sending
+
+    asyncio.run(committed())
+    assert released == [[({4: {b"5101|": b"x"}}, {})]]  # once, after the states were sent
