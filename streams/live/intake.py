@@ -386,15 +386,14 @@ async def _settled(futures: list[asyncio.Future[None]]) -> None:
 
 
 def batch_consumer(kafka: Mapping[str, Any], group: str | None) -> AIOKafkaConsumer:
-    """A consumer for whole-batch ``getmany`` reads: 1 MiB fetched ahead per partition
-    (held twice, as response and records: 4 MiB held ~240 MB during a backlog, BENCHMARKS.md
-    "Cases and transfers packed"), nothing committed by itself, the earliest offset where
-    none is committed. (bench/raw_consume.py reads with the same consumer: like with like.)"""
+    """A consumer for whole-batch ``getmany`` reads: large fetches, nothing committed
+    by itself, the earliest offset where none is committed. (bench/raw_consume.py reads
+    with the same consumer, so the ratio it prints compares like with like.)"""
     return AIOKafkaConsumer(
         **kafka,
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        max_partition_fetch_bytes=1 << 20,
+        max_partition_fetch_bytes=4 << 20,
         fetch_max_bytes=64 << 20,
     )
