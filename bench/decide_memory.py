@@ -9,7 +9,8 @@ The bench's mixed stream (bench/core.py, 8 cities) through the decide stage
 RecordStore` on a dict, as the live worker runs it (batches of 5 000, states flushed every
 5 batches), the records it sends kept in a dict as the changelog keeps them; then, under
 ``tracemalloc``, each part dropped in turn: the states (the decider's and the store's),
-the records. Prints MiB of each.
+the records. Prints MiB of each. With ``--untraced``: no tracemalloc and the records sent
+not kept, the process's resident memory at the end (the decided states, and the code).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import gc
 import tracemalloc
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from bench.core import CITIES, T0, _mixed
 from streams.core import default_rulebook
@@ -39,10 +41,23 @@ def _traced() -> int:
     return tracemalloc.get_traced_memory()[0]
 
 
+def _status_mib(field: str) -> int:
+    """A ``/proc/self/status`` memory field, MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=600_000)
-    events = parser.parse_args().events
+    parser.add_argument(
+        "--untraced", action="store_true",
+        help="no tracemalloc, the records sent not kept: print the process's resident memory",
+    )  # fmt: skip
+    args = parser.parse_args()
+    events, untraced = args.events, args.untraced
     tune_gc_for_core_state()
     rules = default_rulebook()
     data: dict[bytes, bytes] = {}
@@ -53,7 +68,8 @@ def main() -> None:
         clock=TickClock("event"), now=lambda: datetime(2026, 3, 1, tzinfo=UTC),
         deferred_puts=True,
     )  # fmt: skip
-    tracemalloc.start()
+    if not untraced:
+        tracemalloc.start()
     batch: list[Record] = []
     for n in range(events):
         city = CITIES[n % len(CITIES)]
@@ -68,7 +84,13 @@ def main() -> None:
             if (n // BATCH) % 5 == 0 or n == events - 1:
                 decider.flush_states()
                 for records in store.take_unsent().values():
-                    apply_records(sent, records.items())
+                    if not untraced:
+                        apply_records(sent, records.items())
+    if untraced:
+        gc.collect()
+        rss, peak = _status_mib("VmRSS"), _status_mib("VmHWM")
+        print(f"{events:,} events: resident {rss} MiB, peak {peak} MiB")
+        return
     total = _traced()
     decider.forget()
     store.reloaded()  # the store's states held, and its grouping of ``data``
