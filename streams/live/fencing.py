@@ -363,8 +363,8 @@ def fenced_commits(
         async def send() -> None:
             lost = await committer.commit(unsent, offsets)
             metrics.COMMIT_SECONDS.observe(time.perf_counter() - started)
-            # what it sent, and the parts of the states before it that the flush replaced,
-            # are freed by now
+            # once a commit: often enough that freed pages do not pile up between commits,
+            # at ~7 ms a time (BENCHMARKS.md "Cases and transfers packed")
             trimming = time.perf_counter()
             release_freed_memory()
             metrics.MEMORY_TRIM_SECONDS.observe(time.perf_counter() - trimming)

@@ -58,7 +58,8 @@ def release_freed_memory() -> None:
     Why: Python's small objects live in its own arenas, but every block over 512 bytes
     (fetched record values, the outputs and state records sent, the columns a batch copies)
     comes from glibc's heap, where the long-lived ones pin the freed ones between them and
-    the heap only shrinks from its top. In the decide process at 5 M bench events ~250 MB
-    of that heap was free and still resident (BENCHMARKS.md "Cases and transfers packed")."""
+    the heap only shrinks from its top. In the decide process at 5 M bench events 190 MB
+    of that heap was free and still resident at the end (BENCHMARKS.md "Cases and
+    transfers packed")."""
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
