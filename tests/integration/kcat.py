@@ -7,6 +7,8 @@ holding ``librdkafka.so.1`` -> that library first on its library path."""
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import shutil
 import subprocess
@@ -25,15 +27,19 @@ def available() -> bool:
     return shutil.which("kcat") is not None
 
 
+@functools.cache
 def _library_dir() -> Path:
+    """A fresh directory of this process holding ``librdkafka.so.1`` -> the wheel's library.
+
+    Fresh per process, not a fixed path under /tmp: a link left there by an earlier run from
+    another checkout would dangle (or point at another venv's library), and creating it again
+    fails with FileExistsError."""
     found = sorted(_LIBS.glob("librdkafka*.so*"))
     if not found:
         raise AssertionError(f"no librdkafka in {_LIBS}: reinstall the dev dependencies")
-    folder = Path(tempfile.gettempdir()) / f"tierflow-kcat-lib-{os.getuid()}"
-    folder.mkdir(exist_ok=True)
-    link = folder / "librdkafka.so.1"
-    if not link.exists():
-        link.symlink_to(found[0])
+    folder = Path(tempfile.mkdtemp(prefix="tierflow-kcat-lib-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    (folder / "librdkafka.so.1").symlink_to(found[0])
     return folder
 
 
