@@ -134,10 +134,11 @@ def beds_changed(
                 break
             if transfer_id not in seen:
                 seen.add(transfer_id)
+                shown = "r:" + transfer_id in ns.shown
+                if not (shown or full):
+                    continue  # (unpacked only when it may be re-evaluated: a backfill scans)
                 rec = unpack(ns.transfers[transfer_id])
-                if "r:" + transfer_id in ns.shown or (
-                    full and any(ask[2] == site for ask in rec[3])
-                ):
+                if shown or any(ask[2] == site for ask in rec[3]):
                     _redirects(ns, jurisdiction, transfer_id, rec, facilities, out)
 
 
