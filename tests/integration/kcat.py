@@ -32,8 +32,8 @@ def _library_dir() -> Path:
     """A fresh directory of this process holding ``librdkafka.so.1`` -> the wheel's library.
 
     Fresh per process, not a fixed path under /tmp: a link left there by an earlier run from
-    another checkout would dangle (or point at another venv's library), and creating it again
-    fails with FileExistsError."""
+    another checkout can dangle (making it again failed with FileExistsError) or point at
+    that checkout's library."""
     found = sorted(_LIBS.glob("librdkafka*.so*"))
     if not found:
         raise AssertionError(f"no librdkafka in {_LIBS}: reinstall the dev dependencies")
