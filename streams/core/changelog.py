@@ -8,6 +8,16 @@ alerted ids and heaps) and ``<jurisdiction>|`` the jurisdiction's tick watermark
 events. A key whose value is gone is written as ``None`` (a tombstone). In a compacted
 topic the latest record per key is the state: :func:`decode_records` reads it back.
 
+A stock series keeps every snapshot (a late one may land anywhere in it), so it is written
+in segments of :data:`SEGMENT_ROWS` rows, keyed ``…|s|<series id>|<segment number>``, and
+a commit writes the segments from the first row that changed since the state written
+before (:func:`changed_records`'s ``before``). One record per series made every commit
+re-encode and send the series' whole history (~1 MB at 10 000 snapshots), a cost that grew
+with the emergency's length, up to the changelog's record limit (32 MiB, some 300 000
+snapshots). A series written whole by the version before (its key ends with the series id)
+is read as such; :func:`whole_series_keys` names those records, to be tombstoned when the
+state is rewritten.
+
 Tracks are written without what they derive from the case records (confirmation and
 signal times, each facility's first signal): reading back rebuilds that from the cases
 with the rulebook the state was folded with (a track's record stays small however many
@@ -17,7 +27,7 @@ reports it touched (``Namespace.touched``), never by scanning a namespace.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -33,10 +43,10 @@ from streams.core.persist import (
     _deep_tuple,
     _held_in,
     _series_in,
-    _series_out,
     _tuple,
     transfers_in,
 )
+from streams.core.series import Series
 from streams.core.state import (
     TOUCHED_KINDS,
     CoreState,
@@ -51,6 +61,11 @@ from topics.vocabulary import Status
 
 FORMAT = 4
 SEP = "|"
+# Rows of a stock series per record: a new snapshot makes a commit rewrite the segment it
+# lands in (~25 kB when full), a late one the segments from its own on.
+SEGMENT_ROWS = 256
+# The columns of a series a record holds (consumption is summed again when read back).
+_SERIES_COLUMNS = ("times", "eids", "on_hand", "received", "meta", "burn", "cover")
 # kind -> status -> keys a batch (or several) touched
 Touched = Mapping[Status, Mapping[str, Iterable[Any]]]
 
@@ -67,9 +82,13 @@ def jurisdiction_of_key(key: str) -> str | None:
     return jurisdiction if sep else None
 
 
-def changed_records(state: CoreState, touched: Touched) -> dict[str, bytes | None]:
+def changed_records(
+    state: CoreState, touched: Touched, before: CoreState | None = None
+) -> dict[str, bytes | None]:
     """The records of ``state`` that ``touched`` names (None: the key is gone), with the
-    jurisdiction's record and the touched namespaces' own records."""
+    jurisdiction's record and the touched namespaces' own records. ``before``: the state
+    whose records were written last (None: unknown), so that a touched stock series writes
+    only its segments from the first row that differs from it."""
     j = state.jurisdiction
     held = [[t, event_id, encode(ev).decode()] for t, event_id, ev in state.held]
     out: dict[str, bytes | None] = {head_key(j): dumps([FORMAT, state.tick_wm, held])}
@@ -77,11 +96,58 @@ def changed_records(state: CoreState, touched: Touched) -> dict[str, bytes | Non
         ns = state.namespaces[status]
         prefix = f"{j}{SEP}{status}{SEP}"
         out[prefix + "n"] = dumps(_rest_out(ns))
+        old = before.namespaces.get(status) if before is not None else None
         for kind, keys in kinds.items():
+            if kind == "s":
+                for key in keys:
+                    written = old.stock.get(key) if old is not None else None
+                    out.update(_series_records(prefix, key, ns.stock[key], written))
+                continue
             value_of = _VALUE_OUT[kind]
             for key in keys:
                 out[f"{prefix}{kind}{SEP}{_ident(kind, key)}"] = value_of(ns, key)
     return out
+
+
+def whole_series_keys(records: Iterable[str]) -> list[str]:
+    """Of a jurisdiction's record keys, those of stock series written whole (the version
+    before segments): a rewrite of the state tombstones them."""
+    return [
+        key
+        for key in records
+        if key.split(SEP, 3)[2:3] == ["s"] and key.endswith("]")  # ends with the series id
+    ]
+
+
+def _series_records(
+    prefix: str, key: tuple[str, str], series: Series, written: Series | None
+) -> Iterator[tuple[str, bytes]]:
+    """The segments of ``series`` from the first row that differs from ``written``'s."""
+    first = _first_changed_row(series, written)
+    if first == series.n:  # touched, not changed
+        return
+    stem = f"{prefix}s{SEP}{_ident('s', key)}{SEP}"
+    for start in range(first - first % SEGMENT_ROWS, series.n, SEGMENT_ROWS):
+        end = min(start + SEGMENT_ROWS, series.n)
+        columns = [getattr(series, name)[start:end] for name in _SERIES_COLUMNS]
+        yield f"{stem}{start // SEGMENT_ROWS}", dumps([list(key), start, *columns])
+
+
+def _first_changed_row(series: Series, written: Series | None) -> int:
+    """The first row of ``series`` that ``written`` (an older version) does not hold alike.
+    Versions that still share their columns agree on every row the older one sees (a
+    version writes only rows it appended: :class:`streams.core.series.Series`); others
+    are compared a segment at a time."""
+    if written is None:
+        return 0
+    if series.times is written.times and series.burn is written.burn:
+        return written.n
+    for start in range(0, min(series.n, written.n), SEGMENT_ROWS):
+        end, old_end = min(start + SEGMENT_ROWS, series.n), min(start + SEGMENT_ROWS, written.n)
+        for name in _SERIES_COLUMNS:
+            if getattr(series, name)[start:end] != getattr(written, name)[start:old_end]:
+                return start
+    return min(series.n, written.n)
 
 
 def all_records(state: CoreState) -> dict[str, bytes | None]:
@@ -195,15 +261,9 @@ def _track_value(ns: Namespace, key: Any) -> bytes | None:
     return None if track is None else dumps(_track_out(track))
 
 
-def _series_value(ns: Namespace, key: Any) -> bytes | None:
-    series = ns.stock.get(key)
-    return None if series is None else dumps(_series_out(key, series))
-
-
 _VALUE_OUT: dict[str, Callable[[Namespace, Any], bytes | None]] = {
     "c": _case_value,
     "t": _track_value,
-    "s": _series_value,
     "x": _transfer_value,
     "w": lambda ns, key: _dumps_or_none(whole(ns.shown).get(key)),
     "e": lambda ns, key: _dumps_or_none(whole(ns.emitted).get(key)),
@@ -218,6 +278,29 @@ _KEYS_OF: dict[str, Callable[[Namespace], Iterable[Any]]] = {
 }
 
 
+def _series_read(rows: Iterable[tuple[str, Any]]) -> Iterator[tuple[tuple[str, str], Series]]:
+    """The stock series of a namespace's ``s`` records: segments joined in order, or a
+    series written whole; where both are there, the segments (written since)."""
+    whole_rows: dict[str, Any] = {}
+    segments: dict[str, list[Any]] = {}
+    for ident, row in rows:
+        series_id, sep, number = ident.rpartition(SEP)
+        if sep and number.isdigit():
+            segments.setdefault(series_id, []).append(row)
+        else:
+            whole_rows[ident] = row
+    for series_id, parts in segments.items():
+        parts.sort(key=lambda part: part[1])
+        joined: list[Any] = [parts[0][0], *([] for _ in _SERIES_COLUMNS)]
+        for part in parts:
+            if part[1] != len(joined[1]) or part[0] != joined[0]:
+                raise ValueError(f"stock series {series_id}: segment at row {part[1]} is not next")
+            for column, values in zip(joined[1:], part[2:], strict=True):
+                column.extend(values)
+        whole_rows[series_id] = joined
+    return (_series_in(row) for row in whole_rows.values())
+
+
 def _namespace_in(status: str, kinds: dict[str, list[Any]]) -> Namespace:
     def rows(kind: str) -> Iterable[tuple[str, Any]]:
         return ((ident, orjson.loads(blob)) for ident, blob in kinds.get(kind, ()))
@@ -228,7 +311,7 @@ def _namespace_in(status: str, kinds: dict[str, list[Any]]) -> Namespace:
     ns.event_wm = event_wm
     ns.tracks = {track.key: track for track in (_track_in(row) for _, row in rows("t"))}
     ns.cases = Map((cid, pack(_case_in(row))) for cid, row in rows("c"))
-    ns.stock = dict(sorted(_series_in(row) for _, row in rows("s")))
+    ns.stock = dict(sorted(_series_read(rows("s"))))
     ns.tracks = dict(sorted(ns.tracks.items()))
     ns.beds = {item: tuple(sites) for item, sites in beds}
     transfers_in(ns, rows("x"))

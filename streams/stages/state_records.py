@@ -16,6 +16,7 @@ from streams.core.changelog import (
     decode_records,
     head_key,
     jurisdiction_of_key,
+    whole_series_keys,
 )
 from streams.core.state import TOUCHED_KINDS
 from streams.stages.topology import partition_for
@@ -41,7 +42,10 @@ class RecordStore:
     (``bench.decide_memory``: 66 + 22 MiB beside 129 MiB at 600 k events). A whole
     state of the format before (keyed by the bare jurisdiction,
     :func:`streams.core.decode_state`) is read as such, and rewritten as records (its old
-    key tombstoned) the first time it changes."""
+    key tombstoned) the first time it changes; so is a state whose stock series were
+    written whole, before they were written in segments. A flush writes a touched series'
+    segments from the first row that differs from the state held (what the last flush
+    wrote, or what was read)."""
 
     def __init__(self, data: MutableMapping[bytes, bytes], rulebook: Any) -> None:
         self.data = data
@@ -50,7 +54,8 @@ class RecordStore:
         self._touched: dict[str, dict[Status, dict[str, set[Any]]]] = {}
         self._changed: dict[str, CoreState] = {}
         self._flushed: dict[str, CoreState] = {}  # read or written: its records left data
-        self._whole: set[str] = set()  # read from the older format: rewrite every record
+        # read with records of an older layout: rewrite every record, tombstone these keys
+        self._stale: dict[str, list[str]] = {}
         self._unsent: dict[bytes, bytes | None] = {}
 
     def _by_jurisdiction(self) -> dict[str, dict[str, bytes]]:
@@ -70,10 +75,13 @@ class RecordStore:
             return None
         if head_key(jurisdiction) not in records:  # only a whole state of the older format
             state = decode_state(records[jurisdiction])
-            self._whole.add(jurisdiction)
+            self._stale[jurisdiction] = [jurisdiction]
         else:
             per_key = {k: v for k, v in records.items() if k != jurisdiction}
             state = decode_records(jurisdiction, per_key, self.rulebook)
+            stale = whole_series_keys(per_key)
+            if stale:
+                self._stale[jurisdiction] = stale
         self._hold(jurisdiction, state)
         return state
 
@@ -99,12 +107,13 @@ class RecordStore:
         """Encode the records of every state changed since the last call (for
         :meth:`take_unsent`), and hold those states; returns how many."""
         for jurisdiction, state in self._changed.items():
-            if jurisdiction in self._whole:
+            stale = self._stale.pop(jurisdiction, None)
+            if stale is not None:
                 records = all_records(state)
-                records[jurisdiction] = None  # the whole state of the older format
-                self._whole.discard(jurisdiction)
+                records.update(dict.fromkeys(stale))  # tombstones
             else:
-                records = changed_records(state, self._touched.get(jurisdiction, {}))
+                touched = self._touched.get(jurisdiction, {})
+                records = changed_records(state, touched, self._flushed.get(jurisdiction))
             for key, value in records.items():
                 self._unsent[key.encode()] = value
             self._hold(jurisdiction, state)
@@ -122,7 +131,7 @@ class RecordStore:
         """``data`` holds the changelog's records anew (a claim read them back): drop the
         states held and the grouping, and what was noted and not flushed."""
         self._flushed.clear()
-        self._whole.clear()
+        self._stale.clear()
         self._index = None
         self.forget()
 
@@ -138,7 +147,7 @@ class RecordStore:
             del self.data[raw]
         for jurisdiction in [j for j in self._flushed if _partition_of(j) in partitions]:
             del self._flushed[jurisdiction]
-            self._whole.discard(jurisdiction)
+            self._stale.pop(jurisdiction, None)
         self._index = None
         self.forget()
 

@@ -1,6 +1,7 @@
 """A city with a large state (issue 14 item 1): the worker checkpoints it as per-key
-records, is SIGKILLed with half of the cases decided, restarts, recovers the state from
-the changelog and decides the rest. The state in the changelog then equals the pure core's
+records (a hospital's stock series among them, long enough to span several segments), is
+SIGKILLed with half of the records decided, restarts, recovers the state from the
+changelog and decides the rest. The state in the changelog then equals the pure core's
 over the same records (``streams.core.fold``, offline: an independent answer), the whole
 of it (the fingerprint) — nothing lost at the kill, nothing folded twice."""
 
@@ -18,12 +19,11 @@ from aiokafka import AIOKafkaProducer
 from streams.config.settings import Settings
 from streams.core import default_rulebook, fold, state_fingerprint
 from streams.simulate import DEFAULT_START
-from tests.core_events import case
+from tests.core_events import case, stock
 from tests.integration.kafka_helpers import admin_options, signatures, uncommitted
-from topics.codec import decode, encode
-from topics.models import CaseEvent
+from topics.codec import decode_input, encode
 from topics.privacy import scrub_input
-from topics.registry import CASES
+from topics.registry import CASES, STOCK
 
 from .live_support import (
     live_settings,
@@ -31,36 +31,34 @@ from .live_support import (
     running_worker,
     start_worker,
     stop_worker,
+    topic_of,
     wait_decided,
 )
 from .offline_answer import state_fingerprints
 
 CASES_IN_CITY = 20_000  # CI-sized; bench/state.py measures 1 M
+STOCK_EVERY = 20  # a stock report of one hospital after every 20th case: 1 000 snapshots
 
 
 def _lines() -> list[bytes]:
-    return [
-        encode(
-            case(
-                n,
-                DEFAULT_START + timedelta(seconds=20 * n),
-                cls=("suspected", "confirmed")[n % 2],
-                facility=f"H{n % 9}",
-                region=f"51010{n % 5}",
-            )
-        )
-        for n in range(CASES_IN_CITY)
-    ]
+    lines = []
+    for n in range(CASES_IN_CITY):
+        at = DEFAULT_START + timedelta(seconds=20 * n)
+        cls = ("suspected", "confirmed")[n % 2]
+        lines.append(encode(case(n, at, cls=cls, facility=f"H{n % 9}", region=f"51010{n % 5}")))
+        if n % STOCK_EVERY == 0:
+            lines.append(encode(stock(f"n95-{n}", at, "H1", "ppe.n95", 5000.0 - n % 4000)))
+    return lines
 
 
 async def _send(settings: Settings, lines: list[bytes]) -> None:
-    """Every line to the cases topic keyed by its city, signed, acknowledged."""
+    """Every line to its topic keyed by its city, signed, acknowledged."""
     producer = AIOKafkaProducer(**admin_options(settings.kafka_bootstrap), acks="all")
     await producer.start()
     try:
-        topic = CASES.name(settings.topic_prefix)
+        prefix = settings.topic_prefix
         sent = [
-            await producer.send(topic, line, key=b"5101", headers=headers)
+            await producer.send(topic_of(line, prefix), line, key=b"5101", headers=headers)
             for line, headers in zip(lines, signatures(settings, lines), strict=True)
         ]
         await asyncio.gather(*sent)
@@ -70,10 +68,10 @@ async def _send(settings: Settings, lines: list[bytes]) -> None:
 
 def _until_committed_some(settings: Settings, published: int) -> None:
     group = f"{settings.topic_prefix}.decide-intake"
-    topic = CASES.name(settings.topic_prefix)
+    topics = (CASES.name(settings.topic_prefix), STOCK.name(settings.topic_prefix))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        behind = uncommitted(settings.kafka_bootstrap, group, (topic,))
+        behind = uncommitted(settings.kafka_bootstrap, group, topics)
         if 0 < published - sum(behind.values()) < published:
             return
         time.sleep(0.2)
@@ -103,12 +101,6 @@ def test_a_large_city_survives_sigkill_and_recovers_its_state(
     with running_worker(settings, tmp_path / "second.log") as proc:
         wait_decided(settings, proc)
     key = settings.pseudonym_key.get_secret_value().encode()
-    events = [scrub_input(_case_of(line), key) for line in lines]
+    events = [scrub_input(decode_input(line), key) for line in lines]
     states, _ = fold(events, default_rulebook())
     assert state_fingerprints(settings) == {j: state_fingerprint(s) for j, s in states.items()}
-
-
-def _case_of(line: bytes) -> CaseEvent:
-    event = decode(line)
-    assert isinstance(event, CaseEvent)
-    return event

@@ -1,8 +1,9 @@
 """Per-key state records (streams.core.changelog) through the worker's RecordStore: read
 back after any batch they are the state that wrote them (every byte of ``encode_state``,
 ledger included, so the fingerprint too); a batch that changes one case writes a fixed
-number of records however many cases there are; a whole state of the format before is
-read and rewritten as records."""
+number of records however many cases there are, and a snapshot one segment of its stock
+series however long the series; a whole state of the format before, or a series written
+whole, is read and rewritten as records."""
 
 from __future__ import annotations
 
@@ -20,13 +21,14 @@ from streams.core import (
     state_fingerprint,
     step_many,
 )
-from streams.core.changelog import decode_records
-from streams.core.persist import StateDecodeError
+from streams.core.changelog import SEGMENT_ROWS, decode_records
+from streams.core.compact import dumps
+from streams.core.persist import StateDecodeError, _series_out
 from streams.simulate import DEFAULT_START, generate, rulebook_for
 from streams.stages.state_records import RecordStore
-from tests.core_events import case
+from tests.core_events import case, stock
 from tests.folding import send_unsent, valid_records
-from topics.models import CaseEvent
+from topics.models import CaseEvent, StockEvent
 from topics.outputs import Tick
 from topics.registry import jurisdiction_of
 
@@ -193,3 +195,71 @@ def test_a_state_read_or_written_leaves_the_local_copy_until_it_is_reloaded() ->
     store.reloaded()
     again = store.get("5101")
     assert again is not None and encode_state(again) == encode_state(got)
+
+
+SERIES = ("H1", "ppe.n95")
+
+
+def _snapshots(count: int, start: int = 0) -> list[StockEvent]:
+    """Hourly N95 reports of one hospital, from hour ``start``."""
+    return [
+        stock(f"n95-{k}", DEFAULT_START + timedelta(hours=k), *SERIES, 5000.0 - 7 * k % 400)
+        for k in range(start, start + count)
+    ]
+
+
+def _series_keys_of_one_more_snapshot(rows: int) -> list[bytes]:
+    store = RecordStore({}, RULES)
+    states: dict[str, CoreState] = {}
+    _fold(store, states, _snapshots(rows))
+    store.flush()
+    store.take_unsent()
+    _fold(store, states, _snapshots(1, start=rows))
+    store.flush()
+    return [key for records in store.take_unsent().values() for key in records if b"|s|" in key]
+
+
+def test_a_new_snapshot_writes_the_one_segment_it_lands_in_however_long_the_series() -> None:
+    for rows in (300, 3000):
+        (key,) = _series_keys_of_one_more_snapshot(rows)
+        assert key.endswith(f"|{rows // SEGMENT_ROWS}".encode())
+
+
+def test_late_snapshots_across_segments_read_back_after_every_commit() -> None:
+    """In-order snapshots append to the columns the written state shares; late ones land
+    in old segments (the columns copied): both are written from the row that changed."""
+    snapshots = _snapshots(700)
+    late = [s for k, s in enumerate(snapshots) if k % 97 == 5]  # rows 5, 102, …, 587
+    on_time = [s for s in snapshots if s not in late]
+    store = RecordStore({}, RULES)
+    states: dict[str, CoreState] = {}
+    changelog: dict[bytes, bytes] = {}
+    for batch in [on_time[i : i + 150] for i in range(0, len(on_time), 150)] + [late[:3], late[3:]]:
+        _fold(store, states, batch)
+        store.flush()
+        _read_back(store, changelog, states, RULES)
+    assert states["5101"].namespaces["Actual"].stock[SERIES].n == 700
+
+
+def test_a_series_written_whole_is_read_then_rewritten_in_segments() -> None:
+    store = RecordStore({}, RULES)
+    states: dict[str, CoreState] = {}
+    _fold(store, states, _snapshots(600))
+    store.flush()
+    changelog: dict[bytes, bytes] = {}
+    send_unsent(store, changelog)
+    # the series as the version before wrote it: whole, keyed by its id alone
+    old = {key: value for key, value in changelog.items() if b"|s|" not in key}
+    whole_key = b'5101|Actual|s|["H1","ppe.n95"]'
+    old[whole_key] = dumps(_series_out(SERIES, states["5101"].namespaces["Actual"].stock[SERIES]))
+    reader = RecordStore(dict(old), RULES)
+    got = reader.get("5101")
+    assert got is not None and encode_state(got) == encode_state(states["5101"])
+    after, _ = step_many(got, _snapshots(1, start=600), RULES)
+    reader.changed("5101", got, after)
+    reader.flush()
+    send_unsent(reader, old)  # every segment written, the whole record tombstoned
+    assert whole_key not in old
+    assert len([key for key in old if b"|s|" in key]) == 601 // SEGMENT_ROWS + 1
+    again = RecordStore(old, RULES).get("5101")
+    assert again is not None and encode_state(again) == encode_state(after)
