@@ -20,7 +20,7 @@ from aiokafka import TopicPartition
 
 from streams.config.kafka_security import aiokafka_options
 from streams.config.settings import load_settings
-from streams.live.intake import batch_consumer
+from streams.live.batch_consumer import batch_consumer
 
 
 @dataclass(frozen=True)

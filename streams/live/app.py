@@ -137,7 +137,9 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
     app.agent(partition_holder)(hold_partitions)
     app.on_partitions_revoked.connect(on_revoked)
     app.on_rebalance_complete.connect(on_recovered)
-    app.timer(interval=settings.tick_interval_s)(_tick_writer(app, clock, ticks_topic, held_ticks))
+    app.timer(interval=settings.tick_interval_s)(
+        _tick_writer(app, clock, ticks_topic, held_ticks, lambda: intake.waiting)
+    )
     app.timer(interval=metrics.LAG_REFRESH_S)(refresh_lag)
     _beat(app, heartbeat, settings.worker_heartbeat_s)
     app.task(read_inputs)
@@ -295,15 +297,20 @@ def _decider(
 
 
 def _tick_writer(
-    app: Any, clock: TickClock, ticks_topic: str, held: Callable[[], frozenset[int]]
+    app: Any,
+    clock: TickClock,
+    ticks_topic: str,
+    held: Callable[[], frozenset[int]],
+    waiting: Callable[[], frozenset[int]],
 ) -> Callable[[], Awaitable[None]]:
     """The timer that writes a tick to each ticks partition this worker holds (``held``:
-    claimed in the current generation, not merely in the consumer's newest assignment)."""
+    claimed in the current generation, not merely in the consumer's newest assignment);
+    one with records ``waiting`` gets its own event time (streams.stages.ticks)."""
 
     async def write_ticks() -> None:
         sends = [
             await app.producer.send(ticks_topic, None, encode(tick), partition, None, None)
-            for partition, tick in clock.next_ticks(datetime.now(UTC), held())
+            for partition, tick in clock.next_ticks(datetime.now(UTC), held(), waiting())
         ]
         await asyncio.gather(*sends)
 

@@ -9,8 +9,8 @@ not read yet and escalated again when they came, each change emitted and retract
 the cases topic's pace, a catch-up decides what a worker that had kept up would have.
 
 The rule: records are released oldest Kafka timestamp first, across every partition the
-worker reads (the worker's event clock, which its ticks carry, is the newest event time it
-decided: a partition left behind would see it run ahead of its own records); none of a
+worker reads (partitions in step too, so one left behind is the exception; its ticks wait
+for it, :mod:`streams.stages.ticks`); none of a
 partition number (a jurisdiction's records are all on one) is released while a topic of
 that partition has nothing held and is ``behind`` (the broker has records it has not
 fetched yet), since its next record may be older. A topic read to its end holds nothing
@@ -83,6 +83,10 @@ class InStep(Generic[M]):
             elif tp in behind:
                 blocked.add(tp.partition)
         return out
+
+    def holding(self) -> set[int]:
+        """The partition numbers with records held."""
+        return {tp.partition for tp, held in self._held.items() if held}
 
     def full(self, hold: int) -> set[TopicPartition]:
         """The topic-partitions holding at least ``hold`` records (to pause fetching)."""

@@ -48,6 +48,7 @@ from typing import Any, TypeAlias, TypeVar
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.live import journal
+from streams.live.batch_consumer import batch_consumer
 from streams.live.in_step import InStep
 from streams.live.journal_read import (
     behind_commit,
@@ -113,6 +114,7 @@ class Intake:
         self.kafka = kafka  # aiokafka client options (streams.config.kafka_security)
         self._consumer: AIOKafkaConsumer | None = None  # made in run(): it needs the loop
         self._partitions: frozenset[int] | None = None  # None: nothing to read (rebalance)
+        self._waiting: frozenset[int] = frozenset()
         self._generation = 0  # moves on every revoke and assign
         self._assigned = asyncio.Event()
         self._committed: dict[TopicPartition, int] = {}
@@ -127,7 +129,7 @@ class Intake:
     def assign(self, partitions: Iterable[int]) -> None:
         """Faust's rebalance is complete (tables recovered): read these partitions."""
         self._generation += 1
-        self._partitions = frozenset(partitions)
+        self._partitions = self._waiting = frozenset(partitions)  # unread yet
         self._assigned.set()
         log.info("decide intake: partitions %s", sorted(self._partitions))
 
@@ -183,7 +185,9 @@ class Intake:
                 )
                 stepped = {tp: ms for tp, ms in fetched.items() if tp.topic in self.in_step}
                 self._in_step.add(stepped)
-                released = self._in_step.release(await self._behind(consumer), self.batch_max)
+                behind = await self._behind(consumer)
+                released = self._in_step.release(behind, self.batch_max)
+                self._waiting = frozenset({tp.partition for tp in behind} | self._in_step.holding())
                 released.update((tp, ms) for tp, ms in fetched.items() if tp not in stepped)
                 self._hold(consumer)
                 # in decide order (journal.in_order) without sorting every record: each
@@ -331,6 +335,12 @@ class Intake:
         return self._partitions is not None
 
     @property
+    def waiting(self) -> frozenset[int]:
+        """The partition numbers with records of the topics read in step that are not
+        decided yet (held, or at the broker and not fetched): their ticks wait for them."""
+        return self._waiting
+
+    @property
     def generation(self) -> int:
         """Moves on every revoke and assign: a batch handed over in an older generation is
         not to be decided (:meth:`run`)."""
@@ -383,17 +393,3 @@ async def _settled(futures: list[asyncio.Future[None]]) -> None:
     await asyncio.wait(futures)
     for future in futures:
         future.result()
-
-
-def batch_consumer(kafka: Mapping[str, Any], group: str | None) -> AIOKafkaConsumer:
-    """A consumer for whole-batch ``getmany`` reads: large fetches, nothing committed
-    by itself, the earliest offset where none is committed. (bench/raw_consume.py reads
-    with the same consumer, so the ratio it prints compares like with like.)"""
-    return AIOKafkaConsumer(
-        **kafka,
-        group_id=group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=4 << 20,
-        fetch_max_bytes=64 << 20,
-    )

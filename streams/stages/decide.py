@@ -98,6 +98,11 @@ def _feed_key(output: Output) -> bytes:
 _partition_of = functools.cache(partition_for)
 
 
+def _keep_newest(newest: dict[Any, datetime], key: Any, at: datetime) -> None:
+    if key not in newest or at > newest[key]:
+        newest[key] = at
+
+
 @dataclass
 class _Batch:
     """What one batch gathers before the core runs."""
@@ -108,7 +113,8 @@ class _Batch:
     inputs: list[tuple[str, BaseModel]] = field(default_factory=list)
     consumed: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
     rejected: Counter[tuple[str, str]] = field(default_factory=Counter)
-    newest: dict[str, datetime] = field(default_factory=dict)
+    newest: dict[str, datetime] = field(default_factory=dict)  # by topic, first sight
+    decided_time: dict[int, datetime] = field(default_factory=dict)  # by partition
     newest_tick: datetime | None = None
 
 
@@ -216,8 +222,9 @@ class Decider:
         self.observer.count_outputs(o.topic for o in batch.out)
         self.observer.count_consumed(batch.consumed)
         self.observer.count_rejected(batch.rejected)
+        for partition, newest in batch.decided_time.items():
+            self.clock.observe(partition, newest)  # the event time decided there
         for topic, newest in batch.newest.items():
-            self.clock.observe(newest)  # the batch's newest Actual event time per topic
             self.observer.set_event_time_lag(topic, (now - newest).total_seconds())
         return Decided(batch.out, batch.inputs)
 
@@ -301,9 +308,7 @@ class Decider:
             source = event.source
             batch.consumed[(topic, event.kind, source.agency_type, source.agency_id)] += 1
             if event.status == "Actual":
-                newest = batch.newest.get(topic)
-                if newest is None or event.occurred_at > newest:
-                    batch.newest[topic] = event.occurred_at
+                _keep_newest(batch.newest, topic, event.occurred_at)
             if self.decided_log:
                 key = jurisdiction.encode()
                 batch.out.append(Emitted(self._decided_topic, key, event, target))
@@ -311,6 +316,8 @@ class Decider:
             batch.out.append(Emitted(self._rekeyed_topic, jurisdiction.encode(), event, target))
             return
         batch.events.setdefault(jurisdiction, []).append(event)
+        if event.status == "Actual":
+            _keep_newest(batch.decided_time, target, event.occurred_at)
         # the exact type: a failing isinstance on a pydantic model is slow (every event)
         if type(event) is IncidentEvent and feeds_rollup(event, self.rulebook):
             feed_key = event.incident_id.encode()

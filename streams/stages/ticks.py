@@ -8,18 +8,28 @@ Two modes (setting ``tick_clock``):
 
 - ``wall`` — ticks carry the wall clock (production: agencies report in real time).
 - ``event`` — ticks carry the highest ``occurred_at`` of the ``Actual`` events this worker
-  has decoded, capped at the wall clock so one future-dated record cannot fast-forward
+  has decided, capped at the wall clock so one future-dated record cannot fast-forward
   every deadline; a partition gets a tick only when that watermark moved past the last
   tick it got from this clock (a partition gained in a rebalance gets the watermark at
   once: its events held ahead of its clock would otherwise wait for the next event, which
   at the end of a stream never comes). Demos and tests
   replay scenarios whose event times lie in the past: wall-clock ticks would make every
   task overdue at once, the watermark keeps scenario time.
+
+In both modes a partition with records **waiting** (read or at the broker, not decided
+yet: a catch-up, the reader told :meth:`TickClock.next_ticks`) gets no tick later than the
+newest Actual event time decided on that partition itself. Why: ticks are decided as soon
+as they are read, and in a catch-up one partition falls behind the others (its fetches
+come later). A tick carrying the others' time, or the wall clock after an outage, reached
+it ahead of its own records: its tiers settled at that time for want of cases not read
+yet, de-escalated, and escalated again when the cases came — every 5–10 records over a
+long backlog (BENCHMARKS.md, sixteenth session). Held to its own time, a partition sees
+what a worker that had kept up would have; caught up, it gets the clock again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from datetime import datetime
 from typing import Literal
 
@@ -29,32 +39,41 @@ TickMode = Literal["wall", "event"]
 
 
 class TickClock:
-    """Decides the ticks of each round: per partition, the clock's time when it is later
-    than the last tick that partition got from this clock."""
+    """Decides the ticks of each round: per partition, the clock's time (its own event time
+    while records wait for it) when it is later than the last tick that partition got."""
 
     def __init__(self, mode: TickMode) -> None:
         self.mode = mode
         self._watermark: datetime | None = None
+        self._decided: dict[int, datetime] = {}  # per partition: newest Actual event time
         self._last: dict[int, datetime] = {}
 
-    def observe(self, occurred_at: datetime) -> None:
-        """Note the event time of an Actual event (event mode's watermark)."""
+    def observe(self, partition: int, occurred_at: datetime) -> None:
+        """Note the event time of an Actual event decided on ``partition``."""
         if self._watermark is None or occurred_at > self._watermark:
             self._watermark = occurred_at
+        seen = self._decided.get(partition)
+        if seen is None or occurred_at > seen:
+            self._decided[partition] = occurred_at
 
-    def next_ticks(self, now: datetime, partitions: Iterable[int]) -> list[tuple[int, Tick]]:
+    def next_ticks(
+        self, now: datetime, partitions: Iterable[int], waiting: Set[int] = frozenset()
+    ) -> list[tuple[int, Tick]]:
         """The ticks for this round to the ``partitions`` held now, none earlier than or
-        equal to the last one a partition got."""
-        if self.mode == "wall":
-            at = now
-        elif self._watermark is None:
-            return []
-        else:
-            at = min(self._watermark, now)
-        behind = [p for p in partitions if p not in self._last or self._last[p] < at]
-        for partition in behind:
-            self._last[partition] = at
-        return ticks_for(at, behind)
+        equal to the last one a partition got; those in ``waiting`` (records not decided
+        yet) no later than their own newest event time, and none before they have one."""
+        clock = now if self.mode == "wall" else self._watermark
+        ticks: list[tuple[int, Tick]] = []
+        for partition in sorted(partitions):
+            at = self._decided.get(partition) if partition in waiting else clock
+            if at is None:
+                continue
+            at = min(at, now)
+            last = self._last.get(partition)
+            if last is None or last < at:
+                self._last[partition] = at
+                ticks.extend(ticks_for(at, [partition]))
+        return ticks
 
 
 def ticks_for(at: datetime, partitions: list[int]) -> list[tuple[int, Tick]]:

@@ -37,9 +37,10 @@ def test_a_topic_behind_holds_its_partition_back_at_the_oldest_record_it_may_pre
     released = held.release({CASES}, limit=100)
     # cases 5, stock 10, cases 15; then the cases topic is empty and the broker has more
     assert _stamps(released) == {"cases-0": [5, 15], "stock-0": [10]}
-    assert len(held) == 3
+    assert len(held) == 3 and held.holding() == {0}
     held.add({CASES: [_Msg(2, 35)]})
     assert _stamps(held.release(set(), limit=100)) == {"stock-0": [20, 30, 40], "cases-0": [35]}
+    assert held.holding() == set()
 
 
 def test_a_topic_read_to_its_end_holds_nothing_back() -> None:

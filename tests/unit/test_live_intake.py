@@ -541,3 +541,30 @@ def test_a_topic_partition_paused_for_holding_too_much_still_holds_its_partition
         assert await behind_after(60) == set()  # stuck: it holds nothing back any more
 
     asyncio.run(scenario())
+
+
+def test_a_partition_waits_while_its_records_are_at_the_broker_or_held(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the tick writer holds back (``Intake.waiting``): from the assignment until the
+    partition's records read in step are all decided."""
+    consumer = _Consumer()
+    seen: list[frozenset[int]] = []
+
+    async def scenario() -> None:
+        intake = _intake(consumer, monkeypatch)
+        intake.batch_max, intake.in_step = 1, frozenset({"t"})
+
+        async def decide(records: list[Record], generation: int) -> None:
+            seen.append(intake.waiting)
+
+        running = asyncio.ensure_future(intake.run(decide, consumer.commit))
+        intake.assign([0])
+        assert intake.waiting == {0}  # nothing read yet
+        await _until(lambda: len(seen) == 3)
+        await asyncio.sleep(0.05)
+        assert intake.waiting == frozenset()
+        running.cancel()
+
+    asyncio.run(scenario())
+    assert seen == [{0}, {0}, frozenset()]  # offsets 1-2, then 2, at the broker; then none
