@@ -63,7 +63,8 @@ Decisions:
   (jurisdiction None: every jurisdiction of that partition) every ``tick_interval_s``;
   the decide agent reads them back like events, so a replay sees the same time.
   ``tick_clock``: ``wall`` (production) or ``event`` (the highest Actual ``occurred_at``
-  seen, capped at the wall clock; for scenarios dated in the past) — see
+  decided, capped at the wall clock; for scenarios dated in the past). A partition with
+  records still to read (``Intake.waiting``) gets no tick past its own progress — see
   :mod:`streams.stages.ticks`.
 - **Outputs.** Escalations, tasks and alerts go to their topics with ``decided_at`` (the
   only wall-clock time in a decision); incident states and stock levels to internal

@@ -305,7 +305,7 @@ def _tick_writer(
 ) -> Callable[[], Awaitable[None]]:
     """The timer that writes a tick to each ticks partition this worker holds (``held``:
     claimed in the current generation, not merely in the consumer's newest assignment);
-    one with records ``waiting`` gets its own event time (streams.stages.ticks)."""
+    one with records ``waiting`` gets its own progress (streams.stages.ticks)."""
 
     async def write_ticks() -> None:
         sends = [

@@ -55,7 +55,7 @@ from streams.core.checks import Problem
 from streams.core.compiled import Compiled
 from streams.stages.batch import CoreStateStore, Decided, Emitted, Outgoing, Record
 from streams.stages.observer import QUIET, StageObserver, reason_class
-from streams.stages.ticks import TickClock
+from streams.stages.ticks import TickClock, keep_newest
 from streams.stages.topology import (
     DECIDED,
     INCIDENT_STATES,
@@ -98,11 +98,6 @@ def _feed_key(output: Output) -> bytes:
 _partition_of = functools.cache(partition_for)
 
 
-def _keep_newest(newest: dict[Any, datetime], key: Any, at: datetime) -> None:
-    if key not in newest or at > newest[key]:
-        newest[key] = at
-
-
 @dataclass
 class _Batch:
     """What one batch gathers before the core runs."""
@@ -115,6 +110,7 @@ class _Batch:
     rejected: Counter[tuple[str, str]] = field(default_factory=Counter)
     newest: dict[str, datetime] = field(default_factory=dict)  # by topic, first sight
     decided_time: dict[int, datetime] = field(default_factory=dict)  # by partition
+    arrived: dict[int, datetime] = field(default_factory=dict)  # by partition read
     newest_tick: datetime | None = None
 
 
@@ -209,6 +205,8 @@ class Decider:
                 self._take_tick(record, batch, now)
             else:
                 self._take_event(record, batch, now)
+                if record.received_at is not None:
+                    keep_newest(batch.arrived, record.partition, record.received_at)
         for partition, ticks in batch.ticks.items():
             for jurisdiction in self._jurisdictions_of(partition):
                 batch.events.setdefault(jurisdiction, []).extend(ticks)
@@ -224,6 +222,8 @@ class Decider:
         self.observer.count_rejected(batch.rejected)
         for partition, newest in batch.decided_time.items():
             self.clock.observe(partition, newest)  # the event time decided there
+        for partition, newest in batch.arrived.items():
+            self.clock.arrived(partition, newest)
         for topic, newest in batch.newest.items():
             self.observer.set_event_time_lag(topic, (now - newest).total_seconds())
         return Decided(batch.out, batch.inputs)
@@ -308,7 +308,7 @@ class Decider:
             source = event.source
             batch.consumed[(topic, event.kind, source.agency_type, source.agency_id)] += 1
             if event.status == "Actual":
-                _keep_newest(batch.newest, topic, event.occurred_at)
+                keep_newest(batch.newest, topic, event.occurred_at)
             if self.decided_log:
                 key = jurisdiction.encode()
                 batch.out.append(Emitted(self._decided_topic, key, event, target))
@@ -317,7 +317,7 @@ class Decider:
             return
         batch.events.setdefault(jurisdiction, []).append(event)
         if event.status == "Actual":
-            _keep_newest(batch.decided_time, target, event.occurred_at)
+            keep_newest(batch.decided_time, target, event.occurred_at)
         # the exact type: a failing isinstance on a pydantic model is slow (every event)
         if type(event) is IncidentEvent and feeds_rollup(event, self.rulebook):
             feed_key = event.incident_id.encode()

@@ -17,13 +17,17 @@ Two modes (setting ``tick_clock``):
   task overdue at once, the watermark keeps scenario time.
 
 In both modes a partition with records **waiting** (read or at the broker, not decided
-yet: a catch-up, the reader told :meth:`TickClock.next_ticks`) gets no tick later than the
-newest Actual event time decided on that partition itself. Why: ticks are decided as soon
+yet: a catch-up; the reader tells :meth:`TickClock.next_ticks`) gets no tick later than
+its own progress: with the event clock, the newest Actual event time decided on that
+partition; with the wall clock, the newest broker arrival time (LogAppendTime) decided on
+it, so after an outage its clock moves as it did for the records when they came, and a
+worker behind a busy stream ticks at what it has decided, not at agencies' event times
+(the event time where the topics carry no arrival time). Why: ticks are decided as soon
 as they are read, and in a catch-up one partition falls behind the others (its fetches
 come later). A tick carrying the others' time, or the wall clock after an outage, reached
 it ahead of its own records: its tiers settled at that time for want of cases not read
-yet, de-escalated, and escalated again when the cases came — every 5–10 records over a
-long backlog (BENCHMARKS.md, sixteenth session). Held to its own time, a partition sees
+yet, stood down, and rose again when the cases came — every 5–10 records over a long
+backlog (BENCHMARKS.md, sixteenth session). Held to its own progress, a partition sees
 what a worker that had kept up would have; caught up, it gets the clock again.
 """
 
@@ -31,41 +35,51 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Set
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from topics.outputs import Tick
 
 TickMode = Literal["wall", "event"]
+K = TypeVar("K")
 
 
 class TickClock:
-    """Decides the ticks of each round: per partition, the clock's time (its own event time
+    """Decides the ticks of each round: per partition, the clock's time (its own progress
     while records wait for it) when it is later than the last tick that partition got."""
 
     def __init__(self, mode: TickMode) -> None:
         self.mode = mode
         self._watermark: datetime | None = None
         self._decided: dict[int, datetime] = {}  # per partition: newest Actual event time
+        self._arrived: dict[int, datetime] = {}  # per partition: newest arrival decided
         self._last: dict[int, datetime] = {}
 
     def observe(self, partition: int, occurred_at: datetime) -> None:
         """Note the event time of an Actual event decided on ``partition``."""
         if self._watermark is None or occurred_at > self._watermark:
             self._watermark = occurred_at
-        seen = self._decided.get(partition)
-        if seen is None or occurred_at > seen:
-            self._decided[partition] = occurred_at
+        keep_newest(self._decided, partition, occurred_at)
+
+    def arrived(self, partition: int, received_at: datetime) -> None:
+        """Note the broker's arrival time of a record decided on ``partition``."""
+        keep_newest(self._arrived, partition, received_at)
+
+    def _progress(self, partition: int) -> datetime | None:
+        """How far ``partition`` is decided, in this clock's time."""
+        if self.mode == "wall" and partition in self._arrived:
+            return self._arrived[partition]
+        return self._decided.get(partition)
 
     def next_ticks(
         self, now: datetime, partitions: Iterable[int], waiting: Set[int] = frozenset()
     ) -> list[tuple[int, Tick]]:
         """The ticks for this round to the ``partitions`` held now, none earlier than or
         equal to the last one a partition got; those in ``waiting`` (records not decided
-        yet) no later than their own newest event time, and none before they have one."""
+        yet) no later than their own progress, and none before they have some."""
         clock = now if self.mode == "wall" else self._watermark
         ticks: list[tuple[int, Tick]] = []
         for partition in sorted(partitions):
-            at = self._decided.get(partition) if partition in waiting else clock
+            at = self._progress(partition) if partition in waiting else clock
             if at is None:
                 continue
             at = min(at, now)
@@ -74,6 +88,12 @@ class TickClock:
                 self._last[partition] = at
                 ticks.extend(ticks_for(at, [partition]))
         return ticks
+
+
+def keep_newest(newest: dict[K, datetime], key: K, at: datetime) -> None:
+    """Note ``at`` under ``key`` unless a later time is there."""
+    if key not in newest or at > newest[key]:
+        newest[key] = at
 
 
 def ticks_for(at: datetime, partitions: list[int]) -> list[tuple[int, Tick]]:

@@ -12,9 +12,20 @@ from typing import Any
 import orjson
 
 from streams.live.app import _tick_writer
-from streams.stages.batch import Outgoing
+from streams.stages.batch import Outgoing, Record
 from streams.stages.ticks import TickClock
-from tests.unit.test_live_decide import OTHER, SAME_A, T0, DictStore, case, decider, on, raw, rec
+from tests.unit.test_live_decide import (
+    OTHER,
+    SAME_A,
+    T0,
+    DictStore,
+    P,
+    case,
+    decider,
+    on,
+    raw,
+    rec,
+)
 from topics.codec import decode_tick, encode
 from topics.outputs import Tick
 
@@ -64,6 +75,30 @@ def test_a_tick_does_not_run_ahead_of_a_partition_left_behind() -> None:
     assert tiers(out, SAME_A) == [None]
 
 
+def arrived(value: bytes, offset: int, day: float) -> Record:
+    """A record of partition 4's cases topic that reached the broker on ``day`` after T0."""
+    received = T0 + timedelta(days=day, minutes=1)
+    return Record(f"{P}.cases.v1", 4, offset, None, value, (), received)
+
+
+def test_after_an_outage_the_wall_clock_moves_as_the_records_arrived() -> None:
+    """The worker was down for the month after day 0; its city's cases of days 0 and 6.5
+    wait at the broker. Ticks carry each decided record's arrival, not the month later:
+    the city stays at IV through its backlog, and stands down once caught up."""
+    d = decider(DictStore(), mode="wall")
+    assert tiers(d.process([arrived(confirmed("a", SAME_A, 0), 0, 0)]), SAME_A) == ["IV"]
+    ticks = d.clock.next_ticks(WALL, [4], waiting={4})
+    assert [(p, t.tick_at) for p, t in ticks] == [(4, T0 + timedelta(minutes=1))]
+    assert tiers(d.process([rec("ticks", encode(t), p, offset=1) for p, t in ticks]), SAME_A) == []
+    d.process([arrived(confirmed("a2", SAME_A, 6.5), 1, 6.5)])
+    ticks = d.clock.next_ticks(WALL, [4], waiting={4})
+    assert tiers(d.process([rec("ticks", encode(t), p, offset=2) for p, t in ticks]), SAME_A) == []
+    ticks = d.clock.next_ticks(WALL, [4])  # caught up: the wall clock
+    assert [(p, t.tick_at) for p, t in ticks] == [(4, WALL)]
+    out = d.process([rec("ticks", encode(t), p, offset=3) for p, t in ticks])
+    assert tiers(out, SAME_A) == [None]
+
+
 class _Producer:
     """What the tick writer sends, by partition."""
 
@@ -81,7 +116,7 @@ class _Producer:
 
 def test_the_tick_writer_holds_the_partitions_the_intake_is_waiting_for() -> None:
     clock = TickClock("wall")
-    clock.observe(4, T0)
+    clock.arrived(4, T0)
     app = type("App", (), {"producer": _Producer()})()
     write = _tick_writer(
         app, clock, "ticks", lambda: frozenset({3, 4, 5}), lambda: frozenset({4, 5})

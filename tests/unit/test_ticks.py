@@ -75,6 +75,17 @@ def test_a_partition_with_records_waiting_gets_its_own_event_time_in_either_mode
         assert _times(ticks) == [(0, clock_at), (1, clock_at)], mode
 
 
+def test_a_waiting_partition_gets_its_records_arrival_with_the_wall_clock() -> None:
+    """Agencies' event times say when things happened, arrivals when the worker would have
+    decided them had it kept up: the wall clock's progress is the newest arrival."""
+    wall, event = TickClock("wall"), TickClock("event")
+    for clock in (wall, event):
+        clock.observe(1, at(10))
+        clock.arrived(1, WALL - timedelta(hours=1))
+    assert _times(wall.next_ticks(WALL, [1], waiting={1})) == [(1, WALL - timedelta(hours=1))]
+    assert _times(event.next_ticks(WALL, [1], waiting={1})) == [(1, at(10))]
+
+
 def test_one_tick_per_owned_partition_with_an_id_that_names_both() -> None:
     ticks = ticks_for(at(0), [5, 0, 3])
     assert [p for p, _ in ticks] == [0, 3, 5]
