@@ -49,15 +49,12 @@ class TickClock:
 
     def __init__(self, mode: TickMode) -> None:
         self.mode = mode
-        self._watermark: datetime | None = None
         self._decided: dict[int, datetime] = {}  # per partition: newest Actual event time
         self._arrived: dict[int, datetime] = {}  # per partition: newest arrival decided
         self._last: dict[int, datetime] = {}
 
     def observe(self, partition: int, occurred_at: datetime) -> None:
         """Note the event time of an Actual event decided on ``partition``."""
-        if self._watermark is None or occurred_at > self._watermark:
-            self._watermark = occurred_at
         keep_newest(self._decided, partition, occurred_at)
 
     def arrived(self, partition: int, received_at: datetime) -> None:
@@ -76,7 +73,8 @@ class TickClock:
         """The ticks for this round to the ``partitions`` held now, none earlier than or
         equal to the last one a partition got; those in ``waiting`` (records not decided
         yet) no later than their own progress, and none before they have some."""
-        clock = now if self.mode == "wall" else self._watermark
+        # the event clock's watermark: the newest over every partition
+        clock = now if self.mode == "wall" else max(self._decided.values(), default=None)
         ticks: list[tuple[int, Tick]] = []
         for partition in sorted(partitions):
             at = self._progress(partition) if partition in waiting else clock
