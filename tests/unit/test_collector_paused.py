@@ -1,6 +1,8 @@
 """The cyclic collector is off while a decide batch is folded and as before afterwards
-(streams/ops/runtime.py ``collector_paused``, used by streams/live/app.py's decide batch);
-a review's batch is frozen without a collection (streams/replay/session.py)."""
+(streams/ops/runtime.py ``collector_paused``, used by streams/live/app.py's decide batch),
+off while the landing gathers, lands and commits a batch, then its young generation
+collected and the collector on between batches (streams/live/landing.py); a review's batch
+is frozen without a collection (streams/replay/session.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from streams.live import landing as landing_module
 from streams.live.app import _decide_batch
 from streams.ops.runtime import collector_paused
 from streams.replay.session import _collector_paused as review_batch
@@ -71,6 +74,64 @@ def test_a_decide_batch_is_folded_with_the_collector_paused_and_sent_after() -> 
     asyncio.run(decide())
     assert decider.collecting == [False]
     assert outputs.collecting == [True]
+    assert gc.isenabled()
+
+
+class _Client:
+    def __init__(self, *topics: str, **settings: Any) -> None:
+        pass
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.usefixtures("collector_on")
+def test_a_landing_batch_is_gathered_landed_and_committed_with_the_collector_paused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(landing_module, "AIOKafkaConsumer", _Client)
+    monkeypatch.setattr(landing_module, "AIOKafkaProducer", _Client)
+    stage = landing_module.Landing(kafka={}, prefix="unit", sinks={}, pseudonym_key=b"k")
+    seen: list[tuple[str, bool]] = []
+    batches = [{"a partition": ["a record"]}, {"a partition": ["another"]}]
+
+    def note(step: str, result: Any = None) -> Any:
+        seen.append((step, gc.isenabled()))
+        return result
+
+    async def gather(consumer: Any) -> Any:
+        if not batches:
+            raise _Stop
+        return note("gather", batches.pop(0))
+
+    async def after(*args: Any) -> None:
+        note("between batches")
+
+    async def commit(consumer: Any, batch: Any) -> None:
+        note("commit")
+
+    async def dead_letter(producer: Any, refused: Any) -> None:
+        note("dead-letter")
+
+    monkeypatch.setattr(stage, "_gather", gather)
+    monkeypatch.setattr(stage, "plan", lambda batch: note("plan", ["a write"]))
+    monkeypatch.setattr(stage, "land", lambda writes: note("land", []))  # in a thread
+    monkeypatch.setattr(stage, "_dead_letter", dead_letter)
+    monkeypatch.setattr(stage, "_commit", commit)
+    monkeypatch.setattr(stage, "_refresh_lag", after)
+    monkeypatch.setattr(gc, "collect", lambda generation=2: note(f"collect {generation}", 0))
+    with pytest.raises(_Stop):
+        asyncio.run(stage.run(["unit.alerts.v1"]))
+    batch = [("gather", False), ("plan", False), ("land", False), ("dead-letter", False)]
+    batch += [("commit", False), ("collect 0", True), ("between batches", True)]
+    assert seen == batch + batch
     assert gc.isenabled()
 
 
