@@ -148,7 +148,11 @@ class Landing(LandingPlan):
         call, so the young-generation collections inside re-scanned and promoted them over
         and over: a fifth of this process's CPU at 5 M bench events (BENCHMARKS.md,
         eighteenth session). Returning frees them by reference counting, so the collection
-        after it scans little more than the cycles they left."""
+        after it scans little more than the cycles they left. The older generations are
+        still collected by CPython's own schedule, which runs as the pause ends whenever
+        the batch allocated more than it freed past the threshold. In a worker running
+        both stages in one process, the decide stage's reading between its batches runs
+        inside this pause too (its batches pause the collector themselves)."""
         batch = await self._gather(consumer)
         if batch:
             writes = self.plan(batch)
