@@ -129,10 +129,18 @@ class Landing(LandingPlan):
         try:
             await producer.start()
             while True:
+                # The cyclic collector is paused over a batch (an outage's retries too;
+                # they allocate little): a gathered second of records and the rows made
+                # of them live through it, and young collections inside re-scanned and
+                # promoted them over and over, a fifth of this process's CPU at 5 M bench
+                # events (BENCHMARKS.md, eighteenth session). Returning frees them, so the
+                # young collection after it scans little more than the cycles they left
+                # (~400 objects at bench rates). Older generations keep CPython's own
+                # schedule, run as the pause ends after a batch that allocated past its
+                # threshold. In a one-process worker the decide stage's reading between
+                # its batches runs inside this pause too.
                 with collector_paused():
                     await self._land_next(consumer, producer)
-                # The cycles a batch leaves (~400 objects at bench rates, none of them the
-                # plan's), collected while the young generation holds little else.
                 gc.collect(0)
                 await self._refresh_lag(consumer)
         finally:
@@ -140,19 +148,8 @@ class Landing(LandingPlan):
             await consumer.stop()
 
     async def _land_next(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
-        """Gather a batch, land it, dead-letter what ClickHouse refused, commit.
-
-        :meth:`run` calls it with the cyclic collector paused (a ClickHouse outage's
-        retries too; they allocate little) and collects the young generation after it.
-        Why: a gathered second of records and the rows made of them live through the whole
-        call, so the young-generation collections inside re-scanned and promoted them over
-        and over: a fifth of this process's CPU at 5 M bench events (BENCHMARKS.md,
-        eighteenth session). Returning frees them by reference counting, so the collection
-        after it scans little more than the cycles they left. The older generations are
-        still collected by CPython's own schedule, which runs as the pause ends whenever
-        the batch allocated more than it freed past the threshold. In a worker running
-        both stages in one process, the decide stage's reading between its batches runs
-        inside this pause too (its batches pause the collector themselves)."""
+        """Gather a batch, land it, dead-letter what ClickHouse refused, commit; what the
+        batch held is unreferenced on return."""
         batch = await self._gather(consumer)
         if batch:
             writes = self.plan(batch)
