@@ -89,6 +89,46 @@ def test_a_row_holds_the_model_values_in_column_order() -> None:
     assert empty[9:11] == (None, None)
 
 
+def test_a_batch_of_many_chunks_keeps_every_row_in_order() -> None:
+    # Rows are read in chunks: a batch that ends inside its third chunk, built by hand.
+    mapper = RowMapper(columns_of(_Toy), VersionRule(rank_field="count"))
+    at = datetime(2026, 3, 1, 8, tzinfo=CST)
+    toys = [
+        _Toy(
+            code="ab"[n % 2],
+            jurisdiction=f"51{n % 7:02d}",
+            note=str(n),
+            count=n,
+            ratio=n / 4,
+            flag=n % 3 == 0,
+            at=at + timedelta(seconds=n),
+            where=None if n % 5 else _Point(lat=n, lon=-n),
+            details={"n": n},
+        )
+        for n in range(1_300)
+    ]
+    columns = mapper.columnar(toys)
+    step = 2**44  # a version is rank * 2**44 + milliseconds; no time field here
+    assert columns[2] == [str(n) for n in range(1_300)]
+    assert columns[4] == list(range(1_300))
+    assert columns[7] == [at + timedelta(seconds=n) for n in range(1_300)]
+    assert columns[9] == [None if n % 5 else float(n) for n in range(1_300)]
+    assert columns[10] == [None if n % 5 else float(-n) for n in range(1_300)]
+    assert columns[13] == [f'{{"n":{n}}}' for n in range(1_300)]
+    assert columns[14] == [n * step for n in range(1_300)]
+    assert all(len(c) == 1_300 for c in columns)
+
+
+class _One(BaseModel):
+    only: int
+
+
+def test_a_model_of_one_field_maps_to_one_column_and_its_version() -> None:
+    mapper = RowMapper(columns_of(_One), VersionRule())
+    assert mapper.columnar([_One(only=1), _One(only=2)]) == [[1, 2], [0, 0]]
+    assert mapper.columnar([]) == [[], []]
+
+
 def test_a_model_with_a_name_field_cannot_become_a_table() -> None:
     class Person(BaseModel):
         name: str
