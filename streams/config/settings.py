@@ -108,6 +108,12 @@ class Settings(BaseSettings):
     # What a worker process runs: "all" (decide and land), or one of them, so that the
     # landing can run in a second process (on a second core) beside the deciding one.
     worker_stages: Literal["all", "decide", "land"] = "all"
+    # A landing process (worker_stages "land") lowers its own CPU priority by this much
+    # (nice) when it starts: where it shares cores with the decide stage, a decision waits
+    # less for a core, and rows, which wait in the decided log, land later. On 2 cores at
+    # 5,500 records/s the p99 of decided_at went from 77-110 to 64-74 ms (274-700 to
+    # 99-594 ms in a slower hour); BENCHMARKS.md, twentieth session. 0: unchanged.
+    worker_landing_niceness: int = Field(default=10, ge=0, le=19)
     # The decide stage's watchdog: exit 75 (a supervisor restarts the worker) when records
     # have waited this long with no commit. Far above one batch and one state flush (and
     # the intake's longest commit spacing, 60 s); tests shorten it.

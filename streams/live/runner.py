@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Coroutine
 from typing import Any
@@ -57,6 +58,9 @@ def run_worker(settings: Settings) -> None:
     if settings.worker_stages == "land":
         # No Faust: the landing is a plain consumer group; SIGTERM ends the process, and
         # offsets are only ever committed after the rows are durable.
+        if settings.worker_landing_niceness:
+            niceness = os.nice(settings.worker_landing_niceness)
+            log.info("landing: CPU priority lowered to niceness %d", niceness)
         heartbeat = Heartbeat(settings)
         land = landing_stage(settings, TopicNames(settings.topic_prefix), heartbeat)
         asyncio.run(_together(land(), heartbeat.run()))

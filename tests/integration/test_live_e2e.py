@@ -6,6 +6,7 @@ events and ticks."""
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -180,6 +181,12 @@ def test_decide_and_land_in_two_processes_land_the_offline_answer(
     ):
         wait_decided(decide, decider)
         assert "not migrated yet" in (tmp_path / "land.log").read_text()
+        # The landing gives way to the deciding process for a core; the decider does not.
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, decider.pid) == ours
+        lowered = min(19, ours + land.worker_landing_niceness)
+        assert land.worker_landing_niceness > 0
+        assert os.getpriority(os.PRIO_PROCESS, lander.pid) == lowered
         run_cli(["db", "migrate"], decide)
         wait_landed(ch_admin, decide.clickhouse_database, rejected=sent.malformed, proc=lander)
         assert decider.poll() is None
