@@ -13,7 +13,6 @@ Streams peer runs it in a venv of its own).
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -141,7 +140,10 @@ def ceiling(values: Sequence[bytes], batch: int = BATCH, digits: int = 4) -> Cei
     curve = Curve()
     began = time.perf_counter()
     for start in range(0, len(values), batch):
-        with collector_paused():  # as the decide stage folds a batch
+        # Frozen after each batch, as a review's are: the states are long-lived and hold no
+        # cycles, and a collector rescanning them took 75 of 273 s folding 5 M records, 7 s
+        # frozen (BENCHMARKS.md, twentieth session). The yardstick is the fold at its best.
+        with collector_paused(freeze=True):
             groups: dict[str, list[Any]] = {}
             for value in values[start : start + batch]:
                 event: Any = decode(value)
@@ -153,9 +155,5 @@ def ceiling(values: Sequence[bytes], batch: int = BATCH, digits: int = 4) -> Cei
                 state = states.get(juris) or initial_state(juris)
                 states[juris], outputs = step_many(state, events, rulebook)
                 decisions.add(outputs)
-            # The states are long-lived and hold no cycles: a collector rescanning them
-            # took 75 of 273 s folding 5 M records, 7 s with this (BENCHMARKS.md,
-            # twentieth session). The yardstick is the fold at its best.
-            gc.freeze()
         curve.add(time.perf_counter() - began, min(start + batch, len(values)))
     return CeilingRun(curve, decisions.fingerprint(), states_digest(states))

@@ -23,8 +23,10 @@ def tune_gc_for_core_state() -> None:
 
 
 @contextmanager
-def collector_paused() -> Iterator[None]:
-    """No cyclic collection inside (one batch of the core); as before afterwards.
+def collector_paused(*, freeze: bool = False) -> Iterator[None]:
+    """No cyclic collection inside (one batch of the core); as before afterwards. With
+    ``freeze``, what is tracked when the block ends (the batch's states, long-lived and
+    free of cycles) is frozen before the collector runs again, so no collection rescans it.
 
     Why: most of what a batch allocates (its decoded records, their outputs) lives until the
     batch ends, so the young-generation collections inside re-scan and promote it over and
@@ -36,6 +38,8 @@ def collector_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        if freeze:
+            gc.freeze()
         if enabled:
             gc.enable()
 

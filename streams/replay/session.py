@@ -39,12 +39,11 @@ session).
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -186,7 +185,7 @@ class _Run:
         """Decide one batch and start landing it, once the batch before it has landed (the
         consistent point then moves past that one: :meth:`settle`). ``census``: what the
         review has read up to the end of this batch."""
-        with _collector_paused():
+        with collector_paused(freeze=True):
             batch = self.review.decide(records)
         # Copies: a later batch must not leak into this batch's consistent point.
         point = _Point(
@@ -288,17 +287,6 @@ class _Point:
     rollups: dict[str, RollupState]
     events: int
     census: RangeCensus | None
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic collection inside, and what the batch left is frozen before the collector
-    runs again (see the module docstring)."""
-    with collector_paused():
-        try:
-            yield
-        finally:
-            gc.freeze()
 
 
 def _ms(at: datetime) -> int:

@@ -16,7 +16,6 @@ import pytest
 from streams.live import landing as landing_module
 from streams.live.app import _decide_batch
 from streams.ops.runtime import collector_paused
-from streams.replay.session import _collector_paused as review_batch
 
 
 @pytest.fixture
@@ -144,7 +143,7 @@ def test_a_review_batch_is_frozen_without_a_collection(monkeypatch: pytest.Monke
     monkeypatch.setattr(gc, "collect", _no_collection)
     frozen = gc.get_freeze_count()
     try:
-        with review_batch():
+        with collector_paused(freeze=True):  # a review's batch (streams/replay/session.py)
             assert not gc.isenabled()
             kept = [[n] for n in range(10_000)]  # tracked containers the batch leaves
         assert gc.isenabled()
