@@ -3,7 +3,7 @@ into ClickHouse) against the ceiling (bench/ceiling.py: decoding and folding the
 records in one process, no Kafka, no landing) and raw aiokafka consumption, in one run.
 
     .venv/bin/python -m bench.e2e [--events 1000000] [--latency-s 30] [--warmup-s 5] [--split]
-        [--rate R] [--skip throughput|latency|recovery] [--hold] [--static]
+        [--deciders N] [--rate R] [--skip throughput|latency|recovery] [--hold] [--static]
 
 1. **Throughput.** ``--events`` mixed events (bench/core.py's generator: 75 % cases,
    10 % stock, 8 % transfers, 7 % incident reports over 8 cities), encoded before the
@@ -46,7 +46,11 @@ the ceiling (no ticks) never does either.
 restart in place is, not a new member waiting out the killed one's session.
 
 ``--split`` runs the worker as two processes, one deciding and one landing
-(``TIERFLOW_WORKER_STAGES``), so that the landing has the second core.
+(``TIERFLOW_WORKER_STAGES``), so that the landing has the second core. ``--deciders N``
+runs N deciding processes (each deciding and landing, or beside the one landing with
+``--split``): they share the decide group's partitions, as workers added to a deployment
+do, and each prints where its time went. Publishing starts once every process has its
+partitions.
 
 Needs the local stack (``tierflow stack up``). Works under a throw-away topic prefix and
 database per phase; ``--keep`` leaves them (dropped otherwise).
@@ -74,6 +78,7 @@ from bench.live_bench import (
     ROOT,
     Drained,
     Keyed,
+    Layout,
     Workers,
     committed,
     decide_time,
@@ -124,7 +129,7 @@ def _ceiling(records: list[Keyed]) -> float:
 
 
 def throughput(
-    base: Settings, events: int, max_s: float, log: Path, *, keep: bool, split: bool,
+    base: Settings, events: int, max_s: float, log: Path, *, keep: bool, layout: Layout,
     recover: bool, env: dict[str, str], instance: str | None,
 ) -> float:  # fmt: skip
     """Runs the throughput phase (then the recovery phase unless not ``recover``); returns
@@ -133,7 +138,7 @@ def throughput(
     print(f"throughput: encoding {events:,} mixed events …", flush=True)
     records = mixed(settings, events)
     ceiling_rate = _ceiling(records)
-    worker = Workers.start(settings, log, split, instance=instance, **env)
+    worker = Workers.start(settings, log, layout, instance=instance, **env)
     curve = Curve()
     try:
         worker.ready()
@@ -152,13 +157,14 @@ def throughput(
         sample()
         print("  " + cpu.describe(time.time() - first))
         print(f"  worker peak RSS: {worker.peak_rss()}")
-        print("  " + decide_time(worker.metrics(), time.time() - first))
+        for name, decider in worker.deciders():
+            print(f"  {name}: " + decide_time(decider.metrics(), time.time() - first))
         e2e = _report(
             settings, events, first=first, drained=drained, curve=curve,
             ceiling_rate=ceiling_rate,
         )  # fmt: skip
         if recover and drained.landed is not None:
-            recovery(settings, worker, log, events, split, env=env, instance=instance)
+            recovery(settings, worker, log, events, env=env, instance=instance)
     finally:
         worker.stop()
     if not keep:
@@ -207,7 +213,7 @@ def _report(
 
 
 def recovery(
-    settings: Settings, workers: Workers, log: Path, events: int, split: bool, *,
+    settings: Settings, workers: Workers, log: Path, events: int, *,
     env: dict[str, str], instance: str | None,
 ) -> None:  # fmt: skip
     """SIGKILL the drained ``workers``, publish new events, start new workers (replacing
@@ -220,7 +226,7 @@ def recovery(
     before = asyncio.run(committed(settings, group))
     asyncio.run(publish(aiokafka_options(settings, "admin"), more))
     began = time.monotonic()
-    workers.members = Workers.start(settings, log, split, instance=instance, **env).members
+    workers.members = Workers.start(settings, log, workers.layout, instance=instance, **env).members
     assigned: float | None = None  # both stages' partitions (the landing's may come last)
     first: float | None = None
     while time.monotonic() - began < 600:
@@ -262,13 +268,13 @@ def _quantiles(values: list[float]) -> str:
 
 
 def latency(
-    base: Settings, rate: float, why: str, seconds: float, log: Path, *, keep: bool, split: bool,
+    base: Settings, rate: float, why: str, seconds: float, log: Path, *, keep: bool, layout: Layout,
     env: dict[str, str], warmup: float,
 ) -> None:  # fmt: skip
     settings = fresh(base, "lat")
     count = int(rate * (warmup + seconds))
     records = mixed(settings, count, probes=True)
-    worker = Workers.start(settings, log, split, **env)
+    worker = Workers.start(settings, log, layout, **env)
     try:
         worker.ready()
         print(
@@ -348,6 +354,12 @@ def main() -> None:
         "--split", action="store_true", help="decide and land in two processes (two cores)"
     )
     parser.add_argument(
+        "--deciders",
+        type=int,
+        default=1,
+        help="this many worker processes deciding (sharing the decide group's partitions)",
+    )
+    parser.add_argument(
         "--static",
         action="store_true",
         help="the throughput phase's workers are static group members (group.instance.id), "
@@ -355,6 +367,7 @@ def main() -> None:
         "back without waiting for its session to time out",
     )
     args = parser.parse_args()
+    layout = Layout(args.split, args.deciders)
     base = load_settings()
     log = ROOT / "var" / "bench-e2e-worker.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -372,7 +385,7 @@ def main() -> None:
     e2e: float | None = None
     if "throughput" not in args.skip:
         e2e = throughput(
-            base, args.events, args.max_s, log, keep=args.keep, split=args.split,
+            base, args.events, args.max_s, log, keep=args.keep, layout=layout,
             recover="recovery" not in args.skip, env=env,
             instance="bench-e2e" if args.static else None,
         )  # fmt: skip
@@ -384,7 +397,7 @@ def main() -> None:
         else:
             rate, why = 5_000, "the default: throughput phase skipped"
         latency(
-            base, rate, why, args.latency_s, log, keep=args.keep, split=args.split, env=env,
+            base, rate, why, args.latency_s, log, keep=args.keep, layout=layout, env=env,
             warmup=args.warmup_s,
         )  # fmt: skip
 

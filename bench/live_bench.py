@@ -202,12 +202,39 @@ def decide_time(metrics: str, seconds: float) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Layout:
+    """How a bench runs the worker: ``deciders`` processes each deciding and landing, or
+    (``split``) that many deciding beside one landing. Several deciders share the decide
+    group's partitions, as workers on more cores would."""
+
+    split: bool = False
+    deciders: int = 1
+
+    def stages(self) -> list[str]:
+        return [*["decide"] * self.deciders, "land"] if self.split else ["all"] * self.deciders
+
+    def names(self) -> list[str]:
+        """Each process's name: its stage ("worker" for all of them), numbered when
+        there are several."""
+        named = [{"all": "worker"}.get(stage, stage) for stage in self.stages()]
+        return [
+            f"{name}{named[:i].count(name) + 1}" if named.count(name) > 1 else name
+            for i, name in enumerate(named)
+        ]
+
+
+# The consumer groups each stage reads in: a stage has its partitions once its lag gauge
+# of each exists.
+_GROUPS = {"decide": ("decide-intake",), "land": ("landing",), "all": ("decide-intake", "landing")}
+
+
 @dataclass
 class Workers:
-    """One worker deciding and landing, or (``split``) one deciding and one landing; with
-    ``instance``, each a static group member (``TIERFLOW_WORKER_INSTANCE_ID``: ``instance``
-    and its stage, so the two processes are two members)."""
+    """The processes of a :class:`Layout`; with ``instance``, each a static group member
+    (``TIERFLOW_WORKER_INSTANCE_ID``: ``instance`` and the process's name)."""
 
+    layout: Layout
     members: list[Worker]
 
     @classmethod
@@ -215,27 +242,28 @@ class Workers:
         cls,
         settings: Settings,
         log: Path,
-        split: bool,
+        layout: Layout,
         module: str = "streams.live",
         instance: str | None = None,
         **more_env: str,
     ) -> Workers:
-        stages = ["decide", "land"] if split else ["all"]
         members = []
-        for i, stage in enumerate(stages):
+        for i, (stage, name) in enumerate(zip(layout.stages(), layout.names(), strict=True)):
             static = (
-                {} if instance is None else {"TIERFLOW_WORKER_INSTANCE_ID": f"{instance}-{stage}"}
+                {} if instance is None else {"TIERFLOW_WORKER_INSTANCE_ID": f"{instance}-{name}"}
             )
             port = settings.metrics_port + i
             members.append(Worker.start(settings, log, stage, port, module, **more_env, **static))
-        return cls(members)
+        return cls(layout, members)
 
     def assigned(self) -> bool:
-        """Whether both stages have their partitions (their lag gauges exist)."""
+        """Whether every process has its partitions (its groups' lag gauges exist)."""
         prefix = self.members[0].settings.topic_prefix
-        wanted = (f'group="{prefix}.decide-intake"', f'group="{prefix}.landing"')
-        text = "".join(worker.metrics() for worker in self.members)
-        return all(w in text for w in wanted)
+        return all(
+            f'group="{prefix}.{group}"' in worker.metrics()
+            for worker, stage in zip(self.members, self.layout.stages(), strict=True)
+            for group in _GROUPS[stage]
+        )
 
     def ready(self, timeout: float = 90) -> None:
         """Wait until :meth:`assigned`."""
@@ -246,6 +274,16 @@ class Workers:
             time.sleep(0.5)
         raise SystemExit("worker not ready")
 
+    def deciders(self) -> list[tuple[str, Worker]]:
+        """The processes that decide, by name."""
+        return [
+            (name, worker)
+            for name, worker, stage in zip(
+                self.layout.names(), self.members, self.layout.stages(), strict=True
+            )
+            if stage != "land"
+        ]
+
     def consumed(self) -> int:
         return consumed_in(self.metrics())
 
@@ -254,8 +292,8 @@ class Workers:
         return "".join(worker.metrics() for worker in self.members)
 
     def pids(self) -> dict[str, int]:
-        """The processes by stage: ``worker``, or ``decide`` and ``land``."""
-        names = ["worker"] if len(self.members) == 1 else ["decide", "land"]
+        """The processes by name (:meth:`Layout.names`)."""
+        names = self.layout.names()
         return {name: w.proc.pid for name, w in zip(names, self.members, strict=True)}
 
     def peak_rss(self) -> str:

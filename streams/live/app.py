@@ -25,7 +25,7 @@ from streams.live.intake import Decide, Intake
 from streams.live.landing import Landing
 from streams.live.output_sender import OutputSender
 from streams.live.readiness import stop_for_good, wait_until_migrated
-from streams.live.rebalance import fence_on_rebalance
+from streams.live.rebalance import RecoveryGate, fence_on_rebalance
 from streams.live.rollup import rollup_stage
 from streams.live.state_store import DecideStateStore
 from streams.live.waiting import assignment_wait, report_while
@@ -114,23 +114,22 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
         if held is not None:
             intake.assign(held)
 
-    def held_ticks() -> frozenset[int]:
-        return claimed.current(ticks_topic) or frozenset()
-
     async def refresh_lag() -> None:
         decide_lag.refresh(intake.lag_offsets())
         _exit_if_stalled(decide_lag, names.decide_sources, settings.worker_stall_exit_s)
 
+    recovered = RecoveryGate()
     rollup, rollup_committer = rollup_stage(
         app,
         settings,
         rulebook,
+        recovered=recovered,
         max_bytes=MAX_STATE_BYTES,
         produce=outputs.send,
         stop_hard=_stop_hard,
     )
     claimed = fence_on_rebalance(
-        app, {ticks_topic: committer, names.of(ROLLUP_FEED): rollup_committer}
+        app, {ticks_topic: committer, names.of(ROLLUP_FEED): rollup_committer}, recovered
     )
 
     # Registered by call, not decorator syntax: faust's decorators are untyped.
@@ -138,7 +137,13 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
     app.on_partitions_revoked.connect(on_revoked)
     app.on_rebalance_complete.connect(on_recovered)
     app.timer(interval=settings.tick_interval_s)(
-        _tick_writer(app, clock, ticks_topic, held_ticks, lambda: intake.waiting)
+        _tick_writer(
+            app,
+            clock,
+            ticks_topic,
+            lambda: claimed.current(ticks_topic) or frozenset(),
+            lambda: intake.waiting,
+        )
     )
     app.timer(interval=metrics.LAG_REFRESH_S)(refresh_lag)
     _beat(app, heartbeat, settings.worker_heartbeat_s)

@@ -1,10 +1,13 @@
 """Who holds which partitions after a rebalance: the claims (fencing) wrapped around Faust's
-table rebalance, and what was claimed in which group generation."""
+table rebalance, what was claimed in which group generation, and whether the tables are
+recovered since."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 from streams.live.fencing import PartitionCommitter
@@ -33,19 +36,67 @@ class ClaimedPartitions:
     def current(self, topic: str) -> frozenset[int] | None:
         """The partitions of ``topic`` claimed in the consumer's current generation; None
         when that generation has claimed nothing yet (its rebalance is under way)."""
-        if self._generation is None or self._generation != self._app.consumer_generation_id:
+        if not self.claimed_now:
             return None
         return self._partitions.get(topic, frozenset())
+
+    @property
+    def claimed_now(self) -> bool:
+        """Whether the consumer's current generation has claimed (its rebalance is done)."""
+        return self._generation is not None and self._generation == self._app.consumer_generation_id
 
     def record(self, generation: int, partitions: dict[str, frozenset[int]]) -> None:
         """Note the partitions claimed, by topic, in ``generation``."""
         self._generation, self._partitions = generation, partitions
 
 
-def fence_on_rebalance(app: Any, claims: Mapping[str, PartitionCommitter]) -> ClaimedPartitions:
+class RecoveryGate:
+    """Open while the tables are recovered: closed by a revoke, opened when Faust's
+    recovery of the generation this worker last claimed in has ended.
+
+    A stage committing to a table's changelog outside the decide intake (which reads
+    nothing from a revoke to its assignment) passes here. A claim ends each changelog
+    partition with a record and reads it back; Faust's recovery then reads from there
+    to the highwater it takes a little later. A transaction committed in between leaves
+    its commit marker last, at that highwater, and a marker is never delivered: the
+    recovery waited for it until the stall watchdog stopped the worker (a roll-up batch
+    taken before a second decide worker joined, committed after the claim, 2026-12-07).
+    """
+
+    def __init__(self) -> None:
+        self._open = asyncio.Event()
+
+    @property
+    def is_open(self) -> bool:
+        return self._open.is_set()
+
+    def close(self) -> None:
+        self._open.clear()
+
+    def open(self) -> None:
+        self._open.set()
+
+    @asynccontextmanager
+    async def turn(self, committer: PartitionCommitter) -> AsyncIterator[None]:
+        """Hold ``committer``'s turn (:meth:`PartitionCommitter.exclusive`) while the gate
+        is open: no claim comes before the end of the block, and none came since the
+        last recovery ended (a revoke, which closes the gate, precedes every claim)."""
+        while True:
+            await self._open.wait()
+            async with committer.exclusive():
+                if self.is_open:
+                    yield
+                    return
+
+
+def fence_on_rebalance(
+    app: Any, claims: Mapping[str, PartitionCommitter], recovered: RecoveryGate
+) -> ClaimedPartitions:
     """Wrap Faust's table rebalance so that, for each ``topic -> committer`` of ``claims``,
     the previous owners of the topic's partitions assigned here are fenced before the
-    tables recover (as Faust's ``exactly_once`` does). Returns what was claimed.
+    tables recover (as Faust's ``exactly_once`` does). Returns what was claimed. Closes
+    ``recovered`` on every revoke and opens it when a recovery of the generation claimed
+    in ends.
 
     A rebalance of a generation the consumer has already left behind claims nothing (Faust
     skips its recovery too): its assignment may give partitions that the newer generation
@@ -74,5 +125,15 @@ def fence_on_rebalance(app: Any, claims: Mapping[str, PartitionCommitter]) -> Cl
             )
         await recover(assigned, revoked, newly_assigned, generation_id)
 
+    def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        recovered.close()
+
+    def on_recovered(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # (Faust signals the end of an older generation's recovery too: not this one's.)
+        if claimed.claimed_now:
+            recovered.open()
+
     app.tables.on_rebalance = fence_then_recover
+    app.on_partitions_revoked.connect(on_revoked)
+    app.on_rebalance_complete.connect(on_recovered)
     return claimed

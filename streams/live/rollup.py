@@ -41,6 +41,7 @@ from streams.config.settings import Settings
 from streams.live import metrics
 from streams.live.changelog_read import STORE_URL
 from streams.live.fencing import PartitionCommitter, log_lost
+from streams.live.rebalance import RecoveryGate
 from streams.live.state_store import FencedStateStore
 from streams.stages.batch import Outgoing
 from streams.stages.rollup_stage import RollupStage
@@ -75,6 +76,7 @@ def rollup_stage(
     settings: Settings,
     rulebook: Any,
     *,
+    recovered: RecoveryGate,
     max_bytes: int,
     produce: Callable[[list[Outgoing]], Awaitable[None]],
     stop_hard: Callable[[str, int], NoReturn],
@@ -117,34 +119,37 @@ def rollup_stage(
 
     async def roll_up(stream: Any) -> None:
         async for taken in stream.take_events(ROLLUP_BATCH_MAX, within=ROLLUP_BATCH_WAIT_S):
-            events, gaps = cursor.admit(taken)
-            for tp, offset in gaps.items():
-                log.warning(
-                    "roll-up feed %s: the consumer skipped to past %d; reading again from there",
-                    tp,
-                    offset,
-                )
-                await app.consumer.seek(tp, offset)
-            if not events:
-                continue
-            try:
-                async with committer.exclusive():  # no claim's read-back in between
-                    outgoing = stage.decide_records([event.value for event in events])
-                    await produce([o.encoded() for o in outgoing])
-                    stage.flush_states()
-                    offsets: dict[TopicPartition, int] = {}
-                    for event in events:
-                        message = event.message
-                        offsets[TopicPartition(message.topic, message.partition)] = (
-                            message.offset + 1
-                        )
-                    lost = await committer.commit_exclusive(store.take_unsent(), offsets)
-                log_lost(committer, lost)
-                if lost:  # as the decide stage's commit (fencing.fenced_commits)
-                    store.drop_partitions(lost)
-                    stage.forget()
-            except Exception:
-                stop_hard("roll-up", len(events))
+            # No claim's read-back from admitting to committing, and no commit before the
+            # recovery after a claim has ended (a batch taken before a rebalance waits).
+            async with recovered.turn(committer):
+                await roll_up_batch(taken)
+
+    async def roll_up_batch(taken: list[Any]) -> None:
+        events, gaps = cursor.admit(taken)
+        for tp, offset in gaps.items():
+            log.warning(
+                "roll-up feed %s: the consumer skipped to past %d; reading again from there",
+                tp,
+                offset,
+            )
+            await app.consumer.seek(tp, offset)
+        if not events:
+            return
+        try:
+            outgoing = stage.decide_records([event.value for event in events])
+            await produce([o.encoded() for o in outgoing])
+            stage.flush_states()
+            offsets: dict[TopicPartition, int] = {}
+            for event in events:
+                message = event.message
+                offsets[TopicPartition(message.topic, message.partition)] = message.offset + 1
+            lost = await committer.commit_exclusive(store.take_unsent(), offsets)
+            log_lost(committer, lost)
+            if lost:  # as the decide stage's commit (fencing.fenced_commits)
+                store.drop_partitions(lost)
+                stage.forget()
+        except Exception:
+            stop_hard("roll-up", len(events))
 
     app.agent(feed_topic(app, settings.topic_prefix))(roll_up)
     return stage, committer

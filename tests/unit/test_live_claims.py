@@ -1,6 +1,8 @@
-"""What the decide intake may read after a rebalance (streams/live/fencing.py,
+"""What the decide intake may read after a rebalance (streams/live/rebalance.py,
 ClaimedPartitions): the partitions claimed in the consumer's current generation, never an
-assignment that no rebalance of this worker has claimed and recovered yet.
+assignment that no rebalance of this worker has claimed and recovered yet; and when the
+roll-up agent may commit (RecoveryGate): never between a claim and the end of the
+recovery after it.
 
 The sequence is the one the compose fault test's worker logs showed (issue 16): worker 1's
 recovery of one generation ended after the consumer had joined the next one, Faust
@@ -15,7 +17,7 @@ from typing import Any
 
 from faust.types import TP
 
-from streams.live.rebalance import ClaimedPartitions, fence_on_rebalance
+from streams.live.rebalance import ClaimedPartitions, RecoveryGate, fence_on_rebalance
 
 TICKS = "p.ticks.v1"
 FEED = "p.rollup-feed.v1"
@@ -24,9 +26,13 @@ FEED = "p.rollup-feed.v1"
 class _Committer:
     def __init__(self) -> None:
         self.claims: list[frozenset[int]] = []
+        self.turn = asyncio.Lock()  # (made in the test's loop)
 
     async def claim(self, partitions: Any) -> None:
         self.claims.append(frozenset(partitions))
+
+    def exclusive(self) -> asyncio.Lock:
+        return self.turn
 
 
 class _Tables:
@@ -39,23 +45,39 @@ class _Tables:
         self.recovered.append(generation_id)
 
 
+class _Signal:
+    def __init__(self) -> None:
+        self.receivers: list[Any] = []
+
+    def connect(self, receiver: Any) -> None:
+        self.receivers.append(receiver)
+
+    def send(self) -> None:
+        for receiver in self.receivers:
+            receiver(self, signal=self)
+
+
 class _App:
-    """What fence_on_rebalance uses of a Faust app: its tables' rebalance hook and the
-    generation the consumer thread last joined (set before the rebalance reaches the app)."""
+    """What fence_on_rebalance uses of a Faust app: its tables' rebalance hook, the
+    generation the consumer thread last joined (set before the rebalance reaches the app),
+    and the signals of a revoke and of a recovery's end."""
 
     def __init__(self) -> None:
         self.tables = _Tables()
         self.consumer_generation_id = 0
+        self.on_partitions_revoked = _Signal()
+        self.on_rebalance_complete = _Signal()
 
 
 def _ticks(*partitions: int) -> set[TP]:
     return {TP(TICKS, p) for p in partitions} | {TP(FEED, 0)}
 
 
-def _setup() -> tuple[_App, _Committer, ClaimedPartitions]:
+def _setup(gate: RecoveryGate | None = None) -> tuple[_App, _Committer, ClaimedPartitions]:
     app = _App()
     committer = _Committer()
-    claimed = fence_on_rebalance(app, {TICKS: committer, FEED: _Committer()})  # type: ignore[dict-item]
+    claims = {TICKS: committer, FEED: _Committer()}
+    claimed = fence_on_rebalance(app, claims, gate or RecoveryGate())  # type: ignore[arg-type]
     return app, committer, claimed
 
 
@@ -94,3 +116,57 @@ def test_a_rebalance_of_a_generation_already_left_behind_claims_nothing() -> Non
     assert committer.claims == []
     assert claimed.current(TICKS) is None
     assert app.tables.recovered == [8]  # (Faust skips it itself: its generation check)
+
+
+def test_the_gate_opens_when_the_claimed_generations_recovery_ends() -> None:
+    gate = RecoveryGate()
+    app, _, _ = _setup(gate)
+    app.consumer_generation_id = 7
+    app.on_partitions_revoked.send()
+    asyncio.run(_rebalance(app, 7, _ticks(1, 3, 5)))
+    assert not gate.is_open  # claimed, not recovered yet
+    app.on_rebalance_complete.send()
+    assert gate.is_open
+    app.on_partitions_revoked.send()
+    assert not gate.is_open
+    # generation 7's recovery signals its end again after the consumer joined 8: still shut
+    app.consumer_generation_id = 8
+    app.on_rebalance_complete.send()
+    assert not gate.is_open
+    asyncio.run(_rebalance(app, 8, _ticks(0, 2, 4)))
+    app.on_rebalance_complete.send()
+    assert gate.is_open
+
+
+def test_a_batch_taken_before_a_rebalance_commits_after_the_recovery_not_the_claim() -> None:
+    """The roll-up agent's batch waits out the claim (the committer's turn) and then the
+    recovery after it: committed between the two, its transaction marker would end the
+    changelog past the read-back, where Faust's recovery waits for a record forever."""
+
+    async def story() -> list[str]:
+        gate = RecoveryGate()
+        app, _, _ = _setup(gate)
+        feed = _Committer()
+        seen: list[str] = []
+        app.consumer_generation_id = 7
+        await _rebalance(app, 7, _ticks(1))
+        app.on_rebalance_complete.send()
+
+        async def batch() -> None:
+            async with gate.turn(feed):  # type: ignore[arg-type]
+                seen.append("batch committed")
+
+        app.on_partitions_revoked.send()  # the batch was taken before this
+        async with feed.exclusive():  # generation 8's claim and read-back
+            committing = asyncio.ensure_future(batch())
+            await asyncio.sleep(0.01)
+            app.consumer_generation_id = 8
+            await _rebalance(app, 8, _ticks(1))
+            seen.append("claimed")
+        await asyncio.sleep(0.01)  # Faust's recovery reads to its highwater meanwhile
+        seen.append("recovered")
+        app.on_rebalance_complete.send()
+        await committing
+        return seen
+
+    assert asyncio.run(story()) == ["claimed", "recovered", "batch committed"]
