@@ -16,7 +16,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from topics.errors import CodecError
 from topics.models import InputEvent
 from topics.outputs import Rejection, Tick
-from topics.vocabulary import Kind
+from topics.vocabulary import INSTANT_OUT_OF_RANGE, Kind
 
 MAX_RECORD_BYTES = 256 * 1024
 KINDS: tuple[str, ...] = get_args(Kind)
@@ -65,6 +65,11 @@ def _reason(error: Any, field: str) -> str:
         return f"{field}: {text}" if field else text
     if kind == "missing":
         return f"missing required field: {field}"
+    bounds = error.get("ctx", {})
+    if kind in ("greater_than_equal", "less_than") and isinstance(
+        bounds.get("ge", bounds.get("lt")), str
+    ):  # an Instant's range: only a datetime's bounds come as text
+        return f"{field}: {INSTANT_OUT_OF_RANGE}"
     if kind in _TIMESTAMP_ERRORS:
         return (
             f"bad timestamp in {field}: {given!r} "

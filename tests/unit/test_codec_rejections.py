@@ -28,6 +28,9 @@ GOOD: dict[str, Any] = {
 }
 
 
+_TYPO = "a time before 2000 or from 2100 on is a typo: check the year"
+
+
 def _with(**changes: Any) -> bytes:
     return orjson.dumps({**GOOD, **changes})
 
@@ -57,6 +60,10 @@ def test_the_good_record_decodes() -> None:
         (_with(onset_date="2026-02-30"), "onset_date", "onset_date: not a date: '2026-02-30'"),
         (_with(onset_date="2026-W09-1"), "onset_date", "onset_date: not a date"),
         (_with(onset_date="1926-03-01"), "onset_date", "onset_date: a date before 2000"),
+        # an instant's range is checked at its offset: 2000-01-01T00:30+01:00 is 1999 in UTC
+        (_with(occurred_at="2000-01-01T00:30:00+01:00"), "occurred_at", "occurred_at: " + _TYPO),
+        (_with(reported_at="2099-12-31T23:00:00-05:00"), "reported_at", "reported_at: " + _TYPO),
+        (_with(reported_at="3026-03-02T09:00:00+08:00"), "reported_at", "reported_at: " + _TYPO),
         (_with(region="5101"), "region", "bad region code '5101'"),
         (_with(region="910104"), "region", "bad region code '910104'"),
         (
@@ -72,6 +79,16 @@ def test_rejections_name_field_and_reason(raw: bytes, field: str | None, reason_
     assert rejected.field == field
     assert rejected.reason.startswith(reason_start), rejected.reason
     assert rejected.value_b64  # the original bytes travel with the rejection
+
+
+@pytest.mark.parametrize(
+    "instant", ["1999-12-31T23:30:00-01:00", "2099-12-31T23:30:00+08:00", "2000-01-01T00:00:00Z"]
+)
+def test_an_instant_inside_the_range_at_its_offset_decodes(instant: str) -> None:
+    """The range holds for the instant, not its wall-clock text (2100-01-01T07:30+08:00
+    is 2099 in UTC)."""
+    event = decode(_with(occurred_at=instant, reported_at=instant))
+    assert isinstance(event, CaseEvent), event
 
 
 def test_all_missing_fields_are_listed() -> None:
