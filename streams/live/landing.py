@@ -15,6 +15,11 @@ stream overhead. Per ``getmany`` batch:
    with ``dedup_token(table, topic, partition, first offset, last offset)``;
 3. both sinks are flushed (durable on return) and only then are the offsets committed.
 
+A batch lands in a thread while the next one is gathered and planned (at most one in
+flight, so memory stays at two batches), and batches are committed in the order they were
+gathered: ClickHouse's share of the work then overlaps the decoding, which matters when
+the landing lags (a backlog, or two decide workers feeding one landing).
+
 A row ClickHouse refuses for what it holds (:class:`~sinks.errors.SinkRejected`: a value
 out of its column's range or type, personal data, columns that do not match the table) is
 a poison record: its write is halved until the refused rows are alone (each part under a
@@ -26,9 +31,9 @@ lettered again: it is logged and counted and stays in the topic.)
 When ClickHouse is unavailable instead (SinkBackpressure after the sink's own retry budget,
 or another SinkError such as a missing table, which ``tierflow db migrate`` heals), every
 assigned partition is paused and the batch is retried with exponential backoff while
-``getmany`` keeps the group membership alive; memory stays at one batch. Rows re-sent
-after a crash carry deterministic ids and versions (ReplacingMergeTree), so landing twice
-is harmless.
+``getmany`` keeps the group membership alive; memory stays at the two batches held. Rows
+re-sent after a crash carry deterministic ids and versions (ReplacingMergeTree), so
+landing twice is harmless.
 
 The routing (which topic lands in which table, which models a table takes, which
 namespace a row belongs to) is shared with the replay shell
@@ -43,6 +48,7 @@ import gc
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -126,6 +132,7 @@ class Landing(LandingPlan):
         )
         producer = AIOKafkaProducer(**self.kafka, acks="all")
         await consumer.start()
+        in_flight: _InFlight | None = None
         try:
             await producer.start()
             while True:
@@ -133,29 +140,39 @@ class Landing(LandingPlan):
                 # they allocate little): a gathered second of records and the rows made
                 # of them live through it, and young collections inside re-scanned and
                 # promoted them over and over, a fifth of this process's CPU at 5 M bench
-                # events (BENCHMARKS.md, eighteenth session). Returning frees them, so the
-                # young collection after it scans little more than the cycles they left
-                # (~400 objects at bench rates). Older generations keep CPython's own
+                # events (BENCHMARKS.md, eighteenth session). What the landed batch held
+                # is freed as it returns, so the young collection after it scans little
+                # more than the batch in flight. Older generations keep CPython's own
                 # schedule, run as the pause ends after a batch that allocated past its
                 # threshold. In a one-process worker the decide stage's reading between
                 # its batches runs inside this pause too.
                 with collector_paused():
-                    await self._land_next(consumer, producer)
+                    in_flight = await self._land_next(consumer, producer, in_flight)
                 gc.collect(0)
                 await self._refresh_lag(consumer)
         finally:
+            if in_flight is not None:  # not committed: the partitions' next owner lands it
+                in_flight.attempt.cancel()
             await producer.stop()
             await consumer.stop()
 
-    async def _land_next(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
-        """Gather a batch, land it, dead-letter what ClickHouse refused, commit; what the
-        batch held is unreferenced on return."""
+    async def _land_next(
+        self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer, in_flight: _InFlight | None
+    ) -> _InFlight | None:
+        """Gather and plan a batch while ``in_flight`` (the batch before) lands in a
+        thread; then see that one durable, dead-letter what ClickHouse refused of it and
+        commit its offsets, and start the new one landing. Returns the batch now landing.
+        Batches are committed in the order they were gathered, each only once durable;
+        what the landed batch held is unreferenced on return."""
         batch = await self._gather(consumer)
-        if batch:
-            writes = self.plan(batch)
-            refused = await self._land_until_durable(consumer, writes)
+        writes = self.plan(batch) if batch else []
+        if in_flight is not None:
+            refused = await self._land_until_durable(consumer, in_flight.writes, in_flight.attempt)
             await self._dead_letter(producer, refused)
-            await self._commit(consumer, batch)
+            await self._commit(consumer, in_flight.batch)
+        if not batch:
+            return None
+        return _InFlight(batch, writes, asyncio.ensure_future(asyncio.to_thread(self.land, writes)))
 
     async def _gather(self, consumer: AIOKafkaConsumer) -> Batch:
         """One ``getmany``; when it returned records, more for up to :attr:`linger_s` after
@@ -210,15 +227,19 @@ class Landing(LandingPlan):
         await asyncio.gather(*sends)
 
     async def _land_until_durable(
-        self, consumer: AIOKafkaConsumer, writes: list[Write]
+        self,
+        consumer: AIOKafkaConsumer,
+        writes: list[Write],
+        attempt: asyncio.Future[list[Refused]],
     ) -> list[Refused]:
-        """Land ``writes``, retrying with backoff (partitions paused) while ClickHouse is
-        unavailable; returns the records whose rows it refused."""
+        """Await ``attempt`` (landing ``writes``), then land them again with backoff
+        (partitions paused) while ClickHouse is unavailable; returns the records whose rows
+        it refused."""
         delay = 0.5
         paused = False
         while True:
             try:
-                refused = await asyncio.to_thread(self.land, writes)
+                refused = await attempt
                 break
             except SinkError as exc:
                 metrics.SINK_RETRIES.labels(type(exc).__name__).inc()
@@ -228,6 +249,7 @@ class Landing(LandingPlan):
                     paused = True
                 await self._hold(consumer, delay)
                 delay = min(delay * 2, MAX_HOLD_S)
+                attempt = asyncio.ensure_future(asyncio.to_thread(self.land, writes))
         if paused:
             consumer.resume(*consumer.assignment())
             metrics.SINK_PAUSED.set(0)
@@ -274,3 +296,12 @@ class Landing(LandingPlan):
                 self._committed[tp] = await consumer.committed(tp)
             rows.append(((tp.topic, tp.partition), ends.get(tp), self._committed[tp]))
         self.tracker.refresh(rows)
+
+
+@dataclass(frozen=True)
+class _InFlight:
+    """A gathered batch, its writes, and their landing (a thread's) under way."""
+
+    batch: Batch
+    writes: list[Write]
+    attempt: asyncio.Future[list[Refused]]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -95,14 +96,18 @@ class _Stop(Exception):
 def test_a_landing_batch_is_gathered_landed_and_committed_with_the_collector_paused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Batch by batch: gathered and planned while the one before lands (in a thread),
+    then that one is dead-lettered and committed, each with the collector paused."""
     monkeypatch.setattr(landing_module, "AIOKafkaConsumer", _Client)
     monkeypatch.setattr(landing_module, "AIOKafkaProducer", _Client)
     stage = landing_module.Landing(kafka={}, prefix="unit", sinks={}, pseudonym_key=b"k")
-    seen: list[tuple[str, bool]] = []
+    seen: list[tuple[str, bool]] = []  # the event loop's steps
+    order: list[str] = []  # every step, the landing thread's too
     batches = [{"a partition": ["a record"]}, {"a partition": ["another"]}]
 
     def note(step: str, result: Any = None) -> Any:
         seen.append((step, gc.isenabled()))
+        order.append(step)
         return result
 
     async def gather(consumer: Any) -> Any:
@@ -114,23 +119,33 @@ def test_a_landing_batch_is_gathered_landed_and_committed_with_the_collector_pau
         note("between batches")
 
     async def commit(consumer: Any, batch: Any) -> None:
-        note("commit")
+        note(f"commit {batch['a partition'][0]}")
 
     async def dead_letter(producer: Any, refused: Any) -> None:
         note("dead-letter")
 
+    def land(writes: list[str]) -> list[Any]:
+        time.sleep(0.1)  # slower than the next gather: a commit must wait for it
+        order.append(f"land {writes[0]}")
+        return []
+
     monkeypatch.setattr(stage, "_gather", gather)
-    monkeypatch.setattr(stage, "plan", lambda batch: note("plan", ["a write"]))
-    monkeypatch.setattr(stage, "land", lambda writes: note("land", []))  # in a thread
+    monkeypatch.setattr(stage, "plan", lambda batch: note("plan", batch["a partition"]))
+    monkeypatch.setattr(stage, "land", land)
     monkeypatch.setattr(stage, "_dead_letter", dead_letter)
     monkeypatch.setattr(stage, "_commit", commit)
     monkeypatch.setattr(stage, "_refresh_lag", after)
     monkeypatch.setattr(gc, "collect", lambda generation=2: note(f"collect {generation}", 0))
     with pytest.raises(_Stop):
         asyncio.run(stage.run(["unit.alerts.v1"]))
-    batch = [("gather", False), ("plan", False), ("land", False), ("dead-letter", False)]
-    batch += [("commit", False), ("collect 0", True), ("between batches", True)]
-    assert seen == batch + batch
+    after_batch = [("collect 0", True), ("between batches", True)]
+    assert seen == [
+        ("gather", False), ("plan", False), *after_batch,
+        ("gather", False), ("plan", False), ("dead-letter", False), ("commit a record", False),
+        *after_batch,
+    ]  # fmt: skip
+    assert order.index("land a record") < order.index("commit a record")
+    assert "commit another" not in order  # in flight when the stage stopped: not committed
     assert gc.isenabled()
 
 
