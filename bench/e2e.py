@@ -4,6 +4,7 @@ records in one process, no Kafka, no landing) and raw aiokafka consumption, in o
 
     .venv/bin/python -m bench.e2e [--events 1000000] [--latency-s 30] [--warmup-s 5] [--split]
         [--deciders N] [--rate R] [--skip throughput|latency|recovery] [--hold] [--static]
+        [--backlog]
 
 1. **Throughput.** ``--events`` mixed events (bench/core.py's generator: 75 % cases,
    10 % stock, 8 % transfers, 7 % incident reports over 8 cities), encoded before the
@@ -16,6 +17,10 @@ records in one process, no Kafka, no landing) and raw aiokafka consumption, in o
    the worker and the ceiling alike, the rate over the last 10 % of the records against the
    first 10 % (``ratio last 10% / first 10%``; the worker's from its decide stage's
    ``tierflow_records_consumed`` counter, polled), and the workers' peak RSS (``VmHWM``).
+   ``--backlog`` publishes every record before the workers start, as a worker finds them
+   after an outage: the clock then starts when every process has its partitions (polled
+   every 0.1 s), so the publisher no longer shares the machine's CPU with the worker
+   while it runs; the time from the workers' start, their boot included, is printed too.
 2. **Recovery after SIGKILL.** The drained worker is killed (SIGKILL, every process),
    ``--events``/100 (at least 1 000) new events are published, and a new worker started:
    the time from its start to its partitions being assigned (the killed members hold them
@@ -32,7 +37,7 @@ records in one process, no Kafka, no landing) and raw aiokafka consumption, in o
    produced it) minus the same. The rate is offered ``--warmup-s`` seconds longer, first:
    the probes of those first seconds (a worker just started on topics just made: leaders
    and metadata still settling, the first commits) are reported on a line of their own,
-   not in the p50/p99 of the steady state the phase is for.
+   not in the p50/p99 of the steady state the phase is for. (bench/e2e_latency.py.)
 
 The worker decides with the default rulebook holding nothing ahead of the clock
 (``bench.live_bench.holding_nothing``; ``--hold``: the default as it is): the streams lie
@@ -60,21 +65,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.ceiling import Curve, ceiling
 from bench.cpu_share import CpuShare, stack_pids
+from bench.e2e_latency import latency
 from bench.live_bench import (
-    PROBE_EVERY,
     ROOT,
     Drained,
     Keyed,
@@ -93,28 +90,6 @@ from streams.config.kafka_security import aiokafka_options
 from streams.config.settings import Settings, load_settings
 from streams.ops.runtime import tune_gc_for_core_state
 from streams.stages.topology import TopicNames
-from topics.registry import ALERTS
-
-
-async def alerts_of(settings: Settings) -> Iterator[tuple[dict[str, Any], int]]:
-    """(alert, Kafka timestamp ms) of every record of the alerts topic."""
-    consumer = AIOKafkaConsumer(**aiokafka_options(settings, "admin"), auto_offset_reset="earliest")
-    await consumer.start()
-    try:
-        topic = ALERTS.name(settings.topic_prefix)
-        await consumer._client.force_metadata_update()
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        out: list[tuple[dict[str, Any], int]] = []
-        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
-            for got in (await consumer.getmany(timeout_ms=1000)).values():
-                out.extend((orjson.loads(r.value), r.timestamp) for r in got)
-        return iter(out)
-    finally:
-        await consumer.stop()
-
 
 # --- the phases -------------------------------------------------------------------------
 
@@ -130,23 +105,38 @@ def _ceiling(records: list[Keyed]) -> float:
 
 def throughput(
     base: Settings, events: int, max_s: float, log: Path, *, keep: bool, layout: Layout,
-    recover: bool, env: dict[str, str], instance: str | None,
+    recover: bool, env: dict[str, str], instance: str | None, backlog: bool,
 ) -> float:  # fmt: skip
     """Runs the throughput phase (then the recovery phase unless not ``recover``); returns
-    the end-to-end rate."""
+    the end-to-end rate. With ``backlog``, every record is published before the workers
+    start and the clock starts when they have their partitions."""
     settings = fresh(base, "tput")
     print(f"throughput: encoding {events:,} mixed events …", flush=True)
     records = mixed(settings, events)
     ceiling_rate = _ceiling(records)
+    started: float | None = None
+    if backlog:
+        print("  publishing them all before the worker starts (a backlog) …", flush=True)
+        began, _ = asyncio.run(publish(aiokafka_options(settings, "admin"), records))
+        started = time.time()
+        print(f"  published in {started - began:.1f} s; starting the worker", flush=True)
     worker = Workers.start(settings, log, layout, instance=instance, **env)
     curve = Curve()
     try:
-        worker.ready()
-        print("  worker ready; publishing as fast as possible", flush=True)
+        worker.ready(poll=0.1)
         cpu = CpuShare({**worker.pids(), **stack_pids(settings.stack_home)}).start()
-        first, _ = asyncio.run(publish(aiokafka_options(settings, "admin"), records))
-        published = time.time()
-        print(f"  published in {published - first:.1f} s ({events / (published - first):,.0f}/s)")
+        if started is None:
+            print("  worker ready; publishing as fast as possible", flush=True)
+            first, _ = asyncio.run(publish(aiokafka_options(settings, "admin"), records))
+            published = time.time()
+            print(
+                f"  published in {published - first:.1f} s ({events / (published - first):,.0f}/s)"
+            )
+        else:
+            first = time.time()
+            print(
+                f"  worker has its partitions {first - started:.1f} s after its start; catching up"
+            )
 
         def sample() -> None:
             curve.add(time.time() - first, worker.consumed())
@@ -163,6 +153,12 @@ def throughput(
             settings, events, first=first, drained=drained, curve=curve,
             ceiling_rate=ceiling_rate,
         )  # fmt: skip
+        if started is not None and drained.landed is not None:
+            whole = drained.landed - started
+            print(
+                f"  from the workers' start (their boot and assignment included): {whole:.1f} s;"
+                f" ratio {events / whole / ceiling_rate:.3f}"
+            )
         if recover and drained.landed is not None:
             recovery(settings, worker, log, events, env=env, instance=instance)
     finally:
@@ -250,72 +246,6 @@ def recovery(
     )
 
 
-@dataclass(frozen=True)
-class _Probe:
-    """One probe: when it was offered (seconds after the first record) and its latencies."""
-
-    sent_s: float
-    decided_s: float
-    produced_s: float
-
-
-def _quantiles(values: list[float]) -> str:
-    q = statistics.quantiles(values, n=100)
-    return (
-        f"p50 {q[49] * 1000:,.0f} ms, p99 {q[98] * 1000:,.0f} ms, max {max(values) * 1000:,.0f} ms"
-        f" ({len(values):,} probes)"
-    )
-
-
-def latency(
-    base: Settings, rate: float, why: str, seconds: float, log: Path, *, keep: bool, layout: Layout,
-    env: dict[str, str], warmup: float,
-) -> None:  # fmt: skip
-    settings = fresh(base, "lat")
-    count = int(rate * (warmup + seconds))
-    records = mixed(settings, count, probes=True)
-    worker = Workers.start(settings, log, layout, **env)
-    try:
-        worker.ready()
-        print(
-            f"latency: {count:,} events offered at {rate:,.0f}/s ({why}), every "
-            f"{PROBE_EVERY}th a probe; the first {warmup:g} s a warm-up, reported apart"
-        )
-        first, sent_at = asyncio.run(publish(aiokafka_options(settings, "admin"), records, rate))
-        offered = count / (time.time() - first)
-        if asyncio.run(wait_drained(settings, timeout=600)).landed is None:
-            print("  not drained within 600 s: latencies below are of the probes decided")
-    finally:
-        worker.stop()
-    probes = [
-        _Probe(
-            at - first,
-            datetime.fromisoformat(alert["decided_at"]).timestamp() - at,
-            timestamp_ms / 1000 - at,
-        )
-        for alert, timestamp_ms in asyncio.run(alerts_of(settings))
-        if alert["alert_kind"] == "reporting_late"
-        and (at := sent_at.get(alert["subject_id"])) is not None
-    ]
-    print(f"  achieved offered rate {offered:,.0f}/s; {len(probes):,} of {len(sent_at):,} probes")
-    measured = [p for p in probes if p.sent_s >= warmup]
-    for label, values in (
-        ("decided_at", [p.decided_s for p in measured]),
-        ("alert produced", [p.produced_s for p in measured]),
-    ):
-        print(f"  {label} − publish wall time: {_quantiles(values)}")
-    slowest = max(measured, key=lambda p: p.decided_s)
-    print(f"  slowest decided at +{slowest.sent_s:.1f} s of the offer")
-    warming = [p.decided_s for p in probes if p.sent_s < warmup]
-    if len(warming) > 1:
-        print(
-            f"  warm-up (the first {warmup:g} s after the worker's start): decided_at − "
-            f"publish {_quantiles(warming)}"
-        )
-    if not keep:
-        drop(settings)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -360,6 +290,12 @@ def main() -> None:
         help="this many worker processes deciding (sharing the decide group's partitions)",
     )
     parser.add_argument(
+        "--backlog",
+        action="store_true",
+        help="publish every record before the worker starts and time its catch-up from "
+        "its partitions' assignment (no publisher sharing the machine while it runs)",
+    )
+    parser.add_argument(
         "--static",
         action="store_true",
         help="the throughput phase's workers are static group members (group.instance.id), "
@@ -387,7 +323,7 @@ def main() -> None:
         e2e = throughput(
             base, args.events, args.max_s, log, keep=args.keep, layout=layout,
             recover="recovery" not in args.skip, env=env,
-            instance="bench-e2e" if args.static else None,
+            instance="bench-e2e" if args.static else None, backlog=args.backlog,
         )  # fmt: skip
     if "latency" not in args.skip:
         if args.rate is not None:

@@ -265,13 +265,13 @@ class Workers:
             for group in _GROUPS[stage]
         )
 
-    def ready(self, timeout: float = 90) -> None:
-        """Wait until :meth:`assigned`."""
+    def ready(self, timeout: float = 90, poll: float = 0.5) -> None:
+        """Wait until :meth:`assigned` (asked every ``poll`` s)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.assigned():
                 return
-            time.sleep(0.5)
+            time.sleep(poll)
         raise SystemExit("worker not ready")
 
     def deciders(self) -> list[tuple[str, Worker]]:
