@@ -3,12 +3,12 @@ decode) over the mixed stream of bench/replay.py, this tree against another side
 
     .venv/bin/python bench/decode.py [--events 200000] [--rounds 5] [--against DIR]
 
-Prints the best of ``--rounds`` passes (each in a process of its own) in seconds per
-100 000 records. With ``--against``
-(a checkout of another commit, e.g. ``git worktree add /tmp/before HEAD~1``) the same
-measurement runs in a child process importing that tree, the two alternating round by
-round, and ``ratio this tree / against`` (decoding rate) is printed. Run as a script (not
-``-m``) so that the child can run this same file over the other tree's packages.
+Each pass runs in a process of its own, importing the tree it measures; printed is the
+best of ``--rounds`` passes in seconds per 100 000 records. With ``--against`` (a checkout
+of another commit, e.g. ``git worktree add /tmp/before HEAD~1``) that tree is measured
+too, the two alternating pass by pass, and ``ratio this tree / against`` (decoding rate)
+is printed. Run as a script (not ``-m``), so that this same file runs over either tree's
+packages.
 """
 
 from __future__ import annotations

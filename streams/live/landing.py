@@ -172,7 +172,11 @@ class Landing(LandingPlan):
             await self._commit(consumer, in_flight.batch)
         if not batch:
             return None
-        return _InFlight(batch, writes, asyncio.ensure_future(asyncio.to_thread(self.land, writes)))
+        return _InFlight(batch, writes, self._start_landing(writes))
+
+    def _start_landing(self, writes: list[Write]) -> asyncio.Future[list[Refused]]:
+        """:meth:`land` ``writes`` in a thread; the future of what ClickHouse refused."""
+        return asyncio.ensure_future(asyncio.to_thread(self.land, writes))
 
     async def _gather(self, consumer: AIOKafkaConsumer) -> Batch:
         """One ``getmany``; when it returned records, more for up to :attr:`linger_s` after
@@ -249,7 +253,7 @@ class Landing(LandingPlan):
                     paused = True
                 await self._hold(consumer, delay)
                 delay = min(delay * 2, MAX_HOLD_S)
-                attempt = asyncio.ensure_future(asyncio.to_thread(self.land, writes))
+                attempt = self._start_landing(writes)
         if paused:
             consumer.resume(*consumer.assignment())
             metrics.SINK_PAUSED.set(0)
