@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any
 
 from sinks.namespaces import namespace_sinks
 from sinks.writer import RetryPolicy, SinkPolicy
@@ -18,10 +17,12 @@ from streams.config.kafka_security import aiokafka_options
 from streams.config.settings import Settings
 from streams.live import metrics
 from streams.live.changelog_read import STORE_URL
+from streams.live.exits import exit_if_stalled, stop_hard
 from streams.live.faust_app import MAX_STATE_BYTES, faust_app
-from streams.live.fencing import PartitionCommitter, fenced_commits
+from streams.live.fencing import PartitionCommitter, fenced_commits, leave_lost
 from streams.live.health import Heartbeat
 from streams.live.intake import Decide, Intake
+from streams.live.journal_write import FencedJournal
 from streams.live.landing import Landing
 from streams.live.output_sender import OutputSender
 from streams.live.readiness import stop_for_good, wait_until_migrated
@@ -40,9 +41,6 @@ from topics.registry import TICKS
 from topics.signing import KeyRing
 
 log = logging.getLogger("tierflow.live")
-
-EXIT_STAGE_FAILED = 70  # EX_SOFTWARE: a stage raised; the supervisor restarts the worker
-EXIT_STALLED = 75  # EX_TEMPFAIL: the decide stage stopped committing with records waiting
 
 
 def build_app(settings: Settings, rulebook: Any) -> Any:
@@ -70,7 +68,7 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
         aiokafka_options(settings, "worker"),
     )
     decider = _decider(settings, rulebook, clock, states)
-    intake = _intake(app, settings, names)
+    intake, journal = _intake(settings, names, decider, states)
     decide_lag = metrics.CommitTracker(intake.group)
     heartbeat = Heartbeat(settings, decide=decide_lag, decide_topics=names.decide_sources)
     outputs = _output_sender(app, settings)
@@ -95,7 +93,7 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
         try:
             await intake.run(hand_over, commit)
         except Exception:
-            _stop_hard("intake", 0)
+            stop_hard("intake", 0)
 
     reports: list[asyncio.Future[None]] = []  # one, started by the first rebalance
 
@@ -116,7 +114,7 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
 
     async def refresh_lag() -> None:
         decide_lag.refresh(intake.lag_offsets())
-        _exit_if_stalled(decide_lag, names.decide_sources, settings.worker_stall_exit_s)
+        exit_if_stalled(decide_lag, names.decide_sources, settings.worker_stall_exit_s)
 
     recovered = RecoveryGate()
     rollup, rollup_committer = rollup_stage(
@@ -126,10 +124,12 @@ def build_app(settings: Settings, rulebook: Any) -> Any:
         recovered=recovered,
         max_bytes=MAX_STATE_BYTES,
         produce=outputs.send,
-        stop_hard=_stop_hard,
+        stop_hard=stop_hard,
     )
     claimed = fence_on_rebalance(
-        app, {ticks_topic: committer, names.of(ROLLUP_FEED): rollup_committer}, recovered
+        app,
+        {ticks_topic: (committer, journal), names.of(ROLLUP_FEED): (rollup_committer,)},
+        recovered,
     )
 
     # Registered by call, not decorator syntax: faust's decorators are untyped.
@@ -170,7 +170,7 @@ def _output_sender(app: Any, settings: Settings) -> OutputSender:
         try:
             await outputs.run()
         except Exception:
-            _stop_hard("outputs", 0)
+            stop_hard("outputs", 0)
 
     app.task(hold_producer)
     return outputs
@@ -207,17 +207,24 @@ def _decide_agent(
     return hand_over
 
 
-def _intake(app: Any, settings: Settings, names: TopicNames) -> Intake:
-    journal_topic = names.of(DECIDE_JOURNAL)
+def _intake(
+    settings: Settings, names: TopicNames, decider: Decider, states: DecideStateStore
+) -> tuple[Intake, FencedJournal]:
+    """The decide intake and the journal it writes (fenced: streams.live.journal_write)."""
+    journal = FencedJournal(
+        kafka=aiokafka_options(settings, "worker"),
+        prefix=settings.topic_prefix,
+        topic=names.of(DECIDE_JOURNAL),
+    )
 
     async def write_journal(entries: dict[int, bytes]) -> dict[int, int]:
-        sends = {
-            partition: await app.producer.send(journal_topic, None, entry, partition, None, None)
-            for partition, entry in entries.items()
-        }
-        return {partition: (await sent).offset for partition, sent in sends.items()}
+        written = await journal.write(entries)
+        # another worker's partitions now: the intake stops reading, deciding none of it
+        stop = intake.revoke
+        leave_lost(written.lost, "decide-journal", decider=decider, states=states, stop=stop)
+        return written.offsets
 
-    return Intake(
+    intake = Intake(
         kafka=_member_options(settings),
         group=f"{settings.topic_prefix}.decide-intake",
         topics=names.decide_sources,
@@ -225,9 +232,10 @@ def _intake(app: Any, settings: Settings, names: TopicNames) -> Intake:
         batch_max=settings.worker_batch_max,
         wait_s=settings.worker_batch_wait_s,
         commit_interval_s=settings.worker_commit_interval_s,
-        journal_topic=journal_topic,
+        journal_topic=names.of(DECIDE_JOURNAL),
         write_journal=write_journal,
     )
+    return intake, journal
 
 
 def _member_options(settings: Settings) -> dict[str, Any]:
@@ -253,7 +261,7 @@ async def _decide_batch(
             decided = decider.process(records)
         acks = await outputs.queue(decided)
     except Exception:
-        _stop_hard("decide", len(records))
+        stop_hard("decide", len(records))
     metrics.DECIDE_BATCH_SECONDS.observe(asyncio.get_running_loop().time() - started)
     metrics.DECIDE_BATCH_RECORDS.observe(len(records))
 
@@ -261,7 +269,7 @@ async def _decide_batch(
         try:
             await asyncio.gather(*acks)
         except Exception:
-            _stop_hard("decide", len(records))
+            stop_hard("decide", len(records))
 
     return asyncio.ensure_future(durable())
 
@@ -353,7 +361,7 @@ def landing_stage(
         try:
             await landing.run(names.landing_sources)
         except Exception:
-            _stop_hard("landing", 0)
+            stop_hard("landing", 0)
 
     return land
 
@@ -366,36 +374,3 @@ class _Handover:
     records: list[Record]
     generation: int
     done: asyncio.Future[asyncio.Future[None] | None]
-
-
-def _stop_hard(stage: str, records: int) -> NoReturn:
-    """Log the exception being handled and end the process at once (exit 70).
-
-    Decoding never raises on input, so an exception here is a bug or a broken dependency.
-    A Faust agent that raises is left dead without a word and the intake would wait for
-    it forever. Exiting before the intake commits the batch means a restarted worker
-    decides it again (at-least-once; the core is idempotent)."""
-    log.critical(
-        "%s stage failed (batch of %d records); exiting so that nothing is committed past it",
-        stage,
-        records,
-        exc_info=True,
-    )
-    os._exit(EXIT_STAGE_FAILED)
-
-
-def _exit_if_stalled(
-    tracker: metrics.CommitTracker, topics: tuple[str, ...], threshold_s: float
-) -> None:
-    """Exit 75 when records have waited ``threshold_s`` for the decide stage with no
-    commit (measured from when they began to wait, so a quiet spell counts for nothing):
-    Faust consumers are known to stop fetching or processing without an error, and a
-    restarted worker resumes from the committed offsets (nothing is lost)."""
-    stuck = tracker.stalled(topics, threshold_s)
-    if stuck:
-        log.critical(
-            "decide stage stalled: records waited over %.0fs with no commit on %s; exiting",
-            threshold_s,
-            stuck,
-        )
-        os._exit(EXIT_STALLED)

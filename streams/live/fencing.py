@@ -50,7 +50,7 @@ from aiokafka.errors import ProducerFenced
 from streams.live import metrics
 from streams.live.output_sender import BATCH_BYTES, whole_batches
 from streams.live.state_store import ChangelogError, DecideStateStore
-from streams.live.waiting import reporting
+from streams.live.transactions import abort_quietly, claim_producers, side_by_side
 from streams.ops.runtime import release_freed_memory
 from streams.stages.decide import Decider
 
@@ -100,6 +100,11 @@ class PartitionCommitter:
     def transactional_id(self, partition: int) -> str:
         return f"{self.prefix}.{self.stage}.{partition}"
 
+    def holds(self, partition: int) -> bool:
+        """Whether ``partition`` is this worker's: claimed at the last claim and not found
+        fenced since."""
+        return partition in self._producers
+
     async def claim(self, partitions: Iterable[int]) -> None:
         """Own exactly ``partitions`` from now on, each with a freshly initialised producer
         (returns once the broker has bumped every id's epoch). Every rebalance claims all of
@@ -114,18 +119,12 @@ class PartitionCommitter:
     async def _claim(self, partitions: Iterable[int]) -> None:
         for producer in self._producers.values():
             await producer.stop()
-        self._producers.clear()
-        for partition in sorted(set(partitions)):
-            producer = AIOKafkaProducer(
-                **self.kafka,
-                transactional_id=self.transactional_id(partition),
-                enable_idempotence=True,
-                acks="all",
-                max_request_size=self.max_bytes,
-                max_batch_size=BATCH_BYTES,  # whole batches, as the outputs go
-            )
-            await reporting(_initialise(producer), _fencing(self.transactional_id(partition)), log)
-            self._producers[partition] = producer
+        self._producers = await claim_producers(
+            self.kafka,
+            {p: self.transactional_id(p) for p in set(partitions)},
+            max_request_size=self.max_bytes,
+            max_batch_size=BATCH_BYTES,  # whole batches, as the outputs go
+        )
         await self._end_with_a_record(sorted(self._producers))
         log.info("%s: fenced and claimed partitions %s", self.stage, sorted(self._producers))
         if self.source is not None:
@@ -237,22 +236,13 @@ class PartitionCommitter:
         fenced partition is added to ``lost`` (its producer stopped); on any other failure
         the first one is raised, after the others' transactions are aborted (``abort``:
         still open)."""
-        outcomes = await asyncio.gather(*(step(p) for p in partitions), return_exceptions=True)
-        done, failed = [], None
-        for partition, outcome in zip(partitions, outcomes, strict=True):
-            if isinstance(outcome, ProducerFenced):
-                # another worker claimed it: this producer can do nothing more
-                await self._producers.pop(partition).stop()
-                lost.append(partition)
-            elif isinstance(outcome, BaseException):
-                failed = failed or outcome
-            else:
-                done.append(partition)
-        if failed is not None:
-            for partition in done if abort else ():
-                await _abort_quietly(self._producers[partition])
-            raise failed
-        return done
+        outcomes = await side_by_side(self._producers, partitions, step)
+        lost += outcomes.lost
+        if outcomes.failed is not None:
+            for partition in outcomes.done if abort else ():
+                await abort_quietly(self._producers[partition])
+            raise outcomes.failed
+        return sorted(outcomes.done)
 
     async def _commit_prepared(self, partition: int) -> None:
         await self._producers[partition].commit_transaction()
@@ -272,7 +262,7 @@ class PartitionCommitter:
             if offsets.get(partition):
                 await producer.send_offsets_to_transaction(offsets[partition], self.group)
         except BaseException:
-            await _abort_quietly(producer)
+            await abort_quietly(producer)
             raise
 
     async def _send_states(
@@ -316,27 +306,6 @@ class PartitionCommitter:
         self._producers.clear()
 
 
-async def _initialise(producer: AIOKafkaProducer) -> None:
-    await producer.start()
-    await producer.begin_transaction()  # InitProducerId: the previous owner is fenced
-    await producer.commit_transaction()
-
-
-def _fencing(transactional_id: str) -> Callable[[], str]:
-    return lambda: (
-        f"InitProducerId of {transactional_id} (the broker first aborts the previous"
-        " owner's open transaction)"
-    )
-
-
-async def _abort_quietly(producer: AIOKafkaProducer) -> None:
-    # The commit fails anyway (the worker exits); a fenced producer cannot abort either.
-    try:
-        await producer.abort_transaction()
-    except Exception as exc:
-        log.warning("cannot abort the transaction: %s", exc)
-
-
 def fenced_commits(
     committer: PartitionCommitter,
     *,
@@ -368,23 +337,39 @@ def fenced_commits(
             trimming = time.perf_counter()
             release_freed_memory()
             metrics.MEMORY_TRIM_SECONDS.observe(time.perf_counter() - trimming)
-            log_lost(committer, lost)
-            if lost:
-                states.drop_partitions(lost)
-                decider.forget()  # and what was decided since: reading stops, it is redone
-                stop_reading()
+            leave_lost(lost, committer.stage, decider=decider, states=states, stop=stop_reading)
 
         return asyncio.ensure_future(send())
 
     return commit
 
 
-def log_lost(committer: PartitionCommitter, lost: list[int]) -> None:
-    """Say which partitions a fenced commit left to another worker."""
+def leave_lost(
+    lost: list[int],
+    stage: str,
+    *,
+    decider: Decider,
+    states: DecideStateStore,
+    stop: Callable[[], None],
+) -> None:
+    """After a fenced write of the decide stage (a commit, a journal entry): say which
+    partitions another worker owns now, drop their records from the local copy and every
+    state from the decider's cache (what was decided since the last commit is redone by
+    the partitions' owners), and stop reading (``stop``) until the rebalance that follows
+    says what is this worker's. Nothing when ``lost`` is empty."""
+    log_lost(stage, lost)
+    if lost:
+        states.drop_partitions(lost)
+        decider.forget()
+        stop()
+
+
+def log_lost(stage: str, lost: list[int]) -> None:
+    """Say which partitions a fenced write of ``stage`` left to another worker."""
     if lost:
         log.warning(
             "%s: partitions %s are another worker's now (this one was paused past the"
-            " session timeout, or they moved in a rebalance): nothing of them committed",
-            committer.stage,
+            " session timeout, or they moved in a rebalance): nothing of them written",
+            stage,
             lost,
         )

@@ -18,23 +18,23 @@ partitions read (:mod:`streams.live.in_step`): records read ahead of the others 
 back, at most :data:`HOLD_RECORDS` per topic-partition (its fetching paused meanwhile), and
 dropped on a revoke (read again from the offsets decided).
 
-Offsets: committed under the group ``<prefix>.decide-intake``, which only the intake uses,
-at most every ``commit_interval_s`` and, while there is more to read, at least
+Offsets: committed under the group ``<prefix>.decide-intake``, which only the intake
+uses, at most every ``commit_interval_s`` and, while there is more to read, at least
 :data:`COMMIT_COST_FACTOR` times what the intake waited for the last commit apart
 (encoding a state is O(state): not after every batch); caught up, every
-``commit_interval_s``; and only after the agent has decided the batches and their outputs
-are durable in Kafka. A batch's outputs are acknowledged while the intake reads and
-journals the next batch (a round trip each), waited for before that batch is handed over
-(at most one batch's in flight) and before a commit. A commit takes the states to write
-when it is called, and sends them and the offsets while the intake decides on (one commit
-at a time; a new assignment waits for it before it reads the journal). The ``commit`` the
-worker gives puts the states in the table's changelog and the offsets in the group
-together, per partition, in a transaction a paused worker that lost the partition cannot
-complete (:mod:`streams.live.fencing`): every committed offset is covered by an
-acknowledged changelog record. A rebalance during a batch drops its work uncommitted
-(:meth:`Intake.revoke`) and stops waiting for it (Faust may have cleared it from the
-channel); the next assignment reads again from the committed offsets, and the core's
-event-id idempotence makes the repeat harmless.
+``commit_interval_s``; and only after the agent has decided the batches and their
+outputs are durable in Kafka. A batch's outputs are acknowledged while the intake reads
+and journals the next batch (its entries in transactions: streams.live.journal_write),
+waited for before that batch is handed over (at most one batch's in flight) and before a
+commit. A commit takes the states to write when it is called, and sends them and the
+offsets while the intake decides on (one commit at a time; a new assignment waits for it
+before it reads the journal). The ``commit`` the worker gives puts the states in the
+table's changelog and the offsets in the group together, per partition, in a transaction
+a paused worker that lost the partition cannot complete (:mod:`streams.live.fencing`):
+every committed offset is covered by an acknowledged changelog record. A rebalance
+during a batch drops its work uncommitted (:meth:`Intake.revoke`) and stops waiting for
+it (Faust may have cleared it from the channel); the next assignment reads again from
+the committed offsets, and the core's event-id idempotence makes the repeat harmless.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from streams.live.journal_read import (
     journal_entries,
     journaled_batches,
 )
-from streams.live.waiting import Progress
+from streams.live.waiting import Progress, reporting, settled
 from streams.stages.batch import Record, consumed
 
 log = logging.getLogger("tierflow.live.intake")
@@ -239,7 +239,9 @@ class Intake:
         # the batch before's outputs went out meanwhile (the journal's round trip)
         if self._in_flight and not await self._outputs_durable(generation):
             return False
-        done = await self._unless_revoked(decide(records, generation), generation)
+        done = await self._unless_revoked(
+            decide(records, generation), generation, f"the decide agent ({len(records)} records)"
+        )
         if done is None:
             return False
         durable = done.result()
@@ -271,7 +273,8 @@ class Intake:
         self._committed = await committed_offsets(consumer)
         consumer.pause(*inputs)
         unfinished = []
-        for book, offset, entry in await journal_entries(consumer, books, self._committed):
+        found = journal_entries(consumer, books, self._committed)
+        for book, offset, entry in await reporting(found, lambda: "journal read back", log):
             if behind_commit(entry, book.partition, self._committed):
                 # Written after the commit by a worker that had lost the partition (paused
                 # past its session, it read on until it heard of the rebalance): its owner
@@ -282,7 +285,9 @@ class Intake:
                 unfinished.append((book, offset, entry))
         consumer.pause(*books)
         consumer.resume(*inputs)
-        batches = await journaled_batches(consumer, unfinished)
+        batches = await reporting(
+            journaled_batches(consumer, unfinished), lambda: "journaled records read back", log
+        )
         progress = Progress(log, "decide intake: journaled batches decided again", len(batches))
         for done, ((book, offset, _), records) in enumerate(zip(unfinished, batches, strict=True)):
             journaled = {book.partition: offset}
@@ -347,14 +352,14 @@ class Intake:
         return self._generation
 
     async def _unless_revoked(
-        self, work: Awaitable[T], generation: int
+        self, work: Awaitable[T], generation: int, what: str
     ) -> asyncio.Future[T] | None:
         """Run ``work`` (a batch handed to the decide agent, a wait for outputs) to its
         end and return it done, unless the partitions are revoked first: then stop
         waiting and return None. Faust clears its channels' queues on a rebalance, so a
         batch still queued would never be done; the agent skips a batch of an older
         :attr:`generation` if it gets to it."""
-        task = asyncio.ensure_future(work)
+        task = asyncio.ensure_future(reporting(work, lambda: f"decide intake: {what}", log))
         while not task.done():
             await asyncio.wait({task}, timeout=REVOKE_POLL_S)
             if generation != self._generation:
@@ -373,7 +378,8 @@ class Intake:
         """Wait until the commit being sent is done (a failed one raises); False when the
         partitions of ``generation`` are revoked first (the commit goes on)."""
         if self._committing is not None:
-            if await self._unless_revoked(_settled([self._committing]), generation) is None:
+            committing = settled([self._committing])
+            if await self._unless_revoked(committing, generation, "the commit in flight") is None:
                 return False
             self._committing = None
         return True
@@ -381,15 +387,8 @@ class Intake:
     async def _outputs_durable(self, generation: int) -> bool:
         """Wait until the outputs of every batch decided so far are durable (a failed send
         raises); False when the partitions are revoked first (the sends go on)."""
-        if await self._unless_revoked(_settled(self._in_flight), generation) is None:
+        acks = settled(self._in_flight)
+        if await self._unless_revoked(acks, generation, "outputs acknowledged") is None:
             return False
         self._in_flight = []
         return True
-
-
-async def _settled(futures: list[asyncio.Future[None]]) -> None:
-    """Wait for every one of ``futures``, then raise the first one's exception; cancelled,
-    it leaves them alone."""
-    await asyncio.wait(futures)
-    for future in futures:
-        future.result()

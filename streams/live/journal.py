@@ -12,8 +12,10 @@ core emits the very same outputs (ids, revisions, versions), which the sinks kee
 
 An entry: for one batch and one partition number ``p``, the offset ranges of partition
 ``p``'s records in it, ``[[topic, first, end], ...]`` (``end`` exclusive), as JSON, on
-partition ``p`` of the journal topic. The intake writes a batch's entries and waits for
-them to be durable before the decide agent gets the batch, and commits the journal's
+partition ``p`` of the journal topic. The intake writes a batch's entries, each in a
+transaction of partition ``p``'s own producer (:mod:`streams.live.journal_write`: a worker
+that lost ``p`` can add nothing there, so it decides nothing more there), and waits for
+them to be committed before the decide agent gets the batch; it commits the journal's
 offsets with the inputs'; the entries after the committed journal offset are the batches
 decided since the last commit. A partition's decisions depend on that partition's
 records only (state is per jurisdiction, a jurisdiction lives on one partition), so a new

@@ -66,7 +66,9 @@ async def read_spans(
     consumer: AIOKafkaConsumer, spans: Mapping[TopicPartition, tuple[int, int]]
 ) -> dict[TopicPartition, list[Any]]:
     """The messages of every ``tp: (first, end)`` (``end`` exclusive), all partitions
-    read together, each sought once."""
+    read together, each sought once. A partition is read when the consumer's position
+    reaches ``end``: a transaction's commit marker can end a span (the journal's), and a
+    marker is never delivered."""
     found: dict[TopicPartition, list[Any]] = {tp: [] for tp in spans}
     pending = set()
     for tp, (first, end) in spans.items():
@@ -78,7 +80,8 @@ async def read_spans(
         for tp, messages in fetched.items():
             first, end = spans[tp]
             found[tp] += [m for m in messages if first <= m.offset < end]
-            if messages and messages[-1].offset + 1 >= end:
+        for tp in list(pending):
+            if await consumer.position(tp) >= spans[tp][1]:
                 pending.discard(tp)
     return found
 

@@ -6,13 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from streams.live.fencing import PartitionCommitter
 
 log = logging.getLogger("tierflow.live.fencing")
+
+
+class Claimant(Protocol):
+    """What owns a stage's partitions by transactional ids of theirs: the stage's commits
+    (:class:`streams.live.fencing.PartitionCommitter`), the decide journal
+    (:class:`streams.live.journal_write.FencedJournal`)."""
+
+    async def claim(self, partitions: Iterable[int]) -> None: ...
 
 
 class ClaimedPartitions:
@@ -90,11 +98,12 @@ class RecoveryGate:
 
 
 def fence_on_rebalance(
-    app: Any, claims: Mapping[str, PartitionCommitter], recovered: RecoveryGate
+    app: Any, claims: Mapping[str, Sequence[Claimant]], recovered: RecoveryGate
 ) -> ClaimedPartitions:
-    """Wrap Faust's table rebalance so that, for each ``topic -> committer`` of ``claims``,
+    """Wrap Faust's table rebalance so that, for each ``topic -> claimants`` of ``claims``,
     the previous owners of the topic's partitions assigned here are fenced before the
-    tables recover (as Faust's ``exactly_once`` does). Returns what was claimed. Closes
+    tables recover (as Faust's ``exactly_once`` does), claimant by claimant in their order.
+    Returns what was claimed. Closes
     ``recovered`` on every revoke and opens it when a recovery of the generation claimed
     in ends.
 
@@ -114,8 +123,9 @@ def fence_on_rebalance(
                 topic: frozenset(tp.partition for tp in assigned if tp.topic == topic)
                 for topic in claims
             }
-            for topic, committer in claims.items():
-                await committer.claim(held[topic])
+            for topic, claimants in claims.items():
+                for claimant in claimants:
+                    await claimant.claim(held[topic])
             claimed.record(generation_id, held)
         else:
             log.info(

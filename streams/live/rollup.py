@@ -144,7 +144,7 @@ def rollup_stage(
                 message = event.message
                 offsets[TopicPartition(message.topic, message.partition)] = message.offset + 1
             lost = await committer.commit_exclusive(store.take_unsent(), offsets)
-            log_lost(committer, lost)
+            log_lost(committer.stage, lost)
             if lost:  # as the decide stage's commit (fencing.fenced_commits)
                 store.drop_partitions(lost)
                 stage.forget()
@@ -166,7 +166,13 @@ class FeedCursor:
     never rolled up (the zombie test's lost province timeline). So a record past the
     expected offset is a gap: the consumer is sent back there (again if records past it
     still come :data:`RESEEK_AFTER_S` later) and the records after it are left until it
-    is filled. Records before it were decided and committed already."""
+    is filled. Records before it were decided and committed already.
+
+    Nothing of a partition found fenced since the claim
+    (:meth:`streams.live.fencing.PartitionCommitter.holds`) is admitted until the next
+    claim: its states were dropped, and outputs decided from none would still go out (the
+    outputs' producer is not fenced); the next claim reads again from what it finds
+    committed."""
 
     def __init__(
         self, committer: PartitionCommitter, clock: Callable[[], float] = time.monotonic
@@ -189,6 +195,8 @@ class FeedCursor:
         for event in events:
             message = event.message
             partition, offset = message.partition, message.offset
+            if not self.committer.holds(partition):
+                continue
             want = self._next.get(partition)
             if want is None or offset == want:
                 admitted.append(event)

@@ -101,3 +101,11 @@ def assignment_wait(app: Any) -> Callable[[], str]:
         )
 
     return describe
+
+
+async def settled(futures: list[asyncio.Future[None]]) -> None:
+    """Wait for every one of ``futures``, then raise the first one's exception; cancelled,
+    it leaves them alone."""
+    await asyncio.wait(futures)
+    for future in futures:
+        future.result()

@@ -31,6 +31,10 @@ class _Event:
 class _Claims:
     claims: int
     resume_from: dict[int, int]
+    fenced: bool = False
+
+    def holds(self, partition: int) -> bool:
+        return not self.fenced
 
 
 def _events(*offsets: int) -> list[Any]:
@@ -73,3 +77,13 @@ def test_a_gap_still_there_later_sends_the_consumer_back_again() -> None:
     assert cursor.admit(_events(56)) == ([], {TopicPartition(FEED, 0): 0})
     assert cursor.admit(_events(57)) == ([], {})  # and not at once a third time
     assert _offsets(cursor.admit(_events(0, 1))[0]) == [0, 1]
+
+
+def test_nothing_is_admitted_after_a_fenced_commit_until_the_next_claim() -> None:
+    claims = _Claims(claims=1, resume_from={0: 10})
+    cursor = FeedCursor(claims)  # type: ignore[arg-type]
+    assert _offsets(cursor.admit(_events(10, 11))[0]) == [10, 11]
+    claims.fenced = True  # a commit found the partition another worker's
+    assert cursor.admit(_events(12, 13)) == ([], {})
+    claims.claims, claims.resume_from, claims.fenced = 2, {0: 12}, False  # claimed back
+    assert _offsets(cursor.admit(_events(12, 13))[0]) == [12, 13]

@@ -76,7 +76,7 @@ def _ticks(*partitions: int) -> set[TP]:
 def _setup(gate: RecoveryGate | None = None) -> tuple[_App, _Committer, ClaimedPartitions]:
     app = _App()
     committer = _Committer()
-    claims = {TICKS: committer, FEED: _Committer()}
+    claims = {TICKS: (committer,), FEED: (_Committer(),)}
     claimed = fence_on_rebalance(app, claims, gate or RecoveryGate())  # type: ignore[arg-type]
     return app, committer, claimed
 

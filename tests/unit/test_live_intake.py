@@ -36,6 +36,14 @@ class _Message:
     timestamp_type: int = 0  # CreateTime
 
 
+@dataclass(frozen=True)
+class _Marker:
+    """A transaction's commit marker: takes an offset, never delivered (aiokafka skips it
+    and moves the position past it)."""
+
+    offset: int
+
+
 class _Consumer:
     """Three records on partition 0 of topic ``t``, the journal ``j``; commits recorded."""
 
@@ -98,9 +106,10 @@ class _Consumer:
         out = {}
         for tp in tps or [tp for tp in self._assigned if tp not in self._paused]:
             batch = self.logs[tp][self._position[tp] :][:max_records]
-            if batch:
-                out[tp] = batch
-                self._position[tp] += len(batch)
+            self._position[tp] += len(batch)
+            delivered = [m for m in batch if not isinstance(m, _Marker)]
+            if delivered:
+                out[tp] = delivered
         if not out:
             await asyncio.sleep(timeout_ms / 1000)
         return out
@@ -207,6 +216,23 @@ def test_batches_journaled_after_the_commit_are_decided_again_in_the_same_ranges
     assert decided == [[0, 1], [2]]  # the journaled batch, then the new one
     assert consumer.commits == [{TP: 3, BOOK: 2}]
     assert consumer.logs[BOOK][1].value == b'[["t",2,3]]'
+
+
+def test_journal_entries_each_committed_with_its_marker_are_all_decided_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer = _Consumer()
+    # Each entry was written in a transaction of its own (streams.live.journal_write):
+    # its commit marker takes the next offset, and the journal ends with one.
+    consumer.logs[BOOK] += [
+        _Message("j", 0, 0, None, b'[["t",0,1]]'),
+        _Marker(1),
+        _Message("j", 0, 2, None, b'[["t",1,2]]'),
+        _Marker(3),
+    ]
+    decided = _until_first_commit(consumer, monkeypatch)
+    assert decided == [[0], [1], [2]]  # the two journaled batches, then the new one
+    assert consumer.commits == [{TP: 3, BOOK: 5}]
 
 
 def test_a_journal_entry_behind_the_committed_offsets_is_not_decided_again(
