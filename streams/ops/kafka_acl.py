@@ -7,7 +7,7 @@ grant here is idempotent.
 Who may do what (DESIGN §6):
 - the worker: the pipeline itself — every tierflow topic (it reads the inputs and ticks,
   writes outputs, changelogs, DLQ and ticks, creates its internal topics), its groups, and
-  the transactional ids its decide stage commits with (fencing).
+  the transactional ids its stages commit and journal with (fencing).
   Granted on all topics at ``stack up``: topic prefixes are a setting (each review, drill
   or test runs in its own), and only the admin and the worker exist before agencies do.
 - an agency: WRITE on the four input topics, READ on the output topics, consumer groups
