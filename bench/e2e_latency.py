@@ -15,7 +15,15 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench.live_bench import PROBE_EVERY, Layout, Workers, mixed, publish, wait_drained
+from bench.live_bench import (
+    PROBE_EVERY,
+    Layout,
+    Workers,
+    decide_time,
+    mixed,
+    publish,
+    wait_drained,
+)
 from bench.namespaces import drop, fresh
 from streams.config.kafka_security import aiokafka_options
 from streams.config.settings import Settings
@@ -77,6 +85,8 @@ def latency(
         offered = count / (time.time() - first)
         if asyncio.run(wait_drained(settings, timeout=600)).landed is None:
             print("  not drained within 600 s: latencies below are of the probes decided")
+        for name, decider in worker.deciders():
+            print(f"  {name}: " + decide_time(decider.metrics(), time.time() - first))
     finally:
         worker.stop()
     probes = [

@@ -181,24 +181,27 @@ def decide_time(metrics: str, seconds: float) -> str:
     """Where the decide stage's ``seconds`` went, from its histograms in a ``/metrics``
     text: deciding batches (decode, core, encode, handing the outputs to the producer),
     commits (the states flushed, which the intake waits for; their transactions are sent
-    beside the next batches), and the rest (reading, the journal, acknowledgements,
-    waiting); and the records it produced per record consumed."""
+    beside the next batches), the journal (each batch's entries written and committed
+    before it is decided), and the rest (reading, acknowledgements, waiting); and the
+    records it produced per record consumed."""
     batches = _metric(metrics, "tierflow_decide_batch_seconds_count")
     deciding = _metric(metrics, "tierflow_decide_batch_seconds_sum")
     committing = _metric(metrics, "tierflow_decide_commit_seconds_sum")
     commits = _metric(metrics, "tierflow_decide_commit_seconds_count")
     flushing = _metric(metrics, "tierflow_state_flush_seconds_sum")
     trims = _metric(metrics, "tierflow_memory_trim_seconds_sum")
+    journaling = _metric(metrics, "tierflow_decide_journal_seconds_sum")
+    writes = _metric(metrics, "tierflow_decide_journal_seconds_count")
     consumed = _metric(metrics, "tierflow_records_consumed_total")
     produced = _metric(metrics, "tierflow_outputs_total")
-    rest = seconds - deciding - flushing
+    rest = seconds - deciding - flushing - journaling
     return (
         f"decide stage's {seconds:.0f} s: {batches:,.0f} batches decided in {deciding:.1f} s, "
         f"{commits:,.0f} commits (states flushed in {flushing:.1f} s; sent beside the "
         f"batches, {committing:.1f} s from start to committed; free memory given back in "
-        f"{trims:.2f} s), the rest {rest:.1f} s "
-        f"(reading, journal, waiting); {produced / max(consumed, 1):.2f} outputs per record "
-        "consumed"
+        f"{trims:.2f} s), the journal {journaling:.1f} s ({writes:,.0f} writes), the rest "
+        f"{rest:.1f} s (reading, waiting); {produced / max(consumed, 1):.2f} outputs per "
+        "record consumed"
     )
 
 

@@ -218,7 +218,8 @@ def _intake(
     )
 
     async def write_journal(entries: dict[int, bytes]) -> dict[int, int]:
-        written = await journal.write(entries)
+        with metrics.JOURNAL_WRITE_SECONDS.time():
+            written = await journal.write(entries)
         # another worker's partitions now: the intake stops reading, deciding none of it
         stop = intake.revoke
         leave_lost(written.lost, "decide-journal", decider=decider, states=states, stop=stop)

@@ -60,6 +60,12 @@ DECIDE_BATCH_SECONDS = Histogram(
     "Time the decide stage spent on one batch (decode, core, encode)",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+JOURNAL_WRITE_SECONDS = Histogram(
+    "tierflow_decide_journal_seconds",
+    "Time to write one batch's decide-journal entries, each committed in its partition's "
+    "own transaction; the decide stage decides the batch only after it",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
 STATE_FLUSH_SECONDS = Histogram(
     "tierflow_state_flush_seconds",
     "Time to encode the changed jurisdiction states into the state table before a commit",

@@ -125,7 +125,8 @@ def assert_metrics_count_what_was_sent(
     """The metrics endpoint counts what the test published (tallied here from the sent
     records, not from the worker): every valid record once by topic, kind and agency
     (duplicates and wrongly keyed ones included, the forward not twice), every malformed
-    one by reason; and one escalation per record in the escalations topic."""
+    one by reason; one escalation per record in the escalations topic; and a journal
+    write timed for every batch decided (each is journaled before it is decided)."""
     prefix = settings.topic_prefix
     sent_by_labels = Counter(
         (TOPIC_FOR_KIND[e.kind].name(prefix), e.kind, e.source.agency_type, e.source.agency_id)
@@ -162,6 +163,8 @@ def assert_metrics_count_what_was_sent(
         if m["status"] == "Actual"
     }
     assert escalated == emitted
+    batches = metrics["tierflow_decide_batch_seconds_count"]
+    assert metrics["tierflow_decide_journal_seconds_count"] >= batches > 0
 
 
 def test_decide_and_land_in_two_processes_land_the_offline_answer(
