@@ -87,3 +87,35 @@ def test_nothing_is_admitted_after_a_fenced_commit_until_the_next_claim() -> Non
     assert cursor.admit(_events(12, 13)) == ([], {})
     claims.claims, claims.resume_from, claims.fenced = 2, {0: 12}, False  # claimed back
     assert _offsets(cursor.admit(_events(12, 13))[0]) == [12, 13]
+
+
+def test_a_gap_left_open_is_sought_again_with_no_records_coming() -> None:
+    """A seek lost at the end of the feed: Faust delivered what it had fetched before the
+    seek, then dropped the records fetched again from the gap as read already, and nothing
+    more comes. The timer (``unfilled``) sends the consumer back once RESEEK_AFTER_S has
+    passed since the last seek, and not again before; nothing once the gap is filled."""
+    now = [100.0]
+    cursor = FeedCursor(_Claims(claims=1, resume_from={0: 0}), lambda: now[0])  # type: ignore[arg-type]
+    assert cursor.admit(_events(137, 138))[1] == {TopicPartition(FEED, 0): 0}
+    now[0] += RESEEK_AFTER_S
+    assert cursor.unfilled() == {}
+    now[0] += 0.1
+    assert cursor.unfilled() == {TopicPartition(FEED, 0): 0}
+    assert cursor.unfilled() == {}  # sent back just now
+    assert cursor.admit(_events(138)) == ([], {})  # a straggler of the lost seek
+    assert _offsets(cursor.admit(_events(0, 1))[0]) == [0, 1]
+    now[0] += 2 * RESEEK_AFTER_S
+    assert cursor.unfilled() == {}
+
+
+def test_no_gap_is_sought_again_after_a_claim_or_a_fenced_commit() -> None:
+    now = [100.0]
+    claims = _Claims(claims=1, resume_from={0: 0})
+    cursor = FeedCursor(claims, lambda: now[0])  # type: ignore[arg-type]
+    assert cursor.admit(_events(54))[1] == {TopicPartition(FEED, 0): 0}
+    now[0] += 2 * RESEEK_AFTER_S
+    claims.fenced = True  # the partition is another worker's: its consumer is not ours
+    assert cursor.unfilled() == {}
+    claims.fenced, claims.claims, claims.resume_from = False, 2, {0: 54}
+    assert cursor.unfilled() == {}  # the claim's consumer starts from what it found
+    assert _offsets(cursor.admit(_events(54))[0]) == [54]
