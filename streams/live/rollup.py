@@ -32,7 +32,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 from aiokafka import TopicPartition
 
@@ -163,6 +163,14 @@ def rollup_stage(
     return stage, committer
 
 
+class _Seek(NamedTuple):
+    """Where the consumer of a feed partition was sent back to, and when."""
+
+    tp: TopicPartition
+    offset: int
+    at: float
+
+
 class FeedCursor:
     """Which feed records the roll-up agent decides: each partition's records in offset
     order from where the last claim found it committed
@@ -198,8 +206,7 @@ class FeedCursor:
         self._clock = clock
         self._claims = -1
         self._next: dict[int, int] = {}
-        # partition -> (the consumer's partition, the offset it was sent to, when)
-        self._sought: dict[int, tuple[TopicPartition, int, float]] = {}
+        self._sought: dict[int, _Seek] = {}  # by partition: its gap's latest seek
 
     def admit(self, events: list[Any]) -> tuple[list[Any], dict[TopicPartition, int]]:
         """The events to decide, in order, and the partitions to seek (to the offset)."""
@@ -222,10 +229,10 @@ class FeedCursor:
             elif offset > want:
                 now = self._clock()
                 sent = self._sought.get(partition)
-                if sent is None or sent[1] != want or now - sent[2] > RESEEK_AFTER_S:
+                if sent is None or sent.offset != want or now - sent.at > RESEEK_AFTER_S:
                     tp = TopicPartition(message.topic, partition)
                     gaps[tp] = want
-                    self._sought[partition] = (tp, want, now)
+                    self._sought[partition] = _Seek(tp, want, now)
         return admitted, gaps
 
     def unfilled(self) -> dict[TopicPartition, int]:
@@ -236,8 +243,8 @@ class FeedCursor:
         if self._claims != self.committer.claims:
             return {}
         now, due = self._clock(), dict[TopicPartition, int]()
-        for partition, (tp, want, when) in self._sought.items():
-            if self.committer.holds(partition) and now - when > RESEEK_AFTER_S:
-                due[tp] = want
-                self._sought[partition] = (tp, want, now)
+        for partition, sent in self._sought.items():
+            if self.committer.holds(partition) and now - sent.at > RESEEK_AFTER_S:
+                due[sent.tp] = sent.offset
+                self._sought[partition] = sent._replace(at=now)
         return due
