@@ -7,13 +7,20 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
+# How long the broker holds a fetch of partitions with nothing new (aiokafka's default:
+# 500 ms). The consumer has one fetch in flight per broker, so a seek waited that long for
+# its first records and an offset lookup behind it: half a second of every takeover's redo
+# (BENCHMARKS.md, issue 14, recovery). Records that arrive end the wait either way.
+FETCH_WAIT_MS = 100
+
 
 def batch_consumer(kafka: Mapping[str, Any], group: str | None) -> AIOKafkaConsumer:
     """A consumer for whole-batch ``getmany`` reads: large fetches, nothing committed
     by itself, the earliest offset where none is committed, only committed transactions'
     records (the journal's entries are transactional: streams.live.journal_write; every
     other topic it reads is not, and reads the same). (bench/raw_consume.py reads with the
-    same consumer, so the ratio it prints compares like with like.)"""
+    same consumer, so the ratio it prints compares like with like.) A fetch waits at most
+    :data:`FETCH_WAIT_MS` for records."""
     return AIOKafkaConsumer(
         **kafka,
         group_id=group,
@@ -21,5 +28,6 @@ def batch_consumer(kafka: Mapping[str, Any], group: str | None) -> AIOKafkaConsu
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=4 << 20,
         fetch_max_bytes=64 << 20,
+        fetch_max_wait_ms=FETCH_WAIT_MS,
         isolation_level="read_committed",
     )

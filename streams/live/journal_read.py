@@ -4,6 +4,7 @@ records of the batches they name (:mod:`streams.live.journal` for what an entry 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +12,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.live import journal
 from streams.stages.batch import Record, consumed
+
+# A span that ends with a commit marker (the journal's always does) delivers nothing at its
+# end, and a poll that delivers nothing waits its whole timeout: poll briefly and look at
+# the positions in between (a 1 s poll made every takeover wait a second for the marker).
+SPAN_POLL_MS = 50
 
 
 async def journal_entries(
@@ -30,9 +36,9 @@ async def journaled_batches(
 ) -> list[list[Record]]:
     """The records of each journaled batch (one per entry of ``unfinished``), in decide
     order. Every input partition is read once from the first offset any entry names to
-    the last: a seek costs a fetch round trip (about the consumer's ``fetch_max_wait_ms``,
-    0.5 s), so reading entry by entry made a restart take half a second per batch decided
-    since the last commit, minutes after a long commit spacing."""
+    the last: a seek costs a fetch round trip (up to the consumer's ``fetch_max_wait_ms``,
+    0.5 s then), so reading entry by entry made a restart take half a second per batch
+    decided since the last commit, minutes after a long commit spacing."""
     spans: dict[TopicPartition, tuple[int, int]] = {}
     for book, _, entry in unfinished:
         for topic, first, end in journal.ranges(entry):
@@ -68,7 +74,8 @@ async def read_spans(
     """The messages of every ``tp: (first, end)`` (``end`` exclusive), all partitions
     read together, each sought once. A partition is read when the consumer's position
     reaches ``end``: a transaction's commit marker can end a span (the journal's), and a
-    marker is never delivered."""
+    marker is never delivered, so the positions are looked at every
+    :data:`SPAN_POLL_MS`."""
     found: dict[TopicPartition, list[Any]] = {tp: [] for tp in spans}
     pending = set()
     for tp, (first, end) in spans.items():
@@ -76,7 +83,7 @@ async def read_spans(
             consumer.seek(tp, first)
             pending.add(tp)
     while pending:
-        fetched = await consumer.getmany(*pending, timeout_ms=1000)
+        fetched = await consumer.getmany(*pending, timeout_ms=SPAN_POLL_MS)
         for tp, messages in fetched.items():
             first, end = spans[tp]
             found[tp] += [m for m in messages if first <= m.offset < end]
@@ -87,9 +94,9 @@ async def read_spans(
 
 
 async def committed_offsets(consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:
-    found: dict[TopicPartition, int] = {}
-    for tp in consumer.assignment():
-        offset = await consumer.committed(tp)
-        if offset is not None:
-            found[tp] = offset
-    return found
+    """The group's committed offsets of the consumer's assignment (those it has)."""
+    # asked together: aiokafka asks one partition per request, and a takeover of six
+    # partitions of seven topics waited for 42 round trips one after the other
+    tps = sorted(consumer.assignment())
+    offsets = await asyncio.gather(*(consumer.committed(tp) for tp in tps))
+    return {tp: offset for tp, offset in zip(tps, offsets, strict=True) if offset is not None}
