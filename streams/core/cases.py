@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, insort
+from typing import Any
 
-from streams.core.compiled import Compiled
+from streams.core.compiled import Compiled, Trigger
 from streams.core.early_warning import (
     case_signal,
     matches,
@@ -287,28 +288,57 @@ def rebuild_from_cases(ns: Namespace, comp: Compiled) -> None:
     """Fill what the tracks of ``ns`` derive from its case records — confirmation times
     (whole and by county), signal times and each facility's first signal — into tracks
     that hold none of it (a state read back from per-key records). ``comp`` must be the
-    rulebook the state was folded with: its triggers say which signals count where."""
+    rulebook the state was folded with: its triggers say which signals count where.
+    KeyError if a case's disease has no track."""
+    times: dict[str, list[int]] = {}
+    county_times: dict[str, dict[str, list[int]]] = {}
+    signal_times: dict[str, dict[str, list[int]]] = {}
+    firsts: dict[str, dict[str, dict[str, int]]] = {}
+    # Where a signal counts depends on its disease, setting and triage alone: found once
+    # per kind of signal, not per case (this runs over every case a recovery reads).
+    counts: dict[tuple[Any, ...], list[tuple[str, str, bool]]] = {}
     for _, rec in all_cases(ns):
-        conf, sig = _confirmed(rec), case_signal(rec)
+        conf = _confirmed(rec)
         if conf is not None:
-            track = ns.tracks[disease_key(conf[0])]
-            track.times.append(conf[1])
-            track.by_county.setdefault(conf[2], array("q")).append(conf[1])
+            disease, t, county = conf
+            key = disease_key(disease)
+            times.setdefault(key, []).append(t)
+            county_times.setdefault(key, {}).setdefault(county, []).append(t)
+        sig = case_signal(rec)
         if sig is None:
             continue
-        for trig in comp.triggers_for(sig[0]):
-            if not matches(trig, sig):
-                continue
-            track = ns.tracks[disease_key(sig[0])]
-            if trig.distinct:
-                firsts = track.facility_first.setdefault(trig.trigger_id, {})
-                firsts[sig[2]] = min(firsts.get(sig[2], sig[1]), sig[1])
+        kind = (sig[0], sig[3], sig[4])
+        where = counts.get(kind)
+        if where is None:
+            where = counts[kind] = [
+                (disease_key(sig[0]), _counter(trig, sig), trig.distinct)
+                for trig in comp.triggers_for(sig[0])
+                if matches(trig, sig)
+            ]
+        t, facility = sig[1], sig[2]
+        for key, counter, distinct in where:
+            if distinct:
+                first = firsts.setdefault(key, {}).setdefault(counter, {})
+                first[facility] = min(first.get(facility, t), t)
             else:
-                track.signals.setdefault(signal_key(trig, sig), array("q")).append(sig[1])
-    for track in ns.tracks.values():  # in key order, as a whole state is read back
-        track.times = array("q", sorted(track.times))
-        track.by_county = {c: array("q", sorted(ts)) for c, ts in sorted(track.by_county.items())}
-        track.signals = {k: array("q", sorted(ts)) for k, ts in sorted(track.signals.items())}
+                signal_times.setdefault(key, {}).setdefault(counter, []).append(t)
+    missing = (times.keys() | signal_times.keys() | firsts.keys()) - ns.tracks.keys()
+    if missing:
+        raise KeyError(f"cases of tracks {sorted(missing)}, which the state does not hold")
+    for key, track in ns.tracks.items():  # in key order, as a whole state is read back
+        track.times = array("q", sorted(times.get(key, ())))
+        track.by_county = _sorted_times(county_times.get(key, {}))
+        track.signals = _sorted_times(signal_times.get(key, {}))
         track.facility_first = {
-            k: dict(sorted(v.items())) for k, v in sorted(track.facility_first.items())
+            k: dict(sorted(v.items())) for k, v in sorted(firsts.get(key, {}).items())
         }
+
+
+def _counter(trig: Trigger, sig: tuple[Any, ...]) -> str:
+    """What ``trig`` counts ``sig`` under: its facility's first signal is kept per trigger
+    (a distinct trigger), a signal's time per :func:`signal_key`."""
+    return trig.trigger_id if trig.distinct else signal_key(trig, sig)
+
+
+def _sorted_times(times: dict[str, list[int]]) -> dict[str, array[int]]:
+    return {k: array("q", sorted(ts)) for k, ts in sorted(times.items())}
