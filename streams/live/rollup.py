@@ -188,10 +188,8 @@ class FeedCursor:
     gap as read already (``_drain_messages``, faust-streaming 0.15.3). So a gap still open
     :data:`RESEEK_AFTER_S` after the last seek sends the consumer back again: when records
     past it come (:meth:`admit`), and on a timer whether they come or not
-    (:meth:`unfilled`). Before the timer, a survivor whose one seek was lost at the end of
-    the feed decided nothing more of it: in the 14th of 15 runs of the zombie test's
-    ``rollup-feed`` variant on the lead machine (2026-12-07), its 139 feed records were
-    never rolled up in 150 s.
+    (:meth:`unfilled`): at the end of the feed no record comes, so without the timer a
+    lost seek stays lost (BENCHMARKS.md, issue 14, "A lost seek of the roll-up feed").
 
     Nothing of a partition found fenced since the claim
     (:meth:`streams.live.fencing.PartitionCommitter.holds`) is admitted until the next
@@ -238,8 +236,8 @@ class FeedCursor:
     def unfilled(self) -> dict[TopicPartition, int]:
         """The partitions to seek again (to the offset): each gap still open
         :data:`RESEEK_AFTER_S` after the consumer was last sent back, noted as sent now.
-        None after a claim since the last :meth:`admit` (the consumer starts from what the
-        claim found committed), nor of a partition found fenced."""
+        Nothing after a claim since the last :meth:`admit` (the consumer starts from what the
+        claim found committed), nor any of a partition found fenced."""
         if self._claims != self.committer.claims:
             return {}
         now, due = self._clock(), dict[TopicPartition, int]()
