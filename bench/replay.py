@@ -15,7 +15,10 @@ cities, stamped with their event time as ``tierflow publish`` does) are publishe
 into the topic prefix ``bench_replay_<events>_v2`` (or ``--prefix``); a later run with the
 same ``--events`` and prefix reuses them. The replayed range is all of them, and so is
 what the raw reader reads.
-``--profile`` runs the replay under cProfile and prints what dominates; ``--batches`` prints
+``--workers N`` decides the review in N worker processes (default ``review_workers``: one
+per core; ``--workers 1``: in the bench's process). With workers, the CPU printed is the
+review's own process's alone. ``--profile`` runs the replay under cProfile and
+prints what dominates; ``--batches`` prints
 the time of every landed batch (flat when the replay is linear). ``--decode`` also reads
 the range once more in the same run decoding every value (pydantic, as the decide stage
 does): the ceiling that validation alone puts below raw consumption.
@@ -54,6 +57,7 @@ from streams.replay.session import (
     ReviewSummary,
     replay_kafka,
 )
+from streams.replay.workers import worker_count
 from streams.stages.topology import LIVE_TOPICS, TopicNames
 from topics.codec import decode, encode
 from topics.registry import ALL_TOPICS, TOPIC_FOR_KIND
@@ -199,13 +203,17 @@ def main() -> None:
     parser.add_argument("--batches", action="store_true", help="print each batch's time")
     parser.add_argument("--decode", action="store_true", help="also raw + decode")
     parser.add_argument(
+        "--workers", type=int, help="processes deciding the review (default: review_workers)"
+    )
+    parser.add_argument(
         "--prefix", help="topic prefix of the bench events (default bench_replay_<events>_v2)"
     )
     args = parser.parse_args()
     tune_gc_for_core_state()  # as `tierflow replay` does
     settings = load_settings()
     prefix = args.prefix or f"bench_replay_{args.events}_v2"
-    settings = settings.model_copy(update={"topic_prefix": prefix})
+    workers = args.workers or settings.review_workers
+    settings = settings.model_copy(update={"topic_prefix": prefix, "review_workers": workers})
     ensure_published(settings, args.events)
     names = TopicNames(settings.topic_prefix)
     stamped: list[tuple[int, bytes]] = []
@@ -232,7 +240,8 @@ def main() -> None:
     summary, cpu, curve = replay(settings, args.events, args.profile, args.batches)
     print(
         f"replay_kafka : {summary.records:,} records in {summary.seconds:.1f} s = "
-        f"{summary.rate:,.0f}/s (decide + land in ClickHouse; {cpu:.1f} s CPU in this process, "
+        f"{summary.rate:,.0f}/s (decide + land in ClickHouse, "
+        f"{worker_count(settings.review_workers)} worker(s); {cpu:.1f} s CPU in this process, "
         f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB)"
     )
     print(curve.describe("replay after its first batch"))

@@ -57,6 +57,15 @@ def replay(
             " the live worker accepted, pseudonymised (kept without limit)"
         ),
     ] = "inputs",
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="processes deciding the review, each a share of the partitions "
+            "(default TIERFLOW_REVIEW_WORKERS, else one per core; 1: in this process)",
+        ),
+    ] = None,
 ) -> None:
     """Replay an event-time range of the topics (or a JSONL file) through the core into
     the review database review_NAME; never touches the live database or consumer group.
@@ -79,6 +88,8 @@ def replay(
         errors.print(term.error(f"cannot read {from_file}: no such file"))
         raise typer.Exit(2)
     settings = load_settings()
+    if workers is not None:
+        settings = settings.model_copy(update={"review_workers": workers})
     try:
         if from_file is None and source == "inputs" and start is not None:
             _warn_expired_cases(settings, start)

@@ -129,6 +129,13 @@ class Settings(BaseSettings):
     # pages it reads, up to the states' size (2.7 GiB at 5 M bench events): false on a
     # machine without that memory to spare, and the saves pause the review instead.
     review_save_in_child: bool = True
+    # How many processes decide a review, each the jurisdictions of its share of the
+    # partitions (streams/replay/workers.py): a review in one process is bound by that
+    # process under the GIL (a review of 1 M bench events: 0.55 of the ceiling in one
+    # process, 0.83 in two; BENCHMARKS.md, twenty-sixth session). None: one per core, at
+    # most 8. 1: the review's own process decides (also where there is no fork), and
+    # review_save_in_child applies; workers encode their own states for a save.
+    review_workers: int | None = Field(default=None, ge=1, le=64)
     # How often a worker lands its heartbeat (table worker_heartbeats): the board's
     # freshness line says "stale" after three missed beats.
     worker_heartbeat_s: float = Field(default=10.0, gt=0)

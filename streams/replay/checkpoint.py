@@ -39,6 +39,7 @@ import os
 import shutil
 import signal
 import traceback
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import asdict, astuple, dataclass, field
 from pathlib import Path
@@ -61,9 +62,9 @@ from streams.replay.runner import ReplayError, review_database
 log = logging.getLogger("tierflow.replay")
 
 # 1: states inlined in the manifest as base64; 2: no roll-up states; 3: no plan; 4: roll-up
-# states without their task ledgers, 5: ranges planned by a scan, no census (read as "no
-# checkpoint": the review starts over)
-FORMAT = 6
+# states without their task ledgers, 5: ranges planned by a scan, no census, 6: the batches'
+# size not kept (read as "no checkpoint": the review starts over)
+FORMAT = 7
 
 
 @dataclass
@@ -80,6 +81,8 @@ class Checkpoint:
     # the planned offset ranges of a Kafka review (resumed with the same batches)
     plan: list[PartitionRange] = field(default_factory=list)
     census: RangeCensus = field(default_factory=RangeCensus)
+    # the records a batch holds, as the first run cut them (0: not yet run)
+    batch_records: int = 0
 
 
 class CheckpointFile:
@@ -92,7 +95,7 @@ class CheckpointFile:
         self.identity = identity
         self.states_dir = path.with_name(path.name.removesuffix(".checkpoint.json") + ".states")
         self._generation = 0
-        self._saved: dict[str, tuple[CoreState, str]] = {}  # jurisdiction -> (state, file)
+        self._saved: dict[str, tuple[CoreState | None, str]] = {}  # jurisdiction -> (state, file)
         self._child: tuple[int, _Plan] | None = None  # a save in the background: (pid, plan)
 
     def load(self) -> Checkpoint:
@@ -128,13 +131,23 @@ class CheckpointFile:
             rollups,
             plan,
             RangeCensus(**manifest["census"]),
+            manifest["batch_records"],
         )
 
     def save(self, checkpoint: Checkpoint) -> int:
         """Make ``checkpoint`` the one on disk (after a save in the background has ended);
         returns how many states it encoded."""
+        return self.save_encoded(checkpoint, checkpoint.states)
+
+    def save_encoded(
+        self, checkpoint: Checkpoint, states: Mapping[str, CoreState | bytes | None]
+    ) -> int:
+        """:meth:`save` with every jurisdiction's state in ``states`` instead of
+        ``checkpoint.states``: a state, or already encoded (review workers encode their
+        own: :mod:`streams.replay.workers`), or ``None``, unchanged since the last save
+        (or the loaded checkpoint). Returns how many state files it wrote."""
         self.wait()
-        plan = self._plan(checkpoint)
+        plan = self._plan(states)
         _write(self.path, self.states_dir, checkpoint, plan)
         self._saved = plan.saved
         return len(plan.encode)
@@ -147,7 +160,7 @@ class CheckpointFile:
         :meth:`poll` or :meth:`wait`."""
         if not (self.in_child and hasattr(os, "fork")) or self.poll():
             return False
-        plan = self._plan(checkpoint)
+        plan = self._plan(checkpoint.states)
         try:
             pid = os.fork()
         except OSError as exc:
@@ -189,20 +202,22 @@ class CheckpointFile:
             log.warning("a checkpoint save failed (%s): the next one writes every state", status)
         return False
 
-    def _plan(self, checkpoint: Checkpoint) -> _Plan:
+    def _plan(self, states: Mapping[str, CoreState | bytes | None]) -> _Plan:
         """The next save: its generation (taken now, whether it succeeds or not, so that
         no two saves write files of one name) and the state file of every jurisdiction."""
         self._generation += 1
         plan = _Plan(self._generation)
-        for jurisdiction, state in checkpoint.states.items():
+        for jurisdiction, state in states.items():
             before = self._saved.get(jurisdiction)
-            if before is not None and before[0] is state:
+            if before is not None and (state is None or before[0] is state):
                 name = before[1]
+            elif state is None:
+                raise ReplayError(f"no saved state of {jurisdiction} is left to keep")
             else:
                 name = f"{plan.generation}-{len(plan.encode)}.state"
                 plan.encode.append((name, state))
             plan.files[jurisdiction] = name
-            plan.saved[jurisdiction] = (state, name)
+            plan.saved[jurisdiction] = (state if isinstance(state, CoreState) else None, name)
         return plan
 
     def done(self) -> None:
@@ -250,12 +265,13 @@ def release_run_lock(lock: IO[bytes]) -> None:
 @dataclass
 class _Plan:
     """One save: its generation, the file of each jurisdiction's state, the states to
-    encode under new names, and what the file then holds (jurisdiction -> (state, file))."""
+    encode (or encoded) under new names, and what the file then holds (jurisdiction ->
+    (state, file); no state where it came encoded)."""
 
     generation: int
     files: dict[str, str] = field(default_factory=dict)
-    encode: list[tuple[str, CoreState]] = field(default_factory=list)
-    saved: dict[str, tuple[CoreState, str]] = field(default_factory=dict)
+    encode: list[tuple[str, CoreState | bytes]] = field(default_factory=list)
+    saved: dict[str, tuple[CoreState | None, str]] = field(default_factory=dict)
 
 
 def _write(path: Path, states_dir: Path, checkpoint: Checkpoint, plan: _Plan) -> None:
@@ -263,7 +279,8 @@ def _write(path: Path, states_dir: Path, checkpoint: Checkpoint, plan: _Plan) ->
     then delete the state files it no longer names."""
     states_dir.mkdir(parents=True, exist_ok=True)
     for name, state in plan.encode:
-        _write_durably(states_dir / name, encode_state(state))
+        blob = state if isinstance(state, bytes) else encode_state(state)
+        _write_durably(states_dir / name, blob)
     manifest = {
         "format": FORMAT,
         "identity": checkpoint.identity,
@@ -274,6 +291,7 @@ def _write(path: Path, states_dir: Path, checkpoint: Checkpoint, plan: _Plan) ->
         "rollups": {a: encode_rollup(r).decode() for a, r in checkpoint.rollups.items()},
         "plan": [astuple(part) for part in checkpoint.plan],
         "census": asdict(checkpoint.census),
+        "batch_records": checkpoint.batch_records,
     }
     if plan.encode:
         _sync_directory(states_dir)  # the new state files' names are on disk

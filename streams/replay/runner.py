@@ -40,7 +40,7 @@ import base64
 import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -100,14 +100,17 @@ class Review:
         rollups: Mapping[str, RollupState] | None = None,
         sinks: dict[Namespace, Sink] | None = None,
         keys: KeyRing | None = None,
+        started: datetime | None = None,
     ) -> None:
         """``keys``: the agencies' keys the records are verified with, as live did (a
-        replay of Kafka topics); None for records that carry no signature (a JSONL file)."""
+        replay of Kafka topics); None for records that carry no signature (a JSONL file).
+        ``started``: when the review was run (its decisions' ``decided_at``; default now),
+        given to each worker of one review (:mod:`streams.replay.workers`)."""
         self.database = review_database(name)
         self.jurisdiction = jurisdiction
         self.names = TopicNames(settings.topic_prefix)
         key = self._key = settings.pseudonym_key.get_secret_value().encode()
-        started = datetime.now(UTC)  # decided_at of a review: when it was run
+        self.started = started = started or datetime.now(UTC)
         # Rows of this run carry its decided_at: its tokens must never match another run's.
         self._run = f"{name}@{started.isoformat()}"
         self.decider = Decider(
@@ -149,44 +152,68 @@ class Review:
 
     def decide(self, records: Sequence[Record]) -> DecidedBatch:
         """Decide one batch and build its rows; nothing is landed yet (:meth:`land`)."""
-        kept = [r for r in records if self._wanted(r)]
-        decided = self.decider.decide(kept)
-        out = decided.out
-        forwards = [o for o in out if o.topic == self._rekeyed]
-        if forwards:  # what the live worker would read back from the re-keyed topic
-            out = [o for o in out if o.topic != self._rekeyed]
-            out += self.decider.decide([_as_record(o) for o in forwards]).out
-        # what the live worker's roll-up agent would read from the roll-up feed
-        feed = self.decider.rollup_feed
-        items = [o.model for o in out if o.topic == feed]
-        out = [o for o in out if o.topic != feed]
-        out += self.rollup.decide(i for i in items if isinstance(i, FeedItem))
-        by_topic: dict[str, list[BaseModel]] = {}
-        for emitted in out:
-            by_topic.setdefault(emitted.topic, []).append(emitted.model)
+        kept = self.wanted(records)
+        decisions = self.decide_records(kept)
+        if decisions.forwards:  # what the live worker would read back from the re-keyed topic
+            forwards, decisions.forwards = decisions.forwards, []
+            self.decide_records(forwards, decisions)
+        self.roll_up(decisions)
+        token = self.token(records)
+        return DecidedBatch(self.rows(decisions.by_topic, token), token, len(kept))
+
+    def wanted(self, records: Sequence[Record]) -> list[Record]:
+        """The ``records`` inside ``--jurisdiction`` (by region prefix); ticks and records
+        that do not parse always pass (the decide stage times the former and dead-letters
+        the latter)."""
+        prefix = self.jurisdiction
+        if prefix is None:
+            return list(records)
+        return [r for r in records if self._wanted(r, prefix)]
+
+    def decide_records(self, records: Sequence[Record], into: Decisions | None = None) -> Decisions:
+        """Decide ``records`` (added to ``into``): what the live worker would produce, the
+        forwards it would read back from the re-keyed topic, the items of its roll-up feed."""
+        decided = self.decider.decide(records)
+        decisions = Decisions() if into is None else into
+        by_topic, feed = decisions.by_topic, self.decider.rollup_feed
+        for emitted in decided.out:
+            if emitted.topic == self._rekeyed:
+                decisions.forwards.append(_as_record(emitted))
+            elif emitted.topic == feed:
+                if isinstance(emitted.model, FeedItem):
+                    decisions.feed.append(emitted.model)
+            else:
+                by_topic.setdefault(emitted.topic, []).append(emitted.model)
         for topic, event in decided.inputs:  # what the live landing reads from the inputs
             if topic in self._landed_inputs:
                 by_topic.setdefault(topic, []).append(event)
-        token = self._token(records)
+        return decisions
+
+    def roll_up(self, decisions: Decisions) -> None:
+        """Fold the roll-up feed's items of ``decisions`` (what the live worker's roll-up
+        agent would read) into the roll-up states; their decisions join ``by_topic``."""
+        for emitted in self.rollup.decide(decisions.feed):
+            decisions.by_topic.setdefault(emitted.topic, []).append(emitted.model)
+        decisions.feed = []
+
+    def rows(self, by_topic: Mapping[str, list[BaseModel]], token: str) -> list[Write]:
+        """The review's rows of the decided models ``by_topic``, under ``token``."""
         writes = self.landing.writes
-        rows = [w for topic, rows in by_topic.items() for w in writes(topic, rows, token, _Row)]
-        return DecidedBatch(rows, token, len(kept))
+        return [w for topic, rows in by_topic.items() for w in writes(topic, rows, token, _Row)]
 
     def land(self, batch: DecidedBatch) -> None:
         """Land a decided batch; durable on return (the sinks are flushed). It touches
         only the sinks, so it may run in another thread while the next batch is decided."""
         self._land_isolating(batch.writes, batch.token)
 
-    def _wanted(self, record: Record) -> bool:
-        """Inside ``--jurisdiction`` (by region prefix); ticks and records that do not
-        parse always pass (the decide stage times the former and dead-letters the latter)."""
-        if self.jurisdiction is None or record.topic == self._ticks:
+    def _wanted(self, record: Record, prefix: str) -> bool:
+        if record.topic == self._ticks:
             return True
         try:
             region = orjson.loads(record.value).get("region")
         except (orjson.JSONDecodeError, AttributeError):
             return True
-        return not isinstance(region, str) or region.startswith(self.jurisdiction)
+        return not isinstance(region, str) or region.startswith(prefix)
 
     def land_rejections(self, rejections: Sequence[Rejection]) -> None:
         """Land lines of a file that were not events (they never reach a topic)."""
@@ -201,7 +228,7 @@ class Review:
                 )
             self._land([Write("live", "rejected_events", rows, f"review:{self._run}:lines")])
 
-    def _token(self, records: Sequence[Record]) -> str:
+    def token(self, records: Sequence[Record]) -> str:
         """The insert_deduplication_token of a batch's rows: this run and the offset range
         of each partition the batch read (a retried insert is then kept once)."""
         offsets: dict[tuple[str, int], list[int]] = {}
@@ -235,6 +262,16 @@ class Review:
             self.sinks[write.namespace].write(write.table, write.rows, write.token)
         for sink in self.sinks.values():
             sink.flush()
+
+
+@dataclass
+class Decisions:
+    """Records decided, before the roll-up: the models to land by topic (in order), the
+    forwards still to decide and the roll-up feed's items."""
+
+    by_topic: dict[str, list[BaseModel]] = field(default_factory=dict)
+    forwards: list[Record] = field(default_factory=list)
+    feed: list[FeedItem] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ it: ``make test`` runs ``tierflow stack down`` afterwards.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,12 +18,16 @@ from clickhouse_connect.driver.client import Client
 
 from sinks.access import credentials
 from streams.config.settings import Settings
+from streams.core import default_rulebook
 from streams.ops.record_signer import register_senders
 from streams.ops.stack import stack_up
 from streams.ops.stack_clickhouse import pings
 from streams.ops.stack_kafka import answers_metadata
+from streams.replay.session import ReviewRequest
 from streams.simulate import generate, outgoing_records
 from tests.integration.kafka_helpers import run_cli
+from tests.integration.live_support import prepare, simulate
+from tests.integration.replay_support import CutReview, drop_databases, publish_scenario
 
 SCENARIOS = ("cholera", "road-mci", "supply-squeeze")
 
@@ -84,3 +88,19 @@ def scenarios_db(
     finally:
         for database in (f"review_{review}", f"review_{review}_exercise"):
             ch_admin.command(f"DROP DATABASE IF EXISTS {database}")
+
+
+@pytest.fixture
+def cut_review(
+    stack: Settings, ch_admin: Client, unique_name: Callable[..., str], tmp_path: Path
+) -> Iterator[CutReview]:
+    """The cholera scenario ×20 published under a prefix of its own, to review whole and
+    in pieces."""
+    settings = stack.model_copy(update={"topic_prefix": unique_name(), "stack_home": tmp_path})
+    lines, _ = simulate("cholera", 2, tmp_path / "big.jsonl", "--scale", "20")
+    prepare(settings)
+    start, end = publish_scenario(settings, lines)
+    request = ReviewRequest(unique_name("cut"), default_rulebook(), None, start, end)
+    review = CutReview(settings, request, unique_name("whole"))
+    yield review
+    drop_databases(ch_admin, f"review_{review.whole}", f"review_{request.name}")

@@ -8,7 +8,7 @@ import asyncio
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -146,7 +146,12 @@ def assert_resumes_to_whole(
     asyncio.run(replay_kafka(settings, replace(request, name=whole)))
     for table in DECISIONS:
         ours = decisions(ch, f"review_{request.name}", table)
-        assert ours == decisions(ch, f"review_{whole}", table), table
+        theirs = decisions(ch, f"review_{whole}", table)
+        assert ours == theirs, (
+            table,
+            [r for r in ours if r not in theirs],
+            [r for r in theirs if r not in ours],
+        )
     assert decisions(ch, f"review_{whole}", "tier_timeline")
 
 
@@ -155,3 +160,18 @@ def drop_databases(ch: Client, *databases: str) -> None:
     for database in databases:
         for db in (database, f"{database}_exercise"):
             ch.command(f"DROP DATABASE IF EXISTS {db}")
+
+
+@dataclass(frozen=True)
+class CutReview:
+    """The cholera scenario ×20 published under a prefix of its own: a request for a
+    review of its whole range to interrupt (``request``), and the name of the review run
+    whole to compare it with."""
+
+    settings: Settings
+    request: ReviewRequest
+    whole: str
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.settings.stack_home / "reviews" / f"{self.request.name}.checkpoint.json"

@@ -11,7 +11,6 @@ import re
 import signal
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from clickhouse_connect.driver.client import Client
 
 from streams.config.settings import Settings
 from streams.core import default_rulebook
-from streams.replay import session
+from streams.replay import review_run
 from streams.replay.checkpoint import run_lock
 from streams.replay.runner import DecidedBatch, ReplayError, Review
 from streams.replay.session import ReviewRequest, replay_kafka
@@ -32,6 +31,7 @@ from .live_support import ROOT, prepare, simulate
 from .png_pixels import inked, longest_run, region
 from .replay_support import (
     DECISIONS,
+    CutReview,
     assert_resumes_to_whole,
     decisions,
     drop_databases,
@@ -189,39 +189,12 @@ def test_the_tier_names_are_drawn_not_tofu(what_if: WhatIf, tmp_path: Path) -> N
     assert len(set(glyphs)) == len(glyphs), "two characters drew the same box"
 
 
-@dataclass(frozen=True)
-class CutReview:
-    """The cholera scenario ×20 published under a prefix of its own: a request for a
-    review of its whole range to interrupt (``request``), and the name of the review run
-    whole to compare it with."""
-
-    settings: Settings
-    request: ReviewRequest
-    whole: str
-
-    @property
-    def checkpoint(self) -> Path:
-        return self.settings.stack_home / "reviews" / f"{self.request.name}.checkpoint.json"
-
-
-@pytest.fixture
-def cut_review(
-    stack: Settings, ch_admin: Client, unique_name: Callable[..., str], tmp_path: Path
-) -> Iterator[CutReview]:
-    settings = stack.model_copy(update={"topic_prefix": unique_name(), "stack_home": tmp_path})
-    lines, _ = simulate("cholera", 2, tmp_path / "big.jsonl", "--scale", "20")
-    prepare(settings)
-    start, end = publish_scenario(settings, lines)
-    request = ReviewRequest(unique_name("cut"), default_rulebook(), None, start, end)
-    review = CutReview(settings, request, unique_name("whole"))
-    yield review
-    drop_databases(ch_admin, f"review_{review.whole}", f"review_{request.name}")
-
-
+@pytest.mark.parametrize("workers", [1, 2])
 def test_an_interrupted_replay_resumes_to_the_same_review(
-    cut_review: CutReview, ch_admin: Client
+    cut_review: CutReview, ch_admin: Client, workers: int
 ) -> None:
-    settings, request = cut_review.settings, cut_review.request
+    settings = cut_review.settings.model_copy(update={"review_workers": workers})
+    request = cut_review.request
     seen: list[int] = []
 
     def interrupt(done: int, total: int) -> None:
@@ -241,12 +214,15 @@ class LandingDown(Exception):
     """ClickHouse refusing a batch's insert (planted)."""
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_a_failed_landing_keeps_the_checkpoint_before_its_batch(
-    cut_review: CutReview, ch_admin: Client, monkeypatch: pytest.MonkeyPatch
+    cut_review: CutReview, ch_admin: Client, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
     """A review lands one batch while it decides the next: its consistent point must
     never pass a batch whose rows are not durable. (Fails when the point moves before the
-    landing has succeeded.)"""
+    landing has succeeded.) With workers, each lands its own rows (and fails in its own
+    process: the review says which, and why)."""
+    settings = cut_review.settings.model_copy(update={"review_workers": workers})
     landed: list[int] = []
     real_land = Review.land
 
@@ -260,11 +236,12 @@ def test_a_failed_landing_keeps_the_checkpoint_before_its_batch(
         patched.setattr(Review, "land", land)
         # The third batch fails to land after the fourth has been decided: the
         # checkpoint must hold the first two batches' events, not more.
-        with pytest.raises(LandingDown):
-            asyncio.run(replay_kafka(cut_review.settings, cut_review.request, batch_records=500))
+        with pytest.raises((LandingDown, ReplayError)) as failed:
+            asyncio.run(replay_kafka(settings, cut_review.request, batch_records=500))
+    assert "LandingDown" in str(failed.value) if workers > 1 else failed.type is LandingDown
     checkpoint = json.loads(cut_review.checkpoint.read_bytes())
     assert checkpoint["events"] == sum(landed) > 0
-    assert_resumes_to_whole(cut_review.settings, ch_admin, cut_review.request, cut_review.whole)
+    assert_resumes_to_whole(settings, ch_admin, cut_review.request, cut_review.whole)
 
 
 def test_a_resumed_replay_reads_the_batches_of_its_first_run_while_records_arrive(
@@ -318,8 +295,8 @@ def _killed_after(settings: Settings, request: ReviewRequest, batches: int) -> N
     """Run ``request`` with a save in the background after every batch, and SIGKILL the
     run itself once ``batches`` batches are done (in a forked process: the test's own
     survives)."""
-    session.CHECKPOINT_EVERY_S = 0.0
-    session.BACKGROUND_COST_SHARE = 0
+    review_run.CHECKPOINT_EVERY_S = 0.0
+    review_run.BACKGROUND_COST_SHARE = 0
     done: list[int] = []
 
     def kill(n: int, total: int) -> None:
@@ -330,14 +307,18 @@ def _killed_after(settings: Settings, request: ReviewRequest, batches: int) -> N
     asyncio.run(replay_kafka(settings, request, kill, batch_records=500))
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_a_killed_replay_resumes_from_its_saves_in_the_background(
-    cut_review: CutReview, ch_admin: Client
+    cut_review: CutReview, ch_admin: Client, workers: int
 ) -> None:
     """Nothing saves on a hard kill: what a resumed run finds is what the periodic saves
-    (forked children) wrote. (Fails when those write nothing, or a checkpoint that resumes
-    to other decisions.)"""
+    (forked children; with workers, the states they encoded) wrote. (Fails when those
+    write nothing, or a checkpoint that resumes to other decisions.) The resumed run is
+    called with the default batch size: it cuts the batches as the killed run did (its
+    workers landed a batch past the last save after the kill)."""
+    settings = cut_review.settings.model_copy(update={"review_workers": workers})
     run = multiprocessing.get_context("fork").Process(
-        target=_killed_after, args=(cut_review.settings, cut_review.request, 6)
+        target=_killed_after, args=(settings, cut_review.request, 6)
     )
     run.start()
     run.join(timeout=600)
@@ -352,5 +333,5 @@ def test_a_killed_replay_resumes_from_its_saves_in_the_background(
             assert time.monotonic() < deadline, "a save in the background never ended"
             time.sleep(0.2)
     assert json.loads(cut_review.checkpoint.read_bytes())["events"] > 0
-    assert_resumes_to_whole(cut_review.settings, ch_admin, cut_review.request, cut_review.whole)
+    assert_resumes_to_whole(settings, ch_admin, cut_review.request, cut_review.whole)
     assert not lock.exists()  # the complete review removed it

@@ -15,7 +15,7 @@ import pytest
 
 from streams.config.settings import Settings
 from streams.core import default_rulebook
-from streams.replay import session
+from streams.replay import review_run
 from streams.replay.checkpoint import release_run_lock, run_lock
 from streams.replay.runner import ReplayError
 from streams.replay.session import ReviewRequest
@@ -54,12 +54,12 @@ def test_a_review_that_cannot_start_leaves_its_name_unlocked(
     def down(*args: object, **kwargs: object) -> None:
         raise _ClickHouseDown
 
-    monkeypatch.setattr(session, "Review", down)
+    monkeypatch.setattr(review_run, "Review", down)
     settings = Settings(stack_home=tmp_path)
     at = datetime(2026, 3, 1, tzinfo=UTC)
     request = ReviewRequest("r", default_rulebook(), None, at, at + timedelta(days=1))
     with pytest.raises(_ClickHouseDown) as failed:
-        session._Run(settings, request)
+        review_run.RunningReview(settings, request)
     # While the error is kept (its traceback holds the half-made run, a CLI prints it
     # first), the name is free: no reliance on the lock file being garbage.
     run_lock(tmp_path / "reviews" / "r.lock", "r").close()
@@ -110,5 +110,5 @@ def test_a_review_named_as_a_path_is_refused_with_its_reason(tmp_path: Path) -> 
     at = datetime(2026, 3, 1, tzinfo=UTC)
     request = ReviewRequest("../../escaped", default_rulebook(), None, at, at + timedelta(days=1))
     with pytest.raises(TierflowError, match="bad review name '"):
-        session._Run(Settings(stack_home=tmp_path / "home"), request)
+        review_run.RunningReview(Settings(stack_home=tmp_path / "home"), request)
     assert list(tmp_path.rglob("*")) == []
