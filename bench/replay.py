@@ -144,10 +144,11 @@ def _batch_recorder(curve: Curve, show: bool) -> Progress:
 
 def replay(
     settings: Settings, events: int, profile: bool, batches: bool = False
-) -> tuple[ReviewSummary, float, Curve]:
-    """The review's summary, the CPU seconds this process spent on it (the wall time is
-    shared with whatever else the machine runs; ClickHouse's own work is not counted) and
-    its rate curve from the end of its first batch."""
+) -> tuple[ReviewSummary, float, float, Curve]:
+    """The review's summary, the CPU seconds this process and its children (workers,
+    checkpoint savers) spent on it (the wall time is shared with whatever else the machine
+    runs; ClickHouse's own work is not counted) and its rate curve from the end of its
+    first batch."""
     name = f"bench_{uuid.uuid4().hex[:8]}"
     request = ReviewRequest(name, default_rulebook(), None, *EVERYTHING)
     profiler = cProfile.Profile() if profile else None
@@ -155,7 +156,7 @@ def replay(
     try:
         if profiler:
             profiler.enable()
-        cpu = time.process_time()
+        cpu, children = time.process_time(), _children_cpu()
         progress = _batch_recorder(curve, batches)
         summary = asyncio.run(
             replay_kafka(
@@ -165,7 +166,7 @@ def replay(
                 batch_records=min(BATCH_RECORDS, max(events // 20, 1_000)),
             )
         )
-        cpu = time.process_time() - cpu
+        cpu, children = time.process_time() - cpu, _children_cpu() - children
     finally:
         if profiler:
             profiler.disable()
@@ -175,7 +176,13 @@ def replay(
         admin.close()
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(r"streams|sinks|topics", 25)
-    return summary, cpu, curve
+    return summary, cpu, children, curve
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's ended children (review workers, checkpoint savers)."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def _decoding(values: list[bytes]) -> None:
@@ -237,11 +244,12 @@ def main() -> None:
     print(ceiling_run.curve.describe("ceiling"))
     if args.decode:
         raw_with_decoding(settings, raw.per_second)
-    summary, cpu, curve = replay(settings, args.events, args.profile, args.batches)
+    summary, cpu, children, curve = replay(settings, args.events, args.profile, args.batches)
     print(
         f"replay_kafka : {summary.records:,} records in {summary.seconds:.1f} s = "
         f"{summary.rate:,.0f}/s (decide + land in ClickHouse, "
         f"{worker_count(settings.review_workers)} worker(s); {cpu:.1f} s CPU in this process, "
+        f"{children:.1f} s in its children, "
         f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB)"
     )
     print(curve.describe("replay after its first batch"))

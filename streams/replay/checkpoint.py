@@ -134,6 +134,11 @@ class CheckpointFile:
             manifest["batch_records"],
         )
 
+    def forget_states(self) -> None:
+        """Keep only the file names of the saved states, not the states: review workers
+        hold them from now on, and say which changed (:meth:`save_encoded`)."""
+        self._saved = {j: (None, name) for j, (_, name) in self._saved.items()}
+
     def save(self, checkpoint: Checkpoint) -> int:
         """Make ``checkpoint`` the one on disk (after a save in the background has ended);
         returns how many states it encoded."""

@@ -159,7 +159,9 @@ class RunningReview:
                     settings, request, keys, self.checkpoint.states, self.review.started, count
                 )
                 self.pool = ReviewPool(self.review, count, seed.review)
-                self.checkpoint.states = {}  # the workers' now (theirs copy-on-write)
+                # The workers' now (theirs copy-on-write): this process lets go of them.
+                self.checkpoint.states.clear()
+                self.file.forget_states()
         except BaseException:
             self._lock.close()
             raise
