@@ -139,7 +139,7 @@ def replay(
     resumed = " (resumed)" if summary.resumed else ""
     console.print(
         f"review {summary.database}: {summary.records} records in "
-        f"{summary.seconds:.1f} s ({summary.rate:,.0f}/s){resumed}"
+        f"{summary.seconds:.1f} s ({summary.rate:,.0f}/s, {_workers(summary.workers)}){resumed}"
     )
 
 
@@ -189,3 +189,7 @@ def _say_census(census: RangeCensus, start: datetime, end: datetime) -> None:
         errors.print(term.labelled("warning:", "yellow", f"{line}; {'; '.join(notes)}"))
     else:
         errors.print(line)
+
+
+def _workers(count: int) -> str:
+    return "decided in this process" if count == 1 else f"decided by {count} workers"

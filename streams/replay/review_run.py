@@ -116,6 +116,7 @@ class ReviewSummary:
     seconds: float
     resumed: bool
     census: RangeCensus | None = None
+    workers: int = 1  # processes that decided it (1: the review's own)
 
     @property
     def rate(self) -> float:
@@ -292,8 +293,9 @@ class RunningReview:
         self.file.done()
         release_run_lock(self._lock)
         seconds = time.monotonic() - self.started
+        workers = 1 if self.pool is None else self.pool.workers
         return ReviewSummary(
-            self.review.database, self.checkpoint.events, seconds, self.resumed, census
+            self.review.database, self.checkpoint.events, seconds, self.resumed, census, workers
         )
 
     def _end(self) -> None:

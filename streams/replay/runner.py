@@ -15,6 +15,10 @@ What a review does differently, for speed (the decisions and rows are the same):
   (:mod:`streams.stages.rollup_stage`).
 - States stay decoded in memory (the decider has no state store); they are encoded only
   for a checkpoint (:mod:`streams.replay.checkpoint`), and then only those that changed.
+- With ``review_workers`` above 1 a batch's two passes (:meth:`Review.decide_records`:
+  the records, then their forwards) run in worker processes, each the jurisdictions of
+  its share of the partitions, and the roll-up in the review's process
+  (:mod:`streams.replay.workers`).
 - Decisions reach the landing as models (:meth:`Decider.decide`): nothing is encoded to
   JSON only to be decoded again, and the case and transfer inputs land as the decide stage
   decoded and pseudonymised them.

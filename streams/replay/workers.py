@@ -162,6 +162,10 @@ class ReviewPool:
         self.review.roll_up(decisions)
         return DecidedBatch(self.review.rows(decisions.by_topic, token), token, len(kept))
 
+    @property
+    def workers(self) -> int:
+        return len(self._links)
+
     def land(self, batch: DecidedBatch) -> None:
         """Land the roll-up's rows of a decided batch (the workers land theirs)."""
         self.review.land(batch)
