@@ -131,10 +131,11 @@ class Settings(BaseSettings):
     review_save_in_child: bool = True
     # How many processes decide a review, each the jurisdictions of its share of the
     # partitions (streams/replay/workers.py): a review in one process is bound by that
-    # process under the GIL (a review of 1 M bench events: 0.63-0.64 of the ceiling in one
-    # process, 0.79-0.84 in two; BENCHMARKS.md, twenty-sixth session). None: one per core, at
-    # most 8. 1: the review's own process decides (also where there is no fork), and
-    # review_save_in_child applies; workers encode their own states for a save.
+    # process under the GIL (a review of 1 M bench events: 0.63-0.64 of the ceiling in
+    # one process, 0.79-0.84 in two; BENCHMARKS.md, twenty-sixth session). None: one per
+    # core, at most one per partition (6). 1: the review's own process decides (also
+    # where there is no fork), and review_save_in_child applies; workers encode their own
+    # states for a save.
     review_workers: int | None = Field(default=None, ge=1, le=64)
     # How often a worker lands its heartbeat (table worker_heartbeats): the board's
     # freshness line says "stale" after three missed beats.

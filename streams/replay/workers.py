@@ -46,18 +46,17 @@ from streams.core import CoreState, FeedItem, encode_state
 from streams.ops.runtime import collector_paused
 from streams.replay.runner import DecidedBatch, Decisions, ReplayError, Review
 from streams.stages.batch import Record
-from streams.stages.topology import partition_for
+from streams.stages.topology import PARTITIONS, partition_for
 from topics.outputs import Tick
-
-AUTO_MAX = 8  # workers at most when the machine's cores decide
 
 
 def worker_count(wanted: int | None) -> int:
     """How many workers a review asked for ``wanted`` gets (None: one per core, at most
-    :data:`AUTO_MAX`): 1, decided in the review's process, where there is no ``fork``."""
+    one per partition: a worker beyond them would hold nothing); 1, decided in the
+    review's process, where there is no ``fork``."""
     if not hasattr(os, "fork"):
         return 1
-    return wanted or min(os.cpu_count() or 1, AUTO_MAX)
+    return wanted or min(os.cpu_count() or 1, PARTITIONS)
 
 
 def worker_of(jurisdiction: str, count: int) -> int:
