@@ -33,6 +33,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -315,6 +316,11 @@ def _serve(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for other in inherited:
         other.close()
+    # Streams of its own on the same descriptors: another thread of the review's process
+    # (the progress bar's) may have held the lock of sys.stderr's buffer at the fork, and
+    # a child would then hang on its first warning.
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 (for its life)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115 (for its life)
     try:
         worker = _Worker(make_worker(index))
     except BaseException:
